@@ -1,0 +1,42 @@
+//! Every service limit the definition language and the engine enforce, in one place.
+//!
+//! Values are AWS's documented quotas (see `shared/reference/sfn-surface.md` section 4)
+//! or, where AWS documents none, a bound we chose so that no input can make us loop or
+//! allocate without end.
+
+/// Maximum size of any payload (state input/output, execution input/output), in bytes.
+pub const PAYLOAD_BYTES_MAX: usize = 256 * 1024;
+/// Maximum length of a state name, in Unicode scalar values.
+pub const STATE_NAME_CHARS_MAX: usize = 80;
+/// Maximum number of events in one execution's history.
+pub const HISTORY_EVENTS_MAX: u64 = 25_000;
+/// Maximum nesting depth of intrinsic function calls.
+pub const INTRINSIC_NESTING_MAX: usize = 10;
+/// Maximum number of items `States.ArrayRange` may produce.
+pub const ARRAY_RANGE_ITEMS_MAX: usize = 1000;
+/// Maximum length of the input string of `States.Base64Encode`/`Base64Decode`/`Hash`.
+pub const INTRINSIC_STRING_CHARS_MAX: usize = 10_000;
+/// Maximum nesting depth of JSON values and definitions we accept.
+pub const JSON_DEPTH_MAX: usize = 256;
+/// Maximum size of a definition document, in bytes (AWS: 1 MiB).
+pub const DEFINITION_BYTES_MAX: usize = 1024 * 1024;
+/// Maximum length of a variable name, in Unicode scalar values.
+pub const VARIABLE_NAME_CHARS_MAX: usize = 80;
+/// Maximum size of a single variable's value, in bytes.
+pub const VARIABLE_BYTES_MAX: usize = 256 * 1024;
+/// Maximum size of all values assigned by one `Assign`, in bytes.
+pub const ASSIGN_BYTES_MAX: usize = 256 * 1024;
+/// Maximum total size of all variables of one execution, in bytes.
+pub const VARIABLES_TOTAL_BYTES_MAX: usize = 10 * 1024 * 1024;
+/// Largest `TimeoutSeconds`, `HeartbeatSeconds`, `IntervalSeconds` and `MaxAttempts` AWS accepts.
+pub const SECONDS_MAX: u64 = 99_999_999;
+/// Largest `MaxDelaySeconds` of a retrier.
+pub const MAX_DELAY_SECONDS_MAX: u64 = 31_622_400;
+/// Default `TimeoutSeconds` of a Task state, as AWS documents it.
+pub const TASK_TIMEOUT_SECONDS_DEFAULT: u64 = 99_999_999;
+/// Maximum duration of an Express execution, in seconds.
+pub const EXPRESS_DURATION_SECONDS_MAX: u64 = 300;
+/// Maximum duration of a Standard execution, in seconds (one year).
+pub const STANDARD_DURATION_SECONDS_MAX: u64 = 366 * 24 * 3600;
+/// Maximum number of concurrently running iterations of an inline Map state (AWS runs at most 40).
+pub const INLINE_MAP_CONCURRENCY_MAX: usize = 40;
