@@ -17,11 +17,9 @@ pub enum Code {
     /// A state can never be reached from `StartAt`.
     UnreachableState,
     /// A `States` block has no state that ends it.
-    NoTerminalState,
+    MissingEndState,
     /// Two states share a name.
     DuplicateStateName,
-    /// A path or intrinsic function does not parse.
-    InvalidJsonPath,
 }
 
 impl Code {
@@ -32,9 +30,8 @@ impl Code {
             Code::SchemaValidationFailed => "SCHEMA_VALIDATION_FAILED",
             Code::MissingTransitionTarget => "MISSING_TRANSITION_TARGET",
             Code::UnreachableState => "UNREACHABLE_STATE",
-            Code::NoTerminalState => "NO_TERMINAL_STATE",
+            Code::MissingEndState => "MISSING_END_STATE",
             Code::DuplicateStateName => "DUPLICATE_STATE_NAME",
-            Code::InvalidJsonPath => "SCHEMA_VALIDATION_FAILED",
         }
     }
 }
@@ -63,8 +60,9 @@ impl Severity {
 pub struct Diagnostic {
     /// What kind of problem.
     pub code: Code,
-    /// JSON pointer to the offending node, `/` for the root (AWS style).
-    pub location: String,
+    /// JSON pointer to the offending node, `/` for the root (AWS style); AWS gives none for
+    /// whole-workflow problems such as a missing end state.
+    pub location: Option<String>,
     /// Human-readable explanation in AWS's wording, without a trailing period.
     pub message: String,
     /// Error or warning.
@@ -73,7 +71,8 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} at {}", self.code.as_str(), self.message, self.location)
+        let location = self.location.as_deref().unwrap_or("null");
+        write!(f, "{}: {} at {}", self.code.as_str(), self.message, location)
     }
 }
 
@@ -89,10 +88,15 @@ impl Diagnostics {
     pub fn error(&mut self, code: Code, location: impl Into<String>, message: impl Into<String>) {
         self.items.push(Diagnostic {
             code,
-            location: location.into(),
+            location: Some(location.into()),
             message: message.into(),
             severity: Severity::Error,
         });
+    }
+
+    /// Records an error about the whole workflow, which AWS reports without a location.
+    pub fn unlocated(&mut self, code: Code, message: impl Into<String>) {
+        self.items.push(Diagnostic { code, location: None, message: message.into(), severity: Severity::Error });
     }
 
     /// Records a `SCHEMA_VALIDATION_FAILED` error, the most common kind.

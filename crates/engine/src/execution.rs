@@ -1,0 +1,368 @@
+//! An execution's state and the one function that advances it: [`apply`].
+//!
+//! An execution is a set of *frames*. A frame walks the states of one `States` block: the
+//! machine's own, a Parallel branch, or a Map iteration. Frames that can make progress sit in
+//! a FIFO ready queue and each step advances one frame by one phase (enter a state, or run it
+//! and leave it), so concurrent branches interleave the way AWS's histories show them.
+//! A frame that waits for a task result or a timer leaves the queue until the matching
+//! [`Input`] arrives.
+
+use crate::event::{Details, ErrorCause, HistoryEvent};
+use crate::random::Random;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, VecDeque};
+use steppe_asl::definition::{Definition, StateId};
+use steppe_asl::error_name::Failure;
+
+/// Facts about an execution that do not change while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionInfo {
+    /// The execution's ARN.
+    pub execution_arn: String,
+    /// The execution's name.
+    pub name: String,
+    /// The state machine's ARN.
+    pub state_machine_arn: String,
+    /// The state machine's name.
+    pub state_machine_name: String,
+    /// The execution role's ARN.
+    pub role_arn: String,
+    /// The region, as task events show it.
+    pub region: String,
+    /// When the execution started, epoch milliseconds.
+    pub start_time_millis: i64,
+    /// How many times the execution was redriven.
+    pub redrive_count: u32,
+}
+
+/// How the engine behaves for one kind of workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Whether to build history events (Express workflows keep none).
+    pub record_history: bool,
+    /// The history length at which the execution fails; `None` for no limit.
+    pub history_events_max: Option<u64>,
+    /// How many frame steps one [`apply`] may take before it yields with [`Command::Continue`].
+    pub steps_per_apply_max: u32,
+    /// The longest an execution may run before it times out, in seconds, if the definition
+    /// sets no `TimeoutSeconds`.
+    pub duration_seconds_max: Option<u64>,
+}
+
+impl Config {
+    /// Standard workflows: full history, AWS's 25,000-event limit.
+    pub fn standard() -> Config {
+        Config {
+            record_history: true,
+            history_events_max: Some(steppe_asl::limits::HISTORY_EVENTS_MAX),
+            steps_per_apply_max: 10_000,
+            duration_seconds_max: Some(steppe_asl::limits::STANDARD_DURATION_SECONDS_MAX),
+        }
+    }
+
+    /// Express workflows: no history, AWS's 5-minute limit.
+    pub fn express() -> Config {
+        Config {
+            record_history: false,
+            history_events_max: None,
+            steps_per_apply_max: 10_000,
+            duration_seconds_max: Some(steppe_asl::limits::EXPRESS_DURATION_SECONDS_MAX),
+        }
+    }
+}
+
+/// Where an execution stands, as `DescribeExecution` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Still running.
+    Running,
+    /// Ended with an output.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Ran past its `TimeoutSeconds`.
+    TimedOut,
+    /// Stopped by `StopExecution`.
+    Aborted,
+}
+
+impl Status {
+    /// The status as AWS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// Something that happens to an execution. Each is applied with the time it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Start the execution (once, first).
+    Start,
+    /// Keep going after a [`Command::Continue`].
+    Continue,
+    /// A task began running (a worker took an activity task, for example).
+    TaskStarted {
+        /// The task.
+        task_id: u64,
+    },
+    /// A task reported a heartbeat.
+    TaskHeartbeat {
+        /// The task.
+        task_id: u64,
+    },
+    /// A task succeeded.
+    TaskSucceeded {
+        /// The task.
+        task_id: u64,
+        /// Its result.
+        output: Value,
+    },
+    /// A task failed.
+    TaskFailed {
+        /// The task.
+        task_id: u64,
+        /// The error name.
+        error: String,
+        /// The cause.
+        cause: String,
+    },
+    /// A timer fell due.
+    TimerFired {
+        /// The timer.
+        timer_id: u64,
+    },
+    /// `StopExecution`.
+    Stop {
+        /// The error given.
+        error: Option<String>,
+        /// The cause given.
+        cause: Option<String>,
+    },
+}
+
+/// Work the engine asks the runtime to do. The engine never does I/O itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run a task and report its result as [`Input::TaskSucceeded`] or [`Input::TaskFailed`].
+    InvokeTask(TaskInvocation),
+    /// Forget a task (the state was aborted or timed out).
+    CancelTask {
+        /// The task.
+        task_id: u64,
+    },
+    /// Apply [`Input::TimerFired`] at the given time.
+    StartTimer {
+        /// The timer.
+        timer_id: u64,
+        /// When, epoch milliseconds.
+        fire_at_millis: i64,
+    },
+    /// Forget a timer.
+    CancelTimer {
+        /// The timer.
+        timer_id: u64,
+    },
+    /// More work is ready: apply [`Input::Continue`].
+    Continue,
+}
+
+/// A task for the runtime to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInvocation {
+    /// Identifies the task in later inputs.
+    pub task_id: u64,
+    /// The Task state's name.
+    pub state_name: String,
+    /// The Task state's `Resource`.
+    pub resource: String,
+    /// The effective parameters (after `InputPath`/`Parameters`, or `Arguments`).
+    pub parameters: Value,
+    /// The task's timeout, seconds.
+    pub timeout_seconds: Option<u64>,
+    /// The task's heartbeat timeout, seconds.
+    pub heartbeat_seconds: Option<u64>,
+    /// The task token, for `.waitForTaskToken` resources.
+    pub task_token: Option<String>,
+}
+
+/// What one [`apply`] produced.
+#[derive(Debug, Default)]
+pub struct Transition {
+    /// New history events, in order (empty when history is not recorded).
+    pub events: Vec<HistoryEvent>,
+    /// Work for the runtime, to be carried out after the transition is committed.
+    pub commands: Vec<Command>,
+}
+
+/// An execution: everything needed to continue it.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// Unchanging facts.
+    pub info: ExecutionInfo,
+    /// Where it stands.
+    pub status: Status,
+    /// The execution input.
+    pub input: Value,
+    /// The output, once succeeded.
+    pub output: Option<Value>,
+    /// The error and cause, once failed, timed out or aborted.
+    pub error: Option<ErrorCause>,
+    /// When it ended, epoch milliseconds.
+    pub stop_time_millis: Option<i64>,
+    pub(crate) config: Config,
+    pub(crate) next_event_id: u64,
+    pub(crate) frames: Vec<Option<Frame>>,
+    pub(crate) free_frames: Vec<usize>,
+    pub(crate) ready: VecDeque<FrameId>,
+    /// Frames waiting for a task or timer, by the task's or timer's id.
+    pub(crate) waiting: HashMap<u64, FrameId>,
+    pub(crate) next_wait_id: u64,
+    pub(crate) random: Random,
+    pub(crate) scopes: Vec<Option<Scope>>,
+    pub(crate) free_scopes: Vec<usize>,
+    pub(crate) execution_timer: Option<u64>,
+}
+
+/// Index of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FrameId(pub usize);
+
+/// Index of a variable scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ScopeId(pub usize);
+
+/// Variables of one `States` block's run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    pub parent: Option<ScopeId>,
+    pub variables: Map<String, Value>,
+}
+
+/// One walk through a `States` block.
+#[derive(Debug, Clone)]
+pub(crate) struct Frame {
+    /// The Map or Parallel frame this one reports to, and its slot there.
+    pub parent: Option<(FrameId, usize)>,
+    pub scope: ScopeId,
+    pub state: StateId,
+    pub phase: Phase,
+    /// The current state's raw input.
+    pub input: Value,
+    /// The id of the current state's `*StateEntered` event.
+    pub entered_event_id: u64,
+    /// The id of this frame's latest event: the next event's `previousEventId`.
+    pub previous_event_id: u64,
+    pub entered_time_millis: i64,
+    /// Attempts used so far by each retrier of the current state.
+    pub retry_attempts: Vec<u64>,
+    /// The Map item this frame processes, for `$$.Map.Item`.
+    pub map_item: Option<(usize, Value)>,
+    /// The current Task state's token, for `$$.Task.Token`.
+    pub task_token: Option<String>,
+}
+
+/// Where a frame is within its current state.
+#[derive(Debug, Clone)]
+pub(crate) enum Phase {
+    /// About to enter the state.
+    Enter,
+    /// Entered; about to run it.
+    Run,
+    /// Waiting for a task.
+    AwaitTask(Box<crate::states::task::Pending>),
+    /// Waiting for a Wait state's timer.
+    AwaitWait { timer_id: u64 },
+    /// Waiting out a retrier's back-off before running the state again.
+    AwaitRetry { timer_id: u64 },
+    /// Waiting for Parallel branches or Map iterations.
+    AwaitChildren(Box<crate::states::Children>),
+}
+
+impl Execution {
+    /// A new execution, not yet started: apply [`Input::Start`] next.
+    pub fn new(info: ExecutionInfo, input: Value, config: Config, seed: u64) -> Execution {
+        Execution {
+            info,
+            status: Status::Running,
+            input,
+            output: None,
+            error: None,
+            stop_time_millis: None,
+            config,
+            next_event_id: 1,
+            frames: Vec::new(),
+            free_frames: Vec::new(),
+            ready: VecDeque::new(),
+            waiting: HashMap::new(),
+            next_wait_id: 1,
+            random: Random::new(seed),
+            scopes: Vec::new(),
+            free_scopes: Vec::new(),
+            execution_timer: None,
+        }
+    }
+
+    /// The id the next history event will get.
+    pub fn next_event_id(&self) -> u64 {
+        self.next_event_id
+    }
+
+    /// Whether the execution has ended.
+    pub fn is_finished(&self) -> bool {
+        self.status != Status::Running
+    }
+
+    /// Ids of the tasks the execution is waiting for.
+    pub fn pending_task_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .waiting
+            .iter()
+            .filter(|(_, frame)| matches!(self.frame_ref(**frame).map(|f| &f.phase), Some(Phase::AwaitTask(_))))
+            .map(|(id, _)| *id)
+            .filter(|id| self.frames.iter().flatten().any(|f| matches!(&f.phase, Phase::AwaitTask(p) if p.task_id == *id)))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    pub(crate) fn frame_ref(&self, id: FrameId) -> Option<&Frame> {
+        self.frames.get(id.0).and_then(Option::as_ref)
+    }
+}
+
+/// Applies one input at time `now_millis` and returns the events and commands it produced.
+///
+/// Inputs that no longer apply (a result for a task that was cancelled, a timer of an
+/// aborted state, anything after the execution ended) change nothing.
+pub fn apply(definition: &Definition, execution: &mut Execution, input: Input, now_millis: i64) -> Transition {
+    let mut run = crate::run::Run::new(definition, execution, now_millis);
+    if run.execution.status == Status::Running {
+        run.handle(input);
+        run.drain();
+    }
+    run.finish()
+}
+
+/// Builds the `{"Error": ..., "Cause": ...}` object a Catcher passes on.
+pub fn error_output(failure: &Failure) -> Value {
+    let mut map = Map::new();
+    map.insert("Error".into(), Value::String(failure.error.clone()));
+    map.insert("Cause".into(), Value::String(failure.cause.clone()));
+    Value::Object(map)
+}
+
+impl Details {
+    /// Whether the event ends the execution.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Details::ExecutionSucceeded { .. } | Details::ExecutionFailed(_) | Details::ExecutionAborted(_) | Details::ExecutionTimedOut(_)
+        )
+    }
+}

@@ -1,0 +1,252 @@
+//! JSONPath-mode input and output processing, and the environment paths are evaluated in.
+//!
+//! The order is AWS's: `InputPath` → `Parameters` → (the state's work) → `ResultSelector` →
+//! `ResultPath` → `OutputPath`. Failures carry AWS's error names and cause texts.
+
+use crate::execution::Frame;
+use crate::run::{to_text, Run};
+use serde_json::{json, Map, Value};
+use steppe_asl::definition::{Assign, JsonPathIo, ResultPath, Selector, State};
+use steppe_asl::error_name::{self, Failure};
+use steppe_asl::path::{Path, Root, Segment, Selection, SetError};
+use steppe_asl::template::Template;
+use steppe_asl::{choice, intrinsic, template, timestamp};
+
+/// Evaluates paths against a state's data, the Context object and the variables in scope.
+pub(crate) struct Env<'r, 'a> {
+    pub run: &'r mut Run<'a>,
+    pub frame: &'r Frame,
+    /// What `$` means here.
+    pub document: &'r Value,
+    context: Option<Value>,
+}
+
+impl<'r, 'a> Env<'r, 'a> {
+    pub fn new(run: &'r mut Run<'a>, frame: &'r Frame, document: &'r Value) -> Env<'r, 'a> {
+        Env { run, frame, document, context: None }
+    }
+
+    /// The value `path` selects, or `None` when a definite path finds nothing.
+    pub fn lookup(&mut self, path: &Path) -> Option<Value> {
+        match path.root() {
+            Root::Input => path.select(self.document).map(Selection::into_value),
+            Root::Context => {
+                if self.context.is_none() {
+                    self.context = Some(context_object(self.run, self.frame));
+                }
+                path.select(self.context.as_ref().expect("just built")).map(Selection::into_value)
+            }
+            Root::Variable(name) => {
+                let value = self.run.variable(self.frame.scope, name)?;
+                path.select(value).map(Selection::into_value)
+            }
+        }
+    }
+
+    /// A `States.Runtime` failure of the current state.
+    pub fn runtime(&self, message: &str) -> Failure {
+        runtime_failure(self.run, self.frame, message)
+    }
+}
+
+impl template::Env for Env<'_, '_> {
+    fn resolve_field(&mut self, key: &str, path: &Path) -> Result<Value, Failure> {
+        self.lookup(path).ok_or_else(|| {
+            let message = format!(
+                "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
+                path.as_str(),
+                to_text(self.document)
+            );
+            self.runtime(&message)
+        })
+    }
+}
+
+impl intrinsic::Env for Env<'_, '_> {
+    fn resolve(&mut self, path: &Path) -> Result<Value, Failure> {
+        self.lookup(path).ok_or_else(|| {
+            let message = format!("The JSONPath '{}' could not be found in the input '{}'", path.as_str(), to_text(self.document));
+            self.runtime(&message)
+        })
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        self.run.execution.random.next_u64()
+    }
+}
+
+impl choice::Env for Env<'_, '_> {
+    fn resolve(&mut self, path: &Path) -> Option<Value> {
+        self.lookup(path)
+    }
+}
+
+/// A `States.Runtime` failure with AWS's prefix naming the state and its entered event.
+pub(crate) fn runtime_failure(run: &Run<'_>, frame: &Frame, message: &str) -> Failure {
+    Failure::new(error_name::RUNTIME, state_cause(run, frame, message))
+}
+
+/// AWS's cause text for a failure inside a state.
+pub(crate) fn state_cause(run: &Run<'_>, frame: &Frame, message: &str) -> String {
+    let name = &run.definition.state(frame.state).name;
+    format!("An error occurred while executing the state '{name}' (entered at the event id #{}). {message}", frame.entered_event_id)
+}
+
+/// The Context object (`$$`) as the current state sees it.
+pub(crate) fn context_object(run: &Run<'_>, frame: &Frame) -> Value {
+    let info = &run.execution.info;
+    let state = run.definition.state(frame.state);
+    let retry_count: u64 = frame.retry_attempts.iter().sum();
+    let mut context = json!({
+        "Execution": {
+            "Id": info.execution_arn,
+            "Input": run.execution.input,
+            "StartTime": timestamp::format_iso8601(info.start_time_millis),
+            "Name": info.name,
+            "RoleArn": info.role_arn,
+            "RedriveCount": info.redrive_count,
+        },
+        "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
+        "State": {
+            "EnteredTime": timestamp::format_iso8601(frame.entered_time_millis),
+            "Name": state.name,
+            "RetryCount": retry_count,
+        },
+    });
+    if let Some(token) = &frame.task_token {
+        context["Task"] = json!({"Token": token});
+    }
+    if let Some((index, value)) = &frame.map_item {
+        context["Map"] = json!({"Item": {"Index": index, "Value": value}});
+    }
+    context
+}
+
+/// Applies `InputPath` and `Parameters`: the state's effective input.
+pub(crate) fn effective_input(run: &mut Run<'_>, frame: &Frame, io: &JsonPathIo) -> Result<Value, Failure> {
+    let selected = select(run, frame, &frame.input, &io.input_path)?;
+    match &io.parameters {
+        Some(parameters) => evaluate_template(run, frame, &selected, parameters),
+        None => Ok(selected),
+    }
+}
+
+/// Applies `ResultSelector`, `ResultPath` and `OutputPath` to a result.
+pub(crate) fn state_output(run: &mut Run<'_>, frame: &Frame, io: &JsonPathIo, result: Value) -> Result<Value, Failure> {
+    let selected = match &io.result_selector {
+        Some(selector) => evaluate_template(run, frame, &result, selector)?,
+        None => result,
+    };
+    let combined = apply_result_path(run, frame, &io.result_path, selected)?;
+    select_owned(run, frame, combined, &io.output_path)
+}
+
+/// Applies a `ResultPath` (a state's or a catcher's) to the frame's raw input.
+pub(crate) fn apply_result_path(run: &Run<'_>, frame: &Frame, result_path: &ResultPath, result: Value) -> Result<Value, Failure> {
+    match result_path {
+        ResultPath::Replace => Ok(result),
+        ResultPath::Discard => Ok(frame.input.clone()),
+        ResultPath::Path(path) => {
+            let mut target = frame.input.clone();
+            match path.set(&mut target, result) {
+                Ok(()) => Ok(target),
+                Err(SetError::NotAContainer | SetError::IndexOutOfBounds) => {
+                    let message = format!(
+                        "Unable to apply ResultPath '{}' to input '{}'",
+                        path.as_str(),
+                        to_text(&frame.input)
+                    );
+                    Err(Failure::new(error_name::RESULT_PATH_MATCH_FAILURE, state_cause(run, frame, &message)))
+                }
+            }
+        }
+    }
+}
+
+/// Applies an `InputPath`/`OutputPath`-style selector to a borrowed document.
+pub(crate) fn select(run: &mut Run<'_>, frame: &Frame, document: &Value, selector: &Selector) -> Result<Value, Failure> {
+    match selector {
+        Selector::Whole => Ok(document.clone()),
+        Selector::Null => Ok(Value::Object(Map::new())),
+        Selector::Path(path) => select_path(run, frame, document, path),
+    }
+}
+
+/// Like [`select`], but moves the document when the selector keeps all of it.
+pub(crate) fn select_owned(run: &mut Run<'_>, frame: &Frame, document: Value, selector: &Selector) -> Result<Value, Failure> {
+    match selector {
+        Selector::Whole => Ok(document),
+        _ => select(run, frame, &document, selector),
+    }
+}
+
+fn select_path(run: &mut Run<'_>, frame: &Frame, document: &Value, path: &Path) -> Result<Value, Failure> {
+    let mut env = Env::new(run, frame, document);
+    env.lookup(path).ok_or_else(|| {
+        let message = format!("Invalid path '{}' : No results for path: {}", path.as_str(), normalized(path));
+        env.runtime(&message)
+    })
+}
+
+/// Jayway's normalized form of a definite path, as AWS quotes it: `$['a']['b'][0]`.
+fn normalized(path: &Path) -> String {
+    let mut text = String::from("$");
+    for segment in path.segments().unwrap_or_default() {
+        match segment {
+            Segment::Field(name) => text.push_str(&format!("['{name}']")),
+            Segment::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
+}
+
+pub(crate) fn evaluate_template(run: &mut Run<'_>, frame: &Frame, document: &Value, template: &Template) -> Result<Value, Failure> {
+    if let Template::Constant(value) = template {
+        return Ok(value.clone());
+    }
+    let mut env = Env::new(run, frame, document);
+    template.evaluate(&mut env)
+}
+
+/// Evaluates a JSONPath-mode `Assign` against `document`; returns the values to assign.
+pub(crate) fn evaluate_assign(run: &mut Run<'_>, frame: &Frame, document: &Value, assign: &Assign) -> Result<Map<String, Value>, Failure> {
+    match assign {
+        Assign::JsonPath(template) => match evaluate_template(run, frame, document, template)? {
+            Value::Object(map) => Ok(map),
+            _ => Ok(Map::new()),
+        },
+        Assign::Jsonata(_) => Err(crate::jsonata::unavailable(run, frame, "Assign")),
+    }
+}
+
+/// The variables of `State`'s `Assign`, evaluated on `document`, committed to the frame's scope.
+/// Returns what history's `assignedVariables` shows.
+pub(crate) fn assign(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    assign: Option<&Assign>,
+    document: &Value,
+) -> Result<Option<Vec<(String, String)>>, Failure> {
+    let Some(assign) = assign else { return Ok(None) };
+    let values = evaluate_assign(run, frame, document, assign)?;
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let record = run.record_history();
+    let mut shown = Vec::with_capacity(values.len());
+    for (name, value) in values {
+        if record {
+            shown.push((name.clone(), to_text(&value)));
+        }
+        run.set_variable(frame.scope, name, value);
+    }
+    Ok(Some(shown))
+}
+
+/// The state's JSONPath I/O fields; JSONata states have none.
+pub(crate) fn json_path_io(state: &State) -> Option<&JsonPathIo> {
+    match &state.io {
+        steppe_asl::definition::Io::JsonPath(io) => Some(io),
+        steppe_asl::definition::Io::Jsonata(_) => None,
+    }
+}

@@ -1,0 +1,377 @@
+//! One application of an input: the scheduler loop, event emission, and how a frame's end
+//! or failure travels to its parent (a Parallel or Map) or ends the execution.
+//!
+//! `previousEventId` follows the algorithm in `docs/history-rules.md`, derived from AWS's
+//! recorded histories: each frame carries the id of its latest event, and the first state of
+//! the execution is entered with `previousEventId` 0.
+
+use crate::event::{Details, ErrorCause, HistoryEvent, StateType};
+use crate::execution::{Command, Execution, Frame, FrameId, Input, Phase, Scope, ScopeId, Status, Transition};
+use crate::states;
+use serde_json::Value;
+use steppe_asl::definition::{Definition, Kind, StateId};
+use steppe_asl::error_name::{self, Failure};
+
+/// The working context of one [`crate::apply`].
+pub(crate) struct Run<'a> {
+    pub definition: &'a Definition,
+    pub execution: &'a mut Execution,
+    pub now: i64,
+    events: Vec<HistoryEvent>,
+    pub commands: Vec<Command>,
+    steps: u32,
+}
+
+/// How a state's run phase ended for its frame.
+pub(crate) enum Next {
+    /// The frame is ready again (entering its next state).
+    Ready(Frame),
+    /// The frame waits for a task, a timer or its children; it is stored and registered.
+    Parked(Frame),
+    /// The block ended with this output.
+    Ended(Frame, Value),
+    /// The block failed: nothing in this block handles the failure.
+    Failed(Frame, Failure),
+    /// A Fail state ended the block; its error and cause may be absent.
+    FailState(Frame, ErrorCause),
+}
+
+impl<'a> Run<'a> {
+    pub fn new(definition: &'a Definition, execution: &'a mut Execution, now: i64) -> Run<'a> {
+        Run { definition, execution, now, events: Vec::new(), commands: Vec::new(), steps: 0 }
+    }
+
+    pub fn finish(self) -> Transition {
+        Transition { events: self.events, commands: self.commands }
+    }
+
+    /// Emits an event; returns its id. Details are built only when history is recorded.
+    pub fn emit(&mut self, previous_event_id: u64, details: impl FnOnce() -> Details) -> u64 {
+        let id = self.execution.next_event_id;
+        self.execution.next_event_id += 1;
+        if self.execution.config.record_history {
+            self.events.push(HistoryEvent { id, previous_event_id, timestamp_millis: self.now, details: details() });
+        }
+        id
+    }
+
+    pub fn record_history(&self) -> bool {
+        self.execution.config.record_history
+    }
+
+    pub fn handle(&mut self, input: Input) {
+        match input {
+            Input::Start => self.start(),
+            Input::Continue => {}
+            Input::TimerFired { timer_id } => self.timer_fired(timer_id),
+            Input::TaskStarted { task_id } => states::task::started(self, task_id),
+            Input::TaskHeartbeat { task_id } => states::task::heartbeat(self, task_id),
+            Input::TaskSucceeded { task_id, output } => states::task::completed(self, task_id, Ok(output)),
+            Input::TaskFailed { task_id, error, cause } => states::task::completed(self, task_id, Err(Failure::new(error, cause))),
+            Input::Stop { error, cause } => self.stop(error, cause),
+        }
+    }
+
+    fn start(&mut self) {
+        if self.execution.next_event_id != 1 {
+            return;
+        }
+        let input = self.execution.input.clone();
+        let role_arn = self.execution.info.role_arn.clone();
+        self.emit(0, || Details::ExecutionStarted { input: to_text(&input), role_arn });
+        let timeout = self.definition.timeout_seconds.or(self.execution.config.duration_seconds_max);
+        if let Some(seconds) = timeout {
+            let timer_id = self.new_wait_id();
+            self.execution.execution_timer = Some(timer_id);
+            let fire_at_millis = self.now.saturating_add(seconds as i64 * 1000);
+            self.commands.push(Command::StartTimer { timer_id, fire_at_millis });
+        }
+        let scope = self.new_scope(None);
+        let frame = self.new_frame(None, scope, self.definition.start_at(), input, 0);
+        self.ready(frame);
+    }
+
+    /// Runs ready frames until none is left or the step budget is spent.
+    pub fn drain(&mut self) {
+        while let Some(id) = self.execution.ready.pop_front() {
+            if self.execution.status != Status::Running {
+                return;
+            }
+            if self.steps >= self.execution.config.steps_per_apply_max {
+                self.execution.ready.push_front(id);
+                self.commands.push(Command::Continue);
+                return;
+            }
+            if let Some(max) = self.execution.config.history_events_max {
+                if self.execution.next_event_id > max {
+                    let cause = format!("The execution reached the maximum number of history events ({max}).");
+                    self.end_execution(Status::Failed, Some(error_name::RUNTIME.into()), Some(cause), 0);
+                    return;
+                }
+            }
+            self.steps += 1;
+            let Some(frame) = self.execution.frames[id.0].take() else { continue };
+            self.step(id, frame);
+        }
+    }
+
+    fn step(&mut self, id: FrameId, mut frame: Frame) {
+        match frame.phase {
+            Phase::Enter => {
+                let state = self.definition.state(frame.state);
+                let state_type = state_type(&state.kind);
+                let name = state.name.clone();
+                let input = &frame.input;
+                let record = self.record_history();
+                let entered_input = if record { to_text(input) } else { String::new() };
+                let entered = self.emit(frame.previous_event_id, || Details::StateEntered { state_type, name, input: entered_input });
+                frame.entered_event_id = entered;
+                frame.previous_event_id = entered;
+                frame.entered_time_millis = self.now;
+                frame.phase = Phase::Run;
+                self.store(id, frame);
+                self.execution.ready.push_back(id);
+            }
+            Phase::Run => {
+                let next = states::run(self, id, frame);
+                self.settle(id, next);
+            }
+            _ => unreachable!("only frames in Enter or Run phase are ready"),
+        }
+    }
+
+    /// Puts a frame back after its state's run phase.
+    pub fn settle(&mut self, id: FrameId, next: Next) {
+        match next {
+            Next::Ready(frame) => {
+                self.store(id, frame);
+                self.execution.ready.push_back(id);
+            }
+            Next::Parked(frame) => {
+                let parent = frame.parent;
+                self.store(id, frame);
+                if let Some((parent, _)) = parent {
+                    states::map::kick(self, parent);
+                }
+            }
+            Next::Ended(frame, output) => self.frame_ended(id, frame, output),
+            Next::Failed(frame, failure) => {
+                let details = ErrorCause { error: Some(failure.error), cause: Some(failure.cause) };
+                self.frame_failed(id, frame, details);
+            }
+            Next::FailState(frame, details) => self.frame_failed(id, frame, details),
+        }
+    }
+
+    fn frame_ended(&mut self, id: FrameId, frame: Frame, output: Value) {
+        self.free_frame(id, &frame);
+        match frame.parent {
+            Some((parent, slot)) => states::child_ended(self, parent, slot, Ok(output), frame.previous_event_id),
+            None => {
+                self.execution.output = Some(output.clone());
+                let text = if self.record_history() { to_text(&output) } else { String::new() };
+                self.emit(frame.previous_event_id, || Details::ExecutionSucceeded { output: text });
+                self.finish_execution(Status::Succeeded);
+            }
+        }
+    }
+
+    fn frame_failed(&mut self, id: FrameId, frame: Frame, details: ErrorCause) {
+        self.free_frame(id, &frame);
+        match frame.parent {
+            Some((parent, slot)) => {
+                let failure = Failure::new(details.error.unwrap_or_default(), details.cause.unwrap_or_default());
+                states::child_ended(self, parent, slot, Err(failure), frame.previous_event_id);
+            }
+            None => self.fail_execution(details, frame.previous_event_id),
+        }
+    }
+
+    /// Ends the execution as FAILED, as a Fail state or an unhandled error does.
+    pub fn fail_execution(&mut self, error: ErrorCause, previous_event_id: u64) {
+        let status = Status::Failed;
+        self.end_execution(status, error.error, error.cause, previous_event_id);
+    }
+
+    fn end_execution(&mut self, status: Status, error: Option<String>, cause: Option<String>, previous_event_id: u64) {
+        let details = ErrorCause { error, cause };
+        self.execution.error = Some(details.clone());
+        self.emit(previous_event_id, || match status {
+            Status::TimedOut => Details::ExecutionTimedOut(details),
+            Status::Aborted => Details::ExecutionAborted(details),
+            _ => Details::ExecutionFailed(details),
+        });
+        self.finish_execution(status);
+    }
+
+    fn finish_execution(&mut self, status: Status) {
+        self.execution.status = status;
+        self.execution.stop_time_millis = Some(self.now);
+        let waits: Vec<u64> = self.execution.waiting.keys().copied().collect();
+        for wait_id in waits {
+            self.cancel_wait(wait_id);
+        }
+        if let Some(timer_id) = self.execution.execution_timer.take() {
+            self.commands.push(Command::CancelTimer { timer_id });
+        }
+        self.execution.frames.clear();
+        self.execution.free_frames.clear();
+        self.execution.ready.clear();
+        self.execution.scopes.clear();
+        self.execution.free_scopes.clear();
+    }
+
+    fn timer_fired(&mut self, timer_id: u64) {
+        if self.execution.execution_timer == Some(timer_id) {
+            self.execution.execution_timer = None;
+            let last = self.last_top_level_event();
+            let cause = "The execution has timed out.".to_string();
+            self.end_execution(Status::TimedOut, Some(error_name::TIMEOUT.into()), Some(cause), last);
+            return;
+        }
+        let Some(id) = self.execution.waiting.remove(&timer_id) else { return };
+        let Some(frame) = self.execution.frames[id.0].take() else { return };
+        let next = states::timer_fired(self, id, frame, timer_id);
+        self.settle(id, next);
+    }
+
+    fn stop(&mut self, error: Option<String>, cause: Option<String>) {
+        let last = self.last_top_level_event();
+        self.end_execution(Status::Aborted, error, cause, last);
+    }
+
+    /// The latest event id of the top-level frame, or of the last event at all.
+    fn last_top_level_event(&self) -> u64 {
+        self.execution.next_event_id - 1
+    }
+
+    /// Forgets a task or timer the execution no longer waits for.
+    pub fn cancel_wait(&mut self, wait_id: u64) {
+        let Some(frame_id) = self.execution.waiting.remove(&wait_id) else { return };
+        let is_task = matches!(
+            self.execution.frame_ref(frame_id).map(|frame| &frame.phase),
+            Some(Phase::AwaitTask(pending)) if pending.task_id == wait_id
+        );
+        self.commands.push(if is_task { Command::CancelTask { task_id: wait_id } } else { Command::CancelTimer { timer_id: wait_id } });
+    }
+
+    pub fn new_wait_id(&mut self) -> u64 {
+        let id = self.execution.next_wait_id;
+        self.execution.next_wait_id += 1;
+        id
+    }
+
+    /// Starts a timer that will wake `frame` at `fire_at_millis`.
+    pub fn start_timer(&mut self, frame: FrameId, fire_at_millis: i64) -> u64 {
+        let timer_id = self.new_wait_id();
+        self.execution.waiting.insert(timer_id, frame);
+        self.commands.push(Command::StartTimer { timer_id, fire_at_millis });
+        timer_id
+    }
+
+    pub fn new_frame(&mut self, parent: Option<(FrameId, usize)>, scope: ScopeId, state: StateId, input: Value, previous_event_id: u64) -> FrameId {
+        let frame = Frame {
+            parent,
+            scope,
+            state,
+            phase: Phase::Enter,
+            input,
+            entered_event_id: 0,
+            previous_event_id,
+            entered_time_millis: self.now,
+            retry_attempts: Vec::new(),
+            map_item: None,
+            task_token: None,
+        };
+        match self.execution.free_frames.pop() {
+            Some(index) => {
+                self.execution.frames[index] = Some(frame);
+                FrameId(index)
+            }
+            None => {
+                self.execution.frames.push(Some(frame));
+                FrameId(self.execution.frames.len() - 1)
+            }
+        }
+    }
+
+    pub fn ready(&mut self, id: FrameId) {
+        self.execution.ready.push_back(id);
+    }
+
+    pub fn store(&mut self, id: FrameId, frame: Frame) {
+        self.execution.frames[id.0] = Some(frame);
+    }
+
+    /// Frees a stored frame that will never run again.
+    pub fn release(&mut self, id: FrameId) {
+        if let Some(frame) = self.execution.frames[id.0].take() {
+            self.free_frame(id, &frame);
+        }
+    }
+
+    fn free_frame(&mut self, id: FrameId, frame: &Frame) {
+        self.execution.frames[id.0] = None;
+        self.execution.free_frames.push(id.0);
+        if frame.parent.is_some() {
+            self.free_scope(frame.scope);
+        }
+    }
+
+    pub fn new_scope(&mut self, parent: Option<ScopeId>) -> ScopeId {
+        let scope = Scope { parent, variables: Default::default() };
+        match self.execution.free_scopes.pop() {
+            Some(index) => {
+                self.execution.scopes[index] = Some(scope);
+                ScopeId(index)
+            }
+            None => {
+                self.execution.scopes.push(Some(scope));
+                ScopeId(self.execution.scopes.len() - 1)
+            }
+        }
+    }
+
+    fn free_scope(&mut self, id: ScopeId) {
+        self.execution.scopes[id.0] = None;
+        self.execution.free_scopes.push(id.0);
+    }
+
+    /// The value of variable `name` as seen from `scope`.
+    pub fn variable(&self, scope: ScopeId, name: &str) -> Option<&Value> {
+        let mut current = Some(scope);
+        while let Some(id) = current {
+            let scope = self.execution.scopes[id.0].as_ref()?;
+            if let Some(value) = scope.variables.get(name) {
+                return Some(value);
+            }
+            current = scope.parent;
+        }
+        None
+    }
+
+    pub fn set_variable(&mut self, scope: ScopeId, name: String, value: Value) {
+        if let Some(scope) = self.execution.scopes[scope.0].as_mut() {
+            scope.variables.insert(name, value);
+        }
+    }
+}
+
+/// The history event prefix of a state's type.
+pub(crate) fn state_type(kind: &Kind) -> StateType {
+    match kind {
+        Kind::Pass(_) => StateType::Pass,
+        Kind::Task(_) => StateType::Task,
+        Kind::Choice(_) => StateType::Choice,
+        Kind::Wait(_) => StateType::Wait,
+        Kind::Succeed => StateType::Succeed,
+        Kind::Fail(_) => StateType::Fail,
+        Kind::Parallel(_) => StateType::Parallel,
+        Kind::Map(_) => StateType::Map,
+    }
+}
+
+/// Compact JSON text, as AWS writes payloads into history.
+pub(crate) fn to_text(value: &Value) -> String {
+    serde_json::to_string(value).expect("a serde_json::Value always serializes")
+}

@@ -1,0 +1,309 @@
+//! Inline `Map`: runs the item processor once per item, at most `MaxConcurrency` at a time
+//! (AWS runs at most 40 inline iterations at once), and collects the results in item order.
+
+use super::{abort, exit, fail_state_with};
+use crate::event::{Details, MapIteration};
+use crate::execution::{error_output, Frame, FrameId, Phase};
+use crate::io::{self, Env};
+use crate::run::{Next, Run};
+use serde_json::Value;
+use steppe_asl::definition::{Dynamic, Map, Selector, State};
+use steppe_asl::error_name::{self, Failure};
+use steppe_asl::limits;
+
+/// The children of a Parallel or Map state, with the bookkeeping their events need.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Children {
+    /// Each child's result, by slot (branch or item index).
+    pub results: Vec<Option<Value>>,
+    /// The running child of each slot.
+    pub running: Vec<Option<FrameId>>,
+    /// Children not yet ended.
+    pub remaining: usize,
+    /// Map: the items, and the next one to start.
+    pub items: Vec<Value>,
+    pub next_index: usize,
+    /// What `$` means for `ItemSelector` (the Map's effective input).
+    pub effective_input: Value,
+    /// How many children may run at once, and how many do.
+    pub max_concurrency: usize,
+    pub active: usize,
+    /// Map: failed iterations and the thresholds that tolerate them.
+    pub failures: u64,
+    pub tolerated_count: Option<u64>,
+    pub tolerated_percentage: Option<f64>,
+    /// The event the next `MapIterationStarted` follows from.
+    pub handoff: u64,
+    /// The event `*StateSucceeded` and `*StateExited` follow from.
+    pub tail: u64,
+}
+
+impl Children {
+    /// The frames still running.
+    pub fn running_frames(&self) -> impl Iterator<Item = FrameId> + '_ {
+        self.running.iter().flatten().copied()
+    }
+}
+
+pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, map: &Map) -> Next {
+    let io = io::json_path_io(state).expect("JSONPath state");
+    let prepared = (|| {
+        let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
+        let items = items(run, &frame, &effective, &map.items_path)?;
+        let max_concurrency = max_concurrency(run, &frame, &map.max_concurrency)?;
+        Ok::<_, Failure>((effective, items, max_concurrency))
+    })();
+    let (effective, items, max_concurrency) = match prepared {
+        Ok(prepared) => prepared,
+        Err(failure) => return Next::Failed(frame, failure),
+    };
+    let length = items.len();
+    let started = run.emit(frame.previous_event_id, || Details::MapStateStarted { length });
+    frame.previous_event_id = started;
+    let tolerance = (|| {
+        let count = tolerated_count(run, &frame, map.tolerated_failure_count.as_ref())?;
+        let percentage = tolerated_percentage(run, &frame, map.tolerated_failure_percentage.as_ref())?;
+        Ok::<_, Failure>((count, percentage))
+    })();
+    let (tolerated_count, tolerated_percentage) = match tolerance {
+        Ok(tolerance) => tolerance,
+        Err(failure) => return Next::Failed(frame, failure),
+    };
+    let mut children = Children {
+        results: vec![None; length],
+        running: vec![None; length],
+        remaining: length,
+        items,
+        effective_input: effective,
+        max_concurrency,
+        tolerated_count,
+        tolerated_percentage,
+        handoff: started,
+        tail: started,
+        ..Children::default()
+    };
+    if length == 0 {
+        return succeed(run, frame, state, children);
+    }
+    if let Err(failure) = start_iterations(run, id, &frame, state, map, &mut children) {
+        return Next::Failed(frame, failure);
+    }
+    frame.phase = Phase::AwaitChildren(Box::new(children));
+    Next::Parked(frame)
+}
+
+/// Starts the next iteration, if the concurrency limit allows and an item is left.
+///
+/// Iterations start one at a time: the next starts when a running one ends or waits for a
+/// task or timer (see [`kick`]). Iterations that never wait therefore run back to back, as
+/// in AWS's histories, and waiting ones still overlap up to `MaxConcurrency`.
+fn start_iterations(run: &mut Run<'_>, id: FrameId, frame: &Frame, state: &State, map: &Map, children: &mut Children) -> Result<(), Failure> {
+    let block = run.definition.block(map.processor);
+    if children.next_index < children.items.len() && children.active < children.max_concurrency {
+        let index = children.next_index;
+        children.next_index += 1;
+        children.active += 1;
+        let item = std::mem::take(&mut children.items[index]);
+        let input = match &map.item_selector {
+            Some(selector) => {
+                let mut context_frame = frame.clone();
+                context_frame.map_item = Some((index, item));
+                io::evaluate_template(run, &context_frame, &children.effective_input, selector)?
+            }
+            None => item,
+        };
+        let name = state.name.clone();
+        let started = run.emit(children.handoff, || Details::MapIterationStarted(MapIteration { name, index }));
+        let scope = run.new_scope(Some(frame.scope));
+        let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
+        children.running[index] = Some(child);
+        run.ready(child);
+    }
+    Ok(())
+}
+
+/// An iteration ended.
+pub(crate) fn child_ended(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    slot: usize,
+    result: Result<Value, Failure>,
+    last_event_id: u64,
+) -> Next {
+    let Phase::AwaitChildren(mut children) = std::mem::replace(&mut frame.phase, Phase::Run) else {
+        unreachable!("a Map with children awaits them")
+    };
+    let steppe_asl::definition::Kind::Map(map) = &state.kind else { unreachable!("a Map state") };
+    children.running[slot] = None;
+    children.active -= 1;
+    children.remaining -= 1;
+    let name = state.name.clone();
+    let iteration = MapIteration { name, index: slot };
+    match result {
+        Ok(output) => {
+            children.results[slot] = Some(output);
+            children.tail = run.emit(last_event_id, || Details::MapIterationSucceeded(iteration));
+        }
+        Err(failure) => {
+            run.emit(last_event_id, || Details::MapIterationFailed(iteration));
+            children.failures += 1;
+            if !tolerates(&children) {
+                return fail(run, id, frame, state, children, failure, last_event_id);
+            }
+            children.results[slot] = Some(error_output(&failure));
+            children.tail = last_event_id;
+        }
+    }
+    children.handoff = last_event_id;
+    if children.remaining == 0 {
+        return succeed(run, frame, state, *children);
+    }
+    if let Err(failure) = start_iterations(run, id, &frame, state, map, &mut children) {
+        return Next::Failed(frame, failure);
+    }
+    frame.phase = Phase::AwaitChildren(children);
+    Next::Parked(frame)
+}
+
+/// A running iteration of Map frame `id` started waiting: start another if allowed.
+pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
+    let Some(mut frame) = run.execution.frames[id.0].take() else { return };
+    let state = run.definition.state(frame.state);
+    let (Phase::AwaitChildren(children), steppe_asl::definition::Kind::Map(map)) = (&mut frame.phase, &state.kind) else {
+        run.store(id, frame);
+        return;
+    };
+    let mut children = std::mem::take(children);
+    let started = start_iterations(run, id, &frame, state, map, &mut children);
+    frame.phase = Phase::AwaitChildren(children);
+    match started {
+        Ok(()) => run.store(id, frame),
+        Err(failure) => run.settle(id, Next::Failed(frame, failure)),
+    }
+}
+
+fn tolerates(children: &Children) -> bool {
+    let total = children.results.len().max(1) as f64;
+    let within_count = children.tolerated_count.is_some_and(|count| children.failures <= count);
+    let within_percentage = children.tolerated_percentage.is_some_and(|pct| children.failures as f64 * 100.0 / total <= pct);
+    within_count || within_percentage
+}
+
+fn fail(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, children: Box<Children>, failure: Failure, source: u64) -> Next {
+    children.running_frames().for_each(|child| abort(run, child));
+    let failure = if children.tolerated_count.is_some() || children.tolerated_percentage.is_some() {
+        Failure::new(error_name::EXCEED_TOLERATED_FAILURE_THRESHOLD, "The specified tolerated failure threshold was exceeded")
+    } else {
+        failure
+    };
+    frame.previous_event_id = source;
+    fail_state_with(run, id, frame, state, failure, Some(Details::MapStateFailed))
+}
+
+fn succeed(run: &mut Run<'_>, mut frame: Frame, state: &State, children: Children) -> Next {
+    let tail = children.tail;
+    run.emit(tail, || Details::MapStateSucceeded);
+    frame.previous_event_id = tail;
+    let result = Value::Array(children.results.into_iter().map(Option::unwrap_or_default).collect());
+    let io = io::json_path_io(state).expect("JSONPath state");
+    let outcome = super::check_size(run, &frame, &result).and_then(|()| {
+        let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;
+        Ok((io::state_output(run, &frame, io, result)?, assigned))
+    });
+    match outcome {
+        Ok((output, assigned)) => exit(run, frame, state, output, assigned),
+        Err(failure) => Next::Failed(frame, failure),
+    }
+}
+
+fn items(run: &mut Run<'_>, frame: &Frame, effective: &Value, items_path: &Selector) -> Result<Vec<Value>, Failure> {
+    let selected = io::select(run, frame, effective, items_path)?;
+    match selected {
+        Value::Array(items) => Ok(items),
+        other => {
+            let message = format!("Map state input must be an array but was: {}", crate::run::to_text(&other));
+            Err(io::runtime_failure(run, frame, &message))
+        }
+    }
+}
+
+fn max_concurrency(run: &mut Run<'_>, frame: &Frame, field: &Dynamic<u64>) -> Result<usize, Failure> {
+    let value = match field {
+        Dynamic::Literal(value) => *value,
+        Dynamic::Jsonata(_) => return Err(crate::jsonata::unavailable(run, frame, "MaxConcurrency")),
+        Dynamic::Path(path) => {
+            let value = path_value(run, frame, path);
+            value.as_u64().ok_or_else(|| {
+                let message = format!(
+                    "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                    shown(&value),
+                    path.as_str()
+                );
+                io::runtime_failure(run, frame, &message)
+            })?
+        }
+    };
+    let limit = limits::INLINE_MAP_CONCURRENCY_MAX as u64;
+    Ok(if value == 0 { limit } else { value.min(limit) } as usize)
+}
+
+fn tolerated_count(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic<i64>>) -> Result<Option<u64>, Failure> {
+    let value = match field {
+        None => return Ok(None),
+        Some(Dynamic::Literal(value)) => *value,
+        Some(Dynamic::Jsonata(_)) => return Err(crate::jsonata::unavailable(run, frame, "ToleratedFailureCount")),
+        Some(Dynamic::Path(path)) => {
+            let value = path_value(run, frame, path);
+            value.as_i64().ok_or_else(|| {
+                let message = format!(
+                    "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
+                    shown(&value),
+                    path.as_str()
+                );
+                io::runtime_failure(run, frame, &message)
+            })?
+        }
+    };
+    if value < 0 {
+        return Err(io::runtime_failure(run, frame, "ToleratedFailureCount cannot be negative."));
+    }
+    Ok(Some(value as u64))
+}
+
+fn tolerated_percentage(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic<f64>>) -> Result<Option<f64>, Failure> {
+    let value = match field {
+        None => return Ok(None),
+        Some(Dynamic::Literal(value)) => *value,
+        Some(Dynamic::Jsonata(_)) => return Err(crate::jsonata::unavailable(run, frame, "ToleratedFailurePercentage")),
+        Some(Dynamic::Path(path)) => {
+            let value = path_value(run, frame, path);
+            value.as_f64().ok_or_else(|| {
+                let message = format!(
+                    "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
+                    shown(&value),
+                    path.as_str()
+                );
+                io::runtime_failure(run, frame, &message)
+            })?
+        }
+    };
+    if !(0.0..=100.0).contains(&value) {
+        return Err(io::runtime_failure(run, frame, "ToleratedFailurePercentage must be between 0 and 100."));
+    }
+    Ok(Some(value))
+}
+
+fn path_value(run: &mut Run<'_>, frame: &Frame, path: &steppe_asl::path::Path) -> Value {
+    let input = frame.input.clone();
+    Env::new(run, frame, &input).lookup(path).unwrap_or(Value::Null)
+}
+
+/// A value as AWS quotes it in these messages: strings bare, anything else as JSON text.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => crate::run::to_text(other),
+    }
+}

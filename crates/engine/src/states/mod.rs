@@ -1,0 +1,226 @@
+//! The eight state types, one file each, and what they share: leaving a state, and handling
+//! its failure with Retry and Catch.
+
+pub(crate) mod choice;
+pub(crate) mod fail;
+pub(crate) mod map;
+pub(crate) mod parallel;
+pub(crate) mod pass;
+pub(crate) mod task;
+pub(crate) mod wait;
+
+use crate::event::Details;
+use crate::execution::{error_output, Frame, FrameId, Phase};
+use crate::io;
+use crate::run::{state_type, to_text, Next, Run};
+use serde_json::Value;
+use steppe_asl::definition::{error_matches, Catcher, Io, Kind, Retrier, State, Transition};
+use steppe_asl::error_name::{self, Failure};
+
+pub(crate) use map::Children;
+
+/// Runs the current state of a frame that has entered it.
+pub(crate) fn run(run: &mut Run<'_>, id: FrameId, frame: Frame) -> Next {
+    let definition = run.definition;
+    let state = definition.state(frame.state);
+    if state.query_language == steppe_asl::definition::QueryLanguage::Jsonata {
+        let failure = crate::jsonata::unavailable(run, &frame, "Output");
+        return fail_state(run, id, frame, state, failure);
+    }
+    match &state.kind {
+        Kind::Pass(pass) => pass::run(run, id, frame, state, pass),
+        Kind::Task(task) => task::run(run, id, frame, state, task),
+        Kind::Choice(choice) => choice::run(run, frame, state, choice),
+        Kind::Wait(wait) => wait::run(run, id, frame, state, wait),
+        Kind::Succeed => succeed(run, frame, state),
+        Kind::Fail(fail) => fail::run(run, frame, fail),
+        Kind::Parallel(parallel) => parallel::run(run, id, frame, state, parallel),
+        Kind::Map(map) => map::run(run, id, frame, state, map),
+    }
+}
+
+fn succeed(run: &mut Run<'_>, frame: Frame, state: &State) -> Next {
+    let io = io::json_path_io(state).expect("JSONPath state");
+    let output = io::select(run, &frame, &frame.input, &io.input_path)
+        .and_then(|selected| io::select_owned(run, &frame, selected, &io.output_path));
+    match output {
+        Ok(output) => exit(run, frame, state, output, None),
+        Err(failure) => Next::Failed(frame, failure),
+    }
+}
+
+/// A timer of a parked frame fell due.
+pub(crate) fn timer_fired(run: &mut Run<'_>, id: FrameId, mut frame: Frame, timer_id: u64) -> Next {
+    match &frame.phase {
+        Phase::AwaitWait { timer_id: expected } if *expected == timer_id => {
+            let state = run.definition.state(frame.state);
+            wait::elapsed(run, frame, state)
+        }
+        Phase::AwaitRetry { timer_id: expected } if *expected == timer_id => {
+            frame.phase = Phase::Run;
+            Next::Ready(frame)
+        }
+        Phase::AwaitTask(_) => task::timer_fired(run, id, frame, timer_id),
+        _ => Next::Parked(frame),
+    }
+}
+
+/// A Parallel branch or Map iteration ended.
+pub(crate) fn child_ended(run: &mut Run<'_>, parent: FrameId, slot: usize, result: Result<Value, Failure>, last_event_id: u64) {
+    let Some(frame) = run.execution.frames[parent.0].take() else { return };
+    let state = run.definition.state(frame.state);
+    let next = match &state.kind {
+        Kind::Parallel(_) => parallel::child_ended(run, parent, frame, state, slot, result, last_event_id),
+        Kind::Map(_) => map::child_ended(run, parent, frame, state, slot, result, last_event_id),
+        _ => unreachable!("only Parallel and Map states have children"),
+    };
+    run.settle(parent, next);
+}
+
+/// Leaves a state with `output`: emits its Exited event and moves to the next state.
+pub(crate) fn exit(run: &mut Run<'_>, mut frame: Frame, state: &State, output: Value, assigned: Option<Vec<(String, String)>>) -> Next {
+    let transition = state.transition;
+    exit_to(run, &mut frame, state, &output, assigned);
+    match transition {
+        Transition::Next(next) => advance(frame, next, output),
+        Transition::End | Transition::Choice => Next::Ended(frame, output),
+    }
+}
+
+/// Emits the Exited event of the frame's current state.
+pub(crate) fn exit_to(run: &mut Run<'_>, frame: &mut Frame, state: &State, output: &Value, assigned: Option<Vec<(String, String)>>) {
+    let state_type = state_type(&state.kind);
+    let record = run.record_history();
+    let name = if record { state.name.clone() } else { String::new() };
+    let text = if record { to_text(output) } else { String::new() };
+    let exited = run.emit(frame.previous_event_id, || Details::StateExited { state_type, name, output: text, assigned_variables: assigned });
+    frame.previous_event_id = exited;
+}
+
+/// Moves a frame to `next`, with `input` as that state's input.
+pub(crate) fn advance(mut frame: Frame, next: steppe_asl::definition::StateId, input: Value) -> Next {
+    frame.state = next;
+    frame.phase = Phase::Enter;
+    frame.input = input;
+    frame.retry_attempts.clear();
+    Next::Ready(frame)
+}
+
+/// Checks the 256 KiB payload limit.
+pub(crate) fn check_size(run: &Run<'_>, frame: &Frame, value: &Value) -> Result<(), Failure> {
+    if json_size(value) <= steppe_asl::limits::PAYLOAD_BYTES_MAX {
+        return Ok(());
+    }
+    let name = &run.definition.state(frame.state).name;
+    let cause = format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit.");
+    Err(Failure::new(error_name::DATA_LIMIT_EXCEEDED, cause))
+}
+
+/// The size of a value's compact JSON text, computed without building it.
+pub(crate) fn json_size(value: &Value) -> usize {
+    match value {
+        Value::Null => 4,
+        Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(number) => number.to_string().len(),
+        Value::String(text) => text.len() + 2 + text.bytes().filter(|b| matches!(b, b'"' | b'\\') || *b < 0x20).count(),
+        Value::Array(items) => 2 + items.len().saturating_sub(1) + items.iter().map(json_size).sum::<usize>(),
+        Value::Object(map) => 2 + map.len().saturating_sub(1) + map.iter().map(|(k, v)| k.len() + 3 + json_size(v)).sum::<usize>(),
+    }
+}
+
+/// Handles a failure of a state that may have Retry and Catch (Task, Parallel, Map); the
+/// state's own failure events have already been emitted. `failed_event_id` is the event a
+/// retry or the Exited event after a catch follows from.
+pub(crate) fn fail_state(run: &mut Run<'_>, id: FrameId, frame: Frame, state: &State, failure: Failure) -> Next {
+    fail_state_with(run, id, frame, state, failure, None)
+}
+
+/// Like [`fail_state`], emitting `failed_event` (`ParallelStateFailed`, `MapStateFailed`)
+/// first when the failure is not retried.
+pub(crate) fn fail_state_with(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, failure: Failure, failed_event: Option<Details>) -> Next {
+    if error_name::is_terminal(&failure.error) {
+        return Next::Failed(frame, failure);
+    }
+    if let Some(delay_millis) = retry_delay(run, &mut frame, &state.retry, &failure.error) {
+        let timer_id = run.start_timer(id, run.now.saturating_add(delay_millis));
+        frame.phase = Phase::AwaitRetry { timer_id };
+        return Next::Parked(frame);
+    }
+    if let Some(details) = failed_event {
+        frame.previous_event_id = run.emit(frame.previous_event_id, || details);
+    }
+    match state.catch.iter().find(|catcher| error_matches(&catcher.error_equals, &failure.error)) {
+        Some(catcher) => catch(run, frame, state, catcher, &failure),
+        None => Next::Failed(frame, failure),
+    }
+}
+
+/// The back-off before the next attempt, if a retrier matches and has attempts left.
+fn retry_delay(run: &mut Run<'_>, frame: &mut Frame, retriers: &[Retrier], error: &str) -> Option<i64> {
+    let index = retriers.iter().position(|retrier| error_matches(&retrier.error_equals, error))?;
+    let retrier = &retriers[index];
+    if frame.retry_attempts.len() < retriers.len() {
+        frame.retry_attempts.resize(retriers.len(), 0);
+    }
+    let attempt = frame.retry_attempts[index];
+    if attempt >= retrier.max_attempts {
+        return None;
+    }
+    frame.retry_attempts[index] += 1;
+    let mut seconds = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(attempt.min(1024) as i32);
+    if let Some(max) = retrier.max_delay_seconds {
+        seconds = seconds.min(max as f64);
+    }
+    seconds = seconds.min(steppe_asl::limits::SECONDS_MAX as f64);
+    if retrier.jitter_full {
+        seconds *= run.execution.random.next_f64();
+    }
+    Some((seconds * 1000.0) as i64)
+}
+
+fn catch(run: &mut Run<'_>, mut frame: Frame, state: &State, catcher: &Catcher, failure: &Failure) -> Next {
+    let error_output = error_output(failure);
+    let assigned = match io::assign(run, &frame, catcher.assign.as_ref(), &error_output) {
+        Ok(assigned) => assigned,
+        Err(failure) => return Next::Failed(frame, failure),
+    };
+    let output = match &state.io {
+        Io::JsonPath(_) => io::apply_result_path(run, &frame, &catcher.result_path, error_output),
+        Io::Jsonata(_) => Ok(error_output),
+    };
+    let output = match output {
+        Ok(output) => output,
+        Err(failure) => return Next::Failed(frame, failure),
+    };
+    exit_to(run, &mut frame, state, &output, assigned);
+    advance(frame, catcher.next, output)
+}
+
+/// Aborts a running frame and everything below it: cancels its task and timers and frees it.
+pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
+    let Some(frame) = run.execution.frames[id.0].take() else { return };
+    run.execution.ready.retain(|ready| *ready != id);
+    let state_type = state_type(&run.definition.state(frame.state).kind);
+    let aborted = match &frame.phase {
+        Phase::AwaitTask(pending) => {
+            let waits = [Some(pending.task_id), pending.timeout_timer, pending.heartbeat_timer];
+            waits.into_iter().flatten().for_each(|wait_id| run.cancel_wait(wait_id));
+            true
+        }
+        Phase::AwaitWait { timer_id } | Phase::AwaitRetry { timer_id } => {
+            run.cancel_wait(*timer_id);
+            true
+        }
+        Phase::AwaitChildren(children) => {
+            children.running_frames().for_each(|child| abort(run, child));
+            true
+        }
+        Phase::Enter | Phase::Run => false,
+    };
+    if aborted {
+        run.emit(frame.previous_event_id, || Details::StateAborted(state_type));
+    }
+    run.execution.frames[id.0] = Some(frame);
+    run.release(id);
+}
