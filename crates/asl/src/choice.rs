@@ -862,9 +862,24 @@ mod tests {
         }
     }
 
+    /// `{"Variable": "$.v", <keyword>: <operand>}` on the input `{"v": <value>}`.
+    fn check(keyword: &str, operand: Value, value: Value, expected: Result<bool, &str>) {
+        check_rule(
+            json!({"Variable": "$.v", keyword: operand}),
+            json!({"v": value}),
+            expected,
+        );
+    }
+
+    /// `{"Variable": "$.v", <keyword>Path: "$.w"}` on the input `{"v": <value>, "w": <other>}`.
+    fn check_path(keyword: &str, value: Value, other: Value, expected: Result<bool, &str>) {
+        let rule = json!({"Variable": "$.v", format!("{keyword}Path"): "$.w"});
+        check_rule(rule, json!({"v": value, "w": other}), expected);
+    }
+
     /// Parses `rule` (given without `Next`) and evaluates it against `input`.
     /// `Err` holds the expected `States.Runtime` cause.
-    fn check(rule: Value, input: Value, expected: Result<bool, &str>) {
+    fn check_rule(rule: Value, input: Value, expected: Result<bool, &str>) {
         let mut rule = rule;
         rule["Next"] = json!("Matched");
         let mut diagnostics = Diagnostics::default();
@@ -885,28 +900,24 @@ mod tests {
         let mut diagnostics = Diagnostics::default();
         let parsed = parse_rule(&rule, LOCATION, jsonata, &mut diagnostics);
         assert!(parsed.is_none(), "{rule} parsed");
-        let actual: Vec<(String, String)> = diagnostics
+        let relative = |location: Option<&str>| {
+            location
+                .and_then(|l| l.strip_prefix(LOCATION))
+                .map(str::to_owned)
+        };
+        let actual: Vec<_> = diagnostics
             .items
             .iter()
-            .map(|d| {
-                (
-                    d.location
-                        .as_deref()
-                        .unwrap_or("")
-                        .strip_prefix(LOCATION)
-                        .unwrap_or("?")
-                        .to_owned(),
-                    d.message.clone(),
-                )
-            })
+            .map(|d| (relative(d.location.as_deref()), d.message.clone()))
             .collect();
-        let expected: Vec<(String, String)> = expected
+        let expected: Vec<_> = expected
             .iter()
-            .map(|(l, m)| (l.to_string(), m.to_string()))
+            .map(|(l, m)| (Some(l.to_string()), m.to_string()))
             .collect();
         assert_eq!(actual, expected, "{rule}");
     }
 
+    /// The expected failure when `path` selects nothing.
     fn missing(path: &str) -> Result<bool, &'static str> {
         let cause = format!(
             "Invalid path '{path}': The choice state's condition path references an invalid value."
@@ -915,598 +926,158 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn string_operators() {
-        check(
-            json!({"Variable": "$.v", "StringEquals": "a"}),
-            json!({"v": "a"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringEquals": "a"}),
-            json!({"v": "A"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringEquals": "1"}),
-            json!({"v": 1}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringEquals": "null"}),
-            json!({"v": null}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringEquals": "\u{e9}"}),
-            json!({"v": "e\u{301}"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThan": "b"}),
-            json!({"v": "a"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThan": "b"}),
-            json!({"v": "b"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThan": "a"}),
-            json!({"v": "B"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThan": "ab"}),
-            json!({"v": "a"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringGreaterThan": "a"}),
-            json!({"v": "a "}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringGreaterThan": "a"}),
-            json!({"v": "a"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThanEquals": "a"}),
-            json!({"v": "a"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThanEquals": "a"}),
-            json!({"v": "b"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringGreaterThanEquals": "b"}),
-            json!({"v": "b"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringGreaterThanEquals": "b"}),
-            json!({"v": "a"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringGreaterThanEquals": "b"}),
-            json!({"v": ["c"]}),
-            Ok(false),
-        );
+        check("StringEquals", json!("a"), json!("a"), Ok(true));
+        check("StringEquals", json!("a"), json!("A"), Ok(false));
+        check("StringEquals", json!("1"), json!(1), Ok(false));
+        check("StringEquals", json!("null"), json!(null), Ok(false));
+        check("StringEquals", json!("\u{e9}"), json!("e\u{301}"), Ok(false));
+        check("StringLessThan", json!("b"), json!("a"), Ok(true));
+        check("StringLessThan", json!("b"), json!("b"), Ok(false));
+        check("StringLessThan", json!("a"), json!("B"), Ok(true));
+        check("StringLessThan", json!("ab"), json!("a"), Ok(true));
+        check("StringGreaterThan", json!("a"), json!("a "), Ok(true));
+        check("StringGreaterThan", json!("a"), json!("a"), Ok(false));
+        check("StringLessThanEquals", json!("a"), json!("a"), Ok(true));
+        check("StringLessThanEquals", json!("a"), json!("b"), Ok(false));
+        check("StringGreaterThanEquals", json!("b"), json!("b"), Ok(true));
+        check("StringGreaterThanEquals", json!("b"), json!("a"), Ok(false));
+        check("StringGreaterThanEquals", json!("b"), json!(["c"]), Ok(false));
+        check_path("StringEquals", json!("x"), json!("x"), Ok(true));
+        check_path("StringEquals", json!("x"), json!(1), Ok(false));
+        check_path("StringLessThan", json!("a"), json!("b"), Ok(true));
+        check_path("StringGreaterThan", json!("a"), json!("b"), Ok(false));
+        check_path("StringLessThanEquals", json!("b"), json!("b"), Ok(true));
+        check_path("StringGreaterThanEquals", json!("c"), json!("b"), Ok(true));
+        check_rule(json!({"Variable": "$.v", "StringEqualsPath": "$.w"}), json!({"v": "x"}), missing("$.w"));
+        check_rule(json!({"Variable": "$.v", "StringEqualsPath": "$.w[0]"}), json!({"v": "x", "w": ["x"]}), Ok(true));
     }
 
     #[test]
+    #[rustfmt::skip]
     fn strings_compare_by_utf16_code_unit() {
         // U+10000 is the surrogate pair D800 DC00, which sorts before U+FFFF in UTF-16 (Java)
         // although its code point is larger.
-        check(
-            json!({"Variable": "$.v", "StringLessThan": "\u{ffff}"}),
-            json!({"v": "\u{10000}"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringGreaterThan": "\u{ffff}"}),
-            json!({"v": "\u{10000}"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThan": "\u{e000}"}),
-            json!({"v": "\u{d7ff}"}),
-            Ok(true),
-        );
+        check("StringLessThan", json!("\u{ffff}"), json!("\u{10000}"), Ok(true));
+        check("StringGreaterThan", json!("\u{ffff}"), json!("\u{10000}"), Ok(false));
+        check("StringLessThan", json!("\u{e000}"), json!("\u{d7ff}"), Ok(true));
     }
 
     #[test]
-    fn string_path_operators() {
-        check(
-            json!({"Variable": "$.v", "StringEqualsPath": "$.w"}),
-            json!({"v": "x", "w": "x"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringEqualsPath": "$.w"}),
-            json!({"v": "x", "w": 1}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThanPath": "$.w"}),
-            json!({"v": "a", "w": "b"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringGreaterThanPath": "$.w"}),
-            json!({"v": "a", "w": "b"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringLessThanEqualsPath": "$.w"}),
-            json!({"v": "b", "w": "b"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringGreaterThanEqualsPath": "$.w"}),
-            json!({"v": "c", "w": "b"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringEqualsPath": "$.w"}),
-            json!({"v": "x"}),
-            missing("$.w"),
-        );
-        check(
-            json!({"Variable": "$.v", "StringEqualsPath": "$.w[0]"}),
-            json!({"v": "x", "w": ["x"]}),
-            Ok(true),
-        );
-    }
-
-    #[test]
+    #[rustfmt::skip]
     fn string_matches() {
-        check(
-            json!({"Variable": "$.v", "StringMatches": "log-*.txt"}),
-            json!({"v": "log-1.txt"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "log-*.txt"}),
-            json!({"v": "log-.txt"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "log-*.txt"}),
-            json!({"v": "log-1.csv"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "*"}),
-            json!({"v": ""}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "**"}),
-            json!({"v": "abc"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "a*b*c"}),
-            json!({"v": "aXbYbc"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "a*b*c"}),
-            json!({"v": "acb"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "a*"}),
-            json!({"v": "ba"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "abc"}),
-            json!({"v": "abcd"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "a?c"}),
-            json!({"v": "abc"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "a?c"}),
-            json!({"v": "a?c"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "foo\\*.log"}),
-            json!({"v": "foo*.log"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "foo\\*.log"}),
-            json!({"v": "foo1.log"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "a\\\\*"}),
-            json!({"v": "a\\bc"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "a\\\\*"}),
-            json!({"v": "abc"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "*\u{1f600}*"}),
-            json!({"v": "x\u{1f600}y"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "StringMatches": "*"}),
-            json!({"v": 5}),
-            Ok(false),
-        );
+        check("StringMatches", json!("log-*.txt"), json!("log-1.txt"), Ok(true));
+        check("StringMatches", json!("log-*.txt"), json!("log-.txt"), Ok(true));
+        check("StringMatches", json!("log-*.txt"), json!("log-1.csv"), Ok(false));
+        check("StringMatches", json!("*"), json!(""), Ok(true));
+        check("StringMatches", json!("**"), json!("abc"), Ok(true));
+        check("StringMatches", json!("a*b*c"), json!("aXbYbc"), Ok(true));
+        check("StringMatches", json!("a*b*c"), json!("acb"), Ok(false));
+        check("StringMatches", json!("a*"), json!("ba"), Ok(false));
+        check("StringMatches", json!("abc"), json!("abcd"), Ok(false));
+        check("StringMatches", json!("a?c"), json!("abc"), Ok(false));
+        check("StringMatches", json!("a?c"), json!("a?c"), Ok(true));
+        check("StringMatches", json!("foo\\*.log"), json!("foo*.log"), Ok(true));
+        check("StringMatches", json!("foo\\*.log"), json!("foo1.log"), Ok(false));
+        check("StringMatches", json!("a\\\\*"), json!("a\\bc"), Ok(true));
+        check("StringMatches", json!("a\\\\*"), json!("abc"), Ok(false));
+        check("StringMatches", json!("*\u{1f600}*"), json!("x\u{1f600}y"), Ok(true));
+        check("StringMatches", json!("*"), json!(5), Ok(false));
     }
 
     #[test]
+    #[rustfmt::skip]
     fn numeric_operators() {
-        check(
-            json!({"Variable": "$.v", "NumericEquals": 1}),
-            json!({"v": 1.0}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEquals": 1}),
-            json!({"v": 1e0}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEquals": 0}),
-            json!({"v": -0.0}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEquals": 1}),
-            json!({"v": "1"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEquals": 1}),
-            json!({"v": true}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEquals": 0.3}),
-            json!({"v": 0.30000000000000004}),
-            Ok(false),
-        );
+        check("NumericEquals", json!(1), json!(1.0), Ok(true));
+        check("NumericEquals", json!(1), json!(1e0), Ok(true));
+        check("NumericEquals", json!(0), json!(-0.0), Ok(true));
+        check("NumericEquals", json!(-5), json!(-5), Ok(true));
+        check("NumericEquals", json!(1), json!("1"), Ok(false));
+        check("NumericEquals", json!(1), json!(true), Ok(false));
+        check("NumericEquals", json!(0.3), json!(0.30000000000000004), Ok(false));
         // Beyond 2^53 both sides round to the same binary64 value.
-        check(
-            json!({"Variable": "$.v", "NumericEquals": 9007199254740992u64}),
-            json!({"v": 9007199254740993u64}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEquals": -5}),
-            json!({"v": -5}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericLessThan": 10}),
-            json!({"v": 9.99}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericLessThan": 10}),
-            json!({"v": 10}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericGreaterThan": -1}),
-            json!({"v": 0}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericGreaterThan": 1e300}),
-            json!({"v": 1e308}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericLessThanEquals": 2}),
-            json!({"v": 2.0}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericGreaterThanEquals": 2}),
-            json!({"v": 1.5}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEqualsPath": "$.w"}),
-            json!({"v": 2, "w": 2.0}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEqualsPath": "$.w"}),
-            json!({"v": 2, "w": "2"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericLessThanPath": "$.w"}),
-            json!({"v": 1, "w": 2}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericGreaterThanPath": "$.w"}),
-            json!({"v": 1, "w": 2}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericLessThanEqualsPath": "$.w"}),
-            json!({"v": 2, "w": 2}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericGreaterThanEqualsPath": "$.w"}),
-            json!({"v": 3, "w": 2}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "NumericEqualsPath": "$.w"}),
-            json!({"v": 3}),
-            missing("$.w"),
-        );
+        check("NumericEquals", json!(9007199254740992u64), json!(9007199254740993u64), Ok(true));
+        check("NumericLessThan", json!(10), json!(9.99), Ok(true));
+        check("NumericLessThan", json!(10), json!(10), Ok(false));
+        check("NumericGreaterThan", json!(-1), json!(0), Ok(true));
+        check("NumericGreaterThan", json!(1e300), json!(1e308), Ok(true));
+        check("NumericLessThanEquals", json!(2), json!(2.0), Ok(true));
+        check("NumericGreaterThanEquals", json!(2), json!(1.5), Ok(false));
+        check_path("NumericEquals", json!(2), json!(2.0), Ok(true));
+        check_path("NumericEquals", json!(2), json!("2"), Ok(false));
+        check_path("NumericLessThan", json!(1), json!(2), Ok(true));
+        check_path("NumericGreaterThan", json!(1), json!(2), Ok(false));
+        check_path("NumericLessThanEquals", json!(2), json!(2), Ok(true));
+        check_path("NumericGreaterThanEquals", json!(3), json!(2), Ok(true));
     }
 
     #[test]
+    #[rustfmt::skip]
     fn boolean_operators() {
-        check(
-            json!({"Variable": "$.v", "BooleanEquals": true}),
-            json!({"v": true}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "BooleanEquals": false}),
-            json!({"v": true}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "BooleanEquals": true}),
-            json!({"v": "true"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "BooleanEquals": false}),
-            json!({"v": 0}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "BooleanEquals": false}),
-            json!({"v": null}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "BooleanEqualsPath": "$.w"}),
-            json!({"v": false, "w": false}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "BooleanEqualsPath": "$.w"}),
-            json!({"v": false, "w": 0}),
-            Ok(false),
-        );
+        check("BooleanEquals", json!(true), json!(true), Ok(true));
+        check("BooleanEquals", json!(false), json!(true), Ok(false));
+        check("BooleanEquals", json!(true), json!("true"), Ok(false));
+        check("BooleanEquals", json!(false), json!(0), Ok(false));
+        check("BooleanEquals", json!(false), json!(null), Ok(false));
+        check_path("BooleanEquals", json!(false), json!(false), Ok(true));
+        check_path("BooleanEquals", json!(false), json!(0), Ok(false));
     }
 
     #[test]
+    #[rustfmt::skip]
     fn timestamp_operators() {
-        let t = "2012-10-09T19:00:55Z";
-        check(
-            json!({"Variable": "$.v", "TimestampEquals": t}),
-            json!({"v": t}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampEquals": t}),
-            json!({"v": "2012-10-09T20:00:55+01:00"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampEquals": t}),
-            json!({"v": "2012-10-09T19:00:55.000Z"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampEquals": t}),
-            json!({"v": "2012-10-09T19:00:55"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampEquals": t}),
-            json!({"v": "2012-10-09 19:00:55Z"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampEquals": t}),
-            json!({"v": 1349809255}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampGreaterThan": t}),
-            json!({"v": "2012-10-09T19:00:55.000000001Z"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampGreaterThan": t}),
-            json!({"v": t}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampLessThan": t}),
-            json!({"v": "2012-10-09T19:00:56+00:01"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampLessThanEquals": t}),
-            json!({"v": t}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampGreaterThanEquals": t}),
-            json!({"v": "2012-10-09T19:00:54Z"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampEqualsPath": "$.w"}),
-            json!({"v": t, "w": t}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampEqualsPath": "$.w"}),
-            json!({"v": t, "w": "not a time"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampLessThanPath": "$.w"}),
-            json!({"v": t, "w": "2013-01-01T00:00:00Z"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampGreaterThanPath": "$.w"}),
-            json!({"v": t, "w": t}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampLessThanEqualsPath": "$.w"}),
-            json!({"v": t, "w": t}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "TimestampGreaterThanEqualsPath": "$.w"}),
-            json!({"v": t, "w": t}),
-            Ok(true),
-        );
+        let t = json!("2012-10-09T19:00:55Z");
+        check("TimestampEquals", t.clone(), t.clone(), Ok(true));
+        check("TimestampEquals", t.clone(), json!("2012-10-09T20:00:55+01:00"), Ok(true));
+        check("TimestampEquals", t.clone(), json!("2012-10-09T19:00:55.000Z"), Ok(true));
+        check("TimestampEquals", t.clone(), json!("2012-10-09T19:00:55"), Ok(false));
+        check("TimestampEquals", t.clone(), json!("2012-10-09 19:00:55Z"), Ok(false));
+        check("TimestampEquals", t.clone(), json!(1349809255), Ok(false));
+        check("TimestampGreaterThan", t.clone(), json!("2012-10-09T19:00:55.000000001Z"), Ok(true));
+        check("TimestampGreaterThan", t.clone(), t.clone(), Ok(false));
+        check("TimestampLessThan", t.clone(), json!("2012-10-09T19:00:56+00:01"), Ok(true));
+        check("TimestampLessThanEquals", t.clone(), t.clone(), Ok(true));
+        check("TimestampGreaterThanEquals", t.clone(), json!("2012-10-09T19:00:54Z"), Ok(false));
+        check_path("TimestampEquals", t.clone(), t.clone(), Ok(true));
+        check_path("TimestampEquals", t.clone(), json!("not a time"), Ok(false));
+        check_path("TimestampLessThan", t.clone(), json!("2013-01-01T00:00:00Z"), Ok(true));
+        check_path("TimestampGreaterThan", t.clone(), t.clone(), Ok(false));
+        check_path("TimestampLessThanEquals", t.clone(), t.clone(), Ok(true));
+        check_path("TimestampGreaterThanEquals", t.clone(), t, Ok(true));
     }
 
     #[test]
+    #[rustfmt::skip]
     fn type_tests() {
-        check(
-            json!({"Variable": "$.v", "IsNull": true}),
-            json!({"v": null}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "IsNull": true}),
-            json!({"v": 0}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "IsNull": false}),
-            json!({"v": null}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "IsPresent": true}),
-            json!({"v": null}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "IsPresent": true}),
-            json!({}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "IsPresent": false}),
-            json!({}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v[3]", "IsPresent": true}),
-            json!({"v": [1]}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "IsNumeric": true}),
-            json!({"v": 1.5}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "IsNumeric": true}),
-            json!({"v": "1"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "IsString": true}),
-            json!({"v": ""}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "IsString": false}),
-            json!({"v": ["a"]}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "IsBoolean": true}),
-            json!({"v": false}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "IsBoolean": true}),
-            json!({"v": "false"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "IsTimestamp": true}),
-            json!({"v": "2016-03-14T01:59:00Z"}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$.v", "IsTimestamp": true}),
-            json!({"v": "2016-03-14"}),
-            Ok(false),
-        );
-        check(
-            json!({"Variable": "$.v", "IsTimestamp": false}),
-            json!({"v": 1457920740}),
-            Ok(true),
-        );
-        check(
-            json!({"Variable": "$", "IsString": true}),
-            json!("whole input"),
-            Ok(true),
-        );
+        check("IsNull", json!(true), json!(null), Ok(true));
+        check("IsNull", json!(true), json!(0), Ok(false));
+        check("IsNull", json!(false), json!(null), Ok(false));
+        check("IsPresent", json!(true), json!(null), Ok(true));
+        check("IsNumeric", json!(true), json!(1.5), Ok(true));
+        check("IsNumeric", json!(true), json!("1"), Ok(false));
+        check("IsString", json!(true), json!(""), Ok(true));
+        check("IsString", json!(false), json!(["a"]), Ok(true));
+        check("IsBoolean", json!(true), json!(false), Ok(true));
+        check("IsBoolean", json!(true), json!("false"), Ok(false));
+        check("IsTimestamp", json!(true), json!("2016-03-14T01:59:00Z"), Ok(true));
+        check("IsTimestamp", json!(true), json!("2016-03-14"), Ok(false));
+        check("IsTimestamp", json!(false), json!(1457920740), Ok(true));
+        check_rule(json!({"Variable": "$.v", "IsPresent": true}), json!({}), Ok(false));
+        check_rule(json!({"Variable": "$.v", "IsPresent": false}), json!({}), Ok(true));
+        check_rule(json!({"Variable": "$.v[3]", "IsPresent": true}), json!({"v": [1]}), Ok(false));
+        check_rule(json!({"Variable": "$", "IsString": true}), json!("whole input"), Ok(true));
     }
 
     #[test]
+    #[rustfmt::skip]
     fn missing_variable_fails_except_under_is_present() {
-        check(
-            json!({"Variable": "$.v", "NumericEquals": 1}),
-            json!({}),
-            missing("$.v"),
-        );
-        check(
-            json!({"Variable": "$.v", "IsNull": true}),
-            json!({}),
-            missing("$.v"),
-        );
-        check(
-            json!({"Variable": "$.v", "IsNull": false}),
-            json!({}),
-            missing("$.v"),
-        );
-        check(
-            json!({"Variable": "$.a.b", "StringEquals": "x"}),
-            json!({"a": "text"}),
-            missing("$.a.b"),
-        );
-        check(
-            json!({"Variable": "$['a b']", "BooleanEquals": true}),
-            json!({}),
-            missing("$['a b']"),
-        );
+        check_rule(json!({"Variable": "$.v", "NumericEquals": 1}), json!({}), missing("$.v"));
+        check_rule(json!({"Variable": "$.v", "IsNull": true}), json!({}), missing("$.v"));
+        check_rule(json!({"Variable": "$.v", "IsNull": false}), json!({}), missing("$.v"));
+        check_rule(json!({"Variable": "$.a.b", "StringEquals": "x"}), json!({"a": "text"}), missing("$.a.b"));
+        check_rule(json!({"Variable": "$['a b']", "BooleanEquals": true}), json!({}), missing("$['a b']"));
+        check_rule(json!({"Variable": "$.v", "NumericEqualsPath": "$.w"}), json!({"v": 3}), missing("$.w"));
     }
 
     #[test]
@@ -1515,30 +1086,28 @@ mod tests {
             {"Variable": "$.x", "IsPresent": true},
             {"Variable": "$.x", "StringEquals": "a"}
         ]});
-        check(guarded.clone(), json!({}), Ok(false));
-        check(guarded.clone(), json!({"x": "a"}), Ok(true));
-        check(guarded, json!({"x": "b"}), Ok(false));
+        check_rule(guarded.clone(), json!({}), Ok(false));
+        check_rule(guarded.clone(), json!({"x": "a"}), Ok(true));
+        check_rule(guarded, json!({"x": "b"}), Ok(false));
         let either = json!({"Or": [
             {"Variable": "$.b", "BooleanEquals": true},
             {"Variable": "$.missing", "NumericEquals": 1}
         ]});
-        check(either.clone(), json!({"b": true}), Ok(true));
-        check(either, json!({"b": false}), missing("$.missing"));
-        check(
-            json!({"Not": {"Variable": "$.v", "IsNull": true}}),
-            json!({"v": 1}),
-            Ok(true),
-        );
-        check(
-            json!({"Not": {"Not": {"Variable": "$.v", "IsNull": true}}}),
-            json!({"v": 1}),
-            Ok(false),
-        );
-        let nested = json!({"Or": [{"And": [{"Variable": "$.a", "NumericGreaterThanEquals": 20},
-            {"Variable": "$.a", "NumericLessThan": 30}]}, {"Variable": "$.a", "NumericEquals": 0}]});
-        check(nested.clone(), json!({"a": 22}), Ok(true));
-        check(nested.clone(), json!({"a": 0}), Ok(true));
-        check(nested, json!({"a": 30}), Ok(false));
+        check_rule(either.clone(), json!({"b": true}), Ok(true));
+        check_rule(either, json!({"b": false}), missing("$.missing"));
+        let not = json!({"Not": {"Variable": "$.v", "IsNull": true}});
+        check_rule(not.clone(), json!({"v": 1}), Ok(true));
+        check_rule(json!({"Not": not}), json!({"v": 1}), Ok(false));
+        let range = json!({"Or": [
+            {"And": [
+                {"Variable": "$.a", "NumericGreaterThanEquals": 20},
+                {"Variable": "$.a", "NumericLessThan": 30}
+            ]},
+            {"Variable": "$.a", "NumericEquals": 0}
+        ]});
+        check_rule(range.clone(), json!({"a": 22}), Ok(true));
+        check_rule(range.clone(), json!({"a": 0}), Ok(true));
+        check_rule(range, json!({"a": 30}), Ok(false));
     }
 
     #[test]
@@ -1600,125 +1169,47 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn structural_diagnostics() {
-        check_invalid(json!(5), false, &[("", "Value should be an object")]);
-        check_invalid(
-            json!({"Variable": "$.a", "IsNull": true}),
-            false,
-            &[("", "These fields are required: [Next]")],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "IsNull": true, "Next": ""}),
-            false,
-            &[("/Next", "Value cannot be empty")],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "IsNull": true, "Next": 1}),
-            false,
-            &[("/Next", "Value should be a string")],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "IsNull": true, "Next": "N", "Comment": 1}),
-            false,
-            &[("/Comment", "Value should be a string")],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "IsNull": true, "Next": "N", "End": true}),
-            false,
-            &[("", "Field 'End' is not supported")],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "StringEquals": "x", "NumericEquals": 1, "Next": "N"}),
-            false,
-            &[("", MESSAGE_ONE_OPERATOR)],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "StringEquals": "x", "StringEqualsPath": "$.b", "Next": "N"}),
-            false,
-            &[("", MESSAGE_ONE_OPERATOR)],
-        );
-        check_invalid(
-            json!({"Not": {"Variable": "$.a", "IsNull": true}, "Variable": "$.a", "IsNull": true, "Next": "N"}),
-            false,
-            &[("", MESSAGE_ONE_OPERATOR)],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "Next": "N"}),
-            false,
-            &[("", MESSAGE_NO_OPERATOR)],
-        );
-        check_invalid(
-            json!({"StringEquals": "x", "Next": "N"}),
-            false,
-            &[("", "These fields are required: [Variable]")],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "IsNullPath": "$.b", "Next": "N"}),
-            false,
-            &[
-                ("", "Field 'IsNullPath' is not supported"),
-                ("", MESSAGE_NO_OPERATOR),
-            ],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "StringMatchesPath": "$.b", "Next": "N"}),
-            false,
-            &[
-                ("", "Field 'StringMatchesPath' is not supported"),
-                ("", MESSAGE_NO_OPERATOR),
-            ],
-        );
+        let one = |rule: Value, location: &str, message: &str| check_invalid(rule, false, &[(location, message)]);
+        one(json!(5), "", "Value should be an object");
+        one(json!({"Variable": "$.a", "IsNull": true}), "", "These fields are required: [Next]");
+        one(json!({"Variable": "$.a", "IsNull": true, "Next": ""}), "/Next", "Value cannot be empty");
+        one(json!({"Variable": "$.a", "IsNull": true, "Next": 1}), "/Next", "Value should be a string");
+        one(json!({"Variable": "$.a", "IsNull": true, "Next": "N", "Comment": 1}), "/Comment", "Value should be a string");
+        one(json!({"Variable": "$.a", "IsNull": true, "Next": "N", "End": true}), "", "Field 'End' is not supported");
+        one(json!({"Variable": "$.a", "StringEquals": "x", "NumericEquals": 1, "Next": "N"}), "", MESSAGE_ONE_OPERATOR);
+        one(json!({"Variable": "$.a", "StringEquals": "x", "StringEqualsPath": "$.b", "Next": "N"}), "", MESSAGE_ONE_OPERATOR);
+        one(json!({"Not": {"Variable": "$.a", "IsNull": true}, "Variable": "$.a", "IsNull": true, "Next": "N"}), "", MESSAGE_ONE_OPERATOR);
+        one(json!({"Variable": "$.a", "Next": "N"}), "", MESSAGE_NO_OPERATOR);
+        one(json!({"StringEquals": "x", "Next": "N"}), "", "These fields are required: [Variable]");
+        let rule = json!({"Variable": "$.a", "IsNullPath": "$.b", "Next": "N"});
+        check_invalid(rule, false, &[("", "Field 'IsNullPath' is not supported"), ("", MESSAGE_NO_OPERATOR)]);
+        let rule = json!({"Variable": "$.a", "StringMatchesPath": "$.b", "Next": "N"});
+        check_invalid(rule, false, &[("", "Field 'StringMatchesPath' is not supported"), ("", MESSAGE_NO_OPERATOR)]);
     }
 
     #[test]
+    #[rustfmt::skip]
     fn combinator_diagnostics() {
-        check_invalid(
-            json!({"And": [], "Next": "N"}),
-            false,
-            &[("/And", "Value cannot be empty")],
-        );
-        check_invalid(
-            json!({"Or": {}, "Next": "N"}),
-            false,
-            &[("/Or", "Value should be an array")],
-        );
-        check_invalid(
-            json!({"Not": [], "Next": "N"}),
-            false,
-            &[("/Not", "Value should be an object")],
-        );
-        check_invalid(
-            json!({"And": [5], "Next": "N"}),
-            false,
-            &[("/And/0", "Value should be an object")],
-        );
-        check_invalid(
-            json!({"Not": {"Variable": "$.a", "IsNull": true}, "Variable": "$.a", "Next": "N"}),
-            false,
-            &[("", "Field 'Variable' is not supported")],
-        );
-        check_invalid(
-            json!({"Not": {"Variable": "$.a", "IsNull": true, "Next": "X"}, "Next": "N"}),
-            false,
-            &[("/Not", "Field 'Next' is not supported")],
-        );
-        check_invalid(
-            json!({"Not": {"Variable": "$.a", "IsNull": true, "Assign": {}}, "Next": "N"}),
-            false,
-            &[("/Not", "Field 'Assign' is not supported")],
-        );
-        check_invalid(
-            json!({"Or": [{"Variable": "$.a", "IsNull": true}, {"Variable": "$.a"}], "Next": "N"}),
-            false,
-            &[("/Or/1", MESSAGE_NO_OPERATOR)],
-        );
+        let one = |rule: Value, location: &str, message: &str| check_invalid(rule, false, &[(location, message)]);
+        let is_null = json!({"Variable": "$.a", "IsNull": true});
+        one(json!({"And": [], "Next": "N"}), "/And", "Value cannot be empty");
+        one(json!({"Or": {}, "Next": "N"}), "/Or", "Value should be an array");
+        one(json!({"Not": [], "Next": "N"}), "/Not", "Value should be an object");
+        one(json!({"And": [5], "Next": "N"}), "/And/0", "Value should be an object");
+        one(json!({"Not": is_null, "Variable": "$.a", "Next": "N"}), "", "Field 'Variable' is not supported");
+        one(json!({"Not": {"Variable": "$.a", "IsNull": true, "Next": "X"}, "Next": "N"}), "/Not", "Field 'Next' is not supported");
+        one(json!({"Not": {"Variable": "$.a", "IsNull": true, "Assign": {}}, "Next": "N"}), "/Not", "Field 'Assign' is not supported");
+        one(json!({"Or": [is_null, {"Variable": "$.a"}], "Next": "N"}), "/Or/1", MESSAGE_NO_OPERATOR);
     }
 
     #[test]
+    #[rustfmt::skip]
     fn operand_diagnostics() {
-        let invalid = |operator: &str, operand: Value, message: &str| {
-            let rule = json!({"Variable": "$.a", operator: operand, "Next": "N"});
-            check_invalid(rule, false, &[(&format!("/{operator}"), message)]);
+        let invalid = |keyword: &str, operand: Value, message: &str| {
+            let rule = json!({"Variable": "$.a", keyword: operand, "Next": "N"});
+            check_invalid(rule, false, &[(&format!("/{keyword}"), message)]);
         };
         invalid("StringEquals", json!(1), "Value should be a string");
         invalid("StringLessThan", json!(null), "Value should be a string");
@@ -1726,61 +1217,29 @@ mod tests {
         invalid("StringMatches", json!("abc\\"), MESSAGE_PATTERN);
         invalid("StringMatches", json!("a\\\\\\"), MESSAGE_PATTERN);
         invalid("NumericEquals", json!("1"), "Value should be a number");
-        invalid(
-            "NumericGreaterThan",
-            json!(true),
-            "Value should be a number",
-        );
+        invalid("NumericGreaterThan", json!(true), "Value should be a number");
         invalid("BooleanEquals", json!("true"), "Value should be a boolean");
         invalid("IsNull", json!("true"), "Value should be a boolean");
         invalid("IsPresent", json!(1), "Value should be a boolean");
-        invalid(
-            "TimestampEquals",
-            json!("2016-12-05 21:29:29Z"),
-            MESSAGE_TIMESTAMP,
-        );
-        invalid(
-            "TimestampLessThan",
-            json!("2016-12-05T21:29:29"),
-            MESSAGE_TIMESTAMP,
-        );
-        invalid(
-            "TimestampGreaterThan",
-            json!(1480973369),
-            "Value should be a string",
-        );
-        invalid(
-            "StringEqualsPath",
-            json!("a"),
-            "Value is not a Reference Path: Reference path didn't start with '$'",
-        );
-        invalid(
-            "NumericEqualsPath",
-            json!("$.a[*]"),
-            "Value is not a Reference Path",
-        );
-        invalid(
-            "BooleanEqualsPath",
-            json!("$.a[?(@.b)]"),
-            "Value is not a Reference Path",
-        );
+        invalid("TimestampEquals", json!("2016-12-05 21:29:29Z"), MESSAGE_TIMESTAMP);
+        invalid("TimestampLessThan", json!("2016-12-05T21:29:29"), MESSAGE_TIMESTAMP);
+        invalid("TimestampGreaterThan", json!(1480973369), "Value should be a string");
+        invalid("StringEqualsPath", json!("a"), "Value is not a Reference Path: Reference path didn't start with '$'");
+        invalid("NumericEqualsPath", json!("$.a[*]"), "Value is not a Reference Path");
+        invalid("BooleanEqualsPath", json!("$.a[?(@.b)]"), "Value is not a Reference Path");
         invalid("TimestampEqualsPath", json!(7), "Value should be a string");
     }
 
     #[test]
+    #[rustfmt::skip]
     fn variable_diagnostics() {
         let invalid = |variable: Value, message: &str| {
             let rule = json!({"Variable": variable, "IsNull": true, "Next": "N"});
             check_invalid(rule, false, &[("/Variable", message)]);
         };
-        invalid(
-            json!("States.ArrayContains($.a, 'null')"),
-            "Value is not a Reference Path: Reference path didn't start with '$'",
-        );
-        invalid(
-            json!("foo"),
-            "Value is not a Reference Path: Reference path didn't start with '$'",
-        );
+        let no_dollar = "Value is not a Reference Path: Reference path didn't start with '$'";
+        invalid(json!("States.ArrayContains($.a, 'null')"), no_dollar);
+        invalid(json!("foo"), no_dollar);
         invalid(json!("$.a[*]"), "Value is not a Reference Path");
         invalid(json!("$..a"), "Value is not a Reference Path");
         invalid(json!("$.a[0:2]"), "Value is not a Reference Path");
@@ -1794,89 +1253,44 @@ mod tests {
             "Foo": 1,
             "And": [{"Variable": "x", "NumericEquals": "1"}, {"Variable": "$.b"}, {"Variable": "$.c", "IsNull": true}]
         });
-        check_invalid(
-            rule,
-            false,
-            &[
-                ("", "Field 'Foo' is not supported"),
-                ("", "These fields are required: [Next]"),
-                (
-                    "/And/0/Variable",
-                    "Value is not a Reference Path: Reference path didn't start with '$'",
-                ),
-                ("/And/0/NumericEquals", "Value should be a number"),
-                ("/And/1", MESSAGE_NO_OPERATOR),
-            ],
-        );
+        let expected = [
+            ("", "Field 'Foo' is not supported"),
+            ("", "These fields are required: [Next]"),
+            (
+                "/And/0/Variable",
+                "Value is not a Reference Path: Reference path didn't start with '$'",
+            ),
+            ("/And/0/NumericEquals", "Value should be a number"),
+            ("/And/1", MESSAGE_NO_OPERATOR),
+        ];
+        check_invalid(rule, false, &expected);
     }
 
     #[test]
+    #[rustfmt::skip]
     fn query_language_diagnostics() {
-        let jsonpath_only = |field: &str| {
-            format!("The QueryLanguage is set to 'JSONata', but field '{field}' is only supported for the 'JSONPath' QueryLanguage")
-        };
-        let jsonata_only = |field: &str| {
-            format!("The QueryLanguage is set to 'JSONPath', but field '{field}' is only supported for the 'JSONata' QueryLanguage")
-        };
-        check_invalid(
-            json!({"Variable": "$.a", "StringEquals": "x", "Next": "N"}),
-            true,
-            &[
-                ("", &jsonpath_only("Variable")),
-                ("", &jsonpath_only("StringEquals")),
-                ("", "These fields are required: [Condition]"),
-            ],
-        );
-        check_invalid(
-            json!({"Condition": true, "Not": {}, "Next": "N"}),
-            true,
-            &[("", &jsonpath_only("Not"))],
-        );
-        check_invalid(
-            json!({"Condition": true, "Next": "N"}),
-            false,
-            &[("", &jsonata_only("Condition")), ("", MESSAGE_NO_OPERATOR)],
-        );
-        check_invalid(
-            json!({"Variable": "$.a", "IsNull": true, "Output": {}, "Next": "N"}),
-            false,
-            &[("", &jsonata_only("Output"))],
-        );
-        check_invalid(
-            json!({"Condition": "$x > 1", "Next": "N"}),
-            true,
-            &[("/Condition", MESSAGE_JSONATA)],
-        );
-        check_invalid(
-            json!({"Condition": "{% $x > 1", "Next": "N"}),
-            true,
-            &[("/Condition", MESSAGE_JSONATA)],
-        );
-        check_invalid(
-            json!({"Condition": "{%}", "Next": "N"}),
-            true,
-            &[("/Condition", MESSAGE_JSONATA)],
-        );
-        check_invalid(
-            json!({"Condition": 1, "Next": "N"}),
-            true,
-            &[(
-                "/Condition",
-                "Value should be a boolean or a JSONata expression",
-            )],
-        );
-        check_invalid(
-            json!({"Condition": true}),
-            true,
-            &[("", "These fields are required: [Next]")],
-        );
+        let jsonpath_only = |field: &str| format!("The QueryLanguage is set to 'JSONata', but field '{field}' is only supported for the 'JSONPath' QueryLanguage");
+        let jsonata_only = |field: &str| format!("The QueryLanguage is set to 'JSONPath', but field '{field}' is only supported for the 'JSONata' QueryLanguage");
+        check_invalid(json!({"Variable": "$.a", "StringEquals": "x", "Next": "N"}), true, &[
+            ("", &jsonpath_only("Variable")),
+            ("", &jsonpath_only("StringEquals")),
+            ("", "These fields are required: [Condition]"),
+        ]);
+        check_invalid(json!({"Condition": true, "Not": {}, "Next": "N"}), true, &[("", &jsonpath_only("Not"))]);
+        check_invalid(json!({"Condition": true, "Next": "N"}), false, &[("", &jsonata_only("Condition")), ("", MESSAGE_NO_OPERATOR)]);
+        check_invalid(json!({"Variable": "$.a", "IsNull": true, "Output": {}, "Next": "N"}), false, &[("", &jsonata_only("Output"))]);
+        check_invalid(json!({"Condition": "$x > 1", "Next": "N"}), true, &[("/Condition", MESSAGE_JSONATA)]);
+        check_invalid(json!({"Condition": "{% $x > 1", "Next": "N"}), true, &[("/Condition", MESSAGE_JSONATA)]);
+        check_invalid(json!({"Condition": "{%}", "Next": "N"}), true, &[("/Condition", MESSAGE_JSONATA)]);
+        check_invalid(json!({"Condition": 1, "Next": "N"}), true, &[("/Condition", "Value should be a boolean or a JSONata expression")]);
+        check_invalid(json!({"Condition": true}), true, &[("", "These fields are required: [Next]")]);
     }
 
     #[test]
     fn deep_nesting_is_bounded() {
         let mut rule = json!({"Variable": "$.a", "IsNull": true});
         for _ in 0..=NESTING_MAX {
-            rule = json!({"Not": rule});
+            rule = json!({ "Not": rule });
         }
         rule["Next"] = json!("N");
         let mut diagnostics = Diagnostics::default();

@@ -9,7 +9,9 @@
 mod fields;
 mod state;
 
-use crate::definition::{Block, BlockId, Definition, Kind, QueryLanguage, State, StateId, Transition};
+use crate::definition::{
+    Block, BlockId, Definition, Kind, QueryLanguage, State, StateId, Transition,
+};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::limits;
 use fields::Obj;
@@ -20,13 +22,19 @@ use std::collections::{HashMap, HashSet};
 pub fn compile(text: &str) -> Result<Definition, Vec<Diagnostic>> {
     let mut diagnostics = Diagnostics::default();
     if text.len() > limits::DEFINITION_BYTES_MAX {
-        diagnostics.unlocated(Code::SchemaValidationFailed, "Definition exceeds the maximum size of 1048576 bytes");
+        diagnostics.unlocated(
+            Code::SchemaValidationFailed,
+            "Definition exceeds the maximum size of 1048576 bytes",
+        );
         return Err(diagnostics.items);
     }
     match fields::parse_json(text) {
         Ok(parsed) => {
             for duplicate in parsed.duplicates {
-                diagnostics.schema(duplicate.location, format!("Duplicate field '{}'", duplicate.key));
+                diagnostics.schema(
+                    duplicate.location,
+                    format!("Duplicate field '{}'", duplicate.key),
+                );
             }
             compile_value_into(&parsed.value, diagnostics)
         }
@@ -42,12 +50,20 @@ pub fn compile_value(value: &Value) -> Result<Definition, Vec<Diagnostic>> {
     compile_value_into(value, Diagnostics::default())
 }
 
-fn compile_value_into(value: &Value, mut diagnostics: Diagnostics) -> Result<Definition, Vec<Diagnostic>> {
+fn compile_value_into(
+    value: &Value,
+    mut diagnostics: Diagnostics,
+) -> Result<Definition, Vec<Diagnostic>> {
     let Some(map) = value.as_object() else {
         diagnostics.schema("/", "Definition must be a JSON object");
         return Err(diagnostics.items);
     };
-    let mut compiler = Compiler { diagnostics, states: Vec::new(), blocks: Vec::new(), names: HashSet::new() };
+    let mut compiler = Compiler {
+        diagnostics,
+        states: Vec::new(),
+        blocks: Vec::new(),
+        names: HashSet::new(),
+    };
     let definition = compiler.machine(map);
     if compiler.diagnostics.has_errors() {
         return Err(compiler.diagnostics.items);
@@ -75,22 +91,44 @@ struct BlockScope<'a> {
 impl Compiler {
     fn machine(&mut self, map: &Map<String, Value>) -> Definition {
         let obj = Obj::new(map, "/".to_string());
-        obj.allow_only(&mut self.diagnostics, &["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"]);
-        let query_language = fields::query_language(&obj, &mut self.diagnostics, None).unwrap_or_default();
+        obj.allow_only(
+            &mut self.diagnostics,
+            &[
+                "StartAt",
+                "States",
+                "Comment",
+                "Version",
+                "TimeoutSeconds",
+                "QueryLanguage",
+            ],
+        );
+        let query_language =
+            fields::query_language(&obj, &mut self.diagnostics, None).unwrap_or_default();
         if let Some(version) = obj.get("Version") {
             if version != "1.0" {
-                self.diagnostics.schema("/Version", "The value of the field 'Version' must be '1.0'");
+                self.diagnostics
+                    .schema("/Version", "The value of the field 'Version' must be '1.0'");
             }
         }
-        let timeout_seconds = obj.integer(&mut self.diagnostics, "TimeoutSeconds", 1, limits::SECONDS_MAX);
-        let comment = obj.string(&mut self.diagnostics, "Comment").map(str::to_string);
+        let timeout_seconds = obj.integer(
+            &mut self.diagnostics,
+            "TimeoutSeconds",
+            1,
+            limits::SECONDS_MAX,
+        );
+        let comment = obj
+            .string(&mut self.diagnostics, "Comment")
+            .map(str::to_string);
         self.block(map, String::new(), None, query_language, query_language);
         let states = std::mem::take(&mut self.states);
         Definition {
             comment,
             timeout_seconds,
             query_language,
-            states: states.into_iter().map(|state| state.expect("every allocated state is compiled")).collect(),
+            states: states
+                .into_iter()
+                .map(|state| state.expect("every allocated state is compiled"))
+                .collect(),
             blocks: std::mem::take(&mut self.blocks),
         }
     }
@@ -104,21 +142,36 @@ impl Compiler {
         language: QueryLanguage,
         machine_language: QueryLanguage,
     ) -> BlockId {
-        let root_location = if location.is_empty() { "/".to_string() } else { location.clone() };
+        let root_location = if location.is_empty() {
+            "/".to_string()
+        } else {
+            location.clone()
+        };
         let obj = Obj::new(map, root_location.clone());
         obj.require(&mut self.diagnostics, &["StartAt", "States"]);
         let id = BlockId(self.blocks.len() as u32);
-        self.blocks.push(Block { start_at: StateId(u32::MAX), owner, query_language: language });
+        self.blocks.push(Block {
+            start_at: StateId(u32::MAX),
+            owner,
+            query_language: language,
+        });
         let empty = Map::new();
         let states = match map.get("States") {
             Some(Value::Object(states)) => states,
             Some(_) => {
-                self.diagnostics.schema(format!("{location}/States"), "The field 'States' must be an object");
+                self.diagnostics.schema(
+                    format!("{location}/States"),
+                    "The field 'States' must be an object",
+                );
                 &empty
             }
             None => &empty,
         };
-        let mut scope = BlockScope { id, location, ids: HashMap::new() };
+        let mut scope = BlockScope {
+            id,
+            location,
+            ids: HashMap::new(),
+        };
         for name in states.keys() {
             self.allocate(&mut scope, name);
         }
@@ -148,12 +201,23 @@ impl Compiler {
     }
 
     fn allocate<'a>(&mut self, scope: &mut BlockScope<'a>, name: &'a str) {
-        let location = format!("{}/States/{}", scope.location, crate::template::escape_pointer(name));
+        let location = format!(
+            "{}/States/{}",
+            scope.location,
+            crate::template::escape_pointer(name)
+        );
         if name.is_empty() || name.chars().count() > limits::STATE_NAME_CHARS_MAX {
-            self.diagnostics.schema(&location, "State names must be between 1 and 80 characters long");
+            self.diagnostics.schema(
+                &location,
+                "State names must be between 1 and 80 characters long",
+            );
         }
         if !self.names.insert(name.to_string()) {
-            self.diagnostics.error(Code::DuplicateStateName, &location, format!("Duplicate State name: {name}"));
+            self.diagnostics.error(
+                Code::DuplicateStateName,
+                &location,
+                format!("Duplicate State name: {name}"),
+            );
         }
         let id = StateId(self.states.len() as u32);
         self.states.push(None);
@@ -161,17 +225,28 @@ impl Compiler {
     }
 
     /// Reachability from `StartAt` and the presence of an end, as AWS checks them.
-    fn check_graph(&mut self, scope: &BlockScope<'_>, states: &Map<String, Value>, start_at: StateId) {
+    fn check_graph(
+        &mut self,
+        scope: &BlockScope<'_>,
+        states: &Map<String, Value>,
+        start_at: StateId,
+    ) {
         let ids: Vec<StateId> = states.keys().map(|name| scope.ids[name.as_str()]).collect();
-        let has_end = ids.iter().any(|&id| self.state_ref(id).is_some_and(|state| state.transition == Transition::End));
+        let has_end = ids.iter().any(|&id| {
+            self.state_ref(id)
+                .is_some_and(|state| state.transition == Transition::End)
+        });
         if !has_end {
-            self.diagnostics.unlocated(Code::MissingEndState, "Workflow has no terminal state");
+            self.diagnostics
+                .unlocated(Code::MissingEndState, "Workflow has no terminal state");
             return;
         }
         let mut reached = HashSet::from([start_at]);
         let mut pending = vec![start_at];
         while let Some(id) = pending.pop() {
-            let Some(state) = self.state_ref(id) else { continue };
+            let Some(state) = self.state_ref(id) else {
+                continue;
+            };
             for target in successors(state) {
                 if reached.insert(target) {
                     pending.push(target);
@@ -182,7 +257,11 @@ impl Compiler {
             if !reached.contains(&id) {
                 self.diagnostics.error(
                     Code::MissingTransitionTarget,
-                    format!("{}/States/{}", scope.location, crate::template::escape_pointer(name)),
+                    format!(
+                        "{}/States/{}",
+                        scope.location,
+                        crate::template::escape_pointer(name)
+                    ),
                     format!("State \"{name}\" is not reachable."),
                 );
             }

@@ -62,7 +62,10 @@ impl Definition {
 
     /// Every state of the machine, nested ones included.
     pub fn states(&self) -> impl Iterator<Item = (StateId, &State)> {
-        self.states.iter().enumerate().map(|(index, state)| (StateId(index as u32), state))
+        self.states
+            .iter()
+            .enumerate()
+            .map(|(index, state)| (StateId(index as u32), state))
     }
 
     /// The number of states, nested ones included.

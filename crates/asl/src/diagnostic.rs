@@ -72,7 +72,13 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let location = self.location.as_deref().unwrap_or("null");
-        write!(f, "{}: {} at {}", self.code.as_str(), self.message, location)
+        write!(
+            f,
+            "{}: {} at {}",
+            self.code.as_str(),
+            self.message,
+            location
+        )
     }
 }
 
@@ -96,7 +102,12 @@ impl Diagnostics {
 
     /// Records an error about the whole workflow, which AWS reports without a location.
     pub fn unlocated(&mut self, code: Code, message: impl Into<String>) {
-        self.items.push(Diagnostic { code, location: None, message: message.into(), severity: Severity::Error });
+        self.items.push(Diagnostic {
+            code,
+            location: None,
+            message: message.into(),
+            severity: Severity::Error,
+        });
     }
 
     /// Records a `SCHEMA_VALIDATION_FAILED` error, the most common kind.

@@ -52,6 +52,9 @@ pub struct Failure {
 impl Failure {
     /// Builds a failure from an error name and a cause.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Failure {
-        Failure { error: error.into(), cause: cause.into() }
+        Failure {
+            error: error.into(),
+            cause: cause.into(),
+        }
     }
 }

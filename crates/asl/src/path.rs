@@ -112,14 +112,20 @@ impl Path {
                 Query::Indefinite(Box::new(parsed))
             }
         };
-        Ok(Path { text: text.into(), root, query })
+        Ok(Path {
+            text: text.into(),
+            root,
+            query,
+        })
     }
 
     /// Parses a *reference path*: rooted at `$`, definite, as `ResultPath` requires.
     pub fn parse_reference(text: &str) -> Result<Path, ParseError> {
         let path = Path::parse(text)?;
         if path.root != Root::Input || !path.is_definite() {
-            return Err(ParseError { message: format!("The value '{text}' is not a valid reference path") });
+            return Err(ParseError {
+                message: format!("The value '{text}' is not a valid reference path"),
+            });
         }
         Ok(path)
     }
@@ -184,7 +190,9 @@ impl PartialEq for Path {
 }
 
 fn split_root(text: &str) -> Result<(Root, &str), ParseError> {
-    let invalid = || ParseError { message: format!("The value '{text}' is not a valid JSONPath") };
+    let invalid = || ParseError {
+        message: format!("The value '{text}' is not a valid JSONPath"),
+    };
     let Some(after_dollar) = text.strip_prefix('$') else {
         return Err(invalid());
     };
@@ -205,7 +213,9 @@ fn split_root(text: &str) -> Result<(Root, &str), ParseError> {
 /// Whether `name` is a valid workflow variable name (Unicode identifier, at most 80 chars).
 pub fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
-    let Some(first) = chars.next() else { return false };
+    let Some(first) = chars.next() else {
+        return false;
+    };
     (first.is_alphabetic() || first == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
         && name.chars().count() <= crate::limits::VARIABLE_NAME_CHARS_MAX
@@ -221,9 +231,14 @@ fn parse_definite(rest: &str) -> Option<Vec<Segment>> {
         match bytes[pos] {
             b'.' => {
                 let start = pos + 1;
-                let end = rest[start..].find(['.', '[']).map_or(rest.len(), |i| start + i);
+                let end = rest[start..]
+                    .find(['.', '['])
+                    .map_or(rest.len(), |i| start + i);
                 let name = &rest[start..end];
-                if name.is_empty() || name == "*" || name.contains([' ', '*', '?', '@', ',', ':', '(', ')', '\'', '"', ']']) {
+                if name.is_empty()
+                    || name == "*"
+                    || name.contains([' ', '*', '?', '@', ',', ':', '(', ')', '\'', '"', ']'])
+                {
                     return None;
                 }
                 segments.push(Segment::Field(name.into()));
@@ -291,7 +306,9 @@ fn walk<'a>(mut value: &'a Value, segments: &[Segment]) -> Option<&'a Value> {
     for segment in segments {
         value = match (segment, value) {
             (Segment::Field(name), Value::Object(map)) => map.get(&**name)?,
-            (Segment::Index(index), Value::Array(items)) => items.get(resolve_index(*index, items.len())?)?,
+            (Segment::Index(index), Value::Array(items)) => {
+                items.get(resolve_index(*index, items.len())?)?
+            }
             _ => return None,
         };
     }
@@ -317,12 +334,16 @@ fn set_at(target: &mut Value, segments: &[Segment], value: Value) -> Result<(), 
                 map.insert(name.to_string(), value);
                 return Ok(());
             }
-            let child = map.entry(name.to_string()).or_insert_with(|| Value::Object(Default::default()));
+            let child = map
+                .entry(name.to_string())
+                .or_insert_with(|| Value::Object(Default::default()));
             set_at(child, rest, value)
         }
         (Segment::Index(index), Value::Array(items)) => {
             let position = resolve_index(*index, items.len()).filter(|&i| i < items.len());
-            let child = items.get_mut(position.ok_or(SetError::IndexOutOfBounds)?).ok_or(SetError::IndexOutOfBounds)?;
+            let child = items
+                .get_mut(position.ok_or(SetError::IndexOutOfBounds)?)
+                .ok_or(SetError::IndexOutOfBounds)?;
             set_at(child, rest, value)
         }
         _ => Err(SetError::NotAContainer),
@@ -336,7 +357,11 @@ mod tests {
 
     fn check(path: &str, input: Value, expected: Option<Value>) {
         let parsed = Path::parse(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(parsed.select(&input).map(Selection::into_value), expected, "{path}");
+        assert_eq!(
+            parsed.select(&input).map(Selection::into_value),
+            expected,
+            "{path}"
+        );
     }
 
     #[test]
@@ -347,7 +372,11 @@ mod tests {
         check("$.a[-1]", json!({"a": [1, 2, 3]}), Some(json!(3)));
         check("$['a b']", json!({"a b": true}), Some(json!(true)));
         check("$.foo-bar", json!({"foo-bar": 1}), Some(json!(1)));
-        check(r#"$['Test\""Name"']"#, json!({"Test\"\"Name\"": 7}), Some(json!(7)));
+        check(
+            r#"$['Test\""Name"']"#,
+            json!({"Test\"\"Name\"": 7}),
+            Some(json!(7)),
+        );
         check("$.missing", json!({}), None);
         check("$.a.b", json!({"a": "text"}), None);
         check("$.a[5]", json!({"a": [1]}), None);
@@ -356,16 +385,34 @@ mod tests {
     #[test]
     fn indefinite_paths_yield_lists() {
         check("$.items[*]", json!({}), Some(json!([])));
-        check("$.items[1:3]", json!({"items": [0, 1, 2, 3]}), Some(json!([1, 2])));
-        check("$.items[1:].v", json!({"items": [{"v": 0}, {"v": 1}]}), Some(json!([1])));
-        check("$.u[?(@.s == 0)]", json!({"u": [{"s": 0}, {"s": 1}]}), Some(json!([{"s": 0}])));
+        check(
+            "$.items[1:3]",
+            json!({"items": [0, 1, 2, 3]}),
+            Some(json!([1, 2])),
+        );
+        check(
+            "$.items[1:].v",
+            json!({"items": [{"v": 0}, {"v": 1}]}),
+            Some(json!([1])),
+        );
+        check(
+            "$.u[?(@.s == 0)]",
+            json!({"u": [{"s": 0}, {"s": 1}]}),
+            Some(json!([{"s": 0}])),
+        );
         check("$..x", json!({"a": {"x": 1}, "x": 2}), Some(json!([2, 1])));
     }
 
     #[test]
     fn roots() {
-        assert_eq!(Path::parse("$$.Execution.Id").unwrap().root(), &Root::Context);
-        assert_eq!(Path::parse("$counter").unwrap().root(), &Root::Variable("counter".into()));
+        assert_eq!(
+            Path::parse("$$.Execution.Id").unwrap().root(),
+            &Root::Context
+        );
+        assert_eq!(
+            Path::parse("$counter").unwrap().root(),
+            &Root::Variable("counter".into())
+        );
         assert_eq!(Path::parse("$x[0].y").unwrap().segments().unwrap().len(), 2);
         assert!(Path::parse("foo").is_err());
         assert!(Path::parse("$.a[").is_err());
@@ -375,10 +422,18 @@ mod tests {
     #[test]
     fn set_creates_missing_objects() {
         let mut target = json!({"a": 1});
-        Path::parse_reference("$.b.c").unwrap().set(&mut target, json!(2)).unwrap();
+        Path::parse_reference("$.b.c")
+            .unwrap()
+            .set(&mut target, json!(2))
+            .unwrap();
         assert_eq!(target, json!({"a": 1, "b": {"c": 2}}));
         let mut text = json!("text");
-        assert_eq!(Path::parse_reference("$.b").unwrap().set(&mut text, json!(2)), Err(SetError::NotAContainer));
+        assert_eq!(
+            Path::parse_reference("$.b")
+                .unwrap()
+                .set(&mut text, json!(2)),
+            Err(SetError::NotAContainer)
+        );
         assert!(Path::parse_reference("$.a[*]").is_err());
         assert!(Path::parse_reference("$$.a").is_err());
     }

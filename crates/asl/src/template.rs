@@ -57,12 +57,17 @@ impl Template {
     /// Compiles `value` found at JSON-pointer `location`, reporting every bad `.$` field.
     pub fn compile(value: &Value, location: &str, diagnostics: &mut Diagnostics) -> Template {
         match value {
-            Value::Object(map) if needs_evaluation(value) => {
-                Template::Object(map.iter().map(|(key, child)| compile_field(key, child, location, diagnostics)).collect())
-            }
-            Value::Array(items) if needs_evaluation(value) => {
-                Template::Array(items.iter().map(|item| Template::compile(item, location, diagnostics)).collect())
-            }
+            Value::Object(map) if needs_evaluation(value) => Template::Object(
+                map.iter()
+                    .map(|(key, child)| compile_field(key, child, location, diagnostics))
+                    .collect(),
+            ),
+            Value::Array(items) if needs_evaluation(value) => Template::Array(
+                items
+                    .iter()
+                    .map(|item| Template::compile(item, location, diagnostics))
+                    .collect(),
+            ),
             _ => Template::Constant(value.clone()),
         }
     }
@@ -71,7 +76,11 @@ impl Template {
     pub fn evaluate(&self, env: &mut dyn Env) -> Result<Value, Failure> {
         match self {
             Template::Constant(value) => Ok(value.clone()),
-            Template::Array(items) => items.iter().map(|item| item.evaluate(env)).collect::<Result<_, _>>().map(Value::Array),
+            Template::Array(items) => items
+                .iter()
+                .map(|item| item.evaluate(env))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
             Template::Object(fields) => {
                 let mut map = Map::with_capacity(fields.len());
                 for field in fields {
@@ -108,7 +117,10 @@ impl Template {
 fn compile_field(key: &str, child: &Value, location: &str, diagnostics: &mut Diagnostics) -> Field {
     let Some(name) = key.strip_suffix(".$") else {
         let child_location = format!("{location}/{}", escape_pointer(key));
-        return Field { name: key.to_string(), value: FieldValue::Template(Template::compile(child, &child_location, diagnostics)) };
+        return Field {
+            name: key.to_string(),
+            value: FieldValue::Template(Template::compile(child, &child_location, diagnostics)),
+        };
     };
     let value = match child.as_str().map(|text| compile_dynamic(key, text)) {
         Some(Ok(value)) => value,
@@ -120,21 +132,31 @@ fn compile_field(key: &str, child: &Value, location: &str, diagnostics: &mut Dia
             FieldValue::Template(Template::Constant(Value::Null))
         }
     };
-    Field { name: name.to_string(), value }
+    Field {
+        name: name.to_string(),
+        value,
+    }
 }
 
 fn compile_dynamic(key: &str, text: &str) -> Result<FieldValue, ()> {
     if intrinsic::is_intrinsic(text) {
-        return Intrinsic::parse(text).map(FieldValue::Intrinsic).map_err(drop);
+        return Intrinsic::parse(text)
+            .map(FieldValue::Intrinsic)
+            .map_err(drop);
     }
     let path = Path::parse(text).map_err(drop)?;
-    Ok(FieldValue::Path { key: key.to_string(), path })
+    Ok(FieldValue::Path {
+        key: key.to_string(),
+        path,
+    })
 }
 
 /// Whether any key at or below `value` ends in `.$`.
 fn needs_evaluation(value: &Value) -> bool {
     match value {
-        Value::Object(map) => map.iter().any(|(key, child)| key.ends_with(".$") || needs_evaluation(child)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, child)| key.ends_with(".$") || needs_evaluation(child)),
         Value::Array(items) => items.iter().any(needs_evaluation),
         _ => false,
     }

@@ -187,8 +187,12 @@ impl HistoryEvent {
     /// The event's type as AWS spells it, e.g. `PassStateEntered`.
     pub fn event_type(&self) -> String {
         match &self.details {
-            Details::StateEntered { state_type, .. } => format!("{}StateEntered", state_type.as_str()),
-            Details::StateExited { state_type, .. } => format!("{}StateExited", state_type.as_str()),
+            Details::StateEntered { state_type, .. } => {
+                format!("{}StateEntered", state_type.as_str())
+            }
+            Details::StateExited { state_type, .. } => {
+                format!("{}StateExited", state_type.as_str())
+            }
             Details::StateAborted(state_type) => format!("{}StateAborted", state_type.as_str()),
             other => fixed_type_name(other).to_string(),
         }
@@ -210,28 +214,46 @@ impl HistoryEvent {
     fn details_json(&self) -> Option<(&'static str, Value)> {
         let untruncated = json!({"truncated": false});
         Some(match &self.details {
-            Details::ExecutionStarted { input, role_arn } => {
-                ("executionStartedEventDetails", json!({"input": input, "inputDetails": untruncated, "roleArn": role_arn}))
-            }
-            Details::ExecutionSucceeded { output } => {
-                ("executionSucceededEventDetails", json!({"output": output, "outputDetails": untruncated}))
-            }
+            Details::ExecutionStarted { input, role_arn } => (
+                "executionStartedEventDetails",
+                json!({"input": input, "inputDetails": untruncated, "roleArn": role_arn}),
+            ),
+            Details::ExecutionSucceeded { output } => (
+                "executionSucceededEventDetails",
+                json!({"output": output, "outputDetails": untruncated}),
+            ),
             Details::ExecutionFailed(error) => ("executionFailedEventDetails", error.to_json()),
             Details::ExecutionAborted(error) => ("executionAbortedEventDetails", error.to_json()),
             Details::ExecutionTimedOut(error) => ("executionTimedOutEventDetails", error.to_json()),
-            Details::StateEntered { name, input, .. } => {
-                ("stateEnteredEventDetails", json!({"name": name, "input": input, "inputDetails": untruncated}))
-            }
-            Details::StateExited { name, output, assigned_variables, .. } => {
-                let mut details = json!({"name": name, "output": output, "outputDetails": untruncated});
+            Details::StateEntered { name, input, .. } => (
+                "stateEnteredEventDetails",
+                json!({"name": name, "input": input, "inputDetails": untruncated}),
+            ),
+            Details::StateExited {
+                name,
+                output,
+                assigned_variables,
+                ..
+            } => {
+                let mut details =
+                    json!({"name": name, "output": output, "outputDetails": untruncated});
                 if let Some(variables) = assigned_variables {
-                    let assigned: Map<String, Value> = variables.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                    let assigned: Map<String, Value> = variables
+                        .iter()
+                        .map(|(k, v)| (k.clone(), json!(v)))
+                        .collect();
                     details["assignedVariables"] = Value::Object(assigned);
                     details["assignedVariablesDetails"] = untruncated;
                 }
                 ("stateExitedEventDetails", details)
             }
-            Details::TaskScheduled { resource, region, parameters, timeout_in_seconds, heartbeat_in_seconds } => {
+            Details::TaskScheduled {
+                resource,
+                region,
+                parameters,
+                timeout_in_seconds,
+                heartbeat_in_seconds,
+            } => {
                 let mut details = resource.to_json();
                 details["region"] = json!(region);
                 details["parameters"] = json!(parameters);
@@ -244,16 +266,38 @@ impl HistoryEvent {
                 ("taskScheduledEventDetails", details)
             }
             Details::TaskStarted(resource) => ("taskStartedEventDetails", resource.to_json()),
-            Details::TaskSubmitted(resource, output) => ("taskSubmittedEventDetails", resource.with_output(output)),
-            Details::TaskSucceeded(resource, output) => ("taskSucceededEventDetails", resource.with_output(output)),
-            Details::TaskFailed(resource, error) => ("taskFailedEventDetails", resource.with_error(error)),
-            Details::TaskTimedOut(resource, error) => ("taskTimedOutEventDetails", resource.with_error(error)),
-            Details::MapStateStarted { length } => ("mapStateStartedEventDetails", json!({"length": length})),
-            Details::MapIterationStarted(iteration) => ("mapIterationStartedEventDetails", iteration.to_json()),
-            Details::MapIterationSucceeded(iteration) => ("mapIterationSucceededEventDetails", iteration.to_json()),
-            Details::MapIterationFailed(iteration) => ("mapIterationFailedEventDetails", iteration.to_json()),
-            Details::MapIterationAborted(iteration) => ("mapIterationAbortedEventDetails", iteration.to_json()),
-            Details::EvaluationFailed { error, location, state } => {
+            Details::TaskSubmitted(resource, output) => {
+                ("taskSubmittedEventDetails", resource.with_output(output))
+            }
+            Details::TaskSucceeded(resource, output) => {
+                ("taskSucceededEventDetails", resource.with_output(output))
+            }
+            Details::TaskFailed(resource, error) => {
+                ("taskFailedEventDetails", resource.with_error(error))
+            }
+            Details::TaskTimedOut(resource, error) => {
+                ("taskTimedOutEventDetails", resource.with_error(error))
+            }
+            Details::MapStateStarted { length } => {
+                ("mapStateStartedEventDetails", json!({"length": length}))
+            }
+            Details::MapIterationStarted(iteration) => {
+                ("mapIterationStartedEventDetails", iteration.to_json())
+            }
+            Details::MapIterationSucceeded(iteration) => {
+                ("mapIterationSucceededEventDetails", iteration.to_json())
+            }
+            Details::MapIterationFailed(iteration) => {
+                ("mapIterationFailedEventDetails", iteration.to_json())
+            }
+            Details::MapIterationAborted(iteration) => {
+                ("mapIterationAbortedEventDetails", iteration.to_json())
+            }
+            Details::EvaluationFailed {
+                error,
+                location,
+                state,
+            } => {
                 let mut details = error.to_json();
                 if let Some(location) = location {
                     details["location"] = json!(location);

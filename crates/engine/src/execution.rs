@@ -323,9 +323,19 @@ impl Execution {
         let mut ids: Vec<u64> = self
             .waiting
             .iter()
-            .filter(|(_, frame)| matches!(self.frame_ref(**frame).map(|f| &f.phase), Some(Phase::AwaitTask(_))))
+            .filter(|(_, frame)| {
+                matches!(
+                    self.frame_ref(**frame).map(|f| &f.phase),
+                    Some(Phase::AwaitTask(_))
+                )
+            })
             .map(|(id, _)| *id)
-            .filter(|id| self.frames.iter().flatten().any(|f| matches!(&f.phase, Phase::AwaitTask(p) if p.task_id == *id)))
+            .filter(|id| {
+                self.frames
+                    .iter()
+                    .flatten()
+                    .any(|f| matches!(&f.phase, Phase::AwaitTask(p) if p.task_id == *id))
+            })
             .collect();
         ids.sort_unstable();
         ids
@@ -340,7 +350,12 @@ impl Execution {
 ///
 /// Inputs that no longer apply (a result for a task that was cancelled, a timer of an
 /// aborted state, anything after the execution ended) change nothing.
-pub fn apply(definition: &Definition, execution: &mut Execution, input: Input, now_millis: i64) -> Transition {
+pub fn apply(
+    definition: &Definition,
+    execution: &mut Execution,
+    input: Input,
+    now_millis: i64,
+) -> Transition {
     let mut run = crate::run::Run::new(definition, execution, now_millis);
     if run.execution.status == Status::Running {
         run.handle(input);
@@ -362,7 +377,10 @@ impl Details {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            Details::ExecutionSucceeded { .. } | Details::ExecutionFailed(_) | Details::ExecutionAborted(_) | Details::ExecutionTimedOut(_)
+            Details::ExecutionSucceeded { .. }
+                | Details::ExecutionFailed(_)
+                | Details::ExecutionAborted(_)
+                | Details::ExecutionTimedOut(_)
         )
     }
 }

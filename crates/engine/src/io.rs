@@ -23,7 +23,12 @@ pub(crate) struct Env<'r, 'a> {
 
 impl<'r, 'a> Env<'r, 'a> {
     pub fn new(run: &'r mut Run<'a>, frame: &'r Frame, document: &'r Value) -> Env<'r, 'a> {
-        Env { run, frame, document, context: None }
+        Env {
+            run,
+            frame,
+            document,
+            context: None,
+        }
     }
 
     /// The value `path` selects, or `None` when a definite path finds nothing.
@@ -34,7 +39,8 @@ impl<'r, 'a> Env<'r, 'a> {
                 if self.context.is_none() {
                     self.context = Some(context_object(self.run, self.frame));
                 }
-                path.select(self.context.as_ref().expect("just built")).map(Selection::into_value)
+                path.select(self.context.as_ref().expect("just built"))
+                    .map(Selection::into_value)
             }
             Root::Variable(name) => {
                 let value = self.run.variable(self.frame.scope, name)?;
@@ -65,7 +71,11 @@ impl template::Env for Env<'_, '_> {
 impl intrinsic::Env for Env<'_, '_> {
     fn resolve(&mut self, path: &Path) -> Result<Value, Failure> {
         self.lookup(path).ok_or_else(|| {
-            let message = format!("The JSONPath '{}' could not be found in the input '{}'", path.as_str(), to_text(self.document));
+            let message = format!(
+                "The JSONPath '{}' could not be found in the input '{}'",
+                path.as_str(),
+                to_text(self.document)
+            );
             self.runtime(&message)
         })
     }
@@ -123,7 +133,11 @@ pub(crate) fn context_object(run: &Run<'_>, frame: &Frame) -> Value {
 }
 
 /// Applies `InputPath` and `Parameters`: the state's effective input.
-pub(crate) fn effective_input(run: &mut Run<'_>, frame: &Frame, io: &JsonPathIo) -> Result<Value, Failure> {
+pub(crate) fn effective_input(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    io: &JsonPathIo,
+) -> Result<Value, Failure> {
     let selected = select(run, frame, &frame.input, &io.input_path)?;
     match &io.parameters {
         Some(parameters) => evaluate_template(run, frame, &selected, parameters),
@@ -132,7 +146,12 @@ pub(crate) fn effective_input(run: &mut Run<'_>, frame: &Frame, io: &JsonPathIo)
 }
 
 /// Applies `ResultSelector`, `ResultPath` and `OutputPath` to a result.
-pub(crate) fn state_output(run: &mut Run<'_>, frame: &Frame, io: &JsonPathIo, result: Value) -> Result<Value, Failure> {
+pub(crate) fn state_output(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    io: &JsonPathIo,
+    result: Value,
+) -> Result<Value, Failure> {
     let selected = match &io.result_selector {
         Some(selector) => evaluate_template(run, frame, &result, selector)?,
         None => result,
@@ -142,7 +161,12 @@ pub(crate) fn state_output(run: &mut Run<'_>, frame: &Frame, io: &JsonPathIo, re
 }
 
 /// Applies a `ResultPath` (a state's or a catcher's) to the frame's raw input.
-pub(crate) fn apply_result_path(run: &Run<'_>, frame: &Frame, result_path: &ResultPath, result: Value) -> Result<Value, Failure> {
+pub(crate) fn apply_result_path(
+    run: &Run<'_>,
+    frame: &Frame,
+    result_path: &ResultPath,
+    result: Value,
+) -> Result<Value, Failure> {
     match result_path {
         ResultPath::Replace => Ok(result),
         ResultPath::Discard => Ok(frame.input.clone()),
@@ -156,7 +180,10 @@ pub(crate) fn apply_result_path(run: &Run<'_>, frame: &Frame, result_path: &Resu
                         path.as_str(),
                         to_text(&frame.input)
                     );
-                    Err(Failure::new(error_name::RESULT_PATH_MATCH_FAILURE, state_cause(run, frame, &message)))
+                    Err(Failure::new(
+                        error_name::RESULT_PATH_MATCH_FAILURE,
+                        state_cause(run, frame, &message),
+                    ))
                 }
             }
         }
@@ -164,7 +191,12 @@ pub(crate) fn apply_result_path(run: &Run<'_>, frame: &Frame, result_path: &Resu
 }
 
 /// Applies an `InputPath`/`OutputPath`-style selector to a borrowed document.
-pub(crate) fn select(run: &mut Run<'_>, frame: &Frame, document: &Value, selector: &Selector) -> Result<Value, Failure> {
+pub(crate) fn select(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    document: &Value,
+    selector: &Selector,
+) -> Result<Value, Failure> {
     match selector {
         Selector::Whole => Ok(document.clone()),
         Selector::Null => Ok(Value::Object(Map::new())),
@@ -173,17 +205,31 @@ pub(crate) fn select(run: &mut Run<'_>, frame: &Frame, document: &Value, selecto
 }
 
 /// Like [`select`], but moves the document when the selector keeps all of it.
-pub(crate) fn select_owned(run: &mut Run<'_>, frame: &Frame, document: Value, selector: &Selector) -> Result<Value, Failure> {
+pub(crate) fn select_owned(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    document: Value,
+    selector: &Selector,
+) -> Result<Value, Failure> {
     match selector {
         Selector::Whole => Ok(document),
         _ => select(run, frame, &document, selector),
     }
 }
 
-fn select_path(run: &mut Run<'_>, frame: &Frame, document: &Value, path: &Path) -> Result<Value, Failure> {
+fn select_path(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    document: &Value,
+    path: &Path,
+) -> Result<Value, Failure> {
     let mut env = Env::new(run, frame, document);
     env.lookup(path).ok_or_else(|| {
-        let message = format!("Invalid path '{}' : No results for path: {}", path.as_str(), normalized(path));
+        let message = format!(
+            "Invalid path '{}' : No results for path: {}",
+            path.as_str(),
+            normalized(path)
+        );
         env.runtime(&message)
     })
 }
@@ -200,7 +246,12 @@ fn normalized(path: &Path) -> String {
     text
 }
 
-pub(crate) fn evaluate_template(run: &mut Run<'_>, frame: &Frame, document: &Value, template: &Template) -> Result<Value, Failure> {
+pub(crate) fn evaluate_template(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    document: &Value,
+    template: &Template,
+) -> Result<Value, Failure> {
     if let Template::Constant(value) = template {
         return Ok(value.clone());
     }
@@ -209,7 +260,12 @@ pub(crate) fn evaluate_template(run: &mut Run<'_>, frame: &Frame, document: &Val
 }
 
 /// Evaluates a JSONPath-mode `Assign` against `document`; returns the values to assign.
-pub(crate) fn evaluate_assign(run: &mut Run<'_>, frame: &Frame, document: &Value, assign: &Assign) -> Result<Map<String, Value>, Failure> {
+pub(crate) fn evaluate_assign(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    document: &Value,
+    assign: &Assign,
+) -> Result<Map<String, Value>, Failure> {
     match assign {
         Assign::JsonPath(template) => match evaluate_template(run, frame, document, template)? {
             Value::Object(map) => Ok(map),
@@ -227,7 +283,9 @@ pub(crate) fn assign(
     assign: Option<&Assign>,
     document: &Value,
 ) -> Result<Option<Vec<(String, String)>>, Failure> {
-    let Some(assign) = assign else { return Ok(None) };
+    let Some(assign) = assign else {
+        return Ok(None);
+    };
     let values = evaluate_assign(run, frame, document, assign)?;
     if values.is_empty() {
         return Ok(None);

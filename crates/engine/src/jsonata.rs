@@ -13,5 +13,8 @@ use steppe_asl::error_name::{self, Failure};
 /// The failure of a JSONata field this build cannot evaluate.
 pub(crate) fn unavailable(run: &Run<'_>, frame: &Frame, field: &str) -> Failure {
     let message = format!("The JSONata expression specified for the field '{field}' cannot be evaluated: JSONata evaluation is not supported by this version of steppe");
-    Failure::new(error_name::QUERY_EVALUATION_ERROR, state_cause(run, frame, &message))
+    Failure::new(
+        error_name::QUERY_EVALUATION_ERROR,
+        state_cause(run, frame, &message),
+    )
 }

@@ -40,5 +40,8 @@ mod run;
 mod states;
 
 pub use event::{Details, ErrorCause, HistoryEvent, MapIteration, StateType, TaskResource};
-pub use execution::{apply, error_output, Command, Config, Execution, ExecutionInfo, Input, Status, TaskInvocation, Transition};
+pub use execution::{
+    apply, error_output, Command, Config, Execution, ExecutionInfo, Input, Status, TaskInvocation,
+    Transition,
+};
 pub use random::Random;

@@ -6,7 +6,9 @@
 //! the execution is entered with `previousEventId` 0.
 
 use crate::event::{Details, ErrorCause, HistoryEvent, StateType};
-use crate::execution::{Command, Execution, Frame, FrameId, Input, Phase, Scope, ScopeId, Status, Transition};
+use crate::execution::{
+    Command, Execution, Frame, FrameId, Input, Phase, Scope, ScopeId, Status, Transition,
+};
 use crate::states;
 use serde_json::Value;
 use steppe_asl::definition::{Definition, Kind, StateId};
@@ -38,11 +40,21 @@ pub(crate) enum Next {
 
 impl<'a> Run<'a> {
     pub fn new(definition: &'a Definition, execution: &'a mut Execution, now: i64) -> Run<'a> {
-        Run { definition, execution, now, events: Vec::new(), commands: Vec::new(), steps: 0 }
+        Run {
+            definition,
+            execution,
+            now,
+            events: Vec::new(),
+            commands: Vec::new(),
+            steps: 0,
+        }
     }
 
     pub fn finish(self) -> Transition {
-        Transition { events: self.events, commands: self.commands }
+        Transition {
+            events: self.events,
+            commands: self.commands,
+        }
     }
 
     /// Emits an event; returns its id. Details are built only when history is recorded.
@@ -50,7 +62,12 @@ impl<'a> Run<'a> {
         let id = self.execution.next_event_id;
         self.execution.next_event_id += 1;
         if self.execution.config.record_history {
-            self.events.push(HistoryEvent { id, previous_event_id, timestamp_millis: self.now, details: details() });
+            self.events.push(HistoryEvent {
+                id,
+                previous_event_id,
+                timestamp_millis: self.now,
+                details: details(),
+            });
         }
         id
     }
@@ -66,8 +83,14 @@ impl<'a> Run<'a> {
             Input::TimerFired { timer_id } => self.timer_fired(timer_id),
             Input::TaskStarted { task_id } => states::task::started(self, task_id),
             Input::TaskHeartbeat { task_id } => states::task::heartbeat(self, task_id),
-            Input::TaskSucceeded { task_id, output } => states::task::completed(self, task_id, Ok(output)),
-            Input::TaskFailed { task_id, error, cause } => states::task::completed(self, task_id, Err(Failure::new(error, cause))),
+            Input::TaskSucceeded { task_id, output } => {
+                states::task::completed(self, task_id, Ok(output))
+            }
+            Input::TaskFailed {
+                task_id,
+                error,
+                cause,
+            } => states::task::completed(self, task_id, Err(Failure::new(error, cause))),
             Input::Stop { error, cause } => self.stop(error, cause),
         }
     }
@@ -78,13 +101,22 @@ impl<'a> Run<'a> {
         }
         let input = self.execution.input.clone();
         let role_arn = self.execution.info.role_arn.clone();
-        self.emit(0, || Details::ExecutionStarted { input: to_text(&input), role_arn });
-        let timeout = self.definition.timeout_seconds.or(self.execution.config.duration_seconds_max);
+        self.emit(0, || Details::ExecutionStarted {
+            input: to_text(&input),
+            role_arn,
+        });
+        let timeout = self
+            .definition
+            .timeout_seconds
+            .or(self.execution.config.duration_seconds_max);
         if let Some(seconds) = timeout {
             let timer_id = self.new_wait_id();
             self.execution.execution_timer = Some(timer_id);
             let fire_at_millis = self.now.saturating_add(seconds as i64 * 1000);
-            self.commands.push(Command::StartTimer { timer_id, fire_at_millis });
+            self.commands.push(Command::StartTimer {
+                timer_id,
+                fire_at_millis,
+            });
         }
         let scope = self.new_scope(None);
         let frame = self.new_frame(None, scope, self.definition.start_at(), input, 0);
@@ -104,13 +136,22 @@ impl<'a> Run<'a> {
             }
             if let Some(max) = self.execution.config.history_events_max {
                 if self.execution.next_event_id > max {
-                    let cause = format!("The execution reached the maximum number of history events ({max}).");
-                    self.end_execution(Status::Failed, Some(error_name::RUNTIME.into()), Some(cause), 0);
+                    let cause = format!(
+                        "The execution reached the maximum number of history events ({max})."
+                    );
+                    self.end_execution(
+                        Status::Failed,
+                        Some(error_name::RUNTIME.into()),
+                        Some(cause),
+                        0,
+                    );
                     return;
                 }
             }
             self.steps += 1;
-            let Some(frame) = self.execution.frames[id.0].take() else { continue };
+            let Some(frame) = self.execution.frames[id.0].take() else {
+                continue;
+            };
             self.step(id, frame);
         }
     }
@@ -123,8 +164,16 @@ impl<'a> Run<'a> {
                 let name = state.name.clone();
                 let input = &frame.input;
                 let record = self.record_history();
-                let entered_input = if record { to_text(input) } else { String::new() };
-                let entered = self.emit(frame.previous_event_id, || Details::StateEntered { state_type, name, input: entered_input });
+                let entered_input = if record {
+                    to_text(input)
+                } else {
+                    String::new()
+                };
+                let entered = self.emit(frame.previous_event_id, || Details::StateEntered {
+                    state_type,
+                    name,
+                    input: entered_input,
+                });
                 frame.entered_event_id = entered;
                 frame.previous_event_id = entered;
                 frame.entered_time_millis = self.now;
@@ -156,7 +205,10 @@ impl<'a> Run<'a> {
             }
             Next::Ended(frame, output) => self.frame_ended(id, frame, output),
             Next::Failed(frame, failure) => {
-                let details = ErrorCause { error: Some(failure.error), cause: Some(failure.cause) };
+                let details = ErrorCause {
+                    error: Some(failure.error),
+                    cause: Some(failure.cause),
+                };
                 self.frame_failed(id, frame, details);
             }
             Next::FailState(frame, details) => self.frame_failed(id, frame, details),
@@ -166,11 +218,19 @@ impl<'a> Run<'a> {
     fn frame_ended(&mut self, id: FrameId, frame: Frame, output: Value) {
         self.free_frame(id, &frame);
         match frame.parent {
-            Some((parent, slot)) => states::child_ended(self, parent, slot, Ok(output), frame.previous_event_id),
+            Some((parent, slot)) => {
+                states::child_ended(self, parent, slot, Ok(output), frame.previous_event_id)
+            }
             None => {
                 self.execution.output = Some(output.clone());
-                let text = if self.record_history() { to_text(&output) } else { String::new() };
-                self.emit(frame.previous_event_id, || Details::ExecutionSucceeded { output: text });
+                let text = if self.record_history() {
+                    to_text(&output)
+                } else {
+                    String::new()
+                };
+                self.emit(frame.previous_event_id, || Details::ExecutionSucceeded {
+                    output: text,
+                });
                 self.finish_execution(Status::Succeeded);
             }
         }
@@ -180,7 +240,10 @@ impl<'a> Run<'a> {
         self.free_frame(id, &frame);
         match frame.parent {
             Some((parent, slot)) => {
-                let failure = Failure::new(details.error.unwrap_or_default(), details.cause.unwrap_or_default());
+                let failure = Failure::new(
+                    details.error.unwrap_or_default(),
+                    details.cause.unwrap_or_default(),
+                );
                 states::child_ended(self, parent, slot, Err(failure), frame.previous_event_id);
             }
             None => self.fail_execution(details, frame.previous_event_id),
@@ -193,7 +256,13 @@ impl<'a> Run<'a> {
         self.end_execution(status, error.error, error.cause, previous_event_id);
     }
 
-    fn end_execution(&mut self, status: Status, error: Option<String>, cause: Option<String>, previous_event_id: u64) {
+    fn end_execution(
+        &mut self,
+        status: Status,
+        error: Option<String>,
+        cause: Option<String>,
+        previous_event_id: u64,
+    ) {
         let details = ErrorCause { error, cause };
         self.execution.error = Some(details.clone());
         self.emit(previous_event_id, || match status {
@@ -226,11 +295,20 @@ impl<'a> Run<'a> {
             self.execution.execution_timer = None;
             let last = self.last_top_level_event();
             let cause = "The execution has timed out.".to_string();
-            self.end_execution(Status::TimedOut, Some(error_name::TIMEOUT.into()), Some(cause), last);
+            self.end_execution(
+                Status::TimedOut,
+                Some(error_name::TIMEOUT.into()),
+                Some(cause),
+                last,
+            );
             return;
         }
-        let Some(id) = self.execution.waiting.remove(&timer_id) else { return };
-        let Some(frame) = self.execution.frames[id.0].take() else { return };
+        let Some(id) = self.execution.waiting.remove(&timer_id) else {
+            return;
+        };
+        let Some(frame) = self.execution.frames[id.0].take() else {
+            return;
+        };
         let next = states::timer_fired(self, id, frame, timer_id);
         self.settle(id, next);
     }
@@ -247,12 +325,18 @@ impl<'a> Run<'a> {
 
     /// Forgets a task or timer the execution no longer waits for.
     pub fn cancel_wait(&mut self, wait_id: u64) {
-        let Some(frame_id) = self.execution.waiting.remove(&wait_id) else { return };
+        let Some(frame_id) = self.execution.waiting.remove(&wait_id) else {
+            return;
+        };
         let is_task = matches!(
             self.execution.frame_ref(frame_id).map(|frame| &frame.phase),
             Some(Phase::AwaitTask(pending)) if pending.task_id == wait_id
         );
-        self.commands.push(if is_task { Command::CancelTask { task_id: wait_id } } else { Command::CancelTimer { timer_id: wait_id } });
+        self.commands.push(if is_task {
+            Command::CancelTask { task_id: wait_id }
+        } else {
+            Command::CancelTimer { timer_id: wait_id }
+        });
     }
 
     pub fn new_wait_id(&mut self) -> u64 {
@@ -265,11 +349,21 @@ impl<'a> Run<'a> {
     pub fn start_timer(&mut self, frame: FrameId, fire_at_millis: i64) -> u64 {
         let timer_id = self.new_wait_id();
         self.execution.waiting.insert(timer_id, frame);
-        self.commands.push(Command::StartTimer { timer_id, fire_at_millis });
+        self.commands.push(Command::StartTimer {
+            timer_id,
+            fire_at_millis,
+        });
         timer_id
     }
 
-    pub fn new_frame(&mut self, parent: Option<(FrameId, usize)>, scope: ScopeId, state: StateId, input: Value, previous_event_id: u64) -> FrameId {
+    pub fn new_frame(
+        &mut self,
+        parent: Option<(FrameId, usize)>,
+        scope: ScopeId,
+        state: StateId,
+        input: Value,
+        previous_event_id: u64,
+    ) -> FrameId {
         let frame = Frame {
             parent,
             scope,
@@ -319,7 +413,10 @@ impl<'a> Run<'a> {
     }
 
     pub fn new_scope(&mut self, parent: Option<ScopeId>) -> ScopeId {
-        let scope = Scope { parent, variables: Default::default() };
+        let scope = Scope {
+            parent,
+            variables: Default::default(),
+        };
         match self.execution.free_scopes.pop() {
             Some(index) => {
                 self.execution.scopes[index] = Some(scope);

@@ -47,9 +47,16 @@ impl<'a> Obj<'a> {
 
     /// Reports every missing required field in one diagnostic, as AWS does.
     pub fn require(&self, diagnostics: &mut Diagnostics, required: &[&str]) -> bool {
-        let missing: Vec<&str> = required.iter().copied().filter(|key| !self.has(key)).collect();
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|key| !self.has(key))
+            .collect();
         if !missing.is_empty() {
-            diagnostics.schema(&self.location, format!("These fields are required: [{}]", missing.join(", ")));
+            diagnostics.schema(
+                &self.location,
+                format!("These fields are required: [{}]", missing.join(", ")),
+            );
         }
         missing.is_empty()
     }
@@ -57,7 +64,13 @@ impl<'a> Obj<'a> {
     /// Reports when more than one of `keys` is present.
     pub fn at_most_one(&self, diagnostics: &mut Diagnostics, keys: &[&str]) {
         if keys.iter().filter(|key| self.has(key)).count() > 1 {
-            diagnostics.schema(&self.location, format!("There should only be one of the following fields: [{}]", keys.join(", ")));
+            diagnostics.schema(
+                &self.location,
+                format!(
+                    "There should only be one of the following fields: [{}]",
+                    keys.join(", ")
+                ),
+            );
         }
     }
 
@@ -82,24 +95,47 @@ impl<'a> Obj<'a> {
     }
 
     /// An integer field within `[min, max]`.
-    pub fn integer(&self, diagnostics: &mut Diagnostics, key: &str, min: u64, max: u64) -> Option<u64> {
+    pub fn integer(
+        &self,
+        diagnostics: &mut Diagnostics,
+        key: &str,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
         let value = self.get(key)?;
         let number = integer_value(value);
         match number {
-            Some(n) if n < min as i128 => diagnostics.schema(self.at(key), format!("Minimum value is {min}")),
-            Some(n) if n > max as i128 => diagnostics.schema(self.at(key), format!("Maximum value is {max}")),
+            Some(n) if n < min as i128 => {
+                diagnostics.schema(self.at(key), format!("Minimum value is {min}"))
+            }
+            Some(n) if n > max as i128 => {
+                diagnostics.schema(self.at(key), format!("Maximum value is {max}"))
+            }
             Some(n) => return Some(n as u64),
-            None => diagnostics.schema(self.at(key), format!("The field '{key}' must be an integer")),
+            None => diagnostics.schema(
+                self.at(key),
+                format!("The field '{key}' must be an integer"),
+            ),
         }
         None
     }
 
     /// A number field within `[min, max]`.
-    pub fn number(&self, diagnostics: &mut Diagnostics, key: &str, min: f64, max: f64) -> Option<f64> {
+    pub fn number(
+        &self,
+        diagnostics: &mut Diagnostics,
+        key: &str,
+        min: f64,
+        max: f64,
+    ) -> Option<f64> {
         let value = self.get(key)?;
         match value.as_f64() {
-            Some(n) if n < min => diagnostics.schema(self.at(key), format!("Minimum value is {min:?}")),
-            Some(n) if n > max => diagnostics.schema(self.at(key), format!("Maximum value is {max:?}")),
+            Some(n) if n < min => {
+                diagnostics.schema(self.at(key), format!("Minimum value is {min:?}"))
+            }
+            Some(n) if n > max => {
+                diagnostics.schema(self.at(key), format!("Maximum value is {max:?}"))
+            }
             Some(n) => return Some(n),
             None => diagnostics.schema(self.at(key), format!("The field '{key}' must be a number")),
         }
@@ -110,7 +146,12 @@ impl<'a> Obj<'a> {
     pub fn path(&self, diagnostics: &mut Diagnostics, key: &str) -> Option<Path> {
         let text = self.string(diagnostics, key)?;
         Path::parse(text)
-            .map_err(|_| diagnostics.schema(self.at(key), format!("The value for the field '{key}' must be a valid JSONPath")))
+            .map_err(|_| {
+                diagnostics.schema(
+                    self.at(key),
+                    format!("The value for the field '{key}' must be a valid JSONPath"),
+                )
+            })
             .ok()
     }
 
@@ -118,7 +159,9 @@ impl<'a> Obj<'a> {
     pub fn reference_path(&self, diagnostics: &mut Diagnostics, key: &str) -> Option<Path> {
         let text = self.string(diagnostics, key)?;
         match Path::parse(text) {
-            Ok(path) if path.is_definite() && *path.root() != crate::path::Root::Context => Some(path),
+            Ok(path) if path.is_definite() && *path.root() != crate::path::Root::Context => {
+                Some(path)
+            }
             _ => {
                 diagnostics.schema(self.at(key), "Value is not a Reference Path");
                 None
@@ -131,7 +174,9 @@ impl<'a> Obj<'a> {
         match self.get(key) {
             None => Selector::Whole,
             Some(Value::Null) => Selector::Null,
-            Some(_) => self.path(diagnostics, key).map_or(Selector::Whole, Selector::Path),
+            Some(_) => self
+                .path(diagnostics, key)
+                .map_or(Selector::Whole, Selector::Path),
         }
     }
 
@@ -144,7 +189,10 @@ impl<'a> Obj<'a> {
                 Ok(path) if path.is_root_only() => ResultPath::Replace,
                 Ok(path) => ResultPath::Path(path),
                 Err(_) => {
-                    diagnostics.schema(self.at(key), format!("The value for the field '{key}' must be a valid Reference Path"));
+                    diagnostics.schema(
+                        self.at(key),
+                        format!("The value for the field '{key}' must be a valid Reference Path"),
+                    );
                     ResultPath::Replace
                 }
             },
@@ -157,20 +205,35 @@ impl<'a> Obj<'a> {
 
     /// A non-negative integer that JSONPath mode may read from `{key}Path` and JSONata mode
     /// may compute with `{% %}`.
-    pub fn dynamic_integer(&self, diagnostics: &mut Diagnostics, key: &str, language: QueryLanguage, min: u64, max: u64) -> Option<Dynamic<u64>> {
+    pub fn dynamic_integer(
+        &self,
+        diagnostics: &mut Diagnostics,
+        key: &str,
+        language: QueryLanguage,
+        min: u64,
+        max: u64,
+    ) -> Option<Dynamic<u64>> {
         let path_key = format!("{key}Path");
         self.at_most_one(diagnostics, &[key, &path_key]);
         if let Some(expr) = self.jsonata_string(diagnostics, key, language) {
             return Some(Dynamic::Jsonata(expr));
         }
         if self.has(key) {
-            return self.integer(diagnostics, key, min, max).map(Dynamic::Literal);
+            return self
+                .integer(diagnostics, key, min, max)
+                .map(Dynamic::Literal);
         }
-        self.reference_path(diagnostics, &path_key).map(Dynamic::Path)
+        self.reference_path(diagnostics, &path_key)
+            .map(Dynamic::Path)
     }
 
     /// The expression of a `{% %}` string field in JSONata mode.
-    pub fn jsonata_string(&self, diagnostics: &mut Diagnostics, key: &str, language: QueryLanguage) -> Option<String> {
+    pub fn jsonata_string(
+        &self,
+        diagnostics: &mut Diagnostics,
+        key: &str,
+        language: QueryLanguage,
+    ) -> Option<String> {
         let text = self.get(key)?.as_str()?;
         let expr = jsonata_expression(text)?;
         if language != QueryLanguage::Jsonata {
@@ -181,7 +244,11 @@ impl<'a> Obj<'a> {
     }
 
     /// A field whose value may contain `{% %}` expressions, in JSONata mode.
-    pub fn jsonata_template(&self, diagnostics: &mut Diagnostics, key: &str) -> Option<JsonataTemplate> {
+    pub fn jsonata_template(
+        &self,
+        diagnostics: &mut Diagnostics,
+        key: &str,
+    ) -> Option<JsonataTemplate> {
         let value = self.get(key)?;
         check_jsonata_strings(value, &self.at(key), diagnostics);
         Some(JsonataTemplate(value.clone()))
@@ -213,7 +280,10 @@ fn check_jsonata_strings(value: &Value, location: &str, diagnostics: &mut Diagno
             let opens = text.starts_with("{%");
             let closes = text.ends_with("%}");
             if opens != closes || (opens && text.len() < 4) {
-                diagnostics.schema(location, "The value must be a valid JSONata expression enclosed in '{%' and '%}'");
+                diagnostics.schema(
+                    location,
+                    "The value must be a valid JSONata expression enclosed in '{%' and '%}'",
+                );
             } else if opens && jsonata_expression(text).is_some_and(str::is_empty) {
                 diagnostics.schema(location, "The JSONata expression must not be empty");
             }
@@ -233,18 +303,28 @@ fn check_jsonata_strings(value: &Value, location: &str, diagnostics: &mut Diagno
 }
 
 /// A state's or block's `QueryLanguage`. `machine` is the machine's language, `None` at the top.
-pub(super) fn query_language(obj: &Obj<'_>, diagnostics: &mut Diagnostics, machine: Option<QueryLanguage>) -> Option<QueryLanguage> {
+pub(super) fn query_language(
+    obj: &Obj<'_>,
+    diagnostics: &mut Diagnostics,
+    machine: Option<QueryLanguage>,
+) -> Option<QueryLanguage> {
     let text = obj.string(diagnostics, "QueryLanguage")?;
     let language = match text {
         "JSONPath" => QueryLanguage::JsonPath,
         "JSONata" => QueryLanguage::Jsonata,
         _ => {
-            diagnostics.schema(obj.at("QueryLanguage"), "The field 'QueryLanguage' should have one of these values: [JSONPath, JSONata]");
+            diagnostics.schema(
+                obj.at("QueryLanguage"),
+                "The field 'QueryLanguage' should have one of these values: [JSONPath, JSONata]",
+            );
             return None;
         }
     };
     if machine == Some(QueryLanguage::Jsonata) && language == QueryLanguage::JsonPath {
-        diagnostics.schema(&obj.location, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine");
+        diagnostics.schema(
+            &obj.location,
+            "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+        );
     }
     Some(language)
 }
@@ -265,11 +345,17 @@ pub(super) struct Duplicate {
 pub(super) fn parse_json(text: &str) -> Result<Parsed, String> {
     let duplicates = RefCell::new(Vec::new());
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = Seed { location: String::new(), duplicates: &duplicates }
-        .deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value))
-        .map_err(|error| error.to_string())?;
-    Ok(Parsed { value, duplicates: duplicates.into_inner() })
+    let value = Seed {
+        location: String::new(),
+        duplicates: &duplicates,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|()| value))
+    .map_err(|error| error.to_string())?;
+    Ok(Parsed {
+        value,
+        duplicates: duplicates.into_inner(),
+    })
 }
 
 struct Seed<'a> {
@@ -314,7 +400,10 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         loop {
-            let seed = Seed { location: format!("{}/{}", self.location, items.len()), duplicates: self.duplicates };
+            let seed = Seed {
+                location: format!("{}/{}", self.location, items.len()),
+                duplicates: self.duplicates,
+            };
             match seq.next_element_seed(seed)? {
                 Some(item) => items.push(item),
                 None => return Ok(Value::Array(items)),
@@ -324,11 +413,24 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            let location = format!("{}/{}", self.location, crate::template::escape_pointer(&key));
-            let value = access.next_value_seed(Seed { location, duplicates: self.duplicates })?;
+            let location = format!(
+                "{}/{}",
+                self.location,
+                crate::template::escape_pointer(&key)
+            );
+            let value = access.next_value_seed(Seed {
+                location,
+                duplicates: self.duplicates,
+            })?;
             if map.insert(key.clone(), value).is_some() {
-                let location = if self.location.is_empty() { "/".to_string() } else { self.location.clone() };
-                self.duplicates.borrow_mut().push(Duplicate { location, key });
+                let location = if self.location.is_empty() {
+                    "/".to_string()
+                } else {
+                    self.location.clone()
+                };
+                self.duplicates
+                    .borrow_mut()
+                    .push(Duplicate { location, key });
             }
         }
         Ok(Value::Object(map))

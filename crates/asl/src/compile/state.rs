@@ -4,8 +4,8 @@ use super::fields::{jsonata_expression, query_language, Obj};
 use super::{BlockScope, Compiler};
 use crate::choice::{self, Test};
 use crate::definition::{
-    Assign, Catcher, Choice, Dynamic, Fail, FailField, Io, JsonPathIo, JsonataIo, Kind, Map, Parallel, Pass, QueryLanguage, Retrier,
-    Rule, RuleTest, State, StateId, Task, Transition, Wait,
+    Assign, Catcher, Choice, Dynamic, Fail, FailField, Io, JsonPathIo, JsonataIo, Kind, Map,
+    Parallel, Pass, QueryLanguage, Retrier, Rule, RuleTest, State, StateId, Task, Transition, Wait,
 };
 use crate::diagnostic::{Code, Diagnostics};
 use crate::intrinsic::{self, Intrinsic};
@@ -21,17 +21,39 @@ struct FieldTable {
     jsonata: &'static [&'static str],
 }
 
-const JSONPATH_IO: &[&str] = &["InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath"];
+const JSONPATH_IO: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+];
 
 fn field_table(type_name: &str) -> Option<FieldTable> {
     let table = match type_name {
         "Pass" => FieldTable {
             both: &["Next", "End", "Assign"],
-            json_path: &["InputPath", "OutputPath", "Parameters", "Result", "ResultPath"],
+            json_path: &[
+                "InputPath",
+                "OutputPath",
+                "Parameters",
+                "Result",
+                "ResultPath",
+            ],
             jsonata: &["Output"],
         },
         "Task" => FieldTable {
-            both: &["Resource", "Next", "End", "Assign", "TimeoutSeconds", "HeartbeatSeconds", "Retry", "Catch", "Credentials"],
+            both: &[
+                "Resource",
+                "Next",
+                "End",
+                "Assign",
+                "TimeoutSeconds",
+                "HeartbeatSeconds",
+                "Retry",
+                "Catch",
+                "Credentials",
+            ],
             json_path: &[
                 "InputPath",
                 "OutputPath",
@@ -43,14 +65,26 @@ fn field_table(type_name: &str) -> Option<FieldTable> {
             ],
             jsonata: &["Arguments", "Output"],
         },
-        "Choice" => FieldTable { both: &["Choices", "Default", "Assign"], json_path: &["InputPath", "OutputPath"], jsonata: &["Output"] },
+        "Choice" => FieldTable {
+            both: &["Choices", "Default", "Assign"],
+            json_path: &["InputPath", "OutputPath"],
+            jsonata: &["Output"],
+        },
         "Wait" => FieldTable {
             both: &["Seconds", "Timestamp", "Next", "End", "Assign"],
             json_path: &["SecondsPath", "TimestampPath", "InputPath", "OutputPath"],
             jsonata: &["Output"],
         },
-        "Succeed" => FieldTable { both: &[], json_path: &["InputPath", "OutputPath"], jsonata: &["Output"] },
-        "Fail" => FieldTable { both: &["Error", "Cause"], json_path: &["ErrorPath", "CausePath"], jsonata: &[] },
+        "Succeed" => FieldTable {
+            both: &[],
+            json_path: &["InputPath", "OutputPath"],
+            jsonata: &["Output"],
+        },
+        "Fail" => FieldTable {
+            both: &["Error", "Cause"],
+            json_path: &["ErrorPath", "CausePath"],
+            jsonata: &[],
+        },
         "Parallel" => FieldTable {
             both: &["Branches", "Next", "End", "Assign", "Retry", "Catch"],
             json_path: JSONPATH_IO,
@@ -95,16 +129,28 @@ fn field_table(type_name: &str) -> Option<FieldTable> {
 const TYPES_MESSAGE: &str = "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]";
 
 impl Compiler {
-    pub(super) fn state(&mut self, scope: &BlockScope<'_>, name: &str, value: &Value, machine_language: QueryLanguage) -> State {
-        let location = format!("{}/States/{}", scope.location, crate::template::escape_pointer(name));
+    pub(super) fn state(
+        &mut self,
+        scope: &BlockScope<'_>,
+        name: &str,
+        value: &Value,
+        machine_language: QueryLanguage,
+    ) -> State {
+        let location = format!(
+            "{}/States/{}",
+            scope.location,
+            crate::template::escape_pointer(name)
+        );
         let id = scope.ids[name];
         let empty = serde_json::Map::new();
         let map = value.as_object().unwrap_or_else(|| {
-            self.diagnostics.schema(&location, "A state must be a JSON object");
+            self.diagnostics
+                .schema(&location, "A state must be a JSON object");
             &empty
         });
         let obj = Obj::new(map, location);
-        let language = query_language(&obj, &mut self.diagnostics, Some(machine_language)).unwrap_or(machine_language);
+        let language = query_language(&obj, &mut self.diagnostics, Some(machine_language))
+            .unwrap_or(machine_language);
         let type_name = obj.string(&mut self.diagnostics, "Type");
         let table = type_name.and_then(field_table);
         match (type_name, &table) {
@@ -128,12 +174,24 @@ impl Compiler {
             "Fail" => Kind::Fail(self.fail(&obj, language)),
             "Parallel" => Kind::Parallel(self.parallel(&obj, id, machine_language)),
             "Map" => Kind::Map(Box::new(self.map(&obj, id, language, machine_language))),
-            _ => Kind::Pass(Pass { result: obj.get("Result").cloned() }),
+            _ => Kind::Pass(Pass {
+                result: obj.get("Result").cloned(),
+            }),
         };
         let transition = self.transition(&obj, scope, &kind);
         let retry = self.retriers(&obj);
         let catch = self.catchers(&obj, scope, language);
-        State { name: name.to_string(), block: scope.id, query_language: language, io, assign, transition, retry, catch, kind }
+        State {
+            name: name.to_string(),
+            block: scope.id,
+            query_language: language,
+            io,
+            assign,
+            transition,
+            retry,
+            catch,
+            kind,
+        }
     }
 
     fn io(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Io {
@@ -141,8 +199,12 @@ impl Compiler {
         match language {
             QueryLanguage::JsonPath => Io::JsonPath(JsonPathIo {
                 input_path: obj.selector(diagnostics, "InputPath"),
-                parameters: obj.get("Parameters").map(|value| compile_template(value, &obj.at("Parameters"), diagnostics)),
-                result_selector: obj.get("ResultSelector").map(|value| compile_template(value, &obj.at("ResultSelector"), diagnostics)),
+                parameters: obj
+                    .get("Parameters")
+                    .map(|value| compile_template(value, &obj.at("Parameters"), diagnostics)),
+                result_selector: obj
+                    .get("ResultSelector")
+                    .map(|value| compile_template(value, &obj.at("ResultSelector"), diagnostics)),
                 result_path: obj.result_path(diagnostics, "ResultPath"),
                 output_path: obj.selector(diagnostics, "OutputPath"),
             }),
@@ -157,7 +219,8 @@ impl Compiler {
         let value = obj.get(key)?;
         let location = obj.at(key);
         let Some(map) = value.as_object() else {
-            self.diagnostics.schema(&location, format!("The field '{key}' must be an object"));
+            self.diagnostics
+                .schema(&location, format!("The field '{key}' must be an object"));
             return None;
         };
         for name in map.keys() {
@@ -166,12 +229,19 @@ impl Compiler {
                 QueryLanguage::Jsonata => name,
             };
             if !is_variable_name(variable) || variable == "states" {
-                self.diagnostics.schema(&location, format!("The variable name '{variable}' is invalid"));
+                self.diagnostics.schema(
+                    &location,
+                    format!("The variable name '{variable}' is invalid"),
+                );
             }
         }
         Some(match language {
-            QueryLanguage::JsonPath => Assign::JsonPath(Template::compile(value, &location, &mut self.diagnostics)),
-            QueryLanguage::Jsonata => Assign::Jsonata(obj.jsonata_template(&mut self.diagnostics, key)?),
+            QueryLanguage::JsonPath => {
+                Assign::JsonPath(Template::compile(value, &location, &mut self.diagnostics))
+            }
+            QueryLanguage::Jsonata => {
+                Assign::Jsonata(obj.jsonata_template(&mut self.diagnostics, key)?)
+            }
         })
     }
 
@@ -187,10 +257,13 @@ impl Compiler {
                 obj.at_most_one(&mut self.diagnostics, &["Next", "End"]);
                 Transition::End
             }
-            (Some(_), _) => self.target(obj, scope, "Next").map_or(Transition::End, Transition::Next),
+            (Some(_), _) => self
+                .target(obj, scope, "Next")
+                .map_or(Transition::End, Transition::Next),
             (None, Some(true)) => Transition::End,
             (None, _) => {
-                self.diagnostics.schema(&obj.location, "These fields are required: [Next | End]");
+                self.diagnostics
+                    .schema(&obj.location, "These fields are required: [Next | End]");
                 Transition::End
             }
         }
@@ -201,58 +274,119 @@ impl Compiler {
         let name = obj.string(&mut self.diagnostics, key)?;
         let target = scope.ids.get(name).copied();
         if target.is_none() {
-            self.diagnostics.error(Code::MissingTransitionTarget, obj.at(key), format!("Missing 'Next' target: {name}"));
+            self.diagnostics.error(
+                Code::MissingTransitionTarget,
+                obj.at(key),
+                format!("Missing 'Next' target: {name}"),
+            );
         }
         target
     }
 
     fn task(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Task {
         obj.require(&mut self.diagnostics, &["Resource"]);
-        let resource = obj.string(&mut self.diagnostics, "Resource").unwrap_or_default().to_string();
-        let timeout_seconds = obj.dynamic_integer(&mut self.diagnostics, "TimeoutSeconds", language, 1, limits::SECONDS_MAX);
-        let heartbeat_seconds = obj.dynamic_integer(&mut self.diagnostics, "HeartbeatSeconds", language, 1, limits::SECONDS_MAX);
-        if let (Some(Dynamic::Literal(timeout)), Some(Dynamic::Literal(heartbeat))) = (&timeout_seconds, &heartbeat_seconds) {
+        let resource = obj
+            .string(&mut self.diagnostics, "Resource")
+            .unwrap_or_default()
+            .to_string();
+        let timeout_seconds = obj.dynamic_integer(
+            &mut self.diagnostics,
+            "TimeoutSeconds",
+            language,
+            1,
+            limits::SECONDS_MAX,
+        );
+        let heartbeat_seconds = obj.dynamic_integer(
+            &mut self.diagnostics,
+            "HeartbeatSeconds",
+            language,
+            1,
+            limits::SECONDS_MAX,
+        );
+        if let (Some(Dynamic::Literal(timeout)), Some(Dynamic::Literal(heartbeat))) =
+            (&timeout_seconds, &heartbeat_seconds)
+        {
             if heartbeat >= timeout {
-                self.diagnostics.schema(obj.at("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds");
+                self.diagnostics.schema(
+                    obj.at("HeartbeatSeconds"),
+                    "HeartbeatSeconds must be smaller than TimeoutSeconds",
+                );
             }
         }
         let credentials = obj.get("Credentials").cloned();
         if let Some(credentials) = &credentials {
-            let has_role = credentials.as_object().is_some_and(|map| map.contains_key("RoleArn") || map.contains_key("RoleArn.$"));
+            let has_role = credentials
+                .as_object()
+                .is_some_and(|map| map.contains_key("RoleArn") || map.contains_key("RoleArn.$"));
             if !has_role {
-                self.diagnostics.schema(obj.at("Credentials"), "The field 'RoleArn' is required but was missing");
+                self.diagnostics.schema(
+                    obj.at("Credentials"),
+                    "The field 'RoleArn' is required but was missing",
+                );
             }
         }
-        Task { resource, timeout_seconds, heartbeat_seconds, credentials }
+        Task {
+            resource,
+            timeout_seconds,
+            heartbeat_seconds,
+            credentials,
+        }
     }
 
-    fn choice(&mut self, obj: &Obj<'_>, scope: &BlockScope<'_>, jsonata: bool, language: QueryLanguage) -> Choice {
+    fn choice(
+        &mut self,
+        obj: &Obj<'_>,
+        scope: &BlockScope<'_>,
+        jsonata: bool,
+        language: QueryLanguage,
+    ) -> Choice {
         obj.require(&mut self.diagnostics, &["Choices"]);
         let mut rules = Vec::new();
         match obj.get("Choices") {
             Some(Value::Array(items)) if !items.is_empty() => {
                 for (index, item) in items.iter().enumerate() {
                     let location = format!("{}/Choices[{index}]", obj.location);
-                    let Some(rule) = choice::parse_rule(item, &location, jsonata, &mut self.diagnostics) else { continue };
+                    let Some(rule) =
+                        choice::parse_rule(item, &location, jsonata, &mut self.diagnostics)
+                    else {
+                        continue;
+                    };
                     let Some(next) = scope.ids.get(rule.next.as_str()).copied() else {
                         let message = format!("Missing 'Next' target: {}", rule.next);
-                        self.diagnostics.error(Code::MissingTransitionTarget, format!("{location}/Next"), message);
+                        self.diagnostics.error(
+                            Code::MissingTransitionTarget,
+                            format!("{location}/Next"),
+                            message,
+                        );
                         continue;
                     };
                     rules.push(self.rule(rule, next, &location, language));
                 }
             }
-            Some(_) => self.diagnostics.schema(obj.at("Choices"), "The field 'Choices' must be a non-empty array"),
+            Some(_) => self.diagnostics.schema(
+                obj.at("Choices"),
+                "The field 'Choices' must be a non-empty array",
+            ),
             None => {}
         }
-        let default = obj.get("Default").and_then(|_| self.target(obj, scope, "Default"));
+        let default = obj
+            .get("Default")
+            .and_then(|_| self.target(obj, scope, "Default"));
         Choice { rules, default }
     }
 
-    fn rule(&mut self, rule: choice::ChoiceRule, next: StateId, location: &str, language: QueryLanguage) -> Rule {
+    fn rule(
+        &mut self,
+        rule: choice::ChoiceRule,
+        next: StateId,
+        location: &str,
+        language: QueryLanguage,
+    ) -> Rule {
         let test = match rule.test {
             Test::Expr(expr) => RuleTest::Expr(expr),
-            Test::Condition(condition) => RuleTest::Condition(crate::definition::JsonataTemplate(condition)),
+            Test::Condition(condition) => {
+                RuleTest::Condition(crate::definition::JsonataTemplate(condition))
+            }
         };
         let mut holder = serde_json::Map::new();
         if let Some(assign) = rule.assign {
@@ -264,7 +398,12 @@ impl Compiler {
         let obj = Obj::new(&holder, location.to_string());
         let assign = self.assign(&obj, "Assign", language);
         let output = obj.jsonata_template(&mut self.diagnostics, "Output");
-        Rule { test, next, assign, output }
+        Rule {
+            test,
+            next,
+            assign,
+            output,
+        }
     }
 
     fn wait(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Wait {
@@ -277,35 +416,62 @@ impl Compiler {
             if let Some(expr) = obj.jsonata_string(&mut self.diagnostics, "Timestamp", language) {
                 return Wait::Timestamp(Dynamic::Jsonata(expr));
             }
-            if let Some(path) = obj.get("TimestampPath").and_then(|_| obj.path(&mut self.diagnostics, "TimestampPath")) {
+            if let Some(path) = obj
+                .get("TimestampPath")
+                .and_then(|_| obj.path(&mut self.diagnostics, "TimestampPath"))
+            {
                 return Wait::Timestamp(Dynamic::Path(path));
             }
-            let text = obj.string(&mut self.diagnostics, "Timestamp").unwrap_or_default();
+            let text = obj
+                .string(&mut self.diagnostics, "Timestamp")
+                .unwrap_or_default();
             return match timestamp::parse_rfc3339(text) {
                 Some(millis) => Wait::Timestamp(Dynamic::Literal(millis)),
                 None => {
-                    self.diagnostics.schema(obj.at("Timestamp"), "String does not match RFC3339 timestamp");
+                    self.diagnostics.schema(
+                        obj.at("Timestamp"),
+                        "String does not match RFC3339 timestamp",
+                    );
                     Wait::Timestamp(Dynamic::Literal(0))
                 }
             };
         }
-        if let Some(path) = obj.get("SecondsPath").and_then(|_| obj.path(&mut self.diagnostics, "SecondsPath")) {
+        if let Some(path) = obj
+            .get("SecondsPath")
+            .and_then(|_| obj.path(&mut self.diagnostics, "SecondsPath"))
+        {
             return Wait::Seconds(Dynamic::Path(path));
         }
-        let seconds = obj.dynamic_integer(&mut self.diagnostics, "Seconds", language, 0, limits::SECONDS_MAX);
+        let seconds = obj.dynamic_integer(
+            &mut self.diagnostics,
+            "Seconds",
+            language,
+            0,
+            limits::SECONDS_MAX,
+        );
         Wait::Seconds(seconds.unwrap_or(Dynamic::Literal(0)))
     }
 
     fn fail(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Fail {
-        Fail { error: self.fail_field(obj, "Error", language), cause: self.fail_field(obj, "Cause", language) }
+        Fail {
+            error: self.fail_field(obj, "Error", language),
+            cause: self.fail_field(obj, "Cause", language),
+        }
     }
 
-    fn fail_field(&mut self, obj: &Obj<'_>, key: &str, language: QueryLanguage) -> Option<FailField> {
+    fn fail_field(
+        &mut self,
+        obj: &Obj<'_>,
+        key: &str,
+        language: QueryLanguage,
+    ) -> Option<FailField> {
         let path_key = format!("{key}Path");
         obj.at_most_one(&mut self.diagnostics, &[key, &path_key]);
         if let Some(text) = obj.string(&mut self.diagnostics, key) {
             return Some(match jsonata_expression(text) {
-                Some(expr) if language == QueryLanguage::Jsonata => FailField::Jsonata(expr.to_string()),
+                Some(expr) if language == QueryLanguage::Jsonata => {
+                    FailField::Jsonata(expr.to_string())
+                }
                 _ => FailField::Literal(text.to_string()),
             });
         }
@@ -322,7 +488,12 @@ impl Compiler {
         field
     }
 
-    fn parallel(&mut self, obj: &Obj<'_>, id: StateId, machine_language: QueryLanguage) -> Parallel {
+    fn parallel(
+        &mut self,
+        obj: &Obj<'_>,
+        id: StateId,
+        machine_language: QueryLanguage,
+    ) -> Parallel {
         obj.require(&mut self.diagnostics, &["Branches"]);
         let mut branches = Vec::new();
         match obj.get("Branches") {
@@ -330,50 +501,98 @@ impl Compiler {
                 for (index, item) in items.iter().enumerate() {
                     let location = format!("{}/Branches[{index}]", obj.location);
                     let Some(map) = item.as_object() else {
-                        self.diagnostics.schema(&location, "A branch must be a JSON object");
+                        self.diagnostics
+                            .schema(&location, "A branch must be a JSON object");
                         continue;
                     };
-                    Obj::new(map, location.clone()).allow_only(&mut self.diagnostics, &["StartAt", "States", "Comment"]);
-                    branches.push(self.block(map, location, Some(id), machine_language, machine_language));
+                    Obj::new(map, location.clone())
+                        .allow_only(&mut self.diagnostics, &["StartAt", "States", "Comment"]);
+                    branches.push(self.block(
+                        map,
+                        location,
+                        Some(id),
+                        machine_language,
+                        machine_language,
+                    ));
                 }
             }
-            Some(_) => self.diagnostics.schema(obj.at("Branches"), "The field 'Branches' must be a non-empty array"),
+            Some(_) => self.diagnostics.schema(
+                obj.at("Branches"),
+                "The field 'Branches' must be a non-empty array",
+            ),
             None => {}
         }
         Parallel { branches }
     }
 
-    fn map(&mut self, obj: &Obj<'_>, id: StateId, language: QueryLanguage, machine_language: QueryLanguage) -> Map {
+    fn map(
+        &mut self,
+        obj: &Obj<'_>,
+        id: StateId,
+        language: QueryLanguage,
+        machine_language: QueryLanguage,
+    ) -> Map {
         obj.at_most_one(&mut self.diagnostics, &["ItemProcessor", "Iterator"]);
         obj.at_most_one(&mut self.diagnostics, &["ItemSelector", "Parameters"]);
-        let processor_key = if obj.has("Iterator") { "Iterator" } else { "ItemProcessor" };
+        let processor_key = if obj.has("Iterator") {
+            "Iterator"
+        } else {
+            "ItemProcessor"
+        };
         let mut distributed = false;
         let processor = match obj.get(processor_key) {
             Some(Value::Object(map)) => {
                 let location = obj.at(processor_key);
                 let processor_obj = Obj::new(map, location.clone());
-                processor_obj.allow_only(&mut self.diagnostics, &["StartAt", "States", "Comment", "ProcessorConfig"]);
+                processor_obj.allow_only(
+                    &mut self.diagnostics,
+                    &["StartAt", "States", "Comment", "ProcessorConfig"],
+                );
                 distributed = self.processor_config(&processor_obj);
                 Some(self.block(map, location, Some(id), machine_language, machine_language))
             }
             Some(_) => {
-                self.diagnostics.schema(obj.at(processor_key), format!("The field '{processor_key}' must be an object"));
+                self.diagnostics.schema(
+                    obj.at(processor_key),
+                    format!("The field '{processor_key}' must be an object"),
+                );
                 None
             }
             None => {
-                self.diagnostics.schema(&obj.location, "These fields are required: [ItemProcessor]");
+                self.diagnostics
+                    .schema(&obj.location, "These fields are required: [ItemProcessor]");
                 None
             }
         };
-        let item_selector_key = if obj.has("Parameters") { "Parameters" } else { "ItemSelector" };
+        let item_selector_key = if obj.has("Parameters") {
+            "Parameters"
+        } else {
+            "ItemSelector"
+        };
         let diagnostics = &mut self.diagnostics;
         let (item_selector, item_selector_jsonata) = match language {
-            QueryLanguage::JsonPath => (obj.get(item_selector_key).map(|value| compile_template(value, &obj.at(item_selector_key), diagnostics)), None),
+            QueryLanguage::JsonPath => (
+                obj.get(item_selector_key)
+                    .map(|value| compile_template(value, &obj.at(item_selector_key), diagnostics)),
+                None,
+            ),
             QueryLanguage::Jsonata => (None, obj.jsonata_template(diagnostics, "ItemSelector")),
         };
-        let max_concurrency = obj.dynamic_integer(diagnostics, "MaxConcurrency", language, 0, limits::SECONDS_MAX);
+        let max_concurrency = obj.dynamic_integer(
+            diagnostics,
+            "MaxConcurrency",
+            language,
+            0,
+            limits::SECONDS_MAX,
+        );
         let tolerated_failure_count = obj
-            .dynamic_integer(diagnostics, "ToleratedFailureCount", language, 0, u64::MAX >> 12)
+            .dynamic_integer(
+                diagnostics,
+                "ToleratedFailureCount",
+                language,
+                0,
+                u64::MAX >> 12,
+            )
             .map(|dynamic| map_dynamic(dynamic, |n| n as i64));
         let tolerated_failure_percentage = self.percentage(obj, language);
         let diagnostics = &mut self.diagnostics;
@@ -395,21 +614,32 @@ impl Compiler {
 
     fn percentage(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Option<Dynamic<f64>> {
         let key = "ToleratedFailurePercentage";
-        obj.at_most_one(&mut self.diagnostics, &[key, "ToleratedFailurePercentagePath"]);
+        obj.at_most_one(
+            &mut self.diagnostics,
+            &[key, "ToleratedFailurePercentagePath"],
+        );
         if let Some(expr) = obj.jsonata_string(&mut self.diagnostics, key, language) {
             return Some(Dynamic::Jsonata(expr));
         }
         if obj.has(key) {
-            return obj.number(&mut self.diagnostics, key, 0.0, 100.0).map(Dynamic::Literal);
+            return obj
+                .number(&mut self.diagnostics, key, 0.0, 100.0)
+                .map(Dynamic::Literal);
         }
-        obj.reference_path(&mut self.diagnostics, "ToleratedFailurePercentagePath").map(Dynamic::Path)
+        obj.reference_path(&mut self.diagnostics, "ToleratedFailurePercentagePath")
+            .map(Dynamic::Path)
     }
 
     /// Reads `ProcessorConfig`; returns whether the Map is distributed.
     fn processor_config(&mut self, processor: &Obj<'_>) -> bool {
-        let Some(config) = processor.get("ProcessorConfig") else { return false };
+        let Some(config) = processor.get("ProcessorConfig") else {
+            return false;
+        };
         let Some(map) = config.as_object() else {
-            self.diagnostics.schema(processor.at("ProcessorConfig"), "The field 'ProcessorConfig' must be an object");
+            self.diagnostics.schema(
+                processor.at("ProcessorConfig"),
+                "The field 'ProcessorConfig' must be an object",
+            );
             return false;
         };
         let config = Obj::new(map, processor.at("ProcessorConfig"));
@@ -418,7 +648,10 @@ impl Compiler {
             None | Some("INLINE") => false,
             Some("DISTRIBUTED") => true,
             Some(_) => {
-                self.diagnostics.schema(config.at("Mode"), "The field 'Mode' should have one of these values: [INLINE, DISTRIBUTED]");
+                self.diagnostics.schema(
+                    config.at("Mode"),
+                    "The field 'Mode' should have one of these values: [INLINE, DISTRIBUTED]",
+                );
                 false
             }
         }
@@ -432,45 +665,82 @@ impl Compiler {
             let entry = Obj::new(item, format!("{}/Retry[{index}]", obj.location));
             entry.allow_only(
                 &mut self.diagnostics,
-                &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"],
+                &[
+                    "ErrorEquals",
+                    "IntervalSeconds",
+                    "MaxAttempts",
+                    "BackoffRate",
+                    "MaxDelaySeconds",
+                    "JitterStrategy",
+                    "Comment",
+                ],
             );
             let error_equals = self.error_equals(&entry, index + 1 == count);
             let diagnostics = &mut self.diagnostics;
             let jitter = entry.string(diagnostics, "JitterStrategy");
             if !matches!(jitter, None | Some("FULL") | Some("NONE")) {
-                diagnostics.schema(entry.at("JitterStrategy"), "The field 'JitterStrategy' should have one of these values: [FULL, NONE]");
+                diagnostics.schema(
+                    entry.at("JitterStrategy"),
+                    "The field 'JitterStrategy' should have one of these values: [FULL, NONE]",
+                );
             }
             retriers.push(Retrier {
                 error_equals,
-                interval_seconds: entry.integer(diagnostics, "IntervalSeconds", 1, limits::SECONDS_MAX).unwrap_or(1),
-                max_attempts: entry.integer(diagnostics, "MaxAttempts", 0, limits::SECONDS_MAX).unwrap_or(3),
-                backoff_rate: entry.number(diagnostics, "BackoffRate", 1.0, f64::MAX).unwrap_or(2.0),
-                max_delay_seconds: entry.integer(diagnostics, "MaxDelaySeconds", 1, limits::MAX_DELAY_SECONDS_MAX),
+                interval_seconds: entry
+                    .integer(diagnostics, "IntervalSeconds", 1, limits::SECONDS_MAX)
+                    .unwrap_or(1),
+                max_attempts: entry
+                    .integer(diagnostics, "MaxAttempts", 0, limits::SECONDS_MAX)
+                    .unwrap_or(3),
+                backoff_rate: entry
+                    .number(diagnostics, "BackoffRate", 1.0, f64::MAX)
+                    .unwrap_or(2.0),
+                max_delay_seconds: entry.integer(
+                    diagnostics,
+                    "MaxDelaySeconds",
+                    1,
+                    limits::MAX_DELAY_SECONDS_MAX,
+                ),
                 jitter_full: jitter == Some("FULL"),
             });
         }
         retriers
     }
 
-    fn catchers(&mut self, obj: &Obj<'_>, scope: &BlockScope<'_>, language: QueryLanguage) -> Vec<Catcher> {
+    fn catchers(
+        &mut self,
+        obj: &Obj<'_>,
+        scope: &BlockScope<'_>,
+        language: QueryLanguage,
+    ) -> Vec<Catcher> {
         let items = self.entries(obj, "Catch");
         let count = items.len();
         let mut catchers = Vec::with_capacity(count);
         for (index, item) in items.into_iter().enumerate() {
             let entry = Obj::new(item, format!("{}/Catch[{index}]", obj.location));
             let language_fields: &[&str] = match language {
-                QueryLanguage::JsonPath => &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"],
+                QueryLanguage::JsonPath => {
+                    &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"]
+                }
                 QueryLanguage::Jsonata => &["ErrorEquals", "Next", "Output", "Assign", "Comment"],
             };
             entry.allow_only(&mut self.diagnostics, language_fields);
             entry.require(&mut self.diagnostics, &["ErrorEquals", "Next"]);
             let error_equals = self.error_equals(&entry, index + 1 == count);
-            let next = entry.get("Next").and_then(|_| self.target(&entry, scope, "Next"));
+            let next = entry
+                .get("Next")
+                .and_then(|_| self.target(&entry, scope, "Next"));
             let result_path = entry.result_path(&mut self.diagnostics, "ResultPath");
             let output = entry.jsonata_template(&mut self.diagnostics, "Output");
             let assign = self.assign(&entry, "Assign", language);
             if let Some(next) = next {
-                catchers.push(Catcher { error_equals, next, result_path, output, assign });
+                catchers.push(Catcher {
+                    error_equals,
+                    next,
+                    result_path,
+                    output,
+                    assign,
+                });
             }
         }
         catchers
@@ -486,13 +756,17 @@ impl Compiler {
                 .filter_map(|(index, item)| {
                     let map = item.as_object();
                     if map.is_none() {
-                        self.diagnostics.schema(format!("{}/{key}[{index}]", obj.location), "Each entry must be a JSON object");
+                        self.diagnostics.schema(
+                            format!("{}/{key}[{index}]", obj.location),
+                            "Each entry must be a JSON object",
+                        );
                     }
                     map
                 })
                 .collect(),
             Some(_) => {
-                self.diagnostics.schema(obj.at(key), format!("The field '{key}' must be an array"));
+                self.diagnostics
+                    .schema(obj.at(key), format!("The field '{key}' must be an array"));
                 Vec::new()
             }
         }
@@ -503,21 +777,35 @@ impl Compiler {
             return Vec::new();
         }
         let names: Option<Vec<String>> = match entry.get("ErrorEquals") {
-            Some(Value::Array(items)) if !items.is_empty() => items.iter().map(|item| item.as_str().map(str::to_string)).collect(),
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string))
+                .collect(),
             _ => None,
         };
         let Some(names) = names else {
-            self.diagnostics.schema(entry.at("ErrorEquals"), "The field 'ErrorEquals' must be a non-empty array of strings");
+            self.diagnostics.schema(
+                entry.at("ErrorEquals"),
+                "The field 'ErrorEquals' must be a non-empty array of strings",
+            );
             return Vec::new();
         };
         if names.iter().any(|name| name == error_name::ALL) && (names.len() > 1 || !is_last) {
-            self.diagnostics.schema(entry.at("ErrorEquals"), "States.ALL must appear alone in the last ErrorEquals");
+            self.diagnostics.schema(
+                entry.at("ErrorEquals"),
+                "States.ALL must appear alone in the last ErrorEquals",
+            );
         }
         names
     }
 }
 
-fn check_fields(obj: &Obj<'_>, table: &FieldTable, language: QueryLanguage, diagnostics: &mut Diagnostics) {
+fn check_fields(
+    obj: &Obj<'_>,
+    table: &FieldTable,
+    language: QueryLanguage,
+    diagnostics: &mut Diagnostics,
+) {
     for key in obj.map.keys() {
         let key = key.as_str();
         if ["Type", "Comment", "QueryLanguage"].contains(&key) || table.both.contains(&key) {

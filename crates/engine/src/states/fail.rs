@@ -19,7 +19,12 @@ pub(crate) fn run(run: &mut Run<'_>, frame: Frame, fail: &Fail) -> Next {
     }
 }
 
-fn field(run: &mut Run<'_>, frame: &Frame, field: Option<&FailField>, key: &str) -> Result<Option<String>, Failure> {
+fn field(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    field: Option<&FailField>,
+    key: &str,
+) -> Result<Option<String>, Failure> {
     let Some(field) = field else { return Ok(None) };
     let value = match field {
         FailField::Literal(text) => return Ok(Some(text.clone())),
@@ -42,6 +47,10 @@ fn field(run: &mut Run<'_>, frame: &Frame, field: Option<&FailField>, key: &str)
     };
     match value {
         Value::String(text) => Ok(Some(text)),
-        other => Err(io::runtime_failure(run, frame, &format!("The value of the field '{key}' must be a string, but was: {other}"))),
+        other => Err(io::runtime_failure(
+            run,
+            frame,
+            &format!("The value of the field '{key}' must be a string, but was: {other}"),
+        )),
     }
 }

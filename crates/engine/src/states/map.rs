@@ -45,7 +45,13 @@ impl Children {
     }
 }
 
-pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, map: &Map) -> Next {
+pub(crate) fn run(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    map: &Map,
+) -> Next {
     let io = io::json_path_io(state).expect("JSONPath state");
     let prepared = (|| {
         let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
@@ -58,11 +64,14 @@ pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &Stat
         Err(failure) => return Next::Failed(frame, failure),
     };
     let length = items.len();
-    let started = run.emit(frame.previous_event_id, || Details::MapStateStarted { length });
+    let started = run.emit(frame.previous_event_id, || Details::MapStateStarted {
+        length,
+    });
     frame.previous_event_id = started;
     let tolerance = (|| {
         let count = tolerated_count(run, &frame, map.tolerated_failure_count.as_ref())?;
-        let percentage = tolerated_percentage(run, &frame, map.tolerated_failure_percentage.as_ref())?;
+        let percentage =
+            tolerated_percentage(run, &frame, map.tolerated_failure_percentage.as_ref())?;
         Ok::<_, Failure>((count, percentage))
     })();
     let (tolerated_count, tolerated_percentage) = match tolerance {
@@ -97,7 +106,14 @@ pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &Stat
 /// Iterations start one at a time: the next starts when a running one ends or waits for a
 /// task or timer (see [`kick`]). Iterations that never wait therefore run back to back, as
 /// in AWS's histories, and waiting ones still overlap up to `MaxConcurrency`.
-fn start_iterations(run: &mut Run<'_>, id: FrameId, frame: &Frame, state: &State, map: &Map, children: &mut Children) -> Result<(), Failure> {
+fn start_iterations(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: &Frame,
+    state: &State,
+    map: &Map,
+    children: &mut Children,
+) -> Result<(), Failure> {
     let block = run.definition.block(map.processor);
     if children.next_index < children.items.len() && children.active < children.max_concurrency {
         let index = children.next_index;
@@ -113,7 +129,9 @@ fn start_iterations(run: &mut Run<'_>, id: FrameId, frame: &Frame, state: &State
             None => item,
         };
         let name = state.name.clone();
-        let started = run.emit(children.handoff, || Details::MapIterationStarted(MapIteration { name, index }));
+        let started = run.emit(children.handoff, || {
+            Details::MapIterationStarted(MapIteration { name, index })
+        });
         let scope = run.new_scope(Some(frame.scope));
         let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
         children.running[index] = Some(child);
@@ -135,7 +153,9 @@ pub(crate) fn child_ended(
     let Phase::AwaitChildren(mut children) = std::mem::replace(&mut frame.phase, Phase::Run) else {
         unreachable!("a Map with children awaits them")
     };
-    let steppe_asl::definition::Kind::Map(map) = &state.kind else { unreachable!("a Map state") };
+    let steppe_asl::definition::Kind::Map(map) = &state.kind else {
+        unreachable!("a Map state")
+    };
     children.running[slot] = None;
     children.active -= 1;
     children.remaining -= 1;
@@ -169,9 +189,13 @@ pub(crate) fn child_ended(
 
 /// A running iteration of Map frame `id` started waiting: start another if allowed.
 pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
-    let Some(mut frame) = run.execution.frames[id.0].take() else { return };
+    let Some(mut frame) = run.execution.frames[id.0].take() else {
+        return;
+    };
     let state = run.definition.state(frame.state);
-    let (Phase::AwaitChildren(children), steppe_asl::definition::Kind::Map(map)) = (&mut frame.phase, &state.kind) else {
+    let (Phase::AwaitChildren(children), steppe_asl::definition::Kind::Map(map)) =
+        (&mut frame.phase, &state.kind)
+    else {
         run.store(id, frame);
         return;
     };
@@ -186,27 +210,57 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
 
 fn tolerates(children: &Children) -> bool {
     let total = children.results.len().max(1) as f64;
-    let within_count = children.tolerated_count.is_some_and(|count| children.failures <= count);
-    let within_percentage = children.tolerated_percentage.is_some_and(|pct| children.failures as f64 * 100.0 / total <= pct);
+    let within_count = children
+        .tolerated_count
+        .is_some_and(|count| children.failures <= count);
+    let within_percentage = children
+        .tolerated_percentage
+        .is_some_and(|pct| children.failures as f64 * 100.0 / total <= pct);
     within_count || within_percentage
 }
 
-fn fail(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, children: Box<Children>, failure: Failure, source: u64) -> Next {
-    children.running_frames().for_each(|child| abort(run, child));
+fn fail(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    children: Box<Children>,
+    failure: Failure,
+    source: u64,
+) -> Next {
+    children
+        .running_frames()
+        .for_each(|child| abort(run, child));
     let failure = if children.tolerated_count.is_some() || children.tolerated_percentage.is_some() {
-        Failure::new(error_name::EXCEED_TOLERATED_FAILURE_THRESHOLD, "The specified tolerated failure threshold was exceeded")
+        Failure::new(
+            error_name::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+            "The specified tolerated failure threshold was exceeded",
+        )
     } else {
         failure
     };
     frame.previous_event_id = source;
-    fail_state_with(run, id, frame, state, failure, Some(Details::MapStateFailed))
+    fail_state_with(
+        run,
+        id,
+        frame,
+        state,
+        failure,
+        Some(Details::MapStateFailed),
+    )
 }
 
 fn succeed(run: &mut Run<'_>, mut frame: Frame, state: &State, children: Children) -> Next {
     let tail = children.tail;
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
-    let result = Value::Array(children.results.into_iter().map(Option::unwrap_or_default).collect());
+    let result = Value::Array(
+        children
+            .results
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
+    );
     let io = io::json_path_io(state).expect("JSONPath state");
     let outcome = super::check_size(run, &frame, &result).and_then(|()| {
         let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;
@@ -218,21 +272,35 @@ fn succeed(run: &mut Run<'_>, mut frame: Frame, state: &State, children: Childre
     }
 }
 
-fn items(run: &mut Run<'_>, frame: &Frame, effective: &Value, items_path: &Selector) -> Result<Vec<Value>, Failure> {
+fn items(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    effective: &Value,
+    items_path: &Selector,
+) -> Result<Vec<Value>, Failure> {
     let selected = io::select(run, frame, effective, items_path)?;
     match selected {
         Value::Array(items) => Ok(items),
         other => {
-            let message = format!("Map state input must be an array but was: {}", crate::run::to_text(&other));
+            let message = format!(
+                "Map state input must be an array but was: {}",
+                crate::run::to_text(&other)
+            );
             Err(io::runtime_failure(run, frame, &message))
         }
     }
 }
 
-fn max_concurrency(run: &mut Run<'_>, frame: &Frame, field: &Dynamic<u64>) -> Result<usize, Failure> {
+fn max_concurrency(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    field: &Dynamic<u64>,
+) -> Result<usize, Failure> {
     let value = match field {
         Dynamic::Literal(value) => *value,
-        Dynamic::Jsonata(_) => return Err(crate::jsonata::unavailable(run, frame, "MaxConcurrency")),
+        Dynamic::Jsonata(_) => {
+            return Err(crate::jsonata::unavailable(run, frame, "MaxConcurrency"))
+        }
         Dynamic::Path(path) => {
             let value = path_value(run, frame, path);
             value.as_u64().ok_or_else(|| {
@@ -249,11 +317,21 @@ fn max_concurrency(run: &mut Run<'_>, frame: &Frame, field: &Dynamic<u64>) -> Re
     Ok(if value == 0 { limit } else { value.min(limit) } as usize)
 }
 
-fn tolerated_count(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic<i64>>) -> Result<Option<u64>, Failure> {
+fn tolerated_count(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    field: Option<&Dynamic<i64>>,
+) -> Result<Option<u64>, Failure> {
     let value = match field {
         None => return Ok(None),
         Some(Dynamic::Literal(value)) => *value,
-        Some(Dynamic::Jsonata(_)) => return Err(crate::jsonata::unavailable(run, frame, "ToleratedFailureCount")),
+        Some(Dynamic::Jsonata(_)) => {
+            return Err(crate::jsonata::unavailable(
+                run,
+                frame,
+                "ToleratedFailureCount",
+            ))
+        }
         Some(Dynamic::Path(path)) => {
             let value = path_value(run, frame, path);
             value.as_i64().ok_or_else(|| {
@@ -267,16 +345,30 @@ fn tolerated_count(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic<i64>
         }
     };
     if value < 0 {
-        return Err(io::runtime_failure(run, frame, "ToleratedFailureCount cannot be negative."));
+        return Err(io::runtime_failure(
+            run,
+            frame,
+            "ToleratedFailureCount cannot be negative.",
+        ));
     }
     Ok(Some(value as u64))
 }
 
-fn tolerated_percentage(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic<f64>>) -> Result<Option<f64>, Failure> {
+fn tolerated_percentage(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    field: Option<&Dynamic<f64>>,
+) -> Result<Option<f64>, Failure> {
     let value = match field {
         None => return Ok(None),
         Some(Dynamic::Literal(value)) => *value,
-        Some(Dynamic::Jsonata(_)) => return Err(crate::jsonata::unavailable(run, frame, "ToleratedFailurePercentage")),
+        Some(Dynamic::Jsonata(_)) => {
+            return Err(crate::jsonata::unavailable(
+                run,
+                frame,
+                "ToleratedFailurePercentage",
+            ))
+        }
         Some(Dynamic::Path(path)) => {
             let value = path_value(run, frame, path);
             value.as_f64().ok_or_else(|| {
@@ -290,14 +382,20 @@ fn tolerated_percentage(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic
         }
     };
     if !(0.0..=100.0).contains(&value) {
-        return Err(io::runtime_failure(run, frame, "ToleratedFailurePercentage must be between 0 and 100."));
+        return Err(io::runtime_failure(
+            run,
+            frame,
+            "ToleratedFailurePercentage must be between 0 and 100.",
+        ));
     }
     Ok(Some(value))
 }
 
 fn path_value(run: &mut Run<'_>, frame: &Frame, path: &steppe_asl::path::Path) -> Value {
     let input = frame.input.clone();
-    Env::new(run, frame, &input).lookup(path).unwrap_or(Value::Null)
+    Env::new(run, frame, &input)
+        .lookup(path)
+        .unwrap_or(Value::Null)
 }
 
 /// A value as AWS quotes it in these messages: strings bare, anything else as JSON text.

@@ -66,11 +66,21 @@ pub(crate) fn timer_fired(run: &mut Run<'_>, id: FrameId, mut frame: Frame, time
 }
 
 /// A Parallel branch or Map iteration ended.
-pub(crate) fn child_ended(run: &mut Run<'_>, parent: FrameId, slot: usize, result: Result<Value, Failure>, last_event_id: u64) {
-    let Some(frame) = run.execution.frames[parent.0].take() else { return };
+pub(crate) fn child_ended(
+    run: &mut Run<'_>,
+    parent: FrameId,
+    slot: usize,
+    result: Result<Value, Failure>,
+    last_event_id: u64,
+) {
+    let Some(frame) = run.execution.frames[parent.0].take() else {
+        return;
+    };
     let state = run.definition.state(frame.state);
     let next = match &state.kind {
-        Kind::Parallel(_) => parallel::child_ended(run, parent, frame, state, slot, result, last_event_id),
+        Kind::Parallel(_) => {
+            parallel::child_ended(run, parent, frame, state, slot, result, last_event_id)
+        }
         Kind::Map(_) => map::child_ended(run, parent, frame, state, slot, result, last_event_id),
         _ => unreachable!("only Parallel and Map states have children"),
     };
@@ -78,7 +88,13 @@ pub(crate) fn child_ended(run: &mut Run<'_>, parent: FrameId, slot: usize, resul
 }
 
 /// Leaves a state with `output`: emits its Exited event and moves to the next state.
-pub(crate) fn exit(run: &mut Run<'_>, mut frame: Frame, state: &State, output: Value, assigned: Option<Vec<(String, String)>>) -> Next {
+pub(crate) fn exit(
+    run: &mut Run<'_>,
+    mut frame: Frame,
+    state: &State,
+    output: Value,
+    assigned: Option<Vec<(String, String)>>,
+) -> Next {
     let transition = state.transition;
     exit_to(run, &mut frame, state, &output, assigned);
     match transition {
@@ -88,17 +104,40 @@ pub(crate) fn exit(run: &mut Run<'_>, mut frame: Frame, state: &State, output: V
 }
 
 /// Emits the Exited event of the frame's current state.
-pub(crate) fn exit_to(run: &mut Run<'_>, frame: &mut Frame, state: &State, output: &Value, assigned: Option<Vec<(String, String)>>) {
+pub(crate) fn exit_to(
+    run: &mut Run<'_>,
+    frame: &mut Frame,
+    state: &State,
+    output: &Value,
+    assigned: Option<Vec<(String, String)>>,
+) {
     let state_type = state_type(&state.kind);
     let record = run.record_history();
-    let name = if record { state.name.clone() } else { String::new() };
-    let text = if record { to_text(output) } else { String::new() };
-    let exited = run.emit(frame.previous_event_id, || Details::StateExited { state_type, name, output: text, assigned_variables: assigned });
+    let name = if record {
+        state.name.clone()
+    } else {
+        String::new()
+    };
+    let text = if record {
+        to_text(output)
+    } else {
+        String::new()
+    };
+    let exited = run.emit(frame.previous_event_id, || Details::StateExited {
+        state_type,
+        name,
+        output: text,
+        assigned_variables: assigned,
+    });
     frame.previous_event_id = exited;
 }
 
 /// Moves a frame to `next`, with `input` as that state's input.
-pub(crate) fn advance(mut frame: Frame, next: steppe_asl::definition::StateId, input: Value) -> Next {
+pub(crate) fn advance(
+    mut frame: Frame,
+    next: steppe_asl::definition::StateId,
+    input: Value,
+) -> Next {
     frame.state = next;
     frame.phase = Phase::Enter;
     frame.input = input;
@@ -123,22 +162,50 @@ pub(crate) fn json_size(value: &Value) -> usize {
         Value::Bool(true) => 4,
         Value::Bool(false) => 5,
         Value::Number(number) => number.to_string().len(),
-        Value::String(text) => text.len() + 2 + text.bytes().filter(|b| matches!(b, b'"' | b'\\') || *b < 0x20).count(),
-        Value::Array(items) => 2 + items.len().saturating_sub(1) + items.iter().map(json_size).sum::<usize>(),
-        Value::Object(map) => 2 + map.len().saturating_sub(1) + map.iter().map(|(k, v)| k.len() + 3 + json_size(v)).sum::<usize>(),
+        Value::String(text) => {
+            text.len()
+                + 2
+                + text
+                    .bytes()
+                    .filter(|b| matches!(b, b'"' | b'\\') || *b < 0x20)
+                    .count()
+        }
+        Value::Array(items) => {
+            2 + items.len().saturating_sub(1) + items.iter().map(json_size).sum::<usize>()
+        }
+        Value::Object(map) => {
+            2 + map.len().saturating_sub(1)
+                + map
+                    .iter()
+                    .map(|(k, v)| k.len() + 3 + json_size(v))
+                    .sum::<usize>()
+        }
     }
 }
 
 /// Handles a failure of a state that may have Retry and Catch (Task, Parallel, Map); the
 /// state's own failure events have already been emitted. `failed_event_id` is the event a
 /// retry or the Exited event after a catch follows from.
-pub(crate) fn fail_state(run: &mut Run<'_>, id: FrameId, frame: Frame, state: &State, failure: Failure) -> Next {
+pub(crate) fn fail_state(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: Frame,
+    state: &State,
+    failure: Failure,
+) -> Next {
     fail_state_with(run, id, frame, state, failure, None)
 }
 
 /// Like [`fail_state`], emitting `failed_event` (`ParallelStateFailed`, `MapStateFailed`)
 /// first when the failure is not retried.
-pub(crate) fn fail_state_with(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, failure: Failure, failed_event: Option<Details>) -> Next {
+pub(crate) fn fail_state_with(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    failure: Failure,
+    failed_event: Option<Details>,
+) -> Next {
     if error_name::is_terminal(&failure.error) {
         return Next::Failed(frame, failure);
     }
@@ -150,15 +217,26 @@ pub(crate) fn fail_state_with(run: &mut Run<'_>, id: FrameId, mut frame: Frame, 
     if let Some(details) = failed_event {
         frame.previous_event_id = run.emit(frame.previous_event_id, || details);
     }
-    match state.catch.iter().find(|catcher| error_matches(&catcher.error_equals, &failure.error)) {
+    match state
+        .catch
+        .iter()
+        .find(|catcher| error_matches(&catcher.error_equals, &failure.error))
+    {
         Some(catcher) => catch(run, frame, state, catcher, &failure),
         None => Next::Failed(frame, failure),
     }
 }
 
 /// The back-off before the next attempt, if a retrier matches and has attempts left.
-fn retry_delay(run: &mut Run<'_>, frame: &mut Frame, retriers: &[Retrier], error: &str) -> Option<i64> {
-    let index = retriers.iter().position(|retrier| error_matches(&retrier.error_equals, error))?;
+fn retry_delay(
+    run: &mut Run<'_>,
+    frame: &mut Frame,
+    retriers: &[Retrier],
+    error: &str,
+) -> Option<i64> {
+    let index = retriers
+        .iter()
+        .position(|retrier| error_matches(&retrier.error_equals, error))?;
     let retrier = &retriers[index];
     if frame.retry_attempts.len() < retriers.len() {
         frame.retry_attempts.resize(retriers.len(), 0);
@@ -168,7 +246,8 @@ fn retry_delay(run: &mut Run<'_>, frame: &mut Frame, retriers: &[Retrier], error
         return None;
     }
     frame.retry_attempts[index] += 1;
-    let mut seconds = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(attempt.min(1024) as i32);
+    let mut seconds =
+        retrier.interval_seconds as f64 * retrier.backoff_rate.powi(attempt.min(1024) as i32);
     if let Some(max) = retrier.max_delay_seconds {
         seconds = seconds.min(max as f64);
     }
@@ -179,7 +258,13 @@ fn retry_delay(run: &mut Run<'_>, frame: &mut Frame, retriers: &[Retrier], error
     Some((seconds * 1000.0) as i64)
 }
 
-fn catch(run: &mut Run<'_>, mut frame: Frame, state: &State, catcher: &Catcher, failure: &Failure) -> Next {
+fn catch(
+    run: &mut Run<'_>,
+    mut frame: Frame,
+    state: &State,
+    catcher: &Catcher,
+    failure: &Failure,
+) -> Next {
     let error_output = error_output(failure);
     let assigned = match io::assign(run, &frame, catcher.assign.as_ref(), &error_output) {
         Ok(assigned) => assigned,
@@ -199,13 +284,22 @@ fn catch(run: &mut Run<'_>, mut frame: Frame, state: &State, catcher: &Catcher, 
 
 /// Aborts a running frame and everything below it: cancels its task and timers and frees it.
 pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
-    let Some(frame) = run.execution.frames[id.0].take() else { return };
+    let Some(frame) = run.execution.frames[id.0].take() else {
+        return;
+    };
     run.execution.ready.retain(|ready| *ready != id);
     let state_type = state_type(&run.definition.state(frame.state).kind);
     let aborted = match &frame.phase {
         Phase::AwaitTask(pending) => {
-            let waits = [Some(pending.task_id), pending.timeout_timer, pending.heartbeat_timer];
-            waits.into_iter().flatten().for_each(|wait_id| run.cancel_wait(wait_id));
+            let waits = [
+                Some(pending.task_id),
+                pending.timeout_timer,
+                pending.heartbeat_timer,
+            ];
+            waits
+                .into_iter()
+                .flatten()
+                .for_each(|wait_id| run.cancel_wait(wait_id));
             true
         }
         Phase::AwaitWait { timer_id } | Phase::AwaitRetry { timer_id } => {
@@ -213,13 +307,17 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
             true
         }
         Phase::AwaitChildren(children) => {
-            children.running_frames().for_each(|child| abort(run, child));
+            children
+                .running_frames()
+                .for_each(|child| abort(run, child));
             true
         }
         Phase::Enter | Phase::Run => false,
     };
     if aborted {
-        run.emit(frame.previous_event_id, || Details::StateAborted(state_type));
+        run.emit(frame.previous_event_id, || {
+            Details::StateAborted(state_type)
+        });
     }
     run.execution.frames[id.0] = Some(frame);
     run.release(id);

@@ -9,7 +9,13 @@ use serde_json::Value;
 use steppe_asl::definition::{Parallel, State};
 use steppe_asl::error_name::Failure;
 
-pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, parallel: &Parallel) -> Next {
+pub(crate) fn run(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    parallel: &Parallel,
+) -> Next {
     let io = io::json_path_io(state).expect("JSONPath state");
     let input = match io::effective_input(run, &frame, io) {
         Ok(input) => input,
@@ -56,9 +62,18 @@ pub(crate) fn child_ended(
     match result {
         Ok(output) => children.results[slot] = Some(output),
         Err(failure) => {
-            children.running_frames().for_each(|child| abort(run, child));
+            children
+                .running_frames()
+                .for_each(|child| abort(run, child));
             frame.previous_event_id = last_event_id;
-            return fail_state_with(run, id, frame, state, failure, Some(Details::ParallelStateFailed));
+            return fail_state_with(
+                run,
+                id,
+                frame,
+                state,
+                failure,
+                Some(Details::ParallelStateFailed),
+            );
         }
     }
     if children.remaining > 0 {
@@ -68,7 +83,13 @@ pub(crate) fn child_ended(
     let tail = children.tail;
     run.emit(tail, || Details::ParallelStateSucceeded);
     frame.previous_event_id = tail;
-    let result = Value::Array(children.results.into_iter().map(Option::unwrap_or_default).collect());
+    let result = Value::Array(
+        children
+            .results
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
+    );
     let io = io::json_path_io(state).expect("JSONPath state");
     let outcome = super::check_size(run, &frame, &result).and_then(|()| {
         let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;

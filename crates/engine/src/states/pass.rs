@@ -6,10 +6,18 @@ use crate::io;
 use crate::run::{Next, Run};
 use steppe_asl::definition::{Pass, State};
 
-pub(crate) fn run(run: &mut Run<'_>, _id: FrameId, frame: Frame, state: &State, pass: &Pass) -> Next {
+pub(crate) fn run(
+    run: &mut Run<'_>,
+    _id: FrameId,
+    frame: Frame,
+    state: &State,
+    pass: &Pass,
+) -> Next {
     let io = io::json_path_io(state).expect("JSONPath state");
     let result = match &pass.result {
-        Some(result) => io::select(run, &frame, &frame.input, &io.input_path).map(|_| result.clone()),
+        Some(result) => {
+            io::select(run, &frame, &frame.input, &io.input_path).map(|_| result.clone())
+        }
         None => io::effective_input(run, &frame, io),
     };
     let outcome = result.and_then(|result| {

@@ -20,15 +20,31 @@ pub(crate) struct Pending {
     pub heartbeat_seconds: Option<u64>,
 }
 
-pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, task: &Task) -> Next {
+pub(crate) fn run(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    task: &Task,
+) -> Next {
     let io = io::json_path_io(state).expect("JSONPath state");
     if task.resource.ends_with(".waitForTaskToken") {
         frame.task_token = Some(task_token(run));
     }
     let scheduled = (|| {
         let parameters = io::effective_input(run, &frame, io)?;
-        let timeout_seconds = seconds(run, &frame, task.timeout_seconds.as_ref(), "TimeoutSecondsPath")?;
-        let heartbeat_seconds = seconds(run, &frame, task.heartbeat_seconds.as_ref(), "HeartbeatSecondsPath")?;
+        let timeout_seconds = seconds(
+            run,
+            &frame,
+            task.timeout_seconds.as_ref(),
+            "TimeoutSecondsPath",
+        )?;
+        let heartbeat_seconds = seconds(
+            run,
+            &frame,
+            task.heartbeat_seconds.as_ref(),
+            "HeartbeatSecondsPath",
+        )?;
         Ok::<_, Failure>((parameters, timeout_seconds, heartbeat_seconds))
     })();
     let (parameters, timeout_seconds, heartbeat_seconds) = match scheduled {
@@ -40,7 +56,11 @@ pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &Stat
     let region = run.execution.info.region.clone();
     let record = run.record_history();
     let shown_resource = resource.clone();
-    let parameters_text = if record { to_text(&parameters) } else { String::new() };
+    let parameters_text = if record {
+        to_text(&parameters)
+    } else {
+        String::new()
+    };
     let event = run.emit(frame.previous_event_id, || Details::TaskScheduled {
         resource: shown_resource,
         region,
@@ -50,8 +70,10 @@ pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &Stat
     });
     frame.previous_event_id = event;
     run.execution.waiting.insert(task_id, id);
-    let timeout_timer = timeout_seconds.map(|s| run.start_timer(id, run.now.saturating_add(s as i64 * 1000)));
-    let heartbeat_timer = heartbeat_seconds.map(|s| run.start_timer(id, run.now.saturating_add(s as i64 * 1000)));
+    let timeout_timer =
+        timeout_seconds.map(|s| run.start_timer(id, run.now.saturating_add(s as i64 * 1000)));
+    let heartbeat_timer =
+        heartbeat_seconds.map(|s| run.start_timer(id, run.now.saturating_add(s as i64 * 1000)));
     run.commands.push(Command::InvokeTask(TaskInvocation {
         task_id,
         state_name: state.name.clone(),
@@ -61,14 +83,22 @@ pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &Stat
         heartbeat_seconds,
         task_token: frame.task_token.clone(),
     }));
-    let pending = Pending { task_id, resource, timeout_timer, heartbeat_timer, heartbeat_seconds };
+    let pending = Pending {
+        task_id,
+        resource,
+        timeout_timer,
+        heartbeat_timer,
+        heartbeat_seconds,
+    };
     frame.phase = Phase::AwaitTask(Box::new(pending));
     Next::Parked(frame)
 }
 
 /// The runtime began running the task.
 pub(crate) fn started(run: &mut Run<'_>, task_id: u64) {
-    let Some((id, mut frame, pending)) = take(run, task_id) else { return };
+    let Some((id, mut frame, pending)) = take(run, task_id) else {
+        return;
+    };
     let resource = pending.resource.clone();
     frame.previous_event_id = run.emit(frame.previous_event_id, || Details::TaskStarted(resource));
     frame.phase = Phase::AwaitTask(pending);
@@ -77,10 +107,13 @@ pub(crate) fn started(run: &mut Run<'_>, task_id: u64) {
 
 /// The task reported a heartbeat: restart its heartbeat timer.
 pub(crate) fn heartbeat(run: &mut Run<'_>, task_id: u64) {
-    let Some((id, mut frame, mut pending)) = take(run, task_id) else { return };
+    let Some((id, mut frame, mut pending)) = take(run, task_id) else {
+        return;
+    };
     if let (Some(timer_id), Some(seconds)) = (pending.heartbeat_timer, pending.heartbeat_seconds) {
         run.cancel_wait(timer_id);
-        pending.heartbeat_timer = Some(run.start_timer(id, run.now.saturating_add(seconds as i64 * 1000)));
+        pending.heartbeat_timer =
+            Some(run.start_timer(id, run.now.saturating_add(seconds as i64 * 1000)));
     }
     frame.phase = Phase::AwaitTask(pending);
     run.store(id, frame);
@@ -88,21 +121,34 @@ pub(crate) fn heartbeat(run: &mut Run<'_>, task_id: u64) {
 
 /// The task ended.
 pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, Failure>) {
-    let Some((id, mut frame, pending)) = take(run, task_id) else { return };
+    let Some((id, mut frame, pending)) = take(run, task_id) else {
+        return;
+    };
     run.execution.waiting.remove(&task_id);
     cancel_timers(run, &pending);
     let state = run.definition.state(frame.state);
     let resource = pending.resource.clone();
     let next = match result {
         Ok(output) => {
-            let text = if run.record_history() { to_text(&output) } else { String::new() };
-            frame.previous_event_id = run.emit(frame.previous_event_id, || Details::TaskSucceeded(resource, text));
+            let text = if run.record_history() {
+                to_text(&output)
+            } else {
+                String::new()
+            };
+            frame.previous_event_id = run.emit(frame.previous_event_id, || {
+                Details::TaskSucceeded(resource, text)
+            });
             frame.phase = Phase::Run;
             succeeded(run, id, frame, state, output)
         }
         Err(failure) => {
-            let details = ErrorCause { error: Some(failure.error.clone()), cause: Some(failure.cause.clone()) };
-            frame.previous_event_id = run.emit(frame.previous_event_id, || Details::TaskFailed(resource, details));
+            let details = ErrorCause {
+                error: Some(failure.error.clone()),
+                cause: Some(failure.cause.clone()),
+            };
+            frame.previous_event_id = run.emit(frame.previous_event_id, || {
+                Details::TaskFailed(resource, details)
+            });
             frame.phase = Phase::Run;
             fail_state(run, id, frame, state, failure)
         }
@@ -127,14 +173,25 @@ pub(crate) fn timer_fired(run: &mut Run<'_>, id: FrameId, mut frame: Frame, time
     let Phase::AwaitTask(pending) = std::mem::replace(&mut frame.phase, Phase::Run) else {
         unreachable!("caller checked the phase")
     };
-    let error = if pending.heartbeat_timer == Some(timer_id) { error_name::HEARTBEAT_TIMEOUT } else { error_name::TIMEOUT };
+    let error = if pending.heartbeat_timer == Some(timer_id) {
+        error_name::HEARTBEAT_TIMEOUT
+    } else {
+        error_name::TIMEOUT
+    };
     run.execution.waiting.remove(&pending.task_id);
-    run.commands.push(Command::CancelTask { task_id: pending.task_id });
+    run.commands.push(Command::CancelTask {
+        task_id: pending.task_id,
+    });
     cancel_timers(run, &pending);
     let failure = Failure::new(error, "");
-    let details = ErrorCause { error: Some(error.to_string()), cause: None };
+    let details = ErrorCause {
+        error: Some(error.to_string()),
+        cause: None,
+    };
     let resource = pending.resource.clone();
-    frame.previous_event_id = run.emit(frame.previous_event_id, || Details::TaskTimedOut(resource, details));
+    frame.previous_event_id = run.emit(frame.previous_event_id, || {
+        Details::TaskTimedOut(resource, details)
+    });
     let state = run.definition.state(frame.state);
     fail_state(run, id, frame, state, failure)
 }
@@ -153,12 +210,20 @@ fn take(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame, Box<Pending>
 }
 
 fn cancel_timers(run: &mut Run<'_>, pending: &Pending) {
-    for timer_id in [pending.timeout_timer, pending.heartbeat_timer].into_iter().flatten() {
+    for timer_id in [pending.timeout_timer, pending.heartbeat_timer]
+        .into_iter()
+        .flatten()
+    {
         run.cancel_wait(timer_id);
     }
 }
 
-fn seconds(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic<u64>>, key: &str) -> Result<Option<u64>, Failure> {
+fn seconds(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    field: Option<&Dynamic<u64>>,
+    key: &str,
+) -> Result<Option<u64>, Failure> {
     match field {
         None => Ok(None),
         Some(Dynamic::Literal(seconds)) => Ok(Some(*seconds)),
@@ -169,7 +234,10 @@ fn seconds(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic<u64>>, key: 
             let value = env.lookup(path);
             match value.as_ref().and_then(Value::as_u64).filter(|n| *n >= 1) {
                 Some(seconds) => Ok(Some(seconds)),
-                None => Err(env.runtime(&format!("The {key} parameter does not reference a valid positive integer: {}", path.as_str()))),
+                None => Err(env.runtime(&format!(
+                    "The {key} parameter does not reference a valid positive integer: {}",
+                    path.as_str()
+                ))),
             }
         }
     }
@@ -178,7 +246,12 @@ fn seconds(run: &mut Run<'_>, frame: &Frame, field: Option<&Dynamic<u64>>, key: 
 /// A task token: unique per task, drawn from the execution's seeded generator.
 fn task_token(run: &mut Run<'_>) -> String {
     let random = &mut run.execution.random;
-    format!("{:016x}{:016x}{:016x}", random.next_u64(), random.next_u64(), random.next_u64())
+    format!(
+        "{:016x}{:016x}{:016x}",
+        random.next_u64(),
+        random.next_u64(),
+        random.next_u64()
+    )
 }
 
 /// How history names a task's resource: `arn:aws:states:::lambda:invoke` is type `lambda`,
@@ -189,12 +262,24 @@ pub(crate) fn task_resource(resource: &str) -> TaskResource {
     if parts.len() == 6 && parts[2] == "states" && parts[3].is_empty() && parts[4].is_empty() {
         let rest = parts[5];
         let (resource_type, name) = match rest.strip_prefix("aws-sdk:") {
-            Some(sdk) => sdk.split_once(':').map_or(("aws-sdk", rest), |(service, action)| (service, action)),
+            Some(sdk) => sdk
+                .split_once(':')
+                .map_or(("aws-sdk", rest), |(service, action)| (service, action)),
             None => rest.split_once(':').unwrap_or((rest, "")),
         };
-        let resource_type = if rest.starts_with("aws-sdk:") { format!("aws-sdk:{resource_type}") } else { resource_type.to_string() };
-        return TaskResource { resource_type, resource: name.to_string() };
+        let resource_type = if rest.starts_with("aws-sdk:") {
+            format!("aws-sdk:{resource_type}")
+        } else {
+            resource_type.to_string()
+        };
+        return TaskResource {
+            resource_type,
+            resource: name.to_string(),
+        };
     }
     let service = parts.get(2).copied().unwrap_or_default();
-    TaskResource { resource_type: service.to_string(), resource: resource.to_string() }
+    TaskResource {
+        resource_type: service.to_string(),
+        resource: resource.to_string(),
+    }
 }

@@ -9,7 +9,13 @@ use steppe_asl::definition::{Dynamic, State, Wait};
 use steppe_asl::error_name::Failure;
 use steppe_asl::timestamp;
 
-pub(crate) fn run(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State, wait: &Wait) -> Next {
+pub(crate) fn run(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    wait: &Wait,
+) -> Next {
     let io = io::json_path_io(state).expect("JSONPath state");
     let effective = match io::select(run, &frame, &frame.input, &io.input_path) {
         Ok(effective) => effective,
@@ -32,7 +38,10 @@ pub(crate) fn elapsed(run: &mut Run<'_>, frame: Frame, state: &State) -> Next {
     let io = io::json_path_io(state).expect("JSONPath state");
     let outcome = io::select(run, &frame, &frame.input, &io.input_path).and_then(|effective| {
         let assigned = io::assign(run, &frame, state.assign.as_ref(), &effective)?;
-        Ok((io::select_owned(run, &frame, effective, &io.output_path)?, assigned))
+        Ok((
+            io::select_owned(run, &frame, effective, &io.output_path)?,
+            assigned,
+        ))
     });
     match outcome {
         Ok((output, assigned)) => exit(run, frame, state, output, assigned),
@@ -41,17 +50,30 @@ pub(crate) fn elapsed(run: &mut Run<'_>, frame: Frame, state: &State) -> Next {
 }
 
 /// When the wait ends, epoch milliseconds.
-fn wait_until(run: &mut Run<'_>, frame: &Frame, wait: &Wait, effective: &Value) -> Result<i64, Failure> {
+fn wait_until(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    wait: &Wait,
+    effective: &Value,
+) -> Result<i64, Failure> {
     match wait {
-        Wait::Seconds(Dynamic::Literal(seconds)) => Ok(run.now.saturating_add(*seconds as i64 * 1000)),
+        Wait::Seconds(Dynamic::Literal(seconds)) => {
+            Ok(run.now.saturating_add(*seconds as i64 * 1000))
+        }
         Wait::Timestamp(Dynamic::Literal(millis)) => Ok(*millis),
         Wait::Seconds(Dynamic::Path(path)) => {
             let value = lookup(run, frame, effective, path, "SecondsPath")?;
             let seconds = seconds_value(&value).ok_or_else(|| {
                 let message = if value.as_f64().is_some_and(|n| n < 0.0 && n.fract() == 0.0) {
-                    format!("The SecondsPath parameter references a negative value: {} == {value}", path.as_str())
+                    format!(
+                        "The SecondsPath parameter references a negative value: {} == {value}",
+                        path.as_str()
+                    )
                 } else {
-                    format!("The SecondsPath parameter cannot be parsed as a long value: {} == {value}", path.as_str())
+                    format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {} == {value}",
+                        path.as_str()
+                    )
                 };
                 io::runtime_failure(run, frame, &message)
             })?;
@@ -68,12 +90,22 @@ fn wait_until(run: &mut Run<'_>, frame: &Frame, wait: &Wait, effective: &Value) 
                 io::runtime_failure(run, frame, &message)
             })
         }
-        Wait::Seconds(Dynamic::Jsonata(_)) => Err(crate::jsonata::unavailable(run, frame, "Seconds")),
-        Wait::Timestamp(Dynamic::Jsonata(_)) => Err(crate::jsonata::unavailable(run, frame, "Timestamp")),
+        Wait::Seconds(Dynamic::Jsonata(_)) => {
+            Err(crate::jsonata::unavailable(run, frame, "Seconds"))
+        }
+        Wait::Timestamp(Dynamic::Jsonata(_)) => {
+            Err(crate::jsonata::unavailable(run, frame, "Timestamp"))
+        }
     }
 }
 
-fn lookup(run: &mut Run<'_>, frame: &Frame, effective: &Value, path: &steppe_asl::path::Path, key: &str) -> Result<Value, Failure> {
+fn lookup(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    effective: &Value,
+    path: &steppe_asl::path::Path,
+    key: &str,
+) -> Result<Value, Failure> {
     let mut env = Env::new(run, frame, effective);
     env.lookup(path).ok_or_else(|| {
         let message = format!(
@@ -87,6 +119,11 @@ fn lookup(run: &mut Run<'_>, frame: &Frame, effective: &Value, path: &steppe_asl
 
 /// A non-negative whole number of seconds, as AWS accepts it.
 fn seconds_value(value: &Value) -> Option<i64> {
-    let number = value.as_i64().or_else(|| value.as_f64().filter(|n| n.fract() == 0.0).map(|n| n as i64))?;
+    let number = value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|n| n.fract() == 0.0)
+            .map(|n| n as i64)
+    })?;
     (number >= 0).then_some(number.min(steppe_asl::limits::SECONDS_MAX as i64))
 }
