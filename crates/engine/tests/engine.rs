@@ -1,0 +1,280 @@
+//! Engine behaviour the AWS corpus does not record: Task states driven by inputs, Retry
+//! timing, Catch, timeouts, Parallel, StopExecution, and determinism.
+
+use serde_json::{json, Value};
+use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input, Status, Transition};
+
+fn info() -> ExecutionInfo {
+    ExecutionInfo {
+        execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e".into(),
+        name: "e".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+        state_machine_name: "m".into(),
+        role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        region: "us-east-1".into(),
+        start_time_millis: 1_000,
+        redrive_count: 0,
+    }
+}
+
+fn start(definition: &str, input: Value) -> (steppe_asl::Definition, Execution, Transition) {
+    let definition = steppe_asl::compile(definition).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut execution = Execution::new(info(), input, Config::standard(), 42);
+    let transition = apply(&definition, &mut execution, Input::Start, 1_000);
+    (definition, execution, transition)
+}
+
+fn types(transition: &Transition) -> Vec<String> {
+    transition
+        .events
+        .iter()
+        .map(|event| event.event_type())
+        .collect()
+}
+
+fn invoked(transition: &Transition) -> Vec<(u64, Value)> {
+    transition
+        .commands
+        .iter()
+        .filter_map(|command| match command {
+            Command::InvokeTask(task) => Some((task.task_id, task.parameters.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn timers(transition: &Transition) -> Vec<(u64, i64)> {
+    transition
+        .commands
+        .iter()
+        .filter_map(|command| match command {
+            Command::StartTimer {
+                timer_id,
+                fire_at_millis,
+            } => Some((*timer_id, *fire_at_millis)),
+            _ => None,
+        })
+        .collect()
+}
+
+const TASK: &str = r#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+    "Parameters": {"x.$": "$.x"}, "ResultSelector": {"v.$": "$.Payload"}, "ResultPath": "$.r", "End": true}}}"#;
+
+#[test]
+fn task_result_flows_through_result_selector_and_result_path() {
+    let (definition, mut execution, transition) = start(TASK, json!({"x": 5}));
+    let (task_id, parameters) = invoked(&transition).pop().expect("one task");
+    assert_eq!(parameters, json!({"x": 5}));
+    assert_eq!(
+        types(&transition),
+        ["ExecutionStarted", "TaskStateEntered", "TaskScheduled"]
+    );
+    let started = apply(
+        &definition,
+        &mut execution,
+        Input::TaskStarted { task_id },
+        1_001,
+    );
+    assert_eq!(types(&started), ["TaskStarted"]);
+    let done = apply(
+        &definition,
+        &mut execution,
+        Input::TaskSucceeded {
+            task_id,
+            output: json!({"Payload": 7}),
+        },
+        1_002,
+    );
+    assert_eq!(
+        types(&done),
+        ["TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    );
+    assert_eq!(execution.status, Status::Succeeded);
+    assert_eq!(execution.output, Some(json!({"x": 5, "r": {"v": 7}})));
+    let scheduled = &transition.events[2].to_json()["taskScheduledEventDetails"];
+    assert_eq!(scheduled["resourceType"], "lambda");
+    assert_eq!(scheduled["resource"], "invoke");
+}
+
+const RETRY_THEN_CATCH: &str = r#"{"StartAt": "T", "States": {
+    "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
+          "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 2}],
+          "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Fallback"}]},
+    "Fallback": {"Type": "Pass", "End": true}}}"#;
+
+#[test]
+fn retry_backs_off_exponentially_then_catch_takes_over() {
+    let (definition, mut execution, transition) = start(RETRY_THEN_CATCH, json!({"a": 1}));
+    let mut now = 1_000;
+    let mut task_id = invoked(&transition)[0].0;
+    let mut delays = Vec::new();
+    for _ in 0..2 {
+        let failed = apply(
+            &definition,
+            &mut execution,
+            Input::TaskFailed {
+                task_id,
+                error: "Boom".into(),
+                cause: "c".into(),
+            },
+            now,
+        );
+        let (timer_id, fire_at) = timers(&failed)[0];
+        delays.push(fire_at - now);
+        now = fire_at;
+        let retried = apply(
+            &definition,
+            &mut execution,
+            Input::TimerFired { timer_id },
+            now,
+        );
+        assert_eq!(
+            types(&retried),
+            ["TaskScheduled"],
+            "a retry schedules the task again without re-entering the state"
+        );
+        task_id = invoked(&retried)[0].0;
+    }
+    assert_eq!(delays, [2_000, 6_000]);
+    let last = apply(
+        &definition,
+        &mut execution,
+        Input::TaskFailed {
+            task_id,
+            error: "Boom".into(),
+            cause: "c".into(),
+        },
+        now,
+    );
+    assert_eq!(
+        types(&last),
+        [
+            "TaskFailed",
+            "TaskStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(
+        execution.output,
+        Some(json!({"a": 1, "error": {"Error": "Boom", "Cause": "c"}}))
+    );
+}
+
+#[test]
+fn task_timeout_fails_with_states_timeout() {
+    let definition = r#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "TimeoutSeconds": 5, "End": true}}}"#;
+    let (definition, mut execution, transition) = start(definition, json!({}));
+    let (timer_id, fire_at) = *timers(&transition)
+        .iter()
+        .find(|(_, at)| *at == 6_000)
+        .expect("a 5 s task timer");
+    let fired = apply(
+        &definition,
+        &mut execution,
+        Input::TimerFired { timer_id },
+        fire_at,
+    );
+    assert_eq!(types(&fired), ["TaskTimedOut", "ExecutionFailed"]);
+    assert_eq!(execution.status, Status::Failed);
+    assert_eq!(
+        execution.error.as_ref().and_then(|e| e.error.as_deref()),
+        Some("States.Timeout")
+    );
+    let late = apply(
+        &definition,
+        &mut execution,
+        Input::TaskSucceeded {
+            task_id: 2,
+            output: json!(1),
+        },
+        fire_at + 1,
+    );
+    assert!(
+        late.events.is_empty(),
+        "a result after the execution ended changes nothing"
+    );
+}
+
+#[test]
+fn parallel_collects_branch_outputs_in_branch_order() {
+    let definition = r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 10, "Next": "A"}, "A": {"Type": "Pass", "Result": "slow", "End": true}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": "fast", "End": true}}}]}}}"#;
+    let (definition, mut execution, transition) = start(definition, json!({}));
+    let (timer_id, fire_at) = *timers(&transition)
+        .iter()
+        .find(|(_, at)| *at == 11_000)
+        .expect("the Wait's timer");
+    apply(
+        &definition,
+        &mut execution,
+        Input::TimerFired { timer_id },
+        fire_at,
+    );
+    assert_eq!(execution.output, Some(json!(["slow", "fast"])));
+}
+
+#[test]
+fn stop_aborts_a_waiting_execution() {
+    let definition =
+        r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}}"#;
+    let (definition, mut execution, _) = start(definition, json!({}));
+    let stopped = apply(
+        &definition,
+        &mut execution,
+        Input::Stop {
+            error: Some("E".into()),
+            cause: None,
+        },
+        2_000,
+    );
+    assert_eq!(execution.status, Status::Aborted);
+    assert_eq!(types(&stopped), ["ExecutionAborted"]);
+    assert!(stopped
+        .commands
+        .iter()
+        .any(|command| matches!(command, Command::CancelTimer { .. })));
+}
+
+#[test]
+fn same_seed_and_inputs_give_the_same_history() {
+    let definition = r#"{"StartAt": "T", "States": {"T": {"Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"token.$": "$$.Task.Token", "id.$": "States.UUID()"}, "End": true}}}"#;
+    let first = start(definition, json!({})).2;
+    let second = start(definition, json!({})).2;
+    assert_eq!(first.events, second.events);
+    let parameters = &invoked(&first)[0].1;
+    assert_eq!(parameters["token"].as_str().map(str::len), Some(48));
+    assert_eq!(parameters["id"].as_str().map(str::len), Some(36));
+}
+
+#[test]
+fn an_endless_pass_loop_ends_at_the_history_limit() {
+    let definition = r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"},
+        "C": {"Type": "Succeed"}}}"#;
+    let definition = steppe_asl::compile(definition);
+    // The definition has an unreachable state, which AWS rejects; so does the compiler.
+    assert!(definition.is_err());
+    let looping = r#"{"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "C"}], "Default": "B"},
+        "B": {"Type": "Pass", "Next": "A"}, "C": {"Type": "Succeed"}}}"#;
+    let (definition, mut execution, mut transition) = start(looping, json!({}));
+    let mut applied = 1;
+    while transition
+        .commands
+        .iter()
+        .any(|command| matches!(command, Command::Continue))
+    {
+        transition = apply(&definition, &mut execution, Input::Continue, 1_000);
+        applied += 1;
+        assert!(applied < 100, "the loop must end");
+    }
+    assert_eq!(execution.status, Status::Failed);
+    assert_eq!(
+        execution.error.as_ref().and_then(|e| e.error.as_deref()),
+        Some("States.Runtime")
+    );
+}
