@@ -107,6 +107,12 @@ pub(crate) fn context_object(run: &Run<'_>, frame: &Frame) -> Value {
     let info = &run.execution.info;
     let state = run.definition.state(frame.state);
     let retry_count: u64 = frame.retry_attempts.iter().sum();
+    let can_retry = matches!(
+        state.kind,
+        steppe_asl::definition::Kind::Task(_)
+            | steppe_asl::definition::Kind::Parallel(_)
+            | steppe_asl::definition::Kind::Map(_)
+    );
     let mut context = json!({
         "Execution": {
             "Id": info.execution_arn,
@@ -120,9 +126,16 @@ pub(crate) fn context_object(run: &Run<'_>, frame: &Frame) -> Value {
         "State": {
             "EnteredTime": timestamp::format_iso8601(frame.entered_time_millis),
             "Name": state.name,
-            "RetryCount": retry_count,
         },
     });
+    if can_retry {
+        context["State"]["RetryCount"] = json!(retry_count);
+    }
+    if info.execution_arn.contains(":express:") {
+        if let Some(execution) = context["Execution"].as_object_mut() {
+            execution.remove("RedriveCount");
+        }
+    }
     if let Some(token) = &frame.task_token {
         context["Task"] = json!({"Token": token});
     }
@@ -275,30 +288,44 @@ pub(crate) fn evaluate_assign(
     }
 }
 
-/// The variables of `State`'s `Assign`, evaluated on `document`, committed to the frame's scope.
-/// Returns what history's `assignedVariables` shows.
+/// Variables an `Assign` evaluated, not yet visible: AWS makes them visible from the next
+/// state, so output processing of the assigning state still sees the old values.
+#[derive(Debug, Default)]
+pub(crate) struct Assignment {
+    values: Map<String, Value>,
+}
+
+/// Evaluates an `Assign` on `document` without committing it.
 pub(crate) fn assign(
     run: &mut Run<'_>,
     frame: &Frame,
     assign: Option<&Assign>,
     document: &Value,
-) -> Result<Option<Vec<(String, String)>>, Failure> {
+) -> Result<Option<Assignment>, Failure> {
     let Some(assign) = assign else {
         return Ok(None);
     };
     let values = evaluate_assign(run, frame, document, assign)?;
-    if values.is_empty() {
-        return Ok(None);
-    }
+    Ok((!values.is_empty()).then_some(Assignment { values }))
+}
+
+/// Commits evaluated variables to the frame's scope; returns what history's
+/// `assignedVariables` shows (name and compact JSON text).
+pub(crate) fn commit(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    assignment: Option<Assignment>,
+) -> Option<Vec<(String, String)>> {
+    let assignment = assignment?;
     let record = run.record_history();
-    let mut shown = Vec::with_capacity(values.len());
-    for (name, value) in values {
+    let mut shown = Vec::with_capacity(assignment.values.len());
+    for (name, value) in assignment.values {
         if record {
             shown.push((name.clone(), to_text(&value)));
         }
         run.set_variable(frame.scope, name, value);
     }
-    Ok(Some(shown))
+    Some(shown)
 }
 
 /// The state's JSONPath I/O fields; JSONata states have none.

@@ -303,7 +303,7 @@ fn max_concurrency(
         }
         Dynamic::Path(path) => {
             let value = path_value(run, frame, path);
-            value.as_u64().ok_or_else(|| {
+            integer(&value).and_then(|n| u64::try_from(n).ok()).ok_or_else(|| {
                 let message = format!(
                     "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
                     shown(&value),
@@ -334,7 +334,7 @@ fn tolerated_count(
         }
         Some(Dynamic::Path(path)) => {
             let value = path_value(run, frame, path);
-            value.as_i64().ok_or_else(|| {
+            integer(&value).ok_or_else(|| {
                 let message = format!(
                     "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
                     shown(&value),
@@ -396,6 +396,13 @@ fn path_value(run: &mut Run<'_>, frame: &Frame, path: &steppe_asl::path::Path) -
     Env::new(run, frame, &input)
         .lookup(path)
         .unwrap_or(Value::Null)
+}
+
+/// An integer, or a string holding one (AWS accepts both in `*Path` fields).
+fn integer(value: &Value) -> Option<i64> {
+    value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
 }
 
 /// A value as AWS quotes it in these messages: strings bare, anything else as JSON text.

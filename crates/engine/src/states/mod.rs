@@ -93,7 +93,7 @@ pub(crate) fn exit(
     mut frame: Frame,
     state: &State,
     output: Value,
-    assigned: Option<Vec<(String, String)>>,
+    assigned: Option<io::Assignment>,
 ) -> Next {
     let transition = state.transition;
     exit_to(run, &mut frame, state, &output, assigned);
@@ -109,8 +109,9 @@ pub(crate) fn exit_to(
     frame: &mut Frame,
     state: &State,
     output: &Value,
-    assigned: Option<Vec<(String, String)>>,
+    assigned: Option<io::Assignment>,
 ) {
+    let assigned = io::commit(run, frame, assigned);
     let state_type = state_type(&state.kind);
     let record = run.record_history();
     let name = if record {
