@@ -1,7 +1,7 @@
 //! Inline `Map`: runs the item processor once per item, at most `MaxConcurrency` at a time
 //! (AWS runs at most 40 inline iterations at once), and collects the results in item order.
 
-use super::{abort, exit, fail_state_with};
+use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
 use crate::execution::{error_output, Frame, FrameId, Phase};
 use crate::io::{self, Env};
@@ -92,7 +92,7 @@ pub(crate) fn run(
         ..Children::default()
     };
     if length == 0 {
-        return succeed(run, frame, state, children);
+        return succeed(run, id, frame, state, children);
     }
     if let Err(failure) = start_iterations(run, id, &frame, state, map, &mut children) {
         return Next::Failed(frame, failure);
@@ -178,7 +178,7 @@ pub(crate) fn child_ended(
     }
     children.handoff = last_event_id;
     if children.remaining == 0 {
-        return succeed(run, frame, state, *children);
+        return succeed(run, id, frame, state, *children);
     }
     if let Err(failure) = start_iterations(run, id, &frame, state, map, &mut children) {
         return Next::Failed(frame, failure);
@@ -250,7 +250,13 @@ fn fail(
     )
 }
 
-fn succeed(run: &mut Run<'_>, mut frame: Frame, state: &State, children: Children) -> Next {
+fn succeed(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    children: Children,
+) -> Next {
     let tail = children.tail;
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
@@ -261,15 +267,7 @@ fn succeed(run: &mut Run<'_>, mut frame: Frame, state: &State, children: Childre
             .map(Option::unwrap_or_default)
             .collect(),
     );
-    let io = io::json_path_io(state).expect("JSONPath state");
-    let outcome = super::check_size(run, &frame, &result).and_then(|()| {
-        let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;
-        Ok((io::state_output(run, &frame, io, result)?, assigned))
-    });
-    match outcome {
-        Ok((output, assigned)) => exit(run, frame, state, output, assigned),
-        Err(failure) => Next::Failed(frame, failure),
-    }
+    super::finish_with_result(run, id, frame, state, result)
 }
 
 fn items(

@@ -103,6 +103,27 @@ pub(crate) fn exit(
     }
 }
 
+/// Finishes a Task, Parallel or Map state with its result: the payload limit, `Assign`
+/// (on the result), `ResultSelector`, `ResultPath` and `OutputPath`, then the Exited event.
+/// A failure here goes through the state's Retry and Catch.
+pub(crate) fn finish_with_result(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: Frame,
+    state: &State,
+    result: Value,
+) -> Next {
+    let io = io::json_path_io(state).expect("JSONPath state");
+    let outcome = check_size(run, &frame, &result).and_then(|()| {
+        let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;
+        Ok((io::state_output(run, &frame, io, result)?, assigned))
+    });
+    match outcome {
+        Ok((output, assigned)) => exit(run, frame, state, output, assigned),
+        Err(failure) => fail_state(run, id, frame, state, failure),
+    }
+}
+
 /// Emits the Exited event of the frame's current state.
 pub(crate) fn exit_to(
     run: &mut Run<'_>,

@@ -1,6 +1,6 @@
 //! `Parallel`: runs every branch on the same input and collects their outputs in branch order.
 
-use super::{abort, exit, fail_state_with, Children};
+use super::{abort, fail_state_with, Children};
 use crate::event::Details;
 use crate::execution::{Frame, FrameId, Phase};
 use crate::io;
@@ -90,13 +90,5 @@ pub(crate) fn child_ended(
             .map(Option::unwrap_or_default)
             .collect(),
     );
-    let io = io::json_path_io(state).expect("JSONPath state");
-    let outcome = super::check_size(run, &frame, &result).and_then(|()| {
-        let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;
-        Ok((io::state_output(run, &frame, io, result)?, assigned))
-    });
-    match outcome {
-        Ok((output, assigned)) => exit(run, frame, state, output, assigned),
-        Err(failure) => super::fail_state(run, id, frame, state, failure),
-    }
+    super::finish_with_result(run, id, frame, state, result)
 }

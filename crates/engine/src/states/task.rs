@@ -1,7 +1,7 @@
 //! `Task`: hands work to the runtime through [`Command::InvokeTask`] and waits for its result,
 //! under `TimeoutSeconds` and `HeartbeatSeconds` timers.
 
-use super::{check_size, exit, fail_state};
+use super::fail_state;
 use crate::event::{Details, ErrorCause, TaskResource};
 use crate::execution::{Command, Frame, FrameId, Phase, TaskInvocation};
 use crate::io::{self, Env};
@@ -139,7 +139,7 @@ pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, F
                 Details::TaskSucceeded(resource, text)
             });
             frame.phase = Phase::Run;
-            succeeded(run, id, frame, state, output)
+            super::finish_with_result(run, id, frame, state, output)
         }
         Err(failure) => {
             let details = ErrorCause {
@@ -154,18 +154,6 @@ pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, F
         }
     };
     run.settle(id, next);
-}
-
-fn succeeded(run: &mut Run<'_>, id: FrameId, frame: Frame, state: &State, result: Value) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
-    let outcome = check_size(run, &frame, &result).and_then(|()| {
-        let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;
-        Ok((io::state_output(run, &frame, io, result)?, assigned))
-    });
-    match outcome {
-        Ok((output, assigned)) => exit(run, frame, state, output, assigned),
-        Err(failure) => fail_state(run, id, frame, state, failure),
-    }
 }
 
 /// A timer of a waiting task fell due: the task timed out.
