@@ -94,7 +94,7 @@ pub(crate) fn run(
     if length == 0 {
         return succeed(run, id, frame, state, children);
     }
-    if let Err(failure) = start_iterations(run, id, &frame, state, map, &mut children) {
+    if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
         return Next::Failed(frame, failure);
     }
     frame.phase = Phase::AwaitChildren(Box::new(children));
@@ -109,7 +109,7 @@ pub(crate) fn run(
 fn start_iterations(
     run: &mut Run<'_>,
     id: FrameId,
-    frame: &Frame,
+    frame: &mut Frame,
     state: &State,
     map: &Map,
     children: &mut Children,
@@ -122,9 +122,12 @@ fn start_iterations(
         let item = std::mem::take(&mut children.items[index]);
         let input = match &map.item_selector {
             Some(selector) => {
-                let mut context_frame = frame.clone();
-                context_frame.map_item = Some((index, item));
-                io::evaluate_template(run, &context_frame, &children.effective_input, selector)?
+                // `$$.Map.Item` is visible to the ItemSelector only, so the item is set on the
+                // Map's frame just for this evaluation.
+                frame.map_item = Some((index, item));
+                let input = io::evaluate_template(run, frame, &children.effective_input, selector);
+                frame.map_item = None;
+                input?
             }
             None => item,
         };
@@ -180,7 +183,7 @@ pub(crate) fn child_ended(
     if children.remaining == 0 {
         return succeed(run, id, frame, state, *children);
     }
-    if let Err(failure) = start_iterations(run, id, &frame, state, map, &mut children) {
+    if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
         return Next::Failed(frame, failure);
     }
     frame.phase = Phase::AwaitChildren(children);
@@ -200,7 +203,7 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
         return;
     };
     let mut children = std::mem::take(children);
-    let started = start_iterations(run, id, &frame, state, map, &mut children);
+    let started = start_iterations(run, id, &mut frame, state, map, &mut children);
     frame.phase = Phase::AwaitChildren(children);
     match started {
         Ok(()) => run.store(id, frame),
@@ -294,23 +297,8 @@ fn max_concurrency(
     frame: &Frame,
     field: &Dynamic<u64>,
 ) -> Result<usize, Failure> {
-    let value = match field {
-        Dynamic::Literal(value) => *value,
-        Dynamic::Jsonata(_) => {
-            return Err(crate::jsonata::unavailable(run, frame, "MaxConcurrency"))
-        }
-        Dynamic::Path(path) => {
-            let value = path_value(run, frame, path);
-            integer(&value).and_then(|n| u64::try_from(n).ok()).ok_or_else(|| {
-                let message = format!(
-                    "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
-                    shown(&value),
-                    path.as_str()
-                );
-                io::runtime_failure(run, frame, &message)
-            })?
-        }
-    };
+    let parse = |value: &Value| integer(value).and_then(|n| u64::try_from(n).ok());
+    let value = number_field(run, frame, field, "MaxConcurrency", "integer", parse)?;
     let limit = limits::INLINE_MAP_CONCURRENCY_MAX as u64;
     Ok(if value == 0 { limit } else { value.min(limit) } as usize)
 }
@@ -320,28 +308,15 @@ fn tolerated_count(
     frame: &Frame,
     field: Option<&Dynamic<i64>>,
 ) -> Result<Option<u64>, Failure> {
-    let value = match field {
-        None => return Ok(None),
-        Some(Dynamic::Literal(value)) => *value,
-        Some(Dynamic::Jsonata(_)) => {
-            return Err(crate::jsonata::unavailable(
-                run,
-                frame,
-                "ToleratedFailureCount",
-            ))
-        }
-        Some(Dynamic::Path(path)) => {
-            let value = path_value(run, frame, path);
-            integer(&value).ok_or_else(|| {
-                let message = format!(
-                    "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
-                    shown(&value),
-                    path.as_str()
-                );
-                io::runtime_failure(run, frame, &message)
-            })?
-        }
-    };
+    let Some(field) = field else { return Ok(None) };
+    let value = number_field(
+        run,
+        frame,
+        field,
+        "ToleratedFailureCount",
+        "integer",
+        integer,
+    )?;
     if value < 0 {
         return Err(io::runtime_failure(
             run,
@@ -357,28 +332,15 @@ fn tolerated_percentage(
     frame: &Frame,
     field: Option<&Dynamic<f64>>,
 ) -> Result<Option<f64>, Failure> {
-    let value = match field {
-        None => return Ok(None),
-        Some(Dynamic::Literal(value)) => *value,
-        Some(Dynamic::Jsonata(_)) => {
-            return Err(crate::jsonata::unavailable(
-                run,
-                frame,
-                "ToleratedFailurePercentage",
-            ))
-        }
-        Some(Dynamic::Path(path)) => {
-            let value = path_value(run, frame, path);
-            value.as_f64().ok_or_else(|| {
-                let message = format!(
-                    "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
-                    shown(&value),
-                    path.as_str()
-                );
-                io::runtime_failure(run, frame, &message)
-            })?
-        }
-    };
+    let Some(field) = field else { return Ok(None) };
+    let value = number_field(
+        run,
+        frame,
+        field,
+        "ToleratedFailurePercentage",
+        "float",
+        Value::as_f64,
+    )?;
     if !(0.0..=100.0).contains(&value) {
         return Err(io::runtime_failure(
             run,
@@ -387,6 +349,33 @@ fn tolerated_percentage(
         ));
     }
     Ok(Some(value))
+}
+
+/// A Map number field `key`: its literal, or the value its `{key}Path` reads, parsed by
+/// `parse`; a value that does not parse is a `States.Runtime` failure in AWS's words.
+fn number_field<T: Copy>(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    field: &Dynamic<T>,
+    key: &str,
+    kind: &str,
+    parse: impl Fn(&Value) -> Option<T>,
+) -> Result<T, Failure> {
+    match field {
+        Dynamic::Literal(value) => Ok(*value),
+        Dynamic::Jsonata(_) => Err(crate::jsonata::unavailable(run, frame, key)),
+        Dynamic::Path(path) => {
+            let value = path_value(run, frame, path);
+            parse(&value).ok_or_else(|| {
+                let message = format!(
+                    "The {key}Path field refers to value \"{}\" which is not a valid {kind}: {}",
+                    shown(&value),
+                    path.as_str()
+                );
+                io::runtime_failure(run, frame, &message)
+            })
+        }
+    }
 }
 
 fn path_value(run: &mut Run<'_>, frame: &Frame, path: &steppe_asl::path::Path) -> Value {
