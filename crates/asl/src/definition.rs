@@ -141,10 +141,11 @@ pub enum ResultPath {
     Path(Path),
 }
 
-/// A value that JSONata mode may compute: a JSON value in which `{% %}` strings are expressions.
-/// JSONata expressions are kept as written; the engine compiles and evaluates them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JsonataTemplate(pub Value);
+/// A value that JSONata mode may compute: a JSON value in which `{% %}` strings are
+/// expressions, compiled when the definition is.
+pub use crate::jsonata::Template as JsonataTemplate;
+
+pub use crate::jsonata::Expression;
 
 /// Input and output processing of a state.
 #[derive(Debug, Clone)]
@@ -196,7 +197,7 @@ pub enum Dynamic<T> {
     /// A `*Path` field.
     Path(Path),
     /// A `{% %}` expression.
-    Jsonata(String),
+    Jsonata(Expression),
 }
 
 /// What a state does, by type.
@@ -306,7 +307,7 @@ pub enum FailField {
     /// `ErrorPath`/`CausePath` as an intrinsic function call.
     Intrinsic(Intrinsic),
     /// A `{% %}` expression.
-    Jsonata(String),
+    Jsonata(Expression),
 }
 
 /// `Fail` fields.

@@ -47,6 +47,16 @@ pub struct Failure {
     pub error: String,
     /// The cause text, exactly as AWS words it.
     pub cause: String,
+    /// Set when a JSONata evaluation failed: history then records an `EvaluationFailed`
+    /// event (once) before the failure is handled.
+    pub evaluation: Option<EvaluationFailure>,
+}
+
+/// Where a JSONata evaluation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationFailure {
+    /// The field, e.g. `Output/result`; absent for checks that belong to no field.
+    pub location: Option<String>,
 }
 
 impl Failure {
@@ -55,6 +65,16 @@ impl Failure {
         Failure {
             error: error.into(),
             cause: cause.into(),
+            evaluation: None,
+        }
+    }
+
+    /// A `States.QueryEvaluationError` of a JSONata evaluation at `location`.
+    pub fn evaluation(cause: impl Into<String>, location: Option<String>) -> Failure {
+        Failure {
+            error: QUERY_EVALUATION_ERROR.to_string(),
+            cause: cause.into(),
+            evaluation: Some(EvaluationFailure { location }),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod definition;
 pub mod diagnostic;
 pub mod error_name;
 pub mod intrinsic;
+pub mod jsonata;
 pub mod limits;
 pub mod path;
 pub mod template;

@@ -256,6 +256,8 @@ pub(crate) struct Frame {
     pub input: Value,
     /// The id of the current state's `*StateEntered` event.
     pub entered_event_id: u64,
+    /// The `previousEventId` of that `*StateEntered` event.
+    pub entered_previous_event_id: u64,
     /// The id of this frame's latest event: the next event's `previousEventId`.
     pub previous_event_id: u64,
     pub entered_time_millis: i64,

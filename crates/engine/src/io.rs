@@ -6,7 +6,7 @@
 use crate::execution::Frame;
 use crate::run::{to_text, Run};
 use serde_json::{json, Map, Value};
-use steppe_asl::definition::{Assign, JsonPathIo, ResultPath, Selector, State};
+use steppe_asl::definition::{Assign, Io, JsonPathIo, ResultPath, Selector, State};
 use steppe_asl::error_name::{self, Failure};
 use steppe_asl::path::{Path, Root, Segment, Selection, SetError};
 use steppe_asl::template::Template;
@@ -284,7 +284,21 @@ pub(crate) fn evaluate_assign(
             Value::Object(map) => Ok(map),
             _ => Ok(Map::new()),
         },
-        Assign::Jsonata(_) => Err(crate::jsonata::unavailable(run, frame, "Assign")),
+        Assign::Jsonata(template) => {
+            let states = crate::jsonata::states_for_input(run, frame, document);
+            match crate::jsonata::evaluate(run, frame, template, "Assign", &states)? {
+                Value::Object(map) => Ok(map),
+                _ => Ok(Map::new()),
+            }
+        }
+    }
+}
+
+/// The effective input of a Task or Parallel: `InputPath` and `Parameters`, or `Arguments`.
+pub(crate) fn arguments(run: &mut Run<'_>, frame: &Frame, state: &State) -> Result<Value, Failure> {
+    match &state.io {
+        Io::JsonPath(io) => effective_input(run, frame, io),
+        Io::Jsonata(io) => crate::jsonata::arguments(run, frame, io),
     }
 }
 
@@ -293,6 +307,13 @@ pub(crate) fn evaluate_assign(
 #[derive(Debug, Default)]
 pub(crate) struct Assignment {
     values: Map<String, Value>,
+}
+
+impl Assignment {
+    /// Evaluated variables to commit; `None` when there are none.
+    pub fn new(values: Map<String, Value>) -> Option<Assignment> {
+        (!values.is_empty()).then_some(Assignment { values })
+    }
 }
 
 /// Evaluates an `Assign` on `document` without committing it.

@@ -169,6 +169,7 @@ impl<'a> Run<'a> {
                 } else {
                     String::new()
                 };
+                frame.entered_previous_event_id = frame.previous_event_id;
                 let entered = self.emit(frame.previous_event_id, || Details::StateEntered {
                     state_type,
                     name,
@@ -204,7 +205,8 @@ impl<'a> Run<'a> {
                 }
             }
             Next::Ended(frame, output) => self.frame_ended(id, frame, output),
-            Next::Failed(frame, failure) => {
+            Next::Failed(mut frame, mut failure) => {
+                states::record_evaluation_failure(self, &mut frame, &mut failure);
                 let details = ErrorCause {
                     error: Some(failure.error),
                     cause: Some(failure.cause),
@@ -371,6 +373,7 @@ impl<'a> Run<'a> {
             phase: Phase::Enter,
             input,
             entered_event_id: 0,
+            entered_previous_event_id: 0,
             previous_event_id,
             entered_time_millis: self.now,
             retry_attempts: Vec::new(),

@@ -2,20 +2,10 @@
 //! timing, Catch, timeouts, Parallel, StopExecution, and determinism.
 
 use serde_json::{json, Value};
-use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input, Status, Transition};
+use steppe_engine::{apply, Command, Config, Execution, Input, Status, Transition};
 
-fn info() -> ExecutionInfo {
-    ExecutionInfo {
-        execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e".into(),
-        name: "e".into(),
-        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
-        state_machine_name: "m".into(),
-        role_arn: "arn:aws:iam::123456789012:role/r".into(),
-        region: "us-east-1".into(),
-        start_time_millis: 1_000,
-        redrive_count: 0,
-    }
-}
+mod common;
+use common::info;
 
 fn start(definition: &str, input: Value) -> (steppe_asl::Definition, Execution, Transition) {
     let definition = steppe_asl::compile(definition).unwrap_or_else(|d| panic!("{d:?}"));

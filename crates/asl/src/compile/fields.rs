@@ -1,7 +1,10 @@
 //! Reading fields of a definition object, with a diagnostic for every wrong one.
 
-use crate::definition::{Dynamic, JsonataTemplate, QueryLanguage, ResultPath, Selector};
+use crate::definition::{
+    Dynamic, Expression, JsonataTemplate, QueryLanguage, ResultPath, Selector,
+};
 use crate::diagnostic::Diagnostics;
+use crate::jsonata::ParseError;
 use crate::path::Path;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -233,14 +236,19 @@ impl<'a> Obj<'a> {
         diagnostics: &mut Diagnostics,
         key: &str,
         language: QueryLanguage,
-    ) -> Option<String> {
+    ) -> Option<Expression> {
         let text = self.get(key)?.as_str()?;
-        let expr = jsonata_expression(text)?;
+        let inner = jsonata_expression(text)?;
         if language != QueryLanguage::Jsonata {
             diagnostics.schema(self.at(key), format!("The field '{key}' must be a number"));
             return None;
         }
-        Some(expr.to_string())
+        let before = diagnostics.error_count();
+        check_jsonata_strings(&Value::String(text.to_string()), &self.at(key), diagnostics);
+        if diagnostics.error_count() > before {
+            return None;
+        }
+        parse_expression(inner, &self.at(key), diagnostics)
     }
 
     /// A field whose value may contain `{% %}` expressions, in JSONata mode.
@@ -250,9 +258,52 @@ impl<'a> Obj<'a> {
         key: &str,
     ) -> Option<JsonataTemplate> {
         let value = self.get(key)?;
-        check_jsonata_strings(value, &self.at(key), diagnostics);
-        Some(JsonataTemplate(value.clone()))
+        jsonata_template(value, &self.at(key), diagnostics)
     }
+}
+
+/// Compiles a JSONata-mode value, reporting malformed `{% %}` strings and expressions that
+/// do not parse; `None` when there was any.
+pub(super) fn jsonata_template(
+    value: &Value,
+    location: &str,
+    diagnostics: &mut Diagnostics,
+) -> Option<JsonataTemplate> {
+    let before = diagnostics.error_count();
+    check_jsonata_strings(value, location, diagnostics);
+    if diagnostics.error_count() > before {
+        return None;
+    }
+    match JsonataTemplate::compile(value) {
+        Ok(template) => Some(template),
+        Err((at, error)) => {
+            let at = if at.is_empty() {
+                location.to_string()
+            } else {
+                format!("{location}/{at}")
+            };
+            diagnostics.schema(at, invalid_expression(&error));
+            None
+        }
+    }
+}
+
+fn parse_expression(
+    inner: &str,
+    location: &str,
+    diagnostics: &mut Diagnostics,
+) -> Option<Expression> {
+    match Expression::parse(inner) {
+        Ok(expression) => Some(expression),
+        Err(error) => {
+            diagnostics.schema(location, invalid_expression(&error));
+            None
+        }
+    }
+}
+
+fn invalid_expression(error: &ParseError) -> String {
+    format!("The value is not a valid JSONata expression: {}", error.0)
 }
 
 /// An integer in a JSON number, if it is one (`5` and `5.0` are, `5.5` is not).

@@ -385,7 +385,14 @@ impl Compiler {
         let test = match rule.test {
             Test::Expr(expr) => RuleTest::Expr(expr),
             Test::Condition(condition) => {
-                RuleTest::Condition(crate::definition::JsonataTemplate(condition))
+                let location = format!("{location}/Condition");
+                match super::fields::jsonata_template(&condition, &location, &mut self.diagnostics)
+                {
+                    Some(template) => RuleTest::Condition(template),
+                    None => RuleTest::Condition(crate::definition::JsonataTemplate::Constant(
+                        serde_json::Value::Bool(false),
+                    )),
+                }
             }
         };
         let mut holder = serde_json::Map::new();
@@ -468,12 +475,12 @@ impl Compiler {
         let path_key = format!("{key}Path");
         obj.at_most_one(&mut self.diagnostics, &[key, &path_key]);
         if let Some(text) = obj.string(&mut self.diagnostics, key) {
-            return Some(match jsonata_expression(text) {
-                Some(expr) if language == QueryLanguage::Jsonata => {
-                    FailField::Jsonata(expr.to_string())
-                }
-                _ => FailField::Literal(text.to_string()),
-            });
+            return match jsonata_expression(text) {
+                Some(_) if language == QueryLanguage::Jsonata => obj
+                    .jsonata_string(&mut self.diagnostics, key, language)
+                    .map(FailField::Jsonata),
+                _ => Some(FailField::Literal(text.to_string())),
+            };
         }
         let text = obj.string(&mut self.diagnostics, &path_key)?;
         let field = if intrinsic::is_intrinsic(text) {

@@ -178,6 +178,13 @@ impl JavaRandom {
 
     /// The first value of `ints(origin, bound)` (Java 8's `internalNextInt`): `origin +
     /// nextInt(bound - origin)` when the span fits an `int`, else `nextInt()` until in range.
+    /// `nextDouble()`: 53 random bits in [0, 1).
+    pub(super) fn next_double(&mut self) -> f64 {
+        let high = i64::from(self.next(26)) << 27;
+        let low = i64::from(self.next(27));
+        (high + low) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
     pub(super) fn next_int_between(&mut self, origin: i32, bound: i32) -> i32 {
         assert!(origin < bound, "the origin must be below the bound");
         let span = bound.wrapping_sub(origin);

@@ -103,6 +103,27 @@ impl Intrinsic {
     }
 }
 
+/// Calls the intrinsic function named `name` (`States.Hash`) on evaluated arguments; the
+/// JSONata functions Step Functions adds (`$hash`, `$partition`, ...) share these rules.
+/// `None` for an unknown name or a wrong number of arguments.
+pub(crate) fn call_by_name(
+    name: &str,
+    values: &[Value],
+    env: &mut dyn Env,
+) -> Option<Result<Value, Failure>> {
+    let function = Function::from_name(name)?;
+    let (least, most) = function.arity();
+    if values.len() < least || values.len() > most {
+        return None;
+    }
+    Some(functions::call(function, values, None, env))
+}
+
+/// The first `nextDouble()` of `new java.util.Random(seed)`: the seeded JSONata `$random`.
+pub(crate) fn seeded_double(seed: i64) -> f64 {
+    java::JavaRandom::new(seed).next_double()
+}
+
 /// One of the 18 intrinsic functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Function {

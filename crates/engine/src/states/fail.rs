@@ -28,7 +28,20 @@ fn field(
     let Some(field) = field else { return Ok(None) };
     let value = match field {
         FailField::Literal(text) => return Ok(Some(text.clone())),
-        FailField::Jsonata(_) => return Err(crate::jsonata::unavailable(run, frame, key)),
+        FailField::Jsonata(expression) => {
+            let field = key.trim_end_matches("Path");
+            let states = crate::jsonata::states(run, frame);
+            return match crate::jsonata::evaluate_expression(
+                run, frame, expression, field, &states,
+            )? {
+                Value::String(text) => Ok(Some(text)),
+                other => Err(crate::jsonata::failure(
+                    run,
+                    frame,
+                    steppe_asl::jsonata::unexpected_type(expression, field, "string", &other),
+                )),
+            };
+        }
         FailField::Path(path) => {
             let mut env = Env::new(run, frame, &frame.input);
             env.lookup(path).ok_or_else(|| {

@@ -52,16 +52,30 @@ pub(crate) fn run(
     state: &State,
     map: &Map,
 ) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
     let prepared = (|| {
-        let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
-        let items = items(run, &frame, &effective, &map.items_path)?;
+        let (effective, items) = match io::json_path_io(state) {
+            Some(io) => {
+                let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
+                let items = items(run, &frame, &effective, &map.items_path)?;
+                (effective, items)
+            }
+            None => (frame.input.clone(), items_jsonata(run, &frame, map)?),
+        };
         let max_concurrency = max_concurrency(run, &frame, &map.max_concurrency)?;
         Ok::<_, Failure>((effective, items, max_concurrency))
     })();
     let (effective, items, max_concurrency) = match prepared {
         Ok(prepared) => prepared,
-        Err(failure) => return Next::Failed(frame, failure),
+        Err(failure) => {
+            return super::fail_before_start(
+                run,
+                id,
+                frame,
+                state,
+                failure,
+                Some(Details::MapStateFailed),
+            )
+        }
     };
     let length = items.len();
     let started = run.emit(frame.previous_event_id, || Details::MapStateStarted {
@@ -76,7 +90,16 @@ pub(crate) fn run(
     })();
     let (tolerated_count, tolerated_percentage) = match tolerance {
         Ok(tolerance) => tolerance,
-        Err(failure) => return Next::Failed(frame, failure),
+        Err(failure) => {
+            return super::fail_before_start(
+                run,
+                id,
+                frame,
+                state,
+                failure,
+                Some(Details::MapStateFailed),
+            )
+        }
     };
     let mut children = Children {
         results: vec![None; length],
@@ -120,8 +143,8 @@ fn start_iterations(
         children.next_index += 1;
         children.active += 1;
         let item = std::mem::take(&mut children.items[index]);
-        let input = match &map.item_selector {
-            Some(selector) => {
+        let input = match (&map.item_selector, &map.item_selector_jsonata) {
+            (Some(selector), _) => {
                 // `$$.Map.Item` is visible to the ItemSelector only, so the item is set on the
                 // Map's frame just for this evaluation.
                 frame.map_item = Some((index, item));
@@ -129,7 +152,14 @@ fn start_iterations(
                 frame.map_item = None;
                 input?
             }
-            None => item,
+            (None, Some(selector)) => {
+                frame.map_item = Some((index, item));
+                let states = crate::jsonata::states(run, frame);
+                let input = crate::jsonata::evaluate(run, frame, selector, "ItemSelector", &states);
+                frame.map_item = None;
+                input?
+            }
+            (None, None) => item,
         };
         let name = state.name.clone();
         let started = run.emit(children.handoff, || {
@@ -292,6 +322,44 @@ fn items(
     }
 }
 
+/// JSONata mode: `Items`, or the input itself, must be an array.
+fn items_jsonata(run: &mut Run<'_>, frame: &Frame, map: &Map) -> Result<Vec<Value>, Failure> {
+    let Some(template) = &map.items else {
+        return match &frame.input {
+            Value::Array(items) => Ok(items.clone()),
+            other => {
+                let message = format!(
+                    "Map state input must be an array but was: {}",
+                    crate::run::to_text(other)
+                );
+                Err(Failure::evaluation(
+                    io::state_cause(run, frame, &message),
+                    None,
+                ))
+            }
+        };
+    };
+    let states = crate::jsonata::states(run, frame);
+    match crate::jsonata::evaluate(run, frame, template, "Items", &states)? {
+        Value::Array(items) => Ok(items),
+        other => {
+            let error = match template.as_expression() {
+                Some(expression) => {
+                    steppe_asl::jsonata::unexpected_type(expression, "Items", "array", &other)
+                }
+                None => steppe_asl::jsonata::EvaluationError {
+                    location: "Items".to_string(),
+                    message: format!(
+                        "The field 'Items' must be an array, but was '{}'",
+                        steppe_asl::jsonata::type_name(&other)
+                    ),
+                },
+            };
+            Err(crate::jsonata::failure(run, frame, error))
+        }
+    }
+}
+
 fn max_concurrency(
     run: &mut Run<'_>,
     frame: &Frame,
@@ -363,7 +431,9 @@ fn number_field<T: Copy>(
 ) -> Result<T, Failure> {
     match field {
         Dynamic::Literal(value) => Ok(*value),
-        Dynamic::Jsonata(_) => Err(crate::jsonata::unavailable(run, frame, key)),
+        Dynamic::Jsonata(expression) => {
+            crate::jsonata::number_field(run, frame, expression, key, kind, parse)
+        }
         Dynamic::Path(path) => {
             let value = path_value(run, frame, path);
             parse(&value).ok_or_else(|| {

@@ -9,9 +9,10 @@ pub(crate) mod pass;
 pub(crate) mod task;
 pub(crate) mod wait;
 
-use crate::event::Details;
+use crate::event::{Details, ErrorCause};
 use crate::execution::{error_output, Frame, FrameId, Phase};
 use crate::io;
+use crate::jsonata;
 use crate::run::{state_type, to_text, Next, Run};
 use serde_json::Value;
 use steppe_asl::definition::{error_matches, Catcher, Io, Kind, Retrier, State, Transition};
@@ -23,10 +24,6 @@ pub(crate) use map::Children;
 pub(crate) fn run(run: &mut Run<'_>, id: FrameId, frame: Frame) -> Next {
     let definition = run.definition;
     let state = definition.state(frame.state);
-    if state.query_language == steppe_asl::definition::QueryLanguage::Jsonata {
-        let failure = crate::jsonata::unavailable(run, &frame, "Output");
-        return fail_state(run, id, frame, state, failure);
-    }
     match &state.kind {
         Kind::Pass(pass) => pass::run(run, id, frame, state, pass),
         Kind::Task(task) => task::run(run, id, frame, state, task),
@@ -40,12 +37,51 @@ pub(crate) fn run(run: &mut Run<'_>, id: FrameId, frame: Frame) -> Next {
 }
 
 fn succeed(run: &mut Run<'_>, frame: Frame, state: &State) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
-    let output = io::select(run, &frame, &frame.input, &io.input_path)
-        .and_then(|selected| io::select_owned(run, &frame, selected, &io.output_path));
+    let output = match &state.io {
+        Io::JsonPath(io) => io::select(run, &frame, &frame.input, &io.input_path)
+            .and_then(|selected| io::select_owned(run, &frame, selected, &io.output_path)),
+        Io::Jsonata(io) => {
+            let states = jsonata::states(run, &frame);
+            jsonata::output_and_assign(
+                run,
+                &frame,
+                io.output.as_ref(),
+                None,
+                &states,
+                frame.input.clone(),
+            )
+            .map(|(output, _)| output)
+        }
+    };
     match output {
         Ok(output) => exit(run, frame, state, output, None),
         Err(failure) => Next::Failed(frame, failure),
+    }
+}
+
+/// Leaves a state that has no result (Pass, Choice, Wait): JSONata `Output` and `Assign`
+/// see `$states.input`; the default output is the input.
+pub(crate) fn exit_jsonata(run: &mut Run<'_>, frame: Frame, state: &State) -> Next {
+    let states = jsonata::states(run, &frame);
+    let output = jsonata_output(state);
+    let assign = state.assign.as_ref();
+    let outcome =
+        jsonata::output_and_assign(run, &frame, output, assign, &states, frame.input.clone())
+            .and_then(|(output, assigned)| {
+                check_size(run, &frame, &output)?;
+                Ok((output, assigned))
+            });
+    match outcome {
+        Ok((output, assigned)) => exit(run, frame, state, output, assigned),
+        Err(failure) => Next::Failed(frame, failure),
+    }
+}
+
+/// A state's JSONata `Output`, if it is a JSONata state and has one.
+pub(crate) fn jsonata_output(state: &State) -> Option<&steppe_asl::definition::JsonataTemplate> {
+    match &state.io {
+        Io::Jsonata(io) => io.output.as_ref(),
+        Io::JsonPath(_) => None,
     }
 }
 
@@ -113,10 +149,24 @@ pub(crate) fn finish_with_result(
     state: &State,
     result: Value,
 ) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
-    let outcome = check_size(run, &frame, &result).and_then(|()| {
-        let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;
-        Ok((io::state_output(run, &frame, io, result)?, assigned))
+    let outcome = check_size(run, &frame, &result).and_then(|()| match &state.io {
+        Io::JsonPath(io) => {
+            let assigned = io::assign(run, &frame, state.assign.as_ref(), &result)?;
+            Ok((io::state_output(run, &frame, io, result)?, assigned))
+        }
+        Io::Jsonata(io) => {
+            let states = jsonata::states(run, &frame).with_result(&result);
+            let (output, assigned) = jsonata::output_and_assign(
+                run,
+                &frame,
+                io.output.as_ref(),
+                state.assign.as_ref(),
+                &states,
+                result,
+            )?;
+            check_size(run, &frame, &output)?;
+            Ok((output, assigned))
+        }
     });
     match outcome {
         Ok((output, assigned)) => exit(run, frame, state, output, assigned),
@@ -225,9 +275,10 @@ pub(crate) fn fail_state_with(
     id: FrameId,
     mut frame: Frame,
     state: &State,
-    failure: Failure,
+    mut failure: Failure,
     failed_event: Option<Details>,
 ) -> Next {
+    record_evaluation_failure(run, &mut frame, &mut failure);
     if error_name::is_terminal(&failure.error) {
         return Next::Failed(frame, failure);
     }
@@ -247,6 +298,56 @@ pub(crate) fn fail_state_with(
         Some(catcher) => catch(run, frame, state, catcher, &failure),
         None => Next::Failed(frame, failure),
     }
+}
+
+/// A Task, Parallel or Map failed before its work began. A JSONata evaluation failure goes
+/// through Retry and Catch (after `failed_event`, e.g. `MapStateFailed`); a JSONPath runtime
+/// failure ends the block, as AWS records.
+pub(crate) fn fail_before_start(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: Frame,
+    state: &State,
+    failure: Failure,
+    failed_event: Option<Details>,
+) -> Next {
+    if failure.evaluation.is_some() {
+        fail_state_with(run, id, frame, state, failure, failed_event)
+    } else {
+        Next::Failed(frame, failure)
+    }
+}
+
+/// Records a failed JSONata evaluation in history, once: `EvaluationFailed` follows the
+/// frame's latest event, and whatever handles the failure follows it.
+pub(crate) fn record_evaluation_failure(
+    run: &mut Run<'_>,
+    frame: &mut Frame,
+    failure: &mut Failure,
+) {
+    let Some(evaluation) = failure.evaluation.take() else {
+        return;
+    };
+    let state = run.definition.state(frame.state);
+    // AWS's EvaluationFailed skips a Pass's or Map's own Entered event (it follows what the
+    // Entered followed), but follows a Wait's (docs/history-rules.md, rules 17 and 18).
+    let previous = if frame.previous_event_id == frame.entered_event_id
+        && !matches!(state.kind, Kind::Wait(_))
+    {
+        frame.entered_previous_event_id
+    } else {
+        frame.previous_event_id
+    };
+    let state = state.name.clone();
+    let details = ErrorCause {
+        error: Some(failure.error.clone()),
+        cause: Some(failure.cause.clone()),
+    };
+    frame.previous_event_id = run.emit(previous, || Details::EvaluationFailed {
+        error: details,
+        location: evaluation.location,
+        state,
+    });
 }
 
 /// The back-off before the next attempt, if a retrier matches and has attempts left.
@@ -288,16 +389,27 @@ fn catch(
     failure: &Failure,
 ) -> Next {
     let error_output = error_output(failure);
-    let assigned = match io::assign(run, &frame, catcher.assign.as_ref(), &error_output) {
-        Ok(assigned) => assigned,
-        Err(failure) => return Next::Failed(frame, failure),
+    let outcome = match &state.io {
+        Io::JsonPath(_) => io::assign(run, &frame, catcher.assign.as_ref(), &error_output)
+            .and_then(|assigned| {
+                let output =
+                    io::apply_result_path(run, &frame, &catcher.result_path, error_output)?;
+                Ok((output, assigned))
+            }),
+        Io::Jsonata(_) => {
+            let states = jsonata::states(run, &frame).with_error_output(&error_output);
+            jsonata::output_and_assign(
+                run,
+                &frame,
+                catcher.output.as_ref(),
+                catcher.assign.as_ref(),
+                &states,
+                error_output,
+            )
+        }
     };
-    let output = match &state.io {
-        Io::JsonPath(_) => io::apply_result_path(run, &frame, &catcher.result_path, error_output),
-        Io::Jsonata(_) => Ok(error_output),
-    };
-    let output = match output {
-        Ok(output) => output,
+    let (output, assigned) = match outcome {
+        Ok(outcome) => outcome,
         Err(failure) => return Next::Failed(frame, failure),
     };
     exit_to(run, &mut frame, state, &output, assigned);

@@ -16,10 +16,18 @@ pub(crate) fn run(
     state: &State,
     parallel: &Parallel,
 ) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
-    let input = match io::effective_input(run, &frame, io) {
+    let input = match io::arguments(run, &frame, state) {
         Ok(input) => input,
-        Err(failure) => return Next::Failed(frame, failure),
+        Err(failure) => {
+            return super::fail_before_start(
+                run,
+                id,
+                frame,
+                state,
+                failure,
+                Some(Details::ParallelStateFailed),
+            )
+        }
     };
     let started = run.emit(frame.previous_event_id, || Details::ParallelStateStarted);
     frame.previous_event_id = started;

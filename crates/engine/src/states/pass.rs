@@ -13,7 +13,9 @@ pub(crate) fn run(
     state: &State,
     pass: &Pass,
 ) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
+    let Some(io) = io::json_path_io(state) else {
+        return super::exit_jsonata(run, frame, state);
+    };
     let result = match &pass.result {
         Some(result) => {
             io::select(run, &frame, &frame.input, &io.input_path).map(|_| result.clone())

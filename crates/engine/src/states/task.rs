@@ -27,12 +27,11 @@ pub(crate) fn run(
     state: &State,
     task: &Task,
 ) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
     if task.resource.ends_with(".waitForTaskToken") {
         frame.task_token = Some(task_token(run));
     }
     let scheduled = (|| {
-        let parameters = io::effective_input(run, &frame, io)?;
+        let parameters = io::arguments(run, &frame, state)?;
         let timeout_seconds = seconds(
             run,
             &frame,
@@ -49,7 +48,7 @@ pub(crate) fn run(
     })();
     let (parameters, timeout_seconds, heartbeat_seconds) = match scheduled {
         Ok(scheduled) => scheduled,
-        Err(failure) => return Next::Failed(frame, failure),
+        Err(failure) => return super::fail_before_start(run, id, frame, state, failure, None),
     };
     let resource = task_resource(&task.resource);
     let task_id = run.new_wait_id();
@@ -215,7 +214,13 @@ fn seconds(
     match field {
         None => Ok(None),
         Some(Dynamic::Literal(seconds)) => Ok(Some(*seconds)),
-        Some(Dynamic::Jsonata(_)) => Err(crate::jsonata::unavailable(run, frame, key)),
+        Some(Dynamic::Jsonata(expression)) => {
+            let field = key.trim_end_matches("Path");
+            crate::jsonata::number_field(run, frame, expression, field, "integer", |value| {
+                value.as_u64().filter(|n| *n >= 1)
+            })
+            .map(Some)
+        }
         Some(Dynamic::Path(path)) => {
             let input = frame.input.clone();
             let mut env = Env::new(run, frame, &input);

@@ -16,8 +16,11 @@ pub(crate) fn run(
     state: &State,
     wait: &Wait,
 ) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
-    let effective = match io::select(run, &frame, &frame.input, &io.input_path) {
+    let effective = match io::json_path_io(state) {
+        Some(io) => io::select(run, &frame, &frame.input, &io.input_path),
+        None => Ok(frame.input.clone()),
+    };
+    let effective = match effective {
         Ok(effective) => effective,
         Err(failure) => return Next::Failed(frame, failure),
     };
@@ -35,7 +38,9 @@ pub(crate) fn run(
 
 /// The wait is over: leave the state.
 pub(crate) fn elapsed(run: &mut Run<'_>, frame: Frame, state: &State) -> Next {
-    let io = io::json_path_io(state).expect("JSONPath state");
+    let Some(io) = io::json_path_io(state) else {
+        return super::exit_jsonata(run, frame, state);
+    };
     let outcome = io::select(run, &frame, &frame.input, &io.input_path).and_then(|effective| {
         let assigned = io::assign(run, &frame, state.assign.as_ref(), &effective)?;
         Ok((
@@ -90,11 +95,31 @@ fn wait_until(
                 io::runtime_failure(run, frame, &message)
             })
         }
-        Wait::Seconds(Dynamic::Jsonata(_)) => {
-            Err(crate::jsonata::unavailable(run, frame, "Seconds"))
+        Wait::Seconds(Dynamic::Jsonata(expression)) => {
+            let seconds = crate::jsonata::number_field(
+                run,
+                frame,
+                expression,
+                "Seconds",
+                "integer",
+                seconds_value,
+            )?;
+            Ok(run.now.saturating_add(seconds.saturating_mul(1000)))
         }
-        Wait::Timestamp(Dynamic::Jsonata(_)) => {
-            Err(crate::jsonata::unavailable(run, frame, "Timestamp"))
+        Wait::Timestamp(Dynamic::Jsonata(expression)) => {
+            let states = crate::jsonata::states(run, frame);
+            let value =
+                crate::jsonata::evaluate_expression(run, frame, expression, "Timestamp", &states)?;
+            value.as_str().and_then(timestamp::parse_rfc3339).ok_or_else(|| {
+                let shown = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+                let message = format!(
+                    "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {shown}"
+                );
+                Failure::evaluation(
+                    io::state_cause(run, frame, &message),
+                    Some("Timestamp".to_string()),
+                )
+            })
         }
     }
 }

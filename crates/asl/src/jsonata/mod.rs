@@ -1,0 +1,430 @@
+//! JSONata expressions, as Step Functions runs them.
+//!
+//! A `{% expr %}` string is parsed once, when the definition is compiled, into an
+//! [`Expression`]; a JSON value with such strings anywhere inside becomes a [`Template`].
+//! Evaluation binds `$states` and the workflow variables the expression refers to, adds the
+//! functions Step Functions provides (`$partition`, `$range`, `$hash`, `$random`, `$uuid`,
+//! `$parse`), disables `$eval`, and takes "now" and randomness from the caller, so that the
+//! same inputs give the same results. Failures carry AWS's cause texts.
+//!
+//! The language itself is the `jsonata-core` crate (see ARCHITECTURE.md for why).
+
+mod functions;
+mod value;
+
+use crate::timestamp;
+use jsonata_core::ast::AstNode;
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
+use jsonata_core::value::JValue;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+pub use value::{from_json, to_json};
+
+/// How long one expression may run, as AWS allows.
+pub const EVALUATION_MILLIS_MAX: u64 = 1_000;
+
+/// How deep one evaluation may nest (a runaway recursion ends as an error, not a crash).
+pub const EVALUATION_DEPTH_MAX: usize = 2_000;
+
+/// A compiled JSONata expression.
+#[derive(Clone)]
+pub struct Expression {
+    /// The text between `{%` and `%}`, trimmed, as AWS quotes it in causes.
+    text: String,
+    ast: Arc<AstNode>,
+    /// Workflow variables the expression may read (every `$name` but `$states`).
+    variables: Arc<[String]>,
+    uses_context: bool,
+    uses_random: bool,
+}
+
+impl std::fmt::Debug for Expression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Expression({:?})", self.text)
+    }
+}
+
+/// Why an expression failed to parse: JSONata's own message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl Expression {
+    /// Parses the text inside `{% %}`.
+    pub fn parse(text: &str) -> Result<Expression, ParseError> {
+        let text = text.trim();
+        let ast =
+            jsonata_core::parser::parse(text).map_err(|error| ParseError(error.to_string()))?;
+        let mut names = Vec::new();
+        let mut functions = Vec::new();
+        if let Ok(tree) = serde_json::to_value(&ast) {
+            collect_names(&tree, &mut names, &mut functions);
+        }
+        names.sort();
+        names.dedup();
+        let uses_random = names
+            .iter()
+            .chain(&functions)
+            .any(|name| name == "random" || name == "uuid");
+        let variables: Vec<String> = names.into_iter().filter(|name| name != "states").collect();
+        Ok(Expression {
+            uses_context: uses_context(text),
+            text: text.to_string(),
+            ast: Arc::new(ast),
+            variables: variables.into(),
+            uses_random,
+        })
+    }
+
+    /// The expression's text, as AWS quotes it.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The workflow variables the expression may read.
+    pub fn variables(&self) -> &[String] {
+        &self.variables
+    }
+
+    /// Whether the expression may read `$states.context`.
+    pub fn uses_context(&self) -> bool {
+        self.uses_context
+    }
+
+    /// Evaluates the expression. `Ok(None)` means it returned nothing (undefined).
+    /// Step Functions gives expressions no input document: state data comes from `$states`.
+    pub fn evaluate(&self, states: &States, env: &mut dyn Env) -> Result<Option<Value>, String> {
+        let mut context = Context::new();
+        context.bind("states".to_string(), states.value.clone());
+        self.run(context, &JValue::Undefined, env)
+    }
+
+    /// Evaluates the expression against an input document `$`, with extra bindings, and
+    /// Step Functions' functions: how the JSONata test suite runs expressions.
+    pub fn evaluate_document(
+        &self,
+        document: Option<&Value>,
+        bindings: &Map<String, Value>,
+        env: &mut dyn Env,
+    ) -> Result<Option<Value>, String> {
+        let mut context = Context::new();
+        for (name, value) in bindings {
+            context.bind(name.clone(), value::from_json(value));
+        }
+        let document = document.map_or(JValue::Undefined, value::from_json);
+        self.run(context, &document, env)
+    }
+
+    fn run(
+        &self,
+        mut context: Context,
+        document: &JValue,
+        env: &mut dyn Env,
+    ) -> Result<Option<Value>, String> {
+        for name in self.variables.iter() {
+            if let Some(value) = env.variable(name) {
+                context.bind(name.clone(), value::from_json(value));
+            }
+        }
+        let options = EvaluatorOptions {
+            timeout_ms: Some(EVALUATION_MILLIS_MAX),
+            max_stack_depth: Some(EVALUATION_DEPTH_MAX),
+            ..EvaluatorOptions::default()
+        };
+        let mut evaluator = Evaluator::with_options(context, options);
+        let seed = self.uses_random.then(|| env.random_u64());
+        functions::register(&mut evaluator, env.now_millis(), seed).map_err(describe)?;
+        let result = evaluator.evaluate(&self.ast, document).map_err(describe)?;
+        Ok(value::to_json(&result))
+    }
+}
+
+/// AWS's text for an evaluation error: JSONata's coded message, `T1006: ...`.
+/// jsonata-core names the culprit after some messages; jsonata-js, and so AWS, does not.
+fn describe(error: EvaluatorError) -> String {
+    let message = error.message();
+    const NOT_A_FUNCTION: &str = "T1006: Attempted to invoke a non-function";
+    if message.starts_with(NOT_A_FUNCTION) {
+        return NOT_A_FUNCTION.to_string();
+    }
+    message.to_string()
+}
+
+/// Whether `text` may read `$states.context`: some `$states` is not followed by one of the
+/// other three fields. Conservative: a `$states` passed around whole counts.
+fn uses_context(text: &str) -> bool {
+    text.match_indices("$states").any(|(at, _)| {
+        let rest = &text[at + "$states".len()..];
+        ![".input", ".result", ".errorOutput"]
+            .iter()
+            .any(|field| rest.starts_with(field))
+    })
+}
+
+/// Collects the `$name`s an AST refers to, and the functions it calls by name.
+fn collect_names(tree: &Value, names: &mut Vec<String>, functions: &mut Vec<String>) {
+    match tree {
+        Value::Object(map) => {
+            for (key, child) in map {
+                match (key.as_str(), child) {
+                    ("Variable", Value::String(name)) => names.push(name.clone()),
+                    ("Function", Value::Object(call)) => {
+                        if let Some(Value::String(name)) = call.get("name") {
+                            functions.push(name.clone());
+                        }
+                    }
+                    _ => {}
+                }
+                collect_names(child, names, functions);
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_names(item, names, functions)),
+        _ => {}
+    }
+}
+
+/// What an expression can see of the execution besides `$states`.
+pub trait Env {
+    /// A workflow variable in scope.
+    fn variable(&self, name: &str) -> Option<&Value>;
+    /// A uniformly random u64 from the execution's seeded generator.
+    fn random_u64(&mut self) -> u64;
+    /// The time of the evaluation, epoch milliseconds (`$now()`, `$millis()`).
+    fn now_millis(&self) -> i64;
+}
+
+/// The `$states` reserved variable: `input`, `context`, and `result` or `errorOutput`.
+#[derive(Clone)]
+pub struct States {
+    value: JValue,
+}
+
+impl States {
+    /// `$states` with the state's raw input and, if any expression needs it, the Context
+    /// object.
+    pub fn new(input: &Value, context: Option<&Value>) -> States {
+        let mut map = indexmap::IndexMap::with_capacity(4);
+        map.insert("input".to_string(), value::from_json(input));
+        if let Some(context) = context {
+            map.insert("context".to_string(), value::from_json(context));
+        }
+        States {
+            value: JValue::object(map),
+        }
+    }
+
+    /// The same `$states` with `result` (Task, Parallel and Map `Output` and `Assign`).
+    pub fn with_result(&self, result: &Value) -> States {
+        self.with("result", result)
+    }
+
+    /// The same `$states` with `errorOutput` (a catcher's `Output` and `Assign`).
+    pub fn with_error_output(&self, error_output: &Value) -> States {
+        self.with("errorOutput", error_output)
+    }
+
+    fn with(&self, key: &str, value: &Value) -> States {
+        let mut map = self.value.as_object().cloned().unwrap_or_default();
+        map.insert(key.to_string(), value::from_json(value));
+        States {
+            value: JValue::object(map),
+        }
+    }
+}
+
+/// A JSON value in which `{% %}` strings are expressions, compiled.
+#[derive(Debug, Clone)]
+pub enum Template {
+    /// A value with no expression inside.
+    Constant(Value),
+    /// A `{% %}` string.
+    Expression(Expression),
+    /// An object with an expression somewhere inside.
+    Object(Vec<(String, Template)>),
+    /// An array with an expression somewhere inside.
+    Array(Vec<Template>),
+}
+
+/// Why a template could not be evaluated: the field path (AWS's `location`) and the message
+/// that follows AWS's "An error occurred while executing the state ..." prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationError {
+    /// The field, with `/` between nested keys: `Output/result`.
+    pub location: String,
+    /// The message.
+    pub message: String,
+}
+
+impl Template {
+    /// Compiles a value; `Err` has the location (relative to the value, `""` for itself) and
+    /// the parse error of the first invalid expression.
+    pub fn compile(value: &Value) -> Result<Template, (String, ParseError)> {
+        match value {
+            Value::String(text) => match expression_text(text) {
+                Some(inner) => Expression::parse(inner)
+                    .map(Template::Expression)
+                    .map_err(|error| (String::new(), error)),
+                None => Ok(Template::Constant(value.clone())),
+            },
+            Value::Object(map) => {
+                let mut fields = Vec::with_capacity(map.len());
+                let mut constant = true;
+                for (key, child) in map {
+                    let template =
+                        Template::compile(child).map_err(|(at, error)| (join(key, &at), error))?;
+                    constant &= matches!(template, Template::Constant(_));
+                    fields.push((key.clone(), template));
+                }
+                Ok(if constant {
+                    Template::Constant(value.clone())
+                } else {
+                    Template::Object(fields)
+                })
+            }
+            Value::Array(items) => {
+                let mut elements = Vec::with_capacity(items.len());
+                let mut constant = true;
+                for (index, child) in items.iter().enumerate() {
+                    let template = Template::compile(child)
+                        .map_err(|(at, error)| (join(&index.to_string(), &at), error))?;
+                    constant &= matches!(template, Template::Constant(_));
+                    elements.push(template);
+                }
+                Ok(if constant {
+                    Template::Constant(value.clone())
+                } else {
+                    Template::Array(elements)
+                })
+            }
+            _ => Ok(Template::Constant(value.clone())),
+        }
+    }
+
+    /// Whether any expression inside may read `$states.context`.
+    pub fn uses_context(&self) -> bool {
+        match self {
+            Template::Constant(_) => false,
+            Template::Expression(expression) => expression.uses_context(),
+            Template::Object(fields) => fields.iter().any(|(_, field)| field.uses_context()),
+            Template::Array(items) => items.iter().any(Template::uses_context),
+        }
+    }
+
+    /// The expression, if the whole template is one.
+    pub fn as_expression(&self) -> Option<&Expression> {
+        match self {
+            Template::Expression(expression) => Some(expression),
+            _ => None,
+        }
+    }
+
+    /// Evaluates the template for the field `field` (`Output`, `Arguments`, ...).
+    /// An expression that returns nothing is an error, as in AWS.
+    pub fn evaluate(
+        &self,
+        field: &str,
+        states: &States,
+        env: &mut dyn Env,
+    ) -> Result<Value, EvaluationError> {
+        match self {
+            Template::Constant(value) => Ok(value.clone()),
+            Template::Expression(expression) => evaluate_field(expression, field, states, env),
+            Template::Object(fields) => {
+                let mut map = Map::with_capacity(fields.len());
+                for (key, template) in fields {
+                    let value = template.evaluate(&join(field, key), states, env)?;
+                    map.insert(key.clone(), value);
+                }
+                Ok(Value::Object(map))
+            }
+            Template::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| item.evaluate(&join(field, &index.to_string()), states, env))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+        }
+    }
+}
+
+/// Evaluates one expression for `field`, with AWS's messages for errors and for nothing.
+pub fn evaluate_field(
+    expression: &Expression,
+    field: &str,
+    states: &States,
+    env: &mut dyn Env,
+) -> Result<Value, EvaluationError> {
+    let text = expression.text();
+    match expression.evaluate(states, env) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(EvaluationError {
+            location: field.to_string(),
+            message: format!(
+                "The JSONata expression '{text}' specified for the field '{field}' returned nothing (undefined)."
+            ),
+        }),
+        Err(error) => Err(EvaluationError {
+            location: field.to_string(),
+            message: format!(
+                "The JSONata expression '{text}' specified for the field '{field}' threw an error during evaluation. {error}"
+            ),
+        }),
+    }
+}
+
+/// AWS's message for an expression whose result has the wrong type for its field.
+pub fn unexpected_type(
+    expression: &Expression,
+    field: &str,
+    expected: &str,
+    value: &Value,
+) -> EvaluationError {
+    EvaluationError {
+        location: field.to_string(),
+        message: format!(
+            "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
+            expression.text(),
+            type_name(value),
+            value
+        ),
+    }
+}
+
+/// JSON's name for a value's type, as AWS's messages use it.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The expression inside a string of the form `{% expr %}`, or `None` for a plain string.
+pub fn expression_text(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix("{%")?.strip_suffix("%}")?;
+    Some(inner.trim())
+}
+
+fn join(field: &str, key: &str) -> String {
+    match (field.is_empty(), key.is_empty()) {
+        (_, true) => field.to_string(),
+        (true, false) => key.to_string(),
+        (false, false) => format!("{field}/{key}"),
+    }
+}
+
+/// `$now()`'s text for `millis`: ISO 8601 in UTC with three digits of milliseconds, as
+/// JavaScript's `toISOString` writes it.
+fn now_text(millis: i64) -> String {
+    let seconds = timestamp::format_iso8601(millis.div_euclid(1000) * 1000);
+    let whole = seconds.strip_suffix('Z').unwrap_or(&seconds);
+    format!("{whole}.{:03}Z", millis.rem_euclid(1000))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+use super::*;
+use serde_json::json;
+
+struct TestEnv {
+    variables: Map<String, Value>,
+    draws: u64,
+}
+
+impl Env for TestEnv {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        self.variables.get(name)
+    }
+    fn random_u64(&mut self) -> u64 {
+        self.draws += 1;
+        self.draws.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn now_millis(&self) -> i64 {
+        1_700_000_000_123
+    }
+}
+
+fn env() -> TestEnv {
+    TestEnv {
+        variables: json!({"x": 41, "name": "Ada"}).as_object().unwrap().clone(),
+        draws: 0,
+    }
+}
+
+fn eval(text: &str, input: Value) -> Result<Option<Value>, String> {
+    let expression = Expression::parse(text).map_err(|e| e.0)?;
+    expression.evaluate(&States::new(&input, None), &mut env())
+}
+
+#[test]
+fn reads_states_input_and_variables() {
+    assert_eq!(
+        eval("$states.input.a + $x", json!({"a": 1})),
+        Ok(Some(json!(42)))
+    );
+    assert_eq!(eval("'Hi ' & $name", json!({})), Ok(Some(json!("Hi Ada"))));
+}
+
+#[test]
+fn an_unknown_variable_is_undefined() {
+    assert_eq!(eval("$doesNotExist", json!({})), Ok(None));
+}
+
+#[test]
+fn unqualified_names_see_no_document() {
+    assert_eq!(eval("a", json!({"a": 1})), Ok(None));
+}
+
+#[test]
+fn step_functions_functions() {
+    assert_eq!(
+        eval("$partition([1,2,3], 2)", json!({})),
+        Ok(Some(json!([[1, 2], [3]])))
+    );
+    assert_eq!(
+        eval("$range(0, 10, 5)", json!({})),
+        Ok(Some(json!([0, 5, 10])))
+    );
+    assert_eq!(
+        eval("$hash('abc', 'SHA-256')", json!({})),
+        Ok(Some(json!(
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        )))
+    );
+    assert_eq!(
+        eval("$parse('{\"a\":[1]}')", json!({})),
+        Ok(Some(json!({"a": [1]})))
+    );
+    assert_eq!(eval("$parse('-0')", json!({})), Ok(Some(json!(0))));
+    let uuid = eval("$uuid()", json!({})).unwrap().unwrap();
+    let text = uuid.as_str().unwrap();
+    assert_eq!(text.len(), 36);
+    assert_eq!(&text[14..15], "4");
+}
+
+#[test]
+fn random_is_in_range_and_seeded_random_repeats() {
+    let value = eval("$random()", json!({}))
+        .unwrap()
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!((0.0..1.0).contains(&value));
+    assert_eq!(eval("$random(7)", json!({})), eval("$random(7)", json!({})));
+    assert_ne!(eval("$random(7)", json!({})), eval("$random(8)", json!({})));
+}
+
+#[test]
+fn now_and_millis_come_from_the_caller() {
+    assert_eq!(
+        eval("$millis()", json!({})),
+        Ok(Some(json!(1_700_000_000_123i64)))
+    );
+    assert_eq!(
+        eval("$now()", json!({})),
+        Ok(Some(json!("2023-11-14T22:13:20.123Z")))
+    );
+}
+
+#[test]
+fn eval_is_not_a_function() {
+    let error = eval("$eval('1')", json!({})).unwrap_err();
+    assert_eq!(error, "T1006: Attempted to invoke a non-function");
+    let error = eval("$randomSeeded(1)", json!({})).unwrap_err();
+    assert_eq!(error, "T1006: Attempted to invoke a non-function");
+}
+
+#[test]
+fn runaway_recursion_is_an_error() {
+    let error = eval("($f := function($n){ $n + $f($n + 1) }; $f(0))", json!({})).unwrap_err();
+    assert!(!error.is_empty());
+}
+
+#[test]
+fn templates_evaluate_nested_expressions_with_field_paths() {
+    let template = Template::compile(
+        &json!({"a": "{% $states.input.v %}", "b": [1, "{% $nope %}"], "c": "plain"}),
+    )
+    .unwrap();
+    let states = States::new(&json!({"v": 5}), None);
+    let error = template
+        .evaluate("Output", &states, &mut env())
+        .unwrap_err();
+    assert_eq!(error.location, "Output/b/1");
+    assert_eq!(
+        error.message,
+        "The JSONata expression '$nope' specified for the field 'Output/b/1' returned nothing (undefined)."
+    );
+    let template = Template::compile(&json!({"a": "{% $states.input.v %}", "c": "plain"})).unwrap();
+    assert_eq!(
+        template.evaluate("Output", &states, &mut env()),
+        Ok(json!({"a": 5, "c": "plain"}))
+    );
+}
+
+#[test]
+fn parse_errors_name_their_location() {
+    let (location, _) = Template::compile(&json!({"a": {"b": "{% 1 + %}"}})).unwrap_err();
+    assert_eq!(location, "a/b");
+}
+
+#[test]
+fn context_use_is_detected_conservatively() {
+    assert!(!Expression::parse("$states.input.a & $states.result")
+        .unwrap()
+        .uses_context());
+    assert!(Expression::parse("$states.context.Execution.Id")
+        .unwrap()
+        .uses_context());
+    assert!(Expression::parse("$keys($states)").unwrap().uses_context());
+}
+
+#[test]
+fn variables_are_collected_without_states() {
+    let expression = Expression::parse("$x + $states.input.y + $count($list)").unwrap();
+    assert_eq!(
+        expression.variables(),
+        ["list".to_string(), "x".to_string()]
+    );
+}
+
+#[test]
+fn expressions_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Expression>();
+    assert_send_sync::<Template>();
+}
