@@ -18,6 +18,7 @@ fn main() {
     let chain = load("pass-chain-10.json");
     let express = load("express-5.json");
     let map = load("map-inline.json");
+    let jsonata_chain = load("jsonata-pass-chain-10.json");
 
     let no_history = executions_per_second(&chain, json!({"n": 1}), Config::express());
     println!(
@@ -30,6 +31,12 @@ fn main() {
         "pass-chain-10 with history:    {:.0} transitions/s ({:.0} executions/s)",
         with_history * 10.0,
         with_history
+    );
+    let jsonata = executions_per_second(&jsonata_chain, json!({"n": 1}), Config::express());
+    println!(
+        "jsonata-pass-chain-10 (same output, JSONata) without history: {:.0} transitions/s ({:.0} executions/s)",
+        jsonata * 10.0,
+        jsonata
     );
     let express_rate = executions_per_second(&express, json!({"n": 1}), Config::express());
     println!("express-5:                     {express_rate:.0} executions/s");

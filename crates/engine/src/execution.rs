@@ -226,6 +226,8 @@ pub struct Execution {
     pub(crate) random: Random,
     pub(crate) scopes: Vec<Option<Scope>>,
     pub(crate) free_scopes: Vec<usize>,
+    /// The size of all live variables' JSON text (AWS allows 10 MiB per execution).
+    pub(crate) variables_bytes: usize,
     pub(crate) execution_timer: Option<u64>,
 }
 
@@ -242,6 +244,8 @@ pub(crate) struct ScopeId(pub usize);
 pub(crate) struct Scope {
     pub parent: Option<ScopeId>,
     pub variables: Map<String, Value>,
+    /// The size of the variables' JSON text, for AWS's limits.
+    pub bytes: usize,
 }
 
 /// One walk through a `States` block.
@@ -306,6 +310,7 @@ impl Execution {
             random: Random::new(seed),
             scopes: Vec::new(),
             free_scopes: Vec::new(),
+            variables_bytes: 0,
             execution_timer: None,
         }
     }

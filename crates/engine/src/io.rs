@@ -309,11 +309,49 @@ pub(crate) struct Assignment {
     values: Map<String, Value>,
 }
 
-impl Assignment {
-    /// Evaluated variables to commit; `None` when there are none.
-    pub fn new(values: Map<String, Value>) -> Option<Assignment> {
-        (!values.is_empty()).then_some(Assignment { values })
+/// Evaluated variables to commit, checked against AWS's size limits (one variable, one
+/// `Assign`, and all of an execution's variables); `None` when there are none.
+pub(crate) fn assignment(
+    run: &Run<'_>,
+    frame: &Frame,
+    values: Map<String, Value>,
+) -> Result<Option<Assignment>, Failure> {
+    use crate::states::json_size;
+    use steppe_asl::limits::{PAYLOAD_BYTES_MAX, VARIABLES_TOTAL_BYTES_MAX, VARIABLE_BYTES_MAX};
+    if values.is_empty() {
+        return Ok(None);
     }
+    let limit = |message: String| {
+        Err(Failure::new(
+            error_name::DATA_LIMIT_EXCEEDED,
+            state_cause(run, frame, &message),
+        ))
+    };
+    let mut assigned = 0;
+    let mut replaced = 0;
+    for (name, value) in &values {
+        let size = json_size(value);
+        if size > VARIABLE_BYTES_MAX {
+            return limit(format!(
+                "The value assigned to the variable '{name}' exceeds the maximum size of {VARIABLE_BYTES_MAX} bytes."
+            ));
+        }
+        assigned += size;
+        replaced += run.scope_variable(frame.scope, name).map_or(0, json_size);
+    }
+    if assigned > PAYLOAD_BYTES_MAX {
+        return limit(format!(
+            "The values assigned by the state exceed the maximum size of {PAYLOAD_BYTES_MAX} bytes."
+        ));
+    }
+    if run.execution.variables_bytes + assigned - replaced.min(run.execution.variables_bytes)
+        > VARIABLES_TOTAL_BYTES_MAX
+    {
+        return limit(format!(
+            "The execution's variables would exceed the maximum total size of {VARIABLES_TOTAL_BYTES_MAX} bytes."
+        ));
+    }
+    Ok(Some(Assignment { values }))
 }
 
 /// Evaluates an `Assign` on `document` without committing it.
@@ -327,7 +365,7 @@ pub(crate) fn assign(
         return Ok(None);
     };
     let values = evaluate_assign(run, frame, document, assign)?;
-    Ok((!values.is_empty()).then_some(Assignment { values }))
+    assignment(run, frame, values)
 }
 
 /// Commits evaluated variables to the frame's scope; returns what history's

@@ -115,7 +115,7 @@ pub(crate) fn output_and_assign(
     let assigned = match assign {
         Some(Assign::Jsonata(template)) => {
             match evaluate(run, frame, template, "Assign", states)? {
-                Value::Object(values) => Assignment::new(values),
+                Value::Object(values) => io::assignment(run, frame, values)?,
                 _ => None,
             }
         }

@@ -419,6 +419,7 @@ impl<'a> Run<'a> {
         let scope = Scope {
             parent,
             variables: Default::default(),
+            bytes: 0,
         };
         match self.execution.free_scopes.pop() {
             Some(index) => {
@@ -433,7 +434,9 @@ impl<'a> Run<'a> {
     }
 
     fn free_scope(&mut self, id: ScopeId) {
-        self.execution.scopes[id.0] = None;
+        if let Some(scope) = self.execution.scopes[id.0].take() {
+            self.execution.variables_bytes -= scope.bytes;
+        }
         self.execution.free_scopes.push(id.0);
     }
 
@@ -450,8 +453,17 @@ impl<'a> Run<'a> {
         None
     }
 
+    /// The value of variable `name` in `scope` itself, not its parents.
+    pub fn scope_variable(&self, scope: ScopeId, name: &str) -> Option<&Value> {
+        self.execution.scopes[scope.0].as_ref()?.variables.get(name)
+    }
+
     pub fn set_variable(&mut self, scope: ScopeId, name: String, value: Value) {
         if let Some(scope) = self.execution.scopes[scope.0].as_mut() {
+            let added = states::json_size(&value);
+            let removed = scope.variables.get(&name).map_or(0, states::json_size);
+            scope.bytes = scope.bytes + added - removed;
+            self.execution.variables_bytes = self.execution.variables_bytes + added - removed;
             scope.variables.insert(name, value);
         }
     }

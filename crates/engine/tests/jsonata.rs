@@ -229,3 +229,35 @@ fn wait_seconds_and_timestamp_come_from_expressions() {
     );
     assert_eq!(last_timer(&transition).map(|(_, at)| at), Some(60_000));
 }
+
+#[test]
+fn a_variable_over_256_kib_is_a_data_limit_failure() {
+    let execution = run(
+        &machine(json!({
+            "A": {"Type": "Pass", "Assign": {"big": "{% $pad('', 300000, 'x') %}"}, "End": true}
+        })),
+        json!({}),
+        1,
+    );
+    assert_eq!(execution.status, Status::Failed);
+    let error = execution.error.unwrap();
+    assert_eq!(error.error.as_deref(), Some("States.DataLimitExceeded"));
+    assert!(error.cause.unwrap().contains("'big'"));
+}
+
+#[test]
+fn reassigning_a_variable_does_not_count_twice_toward_the_execution_total() {
+    // 60 assignments of 200 KB each would pass the 10 MiB total if sizes accumulated.
+    let execution = run(
+        &machine(json!({
+            "A": {"Type": "Pass", "Assign": {"i": 0}, "Next": "L"},
+            "L": {"Type": "Pass", "Assign": {"i": "{% $i + 1 %}", "blob": "{% $pad('', 200000, 'x') %}"}, "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Condition": "{% $i < 60 %}", "Next": "L"}], "Default": "D"},
+            "D": {"Type": "Pass", "Output": "{% $i %}", "End": true}
+        })),
+        json!({}),
+        1,
+    );
+    assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.error);
+    assert_eq!(execution.output, Some(json!(60)));
+}

@@ -15,6 +15,20 @@ use serde_json::Value;
 use std::cell::Cell;
 use std::rc::Rc;
 
+/// The functions [`register`] adds or replaces. Functions are reached only by name, so an
+/// expression that names none of these needs none of them.
+pub(super) const NAMES: [&str; 9] = [
+    "partition",
+    "range",
+    "hash",
+    "uuid",
+    "parse",
+    "random",
+    "now",
+    "millis",
+    "eval",
+];
+
 /// Registers the Step Functions functions on `evaluator`.
 pub(super) fn register(
     evaluator: &mut Evaluator,

@@ -37,6 +37,9 @@ pub struct Expression {
     variables: Arc<[String]>,
     uses_context: bool,
     uses_random: bool,
+    /// Whether the expression names any function Step Functions adds or changes; only then
+    /// does evaluation register them.
+    uses_functions: bool,
 }
 
 impl std::fmt::Debug for Expression {
@@ -66,6 +69,10 @@ impl Expression {
             .iter()
             .chain(&functions)
             .any(|name| name == "random" || name == "uuid");
+        let uses_functions = names
+            .iter()
+            .chain(&functions)
+            .any(|name| functions::NAMES.contains(&name.as_str()));
         let variables: Vec<String> = names.into_iter().filter(|name| name != "states").collect();
         Ok(Expression {
             uses_context: uses_context(text),
@@ -73,6 +80,7 @@ impl Expression {
             ast: Arc::new(ast),
             variables: variables.into(),
             uses_random,
+            uses_functions,
         })
     }
 
@@ -132,8 +140,10 @@ impl Expression {
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);
-        let seed = self.uses_random.then(|| env.random_u64());
-        functions::register(&mut evaluator, env.now_millis(), seed).map_err(describe)?;
+        if self.uses_functions {
+            let seed = self.uses_random.then(|| env.random_u64());
+            functions::register(&mut evaluator, env.now_millis(), seed).map_err(describe)?;
+        }
         let result = evaluator.evaluate(&self.ast, document).map_err(describe)?;
         Ok(value::to_json(&result))
     }
