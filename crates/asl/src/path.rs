@@ -289,12 +289,18 @@ fn parse_bracket(inner: &str) -> Option<Segment> {
     if (quote != '\'' && quote != '"') || inner.len() < 2 || !inner.ends_with(quote) {
         return None;
     }
+    // AWS's Jayway takes a quoted name as written: a backslash only keeps the next character
+    // from closing the name, and both stay in it (recorded: `$['Test\""Name"']` reads the
+    // key `Test\""Name"`).
     let body = &inner[1..inner.len() - 1];
     let mut name = String::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => name.push(chars.next()?),
+            '\\' => {
+                name.push('\\');
+                name.push(chars.next()?);
+            }
             c if c == quote => return None, // an unescaped quote: a union such as ['a','b']
             c => name.push(c),
         }
@@ -374,9 +380,10 @@ mod tests {
         check("$.foo-bar", json!({"foo-bar": 1}), Some(json!(1)));
         check(
             r#"$['Test\""Name"']"#,
-            json!({"Test\"\"Name\"": 7}),
+            json!({r#"Test\""Name""#: 7}),
             Some(json!(7)),
         );
+        check(r#"$['Test\""Name"']"#, json!({r#"Test""Name""#: 7}), None);
         check("$.missing", json!({}), None);
         check("$.a.b", json!({"a": "text"}), None);
         check("$.a[5]", json!({"a": [1]}), None);

@@ -106,10 +106,14 @@ impl KnownFailures {
     pub fn check(&self, suite: &str, results: &[CaseResult], verbose: bool) -> Verdict {
         let mut verdict = Verdict::default();
         let mut scores: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        let mut n_known = 0;
         for res in results {
             let score = scores.entry(res.feature.as_str()).or_default();
             score.1 += 1;
             let listed = self.entries.contains_key(&res.id);
+            if listed && res.failure.is_some() {
+                n_known += 1;
+            }
             match &res.failure {
                 None => score.0 += 1,
                 Some(failure) if !listed => verdict.problems.push(format!(
@@ -145,9 +149,14 @@ impl KnownFailures {
                 .summary
                 .push(format!("{feature}: {feature_passed}/{total}"));
         }
+        let n_failed = results.len() - passed;
+        let known = if n_known == n_failed {
+            "known".to_string()
+        } else {
+            format!("{n_known} known")
+        };
         verdict.summary.push(format!(
-            "conformance: {passed} passed, {} failed",
-            results.len() - passed
+            "{suite}: {passed} passed, {n_failed} failed ({known})"
         ));
         verdict
     }
@@ -220,7 +229,7 @@ mod tests {
         assert!(verdict.problems[2].contains("s/f/gone"));
         assert_eq!(
             verdict.summary,
-            ["f: 1/3", "g: 1/1", "conformance: 2 passed, 2 failed"]
+            ["f: 1/3", "g: 1/1", "s: 2 passed, 2 failed (1 known)"]
         );
         let updated = known.updated("s", &results);
         let ids: Vec<&String> = updated.entries.keys().collect();

@@ -1,6 +1,6 @@
 //! Conformance runner: replays AWS-recorded behaviour against steppe, as part of `cargo test`.
 //!
-//! Two corpora from the shared data folder (`${STEPPE_SHARED:-<workspace>/../shared}`) are run:
+//! Three corpora from the shared data folder (`${STEPPE_SHARED:-<workspace>/../shared}`) are run:
 //!
 //! - [`localstack`]: executions recorded against real AWS (from LocalStack's snapshot tests).
 //!   Each case is compiled with `steppe_asl`, run to its end with `steppe_runtime::run_to_end`
@@ -8,6 +8,8 @@
 //!   compared with what AWS returned.
 //! - [`asl_validator`]: labelled definitions from the asl-validator linter; `valid-*` must
 //!   compile and `invalid-*` must be rejected.
+//! - [`jsonata`]: the official JSONata test suite, evaluated with `steppe_asl::jsonata` (the
+//!   layer Step Functions' JSONata expressions run on) and checked as jsonata-js checks it.
 //!
 //! The recorder replaced volatile values (dates, ARNs, account ids) by placeholders, so
 //! comparisons go through [`placeholder::Placeholders`], which turns each placeholder into a
@@ -29,6 +31,7 @@
 pub mod asl_validator;
 pub mod compare;
 pub mod history;
+pub mod jsonata;
 pub mod known_failures;
 pub mod localstack;
 pub mod placeholder;

@@ -146,6 +146,15 @@ pub enum Details {
     MapStateSucceeded,
     /// `MapStateFailed`.
     MapStateFailed,
+    /// `MapRunStarted`: a distributed Map began its map run.
+    MapRunStarted {
+        /// The map run's ARN.
+        map_run_arn: String,
+    },
+    /// `MapRunSucceeded`.
+    MapRunSucceeded,
+    /// `MapRunFailed`.
+    MapRunFailed(ErrorCause),
     /// `MapIterationStarted`.
     MapIterationStarted(MapIteration),
     /// `MapIterationSucceeded`.
@@ -284,6 +293,11 @@ impl HistoryEvent {
             Details::MapIterationStarted(iteration) => {
                 ("mapIterationStartedEventDetails", iteration.to_json())
             }
+            Details::MapRunStarted { map_run_arn } => (
+                "mapRunStartedEventDetails",
+                json!({ "mapRunArn": map_run_arn }),
+            ),
+            Details::MapRunFailed(error) => ("mapRunFailedEventDetails", error.to_json()),
             Details::MapIterationSucceeded(iteration) => {
                 ("mapIterationSucceededEventDetails", iteration.to_json())
             }
@@ -310,7 +324,8 @@ impl HistoryEvent {
             | Details::ParallelStateSucceeded
             | Details::ParallelStateFailed
             | Details::MapStateSucceeded
-            | Details::MapStateFailed => return None,
+            | Details::MapStateFailed
+            | Details::MapRunSucceeded => return None,
         })
     }
 }
@@ -334,6 +349,9 @@ fn fixed_type_name(details: &Details) -> &'static str {
         Details::MapStateStarted { .. } => "MapStateStarted",
         Details::MapStateSucceeded => "MapStateSucceeded",
         Details::MapStateFailed => "MapStateFailed",
+        Details::MapRunStarted { .. } => "MapRunStarted",
+        Details::MapRunSucceeded => "MapRunSucceeded",
+        Details::MapRunFailed(_) => "MapRunFailed",
         Details::MapIterationStarted(_) => "MapIterationStarted",
         Details::MapIterationSucceeded(_) => "MapIterationSucceeded",
         Details::MapIterationFailed(_) => "MapIterationFailed",

@@ -271,6 +271,9 @@ pub(crate) struct Frame {
     pub map_item: Option<(usize, Value)>,
     /// The current Task state's token, for `$$.Task.Token`.
     pub task_token: Option<String>,
+    /// The frame belongs to a distributed Map's child workflow, whose events are not part of
+    /// this execution's history.
+    pub silent: bool,
 }
 
 /// Where a frame is within its current state.
@@ -366,6 +369,7 @@ pub fn apply(
     let mut run = crate::run::Run::new(definition, execution, now_millis);
     if run.execution.status == Status::Running {
         run.handle(input);
+        run.silent = false;
         run.drain();
     }
     run.finish()

@@ -22,6 +22,8 @@ pub(crate) struct Run<'a> {
     events: Vec<HistoryEvent>,
     pub commands: Vec<Command>,
     steps: u32,
+    /// The frame being processed is silent (see [`Frame::silent`]): its events are dropped.
+    pub silent: bool,
 }
 
 /// How a state's run phase ended for its frame.
@@ -47,6 +49,7 @@ impl<'a> Run<'a> {
             events: Vec::new(),
             commands: Vec::new(),
             steps: 0,
+            silent: false,
         }
     }
 
@@ -59,6 +62,9 @@ impl<'a> Run<'a> {
 
     /// Emits an event; returns its id. Details are built only when history is recorded.
     pub fn emit(&mut self, previous_event_id: u64, details: impl FnOnce() -> Details) -> u64 {
+        if self.silent {
+            return previous_event_id;
+        }
         let id = self.execution.next_event_id;
         self.execution.next_event_id += 1;
         if self.execution.config.record_history {
@@ -152,7 +158,9 @@ impl<'a> Run<'a> {
             let Some(frame) = self.execution.frames[id.0].take() else {
                 continue;
             };
+            self.silent = frame.silent;
             self.step(id, frame);
+            self.silent = false;
         }
     }
 
@@ -207,9 +215,11 @@ impl<'a> Run<'a> {
             Next::Ended(frame, output) => self.frame_ended(id, frame, output),
             Next::Failed(mut frame, mut failure) => {
                 states::record_evaluation_failure(self, &mut frame, &mut failure);
+                // A Fail state without Error or Cause inside a Parallel or Map reaches here as
+                // a `Failure` with empty texts; AWS leaves them absent, as at the top level.
                 let details = ErrorCause {
-                    error: Some(failure.error),
-                    cause: Some(failure.cause),
+                    error: Some(failure.error).filter(|error| !error.is_empty()),
+                    cause: Some(failure.cause).filter(|cause| !cause.is_empty()),
                 };
                 self.frame_failed(id, frame, details);
             }
@@ -311,8 +321,10 @@ impl<'a> Run<'a> {
         let Some(frame) = self.execution.frames[id.0].take() else {
             return;
         };
+        self.silent = frame.silent;
         let next = states::timer_fired(self, id, frame, timer_id);
         self.settle(id, next);
+        self.silent = false;
     }
 
     fn stop(&mut self, error: Option<String>, cause: Option<String>) {
@@ -379,6 +391,7 @@ impl<'a> Run<'a> {
             retry_attempts: Vec::new(),
             map_item: None,
             task_token: None,
+            silent: self.silent,
         };
         match self.execution.free_frames.pop() {
             Some(index) => {

@@ -14,7 +14,10 @@ mod value;
 
 use crate::timestamp;
 use jsonata_core::ast::AstNode;
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
+use jsonata_core::evaluator::{
+    error_code_prefix, Context, Evaluator, EvaluatorError, EvaluatorOptions,
+};
+use jsonata_core::parser::ParserError;
 use jsonata_core::value::JValue;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -57,7 +60,7 @@ impl Expression {
     pub fn parse(text: &str) -> Result<Expression, ParseError> {
         let text = text.trim();
         let ast =
-            jsonata_core::parser::parse(text).map_err(|error| ParseError(error.to_string()))?;
+            jsonata_core::parser::parse(text).map_err(|error| ParseError(parse_message(&error)))?;
         let mut names = Vec::new();
         let mut functions = Vec::new();
         if let Ok(tree) = serde_json::to_value(&ast) {
@@ -150,14 +153,39 @@ impl Expression {
 }
 
 /// AWS's text for an evaluation error: JSONata's coded message, `T1006: ...`.
-/// jsonata-core names the culprit after some messages; jsonata-js, and so AWS, does not.
+/// jsonata-js's wording (and so AWS's) for an evaluation error: the coded message. jsonata-core
+/// names the culprit after some messages and puts a prefix before others.
 fn describe(error: EvaluatorError) -> String {
     let message = error.message();
     const NOT_A_FUNCTION: &str = "T1006: Attempted to invoke a non-function";
     if message.starts_with(NOT_A_FUNCTION) {
         return NOT_A_FUNCTION.to_string();
     }
-    message.to_string()
+    coded(message).to_string()
+}
+
+/// The coded part of a message: itself if it starts with a code (`T0410: ...`), else the first
+/// coded message after a `": "`, else all of it.
+fn coded(message: &str) -> &str {
+    if error_code_prefix(message).is_some() {
+        return message;
+    }
+    message
+        .match_indices(": ")
+        .map(|(at, _)| &message[at + 2..])
+        .find(|rest| error_code_prefix(rest).is_some())
+        .unwrap_or(message)
+}
+
+/// jsonata-js's wording for a syntax error: `S0202: ...`, without jsonata-core's prefixes.
+fn parse_message(error: &ParserError) -> String {
+    match error {
+        ParserError::InvalidSyntax(inner) | ParserError::InvalidNumber(inner) => {
+            coded(inner).to_string()
+        }
+        ParserError::UnclosedComment => "S0106: Comment has no closing tag".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// Whether `text` may read `$states.context`: some `$states` is not followed by one of the

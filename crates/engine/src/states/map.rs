@@ -78,7 +78,7 @@ pub(crate) fn run(
         }
     };
     let length = items.len();
-    let started = run.emit(frame.previous_event_id, || Details::MapStateStarted {
+    let mut started = run.emit(frame.previous_event_id, || Details::MapStateStarted {
         length,
     });
     frame.previous_event_id = started;
@@ -101,6 +101,11 @@ pub(crate) fn run(
             )
         }
     };
+    if map.distributed {
+        let map_run_arn = map_run_arn(run, state);
+        started = run.emit(started, || Details::MapRunStarted { map_run_arn });
+        frame.previous_event_id = started;
+    }
     let mut children = Children {
         results: vec![None; length],
         running: vec![None; length],
@@ -162,11 +167,20 @@ fn start_iterations(
             (None, None) => item,
         };
         let name = state.name.clone();
-        let started = run.emit(children.handoff, || {
-            Details::MapIterationStarted(MapIteration { name, index })
-        });
-        let scope = run.new_scope(Some(frame.scope));
+        // A distributed Map's iterations are child executions with histories of their own,
+        // which cannot read the parent's variables.
+        let (started, scope) = if map.distributed {
+            (children.handoff, run.new_scope(None))
+        } else {
+            let started = run.emit(children.handoff, || {
+                Details::MapIterationStarted(MapIteration { name, index })
+            });
+            (started, run.new_scope(Some(frame.scope)))
+        };
         let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
+        if let Some(child) = run.execution.frames[child.0].as_mut() {
+            child.silent |= map.distributed;
+        }
         children.running[index] = Some(child);
         run.ready(child);
     }
@@ -194,13 +208,23 @@ pub(crate) fn child_ended(
     children.remaining -= 1;
     let name = state.name.clone();
     let iteration = MapIteration { name, index: slot };
+    let last_event_id = if map.distributed {
+        children.tail
+    } else {
+        last_event_id
+    };
     match result {
         Ok(output) => {
             children.results[slot] = Some(output);
-            children.tail = run.emit(last_event_id, || Details::MapIterationSucceeded(iteration));
+            if !map.distributed {
+                children.tail =
+                    run.emit(last_event_id, || Details::MapIterationSucceeded(iteration));
+            }
         }
         Err(failure) => {
-            run.emit(last_event_id, || Details::MapIterationFailed(iteration));
+            if !map.distributed {
+                run.emit(last_event_id, || Details::MapIterationFailed(iteration));
+            }
             children.failures += 1;
             if !tolerates(&children) {
                 return fail(run, id, frame, state, children, failure, last_event_id);
@@ -233,12 +257,14 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
         return;
     };
     let mut children = std::mem::take(children);
+    let child_silent = std::mem::replace(&mut run.silent, frame.silent);
     let started = start_iterations(run, id, &mut frame, state, map, &mut children);
     frame.phase = Phase::AwaitChildren(children);
     match started {
         Ok(()) => run.store(id, frame),
         Err(failure) => run.settle(id, Next::Failed(frame, failure)),
     }
+    run.silent = child_silent;
 }
 
 fn tolerates(children: &Children) -> bool {
@@ -273,6 +299,13 @@ fn fail(
         failure
     };
     frame.previous_event_id = source;
+    if is_distributed(state) {
+        let details = crate::event::ErrorCause {
+            error: Some(failure.error.clone()),
+            cause: Some(failure.cause.clone()),
+        };
+        frame.previous_event_id = run.emit(source, || Details::MapRunFailed(details));
+    }
     fail_state_with(
         run,
         id,
@@ -290,7 +323,10 @@ fn succeed(
     state: &State,
     children: Children,
 ) -> Next {
-    let tail = children.tail;
+    let mut tail = children.tail;
+    if is_distributed(state) {
+        tail = run.emit(tail, || Details::MapRunSucceeded);
+    }
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
     let result = Value::Array(
@@ -320,6 +356,34 @@ fn items(
             Err(io::runtime_failure(run, frame, &message))
         }
     }
+}
+
+fn is_distributed(state: &State) -> bool {
+    matches!(&state.kind, steppe_asl::definition::Kind::Map(map) if map.distributed)
+}
+
+/// A map run's ARN: `arn:aws:states:<region>:<account>:mapRun:<machine>/<state>:<id>`, with
+/// the id drawn from the execution's seeded generator.
+fn map_run_arn(run: &mut Run<'_>, state: &State) -> String {
+    let info = &run.execution.info;
+    let prefix = info
+        .state_machine_arn
+        .split(":stateMachine:")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let machine = info.state_machine_name.clone();
+    let random = &mut run.execution.random;
+    let (high, low) = (random.next_u64(), random.next_u64());
+    format!(
+        "{prefix}:mapRun:{machine}/{}:{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        state.name,
+        high >> 32,
+        (high >> 16) & 0xffff,
+        high & 0xffff,
+        low >> 48,
+        low & 0xffff_ffff_ffff
+    )
 }
 
 /// JSONata mode: `Items`, or the input itself, must be an array.

@@ -112,6 +112,7 @@ pub(crate) fn child_ended(
     let Some(frame) = run.execution.frames[parent.0].take() else {
         return;
     };
+    let child_silent = std::mem::replace(&mut run.silent, frame.silent);
     let state = run.definition.state(frame.state);
     let next = match &state.kind {
         Kind::Parallel(_) => {
@@ -121,6 +122,7 @@ pub(crate) fn child_ended(
         _ => unreachable!("only Parallel and Map states have children"),
     };
     run.settle(parent, next);
+    run.silent = child_silent;
 }
 
 /// Leaves a state with `output`: emits its Exited event and moves to the next state.
@@ -421,6 +423,7 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
     let Some(frame) = run.execution.frames[id.0].take() else {
         return;
     };
+    let caller_silent = std::mem::replace(&mut run.silent, frame.silent);
     run.execution.ready.retain(|ready| *ready != id);
     let state_type = state_type(&run.definition.state(frame.state).kind);
     let aborted = match &frame.phase {
@@ -455,4 +458,5 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
     }
     run.execution.frames[id.0] = Some(frame);
     run.release(id);
+    run.silent = caller_silent;
 }

@@ -186,6 +186,8 @@ pub(crate) fn timer_fired(run: &mut Run<'_>, id: FrameId, mut frame: Frame, time
 fn take(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame, Box<Pending>)> {
     let id = *run.execution.waiting.get(&task_id)?;
     let mut frame = run.execution.frames[id.0].take()?;
+    // Reset by `Run::handle`'s caller when the input is done.
+    run.silent = frame.silent;
     match std::mem::replace(&mut frame.phase, Phase::Run) {
         Phase::AwaitTask(pending) if pending.task_id == task_id => Some((id, frame, pending)),
         other => {
