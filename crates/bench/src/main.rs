@@ -1,4 +1,7 @@
-//! `cargo run --release -p steppe-bench`: engine throughput figures on one core.
+//! `cargo run --release -p steppe-bench [-- --peer]`: engine throughput figures on one core.
+//!
+//! With `--peer`, the same definitions also run on the `aws-local-stepfunctions` npm package
+//! (`bench/peer`, installed with `npm ci` there) in the same run, and the ratios are printed.
 //!
 //! Each figure is the best of several timed rounds, printed with what it measures. Nothing
 //! here asserts a speed: machines are shared and noisy, so figures are reported and compared
@@ -51,6 +54,9 @@ fn main() {
         "map-inline over 10,000 items:  {:.1} ms",
         map_millis.as_secs_f64() * 1000.0
     );
+    if std::env::args().any(|arg| arg == "--peer") {
+        peer(&definitions, no_history, express_rate, map_millis);
+    }
     let text = chain_definition(200);
     let parse = best_of(20, || {
         let started = Instant::now();
@@ -61,6 +67,45 @@ fn main() {
         "parse+validate 200 states:     {:.3} ms",
         parse.as_secs_f64() * 1000.0
     );
+}
+
+/// Runs the peer on the same definitions and prints steppe's advantage for each figure.
+fn peer(definitions: &std::path::Path, chain: f64, express: f64, map: Duration) {
+    let script = definitions.join("../peer/run.mjs");
+    let run = |args: &[&str]| -> Option<Value> {
+        let output = std::process::Command::new("node")
+            .arg(&script)
+            .args(args)
+            .output()
+            .ok()?;
+        if !output.status.success() {
+            eprintln!("peer: {}", String::from_utf8_lossy(&output.stderr).trim());
+            return None;
+        }
+        serde_json::from_slice(&output.stdout).ok()
+    };
+    let path = |name: &str| definitions.join(name).to_string_lossy().into_owned();
+    let rate = |line: Option<Value>| line.and_then(|line| line["executions_per_second"].as_f64());
+    match rate(run(&[&path("pass-chain-10.json"), r#"{"n":1}"#, "3", "10"])) {
+        Some(peer) => println!(
+            "peer pass-chain-10:            {peer:.0} executions/s; steppe is {:.0}x faster",
+            chain / peer
+        ),
+        None => println!("peer pass-chain-10: not run (cd bench/peer && npm ci)"),
+    }
+    if let Some(peer) = rate(run(&[&path("express-5.json"), r#"{"n":1}"#, "3", "5"])) {
+        println!(
+            "peer express-5:                {peer:.0} executions/s; steppe is {:.0}x faster",
+            express / peer
+        );
+    }
+    let map_line = run(&["--map-items", "10000", &path("map-inline.json")]);
+    if let Some(peer) = map_line.and_then(|line| line["milliseconds"].as_f64()) {
+        println!(
+            "peer map-inline 10,000 items:  {peer:.1} ms; steppe is {:.0}x faster",
+            peer / (map.as_secs_f64() * 1000.0)
+        );
+    }
 }
 
 fn execute(definition: &Definition, input: Value, config: Config) -> Status {
