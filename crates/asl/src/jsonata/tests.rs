@@ -1,3 +1,5 @@
+//! Tests of the JSONata layer: bindings, Step Functions' functions, templates and messages.
+
 use super::*;
 use serde_json::json;
 
