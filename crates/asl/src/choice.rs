@@ -41,7 +41,7 @@
 //! assert_eq!(rule.next, "Big");
 //! ```
 
-use crate::diagnostic::{Diagnostics, Severity};
+use crate::diagnostic::Diagnostics;
 use crate::error_name::{self, Failure};
 use crate::path::Path;
 use crate::timestamp::Timestamp;
@@ -836,11 +836,7 @@ fn optional_string(
 }
 
 fn error_count(diagnostics: &Diagnostics) -> usize {
-    diagnostics
-        .items
-        .iter()
-        .filter(|diagnostic| diagnostic.severity == Severity::Error)
-        .count()
+    diagnostics.error_count()
 }
 
 #[cfg(test)]

@@ -83,16 +83,25 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Collects diagnostics while walking a definition.
+///
+/// Keeps at most [`DIAGNOSTICS_BYTES_MAX`](crate::limits::DIAGNOSTICS_BYTES_MAX) of locations
+/// and messages (and always the first diagnostic); later ones still count as errors. A
+/// location can be nearly as long as the definition (a long state name is in every location
+/// under it), so without a bound a 1 MiB definition could produce gigabytes of diagnostics.
 #[derive(Debug, Default)]
 pub struct Diagnostics {
-    /// Everything found so far, in document order.
+    /// Everything found so far, in document order, up to the size bound.
     pub items: Vec<Diagnostic>,
+    /// Errors recorded, including those dropped by the size bound.
+    errors: usize,
+    /// Bytes of the locations and messages in `items`.
+    bytes: usize,
 }
 
 impl Diagnostics {
     /// Records an error.
     pub fn error(&mut self, code: Code, location: impl Into<String>, message: impl Into<String>) {
-        self.items.push(Diagnostic {
+        self.push(Diagnostic {
             code,
             location: Some(location.into()),
             message: message.into(),
@@ -102,7 +111,7 @@ impl Diagnostics {
 
     /// Records an error about the whole workflow, which AWS reports without a location.
     pub fn unlocated(&mut self, code: Code, message: impl Into<String>) {
-        self.items.push(Diagnostic {
+        self.push(Diagnostic {
             code,
             location: None,
             message: message.into(),
@@ -117,15 +126,23 @@ impl Diagnostics {
 
     /// How many errors were recorded so far.
     pub fn error_count(&self) -> usize {
-        self.items
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.errors
     }
 
     /// Whether any error was recorded.
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(|d| d.severity == Severity::Error)
+        self.errors > 0
+    }
+
+    fn push(&mut self, diagnostic: Diagnostic) {
+        if diagnostic.severity == Severity::Error {
+            self.errors += 1;
+        }
+        let bytes = diagnostic.location.as_ref().map_or(0, String::len) + diagnostic.message.len();
+        if self.items.is_empty() || self.bytes + bytes <= crate::limits::DIAGNOSTICS_BYTES_MAX {
+            self.bytes += bytes;
+            self.items.push(diagnostic);
+        }
     }
 }
 

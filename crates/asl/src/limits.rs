@@ -12,14 +12,25 @@ pub const STATE_NAME_CHARS_MAX: usize = 80;
 pub const HISTORY_EVENTS_MAX: u64 = 25_000;
 /// Maximum nesting depth of intrinsic function calls.
 pub const INTRINSIC_NESTING_MAX: usize = 10;
+/// Maximum nesting of brackets and parentheses in a JSONPath that is not a plain field/index
+/// path. Ours: the RFC 9535 parser we use backtracks, so its time doubles with each filter
+/// nested in a filter; real paths nest two or three deep.
+pub const PATH_NESTING_MAX: usize = 10;
 /// Maximum number of items `States.ArrayRange` may produce.
 pub const ARRAY_RANGE_ITEMS_MAX: usize = 1000;
+/// Maximum size of the arguments of one intrinsic function call, and of its result, in bytes
+/// of JSON. Ours: AWS documents none (Jackson shares one node where `States.Array($, $)`
+/// repeats it, we copy), and a state's whole data is bounded by the variables' total.
+pub const INTRINSIC_VALUES_BYTES_MAX: usize = VARIABLES_TOTAL_BYTES_MAX;
 /// Maximum length of the input string of `States.Base64Encode`/`Base64Decode`/`Hash`.
 pub const INTRINSIC_STRING_CHARS_MAX: usize = 10_000;
 /// Maximum nesting depth of JSON values and definitions we accept.
 pub const JSON_DEPTH_MAX: usize = 256;
 /// Maximum size of a definition document, in bytes (AWS: 1 MiB).
 pub const DEFINITION_BYTES_MAX: usize = 1024 * 1024;
+/// Maximum total size of the diagnostics one compilation keeps (locations and messages), in
+/// bytes; errors beyond it are counted but not kept. Ours: no real definition comes near it.
+pub const DIAGNOSTICS_BYTES_MAX: usize = 1024 * 1024;
 /// Maximum length of a variable name, in Unicode scalar values.
 pub const VARIABLE_NAME_CHARS_MAX: usize = 80;
 /// Maximum size of a single variable's value, in bytes.

@@ -17,6 +17,7 @@
 //! assert_eq!(path.select(&input).unwrap().into_value(), serde_json::json!("a1"));
 //! ```
 
+use crate::limits::PATH_NESTING_MAX;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 use std::fmt;
@@ -105,10 +106,14 @@ impl Path {
         let query = match parse_definite(rest) {
             Some(segments) => Query::Definite(segments),
             None => {
-                let normalized = format!("${rest}");
-                let parsed = JsonPath::parse(&normalized).map_err(|_| ParseError {
+                let invalid = || ParseError {
                     message: format!("The value '{text}' is not a valid JSONPath"),
-                })?;
+                };
+                if ends_inside_unicode_escape(rest) || nesting_depth(rest) > PATH_NESTING_MAX {
+                    return Err(invalid());
+                }
+                let normalized = format!("${rest}");
+                let parsed = JsonPath::parse(&normalized).map_err(|_| invalid())?;
                 Query::Indefinite(Box::new(parsed))
             }
         };
@@ -219,6 +224,50 @@ pub fn is_variable_name(name: &str) -> bool {
     (first.is_alphabetic() || first == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
         && name.chars().count() <= crate::limits::VARIABLE_NAME_CHARS_MAX
+}
+
+/// Whether `text` ends just after the `\u` or `\uD` of a string literal's escape.
+///
+/// `serde_json_path` 0.7.2 panics on such text (its string parser uses a streaming `one_of`,
+/// whose `Incomplete` it declares unreachable). The text is never a valid path, since it ends
+/// inside a string, so it is rejected before that parser sees it.
+fn ends_inside_unicode_escape(text: &str) -> bool {
+    ["\\u", "\\uD", "\\ud"]
+        .iter()
+        .any(|tail| text.ends_with(tail))
+}
+
+/// The deepest nesting of brackets and parentheses in `text`, outside string literals.
+///
+/// `serde_json_path` parses nested filters by backtracking, so its time grows exponentially
+/// with this depth: 16 filters nested in a 130-byte path took a third of a second, and the
+/// fuzzer's 100-byte input, over 40 deep, more than 15 seconds.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut quote = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        if let Some(open) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == open {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' | '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ']' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Parses `rest` (the path after its root) if it uses only field names and single indexes.
@@ -424,6 +473,50 @@ mod tests {
         assert!(Path::parse("foo").is_err());
         assert!(Path::parse("$.a[").is_err());
         assert!(Path::parse("$1abc").is_err());
+    }
+
+    /// Found by the `jsonpath` fuzz target: nested filters took `serde_json_path` seconds.
+    #[test]
+    fn deeply_nested_filters_are_invalid() {
+        let nested = |n: usize| format!("${}{}", "[?(@.s".repeat(n), ")]".repeat(n));
+        let input = json!([{"s": [{"s": 1}]}, {"s": [{"t": 1}]}]);
+        let path = Path::parse(&nested(2)).unwrap();
+        assert_eq!(
+            path.select(&input).map(Selection::into_value),
+            Some(json!([{"s": [{"s": 1}]}]))
+        );
+        assert!(Path::parse(&nested(PATH_NESTING_MAX / 2)).is_ok());
+        assert!(Path::parse(&nested(PATH_NESTING_MAX / 2 + 1)).is_err());
+        assert!(Path::parse(&nested(40)).is_err());
+        // Brackets inside string literals do not count.
+        let quoted = format!("$[?(@.s == '{}')]", "[(".repeat(20));
+        assert!(Path::parse(&quoted).is_ok());
+    }
+
+    /// Found by the `jsonpath` fuzz target: `serde_json_path` panicked on these.
+    #[test]
+    fn text_ending_inside_a_unicode_escape_is_invalid() {
+        for text in [
+            r#"$["\u"#,
+            r#"$['\uD"#,
+            r#"$['\ud"#,
+            r#"$..['\uD83D\u"#,
+            r#"$[?(@.a == "\uD83D\uD"#,
+            r#"$$.a[?(@ == '\u"#,
+            r#"$var[*]['\u"#,
+        ] {
+            assert!(Path::parse(text).is_err(), "{text}");
+        }
+        let complete = r#"$.a[?(@.k == "\uD83D\uDE00")]"#;
+        for end in 0..=complete.len() {
+            let _ = Path::parse(&complete[..end]);
+        }
+        let path = Path::parse(complete).unwrap();
+        let input = json!({"a": [{"k": "\u{1F600}"}, {"k": "x"}]});
+        assert_eq!(
+            path.select(&input).map(Selection::into_value),
+            Some(json!([{"k": "\u{1F600}"}]))
+        );
     }
 
     #[test]

@@ -393,11 +393,16 @@ pub(super) struct Duplicate {
 }
 
 /// Parses JSON text, keeping the last of duplicate keys (as serde_json does) but reporting them.
+///
+/// Locations are built only for the objects that hold a duplicate, and the report stops
+/// growing once its locations and keys add up to the definition size limit: a location can be
+/// as long as the text itself, so building one per value, or keeping one per duplicate without
+/// a bound, would turn one 1 MiB definition into seconds of copying or gigabytes of report.
 pub(super) fn parse_json(text: &str) -> Result<Parsed, String> {
-    let duplicates = RefCell::new(Vec::new());
+    let duplicates = RefCell::new(Duplicates::default());
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = Seed {
-        location: String::new(),
+        location: &Location::Root,
         duplicates: &duplicates,
     }
     .deserialize(&mut deserializer)
@@ -405,13 +410,68 @@ pub(super) fn parse_json(text: &str) -> Result<Parsed, String> {
     .map_err(|error| error.to_string())?;
     Ok(Parsed {
         value,
-        duplicates: duplicates.into_inner(),
+        duplicates: duplicates.into_inner().items,
     })
 }
 
+/// Where a value sits: its parent's location and the step from there.
+enum Location<'a> {
+    Root,
+    Key(&'a Location<'a>, &'a str),
+    Index(&'a Location<'a>, usize),
+}
+
+impl Location<'_> {
+    /// The JSON pointer, `/` for the root.
+    fn pointer(&self) -> String {
+        let mut steps = Vec::new();
+        let mut location = self;
+        loop {
+            location = match location {
+                Location::Root => break,
+                Location::Key(parent, key) => {
+                    steps.push(crate::template::escape_pointer(key));
+                    parent
+                }
+                Location::Index(parent, index) => {
+                    steps.push(index.to_string());
+                    parent
+                }
+            };
+        }
+        if steps.is_empty() {
+            return "/".to_string();
+        }
+        steps
+            .iter()
+            .rev()
+            .fold(String::new(), |pointer, step| pointer + "/" + step)
+    }
+}
+
+#[derive(Default)]
+struct Duplicates {
+    items: Vec<Duplicate>,
+    /// The bytes of every location and key in `items`.
+    bytes: usize,
+}
+
+impl Duplicates {
+    fn push(&mut self, location: &str, key: String) {
+        let bytes = location.len() + key.len();
+        if self.items.is_empty() || self.bytes + bytes <= crate::limits::DEFINITION_BYTES_MAX {
+            self.bytes += bytes;
+            self.items.push(Duplicate {
+                location: location.to_string(),
+                key,
+            });
+        }
+    }
+}
+
 struct Seed<'a> {
-    location: String,
-    duplicates: &'a RefCell<Vec<Duplicate>>,
+    location: &'a Location<'a>,
+    duplicates: &'a RefCell<Duplicates>,
 }
 
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
@@ -451,8 +511,9 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         loop {
+            let location = Location::Index(self.location, items.len());
             let seed = Seed {
-                location: format!("{}/{}", self.location, items.len()),
+                location: &location,
                 duplicates: self.duplicates,
             };
             match seq.next_element_seed(seed)? {
@@ -463,26 +524,18 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
+        let mut pointer = None;
         while let Some(key) = access.next_key::<String>()? {
-            let location = format!(
-                "{}/{}",
-                self.location,
-                crate::template::escape_pointer(&key)
-            );
+            let location = Location::Key(self.location, &key);
             let value = access.next_value_seed(Seed {
-                location,
+                location: &location,
                 duplicates: self.duplicates,
             })?;
-            if map.insert(key.clone(), value).is_some() {
-                let location = if self.location.is_empty() {
-                    "/".to_string()
-                } else {
-                    self.location.clone()
-                };
-                self.duplicates
-                    .borrow_mut()
-                    .push(Duplicate { location, key });
+            if map.contains_key(&key) {
+                let pointer: &String = pointer.get_or_insert_with(|| self.location.pointer());
+                self.duplicates.borrow_mut().push(pointer, key.clone());
             }
+            map.insert(key, value);
         }
         Ok(Value::Object(map))
     }

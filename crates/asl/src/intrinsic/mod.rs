@@ -37,6 +37,7 @@ mod parse;
 mod tests;
 
 use crate::error_name::Failure;
+use crate::limits::INTRINSIC_VALUES_BYTES_MAX;
 use crate::path::{ParseError, Path};
 use serde_json::Value;
 
@@ -74,16 +75,41 @@ impl Intrinsic {
 
     /// Evaluates the call. A failure carries `States.IntrinsicFailure` and a cause without
     /// the "An error occurred while executing the state …" prefix, which the engine adds.
+    ///
+    /// The arguments, and then the result, may hold at most
+    /// [`INTRINSIC_VALUES_BYTES_MAX`] of JSON: `States.Array($, $, …)` copies the input once
+    /// per argument and each nested `States.JsonToString` can double its argument's size, so
+    /// without a bound one call could build gigabytes.
     pub fn evaluate(&self, env: &mut dyn Env) -> Result<Value, Failure> {
         let mut values = Vec::with_capacity(self.args.len());
+        let mut budget = INTRINSIC_VALUES_BYTES_MAX;
         for arg in &self.args {
-            values.push(arg.evaluate(env)?);
+            let value = arg.evaluate(env)?;
+            if !spend(&value, &mut budget) {
+                return Err(self.too_large("arguments"));
+            }
+            values.push(value);
         }
         let template = match self.args.first() {
             Some(Arg::String(literal)) => Some(literal.placeholders.as_slice()),
             _ => None,
         };
-        functions::call(self.function, &values, template, env)
+        let result = functions::call(self.function, &values, template, env)?;
+        let mut result_budget = INTRINSIC_VALUES_BYTES_MAX;
+        if !spend(&result, &mut result_budget) {
+            return Err(self.too_large("result"));
+        }
+        Ok(result)
+    }
+
+    fn too_large(&self, what: &str) -> Failure {
+        Failure::new(
+            crate::error_name::INTRINSIC_FAILURE,
+            format!(
+                "The {what} of {} exceed the maximum size of {INTRINSIC_VALUES_BYTES_MAX} bytes",
+                self.function.name()
+            ),
+        )
     }
 
     /// The function's name as written, e.g. `States.Format`.
@@ -122,6 +148,35 @@ pub(crate) fn call_by_name(
 /// The first `nextDouble()` of `new java.util.Random(seed)`: the seeded JSONata `$random`.
 pub(crate) fn seeded_double(seed: i64) -> f64 {
     java::JavaRandom::new(seed).next_double()
+}
+
+/// Takes the approximate size of `value`'s compact JSON text (numbers count 8 bytes, escapes
+/// none) from `budget`; `false`, as soon as it is known, when the budget does not cover it.
+fn spend(value: &Value, budget: &mut usize) -> bool {
+    let own = match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 8,
+        Value::String(text) => text.len() + 2,
+        Value::Array(items) => {
+            if !items.iter().all(|item| spend(item, budget)) {
+                return false;
+            }
+            items.len() + 2
+        }
+        Value::Object(map) => {
+            if !map.values().all(|item| spend(item, budget)) {
+                return false;
+            }
+            map.keys().map(|key| key.len() + 4).sum::<usize>() + 2
+        }
+    };
+    match budget.checked_sub(own) {
+        Some(rest) => {
+            *budget = rest;
+            true
+        }
+        None => false,
+    }
 }
 
 /// One of the 18 intrinsic functions.

@@ -383,6 +383,41 @@ fn context_paths() {
     assert_eq!(split, Ok(json!(["Value1", "Value2\n", "\ntrue", "'x'\n"])));
 }
 
+/// `States.Array($, $, …)` copied the input once per argument: 1,000 arguments on a 256 KiB
+/// input built 256 MB. The arguments of one call are bounded, and so is the result.
+#[test]
+fn arguments_and_results_are_bounded() {
+    use crate::limits::INTRINSIC_VALUES_BYTES_MAX;
+    let input = json!({"big": "x".repeat(200_000)});
+    let copies = INTRINSIC_VALUES_BYTES_MAX / 200_000 + 1;
+    let run = |expr: &str| {
+        Intrinsic::parse(expr)
+            .unwrap()
+            .evaluate(&mut TestEnv::new(input.clone()))
+    };
+    let under = vec!["$.big"; copies - 2].join(", ");
+    let array = run(&format!("States.Array({under})")).unwrap();
+    assert_eq!(array.as_array().map(Vec::len), Some(copies - 2));
+    let over = vec!["$.big"; copies].join(", ");
+    let failure = run(&format!("States.ArrayLength(States.Array({over}))")).unwrap_err();
+    assert_eq!(failure.error, INTRINSIC_FAILURE);
+    assert_eq!(
+        failure.cause,
+        format!("The arguments of States.Array exceed the maximum size of {INTRINSIC_VALUES_BYTES_MAX} bytes")
+    );
+    // Each `States.JsonToString` doubles the backslashes: 2^10 times 12 KB of them.
+    let mut nested = "$.text".to_string();
+    for _ in 0..10 {
+        nested = format!("States.JsonToString({nested})");
+    }
+    let input = json!({"text": "\\".repeat(12_000)});
+    let failure = Intrinsic::parse(&nested)
+        .unwrap()
+        .evaluate(&mut TestEnv::new(input))
+        .unwrap_err();
+    assert_eq!(failure.error, INTRINSIC_FAILURE);
+}
+
 /// Walks every JSONPath-mode case recorded under `intrinsic_functions` whose definition is
 /// one Pass state with `Parameters`, evaluates those Parameters and compares with AWS.
 #[test]
