@@ -3,13 +3,16 @@
 //! `steppe run` runs a definition in-process and reports the result like AWS's
 //! `DescribeExecution`; `steppe validate` prints every diagnostic of a definition.
 
+mod graph;
+mod tasks;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use steppe_engine::{Config, Execution, HistoryEvent, Status};
-use steppe_runtime::{Clock, FastClock, NoTasks, Observer, SystemClock};
+use steppe_runtime::{Clock, FastClock, Observer, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +34,10 @@ enum Command {
         /// The definition file (Amazon States Language JSON).
         definition: PathBuf,
     },
+    /// Draw a definition as SVG, Graphviz DOT or a Mermaid flowchart.
+    Graph(graph::GraphArgs),
+    /// Serve the AWS Step Functions API (default http://127.0.0.1:8083, data in ./steppe-data).
+    Server(steppe_server::ServerArgs),
 }
 
 #[derive(clap::Args)]
@@ -60,6 +67,8 @@ struct RunArgs {
     /// Use a virtual clock: Waits, retry back-offs and timeouts complete at once.
     #[arg(long)]
     fast_clock: bool,
+    #[command(flatten)]
+    tasks: tasks::TaskArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,6 +83,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::Validate { definition } => validate(&definition),
+        Command::Graph(args) => graph::run(&args),
+        Command::Server(args) => steppe_server::run(args.options())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,
@@ -133,6 +146,8 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         .file_stem()
         .and_then(|stem| stem.to_str())
         .unwrap_or("local");
+    let name = args.tasks.name.as_deref().unwrap_or(name);
+    let mut task_handler = tasks::handler(&args.tasks, name)?;
     let start = clock.now_millis();
     let info = steppe_runtime::local_execution_info(name, &format!("run-{start}"), start);
     let mut config = match args.workflow_type {
@@ -153,7 +168,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         &definition,
         &mut execution,
         clock,
-        &mut NoTasks,
+        &mut task_handler,
         &mut observer,
     )?;
     let history = std::mem::take(&mut observer.history);

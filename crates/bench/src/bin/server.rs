@@ -1,0 +1,318 @@
+//! `cargo run --release -p steppe-bench --bin server`: figures for `steppe server` over
+//! loopback HTTP, with SQLite and fsync on.
+//!
+//! The server runs in this process on the same tokio runtime as the load generator (so the
+//! figures include the client's cost); requests are plain HTTP/1.1 keep-alive with the
+//! AWS JSON 1.0 envelope, unsigned (the server accepts any signature). Nothing is asserted:
+//! the figures are printed with what they measure.
+//!
+//! Environment: `STEPPE_BENCH_SECONDS` (default 5) per throughput figure,
+//! `STEPPE_BENCH_PARKED` (default 100000) parked executions, `STEPPE_BENCH_ONLY` (`standard`,
+//! `transitions`, `express` or `parked`) to measure one figure, `STEPPE_BENCH_DIR` for the data
+//! directory (default a fresh one under the temp dir), `STEPPE_BENCH_NO_FSYNC=1` to turn
+//! fsync off.
+
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/bench";
+const MAP_OF_WAITS: &str = r#"{"StartAt": "Items", "States": {
+  "Items": {"Type": "Pass", "Result": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "Next": "Each"},
+  "Each": {"Type": "Map", "MaxConcurrency": 10, "ItemProcessor": {"StartAt": "Nap", "States": {
+    "Nap": {"Type": "Wait", "Seconds": 1, "End": true}}}, "End": true}}}"#;
+const LONG_WAIT: &str = r#"{"StartAt": "Park", "States": {"Park": {"Type": "Wait", "Seconds": 31536000, "End": true}}}"#;
+
+/// One keep-alive connection speaking the AWS JSON 1.0 protocol.
+struct Connection {
+    stream: BufReader<TcpStream>,
+    address: SocketAddr,
+}
+
+impl Connection {
+    async fn open(address: SocketAddr) -> Connection {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Connection {
+            stream: BufReader::new(stream),
+            address,
+        }
+    }
+
+    async fn call(&mut self, operation: &str, body: &str) -> (u16, Vec<u8>) {
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.{operation}\r\nContent-Length: {}\r\n\r\n{body}",
+            self.address,
+            body.len()
+        );
+        self.stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .expect("write");
+        let mut status = 0;
+        let mut length = 0;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("read");
+            let trimmed = line.trim_end();
+            if trimmed.is_empty() {
+                break;
+            }
+            if let Some(code) = trimmed.strip_prefix("HTTP/1.1 ") {
+                status = code[..3].parse().unwrap_or(0);
+            } else if let Some((name, value)) = trimmed.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await.expect("body");
+        (status, body)
+    }
+}
+
+fn main() {
+    let seconds: u64 = env_number("STEPPE_BENCH_SECONDS", 5);
+    let parked: u64 = env_number("STEPPE_BENCH_PARKED", 100_000);
+    let data_dir = std::env::var_os("STEPPE_BENCH_DIR").map_or_else(
+        || std::env::temp_dir().join(format!("steppe-bench-{}", std::process::id())),
+        std::path::PathBuf::from,
+    );
+    let fsync = std::env::var_os("STEPPE_BENCH_NO_FSYNC").is_none();
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(data_dir.clone(), fsync, seconds, parked));
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn options(data_dir: &std::path::Path, fsync: bool) -> steppe_server::Options {
+    steppe_server::Options {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        storage: steppe_server::Storage::Sqlite {
+            data_dir: data_dir.to_path_buf(),
+            fsync,
+        },
+        ..steppe_server::Options::default()
+    }
+}
+
+async fn run(data_dir: std::path::PathBuf, fsync: bool, seconds: u64, parked: u64) {
+    let definitions =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/definitions");
+    let read = |name: &str| std::fs::read_to_string(definitions.join(name)).expect("definition");
+    println!(
+        "steppe server over loopback HTTP, SQLite in {} (fsync {}), {} cores",
+        data_dir.display(),
+        if fsync { "on" } else { "off" },
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let server = steppe_server::start(options(&data_dir, fsync))
+        .await
+        .expect("server");
+    let address = server.local_addr();
+    let mut setup = Connection::open(address).await;
+    for (name, definition, machine_type) in [
+        ("chain", read("pass-chain-10.json"), "STANDARD"),
+        ("express", read("express-5.json"), "EXPRESS"),
+        ("parked", LONG_WAIT.to_string(), "STANDARD"),
+    ] {
+        let body =
+            json!({"name": name, "definition": definition, "roleArn": ROLE, "type": machine_type});
+        let (status, _) = setup.call("CreateStateMachine", &body.to_string()).await;
+        assert_eq!(status, 200);
+    }
+    let arn = |name: &str| format!("arn:aws:states:us-east-1:123456789012:stateMachine:{name}");
+
+    let only = std::env::var("STEPPE_BENCH_ONLY").unwrap_or_default();
+    let wanted = |figure: &str| only.is_empty() || only == figure;
+
+    // 1. Standard starts: each start commits the whole 10-state run (one transaction).
+    if wanted("standard") {
+        let chain = json!({"stateMachineArn": arn("chain"), "input": "{\"n\": 1}"}).to_string();
+        let (count, elapsed, _) = load(address, 128, seconds, "StartExecution", chain).await;
+        let rate = count as f64 / elapsed.as_secs_f64();
+        println!(
+        "Standard StartExecution (pass-chain-10):  {rate:.0} executions started/s = {:.0} durable state transitions/s (128 connections)",
+        rate * 10.0
+    );
+    }
+
+    // 1b. Committed transitions: a Map of 10 one-second Waits commits every timer firing
+    // separately (11 committed transitions per execution), counted until all have ended.
+    if wanted("transitions") {
+        let body = json!({"name": "waits", "definition": MAP_OF_WAITS, "roleArn": ROLE});
+        let (status, _) = setup.call("CreateStateMachine", &body.to_string()).await;
+        assert_eq!(status, 200);
+        let waits = json!({"stateMachineArn": arn("waits")}).to_string();
+        let before = server.transitions_committed();
+        let started = Instant::now();
+        let (count, _, _) = load(address, 128, seconds, "StartExecution", waits).await;
+        let mut last = server.transitions_committed();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = server.transitions_committed();
+            if now == last && now - before >= count * 11 {
+                break;
+            }
+            last = now;
+        }
+        let elapsed = started.elapsed();
+        let committed = last - before;
+        println!(
+            "Standard Map of 10 Waits (1 s):           {:.0} committed transitions/s ({count} executions, {committed} transitions, {:.1} s until all ended)",
+            committed as f64 / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64()
+        );
+    }
+
+    // 2. Express StartSyncExecution.
+    if wanted("express") {
+        let express = json!({"stateMachineArn": arn("express"), "input": "{\"n\": 1}"}).to_string();
+        let (count, elapsed, mut latencies) =
+            load(address, 32, seconds, "StartSyncExecution", express).await;
+        latencies.sort_unstable();
+        let percentile = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        println!(
+        "Express StartSyncExecution (express-5):   {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms (32 connections)",
+        count as f64 / elapsed.as_secs_f64(),
+        percentile(0.50),
+        percentile(0.99)
+    );
+    }
+    if !wanted("parked") {
+        server.shutdown().await;
+        return;
+    }
+
+    // 3. Executions parked in a Wait.
+    let rss_before = rss_megabytes();
+    let started = Instant::now();
+    let body = json!({"stateMachineArn": arn("parked")}).to_string();
+    let total = start_n(address, 128, parked, "StartExecution", body).await;
+    let parked_elapsed = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = rss_megabytes();
+    println!(
+        "{total} executions parked in a Wait:       started in {:.1} s ({:.0}/s); process RSS {rss_before:.0} MB before, {rss_after:.0} MB after (server and load generator)",
+        parked_elapsed.as_secs_f64(),
+        total as f64 / parked_elapsed.as_secs_f64()
+    );
+
+    // 4. Restart with all of them RUNNING.
+    server.shutdown().await;
+    let started = Instant::now();
+    let server = steppe_server::start(options(&data_dir, fsync))
+        .await
+        .expect("restart");
+    let ready = started.elapsed();
+    println!(
+        "restart with {} RUNNING executions:     ready (listening, timers armed) in {:.2} s; RSS {:.0} MB",
+        server.recovered,
+        ready.as_secs_f64(),
+        rss_megabytes()
+    );
+    server.shutdown().await;
+}
+
+/// Runs `operation` from `connections` connections for `seconds`; returns how many answered
+/// 200, the time taken, and every call's latency.
+async fn load(
+    address: SocketAddr,
+    connections: usize,
+    seconds: u64,
+    operation: &'static str,
+    body: String,
+) -> (u64, Duration, Vec<Duration>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (stop, done, latencies, body) =
+            (stop.clone(), done.clone(), latencies.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::open(address).await;
+            let mut mine = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let call = Instant::now();
+                let (status, answer) = connection.call(operation, &body).await;
+                if status != 200 {
+                    panic!("{operation}: {status} {}", String::from_utf8_lossy(&answer));
+                }
+                mine.push(call.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            latencies.lock().expect("latencies").extend(mine);
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.expect("load task");
+    }
+    let elapsed = started.elapsed();
+    let latencies = std::mem::take(&mut *latencies.lock().expect("latencies"));
+    (done.load(Ordering::Relaxed), elapsed, latencies)
+}
+
+/// Calls `operation` `n` times from `connections` connections.
+async fn start_n(
+    address: SocketAddr,
+    connections: u64,
+    n: u64,
+    operation: &'static str,
+    body: String,
+) -> u64 {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (next, body) = (next.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::open(address).await;
+            while next.fetch_add(1, Ordering::Relaxed) < n {
+                let (status, answer) = connection.call(operation, &body).await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("start task");
+    }
+    n
+}
+
+/// This process's resident set size, from /proc (0 where there is none).
+fn rss_megabytes() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -1,0 +1,46 @@
+//! `steppe run`'s task options: mocks, local functions and connections, turned into the
+//! task handler for one execution.
+
+use anyhow::Result;
+use std::path::PathBuf;
+use steppe_tasks::{http::Connections, lambda::Functions, mock::MockConfig, Config, Integrations};
+
+/// Where Task states' work comes from.
+#[derive(clap::Args, Debug, Default)]
+pub struct TaskArgs {
+    /// A Step Functions Local mock configuration file (MockConfigFile.json).
+    #[arg(long, requires = "test_case")]
+    pub mock_config: Option<PathBuf>,
+    /// The mock test case to run (under the state machine's name in the mock file).
+    #[arg(long, requires = "mock_config")]
+    pub test_case: Option<String>,
+    /// The state machine's name, for the mock file and the ARNs (default: the definition file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A functions file mapping Lambda function names to local commands or endpoints.
+    #[arg(long)]
+    pub functions: Option<PathBuf>,
+    /// A connections file supplying the HTTP Task's EventBridge connections.
+    #[arg(long)]
+    pub connections: Option<PathBuf>,
+}
+
+/// The task handler for one execution of the state machine `state_machine_name`.
+pub fn handler(args: &TaskArgs, state_machine_name: &str) -> Result<Integrations> {
+    let mocks = match (&args.mock_config, &args.test_case) {
+        (Some(path), Some(test_case)) => {
+            Some(MockConfig::load(path)?.test_case(state_machine_name, test_case)?)
+        }
+        _ => None,
+    };
+    let functions = args.functions.as_deref().map(Functions::load).transpose()?;
+    let connections = match &args.connections {
+        Some(path) => Connections::load(path)?,
+        None => Connections::default(),
+    };
+    Ok(Integrations::new(Config {
+        mocks,
+        functions,
+        connections,
+    }))
+}

@@ -1,0 +1,261 @@
+//! The crash test: start the real `steppe server`, start hundreds of Standard executions
+//! (Waits, a Map, a retried and caught Task), `kill -9` it mid-flight, restart it, and check
+//! that every acknowledged execution ends with exactly the output and history an
+//! uninterrupted run gives (the engine run in-process is the reference; timestamps aside).
+
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/steppe-crash";
+const EXECUTIONS: usize = 520;
+const WORKFLOW: &str = r#"{
+  "StartAt": "Prepare",
+  "States": {
+    "Prepare": {"Type": "Pass", "Parameters": {"i.$": "$.i", "items.$": "States.ArrayRange(1, 3, 1)"}, "Next": "Each"},
+    "Each": {
+      "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+      "ItemProcessor": {"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+        "Double": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($, $)"}, "End": true}
+      }},
+      "ResultPath": "$.doubled", "Next": "Call"
+    },
+    "Call": {
+      "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+      "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1, "BackoffRate": 1.0}],
+      "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rest"}],
+      "End": true
+    },
+    "Rest": {"Type": "Wait", "Seconds": 1, "OutputPath": "$.doubled", "End": true}
+  }
+}"#;
+
+fn free_address() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+fn spawn_server(address: SocketAddr, data_dir: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_steppe"))
+        .args(["server", "--listen", &address.to_string(), "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("steppe starts")
+}
+
+async fn wait_until_ready(address: SocketAddr) -> Duration {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(address).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server is not ready"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+fn client(address: SocketAddr) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKID", "secret", None, None, "test"))
+        .endpoint_url(format!("http://{address}"))
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+/// The history as JSON without timestamps, read page by page through the SDK's raw JSON:
+/// the SDK models every field, but comparing JSON compares all of them at once.
+async fn history(address: SocketAddr, execution_arn: &str) -> Vec<Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = json!({"executionArn": execution_arn, "maxResults": 1000}).to_string();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.GetExecutionHistory\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let json_start = response.find("\r\n\r\n").unwrap() + 4;
+    let body: Value = serde_json::from_str(&response[json_start..]).unwrap();
+    assert!(body.get("nextToken").is_none());
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            let mut event = event.clone();
+            event.as_object_mut().unwrap().remove("timestamp");
+            event
+        })
+        .collect()
+}
+
+/// The uninterrupted run, in-process.
+fn reference(input: Value, execution_arn: &str) -> (String, Value, Vec<Value>) {
+    let definition = steppe_asl::compile(WORKFLOW).unwrap();
+    let mut info = steppe_runtime::local_execution_info("crash", "x", 0);
+    info.execution_arn = execution_arn.to_string();
+    info.role_arn = ROLE.to_string();
+    let mut execution =
+        steppe_engine::Execution::new(info, input, steppe_engine::Config::standard(), 1);
+    let mut observer = steppe_runtime::Observer {
+        keep: true,
+        ..steppe_runtime::Observer::default()
+    };
+    steppe_runtime::run_to_end(
+        &definition,
+        &mut execution,
+        &steppe_runtime::FastClock::new(0),
+        &mut steppe_runtime::NoTasks,
+        &mut observer,
+    )
+    .unwrap();
+    let history = observer
+        .history
+        .iter()
+        .map(|event| {
+            let mut event = event.to_json();
+            event.as_object_mut().unwrap().remove("timestamp");
+            event
+        })
+        .collect();
+    (
+        execution.status.as_str().to_string(),
+        execution.output.unwrap_or(Value::Null),
+        history,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_executions_survive_kill_9_with_the_history_of_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let address = free_address();
+    let mut server = spawn_server(address, &data_dir, &log);
+    wait_until_ready(address).await;
+    let sfn = client(address);
+    let machine = sfn
+        .create_state_machine()
+        .name("crash")
+        .definition(WORKFLOW)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+
+    // Start executions from 16 concurrent clients until the server dies.
+    let acknowledged: Arc<Mutex<Vec<(usize, String)>>> = Arc::default();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..16 {
+        let (sfn, machine, acknowledged, next) = (
+            sfn.clone(),
+            machine.clone(),
+            acknowledged.clone(),
+            next.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= EXECUTIONS * 2 {
+                    return;
+                }
+                let started = sfn
+                    .start_execution()
+                    .state_machine_arn(&machine)
+                    .name(format!("run-{i}"))
+                    .input(json!({"i": i}).to_string())
+                    .send()
+                    .await;
+                match started {
+                    Ok(started) => acknowledged
+                        .lock()
+                        .unwrap()
+                        .push((i, started.execution_arn)),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().unwrap().len() < EXECUTIONS {
+        assert!(
+            Instant::now() < deadline,
+            "starting executions took too long"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Let the first ones get into their Map and Waits, then kill -9 mid-flight.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= EXECUTIONS);
+
+    // Stay down long enough for timers to fall due, then restart on the same data.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut server = spawn_server(address, &data_dir, &log);
+    let ready = wait_until_ready(address).await;
+    assert!(ready < Duration::from_secs(10), "restart took {ready:?}");
+    let sfn = client(address);
+    let running = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .status_filter(ExecutionStatus::Running)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap()
+        .executions
+        .len();
+    // The kill really was mid-flight.
+    assert!(running > 0);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for (i, arn) in &acknowledged {
+        let described = loop {
+            let described = sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{arn}: {e:?}"));
+            if described.status != ExecutionStatus::Running {
+                break described;
+            }
+            assert!(Instant::now() < deadline, "{arn} did not end");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (status, output, want_history) = reference(json!({"i": i}), arn);
+        assert_eq!(described.status.as_str(), status, "{arn}");
+        let got_output: Value = serde_json::from_str(described.output.as_deref().unwrap()).unwrap();
+        assert_eq!(got_output, output, "{arn}");
+        assert_eq!(history(address, arn).await, want_history, "{arn}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    eprintln!(
+        "{} acknowledged executions checked; {running} were running at the restart (ready in {ready:?})",
+        acknowledged.len()
+    );
+}

@@ -1,0 +1,119 @@
+//! `steppe run` with task integrations: the mock example's test cases, and a local function.
+
+use serde_json::{json, Value};
+use std::process::Command;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/");
+
+fn steppe_run(args: &[&str]) -> (Value, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_steppe"))
+        .arg("run")
+        .args(args)
+        .args(["--json", "--fast-clock"])
+        .output()
+        .expect("steppe runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let described = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (described, stderr)
+}
+
+fn run_mock_case(test_case: &str) -> Value {
+    let definition = format!("{EXAMPLES}mock-order.json");
+    let mocks = format!("{EXAMPLES}mock-config.json");
+    let (described, stderr) = steppe_run(&[
+        &definition,
+        "--name",
+        "OrderMachine",
+        "--mock-config",
+        &mocks,
+        "--test-case",
+        test_case,
+        "--input",
+        r#"{"orderId": "o-1"}"#,
+    ]);
+    assert_eq!(described["status"], "SUCCEEDED", "{described} {stderr}");
+    assert!(described["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":stateMachine:OrderMachine"));
+    serde_json::from_str(described["output"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn mock_happy_path() {
+    assert_eq!(
+        run_mock_case("HappyPath"),
+        json!({"orderId": "o-1", "charge": {"chargeId": "ch_1"}, "shipment": {"trackingNumber": "1Z999"}})
+    );
+}
+
+#[test]
+fn mock_retry_path_retries_the_throttled_charge() {
+    let (described, _) = steppe_run(&[
+        &format!("{EXAMPLES}mock-order.json"),
+        "--name",
+        "OrderMachine",
+        "--mock-config",
+        &format!("{EXAMPLES}mock-config.json"),
+        "--test-case",
+        "RetryPath",
+    ]);
+    let waited = described["stopDate"].as_f64().unwrap() - described["startDate"].as_f64().unwrap();
+    assert!((waited - 6.0).abs() < 1e-6, "{described}");
+    assert_eq!(
+        run_mock_case("RetryPath")["charge"],
+        json!({"chargeId": "ch_3"})
+    );
+}
+
+#[test]
+fn mock_shipping_failure_is_caught() {
+    let output = run_mock_case("ShippingFails");
+    assert_eq!(output["refund"], "refunded");
+    assert_eq!(output["error"]["Error"], "ShippingError");
+}
+
+#[test]
+fn unknown_test_case_is_a_clear_error() {
+    let (_, stderr) = steppe_run(&[
+        &format!("{EXAMPLES}mock-order.json"),
+        "--name",
+        "OrderMachine",
+        "--mock-config",
+        &format!("{EXAMPLES}mock-config.json"),
+        "--test-case",
+        "Nope",
+    ]);
+    assert!(
+        stderr.contains("Invalid mock test case name 'Nope' for state machine 'OrderMachine'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn functions_file_runs_a_local_command() {
+    let dir = std::env::temp_dir().join(format!("steppe-cli-functions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("functions.json"),
+        r#"{"functions": {"double": {"command": ["sh", "-c", "read -r x; echo \"{\\\"doubled\\\": $((x * 2))}\""]}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("double.json"),
+        r#"{"StartAt": "Double", "States": {"Double": {"Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double", "End": true}}}"#,
+    )
+    .unwrap();
+    let (described, stderr) = steppe_run(&[
+        dir.join("double.json").to_str().unwrap(),
+        "--functions",
+        dir.join("functions.json").to_str().unwrap(),
+        "--input",
+        "21",
+    ]);
+    assert_eq!(
+        described["output"], r#"{"doubled":42}"#,
+        "{described} {stderr}"
+    );
+}

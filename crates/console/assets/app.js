@@ -1,0 +1,716 @@
+// steppe console: a single-page app over the same-origin AWS JSON 1.0 API.
+// Pages: state machines, one state machine (diagram, definition, diagnostics, executions),
+// one execution (coloured diagram, state details, Map iterations, history), pending tasks.
+// No framework and no build step; history.js holds the pure history analysis.
+(function () {
+  "use strict";
+
+  const BASE = new URL(document.baseURI).pathname; // "/console/"
+  const API = window.STEPPE_API || "/";
+  const main = document.getElementById("main");
+  const PAGE_EVENTS = 100;
+  const PAGE_ITERATIONS = 200;
+  const POLL_MS = 1000;
+  let pageToken = 0; // bumped on navigation; stale async work checks it and stops
+  let pollTimer = null;
+
+  // ---------- API ----------
+
+  class ApiError extends Error {
+    constructor(type, message, status) {
+      super(message || type || `HTTP ${status}`);
+      this.type = type;
+      this.status = status;
+    }
+  }
+
+  async function api(operation, body) {
+    const response = await fetch(API, {
+      method: "POST",
+      headers: {
+        "X-Amz-Target": `AWSStepFunctions.${operation}`,
+        "Content-Type": "application/x-amz-json-1.0",
+      },
+      body: JSON.stringify(body || {}),
+    });
+    const text = await response.text();
+    let value = {};
+    try { value = text ? JSON.parse(text) : {}; } catch (_) { value = { message: text }; }
+    if (!response.ok) {
+      const type = String(value.__type || "").split("#").pop();
+      throw new ApiError(type, value.message || value.Message, response.status);
+    }
+    return value;
+  }
+
+  async function consoleApi(path, options) {
+    const response = await fetch(BASE + path, options);
+    const value = await response.json().catch(() => ({}));
+    return { ok: response.ok, status: response.status, value };
+  }
+
+  // ---------- helpers ----------
+
+  const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const link = (path, text) => `<a href="${esc(path)}" data-link>${esc(text)}</a>`;
+  const machinePath = (arn) => `state-machines/${encodeURIComponent(arn)}`;
+  const executionPath = (arn) => `executions/${encodeURIComponent(arn)}`;
+  const statusBadge = (status, id) => `<span class="status status-${esc(status)}"${id ? ` id="${id}"` : ""}>${esc(status)}</span>`;
+
+  function date(value) {
+    if (value === undefined || value === null || value === "") return "";
+    let millis = typeof value === "number" ? value : Date.parse(value);
+    if (typeof value === "number" && value < 1e11) millis = value * 1000; // epoch seconds
+    const d = new Date(millis);
+    return isNaN(d) ? String(value) : d.toLocaleString(undefined, { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+  }
+
+  function pretty(text) {
+    if (text === undefined || text === null) return "";
+    try { return JSON.stringify(JSON.parse(text), null, 2); } catch (_) { return String(text); }
+  }
+
+  function toast(message, isError) {
+    const element = document.getElementById("toast");
+    element.textContent = message;
+    element.className = "toast" + (isError ? " error" : "");
+    element.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { element.hidden = true; }, isError ? 8000 : 3500);
+  }
+
+  function showError(error) {
+    main.innerHTML = `<div class="error-box"><strong>${esc(error.type || "Error")}</strong>: ${esc(error.message)}</div>`;
+  }
+
+  function setLive(on) { document.getElementById("live").hidden = !on; }
+
+  // ---------- routing ----------
+
+  function navigate(path, replace) {
+    const url = BASE + path;
+    if (replace) history.replaceState(null, "", url); else history.pushState(null, "", url);
+    route();
+  }
+
+  document.addEventListener("click", (event) => {
+    const anchor = event.target.closest("a[data-link]");
+    if (!anchor || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    navigate(anchor.getAttribute("href"));
+  });
+  window.addEventListener("popstate", route);
+
+  function route() {
+    pageToken += 1;
+    clearTimeout(pollTimer);
+    setLive(false);
+    const path = decodeURIComponent(location.pathname.startsWith(BASE) ? location.pathname.slice(BASE.length) : "");
+    const [section, ...rest] = path.split("/");
+    const arn = rest.join("/");
+    document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active",
+      (a.dataset.nav === "tasks") === (section === "tasks")));
+    const token = pageToken;
+    let page;
+    if (section === "state-machines" && arn) page = machinePage(arn, token);
+    else if (section === "executions" && arn) page = executionPage(arn, token);
+    else if (section === "tasks") page = tasksPage(token);
+    else page = machinesPage(token);
+    page.catch((error) => { if (token === pageToken) showError(error); });
+  }
+
+  // ---------- state machines ----------
+
+  async function machinesPage(token) {
+    document.title = "State machines · steppe";
+    const machines = [];
+    let nextToken;
+    do {
+      const page = await api("ListStateMachines", { maxResults: 1000, nextToken });
+      machines.push(...(page.stateMachines || []));
+      nextToken = page.nextToken;
+    } while (nextToken && token === pageToken);
+    if (token !== pageToken) return;
+    main.innerHTML = `<h1>State machines</h1>` + (machines.length === 0
+      ? `<p class="muted">No state machines yet. Create one with the API (CreateStateMachine).</p>`
+      : `<table id="machines"><thead><tr><th>Name</th><th>Type</th><th>Created</th></tr></thead><tbody>${machines.map((m) =>
+        `<tr><td>${link(machinePath(m.stateMachineArn), m.name)}</td><td>${esc(m.type)}</td><td>${esc(date(m.creationDate))}</td></tr>`).join("")}</tbody></table>`);
+  }
+
+  async function machinePage(arn, token) {
+    const machine = await api("DescribeStateMachine", { stateMachineArn: arn });
+    if (token !== pageToken) return;
+    document.title = `${machine.name} · steppe`;
+    main.innerHTML = `
+      <h1>${esc(machine.name)} <span class="muted" style="font-size:13px">${esc(machine.type || "")}</span></h1>
+      <div class="toolbar"><button class="primary" id="start-execution">Start execution</button>
+        <span class="muted">${esc(arn)}</span></div>
+      <div class="row">
+        <div class="grow"><div class="diagram" id="diagram"></div></div>
+        <div class="side panel" id="definition-panel">
+          <h2 style="margin-top:0">Definition</h2>
+          <div id="diagnostics" class="muted">Validating…</div>
+          <pre class="definition" id="definition">${esc(pretty(machine.definition))}</pre>
+        </div>
+      </div>
+      <h2>Executions</h2>
+      <div class="toolbar">
+        <label>Status <select id="status-filter">${["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].map((s) =>
+          `<option value="${s}">${s || "All"}</option>`).join("")}</select></label>
+        <button id="refresh-executions">Refresh</button>
+      </div>
+      <div id="executions"></div>`;
+    document.getElementById("start-execution").onclick = () => startDialog(arn, "{}");
+    await Promise.all([
+      drawDiagram(document.getElementById("diagram"), machine.definition, token),
+      validate(machine.definition, token),
+      executionsList(arn, token),
+    ]);
+  }
+
+  async function validate(definition, token) {
+    const target = () => document.getElementById("diagnostics");
+    try {
+      const result = await api("ValidateStateMachineDefinition", { definition });
+      if (token !== pageToken) return;
+      const diagnostics = result.diagnostics || [];
+      target().className = "";
+      target().innerHTML = diagnostics.length === 0
+        ? `<div class="diagnostic ok">Valid definition: no diagnostics</div>`
+        : diagnostics.map((d) => `<div class="diagnostic"><strong>${esc(d.severity)} ${esc(d.code)}</strong> ${esc(d.message)} <span class="muted">${esc(d.location || "")}</span></div>`).join("");
+    } catch (error) {
+      if (token === pageToken) target().textContent = `Validation unavailable: ${error.message}`;
+    }
+  }
+
+  async function executionsList(arn, token) {
+    const container = document.getElementById("executions");
+    const select = document.getElementById("status-filter");
+    const tokens = [undefined]; // nextToken of each page we have seen
+    let page = 0;
+    async function load() {
+      const request = { stateMachineArn: arn, maxResults: 25, nextToken: tokens[page] };
+      if (select.value) request.statusFilter = select.value;
+      const result = await api("ListExecutions", request);
+      if (token !== pageToken) return;
+      tokens[page + 1] = result.nextToken;
+      const rows = (result.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td>${esc(date(e.startDate))}</td><td>${esc(date(e.stopDate))}</td></tr>`).join("");
+      container.innerHTML = (rows ? `<table id="executions-table"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Stopped</th></tr></thead><tbody>${rows}</tbody></table>` : `<p class="muted">No executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`)
+        + `<div class="pager"><button id="executions-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="executions-next" ${result.nextToken ? "" : "disabled"}>Next</button></div>`;
+      document.getElementById("executions-prev").onclick = () => { page -= 1; load(); };
+      document.getElementById("executions-next").onclick = () => { page += 1; load(); };
+    }
+    select.onchange = () => { tokens.length = 1; page = 0; load(); };
+    document.getElementById("refresh-executions").onclick = () => load();
+    await load();
+  }
+
+  // ---------- diagram ----------
+
+  /// Draws a definition into `element` (zoom and pan included); resolves to the graph model.
+  async function drawDiagram(element, definition, token) {
+    const { ok, value } = await consoleApi("api/graph", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ definition }),
+    });
+    if (token !== pageToken) return null;
+    if (!ok) {
+      element.innerHTML = (value.diagnostics || [{ message: value.message || "cannot draw" }]).map((d) =>
+        `<div class="diagnostic">${esc(d.code || "")} ${esc(d.message)} ${esc(d.location || "")}</div>`).join("");
+      return null;
+    }
+    element.innerHTML = `<div class="zoom"><button data-zoom="in" title="Zoom in">+</button><button data-zoom="out" title="Zoom out">−</button><button data-zoom="fit" title="Fit">Fit</button></div>` + value.svg;
+    const svg = element.querySelector("svg");
+    enableZoomPan(element, svg);
+    return value.graph;
+  }
+
+  function enableZoomPan(element, svg) {
+    const full = { x: 0, y: 0, w: parseFloat(svg.getAttribute("width")) || 100, h: parseFloat(svg.getAttribute("height")) || 100 };
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    let view = { ...full };
+    const apply = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+    // Fit: whole width when the drawing is tall, without zooming in past 1:1.
+    const fit = () => {
+      const box = element.getBoundingClientRect();
+      // The whole drawing when it stays legible; else the full width, from the top.
+      let scale = Math.min(1, box.width / full.w, box.height / full.h);
+      if (scale < 0.6) scale = Math.min(1, box.width / full.w);
+      view = { x: 0, y: 0, w: box.width / scale, h: box.height / scale };
+      view.x = (full.w - view.w) / 2;
+      apply();
+    };
+    const zoom = (factor, cx, cy) => {
+      const w = Math.min(Math.max(view.w * factor, 50), full.w * 20);
+      const h = view.h * (w / view.w);
+      view = { x: cx - (cx - view.x) * (w / view.w), y: cy - (cy - view.y) * (h / view.h), w, h };
+      apply();
+    };
+    const unitsPerPixel = () => {
+      const box = element.getBoundingClientRect();
+      return Math.max(view.w / box.width, view.h / box.height);
+    };
+    const toSvg = (clientX, clientY) => {
+      const box = element.getBoundingClientRect();
+      const k = unitsPerPixel();
+      const offsetX = (box.width * k - view.w) / 2, offsetY = (box.height * k - view.h) / 2;
+      return { x: view.x - offsetX + (clientX - box.left) * k, y: view.y - offsetY + (clientY - box.top) * k };
+    };
+    element.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const point = toSvg(event.clientX, event.clientY);
+      zoom(event.deltaY > 0 ? 1.15 : 1 / 1.15, point.x, point.y);
+    }, { passive: false });
+    let drag = null;
+    element.addEventListener("pointerdown", (event) => {
+      if (event.target.closest(".zoom")) return;
+      drag = { x: event.clientX, y: event.clientY, view: { ...view }, moved: false };
+    });
+    window.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 4) { drag.moved = true; element.classList.add("dragging"); }
+      if (!drag.moved) return;
+      const k = unitsPerPixel();
+      view = { ...drag.view, x: drag.view.x - dx * k, y: drag.view.y - dy * k };
+      apply();
+    });
+    window.addEventListener("pointerup", () => {
+      if (drag && drag.moved) element.dataset.justDragged = "1";
+      drag = null;
+      element.classList.remove("dragging");
+    });
+    element.querySelector(".zoom").addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      if (!button) return;
+      const center = { x: view.x + view.w / 2, y: view.y + view.h / 2 };
+      if (button.dataset.zoom === "in") zoom(1 / 1.25, center.x, center.y);
+      else if (button.dataset.zoom === "out") zoom(1.25, center.x, center.y);
+      else fit();
+    });
+    fit();
+  }
+
+  /// Calls `onSelect(name)` when a state of the diagram is clicked (not dragged).
+  function onStateClick(element, onSelect) {
+    element.addEventListener("click", (event) => {
+      if (element.dataset.justDragged) { delete element.dataset.justDragged; return; }
+      const state = event.target.closest(".sg-state");
+      if (state) onSelect(state.dataset.state);
+    });
+  }
+
+  const OUTCOMES = ["succeeded", "failed", "aborted", "caught", "retried", "running", "notreached"];
+
+  function colour(element, summary, selected, taken) {
+    const svg = element.querySelector("svg");
+    if (!svg) return;
+    svg.classList.add("sg-execution");
+    for (const path of svg.querySelectorAll(".sg-edge")) {
+      path.classList.toggle("sg-taken", taken.has(`${path.dataset.from}>${path.dataset.to}`));
+    }
+    svg.querySelectorAll(".sg-badges").forEach((g) => g.remove());
+    const badges = document.createElementNS("http://www.w3.org/2000/svg", "g");
+    badges.setAttribute("class", "sg-badges");
+    for (const g of svg.querySelectorAll(".sg-state")) {
+      const entry = summary.get(g.dataset.state);
+      for (const outcome of OUTCOMES) g.classList.remove(`st-${outcome}`);
+      g.classList.add(`st-${entry ? entry.status : "notreached"}`);
+      g.classList.toggle("selected", g.dataset.state === selected);
+      if (entry && entry.runs > 1) {
+        const shape = g.querySelector(".sg-shape");
+        const box = shape.getBBox();
+        const parts = [];
+        if (entry.counts.succeeded) parts.push(`✓${entry.counts.succeeded}`);
+        if (entry.counts.retried) parts.push(`↻${entry.counts.retried}`);
+        if (entry.counts.caught) parts.push(`⚑${entry.counts.caught}`);
+        if (entry.counts.failed) parts.push(`✗${entry.counts.failed}`);
+        if (entry.counts.running) parts.push(`▶${entry.counts.running}`);
+        const text = parts.join(" ");
+        const width = text.length * 7.4 + 10;
+        const x = box.x + box.width - width + 6, y = box.y - 9;
+        badges.insertAdjacentHTML("beforeend", `<rect class="sg-badge-bg" x="${x}" y="${y}" width="${width}" height="15" rx="7"/><text class="sg-badge" x="${x + 4}" y="${y + 11}">${esc(text)}</text>`);
+      }
+    }
+    svg.appendChild(badges);
+  }
+
+  // ---------- executions ----------
+
+  async function fetchHistory(arn, afterId, token) {
+    const fresh = [];
+    if (afterId === 0) {
+      let nextToken;
+      do {
+        const page = await api("GetExecutionHistory", { executionArn: arn, maxResults: 1000, nextToken, includeExecutionData: true });
+        for (const event of page.events || []) fresh.push(event);
+        nextToken = page.nextToken;
+      } while (nextToken && token === pageToken);
+      return fresh;
+    }
+    // Newest first until we reach what we have.
+    let nextToken;
+    outer: do {
+      const page = await api("GetExecutionHistory", { executionArn: arn, maxResults: 200, reverseOrder: true, nextToken, includeExecutionData: true });
+      const events = page.events || [];
+      if (events.length > 1 && events[0].id < events[events.length - 1].id) {
+        // The server ignored reverseOrder: read everything and keep the new events.
+        return (await fetchHistory(arn, 0, token)).filter((event) => event.id > afterId);
+      }
+      for (const event of events) {
+        if (event.id <= afterId) break outer;
+        fresh.push(event);
+      }
+      nextToken = page.nextToken;
+    } while (nextToken && token === pageToken);
+    return fresh.reverse();
+  }
+
+  async function definitionFor(execution) {
+    try {
+      const result = await api("DescribeStateMachineForExecution", { executionArn: execution.executionArn });
+      if (result.definition) return result.definition;
+    } catch (_) { /* older servers: fall back to the machine's current definition */ }
+    const machine = await api("DescribeStateMachine", { stateMachineArn: execution.stateMachineArn });
+    return machine.definition;
+  }
+
+  async function executionPage(arn, token) {
+    let execution = await api("DescribeExecution", { executionArn: arn });
+    if (token !== pageToken) return;
+    document.title = `${execution.name} · steppe`;
+    const state = { events: [], lastId: 0, analysis: null, model: null, selected: null, run: null, scope: "", eventPage: -1, eventFilter: "", iterationPage: 0 };
+    main.innerHTML = `
+      <h1>${esc(execution.name)} <span id="status-slot"></span></h1>
+      <div class="toolbar">
+        <span>State machine: ${link(machinePath(execution.stateMachineArn), execution.stateMachineArn.split(":").pop())}</span>
+        <button id="stop-execution" class="danger" hidden>Stop</button>
+        <button id="redrive-execution" hidden>Redrive</button>
+        <button id="rerun-execution">New execution with this input</button>
+      </div>
+      <div id="execution-summary"></div>
+      <div id="execution-tasks"></div>
+      <div class="row">
+        <div class="grow">
+          <div class="toolbar legend">
+            <span style="--c:#2e9b57">succeeded</span><span style="--c:#c93c3c">failed</span><span style="--c:#d9822b">caught</span>
+            <span style="--c:#c9a412">retried</span><span style="--c:#2f7fd8">running</span><span style="--c:#c3cad3">not reached</span>
+            <span id="scope-label" class="muted"></span>
+          </div>
+          <div class="diagram" id="diagram"></div>
+        </div>
+        <div class="side panel" id="state-panel"><p class="muted">Click a state to see its input, output, error and cause.</p></div>
+      </div>
+      <h2>Event history <span class="muted" id="event-count"></span></h2>
+      <div class="toolbar"><input type="text" id="event-filter" placeholder="Filter by type or state"></div>
+      <div id="events"></div>`;
+    const diagram = document.getElementById("diagram");
+    document.getElementById("rerun-execution").onclick = () => startDialog(execution.stateMachineArn, execution.input || "{}");
+    document.getElementById("stop-execution").onclick = () => stopDialog(arn, () => refresh());
+    document.getElementById("redrive-execution").onclick = async () => {
+      try {
+        await api("RedriveExecution", { executionArn: arn });
+        toast("Execution redriven");
+        refresh();
+      } catch (error) { toast(`${error.type || "Error"}: ${error.message}`, true); }
+    };
+    document.getElementById("event-filter").oninput = (event) => { state.eventFilter = event.target.value.toLowerCase(); state.eventPage = 0; renderEvents(state); };
+    onStateClick(diagram, (name) => { state.selected = name; state.run = null; state.iterationPage = 0; render(); });
+
+    const definition = await definitionFor(execution);
+    state.model = await drawDiagram(diagram, definition, token);
+
+    function render() {
+      renderSummary(execution);
+      if (!state.analysis) return;
+      const summary = SteppeHistory.summarise(state.analysis, state.scope);
+      colour(diagram, summary, state.selected, SteppeHistory.takenEdges(state.analysis, state.scope));
+      document.getElementById("scope-label").innerHTML = state.scope
+        ? `Showing ${esc(state.scope)} <a href="#" id="clear-scope">show all</a>` : "";
+      const clear = document.getElementById("clear-scope");
+      if (clear) clear.onclick = (event) => { event.preventDefault(); state.scope = ""; render(); };
+      renderStatePanel(state, summary, render);
+      renderEvents(state);
+    }
+
+    async function refresh() {
+      if (token !== pageToken) return;
+      try {
+        const [described, fresh] = await Promise.all([
+          api("DescribeExecution", { executionArn: arn }),
+          fetchHistory(arn, state.lastId, token),
+        ]);
+        if (token !== pageToken) return;
+        execution = described;
+        if (fresh.length > 0 || !state.analysis) {
+          for (const event of fresh) state.events.push(event);
+          state.lastId = state.events.length ? state.events[state.events.length - 1].id : 0;
+          state.analysis = SteppeHistory.analyse(state.events, state.model);
+        }
+        render();
+      } catch (error) {
+        toast(`${error.type || "Error"}: ${error.message}`, true);
+      }
+      const running = execution.status === "RUNNING";
+      await renderExecutionTasks(arn, running, token);
+      setLive(running);
+      if (running && token === pageToken) pollTimer = setTimeout(refresh, POLL_MS);
+    }
+    await refresh();
+  }
+
+  /// The execution's pending tasks, with Approve and Reject, while it runs.
+  async function renderExecutionTasks(arn, running, token) {
+    const container = document.getElementById("execution-tasks");
+    if (!container) return;
+    let list = [];
+    if (running) {
+      const answer = await consoleApi(`api/tasks?executionArn=${encodeURIComponent(arn)}`).catch(() => ({ ok: false }));
+      list = answer.ok ? (answer.value.tasks || []).filter((task) => task.executionArn === arn) : [];
+    }
+    if (token !== pageToken) return;
+    const key = list.map((task) => task.taskToken).join(",");
+    if (container.dataset.key === key) return;
+    container.dataset.key = key;
+    container.innerHTML = list.map((task, i) => `<div class="panel toolbar" style="margin-top:8px">
+      <strong>Waiting for an answer:</strong> ${esc(task.stateName)} <code>${esc(task.activityArn || task.resource || "")}</code>
+      <button class="primary" data-execution-approve="${i}">Approve</button><button class="danger" data-execution-reject="${i}">Reject</button></div>`).join("");
+    container.querySelectorAll("[data-execution-approve]").forEach((button) => {
+      button.onclick = () => approveDialog(list[Number(button.dataset.executionApprove)], null);
+    });
+    container.querySelectorAll("[data-execution-reject]").forEach((button) => {
+      button.onclick = () => rejectDialog(list[Number(button.dataset.executionReject)], null);
+    });
+  }
+
+  function renderSummary(execution) {
+    document.getElementById("status-slot").innerHTML = statusBadge(execution.status, "execution-status");
+    const running = execution.status === "RUNNING";
+    document.getElementById("stop-execution").hidden = !running;
+    document.getElementById("redrive-execution").hidden = !["FAILED", "TIMED_OUT", "ABORTED"].includes(execution.status);
+    // Re-render only on change, so that opened <details> stay open while polling.
+    const container = document.getElementById("execution-summary");
+    const key = `${execution.status}|${execution.redriveCount}|${execution.stopDate}`;
+    if (container.dataset.key === key) return;
+    container.dataset.key = key;
+    const failure = execution.error || execution.cause
+      ? `<div class="error-box" id="execution-error"><strong>${esc(execution.error || "")}</strong><pre>${esc(execution.cause || "")}</pre></div>` : "";
+    const open = (id) => (document.getElementById(id) || {}).open ? " open" : "";
+    container.innerHTML = `${failure}
+      <div class="kv panel"><span>Started</span><span>${esc(date(execution.startDate))}</span>
+      <span>Stopped</span><span>${esc(date(execution.stopDate)) || "—"}</span>
+      ${execution.redriveCount ? `<span>Redrives</span><span>${esc(execution.redriveCount)}</span>` : ""}
+      <span>Input</span><details id="execution-input-details"${open("execution-input-details")}><summary>${esc(String(execution.input || "").slice(0, 120))}</summary><pre>${esc(pretty(execution.input))}</pre></details>
+      ${execution.output !== undefined ? `<span>Output</span><details id="execution-output-details"${open("execution-output-details")}><summary>${esc(String(execution.output).slice(0, 120))}</summary><pre id="execution-output">${esc(pretty(execution.output))}</pre></details>` : ""}</div>`;
+  }
+
+  function renderStatePanel(state, summary, rerender) {
+    const panel = document.getElementById("state-panel");
+    const name = state.selected;
+    if (!name) return;
+    const analysis = state.analysis;
+    const type = analysis.index.typeOf.get(name) || "";
+    const entry = summary.get(name);
+    const runs = analysis.runs.filter((run) => run.name === name && (!state.scope || run.scopeKey === state.scope || run.scopeKey.startsWith(state.scope + "/") || !run.scopeKey));
+    const run = state.run && state.run.name === name ? state.run : runs[runs.length - 1];
+    let html = `<h2 style="margin-top:0" id="panel-state-name">${esc(name)} <span class="muted" style="font-size:12px">${esc(type)}</span></h2>`;
+    html += entry ? `<p>${statusBadge(entry.status, "panel-state-status")} <span class="muted">${entry.runs} run${entry.runs === 1 ? "" : "s"}</span></p>` : `<p>${statusBadge("not reached", "panel-state-status")}</p>`;
+    if (run) {
+      html += `<div class="kv">${run.scopeKey ? `<span>Scope</span><span>${esc(run.scopeKey)}</span>` : ""}
+        <span>Status</span><span>${esc(run.status)}${run.retries ? ` after ${run.retries} retr${run.retries === 1 ? "y" : "ies"}` : ""}</span>
+        ${run.error !== undefined && run.error !== null ? `<span>Error</span><strong id="panel-error">${esc(run.error)}</strong>` : ""}
+        ${run.cause !== undefined && run.cause !== null ? `<span>Cause</span><pre id="panel-cause">${esc(run.cause)}</pre>` : ""}
+        <span>Input</span><pre id="panel-input">${esc(pretty(run.input))}</pre>
+        ${run.output !== undefined ? `<span>Output</span><pre id="panel-output">${esc(pretty(run.output))}</pre>` : ""}</div>`;
+    }
+    if (runs.length > 1) {
+      const shown = runs.slice(-50);
+      html += `<h2>Runs (${runs.length}${runs.length > 50 ? ", last 50" : ""})</h2><table><tbody>${shown.map((r, i) =>
+        `<tr class="clickable" data-run="${runs.length - shown.length + i}"><td>${esc(r.scopeKey || "top")}</td><td>${statusBadge(r.status)}</td></tr>`).join("")}</tbody></table>`;
+    }
+    if (type === "Map") html += iterationsHtml(state, name);
+    if (type === "Parallel" && state.model) html += branchesHtml(state, name, summary);
+    panel.innerHTML = html;
+    panel.querySelectorAll("tr[data-run]").forEach((row) => {
+      row.onclick = () => { state.run = runs[Number(row.dataset.run)]; rerender(); };
+    });
+    panel.querySelectorAll("[data-iteration-scope]").forEach((a) => {
+      a.onclick = (event) => { event.preventDefault(); state.scope = a.dataset.iterationScope; state.run = null; rerender(); };
+    });
+    panel.querySelectorAll("[data-iteration-page]").forEach((button) => {
+      button.onclick = () => { state.iterationPage = Number(button.dataset.iterationPage); rerender(); };
+    });
+  }
+
+  function iterationsHtml(state, mapName) {
+    const all = [];
+    for (const [key, list] of state.analysis.iterations) {
+      if (key.endsWith(`|${mapName}`)) for (const item of list) if (item) all.push(item);
+    }
+    if (all.length === 0) return `<h2>Iterations</h2><p class="muted">None started.</p>`;
+    const counts = {};
+    for (const item of all) counts[item.status] = (counts[item.status] || 0) + 1;
+    const pages = Math.ceil(all.length / PAGE_ITERATIONS);
+    const page = Math.min(state.iterationPage, pages - 1);
+    const shown = all.slice(page * PAGE_ITERATIONS, (page + 1) * PAGE_ITERATIONS);
+    return `<h2>Iterations (${all.length})</h2><p class="muted">${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ")}</p>
+      <div class="iterations"><div class="iteration-grid" id="iterations">${shown.map((item) =>
+        `<a href="#" class="${esc(item.status)}${item.scopeKey === state.scope ? " current" : ""}" data-iteration-scope="${esc(item.scopeKey)}" title="${esc(item.scopeKey)}: ${esc(item.status)}">${item.index}</a>`).join("")}</div></div>
+      ${pages > 1 ? `<div class="pager"><button data-iteration-page="${page - 1}" ${page === 0 ? "disabled" : ""}>Previous</button><span>${page + 1} / ${pages}</span><button data-iteration-page="${page + 1}" ${page + 1 >= pages ? "disabled" : ""}>Next</button></div>` : ""}`;
+  }
+
+  function branchesHtml(state, parallelName, summary) {
+    const model = state.model;
+    const owner = model.nodes.findIndex((node) => node.name === parallelName && node.type === "Parallel");
+    if (owner < 0) return "";
+    const rows = (model.nodes[owner].children || []).map((blockIdx, i) => {
+      const names = model.blocks[blockIdx].nodes.map((n) => model.nodes[n]).filter((n) => n.type !== "Start" && n.type !== "End");
+      return `<tr><td>Branch ${i + 1}</td><td>${names.map((n) => `${esc(n.name)} ${statusBadge((summary.get(n.name) || { status: "not reached" }).status)}`).join("<br>")}</td></tr>`;
+    }).join("");
+    return `<h2>Branches</h2><table><tbody>${rows}</tbody></table>`;
+  }
+
+  function renderEvents(state) {
+    const container = document.getElementById("events");
+    if (!container || !state.analysis) return;
+    const contexts = state.analysis.contexts;
+    const filter = state.eventFilter;
+    const events = filter ? state.events.filter((event) => {
+      const context = contexts.get(event.id);
+      return event.type.toLowerCase().includes(filter) || (context && context.owner && context.owner.toLowerCase().includes(filter));
+    }) : state.events;
+    document.getElementById("event-count").textContent = `(${state.events.length} events)`;
+    const pages = Math.max(1, Math.ceil(events.length / PAGE_EVENTS));
+    // Follow the newest page while the execution runs, unless the user moved away.
+    if (state.eventPage < 0 || state.eventPage >= pages) state.eventPage = state.eventPage < 0 ? 0 : pages - 1;
+    const page = state.eventPage;
+    const rows = events.slice(page * PAGE_EVENTS, (page + 1) * PAGE_EVENTS).map((event) => {
+      const context = contexts.get(event.id) || {};
+      const d = SteppeHistory.details(event);
+      const text = Object.keys(d).length ? JSON.stringify(d) : "";
+      return `<tr data-event-id="${event.id}"><td>${event.id}</td><td>${esc(event.type)}</td><td>${esc(context.owner || "")}</td><td>${esc(context.scope ? context.scope.key : "")}</td><td>${event.previousEventId ?? ""}</td><td>${esc(date(event.timestamp))}</td><td><details><summary>${esc(text.slice(0, 90))}${text.length > 90 ? "…" : ""}</summary><pre>${esc(JSON.stringify(d, null, 2))}</pre></details></td></tr>`;
+    }).join("");
+    container.innerHTML = `<table id="events-table"><thead><tr><th>ID</th><th>Type</th><th>State</th><th>Iteration / branch</th><th>After</th><th>Timestamp</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table>
+      <div class="pager"><button data-page="0" ${page === 0 ? "disabled" : ""}>First</button><button data-page="${page - 1}" ${page === 0 ? "disabled" : ""}>Previous</button>
+      <span>Page ${page + 1} of ${pages}</span><button data-page="${page + 1}" ${page + 1 >= pages ? "disabled" : ""}>Next</button><button data-page="${pages - 1}" ${page + 1 >= pages ? "disabled" : ""}>Last</button></div>`;
+    container.querySelectorAll("button[data-page]").forEach((button) => {
+      button.onclick = () => { state.eventPage = Number(button.dataset.page); renderEvents(state); };
+    });
+  }
+
+  // ---------- dialogs ----------
+
+  function dialog(html, onSubmit) {
+    const element = document.getElementById("dialog");
+    const form = document.getElementById("dialog-form");
+    form.innerHTML = html + `<div class="toolbar" style="justify-content:flex-end"><button value="cancel" formnovalidate>Cancel</button><button class="primary" value="ok" id="dialog-ok">OK</button></div><div id="dialog-error" class="diagnostic" hidden></div>`;
+    form.onsubmit = async (event) => {
+      if (event.submitter && event.submitter.value === "cancel") return;
+      event.preventDefault();
+      const problem = document.getElementById("dialog-error");
+      try {
+        await onSubmit(form);
+        element.close();
+      } catch (error) {
+        problem.hidden = false;
+        problem.textContent = `${error.type || "Error"}: ${error.message}`;
+      }
+    };
+    element.showModal();
+  }
+
+  function jsonField(form, name) {
+    const text = form.elements[name].value;
+    try { JSON.parse(text); } catch (error) { throw new ApiError("InvalidJson", `${name} is not valid JSON: ${error.message}`); }
+    return text;
+  }
+
+  function watchJson(form, name) {
+    const field = form.elements[name];
+    const note = form.querySelector(`[data-json-note="${name}"]`);
+    const check = () => {
+      try { JSON.parse(field.value); note.textContent = "Valid JSON"; note.className = "muted"; } catch (error) { note.textContent = error.message; note.className = "diagnostic"; }
+    };
+    field.addEventListener("input", check);
+    check();
+  }
+
+  function startDialog(machineArn, input) {
+    dialog(`<h2 style="margin-top:0">Start execution</h2>
+      <label for="execution-name">Name (optional)</label><input type="text" id="execution-name" name="name" style="width:100%">
+      <label for="execution-input">Input</label><textarea id="execution-input" name="input" rows="12">${esc(pretty(input))}</textarea>
+      <div data-json-note="input"></div>`, async (form) => {
+      const request = { stateMachineArn: machineArn, input: jsonField(form, "input") };
+      if (form.elements.name.value.trim()) request.name = form.elements.name.value.trim();
+      const result = await api("StartExecution", request);
+      navigate(executionPath(result.executionArn));
+    });
+    watchJson(document.getElementById("dialog-form"), "input");
+  }
+
+  function stopDialog(arn, after) {
+    dialog(`<h2 style="margin-top:0">Stop execution</h2>
+      <label>Error (optional)</label><input type="text" name="error" style="width:100%">
+      <label>Cause (optional)</label><textarea name="cause" rows="3"></textarea>`, async (form) => {
+      const request = { executionArn: arn };
+      if (form.elements.error.value) request.error = form.elements.error.value;
+      if (form.elements.cause.value) request.cause = form.elements.cause.value;
+      await api("StopExecution", request);
+      toast("Execution stopped");
+      after();
+    });
+  }
+
+  // ---------- pending tasks (human approval) ----------
+
+  async function tasksPage(token) {
+    document.title = "Pending tasks · steppe";
+    const [tasks, activities] = await Promise.all([
+      consoleApi("api/tasks"),
+      api("ListActivities", { maxResults: 1000 }).catch(() => ({ activities: [] })),
+    ]);
+    if (token !== pageToken) return;
+    const list = tasks.ok ? tasks.value.tasks || [] : [];
+    main.innerHTML = `<h1>Pending tasks</h1>
+      <p class="muted">Activity tasks and task tokens waiting for an answer. Approve sends SendTaskSuccess with your JSON output; Reject sends SendTaskFailure with an error and a cause.</p>
+      ${tasks.ok ? "" : `<div class="error-box">The server does not list pending tasks (${esc(tasks.status)}).</div>`}
+      ${list.length === 0 ? `<p class="muted" id="no-tasks">No pending tasks.</p>` : `<table id="tasks"><thead><tr><th>Execution</th><th>State</th><th>Resource</th><th>Input</th><th>Scheduled</th><th></th></tr></thead><tbody>${list.map((task, i) => `
+        <tr data-task="${i}"><td>${link(executionPath(task.executionArn), String(task.executionArn).split(":").pop())}</td><td>${esc(task.stateName)}</td>
+        <td><code>${esc(task.activityArn || task.resource || "")}</code></td><td><pre>${esc(pretty(task.input)).slice(0, 400)}</pre></td><td>${esc(date(task.scheduledDate))}</td>
+        <td><button class="primary" data-approve="${i}">Approve</button> <button class="danger" data-reject="${i}">Reject</button></td></tr>`).join("")}</tbody></table>`}
+      <h2>Activities</h2>${(activities.activities || []).length === 0 ? `<p class="muted">No activities.</p>` : `<table><thead><tr><th>Name</th><th>ARN</th><th>Pending</th></tr></thead><tbody>${activities.activities.map((a) =>
+        `<tr><td>${esc(a.name)}</td><td><code>${esc(a.activityArn)}</code></td><td>${list.filter((t) => t.activityArn === a.activityArn).length}</td></tr>`).join("")}</tbody></table>`}`;
+    main.querySelectorAll("[data-approve]").forEach((button) => {
+      button.onclick = () => approveDialog(list[Number(button.dataset.approve)], token);
+    });
+    main.querySelectorAll("[data-reject]").forEach((button) => {
+      button.onclick = () => rejectDialog(list[Number(button.dataset.reject)], token);
+    });
+  }
+
+  function approveDialog(task, token) {
+    dialog(`<h2 style="margin-top:0">Approve ${esc(task.stateName)}</h2>
+      <label for="task-output">Output (JSON)</label><textarea id="task-output" name="output" rows="8">{\n  "approved": true\n}</textarea><div data-json-note="output"></div>`, async (form) => {
+      await api("SendTaskSuccess", { taskToken: task.taskToken, output: jsonField(form, "output") });
+      toast(`Approved ${task.stateName}`);
+      if (token === pageToken) route();
+      else if (token === null) document.getElementById("execution-tasks").innerHTML = "";
+    });
+    watchJson(document.getElementById("dialog-form"), "output");
+  }
+
+  function rejectDialog(task, token) {
+    dialog(`<h2 style="margin-top:0">Reject ${esc(task.stateName)}</h2>
+      <label for="task-error">Error</label><input type="text" id="task-error" name="error" value="Rejected" style="width:100%">
+      <label for="task-cause">Cause</label><textarea id="task-cause" name="cause" rows="3">Rejected in the steppe console</textarea>`, async (form) => {
+      await api("SendTaskFailure", { taskToken: task.taskToken, error: form.elements.error.value, cause: form.elements.cause.value });
+      toast(`Rejected ${task.stateName}`);
+      if (token === pageToken) route();
+      else if (token === null) document.getElementById("execution-tasks").innerHTML = "";
+    });
+  }
+
+  route();
+})();

@@ -1,0 +1,281 @@
+// steppe console: reads an execution's history events (AWS's GetExecutionHistory shapes)
+// and works out, for every state, what happened to it: succeeded, failed, caught, retried,
+// running or not reached, per Map iteration and Parallel branch.
+//
+// Events carry no iteration index of their own, so each event's *scope* (which Map
+// iteration / Parallel branch it belongs to) and *owner* (which state it is about) are
+// derived from its previousEventId, following docs/history-rules.md: the first state of an
+// iteration points at its MapIterationStarted, the first state of a branch at
+// ParallelStateStarted, every other event at an earlier event of the same scope.
+// Pure functions only; no DOM. Loaded by the page, and by Node for the unit tests.
+(function (root) {
+  "use strict";
+
+  const FAILURE_TYPES = new Set([
+    "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed",
+    "ActivityFailed", "ActivityTimedOut", "ActivityScheduleFailed",
+    "LambdaFunctionFailed", "LambdaFunctionTimedOut", "LambdaFunctionStartFailed", "LambdaFunctionScheduleFailed",
+    "MapStateFailed", "ParallelStateFailed", "MapStateAborted", "ParallelStateAborted",
+    "EvaluationFailed", "MapRunFailed",
+  ]);
+  const RESTART_TYPES = new Set([
+    "TaskScheduled", "ActivityScheduled", "LambdaFunctionScheduled", "MapStateStarted", "ParallelStateStarted",
+  ]);
+  const ENTERED_BY_OWNER = new Set(["MapStateEntered", "ParallelStateEntered"]);
+  const OWNER_PASSES = new Set(["MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapRunFailed",
+    "ParallelStateStarted", "MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"]);
+
+  /// The one `...EventDetails` object of an event, or {}.
+  function details(event) {
+    for (const key in event) {
+      if (key.endsWith("EventDetails") && event[key] && typeof event[key] === "object") return event[key];
+    }
+    return {};
+  }
+
+  /// Builds lookups from the graph model returned by /console/api/graph.
+  function modelIndex(model) {
+    const typeOf = new Map();
+    const branchOf = new Map();
+    const parentOf = new Map();
+    const failOf = new Map(); // Fail state -> {error, cause} written in the definition
+    const blockOf = new Map(); // state -> index of its block in the model
+    const endsBlock = new Set(); // states with an edge to their block's end marker
+    if (model && model.nodes) {
+      for (const node of model.nodes) {
+        if (node.type === "Start" || node.type === "End") continue;
+        typeOf.set(node.name, node.type);
+        const block = model.blocks[node.block];
+        if (block && block.kind === "branch") branchOf.set(node.name, block.index);
+        if (block && block.owner) parentOf.set(node.name, block.owner);
+        if (node.type === "Fail") failOf.set(node.name, { error: node.error, cause: node.cause });
+        blockOf.set(node.name, node.block);
+      }
+      for (const edge of model.edges || []) {
+        if (edge.kind === "end") endsBlock.add(model.nodes[edge.from].name);
+      }
+    }
+    return { typeOf, branchOf, parentOf, failOf, blockOf, endsBlock };
+  }
+
+  const ROOT = { key: "", frames: [] };
+
+  function push(scope, frame) {
+    const label = frame.index !== undefined ? `${frame.state}[${frame.index}]` : `${frame.state}{${frame.branch}}`;
+    return { key: scope.key ? `${scope.key}/${label}` : label, frames: scope.frames.concat([frame]) };
+  }
+
+  /// The scope cut just before the frame that belongs to `state` (unchanged if none).
+  function cut(scope, state) {
+    for (let i = scope.frames.length - 1; i >= 0; i--) {
+      if (scope.frames[i].state === state) {
+        let result = ROOT;
+        for (let j = 0; j < i; j++) result = push(result, scope.frames[j]);
+        return result;
+      }
+    }
+    return scope;
+  }
+
+  /// The innermost frame of `scope` whose state has type `type`.
+  function innermost(scope, type, index) {
+    for (let i = scope.frames.length - 1; i >= 0; i--) {
+      if (index.typeOf.get(scope.frames[i].state) === type) return scope.frames[i].state;
+    }
+    return null;
+  }
+
+  /// Analyses events (any order; sorted by id here). Returns
+  /// { contexts: Map(id -> {scope, owner}), runs: [...], iterations: Map(mapKey -> [...]) }.
+  /// A run is one entry into a state in one scope:
+  /// {name, scopeKey, status, retries, input, output, error, cause, enteredId, lastId}.
+  function analyse(events, model) {
+    const index = modelIndex(model);
+    const sorted = events.slice().sort((a, b) => a.id - b.id);
+    const contexts = new Map();
+    const runs = [];
+    const current = new Map(); // scopeKey|name -> run
+    const iterations = new Map(); // mapScopeKey|mapName -> array of {index, status, scopeKey}
+    const lastRunInScope = new Map(); // scopeKey -> run, to notice a caught failure
+    let execution = { status: "RUNNING", error: null, cause: null };
+
+    const runOf = (scope, owner) => (owner ? current.get(`${scope.key}|${owner}`) : undefined);
+    const fail = (run, d, eventId, cause) => {
+      if (!run) return;
+      run.status = "failed";
+      if (d.error !== undefined) run.error = d.error;
+      if (d.cause !== undefined) run.cause = d.cause;
+      // A Map or Parallel fails because of a state inside: show that state's error.
+      if (run.error === undefined && cause && cause !== run) {
+        run.error = cause.error;
+        run.cause = cause.cause;
+      }
+      run.failedAt = eventId;
+      run.lastId = eventId;
+    };
+
+    for (const event of sorted) {
+      const type = event.type || "";
+      const d = details(event);
+      const previous = contexts.get(event.previousEventId);
+      const prevEvent = previous ? previous.event : null;
+      let scope = previous ? previous.scope : ROOT;
+      let owner = previous ? previous.owner : null;
+
+      if (type.startsWith("Execution")) {
+        scope = ROOT;
+        owner = null;
+      } else if (type.endsWith("StateEntered")) {
+        owner = d.name;
+        if (prevEvent && prevEvent.type === "ParallelStateStarted" && previous.owner) {
+          scope = push(previous.scope, { state: previous.owner, branch: index.branchOf.get(d.name) ?? 0 });
+        } else if (!previous) {
+          // The first state (previousEventId 0), or an event whose predecessor we lack:
+          // the definition tells which container the state is in.
+          scope = ROOT;
+        }
+      } else if (type.endsWith("StateExited")) {
+        owner = d.name;
+        scope = cut(scope, d.name);
+      } else if (type.startsWith("MapIteration")) {
+        owner = d.name;
+        scope = push(cut(scope, d.name), { state: d.name, index: d.index });
+      } else if (type === "EvaluationFailed" && d.state) {
+        owner = d.state;
+      } else if (type.startsWith("MapState") || type.startsWith("ParallelState")) {
+        const family = type.startsWith("Map") ? "Map" : "Parallel";
+        if (prevEvent && (ENTERED_BY_OWNER.has(prevEvent.type) || OWNER_PASSES.has(prevEvent.type))
+          && index.typeOf.get(previous.owner) === family) {
+          owner = previous.owner;
+        } else {
+          owner = innermost(scope, family, index) || owner;
+        }
+        scope = cut(scope, owner);
+      }
+      contexts.set(event.id, { scope, owner, event });
+
+      // What the event means for its state.
+      if (type.endsWith("StateEntered")) {
+        // A Catch that leads here straight from the failure, with no Exited in between.
+        const before = lastRunInScope.get(scope.key);
+        if (before && before.status === "failed" && before.failedAt !== undefined && previous
+          && previous.owner === before.name && previous.scope.key === scope.key && before.type !== "Fail") {
+          before.status = "caught";
+        }
+        // Which edge led here: from the previous state of the scope, or from the start.
+        const from = previous && previous.owner && previous.owner !== owner && previous.scope.key === scope.key
+          && !ENTERED_BY_OWNER.has(prevEvent.type) && prevEvent.type !== "MapIterationStarted" && prevEvent.type !== "ParallelStateStarted"
+          ? previous.owner : `start:${index.blockOf.get(owner)}`;
+        const run = {
+          from, name: owner, scopeKey: scope.key, status: "running", retries: 0,
+          input: d.input, output: undefined, error: undefined, cause: undefined,
+          enteredId: event.id, lastId: event.id, type: type.slice(0, -"StateEntered".length),
+        };
+        if (type === "FailStateEntered") {
+          const written = index.failOf.get(owner) || {};
+          run.status = "failed";
+          run.failedAt = event.id;
+          if (written.error != null) run.error = written.error;
+          if (written.cause != null) run.cause = written.cause;
+        }
+        runs.push(run);
+        current.set(`${scope.key}|${owner}`, run);
+        lastRunInScope.set(scope.key, run);
+        continue;
+      }
+      const run = runOf(scope, owner);
+      if (run) run.lastId = event.id;
+      if (type.endsWith("StateExited")) {
+        if (run) {
+          run.output = d.output;
+          run.status = run.status === "failed" ? "caught" : run.retries > 0 ? "retried" : "succeeded";
+        }
+      } else if (FAILURE_TYPES.has(type)) {
+        fail(run, d, event.id, previous ? runOf(previous.scope, previous.owner) : undefined);
+      } else if (RESTART_TYPES.has(type)) {
+        // The first start of a run is its attempt; every later one is a Retry.
+        if (run && run.started) {
+          run.retries += 1;
+          run.status = "running";
+          run.failedAt = undefined;
+        } else if (run) {
+          run.started = true;
+        }
+      } else if (type.startsWith("MapIteration")) {
+        const key = `${cut(scope, owner).key}|${owner}`;
+        let list = iterations.get(key);
+        if (!list) iterations.set(key, (list = []));
+        const status = type === "MapIterationStarted" ? "running"
+          : type === "MapIterationSucceeded" ? "succeeded"
+          : type === "MapIterationFailed" ? "failed" : "aborted";
+        list[d.index] = { index: d.index, status, scopeKey: scope.key, startedId: (list[d.index] || {}).startedId || event.id };
+      } else if (type === "ExecutionFailed" || type === "ExecutionTimedOut" || type === "ExecutionAborted") {
+        execution = { status: type === "ExecutionFailed" ? "FAILED" : type === "ExecutionTimedOut" ? "TIMED_OUT" : "ABORTED", error: d.error, cause: d.cause };
+        // The state that failed the execution (its latest event is the predecessor).
+        if (previous && previous.owner) {
+          const culprit = runOf(previous.scope, previous.owner);
+          if (culprit && (culprit.status === "running" || culprit.status === "failed")) {
+            culprit.status = type === "ExecutionAborted" ? "aborted" : "failed";
+            if (d.error !== undefined) culprit.error = d.error;
+            if (d.cause !== undefined) culprit.cause = d.cause;
+          }
+        }
+        for (const other of runs) if (other.status === "running") other.status = type === "ExecutionFailed" ? "failed" : "aborted";
+      } else if (type === "ExecutionSucceeded") {
+        execution = { status: "SUCCEEDED", error: null, cause: null };
+      } else if (type === "ExecutionRedriven") {
+        execution = { status: "RUNNING", error: null, cause: null };
+      }
+    }
+    return { contexts, runs, iterations, execution, index };
+  }
+
+  const PRIORITY = ["running", "failed", "aborted", "caught", "retried", "succeeded"];
+
+  /// Per state name: {status, counts} over the runs whose scope matches `scopeFilter`
+  /// (a scope key: only runs at or under it count, for states inside it).
+  function summarise(analysis, scopeFilter) {
+    const byName = new Map();
+    for (const run of analysis.runs) {
+      if (scopeFilter && !inScope(run, scopeFilter, analysis)) continue;
+      let entry = byName.get(run.name);
+      if (!entry) byName.set(run.name, (entry = { status: run.status, counts: {}, runs: 0 }));
+      entry.runs += 1;
+      entry.counts[run.status] = (entry.counts[run.status] || 0) + 1;
+      if (PRIORITY.indexOf(run.status) < PRIORITY.indexOf(entry.status)) entry.status = run.status;
+    }
+    return byName;
+  }
+
+  /// Whether a run is shown under a scope filter: runs inside the filtered scope, and runs
+  /// of states that are not inside the filtered iteration's Map at all.
+  function inScope(run, scopeFilter, analysis) {
+    if (run.scopeKey === scopeFilter || run.scopeKey.startsWith(scopeFilter + "/")) return true;
+    // The filter is `.../Map[i]`: states outside that Map's item processor are unaffected.
+    const mapName = scopeFilter.replace(/\[\d+\]$/, "").split("/").pop();
+    const parentOf = analysis.index.parentOf;
+    let name = parentOf.get(run.name);
+    while (name) {
+      if (name === mapName) return false;
+      name = parentOf.get(name);
+    }
+    return true;
+  }
+
+  /// The edges an execution took, as "from>to" keys matching the SVG's data-from/data-to.
+  function takenEdges(analysis, scopeFilter) {
+    const taken = new Set();
+    const { blockOf, endsBlock } = analysis.index;
+    for (const run of analysis.runs) {
+      if (scopeFilter && !inScope(run, scopeFilter, analysis)) continue;
+      taken.add(`${run.from}>${run.name}`);
+      const ended = run.type === "Fail" || run.status === "succeeded" || run.status === "retried";
+      if (ended && endsBlock.has(run.name)) taken.add(`${run.name}>end:${blockOf.get(run.name)}`);
+    }
+    return taken;
+  }
+
+  const api = { analyse, summarise, takenEdges, details, PRIORITY };
+  if (typeof module !== "undefined" && module.exports) module.exports = api;
+  else root.SteppeHistory = api;
+})(typeof window !== "undefined" ? window : globalThis);

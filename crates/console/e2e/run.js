@@ -1,0 +1,372 @@
+// The console, used as a person would use it, in a real headless Chromium.
+//
+// Starts `steppe server --listen 127.0.0.1:PORT --in-memory` (or, with STEPPE_E2E_TARGET=mock,
+// or when the binary has no `server` command yet, the stand-in in mock-server.js), creates
+// state machines through the AWS API, then drives the console: finds a machine drawn with the
+// right states and edges, starts an execution and sees it turn green, approves a pending
+// task, sees a failed state turn red with its error, and opens a 10,000-iteration Map.
+// Screenshots go to target/console-screenshots/. Exits non-zero on the first failed check.
+//
+// Environment: STEPPE_BIN (default: target/debug/steppe of the workspace),
+// CHROMIUM (default /usr/bin/chromium), STEPPE_E2E_TARGET (server | mock | auto).
+"use strict";
+
+const { chromium } = require("playwright-core");
+const { spawn, spawnSync } = require("child_process");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const net = require("net");
+
+const ROOT = path.resolve(__dirname, "..", "..", "..");
+const STEPPE = process.env.STEPPE_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "debug", "steppe");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const SHOTS = path.join(ROOT, "target", "console-screenshots");
+const EXAMPLES = path.join(ROOT, "examples");
+const REGION_ACCOUNT = "us-east-1:123456789012";
+
+const APPROVAL = (activityArn) => JSON.stringify({
+  Comment: "Human approval: waits for someone to approve in the console",
+  StartAt: "AwaitApproval",
+  States: {
+    AwaitApproval: { Type: "Task", Resource: activityArn, Next: "Notify" },
+    Notify: { Type: "Pass", End: true },
+  },
+});
+const WAITER = JSON.stringify({
+  StartAt: "Hold", States: { Hold: { Type: "Wait", Seconds: 3600, Next: "Done" }, Done: { Type: "Succeed" } },
+});
+const BIG_MAP = JSON.stringify({
+  StartAt: "Each",
+  States: { Each: { Type: "Map", ItemsPath: "$.items", ItemProcessor: { StartAt: "Work", States: { Work: { Type: "Pass", End: true } } }, End: true } },
+});
+
+let failures = 0;
+function check(condition, message) {
+  if (condition) console.log(`  ok   ${message}`);
+  else { failures += 1; console.log(`  FAIL ${message}`); }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => { const { port } = server.address(); server.close(() => resolve(port)); });
+    server.on("error", reject);
+  });
+}
+
+function hasServerCommand() {
+  const result = spawnSync(STEPPE, ["server", "--help"], { encoding: "utf8" });
+  return result.status === 0;
+}
+
+async function launch(useServer) {
+  const port = await freePort();
+  const argv = useServer
+    ? [STEPPE, ["server", "--listen", `127.0.0.1:${port}`, "--in-memory"]]
+    : [process.execPath, [path.join(__dirname, "mock-server.js"), "--port", String(port), "--steppe", STEPPE]];
+  const child = spawn(argv[0], argv[1], { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stdout.on("data", (d) => { log += d; });
+  child.stderr.on("data", (d) => { log += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const kind = useServer ? "steppe server" : "mock server";
+  for (let i = 0; i < 150; i++) {
+    if (child.exitCode !== null) throw new Error(`the ${kind} exited: ${log}`);
+    try {
+      const response = await fetch(`${base}/console/`);
+      return { child, base, kind, consoleServed: response.ok, log: () => log };
+    } catch (_) { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error(`the ${kind} did not start: ${log}`);
+}
+
+/// Whether a running target answers what the task scenarios need: activities and the
+/// pending-task listing.
+async function hasTasks(base) {
+  try {
+    await aws(base, "CreateActivity", { name: "probe" });
+    const response = await fetch(`${base}/console/api/tasks`);
+    return response.ok && Array.isArray((await response.json()).tasks);
+  } catch (_) {
+    return false;
+  }
+}
+
+/// The real server when it has a `server` command that serves the console, else the mock
+/// (STEPPE_E2E_TARGET=server insists on the real one, =mock on the mock).
+async function startTarget() {
+  if (!fs.existsSync(STEPPE)) throw new Error(`no steppe binary at ${STEPPE}; run cargo build -p steppe or set STEPPE_BIN`);
+  const wanted = process.env.STEPPE_E2E_TARGET || "auto";
+  if (wanted === "server" || (wanted === "auto" && hasServerCommand())) {
+    const target = await launch(true);
+    if (target.consoleServed) return target;
+    target.child.kill();
+    if (wanted === "server") throw new Error("steppe server does not serve /console/ yet");
+    console.log("steppe server does not serve /console/ yet: using the mock server (mock-server.js)");
+  }
+  return launch(false);
+}
+
+async function aws(base, operation, body) {
+  const response = await fetch(`${base}/`, {
+    method: "POST",
+    headers: { "X-Amz-Target": `AWSStepFunctions.${operation}`, "Content-Type": "application/x-amz-json-1.0" },
+    body: JSON.stringify(body),
+  });
+  const value = await response.json();
+  if (!response.ok) throw new Error(`${operation}: ${JSON.stringify(value)}`);
+  return value;
+}
+
+async function seed(base, withTasks, withBigMap) {
+  const role = `arn:aws:iam::${REGION_ACCOUNT.split(":")[1]}:role/steppe-e2e`;
+  const create = (name, definition) => aws(base, "CreateStateMachine", { name, definition, roleArn: role, type: "STANDARD" });
+  const arns = {};
+  arns.order = (await create("order-fulfilment", fs.readFileSync(path.join(EXAMPLES, "order-fulfilment.json"), "utf8"))).stateMachineArn;
+  arns.waiter = (await create("waiter", WAITER)).stateMachineArn;
+  arns.large = (await create("large-nested", fs.readFileSync(path.join(__dirname, "..", "..", "graph", "tests", "fixtures", "large-nested.json"), "utf8"))).stateMachineArn;
+  if (withTasks) {
+    const activity = await aws(base, "CreateActivity", { name: "approve-order" });
+    arns.approval = (await create("approval", APPROVAL(activity.activityArn))).stateMachineArn;
+  }
+  if (withBigMap) arns.bigMap = (await create("big-map", BIG_MAP)).stateMachineArn;
+  return arns;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function stateClass(page, name) {
+  return page.$eval(`.sg-state[data-state="${name}"]`, (g) => g.getAttribute("class"));
+}
+
+async function waitForClass(page, name, cls, timeout) {
+  await page.waitForFunction(([n, c]) => {
+    const g = document.querySelector(`.sg-state[data-state="${n}"]`);
+    return g && g.classList.contains(c);
+  }, [name, cls], { timeout: timeout || 15000 });
+}
+
+
+async function scenarioMachine(page, base) {
+  console.log("scenario: find a state machine drawn with the right states and edges");
+  await page.goto(`${base}/console/`);
+  await page.click("text=order-fulfilment");
+  await page.waitForSelector(".diagram svg .sg-state");
+  const names = await page.$$eval(".sg-state", (gs) => gs.map((g) => g.dataset.state).sort());
+  check(JSON.stringify(names) === JSON.stringify(["CheckQuantity", "Confirm", "FlagHighValue", "ManualReview", "OutOfStock", "RejectEmptyOrder", "ReserveStock", "Reserved", "ValidateOrder"]), `the nine states are drawn (${names.join(", ")})`);
+  const edges = await page.$$eval(".sg-edge", (ps) => ps.map((p) => `${p.dataset.from}>${p.dataset.to}:${p.getAttribute("class").split("sg-edge-")[1]}`));
+  check(edges.length === 15, `15 edges drawn (${edges.length})`);
+  check(edges.includes("ValidateOrder>ReserveStock:default"), "the Default edge is marked");
+  check(edges.includes("ReserveStock>ManualReview:catch"), "the Catch edge is drawn apart");
+  check(await page.$eval(".sg-container[data-state=ReserveStock]", (g) => !!g), "the Map is a container");
+  const labels = await page.$$eval(".sg-label text", (ts) => ts.map((t) => t.textContent));
+  check(labels.includes("$.total >= 1000"), "Choice edges carry their rule");
+  await page.waitForSelector("#diagnostics .diagnostic.ok");
+  check(true, "the definition's validation shows no diagnostics");
+  await shot(page, "01-state-machine");
+}
+
+async function scenarioLarge(page, base, arns) {
+  console.log("scenario: a 121-state machine with nested Parallels and Maps renders quickly");
+  const started = Date.now();
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.large)}`);
+  await page.waitForFunction(() => document.querySelectorAll(".diagram .sg-state").length === 121);
+  const elapsed = Date.now() - started;
+  console.log(`  measured: page load to 121 states drawn in ${elapsed} ms`);
+  check(elapsed < 2000, "the large machine's page is drawn within two seconds of navigation (under one for the diagram)");
+  const containers = await page.$$eval(".sg-container", (gs) => gs.length);
+  check(containers === 24, `its 24 Parallels and Maps are containers (${containers})`);
+  await shot(page, "08-large-machine");
+}
+
+async function scenarioSucceeds(page) {
+  console.log("scenario: start an execution and see it turn green");
+  await page.click("#start-execution");
+  await page.fill("#execution-input", JSON.stringify({ orderId: "A-1", total: 120, items: [{ sku: "pen", quantity: 2 }, { sku: "ink", quantity: 1 }] }, null, 2));
+  await page.click("#dialog-ok");
+  await page.waitForURL(/\/console\/executions\//);
+  await page.waitForSelector(".diagram svg .sg-state");
+  await waitForClass(page, "Confirm", "st-succeeded");
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  check(true, "the execution SUCCEEDED and Confirm turned green");
+  check((await stateClass(page, "OutOfStock")).includes("st-notreached"), "OutOfStock stays not reached");
+  check((await stateClass(page, "Reserved")).includes("st-succeeded"), "Reserved (inside the Map) is green");
+  await page.click('.sg-state[data-state="ReserveStock"] .sg-header');
+  await page.waitForSelector("#iterations a");
+  check((await page.$$("#iterations a.succeeded")).length === 2, "both Map iterations are listed as succeeded");
+  await page.click("#iterations a >> nth=1");
+  await page.waitForFunction(() => document.querySelector("#scope-label")?.textContent.includes("ReserveStock[1]"));
+  check(true, "an iteration can be inspected on its own");
+  const rows = await page.$$("#events-table tbody tr");
+  check(rows.length > 10, `the event history table has ${rows.length} rows`);
+  await shot(page, "02-execution-succeeded");
+}
+
+async function scenarioFails(page, base, arns) {
+  console.log("scenario: a failed state turns red with its error shown");
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.order)}`);
+  await page.click("#start-execution");
+  await page.fill("#execution-input", JSON.stringify({ orderId: "A-3", items: [] }));
+  await page.click("#dialog-ok");
+  await page.waitForURL(/\/console\/executions\//);
+  await waitForClass(page, "RejectEmptyOrder", "st-failed");
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "FAILED");
+  await page.click('.sg-state[data-state="RejectEmptyOrder"]');
+  await page.waitForSelector("#panel-error");
+  check((await page.textContent("#panel-error")) === "EmptyOrder", "the state's error is shown");
+  check((await page.textContent("#panel-cause")).includes("at least one item"), "the state's cause is shown");
+  check((await page.textContent("#execution-error")).includes("EmptyOrder"), "the execution's error is shown");
+  await shot(page, "06-execution-failed");
+  console.log("scenario: filter executions by status");
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.order)}`);
+  await page.waitForSelector("#executions-table");
+  check((await page.$$("#executions-table tbody tr")).length === 2, "both executions are listed");
+  await page.selectOption("#status-filter", "FAILED");
+  await page.waitForFunction(() => document.querySelectorAll("#executions-table tbody tr").length === 1);
+  check((await page.textContent("#executions-table tbody")).includes("FAILED"), "the status filter keeps the FAILED one");
+}
+
+async function scenarioStop(page, base, arns) {
+  console.log("scenario: stop a running execution");
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.waiter, name: "to-stop", input: "{}" });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+  await waitForClass(page, "Hold", "st-running");
+  check(await page.isVisible("#live"), "the page says it is updating live");
+  await page.click("#stop-execution");
+  await page.fill("dialog [name=error]", "Operator.Stopped");
+  await page.click("#dialog-ok");
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "ABORTED");
+  await waitForClass(page, "Hold", "st-aborted");
+  check(true, "Stop aborts the execution and its running state");
+}
+
+async function scenarioApprove(page, base, arns, context) {
+  console.log("scenario: approve a pending task, and watch the execution update live");
+  const approvalRun = await aws(base, "StartExecution", { stateMachineArn: arns.approval, name: "needs-approval", input: JSON.stringify({ order: "A-2" }) });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(approvalRun.executionArn)}`);
+  await waitForClass(page, "AwaitApproval", "st-running");
+  check((await page.textContent("#execution-status")) === "RUNNING", "the waiting execution is RUNNING, its Task drawn as running");
+  check((await stateClass(page, "Notify")).includes("st-notreached"), "the next state is not reached yet");
+  await shot(page, "03-waiting-for-approval");
+  const tab = await context.newPage();
+  await tab.goto(`${base}/console/tasks`);
+  await tab.waitForSelector("#tasks tbody tr");
+  check((await tab.textContent("#tasks")).includes("AwaitApproval"), "the pending task is listed");
+  await shot(tab, "04-pending-tasks");
+  await tab.click("[data-approve='0']");
+  await tab.fill("#task-output", JSON.stringify({ approved: true, by: "e2e" }));
+  await tab.click("#dialog-ok");
+  await tab.waitForSelector("#no-tasks");
+  check(true, "the task left the pending list");
+  await tab.close();
+  // No reload: the first tab polls the history and turns green by itself.
+  await waitForClass(page, "AwaitApproval", "st-succeeded");
+  await waitForClass(page, "Notify", "st-succeeded");
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  check(true, "the execution page turned green live once approved");
+  await shot(page, "05-approved-execution");
+
+  console.log("scenario: approve from the execution page");
+  const inline = await aws(base, "StartExecution", { stateMachineArn: arns.approval, name: "approve-inline", input: "{}" });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(inline.executionArn)}`);
+  await page.click("[data-execution-approve='0']");
+  await page.click("#dialog-ok");
+  await waitForClass(page, "Notify", "st-succeeded");
+  check(true, "the execution page's own Approve button completes the task");
+
+  console.log("scenario: reject a pending task");
+  const rejectRun = await aws(base, "StartExecution", { stateMachineArn: arns.approval, name: "to-reject", input: "{}" });
+  await page.goto(`${base}/console/tasks`);
+  await page.waitForSelector("#tasks tbody tr");
+  await page.click("[data-reject='0']");
+  await page.fill("#task-error", "Order.Rejected");
+  await page.fill("#task-cause", "Too expensive");
+  await page.click("#dialog-ok");
+  await page.waitForSelector("#no-tasks");
+  await page.goto(`${base}/console/executions/${encodeURIComponent(rejectRun.executionArn)}`);
+  await waitForClass(page, "AwaitApproval", "st-failed");
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "FAILED");
+  check((await page.textContent("#execution-error")).includes("Order.Rejected"), "the rejection's error is the execution's error");
+}
+
+async function scenarioBigMap(page, base, arns) {
+  console.log("scenario: a Map of 10,000 iterations stays responsive");
+  const started = Date.now();
+  const big = await aws(base, "StartExecution", { stateMachineArn: arns.bigMap, name: "map-10000", input: "{}" });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(big.executionArn)}`);
+  await waitForClass(page, "Work", "st-succeeded", 60000);
+  const loaded = Date.now() - started;
+  const clickStart = Date.now();
+  await page.click('.sg-state[data-state="Each"] .sg-header');
+  await page.waitForSelector("#iterations a");
+  const clicked = Date.now() - clickStart;
+  const shown = await page.$$eval("#iterations a", (as) => as.length);
+  const eventRows = await page.$$eval("#events-table tbody tr", (trs) => trs.length);
+  check(shown <= 200 && eventRows <= 100, `only one page is in the DOM (${shown} iterations, ${eventRows} events)`);
+  const pageStart = Date.now();
+  await page.click("#events button[data-page]:has-text('Last')");
+  await page.waitForFunction(() => document.querySelector("#events-table tbody tr:last-child td")?.textContent === "40006");
+  const paged = Date.now() - pageStart;
+  console.log(`  measured: 40,006 events loaded and coloured in ${loaded} ms; Map panel in ${clicked} ms; last history page in ${paged} ms`);
+  check(clicked < 1000 && paged < 1000, "clicks answer within a second");
+  await shot(page, "07-map-10000");
+}
+
+/// Runs `scenarios` against one target in a fresh Chromium profile.
+async function session(target, scenarios) {
+  console.log(`console e2e against the ${target.kind} at ${target.base}, Chromium ${CHROMIUM}`);
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "steppe-chromium-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1440, height: 1000 },
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const page = context.pages()[0] || await context.newPage();
+  const outside = [];
+  context.on("request", (request) => { if (!request.url().startsWith(target.base)) outside.push(request.url()); });
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  try {
+    const arns = await seed(target.base, scenarios.includes(scenarioApprove), scenarios.includes(scenarioBigMap));
+    for (const scenario of scenarios) await scenario(page, target.base, arns, context);
+    check(outside.length === 0, `the page fetched nothing outside the server (${outside.slice(0, 3).join(", ")})`);
+    check(errors.length === 0, `no script errors (${errors.join("; ")})`);
+  } catch (error) {
+    failures += 1;
+    console.log(`  FAIL ${error.stack || error}`);
+    await shot(page, `failure-${target.kind.replace(/ /g, "-")}`).catch(() => {});
+  } finally {
+    await context.close();
+    target.child.kill();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  fs.rmSync(SHOTS, { recursive: true, force: true });
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const common = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge];
+  const target = await startTarget();
+  const tasks = await hasTasks(target.base);
+  const isMock = target.kind === "mock server";
+  await session(target, common.concat(tasks ? [scenarioApprove] : [], isMock ? [scenarioBigMap] : []));
+  if (!isMock && process.env.STEPPE_E2E_TARGET !== "server") {
+    // What the server cannot do yet (or cannot do in a browser-test budget) runs on the stand-in.
+    console.log(`running on the mock server: ${tasks ? "" : "the task scenarios (the server lacks activities or /console/api/tasks), "}the 10,000-iteration Map`);
+    await session(await launch(false), (tasks ? [] : [scenarioApprove]).concat([scenarioBigMap]));
+  } else if (!tasks) {
+    failures += 1;
+    console.log("  FAIL the server lacks activities or /console/api/tasks");
+  }
+  console.log(failures === 0 ? `all console checks passed; screenshots in ${SHOTS}` : `${failures} console check(s) failed; screenshots in ${SHOTS}`);
+  process.exit(failures === 0 ? 0 : 1);
+}
+
+main().catch((error) => { console.error(error); process.exit(1); });

@@ -1,0 +1,108 @@
+//! The shared state every operation works on.
+
+use crate::arn::Arns;
+use crate::driver::Driver;
+use crate::error::ApiResult;
+use crate::registry::{Definitions, Registry};
+use std::sync::{Arc, Mutex};
+use steppe_engine::Random;
+use steppe_runtime::{Clock, SystemClock};
+use steppe_store::{Store, Write};
+use tokio::sync::{oneshot, RwLock};
+
+/// See the module documentation.
+pub struct App {
+    /// The region and account ARNs are built with.
+    pub arns: Arns,
+    /// Where everything durable goes.
+    pub store: Arc<dyn Store>,
+    /// State machines, versions, aliases.
+    pub registry: RwLock<Registry>,
+    /// Compiled definitions by revision.
+    pub definitions: Arc<Definitions>,
+    /// Runs Standard executions.
+    pub driver: Arc<Driver>,
+    /// Running Express executions, for `StopExecution`-free bookkeeping and tests.
+    pub express: Arc<crate::express::ExpressExecutions>,
+    random: Mutex<Random>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Wires the parts together.
+    pub fn new(
+        arns: Arns,
+        store: Arc<dyn Store>,
+        registry: Registry,
+        definitions: Arc<Definitions>,
+        driver: Arc<Driver>,
+    ) -> App {
+        let seed = SystemClock.now_millis() as u64 ^ u64::from(std::process::id()) << 32;
+        App {
+            arns,
+            store,
+            registry: RwLock::new(registry),
+            definitions,
+            driver,
+            express: Arc::default(),
+            random: Mutex::new(Random::new(seed)),
+        }
+    }
+
+    /// Now, epoch milliseconds.
+    pub fn now_millis(&self) -> i64 {
+        SystemClock.now_millis()
+    }
+
+    /// A random u64 (execution seeds).
+    pub fn random_u64(&self) -> u64 {
+        self.random
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .next_u64()
+    }
+
+    /// A random number in `[0, 1)` (alias routing).
+    pub fn random_f64(&self) -> f64 {
+        (self.random_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A random (version 4) UUID, for execution names and revision ids.
+    pub fn uuid(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.random_u64().to_be_bytes());
+        bytes[8..].copy_from_slice(&self.random_u64().to_be_bytes());
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let mut text = String::with_capacity(36);
+        for (i, byte) in bytes.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                text.push('-');
+            }
+            text.push(HEX[usize::from(byte >> 4)] as char);
+            text.push(HEX[usize::from(byte & 0x0f)] as char);
+        }
+        text
+    }
+
+    /// Commits writes and waits until they are durable.
+    pub async fn commit(&self, writes: Vec<Write>) -> ApiResult<()> {
+        let (sender, receiver) = oneshot::channel();
+        self.store.submit(
+            writes,
+            Box::new(move |result| {
+                let _ = sender.send(result);
+            }),
+        );
+        receiver
+            .await
+            .unwrap_or(Err(steppe_store::Error::Closed))
+            .map_err(Into::into)
+    }
+}

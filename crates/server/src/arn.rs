@@ -1,0 +1,201 @@
+//! ARNs and names: building them in AWS's shapes, parsing them, and AWS's name rules.
+
+use crate::error::{ApiError, ApiResult};
+
+/// The partition, region and account this server answers as.
+#[derive(Debug, Clone)]
+pub struct Arns {
+    /// The region, e.g. `us-east-1`.
+    pub region: String,
+    /// The account id, e.g. `123456789012`.
+    pub account: String,
+}
+
+/// A parsed Step Functions ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arn {
+    /// `…:stateMachine:<name>[:<version or alias>]`.
+    StateMachine {
+        /// The state machine's name.
+        name: String,
+        /// The version number or alias name, if any.
+        qualifier: Option<String>,
+    },
+    /// `…:execution:<state machine>:<name>`.
+    Execution,
+    /// `…:express:<state machine>:<name>:<uuid>`.
+    Express,
+    /// `…:activity:<name>`.
+    Activity,
+    /// `…:mapRun:<state machine>/<label>:<uuid>`.
+    MapRun,
+}
+
+impl Arns {
+    /// The prefix of every ARN: `arn:aws:states:<region>:<account>`.
+    pub fn prefix(&self) -> String {
+        format!("arn:aws:states:{}:{}", self.region, self.account)
+    }
+
+    /// A state machine's ARN.
+    pub fn state_machine(&self, name: &str) -> String {
+        format!("{}:stateMachine:{name}", self.prefix())
+    }
+
+    /// A Standard execution's ARN.
+    pub fn execution(&self, state_machine_name: &str, name: &str) -> String {
+        format!("{}:execution:{state_machine_name}:{name}", self.prefix())
+    }
+
+    /// An Express execution's ARN.
+    pub fn express(&self, state_machine_name: &str, name: &str, uuid: &str) -> String {
+        format!(
+            "{}:express:{state_machine_name}:{name}:{uuid}",
+            self.prefix()
+        )
+    }
+}
+
+/// Parses a Step Functions ARN of any region and account; `InvalidArn` if it is not one.
+pub fn parse(arn: &str) -> ApiResult<Arn> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    if parts.len() < 7
+        || parts[0] != "arn"
+        || parts[1].is_empty()
+        || parts[2] != "states"
+        || parts[3].is_empty()
+        || parts[4].is_empty()
+        || parts[6].is_empty()
+    {
+        return Err(ApiError::invalid_arn(arn));
+    }
+    let rest = parts[6];
+    let pieces: Vec<&str> = rest.split(':').collect();
+    match parts[5] {
+        "stateMachine" if pieces.len() <= 2 && pieces.iter().all(|p| !p.is_empty()) => {
+            Ok(Arn::StateMachine {
+                name: pieces[0].to_string(),
+                qualifier: pieces.get(1).map(|q| q.to_string()),
+            })
+        }
+        "execution" if pieces.len() == 2 => Ok(Arn::Execution),
+        "express" if pieces.len() == 3 => Ok(Arn::Express),
+        "activity" if pieces.len() == 1 => Ok(Arn::Activity),
+        "mapRun" => Ok(Arn::MapRun),
+        _ => Err(ApiError::invalid_arn(arn)),
+    }
+}
+
+/// Whether `name` is a valid state machine, execution or activity name: 1 to 80 characters,
+/// none of them whitespace, brackets, wildcards, ``" # % \ ^ | ~ ` $ & , ; : /`` or control
+/// characters.
+pub fn valid_name(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=80).contains(&n)
+        && name.chars().all(|c| {
+            !c.is_whitespace()
+                && !"<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+                && !matches!(c as u32, 0x00..=0x1F | 0x7F..=0x9F | 0xFFFE | 0xFFFF)
+        })
+}
+
+/// Checks a name, answering `InvalidName` in AWS's wording.
+pub fn check_name(name: &str) -> ApiResult<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_name(name))
+    }
+}
+
+/// Whether `name` is a valid alias name: `^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$`, 1 to 80.
+pub fn valid_alias_name(name: &str) -> bool {
+    (1..=80).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '-' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_aws_rules() {
+        for good in ["a", "order-42", "Ünïcode", "x.y_z", &"n".repeat(80)] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a\tb",
+            "a[b",
+            "a{b",
+            "a?b",
+            "a*b",
+            "a\"b",
+            "a#b",
+            "a%b",
+            "a\\b",
+            "a^b",
+            "a|b",
+            "a~b",
+            "a`b",
+            "a$b",
+            "a&b",
+            "a,b",
+            "a;b",
+            "a:b",
+            "a/b",
+            "a\u{1f}b",
+            "a\u{7f}b",
+            &"n".repeat(81),
+        ] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn alias_names_need_a_letter_or_symbol() {
+        assert!(valid_alias_name("prod"));
+        assert!(valid_alias_name("v1.2"));
+        assert!(!valid_alias_name("12"));
+        assert!(!valid_alias_name("a b"));
+    }
+
+    #[test]
+    fn parses_arns() {
+        let arns = Arns {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
+        assert_eq!(
+            parse(&arns.state_machine("m")).unwrap(),
+            Arn::StateMachine {
+                name: "m".into(),
+                qualifier: None
+            }
+        );
+        assert_eq!(
+            parse(&format!("{}:7", arns.state_machine("m"))).unwrap(),
+            Arn::StateMachine {
+                name: "m".into(),
+                qualifier: Some("7".into())
+            }
+        );
+        assert_eq!(parse(&arns.execution("m", "e")).unwrap(), Arn::Execution);
+        assert_eq!(parse(&arns.express("m", "e", "u")).unwrap(), Arn::Express);
+        for bad in [
+            "",
+            "arn",
+            "arn:aws:states:::stateMachine:m",
+            "arn:aws:s3:r:a:stateMachine:m",
+            "arn:aws:states:r:a:stateMachine:",
+        ] {
+            assert_eq!(parse(bad).unwrap_err().code, "InvalidArn", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,673 @@
+//! The execution driver: applies inputs to Standard executions, commits, then acts.
+//!
+//! Each execution has a *slot* with a FIFO queue of inputs and at most one task draining it,
+//! so an execution's inputs apply one at a time, in order. A step applies the inputs queued
+//! so far (each with `steppe_engine::apply`; several Map iterations' timers that fell due
+//! together make one step), submits their transitions (input record, events, end, timers,
+//! and the inputs still owed) to the store as one group, and waits for the commit; only then
+//! does it arm timers, answer callers and move on to the follow-ups. Commands that need no outside work become *local*
+//! inputs queued right away (`Continue`, and the `TaskStarted`/`TaskFailed` pair of a Task
+//! state, which fails for want of an integration until task integrations exist), and each
+//! transition stores the local inputs still queued, so recovery knows what was owed.
+//!
+//! An execution's engine state lives in its slot while it is busy. A slot whose execution
+//! ended, or that waits only for timers while more than `cache_max` slots are live, is
+//! dropped; the next input rebuilds the execution by replaying its input log (the engine is
+//! deterministic), checks the replay gave as many events as were stored, and goes on.
+
+use crate::registry::Definitions;
+use crate::timers::Timers;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use steppe_asl::Definition;
+use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input, Status};
+use steppe_runtime::{Clock, NoTasks, SystemClock, TaskHandler, TaskOutcome};
+use steppe_store::{
+    ExecutionEnd, ExecutionRow, InputRecord, LoggedInput, Store, StoredEvent, Timer,
+    TransitionRecord, Write,
+};
+use tokio::sync::oneshot;
+
+/// What applying an input did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Applied {
+    /// Whether the input was applied (false when the execution had already ended).
+    pub applied: bool,
+    /// When it was applied, epoch milliseconds.
+    pub now_millis: i64,
+    /// The execution's status afterwards.
+    pub status: Option<Status>,
+}
+
+type Reply = oneshot::Sender<Result<Applied, steppe_store::Error>>;
+
+/// See the module documentation.
+pub struct Driver {
+    store: Arc<dyn Store>,
+    definitions: Arc<Definitions>,
+    timers: Arc<Timers>,
+    slots: Mutex<HashMap<u64, Arc<Mutex<Slot>>>>,
+    next_id: AtomicU64,
+    region: String,
+    cache_max: usize,
+    committed: AtomicU64,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+struct Slot {
+    id: u64,
+    state: SlotState,
+    queue: VecDeque<Queued>,
+    draining: bool,
+    /// Removed from the slot map: deliver to a fresh slot instead.
+    evicted: bool,
+}
+
+enum SlotState {
+    /// Not in memory: rebuild from the store before the next step.
+    Unloaded,
+    Live(Box<Live>),
+    /// Ended (or unknown): inputs are answered without being applied.
+    Finished,
+}
+
+struct Live {
+    execution: Execution,
+    definition: Arc<Definition>,
+    next_seq: u64,
+}
+
+struct Queued {
+    input: Input,
+    /// Owed by the runtime and recorded in the store's pending list (vs. delivered from
+    /// outside: a timer, a stop request).
+    local: bool,
+    /// Apply at this time instead of now (the start, to match `startDate`).
+    at_millis: Option<i64>,
+    /// Writes to commit with this transition (the execution's row, for a start).
+    prefix: Vec<Write>,
+    reply: Option<Reply>,
+}
+
+impl Queued {
+    fn local(input: Input) -> Queued {
+        Queued {
+            input,
+            local: true,
+            at_millis: None,
+            prefix: Vec::new(),
+            reply: None,
+        }
+    }
+}
+
+/// What a step left to do once its transition commits.
+struct Pending {
+    committed: oneshot::Receiver<Result<(), steppe_store::Error>>,
+    /// Timers to arm and disarm, in the order the transitions asked.
+    timer_operations: Vec<TimerOperation>,
+    /// Timers whose firing the group applied (to deliver again if it fails).
+    fired_timers: Vec<u64>,
+    /// Whether the execution ended.
+    finished: bool,
+    /// Each applied input's reply and what it did.
+    replies: Vec<(Option<Reply>, Applied)>,
+}
+
+enum TimerOperation {
+    Start(u64, i64),
+    Cancel(u64),
+}
+
+/// The most inputs of one execution applied and committed as one group.
+const BATCH_MAX: usize = 64;
+
+enum Step {
+    Idle,
+    Answered,
+    Pending(Pending),
+}
+
+impl Driver {
+    /// A driver over `store`; `first_id` is the first free execution id.
+    pub fn new(
+        store: Arc<dyn Store>,
+        definitions: Arc<Definitions>,
+        timers: Arc<Timers>,
+        region: String,
+        first_id: u64,
+        cache_max: usize,
+    ) -> Driver {
+        Driver {
+            store,
+            definitions,
+            timers,
+            slots: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(first_id),
+            region,
+            cache_max,
+            committed: AtomicU64::new(0),
+        }
+    }
+
+    /// How many transitions were committed since the server started.
+    pub fn transitions_committed(&self) -> u64 {
+        self.committed.load(Ordering::Relaxed)
+    }
+
+    /// A fresh execution id.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Starts a new execution: commits its row and its first transition together.
+    pub async fn start(
+        self: &Arc<Self>,
+        row: ExecutionRow,
+        execution: Execution,
+        definition: Arc<Definition>,
+    ) -> Result<Applied, steppe_store::Error> {
+        let (reply, answer) = oneshot::channel();
+        let id = row.id;
+        let start_millis = row.start_millis;
+        let slot = Slot {
+            id,
+            state: SlotState::Live(Box::new(Live {
+                execution,
+                definition,
+                next_seq: 0,
+            })),
+            queue: VecDeque::from([Queued {
+                input: Input::Start,
+                local: false,
+                at_millis: Some(start_millis),
+                prefix: vec![Write::InsertExecution(Box::new(row))],
+                reply: Some(reply),
+            }]),
+            draining: true,
+            evicted: false,
+        };
+        let slot = Arc::new(Mutex::new(slot));
+        lock(&self.slots).insert(id, slot.clone());
+        tokio::spawn(self.clone().drain(slot));
+        answer.await.unwrap_or(Err(steppe_store::Error::Closed))
+    }
+
+    /// Delivers an input from outside (a stop request) and waits until it is committed.
+    pub async fn deliver_and_wait(
+        self: &Arc<Self>,
+        id: u64,
+        input: Input,
+    ) -> Result<Applied, steppe_store::Error> {
+        let (reply, answer) = oneshot::channel();
+        self.deliver(
+            id,
+            Queued {
+                input,
+                local: false,
+                at_millis: None,
+                prefix: Vec::new(),
+                reply: Some(reply),
+            },
+        );
+        answer.await.unwrap_or(Err(steppe_store::Error::Closed))
+    }
+
+    /// Fires a timer.
+    pub fn fire_timer(self: &Arc<Self>, id: u64, timer_id: u64) {
+        self.deliver(
+            id,
+            Queued {
+                input: Input::TimerFired { timer_id },
+                local: false,
+                at_millis: None,
+                prefix: Vec::new(),
+                reply: None,
+            },
+        );
+    }
+
+    /// Makes an execution rebuild itself from the store and carry out what it is owed.
+    pub fn resume(self: &Arc<Self>, id: u64) {
+        loop {
+            let slot = self.slot(id);
+            let mut guard = lock(&slot);
+            if guard.evicted {
+                continue;
+            }
+            if !guard.draining {
+                guard.draining = true;
+                drop(guard);
+                tokio::spawn(self.clone().drain(slot));
+            }
+            return;
+        }
+    }
+
+    /// Rebuilds what was running before a restart: executions that were owed inputs resume
+    /// at once; every stored timer is re-armed (the timer loop fires overdue ones at once).
+    pub fn recover(self: &Arc<Self>) -> Result<usize, steppe_store::Error> {
+        let running = self.store.running_executions()?;
+        for execution in &running {
+            if !execution.pending.is_empty() || execution.has_tasks {
+                self.resume(execution.id);
+            }
+        }
+        for timer in self.store.timers()? {
+            self.timers
+                .insert(timer.execution_id, timer.timer_id, timer.fire_at_millis);
+        }
+        Ok(running.len())
+    }
+
+    /// Fires timers as they fall due, until the runtime shuts down.
+    pub async fn run_timers(self: Arc<Self>) {
+        loop {
+            let now = SystemClock.now_millis();
+            let (due, next) = self.timers.take_due(now);
+            for (execution_id, timer_id) in due {
+                self.fire_timer(execution_id, timer_id);
+            }
+            let wait_millis = next.map_or(60_000, |next| (next - now).clamp(1, 60_000));
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(wait_millis as u64)) => {}
+                () = self.timers.changed() => {}
+            }
+        }
+    }
+
+    fn slot(&self, id: u64) -> Arc<Mutex<Slot>> {
+        lock(&self.slots)
+            .entry(id)
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Slot {
+                    id,
+                    state: SlotState::Unloaded,
+                    queue: VecDeque::new(),
+                    draining: false,
+                    evicted: false,
+                }))
+            })
+            .clone()
+    }
+
+    fn deliver(self: &Arc<Self>, id: u64, queued: Queued) {
+        let mut queued = Some(queued);
+        loop {
+            let slot = self.slot(id);
+            let mut guard = lock(&slot);
+            if guard.evicted {
+                continue;
+            }
+            if let Some(queued) = queued.take() {
+                guard.queue.push_back(queued);
+            }
+            if !guard.draining {
+                guard.draining = true;
+                drop(guard);
+                tokio::spawn(self.clone().drain(slot));
+            }
+            return;
+        }
+    }
+
+    async fn drain(self: Arc<Self>, slot: Arc<Mutex<Slot>>) {
+        loop {
+            let step = {
+                let mut guard = lock(&slot);
+                self.step(&mut guard)
+            };
+            let pending = match step {
+                Step::Idle => return,
+                Step::Answered => continue,
+                Step::Pending(pending) => pending,
+            };
+            let committed = pending
+                .committed
+                .await
+                .unwrap_or(Err(steppe_store::Error::Closed));
+            let id = lock(&slot).id;
+            match committed {
+                Ok(()) => {
+                    self.committed
+                        .fetch_add(pending.replies.len() as u64, Ordering::Relaxed);
+                    for operation in &pending.timer_operations {
+                        match *operation {
+                            TimerOperation::Start(timer_id, fire_at_millis) => {
+                                self.timers.insert(id, timer_id, fire_at_millis)
+                            }
+                            TimerOperation::Cancel(timer_id) => self.timers.cancel(id, timer_id),
+                        }
+                    }
+                    if pending.finished {
+                        self.timers.clear(id);
+                        lock(&slot).state = SlotState::Finished;
+                    }
+                    for (reply, applied) in pending.replies {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Ok(applied));
+                        }
+                    }
+                }
+                Err(error) => {
+                    // The in-memory execution is ahead of the store: forget it and the
+                    // local inputs it queued, and rebuild from what was committed. Timers
+                    // that fired are still stored: deliver them again.
+                    let mut guard = lock(&slot);
+                    guard.state = SlotState::Unloaded;
+                    guard.queue.retain(|queued| !queued.local);
+                    for timer_id in pending.fired_timers.iter().rev() {
+                        guard.queue.push_front(Queued {
+                            input: Input::TimerFired {
+                                timer_id: *timer_id,
+                            },
+                            local: false,
+                            at_millis: None,
+                            prefix: Vec::new(),
+                            reply: None,
+                        });
+                    }
+                    drop(guard);
+                    eprintln!("steppe: execution {id}: commit failed: {error}");
+                    for (reply, _) in pending.replies {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Err(error.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies the inputs queued now (up to [`BATCH_MAX`]; not the follow-ups they queue)
+    /// and submits their transitions as one group, under the slot's lock.
+    fn step(&self, slot: &mut Slot) -> Step {
+        if matches!(slot.state, SlotState::Unloaded) {
+            match self.load(slot.id) {
+                Ok(Some((live, owed))) => {
+                    for input in owed.into_iter().rev() {
+                        slot.queue.push_front(Queued::local(input));
+                    }
+                    slot.state = SlotState::Live(Box::new(live));
+                }
+                Ok(None) => slot.state = SlotState::Finished,
+                Err(error) => {
+                    eprintln!("steppe: execution {}: cannot rebuild: {error}", slot.id);
+                    for queued in slot.queue.drain(..) {
+                        if let Some(reply) = queued.reply {
+                            let _ = reply.send(Err(error.clone()));
+                        }
+                    }
+                    slot.draining = false;
+                    self.evict(slot);
+                    return Step::Idle;
+                }
+            }
+        }
+        if slot.queue.is_empty() {
+            slot.draining = false;
+            let parked = match &slot.state {
+                SlotState::Live(live) => {
+                    live.execution.is_finished() || lock(&self.slots).len() > self.cache_max
+                }
+                _ => true,
+            };
+            if parked {
+                self.evict(slot);
+            }
+            return Step::Idle;
+        }
+        let live = match &mut slot.state {
+            SlotState::Live(live) if !live.execution.is_finished() => live,
+            _ => {
+                // Ended (or unknown): answer without applying.
+                if let Some(queued) = slot.queue.pop_front() {
+                    if let Some(reply) = queued.reply {
+                        let _ = reply.send(Ok(Applied {
+                            applied: false,
+                            now_millis: SystemClock.now_millis(),
+                            status: None,
+                        }));
+                    }
+                }
+                return Step::Answered;
+            }
+        };
+        let batch = slot.queue.len().min(BATCH_MAX);
+        let mut writes = Vec::new();
+        let mut timer_operations = Vec::new();
+        let mut fired_timers = Vec::new();
+        let mut replies = Vec::new();
+        for _ in 0..batch {
+            if live.execution.is_finished() {
+                break;
+            }
+            let Some(queued) = slot.queue.pop_front() else {
+                break;
+            };
+            let now_millis = queued.at_millis.unwrap_or_else(|| SystemClock.now_millis());
+            let Queued {
+                input,
+                prefix,
+                reply,
+                ..
+            } = queued;
+            writes.extend(prefix);
+            let record = InputRecord::from(&input);
+            let mut timers_cleared = Vec::new();
+            if let Input::TimerFired { timer_id } = &input {
+                fired_timers.push(*timer_id);
+                timers_cleared.push(*timer_id);
+                timer_operations.push(TimerOperation::Cancel(*timer_id));
+            }
+            let transition = apply(&live.definition, &mut live.execution, input, now_millis);
+            let seq = live.next_seq;
+            live.next_seq += 1;
+            let mut timers_started = Vec::new();
+            for command in &transition.commands {
+                match command {
+                    Command::StartTimer {
+                        timer_id,
+                        fire_at_millis,
+                    } => {
+                        timers_started.push(Timer {
+                            execution_id: slot.id,
+                            timer_id: *timer_id,
+                            fire_at_millis: *fire_at_millis,
+                        });
+                        timer_operations.push(TimerOperation::Start(*timer_id, *fire_at_millis));
+                    }
+                    Command::CancelTimer { timer_id } => {
+                        timers_cleared.push(*timer_id);
+                        timer_operations.push(TimerOperation::Cancel(*timer_id));
+                    }
+                    _ => {}
+                }
+            }
+            // Follow-ups go to the back of the queue: they apply in a later step, after
+            // this group is committed.
+            for owed in follow_ups(&transition.commands) {
+                slot.queue.push_back(Queued::local(owed));
+            }
+            let execution = &live.execution;
+            let end = execution.is_finished().then(|| ExecutionEnd {
+                status: execution.status.as_str().to_string(),
+                stop_millis: execution.stop_time_millis.unwrap_or(now_millis),
+                output: execution.output.as_ref().map(|output| output.to_string()),
+                error: execution.error.as_ref().and_then(|e| e.error.clone()),
+                cause: execution.error.as_ref().and_then(|e| e.cause.clone()),
+            });
+            let record = TransitionRecord {
+                execution_id: slot.id,
+                input: LoggedInput {
+                    seq,
+                    now_millis,
+                    input: record,
+                },
+                events: transition
+                    .events
+                    .iter()
+                    .map(|event| StoredEvent {
+                        id: event.id,
+                        json: event.to_json().to_string(),
+                    })
+                    .collect(),
+                end,
+                timers_started,
+                timers_cleared,
+                tasks_started: Vec::new(),
+                tasks_cleared: Vec::new(),
+                pending: slot
+                    .queue
+                    .iter()
+                    .filter(|queued| queued.local)
+                    .map(|queued| InputRecord::from(&queued.input))
+                    .collect(),
+            };
+            writes.push(Write::Transition(Box::new(record)));
+            replies.push((
+                reply,
+                Applied {
+                    applied: true,
+                    now_millis,
+                    status: Some(execution.status),
+                },
+            ));
+        }
+        if replies.is_empty() {
+            return Step::Answered;
+        }
+        let (sender, committed) = oneshot::channel();
+        self.store.submit(
+            writes,
+            Box::new(move |result| {
+                let _ = sender.send(result);
+            }),
+        );
+        Step::Pending(Pending {
+            committed,
+            timer_operations,
+            fired_timers,
+            finished: live.execution.is_finished(),
+            replies,
+        })
+    }
+
+    fn evict(&self, slot: &mut Slot) {
+        slot.evicted = true;
+        slot.state = SlotState::Unloaded;
+        let mut slots = lock(&self.slots);
+        slots.remove(&slot.id);
+    }
+
+    /// Rebuilds a running execution from its input log, with the local inputs still owed.
+    fn load(&self, id: u64) -> Result<Option<(Live, Vec<Input>)>, steppe_store::Error> {
+        let Some(row) = self.store.execution(id)? else {
+            return Ok(None);
+        };
+        if row.status != Status::Running.as_str() {
+            return Ok(None);
+        }
+        let compiled = self.definitions.by_id(&row.revision_id).ok_or_else(|| {
+            steppe_store::Error::Decode(format!("revision {} is unknown", row.revision_id))
+        })?;
+        let input = serde_json::from_str(&row.input)?;
+        let info = execution_info(&row, &compiled.revision.role_arn, &self.region);
+        let mut execution = Execution::new(info, input, Config::standard(), row.seed);
+        let definition = compiled.definition.clone();
+        let inputs = self.store.inputs(id)?;
+        let mut owed: VecDeque<Input> = VecDeque::new();
+        for logged in &inputs {
+            let input: Input = logged.input.clone().into();
+            if matches!(
+                input,
+                Input::Continue | Input::TaskStarted { .. } | Input::TaskFailed { .. }
+            ) {
+                if owed.front() != Some(&input) {
+                    return Err(steppe_store::Error::Decode(format!(
+                        "input {} was not owed when it was applied",
+                        logged.seq
+                    )));
+                }
+                owed.pop_front();
+            }
+            let transition = apply(&definition, &mut execution, input, logged.now_millis);
+            owed.extend(follow_ups(&transition.commands));
+        }
+        let stored_events = self.store.history_len(id)?;
+        if execution.next_event_id() - 1 != stored_events {
+            return Err(steppe_store::Error::Decode(format!(
+                "replaying gave {} events where {stored_events} are stored",
+                execution.next_event_id() - 1
+            )));
+        }
+        Ok(Some((
+            Live {
+                execution,
+                definition,
+                next_seq: inputs.len() as u64,
+            },
+            owed.into(),
+        )))
+    }
+}
+
+/// The inputs the runtime owes at once for some commands: `Continue`, and for each task the
+/// `TaskStarted` and the result of running it (every task fails until integrations exist).
+fn follow_ups(commands: &[Command]) -> Vec<Input> {
+    let mut owed = Vec::new();
+    for command in commands {
+        match command {
+            Command::Continue => owed.push(Input::Continue),
+            Command::InvokeTask(task) => {
+                owed.push(Input::TaskStarted {
+                    task_id: task.task_id,
+                });
+                owed.push(match NoTasks.invoke(task) {
+                    TaskOutcome::Succeeded(output) => Input::TaskSucceeded {
+                        task_id: task.task_id,
+                        output,
+                    },
+                    TaskOutcome::Failed { error, cause } => Input::TaskFailed {
+                        task_id: task.task_id,
+                        error,
+                        cause,
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
+    owed
+}
+
+/// The engine's view of a stored execution.
+pub fn execution_info(row: &ExecutionRow, role_arn: &str, region: &str) -> ExecutionInfo {
+    ExecutionInfo {
+        execution_arn: row.arn.clone(),
+        name: row.name.clone(),
+        state_machine_arn: row.state_machine_arn.clone(),
+        state_machine_name: row
+            .state_machine_arn
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        role_arn: role_arn.to_string(),
+        region: region.to_string(),
+        start_time_millis: row.start_millis,
+        redrive_count: row.redrive_count,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

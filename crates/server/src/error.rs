@@ -1,0 +1,116 @@
+//! API errors: AWS's error codes and message texts, and the one place store errors map to them.
+
+use serde_json::json;
+
+/// An error answered to a client as HTTP 400 `{"__type": code, "message": message}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// AWS's error code (the exception shape's name), e.g. `StateMachineDoesNotExist`.
+    pub code: &'static str,
+    /// The message, in AWS's wording where it is known.
+    pub message: String,
+    /// HTTP status: 400 for every modelled error, 500 for our own failures.
+    pub status: u16,
+}
+
+/// The result of an operation.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// An error with HTTP status 400.
+    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+            status: 400,
+        }
+    }
+
+    /// The response body.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"__type": self.code, "message": self.message})
+    }
+
+    /// `InvalidArn: Invalid Arn: '<arn>'`.
+    pub fn invalid_arn(arn: &str) -> ApiError {
+        ApiError::new("InvalidArn", format!("Invalid Arn: '{arn}'"))
+    }
+
+    /// `InvalidArn` for an Express execution ARN given to a Standard-only operation.
+    pub fn express_arn() -> ApiError {
+        ApiError::new(
+            "InvalidArn",
+            "Invalid Arn: 'Resource type not valid in this context: express'",
+        )
+    }
+
+    /// `InvalidName: Invalid Name: '<name>'`.
+    pub fn invalid_name(name: &str) -> ApiError {
+        ApiError::new("InvalidName", format!("Invalid Name: '{name}'"))
+    }
+
+    /// `StateMachineDoesNotExist`.
+    pub fn state_machine_does_not_exist(arn: &str) -> ApiError {
+        ApiError::new(
+            "StateMachineDoesNotExist",
+            format!("State Machine Does Not Exist: '{arn}'"),
+        )
+    }
+
+    /// `ExecutionDoesNotExist`.
+    pub fn execution_does_not_exist(arn: &str) -> ApiError {
+        ApiError::new(
+            "ExecutionDoesNotExist",
+            format!("Execution Does Not Exist: '{arn}'"),
+        )
+    }
+
+    /// `ResourceNotFound`.
+    pub fn resource_not_found(arn: &str) -> ApiError {
+        ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"))
+    }
+
+    /// `InvalidToken` for a paging token we did not issue.
+    pub fn invalid_token(token: &str) -> ApiError {
+        ApiError::new("InvalidToken", format!("Invalid Token: '{token}'"))
+    }
+
+    /// `ValidationException` in AWS's constraint wording.
+    pub fn validation(value: &str, field: &str, constraint: &str) -> ApiError {
+        ApiError::new(
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value {value} at '{field}' failed to satisfy constraint: {constraint}"
+            ),
+        )
+    }
+
+    /// `ValidationException` for a required member that is missing.
+    pub fn missing(field: &str) -> ApiError {
+        ApiError::validation("null", field, "Member must not be null")
+    }
+
+    /// A request body or member of the wrong JSON type.
+    pub fn serialization(message: impl Into<String>) -> ApiError {
+        ApiError::new("SerializationException", message)
+    }
+
+    /// Our own failure (the store failed): HTTP 500, retryable by SDKs.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            code: "InternalFailure",
+            message: message.into(),
+            status: 500,
+        }
+    }
+}
+
+impl From<steppe_store::Error> for ApiError {
+    fn from(error: steppe_store::Error) -> ApiError {
+        ApiError {
+            code: "ServiceUnavailable",
+            message: format!("The request could not be made durable: {error}"),
+            status: 503,
+        }
+    }
+}

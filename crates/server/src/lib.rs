@@ -1,0 +1,323 @@
+//! The steppe server: AWS Step Functions' API over HTTP, with durable Standard executions.
+//!
+//! [`start`] opens the store (SQLite in a data directory, or memory), loads state machines,
+//! rebuilds what was running, re-arms timers and serves the AWS JSON 1.0 protocol. Any AWS
+//! SDK or the AWS CLI can talk to it with `--endpoint-url`.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), steppe_server::Error> {
+//! let server = steppe_server::start(steppe_server::Options {
+//!     listen: "127.0.0.1:0".parse().unwrap(),
+//!     storage: steppe_server::Storage::Memory,
+//!     ..steppe_server::Options::default()
+//! })
+//! .await?;
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: `protocol` (HTTP and the JSON 1.0 envelope) → `ops` (one module per group of
+//! operations) → `registry` (state machines, versions, aliases in memory) and `driver`
+//! (applies inputs to executions, commits, then acts; `timers` fires timers) → the store.
+
+#![forbid(unsafe_code)]
+
+mod app;
+mod arn;
+mod driver;
+mod error;
+mod express;
+mod ops;
+mod protocol;
+mod registry;
+mod test_state;
+mod timers;
+mod wire;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use steppe_store::{MemoryStore, SqliteOptions, SqliteStore, Store};
+
+pub use error::ApiError;
+
+/// Where the server keeps its data.
+#[derive(Clone)]
+pub enum Storage {
+    /// SQLite in this directory (created if missing).
+    Sqlite {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// Whether commits fsync; turn off only to measure everything else.
+        fsync: bool,
+    },
+    /// Memory only: everything is lost when the server stops.
+    Memory,
+    /// A store of the caller's (tests inject faults through this; other backends plug in here).
+    Custom(Arc<dyn Store>),
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Sqlite { data_dir, fsync } => f
+                .debug_struct("Sqlite")
+                .field("data_dir", data_dir)
+                .field("fsync", fsync)
+                .finish(),
+            Storage::Memory => f.write_str("Memory"),
+            Storage::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The address to listen on (default `127.0.0.1:8083`).
+    pub listen: SocketAddr,
+    /// Where to keep data (default SQLite in `./steppe-data`).
+    pub storage: Storage,
+    /// The region in ARNs (default `us-east-1`).
+    pub region: String,
+    /// The account id in ARNs (default `123456789012`).
+    pub account: String,
+    /// How many executions to keep in memory before parked ones are dropped (and rebuilt
+    /// from the store when they next have work).
+    pub cache_max: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8083)),
+            storage: Storage::Sqlite {
+                data_dir: PathBuf::from("steppe-data"),
+                fsync: true,
+            },
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            cache_max: 10_000,
+        }
+    }
+}
+
+/// The `steppe server` command's arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    pub listen: SocketAddr,
+    /// The directory holding the SQLite database.
+    #[arg(long, default_value = "steppe-data", conflicts_with = "in_memory")]
+    pub data_dir: PathBuf,
+    /// Keep everything in memory (lost when the server stops).
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Do not fsync commits (faster; an OS crash may lose acknowledged work).
+    #[arg(long)]
+    pub no_fsync: bool,
+    /// The region in ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// The account id in ARNs.
+    #[arg(long, default_value = "123456789012")]
+    pub account: String,
+    /// How many executions to keep in memory before parked ones are dropped.
+    #[arg(long, default_value_t = 10_000)]
+    pub cache_max: usize,
+}
+
+impl ServerArgs {
+    /// The options these arguments ask for.
+    pub fn options(&self) -> Options {
+        Options {
+            listen: self.listen,
+            storage: if self.in_memory {
+                Storage::Memory
+            } else {
+                Storage::Sqlite {
+                    data_dir: self.data_dir.clone(),
+                    fsync: !self.no_fsync,
+                }
+            },
+            region: self.region.clone(),
+            account: self.account.clone(),
+            cache_max: self.cache_max,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store would not open or load.
+    #[error("store: {0}")]
+    Store(#[from] steppe_store::Error),
+    /// The listening socket would not bind.
+    #[error("cannot listen on {address}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    address: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<()>,
+    timers: tokio::task::JoinHandle<()>,
+    driver: Arc<driver::Driver>,
+    /// How many executions were running when the server started.
+    pub recovered: usize,
+}
+
+impl Server {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// How many Standard-execution transitions were committed since the server started.
+    pub fn transitions_committed(&self) -> u64 {
+        self.driver.transitions_committed()
+    }
+
+    /// Stops accepting requests and waits for the HTTP server to stop.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.serving.await;
+        self.timers.abort();
+    }
+
+    /// Serves until the HTTP server stops.
+    pub async fn wait(self) {
+        let _ = self.serving.await;
+        self.timers.abort();
+    }
+}
+
+/// Opens the store, recovers running executions and starts serving. Must run in a tokio
+/// runtime.
+pub async fn start(options: Options) -> Result<Server, Error> {
+    let store: Arc<dyn Store> = match &options.storage {
+        Storage::Sqlite { data_dir, fsync } => Arc::new(SqliteStore::open(&SqliteOptions {
+            data_dir: data_dir.clone(),
+            fsync: *fsync,
+        })?),
+        Storage::Memory => Arc::new(MemoryStore::new()),
+        Storage::Custom(store) => store.clone(),
+    };
+    let resources = store.load_resources()?;
+    let registry = registry::Registry::load(resources);
+    let definitions = Arc::new(registry::Definitions::default());
+    for revision in registry.revisions.values() {
+        if definitions.get(revision).is_none() {
+            eprintln!(
+                "steppe: the definition of revision {} no longer compiles",
+                revision.revision_id
+            );
+        }
+    }
+    let timers = Arc::new(timers::Timers::default());
+    let driver = Arc::new(driver::Driver::new(
+        store.clone(),
+        definitions.clone(),
+        timers,
+        options.region.clone(),
+        store.max_execution_id()? + 1,
+        options.cache_max,
+    ));
+    let recovered = driver.recover()?;
+    let timers = tokio::spawn(driver.clone().run_timers());
+    let arns = arn::Arns {
+        region: options.region.clone(),
+        account: options.account.clone(),
+    };
+    let app = Arc::new(app::App::new(
+        arns,
+        store,
+        registry,
+        definitions,
+        driver.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            address: options.listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| Error::Listen {
+        address: options.listen,
+        source,
+    })?;
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = protocol::router(app);
+    let serving = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(error) = served {
+            eprintln!("steppe: the server stopped: {error}");
+        }
+    });
+    Ok(Server {
+        address,
+        shutdown,
+        serving,
+        timers,
+        driver,
+        recovered,
+    })
+}
+
+/// Runs the server until Ctrl-C, on a runtime of its own (for the `steppe server` command).
+pub fn run(options: Options) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Listen {
+            address: options.listen,
+            source,
+        })?;
+    runtime.block_on(async {
+        let storage = match &options.storage {
+            Storage::Sqlite { data_dir, .. } => format!("data in {}", data_dir.display()),
+            Storage::Memory => "data in memory only".to_string(),
+            Storage::Custom(_) => "data in a custom store".to_string(),
+        };
+        let server = start(options).await?;
+        eprintln!(
+            "steppe: listening on http://{} ({storage}; {} running executions recovered)",
+            server.local_addr(),
+            server.recovered
+        );
+        stop_signal().await;
+        eprintln!("steppe: stopping");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+/// Waits for Ctrl-C or, on Unix, SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,75 @@
+//! ValidateStateMachineDefinition and TestState: definition tooling that needs no stored
+//! state machine.
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::Request;
+use serde_json::{json, Value};
+use steppe_asl::diagnostic::{Diagnostic, Severity};
+
+pub fn validate(request: &Request) -> ApiResult<Value> {
+    let definition = request.required_len("definition", 1, 1_048_576)?;
+    let machine_type = match request.string("type")? {
+        None | Some("STANDARD") => "STANDARD",
+        Some("EXPRESS") => "EXPRESS",
+        Some(other) => {
+            return Err(ApiError::validation(
+                &format!("'{other}'"),
+                "type",
+                "Member must satisfy enum value set: [STANDARD, EXPRESS]",
+            ))
+        }
+    };
+    let include_warnings = match request.string("severity")? {
+        None | Some("ERROR") => false,
+        Some("WARNING") => true,
+        Some(other) => {
+            return Err(ApiError::validation(
+                &format!("'{other}'"),
+                "severity",
+                "Member must satisfy enum value set: [ERROR, WARNING]",
+            ))
+        }
+    };
+    let max = request.max_results(100, 100)?;
+    let mut diagnostics: Vec<Diagnostic> = match steppe_asl::compile(definition) {
+        Ok(_) => Vec::new(),
+        Err(diagnostics) => diagnostics,
+    };
+    if diagnostics.is_empty() && machine_type == "EXPRESS" {
+        if let Ok(value) = serde_json::from_str::<Value>(definition) {
+            diagnostics = super::machines::express_diagnostics(&value);
+        }
+    }
+    let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    let shown: Vec<&Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| include_warnings || d.severity == Severity::Error)
+        .collect();
+    let truncated = shown.len() > max;
+    let items: Vec<Value> = shown
+        .iter()
+        .take(max)
+        .map(|d| {
+            let mut item = json!({
+                "code": d.code.as_str(),
+                "message": d.message,
+                "severity": d.severity.as_str(),
+            });
+            if let Some(location) = &d.location {
+                item["location"] = json!(location);
+            }
+            item
+        })
+        .collect();
+    Ok(json!({
+        "result": if failed { "FAIL" } else { "OK" },
+        "diagnostics": items,
+        "truncated": truncated,
+    }))
+}
+
+pub fn test_state(_app: &App, request: &Request) -> ApiResult<Value> {
+    let definition = request.required_len("definition", 1, 1_048_576)?;
+    crate::test_state::run(definition, request)
+}

@@ -1,0 +1,569 @@
+//! StartExecution, StartSyncExecution, DescribeExecution, StopExecution, ListExecutions,
+//! GetExecutionHistory and RedriveExecution.
+
+use crate::app::App;
+use crate::arn::{self, Arn};
+use crate::driver::execution_info;
+use crate::error::{ApiError, ApiResult};
+use crate::registry::{Compiled, Target};
+use crate::wire::{self, Request};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use steppe_engine::{Config, Execution, Input};
+use steppe_store::{ExecutionQuery, ExecutionRow};
+
+/// AWS's payload limit for `input` (and every state's input and output).
+const PAYLOAD_CHARS_MAX: usize = steppe_asl::limits::PAYLOAD_BYTES_MAX;
+
+struct StartRequest<'a> {
+    target: Target,
+    compiled: Arc<Compiled>,
+    name: Option<&'a str>,
+    input_text: &'a str,
+    input: Value,
+    trace_header: Option<&'a str>,
+}
+
+async fn start_request<'a>(app: &App, request: &'a Request) -> ApiResult<StartRequest<'a>> {
+    let target_arn = request.required_len("stateMachineArn", 1, 256)?;
+    let name = request.string_len("name", 1, 80)?;
+    let input_text = request
+        .string_len("input", 0, PAYLOAD_CHARS_MAX)?
+        .unwrap_or("{}");
+    let trace_header = request.string_len("traceHeader", 0, 256)?;
+    if let Some(name) = name {
+        arn::check_name(name)?;
+    }
+    let target = app
+        .registry
+        .read()
+        .await
+        .resolve(target_arn, app.random_f64())?;
+    let input = parse_input(input_text)?;
+    let compiled = app
+        .definitions
+        .by_id(&target.revision_id)
+        .ok_or_else(|| ApiError::internal("the state machine's definition is missing"))?;
+    Ok(StartRequest {
+        target,
+        compiled,
+        name,
+        input_text,
+        input,
+        trace_header,
+    })
+}
+
+pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
+    let start = start_request(app, request).await?;
+    if start.target.machine.machine_type == "EXPRESS" {
+        return start_express(app, start);
+    }
+    let name = start.name.map_or_else(|| app.uuid(), str::to_string);
+    let arn = app.arns.execution(&start.target.machine.name, &name);
+    if let Some(existing) = app.store.execution_by_arn(&arn)? {
+        return idempotent_start(&existing, start.input_text);
+    }
+    let now = app.now_millis();
+    let row = ExecutionRow {
+        id: app.driver.next_id(),
+        arn: arn.clone(),
+        name,
+        state_machine_arn: start.target.machine.arn.clone(),
+        version_arn: start.target.version_arn.clone(),
+        alias_arn: start.target.alias_arn.clone(),
+        revision_id: start.target.revision_id.clone(),
+        seed: app.random_u64(),
+        input: start.input_text.to_string(),
+        trace_header: start.trace_header.map(str::to_string),
+        status: "RUNNING".into(),
+        start_millis: now,
+        stop_millis: None,
+        output: None,
+        error: None,
+        cause: None,
+        redrive_count: 0,
+        redrive_millis: None,
+    };
+    let info = execution_info(&row, &start.compiled.revision.role_arn, &app.arns.region);
+    let execution = Execution::new(info, start.input, Config::standard(), row.seed);
+    match app
+        .driver
+        .start(row, execution, start.compiled.definition.clone())
+        .await
+    {
+        Ok(_) => Ok(json!({"executionArn": arn, "startDate": wire::timestamp(now)})),
+        Err(steppe_store::Error::Conflict(_)) => match app.store.execution_by_arn(&arn)? {
+            // Another request started the same name first.
+            Some(existing) => idempotent_start(&existing, start.input_text),
+            None => Err(ApiError::internal("the execution could not be started")),
+        },
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// AWS: the same name and input while the first is running answers the first start;
+/// anything else is `ExecutionAlreadyExists`.
+fn idempotent_start(existing: &ExecutionRow, input_text: &str) -> ApiResult<Value> {
+    if existing.status == "RUNNING" && existing.input == input_text {
+        return Ok(json!({
+            "executionArn": existing.arn,
+            "startDate": wire::timestamp(existing.start_millis),
+        }));
+    }
+    Err(ApiError::new(
+        "ExecutionAlreadyExists",
+        format!("Execution Already Exists: '{}'", existing.arn),
+    ))
+}
+
+fn start_express(app: &App, start: StartRequest<'_>) -> ApiResult<Value> {
+    let name = start.name.map_or_else(|| app.uuid(), str::to_string);
+    let arn = app
+        .arns
+        .express(&start.target.machine.name, &name, &app.uuid());
+    let now = app.now_millis();
+    let execution = express_execution(app, &start, &arn, &name, now);
+    let definition = start.compiled.definition.clone();
+    let app_counts = app.express.clone();
+    tokio::spawn(async move {
+        let mut execution = execution;
+        crate::express::run(&app_counts, definition, &mut execution, now).await;
+    });
+    Ok(json!({"executionArn": arn, "startDate": wire::timestamp(now)}))
+}
+
+fn express_execution(
+    app: &App,
+    start: &StartRequest<'_>,
+    arn: &str,
+    name: &str,
+    now: i64,
+) -> Execution {
+    let info = steppe_engine::ExecutionInfo {
+        execution_arn: arn.to_string(),
+        name: name.to_string(),
+        state_machine_arn: start.target.machine.arn.clone(),
+        state_machine_name: start.target.machine.name.clone(),
+        role_arn: start.compiled.revision.role_arn.clone(),
+        region: app.arns.region.clone(),
+        start_time_millis: now,
+        redrive_count: 0,
+    };
+    Execution::new(
+        info,
+        start.input.clone(),
+        Config::express(),
+        app.random_u64(),
+    )
+}
+
+pub async fn start_sync(app: &App, request: &Request) -> ApiResult<Value> {
+    let start = start_request(app, request).await?;
+    if start.target.machine.machine_type != "EXPRESS" {
+        return Err(ApiError::new(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        ));
+    }
+    let name = start.name.map_or_else(|| app.uuid(), str::to_string);
+    let arn = app
+        .arns
+        .express(&start.target.machine.name, &name, &app.uuid());
+    let now = app.now_millis();
+    let mut execution = express_execution(app, &start, &arn, &name, now);
+    crate::express::run(
+        &app.express,
+        start.compiled.definition.clone(),
+        &mut execution,
+        now,
+    )
+    .await;
+    let stop = execution.stop_time_millis.unwrap_or(now);
+    let mut response = json!({
+        "executionArn": arn,
+        "stateMachineArn": start.target.machine.arn,
+        "name": name,
+        "startDate": wire::timestamp(now),
+        "stopDate": wire::timestamp(stop),
+        "status": execution.status.as_str(),
+        "input": start.input_text,
+        "inputDetails": {"included": true},
+        "billingDetails": {
+            "billedMemoryUsedInMB": 64,
+            "billedDurationInMilliseconds": ((stop - now).max(1) + 99) / 100 * 100,
+        },
+    });
+    if let Some(output) = &execution.output {
+        response["output"] = json!(output.to_string());
+        response["outputDetails"] = json!({"included": true});
+    }
+    if let Some(error) = &execution.error {
+        if let Some(name) = &error.error {
+            response["error"] = json!(name);
+        }
+        if let Some(cause) = &error.cause {
+            response["cause"] = json!(cause);
+        }
+    }
+    if let Some(trace_header) = start.trace_header {
+        response["traceHeader"] = json!(trace_header);
+    }
+    Ok(response)
+}
+
+/// The stored Standard execution with this ARN, or AWS's error for it.
+pub fn find(app: &App, execution_arn: &str) -> ApiResult<ExecutionRow> {
+    match arn::parse(execution_arn)? {
+        Arn::Execution => {}
+        Arn::Express => return Err(ApiError::express_arn()),
+        _ => return Err(ApiError::invalid_arn(execution_arn)),
+    }
+    app.store
+        .execution_by_arn(execution_arn)?
+        .ok_or_else(|| ApiError::execution_does_not_exist(execution_arn))
+}
+
+pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
+    let arn = request.required_len("executionArn", 1, 256)?;
+    let metadata_only = included_data_metadata_only(request)?;
+    let row = find(app, arn)?;
+    let mut response = json!({
+        "executionArn": row.arn,
+        "stateMachineArn": row.state_machine_arn,
+        "name": row.name,
+        "status": row.status,
+        "startDate": wire::timestamp(row.start_millis),
+        "redriveCount": row.redrive_count,
+    });
+    if metadata_only {
+        response["inputDetails"] = json!({"included": false});
+    } else {
+        response["input"] = json!(row.input);
+        response["inputDetails"] = json!({"included": true});
+    }
+    if let Some(stop) = row.stop_millis {
+        response["stopDate"] = wire::timestamp(stop);
+    }
+    if let Some(output) = &row.output {
+        if metadata_only {
+            response["outputDetails"] = json!({"included": false});
+        } else {
+            response["output"] = json!(output);
+            response["outputDetails"] = json!({"included": true});
+        }
+    }
+    if let Some(error) = &row.error {
+        response["error"] = json!(error);
+    }
+    if let Some(cause) = &row.cause {
+        response["cause"] = json!(cause);
+    }
+    if let Some(version) = &row.version_arn {
+        response["stateMachineVersionArn"] = json!(version);
+    }
+    if let Some(alias) = &row.alias_arn {
+        response["stateMachineAliasArn"] = json!(alias);
+    }
+    if let Some(trace_header) = &row.trace_header {
+        response["traceHeader"] = json!(trace_header);
+    }
+    if let Some(redrive) = row.redrive_millis {
+        response["redriveDate"] = wire::timestamp(redrive);
+    }
+    match row.status.as_str() {
+        "RUNNING" | "SUCCEEDED" => {
+            response["redriveStatus"] = json!("NOT_REDRIVABLE");
+            response["redriveStatusReason"] = json!(format!(
+                "Execution is {} and cannot be redriven",
+                row.status
+            ));
+        }
+        _ => {
+            response["redriveStatus"] = json!("NOT_REDRIVABLE");
+            response["redriveStatusReason"] =
+                json!("Redriving executions is not supported by this server yet");
+        }
+    }
+    Ok(response)
+}
+
+fn included_data_metadata_only(request: &Request) -> ApiResult<bool> {
+    match request.string("includedData")? {
+        None | Some("ALL_DATA") => Ok(false),
+        Some("METADATA_ONLY") => Ok(true),
+        Some(other) => Err(ApiError::validation(
+            &format!("'{other}'"),
+            "includedData",
+            "Member must satisfy enum value set: [ALL_DATA, METADATA_ONLY]",
+        )),
+    }
+}
+
+pub async fn stop(app: &App, request: &Request) -> ApiResult<Value> {
+    let arn = request.required_len("executionArn", 1, 256)?;
+    let error = request.string_len("error", 0, 256)?;
+    let cause = request.string_len("cause", 0, 32_768)?;
+    let row = find(app, arn)?;
+    if row.status != "RUNNING" {
+        return Ok(
+            json!({"stopDate": wire::timestamp(row.stop_millis.unwrap_or(row.start_millis))}),
+        );
+    }
+    let applied = app
+        .driver
+        .deliver_and_wait(
+            row.id,
+            Input::Stop {
+                error: error.map(str::to_string),
+                cause: cause.map(str::to_string),
+            },
+        )
+        .await?;
+    if applied.applied {
+        return Ok(json!({"stopDate": wire::timestamp(applied.now_millis)}));
+    }
+    // It ended while the request waited.
+    let row = find(app, arn)?;
+    Ok(json!({"stopDate": wire::timestamp(row.stop_millis.unwrap_or(applied.now_millis))}))
+}
+
+pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
+    let machine_arn = request.string_len("stateMachineArn", 1, 256)?;
+    let map_run_arn = request.string_len("mapRunArn", 1, 2000)?;
+    let limit = request.max_results(1000, 100)?;
+    let status = match request.string("statusFilter")? {
+        None => None,
+        Some(s @ ("RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED" | "PENDING_REDRIVE")) => {
+            Some(s.to_string())
+        }
+        Some(other) => {
+            return Err(ApiError::validation(
+                &format!("'{other}'"),
+                "statusFilter",
+                "Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]",
+            ))
+        }
+    };
+    let redriven = match request.string("redriveFilter")? {
+        None => None,
+        Some("REDRIVEN") => Some(true),
+        Some("NOT_REDRIVEN") => Some(false),
+        Some(other) => {
+            return Err(ApiError::validation(
+                &format!("'{other}'"),
+                "redriveFilter",
+                "Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]",
+            ))
+        }
+    };
+    let after = match request.string_len("nextToken", 1, 3096)? {
+        None => None,
+        Some(token) => Some(decode_cursor(token).ok_or_else(|| ApiError::invalid_token(token))?),
+    };
+    let machine_arn = match (machine_arn, map_run_arn) {
+        (Some(arn), None) => arn,
+        (None, Some(arn)) => {
+            arn::parse(arn)?;
+            return Err(ApiError::resource_not_found(arn));
+        }
+        _ => {
+            return Err(ApiError::new(
+                "ValidationException",
+                "Must provide a StateMachine ARN or a MapRun ARN",
+            ))
+        }
+    };
+    let Arn::StateMachine { qualifier, .. } = arn::parse(machine_arn)? else {
+        return Err(ApiError::invalid_arn(machine_arn));
+    };
+    let mut query = ExecutionQuery {
+        status,
+        redriven,
+        after,
+        limit: limit + 1,
+        ..ExecutionQuery::default()
+    };
+    {
+        let registry = app.registry.read().await;
+        let machine = match &qualifier {
+            None => registry.machine(machine_arn)?,
+            Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
+                let version = registry
+                    .versions
+                    .get(machine_arn)
+                    .ok_or_else(|| ApiError::state_machine_does_not_exist(machine_arn))?;
+                query.version_arn = Some(version.arn.clone());
+                registry.machine(&version.state_machine_arn)?
+            }
+            Some(_) => {
+                let alias = registry
+                    .aliases
+                    .get(machine_arn)
+                    .ok_or_else(|| ApiError::resource_not_found(machine_arn))?;
+                query.alias_arn = Some(alias.arn.clone());
+                registry.machine(&alias.state_machine_arn)?
+            }
+        };
+        if machine.machine_type == "EXPRESS" {
+            return Err(ApiError::new(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            ));
+        }
+        query.state_machine_arn = machine.arn.clone();
+    }
+    let mut rows = app.store.list_executions(&query)?;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last()
+            .map(|last| encode_cursor(last.start_millis, last.id))
+    } else {
+        None
+    };
+    let executions: Vec<Value> = rows.iter().map(list_item).collect();
+    let mut response = json!({ "executions": executions });
+    if let Some(next) = next {
+        response["nextToken"] = json!(next);
+    }
+    Ok(response)
+}
+
+fn list_item(row: &ExecutionRow) -> Value {
+    let mut item = json!({
+        "executionArn": row.arn,
+        "stateMachineArn": row.state_machine_arn,
+        "name": row.name,
+        "status": row.status,
+        "startDate": wire::timestamp(row.start_millis),
+    });
+    if let Some(stop) = row.stop_millis {
+        item["stopDate"] = wire::timestamp(stop);
+    }
+    if let Some(version) = &row.version_arn {
+        item["stateMachineVersionArn"] = json!(version);
+    }
+    if let Some(alias) = &row.alias_arn {
+        item["stateMachineAliasArn"] = json!(alias);
+    }
+    if row.redrive_count > 0 {
+        item["redriveCount"] = json!(row.redrive_count);
+    }
+    item
+}
+
+fn encode_cursor(start_millis: i64, id: u64) -> String {
+    format!("steppe-executions-{start_millis:x}-{id:x}")
+}
+
+fn decode_cursor(token: &str) -> Option<(i64, u64)> {
+    let rest = token.strip_prefix("steppe-executions-")?;
+    let (start, id) = rest.split_once('-')?;
+    Some((
+        i64::from_str_radix(start, 16).ok()?,
+        u64::from_str_radix(id, 16).ok()?,
+    ))
+}
+
+pub async fn history(app: &App, request: &Request) -> ApiResult<Value> {
+    let arn = request.required_len("executionArn", 1, 256)?;
+    let limit = request.max_results(1000, 100)?;
+    let reverse = request.boolean("reverseOrder")?.unwrap_or(false);
+    let include_data = request.boolean("includeExecutionData")?.unwrap_or(true);
+    let after = match request.string_len("nextToken", 1, 1024)? {
+        None => 0,
+        Some(token) => token
+            .strip_prefix("steppe-events-")
+            .and_then(|id| u64::from_str_radix(id, 16).ok())
+            .ok_or_else(|| ApiError::invalid_token(token))?,
+    };
+    let row = find(app, arn)?;
+    let mut stored = app.store.history(row.id, after, reverse, limit + 1)?;
+    let next = if stored.len() > limit {
+        stored.truncate(limit);
+        stored.last().map(|e| format!("steppe-events-{:x}", e.id))
+    } else {
+        None
+    };
+    let events = stored
+        .iter()
+        .map(|event| {
+            let mut value: Value = serde_json::from_str(&event.json)?;
+            if let Some(millis) = value.get("timestamp").and_then(Value::as_i64) {
+                value["timestamp"] = wire::timestamp(millis);
+            }
+            if !include_data {
+                strip_data(&mut value);
+            }
+            Ok(value)
+        })
+        .collect::<Result<Vec<Value>, serde_json::Error>>()
+        .map_err(|e| ApiError::internal(format!("a stored event would not decode: {e}")))?;
+    let mut response = json!({ "events": events });
+    if let Some(next) = next {
+        response["nextToken"] = json!(next);
+    }
+    Ok(response)
+}
+
+/// Removes inputs and outputs from an event's details (`includeExecutionData: false`).
+fn strip_data(event: &mut Value) {
+    if let Some(map) = event.as_object_mut() {
+        for (key, details) in map.iter_mut() {
+            if !key.ends_with("EventDetails") {
+                continue;
+            }
+            if let Some(details) = details.as_object_mut() {
+                details.remove("input");
+                details.remove("output");
+                details.remove("inputDetails");
+                details.remove("outputDetails");
+            }
+        }
+    }
+}
+
+pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
+    let arn = request.required_len("executionArn", 1, 256)?;
+    request.string_len("clientToken", 1, 64)?;
+    let row = find(app, arn)?;
+    let reason = match row.status.as_str() {
+        "RUNNING" | "SUCCEEDED" => format!("Execution is {} and cannot be redriven", row.status),
+        _ => "Redriving executions is not supported by this server yet".to_string(),
+    };
+    Err(ApiError::new("ExecutionNotRedrivable", reason))
+}
+
+/// Parses an execution input, answering `InvalidExecutionInput` in AWS's (Jackson's) wording
+/// where we know it.
+pub fn parse_input(text: &str) -> ApiResult<Value> {
+    serde_json::from_str(text).map_err(|error| {
+        ApiError::new(
+            "InvalidExecutionInput",
+            format!(
+                "Invalid State Machine Execution Input: '{}'",
+                jackson_message(text, &error)
+            ),
+        )
+    })
+}
+
+fn jackson_message(text: &str, error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let offending = text
+        .lines()
+        .nth(error.line().saturating_sub(1))
+        .and_then(|line| line.chars().nth(error.column().saturating_sub(1)));
+    match (error.classify(), offending) {
+        (serde_json::error::Category::Eof, _) => "Unexpected end-of-input".to_string(),
+        (_, Some(c)) if message.starts_with("key must be a string") => format!(
+            "Unexpected character ('{c}' (code {})): was expecting double-quote to start field name",
+            c as u32
+        ),
+        (_, Some(c)) if message.starts_with("expected value") => format!(
+            "Unexpected character ('{c}' (code {})): expected a valid value (JSON String, Number, Array, Object or token 'null', 'true' or 'false')",
+            c as u32
+        ),
+        _ => message,
+    }
+}

@@ -1,0 +1,58 @@
+//! The API operations, one module per group, and the table that routes to them.
+
+mod definitions;
+mod executions;
+mod machines;
+mod tags;
+mod unsupported;
+mod versions;
+
+pub use executions::parse_input;
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::wire::Request;
+use serde_json::Value;
+
+/// Runs operation `operation` (the part of `X-Amz-Target` after `AWSStepFunctions.`).
+pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult<Value> {
+    match operation {
+        "CreateStateMachine" => machines::create(app, &request).await,
+        "DescribeStateMachine" => machines::describe(app, &request).await,
+        "UpdateStateMachine" => machines::update(app, &request).await,
+        "DeleteStateMachine" => machines::delete(app, &request).await,
+        "ListStateMachines" => machines::list(app, &request).await,
+        "DescribeStateMachineForExecution" => machines::describe_for_execution(app, &request).await,
+        "PublishStateMachineVersion" => versions::publish(app, &request).await,
+        "ListStateMachineVersions" => versions::list(app, &request).await,
+        "DeleteStateMachineVersion" => versions::delete(app, &request).await,
+        "CreateStateMachineAlias" => versions::create_alias(app, &request).await,
+        "DescribeStateMachineAlias" => versions::describe_alias(app, &request).await,
+        "UpdateStateMachineAlias" => versions::update_alias(app, &request).await,
+        "DeleteStateMachineAlias" => versions::delete_alias(app, &request).await,
+        "ListStateMachineAliases" => versions::list_aliases(app, &request).await,
+        "StartExecution" => executions::start(app, &request).await,
+        "StartSyncExecution" => executions::start_sync(app, &request).await,
+        "DescribeExecution" => executions::describe(app, &request).await,
+        "StopExecution" => executions::stop(app, &request).await,
+        "ListExecutions" => executions::list(app, &request).await,
+        "GetExecutionHistory" => executions::history(app, &request).await,
+        "RedriveExecution" => executions::redrive(app, &request).await,
+        "ValidateStateMachineDefinition" => definitions::validate(&request),
+        "TestState" => definitions::test_state(app, &request),
+        "TagResource" => tags::tag(app, &request).await,
+        "UntagResource" => tags::untag(app, &request).await,
+        "ListTagsForResource" => tags::list(app, &request).await,
+        "CreateActivity" | "DescribeActivity" | "DeleteActivity" | "ListActivities"
+        | "GetActivityTask" | "SendTaskSuccess" | "SendTaskFailure" | "SendTaskHeartbeat" => {
+            unsupported::activity(app, operation, &request)
+        }
+        "DescribeMapRun" | "ListMapRuns" | "UpdateMapRun" => {
+            unsupported::map_run(app, operation, &request).await
+        }
+        _ => Err(ApiError::new(
+            "UnknownOperationException",
+            format!("Operation {operation} is not supported"),
+        )),
+    }
+}

@@ -1,0 +1,136 @@
+//! TagResource, UntagResource and ListTagsForResource (state machines carry the tags).
+
+use crate::app::App;
+use crate::arn::{self, Arn};
+use crate::error::{ApiError, ApiResult};
+use crate::wire::Request;
+use serde_json::{json, Value};
+use steppe_store::{Resource, Write};
+
+/// AWS's limit of tags per resource.
+const TAGS_MAX: usize = 50;
+
+/// Reads `tags: [{key, value}]`.
+pub fn parse_tags(request: &Request) -> ApiResult<Vec<(String, String)>> {
+    let Some(items) = request.list("tags")? else {
+        return Ok(Vec::new());
+    };
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for item in items {
+        let key = item
+            .get("key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::missing("tags.member.key"))?;
+        let value = item.get("value").and_then(Value::as_str).unwrap_or("");
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(ApiError::validation(
+                &format!("'{key}'"),
+                "tags.member.key",
+                "Member must have length less than or equal to 128 and greater than or equal to 1",
+            ));
+        }
+        if value.chars().count() > 256 {
+            return Err(ApiError::validation(
+                &format!("'{value}'"),
+                "tags.member.value",
+                "Member must have length less than or equal to 256",
+            ));
+        }
+        set_tag(&mut tags, key, value);
+    }
+    if tags.len() > TAGS_MAX {
+        return Err(too_many_tags(
+            request.string("resourceArn")?.unwrap_or_default(),
+        ));
+    }
+    Ok(tags)
+}
+
+fn too_many_tags(arn: &str) -> ApiError {
+    ApiError::new(
+        "TooManyTags",
+        format!("Too many tags: a resource may have at most {TAGS_MAX} tags: '{arn}'"),
+    )
+}
+
+fn set_tag(tags: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match tags.iter_mut().find(|(k, _)| k == key) {
+        Some(existing) => existing.1 = value.to_string(),
+        None => tags.push((key.to_string(), value.to_string())),
+    }
+}
+
+fn resource_arn(request: &Request) -> ApiResult<&str> {
+    let arn = request.required_len("resourceArn", 1, 256)?;
+    match arn::parse(arn)? {
+        Arn::StateMachine {
+            qualifier: None, ..
+        }
+        | Arn::Activity => Ok(arn),
+        _ => Err(ApiError::invalid_arn(arn)),
+    }
+}
+
+pub async fn tag(app: &App, request: &Request) -> ApiResult<Value> {
+    let arn = resource_arn(request)?;
+    if request.get("tags").is_none() {
+        return Err(ApiError::missing("tags"));
+    }
+    let new_tags = parse_tags(request)?;
+    let mut registry = app.registry.write().await;
+    let mut machine = registry
+        .state_machines
+        .get(arn)
+        .ok_or_else(|| ApiError::resource_not_found(arn))?
+        .clone();
+    for (key, value) in &new_tags {
+        set_tag(&mut machine.tags, key, value);
+    }
+    if machine.tags.len() > TAGS_MAX {
+        return Err(too_many_tags(arn));
+    }
+    app.commit(vec![Write::PutResource(Resource::StateMachine(
+        machine.clone(),
+    ))])
+    .await?;
+    registry.put(Resource::StateMachine(machine));
+    Ok(json!({}))
+}
+
+pub async fn untag(app: &App, request: &Request) -> ApiResult<Value> {
+    let arn = resource_arn(request)?;
+    let keys: Vec<String> = request
+        .list("tagKeys")?
+        .ok_or_else(|| ApiError::missing("tagKeys"))?
+        .iter()
+        .filter_map(|key| key.as_str().map(str::to_string))
+        .collect();
+    let mut registry = app.registry.write().await;
+    let mut machine = registry
+        .state_machines
+        .get(arn)
+        .ok_or_else(|| ApiError::resource_not_found(arn))?
+        .clone();
+    machine.tags.retain(|(key, _)| !keys.contains(key));
+    app.commit(vec![Write::PutResource(Resource::StateMachine(
+        machine.clone(),
+    ))])
+    .await?;
+    registry.put(Resource::StateMachine(machine));
+    Ok(json!({}))
+}
+
+pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
+    let arn = resource_arn(request)?;
+    let registry = app.registry.read().await;
+    let machine = registry
+        .state_machines
+        .get(arn)
+        .ok_or_else(|| ApiError::resource_not_found(arn))?;
+    let tags: Vec<Value> = machine
+        .tags
+        .iter()
+        .map(|(key, value)| json!({"key": key, "value": value}))
+        .collect();
+    Ok(json!({ "tags": tags }))
+}

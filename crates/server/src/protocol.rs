@@ -1,0 +1,141 @@
+//! The AWS JSON 1.0 protocol: `POST /` with `X-Amz-Target: AWSStepFunctions.<Operation>`.
+//!
+//! Requests to the `sync-` host prefix (StartSyncExecution, TestState) arrive here too: the
+//! Host header is not looked at. Signatures are not checked: any SigV4 signature, or none,
+//! is accepted. Every request gets a JSON answer; an operation that panics answers HTTP 500
+//! `InternalFailure` and the server keeps running.
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::wire::Request;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The largest request body read, in bytes (a 1 MiB definition, escaped, fits).
+const REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// The content type of every request and response.
+const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+
+/// The router: the API at `/`, and the web console under `/console/`.
+pub fn router(app: Arc<App>) -> Router {
+    let router = Router::new().route("/", post(handle));
+    #[cfg(feature = "console")]
+    let router = router
+        .route("/console", axum::routing::any(console))
+        .route("/console/", axum::routing::any(console))
+        .route("/console/{*path}", axum::routing::any(console));
+    router.fallback(not_found).with_state(app)
+}
+
+/// The web console (`steppe-console`): its page, files and diagram endpoint; the server
+/// answers the pending-task list itself (empty until task integrations exist).
+#[cfg(feature = "console")]
+async fn console(method: axum::http::Method, uri: axum::http::Uri, body: Bytes) -> Response {
+    let path = uri.path();
+    let answer = if path == steppe_console::TASKS_PATH {
+        Some(steppe_console::Response {
+            status: 200,
+            content_type: "application/json",
+            body: std::borrow::Cow::Borrowed(br#"{"tasks": []}"#),
+            cache_control: "no-cache",
+        })
+    } else {
+        steppe_console::handle(method.as_str(), path, &body)
+    };
+    let Some(answer) = answer else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let mut response = (
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
+        answer.body.into_owned(),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static(answer.content_type),
+    );
+    headers.insert(
+        "cache-control",
+        HeaderValue::from_static(answer.cache_control),
+    );
+    response
+}
+
+async fn not_found() -> Response {
+    respond(Err(ApiError {
+        code: "UnknownOperationException",
+        message: "Requests go to POST / with an X-Amz-Target header".into(),
+        status: 404,
+    }))
+}
+
+async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let Some(operation) = target.strip_prefix("AWSStepFunctions.") else {
+        return respond(Err(ApiError::new(
+            "UnknownOperationException",
+            format!("Unknown operation: '{target}'"),
+        )));
+    };
+    let operation = operation.to_string();
+    let bytes = match axum::body::to_bytes(body, REQUEST_BYTES_MAX).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return respond(Err(ApiError::new(
+                "ValidationException",
+                format!(
+                "The request body is larger than {REQUEST_BYTES_MAX} bytes or could not be read"
+            ),
+            )))
+        }
+    };
+    let request = match parse_body(&bytes) {
+        Ok(request) => request,
+        Err(error) => return respond(Err(error)),
+    };
+    // Run the operation in its own task so that a panic answers 500 instead of dropping the
+    // connection.
+    let outcome =
+        tokio::spawn(async move { crate::ops::dispatch(&app, &operation, request).await }).await;
+    respond(outcome.unwrap_or_else(|join_error| {
+        eprintln!("steppe: an operation failed: {join_error}");
+        Err(ApiError::internal("The operation failed unexpectedly"))
+    }))
+}
+
+fn parse_body(bytes: &Bytes) -> Result<Request, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Request::new(Value::Null);
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|error| {
+        ApiError::serialization(format!("The request body is not valid JSON: {error}"))
+    })?;
+    Request::new(value)
+}
+
+fn respond(result: Result<Value, ApiError>) -> Response {
+    let (status, body) = match result {
+        Ok(value) => (StatusCode::OK, value),
+        Err(error) => (
+            StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+            error.body(),
+        ),
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
+    response
+}

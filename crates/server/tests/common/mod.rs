@@ -1,0 +1,101 @@
+//! Helpers for the integration tests: a server on an ephemeral port and an aws-sdk-sfn
+//! client pointed at it.
+
+#![allow(dead_code)]
+
+use aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_sfn::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_sdk_sfn::error::BoxError;
+use std::net::SocketAddr;
+
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/steppe-test";
+pub const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
+
+/// SDKs send StartSyncExecution and TestState to `sync-<host>`, which does not resolve for
+/// 127.0.0.1; like users of any local endpoint, the tests strip the prefix again.
+#[derive(Debug)]
+struct StripSyncPrefix;
+
+impl Intercept for StripSyncPrefix {
+    fn name(&self) -> &'static str {
+        "StripSyncPrefix"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let uri = request.uri().to_string();
+        if uri.contains("://sync-") {
+            request.set_uri(uri.replace("://sync-", "://"))?;
+        }
+        Ok(())
+    }
+}
+
+/// An aws-sdk-sfn client for the server at `address`.
+pub fn client(address: SocketAddr) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(format!("http://{address}"))
+        .interceptor(StripSyncPrefix)
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+/// A server keeping everything in memory, on an ephemeral port.
+pub async fn memory_server() -> steppe_server::Server {
+    steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        ..steppe_server::Options::default()
+    })
+    .await
+    .expect("the server starts")
+}
+
+/// A machine ARN from its name.
+pub fn machine_arn(name: &str) -> String {
+    format!("{PREFIX}:stateMachine:{name}")
+}
+
+/// Sends one raw request (for protocol-level cases an SDK cannot produce) and returns the
+/// status and the JSON body.
+pub async fn raw(
+    address: SocketAddr,
+    target: Option<&str>,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(target) = target {
+        head.push_str(&format!("X-Amz-Target: {target}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status: u16 = text[9..12].parse().unwrap();
+    let body_start = text.find("\r\n\r\n").unwrap() + 4;
+    let json = serde_json::from_str(&text[body_start..]).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}

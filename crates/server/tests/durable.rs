@@ -1,0 +1,226 @@
+//! Standard executions in SQLite: they survive a restart, and executions dropped from memory
+//! are rebuilt by replaying their input log with the same events.
+
+mod common;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+/// Waits, a Map whose iterations wait, and a Task that fails (no integrations yet), is
+/// retried with back-off and caught.
+const WORKFLOW: &str = r#"{
+  "StartAt": "Prepare",
+  "States": {
+    "Prepare": {"Type": "Pass", "Result": [1, 2, 3], "ResultPath": "$.items", "Next": "Each"},
+    "Each": {
+      "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+      "ItemProcessor": {"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+        "Double": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($, $)"}, "End": true}
+      }},
+      "ResultPath": "$.doubled", "Next": "Call"
+    },
+    "Call": {
+      "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+      "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1, "BackoffRate": 1.0}],
+      "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rest"}],
+      "End": true
+    },
+    "Rest": {"Type": "Wait", "Seconds": 1, "OutputPath": "$.doubled", "End": true}
+  }
+}"#;
+
+async fn sqlite_server(dir: &Path, cache_max: usize) -> steppe_server::Server {
+    steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Sqlite {
+            data_dir: dir.to_path_buf(),
+            fsync: false,
+        },
+        cache_max,
+        ..steppe_server::Options::default()
+    })
+    .await
+    .expect("the server starts")
+}
+
+/// What the engine gives in-process for the same input: status, output, and the history
+/// without timestamps.
+fn oracle(input: Value, execution_arn: &str) -> (String, Value, Vec<Value>) {
+    let definition = steppe_asl::compile(WORKFLOW).unwrap();
+    let mut info = steppe_runtime::local_execution_info("durable", "x", 0);
+    info.execution_arn = execution_arn.to_string();
+    info.role_arn = ROLE.to_string();
+    let mut execution =
+        steppe_engine::Execution::new(info, input, steppe_engine::Config::standard(), 1);
+    let mut observer = steppe_runtime::Observer {
+        keep: true,
+        ..steppe_runtime::Observer::default()
+    };
+    steppe_runtime::run_to_end(
+        &definition,
+        &mut execution,
+        &steppe_runtime::FastClock::new(0),
+        &mut steppe_runtime::NoTasks,
+        &mut observer,
+    )
+    .unwrap();
+    let history = observer
+        .history
+        .iter()
+        .map(|event| without_timestamp(event.to_json()))
+        .collect();
+    (
+        execution.status.as_str().to_string(),
+        execution.output.unwrap_or(Value::Null),
+        history,
+    )
+}
+
+fn without_timestamp(mut event: Value) -> Value {
+    if let Some(map) = event.as_object_mut() {
+        map.remove("timestamp");
+    }
+    event
+}
+
+/// The server's history as JSON, read with the AWS CLI-independent raw protocol so that
+/// every detail field is compared, not only those the SDK models.
+async fn history(address: std::net::SocketAddr, execution_arn: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut request = json!({"executionArn": execution_arn, "maxResults": 1000});
+        if let Some(token) = &token {
+            request["nextToken"] = json!(token);
+        }
+        let (status, body) = raw(
+            address,
+            Some("AWSStepFunctions.GetExecutionHistory"),
+            request.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        events.extend(
+            body["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .cloned()
+                .map(without_timestamp),
+        );
+        match body["nextToken"].as_str() {
+            Some(next) => token = Some(next.to_string()),
+            None => return events,
+        }
+    }
+}
+
+async fn wait_for_end(client: &aws_sdk_sfn::Client, arn: &str, seconds: u64) -> ExecutionStatus {
+    for _ in 0..seconds * 20 {
+        let described = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        if described.status != ExecutionStatus::Running {
+            return described.status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{arn} did not end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_continue_after_a_restart_with_the_history_of_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = sqlite_server(dir.path(), 10_000).await;
+    let client = client(server.local_addr());
+    let machine = client
+        .create_state_machine()
+        .name("durable")
+        .definition(WORKFLOW)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let mut arns = Vec::new();
+    for i in 0..5 {
+        let started = client
+            .start_execution()
+            .state_machine_arn(&machine)
+            .name(format!("run-{i}"))
+            .input(json!({"i": i}).to_string())
+            .send()
+            .await
+            .unwrap();
+        arns.push(started.execution_arn);
+    }
+    // Stop the server while the executions are parked in their first Waits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let server = sqlite_server(dir.path(), 10_000).await;
+    assert_eq!(server.recovered, 5);
+    let client = common::client(server.local_addr());
+    // The state machine came back too.
+    let listed = client.list_state_machines().send().await.unwrap();
+    assert_eq!(listed.state_machines.len(), 1);
+    for (i, arn) in arns.iter().enumerate() {
+        let status = wait_for_end(&client, arn, 20).await;
+        let (want_status, want_output, want_history) = oracle(json!({"i": i}), arn);
+        assert_eq!(status.as_str(), want_status);
+        let described = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        let output: Value = serde_json::from_str(described.output.as_deref().unwrap()).unwrap();
+        assert_eq!(output, want_output);
+        assert_eq!(
+            history(server.local_addr(), arn).await,
+            want_history,
+            "{arn}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_dropped_from_memory_are_rebuilt_by_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    // Keep no execution in memory: every timer rebuilds its execution from the store.
+    let server = sqlite_server(dir.path(), 0).await;
+    let client = client(server.local_addr());
+    let machine = client
+        .create_state_machine()
+        .name("durable")
+        .definition(WORKFLOW)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let started = client
+        .start_execution()
+        .state_machine_arn(&machine)
+        .input(r#"{"i": 7}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = wait_for_end(&client, &started.execution_arn, 20).await;
+    let (want_status, _, want_history) = oracle(json!({"i": 7}), &started.execution_arn);
+    assert_eq!(status.as_str(), want_status);
+    assert_eq!(
+        history(server.local_addr(), &started.execution_arn).await,
+        want_history
+    );
+    server.shutdown().await;
+}

@@ -1,0 +1,200 @@
+//! A store whose commits fail (a full disk, a failing fsync): the requests that needed them
+//! fail with a retryable error, and nothing acknowledged is lost or changed.
+
+mod common;
+
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::ExecutionStatus;
+use common::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use steppe_store::{
+    Done, Error, ExecutionQuery, ExecutionRow, LoggedInput, MemoryStore, Resource,
+    RunningExecution, Store, StoredEvent, TaskRecord, Timer, Write,
+};
+
+/// Fails every `every`-th commit, changing nothing, as a full disk would.
+struct Flaky {
+    inner: MemoryStore,
+    commits: AtomicU64,
+    failed: AtomicU64,
+    every: u64,
+}
+
+impl Store for Flaky {
+    fn submit(&self, writes: Vec<Write>, done: Done) {
+        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.checked_rem(self.every) == Some(0) {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            done(Err(Error::Database("disk I/O error (injected)".into())));
+        } else {
+            self.inner.submit(writes, done);
+        }
+    }
+    fn load_resources(&self) -> Result<Vec<Resource>, Error> {
+        self.inner.load_resources()
+    }
+    fn max_execution_id(&self) -> Result<u64, Error> {
+        self.inner.max_execution_id()
+    }
+    fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
+        self.inner.execution(id)
+    }
+    fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error> {
+        self.inner.execution_by_arn(arn)
+    }
+    fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
+        self.inner.list_executions(query)
+    }
+    fn history(
+        &self,
+        id: u64,
+        after: u64,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        self.inner.history(id, after, reverse, limit)
+    }
+    fn history_len(&self, id: u64) -> Result<u64, Error> {
+        self.inner.history_len(id)
+    }
+    fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error> {
+        self.inner.inputs(id)
+    }
+    fn running_executions(&self) -> Result<Vec<RunningExecution>, Error> {
+        self.inner.running_executions()
+    }
+    fn timers(&self) -> Result<Vec<Timer>, Error> {
+        self.inner.timers()
+    }
+    fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error> {
+        self.inner.tasks(id)
+    }
+}
+
+const WORKFLOW: &str = r#"{
+  "StartAt": "Each",
+  "States": {
+    "Each": {
+      "Type": "Map", "ItemsPath": "$.items",
+      "ItemProcessor": {"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+        "Double": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($, $)"}, "End": true}
+      }},
+      "Next": "Call"
+    },
+    "Call": {
+      "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+      "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": null, "Next": "Done"}],
+      "End": true
+    },
+    "Done": {"Type": "Succeed"}
+  }
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_commits_fail_requests_and_lose_nothing_acknowledged() {
+    let store = Arc::new(Flaky {
+        inner: MemoryStore::new(),
+        commits: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+        every: 7,
+    });
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Custom(store.clone()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let client = client(server.local_addr());
+    // Creating may itself hit a failing commit; the SDK retries 503s.
+    let machine = client
+        .create_state_machine()
+        .name("flaky")
+        .definition(WORKFLOW)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for i in 0..60 {
+        let started = client
+            .start_execution()
+            .state_machine_arn(&machine)
+            .name(format!("run-{i}"))
+            .input(r#"{"items": [1, 2, 3]}"#)
+            .send()
+            .await;
+        match started {
+            Ok(started) => acknowledged.push(started.execution_arn),
+            Err(error) => {
+                assert_eq!(error.code(), Some("ServiceUnavailable"), "{error:?}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(store.failed.load(Ordering::Relaxed) > 0);
+    assert!(!acknowledged.is_empty());
+    let _ = refused;
+    // Every acknowledged execution still ends as it should, with an intact history.
+    let reference = {
+        let definition = steppe_asl::compile(WORKFLOW).unwrap();
+        let info = steppe_runtime::local_execution_info("flaky", "x", 0);
+        let mut execution = steppe_engine::Execution::new(
+            info,
+            serde_json::json!({"items": [1, 2, 3]}),
+            steppe_engine::Config::standard(),
+            1,
+        );
+        let mut observer = steppe_runtime::Observer {
+            keep: true,
+            ..steppe_runtime::Observer::default()
+        };
+        steppe_runtime::run_to_end(
+            &definition,
+            &mut execution,
+            &steppe_runtime::FastClock::new(0),
+            &mut steppe_runtime::NoTasks,
+            &mut observer,
+        )
+        .unwrap();
+        observer
+            .history
+            .iter()
+            .map(|e| e.event_type())
+            .collect::<Vec<_>>()
+    };
+    for arn in &acknowledged {
+        let mut status = ExecutionStatus::Running;
+        for _ in 0..400 {
+            match client.describe_execution().execution_arn(arn).send().await {
+                Ok(described) if described.status != ExecutionStatus::Running => {
+                    status = described.status;
+                    break;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        assert_eq!(status, ExecutionStatus::Succeeded, "{arn}");
+        let history = client
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .send()
+            .await
+            .unwrap();
+        let types: Vec<String> = history
+            .events
+            .iter()
+            .map(|e| e.r#type.as_str().to_string())
+            .collect();
+        assert_eq!(types, reference, "{arn}");
+        let ids: Vec<i64> = history.events.iter().map(|e| e.id).collect();
+        assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>());
+    }
+    server.shutdown().await;
+}

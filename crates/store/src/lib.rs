@@ -1,0 +1,112 @@
+//! Where steppe keeps state machines and executions.
+//!
+//! A [`Store`] holds resources (state machines, revisions, versions, aliases), Standard
+//! executions with their *input log* (every [`steppe_engine::Input`] applied, with its time),
+//! their history events, and the timers and tasks their last transitions asked for.
+//! The engine is deterministic, so replaying an execution's input log through
+//! `steppe_engine::apply` rebuilds it exactly: this is how executions survive restarts and
+//! how parked executions leave memory.
+//!
+//! Writes are submitted, not awaited: [`Store::submit`] queues a group of [`Write`]s that
+//! commit atomically and calls back once they are durable. Writes commit in the order they
+//! were submitted, and the SQLite store commits whatever is queued in one transaction
+//! (group commit), so concurrent executions share fsyncs.
+//!
+//! ```
+//! use steppe_store::{MemoryStore, Store, Write, Resource, Revision};
+//! let store = MemoryStore::new();
+//! let revision = Revision {
+//!     revision_id: "r1".into(),
+//!     state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+//!     definition: "{}".into(),
+//!     role_arn: "arn:aws:iam::123456789012:role/r".into(),
+//!     creation_millis: 0,
+//! };
+//! store.submit(vec![Write::PutResource(Resource::Revision(revision.clone()))], Box::new(|res| res.unwrap()));
+//! assert_eq!(store.load_resources().unwrap(), vec![Resource::Revision(revision)]);
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod memory;
+mod record;
+mod sqlite;
+#[cfg(test)]
+mod suite;
+
+pub use memory::MemoryStore;
+pub use record::{
+    Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, InputRecord, LoggedInput, Resource,
+    Revision, RunningExecution, StateMachine, StoredEvent, TaskRecord, Timer, TransitionRecord,
+    Version, Write,
+};
+pub use sqlite::{SqliteOptions, SqliteStore};
+
+/// Called once a submitted group of writes is durable, or has failed.
+pub type Done = Box<dyn FnOnce(Result<(), Error>) + Send>;
+
+/// An operating error of a store.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The database failed (full disk, failing fsync, corruption, ...).
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored row would not decode.
+    #[error("stored data would not decode: {0}")]
+    Decode(String),
+    /// A transition does not follow the execution's last committed one (a write before it
+    /// failed), or an execution id is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The store was shut down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Error {
+        Error::Database(error.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(error: serde_json::Error) -> Error {
+        Error::Decode(error.to_string())
+    }
+}
+
+/// A place to keep state machines and executions. See the crate documentation.
+pub trait Store: Send + Sync + 'static {
+    /// Queues `writes` to commit atomically, after every group submitted before; calls `done`
+    /// once they are durable or have failed. A failed group changes nothing.
+    fn submit(&self, writes: Vec<Write>, done: Done);
+    /// Every resource.
+    fn load_resources(&self) -> Result<Vec<Resource>, Error>;
+    /// The largest execution id in use, 0 for none.
+    fn max_execution_id(&self) -> Result<u64, Error>;
+    /// One execution, by id.
+    fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error>;
+    /// One execution, by ARN.
+    fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error>;
+    /// Executions of a state machine, newest first.
+    fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error>;
+    /// Up to `limit` history events after event `after` (ascending) or before it (descending;
+    /// `after == 0` means from the end).
+    fn history(
+        &self,
+        id: u64,
+        after: u64,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, Error>;
+    /// The number of history events of an execution.
+    fn history_len(&self, id: u64) -> Result<u64, Error>;
+    /// An execution's input log, in order.
+    fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error>;
+    /// Every running execution.
+    fn running_executions(&self) -> Result<Vec<RunningExecution>, Error>;
+    /// Every pending timer.
+    fn timers(&self) -> Result<Vec<Timer>, Error>;
+    /// An execution's tasks not yet reported on.
+    fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error>;
+}

@@ -1,0 +1,313 @@
+//! The in-memory store: everything in maps behind one mutex, lost when the process ends.
+//!
+//! Used by `steppe server --in-memory` and by tests. It checks the same invariants as the
+//! SQLite store (the input log has no gaps, execution ids and ARNs are unique).
+
+use crate::record::*;
+use crate::{Done, Error, Store};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    resources: BTreeMap<String, Resource>,
+    executions: HashMap<u64, Stored>,
+    by_arn: HashMap<String, u64>,
+}
+
+#[derive(Debug)]
+struct Stored {
+    row: ExecutionRow,
+    pending: Vec<InputRecord>,
+    inputs: Vec<LoggedInput>,
+    events: Vec<StoredEvent>,
+    timers: BTreeMap<u64, Timer>,
+    tasks: BTreeMap<u64, TaskRecord>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves consistent data: every write is
+        // checked before anything is changed.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Inner {
+    /// Checks that `writes` can all be applied, in order, without changing anything.
+    fn check(&self, writes: &[Write]) -> Result<(), Error> {
+        let mut inserted: HashMap<u64, u64> = HashMap::new();
+        for write in writes {
+            match write {
+                Write::InsertExecution(row) => {
+                    if self.executions.contains_key(&row.id)
+                        || self.by_arn.contains_key(&row.arn)
+                        || inserted.contains_key(&row.id)
+                    {
+                        return Err(Error::Conflict(format!("execution {} exists", row.arn)));
+                    }
+                    inserted.insert(row.id, 0);
+                }
+                Write::Transition(transition) => {
+                    let id = transition.execution_id;
+                    let next = match inserted.get(&id) {
+                        Some(next) => *next,
+                        None => match self.executions.get(&id) {
+                            Some(stored) => stored.inputs.len() as u64,
+                            None => {
+                                return Err(Error::Conflict(format!("no execution {id}")));
+                            }
+                        },
+                    };
+                    if transition.input.seq != next {
+                        return Err(Error::Conflict(format!(
+                            "execution {id}: input {} does not follow {}",
+                            transition.input.seq, next
+                        )));
+                    }
+                    inserted.insert(id, next + 1);
+                }
+                Write::Redrive { execution_id, .. } => {
+                    if !self.executions.contains_key(execution_id) {
+                        return Err(Error::Conflict(format!("no execution {execution_id}")));
+                    }
+                }
+                Write::PutResource(_) | Write::DeleteResource(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, write: Write) {
+        match write {
+            Write::PutResource(resource) => {
+                self.resources.insert(resource.key(), resource);
+            }
+            Write::DeleteResource(key) => {
+                self.resources.remove(&key);
+            }
+            Write::InsertExecution(row) => {
+                self.by_arn.insert(row.arn.clone(), row.id);
+                self.executions.insert(
+                    row.id,
+                    Stored {
+                        row: *row,
+                        pending: Vec::new(),
+                        inputs: Vec::new(),
+                        events: Vec::new(),
+                        timers: BTreeMap::new(),
+                        tasks: BTreeMap::new(),
+                    },
+                );
+            }
+            Write::Transition(transition) => {
+                let Some(stored) = self.executions.get_mut(&transition.execution_id) else {
+                    return;
+                };
+                let transition = *transition;
+                stored.inputs.push(transition.input);
+                stored.events.extend(transition.events);
+                for timer in transition.timers_started {
+                    stored.timers.insert(timer.timer_id, timer);
+                }
+                for timer_id in transition.timers_cleared {
+                    stored.timers.remove(&timer_id);
+                }
+                for task in transition.tasks_started {
+                    stored.tasks.insert(task.task_id, task);
+                }
+                for task_id in transition.tasks_cleared {
+                    stored.tasks.remove(&task_id);
+                }
+                stored.pending = transition.pending;
+                if let Some(end) = transition.end {
+                    stored.row.status = end.status;
+                    stored.row.stop_millis = Some(end.stop_millis);
+                    stored.row.output = end.output;
+                    stored.row.error = end.error;
+                    stored.row.cause = end.cause;
+                    stored.timers.clear();
+                    stored.tasks.clear();
+                    stored.pending.clear();
+                }
+            }
+            Write::Redrive {
+                execution_id,
+                redrive_count,
+                redrive_millis,
+            } => {
+                if let Some(stored) = self.executions.get_mut(&execution_id) {
+                    stored.row.status = "RUNNING".into();
+                    stored.row.stop_millis = None;
+                    stored.row.output = None;
+                    stored.row.error = None;
+                    stored.row.cause = None;
+                    stored.row.redrive_count = redrive_count;
+                    stored.row.redrive_millis = Some(redrive_millis);
+                }
+            }
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn submit(&self, writes: Vec<Write>, done: Done) {
+        let result = {
+            let mut inner = self.lock();
+            inner.check(&writes).map(|()| {
+                for write in writes {
+                    inner.apply(write);
+                }
+            })
+        };
+        done(result);
+    }
+
+    fn load_resources(&self) -> Result<Vec<Resource>, Error> {
+        Ok(self.lock().resources.values().cloned().collect())
+    }
+
+    fn max_execution_id(&self) -> Result<u64, Error> {
+        Ok(self.lock().executions.keys().copied().max().unwrap_or(0))
+    }
+
+    fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
+        Ok(self.lock().executions.get(&id).map(|s| s.row.clone()))
+    }
+
+    fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error> {
+        let inner = self.lock();
+        Ok(inner
+            .by_arn
+            .get(arn)
+            .and_then(|id| inner.executions.get(id))
+            .map(|s| s.row.clone()))
+    }
+
+    fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
+        let inner = self.lock();
+        let mut rows: Vec<&ExecutionRow> = inner
+            .executions
+            .values()
+            .map(|s| &s.row)
+            .filter(|row| matches_query(row, query))
+            .collect();
+        rows.sort_by_key(|row| std::cmp::Reverse((row.start_millis, row.id)));
+        Ok(rows
+            .into_iter()
+            .filter(|row| {
+                query
+                    .after
+                    .is_none_or(|after| (row.start_millis, row.id) < after)
+            })
+            .take(query.limit)
+            .cloned()
+            .collect())
+    }
+
+    fn history(
+        &self,
+        id: u64,
+        after: u64,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        let inner = self.lock();
+        let Some(stored) = inner.executions.get(&id) else {
+            return Ok(Vec::new());
+        };
+        let events = &stored.events;
+        Ok(if reverse {
+            let end = if after == 0 {
+                events.len()
+            } else {
+                (after as usize).saturating_sub(1).min(events.len())
+            };
+            events[..end].iter().rev().take(limit).cloned().collect()
+        } else {
+            let start = (after as usize).min(events.len());
+            events[start..].iter().take(limit).cloned().collect()
+        })
+    }
+
+    fn history_len(&self, id: u64) -> Result<u64, Error> {
+        Ok(self
+            .lock()
+            .executions
+            .get(&id)
+            .map_or(0, |s| s.events.len() as u64))
+    }
+
+    fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error> {
+        Ok(self
+            .lock()
+            .executions
+            .get(&id)
+            .map(|s| s.inputs.clone())
+            .unwrap_or_default())
+    }
+
+    fn running_executions(&self) -> Result<Vec<RunningExecution>, Error> {
+        let inner = self.lock();
+        let mut running: Vec<RunningExecution> = inner
+            .executions
+            .values()
+            .filter(|s| s.row.status == "RUNNING")
+            .map(|s| RunningExecution {
+                id: s.row.id,
+                pending: s.pending.clone(),
+                has_tasks: !s.tasks.is_empty(),
+            })
+            .collect();
+        running.sort_by_key(|r| r.id);
+        Ok(running)
+    }
+
+    fn timers(&self) -> Result<Vec<Timer>, Error> {
+        let inner = self.lock();
+        Ok(inner
+            .executions
+            .values()
+            .flat_map(|s| s.timers.values().copied())
+            .collect())
+    }
+
+    fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error> {
+        Ok(self
+            .lock()
+            .executions
+            .get(&id)
+            .map(|s| s.tasks.values().cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+/// Whether a row passes the filters of a query (the cursor aside).
+pub(crate) fn matches_query(row: &ExecutionRow, query: &ExecutionQuery) -> bool {
+    row.state_machine_arn == query.state_machine_arn
+        && query
+            .version_arn
+            .as_ref()
+            .is_none_or(|arn| row.version_arn.as_ref() == Some(arn))
+        && query
+            .alias_arn
+            .as_ref()
+            .is_none_or(|arn| row.alias_arn.as_ref() == Some(arn))
+        && query.status.as_ref().is_none_or(|s| &row.status == s)
+        && query
+            .redriven
+            .is_none_or(|redriven| (row.redrive_count > 0) == redriven)
+}

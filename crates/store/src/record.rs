@@ -1,0 +1,431 @@
+//! The records a store keeps: resources (state machines, revisions, versions, aliases),
+//! executions, their input logs, history events, timers and tasks.
+//!
+//! These are plain data with serde derives. They mirror engine types (`InputRecord` mirrors
+//! `steppe_engine::Input`) so that the engine itself needs no serialization.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use steppe_engine::{Input, TaskInvocation};
+
+/// A stored resource, kept whole and keyed by [`Resource::key`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+// Resources are few and short-lived in transit; boxing them would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Resource {
+    /// A state machine.
+    StateMachine(StateMachine),
+    /// One definition and role of a state machine, referenced by its versions and executions.
+    Revision(Revision),
+    /// A published version.
+    Version(Version),
+    /// An alias.
+    Alias(Alias),
+}
+
+impl Resource {
+    /// The key the resource is stored under: its ARN, or `revision:<id>` for revisions.
+    pub fn key(&self) -> String {
+        match self {
+            Resource::StateMachine(machine) => machine.arn.clone(),
+            Resource::Revision(revision) => Revision::key_of(&revision.revision_id),
+            Resource::Version(version) => version.arn.clone(),
+            Resource::Alias(alias) => alias.arn.clone(),
+        }
+    }
+}
+
+/// A state machine, as `DescribeStateMachine` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateMachine {
+    /// The ARN.
+    pub arn: String,
+    /// The name.
+    pub name: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub machine_type: String,
+    /// The current revision (definition and role).
+    pub revision_id: String,
+    /// When it was created, epoch milliseconds.
+    pub creation_millis: i64,
+    /// `loggingConfiguration`, as given.
+    pub logging_configuration: Option<Value>,
+    /// `tracingConfiguration`, as given.
+    pub tracing_configuration: Option<Value>,
+    /// `encryptionConfiguration`, as given.
+    pub encryption_configuration: Option<Value>,
+    /// Tags, in the order they were added.
+    pub tags: Vec<(String, String)>,
+    /// The number the next published version gets.
+    pub next_version: u64,
+}
+
+/// A definition and role: what a state machine runs at one point of its life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    /// The revision's id (`revisionId` in the API).
+    pub revision_id: String,
+    /// The state machine it belongs to.
+    pub state_machine_arn: String,
+    /// The definition text, as given.
+    pub definition: String,
+    /// The execution role.
+    pub role_arn: String,
+    /// When this revision was made, epoch milliseconds.
+    pub creation_millis: i64,
+}
+
+impl Revision {
+    /// The store key of a revision id.
+    pub fn key_of(revision_id: &str) -> String {
+        format!("revision:{revision_id}")
+    }
+}
+
+/// A published version of a state machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    /// The version ARN (`<state machine ARN>:<n>`).
+    pub arn: String,
+    /// The state machine's ARN.
+    pub state_machine_arn: String,
+    /// The version number.
+    pub version: u64,
+    /// The revision it froze.
+    pub revision_id: String,
+    /// The description given when it was published.
+    pub description: Option<String>,
+    /// When it was published, epoch milliseconds.
+    pub creation_millis: i64,
+}
+
+/// An alias of a state machine, routing to one or two versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alias {
+    /// The alias ARN (`<state machine ARN>:<name>`).
+    pub arn: String,
+    /// The alias name.
+    pub name: String,
+    /// The state machine's ARN.
+    pub state_machine_arn: String,
+    /// The description.
+    pub description: Option<String>,
+    /// Version ARNs and their weights (percent).
+    pub routing: Vec<(String, u64)>,
+    /// When it was created, epoch milliseconds.
+    pub creation_millis: i64,
+    /// When it was last updated, epoch milliseconds.
+    pub update_millis: Option<i64>,
+}
+
+/// A Standard execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRow {
+    /// The store's id of the execution, chosen by the caller, unique.
+    pub id: u64,
+    /// The execution ARN.
+    pub arn: String,
+    /// The execution name.
+    pub name: String,
+    /// The (unqualified) state machine ARN.
+    pub state_machine_arn: String,
+    /// The version ARN, if started through a version or an alias.
+    pub version_arn: Option<String>,
+    /// The alias ARN, if started through an alias.
+    pub alias_arn: Option<String>,
+    /// The revision it runs.
+    pub revision_id: String,
+    /// The engine's random seed.
+    pub seed: u64,
+    /// The input text, as given.
+    pub input: String,
+    /// The X-Ray trace header, as given.
+    pub trace_header: Option<String>,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
+    pub status: String,
+    /// When it started, epoch milliseconds.
+    pub start_millis: i64,
+    /// When it ended, epoch milliseconds.
+    pub stop_millis: Option<i64>,
+    /// The output text, once succeeded.
+    pub output: Option<String>,
+    /// The error, once failed.
+    pub error: Option<String>,
+    /// The cause, once failed.
+    pub cause: Option<String>,
+    /// How many times it was redriven.
+    pub redrive_count: u32,
+    /// When it was last redriven, epoch milliseconds.
+    pub redrive_millis: Option<i64>,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionEnd {
+    /// The final status.
+    pub status: String,
+    /// When it ended, epoch milliseconds.
+    pub stop_millis: i64,
+    /// The output text, when it succeeded.
+    pub output: Option<String>,
+    /// The error name.
+    pub error: Option<String>,
+    /// The cause.
+    pub cause: Option<String>,
+}
+
+/// [`steppe_engine::Input`], in a form that can be stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum InputRecord {
+    /// `Input::Start`.
+    Start,
+    /// `Input::Continue`.
+    Continue,
+    /// `Input::TaskStarted`.
+    TaskStarted {
+        /// The task.
+        task_id: u64,
+    },
+    /// `Input::TaskHeartbeat`.
+    TaskHeartbeat {
+        /// The task.
+        task_id: u64,
+    },
+    /// `Input::TaskSucceeded`.
+    TaskSucceeded {
+        /// The task.
+        task_id: u64,
+        /// Its result.
+        output: Value,
+    },
+    /// `Input::TaskFailed`.
+    TaskFailed {
+        /// The task.
+        task_id: u64,
+        /// The error name.
+        error: String,
+        /// The cause.
+        cause: String,
+    },
+    /// `Input::TimerFired`.
+    TimerFired {
+        /// The timer.
+        timer_id: u64,
+    },
+    /// `Input::Stop`.
+    Stop {
+        /// The error given.
+        error: Option<String>,
+        /// The cause given.
+        cause: Option<String>,
+    },
+}
+
+impl From<&Input> for InputRecord {
+    fn from(input: &Input) -> InputRecord {
+        match input.clone() {
+            Input::Start => InputRecord::Start,
+            Input::Continue => InputRecord::Continue,
+            Input::TaskStarted { task_id } => InputRecord::TaskStarted { task_id },
+            Input::TaskHeartbeat { task_id } => InputRecord::TaskHeartbeat { task_id },
+            Input::TaskSucceeded { task_id, output } => {
+                InputRecord::TaskSucceeded { task_id, output }
+            }
+            Input::TaskFailed {
+                task_id,
+                error,
+                cause,
+            } => InputRecord::TaskFailed {
+                task_id,
+                error,
+                cause,
+            },
+            Input::TimerFired { timer_id } => InputRecord::TimerFired { timer_id },
+            Input::Stop { error, cause } => InputRecord::Stop { error, cause },
+        }
+    }
+}
+
+impl From<InputRecord> for Input {
+    fn from(record: InputRecord) -> Input {
+        match record {
+            InputRecord::Start => Input::Start,
+            InputRecord::Continue => Input::Continue,
+            InputRecord::TaskStarted { task_id } => Input::TaskStarted { task_id },
+            InputRecord::TaskHeartbeat { task_id } => Input::TaskHeartbeat { task_id },
+            InputRecord::TaskSucceeded { task_id, output } => {
+                Input::TaskSucceeded { task_id, output }
+            }
+            InputRecord::TaskFailed {
+                task_id,
+                error,
+                cause,
+            } => Input::TaskFailed {
+                task_id,
+                error,
+                cause,
+            },
+            InputRecord::TimerFired { timer_id } => Input::TimerFired { timer_id },
+            InputRecord::Stop { error, cause } => Input::Stop { error, cause },
+        }
+    }
+}
+
+/// One entry of an execution's input log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedInput {
+    /// 0-based position in the log.
+    pub seq: u64,
+    /// The time it was applied at, epoch milliseconds.
+    pub now_millis: i64,
+    /// The input.
+    pub input: InputRecord,
+}
+
+/// A history event as stored: its id and its AWS-shaped JSON text (timestamp in epoch ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// The event id (1-based).
+    pub id: u64,
+    /// `HistoryEvent::to_json`, as text.
+    pub json: String,
+}
+
+/// A durable timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    /// The execution.
+    pub execution_id: u64,
+    /// The engine's timer id.
+    pub timer_id: u64,
+    /// When it falls due, epoch milliseconds.
+    pub fire_at_millis: i64,
+}
+
+/// A task the runtime was asked to run and has not yet reported on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The engine's task id.
+    pub task_id: u64,
+    /// The Task state's name.
+    pub state_name: String,
+    /// The Task state's `Resource`.
+    pub resource: String,
+    /// The effective parameters.
+    pub parameters: Value,
+    /// Timeout, seconds.
+    pub timeout_seconds: Option<u64>,
+    /// Heartbeat timeout, seconds.
+    pub heartbeat_seconds: Option<u64>,
+    /// The task token.
+    pub task_token: Option<String>,
+}
+
+impl From<&TaskInvocation> for TaskRecord {
+    fn from(task: &TaskInvocation) -> TaskRecord {
+        TaskRecord {
+            task_id: task.task_id,
+            state_name: task.state_name.clone(),
+            resource: task.resource.clone(),
+            parameters: task.parameters.clone(),
+            timeout_seconds: task.timeout_seconds,
+            heartbeat_seconds: task.heartbeat_seconds,
+            task_token: task.task_token.clone(),
+        }
+    }
+}
+
+impl From<TaskRecord> for TaskInvocation {
+    fn from(task: TaskRecord) -> TaskInvocation {
+        TaskInvocation {
+            task_id: task.task_id,
+            state_name: task.state_name,
+            resource: task.resource,
+            parameters: task.parameters,
+            timeout_seconds: task.timeout_seconds,
+            heartbeat_seconds: task.heartbeat_seconds,
+            task_token: task.task_token,
+        }
+    }
+}
+
+/// Everything one applied input changes, committed together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransitionRecord {
+    /// The execution.
+    pub execution_id: u64,
+    /// The input and when it was applied; `seq` must be the next in the execution's log.
+    pub input: LoggedInput,
+    /// The new history events.
+    pub events: Vec<StoredEvent>,
+    /// How the execution ended, if it did.
+    pub end: Option<ExecutionEnd>,
+    /// Timers started.
+    pub timers_started: Vec<Timer>,
+    /// Timers that fired or were cancelled.
+    pub timers_cleared: Vec<u64>,
+    /// Tasks to run.
+    pub tasks_started: Vec<TaskRecord>,
+    /// Tasks reported on or cancelled.
+    pub tasks_cleared: Vec<u64>,
+    /// Inputs the runtime owes the execution after this transition, in the order it will
+    /// apply them (`Continue`, and results it already knows, such as tasks that fail for
+    /// want of an integration). Recovery applies these first.
+    pub pending: Vec<InputRecord>,
+}
+
+/// One change to the store.
+#[derive(Debug, Clone, PartialEq)]
+// A write lives from `submit` to its commit; the hot variants (transitions) are boxed.
+#[allow(clippy::large_enum_variant)]
+pub enum Write {
+    /// Insert or replace a resource.
+    PutResource(Resource),
+    /// Delete a resource by key.
+    DeleteResource(String),
+    /// Insert a new execution (its log starts empty).
+    InsertExecution(Box<ExecutionRow>),
+    /// Record one applied input.
+    Transition(Box<TransitionRecord>),
+    /// Reopen an ended execution for a redrive.
+    Redrive {
+        /// The execution.
+        execution_id: u64,
+        /// The new redrive count.
+        redrive_count: u32,
+        /// When, epoch milliseconds.
+        redrive_millis: i64,
+    },
+}
+
+/// What `ListExecutions` asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecutionQuery {
+    /// The unqualified state machine ARN.
+    pub state_machine_arn: String,
+    /// Only executions started through this version.
+    pub version_arn: Option<String>,
+    /// Only executions started through this alias.
+    pub alias_arn: Option<String>,
+    /// Only executions with this status.
+    pub status: Option<String>,
+    /// Only redriven (`Some(true)`) or never redriven (`Some(false)`) executions.
+    pub redriven: Option<bool>,
+    /// Start after this `(start_millis, id)` in newest-first order.
+    pub after: Option<(i64, u64)>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// What recovery needs to know about a running execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningExecution {
+    /// The execution.
+    pub id: u64,
+    /// The inputs its last transition left pending.
+    pub pending: Vec<InputRecord>,
+    /// Whether it has tasks not yet reported on.
+    pub has_tasks: bool,
+}

@@ -1,0 +1,638 @@
+//! The SQLite store: one database file in WAL mode, one writer thread with group commit.
+//!
+//! Every submitted group of writes goes to the writer thread through a channel. The writer
+//! takes whatever is queued (up to [`GROUP_MAX`] groups), applies each group inside a
+//! savepoint (a failing group is rolled back alone), commits once, and only then calls
+//! every group's `done`. With `synchronous = FULL` the commit fsyncs the WAL, so one fsync
+//! covers every execution that submitted in the meantime. Reads use their own connections,
+//! which WAL lets run beside the writer.
+
+use crate::record::*;
+use crate::{Done, Error, Store};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard};
+
+/// The most groups one transaction commits.
+const GROUP_MAX: usize = 4096;
+/// How many read connections to keep.
+const READERS: usize = 2;
+
+/// A submitted group of writes and its callback.
+type Group = (Vec<Write>, Done);
+
+/// How to open a [`SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The directory holding the database (created if missing).
+    pub data_dir: PathBuf,
+    /// Whether commits fsync (`synchronous = FULL`); off only for benchmarks of the rest.
+    pub fsync: bool,
+}
+
+/// See the module documentation.
+pub struct SqliteStore {
+    sender: Mutex<Option<mpsc::Sender<Group>>>,
+    readers: Vec<Mutex<Connection>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS resources (key TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS executions (
+    id INTEGER PRIMARY KEY,
+    arn TEXT NOT NULL UNIQUE,
+    state_machine_arn TEXT NOT NULL,
+    version_arn TEXT,
+    alias_arn TEXT,
+    status TEXT NOT NULL,
+    start_millis INTEGER NOT NULL,
+    stop_millis INTEGER,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    redrive_count INTEGER NOT NULL,
+    redrive_millis INTEGER,
+    next_seq INTEGER NOT NULL,
+    pending TEXT NOT NULL
+);
+-- The fields that never change (input included), apart so that the per-transition update of
+-- `executions` rewrites a small row.
+CREATE TABLE IF NOT EXISTS execution_bodies (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start_millis, id);
+CREATE INDEX IF NOT EXISTS executions_running ON executions (id) WHERE status = 'RUNNING';
+CREATE TABLE IF NOT EXISTS inputs (
+    execution_id INTEGER NOT NULL, seq INTEGER NOT NULL, now_millis INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    execution_id INTEGER NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timers (
+    execution_id INTEGER NOT NULL, timer_id INTEGER NOT NULL, fire_at_millis INTEGER NOT NULL,
+    PRIMARY KEY (execution_id, timer_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tasks (
+    execution_id INTEGER NOT NULL, task_id INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, task_id)) WITHOUT ROWID;
+";
+
+/// The fields of an execution that never change, kept as one JSON column.
+#[derive(Serialize, Deserialize)]
+struct Fixed {
+    name: String,
+    revision_id: String,
+    seed: u64,
+    input: String,
+    trace_header: Option<String>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database in `options.data_dir` and starts the writer thread.
+    pub fn open(options: &SqliteOptions) -> Result<SqliteStore, Error> {
+        std::fs::create_dir_all(&options.data_dir).map_err(|e| {
+            Error::Database(format!("cannot create {}: {e}", options.data_dir.display()))
+        })?;
+        let path = options.data_dir.join("steppe.db");
+        let writer = open_connection(&path, options.fsync)?;
+        writer.execute_batch(SCHEMA)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(&path, options.fsync).map(Mutex::new))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let (sender, receiver) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("steppe-store-writer".into())
+            .spawn(move || write_loop(writer, receiver))
+            .map_err(|e| Error::Database(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            sender: Mutex::new(Some(sender)),
+            readers,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Stops accepting writes, commits what is queued and waits for the writer to end.
+    pub fn close(&self) {
+        drop(lock(&self.sender).take());
+        if let Some(handle) = lock(&self.writer).take() {
+            let _ = handle.join();
+        }
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        for reader in &self.readers {
+            if let Ok(guard) = reader.try_lock() {
+                return guard;
+            }
+        }
+        lock(&self.readers[0])
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Error> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", if fsync { "FULL" } else { "OFF" })?;
+    connection.pragma_update(None, "cache_size", -64_000)?;
+    // Checkpoint less often (every ~40 MB of WAL): each checkpoint rewrites pages in the
+    // database file, and under load fewer, larger checkpoints cost less.
+    connection.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+    Ok(connection)
+}
+
+fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Group>) {
+    while let Ok(first) = receiver.recv() {
+        let mut groups = vec![first];
+        while groups.len() < GROUP_MAX {
+            match receiver.try_recv() {
+                Ok(group) => groups.push(group),
+                Err(_) => break,
+            }
+        }
+        let results = commit_groups(&mut connection, &groups);
+        for ((_, done), result) in groups.into_iter().zip(results) {
+            done(result);
+        }
+    }
+}
+
+/// Commits every group that applies cleanly in one transaction; returns each group's result.
+fn commit_groups(connection: &mut Connection, groups: &[Group]) -> Vec<Result<(), Error>> {
+    let outcome = (|| -> Result<Vec<Result<(), Error>>, Error> {
+        let mut transaction = connection.transaction()?;
+        let mut results = Vec::with_capacity(groups.len());
+        for (writes, _) in groups {
+            let savepoint_result = (|| -> Result<(), Error> {
+                let mut savepoint = transaction.savepoint()?;
+                let applied = writes.iter().try_for_each(|w| apply(&savepoint, w));
+                match applied {
+                    Ok(()) => {
+                        savepoint.commit()?;
+                        Ok(())
+                    }
+                    Err(error) => {
+                        savepoint.rollback()?;
+                        Err(error)
+                    }
+                }
+            })();
+            results.push(savepoint_result);
+        }
+        transaction.commit()?;
+        Ok(results)
+    })();
+    match outcome {
+        Ok(results) => results,
+        Err(error) => groups.iter().map(|_| Err(error.clone())).collect(),
+    }
+}
+
+fn apply(connection: &Connection, write: &Write) -> Result<(), Error> {
+    match write {
+        Write::PutResource(resource) => {
+            connection
+                .prepare_cached("INSERT OR REPLACE INTO resources (key, body) VALUES (?1, ?2)")?
+                .execute(params![resource.key(), serde_json::to_string(resource)?])?;
+        }
+        Write::DeleteResource(key) => {
+            connection
+                .prepare_cached("DELETE FROM resources WHERE key = ?1")?
+                .execute(params![key])?;
+        }
+        Write::InsertExecution(row) => insert_execution(connection, row)?,
+        Write::Transition(transition) => apply_transition(connection, transition)?,
+        Write::Redrive {
+            execution_id,
+            redrive_count,
+            redrive_millis,
+        } => {
+            connection
+                .prepare_cached(
+                    "UPDATE executions SET status = 'RUNNING', stop_millis = NULL, output = NULL,
+                     error = NULL, cause = NULL, redrive_count = ?2, redrive_millis = ?3 WHERE id = ?1",
+                )?
+                .execute(params![*execution_id as i64, redrive_count, redrive_millis])?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), Error> {
+    let fixed = Fixed {
+        name: row.name.clone(),
+        revision_id: row.revision_id.clone(),
+        seed: row.seed,
+        input: row.input.clone(),
+        trace_header: row.trace_header.clone(),
+    };
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO executions (id, arn, state_machine_arn, version_arn, alias_arn, status,
+             start_millis, stop_millis, output, error, cause, redrive_count, redrive_millis,
+             next_seq, pending)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, '')",
+        )?
+        .execute(params![
+            row.id as i64,
+            row.arn,
+            row.state_machine_arn,
+            row.version_arn,
+            row.alias_arn,
+            row.status,
+            row.start_millis,
+            row.stop_millis,
+            row.output,
+            row.error,
+            row.cause,
+            row.redrive_count,
+            row.redrive_millis,
+        ]);
+    match inserted {
+        Ok(_) => {
+            connection
+                .prepare_cached("INSERT INTO execution_bodies (id, body) VALUES (?1, ?2)")?
+                .execute(params![row.id as i64, serde_json::to_string(&fixed)?])?;
+            Ok(())
+        }
+        Err(rusqlite::Error::SqliteFailure(error, _))
+            if error.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(Error::Conflict(format!("execution {} exists", row.arn)))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> Result<(), Error> {
+    let id = transition.execution_id as i64;
+    let seq = transition.input.seq as i64;
+    let changed = connection
+        .prepare_cached(
+            "UPDATE executions SET next_seq = next_seq + 1, pending = ?3
+             WHERE id = ?1 AND next_seq = ?2",
+        )?
+        .execute(params![id, seq, pending_text(&transition.pending)?])?;
+    if changed != 1 {
+        return Err(Error::Conflict(format!(
+            "execution {id}: input {seq} does not follow the last committed one"
+        )));
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO inputs (execution_id, seq, now_millis, body) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            id,
+            seq,
+            transition.input.now_millis,
+            serde_json::to_string(&transition.input.input)?
+        ])?;
+    {
+        let mut insert_event = connection
+            .prepare_cached("INSERT INTO events (execution_id, id, body) VALUES (?1, ?2, ?3)")?;
+        for event in &transition.events {
+            insert_event.execute(params![id, event.id as i64, event.json])?;
+        }
+    }
+    if let Some(end) = &transition.end {
+        connection
+            .prepare_cached(
+                "UPDATE executions SET status = ?2, stop_millis = ?3, output = ?4, error = ?5,
+                 cause = ?6, pending = '' WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                end.status,
+                end.stop_millis,
+                end.output,
+                end.error,
+                end.cause
+            ])?;
+        connection
+            .prepare_cached("DELETE FROM timers WHERE execution_id = ?1")?
+            .execute(params![id])?;
+        connection
+            .prepare_cached("DELETE FROM tasks WHERE execution_id = ?1")?
+            .execute(params![id])?;
+        return Ok(());
+    }
+    for timer in &transition.timers_started {
+        connection
+            .prepare_cached(
+                "INSERT OR REPLACE INTO timers (execution_id, timer_id, fire_at_millis) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, timer.timer_id as i64, timer.fire_at_millis])?;
+    }
+    for timer_id in &transition.timers_cleared {
+        connection
+            .prepare_cached("DELETE FROM timers WHERE execution_id = ?1 AND timer_id = ?2")?
+            .execute(params![id, *timer_id as i64])?;
+    }
+    for task in &transition.tasks_started {
+        connection
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tasks (execution_id, task_id, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                id,
+                task.task_id as i64,
+                serde_json::to_string(task)?
+            ])?;
+    }
+    for task_id in &transition.tasks_cleared {
+        connection
+            .prepare_cached("DELETE FROM tasks WHERE execution_id = ?1 AND task_id = ?2")?
+            .execute(params![id, *task_id as i64])?;
+    }
+    Ok(())
+}
+
+fn pending_text(pending: &[InputRecord]) -> Result<String, Error> {
+    if pending.is_empty() {
+        Ok(String::new())
+    } else {
+        Ok(serde_json::to_string(pending)?)
+    }
+}
+
+const EXECUTION_COLUMNS: &str = "e.id, e.arn, e.state_machine_arn, e.version_arn, e.alias_arn,
+    e.status, e.start_millis, e.stop_millis, e.output, e.error, e.cause, e.redrive_count,
+    e.redrive_millis, b.body";
+
+/// The tables execution rows are read from.
+const EXECUTION_TABLES: &str = "executions e JOIN execution_bodies b ON b.id = e.id";
+
+fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRow, String)> {
+    Ok((
+        ExecutionRow {
+            id: row.get::<_, i64>(0)? as u64,
+            arn: row.get(1)?,
+            state_machine_arn: row.get(2)?,
+            version_arn: row.get(3)?,
+            alias_arn: row.get(4)?,
+            status: row.get(5)?,
+            start_millis: row.get(6)?,
+            stop_millis: row.get(7)?,
+            output: row.get(8)?,
+            error: row.get(9)?,
+            cause: row.get(10)?,
+            redrive_count: row.get(11)?,
+            redrive_millis: row.get(12)?,
+            name: String::new(),
+            revision_id: String::new(),
+            seed: 0,
+            input: String::new(),
+            trace_header: None,
+        },
+        row.get(13)?,
+    ))
+}
+
+fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, Error> {
+    let fixed: Fixed = serde_json::from_str(&body)?;
+    row.name = fixed.name;
+    row.revision_id = fixed.revision_id;
+    row.seed = fixed.seed;
+    row.input = fixed.input;
+    row.trace_header = fixed.trace_header;
+    Ok(row)
+}
+
+impl Store for SqliteStore {
+    fn submit(&self, writes: Vec<Write>, done: Done) {
+        let sender = lock(&self.sender).clone();
+        match sender {
+            Some(sender) => {
+                if let Err(mpsc::SendError((_, done))) = sender.send((writes, done)) {
+                    done(Err(Error::Closed));
+                }
+            }
+            None => done(Err(Error::Closed)),
+        }
+    }
+
+    fn load_resources(&self) -> Result<Vec<Resource>, Error> {
+        let connection = self.reader();
+        let mut statement = connection.prepare_cached("SELECT body FROM resources")?;
+        let bodies = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        bodies
+            .iter()
+            .map(|body| serde_json::from_str(body).map_err(Error::from))
+            .collect()
+    }
+
+    fn max_execution_id(&self) -> Result<u64, Error> {
+        let connection = self.reader();
+        let max: Option<i64> =
+            connection.query_row("SELECT MAX(id) FROM executions", [], |row| row.get(0))?;
+        Ok(max.unwrap_or(0) as u64)
+    }
+
+    fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
+        let connection = self.reader();
+        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.id = ?1");
+        let found = connection
+            .prepare_cached(&sql)?
+            .query_row(params![id as i64], execution_row)
+            .optional()?;
+        found.map(with_fixed).transpose()
+    }
+
+    fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error> {
+        let connection = self.reader();
+        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.arn = ?1");
+        let found = connection
+            .prepare_cached(&sql)?
+            .query_row(params![arn], execution_row)
+            .optional()?;
+        found.map(with_fixed).transpose()
+    }
+
+    fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
+        let connection = self.reader();
+        let mut sql = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.state_machine_arn = ?1"
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![query.state_machine_arn.clone().into()];
+        if let Some(version) = &query.version_arn {
+            values.push(version.clone().into());
+            sql.push_str(&format!(" AND e.version_arn = ?{}", values.len()));
+        }
+        if let Some(alias) = &query.alias_arn {
+            values.push(alias.clone().into());
+            sql.push_str(&format!(" AND e.alias_arn = ?{}", values.len()));
+        }
+        if let Some(status) = &query.status {
+            values.push(status.clone().into());
+            sql.push_str(&format!(" AND e.status = ?{}", values.len()));
+        }
+        match query.redriven {
+            Some(true) => sql.push_str(" AND e.redrive_count > 0"),
+            Some(false) => sql.push_str(" AND e.redrive_count = 0"),
+            None => {}
+        }
+        if let Some((start, id)) = query.after {
+            values.push(start.into());
+            values.push((id as i64).into());
+            let n = values.len();
+            sql.push_str(&format!(
+                " AND (e.start_millis < ?{} OR (e.start_millis = ?{} AND e.id < ?{n}))",
+                n - 1,
+                n - 1
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY e.start_millis DESC, e.id DESC LIMIT {}",
+            query.limit
+        ));
+        let mut statement = connection.prepare_cached(&sql)?;
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(values), execution_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(with_fixed).collect()
+    }
+
+    fn history(
+        &self,
+        id: u64,
+        after: u64,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        let connection = self.reader();
+        let (sql, bound) = if reverse {
+            (
+                "SELECT id, body FROM events WHERE execution_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+                if after == 0 { i64::MAX } else { after as i64 },
+            )
+        } else {
+            (
+                "SELECT id, body FROM events WHERE execution_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                after as i64,
+            )
+        };
+        let mut statement = connection.prepare_cached(sql)?;
+        let events = statement
+            .query_map(params![id as i64, bound, limit as i64], |row| {
+                Ok(StoredEvent {
+                    id: row.get::<_, i64>(0)? as u64,
+                    json: row.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(events)
+    }
+
+    fn history_len(&self, id: u64) -> Result<u64, Error> {
+        let connection = self.reader();
+        let count: i64 = connection
+            .prepare_cached("SELECT COUNT(*) FROM events WHERE execution_id = ?1")?
+            .query_row(params![id as i64], |row| row.get(0))?;
+        Ok(count as u64)
+    }
+
+    fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error> {
+        let connection = self.reader();
+        let mut statement = connection.prepare_cached(
+            "SELECT seq, now_millis, body FROM inputs WHERE execution_id = ?1 ORDER BY seq",
+        )?;
+        let rows = statement
+            .query_map(params![id as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(seq, now_millis, body)| {
+                Ok(LoggedInput {
+                    seq: seq as u64,
+                    now_millis,
+                    input: serde_json::from_str(&body)?,
+                })
+            })
+            .collect()
+    }
+
+    fn running_executions(&self) -> Result<Vec<RunningExecution>, Error> {
+        let connection = self.reader();
+        let mut statement = connection.prepare_cached(
+            "SELECT id, pending, EXISTS (SELECT 1 FROM tasks WHERE execution_id = e.id)
+             FROM executions e WHERE status = 'RUNNING' ORDER BY id",
+        )?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)? as u64,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, bool>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, pending, has_tasks)| {
+                Ok(RunningExecution {
+                    id,
+                    pending: if pending.is_empty() {
+                        Vec::new()
+                    } else {
+                        serde_json::from_str(&pending)?
+                    },
+                    has_tasks,
+                })
+            })
+            .collect()
+    }
+
+    fn timers(&self) -> Result<Vec<Timer>, Error> {
+        let connection = self.reader();
+        let mut statement = connection
+            .prepare_cached("SELECT execution_id, timer_id, fire_at_millis FROM timers")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(Timer {
+                    execution_id: row.get::<_, i64>(0)? as u64,
+                    timer_id: row.get::<_, i64>(1)? as u64,
+                    fire_at_millis: row.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error> {
+        let connection = self.reader();
+        let mut statement = connection
+            .prepare_cached("SELECT body FROM tasks WHERE execution_id = ?1 ORDER BY task_id")?;
+        let bodies = statement
+            .query_map(params![id as i64], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        bodies
+            .iter()
+            .map(|body| serde_json::from_str(body).map_err(Error::from))
+            .collect()
+    }
+}

@@ -1,0 +1,250 @@
+//! One test suite run against every store backend.
+
+use crate::*;
+use std::sync::mpsc;
+
+fn submit(store: &dyn Store, writes: Vec<Write>) -> Result<(), Error> {
+    let (sender, receiver) = mpsc::channel();
+    store.submit(
+        writes,
+        Box::new(move |result| {
+            let _ = sender.send(result);
+        }),
+    );
+    receiver.recv().expect("done is called")
+}
+
+fn row(id: u64, name: &str, start_millis: i64) -> ExecutionRow {
+    ExecutionRow {
+        id,
+        arn: format!("arn:aws:states:us-east-1:1:execution:m:{name}"),
+        name: name.into(),
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+        version_arn: None,
+        alias_arn: None,
+        revision_id: "rev".into(),
+        seed: 42,
+        input: "{\"a\": 1}".into(),
+        trace_header: None,
+        status: "RUNNING".into(),
+        start_millis,
+        stop_millis: None,
+        output: None,
+        error: None,
+        cause: None,
+        redrive_count: 0,
+        redrive_millis: None,
+    }
+}
+
+fn transition(execution_id: u64, seq: u64, first_event: u64, n_events: u64) -> TransitionRecord {
+    TransitionRecord {
+        execution_id,
+        input: LoggedInput {
+            seq,
+            now_millis: 1000 + seq as i64,
+            input: if seq == 0 {
+                InputRecord::Start
+            } else {
+                InputRecord::TimerFired { timer_id: seq }
+            },
+        },
+        events: (first_event..first_event + n_events)
+            .map(|id| StoredEvent {
+                id,
+                json: format!("{{\"id\":{id}}}"),
+            })
+            .collect(),
+        end: None,
+        timers_started: vec![],
+        timers_cleared: vec![],
+        tasks_started: vec![],
+        tasks_cleared: vec![],
+        pending: vec![],
+    }
+}
+
+fn run_suite(store: &dyn Store) {
+    // Executions and their log.
+    submit(
+        store,
+        vec![
+            Write::InsertExecution(Box::new(row(1, "a", 10))),
+            Write::Transition(Box::new(TransitionRecord {
+                timers_started: vec![Timer {
+                    execution_id: 1,
+                    timer_id: 1,
+                    fire_at_millis: 5000,
+                }],
+                ..transition(1, 0, 1, 3)
+            })),
+        ],
+    )
+    .unwrap();
+    assert_eq!(store.max_execution_id().unwrap(), 1);
+    let loaded = store.execution(1).unwrap().unwrap();
+    assert_eq!(loaded, row(1, "a", 10));
+    assert_eq!(store.execution_by_arn(&loaded.arn).unwrap().unwrap().id, 1);
+    assert_eq!(store.timers().unwrap().len(), 1);
+    let running = store.running_executions().unwrap();
+    assert_eq!(running.len(), 1);
+    assert!(running[0].pending.is_empty() && !running[0].has_tasks);
+
+    // A duplicate ARN is a conflict and changes nothing.
+    let duplicate = submit(
+        store,
+        vec![Write::InsertExecution(Box::new(row(2, "a", 11)))],
+    );
+    assert!(matches!(duplicate, Err(Error::Conflict(_))));
+    assert!(store.execution(2).unwrap().is_none());
+
+    // A gap in the log is refused; the whole group is rolled back.
+    let gap = submit(
+        store,
+        vec![
+            Write::InsertExecution(Box::new(row(3, "c", 12))),
+            Write::Transition(Box::new(transition(1, 5, 4, 1))),
+        ],
+    );
+    assert!(matches!(gap, Err(Error::Conflict(_))));
+    assert!(store.execution(3).unwrap().is_none());
+    assert_eq!(store.inputs(1).unwrap().len(), 1);
+
+    // The next input in order ends the execution and clears its timers.
+    let mut last = transition(1, 1, 4, 2);
+    last.timers_cleared = vec![1];
+    last.end = Some(ExecutionEnd {
+        status: "SUCCEEDED".into(),
+        stop_millis: 2000,
+        output: Some("{}".into()),
+        error: None,
+        cause: None,
+    });
+    submit(store, vec![Write::Transition(Box::new(last))]).unwrap();
+    let ended = store.execution(1).unwrap().unwrap();
+    assert_eq!(ended.status, "SUCCEEDED");
+    assert_eq!(ended.output.as_deref(), Some("{}"));
+    assert!(store.timers().unwrap().is_empty());
+    assert!(store.running_executions().unwrap().is_empty());
+    let inputs = store.inputs(1).unwrap();
+    assert_eq!(
+        inputs.iter().map(|i| i.input.clone()).collect::<Vec<_>>(),
+        vec![InputRecord::Start, InputRecord::TimerFired { timer_id: 1 }]
+    );
+
+    // History paging in both directions.
+    let ids = |events: Vec<StoredEvent>| events.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(store.history_len(1).unwrap(), 5);
+    assert_eq!(ids(store.history(1, 0, false, 2).unwrap()), vec![1, 2]);
+    assert_eq!(ids(store.history(1, 2, false, 10).unwrap()), vec![3, 4, 5]);
+    assert_eq!(ids(store.history(1, 0, true, 2).unwrap()), vec![5, 4]);
+    assert_eq!(ids(store.history(1, 4, true, 10).unwrap()), vec![3, 2, 1]);
+
+    // Listing: newest first, filters, cursor.
+    submit(
+        store,
+        vec![
+            Write::InsertExecution(Box::new(row(4, "d", 30))),
+            Write::InsertExecution(Box::new(row(5, "e", 20))),
+        ],
+    )
+    .unwrap();
+    let query = ExecutionQuery {
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+        limit: 2,
+        ..ExecutionQuery::default()
+    };
+    let names = |rows: Vec<ExecutionRow>| rows.into_iter().map(|r| r.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_executions(&query).unwrap()),
+        vec!["d", "e"]
+    );
+    let next = ExecutionQuery {
+        after: Some((20, 5)),
+        ..query.clone()
+    };
+    assert_eq!(names(store.list_executions(&next).unwrap()), vec!["a"]);
+    let running_only = ExecutionQuery {
+        status: Some("RUNNING".into()),
+        limit: 10,
+        ..query.clone()
+    };
+    assert_eq!(
+        names(store.list_executions(&running_only).unwrap()),
+        vec!["d", "e"]
+    );
+
+    // Resources.
+    let revision = Resource::Revision(Revision {
+        revision_id: "rev".into(),
+        state_machine_arn: "sm".into(),
+        definition: "{}".into(),
+        role_arn: "role".into(),
+        creation_millis: 1,
+    });
+    submit(store, vec![Write::PutResource(revision.clone())]).unwrap();
+    assert_eq!(store.load_resources().unwrap(), vec![revision.clone()]);
+    submit(store, vec![Write::DeleteResource(revision.key())]).unwrap();
+    assert!(store.load_resources().unwrap().is_empty());
+}
+
+#[test]
+fn memory_store_passes_the_suite() {
+    run_suite(&MemoryStore::new());
+}
+
+#[test]
+fn sqlite_store_passes_the_suite_and_keeps_data_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        data_dir: dir.path().to_path_buf(),
+        fsync: false,
+    };
+    {
+        let store = SqliteStore::open(&options).unwrap();
+        run_suite(&store);
+    }
+    let reopened = SqliteStore::open(&options).unwrap();
+    assert_eq!(reopened.max_execution_id().unwrap(), 5);
+    assert_eq!(reopened.execution(1).unwrap().unwrap().status, "SUCCEEDED");
+    assert_eq!(reopened.history_len(1).unwrap(), 5);
+}
+
+#[test]
+fn sqlite_store_commits_concurrent_submissions_in_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        SqliteStore::open(&SqliteOptions {
+            data_dir: dir.path().to_path_buf(),
+            fsync: true,
+        })
+        .unwrap(),
+    );
+    let threads: Vec<_> = (0..8u64)
+        .map(|thread| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..50u64 {
+                    let id = thread * 1000 + i + 1;
+                    submit(
+                        &*store,
+                        vec![
+                            Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1))),
+                            Write::Transition(Box::new(transition(id, 0, 1, 2))),
+                        ],
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let query = ExecutionQuery {
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+        limit: 1000,
+        ..ExecutionQuery::default()
+    };
+    assert_eq!(store.list_executions(&query).unwrap().len(), 400);
+}

@@ -1,0 +1,514 @@
+//! The HTTP Task, `arn:aws:states:::http:invoke`, with EventBridge connections configured locally.
+//!
+//! [`build_request`] turns the task's parameters (`ApiEndpoint`, `Method`, `Headers`,
+//! `QueryParameters`, `RequestBody`, `Transform`, `Authentication.ConnectionArn`) into an
+//! [`HttpRequest`]; [`response_outcome`] turns the [`HttpResponse`] into the task result
+//! `{Headers, ResponseBody, StatusCode, StatusText}` or `States.Http.StatusCode.NNN`.
+//! [`invoke`] sends it with the blocking client, failing with `States.Http.Socket` when no
+//! response arrives within AWS's 60 s (or the task's shorter timeout).
+
+use crate::transport::{self, HttpRequest, HttpResponse, SendError};
+use crate::{failed, pointer_token, Error, TaskOutcome};
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use steppe_engine::TaskInvocation;
+
+/// The HTTP Task's resource.
+pub const INVOKE_RESOURCE: &str = "arn:aws:states:::http:invoke";
+
+/// AWS's limit on one HTTP Task request, seconds.
+pub const REQUEST_SECONDS_MAX: u64 = 60;
+
+/// The error name for a request that got no response.
+pub const SOCKET_ERROR: &str = "States.Http.Socket";
+
+/// Locally configured EventBridge connections, by name or ARN.
+#[derive(Debug, Clone, Default)]
+pub struct Connections {
+    /// Connection name (or full ARN) → what it adds to requests.
+    pub connections: BTreeMap<String, Connection>,
+}
+
+/// What a connection adds to each request: its authorization and invocation parameters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Connection {
+    /// Headers, the authorization header included; they replace same-named task headers.
+    pub headers: Vec<(String, String)>,
+    /// Query-string parameters.
+    pub query: Vec<(String, String)>,
+    /// Body parameters, merged into an object body.
+    pub body: Vec<(String, String)>,
+}
+
+impl Connections {
+    /// Reads a connections file (format in the crate README).
+    pub fn load(path: &Path) -> Result<Connections, Error> {
+        Connections::from_json(&crate::read_json(path)?, path)
+    }
+
+    /// Checks a connections document already parsed; `path` names it in messages.
+    pub fn from_json(document: &Value, path: &Path) -> Result<Connections, Error> {
+        let invalid = |pointer: String, message: &str| Error::Invalid {
+            path: path.to_path_buf(),
+            pointer,
+            message: message.to_string(),
+        };
+        let Some(Value::Object(entries)) = document.get("connections") else {
+            return Err(invalid(
+                String::new(),
+                "expected an object with a 'connections' object",
+            ));
+        };
+        let mut connections = BTreeMap::new();
+        for (name, spec) in entries {
+            let pointer = format!("/connections/{}", pointer_token(name));
+            connections.insert(name.clone(), parse_connection(spec, &pointer, &invalid)?);
+        }
+        Ok(Connections { connections })
+    }
+
+    /// The connection an ARN (`arn:aws:events:REGION:ACCOUNT:connection/NAME/ID`) or name refers to.
+    pub fn find(&self, arn: &str) -> Option<&Connection> {
+        self.connections.get(arn).or_else(|| {
+            let name = arn.split_once(":connection/")?.1.split('/').next()?;
+            self.connections.get(name)
+        })
+    }
+}
+
+fn parse_connection(
+    spec: &Value,
+    pointer: &str,
+    invalid: &dyn Fn(String, &str) -> Error,
+) -> Result<Connection, Error> {
+    let text = |value: Option<&Value>, pointer: String| -> Result<String, Error> {
+        match value {
+            Some(Value::String(text)) => Ok(text.clone()),
+            // `{"env": "NAME"}` keeps secrets out of the file.
+            Some(Value::Object(from)) if from.len() == 1 && from.contains_key("env") => {
+                let name = from["env"].as_str().unwrap_or_default();
+                std::env::var(name).map_err(|_| {
+                    invalid(
+                        pointer,
+                        &format!("the environment variable '{name}' is not set"),
+                    )
+                })
+            }
+            _ => Err(invalid(
+                pointer,
+                "expected a string or {\"env\": \"VARIABLE\"}",
+            )),
+        }
+    };
+    let auth = spec.get("AuthParameters").cloned().unwrap_or(json!({}));
+    let auth_pointer = format!("{pointer}/AuthParameters");
+    let mut connection = Connection::default();
+    match spec.get("AuthorizationType").and_then(Value::as_str) {
+        Some("API_KEY") => {
+            let params = auth.get("ApiKeyAuthParameters");
+            let field = |name: &str| {
+                let pointer = format!("{auth_pointer}/ApiKeyAuthParameters/{name}");
+                text(params.and_then(|params| params.get(name)), pointer)
+            };
+            connection.headers.push((field("ApiKeyName")?, field("ApiKeyValue")?));
+        }
+        Some("BASIC") => {
+            let params = auth.get("BasicAuthParameters");
+            let field = |name: &str| {
+                let pointer = format!("{auth_pointer}/BasicAuthParameters/{name}");
+                text(params.and_then(|params| params.get(name)), pointer)
+            };
+            let credentials = format!("{}:{}", field("Username")?, field("Password")?);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+            connection.headers.push(("Authorization".to_string(), format!("Basic {encoded}")));
+        }
+        Some("NONE") | None => {}
+        Some(other) => {
+            return Err(invalid(
+                format!("{pointer}/AuthorizationType"),
+                &format!("'{other}' is not supported locally; use API_KEY, BASIC or an Authorization header in InvocationHttpParameters"),
+            ))
+        }
+    }
+    let invocation = auth.get("InvocationHttpParameters");
+    for (field, target) in [
+        ("HeaderParameters", &mut connection.headers),
+        ("QueryStringParameters", &mut connection.query),
+        ("BodyParameters", &mut connection.body),
+    ] {
+        let Some(list) = invocation.and_then(|params| params.get(field)) else {
+            continue;
+        };
+        let pointer = format!("{auth_pointer}/InvocationHttpParameters/{field}");
+        let list = list
+            .as_array()
+            .ok_or_else(|| invalid(pointer.clone(), "expected a list of {\"Key\", \"Value\"}"))?;
+        for (index, entry) in list.iter().enumerate() {
+            let key = text(entry.get("Key"), format!("{pointer}/{index}/Key"))?;
+            let value = text(entry.get("Value"), format!("{pointer}/{index}/Value"))?;
+            target.push((key, value));
+        }
+    }
+    Ok(connection)
+}
+
+/// Runs an HTTP Task with the blocking client.
+pub fn invoke(connections: &Connections, task: &TaskInvocation) -> TaskOutcome {
+    let request = match build_request(&task.parameters, connections) {
+        Ok(request) => request,
+        Err(outcome) => return outcome,
+    };
+    let seconds = task.timeout_seconds.map_or(REQUEST_SECONDS_MAX, |seconds| {
+        seconds.min(REQUEST_SECONDS_MAX)
+    });
+    match transport::send(&request, Duration::from_secs(seconds)) {
+        Ok(response) => response_outcome(&response),
+        Err(SendError::Timeout(_)) => failed(
+            SOCKET_ERROR,
+            format!(
+                "The request to {} timed out after {seconds} seconds",
+                request.url
+            ),
+        ),
+        Err(SendError::Connection(message)) => failed(
+            SOCKET_ERROR,
+            format!("The request to {} failed: {message}", request.url),
+        ),
+    }
+}
+
+/// Builds the request an HTTP Task's parameters describe.
+pub fn build_request(
+    parameters: &Value,
+    connections: &Connections,
+) -> Result<HttpRequest, TaskOutcome> {
+    let runtime = |message: String| failed(steppe_asl::error_name::RUNTIME, message);
+    let field = |name: &str| parameters.get(name).and_then(Value::as_str);
+    let endpoint = field("ApiEndpoint").ok_or_else(|| {
+        runtime("The HTTP Task needs the parameter 'ApiEndpoint' (a string)".into())
+    })?;
+    let method = field("Method")
+        .ok_or_else(|| runtime("The HTTP Task needs the parameter 'Method' (a string)".into()))?
+        .to_ascii_uppercase();
+    let connection_arn = ["Authentication", "InvocationConfig"]
+        .iter()
+        .find_map(|name| parameters.get(*name)?.get("ConnectionArn")?.as_str());
+    let connection = match connection_arn {
+        None => Connection::default(),
+        Some(arn) => connections.find(arn).cloned().ok_or_else(|| {
+            failed(
+                steppe_asl::error_name::TASK_FAILED,
+                format!("The connection '{arn}' is not configured locally: add it to the connections file (--connections)"),
+            )
+        })?,
+    };
+    let transform = parameters.get("Transform");
+    let url_encoded = transform
+        .and_then(|transform| transform.get("RequestBodyEncoding"))
+        .and_then(Value::as_str)
+        == Some("URL_ENCODED");
+    let array_format = transform
+        .and_then(|transform| transform.get("RequestEncodingOptions"))
+        .and_then(|options| options.get("ArrayFormat"))
+        .and_then(Value::as_str)
+        .unwrap_or("INDICES");
+
+    let mut query = Vec::new();
+    if let Some(parameters) = parameters.get("QueryParameters") {
+        flatten("", parameters, array_format, &mut query);
+    }
+    query.extend(connection.query.iter().cloned());
+    let mut url = endpoint.to_string();
+    if !query.is_empty() {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&encode_pairs(&query));
+    }
+
+    let mut headers: Vec<(String, String)> = match parameters.get("Headers") {
+        Some(Value::Object(given)) => given
+            .iter()
+            .map(|(name, value)| (name.clone(), scalar_text(value)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let body = match parameters.get("RequestBody") {
+        None if connection.body.is_empty() => None,
+        body => Some(request_body(body, &connection, url_encoded, array_format)?),
+    };
+    if let Some((content_type, _)) = &body {
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push(("Content-Type".to_string(), content_type.to_string()));
+        }
+    }
+    for (name, value) in &connection.headers {
+        headers.retain(|(given, _)| !given.eq_ignore_ascii_case(name));
+        headers.push((name.clone(), value.clone()));
+    }
+    Ok(HttpRequest {
+        method,
+        url,
+        headers,
+        body: body.map(|(_, bytes)| bytes),
+    })
+}
+
+/// The body and its content type.
+fn request_body(
+    body: Option<&Value>,
+    connection: &Connection,
+    url_encoded: bool,
+    array_format: &str,
+) -> Result<(&'static str, Vec<u8>), TaskOutcome> {
+    let mut body = body.cloned().unwrap_or_else(|| json!({}));
+    if let Value::Object(object) = &mut body {
+        for (key, value) in &connection.body {
+            object.insert(key.clone(), json!(value));
+        }
+    }
+    if url_encoded {
+        if !body.is_object() {
+            return Err(failed(
+                steppe_asl::error_name::RUNTIME,
+                "The HTTP Task's RequestBody must be an object to be URL_ENCODED",
+            ));
+        }
+        let mut pairs = Vec::new();
+        flatten("", &body, array_format, &mut pairs);
+        return Ok((
+            "application/x-www-form-urlencoded",
+            encode_pairs(&pairs).into_bytes(),
+        ));
+    }
+    let bytes = match &body {
+        Value::String(text) => text.clone().into_bytes(),
+        other => other.to_string().into_bytes(),
+    };
+    Ok(("application/json; charset=UTF-8", bytes))
+}
+
+/// Flattens a JSON value into form pairs: `a[b]=c`, arrays per `ArrayFormat`.
+fn flatten(prefix: &str, value: &Value, array_format: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(object) => {
+            for (key, value) in object {
+                let name = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}[{key}]")
+                };
+                flatten(&name, value, array_format, out);
+            }
+        }
+        Value::Array(items) => match array_format {
+            "COMMAS" => {
+                let joined: Vec<String> = items.iter().map(scalar_text).collect();
+                out.push((prefix.to_string(), joined.join(",")));
+            }
+            "REPEAT" => items
+                .iter()
+                .for_each(|item| flatten(prefix, item, array_format, out)),
+            "BRACKETS" => items
+                .iter()
+                .for_each(|item| flatten(&format!("{prefix}[]"), item, array_format, out)),
+            _ => items.iter().enumerate().for_each(|(index, item)| {
+                flatten(&format!("{prefix}[{index}]"), item, array_format, out)
+            }),
+        },
+        scalar => out.push((prefix.to_string(), scalar_text(scalar))),
+    }
+}
+
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn encode_pairs(pairs: &[(String, String)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|byte| match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(byte).to_string()
+                }
+                _ => format!("%{byte:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The task result for a response, or `States.Http.StatusCode.NNN` (cause: the same result's
+/// JSON text) when the status is not 2xx.
+pub fn response_outcome(response: &HttpResponse) -> TaskOutcome {
+    let mut headers: Map<String, Value> = Map::new();
+    for (name, value) in &response.headers {
+        let values = headers.entry(name.clone()).or_insert_with(|| json!([]));
+        if let Value::Array(values) = values {
+            values.push(json!(value));
+        }
+    }
+    let is_json = response
+        .header("content-type")
+        .is_some_and(|content_type| content_type.to_ascii_lowercase().contains("json"));
+    let text = String::from_utf8_lossy(&response.body);
+    let body = match is_json {
+        true => serde_json::from_str(&text).unwrap_or_else(|_| json!(text)),
+        false => json!(text),
+    };
+    let result = json!({
+        "Headers": headers,
+        "ResponseBody": body,
+        "StatusCode": response.status,
+        "StatusText": transport::reason_phrase(response.status),
+    });
+    if (200..300).contains(&response.status) {
+        TaskOutcome::Succeeded(result)
+    } else {
+        failed(
+            format!("States.Http.StatusCode.{}", response.status),
+            result.to_string(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connections() -> Connections {
+        Connections::from_json(
+            &json!({"connections": {
+                "stripe": {
+                    "AuthorizationType": "API_KEY",
+                    "AuthParameters": {
+                        "ApiKeyAuthParameters": {"ApiKeyName": "Authorization", "ApiKeyValue": "Bearer k"},
+                        "InvocationHttpParameters": {
+                            "QueryStringParameters": [{"Key": "v", "Value": "2"}],
+                            "BodyParameters": [{"Key": "source", "Value": "steppe"}]
+                        }
+                    }
+                },
+                "basic": {"AuthorizationType": "BASIC",
+                          "AuthParameters": {"BasicAuthParameters": {"Username": "u", "Password": "p"}}}
+            }}),
+            Path::new("connections.json"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn builds_url_headers_and_form_body() {
+        let request = build_request(
+            &json!({
+                "ApiEndpoint": "https://api.example.com/charges",
+                "Method": "post",
+                "Headers": {"authorization": "mine", "X-Trace": 7},
+                "QueryParameters": {"q": "a b", "tags": ["x", "y"]},
+                "RequestBody": {"amount": 5, "items": ["p", "q"]},
+                "Transform": {"RequestBodyEncoding": "URL_ENCODED",
+                              "RequestEncodingOptions": {"ArrayFormat": "BRACKETS"}},
+                "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:123456789012:connection/stripe/0b1c"}
+            }),
+            &connections(),
+        )
+        .unwrap();
+        assert_eq!(request.method, "POST");
+        assert_eq!(
+            request.url,
+            "https://api.example.com/charges?q=a%20b&tags%5B%5D=x&tags%5B%5D=y&v=2"
+        );
+        assert_eq!(
+            request.headers,
+            vec![
+                ("X-Trace".to_string(), "7".to_string()),
+                (
+                    "Content-Type".to_string(),
+                    "application/x-www-form-urlencoded".to_string()
+                ),
+                ("Authorization".to_string(), "Bearer k".to_string()),
+            ]
+        );
+        assert_eq!(
+            String::from_utf8(request.body.unwrap()).unwrap(),
+            "amount=5&items%5B%5D=p&items%5B%5D=q&source=steppe"
+        );
+    }
+
+    #[test]
+    fn basic_auth_and_json_body() {
+        let request = build_request(
+            &json!({"ApiEndpoint": "http://h/x?a=1", "Method": "PUT", "RequestBody": {"k": [1]},
+                    "Authentication": {"ConnectionArn": "basic"}}),
+            &connections(),
+        )
+        .unwrap();
+        assert_eq!(request.url, "http://h/x?a=1");
+        assert!(request
+            .headers
+            .contains(&("Authorization".into(), "Basic dTpw".into())));
+        assert_eq!(request.body.unwrap(), br#"{"k":[1]}"#);
+    }
+
+    #[test]
+    fn missing_connection_and_parameters_fail() {
+        let outcome = build_request(
+            &json!({"ApiEndpoint": "http://h", "Method": "GET",
+                    "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:1:connection/nope/1"}}),
+            &connections(),
+        );
+        assert!(
+            matches!(outcome, Err(TaskOutcome::Failed { cause, .. }) if cause.contains("connection/nope/1"))
+        );
+        let outcome = build_request(&json!({"Method": "GET"}), &connections());
+        assert!(
+            matches!(outcome, Err(TaskOutcome::Failed { error, .. }) if error == "States.Runtime")
+        );
+    }
+
+    #[test]
+    fn response_shape_and_status_errors() {
+        let response = HttpResponse {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("set-cookie".into(), "a".into()),
+                ("set-cookie".into(), "b".into()),
+            ],
+            body: br#"{"id": 1}"#.to_vec(),
+        };
+        assert_eq!(
+            response_outcome(&response),
+            TaskOutcome::Succeeded(json!({
+                "Headers": {"content-type": ["application/json"], "set-cookie": ["a", "b"]},
+                "ResponseBody": {"id": 1},
+                "StatusCode": 200,
+                "StatusText": "OK"
+            }))
+        );
+        let missing = HttpResponse {
+            status: 404,
+            headers: vec![],
+            body: b"nope".to_vec(),
+        };
+        assert_eq!(
+            response_outcome(&missing),
+            failed(
+                "States.Http.StatusCode.404",
+                r#"{"Headers":{},"ResponseBody":"nope","StatusCode":404,"StatusText":"Not Found"}"#
+            )
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! Task states that do real work: Step Functions Local mocks, Lambda functions run as local
+//! commands or called on a Lambda-compatible endpoint, and the HTTP Task.
+//!
+//! [`Integrations`] is a [`TaskHandler`]: it answers a task from the selected mock test case
+//! first, then routes it by resource (`arn:aws:lambda:…:function:NAME`,
+//! `arn:aws:states:::lambda:invoke`, `arn:aws:states:::http:invoke`), and fails anything else the
+//! way [`steppe_runtime::NoTasks`] does.
+//!
+//! Each integration is split in two: pure functions that build the request and turn the response
+//! into a [`TaskOutcome`] ([`lambda`], [`http`]), and a small blocking layer that does the I/O
+//! ([`transport`], [`command`]). An async caller reuses the pure half with its own client.
+//!
+//! ```
+//! use serde_json::json;
+//! use steppe_runtime::{FastClock, Observer, TaskHandler, TaskOutcome};
+//! use steppe_tasks::{mock::MockConfig, Config, Integrations};
+//!
+//! let mocks = MockConfig::from_json(&json!({
+//!     "StateMachines": {"Orders": {"TestCases": {"HappyPath": {"Charge": "Charged"}}}},
+//!     "MockedResponses": {"Charged": {"0": {"Return": {"charged": true}}}}
+//! }), "mocks.json").unwrap();
+//! let config = Config {
+//!     mocks: Some(mocks.test_case("Orders", "HappyPath").unwrap()),
+//!     ..Config::default()
+//! };
+//! let definition = steppe_asl::compile(r#"{"StartAt": "Charge", "States": {
+//!     "Charge": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}"#)
+//!     .unwrap();
+//! let info = steppe_runtime::local_execution_info("Orders", "run-1", 0);
+//! let mut execution = steppe_engine::Execution::new(
+//!     info, json!({}), steppe_engine::Config::standard(), 1);
+//! steppe_runtime::run_to_end(&definition, &mut execution, &FastClock::new(0),
+//!     &mut Integrations::new(config), &mut Observer::default()).unwrap();
+//! assert_eq!(execution.output, Some(json!({"charged": true})));
+//! ```
+
+pub mod command;
+pub mod http;
+pub mod lambda;
+pub mod mock;
+pub mod transport;
+
+use std::path::PathBuf;
+use steppe_engine::TaskInvocation;
+pub use steppe_runtime::{TaskHandler, TaskOutcome};
+
+/// What [`Integrations`] knows: the mocks of one test case, local functions and connections.
+#[derive(Debug, Default)]
+pub struct Config {
+    /// The selected Step Functions Local test case, answered before anything else.
+    pub mocks: Option<mock::TestCase>,
+    /// Lambda functions, or `None` when no functions file was given.
+    pub functions: Option<lambda::Functions>,
+    /// EventBridge connections for the HTTP Task.
+    pub connections: http::Connections,
+}
+
+/// The task handler for local runs; one per execution (mock attempts are counted per execution).
+#[derive(Debug)]
+pub struct Integrations {
+    config: Config,
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("{path} is not valid JSON: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The file is JSON but not of the expected shape.
+    #[error("{path} at '{pointer}': {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// JSON pointer to the offending value (empty for the whole document).
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A mock test case was asked for that the file does not define.
+    #[error("{0}")]
+    UnknownTestCase(String),
+}
+
+impl Integrations {
+    /// A handler for one execution.
+    pub fn new(config: Config) -> Integrations {
+        Integrations { config }
+    }
+}
+
+impl TaskHandler for Integrations {
+    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
+        if let Some(mocks) = self.config.mocks.as_mut() {
+            if let Some(outcome) = mocks.answer(&task.state_name) {
+                return outcome;
+            }
+        }
+        let resource = task.resource.as_str();
+        if resource == lambda::INVOKE_RESOURCE || lambda::function_arn_name(resource).is_some() {
+            return match &self.config.functions {
+                Some(functions) => lambda::invoke(functions, task),
+                None => self.unconfigured(task, "no functions file is given (--functions)"),
+            };
+        }
+        if resource == http::INVOKE_RESOURCE {
+            return http::invoke(&self.config.connections, task);
+        }
+        self.unconfigured(task, "steppe has no local integration for it")
+    }
+}
+
+impl Integrations {
+    fn unconfigured(&self, task: &TaskInvocation, why: &str) -> TaskOutcome {
+        let mock_note = match &self.config.mocks {
+            Some(mocks) => format!(
+                "; the test case '{}' does not mock the state '{}'",
+                mocks.name(),
+                task.state_name
+            ),
+            None => String::new(),
+        };
+        failed(
+            steppe_asl::error_name::TASK_FAILED,
+            format!(
+                "No integration is configured for the resource '{}' of the state '{}': {why}{mock_note}",
+                task.resource, task.state_name
+            ),
+        )
+    }
+}
+
+/// Shorthand for a failed outcome.
+pub fn failed(error: impl Into<String>, cause: impl Into<String>) -> TaskOutcome {
+    TaskOutcome::Failed {
+        error: error.into(),
+        cause: cause.into(),
+    }
+}
+
+/// Reads and parses a JSON configuration file.
+pub(crate) fn read_json(path: &std::path::Path) -> Result<serde_json::Value, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Escapes one JSON-pointer reference token.
+pub(crate) fn pointer_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// A request id in UUID shape, derived from `seed` so runs are reproducible.
+pub(crate) fn request_id(seed: &str) -> String {
+    // FNV-1a, twice with different offsets, for 128 bits.
+    let hash = |offset: u64| {
+        seed.bytes().fold(offset, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let (high, low) = (hash(0xcbf2_9ce4_8422_2325), hash(0x8422_2325_cbf2_9ce4));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        high >> 32,
+        (high >> 16) & 0xffff,
+        high & 0xfff,
+        0x8000 | (low >> 48) & 0x3fff,
+        low & 0xffff_ffff_ffff
+    )
+}

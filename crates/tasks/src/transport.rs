@@ -1,0 +1,117 @@
+//! Plain HTTP requests and responses, and the one blocking client that sends them.
+//!
+//! The integrations build an [`HttpRequest`] and read an [`HttpResponse`] without doing I/O, so an
+//! async caller can send the same request with its own client.
+
+use std::time::Duration;
+
+/// An HTTP request, fully built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The absolute URL, query string included.
+    pub url: String,
+    /// Header names and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    pub body: Option<Vec<u8>>,
+}
+
+/// An HTTP response, fully read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lowercase) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The request did not complete within the timeout.
+    Timeout(String),
+    /// The connection failed (refused, reset, DNS, TLS, ...), or the request was malformed.
+    Connection(String),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Timeout(message) | SendError::Connection(message) => f.write_str(message),
+        }
+    }
+}
+
+/// The largest response body read, bytes (well above the 256 KiB payload limit, so the limit
+/// check sees oversized bodies rather than a transport error).
+pub const RESPONSE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
+/// Sends `request` and reads the whole response, within `timeout`.
+pub fn send(request: &HttpRequest, timeout: Duration) -> Result<HttpResponse, SendError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .allow_non_standard_methods(true)
+        .timeout_global(Some(timeout))
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.url.as_str());
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let map_error = |error: ureq::Error| match error {
+        ureq::Error::Timeout(_) => SendError::Timeout(error.to_string()),
+        _ => SendError::Connection(error.to_string()),
+    };
+    let invalid =
+        |error: ureq::http::Error| SendError::Connection(format!("invalid request: {error}"));
+    let mut response = match &request.body {
+        Some(body) => agent.run(builder.body(body.clone()).map_err(invalid)?),
+        None => agent.run(builder.body(()).map_err(invalid)?),
+    }
+    .map_err(map_error)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(RESPONSE_BYTES_MAX)
+        .read_to_vec()
+        .map_err(map_error)?;
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The reason phrase of a status code (`404` → `Not Found`), empty when unknown.
+pub fn reason_phrase(status: u16) -> &'static str {
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason())
+        .unwrap_or("")
+}
