@@ -536,6 +536,32 @@ async fn executions_run_and_report_like_the_engine() {
         .unwrap();
     assert_eq!(succeeded.executions.len(), 1);
     assert_eq!(succeeded.executions[0].name, "run-1");
+    let first_page = client
+        .list_executions()
+        .state_machine_arn(&arn)
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    let second_page = client
+        .list_executions()
+        .state_machine_arn(&arn)
+        .max_results(1)
+        .set_next_token(first_page.next_token.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        [
+            &first_page.executions[0].execution_arn,
+            &second_page.executions[0].execution_arn
+        ],
+        [
+            &all.executions[0].execution_arn,
+            &all.executions[1].execution_arn
+        ]
+    );
+    assert!(second_page.next_token.is_none());
     server.shutdown().await;
 }
 
@@ -740,7 +766,10 @@ async fn bad_input_gets_aws_error_codes() {
                 .build(),
         );
     }
-    assert_eq!(code(&too_many_tags.send().await.unwrap_err()), "TooManyTags");
+    assert_eq!(
+        code(&too_many_tags.send().await.unwrap_err()),
+        "TooManyTags"
+    );
     let bad_name = client
         .start_execution()
         .state_machine_arn(&arn)
