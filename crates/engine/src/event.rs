@@ -82,6 +82,11 @@ pub enum Details {
     },
     /// `ExecutionFailed`.
     ExecutionFailed(ErrorCause),
+    /// `ExecutionRedriven`.
+    ExecutionRedriven {
+        /// How many times the execution has been redriven, this time included.
+        redrive_count: u32,
+    },
     /// `ExecutionAborted`.
     ExecutionAborted(ErrorCause),
     /// `ExecutionTimedOut`.
@@ -131,6 +136,25 @@ pub enum Details {
     TaskFailed(TaskResource, ErrorCause),
     /// `TaskTimedOut`.
     TaskTimedOut(TaskResource, ErrorCause),
+    /// `ActivityScheduled`: a Task whose resource is an activity ARN.
+    ActivityScheduled {
+        /// The activity's ARN.
+        resource: String,
+        /// The task input, JSON text.
+        input: String,
+        /// The task's timeout.
+        timeout_in_seconds: Option<u64>,
+        /// The task's heartbeat timeout.
+        heartbeat_in_seconds: Option<u64>,
+    },
+    /// `ActivityStarted`: a worker took the activity task.
+    ActivityStarted,
+    /// `ActivitySucceeded`, with the output as JSON text.
+    ActivitySucceeded(String),
+    /// `ActivityFailed`.
+    ActivityFailed(ErrorCause),
+    /// `ActivityTimedOut`.
+    ActivityTimedOut(ErrorCause),
     /// `ParallelStateStarted`.
     ParallelStateStarted,
     /// `ParallelStateSucceeded`.
@@ -232,6 +256,10 @@ impl HistoryEvent {
                 json!({"output": output, "outputDetails": untruncated}),
             ),
             Details::ExecutionFailed(error) => ("executionFailedEventDetails", error.to_json()),
+            Details::ExecutionRedriven { redrive_count } => (
+                "executionRedrivenEventDetails",
+                json!({ "redriveCount": redrive_count }),
+            ),
             Details::ExecutionAborted(error) => ("executionAbortedEventDetails", error.to_json()),
             Details::ExecutionTimedOut(error) => ("executionTimedOutEventDetails", error.to_json()),
             Details::StateEntered { name, input, .. } => (
@@ -287,6 +315,32 @@ impl HistoryEvent {
             Details::TaskTimedOut(resource, error) => {
                 ("taskTimedOutEventDetails", resource.with_error(error))
             }
+            Details::ActivityScheduled {
+                resource,
+                input,
+                timeout_in_seconds,
+                heartbeat_in_seconds,
+            } => {
+                let mut details = json!({
+                    "resource": resource,
+                    "input": input,
+                    "inputDetails": untruncated,
+                });
+                if let Some(timeout) = timeout_in_seconds {
+                    details["timeoutInSeconds"] = json!(timeout);
+                }
+                if let Some(heartbeat) = heartbeat_in_seconds {
+                    details["heartbeatInSeconds"] = json!(heartbeat);
+                }
+                ("activityScheduledEventDetails", details)
+            }
+            Details::ActivityStarted => ("activityStartedEventDetails", json!({})),
+            Details::ActivitySucceeded(output) => (
+                "activitySucceededEventDetails",
+                json!({"output": output, "outputDetails": untruncated}),
+            ),
+            Details::ActivityFailed(error) => ("activityFailedEventDetails", error.to_json()),
+            Details::ActivityTimedOut(error) => ("activityTimedOutEventDetails", error.to_json()),
             Details::MapStateStarted { length } => {
                 ("mapStateStartedEventDetails", json!({"length": length}))
             }
@@ -335,6 +389,7 @@ fn fixed_type_name(details: &Details) -> &'static str {
         Details::ExecutionStarted { .. } => "ExecutionStarted",
         Details::ExecutionSucceeded { .. } => "ExecutionSucceeded",
         Details::ExecutionFailed(_) => "ExecutionFailed",
+        Details::ExecutionRedriven { .. } => "ExecutionRedriven",
         Details::ExecutionAborted(_) => "ExecutionAborted",
         Details::ExecutionTimedOut(_) => "ExecutionTimedOut",
         Details::TaskScheduled { .. } => "TaskScheduled",
@@ -343,6 +398,11 @@ fn fixed_type_name(details: &Details) -> &'static str {
         Details::TaskSucceeded(..) => "TaskSucceeded",
         Details::TaskFailed(..) => "TaskFailed",
         Details::TaskTimedOut(..) => "TaskTimedOut",
+        Details::ActivityScheduled { .. } => "ActivityScheduled",
+        Details::ActivityStarted => "ActivityStarted",
+        Details::ActivitySucceeded(_) => "ActivitySucceeded",
+        Details::ActivityFailed(_) => "ActivityFailed",
+        Details::ActivityTimedOut(_) => "ActivityTimedOut",
         Details::ParallelStateStarted => "ParallelStateStarted",
         Details::ParallelStateSucceeded => "ParallelStateSucceeded",
         Details::ParallelStateFailed => "ParallelStateFailed",

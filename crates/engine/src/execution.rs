@@ -31,7 +31,7 @@ pub struct ExecutionInfo {
     pub region: String,
     /// When the execution started, epoch milliseconds.
     pub start_time_millis: i64,
-    /// How many times the execution was redriven.
+    /// How many times the execution was redriven (the engine counts redrives it applies).
     pub redrive_count: u32,
 }
 
@@ -144,6 +144,9 @@ pub enum Input {
         /// The cause given.
         cause: Option<String>,
     },
+    /// `RedriveExecution`: rerun a failed, timed-out or aborted execution from where it ended.
+    /// Ignored unless [`Execution::is_redrivable`].
+    Redrive,
 }
 
 /// Work the engine asks the runtime to do. The engine never does I/O itself.
@@ -229,6 +232,21 @@ pub struct Execution {
     /// The size of all live variables' JSON text (AWS allows 10 MiB per execution).
     pub(crate) variables_bytes: usize,
     pub(crate) execution_timer: Option<u64>,
+    /// Where a redrive resumes, kept when the execution ends without succeeding.
+    pub(crate) redrive_point: Option<RedrivePoint>,
+    /// When the latest redrive happened, epoch milliseconds (`$$.Execution.RedriveTime`).
+    pub(crate) redrive_time_millis: Option<i64>,
+}
+
+/// The top-level state that was running when the execution ended, to run again on redrive.
+#[derive(Debug, Clone)]
+pub(crate) struct RedrivePoint {
+    pub state: StateId,
+    pub input: Value,
+    /// The top-level variables.
+    pub variables: Map<String, Value>,
+    /// A Parallel's or Map's children that succeeded: a redrive reruns only the others.
+    pub completed: Option<Vec<Option<Value>>>,
 }
 
 /// Index of a frame.
@@ -271,6 +289,8 @@ pub(crate) struct Frame {
     pub map_item: Option<(usize, Value)>,
     /// The current Task state's token, for `$$.Task.Token`.
     pub task_token: Option<String>,
+    /// A redriven Parallel's or Map's children that already succeeded, by slot.
+    pub completed: Option<Vec<Option<Value>>>,
     /// The frame belongs to a distributed Map's child workflow, whose events are not part of
     /// this execution's history.
     pub silent: bool,
@@ -314,6 +334,8 @@ impl Execution {
             scopes: Vec::new(),
             free_scopes: Vec::new(),
             variables_bytes: 0,
+            redrive_point: None,
+            redrive_time_millis: None,
             execution_timer: None,
         }
     }
@@ -321,6 +343,14 @@ impl Execution {
     /// The id the next history event will get.
     pub fn next_event_id(&self) -> u64 {
         self.next_event_id
+    }
+
+    /// Whether [`Input::Redrive`] would rerun the execution: it ended without succeeding, and
+    /// not by hitting the history limit.
+    pub fn is_redrivable(&self) -> bool {
+        self.status != Status::Running
+            && self.status != Status::Succeeded
+            && self.redrive_point.is_some()
     }
 
     /// Whether the execution has ended.
@@ -367,7 +397,10 @@ pub fn apply(
     now_millis: i64,
 ) -> Transition {
     let mut run = crate::run::Run::new(definition, execution, now_millis);
-    if run.execution.status == Status::Running {
+    if input == Input::Redrive {
+        run.redrive();
+        run.drain();
+    } else if run.execution.status == Status::Running {
         run.handle(input);
         run.silent = false;
         run.drain();

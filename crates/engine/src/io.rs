@@ -131,6 +131,9 @@ pub(crate) fn context_object(run: &Run<'_>, frame: &Frame) -> Value {
     if can_retry {
         context["State"]["RetryCount"] = json!(retry_count);
     }
+    if let Some(millis) = run.execution.redrive_time_millis {
+        context["Execution"]["RedriveTime"] = json!(timestamp::format_iso8601(millis));
+    }
     if info.execution_arn.contains(":express:") {
         if let Some(execution) = context["Execution"].as_object_mut() {
             execution.remove("RedriveCount");

@@ -98,6 +98,7 @@ impl<'a> Run<'a> {
                 cause,
             } => states::task::completed(self, task_id, Err(Failure::new(error, cause))),
             Input::Stop { error, cause } => self.stop(error, cause),
+            Input::Redrive => self.redrive(),
         }
     }
 
@@ -258,8 +259,71 @@ impl<'a> Run<'a> {
                 );
                 states::child_ended(self, parent, slot, Err(failure), frame.previous_event_id);
             }
-            None => self.fail_execution(details, frame.previous_event_id),
+            None => {
+                self.keep_redrive_point(&frame);
+                self.fail_execution(details, frame.previous_event_id)
+            }
         }
+    }
+
+    /// Remembers where a redrive resumes: the top-level frame's state, input and variables.
+    fn keep_redrive_point(&mut self, frame: &Frame) {
+        let variables = self.execution.scopes[frame.scope.0]
+            .as_ref()
+            .map(|scope| scope.variables.clone())
+            .unwrap_or_default();
+        let completed = match &frame.phase {
+            Phase::AwaitChildren(children) => Some(children.results.clone()),
+            _ => frame.completed.clone(),
+        };
+        self.execution.redrive_point = Some(crate::execution::RedrivePoint {
+            state: frame.state,
+            input: frame.input.clone(),
+            variables,
+            completed,
+        });
+    }
+
+    /// Applies [`Input::Redrive`]: reruns the top-level state the execution ended in, with
+    /// its input and the variables it had; a Parallel or Map reruns only children that did
+    /// not succeed. Retry counts start again from zero.
+    pub fn redrive(&mut self) {
+        if !self.execution.is_redrivable() {
+            return;
+        }
+        let Some(point) = self.execution.redrive_point.take() else {
+            return;
+        };
+        self.execution.status = Status::Running;
+        self.execution.error = None;
+        self.execution.stop_time_millis = None;
+        self.execution.info.redrive_count += 1;
+        self.execution.redrive_time_millis = Some(self.now);
+        let redrive_count = self.execution.info.redrive_count;
+        let last = self.execution.next_event_id - 1;
+        let redriven = self.emit(last, || Details::ExecutionRedriven { redrive_count });
+        let timeout = self
+            .definition
+            .timeout_seconds
+            .or(self.execution.config.duration_seconds_max);
+        if let Some(seconds) = timeout {
+            let timer_id = self.new_wait_id();
+            self.execution.execution_timer = Some(timer_id);
+            let fire_at_millis = self.now.saturating_add(seconds as i64 * 1000);
+            self.commands.push(Command::StartTimer {
+                timer_id,
+                fire_at_millis,
+            });
+        }
+        let scope = self.new_scope(None);
+        for (name, value) in point.variables {
+            self.set_variable(scope, name, value);
+        }
+        let frame = self.new_frame(None, scope, point.state, point.input, redriven);
+        if let Some(stored) = self.execution.frames[frame.0].as_mut() {
+            stored.completed = point.completed;
+        }
+        self.ready(frame);
     }
 
     /// Ends the execution as FAILED, as a Fail state or an unhandled error does.
@@ -275,6 +339,18 @@ impl<'a> Run<'a> {
         cause: Option<String>,
         previous_event_id: u64,
     ) {
+        if status != Status::Failed {
+            let top = self
+                .execution
+                .frames
+                .iter()
+                .flatten()
+                .find(|frame| frame.parent.is_none())
+                .cloned();
+            if let Some(top) = top {
+                self.keep_redrive_point(&top);
+            }
+        }
         let details = ErrorCause { error, cause };
         self.execution.error = Some(details.clone());
         self.emit(previous_event_id, || match status {
@@ -391,6 +467,7 @@ impl<'a> Run<'a> {
             retry_attempts: Vec::new(),
             map_item: None,
             task_token: None,
+            completed: None,
             silent: self.silent,
         };
         match self.execution.free_frames.pop() {

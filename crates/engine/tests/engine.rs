@@ -268,3 +268,113 @@ fn an_endless_pass_loop_ends_at_the_history_limit() {
         Some("States.Runtime")
     );
 }
+
+fn tasks(transition: &Transition) -> Vec<u64> {
+    invoked(transition).into_iter().map(|(id, _)| id).collect()
+}
+
+#[test]
+fn redrive_reruns_the_failed_state_with_its_input_and_variables() {
+    let (definition, mut execution, transition) = start(
+        r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"kept": "yes"}, "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Parameters": {"v.$": "$.v", "kept.$": "$kept", "count.$": "$$.Execution.RedriveCount"}, "End": true}}}"#,
+        json!({"v": 1}),
+    );
+    let first = tasks(&transition)[0];
+    let failed = Input::TaskFailed {
+        task_id: first,
+        error: "Boom".into(),
+        cause: "c".into(),
+    };
+    apply(&definition, &mut execution, failed, 2_000);
+    assert_eq!(execution.status, Status::Failed);
+    assert!(execution.is_redrivable());
+
+    let redriven = apply(&definition, &mut execution, Input::Redrive, 3_000);
+    assert_eq!(execution.status, Status::Running);
+    assert_eq!(
+        types(&redriven),
+        ["ExecutionRedriven", "TaskStateEntered", "TaskScheduled"]
+    );
+    assert_eq!(
+        redriven.events[0].to_json()["executionRedrivenEventDetails"],
+        json!({"redriveCount": 1})
+    );
+    let (task_id, parameters) = invoked(&redriven).pop().expect("the task again");
+    assert_eq!(parameters, json!({"v": 1, "kept": "yes", "count": 1}));
+    let done = Input::TaskSucceeded {
+        task_id,
+        output: json!("ok"),
+    };
+    apply(&definition, &mut execution, done, 4_000);
+    assert_eq!(execution.status, Status::Succeeded);
+    assert_eq!(execution.info.redrive_count, 1);
+    assert!(!execution.is_redrivable());
+}
+
+#[test]
+fn redrive_reruns_only_the_map_iterations_that_failed() {
+    let (definition, mut execution, transition) = start(
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 3,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}, "End": true}}}"#,
+        json!([10, 11, 12]),
+    );
+    let started = invoked(&transition);
+    assert_eq!(started.len(), 3);
+    let (first, _) = started[0].clone();
+    apply(
+        &definition,
+        &mut execution,
+        Input::TaskSucceeded {
+            task_id: first,
+            output: json!("a"),
+        },
+        2_000,
+    );
+    let (second, _) = started[1].clone();
+    let failed = Input::TaskFailed {
+        task_id: second,
+        error: "Boom".into(),
+        cause: "c".into(),
+    };
+    apply(&definition, &mut execution, failed, 2_001);
+    assert_eq!(execution.status, Status::Failed);
+
+    let redriven = apply(&definition, &mut execution, Input::Redrive, 3_000);
+    let again = invoked(&redriven);
+    let inputs: Vec<Value> = again
+        .iter()
+        .map(|(_, parameters)| parameters.clone())
+        .collect();
+    assert_eq!(
+        inputs,
+        [json!(11), json!(12)],
+        "item 0 succeeded and is not rerun"
+    );
+    for (task_id, parameters) in again {
+        let output = json!(format!("r{parameters}"));
+        apply(
+            &definition,
+            &mut execution,
+            Input::TaskSucceeded { task_id, output },
+            4_000,
+        );
+    }
+    assert_eq!(execution.status, Status::Succeeded);
+    assert_eq!(execution.output, Some(json!(["a", "r11", "r12"])));
+}
+
+#[test]
+fn a_succeeded_execution_is_not_redrivable() {
+    let (definition, mut execution, _) = start(
+        r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#,
+        json!({}),
+    );
+    assert_eq!(execution.status, Status::Succeeded);
+    assert!(!execution.is_redrivable());
+    let transition = apply(&definition, &mut execution, Input::Redrive, 2_000);
+    assert!(transition.events.is_empty());
+}

@@ -221,6 +221,8 @@ pub enum InputRecord {
         /// The cause given.
         cause: Option<String>,
     },
+    /// `Input::Redrive`.
+    Redrive,
 }
 
 impl From<&Input> for InputRecord {
@@ -244,6 +246,7 @@ impl From<&Input> for InputRecord {
             },
             Input::TimerFired { timer_id } => InputRecord::TimerFired { timer_id },
             Input::Stop { error, cause } => InputRecord::Stop { error, cause },
+            Input::Redrive => InputRecord::Redrive,
         }
     }
 }
@@ -269,6 +272,7 @@ impl From<InputRecord> for Input {
             },
             InputRecord::TimerFired { timer_id } => Input::TimerFired { timer_id },
             InputRecord::Stop { error, cause } => Input::Stop { error, cause },
+            InputRecord::Redrive => Input::Redrive,
         }
     }
 }

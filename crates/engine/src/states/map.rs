@@ -119,7 +119,16 @@ pub(crate) fn run(
         tail: started,
         ..Children::default()
     };
-    if length == 0 {
+    // A redrive reruns only the iterations that did not succeed.
+    if let Some(completed) = frame.completed.take() {
+        for (slot, result) in completed.into_iter().enumerate().take(length) {
+            if result.is_some() {
+                children.results[slot] = result;
+                children.remaining -= 1;
+            }
+        }
+    }
+    if children.remaining == 0 {
         return succeed(run, id, frame, state, children);
     }
     if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
@@ -143,6 +152,11 @@ fn start_iterations(
     children: &mut Children,
 ) -> Result<(), Failure> {
     let block = run.definition.block(map.processor);
+    while children.next_index < children.items.len()
+        && children.results[children.next_index].is_some()
+    {
+        children.next_index += 1;
+    }
     if children.next_index < children.items.len() && children.active < children.max_concurrency {
         let index = children.next_index;
         children.next_index += 1;
@@ -299,6 +313,7 @@ fn fail(
         failure
     };
     frame.previous_event_id = source;
+    frame.completed = Some(children.results.clone());
     if is_distributed(state) {
         let details = crate::event::ErrorCause {
             error: Some(failure.error.clone()),

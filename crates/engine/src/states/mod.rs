@@ -216,6 +216,7 @@ pub(crate) fn advance(
     frame.phase = Phase::Enter;
     frame.input = input;
     frame.retry_attempts.clear();
+    frame.completed = None;
     Next::Ready(frame)
 }
 

@@ -40,7 +40,14 @@ pub(crate) fn run(
         tail: started,
         ..Children::default()
     };
+    // A redrive reruns only the branches that did not succeed.
+    let completed = frame.completed.take().unwrap_or_default();
     for (slot, block) in parallel.branches.iter().enumerate() {
+        if let Some(Some(result)) = completed.get(slot) {
+            children.results[slot] = Some(result.clone());
+            children.remaining -= 1;
+            continue;
+        }
         let start_at = run.definition.block(*block).start_at;
         let scope = run.new_scope(Some(frame.scope));
         let child = run.new_frame(Some((id, slot)), scope, start_at, input.clone(), started);
@@ -74,6 +81,7 @@ pub(crate) fn child_ended(
                 .running_frames()
                 .for_each(|child| abort(run, child));
             frame.previous_event_id = last_event_id;
+            frame.completed = Some(children.results.clone());
             return fail_state_with(
                 run,
                 id,

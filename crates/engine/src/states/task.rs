@@ -1,5 +1,7 @@
 //! `Task`: hands work to the runtime through [`Command::InvokeTask`] and waits for its result,
-//! under `TimeoutSeconds` and `HeartbeatSeconds` timers.
+//! under `TimeoutSeconds` and `HeartbeatSeconds` timers, which start when the task starts
+//! (`Input::TaskStarted`), as AWS counts them: an activity task may wait in its queue longer.
+//! A Task whose resource is an activity ARN records `Activity*` events instead of `Task*` ones.
 
 use super::fail_state;
 use crate::event::{Details, ErrorCause, TaskResource};
@@ -18,6 +20,9 @@ pub(crate) struct Pending {
     pub timeout_timer: Option<u64>,
     pub heartbeat_timer: Option<u64>,
     pub heartbeat_seconds: Option<u64>,
+    pub timeout_seconds: Option<u64>,
+    /// The resource is an activity ARN: history shows `Activity*` events.
+    pub activity: bool,
 }
 
 pub(crate) fn run(
@@ -60,19 +65,26 @@ pub(crate) fn run(
     } else {
         String::new()
     };
-    let event = run.emit(frame.previous_event_id, || Details::TaskScheduled {
-        resource: shown_resource,
-        region,
-        parameters: parameters_text,
-        timeout_in_seconds: timeout_seconds,
-        heartbeat_in_seconds: heartbeat_seconds,
-    });
+    let activity = is_activity(&task.resource);
+    let event = if activity {
+        let activity_arn = task.resource.clone();
+        run.emit(frame.previous_event_id, || Details::ActivityScheduled {
+            resource: activity_arn,
+            input: parameters_text,
+            timeout_in_seconds: timeout_seconds,
+            heartbeat_in_seconds: heartbeat_seconds,
+        })
+    } else {
+        run.emit(frame.previous_event_id, || Details::TaskScheduled {
+            resource: shown_resource,
+            region,
+            parameters: parameters_text,
+            timeout_in_seconds: timeout_seconds,
+            heartbeat_in_seconds: heartbeat_seconds,
+        })
+    };
     frame.previous_event_id = event;
     run.execution.waiting.insert(task_id, id);
-    let timeout_timer =
-        timeout_seconds.map(|s| run.start_timer(id, run.now.saturating_add(s as i64 * 1000)));
-    let heartbeat_timer =
-        heartbeat_seconds.map(|s| run.start_timer(id, run.now.saturating_add(s as i64 * 1000)));
     run.commands.push(Command::InvokeTask(TaskInvocation {
         task_id,
         state_name: state.name.clone(),
@@ -85,9 +97,11 @@ pub(crate) fn run(
     let pending = Pending {
         task_id,
         resource,
-        timeout_timer,
-        heartbeat_timer,
+        timeout_timer: None,
+        heartbeat_timer: None,
         heartbeat_seconds,
+        timeout_seconds,
+        activity,
     };
     frame.phase = Phase::AwaitTask(Box::new(pending));
     Next::Parked(frame)
@@ -95,11 +109,22 @@ pub(crate) fn run(
 
 /// The runtime began running the task.
 pub(crate) fn started(run: &mut Run<'_>, task_id: u64) {
-    let Some((id, mut frame, pending)) = take(run, task_id) else {
+    let Some((id, mut frame, mut pending)) = take(run, task_id) else {
         return;
     };
     let resource = pending.resource.clone();
-    frame.previous_event_id = run.emit(frame.previous_event_id, || Details::TaskStarted(resource));
+    frame.previous_event_id = if pending.activity {
+        run.emit(frame.previous_event_id, || Details::ActivityStarted)
+    } else {
+        run.emit(frame.previous_event_id, || Details::TaskStarted(resource))
+    };
+    let now = run.now;
+    pending.timeout_timer = pending
+        .timeout_seconds
+        .map(|s| run.start_timer(id, now.saturating_add(s as i64 * 1000)));
+    pending.heartbeat_timer = pending
+        .heartbeat_seconds
+        .map(|s| run.start_timer(id, now.saturating_add(s as i64 * 1000)));
     frame.phase = Phase::AwaitTask(pending);
     run.store(id, frame);
 }
@@ -134,9 +159,13 @@ pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, F
             } else {
                 String::new()
             };
-            frame.previous_event_id = run.emit(frame.previous_event_id, || {
-                Details::TaskSucceeded(resource, text)
-            });
+            frame.previous_event_id = if pending.activity {
+                run.emit(frame.previous_event_id, || Details::ActivitySucceeded(text))
+            } else {
+                run.emit(frame.previous_event_id, || {
+                    Details::TaskSucceeded(resource, text)
+                })
+            };
             frame.phase = Phase::Run;
             super::finish_with_result(run, id, frame, state, output)
         }
@@ -145,9 +174,13 @@ pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, F
                 error: Some(failure.error.clone()),
                 cause: Some(failure.cause.clone()),
             };
-            frame.previous_event_id = run.emit(frame.previous_event_id, || {
-                Details::TaskFailed(resource, details)
-            });
+            frame.previous_event_id = if pending.activity {
+                run.emit(frame.previous_event_id, || Details::ActivityFailed(details))
+            } else {
+                run.emit(frame.previous_event_id, || {
+                    Details::TaskFailed(resource, details)
+                })
+            };
             frame.phase = Phase::Run;
             fail_state(run, id, frame, state, failure)
         }
@@ -176,9 +209,13 @@ pub(crate) fn timer_fired(run: &mut Run<'_>, id: FrameId, mut frame: Frame, time
         cause: None,
     };
     let resource = pending.resource.clone();
-    frame.previous_event_id = run.emit(frame.previous_event_id, || {
-        Details::TaskTimedOut(resource, details)
-    });
+    frame.previous_event_id = if pending.activity {
+        run.emit(frame.previous_event_id, || Details::ActivityTimedOut(details))
+    } else {
+        run.emit(frame.previous_event_id, || {
+            Details::TaskTimedOut(resource, details)
+        })
+    };
     let state = run.definition.state(frame.state);
     fail_state(run, id, frame, state, failure)
 }
@@ -236,6 +273,12 @@ fn seconds(
             }
         }
     }
+}
+
+/// Whether a resource is an activity ARN (`arn:aws:states:REGION:ACCOUNT:activity:NAME`).
+pub(crate) fn is_activity(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.splitn(7, ':').collect();
+    parts.len() == 7 && parts[2] == "states" && parts[5] == "activity" && !parts[6].is_empty()
 }
 
 /// A task token: unique per task, drawn from the execution's seeded generator.
