@@ -5,6 +5,7 @@
 
 mod graph;
 mod tasks;
+mod worker;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -38,6 +39,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Serve the AWS Step Functions API (default http://127.0.0.1:8083, data in ./steppe-data).
     Server(steppe_server::ServerArgs),
+    /// Work on an activity's tasks: run a command per task (input on stdin, output from stdout).
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(clap::Args)]
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Validate { definition } => validate(&definition),
         Command::Graph(args) => graph::run(&args),
+        Command::Worker(args) => worker::run(&args),
         Command::Server(args) => steppe_server::run(args.options())
             .map(|()| ExitCode::SUCCESS)
             .map_err(Into::into),

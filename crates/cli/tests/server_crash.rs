@@ -122,7 +122,8 @@ fn reference(input: Value, execution_arn: &str) -> (String, Value, Vec<Value>) {
         &definition,
         &mut execution,
         &steppe_runtime::FastClock::new(0),
-        &mut steppe_runtime::NoTasks,
+        // The server's integrations, with no functions file: the Task fails as it does there.
+        &mut steppe_tasks::Integrations::new(steppe_tasks::Config::default()),
         &mut observer,
     )
     .unwrap();

@@ -157,7 +157,16 @@ fn task_timeout_fails_with_states_timeout() {
     let definition = r#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
         "TimeoutSeconds": 5, "End": true}}}"#;
     let (definition, mut execution, transition) = start(definition, json!({}));
-    let (timer_id, fire_at) = *timers(&transition)
+    // The timeout counts from the task's start, as AWS counts it.
+    assert!(!timers(&transition).iter().any(|(_, at)| *at == 6_000));
+    let task_id = invoked(&transition)[0].0;
+    let started = apply(
+        &definition,
+        &mut execution,
+        Input::TaskStarted { task_id },
+        1_000,
+    );
+    let (timer_id, fire_at) = *timers(&started)
         .iter()
         .find(|(_, at)| *at == 6_000)
         .expect("a 5 s task timer");

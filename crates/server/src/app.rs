@@ -22,6 +22,8 @@ pub struct App {
     pub definitions: Arc<Definitions>,
     /// Runs Standard executions.
     pub driver: Arc<Driver>,
+    /// Open tasks: activity queues and task tokens.
+    pub tasks: Arc<crate::tasks::Tasks>,
     /// Running Express executions, for `StopExecution`-free bookkeeping and tests.
     pub express: Arc<crate::express::ExpressExecutions>,
     random: Mutex<Random>,
@@ -41,6 +43,7 @@ impl App {
         registry: Registry,
         definitions: Arc<Definitions>,
         driver: Arc<Driver>,
+        tasks: Arc<crate::tasks::Tasks>,
     ) -> App {
         let seed = SystemClock.now_millis() as u64 ^ u64::from(std::process::id()) << 32;
         App {
@@ -49,6 +52,7 @@ impl App {
             registry: RwLock::new(registry),
             definitions,
             driver,
+            tasks,
             express: Arc::default(),
             random: Mutex::new(Random::new(seed)),
         }

@@ -6,25 +6,36 @@
 //! together make one step), submits their transitions (input record, events, end, timers,
 //! and the inputs still owed) to the store as one group, and waits for the commit; only then
 //! does it arm timers, answer callers and move on to the follow-ups. Commands that need no outside work become *local*
-//! inputs queued right away (`Continue`, and the `TaskStarted`/`TaskFailed` pair of a Task
-//! state, which fails for want of an integration until task integrations exist), and each
-//! transition stores the local inputs still queued, so recovery knows what was owed.
+//! inputs queued right away (`Continue`, and `TaskStarted` for a task that starts at once:
+//! an integration or a callback), and each transition stores the local inputs still queued,
+//! so recovery knows what was owed.
+//!
+//! Tasks: a transition that schedules one stores its [`TaskRecord`] (with a token for
+//! activity tasks, drawn here) and, once committed, opens it in [`Tasks`] (activity queues,
+//! tokens) or runs its integration on the blocking pool; the result comes back as an
+//! outside input. A transition that applies a result, a timeout or the execution's end
+//! clears the task's row. Recovery reopens every stored task and runs integrations again:
+//! a task in flight at a crash runs at least once more.
 //!
 //! An execution's engine state lives in its slot while it is busy. A slot whose execution
 //! ended, or that waits only for timers while more than `cache_max` slots are live, is
 //! dropped; the next input rebuilds the execution by replaying its input log (the engine is
 //! deterministic), checks the replay gave as many events as were stored, and goes on.
 
+use crate::integrations::Integrations;
 use crate::registry::Definitions;
+use crate::tasks::{is_activity, is_callback, OpenTask, Tasks};
 use crate::timers::Timers;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use steppe_asl::Definition;
-use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input, Status};
-use steppe_runtime::{Clock, NoTasks, SystemClock, TaskHandler, TaskOutcome};
+use steppe_engine::{
+    apply, Command, Config, Execution, ExecutionInfo, Input, Random, Status, TaskInvocation,
+};
+use steppe_runtime::{Clock, SystemClock, TaskOutcome};
 use steppe_store::{
-    ExecutionEnd, ExecutionRow, InputRecord, LoggedInput, Store, StoredEvent, Timer,
+    ExecutionEnd, ExecutionRow, InputRecord, LoggedInput, Store, StoredEvent, TaskRecord, Timer,
     TransitionRecord, Write,
 };
 use tokio::sync::oneshot;
@@ -52,6 +63,9 @@ pub struct Driver {
     region: String,
     cache_max: usize,
     committed: AtomicU64,
+    tasks: Arc<Tasks>,
+    integrations: Arc<Integrations>,
+    random: Mutex<Random>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -114,15 +128,25 @@ struct Pending {
     timer_operations: Vec<TimerOperation>,
     /// Timers whose firing the group applied (to deliver again if it fails).
     fired_timers: Vec<u64>,
+    /// Integration results the group applied (to deliver again if it fails; results
+    /// from callers are answered with the error instead, and the callers retry).
+    task_results: Vec<Input>,
     /// Whether the execution ended.
     finished: bool,
     /// Each applied input's reply and what it did.
     replies: Vec<(Option<Reply>, Applied)>,
+    /// Tasks to open or close, in order.
+    task_operations: Vec<TaskOperation>,
 }
 
 enum TimerOperation {
     Start(u64, i64),
     Cancel(u64),
+}
+
+enum TaskOperation {
+    Open(Box<OpenTask>),
+    Close(u64),
 }
 
 /// The most inputs of one execution applied and committed as one group.
@@ -143,8 +167,13 @@ impl Driver {
         region: String,
         first_id: u64,
         cache_max: usize,
+        (tasks, integrations): (Arc<Tasks>, Arc<Integrations>),
     ) -> Driver {
+        let seed = SystemClock.now_millis() as u64 ^ u64::from(std::process::id()).rotate_left(40);
         Driver {
+            tasks,
+            integrations,
+            random: Mutex::new(Random::new(seed)),
             store,
             definitions,
             timers,
@@ -219,6 +248,20 @@ impl Driver {
         answer.await.unwrap_or(Err(steppe_store::Error::Closed))
     }
 
+    /// Delivers a task's result (or heartbeat) from outside without waiting.
+    pub fn deliver_task_input(self: &Arc<Self>, id: u64, input: Input) {
+        self.deliver(
+            id,
+            Queued {
+                input,
+                local: false,
+                at_millis: None,
+                prefix: Vec::new(),
+                reply: None,
+            },
+        );
+    }
+
     /// Fires a timer.
     pub fn fire_timer(self: &Arc<Self>, id: u64, timer_id: u64) {
         self.deliver(
@@ -255,8 +298,20 @@ impl Driver {
     pub fn recover(self: &Arc<Self>) -> Result<usize, steppe_store::Error> {
         let running = self.store.running_executions()?;
         for execution in &running {
-            if !execution.pending.is_empty() || execution.has_tasks {
+            if !execution.pending.is_empty() {
                 self.resume(execution.id);
+            }
+            if execution.has_tasks {
+                let Some(row) = self.store.execution(execution.id)? else {
+                    continue;
+                };
+                for record in self.store.tasks(execution.id)? {
+                    self.open_task(OpenTask {
+                        execution_id: execution.id,
+                        execution_arn: row.arn.clone(),
+                        record,
+                    });
+                }
             }
         }
         for timer in self.store.timers()? {
@@ -345,8 +400,15 @@ impl Driver {
                             TimerOperation::Cancel(timer_id) => self.timers.cancel(id, timer_id),
                         }
                     }
+                    for operation in pending.task_operations {
+                        match operation {
+                            TaskOperation::Open(task) => self.open_task(*task),
+                            TaskOperation::Close(task_id) => self.tasks.close(id, task_id),
+                        }
+                    }
                     if pending.finished {
                         self.timers.clear(id);
+                        self.tasks.close_execution(id);
                         lock(&slot).state = SlotState::Finished;
                     }
                     for (reply, applied) in pending.replies {
@@ -362,6 +424,15 @@ impl Driver {
                     let mut guard = lock(&slot);
                     guard.state = SlotState::Unloaded;
                     guard.queue.retain(|queued| !queued.local);
+                    for input in pending.task_results.into_iter().rev() {
+                        guard.queue.push_front(Queued {
+                            input,
+                            local: false,
+                            at_millis: None,
+                            prefix: Vec::new(),
+                            reply: None,
+                        });
+                    }
                     for timer_id in pending.fired_timers.iter().rev() {
                         guard.queue.push_front(Queued {
                             input: Input::TimerFired {
@@ -444,6 +515,8 @@ impl Driver {
         let mut timer_operations = Vec::new();
         let mut fired_timers = Vec::new();
         let mut replies = Vec::new();
+        let mut task_operations = Vec::new();
+        let mut task_results = Vec::new();
         for _ in 0..batch {
             if live.execution.is_finished() {
                 break;
@@ -461,6 +534,24 @@ impl Driver {
             writes.extend(prefix);
             let record = InputRecord::from(&input);
             let mut timers_cleared = Vec::new();
+            let mut tasks_started = Vec::new();
+            let mut tasks_cleared = Vec::new();
+            match &input {
+                Input::TaskSucceeded { task_id, .. } | Input::TaskFailed { task_id, .. } => {
+                    if reply.is_none() {
+                        task_results.push(input.clone());
+                    }
+                    tasks_cleared.push(*task_id);
+                    task_operations.push(TaskOperation::Close(*task_id));
+                }
+                Input::TaskStarted { task_id } => {
+                    // An activity task a worker took: keep it from being handed out again.
+                    if let Some(task) = self.tasks.get(slot.id, *task_id) {
+                        tasks_started.push(task.record);
+                    }
+                }
+                _ => {}
+            }
             if let Input::TimerFired { timer_id } = &input {
                 fired_timers.push(*timer_id);
                 timers_cleared.push(*timer_id);
@@ -486,6 +577,19 @@ impl Driver {
                     Command::CancelTimer { timer_id } => {
                         timers_cleared.push(*timer_id);
                         timer_operations.push(TimerOperation::Cancel(*timer_id));
+                    }
+                    Command::InvokeTask(task) => {
+                        let record = self.task_record(task, now_millis);
+                        tasks_started.push(record.clone());
+                        task_operations.push(TaskOperation::Open(Box::new(OpenTask {
+                            execution_id: slot.id,
+                            execution_arn: live.execution.info.execution_arn.clone(),
+                            record,
+                        })));
+                    }
+                    Command::CancelTask { task_id } => {
+                        tasks_cleared.push(*task_id);
+                        task_operations.push(TaskOperation::Close(*task_id));
                     }
                     _ => {}
                 }
@@ -521,8 +625,8 @@ impl Driver {
                 end,
                 timers_started,
                 timers_cleared,
-                tasks_started: Vec::new(),
-                tasks_cleared: Vec::new(),
+                tasks_started,
+                tasks_cleared,
                 pending: slot
                     .queue
                     .iter()
@@ -554,9 +658,48 @@ impl Driver {
             committed,
             timer_operations,
             fired_timers,
+            task_results,
             finished: live.execution.is_finished(),
             replies,
+            task_operations,
         })
+    }
+
+    /// The stored form of a scheduled task; activity tasks get a token here.
+    fn task_record(&self, task: &TaskInvocation, now_millis: i64) -> TaskRecord {
+        let mut record = TaskRecord::from(task);
+        record.scheduled_millis = now_millis;
+        if is_activity(&task.resource) {
+            let mut random = lock(&self.random);
+            record.task_token = Some(format!(
+                "{:016x}{:016x}{:016x}{:016x}",
+                random.next_u64(),
+                random.next_u64(),
+                random.next_u64(),
+                random.next_u64()
+            ));
+        } else {
+            record.started = true;
+        }
+        record
+    }
+
+    /// Opens a committed task: queues activity tasks and callbacks in [`Tasks`], runs
+    /// integrations on the blocking pool and delivers their results.
+    fn open_task(self: &Arc<Self>, task: OpenTask) {
+        let resource = task.record.resource.as_str();
+        if is_activity(resource) || is_callback(resource) {
+            self.tasks.open(task);
+            return;
+        }
+        let driver = self.clone();
+        let execution_id = task.execution_id;
+        let invocation = TaskInvocation::from(task.record);
+        tokio::spawn(async move {
+            let task_id = invocation.task_id;
+            let outcome = driver.integrations.invoke(&driver, invocation).await;
+            driver.deliver_task_input(execution_id, outcome_input(task_id, outcome));
+        });
     }
 
     fn evict(&self, slot: &mut Slot) {
@@ -585,17 +728,15 @@ impl Driver {
         let mut owed: VecDeque<Input> = VecDeque::new();
         for logged in &inputs {
             let input: Input = logged.input.clone().into();
-            if matches!(
-                input,
-                Input::Continue | Input::TaskStarted { .. } | Input::TaskFailed { .. }
-            ) {
-                if owed.front() != Some(&input) {
-                    return Err(steppe_store::Error::Decode(format!(
-                        "input {} was not owed when it was applied",
-                        logged.seq
-                    )));
-                }
+            // Owed inputs apply in order; a `TaskStarted` may also come from outside (a
+            // worker took an activity task).
+            if owed.front() == Some(&input) {
                 owed.pop_front();
+            } else if input == Input::Continue {
+                return Err(steppe_store::Error::Decode(format!(
+                    "input {} was not owed when it was applied",
+                    logged.seq
+                )));
             }
             let transition = apply(&definition, &mut execution, input, logged.now_millis);
             owed.extend(follow_ups(&transition.commands));
@@ -618,33 +759,35 @@ impl Driver {
     }
 }
 
-/// The inputs the runtime owes at once for some commands: `Continue`, and for each task the
-/// `TaskStarted` and the result of running it (every task fails until integrations exist).
+/// The inputs the runtime owes at once for some commands: `Continue`, and `TaskStarted` for
+/// each task that starts when it is scheduled (all but activity tasks, which start when a
+/// worker takes them).
 fn follow_ups(commands: &[Command]) -> Vec<Input> {
     let mut owed = Vec::new();
     for command in commands {
         match command {
             Command::Continue => owed.push(Input::Continue),
-            Command::InvokeTask(task) => {
+            Command::InvokeTask(task) if !is_activity(&task.resource) => {
                 owed.push(Input::TaskStarted {
                     task_id: task.task_id,
-                });
-                owed.push(match NoTasks.invoke(task) {
-                    TaskOutcome::Succeeded(output) => Input::TaskSucceeded {
-                        task_id: task.task_id,
-                        output,
-                    },
-                    TaskOutcome::Failed { error, cause } => Input::TaskFailed {
-                        task_id: task.task_id,
-                        error,
-                        cause,
-                    },
                 });
             }
             _ => {}
         }
     }
     owed
+}
+
+/// A task's result as the input that reports it.
+pub fn outcome_input(task_id: u64, outcome: TaskOutcome) -> Input {
+    match outcome {
+        TaskOutcome::Succeeded(output) => Input::TaskSucceeded { task_id, output },
+        TaskOutcome::Failed { error, cause } => Input::TaskFailed {
+            task_id,
+            error,
+            cause,
+        },
+    }
 }
 
 /// The engine's view of a stored execution.

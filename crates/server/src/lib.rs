@@ -28,9 +28,11 @@ mod arn;
 mod driver;
 mod error;
 mod express;
+mod integrations;
 mod ops;
 mod protocol;
 mod registry;
+mod tasks;
 mod test_state;
 mod timers;
 mod wire;
@@ -86,6 +88,10 @@ pub struct Options {
     /// How many executions to keep in memory before parked ones are dropped (and rebuilt
     /// from the store when they next have work).
     pub cache_max: usize,
+    /// A functions file for Lambda tasks (see `steppe-tasks`).
+    pub functions: Option<PathBuf>,
+    /// A connections file for HTTP tasks (see `steppe-tasks`).
+    pub connections: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -99,6 +105,8 @@ impl Default for Options {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             cache_max: 10_000,
+            functions: None,
+            connections: None,
         }
     }
 }
@@ -127,6 +135,12 @@ pub struct ServerArgs {
     /// How many executions to keep in memory before parked ones are dropped.
     #[arg(long, default_value_t = 10_000)]
     pub cache_max: usize,
+    /// A functions file mapping Lambda function names to local commands or endpoints.
+    #[arg(long)]
+    pub functions: Option<PathBuf>,
+    /// A connections file supplying the HTTP Task's EventBridge connections.
+    #[arg(long)]
+    pub connections: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -145,6 +159,8 @@ impl ServerArgs {
             region: self.region.clone(),
             account: self.account.clone(),
             cache_max: self.cache_max,
+            functions: self.functions.clone(),
+            connections: self.connections.clone(),
         }
     }
 }
@@ -155,6 +171,9 @@ pub enum Error {
     /// The store would not open or load.
     #[error("store: {0}")]
     Store(#[from] steppe_store::Error),
+    /// The functions or connections file cannot be used.
+    #[error("{0}")]
+    Config(#[from] steppe_tasks::Error),
     /// The listening socket would not bind.
     #[error("cannot listen on {address}")]
     Listen {
@@ -224,6 +243,18 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             );
         }
     }
+    let integrations = Arc::new(integrations::Integrations {
+        functions: options
+            .functions
+            .as_deref()
+            .map(steppe_tasks::lambda::Functions::load)
+            .transpose()?,
+        connections: match &options.connections {
+            Some(path) => steppe_tasks::http::Connections::load(path)?,
+            None => steppe_tasks::http::Connections::default(),
+        },
+    });
+    let tasks = Arc::new(tasks::Tasks::default());
     let timers = Arc::new(timers::Timers::default());
     let driver = Arc::new(driver::Driver::new(
         store.clone(),
@@ -232,6 +263,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         options.region.clone(),
         store.max_execution_id()? + 1,
         options.cache_max,
+        (tasks.clone(), integrations),
     ));
     let recovered = driver.recover()?;
     let timers = tokio::spawn(driver.clone().run_timers());
@@ -245,6 +277,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         registry,
         definitions,
         driver.clone(),
+        tasks,
     ));
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await

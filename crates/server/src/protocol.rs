@@ -35,15 +35,27 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// The web console (`steppe-console`): its page, files and diagram endpoint; the server
-/// answers the pending-task list itself (empty until task integrations exist).
+/// answers the pending-task list itself (activity tasks and callback tokens).
 #[cfg(feature = "console")]
-async fn console(method: axum::http::Method, uri: axum::http::Uri, body: Bytes) -> Response {
+async fn console(
+    State(app): State<Arc<App>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
     let path = uri.path();
     let answer = if path == steppe_console::TASKS_PATH {
+        let execution_arn = uri.query().and_then(|query| {
+            query.split('&').find_map(|pair| {
+                let value = pair.strip_prefix("executionArn=")?;
+                Some(percent_decode(value))
+            })
+        });
+        let body = pending_tasks(&app, execution_arn.as_deref()).to_string();
         Some(steppe_console::Response {
             status: 200,
             content_type: "application/json",
-            body: std::borrow::Cow::Borrowed(br#"{"tasks": []}"#),
+            body: std::borrow::Cow::Owned(body.into_bytes()),
             cache_control: "no-cache",
         })
     } else {
@@ -67,6 +79,65 @@ async fn console(method: axum::http::Method, uri: axum::http::Uri, body: Bytes) 
         HeaderValue::from_static(answer.cache_control),
     );
     response
+}
+
+/// `{"tasks": [...]}` as `steppe_console::TASKS_PATH` describes it, oldest first.
+#[cfg(feature = "console")]
+fn pending_tasks(app: &App, execution_arn: Option<&str>) -> Value {
+    let tasks: Vec<Value> = app
+        .tasks
+        .pending(execution_arn)
+        .into_iter()
+        .map(|task| {
+            let record = &task.record;
+            let mut item = serde_json::json!({
+                "taskToken": record.task_token,
+                "executionArn": task.execution_arn,
+                "stateName": record.state_name,
+                "resource": record.resource,
+                "input": record.parameters.to_string(),
+                "scheduledDate": crate::wire::timestamp(record.scheduled_millis),
+            });
+            if let Some(activity_arn) = task.activity_arn() {
+                item["activityArn"] = serde_json::json!(activity_arn);
+            }
+            if let Some(seconds) = record.heartbeat_seconds {
+                item["heartbeatSeconds"] = serde_json::json!(seconds);
+            }
+            if let Some(seconds) = record.timeout_seconds {
+                item["timeoutSeconds"] = serde_json::json!(seconds);
+            }
+            item
+        })
+        .collect();
+    serde_json::json!({ "tasks": tasks })
+}
+
+/// Decodes `%XX` escapes and `+` in a query value.
+#[cfg(feature = "console")]
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn not_found() -> Response {

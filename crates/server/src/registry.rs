@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use steppe_asl::Definition;
-use steppe_store::{Alias, Resource, Revision, StateMachine, Version};
+use steppe_store::{Activity, Alias, Resource, Revision, StateMachine, Version};
 
 /// Every state machine, revision, version and alias.
 #[derive(Debug, Default)]
@@ -22,6 +22,8 @@ pub struct Registry {
     pub versions: BTreeMap<String, Version>,
     /// Aliases by ARN.
     pub aliases: BTreeMap<String, Alias>,
+    /// Activities by ARN.
+    pub activities: BTreeMap<String, Activity>,
 }
 
 /// A revision and its compiled definition.
@@ -116,6 +118,9 @@ impl Registry {
             Resource::Alias(alias) => {
                 self.aliases.insert(alias.arn.clone(), alias);
             }
+            Resource::Activity(activity) => {
+                self.activities.insert(activity.arn.clone(), activity);
+            }
         }
     }
 
@@ -124,6 +129,7 @@ impl Registry {
         self.state_machines.remove(key);
         self.versions.remove(key);
         self.aliases.remove(key);
+        self.activities.remove(key);
     }
 
     /// The state machine with an unqualified ARN, or `StateMachineDoesNotExist`.

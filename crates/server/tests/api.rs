@@ -393,7 +393,7 @@ fn in_process_history(
         &definition,
         &mut execution,
         &clock,
-        &mut steppe_runtime::NoTasks,
+        &mut steppe_tasks::Integrations::new(steppe_tasks::Config::default()),
         &mut observer,
     )
     .unwrap();
@@ -953,6 +953,6 @@ async fn the_console_is_served_under_console() {
         .contains("content-type: text/html"));
     let tasks = get("/console/api/tasks").await;
     assert!(tasks.starts_with("HTTP/1.1 200"), "{tasks}");
-    assert!(tasks.ends_with(r#"{"tasks": []}"#));
+    assert!(tasks.ends_with(r#"{"tasks":[]}"#));
     server.shutdown().await;
 }

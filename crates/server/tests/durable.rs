@@ -64,7 +64,7 @@ fn oracle(input: Value, execution_arn: &str) -> (String, Value, Vec<Value>) {
         &definition,
         &mut execution,
         &steppe_runtime::FastClock::new(0),
-        &mut steppe_runtime::NoTasks,
+        &mut steppe_tasks::Integrations::new(steppe_tasks::Config::default()),
         &mut observer,
     )
     .unwrap();

@@ -158,7 +158,7 @@ async fn failing_commits_fail_requests_and_lose_nothing_acknowledged() {
             &definition,
             &mut execution,
             &steppe_runtime::FastClock::new(0),
-            &mut steppe_runtime::NoTasks,
+            &mut steppe_tasks::Integrations::new(steppe_tasks::Config::default()),
             &mut observer,
         )
         .unwrap();

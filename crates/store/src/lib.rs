@@ -36,9 +36,9 @@ mod suite;
 
 pub use memory::MemoryStore;
 pub use record::{
-    Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, InputRecord, LoggedInput, Resource,
-    Revision, RunningExecution, StateMachine, StoredEvent, TaskRecord, Timer, TransitionRecord,
-    Version, Write,
+    Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, InputRecord, LoggedInput,
+    Resource, Revision, RunningExecution, StateMachine, StoredEvent, TaskRecord, Timer,
+    TransitionRecord, Version, Write,
 };
 pub use sqlite::{SqliteOptions, SqliteStore};
 

@@ -22,6 +22,8 @@ pub enum Resource {
     Version(Version),
     /// An alias.
     Alias(Alias),
+    /// An activity.
+    Activity(Activity),
 }
 
 impl Resource {
@@ -32,6 +34,7 @@ impl Resource {
             Resource::Revision(revision) => Revision::key_of(&revision.revision_id),
             Resource::Version(version) => version.arn.clone(),
             Resource::Alias(alias) => alias.arn.clone(),
+            Resource::Activity(activity) => activity.arn.clone(),
         }
     }
 }
@@ -117,6 +120,21 @@ pub struct Alias {
     pub creation_millis: i64,
     /// When it was last updated, epoch milliseconds.
     pub update_millis: Option<i64>,
+}
+
+/// An activity: a queue of tasks that workers poll with `GetActivityTask`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// The activity's ARN.
+    pub arn: String,
+    /// The name.
+    pub name: String,
+    /// When it was created, epoch milliseconds.
+    pub creation_millis: i64,
+    /// `encryptionConfiguration`, as given.
+    pub encryption_configuration: Option<Value>,
+    /// Tags, in the order they were added.
+    pub tags: Vec<(String, String)>,
 }
 
 /// A Standard execution.
@@ -323,8 +341,16 @@ pub struct TaskRecord {
     pub timeout_seconds: Option<u64>,
     /// Heartbeat timeout, seconds.
     pub heartbeat_seconds: Option<u64>,
-    /// The task token.
+    /// The task token: the engine's for `.waitForTaskToken` resources, the server's for
+    /// activity tasks.
     pub task_token: Option<String>,
+    /// When it was scheduled, epoch milliseconds.
+    #[serde(default)]
+    pub scheduled_millis: i64,
+    /// Whether it started (an activity task a worker took, a callback that is waiting):
+    /// a started activity task is not handed out again after a restart.
+    #[serde(default)]
+    pub started: bool,
 }
 
 impl From<&TaskInvocation> for TaskRecord {
@@ -337,6 +363,8 @@ impl From<&TaskInvocation> for TaskRecord {
             timeout_seconds: task.timeout_seconds,
             heartbeat_seconds: task.heartbeat_seconds,
             task_token: task.task_token.clone(),
+            scheduled_millis: 0,
+            started: false,
         }
     }
 }

@@ -210,7 +210,9 @@ pub(crate) fn timer_fired(run: &mut Run<'_>, id: FrameId, mut frame: Frame, time
     };
     let resource = pending.resource.clone();
     frame.previous_event_id = if pending.activity {
-        run.emit(frame.previous_event_id, || Details::ActivityTimedOut(details))
+        run.emit(frame.previous_event_id, || {
+            Details::ActivityTimedOut(details)
+        })
     } else {
         run.emit(frame.previous_event_id, || {
             Details::TaskTimedOut(resource, details)

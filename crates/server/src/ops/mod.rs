@@ -1,5 +1,6 @@
 //! The API operations, one module per group, and the table that routes to them.
 
+mod activities;
 mod definitions;
 mod executions;
 mod machines;
@@ -43,10 +44,14 @@ pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult
         "TagResource" => tags::tag(app, &request).await,
         "UntagResource" => tags::untag(app, &request).await,
         "ListTagsForResource" => tags::list(app, &request).await,
-        "CreateActivity" | "DescribeActivity" | "DeleteActivity" | "ListActivities"
-        | "GetActivityTask" | "SendTaskSuccess" | "SendTaskFailure" | "SendTaskHeartbeat" => {
-            unsupported::activity(app, operation, &request)
-        }
+        "CreateActivity" => activities::create(app, &request).await,
+        "DescribeActivity" => activities::describe(app, &request).await,
+        "DeleteActivity" => activities::delete(app, &request).await,
+        "ListActivities" => activities::list(app, &request).await,
+        "GetActivityTask" => activities::get_task(app, &request).await,
+        "SendTaskSuccess" => activities::send_success(app, &request).await,
+        "SendTaskFailure" => activities::send_failure(app, &request).await,
+        "SendTaskHeartbeat" => activities::send_heartbeat(app, &request).await,
         "DescribeMapRun" | "ListMapRuns" | "UpdateMapRun" => {
             unsupported::map_run(app, operation, &request).await
         }

@@ -1,0 +1,261 @@
+//! Activities and task tokens: CreateActivity, DescribeActivity, ListActivities,
+//! DeleteActivity, GetActivityTask, SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat.
+
+use crate::app::App;
+use crate::arn::{self, Arn};
+use crate::error::{ApiError, ApiResult};
+use crate::tasks::{Lookup, OpenTask};
+use crate::wire::{self, Request};
+use serde_json::{json, Value};
+use std::time::Duration;
+use steppe_engine::Input;
+use steppe_store::{Activity, Resource, Write};
+
+/// How long `GetActivityTask` waits for a task (AWS: 60 s).
+pub const POLL_SECONDS_MAX: u64 = 60;
+
+pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
+    let name = request.required_len("name", 1, 80)?;
+    arn::check_name(name)?;
+    let tags = super::tags::parse_tags(request)?;
+    let encryption = request.object("encryptionConfiguration")?.cloned();
+    let activity_arn = format!("{}:activity:{name}", app.arns.prefix());
+    let mut registry = app.registry.write().await;
+    // Idempotent by name: a repeat answers with the existing activity (tags ignored).
+    if let Some(existing) = registry.activities.get(&activity_arn) {
+        return Ok(json!({
+            "activityArn": existing.arn,
+            "creationDate": wire::timestamp(existing.creation_millis),
+        }));
+    }
+    let activity = Activity {
+        arn: activity_arn,
+        name: name.to_string(),
+        creation_millis: app.now_millis(),
+        encryption_configuration: encryption.map(Value::Object),
+        tags,
+    };
+    app.commit(vec![Write::PutResource(Resource::Activity(
+        activity.clone(),
+    ))])
+    .await?;
+    let answer = json!({
+        "activityArn": activity.arn,
+        "creationDate": wire::timestamp(activity.creation_millis),
+    });
+    registry.put(Resource::Activity(activity));
+    Ok(answer)
+}
+
+pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
+    let activity_arn = activity_arn(request)?;
+    let registry = app.registry.read().await;
+    let activity = registry
+        .activities
+        .get(activity_arn)
+        .ok_or_else(|| activity_does_not_exist(activity_arn))?;
+    let mut answer = json!({
+        "activityArn": activity.arn,
+        "name": activity.name,
+        "creationDate": wire::timestamp(activity.creation_millis),
+    });
+    if let Some(encryption) = &activity.encryption_configuration {
+        answer["encryptionConfiguration"] = encryption.clone();
+    }
+    Ok(answer)
+}
+
+pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
+    let limit = request.max_results(1000, 100)?;
+    let offset = request.offset_token()?;
+    let registry = app.registry.read().await;
+    let mut activities: Vec<&Activity> = registry.activities.values().collect();
+    activities.sort_by(|a, b| a.name.cmp(&b.name));
+    let items: Vec<Value> = activities
+        .iter()
+        .map(|activity| {
+            json!({
+                "activityArn": activity.arn,
+                "name": activity.name,
+                "creationDate": wire::timestamp(activity.creation_millis),
+            })
+        })
+        .collect();
+    let (page, next) = wire::page(&items, offset, limit);
+    let mut answer = json!({ "activities": page });
+    if let Some(next) = next {
+        answer["nextToken"] = json!(next);
+    }
+    Ok(answer)
+}
+
+pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
+    let activity_arn = activity_arn(request)?;
+    let mut registry = app.registry.write().await;
+    if registry.activities.contains_key(activity_arn) {
+        app.commit(vec![Write::DeleteResource(activity_arn.to_string())])
+            .await?;
+        registry.remove(activity_arn);
+    }
+    Ok(json!({}))
+}
+
+/// Long-polls an activity's queue; each task goes to exactly one caller.
+pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
+    let activity_arn = activity_arn(request)?.to_string();
+    request.string_len("workerName", 1, 80)?;
+    if !app
+        .registry
+        .read()
+        .await
+        .activities
+        .contains_key(&activity_arn)
+    {
+        return Err(activity_does_not_exist(&activity_arn));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(POLL_SECONDS_MAX);
+    let notify = app.tasks.notify(&activity_arn);
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(task) = app.tasks.take(&activity_arn) {
+            if let Some(answer) = hand_out(app, task).await? {
+                return Ok(answer);
+            }
+            continue;
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep_until(deadline) => {
+                // A wake-up may have raced the deadline: look once more.
+                if let Some(task) = app.tasks.take(&activity_arn) {
+                    if let Some(answer) = hand_out(app, task).await? {
+                        return Ok(answer);
+                    }
+                }
+                return Ok(json!({}));
+            }
+        }
+    }
+}
+
+/// Starts a taken task (committed before the worker hears of it); `None` when its
+/// execution has ended meanwhile.
+async fn hand_out(app: &App, task: OpenTask) -> ApiResult<Option<Value>> {
+    let task_id = task.record.task_id;
+    let started = match app
+        .driver
+        .deliver_and_wait(task.execution_id, Input::TaskStarted { task_id })
+        .await
+    {
+        Ok(started) => started,
+        Err(error) => {
+            app.tasks.requeue(task.execution_id, task_id);
+            return Err(error.into());
+        }
+    };
+    if !started.applied {
+        return Ok(None);
+    }
+    Ok(Some(json!({
+        "taskToken": task.record.task_token,
+        "input": task.record.parameters.to_string(),
+    })))
+}
+
+pub async fn send_success(app: &App, request: &Request) -> ApiResult<Value> {
+    let token = request.required_len("taskToken", 1, 2048)?;
+    let output = request.required_len("output", 0, 262_144)?;
+    let output: Value = serde_json::from_str(output)
+        .map_err(|error| ApiError::new("InvalidOutput", format!("Invalid Output: '{error}'")))?;
+    let task = claim(app, token)?;
+    let task_id = task.record.task_id;
+    report(app, task, Input::TaskSucceeded { task_id, output }).await
+}
+
+pub async fn send_failure(app: &App, request: &Request) -> ApiResult<Value> {
+    let token = request.required_len("taskToken", 1, 2048)?;
+    let error = request.string_len("error", 0, 256)?.unwrap_or_default();
+    let cause = request.string_len("cause", 0, 32_768)?.unwrap_or_default();
+    let task = claim(app, token)?;
+    let task_id = task.record.task_id;
+    let input = Input::TaskFailed {
+        task_id,
+        error: error.to_string(),
+        cause: cause.to_string(),
+    };
+    report(app, task, input).await
+}
+
+pub async fn send_heartbeat(app: &App, request: &Request) -> ApiResult<Value> {
+    let token = request.required_len("taskToken", 1, 2048)?;
+    let task = match app.tasks.lookup(token) {
+        Lookup::Open(task) => *task,
+        Lookup::Closed => return Err(task_timed_out()),
+        Lookup::Unknown => return Err(invalid_task_token()),
+    };
+    let task_id = task.record.task_id;
+    app.driver
+        .deliver_and_wait(task.execution_id, Input::TaskHeartbeat { task_id })
+        .await?;
+    Ok(json!({}))
+}
+
+fn claim(app: &App, token: &str) -> ApiResult<OpenTask> {
+    match app.tasks.claim(token) {
+        Lookup::Open(task) => Ok(*task),
+        Lookup::Closed => Err(task_timed_out()),
+        Lookup::Unknown => Err(invalid_task_token()),
+    }
+}
+
+/// Applies a result. An activity task nobody took yet (answered from the console) starts
+/// first, as if a worker had taken it.
+async fn report(app: &App, task: OpenTask, input: Input) -> ApiResult<Value> {
+    let execution_id = task.execution_id;
+    if task.activity_arn().is_some() && !task.record.started {
+        let task_id = task.record.task_id;
+        if let Err(error) = app
+            .driver
+            .deliver_and_wait(execution_id, Input::TaskStarted { task_id })
+            .await
+        {
+            app.tasks.unclaim(task);
+            return Err(error.into());
+        }
+    }
+    match app.driver.deliver_and_wait(execution_id, input).await {
+        Ok(_) => Ok(json!({})),
+        Err(error) => {
+            app.tasks.unclaim(task);
+            Err(error.into())
+        }
+    }
+}
+
+fn activity_arn(request: &Request) -> ApiResult<&str> {
+    let activity_arn = request.required_len("activityArn", 1, 256)?;
+    match arn::parse(activity_arn)? {
+        Arn::Activity => Ok(activity_arn),
+        _ => Err(ApiError::invalid_arn(activity_arn)),
+    }
+}
+
+fn activity_does_not_exist(activity_arn: &str) -> ApiError {
+    ApiError::new(
+        "ActivityDoesNotExist",
+        format!("Activity Does Not Exist: '{activity_arn}'"),
+    )
+}
+
+fn task_timed_out() -> ApiError {
+    ApiError::new(
+        "TaskTimedOut",
+        "Task Timed Out: 'Provided task does not exist anymore'",
+    )
+}
+
+fn invalid_task_token() -> ApiError {
+    ApiError::new("InvalidToken", "Invalid Token: 'Invalid token'")
+}

@@ -1,0 +1,303 @@
+//! Open tasks: activity queues, task tokens, and what the console lists as pending.
+//!
+//! The driver opens a task here once the transition that scheduled it is committed (its
+//! [`TaskRecord`] is then in the store), and closes it once a result, a timeout or the
+//! execution's end is committed. Everything here is rebuilt from the store's task rows at
+//! recovery, so it holds no state of its own that a restart could lose.
+//!
+//! An activity task waits in its activity's queue until `GetActivityTask` takes it: [`Tasks::take`]
+//! hands each task to exactly one poller. A token stays known until the task closes; a
+//! closed token is remembered (up to [`CLOSED_TOKENS_MAX`]) so that a late or repeated
+//! `SendTask*` answers `TaskTimedOut` rather than `InvalidToken`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use steppe_store::TaskRecord;
+use tokio::sync::Notify;
+
+/// How many closed tokens are remembered for `TaskTimedOut` answers.
+pub const CLOSED_TOKENS_MAX: usize = 100_000;
+
+/// An open task.
+#[derive(Debug, Clone)]
+pub struct OpenTask {
+    /// The execution's store id.
+    pub execution_id: u64,
+    /// The execution's ARN.
+    pub execution_arn: String,
+    /// The task as stored.
+    pub record: TaskRecord,
+}
+
+impl OpenTask {
+    /// The activity ARN, for activity tasks.
+    pub fn activity_arn(&self) -> Option<&str> {
+        is_activity(&self.record.resource).then_some(self.record.resource.as_str())
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct Tasks {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    by_token: HashMap<String, OpenTask>,
+    by_task: HashMap<(u64, u64), String>,
+    queues: HashMap<String, Queue>,
+    closed: HashSet<String>,
+    closed_order: VecDeque<String>,
+    /// Open tasks in the order they were opened, for the console (stale entries skipped).
+    order: VecDeque<String>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    tokens: VecDeque<String>,
+    notify: Arc<Notify>,
+}
+
+/// What a token refers to.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// An open task.
+    Open(Box<OpenTask>),
+    /// A task that has closed (succeeded, failed, timed out or its execution ended).
+    Closed,
+    /// No task this server issued.
+    Unknown,
+}
+
+impl Tasks {
+    /// Opens a task that has a token. Activity tasks that have not started are queued.
+    pub fn open(&self, task: OpenTask) {
+        let Some(token) = task.record.task_token.clone() else {
+            return;
+        };
+        let mut inner = self.lock();
+        let queued = (!task.record.started)
+            .then(|| task.activity_arn().map(str::to_string))
+            .flatten();
+        inner
+            .by_task
+            .insert((task.execution_id, task.record.task_id), token.clone());
+        inner.by_token.insert(token.clone(), task);
+        inner.order.push_back(token.clone());
+        if let Some(activity_arn) = queued {
+            let queue = inner.queues.entry(activity_arn).or_default();
+            queue.tokens.push_back(token);
+            queue.notify.notify_one();
+        }
+    }
+
+    /// Takes the oldest waiting task of an activity (marking it started), if any.
+    pub fn take(&self, activity_arn: &str) -> Option<OpenTask> {
+        let mut inner = self.lock();
+        loop {
+            let token = inner.queues.get_mut(activity_arn)?.tokens.pop_front()?;
+            if let Some(task) = inner.by_token.get_mut(&token) {
+                if !task.record.started {
+                    task.record.started = true;
+                    return Some(task.clone());
+                }
+            }
+        }
+    }
+
+    /// Puts a taken activity task back at the front of its queue (its start could not be
+    /// committed).
+    pub fn requeue(&self, execution_id: u64, task_id: u64) {
+        let mut inner = self.lock();
+        let Some(token) = inner.by_task.get(&(execution_id, task_id)).cloned() else {
+            return;
+        };
+        let Some(task) = inner.by_token.get_mut(&token) else {
+            return;
+        };
+        task.record.started = false;
+        let Some(activity_arn) = task.activity_arn().map(str::to_string) else {
+            return;
+        };
+        let queue = inner.queues.entry(activity_arn).or_default();
+        queue.tokens.push_front(token);
+        queue.notify.notify_one();
+    }
+
+    /// What wakes pollers of an activity when a task is queued.
+    pub fn notify(&self, activity_arn: &str) -> Arc<Notify> {
+        self.lock()
+            .queues
+            .entry(activity_arn.to_string())
+            .or_default()
+            .notify
+            .clone()
+    }
+
+    /// Looks a token up.
+    pub fn lookup(&self, token: &str) -> Lookup {
+        let inner = self.lock();
+        if let Some(task) = inner.by_token.get(token) {
+            return Lookup::Open(Box::new(task.clone()));
+        }
+        if inner.closed.contains(token) {
+            return Lookup::Closed;
+        }
+        Lookup::Unknown
+    }
+
+    /// Takes a token for a result: the task closes here, so a second result finds it closed.
+    pub fn claim(&self, token: &str) -> Lookup {
+        let mut inner = self.lock();
+        match inner.by_token.get(token).cloned() {
+            Some(task) => {
+                inner.close_token(token);
+                Lookup::Open(Box::new(task))
+            }
+            None if inner.closed.contains(token) => Lookup::Closed,
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// Puts back a claimed task whose result could not be committed.
+    pub fn unclaim(&self, task: OpenTask) {
+        if let Some(token) = &task.record.task_token {
+            let mut inner = self.lock();
+            inner.closed.remove(token);
+            inner
+                .by_task
+                .insert((task.execution_id, task.record.task_id), token.clone());
+            inner.by_token.insert(token.clone(), task);
+        }
+    }
+
+    /// The open task of an execution, by task id.
+    pub fn get(&self, execution_id: u64, task_id: u64) -> Option<OpenTask> {
+        let inner = self.lock();
+        let token = inner.by_task.get(&(execution_id, task_id))?;
+        inner.by_token.get(token).cloned()
+    }
+
+    /// Closes a task (a result, a timeout or a cancellation was committed).
+    pub fn close(&self, execution_id: u64, task_id: u64) {
+        let mut inner = self.lock();
+        if let Some(token) = inner.by_task.get(&(execution_id, task_id)).cloned() {
+            inner.close_token(&token);
+        }
+    }
+
+    /// Closes every task of an execution (it ended).
+    pub fn close_execution(&self, execution_id: u64) {
+        let mut inner = self.lock();
+        let tokens: Vec<String> = inner
+            .by_task
+            .iter()
+            .filter(|((id, _), _)| *id == execution_id)
+            .map(|(_, token)| token.clone())
+            .collect();
+        for token in tokens {
+            inner.close_token(&token);
+        }
+    }
+
+    /// Open tasks a person or worker can act on (activity tasks and callback tokens),
+    /// oldest first, optionally of one execution.
+    pub fn pending(&self, execution_arn: Option<&str>) -> Vec<OpenTask> {
+        let mut inner = self.lock();
+        let Inner {
+            order, by_token, ..
+        } = &mut *inner;
+        order.retain(|token| by_token.contains_key(token));
+        order
+            .iter()
+            .filter_map(|token| by_token.get(token))
+            .filter(|task| execution_arn.is_none_or(|arn| task.execution_arn == arn))
+            .cloned()
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Inner {
+    fn close_token(&mut self, token: &str) {
+        if let Some(task) = self.by_token.remove(token) {
+            self.by_task
+                .remove(&(task.execution_id, task.record.task_id));
+        }
+        if self.closed.insert(token.to_string()) {
+            self.closed_order.push_back(token.to_string());
+            if self.closed_order.len() > CLOSED_TOKENS_MAX {
+                if let Some(oldest) = self.closed_order.pop_front() {
+                    self.closed.remove(&oldest);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a resource is an activity ARN (`arn:aws:states:REGION:ACCOUNT:activity:NAME`).
+pub fn is_activity(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.splitn(7, ':').collect();
+    parts.len() == 7 && parts[2] == "states" && parts[5] == "activity" && !parts[6].is_empty()
+}
+
+/// Whether a resource waits for a callback (`….waitForTaskToken`).
+pub fn is_callback(resource: &str) -> bool {
+    resource.ends_with(".waitForTaskToken")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(execution_id: u64, task_id: u64, resource: &str, token: &str) -> OpenTask {
+        OpenTask {
+            execution_id,
+            execution_arn: format!("arn:e{execution_id}"),
+            record: TaskRecord {
+                task_id,
+                state_name: "S".into(),
+                resource: resource.into(),
+                parameters: serde_json::json!({}),
+                timeout_seconds: None,
+                heartbeat_seconds: None,
+                task_token: Some(token.into()),
+                scheduled_millis: 0,
+                started: false,
+            },
+        }
+    }
+
+    const ACTIVITY: &str = "arn:aws:states:us-east-1:123456789012:activity:a";
+
+    #[test]
+    fn an_activity_task_goes_to_one_poller_and_its_token_closes_once() {
+        let tasks = Tasks::default();
+        tasks.open(task(1, 2, ACTIVITY, "t1"));
+        tasks.open(task(1, 3, ACTIVITY, "t2"));
+        assert_eq!(tasks.take(ACTIVITY).unwrap().record.task_id, 2);
+        assert_eq!(tasks.take(ACTIVITY).unwrap().record.task_id, 3);
+        assert!(tasks.take(ACTIVITY).is_none());
+        assert!(matches!(tasks.claim("t1"), Lookup::Open(_)));
+        assert!(matches!(tasks.claim("t1"), Lookup::Closed));
+        assert!(matches!(tasks.lookup("nope"), Lookup::Unknown));
+        tasks.close_execution(1);
+        assert!(matches!(tasks.lookup("t2"), Lookup::Closed));
+        assert!(tasks.pending(None).is_empty());
+    }
+
+    #[test]
+    fn resources_are_classified() {
+        assert!(is_activity(ACTIVITY));
+        assert!(!is_activity("arn:aws:states:::lambda:invoke"));
+        assert!(is_callback(
+            "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+        ));
+    }
+}

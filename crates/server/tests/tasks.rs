@@ -1,0 +1,456 @@
+//! Activities, task tokens and integrations through aws-sdk-sfn: workers poll, answer, time
+//! out; callbacks wait for their token; pending tasks survive a restart.
+
+mod common;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use common::{client, memory_server, ROLE};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
+    client
+        .create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("created")
+        .state_machine_arn
+}
+
+async fn start(client: &aws_sdk_sfn::Client, machine: &str, input: &str) -> String {
+    client
+        .start_execution()
+        .state_machine_arn(machine)
+        .input(input)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn
+}
+
+async fn wait_for_end(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    for _ in 0..500 {
+        let described = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        if described.status != ExecutionStatus::Running {
+            return described;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{arn} did not end");
+}
+
+async fn event_types(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
+    client
+        .get_execution_history()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .map(|event| event.r#type.as_str().to_string())
+        .collect()
+}
+
+fn code<E: aws_sdk_sfn::error::ProvideErrorMetadata>(error: &E) -> String {
+    error.code().unwrap_or_default().to_string()
+}
+
+fn activity_machine(activity_arn: &str, extra: &str) -> String {
+    format!(
+        r#"{{"StartAt": "Work", "States": {{
+            "Work": {{"Type": "Task", "Resource": "{activity_arn}", {extra} "End": true}}
+        }}}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_task_goes_to_a_worker_and_its_result_continues_the_execution() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let created = client.create_activity().name("work").send().await.unwrap();
+    let again = client.create_activity().name("work").send().await.unwrap();
+    assert_eq!(created.activity_arn, again.activity_arn);
+    let activity_arn = created.activity_arn;
+    let described = client
+        .describe_activity()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.name, "work");
+    client.create_activity().name("other").send().await.unwrap();
+    let page = client
+        .list_activities()
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.activities.len(), 1);
+    assert_eq!(page.activities[0].name, "other");
+    let rest = client
+        .list_activities()
+        .next_token(page.next_token.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.activities[0].name, "work");
+    assert!(rest.next_token.is_none());
+
+    let machine = create(
+        &client,
+        "activity",
+        &activity_machine(
+            &activity_arn,
+            r#""TimeoutSeconds": 30, "HeartbeatSeconds": 10,"#,
+        ),
+    )
+    .await;
+    let execution = start(&client, &machine, r#"{"n": 1}"#).await;
+    let task = client
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .worker_name("w1")
+        .send()
+        .await
+        .unwrap();
+    let token = task.task_token.expect("a task");
+    assert_eq!(task.input.as_deref(), Some(r#"{"n":1}"#));
+    client
+        .send_task_heartbeat()
+        .task_token(&token)
+        .send()
+        .await
+        .unwrap();
+    let invalid = client
+        .send_task_success()
+        .task_token(&token)
+        .output("not json")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&invalid), "InvalidOutput");
+    client
+        .send_task_success()
+        .task_token(&token)
+        .output(r#"{"done": true}"#)
+        .send()
+        .await
+        .unwrap();
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
+    assert_eq!(ended.output.as_deref(), Some(r#"{"done":true}"#));
+    assert_eq!(
+        event_types(&client, &execution).await,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    // A token used twice, and one never issued.
+    let reused = client
+        .send_task_success()
+        .task_token(&token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&reused), "TaskTimedOut");
+    let forged = client
+        .send_task_failure()
+        .task_token("forged")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&forged), "InvalidToken");
+    let heartbeat = client
+        .send_task_heartbeat()
+        .task_token(&token)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&heartbeat), "TaskTimedOut");
+    client
+        .delete_activity()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .unwrap();
+    let gone = client
+        .describe_activity()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&gone), "ActivityDoesNotExist");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_vanishes_ends_in_a_heartbeat_timeout() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity_arn = client
+        .create_activity()
+        .name("slow")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn;
+    let machine = create(
+        &client,
+        "vanishing",
+        &activity_machine(&activity_arn, r#""HeartbeatSeconds": 1,"#),
+    )
+    .await;
+    let execution = start(&client, &machine, "{}").await;
+    let token = client
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .unwrap()
+        .task_token
+        .unwrap();
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("States.HeartbeatTimeout"));
+    let types = event_types(&client, &execution).await;
+    assert!(types.contains(&"ActivityTimedOut".to_string()), "{types:?}");
+    let late = client
+        .send_task_success()
+        .task_token(&token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&late), "TaskTimedOut");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_task_failure_is_caught_by_catch() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity_arn = client
+        .create_activity()
+        .name("fails")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn;
+    let definition = format!(
+        r#"{{"StartAt": "Work", "States": {{
+            "Work": {{"Type": "Task", "Resource": "{activity_arn}",
+                      "Catch": [{{"ErrorEquals": ["Rejected"], "ResultPath": "$.error", "Next": "Handled"}}],
+                      "End": true}},
+            "Handled": {{"Type": "Pass", "End": true}}
+        }}}}"#
+    );
+    let machine = create(&client, "catching", &definition).await;
+    let execution = start(&client, &machine, "{}").await;
+    let token = client
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .unwrap()
+        .task_token
+        .unwrap();
+    client
+        .send_task_failure()
+        .task_token(&token)
+        .error("Rejected")
+        .cause("no stock")
+        .send()
+        .await
+        .unwrap();
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(ended.output.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        output,
+        json!({"error": {"Error": "Rejected", "Cause": "no stock"}})
+    );
+    assert!(event_types(&client, &execution)
+        .await
+        .contains(&"ActivityFailed".to_string()));
+    server.shutdown().await;
+}
+
+/// GETs a console path and returns the JSON body.
+async fn console_get(address: std::net::SocketAddr, path: &str) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let body_start = text.find("\r\n\r\n").unwrap() + 4;
+    serde_json::from_str(&text[body_start..]).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_waits_for_its_token_and_the_console_lists_it() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let definition = r#"{"StartAt": "Approve", "States": {
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "End": true}
+    }}"#;
+    let machine = create(&client, "callback", definition).await;
+    let execution = start(&client, &machine, "{}").await;
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = console_get(
+            server.local_addr(),
+            &format!(
+                "/console/api/tasks?executionArn={}",
+                execution.replace(':', "%3A")
+            ),
+        )
+        .await;
+        if !listed["tasks"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let task = &listed["tasks"][0];
+    assert_eq!(task["executionArn"], json!(execution));
+    assert_eq!(task["stateName"], json!("Approve"));
+    let token = task["taskToken"].as_str().unwrap().to_string();
+    let input: Value = serde_json::from_str(task["input"].as_str().unwrap()).unwrap();
+    assert_eq!(input["MessageBody"]["token"], json!(token));
+    client
+        .send_task_success()
+        .task_token(&token)
+        .output(r#"{"approved": true}"#)
+        .send()
+        .await
+        .unwrap();
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
+    assert_eq!(ended.output.as_deref(), Some(r#"{"approved":true}"#));
+    let listed = console_get(server.local_addr(), "/console/api/tasks").await;
+    assert_eq!(listed, json!({"tasks": []}));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_activity_task_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Sqlite {
+            data_dir: dir.path().to_path_buf(),
+            fsync: false,
+        },
+        ..steppe_server::Options::default()
+    };
+    let server = steppe_server::start(options.clone()).await.unwrap();
+    let first = client(server.local_addr());
+    let activity_arn = first
+        .create_activity()
+        .name("durable")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn;
+    let machine = create(&first, "durable", &activity_machine(&activity_arn, "")).await;
+    let queued = start(&first, &machine, r#"{"which": "queued"}"#).await;
+    let taken = start(&first, &machine, r#"{"which": "taken"}"#).await;
+    // Take one task before the restart; the other stays queued.
+    let token = first
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .unwrap()
+        .task_token
+        .unwrap();
+    server.shutdown().await;
+
+    let server = steppe_server::start(options).await.unwrap();
+    let client = client(server.local_addr());
+    let task = client
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .unwrap();
+    let second = task.task_token.unwrap();
+    // The task taken before the restart is not handed out again; its token still works.
+    let (first_execution, second_execution) =
+        if task.input.as_deref() == Some(r#"{"which":"queued"}"#) {
+            (taken, queued)
+        } else {
+            (queued, taken)
+        };
+    for (token, execution) in [(token, first_execution), (second, second_execution)] {
+        client
+            .send_task_success()
+            .task_token(&token)
+            .output(r#""ok""#)
+            .send()
+            .await
+            .unwrap();
+        let ended = wait_for_end(&client, &execution).await;
+        assert_eq!(ended.status, ExecutionStatus::Succeeded);
+        assert_eq!(ended.output.as_deref(), Some(r#""ok""#));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_tasks_run_local_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let functions = dir.path().join("functions.json");
+    std::fs::write(
+        &functions,
+        r#"{"functions": {"echo": {"command": ["sh", "-c", "cat"]}}}"#,
+    )
+    .unwrap();
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        functions: Some(functions),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let client = client(server.local_addr());
+    let definition = r#"{"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "echo", "Payload.$": "$"},
+                 "OutputPath": "$.Payload", "End": true}
+    }}"#;
+    let machine = create(&client, "lambda", definition).await;
+    let execution = start(&client, &machine, r#"{"x": 1}"#).await;
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.cause
+    );
+    assert_eq!(ended.output.as_deref(), Some(r#"{"x":1}"#));
+    server.shutdown().await;
+}
