@@ -459,8 +459,12 @@ impl Driver {
     /// Applies the inputs queued now (up to [`BATCH_MAX`]; not the follow-ups they queue)
     /// and submits their transitions as one group, under the slot's lock.
     fn step(&self, slot: &mut Slot) -> Step {
+        let redriving = slot
+            .queue
+            .front()
+            .is_some_and(|queued| queued.input == Input::Redrive);
         if matches!(slot.state, SlotState::Unloaded) {
-            match self.load(slot.id) {
+            match self.load(slot.id, redriving) {
                 Ok(Some((live, owed))) => {
                     for input in owed.into_iter().rev() {
                         slot.queue.push_front(Queued::local(input));
@@ -495,7 +499,12 @@ impl Driver {
             return Step::Idle;
         }
         let live = match &mut slot.state {
-            SlotState::Live(live) if !live.execution.is_finished() => live,
+            SlotState::Live(live)
+                if !live.execution.is_finished()
+                    || (redriving && live.execution.is_redrivable()) =>
+            {
+                live
+            }
             _ => {
                 // Ended (or unknown): answer without applying.
                 if let Some(queued) = slot.queue.pop_front() {
@@ -518,7 +527,11 @@ impl Driver {
         let mut task_operations = Vec::new();
         let mut task_results = Vec::new();
         for _ in 0..batch {
-            if live.execution.is_finished() {
+            let redrive = slot
+                .queue
+                .front()
+                .is_some_and(|queued| queued.input == Input::Redrive);
+            if live.execution.is_finished() && !(redrive && live.execution.is_redrivable()) {
                 break;
             }
             let Some(queued) = slot.queue.pop_front() else {
@@ -557,7 +570,16 @@ impl Driver {
                 timers_cleared.push(*timer_id);
                 timer_operations.push(TimerOperation::Cancel(*timer_id));
             }
+            let redrive = input == Input::Redrive;
             let transition = apply(&live.definition, &mut live.execution, input, now_millis);
+            if redrive {
+                // Reopen the row in the same group as the transition that reruns it.
+                writes.push(Write::Redrive {
+                    execution_id: slot.id,
+                    redrive_count: live.execution.info.redrive_count,
+                    redrive_millis: now_millis,
+                });
+            }
             let seq = live.next_seq;
             live.next_seq += 1;
             let mut timers_started = Vec::new();
@@ -709,19 +731,26 @@ impl Driver {
         slots.remove(&slot.id);
     }
 
-    /// Rebuilds a running execution from its input log, with the local inputs still owed.
-    fn load(&self, id: u64) -> Result<Option<(Live, Vec<Input>)>, steppe_store::Error> {
+    /// Rebuilds a running execution from its input log, with the local inputs still owed;
+    /// an ended one too when it is about to be redriven.
+    fn load(
+        &self,
+        id: u64,
+        redriving: bool,
+    ) -> Result<Option<(Live, Vec<Input>)>, steppe_store::Error> {
         let Some(row) = self.store.execution(id)? else {
             return Ok(None);
         };
-        if row.status != Status::Running.as_str() {
+        if row.status != Status::Running.as_str() && !redriving {
             return Ok(None);
         }
         let compiled = self.definitions.by_id(&row.revision_id).ok_or_else(|| {
             steppe_store::Error::Decode(format!("revision {} is unknown", row.revision_id))
         })?;
         let input = serde_json::from_str(&row.input)?;
-        let info = execution_info(&row, &compiled.revision.role_arn, &self.region);
+        let mut info = execution_info(&row, &compiled.revision.role_arn, &self.region);
+        // The log replays the redrives, and the engine counts them again.
+        info.redrive_count = 0;
         let mut execution = Execution::new(info, input, Config::standard(), row.seed);
         let definition = compiled.definition.clone();
         let inputs = self.store.inputs(id)?;

@@ -271,19 +271,12 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     if let Some(redrive) = row.redrive_millis {
         response["redriveDate"] = wire::timestamp(redrive);
     }
-    match row.status.as_str() {
-        "RUNNING" | "SUCCEEDED" => {
+    match not_redrivable(&row, app.now_millis()) {
+        Some(reason) => {
             response["redriveStatus"] = json!("NOT_REDRIVABLE");
-            response["redriveStatusReason"] = json!(format!(
-                "Execution is {} and cannot be redriven",
-                row.status
-            ));
+            response["redriveStatusReason"] = json!(reason);
         }
-        _ => {
-            response["redriveStatus"] = json!("NOT_REDRIVABLE");
-            response["redriveStatusReason"] =
-                json!("Redriving executions is not supported by this server yet");
-        }
+        None => response["redriveStatus"] = json!("REDRIVABLE"),
     }
     Ok(response)
 }
@@ -527,11 +520,42 @@ pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
     request.string_len("clientToken", 1, 64)?;
     let row = find(app, arn)?;
-    let reason = match row.status.as_str() {
-        "RUNNING" | "SUCCEEDED" => format!("Execution is {} and cannot be redriven", row.status),
-        _ => "Redriving executions is not supported by this server yet".to_string(),
-    };
-    Err(ApiError::new("ExecutionNotRedrivable", reason))
+    if let Some(reason) = not_redrivable(&row, app.now_millis()) {
+        return Err(ApiError::new("ExecutionNotRedrivable", reason));
+    }
+    app.driver.deliver_and_wait(row.id, Input::Redrive).await?;
+    // The engine ignores a redrive it cannot carry out (an execution that hit the history
+    // limit); the stored count says whether this one took.
+    let after = find(app, arn)?;
+    match after.redrive_millis {
+        Some(redrive_millis) if after.redrive_count > row.redrive_count => {
+            Ok(json!({"redriveDate": wire::timestamp(redrive_millis)}))
+        }
+        _ => Err(ApiError::new(
+            "ExecutionNotRedrivable",
+            format!("Execution is {} and cannot be redriven", row.status),
+        )),
+    }
+}
+
+/// How long after it ended AWS lets an execution be redriven.
+const REDRIVE_PERIOD_MILLIS: i64 = 14 * 24 * 60 * 60 * 1000;
+
+/// Why an execution cannot be redriven now, if it cannot (AWS's reasons and wording).
+fn not_redrivable(row: &ExecutionRow, now_millis: i64) -> Option<String> {
+    match row.status.as_str() {
+        "RUNNING" | "SUCCEEDED" => Some(format!(
+            "Execution is {} and cannot be redriven",
+            row.status
+        )),
+        _ if row
+            .stop_millis
+            .is_some_and(|stop| now_millis - stop > REDRIVE_PERIOD_MILLIS) =>
+        {
+            Some("Execution can no longer be redriven: it ended more than 14 days ago".to_string())
+        }
+        _ => None,
+    }
 }
 
 /// Parses an execution input, answering `InvalidExecutionInput` in AWS's (Jackson's) wording

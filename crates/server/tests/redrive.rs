@@ -1,0 +1,140 @@
+//! RedriveExecution through aws-sdk-sfn: a failed execution reruns the state it failed in,
+//! keeps its history, counts the redrive, and a succeeded one cannot be redriven.
+
+mod common;
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use common::{client, memory_server, ROLE};
+use std::time::Duration;
+
+async fn wait_for(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+    status: ExecutionStatus,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    for _ in 0..500 {
+        let described = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        if described.status == status {
+            return described;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{arn} never reached {status:?}");
+}
+
+async fn answer(client: &aws_sdk_sfn::Client, activity: &str, succeed: bool) {
+    let task = client
+        .get_activity_task()
+        .activity_arn(activity)
+        .send()
+        .await
+        .unwrap();
+    let token = task.task_token.expect("a task");
+    if succeed {
+        client
+            .send_task_success()
+            .task_token(token)
+            .output(r#"{"done":true}"#)
+            .send()
+            .await
+            .unwrap();
+    } else {
+        client
+            .send_task_failure()
+            .task_token(token)
+            .error("Flaky")
+            .cause("try again")
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_execution_is_redriven_from_the_state_it_failed_in() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity = client
+        .create_activity()
+        .name("flaky")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn;
+    let definition = format!(
+        r#"{{"StartAt": "Prepare", "States": {{
+            "Prepare": {{"Type": "Pass", "Result": {{"step": 1}}, "Next": "Work"}},
+            "Work": {{"Type": "Task", "Resource": "{activity}", "End": true}}}}}}"#
+    );
+    let machine = client
+        .create_state_machine()
+        .name("redrive")
+        .definition(definition)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let execution = client
+        .start_execution()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn;
+    answer(&client, &activity, false).await;
+    let failed = wait_for(&client, &execution, ExecutionStatus::Failed).await;
+    assert_eq!(failed.error.as_deref(), Some("Flaky"));
+    assert_eq!(
+        failed.redrive_status.as_ref().map(|s| s.as_str()),
+        Some("REDRIVABLE")
+    );
+
+    let redriven = client
+        .redrive_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .expect("redriven");
+    assert!(redriven.redrive_date.secs() > 0);
+    answer(&client, &activity, true).await;
+    let done = wait_for(&client, &execution, ExecutionStatus::Succeeded).await;
+    assert_eq!(done.output.as_deref(), Some(r#"{"done":true}"#));
+    assert_eq!(done.redrive_count, Some(1));
+
+    let history = client
+        .get_execution_history()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let types: Vec<&str> = history.events.iter().map(|e| e.r#type.as_str()).collect();
+    let redriven_at = types
+        .iter()
+        .position(|t| *t == "ExecutionRedriven")
+        .expect("an ExecutionRedriven event");
+    assert_eq!(types[redriven_at - 1], "ExecutionFailed");
+    assert_eq!(types[redriven_at + 1], "TaskStateEntered", "{types:?}");
+    assert_eq!(*types.last().unwrap(), "ExecutionSucceeded");
+    assert_eq!(
+        types.iter().filter(|t| **t == "PassStateEntered").count(),
+        1,
+        "the Pass before the failure does not run again"
+    );
+
+    let again = client
+        .redrive_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .expect_err("a succeeded execution is not redrivable");
+    assert_eq!(
+        aws_sdk_sfn::error::ProvideErrorMetadata::code(&again),
+        Some("ExecutionNotRedrivable")
+    );
+}
