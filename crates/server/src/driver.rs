@@ -403,12 +403,16 @@ impl Driver {
                     for operation in pending.task_operations {
                         match operation {
                             TaskOperation::Open(task) => self.open_task(*task),
-                            TaskOperation::Close(task_id) => self.tasks.close(id, task_id),
+                            TaskOperation::Close(task_id) => {
+                                self.tasks.close(id, task_id);
+                                self.integrations.nested.task_closed(id, task_id);
+                            }
                         }
                     }
                     if pending.finished {
                         self.timers.clear(id);
                         self.tasks.close_execution(id);
+                        self.integrations.nested.execution_ended(id);
                         lock(&slot).state = SlotState::Finished;
                     }
                     for (reply, applied) in pending.replies {
@@ -710,8 +714,17 @@ impl Driver {
     /// integrations on the blocking pool and delivers their results.
     fn open_task(self: &Arc<Self>, task: OpenTask) {
         let resource = task.record.resource.as_str();
+        let nested = crate::nested::is_start_execution(resource);
         if is_activity(resource) || is_callback(resource) {
-            self.tasks.open(task);
+            // A nested callback task's child may answer at once: the token opens first.
+            self.tasks.open(task.clone());
+            if nested {
+                crate::nested::open(&self.integrations, task);
+            }
+            return;
+        }
+        if nested {
+            crate::nested::open(&self.integrations, task);
             return;
         }
         let driver = self.clone();

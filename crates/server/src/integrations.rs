@@ -17,6 +17,8 @@ pub struct Integrations {
     pub functions: Option<lambda::Functions>,
     /// EventBridge connections for the HTTP Task (`--connections`).
     pub connections: http::Connections,
+    /// Nested workflows (`states:startExecution`), which start children on this server.
+    pub nested: crate::nested::Nested,
 }
 
 impl Integrations {

@@ -29,6 +29,7 @@ mod driver;
 mod error;
 mod express;
 mod integrations;
+mod nested;
 mod ops;
 mod protocol;
 mod registry;
@@ -253,6 +254,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             Some(path) => steppe_tasks::http::Connections::load(path)?,
             None => steppe_tasks::http::Connections::default(),
         },
+        nested: nested::Nested::default(),
     });
     let tasks = Arc::new(tasks::Tasks::default());
     let timers = Arc::new(timers::Timers::default());
@@ -263,10 +265,8 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         options.region.clone(),
         store.max_execution_id()? + 1,
         options.cache_max,
-        (tasks.clone(), integrations),
+        (tasks.clone(), integrations.clone()),
     ));
-    let recovered = driver.recover()?;
-    let timers = tokio::spawn(driver.clone().run_timers());
     let arns = arn::Arns {
         region: options.region.clone(),
         account: options.account.clone(),
@@ -279,6 +279,10 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         driver.clone(),
         tasks,
     ));
+    // Recovery may reopen nested-workflow tasks, which start children through the app.
+    integrations.nested.set_app(&app);
+    let recovered = driver.recover()?;
+    let timers = tokio::spawn(driver.clone().run_timers());
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| Error::Listen {

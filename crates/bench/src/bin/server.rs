@@ -8,7 +8,7 @@
 //!
 //! Environment: `STEPPE_BENCH_SECONDS` (default 5) per throughput figure,
 //! `STEPPE_BENCH_PARKED` (default 100000) parked executions, `STEPPE_BENCH_ONLY` (`standard`,
-//! `transitions`, `express` or `parked`) to measure one figure, `STEPPE_BENCH_DIR` for the data
+//! `transitions`, `express`, `activity` or `parked`) to measure one figure, `STEPPE_BENCH_DIR` for the data
 //! directory (default a fresh one under the temp dir), `STEPPE_BENCH_NO_FSYNC=1` to turn
 //! fsync off.
 
@@ -200,6 +200,10 @@ async fn run(data_dir: std::path::PathBuf, fsync: bool, seconds: u64, parked: u6
         percentile(0.99)
     );
     }
+    // 3. Activities: one task's round trip, then 16 workers' throughput.
+    if wanted("activity") {
+        activity_figures(address, &mut setup, seconds).await;
+    }
     if !wanted("parked") {
         server.shutdown().await;
         return;
@@ -233,6 +237,142 @@ async fn run(data_dir: std::path::PathBuf, fsync: bool, seconds: u64, parked: u6
         rss_megabytes()
     );
     server.shutdown().await;
+}
+
+/// Activity tasks over loopback HTTP, against a machine `Work` (an activity Task) → `Done`
+/// (a Pass).
+///
+/// Round trip (sequential, one execution at a time): a worker's `GetActivityTask` long poll is
+/// already waiting; the clock runs from sending `StartExecution` until `SendTaskSuccess` is
+/// answered. That answer comes after the transition that applies the result is committed, and
+/// that transition also enters `Done` and ends the execution (one `apply`), so the figure is
+/// start → task scheduled → handed to the waiting worker (its start committed first) → result
+/// committed with the next state entered. Three commits, each fsynced when fsync is on.
+/// Every execution is then checked to be SUCCEEDED (outside the clock).
+///
+/// Throughput: a backlog of [`ACTIVITY_BACKLOG`] executions is started first (each waiting in
+/// `Work`), then 16 worker connections loop `GetActivityTask` → `SendTaskSuccess` (two commits
+/// per task: the task's start, then its result with the execution's end); completed tasks
+/// are counted over the measuring time. Nothing else runs meanwhile.
+async fn activity_figures(address: SocketAddr, setup: &mut Connection, seconds: u64) {
+    let (status, answer) = setup.call("CreateActivity", r#"{"name": "bench"}"#).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let answer: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+    let activity_arn = answer["activityArn"].as_str().expect("arn").to_string();
+    let definition = format!(
+        r#"{{"StartAt": "Work", "States": {{
+            "Work": {{"Type": "Task", "Resource": "{activity_arn}", "Next": "Done"}},
+            "Done": {{"Type": "Pass", "End": true}}}}}}"#
+    );
+    let body = json!({"name": "activity", "definition": definition, "roleArn": ROLE});
+    let (status, _) = setup.call("CreateStateMachine", &body.to_string()).await;
+    assert_eq!(status, 200);
+    let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:activity";
+    let start_body = json!({"stateMachineArn": machine, "input": "{\"n\": 1}"}).to_string();
+    let poll_body = json!({"activityArn": activity_arn, "workerName": "bench"}).to_string();
+
+    // Round trip.
+    let mut starter = Connection::open(address).await;
+    let mut worker = Connection::open(address).await;
+    let mut round_trips = Vec::new();
+    let mut dispatches = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        let poll_body = poll_body.clone();
+        let poll = tokio::spawn(async move {
+            let answer = worker.call("GetActivityTask", &poll_body).await;
+            (worker, answer, Instant::now())
+        });
+        // Let the poll reach the server and wait there.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let started = Instant::now();
+        let (status, answer) = starter.call("StartExecution", &start_body).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+        let execution_arn = answer["executionArn"].as_str().expect("arn").to_string();
+        let (back, (status, task), received) = poll.await.expect("poll");
+        worker = back;
+        assert_eq!(status, 200);
+        let task: serde_json::Value = serde_json::from_slice(&task).expect("json");
+        let token = task["taskToken"].as_str().expect("a task").to_string();
+        let success = json!({"taskToken": token, "output": "{\"ok\": true}"}).to_string();
+        let (status, answer) = worker.call("SendTaskSuccess", &success).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        round_trips.push(started.elapsed());
+        dispatches.push(received - started);
+        // Outside the clock: the result committed with the execution's end.
+        let describe = json!({"executionArn": execution_arn}).to_string();
+        let (status, described) = starter.call("DescribeExecution", &describe).await;
+        assert_eq!(status, 200);
+        let described: serde_json::Value = serde_json::from_slice(&described).expect("json");
+        assert_eq!(described["status"], "SUCCEEDED");
+    }
+    let count = round_trips.len();
+    round_trips.sort_unstable();
+    dispatches.sort_unstable();
+    println!(
+        "Activity round trip (start → worker → SendTaskSuccess committed, next state entered): p50 {:.2} ms, p99 {:.2} ms; start → task at the waiting worker p50 {:.2} ms ({count} executions, one at a time)",
+        percentile_millis(&round_trips, 0.50),
+        percentile_millis(&round_trips, 0.99),
+        percentile_millis(&dispatches, 0.50),
+    );
+
+    // Throughput.
+    let backlog = start_n(
+        address,
+        32,
+        ACTIVITY_BACKLOG,
+        "StartExecution",
+        start_body.clone(),
+    )
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let completed = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (stop, completed, poll_body) = (stop.clone(), completed.clone(), poll_body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut worker = Connection::open(address).await;
+            while !stop.load(Ordering::Relaxed) {
+                let (status, task) = worker.call("GetActivityTask", &poll_body).await;
+                assert_eq!(status, 200);
+                let task: serde_json::Value = serde_json::from_slice(&task).expect("json");
+                let Some(token) = task["taskToken"].as_str() else {
+                    continue;
+                };
+                let success = json!({"taskToken": token, "output": "{}"}).to_string();
+                let (status, answer) = worker.call("SendTaskSuccess", &success).await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+                completed.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let done = completed.load(Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    // Workers still polling get the remaining tasks (or time out after 60 s): start enough
+    // executions to release every waiting poll.
+    start_n(address, 16, 16, "StartExecution", start_body).await;
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    println!(
+        "Activity tasks, 16 workers (GetActivityTask → SendTaskSuccess): {:.0} tasks/s ({done} tasks in {:.1} s from a backlog of {backlog} running executions{})",
+        done as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        if done >= backlog { "; the backlog ran out" } else { "" }
+    );
+}
+
+/// Executions started before the activity throughput is measured.
+const ACTIVITY_BACKLOG: u64 = 30_000;
+
+fn percentile_millis(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// Runs `operation` from `connections` connections for `seconds`; returns how many answered

@@ -1,0 +1,547 @@
+//! Nested workflows: the `arn:aws:states:::states:startExecution` Task integration, plain,
+//! `.sync`, `.sync:2` and `.waitForTaskToken`.
+//!
+//! A child starts through the same operation a client calls (`StartExecution` through
+//! [`crate::ops::dispatch`]), so validation, alias routing, Express children and name
+//! idempotency are StartExecution's own. Results are AWS's shapes:
+//!
+//! - plain: the StartExecution response (`ExecutionArn`, `StartDate` in epoch milliseconds,
+//!   and the SDK's HTTP metadata, as `lambda:invoke` has it);
+//! - `.sync`: the child's DescribeExecution response with PascalCase keys and epoch-millisecond
+//!   dates, `Output` (and `Input`) as JSON text; `.sync:2`: the same with `Input` and `Output` parsed;
+//!   a child that fails, times out or is aborted fails the task with `States.TaskFailed` and
+//!   that object, as JSON text, for the cause;
+//! - `.waitForTaskToken`: the child is started and the task waits for `SendTask*` with the token.
+//!
+//! Durability: the parent's task row stays stored until its result commits, and recovery runs
+//! the integration again. A second run must find the child the first one started, so a child
+//! with no `Name` gets a name derived from the parent task (a version-4-shaped UUID of the
+//! parent's ARN, task id and scheduling time), and an existing execution of that name with the
+//! same input, started after the task was scheduled, is taken as this task's child. A `.sync`
+//! task whose child already ended completes at once.
+//!
+//! Cancelling a `.sync` task (the parent is stopped or fails elsewhere, or the task times out)
+//! stops its Standard child, as AWS does (its `.sync` IAM policy asks for
+//! `states:StopExecution`); plain and callback children run on. That stop is best effort: a
+//! crash between the parent's end and the child's stop leaves the child running.
+
+use crate::app::App;
+use crate::driver::outcome_input;
+use crate::error::ApiError;
+use crate::integrations::Integrations;
+use crate::tasks::OpenTask;
+use crate::wire::Request;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Duration;
+use steppe_asl::error_name;
+use steppe_runtime::TaskOutcome;
+use tokio::sync::oneshot;
+
+/// The integration's resource, without its pattern suffix.
+pub const START_EXECUTION_RESOURCE: &str = "arn:aws:states:::states:startExecution";
+
+/// How often a child is started or described again when the store is unavailable.
+const ATTEMPTS_MAX: u32 = 20;
+
+/// Children waited for and executions waited on; see the module documentation.
+#[derive(Default)]
+pub struct Nested {
+    app: OnceLock<Weak<App>>,
+    /// The child each running `.sync` task waits for, by (parent execution id, task id).
+    waiting: Mutex<HashMap<(u64, u64), String>>,
+    /// Who to wake when an execution ends, by its store id.
+    watchers: Mutex<HashMap<u64, Vec<oneshot::Sender<()>>>>,
+}
+
+impl std::fmt::Debug for Nested {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nested").finish_non_exhaustive()
+    }
+}
+
+/// How the Task waits, from its resource's suffix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pattern {
+    Plain,
+    Sync,
+    Sync2,
+    Callback,
+}
+
+impl Pattern {
+    fn of(resource: &str) -> Option<Pattern> {
+        match resource.strip_prefix(START_EXECUTION_RESOURCE)? {
+            "" => Some(Pattern::Plain),
+            ".sync" => Some(Pattern::Sync),
+            ".sync:2" => Some(Pattern::Sync2),
+            ".waitForTaskToken" => Some(Pattern::Callback),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a Task resource starts a nested execution.
+pub fn is_start_execution(resource: &str) -> bool {
+    Pattern::of(resource).is_some()
+}
+
+/// A child that was started (or found started by an earlier run of the same task).
+struct Child {
+    arn: String,
+    /// The StartExecution response, for the plain pattern.
+    response: Value,
+    /// An Express child's StartSyncExecution response (it ran to its end already).
+    finished_express: Option<Value>,
+}
+
+impl Nested {
+    /// Gives the integration the server it starts children on (once, before recovery).
+    pub fn set_app(&self, app: &Arc<App>) {
+        let _ = self.app.set(Arc::downgrade(app));
+    }
+
+    /// An execution ended (committed): wakes `.sync` tasks waiting for it and stops the
+    /// children of its own `.sync` tasks.
+    pub fn execution_ended(&self, execution_id: u64) {
+        if let Some(watchers) = lock(&self.watchers).remove(&execution_id) {
+            for watcher in watchers {
+                let _ = watcher.send(());
+            }
+        }
+        let children: Vec<String> = {
+            let mut waiting = lock(&self.waiting);
+            let keys: Vec<(u64, u64)> = waiting
+                .keys()
+                .filter(|(parent, _)| *parent == execution_id)
+                .copied()
+                .collect();
+            keys.iter().filter_map(|key| waiting.remove(key)).collect()
+        };
+        for child in children {
+            self.stop_child(child);
+        }
+    }
+
+    /// A task's result, timeout or cancellation was committed: a `.sync` task still waiting
+    /// was cancelled, so its child is stopped.
+    pub fn task_closed(&self, execution_id: u64, task_id: u64) {
+        let child = lock(&self.waiting).remove(&(execution_id, task_id));
+        if let Some(child) = child {
+            self.stop_child(child);
+        }
+    }
+
+    fn stop_child(&self, child_arn: String) {
+        let Some(app) = self.app() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let request = request(json!({"executionArn": child_arn}));
+            if let Err(error) = crate::ops::dispatch(&app, "StopExecution", request).await {
+                eprintln!(
+                    "steppe: could not stop the nested execution {child_arn}: {}",
+                    error.message
+                );
+            }
+        });
+    }
+
+    fn app(&self) -> Option<Arc<App>> {
+        self.app.get().and_then(Weak::upgrade)
+    }
+}
+
+/// Carries out an opened `states:startExecution` task in the background. Callback tasks must
+/// already be open in [`crate::tasks::Tasks`] (the child may answer at once).
+pub fn open(integrations: &Arc<Integrations>, task: OpenTask) {
+    let integrations = integrations.clone();
+    tokio::spawn(async move {
+        let nested = &integrations.nested;
+        let Some(app) = nested.app() else {
+            eprintln!("steppe: a nested execution was asked for before the server was ready");
+            return;
+        };
+        let execution_id = task.execution_id;
+        let task_id = task.record.task_id;
+        if let Some(outcome) = run(&app, nested, &task).await {
+            app.driver
+                .deliver_task_input(execution_id, outcome_input(task_id, outcome));
+        }
+    });
+}
+
+/// The task's outcome, or `None` when there is none to deliver (a callback task's child
+/// started; a `.sync` task was cancelled while it waited).
+async fn run(app: &Arc<App>, nested: &Nested, task: &OpenTask) -> Option<TaskOutcome> {
+    let pattern = Pattern::of(&task.record.resource)?;
+    let child = match start_child(app, task, pattern).await {
+        Ok(child) => child,
+        Err(outcome) => return Some(outcome),
+    };
+    match pattern {
+        Pattern::Plain => Some(TaskOutcome::Succeeded(child.response)),
+        Pattern::Callback => None,
+        Pattern::Sync | Pattern::Sync2 => {
+            if let Some(response) = child.finished_express {
+                return Some(sync_outcome(pascal_case(&response), pattern));
+            }
+            let key = (task.execution_id, task.record.task_id);
+            lock(&nested.waiting).insert(key, child.arn.clone());
+            let outcome = wait_for_end(app, nested, &child.arn).await;
+            // Gone: the task was cancelled meanwhile (its child is being stopped).
+            lock(&nested.waiting).remove(&key)?;
+            Some(match outcome {
+                Ok(description) => sync_outcome(description, pattern),
+                Err(error) => api_failure(app, &error),
+            })
+        }
+    }
+}
+
+/// Starts the child, or finds the one an earlier run of this task started.
+async fn start_child(
+    app: &Arc<App>,
+    task: &OpenTask,
+    pattern: Pattern,
+) -> Result<Child, TaskOutcome> {
+    let parameters = &task.record.parameters;
+    let machine_arn = parameters
+        .get("StateMachineArn")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let input_text = match parameters.get("Input") {
+        None | Some(Value::Null) => "{}".to_string(),
+        Some(Value::String(text)) => text.clone(),
+        Some(input) => input.to_string(),
+    };
+    let name = match parameters.get("Name") {
+        None | Some(Value::Null) => Value::String(derived_name(task)),
+        Some(name) => name.clone(),
+    };
+    let body = json!({"stateMachineArn": machine_arn, "input": input_text, "name": name});
+    let express =
+        matches!(pattern, Pattern::Sync | Pattern::Sync2) && is_express(app, &machine_arn).await;
+    let operation = if express {
+        "StartSyncExecution"
+    } else {
+        "StartExecution"
+    };
+    let started =
+        with_retries(|| crate::ops::dispatch(app, operation, request(body.clone()))).await;
+    match started {
+        Ok(response) if express => Ok(Child {
+            arn: response["executionArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            response: Value::Null,
+            finished_express: Some(response),
+        }),
+        Ok(response) => {
+            let arn = response["executionArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let start_seconds = response["startDate"].as_f64().unwrap_or_default();
+            let start_millis = (start_seconds * 1000.0).round() as i64;
+            Ok(Child {
+                response: start_response(app, &response, &arn, start_millis),
+                arn,
+                finished_express: None,
+            })
+        }
+        Err(error) if error.code == "ExecutionAlreadyExists" => {
+            adopt(app, task, &machine_arn, &name, &input_text)
+                .ok_or_else(|| api_failure(app, &error))
+        }
+        Err(error) => Err(api_failure(app, &error)),
+    }
+}
+
+/// The execution an earlier run of this task started: same name and input, started no
+/// earlier than the task was scheduled.
+fn adopt(
+    app: &Arc<App>,
+    task: &OpenTask,
+    machine_arn: &Value,
+    name: &Value,
+    input_text: &str,
+) -> Option<Child> {
+    let machine_name = machine_arn.as_str()?.split(':').nth(6)?;
+    let arn = app.arns.execution(machine_name, name.as_str()?);
+    let row = app.store.execution_by_arn(&arn).ok()??;
+    if row.input != input_text || row.start_millis < task.record.scheduled_millis {
+        return None;
+    }
+    let response =
+        json!({"executionArn": arn, "startDate": crate::wire::timestamp(row.start_millis)});
+    Some(Child {
+        response: start_response(app, &response, &arn, row.start_millis),
+        arn,
+        finished_express: None,
+    })
+}
+
+async fn is_express(app: &Arc<App>, machine_arn: &Value) -> bool {
+    let Some(arn) = machine_arn.as_str() else {
+        return false;
+    };
+    let pick = app.random_f64();
+    app.registry
+        .read()
+        .await
+        .resolve(arn, pick)
+        .is_ok_and(|target| target.machine.machine_type == "EXPRESS")
+}
+
+/// Waits until the child has ended and answers its description in the task-result shape.
+async fn wait_for_end(app: &Arc<App>, nested: &Nested, child_arn: &str) -> Result<Value, ApiError> {
+    loop {
+        let row = with_retries(|| async { Ok(app.store.execution_by_arn(child_arn)?) })
+            .await?
+            .ok_or_else(|| ApiError::execution_does_not_exist(child_arn))?;
+        let (sender, ended) = oneshot::channel();
+        lock(&nested.watchers)
+            .entry(row.id)
+            .or_default()
+            .push(sender);
+        // Read again after registering: an end committed before that has no one to wake us.
+        let row = with_retries(|| async { Ok(app.store.execution(row.id)?) })
+            .await?
+            .ok_or_else(|| ApiError::execution_does_not_exist(child_arn))?;
+        if row.status != "RUNNING" {
+            let described = with_retries(|| {
+                crate::ops::dispatch(
+                    app,
+                    "DescribeExecution",
+                    request(json!({"executionArn": child_arn})),
+                )
+            })
+            .await?;
+            let mut description = pascal_case(&described);
+            for (key, millis) in [
+                ("StartDate", Some(row.start_millis)),
+                ("StopDate", row.stop_millis),
+                ("RedriveDate", row.redrive_millis),
+            ] {
+                if let (Some(millis), Some(field)) = (millis, description.get_mut(key)) {
+                    *field = json!(millis);
+                }
+            }
+            return Ok(description);
+        }
+        let _ = ended.await;
+    }
+}
+
+/// A `.sync` task's outcome from the child's description.
+fn sync_outcome(mut description: Value, pattern: Pattern) -> TaskOutcome {
+    if pattern == Pattern::Sync2 {
+        for key in ["Input", "Output"] {
+            if let Some(field) = description.get_mut(key) {
+                if let Some(parsed) = field
+                    .as_str()
+                    .and_then(|text| serde_json::from_str(text).ok())
+                {
+                    *field = parsed;
+                }
+            }
+        }
+    }
+    if description["Status"] == "SUCCEEDED" {
+        return TaskOutcome::Succeeded(description);
+    }
+    TaskOutcome::Failed {
+        error: error_name::TASK_FAILED.to_string(),
+        cause: description.to_string(),
+    }
+}
+
+/// The plain pattern's result: the StartExecution response as AWS's SDK hands it over.
+fn start_response(app: &App, response: &Value, arn: &str, start_millis: i64) -> Value {
+    let request_id = app.uuid();
+    let length = response.to_string().len().to_string();
+    let headers: Map<String, Value> = [
+        ("Content-Length", length.as_str()),
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("connection", "keep-alive"),
+        ("x-amzn-RequestId", request_id.as_str()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), json!(value)))
+    .collect();
+    let all_headers: Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| (name.clone(), json!([value])))
+        .collect();
+    json!({
+        "ExecutionArn": arn,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": all_headers,
+            "HttpHeaders": headers,
+            "HttpStatusCode": 200
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StartDate": start_millis
+    })
+}
+
+/// A failed Step Functions call as the task failure AWS reports
+/// (`StepFunctions.<Code>Exception`, the message with the SDK's details).
+fn api_failure(app: &App, error: &ApiError) -> TaskOutcome {
+    let code = error.code;
+    let exception = if code.ends_with("Exception") {
+        code.to_string()
+    } else {
+        format!("{code}Exception")
+    };
+    TaskOutcome::Failed {
+        error: format!("StepFunctions.{exception}"),
+        cause: format!(
+            "{} (Service: AWSStepFunctions; Status Code: {}; Error Code: {code}; Request ID: {}; Proxy: null)",
+            error.message,
+            error.status,
+            app.uuid()
+        ),
+    }
+}
+
+/// Runs a Step Functions call, again while the store is unavailable (HTTP 5xx answers).
+async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut delay_millis = 50;
+    for _ in 1..ATTEMPTS_MAX {
+        match call().await {
+            Err(error) if error.status >= 500 => {
+                tokio::time::sleep(Duration::from_millis(delay_millis)).await;
+                delay_millis = (delay_millis * 2).min(1_000);
+            }
+            answer => return answer,
+        }
+    }
+    call().await
+}
+
+/// An object's keys (and those of the objects in it) with their first letter upper-cased,
+/// in alphabetical order, as AWS's Java SDK objects serialize.
+fn pascal_case(value: &Value) -> Value {
+    match value {
+        Value::Object(members) => {
+            let mut sorted: Vec<(String, Value)> = members
+                .iter()
+                .map(|(key, value)| {
+                    let mut chars = key.chars();
+                    let key = chars
+                        .next()
+                        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                        .unwrap_or_default();
+                    (key, pascal_case(value))
+                })
+                .collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(sorted.into_iter().collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// A child name for a task that gave none: the same on every run of the task, shaped like
+/// the version-4 UUID AWS would draw.
+fn derived_name(task: &OpenTask) -> String {
+    let seed = format!(
+        "{}\n{}\n{}",
+        task.execution_arn, task.record.task_id, task.record.scheduled_millis
+    );
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&fnv1a(seed.as_bytes(), 0xcbf2_9ce4_8422_2325).to_be_bytes());
+    bytes[8..].copy_from_slice(&fnv1a(seed.as_bytes(), 0x6c62_272e_07bb_0142).to_be_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+fn fnv1a(bytes: &[u8], basis: u64) -> u64 {
+    bytes.iter().fold(basis, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn request(body: Value) -> Request {
+    Request::new(body).unwrap_or_else(|_| unreachable!("a request built here is an object"))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_name_their_pattern() {
+        assert_eq!(Pattern::of(START_EXECUTION_RESOURCE), Some(Pattern::Plain));
+        assert_eq!(
+            Pattern::of("arn:aws:states:::states:startExecution.sync:2"),
+            Some(Pattern::Sync2)
+        );
+        assert_eq!(
+            Pattern::of("arn:aws:states:::states:startExecution.waitForTaskToken"),
+            Some(Pattern::Callback)
+        );
+        assert_eq!(
+            Pattern::of("arn:aws:states:::states:startExecution.sync:3"),
+            None
+        );
+        assert!(!is_start_execution("arn:aws:states:::lambda:invoke"));
+    }
+
+    #[test]
+    fn descriptions_are_pascal_cased_and_sorted() {
+        let value =
+            json!({"status": "SUCCEEDED", "inputDetails": {"included": true}, "executionArn": "a"});
+        assert_eq!(
+            pascal_case(&value).to_string(),
+            r#"{"ExecutionArn":"a","InputDetails":{"Included":true},"Status":"SUCCEEDED"}"#
+        );
+    }
+
+    #[test]
+    fn a_sync2_result_parses_input_and_output_and_a_failed_child_fails_the_task() {
+        let description = json!({"Input": "{\"a\":1}", "Output": "[2]", "Status": "SUCCEEDED"});
+        let TaskOutcome::Succeeded(result) = sync_outcome(description.clone(), Pattern::Sync2)
+        else {
+            panic!("succeeded");
+        };
+        assert_eq!(
+            result,
+            json!({"Input": {"a": 1}, "Output": [2], "Status": "SUCCEEDED"})
+        );
+        let TaskOutcome::Succeeded(result) = sync_outcome(description, Pattern::Sync) else {
+            panic!("succeeded");
+        };
+        assert_eq!(result["Output"], "[2]");
+        let failed = json!({"Error": "Boom", "Status": "FAILED"});
+        let TaskOutcome::Failed { error, cause } = sync_outcome(failed.clone(), Pattern::Sync)
+        else {
+            panic!("failed");
+        };
+        assert_eq!(error, "States.TaskFailed");
+        assert_eq!(cause, failed.to_string());
+    }
+}
