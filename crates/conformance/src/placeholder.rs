@@ -149,6 +149,8 @@ fn bracket_kind(name: &str) -> Option<Kind> {
         "lambda-function-name" => Kind::ArnPart,
         _ if name.starts_with("uuid:") => Kind::Uuid,
         _ if name.starts_with("json-input:") => Kind::Text,
+        // A resource name the recorder replaced (TestState's execution and machine names).
+        _ if name.starts_with("resource:") => Kind::ArnPart,
         _ if name.contains("Arn") && name.ends_with("idx") => Kind::ArnPart,
         _ => return None,
     };
@@ -217,6 +219,10 @@ mod tests {
         assert!(!placeholders.text_matches(
             expected,
             "arn:aws:states:us-east-1:12345678901x:execution:m:r"
+        ));
+        assert!(placeholders.text_matches(
+            "arn:<partition>:states:<region>:111111111111:express:<resource:3>:<resource:1>",
+            "arn:aws:states:us-east-1:123456789012:express:TestState:test"
         ));
     }
 

@@ -1,52 +1,82 @@
-//! TestState: runs one state on an input and reports its output, next state and status.
+//! TestState: runs one state on an input and reports its output, next state, status and, at
+//! `DEBUG` and `TRACE`, its inspection data.
 //!
-//! The state is wrapped in a one-state machine whose transition targets are stub `Succeed`
-//! states named like the real targets, and run in-process on a virtual clock (Waits and
-//! back-offs take no time), so the name of the last state entered is the next state.
+//! The state (renamed `StateName`, the name AWS's Context object shows for it) is wrapped in a
+//! small machine whose transition targets are stub `Succeed` states named like the real
+//! targets, and run in-process on a virtual clock (Waits and back-offs take no time), so the
+//! name of the last state entered is the next state. Request `variables` become an `Assign`
+//! of a Pass state that runs first. A Map or Parallel state with a `mock` runs as a Task whose
+//! result is the mock (AWS does not run the iterations or branches then), failing with
+//! `States.ExceedToleratedFailureThreshold` when `stateConfiguration.mapIterationFailureCount`
+//! exceeds the state's tolerated failures.
+//!
 //! Retriers are never run: a failure that a retrier would retry (given
 //! `stateConfiguration.retrierRetryCount`) is `RETRIABLE`; one a catcher matches is run again
 //! with the catchers kept, to get the catcher's output and target (`CAUGHT_ERROR`).
-//! Task states need a `mock` (results or errors); without one they fail as every Task does
-//! until task integrations exist. Inspection data (`DEBUG`, `TRACE`) is not produced yet.
+//! Inspection data is computed with the engine itself: each step of the state's input and
+//! output processing (`InputPath`, `Parameters`, `ResultSelector`, `ResultPath`, JSONata
+//! `Arguments`, Map limits) is run as a Pass state of its own on the previous step's value.
+//! Not done: a custom `context` (the engine builds the Context object itself), HTTP
+//! `requestDetails`/`responseDetails` (TestState never calls endpoints).
 
 use crate::error::{ApiError, ApiResult};
 use crate::wire::Request;
 use serde_json::{json, Map, Value};
 use steppe_asl::definition::error_matches;
-use steppe_engine::{Config, Details, Execution, Status, TaskInvocation};
+use steppe_engine::{Config, Details, Execution, ExecutionInfo, Status, TaskInvocation};
 use steppe_runtime::{FastClock, NoTasks, Observer, TaskHandler, TaskOutcome};
 
 /// Where the virtual clock starts: 2024-01-01T00:00:00Z.
 const START_MILLIS: i64 = 1_704_067_200_000;
+
+/// The Resource a mocked Map or Parallel state runs as.
+const MOCK_RESOURCE: &str = "arn:aws:lambda:us-east-1:123456789012:function:TestState";
+
+/// AWS's wording when a Map state's failed iterations exceed its tolerated failures.
+const THRESHOLD_ERROR: &str = "States.ExceedToleratedFailureThreshold";
+const THRESHOLD_CAUSE: &str = "The specified tolerated failure threshold was exceeded";
 
 /// Runs `TestState`.
 pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
     let input_text = request.string_len("input", 0, 262_144)?.unwrap_or("{}");
     let input = crate::ops::parse_input(input_text)?;
     let state_name = request.string_len("stateName", 1, 80)?;
-    let mock = mock(request)?;
-    let retry_count = request
-        .object("stateConfiguration")?
-        .and_then(|c| c.get("retrierRetryCount"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
+    let inspect = match request.string("inspectionLevel")?.unwrap_or("INFO") {
+        "INFO" => false,
+        "DEBUG" | "TRACE" => true,
+        other => {
+            return Err(ApiError::new(
+                "ValidationException",
+                format!("1 validation error detected: Value '{other}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"),
+            ))
+        }
+    };
+    let variables = match request.string_len("variables", 0, 262_144)? {
+        Some(text) => Some(crate::ops::parse_input(text)?),
+        None => None,
+    };
+    let mut mock = mock(request)?;
+    let configuration = request.object("stateConfiguration")?;
+    let configured = |key: &str| {
+        configuration
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_u64)
+    };
+    let retry_count = configured("retrierRetryCount").unwrap_or(0);
     let parsed: Value = serde_json::from_str(definition).map_err(|error| {
         ApiError::new(
             "InvalidDefinition",
             format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {error}'"),
         )
     })?;
-    let (name, state) = match state_name {
-        Some(name) => {
-            let state = find_state(&parsed, name).ok_or_else(|| {
-                ApiError::new(
-                    "ValidationException",
-                    format!("State with name '{name}' does not exist in the definition"),
-                )
-            })?;
-            (name.to_string(), state.clone())
-        }
-        None => (unused_name(definition), parsed.clone()),
+    let state = match state_name {
+        Some(name) => find_state(&parsed, name).ok_or_else(|| {
+            ApiError::new(
+                "ValidationException",
+                format!("State with name '{name}' does not exist in the definition"),
+            )
+        })?,
+        None => &parsed,
     };
     let Some(state) = state.as_object() else {
         return Err(ApiError::new(
@@ -54,50 +84,163 @@ pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The state must be an object'",
         ));
     };
-    let query_language = parsed.get("QueryLanguage").cloned();
-    let bare = without(state, &["Retry", "Catch"]);
-    let first = execute(&name, &bare, query_language.clone(), &input, &mock)?;
-    let Some(failure) = first.failure.clone() else {
-        return Ok(answer("SUCCEEDED", &first));
+    let test = Test {
+        name: unused_name(definition, "StateName"),
+        init_name: unused_name(definition, "TestStateVariables"),
+        query_language: parsed.get("QueryLanguage").cloned(),
+        variables,
+        role_arn: request
+            .string("roleArn")?
+            .unwrap_or("arn:aws:iam::123456789012:role/steppe-local")
+            .to_string(),
     };
-    let rules = |key: &str| -> Vec<(Vec<String>, Option<u64>)> {
+    let kind = state
+        .get("Type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mocked_container = mock.is_some() && matches!(kind, "Map" | "Parallel");
+    let mut inspection = Map::new();
+    if kind == "Map" {
+        map_limits(&test, state, &input, &mut inspection)?;
+        if let (Some(Mock::Result(result)), Some(failures)) =
+            (&mock, configured("mapIterationFailureCount"))
+        {
+            if exceeds_tolerated(&inspection, result, failures) {
+                mock = Some(Mock::Error {
+                    error: THRESHOLD_ERROR.to_string(),
+                    cause: THRESHOLD_CAUSE.to_string(),
+                });
+            }
+        }
+    }
+    let original = state;
+    let state = if mocked_container {
+        as_task(state, kind)
+    } else {
+        state.clone()
+    };
+    let jsonata = test.jsonata(&state);
+    let first = execute(&test, &without(&state, &["Retry", "Catch"]), &input, &mock)?;
+    let mut response = match first.failure.clone() {
+        None => answer("SUCCEEDED", &first),
+        Some(failure) => handle_failure(
+            &test,
+            &state,
+            &input,
+            &mock,
+            retry_count,
+            &first,
+            failure,
+            &mut inspection,
+        )?,
+    };
+    if inspect {
+        let steps = if jsonata {
+            jsonata_steps(&test, &state, kind, &input, &mock, mocked_container)?
+        } else {
+            json_path_steps(&test, original, kind, &input, &mock, mocked_container)?
+        };
+        // AWS sends each step's value as JSON text.
+        for (key, value) in steps {
+            inspection.insert(key, json!(value.to_string()));
+        }
+        if let Some(variables) = &test.variables {
+            inspection.insert("variables".into(), json!(variables.to_string()));
+        }
+        response["inspectionData"] = Value::Object(inspection);
+    }
+    Ok(response)
+}
+
+/// Settles a failed first run: `RETRIABLE`, `CAUGHT_ERROR` or `FAILED`, with the matching
+/// retrier's or catcher's index in `errorDetails`.
+#[allow(clippy::too_many_arguments)]
+fn handle_failure(
+    test: &Test,
+    state: &Map<String, Value>,
+    input: &Value,
+    mock: &Option<Mock>,
+    retry_count: u64,
+    first: &Outcome,
+    failure: (String, String),
+    inspection: &mut Map<String, Value>,
+) -> ApiResult<Value> {
+    let rules = |key: &str| -> Vec<Value> {
         state
             .get(key)
             .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let matches = |rule: &Value| {
+        let errors: Vec<String> = rule
+            .get("ErrorEquals")
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .map(|rule| {
-                let errors = rule
-                    .get("ErrorEquals")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e.as_str().map(str::to_string))
-                    .collect();
-                (errors, rule.get("MaxAttempts").and_then(Value::as_u64))
-            })
-            .collect()
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .collect();
+        error_matches(&errors, &failure.0)
     };
-    if let Some((_, max_attempts)) = rules("Retry")
-        .into_iter()
-        .find(|(errors, _)| error_matches(errors, &failure.0))
-    {
-        if retry_count < max_attempts.unwrap_or(3) {
-            return Ok(answer("RETRIABLE", &first));
+    let retriers = rules("Retry");
+    if let Some(retry_idx) = retriers.iter().position(matches) {
+        let retrier = &retriers[retry_idx];
+        let max_attempts = retrier
+            .get("MaxAttempts")
+            .and_then(Value::as_u64)
+            .unwrap_or(3);
+        if retry_count < max_attempts {
+            let interval = retrier
+                .get("IntervalSeconds")
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0);
+            let rate = retrier
+                .get("BackoffRate")
+                .and_then(Value::as_f64)
+                .unwrap_or(2.0);
+            let mut backoff = interval * rate.powi(i32::try_from(retry_count).unwrap_or(i32::MAX));
+            if let Some(max_delay) = retrier.get("MaxDelaySeconds").and_then(Value::as_f64) {
+                backoff = backoff.min(max_delay);
+            }
+            inspection.insert(
+                "errorDetails".into(),
+                json!({"retryBackoffIntervalSeconds": backoff as u64, "retryIndex": retry_idx}),
+            );
+            return Ok(answer("RETRIABLE", first));
         }
+        inspection.insert("errorDetails".into(), json!({"retryIndex": retry_idx}));
     }
-    if rules("Catch")
-        .iter()
-        .any(|(errors, _)| error_matches(errors, &failure.0))
-    {
+    if let Some(catch_idx) = rules("Catch").iter().position(matches) {
         let caught = without(state, &["Retry"]);
-        let second = execute(&name, &caught, query_language, &input, &mock)?;
+        let second = execute(test, &caught, input, mock)?;
+        inspection.insert("errorDetails".into(), json!({"catchIndex": catch_idx}));
         let mut response = answer("CAUGHT_ERROR", &second);
         response["error"] = json!(failure.0);
         response["cause"] = json!(failure.1);
         return Ok(response);
     }
-    Ok(answer("FAILED", &first))
+    Ok(answer("FAILED", first))
+}
+
+/// What every run for one request shares.
+struct Test {
+    /// The name the tested state runs under.
+    name: String,
+    /// The name of the Pass state that assigns the request's variables.
+    init_name: String,
+    /// The definition's top-level `QueryLanguage`.
+    query_language: Option<Value>,
+    variables: Option<Value>,
+    role_arn: String,
+}
+
+impl Test {
+    fn jsonata(&self, state: &Map<String, Value>) -> bool {
+        state
+            .get("QueryLanguage")
+            .or(self.query_language.as_ref())
+            .is_some_and(|language| language == "JSONata")
+    }
 }
 
 /// A state of any `States` block, by name.
@@ -121,14 +264,14 @@ fn find_state<'a>(block: &'a Value, name: &str) -> Option<&'a Value> {
     })
 }
 
-/// A name for a lone state that no state inside it uses.
-fn unused_name(definition: &str) -> String {
+/// `base`, or `base` with a number, whichever the definition does not use as a name.
+fn unused_name(definition: &str, base: &str) -> String {
     (0..)
         .map(|n| {
             if n == 0 {
-                "TestState".to_string()
+                base.to_string()
             } else {
-                format!("TestState{n}")
+                format!("{base}{n}")
             }
         })
         .find(|candidate| !definition.contains(&format!("\"{candidate}\"")))
@@ -171,6 +314,234 @@ fn without(state: &Map<String, Value>, keys: &[&str]) -> Map<String, Value> {
         .collect()
 }
 
+/// A mocked Map or Parallel state as the Task that returns the mock: the fields both share.
+fn as_task(state: &Map<String, Value>, kind: &str) -> Map<String, Value> {
+    let mut kept = vec![
+        "Comment",
+        "QueryLanguage",
+        "InputPath",
+        "ResultSelector",
+        "ResultPath",
+        "OutputPath",
+        "Output",
+        "Assign",
+        "Next",
+        "End",
+        "Retry",
+        "Catch",
+    ];
+    if kind == "Parallel" {
+        kept.extend(["Parameters", "Arguments"]);
+    }
+    let mut task: Map<String, Value> = state
+        .iter()
+        .filter(|(key, _)| kept.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    task.insert("Type".into(), json!("Task"));
+    task.insert("Resource".into(), json!(MOCK_RESOURCE));
+    task
+}
+
+/// A Map state's `maxConcurrency`, `toleratedFailureCount` and `toleratedFailurePercentage`,
+/// evaluated as AWS's inspection data shows them.
+fn map_limits(
+    test: &Test,
+    state: &Map<String, Value>,
+    input: &Value,
+    inspection: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    let limits = [
+        ("MaxConcurrency", "maxConcurrency"),
+        ("ToleratedFailureCount", "toleratedFailureCount"),
+        ("ToleratedFailurePercentage", "toleratedFailurePercentage"),
+    ];
+    for (field, key) in limits {
+        let value = match (state.get(field), state.get(&format!("{field}Path"))) {
+            (Some(Value::String(expression)), _) => {
+                let pass = json!({"QueryLanguage": "JSONata", "Output": expression});
+                step(test, &pass, input)?.ok()
+            }
+            (Some(value), _) => Some(value.clone()),
+            (None, Some(path)) => {
+                let pass = json!({"Parameters": {"value.$": path}});
+                step(test, &pass, input)?
+                    .ok()
+                    .map(|out| out["value"].clone())
+            }
+            (None, None) if key == "maxConcurrency" => Some(json!(0)),
+            (None, None) => None,
+        };
+        if let Some(value) = value {
+            let value = if key == "toleratedFailurePercentage" {
+                json!(value.as_f64().unwrap_or_default())
+            } else {
+                json!(value.as_u64().unwrap_or_default())
+            };
+            inspection.insert(key.into(), value);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `failures` failed iterations exceed the tolerated failures in `limits`; a Map state
+/// that tolerates nothing explicitly is not checked (AWS answers with the mock then).
+fn exceeds_tolerated(limits: &Map<String, Value>, result: &Value, failures: u64) -> bool {
+    let by_count = limits
+        .get("toleratedFailureCount")
+        .and_then(Value::as_u64)
+        .is_some_and(|count| failures > count);
+    let n_items = result.as_array().map_or(0, Vec::len) as f64;
+    let by_percentage = limits
+        .get("toleratedFailurePercentage")
+        .and_then(Value::as_f64)
+        .is_some_and(|percentage| n_items > 0.0 && failures as f64 * 100.0 > percentage * n_items);
+    by_count || by_percentage
+}
+
+/// JSONPath inspection data: each processing step the state type has, up to the first that
+/// fails.
+fn json_path_steps(
+    test: &Test,
+    state: &Map<String, Value>,
+    kind: &str,
+    input: &Value,
+    mock: &Option<Mock>,
+    mocked_container: bool,
+) -> ApiResult<Vec<(String, Value)>> {
+    let mut steps = vec![("input".to_string(), input.clone())];
+    let field = |key: &str| state.get(key).cloned();
+    let pass_result = (kind == "Pass").then(|| field("Result")).flatten();
+    let add_output_steps = |steps: &mut Vec<(String, Value)>, result: Value| -> ApiResult<()> {
+        let selected = match field("ResultSelector") {
+            Some(selector) => match step(test, &json!({"Parameters": selector}), &result)? {
+                Ok(value) => value,
+                Err(()) => return Ok(()),
+            },
+            None => result,
+        };
+        steps.push(("afterResultSelector".into(), selected.clone()));
+        let combined = match field("ResultPath") {
+            Some(path) => match step(
+                test,
+                &json!({"Result": selected, "ResultPath": path}),
+                input,
+            )? {
+                Ok(value) => value,
+                Err(()) => return Ok(()),
+            },
+            None => selected,
+        };
+        steps.push(("afterResultPath".into(), combined));
+        Ok(())
+    };
+    if (mocked_container && kind == "Parallel") || pass_result.is_some() {
+        // AWS shows no InputPath or Parameters step when the result is given outright.
+        let result = pass_result
+            .or_else(|| mock_result(mock))
+            .unwrap_or(Value::Null);
+        if kind == "Pass" {
+            steps.push(("result".into(), result.clone()));
+        }
+        add_output_steps(&mut steps, result)?;
+        return Ok(steps);
+    }
+    let after_input_path = match field("InputPath") {
+        Some(path) => match step(test, &json!({"InputPath": path}), input)? {
+            Ok(value) => value,
+            Err(()) => return Ok(steps),
+        },
+        None => input.clone(),
+    };
+    steps.push(("afterInputPath".into(), after_input_path.clone()));
+    match kind {
+        "Pass" | "Task" => {
+            let after_parameters = match field("Parameters") {
+                Some(parameters) => {
+                    match step(test, &json!({"Parameters": parameters}), &after_input_path)? {
+                        Ok(value) => value,
+                        Err(()) => return Ok(steps),
+                    }
+                }
+                None => after_input_path,
+            };
+            steps.push(("afterParameters".into(), after_parameters.clone()));
+            let result = if kind == "Task" {
+                match mock_result(mock) {
+                    Some(result) => {
+                        steps.push(("result".into(), result.clone()));
+                        result
+                    }
+                    None => return Ok(steps),
+                }
+            } else {
+                after_parameters
+            };
+            add_output_steps(&mut steps, result)?;
+        }
+        "Map" => {
+            if let Some(path) = field("ItemsPath") {
+                let pass = json!({"Parameters": {"items.$": path}});
+                match step(test, &pass, &after_input_path)? {
+                    Ok(value) => steps.push(("afterItemsPath".into(), value["items"].clone())),
+                    Err(()) => return Ok(steps),
+                }
+            }
+            if let Some(result) = mock_result(mock) {
+                add_output_steps(&mut steps, result)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(steps)
+}
+
+/// JSONata inspection data: the input, the evaluated `Arguments` and a Task's result.
+fn jsonata_steps(
+    test: &Test,
+    state: &Map<String, Value>,
+    kind: &str,
+    input: &Value,
+    mock: &Option<Mock>,
+    mocked_container: bool,
+) -> ApiResult<Vec<(String, Value)>> {
+    let mut steps = vec![("input".to_string(), input.clone())];
+    if kind != "Task" || mocked_container {
+        return Ok(steps);
+    }
+    if let Some(arguments) = state.get("Arguments") {
+        let pass = json!({"QueryLanguage": "JSONata", "Output": arguments});
+        match step(test, &pass, input)? {
+            Ok(value) => steps.push(("afterArguments".into(), value)),
+            Err(()) => return Ok(steps),
+        }
+    }
+    if let Some(result) = mock_result(mock) {
+        steps.push(("result".into(), result));
+    }
+    Ok(steps)
+}
+
+fn mock_result(mock: &Option<Mock>) -> Option<Value> {
+    match mock {
+        Some(Mock::Result(result)) => Some(result.clone()),
+        _ => None,
+    }
+}
+
+/// Runs one processing step as a Pass state (fields `pass`) under the tested state's name, so
+/// that `$$` reads the same; `Err(())` when the step fails.
+fn step(test: &Test, pass: &Value, input: &Value) -> ApiResult<Result<Value, ()>> {
+    let mut state = pass.as_object().cloned().unwrap_or_default();
+    state.insert("Type".into(), json!("Pass"));
+    state.insert("End".into(), json!(true));
+    let outcome = execute(test, &state, input, &None)?;
+    Ok(match outcome.failure {
+        None => outcome.output.ok_or(()),
+        Some(_) => Err(()),
+    })
+}
+
 /// Every state name the state may go to.
 fn targets(state: &Map<String, Value>) -> Vec<String> {
     let mut targets = Vec::new();
@@ -197,23 +568,31 @@ fn targets(state: &Map<String, Value>) -> Vec<String> {
 }
 
 fn execute(
-    name: &str,
+    test: &Test,
     state: &Map<String, Value>,
-    query_language: Option<Value>,
     input: &Value,
     mock: &Option<Mock>,
 ) -> ApiResult<Outcome> {
+    let name = &test.name;
     let mut states = Map::new();
-    states.insert(name.to_string(), Value::Object(state.clone()));
+    let start = match &test.variables {
+        Some(variables) => {
+            let init = json!({"Type": "Pass", "QueryLanguage": "JSONata", "Assign": variables, "Next": name});
+            states.insert(test.init_name.clone(), init);
+            test.init_name.clone()
+        }
+        None => name.clone(),
+    };
+    states.insert(name.clone(), Value::Object(state.clone()));
     let stubs = targets(state);
     for target in &stubs {
         if target != name {
             states.insert(target.clone(), json!({"Type": "Succeed"}));
         }
     }
-    let mut machine = json!({"StartAt": name, "States": states});
-    if let Some(language) = query_language {
-        machine["QueryLanguage"] = language;
+    let mut machine = json!({"StartAt": start, "States": states});
+    if let Some(language) = &test.query_language {
+        machine["QueryLanguage"] = language.clone();
     }
     let definition = steppe_asl::compile_value(&machine).map_err(|diagnostics| {
         ApiError::new(
@@ -221,7 +600,18 @@ fn execute(
             steppe_asl::diagnostic::invalid_definition_message(&diagnostics),
         )
     })?;
-    let info = steppe_runtime::local_execution_info("TestState", "test", START_MILLIS);
+    // TestState runs as an Express execution: AWS's Context object shows an `express` ARN.
+    let prefix = "arn:aws:states:us-east-1:123456789012";
+    let info = ExecutionInfo {
+        execution_arn: format!("{prefix}:express:TestState:test"),
+        name: "test".to_string(),
+        state_machine_arn: format!("{prefix}:stateMachine:TestState"),
+        state_machine_name: "TestState".to_string(),
+        role_arn: test.role_arn.clone(),
+        region: "us-east-1".to_string(),
+        start_time_millis: START_MILLIS,
+        redrive_count: 0,
+    };
     let mut execution = Execution::new(info, input.clone(), Config::standard(), 1);
     let clock = FastClock::new(START_MILLIS);
     let mut observer = Observer {
@@ -268,7 +658,6 @@ fn execute(
         }
     })
 }
-
 /// A Task state's scripted answer.
 #[derive(Debug, Clone)]
 enum Mock {
