@@ -26,6 +26,9 @@ pub struct App {
     pub tasks: Arc<crate::tasks::Tasks>,
     /// Running Express executions, for `StopExecution`-free bookkeeping and tests.
     pub express: Arc<crate::express::ExpressExecutions>,
+    /// RedriveExecution's recent client tokens per execution ARN: (token, redrive date,
+    /// when seen). AWS keeps the last 10 for 15 minutes.
+    pub redrive_tokens: Mutex<std::collections::HashMap<String, Vec<(String, i64, i64)>>>,
     random: Mutex<Random>,
 }
 
@@ -54,6 +57,7 @@ impl App {
             driver,
             tasks,
             express: Arc::default(),
+            redrive_tokens: Mutex::default(),
             random: Mutex::new(Random::new(seed)),
         }
     }

@@ -98,10 +98,19 @@ async fn a_failed_execution_is_redriven_from_the_state_it_failed_in() {
     let redriven = client
         .redrive_execution()
         .execution_arn(&execution)
+        .client_token("once")
         .send()
         .await
         .expect("redriven");
     assert!(redriven.redrive_date.secs() > 0);
+    let repeated = client
+        .redrive_execution()
+        .execution_arn(&execution)
+        .client_token("once")
+        .send()
+        .await
+        .expect("the same client token answers the same redrive");
+    assert_eq!(repeated.redrive_date, redriven.redrive_date);
     answer(&client, &activity, true).await;
     let done = wait_for(&client, &execution, ExecutionStatus::Succeeded).await;
     assert_eq!(done.output.as_deref(), Some(r#"{"done":true}"#));

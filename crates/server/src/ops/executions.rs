@@ -518,9 +518,15 @@ fn strip_data(event: &mut Value) {
 
 pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
-    request.string_len("clientToken", 1, 64)?;
+    let client_token = request.string_len("clientToken", 1, 64)?;
     let row = find(app, arn)?;
-    if let Some(reason) = not_redrivable(&row, app.now_millis()) {
+    let now = app.now_millis();
+    if let Some(token) = client_token {
+        if let Some(redrive_millis) = remembered_redrive(app, arn, token, now) {
+            return Ok(json!({"redriveDate": wire::timestamp(redrive_millis)}));
+        }
+    }
+    if let Some(reason) = not_redrivable(&row, now) {
         return Err(ApiError::new("ExecutionNotRedrivable", reason));
     }
     app.driver.deliver_and_wait(row.id, Input::Redrive).await?;
@@ -529,12 +535,46 @@ pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
     let after = find(app, arn)?;
     match after.redrive_millis {
         Some(redrive_millis) if after.redrive_count > row.redrive_count => {
+            if let Some(token) = client_token {
+                remember_redrive(app, arn, token, redrive_millis, now);
+            }
             Ok(json!({"redriveDate": wire::timestamp(redrive_millis)}))
         }
         _ => Err(ApiError::new(
             "ExecutionNotRedrivable",
             format!("Execution is {} and cannot be redriven", row.status),
         )),
+    }
+}
+
+/// How long AWS remembers a redrive's client token, and how many per execution.
+const REDRIVE_TOKEN_MILLIS: i64 = 15 * 60 * 1000;
+const REDRIVE_TOKENS_MAX: usize = 10;
+
+/// The redrive date answered for `token` on `arn`, if it was used in the last 15 minutes.
+fn remembered_redrive(app: &App, arn: &str, token: &str, now: i64) -> Option<i64> {
+    let tokens = app
+        .redrive_tokens
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    tokens
+        .get(arn)?
+        .iter()
+        .find_map(|(seen, redrive_millis, at)| {
+            (seen == token && now - at <= REDRIVE_TOKEN_MILLIS).then_some(*redrive_millis)
+        })
+}
+
+fn remember_redrive(app: &App, arn: &str, token: &str, redrive_millis: i64, now: i64) {
+    let mut tokens = app
+        .redrive_tokens
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let recent = tokens.entry(arn.to_string()).or_default();
+    recent.retain(|(_, _, at)| now - at <= REDRIVE_TOKEN_MILLIS);
+    recent.push((token.to_string(), redrive_millis, now));
+    if recent.len() > REDRIVE_TOKENS_MAX {
+        recent.remove(0);
     }
 }
 
