@@ -28,9 +28,12 @@ pub struct App {
     pub express: Arc<crate::express::ExpressExecutions>,
     /// RedriveExecution's recent client tokens per execution ARN: (token, redrive date,
     /// when seen). AWS keeps the last 10 for 15 minutes.
-    pub redrive_tokens: Mutex<std::collections::HashMap<String, Vec<(String, i64, i64)>>>,
+    pub redrive_tokens: Mutex<RedriveTokens>,
     random: Mutex<Random>,
 }
+
+/// Per execution ARN: (client token, redrive date, when seen), epoch milliseconds.
+pub type RedriveTokens = std::collections::HashMap<String, Vec<(String, i64, i64)>>;
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
