@@ -6,7 +6,6 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, RoutingConfigurationListItem, StateMachineType};
 use common::*;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const PASS_CHAIN: &str = r#"{
   "StartAt": "Greet",
@@ -23,37 +22,6 @@ const LONG_WAIT: &str =
 
 fn code<E: ProvideErrorMetadata>(error: &E) -> String {
     error.code().unwrap_or("<none>").to_string()
-}
-
-async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
-    client
-        .create_state_machine()
-        .name(name)
-        .definition(definition)
-        .role_arn(ROLE)
-        .send()
-        .await
-        .expect("created")
-        .state_machine_arn
-}
-
-async fn wait_for_end(
-    client: &aws_sdk_sfn::Client,
-    arn: &str,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    for _ in 0..200 {
-        let described = client
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            return described;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{arn} did not end");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,51 +4,9 @@
 mod common;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use common::{client, memory_server, ROLE};
+use common::{client, create, memory_server, start, wait_for_end};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
-    client
-        .create_state_machine()
-        .name(name)
-        .definition(definition)
-        .role_arn(ROLE)
-        .send()
-        .await
-        .expect("created")
-        .state_machine_arn
-}
-
-async fn start(client: &aws_sdk_sfn::Client, machine: &str, input: &str) -> String {
-    client
-        .start_execution()
-        .state_machine_arn(machine)
-        .input(input)
-        .send()
-        .await
-        .expect("started")
-        .execution_arn
-}
-
-async fn wait_for_end(
-    client: &aws_sdk_sfn::Client,
-    arn: &str,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    for _ in 0..500 {
-        let described = client
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            return described;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{arn} did not end");
-}
 
 async fn event_types(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
     client

@@ -99,3 +99,48 @@ pub async fn raw(
     let json = serde_json::from_str(&text[body_start..]).unwrap_or(serde_json::Value::Null);
     (status, json)
 }
+
+/// Creates a Standard state machine; returns its ARN.
+pub async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
+    client
+        .create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("created")
+        .state_machine_arn
+}
+
+/// Starts an execution; returns its ARN.
+pub async fn start(client: &aws_sdk_sfn::Client, machine: &str, input: &str) -> String {
+    client
+        .start_execution()
+        .state_machine_arn(machine)
+        .input(input)
+        .send()
+        .await
+        .expect("started")
+        .execution_arn
+}
+
+/// Polls DescribeExecution until the execution is no longer RUNNING (10 s at most).
+pub async fn wait_for_end(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    for _ in 0..500 {
+        let described = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        if described.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+            return described;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{arn} did not end");
+}
