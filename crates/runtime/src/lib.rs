@@ -25,6 +25,7 @@ mod local;
 
 pub use clock::{Clock, FastClock, SystemClock};
 pub use local::{
-    local_execution_info, run_to_end, Error, NoTasks, Observer, TaskHandler, TaskOutcome,
+    local_execution_info, run_to_end, Error, LocalQueue, NoTasks, Observer, TaskHandler,
+    TaskOutcome,
 };
 pub use steppe_engine::{Command, Input};

@@ -92,45 +92,44 @@ pub fn local_execution_info(
     }
 }
 
-/// Starts `execution` and drives it until it ends, firing timers by `clock`.
-pub fn run_to_end(
-    definition: &Definition,
-    execution: &mut Execution,
-    clock: &dyn Clock,
-    tasks: &mut dyn TaskHandler,
-    observer: &mut Observer<'_>,
-) -> Result<(), Error> {
-    let mut inputs = VecDeque::from([Input::Start]);
-    let mut timers: BTreeSet<(i64, u64)> = BTreeSet::new();
-    loop {
-        let input = match inputs.pop_front() {
-            Some(input) => input,
-            None if execution.is_finished() => return Ok(()),
-            None => {
-                let Some(&(fire_at, timer_id)) = timers.iter().next() else {
-                    return Err(Error::Stuck);
-                };
-                timers.remove(&(fire_at, timer_id));
-                clock.sleep_until(fire_at);
-                Input::TimerFired { timer_id }
-            }
-        };
-        let transition = apply(definition, execution, input, clock.now_millis());
-        for event in transition.events {
-            if let Some(on_event) = observer.on_event.as_mut() {
-                on_event(&event);
-            }
-            if observer.keep {
-                observer.history.push(event);
-            }
+/// What an execution run in memory is owed: inputs to apply next and armed timers.
+/// [`run_to_end`] and the server's Express runner share it, so both carry out the engine's
+/// commands the same way.
+#[derive(Debug)]
+pub struct LocalQueue {
+    inputs: VecDeque<Input>,
+    timers: BTreeSet<(i64, u64)>,
+}
+
+impl LocalQueue {
+    /// A queue holding `Input::Start`.
+    pub fn starting() -> LocalQueue {
+        LocalQueue {
+            inputs: VecDeque::from([Input::Start]),
+            timers: BTreeSet::new(),
         }
-        for command in transition.commands {
+    }
+
+    /// The next input owed now, if any.
+    pub fn next_input(&mut self) -> Option<Input> {
+        self.inputs.pop_front()
+    }
+
+    /// Takes the earliest armed timer: when it falls due and its id.
+    pub fn next_timer(&mut self) -> Option<(i64, u64)> {
+        self.timers.pop_first()
+    }
+
+    /// Carries out a transition's commands: runs tasks through `tasks` (queueing their
+    /// `TaskStarted` and result), arms and cancels timers, queues `Continue`.
+    pub fn carry_out(&mut self, commands: Vec<Command>, tasks: &mut dyn TaskHandler) {
+        for command in commands {
             match command {
                 Command::InvokeTask(task) => {
-                    inputs.push_back(Input::TaskStarted {
+                    self.inputs.push_back(Input::TaskStarted {
                         task_id: task.task_id,
                     });
-                    inputs.push_back(match tasks.invoke(&task) {
+                    self.inputs.push_back(match tasks.invoke(&task) {
                         TaskOutcome::Succeeded(output) => Input::TaskSucceeded {
                             task_id: task.task_id,
                             output,
@@ -146,13 +145,47 @@ pub fn run_to_end(
                     timer_id,
                     fire_at_millis,
                 } => {
-                    timers.insert((fire_at_millis, timer_id));
+                    self.timers.insert((fire_at_millis, timer_id));
                 }
-                Command::CancelTimer { timer_id } => timers.retain(|(_, id)| *id != timer_id),
+                Command::CancelTimer { timer_id } => self.timers.retain(|(_, id)| *id != timer_id),
                 Command::CancelTask { .. } => {}
-                Command::Continue => inputs.push_back(Input::Continue),
+                Command::Continue => self.inputs.push_back(Input::Continue),
             }
         }
+    }
+}
+
+/// Starts `execution` and drives it until it ends, firing timers by `clock`.
+pub fn run_to_end(
+    definition: &Definition,
+    execution: &mut Execution,
+    clock: &dyn Clock,
+    tasks: &mut dyn TaskHandler,
+    observer: &mut Observer<'_>,
+) -> Result<(), Error> {
+    let mut queue = LocalQueue::starting();
+    loop {
+        let input = match queue.next_input() {
+            Some(input) => input,
+            None if execution.is_finished() => return Ok(()),
+            None => {
+                let Some((fire_at, timer_id)) = queue.next_timer() else {
+                    return Err(Error::Stuck);
+                };
+                clock.sleep_until(fire_at);
+                Input::TimerFired { timer_id }
+            }
+        };
+        let transition = apply(definition, execution, input, clock.now_millis());
+        for event in transition.events {
+            if let Some(on_event) = observer.on_event.as_mut() {
+                on_event(&event);
+            }
+            if observer.keep {
+                observer.history.push(event);
+            }
+        }
+        queue.carry_out(transition.commands, tasks);
         if execution.is_finished() {
             return Ok(());
         }

@@ -5,12 +5,11 @@
 //! execution in flight when the server stops is lost, and a client that did not see its
 //! answer may start it again. The engine enforces AWS's 5-minute limit (`Config::express`).
 
-use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use steppe_asl::Definition;
-use steppe_engine::{apply, Command, Execution, Input};
-use steppe_runtime::{Clock, NoTasks, SystemClock, TaskHandler, TaskOutcome};
+use steppe_engine::{apply, Execution, Input};
+use steppe_runtime::{Clock, LocalQueue, NoTasks, SystemClock};
 
 /// Counts of Express executions, for observability.
 #[derive(Debug, Default)]
@@ -33,20 +32,18 @@ pub async fn run(
 ) {
     counts.started.fetch_add(1, Ordering::Relaxed);
     counts.running.fetch_add(1, Ordering::Relaxed);
-    let mut inputs = VecDeque::from([Input::Start]);
-    let mut timers: BTreeSet<(i64, u64)> = BTreeSet::new();
+    let mut queue = LocalQueue::starting();
     let mut now = start_millis;
     let mut applied = 0u32;
     while !execution.is_finished() {
-        let input = match inputs.pop_front() {
+        let input = match queue.next_input() {
             Some(input) => input,
             None => {
-                let Some(&(fire_at, timer_id)) = timers.iter().next() else {
+                let Some((fire_at, timer_id)) = queue.next_timer() else {
                     // Waiting for something nothing will deliver; the engine's own
                     // execution timer is always armed, so this cannot happen.
                     break;
                 };
-                timers.remove(&(fire_at, timer_id));
                 let wait = fire_at - SystemClock.now_millis();
                 if wait > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
@@ -62,35 +59,7 @@ pub async fn run(
             now = SystemClock.now_millis();
         }
         let transition = apply(&definition, execution, input, now);
-        for command in transition.commands {
-            match command {
-                Command::InvokeTask(task) => {
-                    inputs.push_back(Input::TaskStarted {
-                        task_id: task.task_id,
-                    });
-                    inputs.push_back(match NoTasks.invoke(&task) {
-                        TaskOutcome::Succeeded(output) => Input::TaskSucceeded {
-                            task_id: task.task_id,
-                            output,
-                        },
-                        TaskOutcome::Failed { error, cause } => Input::TaskFailed {
-                            task_id: task.task_id,
-                            error,
-                            cause,
-                        },
-                    });
-                }
-                Command::StartTimer {
-                    timer_id,
-                    fire_at_millis,
-                } => {
-                    timers.insert((fire_at_millis, timer_id));
-                }
-                Command::CancelTimer { timer_id } => timers.retain(|(_, id)| *id != timer_id),
-                Command::CancelTask { .. } => {}
-                Command::Continue => inputs.push_back(Input::Continue),
-            }
-        }
+        queue.carry_out(transition.commands, &mut NoTasks);
     }
     counts.running.fetch_sub(1, Ordering::Relaxed);
 }
