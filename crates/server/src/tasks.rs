@@ -10,7 +10,7 @@
 //! closed token is remembered (up to [`CLOSED_TOKENS_MAX`]) so that a late or repeated
 //! `SendTask*` answers `TaskTimedOut` rather than `InvalidToken`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use steppe_store::TaskRecord;
 use tokio::sync::Notify;
@@ -44,13 +44,16 @@ pub struct Tasks {
 
 #[derive(Debug, Default)]
 struct Inner {
-    by_token: HashMap<String, OpenTask>,
-    by_task: HashMap<(u64, u64), String>,
+    /// Open tasks by token, each with its key in `order`.
+    by_token: HashMap<String, (u64, OpenTask)>,
+    /// The tokens of each execution's open tasks, by task id.
+    by_execution: HashMap<u64, HashMap<u64, String>>,
     queues: HashMap<String, Queue>,
     closed: HashSet<String>,
     closed_order: VecDeque<String>,
-    /// Open tasks in the order they were opened, for the console (stale entries skipped).
-    order: VecDeque<String>,
+    /// Open tasks in the order they were opened, for the console.
+    order: BTreeMap<u64, String>,
+    opened: u64,
 }
 
 #[derive(Debug, Default)]
@@ -80,11 +83,7 @@ impl Tasks {
         let queued = (!task.record.started)
             .then(|| task.activity_arn().map(str::to_string))
             .flatten();
-        inner
-            .by_task
-            .insert((task.execution_id, task.record.task_id), token.clone());
-        inner.by_token.insert(token.clone(), task);
-        inner.order.push_back(token.clone());
+        inner.insert(token.clone(), task);
         if let Some(activity_arn) = queued {
             let queue = inner.queues.entry(activity_arn).or_default();
             queue.tokens.push_back(token);
@@ -97,7 +96,7 @@ impl Tasks {
         let mut inner = self.lock();
         loop {
             let token = inner.queues.get_mut(activity_arn)?.tokens.pop_front()?;
-            if let Some(task) = inner.by_token.get_mut(&token) {
+            if let Some((_, task)) = inner.by_token.get_mut(&token) {
                 if !task.record.started {
                     task.record.started = true;
                     return Some(task.clone());
@@ -110,10 +109,10 @@ impl Tasks {
     /// committed).
     pub fn requeue(&self, execution_id: u64, task_id: u64) {
         let mut inner = self.lock();
-        let Some(token) = inner.by_task.get(&(execution_id, task_id)).cloned() else {
+        let Some(token) = inner.token(execution_id, task_id).map(str::to_string) else {
             return;
         };
-        let Some(task) = inner.by_token.get_mut(&token) else {
+        let Some((_, task)) = inner.by_token.get_mut(&token) else {
             return;
         };
         task.record.started = false;
@@ -138,7 +137,7 @@ impl Tasks {
     /// Looks a token up.
     pub fn lookup(&self, token: &str) -> Lookup {
         let inner = self.lock();
-        if let Some(task) = inner.by_token.get(token) {
+        if let Some((_, task)) = inner.by_token.get(token) {
             return Lookup::Open(Box::new(task.clone()));
         }
         if inner.closed.contains(token) {
@@ -150,11 +149,8 @@ impl Tasks {
     /// Takes a token for a result: the task closes here, so a second result finds it closed.
     pub fn claim(&self, token: &str) -> Lookup {
         let mut inner = self.lock();
-        match inner.by_token.get(token).cloned() {
-            Some(task) => {
-                inner.close_token(token);
-                Lookup::Open(Box::new(task))
-            }
+        match inner.close_token(token) {
+            Some(task) => Lookup::Open(Box::new(task)),
             None if inner.closed.contains(token) => Lookup::Closed,
             None => Lookup::Unknown,
         }
@@ -162,27 +158,24 @@ impl Tasks {
 
     /// Puts back a claimed task whose result could not be committed.
     pub fn unclaim(&self, task: OpenTask) {
-        if let Some(token) = &task.record.task_token {
+        if let Some(token) = task.record.task_token.clone() {
             let mut inner = self.lock();
-            inner.closed.remove(token);
-            inner
-                .by_task
-                .insert((task.execution_id, task.record.task_id), token.clone());
-            inner.by_token.insert(token.clone(), task);
+            inner.closed.remove(&token);
+            inner.insert(token, task);
         }
     }
 
     /// The open task of an execution, by task id.
     pub fn get(&self, execution_id: u64, task_id: u64) -> Option<OpenTask> {
         let inner = self.lock();
-        let token = inner.by_task.get(&(execution_id, task_id))?;
-        inner.by_token.get(token).cloned()
+        let token = inner.token(execution_id, task_id)?;
+        inner.by_token.get(token).map(|(_, task)| task.clone())
     }
 
     /// Closes a task (a result, a timeout or a cancellation was committed).
     pub fn close(&self, execution_id: u64, task_id: u64) {
         let mut inner = self.lock();
-        if let Some(token) = inner.by_task.get(&(execution_id, task_id)).cloned() {
+        if let Some(token) = inner.token(execution_id, task_id).map(str::to_string) {
             inner.close_token(&token);
         }
     }
@@ -191,11 +184,10 @@ impl Tasks {
     pub fn close_execution(&self, execution_id: u64) {
         let mut inner = self.lock();
         let tokens: Vec<String> = inner
-            .by_task
-            .iter()
-            .filter(|((id, _), _)| *id == execution_id)
-            .map(|(_, token)| token.clone())
-            .collect();
+            .by_execution
+            .get(&execution_id)
+            .map(|tasks| tasks.values().cloned().collect())
+            .unwrap_or_default();
         for token in tokens {
             inner.close_token(&token);
         }
@@ -204,14 +196,12 @@ impl Tasks {
     /// Open tasks a person or worker can act on (activity tasks and callback tokens),
     /// oldest first, optionally of one execution.
     pub fn pending(&self, execution_arn: Option<&str>) -> Vec<OpenTask> {
-        let mut inner = self.lock();
-        let Inner {
-            order, by_token, ..
-        } = &mut *inner;
-        order.retain(|token| by_token.contains_key(token));
-        order
-            .iter()
-            .filter_map(|token| by_token.get(token))
+        let inner = self.lock();
+        inner
+            .order
+            .values()
+            .filter_map(|token| inner.by_token.get(token))
+            .map(|(_, task)| task)
             .filter(|task| execution_arn.is_none_or(|arn| task.execution_arn == arn))
             .cloned()
             .collect()
@@ -225,10 +215,35 @@ impl Tasks {
 }
 
 impl Inner {
-    fn close_token(&mut self, token: &str) {
-        if let Some(task) = self.by_token.remove(token) {
-            self.by_task
-                .remove(&(task.execution_id, task.record.task_id));
+    fn insert(&mut self, token: String, task: OpenTask) {
+        self.opened += 1;
+        let key = self.opened;
+        self.by_execution
+            .entry(task.execution_id)
+            .or_default()
+            .insert(task.record.task_id, token.clone());
+        self.order.insert(key, token.clone());
+        if let Some((replaced, _)) = self.by_token.insert(token, (key, task)) {
+            self.order.remove(&replaced);
+        }
+    }
+
+    fn token(&self, execution_id: u64, task_id: u64) -> Option<&str> {
+        self.by_execution
+            .get(&execution_id)?
+            .get(&task_id)
+            .map(String::as_str)
+    }
+
+    /// Closes an open token (remembering it as closed) and returns its task.
+    fn close_token(&mut self, token: &str) -> Option<OpenTask> {
+        let (key, task) = self.by_token.remove(token)?;
+        self.order.remove(&key);
+        if let Some(tasks) = self.by_execution.get_mut(&task.execution_id) {
+            tasks.remove(&task.record.task_id);
+            if tasks.is_empty() {
+                self.by_execution.remove(&task.execution_id);
+            }
         }
         if self.closed.insert(token.to_string()) {
             self.closed_order.push_back(token.to_string());
@@ -238,6 +253,7 @@ impl Inner {
                 }
             }
         }
+        Some(task)
     }
 }
 
@@ -290,6 +306,35 @@ mod tests {
         tasks.close_execution(1);
         assert!(matches!(tasks.lookup("t2"), Lookup::Closed));
         assert!(tasks.pending(None).is_empty());
+    }
+
+    #[test]
+    fn pending_lists_open_tasks_in_order_and_forgets_closed_ones() {
+        let tasks = Tasks::default();
+        for (execution, token) in [(1, "a"), (2, "b"), (3, "c")] {
+            tasks.open(task(execution, 1, "arn:aws:states:::lambda:invoke.waitForTaskToken", token));
+        }
+        let Lookup::Open(claimed) = tasks.claim("a") else {
+            panic!("a is open");
+        };
+        tasks.close_execution(2);
+        let tokens = |tasks: &Tasks| -> Vec<String> {
+            tasks
+                .pending(None)
+                .into_iter()
+                .map(|task| task.record.task_token.unwrap())
+                .collect()
+        };
+        assert_eq!(tokens(&tasks), ["c"]);
+        // A result that could not be committed puts its task back, now the newest.
+        tasks.unclaim(*claimed);
+        assert_eq!(tokens(&tasks), ["c", "a"]);
+        assert_eq!(tasks.pending(Some("arn:e3")).len(), 1);
+        tasks.close(3, 1);
+        tasks.close(1, 1);
+        assert!(tasks.pending(None).is_empty());
+        let inner = tasks.lock();
+        assert!(inner.order.is_empty() && inner.by_execution.is_empty());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The SQLite store: one database file in WAL mode, one writer thread with group commit.
 //!
 //! Every submitted group of writes goes to the writer thread through a channel. The writer
-//! takes whatever is queued (up to [`GROUP_MAX`] groups), applies each group inside a
-//! savepoint (a failing group is rolled back alone), commits once, and only then calls
+//! takes whatever is queued (up to [`GROUP_MAX`] groups), applies them in one transaction
+//! (redone with a savepoint per group if one fails, so it is rolled back alone), commits once, and only then calls
 //! every group's `done`. With `synchronous = FULL` the commit fsyncs the WAL, so one fsync
 //! covers every execution that submitted in the meantime. Reads use their own connections,
 //! which WAL lets run beside the writer.
@@ -45,7 +45,7 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (key TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     id INTEGER PRIMARY KEY,
@@ -147,7 +147,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Error> {
+pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Error> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -176,7 +176,32 @@ fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Group>) {
 }
 
 /// Commits every group that applies cleanly in one transaction; returns each group's result.
-fn commit_groups(connection: &mut Connection, groups: &[Group]) -> Vec<Result<(), Error>> {
+///
+/// Groups almost always apply cleanly, so they are first applied as one plain transaction:
+/// savepoints would copy every page a group touches into a statement journal. Only when some
+/// group fails is the transaction rolled back and redone with a savepoint per group, so the
+/// failing group is rolled back alone.
+pub(crate) fn commit_groups(
+    connection: &mut Connection,
+    groups: &[Group],
+) -> Vec<Result<(), Error>> {
+    let together = (|| -> Result<(), Error> {
+        let transaction = connection.transaction()?;
+        for (writes, _) in groups {
+            writes.iter().try_for_each(|w| apply(&transaction, w))?;
+        }
+        transaction.commit()?;
+        Ok(())
+    })();
+    match together {
+        Ok(()) => groups.iter().map(|_| Ok(())).collect(),
+        Err(_) if groups.len() > 1 => commit_groups_apart(connection, groups),
+        Err(error) => vec![Err(error)],
+    }
+}
+
+/// Commits the groups that apply cleanly, each inside its own savepoint, in one transaction.
+fn commit_groups_apart(connection: &mut Connection, groups: &[Group]) -> Vec<Result<(), Error>> {
     let outcome = (|| -> Result<Vec<Result<(), Error>>, Error> {
         let mut transaction = connection.transaction()?;
         let mut results = Vec::with_capacity(groups.len());

@@ -248,3 +248,33 @@ fn sqlite_store_commits_concurrent_submissions_in_groups() {
     };
     assert_eq!(store.list_executions(&query).unwrap().len(), 400);
 }
+
+#[test]
+fn sqlite_store_rolls_back_a_failing_group_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut connection = crate::sqlite::open_connection(&dir.path().join("db"), false).unwrap();
+    connection.execute_batch(crate::sqlite::SCHEMA).unwrap();
+    let group = |writes: Vec<Write>| -> (Vec<Write>, Done) { (writes, Box::new(|_| {})) };
+    let insert = |id: u64| Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1)));
+    let first = crate::sqlite::commit_groups(&mut connection, &[group(vec![insert(1)])]);
+    assert!(first[0].is_ok());
+    // Together these would fail: the middle group re-inserts execution 1 after inserting 7.
+    let results = crate::sqlite::commit_groups(
+        &mut connection,
+        &[
+            group(vec![insert(2)]),
+            group(vec![insert(7), insert(1)]),
+            group(vec![insert(3)]),
+        ],
+    );
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(results[1].is_err());
+    let ids: Vec<i64> = connection
+        .prepare("SELECT id FROM executions ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids, [1, 2, 3]);
+}

@@ -367,7 +367,7 @@ async fn activity_figures(address: SocketAddr, setup: &mut Connection, seconds: 
 }
 
 /// Executions started before the activity throughput is measured.
-const ACTIVITY_BACKLOG: u64 = 30_000;
+const ACTIVITY_BACKLOG: u64 = 60_000;
 
 fn percentile_millis(sorted: &[Duration], p: f64) -> f64 {
     sorted
