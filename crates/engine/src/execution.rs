@@ -47,6 +47,25 @@ pub struct Config {
     /// The longest an execution may run before it times out, in seconds, if the definition
     /// sets no `TimeoutSeconds`.
     pub duration_seconds_max: Option<u64>,
+    /// What states see as the Context object.
+    pub context_object: ContextObject,
+}
+
+/// What `$$` (JSONPath) and `$states.context` (JSONata) are.
+///
+/// Executions use the one the engine builds. TestState, which runs a state on its own, may
+/// show another: the caller's, or the built one with members changed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ContextObject {
+    /// Built from the execution and the current state, as AWS builds it.
+    #[default]
+    Built,
+    /// Built, then changed: each member of each given section (`Execution`, `State`, ...)
+    /// replaces the built section's member of that name, and a section the built one lacks
+    /// (or one given as something other than an object) is set whole.
+    Amended(Map<String, Value>),
+    /// This value for every state, as given; nothing is built.
+    Given(Value),
 }
 
 impl Config {
@@ -57,6 +76,7 @@ impl Config {
             history_events_max: Some(steppe_asl::limits::HISTORY_EVENTS_MAX),
             steps_per_apply_max: 10_000,
             duration_seconds_max: Some(steppe_asl::limits::STANDARD_DURATION_SECONDS_MAX),
+            context_object: ContextObject::Built,
         }
     }
 
@@ -67,6 +87,7 @@ impl Config {
             history_events_max: None,
             steps_per_apply_max: 10_000,
             duration_seconds_max: Some(steppe_asl::limits::EXPRESS_DURATION_SECONDS_MAX),
+            context_object: ContextObject::Built,
         }
     }
 }
@@ -192,6 +213,9 @@ pub struct TaskInvocation {
     pub heartbeat_seconds: Option<u64>,
     /// The task token, for `.waitForTaskToken` resources.
     pub task_token: Option<String>,
+    /// How many tasks this state invoked before in this execution (retries, loops and Map
+    /// iterations included), from 0: Step Functions Local's mocks answer by it.
+    pub invocation: u64,
 }
 
 /// What one [`apply`] produced.
@@ -236,6 +260,8 @@ pub struct Execution {
     pub(crate) redrive_point: Option<RedrivePoint>,
     /// When the latest redrive happened, epoch milliseconds (`$$.Execution.RedriveTime`).
     pub(crate) redrive_time_millis: Option<i64>,
+    /// How many tasks each Task state invoked, by state name.
+    pub(crate) task_invocations: HashMap<String, u64>,
 }
 
 /// The top-level state that was running when the execution ended, to run again on redrive.
@@ -336,6 +362,7 @@ impl Execution {
             variables_bytes: 0,
             redrive_point: None,
             redrive_time_millis: None,
+            task_invocations: HashMap::new(),
             execution_timer: None,
         }
     }

@@ -3,7 +3,7 @@
 //! The order is AWS's: `InputPath` → `Parameters` → (the state's work) → `ResultSelector` →
 //! `ResultPath` → `OutputPath`. Failures carry AWS's error names and cause texts.
 
-use crate::execution::Frame;
+use crate::execution::{ContextObject, Frame};
 use crate::run::{to_text, Run};
 use serde_json::{json, Map, Value};
 use steppe_asl::definition::{Assign, Io, JsonPathIo, ResultPath, Selector, State};
@@ -102,8 +102,33 @@ pub(crate) fn state_cause(run: &Run<'_>, frame: &Frame, message: &str) -> String
     format!("An error occurred while executing the state '{name}' (entered at the event id #{}). {message}", frame.entered_event_id)
 }
 
-/// The Context object (`$$`) as the current state sees it.
+/// The Context object (`$$`) as the current state sees it: the configured one (see
+/// [`ContextObject`]).
 pub(crate) fn context_object(run: &Run<'_>, frame: &Frame) -> Value {
+    match &run.execution.config.context_object {
+        ContextObject::Built => built_context_object(run, frame),
+        ContextObject::Amended(amendments) => amended(built_context_object(run, frame), amendments),
+        ContextObject::Given(context) => context.clone(),
+    }
+}
+
+/// `context` with each given section's members set over its own.
+fn amended(mut context: Value, amendments: &Map<String, Value>) -> Value {
+    for (section, members) in amendments {
+        match (context.get_mut(section), members) {
+            (Some(Value::Object(built)), Value::Object(members)) => {
+                for (name, value) in members {
+                    built.insert(name.clone(), value.clone());
+                }
+            }
+            _ => context[section.as_str()] = members.clone(),
+        }
+    }
+    context
+}
+
+/// The Context object AWS builds for the current state.
+fn built_context_object(run: &Run<'_>, frame: &Frame) -> Value {
     let info = &run.execution.info;
     let state = run.definition.state(frame.state);
     let retry_count: u64 = frame.retry_attempts.iter().sum();

@@ -41,7 +41,7 @@ mod states;
 
 pub use event::{Details, ErrorCause, HistoryEvent, MapIteration, StateType, TaskResource};
 pub use execution::{
-    apply, error_output, Command, Config, Execution, ExecutionInfo, Input, Status, TaskInvocation,
-    Transition,
+    apply, error_output, Command, Config, ContextObject, Execution, ExecutionInfo, Input, Status,
+    TaskInvocation, Transition,
 };
 pub use random::Random;

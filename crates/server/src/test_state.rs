@@ -7,8 +7,12 @@
 //! name of the last state entered is the next state. Request `variables` become an `Assign`
 //! of a Pass state that runs first. A Map or Parallel state with a `mock` runs as a Task whose
 //! result is the mock (AWS does not run the iterations or branches then), failing with
+//! `States.Runtime` when a JSONPath Map's items are not an array and with
 //! `States.ExceedToleratedFailureThreshold` when `stateConfiguration.mapIterationFailureCount`
 //! exceeds the state's tolerated failures.
+//!
+//! The state sees the request's `context` as its Context object, as given (`context.rs`);
+//! without one, the engine builds it, with `"RoleArn": null` when the request has no `roleArn`.
 //!
 //! Retriers are never run: a failure that a retrier would retry (given
 //! `stateConfiguration.retrierRetryCount`) is `RETRIABLE`; one a catcher matches is run again
@@ -16,14 +20,17 @@
 //! Inspection data is computed with the engine itself: each step of the state's input and
 //! output processing (`InputPath`, `Parameters`, `ResultSelector`, `ResultPath`, JSONata
 //! `Arguments`, Map limits) is run as a Pass state of its own on the previous step's value.
-//! Not done: a custom `context` (the engine builds the Context object itself), HTTP
-//! `requestDetails`/`responseDetails` (TestState never calls endpoints).
+//! Not done: HTTP `requestDetails`/`responseDetails` (TestState never calls endpoints).
+
+mod context;
 
 use crate::error::{ApiError, ApiResult};
 use crate::wire::Request;
 use serde_json::{json, Map, Value};
 use steppe_asl::definition::error_matches;
-use steppe_engine::{Config, Details, Execution, ExecutionInfo, Status, TaskInvocation};
+use steppe_engine::{
+    Config, ContextObject, Details, Execution, ExecutionInfo, Status, TaskInvocation,
+};
 use steppe_runtime::{FastClock, NoTasks, Observer, TaskHandler, TaskOutcome};
 
 /// Where the virtual clock starts: 2024-01-01T00:00:00Z.
@@ -70,12 +77,8 @@ pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
         )
     })?;
     let state = match state_name {
-        Some(name) => find_state(&parsed, name).ok_or_else(|| {
-            ApiError::new(
-                "ValidationException",
-                format!("State with name '{name}' does not exist in the definition"),
-            )
-        })?,
+        Some(name) => find_state(&parsed, name)
+            .ok_or_else(|| ApiError::new("ValidationException", "State not found in definition"))?,
         None => &parsed,
     };
     let Some(state) = state.as_object() else {
@@ -84,34 +87,34 @@ pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The state must be an object'",
         ));
     };
+    let kind = state
+        .get("Type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if mock.is_some() && !matches!(kind, "Task" | "Map" | "Parallel") {
+        return Err(ApiError::new(
+            "ValidationException",
+            format!("State type '{kind}' is not supported when a mock is specified"),
+        ));
+    }
+    let role_arn = request.string("roleArn")?;
     let test = Test {
         name: unused_name(definition, "StateName"),
         init_name: unused_name(definition, "TestStateVariables"),
         query_language: parsed.get("QueryLanguage").cloned(),
         variables,
-        role_arn: request
-            .string("roleArn")?
-            .unwrap_or("arn:aws:iam::123456789012:role/steppe-local")
-            .to_string(),
+        // Without a role AWS's Context object shows `"RoleArn": null` (see `context_object`);
+        // the execution's own role is then seen nowhere.
+        role_arn: role_arn.unwrap_or_default().to_string(),
+        context_object: context_object(request, state, mock.is_some(), role_arn.is_some())?,
     };
-    let kind = state
-        .get("Type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     let mocked_container = mock.is_some() && matches!(kind, "Map" | "Parallel");
     let mut inspection = Map::new();
-    if kind == "Map" {
+    if kind == "Map" && mocked_container {
+        let failures = configured("mapIterationFailureCount");
+        settle_mocked_map(&test, state, &input, &mut mock, failures, &mut inspection)?;
+    } else if kind == "Map" {
         map_limits(&test, state, &input, &mut inspection)?;
-        if let (Some(Mock::Result(result)), Some(failures)) =
-            (&mock, configured("mapIterationFailureCount"))
-        {
-            if exceeds_tolerated(&inspection, result, failures) {
-                mock = Some(Mock::Error {
-                    error: THRESHOLD_ERROR.to_string(),
-                    cause: THRESHOLD_CAUSE.to_string(),
-                });
-            }
-        }
     }
     let original = state;
     let state = if mocked_container {
@@ -150,6 +153,96 @@ pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
         response["inspectionData"] = Value::Object(inspection);
     }
     Ok(response)
+}
+
+/// What the tested state sees as the Context object: the request's `context` (AWS allows it
+/// only with a mock), or the one the engine builds, with `"RoleArn": null` when the request
+/// names no role.
+fn context_object(
+    request: &Request,
+    state: &Map<String, Value>,
+    mocked: bool,
+    has_role: bool,
+) -> ApiResult<ContextObject> {
+    match request.string_len("context", 0, 262_144)? {
+        Some(_) if !mocked => Err(context::without_mock()),
+        Some(text) => Ok(ContextObject::Given(context::parse(text, state)?)),
+        None if has_role => Ok(ContextObject::Built),
+        None => {
+            let no_role = json!({"Execution": {"RoleArn": null}});
+            Ok(ContextObject::Amended(
+                no_role.as_object().cloned().unwrap_or_default(),
+            ))
+        }
+    }
+}
+
+/// A mocked Map state's items and limits, in AWS's order: when its items (after `InputPath`
+/// and `ItemsPath`) are not an array it fails there, and its limits are not evaluated;
+/// otherwise it fails with `States.ExceedToleratedFailureThreshold` when `failures` (the
+/// request's `mapIterationFailureCount`) exceed its tolerated failures. A failure becomes the
+/// mock, the Map state's result.
+fn settle_mocked_map(
+    test: &Test,
+    state: &Map<String, Value>,
+    input: &Value,
+    mock: &mut Option<Mock>,
+    failures: Option<u64>,
+    inspection: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    if !test.jsonata(state) {
+        if let Some(cause) = items_not_an_array(test, state, input)? {
+            *mock = Some(Mock::Error {
+                error: "States.Runtime".to_string(),
+                cause,
+            });
+            return Ok(());
+        }
+    }
+    map_limits(test, state, input, inspection)?;
+    if let (Some(Mock::Result(result)), Some(failures)) = (&*mock, failures) {
+        if exceeds_tolerated(inspection, result, failures) {
+            *mock = Some(Mock::Error {
+                error: THRESHOLD_ERROR.to_string(),
+                cause: THRESHOLD_CAUSE.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// AWS's cause when a JSONPath Map state's items are not an array. It names the `ItemsPath`
+/// as a path of the object it reads: `$$.Execution.Input` reads as `$.Execution.Input`.
+/// `None` when they are an array, and when `InputPath` or `ItemsPath` find nothing (the run
+/// itself reports that).
+fn items_not_an_array(
+    test: &Test,
+    state: &Map<String, Value>,
+    input: &Value,
+) -> ApiResult<Option<String>> {
+    let selected = match state.get("InputPath") {
+        Some(path) => match step(test, &json!({"InputPath": path}), input)? {
+            Ok(value) => value,
+            Err(()) => return Ok(None),
+        },
+        None => input.clone(),
+    };
+    let path = state
+        .get("ItemsPath")
+        .and_then(Value::as_str)
+        .unwrap_or("$");
+    let pass = json!({"Parameters": {"items.$": path}});
+    let Ok(items) = step(test, &pass, &selected)? else {
+        return Ok(None);
+    };
+    if items["items"].is_array() {
+        return Ok(None);
+    }
+    let shown = path.strip_prefix('$').filter(|rest| rest.starts_with('$'));
+    Ok(Some(format!(
+        "Reference path \"{}\" must point to array.",
+        shown.unwrap_or(path)
+    )))
 }
 
 /// Settles a failed first run: `RETRIABLE`, `CAUGHT_ERROR` or `FAILED`, with the matching
@@ -232,6 +325,7 @@ struct Test {
     query_language: Option<Value>,
     variables: Option<Value>,
     role_arn: String,
+    context_object: ContextObject,
 }
 
 impl Test {
@@ -483,8 +577,10 @@ fn json_path_steps(
             if let Some(path) = field("ItemsPath") {
                 let pass = json!({"Parameters": {"items.$": path}});
                 match step(test, &pass, &after_input_path)? {
-                    Ok(value) => steps.push(("afterItemsPath".into(), value["items"].clone())),
-                    Err(()) => return Ok(steps),
+                    Ok(value) if value["items"].is_array() => {
+                        steps.push(("afterItemsPath".into(), value["items"].clone()))
+                    }
+                    _ => return Ok(steps),
                 }
             }
             if let Some(result) = mock_result(mock) {
@@ -612,7 +708,11 @@ fn execute(
         start_time_millis: START_MILLIS,
         redrive_count: 0,
     };
-    let mut execution = Execution::new(info, input.clone(), Config::standard(), 1);
+    let config = Config {
+        context_object: test.context_object.clone(),
+        ..Config::standard()
+    };
+    let mut execution = Execution::new(info, input.clone(), config, 1);
     let clock = FastClock::new(START_MILLIS);
     let mut observer = Observer {
         keep: true,

@@ -1,6 +1,6 @@
 //! The AWS-recorded API cases (`conformance/localstack/api`): requests AWS answered with an
 //! error (or, for ValidateStateMachineDefinition, a result), sent to the server as recorded.
-//! TestState cases are left out until TestState exists.
+//! TestState cases are checked by `tests/test_state.rs`.
 
 mod common;
 

@@ -5,6 +5,9 @@
 //! steppe knowingly answers differently are listed under `test_state/` in
 //! `tests/known-failures.txt`, with their reason; the test fails when an unlisted case differs
 //! and when a listed case matches (`UPDATE_KNOWN_FAILURES=1` rewrites the `test_state/` lines).
+//!
+//! The recorded TestState refusals (`conformance/localstack/api/test_state`) are checked too:
+//! error code and message, with the known differences listed below.
 
 mod common;
 
@@ -44,7 +47,7 @@ async fn recorded_test_state_answers_match() {
         let (status, body) = raw(
             server.local_addr(),
             Some("AWSStepFunctions.TestState"),
-            case["request"].to_string().as_bytes(),
+            request(&case).to_string().as_bytes(),
         )
         .await;
         let feature = file
@@ -68,6 +71,130 @@ async fn recorded_test_state_answers_match() {
     }
     server.shutdown().await;
     known_failures::finish(SUITE, &results);
+}
+
+/// Recorded TestState refusals (`conformance/localstack/api/test_state`) we knowingly answer
+/// differently, by a part of the case's name, with the reason. The test fails when one of them
+/// starts to match, so the list only shrinks.
+const KNOWN_REFUSAL_DIFFERENCES: &[(&str, &str)] = &[
+    ("TestFieldValidationMode", "a mocked result is not checked against the service's API model (`mock.fieldValidationMode`)"),
+    ("test_state_name_invalid_state_definition", "a diagnostic names the tested state by the name it runs under (`StateName`), not its own"),
+    ("array_size_mismatch_on_parallel_state", "a mocked Parallel result is not checked against the number of branches"),
+    ("mock_result_is_not_array_on_map_state", "a mocked Map result is not checked to be an array"),
+    ("reveal_secrets_is_true_and_mock_result_is_set", "`revealSecrets` is not read"),
+    ("test_state_type_requires_mock", "a Map or Parallel state without a mock is run instead of refused"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_test_state_refusals_match() {
+    let dir = steppe_conformance::shared_dir()
+        .join("conformance")
+        .join("localstack")
+        .join("api")
+        .join("test_state");
+    if !dir.is_dir() {
+        eprintln!("skipped: shared corpus not found at {}", dir.display());
+        return;
+    }
+    let server = memory_server().await;
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    files.sort();
+    let mut differences = Vec::new();
+    let mut known_now_matching = Vec::new();
+    for file in &files {
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let Some((code, message)) = refusal(&case["expected_response"]) else {
+            continue; // The SDK refused it before sending (`Parameter validation failed`).
+        };
+        let (status, body) = raw(
+            server.local_addr(),
+            Some("AWSStepFunctions.TestState"),
+            case["request"].to_string().as_bytes(),
+        )
+        .await;
+        let stem = file.file_stem().unwrap().to_string_lossy().to_string();
+        let got = (body["__type"].as_str(), body["message"].as_str());
+        let matches = status == 400 && got == (Some(code.as_str()), Some(message.as_str()));
+        let known = KNOWN_REFUSAL_DIFFERENCES
+            .iter()
+            .any(|(part, _)| stem.contains(part));
+        match (matches, known) {
+            (false, false) => differences.push(format!(
+                "{stem}: expected {code}: {message}\n    got {status} {body}"
+            )),
+            (true, true) => known_now_matching.push(stem),
+            _ => {}
+        }
+    }
+    server.shutdown().await;
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert!(
+        known_now_matching.is_empty(),
+        "now matching, remove from KNOWN_REFUSAL_DIFFERENCES: {known_now_matching:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_is_refused_without_a_mock() {
+    let server = memory_server().await;
+    let definition =
+        r#"{"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}"#;
+    let request = serde_json::json!({"definition": definition, "context": "{}"});
+    let (status, body) = raw(
+        server.local_addr(),
+        Some("AWSStepFunctions.TestState"),
+        request.to_string().as_bytes(),
+    )
+    .await;
+    server.shutdown().await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "ValidationException");
+}
+
+/// The error code and message of a recorded refusal: the SDK's `{"Error": {"Code", "Message"}}`
+/// or the CLI's `An error occurred (Code) when calling the TestState operation: message`.
+fn refusal(expected: &Value) -> Option<(String, String)> {
+    if let Some(error) = expected.get("Error") {
+        let field = |key: &str| error[key].as_str().map(str::to_string);
+        return Some((field("Code")?, field("Message")?));
+    }
+    let text = expected.as_str()?;
+    let (_, rest) = text.split_once("An error occurred (")?;
+    let (code, rest) = rest.split_once(')')?;
+    let (_, message) = rest.split_once("operation: ")?;
+    Some((code.to_string(), message.to_string()))
+}
+
+/// The request as it was sent. The recorder drops `roleArn` (it names the recording account's
+/// role), and TestState's Context object shows `"RoleArn": null` without one; a case whose
+/// answer shows a role ARN built by AWS was sent one, so it gets one back.
+fn request(case: &Value) -> Value {
+    let mut request = case["request"].clone();
+    let sent_role = request.get("context").is_none()
+        && request.get("roleArn").is_none()
+        && shows_role_arn(&case["expected_response"]);
+    if sent_role {
+        request["roleArn"] = Value::String(ROLE.to_string());
+    }
+    request
+}
+
+/// Whether `value` (or JSON text in it) has a `RoleArn` member that is an ARN.
+fn shows_role_arn(value: &Value) -> bool {
+    match value {
+        Value::Object(members) => members.iter().any(|(key, member)| {
+            (key == "RoleArn" && member.as_str().is_some_and(|arn| arn.starts_with("arn:")))
+                || shows_role_arn(member)
+        }),
+        Value::Array(items) => items.iter().any(shows_role_arn),
+        Value::String(text) => serde_json::from_str::<Value>(text)
+            .is_ok_and(|parsed| !parsed.is_string() && shows_role_arn(&parsed)),
+        _ => false,
+    }
 }
 
 /// How steppe's answer differs from AWS's, or `None` when it matches.
