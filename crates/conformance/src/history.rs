@@ -18,22 +18,21 @@
 use crate::compare::{self, shorten};
 use crate::placeholder::Placeholders;
 use serde_json::Value;
-use steppe_engine::HistoryEvent;
 
 /// Event types the recorder deleted from Parallel histories.
 const DELETED_BY_RECORDER: [&str; 2] = ["ParallelStateSucceeded", "ParallelStateExited"];
 
-/// Compares `expected` (recorded) with `actual`; the error says where they first differ.
+/// Compares `expected` (recorded) with `actual` (events as `HistoryEvent::to_json` gives
+/// them); the error says where they first differ.
 pub fn compare(
     expected: &[Value],
-    actual: &[HistoryEvent],
+    actual: &[Value],
     placeholders: &Placeholders,
 ) -> Result<(), String> {
-    let actual: Vec<Value> = actual.iter().map(HistoryEvent::to_json).collect();
     if expected.iter().any(|event| event["id"].is_array()) {
-        return compare_damaged(expected, &actual, placeholders);
+        return compare_damaged(expected, actual, placeholders);
     }
-    for (expected_event, actual_event) in expected.iter().zip(&actual) {
+    for (expected_event, actual_event) in expected.iter().zip(actual) {
         event(expected_event, actual_event, placeholders, true)?;
     }
     if expected.len() != actual.len() {

@@ -34,10 +34,31 @@ pub struct CaseResult {
 /// The outcome of checking a suite's results against the list.
 #[derive(Debug, Clone, Default)]
 pub struct Verdict {
-    /// Scores per feature, then the totals as the last line.
+    /// Scores per feature.
     pub summary: Vec<String>,
     /// Everything that makes the run fail; empty when it passes.
     pub problems: Vec<String>,
+    /// How many cases passed.
+    pub n_passed: usize,
+    /// How many cases failed.
+    pub n_failed: usize,
+    /// How many of the failed cases are listed.
+    pub n_known: usize,
+}
+
+impl Verdict {
+    /// The score line: `<label>: P passed, F failed (known)`.
+    pub fn score(&self, label: &str) -> String {
+        let known = if self.n_known == self.n_failed {
+            "known".to_string()
+        } else {
+            format!("{} known", self.n_known)
+        };
+        format!(
+            "{label}: {} passed, {} failed ({known})",
+            self.n_passed, self.n_failed
+        )
+    }
 }
 
 const HEADER: &str = "\
@@ -143,21 +164,14 @@ impl KnownFailures {
                 ));
             }
         }
-        let passed: usize = scores.values().map(|score| score.0).sum();
+        verdict.n_passed = scores.values().map(|score| score.0).sum();
+        verdict.n_failed = results.len() - verdict.n_passed;
+        verdict.n_known = n_known;
         for (feature, (feature_passed, total)) in scores {
             verdict
                 .summary
                 .push(format!("{feature}: {feature_passed}/{total}"));
         }
-        let n_failed = results.len() - passed;
-        let known = if n_known == n_failed {
-            "known".to_string()
-        } else {
-            format!("{n_known} known")
-        };
-        verdict.summary.push(format!(
-            "{suite}: {passed} passed, {n_failed} failed ({known})"
-        ));
         verdict
     }
 }
@@ -179,15 +193,31 @@ pub fn finish(suite: &str, results: &[CaseResult]) {
         report(&[format!("{suite}: rewrote {}", path.display())]);
         return;
     }
+    conclude(&known, suite, suite, results);
+}
+
+/// Checks the results of running `suite`'s cases another way (`runner` says how, e.g.
+/// `through the API`) against the same list, which it never rewrites: each case must fail
+/// exactly when it is listed, as it must for the suite's own runner. Reports as [`finish`]
+/// does, with the runner in the score line.
+pub fn confirm(suite: &str, runner: &str, results: &[CaseResult]) {
+    let known = KnownFailures::load(&crate::known_failures_path())
+        .unwrap_or_else(|error| panic!("{error}"));
+    conclude(&known, suite, &format!("{suite} {runner}"), results);
+}
+
+/// Checks a run against the list, reports it under `label` and panics with every problem.
+fn conclude(known: &KnownFailures, suite: &str, label: &str, results: &[CaseResult]) {
     let verbose = std::env::var_os("CONFORMANCE_VERBOSE").is_some();
     let verdict = known.check(suite, results, verbose);
-    let mut lines = vec![format!("{suite} ({} cases)", results.len())];
+    let mut lines = vec![format!("{label} ({} cases)", results.len())];
     lines.extend(verdict.problems.iter().cloned());
-    lines.extend(verdict.summary);
+    lines.extend(verdict.summary.iter().cloned());
+    lines.push(verdict.score(label));
     report(&lines);
     assert!(
         verdict.problems.is_empty(),
-        "{suite}: {} conformance problem(s), listed above",
+        "{label}: {} conformance problem(s), listed above",
         verdict.problems.len()
     );
 }
@@ -227,10 +257,8 @@ mod tests {
         assert!(verdict.problems[0].contains("s/f/fixed"));
         assert!(verdict.problems[1].contains("s/f/new"));
         assert!(verdict.problems[2].contains("s/f/gone"));
-        assert_eq!(
-            verdict.summary,
-            ["f: 1/3", "g: 1/1", "s: 2 passed, 2 failed (1 known)"]
-        );
+        assert_eq!(verdict.summary, ["f: 1/3", "g: 1/1"]);
+        assert_eq!(verdict.score("s"), "s: 2 passed, 2 failed (1 known)");
         let updated = known.updated("s", &results);
         let ids: Vec<&String> = updated.entries.keys().collect();
         assert_eq!(ids, ["other/f/x", "s/f/listed", "s/f/new"]);

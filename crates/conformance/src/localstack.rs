@@ -4,14 +4,15 @@
 //! exact input text, the machine type and AWS's answer (status, output or error and cause,
 //! and for most STANDARD cases the execution history). See
 //! `shared/conformance/localstack/README.md` for the format. [`run`] executes a case in
-//! process and compares steppe's answer with AWS's.
+//! process and compares steppe's answer with AWS's; [`judge`] is that comparison alone, for
+//! runners that get their [`Answer`] another way (the server's tests, through the API).
 
 use crate::compare;
 use crate::history;
 use crate::placeholder::Placeholders;
 use serde_json::Value;
 use std::path::Path;
-use steppe_engine::{Config, Execution, HistoryEvent, Status};
+use steppe_engine::{Config, Execution, ExecutionInfo, HistoryEvent};
 use steppe_runtime::{run_to_end, FastClock, NoTasks, Observer};
 
 /// Where the fast clock starts: 2024-01-01T00:00:00Z.
@@ -59,6 +60,22 @@ pub struct Expected {
     pub error: Option<String>,
     /// The cause.
     pub cause: Option<String>,
+}
+
+/// What an execution ended with, as a runner saw it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answer {
+    /// `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
+    pub status: String,
+    /// The output, when it succeeded.
+    pub output: Option<Value>,
+    /// The error name, when it failed.
+    pub error: Option<String>,
+    /// The cause, when it failed.
+    pub cause: Option<String>,
+    /// The history events as `HistoryEvent::to_json` (or GetExecutionHistory) gives them;
+    /// `None` when the runner cannot see the history (Express executions).
+    pub history: Option<Vec<Value>>,
 }
 
 impl Case {
@@ -158,8 +175,45 @@ pub fn uses_jsonata(definition: &Value) -> bool {
     }
 }
 
-/// Runs `case` and compares steppe's answer with AWS's; the error lists every difference.
+/// Runs `case` in process and compares steppe's answer with AWS's; the error lists every
+/// difference.
 pub fn run(case: &Case) -> Result<(), String> {
+    let answer = answer(case, recorded_info(case), 1)?;
+    judge(case, &answer)
+}
+
+/// Compares an answer with AWS's (status, output, error, cause and, when both sides have
+/// one, the history); the error lists every difference.
+pub fn judge(case: &Case, answer: &Answer) -> Result<(), String> {
+    let problems = differences(case, answer);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// The execution facts the recorded cases ran with, as far as they show through the
+/// placeholders: a fixed start time, and the case's execution name or a UUID.
+fn recorded_info(case: &Case) -> ExecutionInfo {
+    let mut info = steppe_runtime::local_execution_info(
+        STATE_MACHINE_NAME,
+        case.execution_name.as_deref().unwrap_or(EXECUTION_NAME),
+        START_TIME_MILLIS,
+    );
+    if case.express {
+        // StartSyncExecution names express executions `…:express:<machine>:<name>:<uuid>`.
+        info.execution_arn = format!(
+            "{}:{EXECUTION_NAME}",
+            info.execution_arn.replacen(":execution:", ":express:", 1)
+        );
+    }
+    info
+}
+
+/// Runs `case` in process to its end, as the execution `info` describes, with its random
+/// draws seeded by `seed`, on a fast clock starting at `info`'s start time.
+pub fn answer(case: &Case, info: ExecutionInfo, seed: u64) -> Result<Answer, String> {
     let definition = steppe_asl::compile(&case.definition_text).map_err(|diagnostics| {
         let messages: Vec<String> = diagnostics
             .iter()
@@ -172,23 +226,13 @@ pub fn run(case: &Case) -> Result<(), String> {
     })?;
     let input: Value =
         serde_json::from_str(&case.input).map_err(|error| format!("input is not JSON: {error}"))?;
-    let mut info = steppe_runtime::local_execution_info(
-        STATE_MACHINE_NAME,
-        case.execution_name.as_deref().unwrap_or(EXECUTION_NAME),
-        START_TIME_MILLIS,
-    );
     let config = if case.express {
-        // StartSyncExecution names express executions `…:express:<machine>:<name>:<uuid>`.
-        info.execution_arn = format!(
-            "{}:{EXECUTION_NAME}",
-            info.execution_arn.replacen(":execution:", ":express:", 1)
-        );
         Config::express()
     } else {
         Config::standard()
     };
-    let mut execution = Execution::new(info, input, config, 1);
-    let clock = FastClock::new(START_TIME_MILLIS);
+    let clock = FastClock::new(info.start_time_millis);
+    let mut execution = Execution::new(info, input, config, seed);
     let mut observer = Observer {
         keep: true,
         ..Observer::default()
@@ -201,46 +245,46 @@ pub fn run(case: &Case) -> Result<(), String> {
         &mut observer,
     )
     .map_err(|error| format!("run_to_end: {error}"))?;
-    let problems = differences(case, &execution, &observer.history);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
+    let error = execution.error.clone().unwrap_or_default();
+    Ok(Answer {
+        status: execution.status.as_str().to_string(),
+        output: execution.output.clone(),
+        error: error.error,
+        cause: error.cause,
+        history: Some(observer.history.iter().map(HistoryEvent::to_json).collect()),
+    })
 }
 
-/// Every way `execution` differs from AWS's answer.
-fn differences(case: &Case, execution: &Execution, history: &[HistoryEvent]) -> Vec<String> {
+/// Every way `answer` differs from AWS's.
+fn differences(case: &Case, answer: &Answer) -> Vec<String> {
     let expected = &case.expected;
     let placeholders = &case.placeholders;
     let mut problems = Vec::new();
-    if execution.status.as_str() != expected.status {
-        let why = match &execution.error {
-            Some(error) => format!(
+    if answer.status != expected.status {
+        let why = match (&answer.error, &answer.cause) {
+            (None, None) => String::new(),
+            (error, cause) => format!(
                 " ({}: {})",
-                error.error.as_deref().unwrap_or("no error"),
-                error.cause.as_deref().unwrap_or("no cause")
+                error.as_deref().unwrap_or("no error"),
+                cause.as_deref().unwrap_or("no cause")
             ),
-            None => String::new(),
         };
         problems.push(format!(
             "status: expected {}, got {}{why}",
-            expected.status,
-            execution.status.as_str()
+            expected.status, answer.status
         ));
     }
-    if execution.status == Status::Succeeded {
+    if answer.status == "SUCCEEDED" {
         if let Some(expected_output) = &expected.output {
-            let actual = execution.output.clone().unwrap_or(Value::Null);
+            let actual = answer.output.clone().unwrap_or(Value::Null);
             if let Err(mismatch) = output(expected_output, &actual, placeholders) {
                 problems.push(format!("output: {mismatch}"));
             }
         }
     }
-    let error = execution.error.clone().unwrap_or_default();
     for (field, expected_text, actual_text) in [
-        ("error", &expected.error, &error.error),
-        ("cause", &expected.cause, &error.cause),
+        ("error", &expected.error, &answer.error),
+        ("cause", &expected.cause, &answer.cause),
     ] {
         match (expected_text, actual_text) {
             (None, None) => {}
@@ -255,7 +299,7 @@ fn differences(case: &Case, execution: &Execution, history: &[HistoryEvent]) -> 
             )),
         }
     }
-    if let Some(recorded) = &case.recorded_history {
+    if let (Some(recorded), Some(history)) = (&case.recorded_history, &answer.history) {
         if let Err(problem) =
             history::compare(recorded, history, &history_placeholders(placeholders))
         {

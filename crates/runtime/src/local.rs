@@ -22,6 +22,20 @@ pub enum TaskOutcome {
     },
 }
 
+impl TaskOutcome {
+    /// The engine input that delivers this outcome of task `task_id`.
+    pub fn into_input(self, task_id: u64) -> Input {
+        match self {
+            TaskOutcome::Succeeded(output) => Input::TaskSucceeded { task_id, output },
+            TaskOutcome::Failed { error, cause } => Input::TaskFailed {
+                task_id,
+                error,
+                cause,
+            },
+        }
+    }
+}
+
 /// Runs Task states' work for [`run_to_end`].
 pub trait TaskHandler {
     /// Runs the task to its end.
@@ -120,26 +134,37 @@ impl LocalQueue {
         self.timers.pop_first()
     }
 
+    /// The earliest armed timer, left armed.
+    pub fn peek_timer(&self) -> Option<(i64, u64)> {
+        self.timers.first().copied()
+    }
+
     /// Carries out a transition's commands: runs tasks through `tasks` (queueing their
     /// `TaskStarted` and result), arms and cancels timers, queues `Continue`.
     pub fn carry_out(&mut self, commands: Vec<Command>, tasks: &mut dyn TaskHandler) {
+        self.carry_out_with(commands, |task| {
+            let task_id = task.task_id;
+            Some(tasks.invoke(&task).into_input(task_id))
+        });
+    }
+
+    /// [`LocalQueue::carry_out`] for a caller that runs tasks itself: `start` gets each task
+    /// (its `TaskStarted` is queued) and returns its result input when it has one at once;
+    /// a result that comes later is the caller's to apply.
+    pub fn carry_out_with(
+        &mut self,
+        commands: Vec<Command>,
+        mut start: impl FnMut(TaskInvocation) -> Option<Input>,
+    ) {
         for command in commands {
             match command {
                 Command::InvokeTask(task) => {
                     self.inputs.push_back(Input::TaskStarted {
                         task_id: task.task_id,
                     });
-                    self.inputs.push_back(match tasks.invoke(&task) {
-                        TaskOutcome::Succeeded(output) => Input::TaskSucceeded {
-                            task_id: task.task_id,
-                            output,
-                        },
-                        TaskOutcome::Failed { error, cause } => Input::TaskFailed {
-                            task_id: task.task_id,
-                            error,
-                            cause,
-                        },
-                    });
+                    if let Some(result) = start(task) {
+                        self.inputs.push_back(result);
+                    }
                 }
                 Command::StartTimer {
                     timer_id,

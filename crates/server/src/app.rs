@@ -6,7 +6,7 @@ use crate::error::ApiResult;
 use crate::registry::{Definitions, Registry};
 use std::sync::{Arc, Mutex};
 use steppe_engine::Random;
-use steppe_runtime::{Clock, SystemClock};
+use steppe_runtime::Clock;
 use steppe_store::{Store, Write};
 use tokio::sync::{oneshot, RwLock};
 
@@ -29,6 +29,8 @@ pub struct App {
     /// RedriveExecution's recent client tokens per execution ARN: (token, redrive date,
     /// when seen). AWS keeps the last 10 for 15 minutes.
     pub redrive_tokens: Mutex<RedriveTokens>,
+    /// Where the time comes from.
+    pub clock: Arc<dyn Clock + Send + Sync>,
     random: Mutex<Random>,
 }
 
@@ -50,8 +52,9 @@ impl App {
         definitions: Arc<Definitions>,
         driver: Arc<Driver>,
         tasks: Arc<crate::tasks::Tasks>,
+        clock: Arc<dyn Clock + Send + Sync>,
     ) -> App {
-        let seed = SystemClock.now_millis() as u64 ^ u64::from(std::process::id()) << 32;
+        let seed = clock.now_millis() as u64 ^ u64::from(std::process::id()) << 32;
         App {
             arns,
             store,
@@ -61,13 +64,14 @@ impl App {
             tasks,
             express: Arc::default(),
             redrive_tokens: Mutex::default(),
+            clock,
             random: Mutex::new(Random::new(seed)),
         }
     }
 
     /// Now, epoch milliseconds.
     pub fn now_millis(&self) -> i64 {
-        SystemClock.now_millis()
+        self.clock.now_millis()
     }
 
     /// A random u64 (execution seeds).

@@ -33,7 +33,7 @@ use steppe_asl::Definition;
 use steppe_engine::{
     apply, Command, Config, Execution, ExecutionInfo, Input, Random, Status, TaskInvocation,
 };
-use steppe_runtime::{Clock, SystemClock, TaskOutcome};
+use steppe_runtime::{Clock, TaskOutcome};
 use steppe_store::{
     ExecutionEnd, ExecutionRow, InputRecord, LoggedInput, Store, StoredEvent, TaskRecord, Timer,
     TransitionRecord, Write,
@@ -65,6 +65,7 @@ pub struct Driver {
     committed: AtomicU64,
     tasks: Arc<Tasks>,
     integrations: Arc<Integrations>,
+    clock: Arc<dyn Clock + Send + Sync>,
     random: Mutex<Random>,
 }
 
@@ -95,6 +96,8 @@ struct Live {
     execution: Execution,
     definition: Arc<Definition>,
     next_seq: u64,
+    /// The mock test case it runs (`stateMachineArn#TestCaseName`), if any.
+    test_case: Option<String>,
 }
 
 struct Queued {
@@ -167,12 +170,13 @@ impl Driver {
         region: String,
         first_id: u64,
         cache_max: usize,
-        (tasks, integrations): (Arc<Tasks>, Arc<Integrations>),
+        (tasks, integrations, clock): (Arc<Tasks>, Arc<Integrations>, Arc<dyn Clock + Send + Sync>),
     ) -> Driver {
-        let seed = SystemClock.now_millis() as u64 ^ u64::from(std::process::id()).rotate_left(40);
+        let seed = clock.now_millis() as u64 ^ u64::from(std::process::id()).rotate_left(40);
         Driver {
             tasks,
             integrations,
+            clock,
             random: Mutex::new(Random::new(seed)),
             store,
             definitions,
@@ -188,6 +192,11 @@ impl Driver {
     /// How many transitions were committed since the server started.
     pub fn transitions_committed(&self) -> u64 {
         self.committed.load(Ordering::Relaxed)
+    }
+
+    /// What Task states call.
+    pub fn integrations(&self) -> &Arc<Integrations> {
+        &self.integrations
     }
 
     /// A fresh execution id.
@@ -211,6 +220,7 @@ impl Driver {
                 execution,
                 definition,
                 next_seq: 0,
+                test_case: row.test_case.clone(),
             })),
             queue: VecDeque::from([Queued {
                 input: Input::Start,
@@ -324,14 +334,20 @@ impl Driver {
     /// Fires timers as they fall due, until the runtime shuts down.
     pub async fn run_timers(self: Arc<Self>) {
         loop {
-            let now = SystemClock.now_millis();
+            let now = self.clock.now_millis();
             let (due, next) = self.timers.take_due(now);
             for (execution_id, timer_id) in due {
                 self.fire_timer(execution_id, timer_id);
             }
-            let wait_millis = next.map_or(60_000, |next| (next - now).clamp(1, 60_000));
+            let (wait_min, wait_max) = (
+                std::time::Duration::from_millis(1),
+                std::time::Duration::from_secs(60),
+            );
+            let wait = next.map_or(wait_max, |next| {
+                self.clock.real_time_until(next).clamp(wait_min, wait_max)
+            });
             tokio::select! {
-                () = tokio::time::sleep(std::time::Duration::from_millis(wait_millis as u64)) => {}
+                () = tokio::time::sleep(wait) => {}
                 () = self.timers.changed() => {}
             }
         }
@@ -515,7 +531,7 @@ impl Driver {
                     if let Some(reply) = queued.reply {
                         let _ = reply.send(Ok(Applied {
                             applied: false,
-                            now_millis: SystemClock.now_millis(),
+                            now_millis: self.clock.now_millis(),
                             status: None,
                         }));
                     }
@@ -541,7 +557,7 @@ impl Driver {
             let Some(queued) = slot.queue.pop_front() else {
                 break;
             };
-            let now_millis = queued.at_millis.unwrap_or_else(|| SystemClock.now_millis());
+            let now_millis = queued.at_millis.unwrap_or_else(|| self.clock.now_millis());
             let Queued {
                 input,
                 prefix,
@@ -605,7 +621,8 @@ impl Driver {
                         timer_operations.push(TimerOperation::Cancel(*timer_id));
                     }
                     Command::InvokeTask(task) => {
-                        let record = self.task_record(task, now_millis);
+                        let mut record = self.task_record(task, now_millis);
+                        record.test_case = live.test_case.clone();
                         tasks_started.push(record.clone());
                         task_operations.push(TaskOperation::Open(Box::new(OpenTask {
                             execution_id: slot.id,
@@ -713,13 +730,31 @@ impl Driver {
     /// Opens a committed task: queues activity tasks and callbacks in [`Tasks`], runs
     /// integrations on the blocking pool and delivers their results.
     fn open_task(self: &Arc<Self>, task: OpenTask) {
+        let execution_id = task.execution_id;
+        let task_id = task.record.task_id;
+        let mocked = self.integrations.mocked(
+            &task.execution_arn,
+            task.record.test_case.as_deref(),
+            &TaskInvocation::from(task.record.clone()),
+        );
+        if let Some(outcome) = mocked {
+            self.deliver_task_input(execution_id, outcome_input(task_id, outcome));
+            return;
+        }
         let resource = task.record.resource.as_str();
         let nested = crate::nested::is_start_execution(resource);
         if is_activity(resource) || is_callback(resource) {
-            // A nested callback task's child may answer at once: the token opens first.
+            // A callback task's service may answer at once: the token opens first.
             self.tasks.open(task.clone());
             if nested {
                 crate::nested::open(&self.integrations, task);
+            } else if is_callback(resource) {
+                let driver = self.clone();
+                tokio::spawn(async move {
+                    if let Some(failed) = driver.integrations.call_for_callback(&task).await {
+                        driver.fail_callback(task, failed);
+                    }
+                });
             }
             return;
         }
@@ -728,13 +763,24 @@ impl Driver {
             return;
         }
         let driver = self.clone();
-        let execution_id = task.execution_id;
-        let invocation = TaskInvocation::from(task.record);
         tokio::spawn(async move {
-            let task_id = invocation.task_id;
-            let outcome = driver.integrations.invoke(&driver, invocation).await;
+            let outcome = driver.integrations.invoke(task).await;
             driver.deliver_task_input(execution_id, outcome_input(task_id, outcome));
         });
+    }
+
+    /// A callback task's service call failed: the task fails with its error, unless a
+    /// result arrived for the token meanwhile.
+    fn fail_callback(self: &Arc<Self>, task: OpenTask, failed: TaskOutcome) {
+        let Some(token) = task.record.task_token.as_deref() else {
+            return;
+        };
+        if let crate::tasks::Lookup::Open(task) = self.tasks.claim(token) {
+            self.deliver_task_input(
+                task.execution_id,
+                outcome_input(task.record.task_id, failed),
+            );
+        }
     }
 
     fn evict(&self, slot: &mut Slot) {
@@ -795,6 +841,7 @@ impl Driver {
                 execution,
                 definition,
                 next_seq: inputs.len() as u64,
+                test_case: row.test_case,
             },
             owed.into(),
         )))
@@ -822,14 +869,7 @@ fn follow_ups(commands: &[Command]) -> Vec<Input> {
 
 /// A task's result as the input that reports it.
 pub fn outcome_input(task_id: u64, outcome: TaskOutcome) -> Input {
-    match outcome {
-        TaskOutcome::Succeeded(output) => Input::TaskSucceeded { task_id, output },
-        TaskOutcome::Failed { error, cause } => Input::TaskFailed {
-            task_id,
-            error,
-            cause,
-        },
-    }
+    outcome.into_input(task_id)
 }
 
 /// The engine's view of a stored execution.

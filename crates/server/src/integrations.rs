@@ -1,14 +1,27 @@
-//! Task integrations on the server: Lambda (local commands or Invoke endpoints) and the HTTP
-//! Task through `steppe-tasks`, run on tokio's blocking pool.
+//! Task integrations on the server: Step Functions Local mocks, Lambda (local commands or
+//! Invoke endpoints), the HTTP Task and plain nested executions, for Standard and Express
+//! executions alike. Blocking work runs on tokio's blocking pool.
 //!
 //! Semantics are at least once: a task's row stays in the store until its result is
 //! committed, so a task in flight when the server stops runs again after the restart.
+//!
+//! Mocks: an execution started as `stateMachineArn#TestCaseName` (with `--mock-config`) has
+//! every Task state its test case names answered by the mocked response for that state's
+//! `invocation`th task, as Step Functions Local does: the service is never called, and a
+//! mocked `.waitForTaskToken` task gets its answer without waiting for a token. Activity
+//! tasks are never mocked (Step Functions Local mocks service integrations): their workers
+//! answer. States the test case does not name run their real integration.
 
-use crate::driver::Driver;
+use crate::error::{ApiError, ApiResult};
+use crate::tasks::OpenTask;
 use std::sync::Arc;
 use steppe_engine::TaskInvocation;
 use steppe_runtime::TaskOutcome;
+use steppe_tasks::mock::{MockConfig, TestCase};
 use steppe_tasks::{http, lambda};
+
+/// The suffix of callback resources.
+const CALLBACK_SUFFIX: &str = ".waitForTaskToken";
 
 /// What the server's Task states can call.
 #[derive(Debug, Default)]
@@ -19,19 +32,61 @@ pub struct Integrations {
     pub connections: http::Connections,
     /// Nested workflows (`states:startExecution`), which start children on this server.
     pub nested: crate::nested::Nested,
+    /// Step Functions Local's mock configuration (`--mock-config`), if given.
+    pub mocks: Option<MockConfig>,
 }
 
 impl Integrations {
-    /// Runs a task to its outcome.
-    pub async fn invoke(
-        self: &Arc<Self>,
-        _driver: &Arc<Driver>,
-        task: TaskInvocation,
-    ) -> TaskOutcome {
+    /// Checks a `stateMachineArn#TestCaseName` start: the mock configuration must define
+    /// the test case for the state machine.
+    pub fn check_test_case(&self, state_machine_name: &str, test_case: &str) -> ApiResult<()> {
+        self.test_case(state_machine_name, test_case).map(|_| ())
+    }
+
+    fn test_case(&self, state_machine_name: &str, test_case: &str) -> ApiResult<TestCase> {
+        let Some(mocks) = &self.mocks else {
+            return Err(ApiError::new(
+                "ValidationException",
+                format!("The test case '{test_case}' needs a mock configuration (--mock-config)"),
+            ));
+        };
+        mocks
+            .test_case(state_machine_name, test_case)
+            .map_err(|error| ApiError::new("ValidationException", error.to_string()))
+    }
+
+    /// The mocked outcome of a task whose execution runs `test_case`, when the test case
+    /// mocks the task's state.
+    pub fn mocked(
+        &self,
+        execution_arn: &str,
+        test_case: Option<&str>,
+        task: &TaskInvocation,
+    ) -> Option<TaskOutcome> {
+        let test_case = test_case?;
+        if crate::tasks::is_activity(&task.resource) {
+            return None;
+        }
+        let machine = state_machine_name(execution_arn)?;
+        let mocks = self.test_case(machine, test_case).ok()?;
+        mocks.answer(&task.state_name, task.invocation)
+    }
+
+    /// Runs a request-response task (Lambda, HTTP, a plain nested execution) to its outcome.
+    pub async fn invoke(self: &Arc<Self>, task: OpenTask) -> TaskOutcome {
+        if crate::nested::is_start_execution(&task.record.resource) {
+            return crate::nested::invoke(self, &task).await.unwrap_or_else(|| {
+                unconfigured(
+                    &TaskInvocation::from(task.record),
+                    "the pattern needs a Standard execution",
+                )
+            });
+        }
         let integrations = self.clone();
-        let resource = task.resource.clone();
-        let state_name = task.state_name.clone();
-        tokio::task::spawn_blocking(move || integrations.invoke_blocking(&task))
+        let invocation = TaskInvocation::from(task.record);
+        let resource = invocation.resource.clone();
+        let state_name = invocation.state_name.clone();
+        tokio::task::spawn_blocking(move || integrations.invoke_blocking(&invocation))
             .await
             .unwrap_or_else(|panic| {
                 steppe_tasks::failed(
@@ -41,6 +96,21 @@ impl Integrations {
                     ),
                 )
             })
+    }
+
+    /// Calls the service of a `.waitForTaskToken` task that has one here (Lambda): the task
+    /// then waits for its token, so only a failed call is an outcome.
+    pub async fn call_for_callback(self: &Arc<Self>, task: &OpenTask) -> Option<TaskOutcome> {
+        let resource = task.record.resource.strip_suffix(CALLBACK_SUFFIX)?;
+        if resource != lambda::INVOKE_RESOURCE {
+            return None;
+        }
+        let mut request = task.clone();
+        request.record.resource = resource.to_string();
+        match self.invoke(request).await {
+            TaskOutcome::Succeeded(_) => None,
+            failed => Some(failed),
+        }
     }
 
     fn invoke_blocking(&self, task: &TaskInvocation) -> TaskOutcome {
@@ -58,6 +128,11 @@ impl Integrations {
     }
 }
 
+/// The state machine name in an execution ARN (Standard or Express).
+fn state_machine_name(execution_arn: &str) -> Option<&str> {
+    execution_arn.split(':').nth(6)
+}
+
 fn unconfigured(task: &TaskInvocation, why: &str) -> TaskOutcome {
     steppe_tasks::failed(
         steppe_asl::error_name::TASK_FAILED,
@@ -66,4 +141,21 @@ fn unconfigured(task: &TaskInvocation, why: &str) -> TaskOutcome {
             task.resource, task.state_name
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_machine_name_is_read_from_standard_and_express_arns() {
+        assert_eq!(
+            state_machine_name("arn:aws:states:us-east-1:123456789012:execution:Orders:run-1"),
+            Some("Orders")
+        );
+        assert_eq!(
+            state_machine_name("arn:aws:states:us-east-1:123456789012:express:Orders:run-1:7e1b"),
+            Some("Orders")
+        );
+    }
 }

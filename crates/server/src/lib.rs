@@ -93,6 +93,11 @@ pub struct Options {
     pub functions: Option<PathBuf>,
     /// A connections file for HTTP tasks (see `steppe-tasks`).
     pub connections: Option<PathBuf>,
+    /// Step Functions Local's mock configuration file: executions started as
+    /// `stateMachineArn#TestCaseName` answer the test case's Task states from it.
+    pub mock_config: Option<PathBuf>,
+    /// Where the server reads the time (default the system clock; tests run a faster one).
+    pub clock: Arc<dyn steppe_runtime::Clock + Send + Sync>,
 }
 
 impl Default for Options {
@@ -108,6 +113,8 @@ impl Default for Options {
             cache_max: 10_000,
             functions: None,
             connections: None,
+            mock_config: None,
+            clock: Arc::new(steppe_runtime::SystemClock),
         }
     }
 }
@@ -142,6 +149,10 @@ pub struct ServerArgs {
     /// A connections file supplying the HTTP Task's EventBridge connections.
     #[arg(long)]
     pub connections: Option<PathBuf>,
+    /// Step Functions Local's mock configuration file (MockConfigFile.json): start an
+    /// execution of `stateMachineArn#TestCaseName` to run that test case's mocks.
+    #[arg(long, env = "SFN_MOCK_CONFIG")]
+    pub mock_config: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -162,6 +173,8 @@ impl ServerArgs {
             cache_max: self.cache_max,
             functions: self.functions.clone(),
             connections: self.connections.clone(),
+            mock_config: self.mock_config.clone(),
+            ..Options::default()
         }
     }
 }
@@ -255,6 +268,11 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             None => steppe_tasks::http::Connections::default(),
         },
         nested: nested::Nested::default(),
+        mocks: options
+            .mock_config
+            .as_deref()
+            .map(steppe_tasks::mock::MockConfig::load)
+            .transpose()?,
     });
     let tasks = Arc::new(tasks::Tasks::default());
     let timers = Arc::new(timers::Timers::default());
@@ -265,7 +283,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         options.region.clone(),
         store.max_execution_id()? + 1,
         options.cache_max,
-        (tasks.clone(), integrations.clone()),
+        (tasks.clone(), integrations.clone(), options.clock.clone()),
     ));
     let arns = arn::Arns {
         region: options.region.clone(),
@@ -278,6 +296,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         definitions,
         driver.clone(),
         tasks,
+        options.clock.clone(),
     ));
     // Recovery may reopen nested-workflow tasks, which start children through the app.
     integrations.nested.set_app(&app);

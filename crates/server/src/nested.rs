@@ -172,6 +172,22 @@ pub fn open(integrations: &Arc<Integrations>, task: OpenTask) {
     });
 }
 
+/// Runs a plain `states:startExecution` task to its outcome (what an Express parent may
+/// use); `None` for the other patterns.
+pub async fn invoke(integrations: &Arc<Integrations>, task: &OpenTask) -> Option<TaskOutcome> {
+    if Pattern::of(&task.record.resource)? != Pattern::Plain {
+        return None;
+    }
+    let nested = &integrations.nested;
+    let Some(app) = nested.app() else {
+        return Some(TaskOutcome::Failed {
+            error: error_name::TASK_FAILED.to_string(),
+            cause: "The server was not ready to start a nested execution".to_string(),
+        });
+    };
+    run(&app, nested, task).await
+}
+
 /// The task's outcome, or `None` when there is none to deliver (a callback task's child
 /// started; a `.sync` task was cancelled while it waited).
 async fn run(app: &Arc<App>, nested: &Nested, task: &OpenTask) -> Option<TaskOutcome> {

@@ -286,6 +286,8 @@ mod tests {
                 task_token: Some(token.into()),
                 scheduled_millis: 0,
                 started: false,
+                invocation: 0,
+                test_case: None,
             },
         }
     }
@@ -312,7 +314,12 @@ mod tests {
     fn pending_lists_open_tasks_in_order_and_forgets_closed_ones() {
         let tasks = Tasks::default();
         for (execution, token) in [(1, "a"), (2, "b"), (3, "c")] {
-            tasks.open(task(execution, 1, "arn:aws:states:::lambda:invoke.waitForTaskToken", token));
+            tasks.open(task(
+                execution,
+                1,
+                "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                token,
+            ));
         }
         let Lookup::Open(claimed) = tasks.claim("a") else {
             panic!("a is open");

@@ -176,6 +176,9 @@ pub struct ExecutionRow {
     pub redrive_count: u32,
     /// When it was last redriven, epoch milliseconds.
     pub redrive_millis: Option<i64>,
+    /// The Step Functions Local mock test case it was started with
+    /// (`stateMachineArn#TestCaseName`), if any.
+    pub test_case: Option<String>,
 }
 
 /// How an execution ended.
@@ -351,6 +354,12 @@ pub struct TaskRecord {
     /// a started activity task is not handed out again after a restart.
     #[serde(default)]
     pub started: bool,
+    /// How many tasks the state invoked before in the execution (the engine's count).
+    #[serde(default)]
+    pub invocation: u64,
+    /// The Step Functions Local mock test case the execution was started with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_case: Option<String>,
 }
 
 impl From<&TaskInvocation> for TaskRecord {
@@ -365,6 +374,8 @@ impl From<&TaskInvocation> for TaskRecord {
             task_token: task.task_token.clone(),
             scheduled_millis: 0,
             started: false,
+            invocation: task.invocation,
+            test_case: None,
         }
     }
 }
@@ -379,6 +390,7 @@ impl From<TaskRecord> for TaskInvocation {
             timeout_seconds: task.timeout_seconds,
             heartbeat_seconds: task.heartbeat_seconds,
             task_token: task.task_token,
+            invocation: task.invocation,
         }
     }
 }

@@ -91,6 +91,8 @@ struct Fixed {
     seed: u64,
     input: String,
     trace_header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    test_case: Option<String>,
 }
 
 impl SqliteStore {
@@ -268,6 +270,7 @@ fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), E
         seed: row.seed,
         input: row.input.clone(),
         trace_header: row.trace_header.clone(),
+        test_case: row.test_case.clone(),
     };
     let inserted = connection
         .prepare_cached(
@@ -427,6 +430,7 @@ fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRow, Str
             seed: 0,
             input: String::new(),
             trace_header: None,
+            test_case: None,
         },
         row.get(13)?,
     ))
@@ -439,6 +443,7 @@ fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, E
     row.seed = fixed.seed;
     row.input = fixed.input;
     row.trace_header = fixed.trace_header;
+    row.test_case = fixed.test_case;
     Ok(row)
 }
 

@@ -34,6 +34,7 @@ fn row(id: u64, name: &str, start_millis: i64) -> ExecutionRow {
         cause: None,
         redrive_count: 0,
         redrive_millis: None,
+        test_case: (id == 1).then(|| "HappyPath".to_string()),
     }
 }
 

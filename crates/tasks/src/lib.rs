@@ -55,7 +55,7 @@ pub struct Config {
     pub connections: http::Connections,
 }
 
-/// The task handler for local runs; one per execution (mock attempts are counted per execution).
+/// The task handler for local runs.
 #[derive(Debug)]
 pub struct Integrations {
     config: Config,
@@ -104,8 +104,8 @@ impl Integrations {
 
 impl TaskHandler for Integrations {
     fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
-        if let Some(mocks) = self.config.mocks.as_mut() {
-            if let Some(outcome) = mocks.answer(&task.state_name) {
+        if let Some(mocks) = &self.config.mocks {
+            if let Some(outcome) = mocks.answer(&task.state_name, task.invocation) {
                 return outcome;
             }
         }

@@ -41,12 +41,11 @@ pub enum Answer {
     },
 }
 
-/// The mocks of one test case, with the invocation count of each state.
+/// The mocks of one test case.
 #[derive(Debug, Clone)]
 pub struct TestCase {
     name: String,
     states: BTreeMap<String, (String, MockedResponse)>,
-    invocations: BTreeMap<String, u64>,
 }
 
 impl MockConfig {
@@ -133,7 +132,6 @@ impl MockConfig {
                     (state.clone(), (response.clone(), mocked))
                 })
                 .collect(),
-            invocations: BTreeMap::new(),
         })
     }
 }
@@ -144,12 +142,10 @@ impl TestCase {
         &self.name
     }
 
-    /// The next answer for `state`, or `None` when the test case does not mock it.
-    pub fn answer(&mut self, state: &str) -> Option<TaskOutcome> {
+    /// The answer to a task of `state` (its `invocation`th, from 0, as the engine counts
+    /// them), or `None` when the test case does not mock the state.
+    pub fn answer(&self, state: &str, invocation: u64) -> Option<TaskOutcome> {
         let (response_name, response) = self.states.get(state)?;
-        let count = self.invocations.entry(state.to_string()).or_insert(0);
-        let invocation = *count;
-        *count += 1;
         let step = response
             .steps
             .iter()
@@ -293,8 +289,8 @@ mod tests {
             "mocks.json",
         )
         .unwrap();
-        let mut case = config.test_case("M", "T").unwrap();
-        let errors: Vec<_> = (0..5).map(|_| case.answer("S").unwrap()).collect();
+        let case = config.test_case("M", "T").unwrap();
+        let errors: Vec<_> = (0..5).map(|n| case.answer("S", n).unwrap()).collect();
         assert_eq!(errors[0], failed("E0", "c0"));
         assert_eq!(errors[1], failed("E12", "c"));
         assert_eq!(errors[2], failed("E12", "c"));
@@ -304,7 +300,7 @@ mod tests {
             "{:?}",
             errors[4]
         );
-        assert_eq!(case.answer("Other"), None);
+        assert_eq!(case.answer("Other", 0), None);
     }
 
     #[test]

@@ -85,6 +85,13 @@ pub(crate) fn run(
     };
     frame.previous_event_id = event;
     run.execution.waiting.insert(task_id, id);
+    let invocations = run
+        .execution
+        .task_invocations
+        .entry(state.name.clone())
+        .or_default();
+    let invocation = *invocations;
+    *invocations += 1;
     run.commands.push(Command::InvokeTask(TaskInvocation {
         task_id,
         state_name: state.name.clone(),
@@ -93,6 +100,7 @@ pub(crate) fn run(
         timeout_seconds,
         heartbeat_seconds,
         task_token: frame.task_token.clone(),
+        invocation,
     }));
     let pending = Pending {
         task_id,

@@ -22,10 +22,20 @@ struct StartRequest<'a> {
     input_text: &'a str,
     input: Value,
     trace_header: Option<&'a str>,
+    /// The Step Functions Local mock test case (`stateMachineArn#TestCaseName`), if any.
+    test_case: Option<&'a str>,
 }
 
 async fn start_request<'a>(app: &App, request: &'a Request) -> ApiResult<StartRequest<'a>> {
     let target_arn = request.required_len("stateMachineArn", 1, 256)?;
+    // With a mock configuration, `ARN#TestCaseName` picks a test case, as in Step Functions
+    // Local; without one, `#` is just part of an invalid ARN.
+    let (target_arn, test_case) = match target_arn.split_once('#') {
+        Some((arn, test_case)) if app.driver.integrations().mocks.is_some() => {
+            (arn, Some(test_case))
+        }
+        _ => (target_arn, None),
+    };
     let name = request.string_len("name", 1, 80)?;
     let input_text = request
         .string_len("input", 0, PAYLOAD_CHARS_MAX)?
@@ -39,6 +49,11 @@ async fn start_request<'a>(app: &App, request: &'a Request) -> ApiResult<StartRe
         .read()
         .await
         .resolve(target_arn, app.random_f64())?;
+    if let Some(test_case) = test_case {
+        app.driver
+            .integrations()
+            .check_test_case(&target.machine.name, test_case)?;
+    }
     let input = parse_input(input_text)?;
     let compiled = app
         .definitions
@@ -51,6 +66,7 @@ async fn start_request<'a>(app: &App, request: &'a Request) -> ApiResult<StartRe
         input_text,
         input,
         trace_header,
+        test_case,
     })
 }
 
@@ -84,6 +100,7 @@ pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
         cause: None,
         redrive_count: 0,
         redrive_millis: None,
+        test_case: start.test_case.map(str::to_string),
     };
     let info = execution_info(&row, &start.compiled.revision.role_arn, &app.arns.region);
     let execution = Execution::new(info, start.input, Config::standard(), row.seed);
@@ -124,13 +141,22 @@ fn start_express(app: &App, start: StartRequest<'_>) -> ApiResult<Value> {
         .express(&start.target.machine.name, &name, &app.uuid());
     let now = app.now_millis();
     let execution = express_execution(app, &start, &arn, &name, now);
-    let definition = start.compiled.definition.clone();
-    let app_counts = app.express.clone();
+    let runner = express_runner(app, &start);
     tokio::spawn(async move {
         let mut execution = execution;
-        crate::express::run(&app_counts, definition, &mut execution, now).await;
+        runner.run(&mut execution, now).await;
     });
     Ok(json!({"executionArn": arn, "startDate": wire::timestamp(now)}))
+}
+
+fn express_runner(app: &App, start: &StartRequest<'_>) -> crate::express::Runner {
+    crate::express::Runner {
+        counts: app.express.clone(),
+        integrations: app.driver.integrations().clone(),
+        clock: app.clock.clone(),
+        definition: start.compiled.definition.clone(),
+        test_case: start.test_case.map(str::to_string),
+    }
 }
 
 fn express_execution(
@@ -172,13 +198,7 @@ pub async fn start_sync(app: &App, request: &Request) -> ApiResult<Value> {
         .express(&start.target.machine.name, &name, &app.uuid());
     let now = app.now_millis();
     let mut execution = express_execution(app, &start, &arn, &name, now);
-    crate::express::run(
-        &app.express,
-        start.compiled.definition.clone(),
-        &mut execution,
-        now,
-    )
-    .await;
+    express_runner(app, &start).run(&mut execution, now).await;
     let stop = execution.stop_time_millis.unwrap_or(now);
     let mut response = json!({
         "executionArn": arn,
