@@ -148,7 +148,10 @@ pub enum Details {
         heartbeat_in_seconds: Option<u64>,
     },
     /// `ActivityStarted`: a worker took the activity task.
-    ActivityStarted,
+    ActivityStarted {
+        /// The worker's name, when it gave one.
+        worker_name: Option<String>,
+    },
     /// `ActivitySucceeded`, with the output as JSON text.
     ActivitySucceeded(String),
     /// `ActivityFailed`.
@@ -334,7 +337,13 @@ impl HistoryEvent {
                 }
                 ("activityScheduledEventDetails", details)
             }
-            Details::ActivityStarted => ("activityStartedEventDetails", json!({})),
+            Details::ActivityStarted { worker_name } => (
+                "activityStartedEventDetails",
+                match worker_name {
+                    Some(name) => json!({"workerName": name}),
+                    None => json!({}),
+                },
+            ),
             Details::ActivitySucceeded(output) => (
                 "activitySucceededEventDetails",
                 json!({"output": output, "outputDetails": untruncated}),
@@ -399,7 +408,7 @@ fn fixed_type_name(details: &Details) -> &'static str {
         Details::TaskFailed(..) => "TaskFailed",
         Details::TaskTimedOut(..) => "TaskTimedOut",
         Details::ActivityScheduled { .. } => "ActivityScheduled",
-        Details::ActivityStarted => "ActivityStarted",
+        Details::ActivityStarted { .. } => "ActivityStarted",
         Details::ActivitySucceeded(_) => "ActivitySucceeded",
         Details::ActivityFailed(_) => "ActivityFailed",
         Details::ActivityTimedOut(_) => "ActivityTimedOut",

@@ -131,6 +131,8 @@ pub enum Input {
     TaskStarted {
         /// The task.
         task_id: u64,
+        /// The worker that took an activity task (`GetActivityTask`'s `workerName`).
+        worker_name: Option<String>,
     },
     /// A task reported a heartbeat.
     TaskHeartbeat {

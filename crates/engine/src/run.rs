@@ -87,7 +87,10 @@ impl<'a> Run<'a> {
             Input::Start => self.start(),
             Input::Continue => {}
             Input::TimerFired { timer_id } => self.timer_fired(timer_id),
-            Input::TaskStarted { task_id } => states::task::started(self, task_id),
+            Input::TaskStarted {
+                task_id,
+                worker_name,
+            } => states::task::started(self, task_id, worker_name),
             Input::TaskHeartbeat { task_id } => states::task::heartbeat(self, task_id),
             Input::TaskSucceeded { task_id, output } => {
                 states::task::completed(self, task_id, Ok(output))

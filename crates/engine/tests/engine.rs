@@ -62,7 +62,10 @@ fn task_result_flows_through_result_selector_and_result_path() {
     let started = apply(
         &definition,
         &mut execution,
-        Input::TaskStarted { task_id },
+        Input::TaskStarted {
+            task_id,
+            worker_name: None,
+        },
         1_001,
     );
     assert_eq!(types(&started), ["TaskStarted"]);
@@ -163,7 +166,10 @@ fn task_timeout_fails_with_states_timeout() {
     let started = apply(
         &definition,
         &mut execution,
-        Input::TaskStarted { task_id },
+        Input::TaskStarted {
+            task_id,
+            worker_name: None,
+        },
         1_000,
     );
     let (timer_id, fire_at) = *timers(&started)

@@ -161,6 +161,7 @@ impl LocalQueue {
                 Command::InvokeTask(task) => {
                     self.inputs.push_back(Input::TaskStarted {
                         task_id: task.task_id,
+                        worker_name: None,
                     });
                     if let Some(result) = start(task) {
                         self.inputs.push_back(result);

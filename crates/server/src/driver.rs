@@ -577,7 +577,7 @@ impl Driver {
                     tasks_cleared.push(*task_id);
                     task_operations.push(TaskOperation::Close(*task_id));
                 }
-                Input::TaskStarted { task_id } => {
+                Input::TaskStarted { task_id, .. } => {
                     // An activity task a worker took: keep it from being handed out again.
                     if let Some(task) = self.tasks.get(slot.id, *task_id) {
                         tasks_started.push(task.record);
@@ -742,6 +742,11 @@ impl Driver {
             return;
         }
         let resource = task.record.resource.as_str();
+        if is_activity(resource) && !self.tasks.activity_exists(resource) {
+            let failed = activity_does_not_exist(resource);
+            self.deliver_task_input(execution_id, outcome_input(task_id, failed));
+            return;
+        }
         let nested = crate::nested::is_start_execution(resource);
         if is_activity(resource) || is_callback(resource) {
             // A callback task's service may answer at once: the token opens first.
@@ -848,6 +853,16 @@ impl Driver {
     }
 }
 
+/// How a task of an activity that does not exist (or was deleted) fails: `States.Runtime`,
+/// which no Retry or Catch handles, as AWS fails such executions. AWS's cause text is not
+/// recorded; this one names the activity.
+pub fn activity_does_not_exist(activity_arn: &str) -> TaskOutcome {
+    TaskOutcome::Failed {
+        error: steppe_asl::error_name::RUNTIME.to_string(),
+        cause: format!("The activity {activity_arn} does not exist."),
+    }
+}
+
 /// The inputs the runtime owes at once for some commands: `Continue`, and `TaskStarted` for
 /// each task that starts when it is scheduled (all but activity tasks, which start when a
 /// worker takes them).
@@ -859,6 +874,7 @@ fn follow_ups(commands: &[Command]) -> Vec<Input> {
             Command::InvokeTask(task) if !is_activity(&task.resource) => {
                 owed.push(Input::TaskStarted {
                     task_id: task.task_id,
+                    worker_name: None,
                 });
             }
             _ => {}

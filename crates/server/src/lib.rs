@@ -275,6 +275,9 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .transpose()?,
     });
     let tasks = Arc::new(tasks::Tasks::default());
+    for activity_arn in registry.activities.keys() {
+        tasks.activity_created(activity_arn);
+    }
     let timers = Arc::new(timers::Timers::default());
     let driver = Arc::new(driver::Driver::new(
         store.clone(),

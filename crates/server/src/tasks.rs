@@ -54,6 +54,8 @@ struct Inner {
     /// Open tasks in the order they were opened, for the console.
     order: BTreeMap<u64, String>,
     opened: u64,
+    /// The activities that exist.
+    activities: HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -122,6 +124,33 @@ impl Tasks {
         let queue = inner.queues.entry(activity_arn).or_default();
         queue.tokens.push_front(token);
         queue.notify.notify_one();
+    }
+
+    /// An activity now exists (created, or loaded at startup).
+    pub fn activity_created(&self, activity_arn: &str) {
+        self.lock().activities.insert(activity_arn.to_string());
+    }
+
+    /// Whether an activity exists.
+    pub fn activity_exists(&self, activity_arn: &str) -> bool {
+        self.lock().activities.contains(activity_arn)
+    }
+
+    /// An activity was deleted: its open tasks are closed and returned (to be failed).
+    pub fn activity_deleted(&self, activity_arn: &str) -> Vec<OpenTask> {
+        let mut inner = self.lock();
+        inner.activities.remove(activity_arn);
+        inner.queues.remove(activity_arn);
+        let tokens: Vec<String> = inner
+            .by_token
+            .iter()
+            .filter(|(_, (_, task))| task.activity_arn() == Some(activity_arn))
+            .map(|(token, _)| token.clone())
+            .collect();
+        tokens
+            .iter()
+            .filter_map(|token| inner.close_token(token))
+            .collect()
     }
 
     /// What wakes pollers of an activity when a task is queued.

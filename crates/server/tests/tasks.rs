@@ -121,6 +121,18 @@ async fn an_activity_task_goes_to_a_worker_and_its_result_continues_the_executio
             "ExecutionSucceeded"
         ]
     );
+    let history = client
+        .get_execution_history()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let started = history
+        .events
+        .iter()
+        .find_map(|event| event.activity_started_event_details.as_ref())
+        .expect("ActivityStarted has details");
+    assert_eq!(started.worker_name.as_deref(), Some("w1"));
     // A token used twice, and one never issued.
     let reused = client
         .send_task_success()
@@ -410,5 +422,55 @@ async fn lambda_tasks_run_local_commands() {
         ended.cause
     );
     assert_eq!(ended.output.as_deref(), Some(r#"{"x":1}"#));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_of_a_missing_or_deleted_activity_fails_the_execution_with_states_runtime() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    // States.Runtime is not caught by States.ALL.
+    let caught = |activity_arn: &str| {
+        format!(
+            r#"{{"StartAt": "Work", "States": {{
+            "Work": {{"Type": "Task", "Resource": "{activity_arn}", "End": true,
+                      "Catch": [{{"ErrorEquals": ["States.ALL"], "Next": "Caught"}}]}},
+            "Caught": {{"Type": "Succeed"}}}}}}"#
+        )
+    };
+    let never_created = format!("{}:activity:never-created", common::PREFIX);
+    let machine = create(&client, "missing", &caught(&never_created)).await;
+    let ended = wait_for_end(&client, &start(&client, &machine, "{}").await).await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("States.Runtime"));
+    assert!(ended.cause.unwrap().contains(&never_created));
+
+    let activity_arn = client
+        .create_activity()
+        .name("doomed")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn;
+    let machine = create(&client, "doomed", &caught(&activity_arn)).await;
+    let queued = start(&client, &machine, "{}").await;
+    for _ in 0..100 {
+        if event_types(&client, &queued)
+            .await
+            .contains(&"ActivityScheduled".to_string())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    client
+        .delete_activity()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .unwrap();
+    let ended = wait_for_end(&client, &queued).await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("States.Runtime"));
     server.shutdown().await;
 }

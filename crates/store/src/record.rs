@@ -208,6 +208,9 @@ pub enum InputRecord {
     TaskStarted {
         /// The task.
         task_id: u64,
+        /// The worker that took an activity task.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        worker_name: Option<String>,
     },
     /// `Input::TaskHeartbeat`.
     TaskHeartbeat {
@@ -251,7 +254,13 @@ impl From<&Input> for InputRecord {
         match input.clone() {
             Input::Start => InputRecord::Start,
             Input::Continue => InputRecord::Continue,
-            Input::TaskStarted { task_id } => InputRecord::TaskStarted { task_id },
+            Input::TaskStarted {
+                task_id,
+                worker_name,
+            } => InputRecord::TaskStarted {
+                task_id,
+                worker_name,
+            },
             Input::TaskHeartbeat { task_id } => InputRecord::TaskHeartbeat { task_id },
             Input::TaskSucceeded { task_id, output } => {
                 InputRecord::TaskSucceeded { task_id, output }
@@ -277,7 +286,13 @@ impl From<InputRecord> for Input {
         match record {
             InputRecord::Start => Input::Start,
             InputRecord::Continue => Input::Continue,
-            InputRecord::TaskStarted { task_id } => Input::TaskStarted { task_id },
+            InputRecord::TaskStarted {
+                task_id,
+                worker_name,
+            } => Input::TaskStarted {
+                task_id,
+                worker_name,
+            },
             InputRecord::TaskHeartbeat { task_id } => Input::TaskHeartbeat { task_id },
             InputRecord::TaskSucceeded { task_id, output } => {
                 Input::TaskSucceeded { task_id, output }

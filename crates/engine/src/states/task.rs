@@ -116,13 +116,13 @@ pub(crate) fn run(
 }
 
 /// The runtime began running the task.
-pub(crate) fn started(run: &mut Run<'_>, task_id: u64) {
+pub(crate) fn started(run: &mut Run<'_>, task_id: u64, worker_name: Option<String>) {
     let Some((id, mut frame, mut pending)) = take(run, task_id) else {
         return;
     };
     let resource = pending.resource.clone();
     frame.previous_event_id = if pending.activity {
-        run.emit(frame.previous_event_id, || Details::ActivityStarted)
+        run.emit(frame.previous_event_id, || Details::ActivityStarted { worker_name })
     } else {
         run.emit(frame.previous_event_id, || Details::TaskStarted(resource))
     };

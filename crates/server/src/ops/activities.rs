@@ -43,6 +43,7 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
         "activityArn": activity.arn,
         "creationDate": wire::timestamp(activity.creation_millis),
     });
+    app.tasks.activity_created(&activity.arn);
     registry.put(Resource::Activity(activity));
     Ok(answer)
 }
@@ -96,6 +97,14 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
         app.commit(vec![Write::DeleteResource(activity_arn.to_string())])
             .await?;
         registry.remove(activity_arn);
+        // Its tasks fail, queued or taken: nobody can answer them any more.
+        for task in app.tasks.activity_deleted(activity_arn) {
+            let failed = crate::driver::activity_does_not_exist(activity_arn);
+            app.driver.deliver_task_input(
+                task.execution_id,
+                crate::driver::outcome_input(task.record.task_id, failed),
+            );
+        }
     }
     Ok(json!({}))
 }
@@ -103,7 +112,7 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
 /// Long-polls an activity's queue; each task goes to exactly one caller.
 pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
     let activity_arn = activity_arn(request)?.to_string();
-    request.string_len("workerName", 1, 80)?;
+    let worker_name = request.string_len("workerName", 1, 80)?;
     if !app
         .registry
         .read()
@@ -120,7 +129,7 @@ pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
         tokio::pin!(notified);
         notified.as_mut().enable();
         if let Some(task) = app.tasks.take(&activity_arn) {
-            if let Some(answer) = hand_out(app, task).await? {
+            if let Some(answer) = hand_out(app, task, worker_name).await? {
                 return Ok(answer);
             }
             continue;
@@ -130,7 +139,7 @@ pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
             () = tokio::time::sleep_until(deadline) => {
                 // A wake-up may have raced the deadline: look once more.
                 if let Some(task) = app.tasks.take(&activity_arn) {
-                    if let Some(answer) = hand_out(app, task).await? {
+                    if let Some(answer) = hand_out(app, task, worker_name).await? {
                         return Ok(answer);
                     }
                 }
@@ -142,11 +151,19 @@ pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
 
 /// Starts a taken task (committed before the worker hears of it); `None` when its
 /// execution has ended meanwhile.
-async fn hand_out(app: &App, task: OpenTask) -> ApiResult<Option<Value>> {
+async fn hand_out(
+    app: &App,
+    task: OpenTask,
+    worker_name: Option<&str>,
+) -> ApiResult<Option<Value>> {
     let task_id = task.record.task_id;
+    let started = Input::TaskStarted {
+        task_id,
+        worker_name: worker_name.map(str::to_string),
+    };
     let started = match app
         .driver
-        .deliver_and_wait(task.execution_id, Input::TaskStarted { task_id })
+        .deliver_and_wait(task.execution_id, started)
         .await
     {
         Ok(started) => started,
@@ -218,7 +235,13 @@ async fn report(app: &App, task: OpenTask, input: Input) -> ApiResult<Value> {
         let task_id = task.record.task_id;
         if let Err(error) = app
             .driver
-            .deliver_and_wait(execution_id, Input::TaskStarted { task_id })
+            .deliver_and_wait(
+                execution_id,
+                Input::TaskStarted {
+                    task_id,
+                    worker_name: None,
+                },
+            )
             .await
         {
             app.tasks.unclaim(task);
