@@ -122,7 +122,9 @@ pub(crate) fn started(run: &mut Run<'_>, task_id: u64, worker_name: Option<Strin
     };
     let resource = pending.resource.clone();
     frame.previous_event_id = if pending.activity {
-        run.emit(frame.previous_event_id, || Details::ActivityStarted { worker_name })
+        run.emit(frame.previous_event_id, || Details::ActivityStarted {
+            worker_name,
+        })
     } else {
         run.emit(frame.previous_event_id, || Details::TaskStarted(resource))
     };
