@@ -170,6 +170,15 @@ pub enum Input {
     /// `RedriveExecution`: rerun a failed, timed-out or aborted execution from where it ended.
     /// Ignored unless [`Execution::is_redrivable`].
     Redrive,
+    /// End the execution as FAILED with this error and cause, wherever it is (the server
+    /// applies it instead of the next state transition of an execution whose state machine
+    /// is being deleted). Ignored once the execution has ended.
+    Fail {
+        /// The error name.
+        error: String,
+        /// The cause.
+        cause: String,
+    },
 }
 
 /// Work the engine asks the runtime to do. The engine never does I/O itself.

@@ -102,6 +102,10 @@ impl<'a> Run<'a> {
             } => states::task::completed(self, task_id, Err(Failure::new(error, cause))),
             Input::Stop { error, cause } => self.stop(error, cause),
             Input::Redrive => self.redrive(),
+            Input::Fail { error, cause } => {
+                let last = self.last_top_level_event();
+                self.end_execution(Status::Failed, Some(error), Some(cause), last);
+            }
         }
     }
 

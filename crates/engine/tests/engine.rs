@@ -245,6 +245,39 @@ fn stop_aborts_a_waiting_execution() {
 }
 
 #[test]
+fn fail_ends_a_waiting_execution_as_failed() {
+    let definition =
+        r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}}"#;
+    let (definition, mut execution, _) = start(definition, json!({}));
+    let failed = apply(
+        &definition,
+        &mut execution,
+        Input::Fail {
+            error: "States.Runtime".into(),
+            cause: "State machine m has been deleted.".into(),
+        },
+        2_000,
+    );
+    assert_eq!(execution.status, Status::Failed);
+    assert_eq!(types(&failed), ["ExecutionFailed"]);
+    assert_eq!(failed.events[0].previous_event_id, 2);
+    assert!(failed
+        .commands
+        .iter()
+        .any(|command| matches!(command, Command::CancelTimer { .. })));
+    let after = apply(
+        &definition,
+        &mut execution,
+        Input::Fail {
+            error: "E".into(),
+            cause: "again".into(),
+        },
+        3_000,
+    );
+    assert!(after.events.is_empty(), "an ended execution ignores it");
+}
+
+#[test]
 fn same_seed_and_inputs_give_the_same_history() {
     let definition = r#"{"StartAt": "T", "States": {"T": {"Type": "Task",
         "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",

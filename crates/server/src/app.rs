@@ -26,16 +26,10 @@ pub struct App {
     pub tasks: Arc<crate::tasks::Tasks>,
     /// Running Express executions, for `StopExecution`-free bookkeeping and tests.
     pub express: Arc<crate::express::ExpressExecutions>,
-    /// RedriveExecution's recent client tokens per execution ARN: (token, redrive date,
-    /// when seen). AWS keeps the last 10 for 15 minutes.
-    pub redrive_tokens: Mutex<RedriveTokens>,
     /// Where the time comes from.
     pub clock: Arc<dyn Clock + Send + Sync>,
     random: Mutex<Random>,
 }
-
-/// Per execution ARN: (client token, redrive date, when seen), epoch milliseconds.
-pub type RedriveTokens = std::collections::HashMap<String, Vec<(String, i64, i64)>>;
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,7 +57,6 @@ impl App {
             driver,
             tasks,
             express: Arc::default(),
-            redrive_tokens: Mutex::default(),
             clock,
             random: Mutex::new(Random::new(seed)),
         }

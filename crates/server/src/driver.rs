@@ -22,6 +22,7 @@
 //! dropped; the next input rebuilds the execution by replaying its input log (the engine is
 //! deterministic), checks the replay gave as many events as were stored, and goes on.
 
+use crate::deletion::Deletions;
 use crate::integrations::Integrations;
 use crate::registry::Definitions;
 use crate::tasks::{is_activity, is_callback, OpenTask, Tasks};
@@ -65,6 +66,7 @@ pub struct Driver {
     committed: AtomicU64,
     tasks: Arc<Tasks>,
     integrations: Arc<Integrations>,
+    deletions: Deletions,
     clock: Arc<dyn Clock + Send + Sync>,
     random: Mutex<Random>,
 }
@@ -186,12 +188,18 @@ impl Driver {
             region,
             cache_max,
             committed: AtomicU64::new(0),
+            deletions: Deletions::default(),
         }
     }
 
     /// How many transitions were committed since the server started.
     pub fn transitions_committed(&self) -> u64 {
         self.committed.load(Ordering::Relaxed)
+    }
+
+    /// The state machines being deleted.
+    pub fn deletions(&self) -> &Deletions {
+        &self.deletions
     }
 
     /// What Task states call.
@@ -252,6 +260,30 @@ impl Driver {
                 local: false,
                 at_millis: None,
                 prefix: Vec::new(),
+                reply: Some(reply),
+            },
+        );
+        answer.await.unwrap_or(Err(steppe_store::Error::Closed))
+    }
+
+    /// Like [`Driver::deliver_and_wait`], but applied at `at_millis` and with `writes` committed
+    /// in the same group as its transition (a redrive and its client token); the writes are
+    /// dropped if the input is not applied.
+    pub async fn deliver_with_writes_and_wait(
+        self: &Arc<Self>,
+        id: u64,
+        input: Input,
+        at_millis: i64,
+        writes: Vec<Write>,
+    ) -> Result<Applied, steppe_store::Error> {
+        let (reply, answer) = oneshot::channel();
+        self.deliver(
+            id,
+            Queued {
+                input,
+                local: false,
+                at_millis: Some(at_millis),
+                prefix: writes,
                 reply: Some(reply),
             },
         );
@@ -429,6 +461,7 @@ impl Driver {
                         self.timers.clear(id);
                         self.tasks.close_execution(id);
                         self.integrations.nested.execution_ended(id);
+                        self.deletions.execution_ended(id);
                         lock(&slot).state = SlotState::Finished;
                     }
                     for (reply, applied) in pending.replies {
@@ -565,7 +598,6 @@ impl Driver {
                 ..
             } = queued;
             writes.extend(prefix);
-            let record = InputRecord::from(&input);
             let mut timers_cleared = Vec::new();
             let mut tasks_started = Vec::new();
             let mut tasks_cleared = Vec::new();
@@ -590,6 +622,12 @@ impl Driver {
                 timers_cleared.push(*timer_id);
                 timer_operations.push(TimerOperation::Cancel(*timer_id));
             }
+            // A machine being deleted ends its executions at their next state transition (the
+            // bookkeeping above still closes the task or timer that brought the input).
+            let input = self
+                .deletions
+                .instead(&live.execution.info.state_machine_arn, input);
+            let record = InputRecord::from(&input);
             let redrive = input == Input::Redrive;
             let transition = apply(&live.definition, &mut live.execution, input, now_millis);
             if redrive {

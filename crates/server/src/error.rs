@@ -57,6 +57,15 @@ impl ApiError {
         )
     }
 
+    /// `StateMachineDeleting`: the machine is being deleted (AWS documents the error, not its
+    /// message; this is worded as `StateMachineDoesNotExist` is).
+    pub fn state_machine_deleting(arn: &str) -> ApiError {
+        ApiError::new(
+            "StateMachineDeleting",
+            format!("State Machine is being deleted: '{arn}'"),
+        )
+    }
+
     /// `ExecutionDoesNotExist`.
     pub fn execution_does_not_exist(arn: &str) -> ApiError {
         ApiError::new(

@@ -25,6 +25,7 @@
 
 mod app;
 mod arn;
+mod deletion;
 mod driver;
 mod error;
 mod express;
@@ -303,6 +304,8 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     ));
     // Recovery may reopen nested-workflow tasks, which start children through the app.
     integrations.nested.set_app(&app);
+    // Executions recovered next must see which machines are being deleted.
+    deletion::resume(&app).await;
     let recovered = driver.recover()?;
     let timers = tokio::spawn(driver.clone().run_timers());
     let listener = tokio::net::TcpListener::bind(options.listen)

@@ -139,6 +139,17 @@ impl Registry {
             .ok_or_else(|| ApiError::state_machine_does_not_exist(arn))
     }
 
+    /// The state machine with an unqualified ARN, for an operation that changes it or starts
+    /// an execution: `StateMachineDoesNotExist`, or `StateMachineDeleting` once
+    /// `DeleteStateMachine` was called.
+    pub fn active_machine(&self, arn: &str) -> ApiResult<&StateMachine> {
+        let machine = self.machine(arn)?;
+        if machine.deleting {
+            return Err(ApiError::state_machine_deleting(arn));
+        }
+        Ok(machine)
+    }
+
     /// A revision by id.
     pub fn revision(&self, revision_id: &str) -> ApiResult<&Revision> {
         self.revisions
@@ -153,7 +164,7 @@ impl Registry {
             return Err(ApiError::invalid_arn(target_arn));
         };
         let Some(qualifier) = qualifier else {
-            let machine = self.machine(target_arn)?;
+            let machine = self.active_machine(target_arn)?;
             return Ok(Target {
                 machine: machine.clone(),
                 revision_id: machine.revision_id.clone(),
@@ -174,13 +185,29 @@ impl Registry {
             .versions
             .get(&version_arn)
             .ok_or_else(|| ApiError::state_machine_does_not_exist(target_arn))?;
-        let machine = self.machine(&version.state_machine_arn)?;
+        let machine = self.active_machine(&version.state_machine_arn)?;
         Ok(Target {
             machine: machine.clone(),
             revision_id: version.revision_id.clone(),
             version_arn: Some(version_arn),
             alias_arn,
         })
+    }
+
+    /// The store keys of a state machine, its versions and aliases: what deleting it removes.
+    pub fn keys_of(&self, state_machine_arn: &str) -> Vec<String> {
+        let mut keys = vec![state_machine_arn.to_string()];
+        keys.extend(
+            self.versions_of(state_machine_arn)
+                .iter()
+                .map(|v| v.arn.clone()),
+        );
+        keys.extend(
+            self.aliases_of(state_machine_arn)
+                .iter()
+                .map(|a| a.arn.clone()),
+        );
+        keys
     }
 
     /// A state machine's versions, newest first.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use steppe_store::{
-    Done, Error, ExecutionQuery, ExecutionRow, LoggedInput, MemoryStore, Resource,
+    Done, Error, ExecutionQuery, ExecutionRow, LoggedInput, MemoryStore, RedriveToken, Resource,
     RunningExecution, Store, StoredEvent, TaskRecord, Timer, Write,
 };
 
@@ -58,6 +58,9 @@ impl Store for Flaky {
     }
     fn history_len(&self, id: u64) -> Result<u64, Error> {
         self.inner.history_len(id)
+    }
+    fn redrive_tokens(&self, id: u64) -> Result<Vec<RedriveToken>, Error> {
+        self.inner.redrive_tokens(id)
     }
     fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error> {
         self.inner.inputs(id)

@@ -147,3 +147,92 @@ async fn a_failed_execution_is_redriven_from_the_state_it_failed_in() {
         Some("ExecutionNotRedrivable")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_client_token_is_answered_again_after_a_restart_for_15_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let start_millis = 1_700_000_000_000;
+    let options_at = |minutes: i64| steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Sqlite {
+            data_dir: dir.path().to_path_buf(),
+            fsync: false,
+        },
+        clock: std::sync::Arc::new(steppe_runtime::ScaledClock::new(
+            start_millis + minutes * 60_000,
+            1,
+        )),
+        ..steppe_server::Options::default()
+    };
+    let server = steppe_server::start(options_at(0)).await.unwrap();
+    let first = client(server.local_addr());
+    let activity = first
+        .create_activity()
+        .name("flaky")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn;
+    let definition = format!(
+        r#"{{"StartAt": "Work", "States": {{
+            "Work": {{"Type": "Task", "Resource": "{activity}", "End": true}}}}}}"#
+    );
+    let machine = common::create(&first, "tokens", &definition).await;
+    let execution = common::start(&first, &machine, "{}").await;
+    answer(&first, &activity, false).await;
+    wait_for(&first, &execution, ExecutionStatus::Failed).await;
+    let redriven = first
+        .redrive_execution()
+        .execution_arn(&execution)
+        .client_token("once")
+        .send()
+        .await
+        .expect("redriven");
+    server.shutdown().await;
+
+    // Ten minutes later, after a restart: the same token answers the same redrive.
+    let server = steppe_server::start(options_at(10)).await.unwrap();
+    let client_later = client(server.local_addr());
+    let repeated = client_later
+        .redrive_execution()
+        .execution_arn(&execution)
+        .client_token("once")
+        .send()
+        .await
+        .expect("the token is remembered across the restart");
+    assert_eq!(repeated.redrive_date, redriven.redrive_date);
+    let other = client_later
+        .redrive_execution()
+        .execution_arn(&execution)
+        .client_token("other")
+        .send()
+        .await
+        .expect_err("another token asks for another redrive of a running execution");
+    assert_eq!(
+        aws_sdk_sfn::error::ProvideErrorMetadata::code(&other),
+        Some("ExecutionNotRedrivable")
+    );
+    let described = client_later
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.redrive_count, Some(1));
+    server.shutdown().await;
+
+    // AWS answers a token for 15 minutes after its first use.
+    let server = steppe_server::start(options_at(16)).await.unwrap();
+    let client_expired = client(server.local_addr());
+    let expired = client_expired
+        .redrive_execution()
+        .execution_arn(&execution)
+        .client_token("once")
+        .send()
+        .await
+        .expect_err("the token has expired and the execution is running");
+    assert_eq!(
+        aws_sdk_sfn::error::ProvideErrorMetadata::code(&expired),
+        Some("ExecutionNotRedrivable")
+    );
+}

@@ -37,8 +37,8 @@ mod suite;
 pub use memory::MemoryStore;
 pub use record::{
     Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, InputRecord, LoggedInput,
-    Resource, Revision, RunningExecution, StateMachine, StoredEvent, TaskRecord, Timer,
-    TransitionRecord, Version, Write,
+    RedriveToken, Resource, Revision, RunningExecution, StateMachine, StoredEvent, TaskRecord,
+    Timer, TransitionRecord, Version, Write, REDRIVE_TOKENS_KEPT,
 };
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -109,4 +109,6 @@ pub trait Store: Send + Sync + 'static {
     fn timers(&self) -> Result<Vec<Timer>, Error>;
     /// An execution's tasks not yet reported on.
     fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error>;
+    /// An execution's redrive client tokens, newest first (at most [`REDRIVE_TOKENS_KEPT`]).
+    fn redrive_tokens(&self, id: u64) -> Result<Vec<RedriveToken>, Error>;
 }

@@ -29,6 +29,8 @@ struct Stored {
     events: Vec<StoredEvent>,
     timers: BTreeMap<u64, Timer>,
     tasks: BTreeMap<u64, TaskRecord>,
+    /// Newest first.
+    redrive_tokens: Vec<RedriveToken>,
 }
 
 impl MemoryStore {
@@ -80,7 +82,7 @@ impl Inner {
                     }
                     inserted.insert(id, next + 1);
                 }
-                Write::Redrive { execution_id, .. } => {
+                Write::Redrive { execution_id, .. } | Write::RedriveToken { execution_id, .. } => {
                     if !self.executions.contains_key(execution_id) {
                         return Err(Error::Conflict(format!("no execution {execution_id}")));
                     }
@@ -110,6 +112,7 @@ impl Inner {
                         events: Vec::new(),
                         timers: BTreeMap::new(),
                         tasks: BTreeMap::new(),
+                        redrive_tokens: Vec::new(),
                     },
                 );
             }
@@ -157,6 +160,17 @@ impl Inner {
                     stored.row.cause = None;
                     stored.row.redrive_count = redrive_count;
                     stored.row.redrive_millis = Some(redrive_millis);
+                }
+            }
+            Write::RedriveToken {
+                execution_id,
+                token,
+            } => {
+                if let Some(stored) = self.executions.get_mut(&execution_id) {
+                    let tokens = &mut stored.redrive_tokens;
+                    tokens.retain(|kept| kept.client_token != token.client_token);
+                    tokens.insert(0, token);
+                    tokens.truncate(REDRIVE_TOKENS_KEPT);
                 }
             }
         }
@@ -291,6 +305,15 @@ impl Store for MemoryStore {
             .executions
             .get(&id)
             .map(|s| s.tasks.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn redrive_tokens(&self, id: u64) -> Result<Vec<RedriveToken>, Error> {
+        Ok(self
+            .lock()
+            .executions
+            .get(&id)
+            .map(|s| s.redrive_tokens.clone())
             .unwrap_or_default())
     }
 }

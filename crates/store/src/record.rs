@@ -62,6 +62,9 @@ pub struct StateMachine {
     pub tags: Vec<(String, String)>,
     /// The number the next published version gets.
     pub next_version: u64,
+    /// Whether `DeleteStateMachine` was called: it is removed once its executions end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 /// A definition and role: what a state machine runs at one point of its life.
@@ -247,6 +250,13 @@ pub enum InputRecord {
     },
     /// `Input::Redrive`.
     Redrive,
+    /// `Input::Fail`.
+    Fail {
+        /// The error name.
+        error: String,
+        /// The cause.
+        cause: String,
+    },
 }
 
 impl From<&Input> for InputRecord {
@@ -277,6 +287,7 @@ impl From<&Input> for InputRecord {
             Input::TimerFired { timer_id } => InputRecord::TimerFired { timer_id },
             Input::Stop { error, cause } => InputRecord::Stop { error, cause },
             Input::Redrive => InputRecord::Redrive,
+            Input::Fail { error, cause } => InputRecord::Fail { error, cause },
         }
     }
 }
@@ -309,6 +320,7 @@ impl From<InputRecord> for Input {
             InputRecord::TimerFired { timer_id } => Input::TimerFired { timer_id },
             InputRecord::Stop { error, cause } => Input::Stop { error, cause },
             InputRecord::Redrive => Input::Redrive,
+            InputRecord::Fail { error, cause } => Input::Fail { error, cause },
         }
     }
 }
@@ -457,6 +469,26 @@ pub enum Write {
         /// When, epoch milliseconds.
         redrive_millis: i64,
     },
+    /// Remember the client token of a redrive (committed with the redrive it answers).
+    /// An execution keeps its newest [`REDRIVE_TOKENS_KEPT`] tokens.
+    RedriveToken {
+        /// The execution.
+        execution_id: u64,
+        /// The token and the redrive it answers.
+        token: RedriveToken,
+    },
+}
+
+/// How many redrive client tokens an execution keeps: AWS answers the last 10 again.
+pub const REDRIVE_TOKENS_KEPT: usize = 10;
+
+/// A `RedriveExecution` client token and the redrive it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveToken {
+    /// The client token, as given.
+    pub client_token: String,
+    /// The redrive's date, epoch milliseconds (also when the token was first used).
+    pub redrive_millis: i64,
 }
 
 /// What `ListExecutions` asks for.

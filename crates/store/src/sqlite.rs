@@ -81,6 +81,10 @@ CREATE TABLE IF NOT EXISTS timers (
 CREATE TABLE IF NOT EXISTS tasks (
     execution_id INTEGER NOT NULL, task_id INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (execution_id, task_id)) WITHOUT ROWID;
+-- Added after the first release: databases made before it gain the table when opened.
+CREATE TABLE IF NOT EXISTS redrive_tokens (
+    execution_id INTEGER NOT NULL, client_token TEXT NOT NULL, redrive_millis INTEGER NOT NULL,
+    PRIMARY KEY (execution_id, client_token)) WITHOUT ROWID;
 ";
 
 /// The fields of an execution that never change, kept as one JSON column.
@@ -259,7 +263,35 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), Error> {
                 )?
                 .execute(params![*execution_id as i64, redrive_count, redrive_millis])?;
         }
+        Write::RedriveToken {
+            execution_id,
+            token,
+        } => insert_redrive_token(connection, *execution_id, token)?,
     }
+    Ok(())
+}
+
+/// Remembers a redrive's client token and forgets all but the newest
+/// [`REDRIVE_TOKENS_KEPT`] of the execution's.
+fn insert_redrive_token(
+    connection: &Connection,
+    execution_id: u64,
+    token: &RedriveToken,
+) -> Result<(), Error> {
+    let id = execution_id as i64;
+    connection
+        .prepare_cached(
+            "INSERT OR REPLACE INTO redrive_tokens (execution_id, client_token, redrive_millis)
+             VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![id, token.client_token, token.redrive_millis])?;
+    connection
+        .prepare_cached(
+            "DELETE FROM redrive_tokens WHERE execution_id = ?1 AND client_token NOT IN
+             (SELECT client_token FROM redrive_tokens WHERE execution_id = ?1
+              ORDER BY redrive_millis DESC LIMIT ?2)",
+        )?
+        .execute(params![id, REDRIVE_TOKENS_KEPT as i64])?;
     Ok(())
 }
 
@@ -664,5 +696,22 @@ impl Store for SqliteStore {
             .iter()
             .map(|body| serde_json::from_str(body).map_err(Error::from))
             .collect()
+    }
+
+    fn redrive_tokens(&self, id: u64) -> Result<Vec<RedriveToken>, Error> {
+        let connection = self.reader();
+        let mut statement = connection.prepare_cached(
+            "SELECT client_token, redrive_millis FROM redrive_tokens WHERE execution_id = ?1
+             ORDER BY redrive_millis DESC",
+        )?;
+        let tokens = statement
+            .query_map(params![id as i64], |row| {
+                Ok(RedriveToken {
+                    client_token: row.get(0)?,
+                    redrive_millis: row.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(tokens)
     }
 }

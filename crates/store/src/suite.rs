@@ -175,6 +175,36 @@ fn run_suite(store: &dyn Store) {
         vec!["d", "e"]
     );
 
+    // Redrive client tokens: the newest ten per execution, newest first.
+    for n in 0..12i64 {
+        let token = RedriveToken {
+            client_token: format!("token-{n}"),
+            redrive_millis: 5000 + n,
+        };
+        submit(
+            store,
+            vec![Write::RedriveToken {
+                execution_id: 1,
+                token,
+            }],
+        )
+        .unwrap();
+    }
+    let kept: Vec<String> = store
+        .redrive_tokens(1)
+        .unwrap()
+        .into_iter()
+        .map(|token| token.client_token)
+        .collect();
+    assert_eq!(
+        kept,
+        (2..12)
+            .rev()
+            .map(|n| format!("token-{n}"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(store.redrive_tokens(2).unwrap(), vec![]);
+
     // Resources.
     let revision = Resource::Revision(Revision {
         revision_id: "rev".into(),
@@ -209,6 +239,46 @@ fn sqlite_store_passes_the_suite_and_keeps_data_across_reopening() {
     assert_eq!(reopened.max_execution_id().unwrap(), 5);
     assert_eq!(reopened.execution(1).unwrap().unwrap().status, "SUCCEEDED");
     assert_eq!(reopened.history_len(1).unwrap(), 5);
+    assert_eq!(
+        reopened.redrive_tokens(1).unwrap().len(),
+        REDRIVE_TOKENS_KEPT
+    );
+}
+
+#[test]
+fn sqlite_store_opens_a_database_made_before_redrive_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        data_dir: dir.path().to_path_buf(),
+        fsync: false,
+    };
+    let (older_schema, _) = crate::sqlite::SCHEMA
+        .split_once("-- Added after the first release")
+        .expect("the schema marks what was added");
+    {
+        let connection =
+            crate::sqlite::open_connection(&dir.path().join("steppe.db"), false).unwrap();
+        connection.execute_batch(older_schema).unwrap();
+    }
+    let store = SqliteStore::open(&options).unwrap();
+    submit(
+        &store,
+        vec![Write::InsertExecution(Box::new(row(1, "a", 10)))],
+    )
+    .unwrap();
+    let token = RedriveToken {
+        client_token: "t".into(),
+        redrive_millis: 20,
+    };
+    submit(
+        &store,
+        vec![Write::RedriveToken {
+            execution_id: 1,
+            token: token.clone(),
+        }],
+    )
+    .unwrap();
+    assert_eq!(store.redrive_tokens(1).unwrap(), vec![token]);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::wire::{self, Request};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use steppe_engine::{Config, Execution, Input};
-use steppe_store::{ExecutionQuery, ExecutionRow};
+use steppe_store::{ExecutionQuery, ExecutionRow, RedriveToken, Write};
 
 /// AWS's payload limit for `input` (and every state's input and output).
 const PAYLOAD_CHARS_MAX: usize = steppe_asl::limits::PAYLOAD_BYTES_MAX;
@@ -542,22 +542,33 @@ pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
     let row = find(app, arn)?;
     let now = app.now_millis();
     if let Some(token) = client_token {
-        if let Some(redrive_millis) = remembered_redrive(app, arn, token, now) {
+        if let Some(redrive_millis) = remembered_redrive(app, row.id, token, now)? {
             return Ok(json!({"redriveDate": wire::timestamp(redrive_millis)}));
         }
     }
     if let Some(reason) = not_redrivable(&row, now) {
         return Err(ApiError::new("ExecutionNotRedrivable", reason));
     }
-    app.driver.deliver_and_wait(row.id, Input::Redrive).await?;
+    machine_not_deleted(app, &row).await?;
+    // The token commits with the redrive, so a restart still answers it.
+    let writes = client_token
+        .map(|token| Write::RedriveToken {
+            execution_id: row.id,
+            token: RedriveToken {
+                client_token: token.to_string(),
+                redrive_millis: now,
+            },
+        })
+        .into_iter()
+        .collect();
+    app.driver
+        .deliver_with_writes_and_wait(row.id, Input::Redrive, now, writes)
+        .await?;
     // The engine ignores a redrive it cannot carry out (an execution that hit the history
     // limit); the stored count says whether this one took.
     let after = find(app, arn)?;
     match after.redrive_millis {
         Some(redrive_millis) if after.redrive_count > row.redrive_count => {
-            if let Some(token) = client_token {
-                remember_redrive(app, arn, token, redrive_millis, now);
-            }
             Ok(json!({"redriveDate": wire::timestamp(redrive_millis)}))
         }
         _ => Err(ApiError::new(
@@ -567,34 +578,41 @@ pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
     }
 }
 
-/// How long AWS remembers a redrive's client token, and how many per execution.
+/// How long AWS answers a redrive's client token again (it keeps the last 10: the store's
+/// `REDRIVE_TOKENS_KEPT`).
 const REDRIVE_TOKEN_MILLIS: i64 = 15 * 60 * 1000;
-const REDRIVE_TOKENS_MAX: usize = 10;
 
-/// The redrive date answered for `token` on `arn`, if it was used in the last 15 minutes.
-fn remembered_redrive(app: &App, arn: &str, token: &str, now: i64) -> Option<i64> {
-    let tokens = app
-        .redrive_tokens
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    tokens
-        .get(arn)?
+/// The redrive date answered for `token` on the execution, if the token was first used in
+/// the last 15 minutes.
+fn remembered_redrive(
+    app: &App,
+    execution_id: u64,
+    token: &str,
+    now: i64,
+) -> ApiResult<Option<i64>> {
+    let tokens = app.store.redrive_tokens(execution_id)?;
+    Ok(tokens
         .iter()
-        .find_map(|(seen, redrive_millis, at)| {
-            (seen == token && now - at <= REDRIVE_TOKEN_MILLIS).then_some(*redrive_millis)
+        .find(|kept| {
+            kept.client_token == token && now - kept.redrive_millis <= REDRIVE_TOKEN_MILLIS
         })
+        .map(|kept| kept.redrive_millis))
 }
 
-fn remember_redrive(app: &App, arn: &str, token: &str, redrive_millis: i64, now: i64) {
-    let mut tokens = app
-        .redrive_tokens
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let recent = tokens.entry(arn.to_string()).or_default();
-    recent.retain(|(_, _, at)| now - at <= REDRIVE_TOKEN_MILLIS);
-    recent.push((token.to_string(), redrive_millis, now));
-    if recent.len() > REDRIVE_TOKENS_MAX {
-        recent.remove(0);
+/// An execution whose state machine is being deleted (or is gone) is not redriven: its
+/// next state transition would end it again. AWS documents no answer for this; this is
+/// RedriveExecution's modelled error for an execution that cannot be redriven.
+async fn machine_not_deleted(app: &App, row: &ExecutionRow) -> ApiResult<()> {
+    let registry = app.registry.read().await;
+    match registry.state_machines.get(&row.state_machine_arn) {
+        Some(machine) if !machine.deleting => Ok(()),
+        _ => Err(ApiError::new(
+            "ExecutionNotRedrivable",
+            format!(
+                "Execution cannot be redriven: its state machine is deleted: '{}'",
+                row.state_machine_arn
+            ),
+        )),
     }
 }
 

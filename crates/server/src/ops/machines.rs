@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::arn::{self, Arn};
+use crate::deletion;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::{self, Request};
 use serde_json::{json, Map, Value};
@@ -35,6 +36,9 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
     let mut registry = app.registry.write().await;
     let arn = app.arns.state_machine(name);
     if let Some(existing) = registry.state_machines.get(&arn) {
+        if existing.deleting {
+            return Err(ApiError::state_machine_deleting(&arn));
+        }
         let revision = registry.revision(&existing.revision_id)?;
         let same = revision.definition == definition
             && existing.machine_type == machine_type
@@ -72,6 +76,7 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
         encryption_configuration: encryption,
         tags,
         next_version: 1,
+        deleting: false,
     };
     let mut writes = vec![Write::PutResource(Resource::Revision(revision.clone()))];
     let version = publish.then(|| publish_version(&mut machine, version_description, now));
@@ -141,7 +146,7 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
         ));
     }
     let mut registry = app.registry.write().await;
-    let mut machine = registry.machine(arn)?.clone();
+    let mut machine = registry.active_machine(arn)?.clone();
     let current = registry.revision(&machine.revision_id)?.clone();
     let compiled = match definition {
         Some(text) => Some(compile(text, &machine.machine_type)?),
@@ -222,17 +227,37 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
         _ => return Err(ApiError::invalid_arn(arn)),
     }
     let mut registry = app.registry.write().await;
-    if !registry.state_machines.contains_key(arn) {
+    let Some(machine) = registry.state_machines.get(arn) else {
+        return Ok(json!({}));
+    };
+    if machine.deleting {
         return Ok(json!({}));
     }
-    let mut keys = vec![arn.to_string()];
-    keys.extend(registry.versions_of(arn).iter().map(|v| v.arn.clone()));
-    keys.extend(registry.aliases_of(arn).iter().map(|a| a.arn.clone()));
-    app.commit(keys.iter().cloned().map(Write::DeleteResource).collect())
-        .await?;
-    for key in &keys {
-        registry.remove(key);
+    // Express executions are not stored; AWS lets them run on ("Running executions may emit
+    // logs after DeleteStateMachine API is called").
+    let waits = machine.machine_type == "STANDARD" && deletion::has_running_executions(app, arn)?;
+    if !waits {
+        let keys = registry.keys_of(arn);
+        app.commit(keys.iter().cloned().map(Write::DeleteResource).collect())
+            .await?;
+        for key in &keys {
+            registry.remove(key);
+        }
+        return Ok(json!({}));
     }
+    let machine = StateMachine {
+        deleting: true,
+        ..machine.clone()
+    };
+    app.commit(vec![Write::PutResource(Resource::StateMachine(
+        machine.clone(),
+    ))])
+    .await?;
+    app.driver.deletions().mark(&machine);
+    registry.put(Resource::StateMachine(machine));
+    drop(registry);
+    // The last execution may have ended before the mark, unseen by the driver's hook.
+    deletion::finish(app, arn).await?;
     Ok(json!({}))
 }
 
@@ -299,7 +324,7 @@ fn describe_machine(machine: &StateMachine, revision: &Revision) -> Value {
     json!({
         "stateMachineArn": machine.arn,
         "name": machine.name,
-        "status": "ACTIVE",
+        "status": if machine.deleting { "DELETING" } else { "ACTIVE" },
         "definition": revision.definition,
         "roleArn": revision.role_arn,
         "type": machine.machine_type,

@@ -15,7 +15,7 @@ pub async fn publish(app: &App, request: &Request) -> ApiResult<Value> {
     let description = request.string_len("description", 0, 256)?;
     unqualified(arn)?;
     let mut registry = app.registry.write().await;
-    let mut machine = registry.machine(arn)?.clone();
+    let mut machine = registry.active_machine(arn)?.clone();
     if let Some(revision_id) = revision_id {
         if revision_id != machine.revision_id {
             return Err(ApiError::new(
@@ -181,6 +181,7 @@ pub async fn update_alias(app: &App, request: &Request) -> ApiResult<Value> {
         .get(arn)
         .ok_or_else(|| ApiError::resource_not_found(arn))?
         .clone();
+    registry.active_machine(&alias.state_machine_arn)?;
     if let Some(routing) = routing {
         let machine = check_routing(&registry, &routing)?;
         if machine != alias.state_machine_arn {
@@ -221,7 +222,7 @@ pub async fn list_aliases(app: &App, request: &Request) -> ApiResult<Value> {
     let offset = request.offset_token()?;
     unqualified(arn)?;
     let registry = app.registry.read().await;
-    registry.machine(arn)?;
+    registry.active_machine(arn)?;
     let items: Vec<Value> = registry
         .aliases_of(arn)
         .iter()
@@ -345,7 +346,9 @@ fn check_routing(registry: &Registry, routing: &[(String, u64)]) -> ApiResult<St
             _ => machine = Some(version.state_machine_arn.clone()),
         }
     }
-    machine.ok_or_else(|| ApiError::missing("routingConfiguration"))
+    let machine = machine.ok_or_else(|| ApiError::missing("routingConfiguration"))?;
+    registry.active_machine(&machine)?;
+    Ok(machine)
 }
 
 fn routing_json(routing: &[(String, u64)]) -> Value {

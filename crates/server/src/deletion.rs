@@ -1,0 +1,185 @@
+//! DeleteStateMachine's second half: a Standard state machine with running executions stays
+//! `DELETING` until they have ended.
+//!
+//! AWS's API reference: "It sets the state machine's status to `DELETING` and begins the
+//! deletion process. A state machine is deleted only when all its executions are completed.
+//! On the next state transition, the state machine's executions are terminated." AWS's
+//! knowledge center shows how they end: `ExecutionFailed` with error `States.Runtime` and
+//! cause "State machine <name> has been deleted.", and a machine stays `DELETING` while an
+//! execution waits in a Wait state or for a task.
+//!
+//! [`Deletions`] knows the machines being deleted (their stored `deleting` flag brings them
+//! back after a restart). The driver asks it what to apply instead of an input that would
+//! make the next state transition ([`Deletions::instead`]) and tells it when an execution
+//! ended ([`Deletions::execution_ended`]); [`finish`] then deletes the machine, its versions
+//! and aliases once none of its executions is running. Revisions stay: the executions'
+//! histories and DescribeStateMachineForExecution still refer to them.
+
+use crate::app::App;
+use crate::error::ApiResult;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use steppe_asl::error_name;
+use steppe_engine::Input;
+use steppe_store::{ExecutionQuery, StateMachine, Write};
+
+/// The machines being deleted; see the module documentation.
+#[derive(Default)]
+pub struct Deletions {
+    app: OnceLock<Weak<App>>,
+    /// Names of the machines being deleted, by ARN.
+    deleting: Mutex<HashMap<String, String>>,
+    /// Whether `deleting` may be non-empty: the driver's check costs no lock otherwise.
+    any: AtomicBool,
+}
+
+impl std::fmt::Debug for Deletions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deletions").finish_non_exhaustive()
+    }
+}
+
+impl Deletions {
+    /// Gives it the server whose machines it deletes (once, at startup).
+    pub fn set_app(&self, app: &Arc<App>) {
+        let _ = self.app.set(Arc::downgrade(app));
+    }
+
+    /// From now on, the machine's executions end at their next state transition.
+    pub fn mark(&self, machine: &StateMachine) {
+        let mut deleting = lock(&self.deleting);
+        deleting.insert(machine.arn.clone(), machine.name.clone());
+        self.any.store(true, Ordering::Release);
+    }
+
+    fn forget(&self, state_machine_arn: &str) {
+        let mut deleting = lock(&self.deleting);
+        deleting.remove(state_machine_arn);
+        self.any.store(!deleting.is_empty(), Ordering::Release);
+    }
+
+    /// What to apply instead of `input` to an execution of `state_machine_arn`: the
+    /// execution's end, if its machine is being deleted and `input` would move it on.
+    pub fn instead(&self, state_machine_arn: &str, input: Input) -> Input {
+        if !self.any.load(Ordering::Acquire) || !is_transition(&input) {
+            return input;
+        }
+        match lock(&self.deleting).get(state_machine_arn) {
+            Some(name) => terminated(name),
+            None => input,
+        }
+    }
+
+    /// An execution's end was committed: its machine, if being deleted, may be done.
+    pub fn execution_ended(&self, execution_id: u64) {
+        if !self.any.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(app) = self.app.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let machine_arn = match app.store.execution(execution_id) {
+                Ok(Some(row)) => row.state_machine_arn,
+                Ok(None) => return,
+                Err(error) => {
+                    eprintln!("steppe: execution {execution_id}: cannot read it: {error}");
+                    return;
+                }
+            };
+            if let Err(error) = finish(&app, &machine_arn).await {
+                eprintln!(
+                    "steppe: {machine_arn}: deletion not finished: {}",
+                    error.message
+                );
+            }
+        });
+    }
+}
+
+/// Whether applying `input` can move an execution to its next state (a heartbeat, a task's
+/// start or a stop request cannot; a stop still ends the execution as the caller asked).
+fn is_transition(input: &Input) -> bool {
+    matches!(
+        input,
+        Input::Continue
+            | Input::TimerFired { .. }
+            | Input::TaskSucceeded { .. }
+            | Input::TaskFailed { .. }
+    )
+}
+
+/// How an execution of a deleted machine ends (AWS's knowledge center shows this event).
+fn terminated(state_machine_name: &str) -> Input {
+    Input::Fail {
+        error: error_name::RUNTIME.to_string(),
+        cause: format!("State machine {state_machine_name} has been deleted."),
+    }
+}
+
+/// Whether any execution of the state machine is running.
+pub fn has_running_executions(app: &App, state_machine_arn: &str) -> ApiResult<bool> {
+    let running = app.store.list_executions(&ExecutionQuery {
+        state_machine_arn: state_machine_arn.to_string(),
+        status: Some("RUNNING".into()),
+        limit: 1,
+        ..ExecutionQuery::default()
+    })?;
+    Ok(!running.is_empty())
+}
+
+/// Deletes a machine being deleted, with its versions and aliases, if none of its executions
+/// is running any more.
+pub async fn finish(app: &App, state_machine_arn: &str) -> ApiResult<()> {
+    let mut registry = app.registry.write().await;
+    let deleting = registry
+        .state_machines
+        .get(state_machine_arn)
+        .is_some_and(|machine| machine.deleting);
+    if !deleting || has_running_executions(app, state_machine_arn)? {
+        return Ok(());
+    }
+    let keys = registry.keys_of(state_machine_arn);
+    app.commit(keys.iter().cloned().map(Write::DeleteResource).collect())
+        .await?;
+    for key in &keys {
+        registry.remove(key);
+    }
+    app.driver.deletions().forget(state_machine_arn);
+    Ok(())
+}
+
+/// At startup, before recovery: the machines stored as `DELETING` end their executions at
+/// their next state transition again, and those whose executions ended before the restart
+/// are deleted now.
+pub async fn resume(app: &Arc<App>) {
+    app.driver.deletions().set_app(app);
+    let deleting: Vec<StateMachine> = app
+        .registry
+        .read()
+        .await
+        .state_machines
+        .values()
+        .filter(|machine| machine.deleting)
+        .cloned()
+        .collect();
+    for machine in deleting {
+        app.driver.deletions().mark(&machine);
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(error) = finish(&app, &machine.arn).await {
+                eprintln!(
+                    "steppe: {}: deletion not finished: {}",
+                    machine.arn, error.message
+                );
+            }
+        });
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
