@@ -252,18 +252,8 @@ impl Driver {
         id: u64,
         input: Input,
     ) -> Result<Applied, steppe_store::Error> {
-        let (reply, answer) = oneshot::channel();
-        self.deliver(
-            id,
-            Queued {
-                input,
-                local: false,
-                at_millis: None,
-                prefix: Vec::new(),
-                reply: Some(reply),
-            },
-        );
-        answer.await.unwrap_or(Err(steppe_store::Error::Closed))
+        self.deliver_queued_and_wait(id, input, None, Vec::new())
+            .await
     }
 
     /// Like [`Driver::deliver_and_wait`], but applied at `at_millis` and with `writes` committed
@@ -276,13 +266,24 @@ impl Driver {
         at_millis: i64,
         writes: Vec<Write>,
     ) -> Result<Applied, steppe_store::Error> {
+        self.deliver_queued_and_wait(id, input, Some(at_millis), writes)
+            .await
+    }
+
+    async fn deliver_queued_and_wait(
+        self: &Arc<Self>,
+        id: u64,
+        input: Input,
+        at_millis: Option<i64>,
+        writes: Vec<Write>,
+    ) -> Result<Applied, steppe_store::Error> {
         let (reply, answer) = oneshot::channel();
         self.deliver(
             id,
             Queued {
                 input,
                 local: false,
-                at_millis: Some(at_millis),
+                at_millis,
                 prefix: writes,
                 reply: Some(reply),
             },
@@ -776,13 +777,13 @@ impl Driver {
             &TaskInvocation::from(task.record.clone()),
         );
         if let Some(outcome) = mocked {
-            self.deliver_task_input(execution_id, outcome_input(task_id, outcome));
+            self.deliver_task_input(execution_id, outcome.into_input(task_id));
             return;
         }
         let resource = task.record.resource.as_str();
         if is_activity(resource) && !self.tasks.activity_exists(resource) {
             let failed = activity_does_not_exist(resource);
-            self.deliver_task_input(execution_id, outcome_input(task_id, failed));
+            self.deliver_task_input(execution_id, failed.into_input(task_id));
             return;
         }
         let nested = crate::nested::is_start_execution(resource);
@@ -808,7 +809,7 @@ impl Driver {
         let driver = self.clone();
         tokio::spawn(async move {
             let outcome = driver.integrations.invoke(task).await;
-            driver.deliver_task_input(execution_id, outcome_input(task_id, outcome));
+            driver.deliver_task_input(execution_id, outcome.into_input(task_id));
         });
     }
 
@@ -819,10 +820,7 @@ impl Driver {
             return;
         };
         if let crate::tasks::Lookup::Open(task) = self.tasks.claim(token) {
-            self.deliver_task_input(
-                task.execution_id,
-                outcome_input(task.record.task_id, failed),
-            );
+            self.deliver_task_input(task.execution_id, failed.into_input(task.record.task_id));
         }
     }
 
@@ -919,11 +917,6 @@ fn follow_ups(commands: &[Command]) -> Vec<Input> {
         }
     }
     owed
-}
-
-/// A task's result as the input that reports it.
-pub fn outcome_input(task_id: u64, outcome: TaskOutcome) -> Input {
-    outcome.into_input(task_id)
 }
 
 /// The engine's view of a stored execution.

@@ -5,7 +5,6 @@
 //! execution in flight when the server stops is lost, and a client that did not see its
 //! answer may start it again. The engine enforces AWS's 5-minute limit (`Config::express`).
 
-use crate::driver::outcome_input;
 use crate::integrations::Integrations;
 use crate::tasks::OpenTask;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,7 +101,7 @@ impl Runner {
             self.integrations
                 .mocked(execution_arn, self.test_case.as_deref(), &task)
         {
-            return Some(outcome_input(task_id, outcome));
+            return Some(outcome.into_input(task_id));
         }
         let integrations = self.integrations.clone();
         let results = results.clone();
@@ -113,7 +112,7 @@ impl Runner {
         };
         tokio::spawn(async move {
             let outcome = integrations.invoke(task).await;
-            let _ = results.send(outcome_input(task_id, outcome));
+            let _ = results.send(outcome.into_input(task_id));
         });
         None
     }

@@ -17,7 +17,7 @@ use crate::tasks::OpenTask;
 use std::sync::Arc;
 use steppe_engine::TaskInvocation;
 use steppe_runtime::TaskOutcome;
-use steppe_tasks::mock::{MockConfig, TestCase};
+use steppe_tasks::mock::MockConfig;
 use steppe_tasks::{http, lambda};
 
 /// The suffix of callback resources.
@@ -40,10 +40,6 @@ impl Integrations {
     /// Checks a `stateMachineArn#TestCaseName` start: the mock configuration must define
     /// the test case for the state machine.
     pub fn check_test_case(&self, state_machine_name: &str, test_case: &str) -> ApiResult<()> {
-        self.test_case(state_machine_name, test_case).map(|_| ())
-    }
-
-    fn test_case(&self, state_machine_name: &str, test_case: &str) -> ApiResult<TestCase> {
         let Some(mocks) = &self.mocks else {
             return Err(ApiError::new(
                 "ValidationException",
@@ -52,6 +48,7 @@ impl Integrations {
         };
         mocks
             .test_case(state_machine_name, test_case)
+            .map(|_| ())
             .map_err(|error| ApiError::new("ValidationException", error.to_string()))
     }
 
@@ -68,15 +65,16 @@ impl Integrations {
             return None;
         }
         let machine = state_machine_name(execution_arn)?;
-        let mocks = self.test_case(machine, test_case).ok()?;
-        mocks.answer(&task.state_name, task.invocation)
+        self.mocks
+            .as_ref()?
+            .answer(machine, test_case, &task.state_name, task.invocation)
     }
 
     /// Runs a request-response task (Lambda, HTTP, a plain nested execution) to its outcome.
     pub async fn invoke(self: &Arc<Self>, task: OpenTask) -> TaskOutcome {
         if crate::nested::is_start_execution(&task.record.resource) {
             return crate::nested::invoke(self, &task).await.unwrap_or_else(|| {
-                unconfigured(
+                steppe_tasks::unconfigured(
                     &TaskInvocation::from(task.record),
                     "the pattern needs a Standard execution",
                 )
@@ -114,33 +112,14 @@ impl Integrations {
     }
 
     fn invoke_blocking(&self, task: &TaskInvocation) -> TaskOutcome {
-        let resource = task.resource.as_str();
-        if resource == lambda::INVOKE_RESOURCE || lambda::function_arn_name(resource).is_some() {
-            return match &self.functions {
-                Some(functions) => lambda::invoke(functions, task),
-                None => unconfigured(task, "no functions file is given (--functions)"),
-            };
-        }
-        if resource == http::INVOKE_RESOURCE {
-            return http::invoke(&self.connections, task);
-        }
-        unconfigured(task, "steppe has no integration for it")
+        steppe_tasks::invoke_local(self.functions.as_ref(), &self.connections, task)
+            .unwrap_or_else(|why| steppe_tasks::unconfigured(task, why))
     }
 }
 
 /// The state machine name in an execution ARN (Standard or Express).
 fn state_machine_name(execution_arn: &str) -> Option<&str> {
     execution_arn.split(':').nth(6)
-}
-
-fn unconfigured(task: &TaskInvocation, why: &str) -> TaskOutcome {
-    steppe_tasks::failed(
-        steppe_asl::error_name::TASK_FAILED,
-        format!(
-            "No integration is configured for the resource '{}' of the state '{}': {why}",
-            task.resource, task.state_name
-        ),
-    )
 }
 
 #[cfg(test)]

@@ -26,12 +26,11 @@
 //! crash between the parent's end and the child's stop leaves the child running.
 
 use crate::app::App;
-use crate::driver::outcome_input;
 use crate::error::ApiError;
 use crate::integrations::Integrations;
 use crate::tasks::OpenTask;
 use crate::wire::Request;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
@@ -167,7 +166,7 @@ pub fn open(integrations: &Arc<Integrations>, task: OpenTask) {
         let task_id = task.record.task_id;
         if let Some(outcome) = run(&app, nested, &task).await {
             app.driver
-                .deliver_task_input(execution_id, outcome_input(task_id, outcome));
+                .deliver_task_input(execution_id, outcome.into_input(task_id));
         }
     });
 }
@@ -379,26 +378,15 @@ fn sync_outcome(mut description: Value, pattern: Pattern) -> TaskOutcome {
 fn start_response(app: &App, response: &Value, arn: &str, start_millis: i64) -> Value {
     let request_id = app.uuid();
     let length = response.to_string().len().to_string();
-    let headers: Map<String, Value> = [
+    let metadata = steppe_tasks::lambda::sdk_http_metadata(&[
         ("Content-Length", length.as_str()),
         ("Content-Type", "application/x-amz-json-1.0"),
         ("connection", "keep-alive"),
         ("x-amzn-RequestId", request_id.as_str()),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_string(), json!(value)))
-    .collect();
-    let all_headers: Map<String, Value> = headers
-        .iter()
-        .map(|(name, value)| (name.clone(), json!([value])))
-        .collect();
+    ]);
     json!({
         "ExecutionArn": arn,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": all_headers,
-            "HttpHeaders": headers,
-            "HttpStatusCode": 200
-        },
+        "SdkHttpMetadata": metadata,
         "SdkResponseMetadata": {"RequestId": request_id},
         "StartDate": start_millis
     })

@@ -397,32 +397,35 @@ pub fn invoke_outcome(invoked: Invoked, request_id: &str) -> TaskOutcome {
 /// would need the clock and randomness).
 pub fn invoke_result(payload: Value, request_id: &str) -> Value {
     let length = payload.to_string().len().to_string();
-    let headers: Map<String, Value> = [
+    let metadata = sdk_http_metadata(&[
         ("Connection", "keep-alive"),
         ("Content-Length", length.as_str()),
         ("Content-Type", "application/json"),
         ("X-Amz-Executed-Version", "$LATEST"),
         ("x-amzn-Remapped-Content-Length", "0"),
         ("x-amzn-RequestId", request_id),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_string(), json!(value)))
-    .collect();
+    ]);
+    json!({
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": metadata,
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200
+    })
+}
+
+/// The `SdkHttpMetadata` AWS's Java SDK adds to a service integration's result: the response
+/// headers, once as values and once as one-element lists, and status 200.
+pub fn sdk_http_metadata(headers: &[(&str, &str)]) -> Value {
+    let headers: Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), json!(value)))
+        .collect();
     let all_headers: Map<String, Value> = headers
         .iter()
         .map(|(name, value)| (name.clone(), json!([value])))
         .collect();
-    json!({
-        "ExecutedVersion": "$LATEST",
-        "Payload": payload,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": all_headers,
-            "HttpHeaders": headers,
-            "HttpStatusCode": 200
-        },
-        "SdkResponseMetadata": {"RequestId": request_id},
-        "StatusCode": 200
-    })
+    json!({"AllHttpHeaders": all_headers, "HttpHeaders": headers, "HttpStatusCode": 200})
 }
 
 #[cfg(test)]

@@ -109,38 +109,56 @@ impl TaskHandler for Integrations {
                 return outcome;
             }
         }
-        let resource = task.resource.as_str();
-        if resource == lambda::INVOKE_RESOURCE || lambda::function_arn_name(resource).is_some() {
-            return match &self.config.functions {
-                Some(functions) => lambda::invoke(functions, task),
-                None => self.unconfigured(task, "no functions file is given (--functions)"),
+        invoke_local(
+            self.config.functions.as_ref(),
+            &self.config.connections,
+            task,
+        )
+        .unwrap_or_else(|why| {
+            let mock_note = match &self.config.mocks {
+                Some(mocks) => format!(
+                    "; the test case '{}' does not mock the state '{}'",
+                    mocks.name(),
+                    task.state_name
+                ),
+                None => String::new(),
             };
-        }
-        if resource == http::INVOKE_RESOURCE {
-            return http::invoke(&self.config.connections, task);
-        }
-        self.unconfigured(task, "steppe has no local integration for it")
+            unconfigured(task, &format!("{why}{mock_note}"))
+        })
     }
 }
 
-impl Integrations {
-    fn unconfigured(&self, task: &TaskInvocation, why: &str) -> TaskOutcome {
-        let mock_note = match &self.config.mocks {
-            Some(mocks) => format!(
-                "; the test case '{}' does not mock the state '{}'",
-                mocks.name(),
-                task.state_name
-            ),
-            None => String::new(),
+/// Runs a task on the local integration its resource names: a Lambda function from
+/// `functions`, or the HTTP Task. `Err` says why there is none. `steppe run` and the server
+/// both route tasks through this.
+pub fn invoke_local(
+    functions: Option<&lambda::Functions>,
+    connections: &http::Connections,
+    task: &TaskInvocation,
+) -> Result<TaskOutcome, &'static str> {
+    let resource = task.resource.as_str();
+    if resource == lambda::INVOKE_RESOURCE || lambda::function_arn_name(resource).is_some() {
+        return match functions {
+            Some(functions) => Ok(lambda::invoke(functions, task)),
+            None => Err("no functions file is given (--functions)"),
         };
-        failed(
-            steppe_asl::error_name::TASK_FAILED,
-            format!(
-                "No integration is configured for the resource '{}' of the state '{}': {why}{mock_note}",
-                task.resource, task.state_name
-            ),
-        )
     }
+    if resource == http::INVOKE_RESOURCE {
+        return Ok(http::invoke(connections, task));
+    }
+    Err("steppe has no local integration for it")
+}
+
+/// How a task fails when nothing can run it: `States.TaskFailed`, naming the resource, the
+/// state and why.
+pub fn unconfigured(task: &TaskInvocation, why: &str) -> TaskOutcome {
+    failed(
+        steppe_asl::error_name::TASK_FAILED,
+        format!(
+            "No integration is configured for the resource '{}' of the state '{}': {why}",
+            task.resource, task.state_name
+        ),
+    )
 }
 
 /// Shorthand for a failed outcome.

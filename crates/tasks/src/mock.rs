@@ -136,6 +136,27 @@ impl MockConfig {
     }
 }
 
+impl MockConfig {
+    /// [`TestCase::answer`] without building the test case: the answer to the `invocation`th
+    /// task of `state` in an execution of `state_machine` running `test_case`, or `None` when
+    /// that test case (or state) is not mocked.
+    pub fn answer(
+        &self,
+        state_machine: &str,
+        test_case: &str,
+        state: &str,
+        invocation: u64,
+    ) -> Option<TaskOutcome> {
+        let response_name = self
+            .state_machines
+            .get(state_machine)?
+            .get(test_case)?
+            .get(state)?;
+        let response = self.responses.get(response_name)?;
+        Some(response.answer(response_name, test_case, state, invocation))
+    }
+}
+
 impl TestCase {
     /// The test case's name.
     pub fn name(&self) -> &str {
@@ -146,21 +167,34 @@ impl TestCase {
     /// them), or `None` when the test case does not mock the state.
     pub fn answer(&self, state: &str, invocation: u64) -> Option<TaskOutcome> {
         let (response_name, response) = self.states.get(state)?;
-        let step = response
+        Some(response.answer(response_name, &self.name, state, invocation))
+    }
+}
+
+impl MockedResponse {
+    /// What the `invocation`th task of `state` gets (`response_name` and `test_case` name it
+    /// when no entry covers the invocation).
+    fn answer(
+        &self,
+        response_name: &str,
+        test_case: &str,
+        state: &str,
+        invocation: u64,
+    ) -> TaskOutcome {
+        let step = self
             .steps
             .iter()
             .find(|(first, last, _)| (*first..=*last).contains(&invocation));
-        Some(match step {
+        match step {
             Some((_, _, Answer::Return(result))) => TaskOutcome::Succeeded(result.clone()),
             Some((_, _, Answer::Throw { error, cause })) => failed(error, cause),
             None => failed(
                 steppe_asl::error_name::TASK_FAILED,
                 format!(
-                    "The mocked response '{response_name}' of the test case '{}' has no entry for invocation {invocation} of the state '{state}'",
-                    self.name
+                    "The mocked response '{response_name}' of the test case '{test_case}' has no entry for invocation {invocation} of the state '{state}'"
                 ),
             ),
-        })
+        }
     }
 }
 
@@ -301,6 +335,13 @@ mod tests {
             errors[4]
         );
         assert_eq!(case.answer("Other", 0), None);
+        for n in 0..5 {
+            assert_eq!(
+                config.answer("M", "T", "S", n).as_ref(),
+                Some(&errors[n as usize])
+            );
+        }
+        assert_eq!(config.answer("M", "Nope", "S", 0), None);
     }
 
     #[test]

@@ -100,10 +100,8 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
         // Its tasks fail, queued or taken: nobody can answer them any more.
         for task in app.tasks.activity_deleted(activity_arn) {
             let failed = crate::driver::activity_does_not_exist(activity_arn);
-            app.driver.deliver_task_input(
-                task.execution_id,
-                crate::driver::outcome_input(task.record.task_id, failed),
-            );
+            app.driver
+                .deliver_task_input(task.execution_id, failed.into_input(task.record.task_id));
         }
     }
     Ok(json!({}))
