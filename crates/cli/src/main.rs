@@ -151,9 +151,9 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         .and_then(|stem| stem.to_str())
         .unwrap_or("local");
     let name = args.tasks.name.as_deref().unwrap_or(name);
-    let mut task_handler = tasks::handler(&args.tasks, name)?;
     let start = clock.now_millis();
     let info = steppe_runtime::local_execution_info(name, &format!("run-{start}"), start);
+    let mut task_handler = tasks::handler(&args.tasks, name, &info)?;
     let mut config = match args.workflow_type {
         WorkflowType::Standard => Config::standard(),
         WorkflowType::Express => Config::express(),

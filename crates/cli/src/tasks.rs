@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use std::path::PathBuf;
+use steppe_tasks::services::Services;
 use steppe_tasks::{http::Connections, lambda::Functions, mock::MockConfig, Config, Integrations};
 
 /// Where Task states' work comes from.
@@ -23,10 +24,21 @@ pub struct TaskArgs {
     /// A connections file supplying the HTTP Task's EventBridge connections.
     #[arg(long)]
     pub connections: Option<PathBuf>,
+    /// Send AWS service integrations (SQS, SNS, EventBridge, DynamoDB, aws-sdk:*) to this
+    /// endpoint, e.g. LocalStack's http://localhost:4566.
+    #[arg(long, env = "STEPPE_AWS_ENDPOINT")]
+    pub aws_endpoint: Option<String>,
+    /// One service's endpoint, SERVICE=URL (e.g. sqs=http://localhost:9324); repeatable.
+    #[arg(long = "service-endpoint", value_name = "SERVICE=URL")]
+    pub service_endpoints: Vec<String>,
 }
 
 /// The task handler for one execution of the state machine `state_machine_name`.
-pub fn handler(args: &TaskArgs, state_machine_name: &str) -> Result<Integrations> {
+pub fn handler(
+    args: &TaskArgs,
+    state_machine_name: &str,
+    info: &steppe_engine::ExecutionInfo,
+) -> Result<Integrations> {
     let mocks = match (&args.mock_config, &args.test_case) {
         (Some(path), Some(test_case)) => {
             Some(MockConfig::load(path)?.test_case(state_machine_name, test_case)?)
@@ -38,9 +50,16 @@ pub fn handler(args: &TaskArgs, state_machine_name: &str) -> Result<Integrations
         Some(path) => Connections::load(path)?,
         None => Connections::default(),
     };
+    let services = Services::new(
+        &info.region,
+        args.aws_endpoint.as_deref(),
+        &args.service_endpoints,
+    )?;
     Ok(Integrations::new(Config {
         mocks,
         functions,
         connections,
+        services,
+        execution_arn: Some(info.execution_arn.clone()),
     }))
 }

@@ -134,6 +134,14 @@ pub enum Input {
         /// The worker that took an activity task (`GetActivityTask`'s `workerName`).
         worker_name: Option<String>,
     },
+    /// The service of a callback task accepted the call (its response); the task goes on
+    /// waiting for its token.
+    TaskSubmitted {
+        /// The task.
+        task_id: u64,
+        /// The service's response.
+        output: Value,
+    },
     /// A task reported a heartbeat.
     TaskHeartbeat {
         /// The task.

@@ -91,6 +91,9 @@ impl<'a> Run<'a> {
                 task_id,
                 worker_name,
             } => states::task::started(self, task_id, worker_name),
+            Input::TaskSubmitted { task_id, output } => {
+                states::task::submitted(self, task_id, output)
+            }
             Input::TaskHeartbeat { task_id } => states::task::heartbeat(self, task_id),
             Input::TaskSucceeded { task_id, output } => {
                 states::task::completed(self, task_id, Ok(output))

@@ -616,6 +616,13 @@ impl Driver {
                         tasks_started.push(task.record);
                     }
                 }
+                Input::TaskSubmitted { task_id, .. } => {
+                    // A callback's service took the call: never call it again.
+                    if let Some(mut task) = self.tasks.get(slot.id, *task_id) {
+                        task.record.submitted = true;
+                        tasks_started.push(task.record);
+                    }
+                }
                 _ => {}
             }
             if let Input::TimerFired { timer_id } = &input {
@@ -792,11 +799,19 @@ impl Driver {
             self.tasks.open(task.clone());
             if nested {
                 crate::nested::open(&self.integrations, task);
-            } else if is_callback(resource) {
+            } else if is_callback(resource) && !task.record.submitted {
                 let driver = self.clone();
                 tokio::spawn(async move {
-                    if let Some(failed) = driver.integrations.call_for_callback(&task).await {
-                        driver.fail_callback(task, failed);
+                    match driver.integrations.call_for_callback(&task).await {
+                        Some(TaskOutcome::Succeeded(response)) => driver.deliver_task_input(
+                            task.execution_id,
+                            Input::TaskSubmitted {
+                                task_id: task.record.task_id,
+                                output: response,
+                            },
+                        ),
+                        Some(failed) => driver.fail_callback(task, failed),
+                        None => {}
                     }
                 });
             }

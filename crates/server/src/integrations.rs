@@ -18,10 +18,7 @@ use std::sync::Arc;
 use steppe_engine::TaskInvocation;
 use steppe_runtime::TaskOutcome;
 use steppe_tasks::mock::MockConfig;
-use steppe_tasks::{http, lambda};
-
-/// The suffix of callback resources.
-const CALLBACK_SUFFIX: &str = ".waitForTaskToken";
+use steppe_tasks::{http, lambda, services, CALLBACK_SUFFIX};
 
 /// What the server's Task states can call.
 #[derive(Debug, Default)]
@@ -34,6 +31,8 @@ pub struct Integrations {
     pub nested: crate::nested::Nested,
     /// Step Functions Local's mock configuration (`--mock-config`), if given.
     pub mocks: Option<MockConfig>,
+    /// Where AWS service integrations go (`--aws-endpoint`, `--service-endpoint`).
+    pub services: services::Services,
 }
 
 impl Integrations {
@@ -81,10 +80,13 @@ impl Integrations {
             });
         }
         let integrations = self.clone();
+        let execution_arn = task.execution_arn;
         let invocation = TaskInvocation::from(task.record);
         let resource = invocation.resource.clone();
         let state_name = invocation.state_name.clone();
-        tokio::task::spawn_blocking(move || integrations.invoke_blocking(&invocation))
+        tokio::task::spawn_blocking(move || {
+            integrations.invoke_for(&invocation, Some(&execution_arn))
+        })
             .await
             .unwrap_or_else(|panic| {
                 steppe_tasks::failed(
@@ -96,24 +98,39 @@ impl Integrations {
             })
     }
 
-    /// Calls the service of a `.waitForTaskToken` task that has one here (Lambda): the task
-    /// then waits for its token, so only a failed call is an outcome.
+    /// Calls the service of a `.waitForTaskToken` task (Lambda, SQS, SNS, EventBridge, an
+    /// `aws-sdk` service) and returns its answer: the service's response (the task then
+    /// waits for its token) or the call's failure. `None` when there is no service to call
+    /// here (no endpoint is configured for it): the token can still reach a worker through
+    /// the console.
     pub async fn call_for_callback(self: &Arc<Self>, task: &OpenTask) -> Option<TaskOutcome> {
         let resource = task.record.resource.strip_suffix(CALLBACK_SUFFIX)?;
-        if resource != lambda::INVOKE_RESOURCE {
+        let callable = resource == lambda::INVOKE_RESOURCE
+            || services::call_of(resource)
+                .is_some_and(|(call, _)| self.services.endpoint(call.service).is_some());
+        if !callable {
             return None;
         }
         let mut request = task.clone();
         request.record.resource = resource.to_string();
-        match self.invoke(request).await {
-            TaskOutcome::Succeeded(_) => None,
-            failed => Some(failed),
-        }
+        Some(self.invoke(request).await)
     }
 
-    fn invoke_blocking(&self, task: &TaskInvocation) -> TaskOutcome {
-        steppe_tasks::invoke_local(self.functions.as_ref(), &self.connections, task)
-            .unwrap_or_else(|why| steppe_tasks::unconfigured(task, why))
+    /// Runs a task that belongs to no execution (TestState) on its local integration.
+    pub(crate) fn invoke_blocking(&self, task: &TaskInvocation) -> TaskOutcome {
+        self.invoke_for(task, None)
+    }
+
+    /// Runs a task of the execution `execution_arn` on its local integration.
+    fn invoke_for(&self, task: &TaskInvocation, execution_arn: Option<&str>) -> TaskOutcome {
+        let local = steppe_tasks::Local {
+            functions: self.functions.as_ref(),
+            connections: &self.connections,
+            services: &self.services,
+            execution_arn,
+        };
+        steppe_tasks::invoke_local(&local, task)
+            .unwrap_or_else(|why| steppe_tasks::unconfigured(task, &why))
     }
 }
 

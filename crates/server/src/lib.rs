@@ -97,6 +97,11 @@ pub struct Options {
     /// Step Functions Local's mock configuration file: executions started as
     /// `stateMachineArn#TestCaseName` answer the test case's Task states from it.
     pub mock_config: Option<PathBuf>,
+    /// The endpoint AWS service integrations (SQS, SNS, EventBridge, DynamoDB, `aws-sdk`)
+    /// are sent to, e.g. LocalStack's `http://localhost:4566`.
+    pub aws_endpoint: Option<String>,
+    /// Endpoints of single services, `NAME=URL` (e.g. `sqs=http://localhost:9324`).
+    pub service_endpoints: Vec<String>,
     /// Where the server reads the time (default the system clock; tests run a faster one).
     pub clock: Arc<dyn steppe_runtime::Clock + Send + Sync>,
 }
@@ -115,6 +120,8 @@ impl Default for Options {
             functions: None,
             connections: None,
             mock_config: None,
+            aws_endpoint: None,
+            service_endpoints: Vec::new(),
             clock: Arc::new(steppe_runtime::SystemClock),
         }
     }
@@ -154,6 +161,14 @@ pub struct ServerArgs {
     /// execution of `stateMachineArn#TestCaseName` to run that test case's mocks.
     #[arg(long, env = "SFN_MOCK_CONFIG")]
     pub mock_config: Option<PathBuf>,
+    /// Send AWS service integrations (SQS, SNS, EventBridge, DynamoDB, aws-sdk:*) to this
+    /// endpoint, e.g. LocalStack's http://localhost:4566. Requests are signed with the
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables (default test/test).
+    #[arg(long, env = "STEPPE_AWS_ENDPOINT")]
+    pub aws_endpoint: Option<String>,
+    /// One service's endpoint, SERVICE=URL (e.g. sqs=http://localhost:9324); repeatable.
+    #[arg(long = "service-endpoint", value_name = "SERVICE=URL")]
+    pub service_endpoints: Vec<String>,
 }
 
 impl ServerArgs {
@@ -175,6 +190,8 @@ impl ServerArgs {
             functions: self.functions.clone(),
             connections: self.connections.clone(),
             mock_config: self.mock_config.clone(),
+            aws_endpoint: self.aws_endpoint.clone(),
+            service_endpoints: self.service_endpoints.clone(),
             ..Options::default()
         }
     }
@@ -189,6 +206,9 @@ pub enum Error {
     /// The functions or connections file cannot be used.
     #[error("{0}")]
     Config(#[from] steppe_tasks::Error),
+    /// A `--service-endpoint` is malformed.
+    #[error("--service-endpoint {0}")]
+    ServiceEndpoint(#[from] steppe_tasks::services::BadEndpoint),
     /// The listening socket would not bind.
     #[error("cannot listen on {address}")]
     Listen {
@@ -274,6 +294,11 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .as_deref()
             .map(steppe_tasks::mock::MockConfig::load)
             .transpose()?,
+        services: steppe_tasks::services::Services::new(
+            &options.region,
+            options.aws_endpoint.as_deref(),
+            &options.service_endpoints,
+        )?,
     });
     let tasks = Arc::new(tasks::Tasks::default());
     for activity_arn in registry.activities.keys() {

@@ -215,6 +215,13 @@ pub enum InputRecord {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         worker_name: Option<String>,
     },
+    /// `Input::TaskSubmitted`.
+    TaskSubmitted {
+        /// The task.
+        task_id: u64,
+        /// The service's response.
+        output: Value,
+    },
     /// `Input::TaskHeartbeat`.
     TaskHeartbeat {
         /// The task.
@@ -271,6 +278,9 @@ impl From<&Input> for InputRecord {
                 task_id,
                 worker_name,
             },
+            Input::TaskSubmitted { task_id, output } => {
+                InputRecord::TaskSubmitted { task_id, output }
+            }
             Input::TaskHeartbeat { task_id } => InputRecord::TaskHeartbeat { task_id },
             Input::TaskSucceeded { task_id, output } => {
                 InputRecord::TaskSucceeded { task_id, output }
@@ -304,6 +314,9 @@ impl From<InputRecord> for Input {
                 task_id,
                 worker_name,
             },
+            InputRecord::TaskSubmitted { task_id, output } => {
+                Input::TaskSubmitted { task_id, output }
+            }
             InputRecord::TaskHeartbeat { task_id } => Input::TaskHeartbeat { task_id },
             InputRecord::TaskSucceeded { task_id, output } => {
                 Input::TaskSucceeded { task_id, output }
@@ -387,6 +400,10 @@ pub struct TaskRecord {
     /// The Step Functions Local mock test case the execution was started with, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_case: Option<String>,
+    /// Whether the service of a callback task accepted the call (`TaskSubmitted`): after a
+    /// restart the task only waits for its token, and the service is not called again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub submitted: bool,
 }
 
 impl From<&TaskInvocation> for TaskRecord {
@@ -403,6 +420,7 @@ impl From<&TaskInvocation> for TaskRecord {
             started: false,
             invocation: task.invocation,
             test_case: None,
+            submitted: false,
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod command;
 pub mod http;
 pub mod lambda;
 pub mod mock;
+pub mod services;
 pub mod transport;
 
 use std::path::PathBuf;
@@ -53,7 +54,14 @@ pub struct Config {
     pub functions: Option<lambda::Functions>,
     /// EventBridge connections for the HTTP Task.
     pub connections: http::Connections,
+    /// Where AWS service integrations (SQS, SNS, EventBridge, DynamoDB, `aws-sdk`) go.
+    pub services: services::Services,
+    /// The execution's ARN (EventBridge events name it among their resources).
+    pub execution_arn: Option<String>,
 }
+
+/// The suffix of callback resources.
+pub const CALLBACK_SUFFIX: &str = ".waitForTaskToken";
 
 /// The task handler for local runs.
 #[derive(Debug)]
@@ -109,12 +117,7 @@ impl TaskHandler for Integrations {
                 return outcome;
             }
         }
-        invoke_local(
-            self.config.functions.as_ref(),
-            &self.config.connections,
-            task,
-        )
-        .unwrap_or_else(|why| {
+        invoke_local(&self.config.local(), task).unwrap_or_else(|why| {
             let mock_note = match &self.config.mocks {
                 Some(mocks) => format!(
                     "; the test case '{}' does not mock the state '{}'",
@@ -128,25 +131,46 @@ impl TaskHandler for Integrations {
     }
 }
 
+impl Config {
+    /// What the integrations other than mocks use.
+    pub fn local(&self) -> Local<'_> {
+        Local {
+            functions: self.functions.as_ref(),
+            connections: &self.connections,
+            services: &self.services,
+            execution_arn: self.execution_arn.as_deref(),
+        }
+    }
+}
+
+/// What the local integrations need: functions, connections and service endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct Local<'a> {
+    /// Lambda functions, if a functions file was given.
+    pub functions: Option<&'a lambda::Functions>,
+    /// EventBridge connections for the HTTP Task.
+    pub connections: &'a http::Connections,
+    /// AWS service endpoints.
+    pub services: &'a services::Services,
+    /// The ARN of the execution the task belongs to, if it has one.
+    pub execution_arn: Option<&'a str>,
+}
+
 /// Runs a task on the local integration its resource names: a Lambda function from
-/// `functions`, or the HTTP Task. `Err` says why there is none. `steppe run` and the server
-/// both route tasks through this.
-pub fn invoke_local(
-    functions: Option<&lambda::Functions>,
-    connections: &http::Connections,
-    task: &TaskInvocation,
-) -> Result<TaskOutcome, &'static str> {
+/// `functions`, the HTTP Task, or an AWS service on its endpoint. `Err` says why there is
+/// none. `steppe run` and the server both route tasks through this.
+pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutcome, String> {
     let resource = task.resource.as_str();
     if resource == lambda::INVOKE_RESOURCE || lambda::function_arn_name(resource).is_some() {
-        return match functions {
+        return match local.functions {
             Some(functions) => Ok(lambda::invoke(functions, task)),
-            None => Err("no functions file is given (--functions)"),
+            None => Err("no functions file is given (--functions)".to_string()),
         };
     }
     if resource == http::INVOKE_RESOURCE {
-        return Ok(http::invoke(connections, task));
+        return Ok(http::invoke(local.connections, task));
     }
-    Err("steppe has no local integration for it")
+    services::invoke(local.services, task, local.execution_arn)
 }
 
 /// How a task fails when nothing can run it: `States.TaskFailed`, naming the resource, the

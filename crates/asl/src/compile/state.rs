@@ -289,6 +289,12 @@ impl Compiler {
             .string(&mut self.diagnostics, "Resource")
             .unwrap_or_default()
             .to_string();
+        if !optimized_resource_known(&resource) {
+            self.diagnostics.schema(
+                obj.at("Resource"),
+                format!("The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."),
+            );
+        }
         let timeout_seconds = obj.dynamic_integer(
             &mut self.diagnostics,
             "TimeoutSeconds",
@@ -843,5 +849,72 @@ fn map_dynamic<T, U>(dynamic: Dynamic<T>, convert: impl FnOnce(T) -> U) -> Dynam
         Dynamic::Literal(value) => Dynamic::Literal(convert(value)),
         Dynamic::Path(path) => Dynamic::Path(path),
         Dynamic::Jsonata(expr) => Dynamic::Jsonata(expr),
+    }
+}
+
+/// The optimized integrations whose every action is known here, with their actions: a
+/// resource naming another action of these services (`arn:aws:states:::dynamodb:query`) is
+/// refused as AWS refuses it. Other services' resources are not checked.
+const OPTIMIZED_ACTIONS: &[(&str, &[&str])] = &[
+    (
+        "dynamodb",
+        &["getItem", "putItem", "updateItem", "deleteItem"],
+    ),
+    ("sqs", &["sendMessage"]),
+    ("sns", &["publish"]),
+    ("events", &["putEvents"]),
+    ("lambda", &["invoke"]),
+    ("http", &["invoke"]),
+    ("states", &["startExecution"]),
+];
+
+/// Whether an `arn:aws:states:::SERVICE:ACTION[.pattern]` resource of a service in
+/// [`OPTIMIZED_ACTIONS`] names one of its actions (other resources pass).
+fn optimized_resource_known(resource: &str) -> bool {
+    let Some(rest) = resource.strip_prefix("arn:aws:states:::") else {
+        return true;
+    };
+    let Some((service, action)) = rest.split_once(':') else {
+        return true;
+    };
+    let action = action.split('.').next().unwrap_or(action);
+    OPTIMIZED_ACTIONS
+        .iter()
+        .find(|(name, _)| *name == service)
+        .is_none_or(|(_, actions)| actions.contains(&action))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::invalid_definition_message;
+
+    fn task(resource: &str) -> Result<(), String> {
+        let definition = serde_json::json!({
+            "StartAt": "Query",
+            "States": {"Query": {"Type": "Task", "Resource": resource, "End": true}}
+        });
+        crate::compile::compile_value(&definition)
+            .map(|_| ())
+            .map_err(|diagnostics| invalid_definition_message(&diagnostics))
+    }
+
+    #[test]
+    fn unknown_actions_of_fully_known_optimized_integrations_are_refused() {
+        // AWS's recorded refusal (CreateStateMachine, 2025).
+        assert_eq!(
+            task("arn:aws:states:::dynamodb:query"),
+            Err("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The resource provided arn:aws:states:::dynamodb:query is not recognized. The value is not a valid resource ARN, or the resource is not available in this region. at /States/Query/Resource'".to_string())
+        );
+        assert!(task("arn:aws:states:::sqs:receiveMessage").is_err());
+        for known in [
+            "arn:aws:states:::dynamodb:getItem",
+            "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "arn:aws:states:::states:startExecution.sync:2",
+            "arn:aws:states:::aws-sdk:dynamodb:query",
+            "arn:aws:states:::ecs:runTask.sync",
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+        ] {
+            assert_eq!(task(known), Ok(()), "{known}");
+        }
     }
 }

@@ -139,6 +139,25 @@ pub(crate) fn started(run: &mut Run<'_>, task_id: u64, worker_name: Option<Strin
     run.store(id, frame);
 }
 
+/// The service of a callback task (`.waitForTaskToken`) accepted the call: `TaskSubmitted`
+/// records its response while the task waits for its token.
+pub(crate) fn submitted(run: &mut Run<'_>, task_id: u64, output: Value) {
+    let Some((id, mut frame, pending)) = take(run, task_id) else {
+        return;
+    };
+    let resource = pending.resource.clone();
+    let text = if run.record_history() {
+        to_text(&output)
+    } else {
+        String::new()
+    };
+    frame.previous_event_id = run.emit(frame.previous_event_id, || {
+        Details::TaskSubmitted(resource, text)
+    });
+    frame.phase = Phase::AwaitTask(pending);
+    run.store(id, frame);
+}
+
 /// The task reported a heartbeat: restart its heartbeat timer.
 pub(crate) fn heartbeat(run: &mut Run<'_>, task_id: u64) {
     let Some((id, mut frame, mut pending)) = take(run, task_id) else {
