@@ -117,3 +117,67 @@ fn functions_file_runs_a_local_command() {
         "{described} {stderr}"
     );
 }
+
+/// Answers one HTTP request on `listener` as DynamoDB's GetItem does, and returns the request.
+fn answer_one_get_item(listener: std::net::TcpListener) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (stream, _) = listener.accept().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap();
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let answer = r#"{"Item":{"id":{"S":"o-1"},"total":{"N":"42"}}}"#;
+    write!(
+        reader.get_mut(),
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: req-1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    )
+    .unwrap();
+    head + &String::from_utf8(body).unwrap()
+}
+
+#[test]
+fn service_endpoint_sends_dynamodb_tasks_there() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let service = std::thread::spawn(move || answer_one_get_item(listener));
+    let dir = tempfile::tempdir().unwrap();
+    let definition = dir.path().join("get.json");
+    std::fs::write(
+        &definition,
+        r#"{"StartAt": "Get", "States": {"Get": {"Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
+            "Parameters": {"TableName": "orders", "Key": {"id": {"S.$": "$.id"}}}, "End": true}}}"#,
+    )
+    .unwrap();
+    let (described, stderr) = steppe_run(&[
+        definition.to_str().unwrap(),
+        "--service-endpoint",
+        &format!("dynamodb=http://{address}"),
+        "--input",
+        r#"{"id": "o-1"}"#,
+    ]);
+    let request = service.join().unwrap();
+    assert!(
+        request.contains("x-amz-target: DynamoDB_20120810.GetItem")
+            || request.contains("X-Amz-Target: DynamoDB_20120810.GetItem"),
+        "{request}"
+    );
+    assert!(request.ends_with(r#"{"TableName":"orders","Key":{"id":{"S":"o-1"}}}"#));
+    assert_eq!(
+        described["output"], r#"{"Item":{"id":{"S":"o-1"},"total":{"N":"42"}}}"#,
+        "{described} {stderr}"
+    );
+}

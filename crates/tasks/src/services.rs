@@ -1,6 +1,7 @@
 //! AWS service integrations, sent to an AWS-compatible endpoint: the optimized
 //! `arn:aws:states:::sqs:sendMessage`, `sns:publish`, `events:putEvents` and
-//! `dynamodb:getItem|putItem|updateItem|deleteItem`, and `arn:aws:states:::aws-sdk:SERVICE:ACTION`
+//! `dynamodb:getItem|putItem|updateItem|deleteItem`, `ecs:runTask` (request-response and
+//! `.waitForTaskToken`; not `.sync`), and `arn:aws:states:::aws-sdk:SERVICE:ACTION`
 //! for the services in [`SERVICES`] (those speaking AWS's JSON or Query protocol).
 //!
 //! Step Functions Local does the same: it sends each service's calls to an endpoint you give
@@ -158,13 +159,19 @@ pub const SERVICES: &[Service] = &[
     ),
     json_service("ssm", "ssm", "1.1", "AmazonSSM", "Ssm"),
     json_service("kms", "kms", "1.1", "TrentService", "Kms"),
-    json_service(
-        "ecs",
-        "ecs",
-        "1.1",
-        "AmazonEC2ContainerServiceV20141113",
-        "Ecs",
-    ),
+    Service {
+        sdk_name: "ecs",
+        optimized: Some(("ecs", &["runTask"])),
+        signing_name: "ecs",
+        protocol: Protocol::Json {
+            version: "1.1",
+            target: "AmazonEC2ContainerServiceV20141113",
+        },
+        error_prefix: "ECS",
+        sdk_error_prefix: "Ecs",
+        java_name: "AmazonECS",
+        generic_class: "AmazonECSException",
+    },
     json_service("glue", "glue", "1.1", "AWSGlue", "Glue"),
     json_service("athena", "athena", "1.1", "AmazonAthena", "Athena"),
     json_service(
@@ -1045,8 +1052,24 @@ mod tests {
         assert_eq!(
             outcome(sqs, &operation, &error),
             failed(
-                "SQS.NonExistentQueueException",
+                "SQS.QueueDoesNotExistException",
                 "The specified queue does not exist. (Service: AmazonSQS; Status Code: 400; Error Code: AWS.SimpleQueueService.NonExistentQueue; Request ID: r-1; Proxy: null)"
+            )
+        );
+        // A code the SDK has no class for: the generic one (AWS's recording).
+        let missing = response(
+            400,
+            &[
+                ("x-amzn-RequestId", "r-0"),
+                ("x-amzn-query-error", "MissingParameter;Sender"),
+            ],
+            r#"{"__type":"com.amazonaws.sqs#MissingParameter","message":"The request must contain the parameter MessageBody."}"#,
+        );
+        assert_eq!(
+            outcome(sqs, &operation, &missing),
+            failed(
+                "SQS.AmazonSQSException",
+                "The request must contain the parameter MessageBody. (Service: AmazonSQS; Status Code: 400; Error Code: MissingParameter; Request ID: r-0; Proxy: null)"
             )
         );
         let (sdk, operation) = call("arn:aws:states:::aws-sdk:dynamodb:putItem");
@@ -1060,6 +1083,18 @@ mod tests {
             failed(
                 "DynamoDb.ConditionalCheckFailedException",
                 "The conditional request failed (Service: DynamoDb, Status Code: 400, Request ID: r-2)"
+            )
+        );
+        let invalid = response(
+            400,
+            &[("x-amzn-RequestId", "r-5")],
+            r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null"}"#,
+        );
+        assert_eq!(
+            outcome(sdk, &operation, &invalid),
+            failed(
+                "DynamoDb.DynamoDbException",
+                "1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null (Service: DynamoDb, Status Code: 400, Request ID: r-5)"
             )
         );
         let garbage = response(200, &[], "<html>");
