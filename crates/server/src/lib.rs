@@ -267,6 +267,17 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         Storage::Memory => Arc::new(MemoryStore::new()),
         Storage::Custom(store) => store.clone(),
     };
+    // Bound first: `aws-sdk:sfn:*` tasks call this server, recovered ones included.
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| Error::Listen {
+            address: options.listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| Error::Listen {
+        address: options.listen,
+        source,
+    })?;
     let resources = store.load_resources()?;
     let registry = registry::Registry::load(resources);
     let definitions = Arc::new(registry::Definitions::default());
@@ -294,11 +305,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .as_deref()
             .map(steppe_tasks::mock::MockConfig::load)
             .transpose()?,
-        services: steppe_tasks::services::Services::new(
-            &options.region,
-            options.aws_endpoint.as_deref(),
-            &options.service_endpoints,
-        )?,
+        services: services(&options, address)?,
     });
     let tasks = Arc::new(tasks::Tasks::default());
     for activity_arn in registry.activities.keys() {
@@ -333,16 +340,6 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     deletion::resume(&app).await;
     let recovered = driver.recover()?;
     let timers = tokio::spawn(driver.clone().run_timers());
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|source| Error::Listen {
-            address: options.listen,
-            source,
-        })?;
-    let address = listener.local_addr().map_err(|source| Error::Listen {
-        address: options.listen,
-        source,
-    })?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = protocol::router(app);
     let serving = tokio::spawn(async move {
@@ -363,6 +360,28 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         driver,
         recovered,
     })
+}
+
+/// Where service integrations go: the configured endpoints, and Step Functions itself
+/// (`aws-sdk:sfn:*`) to this server unless `--service-endpoint states=URL` says otherwise.
+fn services(
+    options: &Options,
+    address: SocketAddr,
+) -> Result<steppe_tasks::services::Services, Error> {
+    let mut services = steppe_tasks::services::Services::new(
+        &options.region,
+        options.aws_endpoint.as_deref(),
+        &options.service_endpoints,
+    )?;
+    let host = match address.ip() {
+        ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    services
+        .endpoints
+        .entry("states".to_string())
+        .or_insert_with(|| format!("http://{}", SocketAddr::new(host, address.port())));
+    Ok(services)
 }
 
 /// Runs the server until Ctrl-C, on a runtime of its own (for the `steppe server` command).

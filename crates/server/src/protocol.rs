@@ -205,8 +205,34 @@ fn respond(result: Result<Value, ApiError>) -> Response {
         ),
     };
     let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(request_id) = HeaderValue::from_str(&request_id()) {
+        headers.insert("x-amzn-requestid", request_id);
+    }
     response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
-    response
+}
+
+/// A request id for `x-amzn-RequestId`, in UUID shape as AWS's: a random prefix drawn once
+/// per process and a counter, so ids are unique without a lock.
+fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        prefix >> 32,
+        (prefix >> 16) & 0xffff,
+        (prefix >> 4) & 0xfff,
+        (count >> 48) & 0xfff,
+        count & 0xffff_ffff_ffff
+    )
 }

@@ -575,3 +575,59 @@ fn a_malformed_service_endpoint_is_refused_at_start() {
         .to_string()
         .contains("'queues=http://localhost:9324' is not SERVICE=URL"));
 }
+
+#[tokio::test]
+async fn aws_sdk_sfn_calls_reach_this_server() {
+    let server = common::memory_server().await;
+    let client = client(server.local_addr());
+    let child = create(
+        &client,
+        "Child",
+        r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#,
+    )
+    .await;
+    let definition = json!({
+        "StartAt": "Start",
+        "States": {
+            "Start": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+                "Parameters": {"StateMachineArn": child, "Input": {"x": 1}},
+                "ResultPath": "$.started",
+                "Next": "Answer"
+            },
+            "Answer": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sfn:sendTaskSuccess",
+                "Parameters": {"TaskToken": "bogus", "Output": {}},
+                "Catch": [{"ErrorEquals": ["Sfn.InvalidTokenException"], "ResultPath": "$.answer", "Next": "Done"}],
+                "Next": "Done"
+            },
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    let ended = run(&client, "Parent", &definition, &json!({})).await;
+    assert_eq!(ended.status, aws_sdk_sfn::types::ExecutionStatus::Succeeded);
+    let result = output(&ended);
+    // Members in PascalCase, as Step Functions shows them.
+    let child_execution = result["started"]["ExecutionArn"].as_str().unwrap();
+    assert!(result["started"]["StartDate"].is_number(), "{result}");
+    let described = client
+        .describe_execution()
+        .execution_arn(child_execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.input(), Some(r#"{"x":1}"#));
+    assert_eq!(
+        result["answer"]["Error"],
+        json!("Sfn.InvalidTokenException")
+    );
+    let cause = result["answer"]["Cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with("Invalid Token: ")
+            && cause.contains(" (Service: Sfn, Status Code: 400, Request ID: ")
+            && !cause.contains("Request ID: )"),
+        "the server's message and request id: {cause}"
+    );
+}

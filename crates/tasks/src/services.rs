@@ -56,6 +56,9 @@ pub struct Service {
     pub java_name: &'static str,
     /// The AWS SDK for Java v1 exception for errors it has no class for (`AmazonSQSException`).
     pub generic_class: &'static str,
+    /// Whether the service's JSON members are camelCase on the wire (`stateMachineArn`):
+    /// Step Functions shows every member in PascalCase, so names are converted both ways.
+    pub camel_case: bool,
 }
 
 const fn json_service(
@@ -74,6 +77,21 @@ const fn json_service(
         sdk_error_prefix,
         java_name: sdk_error_prefix,
         generic_class: sdk_error_prefix,
+        camel_case: false,
+    }
+}
+
+/// A JSON service whose members are camelCase on the wire.
+const fn camel_json_service(
+    sdk_name: &'static str,
+    signing_name: &'static str,
+    version: &'static str,
+    target: &'static str,
+    sdk_error_prefix: &'static str,
+) -> Service {
+    Service {
+        camel_case: true,
+        ..json_service(sdk_name, signing_name, version, target, sdk_error_prefix)
     }
 }
 
@@ -92,6 +110,7 @@ pub const SERVICES: &[Service] = &[
         sdk_error_prefix: "Sqs",
         java_name: "AmazonSQS",
         generic_class: "AmazonSQSException",
+        camel_case: false,
     },
     Service {
         sdk_name: "sns",
@@ -104,6 +123,7 @@ pub const SERVICES: &[Service] = &[
         sdk_error_prefix: "Sns",
         java_name: "AmazonSNS",
         generic_class: "AmazonSNSException",
+        camel_case: false,
     },
     Service {
         sdk_name: "eventbridge",
@@ -117,6 +137,7 @@ pub const SERVICES: &[Service] = &[
         sdk_error_prefix: "EventBridge",
         java_name: "AmazonEventBridge",
         generic_class: "AmazonEventBridgeException",
+        camel_case: false,
     },
     Service {
         sdk_name: "dynamodb",
@@ -133,8 +154,9 @@ pub const SERVICES: &[Service] = &[
         sdk_error_prefix: "DynamoDb",
         java_name: "AmazonDynamoDBv2",
         generic_class: "AmazonDynamoDBException",
+        camel_case: false,
     },
-    json_service("sfn", "states", "1.0", "AWSStepFunctions", "Sfn"),
+    camel_json_service("sfn", "states", "1.0", "AWSStepFunctions", "Sfn"),
     json_service("kinesis", "kinesis", "1.1", "Kinesis_20131202", "Kinesis"),
     json_service(
         "firehose",
@@ -143,7 +165,7 @@ pub const SERVICES: &[Service] = &[
         "Firehose_20150804",
         "Firehose",
     ),
-    json_service(
+    camel_json_service(
         "cloudwatchlogs",
         "logs",
         "1.1",
@@ -171,10 +193,11 @@ pub const SERVICES: &[Service] = &[
         sdk_error_prefix: "Ecs",
         java_name: "AmazonECS",
         generic_class: "AmazonECSException",
+        camel_case: true,
     },
     json_service("glue", "glue", "1.1", "AWSGlue", "Glue"),
     json_service("athena", "athena", "1.1", "AmazonAthena", "Athena"),
-    json_service(
+    camel_json_service(
         "codebuild",
         "codebuild",
         "1.1",
@@ -349,15 +372,13 @@ pub fn invoke(
             call.service.sdk_name, call.service.signing_name
         ));
     };
-    let parameters = if call.optimized {
-        let mut parameters = optimized_parameters(call.service, &operation, &task.parameters);
-        if let Some(execution_arn) = execution_arn {
-            add_event_resources(call.service, &mut parameters, execution_arn);
-        }
-        parameters
-    } else {
-        task.parameters.clone()
-    };
+    let mut parameters = serialize_json_members(call.service, &operation, &task.parameters);
+    if let (true, Some(execution_arn)) = (call.optimized, execution_arn) {
+        add_event_resources(call.service, &mut parameters, execution_arn);
+    }
+    if call.service.camel_case {
+        parameters = rename_members(parameters, |first| first.to_ascii_lowercase());
+    }
     let mut request = request(call.service, &operation, &parameters, endpoint);
     if let Err(why) = sign(&mut request, call.service, services, SystemTime::now()) {
         return Ok(failed(
@@ -388,26 +409,21 @@ fn prefix(call: Call) -> &'static str {
     }
 }
 
-/// What optimized integrations do to their parameters before the call: a JSON message body
-/// (SQS `MessageBody`, SNS `Message`, EventBridge `Detail`) is sent as its JSON text.
-pub fn optimized_parameters(service: &Service, operation: &str, parameters: &Value) -> Value {
+/// The string members that take any JSON value and send its compact JSON text, as Step
+/// Functions does (SQS `MessageBody`, SNS `Message`, EventBridge entries' `Detail`, Step
+/// Functions `Input` and `Output`); strings are sent as they are.
+pub fn serialize_json_members(service: &Service, operation: &str, parameters: &Value) -> Value {
     let mut parameters = parameters.clone();
     let stringify = |value: &mut Value| {
         if !value.is_string() {
             *value = Value::String(value.to_string());
         }
     };
-    match (service.sdk_name, operation) {
-        ("sqs", "SendMessage") => {
-            if let Some(body) = parameters.get_mut("MessageBody") {
-                stringify(body);
-            }
-        }
-        ("sns", "Publish") => {
-            if let Some(message) = parameters.get_mut("Message") {
-                stringify(message);
-            }
-        }
+    let member = match (service.sdk_name, operation) {
+        ("sqs", "SendMessage") => "MessageBody",
+        ("sns", "Publish") => "Message",
+        ("sfn", "StartExecution" | "StartSyncExecution") => "Input",
+        ("sfn", "SendTaskSuccess") => "Output",
         ("eventbridge", "PutEvents") => {
             if let Some(Value::Array(entries)) = parameters.get_mut("Entries") {
                 for detail in entries
@@ -417,10 +433,40 @@ pub fn optimized_parameters(service: &Service, operation: &str, parameters: &Val
                     stringify(detail);
                 }
             }
+            return parameters;
         }
-        _ => {}
+        _ => return parameters,
+    };
+    if let Some(value) = parameters.get_mut(member) {
+        stringify(value);
     }
     parameters
+}
+
+/// Member names with the first letter changed by `change`, through objects and arrays.
+fn rename_members(value: Value, change: fn(char) -> char) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .map(|(name, member)| {
+                    let mut chars = name.chars();
+                    let renamed = chars
+                        .next()
+                        .map(|first| change(first).to_string() + chars.as_str())
+                        .unwrap_or_default();
+                    (renamed, rename_members(member, change))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| rename_members(item, change))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// `events:putEvents` appends the state machine's and the execution's ARNs to each entry's
@@ -636,7 +682,12 @@ pub fn outcome(call: Call, operation: &str, response: &HttpResponse) -> TaskOutc
         return service_error(call, response.status, &body.error, &request_id);
     }
     let request_id = request_id.or(body.request_id).unwrap_or_default();
-    let mut output = match body.value {
+    let value = if call.service.camel_case {
+        rename_members(body.value, |first| first.to_ascii_uppercase())
+    } else {
+        body.value
+    };
+    let mut output = match value {
         Value::Object(members) => members,
         Value::Null => Map::new(),
         other => {
@@ -943,18 +994,18 @@ mod tests {
     }
 
     #[test]
-    fn optimized_integrations_send_json_message_bodies_as_text() {
+    fn json_values_of_string_members_are_sent_as_text() {
         let (sqs, operation) = call("arn:aws:states:::sqs:sendMessage");
         let parameters = json!({"QueueUrl": "q", "MessageBody": {"a": [1, 2]}});
         assert_eq!(
-            optimized_parameters(sqs.service, &operation, &parameters),
+            serialize_json_members(sqs.service, &operation, &parameters),
             json!({"QueueUrl": "q", "MessageBody": "{\"a\":[1,2]}"})
         );
         let (events, operation) = call("arn:aws:states:::events:putEvents");
         let parameters =
             json!({"Entries": [{"Detail": {"x": 1}, "Source": "s"}, {"Detail": "text"}]});
         assert_eq!(
-            optimized_parameters(events.service, &operation, &parameters),
+            serialize_json_members(events.service, &operation, &parameters),
             json!({"Entries": [{"Detail": "{\"x\":1}", "Source": "s"}, {"Detail": "text"}]})
         );
     }
