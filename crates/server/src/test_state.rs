@@ -20,18 +20,28 @@
 //! Inspection data is computed with the engine itself: each step of the state's input and
 //! output processing (`InputPath`, `Parameters`, `ResultSelector`, `ResultPath`, JSONata
 //! `Arguments`, Map limits) is run as a Pass state of its own on the previous step's value.
-//! Not done: HTTP `requestDetails`/`responseDetails` (TestState never calls endpoints).
+//!
+//! A Task state without a `mock` calls its real integration through the server's own
+//! (`--functions`, `--connections`, ...), once per request however many times the state runs,
+//! and its result is the `result` step; at `TRACE` an HTTP Task's request and response are
+//! shown too, the connection's secrets only with `revealSecrets` (`test_state/tasks.rs`).
+//! Activities and `.sync` and `.waitForTaskToken` integrations are refused without a mock, as
+//! AWS's API reference says it does (the wording is ours). The whole request runs on the
+//! blocking pool (`ops::definitions::test_state`).
+//! As recorded from AWS, Map and Parallel states need a mock, `revealSecrets` cannot go with
+//! a mock, and a mocked Map result must be an array (a Parallel's, one item per branch).
 
 mod context;
+mod tasks;
 
 use crate::error::{ApiError, ApiResult};
+use crate::integrations::Integrations;
 use crate::wire::Request;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use steppe_asl::definition::error_matches;
-use steppe_engine::{
-    Config, ContextObject, Details, Execution, ExecutionInfo, Status, TaskInvocation,
-};
-use steppe_runtime::{FastClock, NoTasks, Observer, TaskHandler, TaskOutcome};
+use steppe_engine::{Config, ContextObject, Details, Execution, ExecutionInfo, Status};
+use steppe_runtime::{FastClock, Observer, TaskOutcome};
 
 /// Where the virtual clock starts: 2024-01-01T00:00:00Z.
 const START_MILLIS: i64 = 1_704_067_200_000;
@@ -43,14 +53,21 @@ const MOCK_RESOURCE: &str = "arn:aws:lambda:us-east-1:123456789012:function:Test
 const THRESHOLD_ERROR: &str = "States.ExceedToleratedFailureThreshold";
 const THRESHOLD_CAUSE: &str = "The specified tolerated failure threshold was exceeded";
 
-/// Runs `TestState`.
-pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
+/// Runs `TestState`, calling `integrations` for a Task state without a mock. It blocks until
+/// the integration answers.
+pub fn run(
+    definition: &str,
+    request: &Request,
+    integrations: &Arc<Integrations>,
+) -> ApiResult<Value> {
     let input_text = request.string_len("input", 0, 262_144)?.unwrap_or("{}");
     let input = crate::ops::parse_input(input_text)?;
     let state_name = request.string_len("stateName", 1, 80)?;
-    let inspect = match request.string("inspectionLevel")?.unwrap_or("INFO") {
-        "INFO" => false,
-        "DEBUG" | "TRACE" => true,
+    let level = request.string("inspectionLevel")?.unwrap_or("INFO");
+    let (inspect, trace) = match level {
+        "INFO" => (false, false),
+        "DEBUG" => (true, false),
+        "TRACE" => (true, true),
         other => {
             return Err(ApiError::new(
                 "ValidationException",
@@ -97,6 +114,11 @@ pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
             format!("State type '{kind}' is not supported when a mock is specified"),
         ));
     }
+    if mock.is_none() && kind == "Task" {
+        tasks::refuse_unmocked(state)?;
+    }
+    let reveal_secrets = request.boolean("revealSecrets")?.unwrap_or(false);
+    refuse_recorded(state, kind, mock.as_ref(), reveal_secrets)?;
     let role_arn = request.string("roleArn")?;
     let test = Test {
         name: unused_name(definition, "StateName"),
@@ -107,6 +129,7 @@ pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
         // the execution's own role is then seen nowhere.
         role_arn: role_arn.unwrap_or_default().to_string(),
         context_object: context_object(request, state, mock.is_some(), role_arn.is_some())?,
+        calls: tasks::Calls::new(integrations.clone(), reveal_secrets),
     };
     let mocked_container = mock.is_some() && matches!(kind, "Map" | "Parallel");
     let mut inspection = Map::new();
@@ -138,10 +161,14 @@ pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
         )?,
     };
     if inspect {
+        // A real task's outcome is its result step, as a mock's is.
+        let answered = mock
+            .clone()
+            .or_else(|| test.calls.outcome(&test.name).map(Mock::from));
         let steps = if jsonata {
-            jsonata_steps(&test, &state, kind, &input, &mock, mocked_container)?
+            jsonata_steps(&test, &state, kind, &input, &answered, mocked_container)?
         } else {
-            json_path_steps(&test, original, kind, &input, &mock, mocked_container)?
+            json_path_steps(&test, original, kind, &input, &answered, mocked_container)?
         };
         // AWS sends each step's value as JSON text.
         for (key, value) in steps {
@@ -150,9 +177,47 @@ pub fn run(definition: &str, request: &Request) -> ApiResult<Value> {
         if let Some(variables) = &test.variables {
             inspection.insert("variables".into(), json!(variables.to_string()));
         }
+        if let Some((http_request, http_response)) = test.calls.trace().filter(|_| trace) {
+            inspection.insert("request".into(), http_request);
+            if let Some(http_response) = http_response {
+                inspection.insert("response".into(), http_response);
+            }
+        }
         response["inspectionData"] = Value::Object(inspection);
     }
     Ok(response)
+}
+
+/// The requests AWS refuses (its answers are recorded): a Map or Parallel state without a
+/// mock, `revealSecrets` with a mock, and a mocked result that cannot be a Map's (not an
+/// array) or a Parallel's (not one item per branch).
+fn refuse_recorded(
+    state: &Map<String, Value>,
+    kind: &str,
+    mock: Option<&Mock>,
+    reveal_secrets: bool,
+) -> ApiResult<()> {
+    let invalid = |message: &str| Err(ApiError::new("ValidationException", message));
+    match mock {
+        None if matches!(kind, "Map" | "Parallel") => Err(ApiError::new(
+            "InvalidDefinition",
+            "TestState API does not support Map or Parallel states. Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]",
+        )),
+        Some(_) if reveal_secrets => {
+            invalid("TestState does not support RevealSecrets when a mock is specified.")
+        }
+        Some(Mock::Result(result)) if kind == "Map" && !result.is_array() => {
+            invalid("Mocked result must be an array.")
+        }
+        Some(Mock::Result(result)) if kind == "Parallel" => {
+            let branches = state.get("Branches").and_then(Value::as_array).map(Vec::len);
+            match (result.as_array(), branches) {
+                (Some(items), Some(branches)) if items.len() == branches => Ok(()),
+                _ => invalid("Mocked result must contain the same number of items as number of Parallel branches."),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What the tested state sees as the Context object: the request's `context` (AWS allows it
@@ -326,6 +391,8 @@ struct Test {
     variables: Option<Value>,
     role_arn: String,
     context_object: ContextObject,
+    /// The integrations a Task state without a mock calls.
+    calls: tasks::Calls,
 }
 
 impl Test {
@@ -718,7 +785,10 @@ fn execute(
         keep: true,
         ..Observer::default()
     };
-    let mut handler = MockTasks { mock: mock.clone() };
+    let mut handler = tasks::Tasks {
+        mock,
+        calls: &test.calls,
+    };
     // A run that waits for something nothing delivers is reported like a failure below.
     let _ = steppe_runtime::run_to_end(
         &definition,
@@ -758,6 +828,7 @@ fn execute(
         }
     })
 }
+
 /// A Task state's scripted answer.
 #[derive(Debug, Clone)]
 enum Mock {
@@ -798,19 +869,11 @@ fn mock(request: &Request) -> ApiResult<Option<Mock>> {
     }
 }
 
-struct MockTasks {
-    mock: Option<Mock>,
-}
-
-impl TaskHandler for MockTasks {
-    fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
-        match &self.mock {
-            Some(Mock::Result(value)) => TaskOutcome::Succeeded(value.clone()),
-            Some(Mock::Error { error, cause }) => TaskOutcome::Failed {
-                error: error.clone(),
-                cause: cause.clone(),
-            },
-            None => NoTasks.invoke(task),
+impl From<TaskOutcome> for Mock {
+    fn from(outcome: TaskOutcome) -> Mock {
+        match outcome {
+            TaskOutcome::Succeeded(result) => Mock::Result(result),
+            TaskOutcome::Failed { error, cause } => Mock::Error { error, cause },
         }
     }
 }

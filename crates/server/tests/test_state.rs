@@ -79,10 +79,6 @@ async fn recorded_test_state_answers_match() {
 const KNOWN_REFUSAL_DIFFERENCES: &[(&str, &str)] = &[
     ("TestFieldValidationMode", "a mocked result is not checked against the service's API model (`mock.fieldValidationMode`)"),
     ("test_state_name_invalid_state_definition", "a diagnostic names the tested state by the name it runs under (`StateName`), not its own"),
-    ("array_size_mismatch_on_parallel_state", "a mocked Parallel result is not checked against the number of branches"),
-    ("mock_result_is_not_array_on_map_state", "a mocked Map result is not checked to be an array"),
-    ("reveal_secrets_is_true_and_mock_result_is_set", "`revealSecrets` is not read"),
-    ("test_state_type_requires_mock", "a Map or Parallel state without a mock is run instead of refused"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

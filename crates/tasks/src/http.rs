@@ -5,7 +5,8 @@
 //! [`HttpRequest`]; [`response_outcome`] turns the [`HttpResponse`] into the task result
 //! `{Headers, ResponseBody, StatusCode, StatusText}` or `States.Http.StatusCode.NNN`.
 //! [`invoke`] sends it with the blocking client, failing with `States.Http.Socket` when no
-//! response arrives within AWS's 60 s (or the task's shorter timeout).
+//! response arrives within AWS's 60 s (or the task's shorter timeout); [`invoke_traced`] does
+//! the same and also returns the [`Exchange`], the request and response TestState shows.
 
 use crate::transport::{self, HttpRequest, HttpResponse, SendError};
 use crate::{failed, pointer_token, Error, TaskOutcome};
@@ -155,28 +156,79 @@ fn parse_connection(
     Ok(connection)
 }
 
+/// Whether a built request carries what the task's connection adds (its secrets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// The request as sent: the connection's headers, query and body parameters included.
+    Include,
+    /// The request less what the connection adds, and less the task's headers and body members
+    /// the connection replaces: TestState shows this unless `revealSecrets` is true.
+    Omit,
+}
+
+/// An HTTP Task's request and the response read for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    /// The request, with or without the connection's secrets (see [`invoke_traced`]).
+    pub request: HttpRequest,
+    /// The response, `None` when none arrived (`States.Http.Socket`).
+    pub response: Option<HttpResponse>,
+}
+
 /// Runs an HTTP Task with the blocking client.
 pub fn invoke(connections: &Connections, task: &TaskInvocation) -> TaskOutcome {
-    let request = match build_request(&task.parameters, connections) {
-        Ok(request) => request,
-        Err(outcome) => return outcome,
+    match build_request(&task.parameters, connections) {
+        Ok(request) => send_request(&request, task).0,
+        Err(outcome) => outcome,
+    }
+}
+
+/// Runs an HTTP Task as [`invoke`] does, and also returns the exchange, its request built per
+/// `shown` (the request sent always includes the connection's secrets); no exchange when the
+/// parameters describe no request.
+pub fn invoke_traced(
+    connections: &Connections,
+    task: &TaskInvocation,
+    shown: Secrets,
+) -> (TaskOutcome, Option<Exchange>) {
+    let requests = build_request(&task.parameters, connections).and_then(|request| {
+        let shown = build_request_with(&task.parameters, connections, shown)?;
+        Ok((request, shown))
+    });
+    let (request, shown) = match requests {
+        Ok(requests) => requests,
+        Err(outcome) => return (outcome, None),
     };
+    let (outcome, response) = send_request(&request, task);
+    let exchange = Exchange {
+        request: shown,
+        response,
+    };
+    (outcome, Some(exchange))
+}
+
+/// Sends a built request within the task's timeout (at most AWS's 60 s): the outcome, and the
+/// response if one arrived.
+fn send_request(
+    request: &HttpRequest,
+    task: &TaskInvocation,
+) -> (TaskOutcome, Option<HttpResponse>) {
     let seconds = task.timeout_seconds.map_or(REQUEST_SECONDS_MAX, |seconds| {
         seconds.min(REQUEST_SECONDS_MAX)
     });
-    match transport::send(&request, Duration::from_secs(seconds)) {
-        Ok(response) => response_outcome(&response),
-        Err(SendError::Timeout(_)) => failed(
-            SOCKET_ERROR,
-            format!(
+    match transport::send(request, Duration::from_secs(seconds)) {
+        Ok(response) => (response_outcome(&response), Some(response)),
+        Err(SendError::Timeout(_)) => {
+            let cause = format!(
                 "The request to {} timed out after {seconds} seconds",
                 request.url
-            ),
-        ),
-        Err(SendError::Connection(message)) => failed(
-            SOCKET_ERROR,
-            format!("The request to {} failed: {message}", request.url),
-        ),
+            );
+            (failed(SOCKET_ERROR, cause), None)
+        }
+        Err(SendError::Connection(message)) => {
+            let cause = format!("The request to {} failed: {message}", request.url);
+            (failed(SOCKET_ERROR, cause), None)
+        }
     }
 }
 
@@ -184,6 +236,16 @@ pub fn invoke(connections: &Connections, task: &TaskInvocation) -> TaskOutcome {
 pub fn build_request(
     parameters: &Value,
     connections: &Connections,
+) -> Result<HttpRequest, TaskOutcome> {
+    build_request_with(parameters, connections, Secrets::Include)
+}
+
+/// Builds the request an HTTP Task's parameters describe, with or without what its connection
+/// adds.
+pub fn build_request_with(
+    parameters: &Value,
+    connections: &Connections,
+    secrets: Secrets,
 ) -> Result<HttpRequest, TaskOutcome> {
     let runtime = |message: String| failed(steppe_asl::error_name::RUNTIME, message);
     let field = |name: &str| parameters.get(name).and_then(Value::as_str);
@@ -220,7 +282,9 @@ pub fn build_request(
     if let Some(parameters) = parameters.get("QueryParameters") {
         flatten("", parameters, array_format, &mut query);
     }
-    query.extend(connection.query.iter().cloned());
+    if secrets == Secrets::Include {
+        query.extend(connection.query.iter().cloned());
+    }
     let mut url = endpoint.to_string();
     if !query.is_empty() {
         url.push(if url.contains('?') { '&' } else { '?' });
@@ -236,7 +300,13 @@ pub fn build_request(
     };
     let body = match parameters.get("RequestBody") {
         None if connection.body.is_empty() => None,
-        body => Some(request_body(body, &connection, url_encoded, array_format)?),
+        body => Some(request_body(
+            body,
+            &connection,
+            secrets,
+            url_encoded,
+            array_format,
+        )?),
     };
     if let Some((content_type, _)) = &body {
         if !headers
@@ -248,7 +318,9 @@ pub fn build_request(
     }
     for (name, value) in &connection.headers {
         headers.retain(|(given, _)| !given.eq_ignore_ascii_case(name));
-        headers.push((name.clone(), value.clone()));
+        if secrets == Secrets::Include {
+            headers.push((name.clone(), value.clone()));
+        }
     }
     Ok(HttpRequest {
         method,
@@ -258,17 +330,22 @@ pub fn build_request(
     })
 }
 
-/// The body and its content type.
+/// The body and its content type: the connection's body parameters are merged into an object
+/// body (or, without secrets, the members they would set are left out).
 fn request_body(
     body: Option<&Value>,
     connection: &Connection,
+    secrets: Secrets,
     url_encoded: bool,
     array_format: &str,
 ) -> Result<(&'static str, Vec<u8>), TaskOutcome> {
     let mut body = body.cloned().unwrap_or_else(|| json!({}));
     if let Value::Object(object) = &mut body {
         for (key, value) in &connection.body {
-            object.insert(key.clone(), json!(value));
+            match secrets {
+                Secrets::Include => object.insert(key.clone(), json!(value)),
+                Secrets::Omit => object.remove(key),
+            };
         }
     }
     if url_encoded {
@@ -460,6 +537,34 @@ mod tests {
             .headers
             .contains(&("Authorization".into(), "Basic dTpw".into())));
         assert_eq!(request.body.unwrap(), br#"{"k":[1]}"#);
+    }
+
+    #[test]
+    fn without_secrets_the_connection_adds_nothing_and_what_it_replaces_is_left_out() {
+        let parameters = json!({
+            "ApiEndpoint": "https://api.example.com/charges",
+            "Method": "POST",
+            "Headers": {"authorization": "mine", "X-Trace": 7},
+            "QueryParameters": {"q": "a"},
+            "RequestBody": {"amount": 5, "source": "mine"},
+            "Authentication": {"ConnectionArn": "stripe"}
+        });
+        let request = build_request_with(&parameters, &connections(), Secrets::Omit).unwrap();
+        assert_eq!(request.url, "https://api.example.com/charges?q=a");
+        assert_eq!(
+            request.headers,
+            vec![
+                ("X-Trace".to_string(), "7".to_string()),
+                (
+                    "Content-Type".to_string(),
+                    "application/json; charset=UTF-8".to_string()
+                ),
+            ]
+        );
+        assert_eq!(request.body.unwrap(), br#"{"amount":5}"#);
+        let sent = build_request(&parameters, &connections()).unwrap();
+        assert_eq!(sent.url, "https://api.example.com/charges?q=a&v=2");
+        assert_eq!(sent.body.unwrap(), br#"{"amount":5,"source":"steppe"}"#);
     }
 
     #[test]

@@ -69,7 +69,15 @@ pub fn validate(request: &Request) -> ApiResult<Value> {
     }))
 }
 
-pub fn test_state(_app: &App, request: &Request) -> ApiResult<Value> {
-    let definition = request.required_len("definition", 1, 1_048_576)?;
-    crate::test_state::run(definition, request)
+/// TestState runs on the blocking pool: a Task state without a mock waits for its integration
+/// (a Lambda command, an HTTP endpoint).
+pub async fn test_state(app: &App, request: Request) -> ApiResult<Value> {
+    request.required_len("definition", 1, 1_048_576)?;
+    let integrations = app.driver.integrations().clone();
+    tokio::task::spawn_blocking(move || {
+        let definition = request.required_len("definition", 1, 1_048_576)?;
+        crate::test_state::run(definition, &request, &integrations)
+    })
+    .await
+    .unwrap_or_else(|panic| Err(ApiError::internal(format!("TestState failed: {panic}"))))
 }

@@ -40,7 +40,7 @@ pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult
         "GetExecutionHistory" => executions::history(app, &request).await,
         "RedriveExecution" => executions::redrive(app, &request).await,
         "ValidateStateMachineDefinition" => definitions::validate(&request),
-        "TestState" => definitions::test_state(app, &request),
+        "TestState" => definitions::test_state(app, request).await,
         "TagResource" => tags::tag(app, &request).await,
         "UntagResource" => tags::untag(app, &request).await,
         "ListTagsForResource" => tags::list(app, &request).await,
