@@ -120,6 +120,10 @@ impl Status {
     }
 }
 
+/// How the cause of an execution failed by the history event limit begins (the limit
+/// follows); such an execution cannot be redriven.
+pub const HISTORY_LIMIT_CAUSE: &str = "The execution reached the maximum number of history events";
+
 /// Something that happens to an execution. Each is applied with the time it happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {

@@ -42,6 +42,6 @@ mod states;
 pub use event::{Details, ErrorCause, HistoryEvent, MapIteration, StateType, TaskResource};
 pub use execution::{
     apply, error_output, Command, Config, ContextObject, Execution, ExecutionInfo, Input, Status,
-    TaskInvocation, Transition,
+    TaskInvocation, Transition, HISTORY_LIMIT_CAUSE,
 };
 pub use random::Random;

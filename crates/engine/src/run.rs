@@ -8,6 +8,7 @@
 use crate::event::{Details, ErrorCause, HistoryEvent, StateType};
 use crate::execution::{
     Command, Execution, Frame, FrameId, Input, Phase, Scope, ScopeId, Status, Transition,
+    HISTORY_LIMIT_CAUSE,
 };
 use crate::states;
 use serde_json::Value;
@@ -153,9 +154,7 @@ impl<'a> Run<'a> {
             }
             if let Some(max) = self.execution.config.history_events_max {
                 if self.execution.next_event_id > max {
-                    let cause = format!(
-                        "The execution reached the maximum number of history events ({max})."
-                    );
+                    let cause = format!("{HISTORY_LIMIT_CAUSE} ({max}).");
                     self.end_execution(
                         Status::Failed,
                         Some(error_name::RUNTIME.into()),

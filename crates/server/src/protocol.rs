@@ -177,9 +177,18 @@ async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
         Err(error) => return respond(Err(error)),
     };
     // Run the operation in its own task so that a panic answers 500 instead of dropping the
-    // connection.
-    let outcome =
-        tokio::spawn(async move { crate::ops::dispatch(&app, &operation, request).await }).await;
+    // connection. Only a long poll ends with its request when the client goes away (freeing
+    // its poller slot); other operations run to the end, as their commit and the registry
+    // must not part ways.
+    let cancel_with_request = operation == "GetActivityTask";
+    let running =
+        tokio::spawn(async move { crate::ops::dispatch(&app, &operation, request).await });
+    let outcome = if cancel_with_request {
+        let mut running = AbortOnDrop(running);
+        (&mut running.0).await
+    } else {
+        running.await
+    };
     respond(outcome.unwrap_or_else(|join_error| {
         eprintln!("steppe: an operation failed: {join_error}");
         Err(ApiError::internal("The operation failed unexpectedly"))
@@ -235,4 +244,13 @@ fn request_id() -> String {
         (count >> 48) & 0xfff,
         count & 0xffff_ffff_ffff
     )
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -9,6 +9,11 @@
 //! hands each task to exactly one poller. A token stays known until the task closes; a
 //! closed token is remembered (up to [`CLOSED_TOKENS_MAX`]) so that a late or repeated
 //! `SendTask*` answers `TaskTimedOut` rather than `InvalidToken`.
+//!
+//! Each open `GetActivityTask` call holds a [`Poll`] slot of its activity, at most
+//! [`POLLS_PER_ACTIVITY_MAX`] at once; the slot frees when the [`Poll`] drops, however the
+//! call ends (a task, the long poll's timeout, or the client going away, which drops the
+//! request's future).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,6 +22,11 @@ use tokio::sync::Notify;
 
 /// How many closed tokens are remembered for `TaskTimedOut` answers.
 pub const CLOSED_TOKENS_MAX: usize = 100_000;
+
+/// How many `GetActivityTask` calls may be open at once for one activity ARN (AWS's
+/// "Maximum activity pollers per Amazon Resource Name (ARN)": 1,000, a hard quota; one
+/// more answers `ActivityWorkerLimitExceeded`).
+pub const POLLS_PER_ACTIVITY_MAX: usize = 1_000;
 
 /// An open task.
 #[derive(Debug, Clone)]
@@ -56,12 +66,34 @@ struct Inner {
     opened: u64,
     /// The activities that exist.
     activities: HashSet<String>,
+    /// How many `GetActivityTask` calls are open, by activity ARN (no entry for none).
+    polls: HashMap<String, usize>,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
     tokens: VecDeque<String>,
     notify: Arc<Notify>,
+}
+
+/// An open `GetActivityTask` call's place among its activity's pollers; dropping it frees
+/// the place.
+#[derive(Debug)]
+pub struct Poll<'a> {
+    tasks: &'a Tasks,
+    activity_arn: String,
+}
+
+impl Drop for Poll<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.tasks.lock();
+        if let Some(open) = inner.polls.get_mut(&self.activity_arn) {
+            *open -= 1;
+            if *open == 0 {
+                inner.polls.remove(&self.activity_arn);
+            }
+        }
+    }
 }
 
 /// What a token refers to.
@@ -151,6 +183,21 @@ impl Tasks {
             .iter()
             .filter_map(|token| inner.close_token(token))
             .collect()
+    }
+
+    /// Counts a `GetActivityTask` call as open until the returned [`Poll`] drops; `None` when
+    /// [`POLLS_PER_ACTIVITY_MAX`] calls are open for the activity already.
+    pub fn begin_poll(&self, activity_arn: &str) -> Option<Poll<'_>> {
+        let mut inner = self.lock();
+        let open = inner.polls.entry(activity_arn.to_string()).or_default();
+        if *open >= POLLS_PER_ACTIVITY_MAX {
+            return None;
+        }
+        *open += 1;
+        Some(Poll {
+            tasks: self,
+            activity_arn: activity_arn.to_string(),
+        })
     }
 
     /// What wakes pollers of an activity when a task is queued.
@@ -317,6 +364,7 @@ mod tests {
                 started: false,
                 invocation: 0,
                 test_case: None,
+                submitted: false,
             },
         }
     }
@@ -371,6 +419,25 @@ mod tests {
         assert!(tasks.pending(None).is_empty());
         let inner = tasks.lock();
         assert!(inner.order.is_empty() && inner.by_execution.is_empty());
+    }
+
+    #[test]
+    fn an_activity_has_at_most_polls_per_activity_max_open_polls() {
+        let tasks = Tasks::default();
+        let polls: Vec<Poll<'_>> = (0..POLLS_PER_ACTIVITY_MAX)
+            .map(|_| tasks.begin_poll(ACTIVITY).expect("a free slot"))
+            .collect();
+        assert!(tasks.begin_poll(ACTIVITY).is_none());
+        // Another activity's pollers are counted apart.
+        let other = "arn:aws:states:us-east-1:123456789012:activity:b";
+        assert!(tasks.begin_poll(other).is_some());
+        let mut polls = polls;
+        polls.pop();
+        let again = tasks.begin_poll(ACTIVITY).expect("the dropped poll's slot");
+        assert!(tasks.begin_poll(ACTIVITY).is_none());
+        drop(again);
+        drop(polls);
+        assert!(tasks.lock().polls.is_empty());
     }
 
     #[test]

@@ -5,8 +5,10 @@
 mod common;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
-use aws_sdk_sfn::types::{ExecutionStatus, RoutingConfigurationListItem, StateMachineStatus};
-use common::{client, create, memory_server, start, wait_for_end, ROLE};
+use aws_sdk_sfn::types::{
+    ExecutionRedriveStatus, ExecutionStatus, RoutingConfigurationListItem, StateMachineStatus,
+};
+use common::{client, create, create_activity, memory_server, start, wait_for_end, ROLE};
 use std::time::Duration;
 
 /// Prepare (Pass) → Work (the activity's Task) → Done (Pass).
@@ -18,16 +20,6 @@ fn activity_machine(activity_arn: &str) -> String {
             "Done": {{"Type": "Pass", "End": true}}
         }}}}"#
     )
-}
-
-async fn create_activity(client: &aws_sdk_sfn::Client, name: &str) -> String {
-    client
-        .create_activity()
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .activity_arn
 }
 
 /// Takes the activity's next task; returns its token.
@@ -375,4 +367,152 @@ async fn a_deletion_in_progress_survives_a_restart() {
         .unwrap();
     assert_terminated(&client, &execution, "durable").await;
     wait_until_deleted(&client, &machine).await;
+}
+
+/// DescribeExecution says the execution is NOT_REDRIVABLE for `reason`, and RedriveExecution
+/// refuses it with the same words.
+async fn assert_not_redrivable(client: &aws_sdk_sfn::Client, execution: &str, reason: &str) {
+    let described = client
+        .describe_execution()
+        .execution_arn(execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.redrive_status,
+        Some(ExecutionRedriveStatus::NotRedrivable)
+    );
+    assert_eq!(described.redrive_status_reason.as_deref(), Some(reason));
+    let refused = client
+        .redrive_execution()
+        .execution_arn(execution)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("ExecutionNotRedrivable"));
+    assert_eq!(refused.message(), Some(reason));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_ended_by_a_deletion_are_not_redrivable() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity = create_activity(&client, "redrive").await;
+    let machine = create(&client, "redrive", &activity_machine(&activity)).await;
+    let first = start(&client, &machine, "{}").await;
+    let second = start(&client, &machine, "{}").await;
+    let first_token = take_task(&client, &activity).await;
+    let second_token = take_task(&client, &activity).await;
+    client
+        .delete_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    client
+        .send_task_success()
+        .task_token(first_token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_terminated(&client, &first, "redrive").await;
+    // AWS's reason while the machine is DELETING (DescribeExecution's reference).
+    assert_not_redrivable(&client, &first, "State machine is in DELETING status").await;
+
+    client
+        .send_task_success()
+        .task_token(second_token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_terminated(&client, &second, "redrive").await;
+    wait_until_deleted(&client, &machine).await;
+    assert_not_redrivable(&client, &first, "State machine has been deleted").await;
+    assert_not_redrivable(&client, &second, "State machine has been deleted").await;
+    // A new machine with the same name is not theirs.
+    create(&client, "redrive", &activity_machine(&activity)).await;
+    assert_not_redrivable(&client, &second, "State machine has been deleted").await;
+}
+
+/// StartExecution racing DeleteStateMachine: a start either finds the machine DELETING or
+/// gone, or is committed before the deletion looks for running executions. (The window is
+/// short; with a 3 ms pause between a start's check and its commit, a start that does not
+/// hold the registry across its commit fails this in the first rounds.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_execution_starts_after_its_machine_was_deleted() {
+    // With fsync, a start takes a while to commit: the window a deletion could slip into.
+    let dir = tempfile::tempdir().unwrap();
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Sqlite {
+            data_dir: dir.path().to_path_buf(),
+            fsync: true,
+        },
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let client = client(server.local_addr());
+    // Executions that wait a year: only a deletion ends them, so a machine deleted at once
+    // (none of its executions running) must have none.
+    let waits = r#"{"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 31536000, "End": true}}}"#;
+    for round in 0..40 {
+        let name = format!("race-{round}");
+        let machine = create(&client, &name, waits).await;
+        let starts: Vec<_> = (0..8)
+            .map(|_| {
+                let client = client.clone();
+                let machine = machine.clone();
+                tokio::spawn(async move {
+                    client
+                        .start_execution()
+                        .state_machine_arn(machine)
+                        .send()
+                        .await
+                })
+            })
+            .collect();
+        // Delete while the starts are in flight, a little later each round.
+        for _ in 0..round % 8 {
+            tokio::task::yield_now().await;
+        }
+        client
+            .delete_state_machine()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .unwrap();
+        let mut started = Vec::new();
+        for start in starts {
+            match start.await.unwrap() {
+                Ok(output) => started.push(output.execution_arn),
+                Err(error) => assert!(
+                    matches!(
+                        error.code(),
+                        Some("StateMachineDeleting" | "StateMachineDoesNotExist")
+                    ),
+                    "{error:?}"
+                ),
+            }
+        }
+        match status(&client, &machine).await {
+            None => assert!(
+                started.is_empty(),
+                "round {round}: {started:?} started although {machine} was deleted at once"
+            ),
+            Some(status) => {
+                assert_eq!(status, StateMachineStatus::Deleting);
+                let running = client
+                    .list_executions()
+                    .state_machine_arn(&machine)
+                    .status_filter(ExecutionStatus::Running)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(running.executions.len(), started.len(), "round {round}");
+            }
+        }
+    }
 }

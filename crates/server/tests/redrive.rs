@@ -3,8 +3,9 @@
 
 mod common;
 
-use aws_sdk_sfn::types::ExecutionStatus;
-use common::{client, memory_server, ROLE};
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::{ExecutionRedriveStatus, ExecutionStatus};
+use common::{client, create_activity, memory_server, ROLE};
 use std::time::Duration;
 
 async fn wait_for(
@@ -59,13 +60,7 @@ async fn answer(client: &aws_sdk_sfn::Client, activity: &str, succeed: bool) {
 async fn a_failed_execution_is_redriven_from_the_state_it_failed_in() {
     let server = memory_server().await;
     let client = client(server.local_addr());
-    let activity = client
-        .create_activity()
-        .name("flaky")
-        .send()
-        .await
-        .unwrap()
-        .activity_arn;
+    let activity = create_activity(&client, "flaky").await;
     let definition = format!(
         r#"{{"StartAt": "Prepare", "States": {{
             "Prepare": {{"Type": "Pass", "Result": {{"step": 1}}, "Next": "Work"}},
@@ -166,13 +161,7 @@ async fn a_redrive_client_token_is_answered_again_after_a_restart_for_15_minutes
     };
     let server = steppe_server::start(options_at(0)).await.unwrap();
     let first = client(server.local_addr());
-    let activity = first
-        .create_activity()
-        .name("flaky")
-        .send()
-        .await
-        .unwrap()
-        .activity_arn;
+    let activity = create_activity(&first, "flaky").await;
     let definition = format!(
         r#"{{"StartAt": "Work", "States": {{
             "Work": {{"Type": "Task", "Resource": "{activity}", "End": true}}}}}}"#
@@ -235,4 +224,120 @@ async fn a_redrive_client_token_is_answered_again_after_a_restart_for_15_minutes
         aws_sdk_sfn::error::ProvideErrorMetadata::code(&expired),
         Some("ExecutionNotRedrivable")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_that_ended_more_than_14_days_ago_is_not_redrivable() {
+    let dir = tempfile::tempdir().unwrap();
+    let start_millis = 1_700_000_000_000;
+    let options_at = |minutes: i64| steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Sqlite {
+            data_dir: dir.path().to_path_buf(),
+            fsync: false,
+        },
+        clock: std::sync::Arc::new(steppe_runtime::ScaledClock::new(
+            start_millis + minutes * 60_000,
+            1,
+        )),
+        ..steppe_server::Options::default()
+    };
+    let server = steppe_server::start(options_at(0)).await.unwrap();
+    let first = client(server.local_addr());
+    let machine = common::create(
+        &first,
+        "old",
+        r#"{"StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "E"}}}"#,
+    )
+    .await;
+    let execution = common::start(&first, &machine, "{}").await;
+    wait_for(&first, &execution, ExecutionStatus::Failed).await;
+    server.shutdown().await;
+
+    let fourteen_days = 14 * 24 * 60;
+    let server = steppe_server::start(options_at(fourteen_days - 1))
+        .await
+        .unwrap();
+    let described = client(server.local_addr())
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.redrive_status,
+        Some(ExecutionRedriveStatus::Redrivable)
+    );
+    server.shutdown().await;
+
+    let server = steppe_server::start(options_at(fourteen_days + 1))
+        .await
+        .unwrap();
+    let late = client(server.local_addr());
+    let described = late
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    // AWS's wording (DescribeExecution's redriveStatusReason reference).
+    let reason = "Execution redrivable period exceeded";
+    assert_eq!(
+        described.redrive_status,
+        Some(ExecutionRedriveStatus::NotRedrivable)
+    );
+    assert_eq!(described.redrive_status_reason.as_deref(), Some(reason));
+    let refused = late
+        .redrive_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("ExecutionNotRedrivable"));
+    assert_eq!(refused.message(), Some(reason));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_ended_by_the_history_limit_is_not_redrivable() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let machine = common::create(
+        &client,
+        "Endless",
+        r#"{"StartAt": "Loop", "States": {
+            "Loop": {"Type": "Choice", "Choices": [{"Variable": "$.done", "IsPresent": true, "Next": "End"}], "Default": "Loop"},
+            "End": {"Type": "Succeed"}}}"#,
+    )
+    .await;
+    let execution = common::start(&client, &machine, "{}").await;
+    let mut failed = None;
+    for _ in 0..1500 {
+        let described = client
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap();
+        if described.status == ExecutionStatus::Failed {
+            failed = Some(described);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failed = failed.expect("the execution hits the history limit");
+    assert_eq!(failed.error(), Some("States.Runtime"));
+    assert_eq!(
+        failed.redrive_status(),
+        Some(&ExecutionRedriveStatus::NotRedrivable)
+    );
+    let reason = "Execution history event limit exceeded";
+    assert_eq!(failed.redrive_status_reason(), Some(reason));
+    let refused = client
+        .redrive_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("ExecutionNotRedrivable"));
+    assert_eq!(refused.message(), Some(reason));
 }

@@ -3,8 +3,9 @@
 
 mod common;
 
+use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
-use common::{client, create, memory_server, start, wait_for_end};
+use common::{client, create, create_activity, memory_server, start, wait_for_end};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ async fn event_types(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
         .collect()
 }
 
-fn code<E: aws_sdk_sfn::error::ProvideErrorMetadata>(error: &E) -> String {
+fn code<E: ProvideErrorMetadata>(error: &E) -> String {
     error.code().unwrap_or_default().to_string()
 }
 
@@ -176,13 +177,7 @@ async fn an_activity_task_goes_to_a_worker_and_its_result_continues_the_executio
 async fn a_worker_that_vanishes_ends_in_a_heartbeat_timeout() {
     let server = memory_server().await;
     let client = client(server.local_addr());
-    let activity_arn = client
-        .create_activity()
-        .name("slow")
-        .send()
-        .await
-        .unwrap()
-        .activity_arn;
+    let activity_arn = create_activity(&client, "slow").await;
     let machine = create(
         &client,
         "vanishing",
@@ -218,13 +213,7 @@ async fn a_worker_that_vanishes_ends_in_a_heartbeat_timeout() {
 async fn send_task_failure_is_caught_by_catch() {
     let server = memory_server().await;
     let client = client(server.local_addr());
-    let activity_arn = client
-        .create_activity()
-        .name("fails")
-        .send()
-        .await
-        .unwrap()
-        .activity_arn;
+    let activity_arn = create_activity(&client, "fails").await;
     let definition = format!(
         r#"{{"StartAt": "Work", "States": {{
             "Work": {{"Type": "Task", "Resource": "{activity_arn}",
@@ -337,13 +326,7 @@ async fn a_pending_activity_task_survives_a_restart() {
     };
     let server = steppe_server::start(options.clone()).await.unwrap();
     let first = client(server.local_addr());
-    let activity_arn = first
-        .create_activity()
-        .name("durable")
-        .send()
-        .await
-        .unwrap()
-        .activity_arn;
+    let activity_arn = create_activity(&first, "durable").await;
     let machine = create(&first, "durable", &activity_machine(&activity_arn, "")).await;
     let queued = start(&first, &machine, r#"{"which": "queued"}"#).await;
     let taken = start(&first, &machine, r#"{"which": "taken"}"#).await;
@@ -445,13 +428,7 @@ async fn a_task_of_a_missing_or_deleted_activity_fails_the_execution_with_states
     assert_eq!(ended.error.as_deref(), Some("States.Runtime"));
     assert!(ended.cause.unwrap().contains(&never_created));
 
-    let activity_arn = client
-        .create_activity()
-        .name("doomed")
-        .send()
-        .await
-        .unwrap()
-        .activity_arn;
+    let activity_arn = create_activity(&client, "doomed").await;
     let machine = create(&client, "doomed", &caught(&activity_arn)).await;
     let queued = start(&client, &machine, "{}").await;
     for _ in 0..100 {
@@ -473,4 +450,130 @@ async fn a_task_of_a_missing_or_deleted_activity_fails_the_execution_with_states
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("States.Runtime"));
     server.shutdown().await;
+}
+
+/// AWS's quota on open GetActivityTask calls per activity ARN ("Maximum activity pollers per
+/// Amazon Resource Name (ARN)").
+const POLLS_PER_ACTIVITY_MAX: usize = 1_000;
+
+/// How a GetActivityTask call ended: the task token (none after the long poll's 60 s), or
+/// the error's code and message.
+type PollEnd = Result<Option<String>, (String, String)>;
+
+/// Starts a GetActivityTask call that reports on `ended` how it ended.
+fn spawn_poll(
+    client: &aws_sdk_sfn::Client,
+    activity_arn: &str,
+    ended: &tokio::sync::mpsc::UnboundedSender<PollEnd>,
+) -> tokio::task::JoinHandle<()> {
+    let call = client.get_activity_task().activity_arn(activity_arn).send();
+    let ended = ended.clone();
+    tokio::spawn(async move {
+        let end = match call.await {
+            Ok(task) => Ok(task.task_token),
+            Err(error) => Err((code(&error), error.message().unwrap_or_default().into())),
+        };
+        let _ = ended.send(end);
+    })
+}
+
+/// The next poll to end, which must be refused for the limit.
+async fn expect_refused(ended: &mut tokio::sync::mpsc::UnboundedReceiver<PollEnd>) {
+    let end = tokio::time::timeout(Duration::from_secs(20), ended.recv())
+        .await
+        .expect("a poll is refused")
+        .unwrap();
+    let (code, message) = end.expect_err("a poll is refused");
+    assert_eq!(code, "ActivityWorkerLimitExceeded");
+    assert_eq!(
+        message,
+        "The maximum number of workers concurrently polling for activity tasks has been reached."
+    );
+}
+
+/// No other poll ends for a while.
+async fn expect_none_ends(ended: &mut tokio::sync::mpsc::UnboundedReceiver<PollEnd>) {
+    let end = tokio::time::timeout(Duration::from_millis(500), ended.recv()).await;
+    assert!(end.is_err(), "no other poll ends: {end:?}");
+}
+
+/// Fills an activity with [`POLLS_PER_ACTIVITY_MAX`] open polls, with the real number of
+/// concurrent calls: one more than the limit, all at once, and exactly one is refused.
+async fn fill(
+    client: &aws_sdk_sfn::Client,
+    activity_arn: &str,
+    ended: &tokio::sync::mpsc::UnboundedSender<PollEnd>,
+    ended_rx: &mut tokio::sync::mpsc::UnboundedReceiver<PollEnd>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let polls = (0..=POLLS_PER_ACTIVITY_MAX)
+        .map(|_| spawn_poll(client, activity_arn, ended))
+        .collect();
+    expect_refused(ended_rx).await;
+    expect_none_ends(ended_rx).await;
+    polls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_takes_at_most_1000_open_polls_and_a_slot_frees_when_one_ends() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity_arn = create_activity(&client, "crowded").await;
+    let (ended, mut ended_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut polls = fill(&client, &activity_arn, &ended, &mut ended_rx).await;
+    // The limit is per activity.
+    let other = create_activity(&client, "quiet").await;
+    polls.push(spawn_poll(&client, &other, &ended));
+    expect_none_ends(&mut ended_rx).await;
+
+    // A poll that ends with a task frees its slot: of two more, one is admitted.
+    let machine = create(&client, "crowded", &activity_machine(&activity_arn, "")).await;
+    let execution = start(&client, &machine, r#"{"n": 1}"#).await;
+    let token = ended_rx
+        .recv()
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("a poll got the task");
+    polls.push(spawn_poll(&client, &activity_arn, &ended));
+    polls.push(spawn_poll(&client, &activity_arn, &ended));
+    expect_refused(&mut ended_rx).await;
+    expect_none_ends(&mut ended_rx).await;
+
+    client
+        .send_task_success()
+        .task_token(token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_for_end(&client, &execution).await.status,
+        ExecutionStatus::Succeeded
+    );
+    for poll in &polls {
+        poll.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_whose_client_goes_away_frees_its_slot() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity_arn = create_activity(&client, "crowded").await;
+    let (ended, mut ended_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut polls = fill(&client, &activity_arn, &ended, &mut ended_rx).await;
+    // Dropping a waiting call closes its connection; the server drops the request.
+    let waiting = polls
+        .iter()
+        .position(|poll| !poll.is_finished())
+        .expect("a waiting poll");
+    polls.swap_remove(waiting).abort();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    polls.push(spawn_poll(&client, &activity_arn, &ended));
+    polls.push(spawn_poll(&client, &activity_arn, &ended));
+    expect_refused(&mut ended_rx).await;
+    expect_none_ends(&mut ended_rx).await;
+    for poll in &polls {
+        poll.abort();
+    }
 }

@@ -120,6 +120,12 @@ pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
     {
         return Err(activity_does_not_exist(&activity_arn));
     }
+    // Held until this call ends, however it ends: dropping the request's future (the client
+    // went away) frees the slot too.
+    let _poll = app
+        .tasks
+        .begin_poll(&activity_arn)
+        .ok_or_else(activity_worker_limit_exceeded)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(POLL_SECONDS_MAX);
     let notify = app.tasks.notify(&activity_arn);
     loop {
@@ -149,27 +155,34 @@ pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
 
 /// Starts a taken task (committed before the worker hears of it); `None` when its
 /// execution has ended meanwhile.
+///
+/// The start and its undoing run in a task of their own: a poll dropped meanwhile (its
+/// client went away) still puts back a task whose start failed. A task whose start was
+/// committed is the worker's even if the worker never hears of it, as on AWS ("If a
+/// taskToken is dropped while communicating with an activity worker", AWS's developer
+/// guide); its timeouts end it.
 async fn hand_out(
     app: &App,
     task: OpenTask,
     worker_name: Option<&str>,
 ) -> ApiResult<Option<Value>> {
     let task_id = task.record.task_id;
+    let execution_id = task.execution_id;
     let started = Input::TaskStarted {
         task_id,
         worker_name: worker_name.map(str::to_string),
     };
-    let started = match app
-        .driver
-        .deliver_and_wait(task.execution_id, started)
-        .await
-    {
-        Ok(started) => started,
-        Err(error) => {
-            app.tasks.requeue(task.execution_id, task_id);
-            return Err(error.into());
+    let driver = app.driver.clone();
+    let tasks = app.tasks.clone();
+    let started = tokio::spawn(async move {
+        let started = driver.deliver_and_wait(execution_id, started).await;
+        if started.is_err() {
+            tasks.requeue(execution_id, task_id);
         }
-    };
+        started
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("the task could not be started: {error}")))??;
     if !started.applied {
         return Ok(None);
     }
@@ -267,6 +280,15 @@ fn activity_does_not_exist(activity_arn: &str) -> ApiError {
     ApiError::new(
         "ActivityDoesNotExist",
         format!("Activity Does Not Exist: '{activity_arn}'"),
+    )
+}
+
+/// AWS's answer once [`crate::tasks::POLLS_PER_ACTIVITY_MAX`] calls are open for the
+/// activity, with the message AWS's quotas page quotes for that quota.
+fn activity_worker_limit_exceeded() -> ApiError {
+    ApiError::new(
+        "ActivityWorkerLimitExceeded",
+        "The maximum number of workers concurrently polling for activity tasks has been reached.",
     )
 }
 

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::arn::{self, Arn};
 use crate::driver::execution_info;
 use crate::error::{ApiError, ApiResult};
-use crate::registry::{Compiled, Target};
+use crate::registry::{Compiled, Registry, Target};
 use crate::wire::{self, Request};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -26,7 +26,12 @@ struct StartRequest<'a> {
     test_case: Option<&'a str>,
 }
 
-async fn start_request<'a>(app: &App, request: &'a Request) -> ApiResult<StartRequest<'a>> {
+/// Reads a start request and resolves its target in `registry`.
+fn start_request<'a>(
+    app: &App,
+    registry: &Registry,
+    request: &'a Request,
+) -> ApiResult<StartRequest<'a>> {
     let target_arn = request.required_len("stateMachineArn", 1, 256)?;
     // With a mock configuration, `ARN#TestCaseName` picks a test case, as in Step Functions
     // Local; without one, `#` is just part of an invalid ARN.
@@ -44,11 +49,7 @@ async fn start_request<'a>(app: &App, request: &'a Request) -> ApiResult<StartRe
     if let Some(name) = name {
         arn::check_name(name)?;
     }
-    let target = app
-        .registry
-        .read()
-        .await
-        .resolve(target_arn, app.random_f64())?;
+    let target = registry.resolve(target_arn, app.random_f64())?;
     if let Some(test_case) = test_case {
         app.driver
             .integrations()
@@ -71,8 +72,13 @@ async fn start_request<'a>(app: &App, request: &'a Request) -> ApiResult<StartRe
 }
 
 pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
-    let start = start_request(app, request).await?;
+    // Held (shared with other starts) until the execution is committed: DeleteStateMachine,
+    // which takes it to write, either comes first, and the start finds the machine DELETING
+    // or gone, or comes after, and finds the execution running.
+    let registry = app.registry.read().await;
+    let start = start_request(app, &registry, request)?;
     if start.target.machine.machine_type == "EXPRESS" {
+        drop(registry);
         return start_express(app, start);
     }
     let name = start.name.map_or_else(|| app.uuid(), str::to_string);
@@ -104,11 +110,12 @@ pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
     };
     let info = execution_info(&row, &start.compiled.revision.role_arn, &app.arns.region);
     let execution = Execution::new(info, start.input, Config::standard(), row.seed);
-    match app
+    let started = app
         .driver
         .start(row, execution, start.compiled.definition.clone())
-        .await
-    {
+        .await;
+    drop(registry);
+    match started {
         Ok(_) => Ok(json!({"executionArn": arn, "startDate": wire::timestamp(now)})),
         Err(steppe_store::Error::Conflict(_)) => match app.store.execution_by_arn(&arn)? {
             // Another request started the same name first.
@@ -185,7 +192,7 @@ fn express_execution(
 }
 
 pub async fn start_sync(app: &App, request: &Request) -> ApiResult<Value> {
-    let start = start_request(app, request).await?;
+    let start = start_request(app, &*app.registry.read().await, request)?;
     if start.target.machine.machine_type != "EXPRESS" {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
@@ -291,7 +298,8 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     if let Some(redrive) = row.redrive_millis {
         response["redriveDate"] = wire::timestamp(redrive);
     }
-    match not_redrivable(&row, app.now_millis()) {
+    let refusal = not_redrivable(&*app.registry.read().await, &row, app.now_millis());
+    match refusal {
         Some(reason) => {
             response["redriveStatus"] = json!("NOT_REDRIVABLE");
             response["redriveStatusReason"] = json!(reason);
@@ -546,10 +554,12 @@ pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
             return Ok(json!({"redriveDate": wire::timestamp(redrive_millis)}));
         }
     }
-    if let Some(reason) = not_redrivable(&row, now) {
+    // Held until the redrive is committed: DeleteStateMachine (which takes it to write)
+    // either comes first, and the redrive is refused, or finds the execution running again.
+    let registry = app.registry.read().await;
+    if let Some(reason) = not_redrivable(&registry, &row, now) {
         return Err(ApiError::new("ExecutionNotRedrivable", reason));
     }
-    machine_not_deleted(app, &row).await?;
     // The token commits with the redrive, so a restart still answers it.
     let writes = client_token
         .map(|token| Write::RedriveToken {
@@ -564,6 +574,7 @@ pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
     app.driver
         .deliver_with_writes_and_wait(row.id, Input::Redrive, now, writes)
         .await?;
+    drop(registry);
     // The engine ignores a redrive it cannot carry out (an execution that hit the history
     // limit); the stored count says whether this one took.
     let after = find(app, arn)?;
@@ -599,42 +610,54 @@ fn remembered_redrive(
         .map(|kept| kept.redrive_millis))
 }
 
-/// An execution whose state machine is being deleted (or is gone) is not redriven: its
-/// next state transition would end it again. AWS documents no answer for this; this is
-/// RedriveExecution's modelled error for an execution that cannot be redriven.
-async fn machine_not_deleted(app: &App, row: &ExecutionRow) -> ApiResult<()> {
-    let registry = app.registry.read().await;
-    match registry.state_machines.get(&row.state_machine_arn) {
-        Some(machine) if !machine.deleting => Ok(()),
-        _ => Err(ApiError::new(
-            "ExecutionNotRedrivable",
-            format!(
-                "Execution cannot be redriven: its state machine is deleted: '{}'",
-                row.state_machine_arn
-            ),
-        )),
-    }
-}
-
 /// How long after it ended AWS lets an execution be redriven.
 const REDRIVE_PERIOD_MILLIS: i64 = 14 * 24 * 60 * 60 * 1000;
 
-/// Why an execution cannot be redriven now, if it cannot (AWS's reasons and wording).
-fn not_redrivable(row: &ExecutionRow, now_millis: i64) -> Option<String> {
-    match row.status.as_str() {
-        "RUNNING" | "SUCCEEDED" => Some(format!(
+/// Why an execution cannot be redriven now, if it cannot: DescribeExecution's
+/// `redriveStatusReason` and RedriveExecution's `ExecutionNotRedrivable` message alike.
+///
+/// The wording is AWS's (DescribeExecution's `redriveStatusReason` reference lists "State
+/// machine is in DELETING status", "Execution is RUNNING and cannot be redriven", "Execution is
+/// SUCCEEDED and cannot be redriven", "Execution redrivable period exceeded", ...), except
+/// for a state machine whose deletion has finished (or whose name a newer machine took),
+/// for which AWS documents no reason: its executions are not redriven either, since their
+/// machine is gone.
+fn not_redrivable(registry: &Registry, row: &ExecutionRow, now_millis: i64) -> Option<String> {
+    if matches!(row.status.as_str(), "RUNNING" | "SUCCEEDED") {
+        return Some(format!(
             "Execution is {} and cannot be redriven",
             row.status
-        )),
-        _ if row
-            .stop_millis
-            .is_some_and(|stop| now_millis - stop > REDRIVE_PERIOD_MILLIS) =>
-        {
-            Some("Execution can no longer be redriven: it ended more than 14 days ago".to_string())
-        }
-        _ => None,
+        ));
     }
+    if row.error.as_deref() == Some(steppe_asl::error_name::RUNTIME)
+        && row
+            .cause
+            .as_deref()
+            .is_some_and(|cause| cause.starts_with(steppe_engine::HISTORY_LIMIT_CAUSE))
+    {
+        return Some("Execution history event limit exceeded".to_string());
+    }
+    match registry.state_machines.get(&row.state_machine_arn) {
+        Some(machine) if machine.creation_millis > row.start_millis => {
+            return Some(MACHINE_DELETED.to_string())
+        }
+        Some(machine) if machine.deleting => {
+            return Some("State machine is in DELETING status".to_string())
+        }
+        Some(_) => {}
+        None => return Some(MACHINE_DELETED.to_string()),
+    }
+    if row
+        .stop_millis
+        .is_some_and(|stop| now_millis - stop > REDRIVE_PERIOD_MILLIS)
+    {
+        return Some("Execution redrivable period exceeded".to_string());
+    }
+    None
 }
+
+/// Why an execution of a deleted state machine cannot be redriven (no AWS wording known).
+const MACHINE_DELETED: &str = "State machine has been deleted";
 
 /// Parses an execution input, answering `InvalidExecutionInput` in AWS's (Jackson's) wording
 /// where we know it.

@@ -113,6 +113,17 @@ pub async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: &str) 
         .state_machine_arn
 }
 
+/// Creates an activity; returns its ARN.
+pub async fn create_activity(client: &aws_sdk_sfn::Client, name: &str) -> String {
+    client
+        .create_activity()
+        .name(name)
+        .send()
+        .await
+        .expect("created")
+        .activity_arn
+}
+
 /// Starts an execution; returns its ARN.
 pub async fn start(client: &aws_sdk_sfn::Client, machine: &str, input: &str) -> String {
     client
