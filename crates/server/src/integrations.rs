@@ -98,14 +98,15 @@ impl Integrations {
             })
     }
 
-    /// Calls the service of a `.waitForTaskToken` task (Lambda, SQS, SNS, EventBridge, an
-    /// `aws-sdk` service) and returns its answer: the service's response (the task then
+    /// Calls the service of a `.waitForTaskToken` task (Lambda, API Gateway, SQS, SNS,
+    /// EventBridge, ECS, an `aws-sdk` service) and returns its answer: the service's response (the task then
     /// waits for its token) or the call's failure. `None` when there is no service to call
     /// here (no endpoint is configured for it): the token can still reach a worker through
     /// the console.
     pub async fn call_for_callback(self: &Arc<Self>, task: &OpenTask) -> Option<TaskOutcome> {
         let resource = task.record.resource.strip_suffix(CALLBACK_SUFFIX)?;
         let callable = resource == lambda::INVOKE_RESOURCE
+            || resource == steppe_tasks::apigateway::INVOKE_RESOURCE
             || services::call_of(resource)
                 .is_some_and(|(call, _)| self.services.endpoint(call.service).is_some());
         if !callable {

@@ -30,13 +30,21 @@ type Log = Arc<Mutex<Vec<Received>>>;
 async fn fake_aws() -> (SocketAddr, Log) {
     let log: Log = Arc::default();
     let recorded = log.clone();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let log = recorded.clone();
-            async move { answer(&log, &headers, body) }
-        }),
-    );
+    let api_log = log.clone();
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let log = recorded.clone();
+                async move { answer(&log, &headers, body) }
+            }),
+        )
+        .fallback(
+            move |uri: axum::http::Uri, headers: HeaderMap, body: String| {
+                let log = api_log.clone();
+                async move { answer_api(&log, &uri, &headers, body) }
+            },
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -139,6 +147,38 @@ fn answer(log: &Log, headers: &HeaderMap, body: String) -> axum::response::Respo
             .into_response(),
         _ => (StatusCode::NOT_FOUND, "unknown operation".to_string()).into_response(),
     }
+}
+
+/// Answers as an API behind API Gateway: `/prod/approvals` accepts, anything else is 403.
+fn answer_api(
+    log: &Log,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    let token = headers
+        .get("tasktoken")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    log.lock().unwrap().push(Received {
+        operation: uri.to_string(),
+        authorization: token.to_string(),
+        body,
+    });
+    if uri.path() == "/prod/approvals" {
+        return (
+            StatusCode::ACCEPTED,
+            [("content-type", "application/json")],
+            r#"{"queued":true}"#.to_string(),
+        )
+            .into_response();
+    }
+    (
+        StatusCode::FORBIDDEN,
+        [("content-type", "application/json")],
+        r#"{"message":"Missing Authentication Token"}"#.to_string(),
+    )
+        .into_response()
 }
 
 /// Percent-decodes one form value.
@@ -630,4 +670,83 @@ async fn aws_sdk_sfn_calls_reach_this_server() {
             && !cause.contains("Request ID: )"),
         "the server's message and request id: {cause}"
     );
+}
+
+#[tokio::test]
+async fn api_gateway_calls_wait_for_their_token_and_fail_by_status() {
+    let (endpoint, log) = fake_aws().await;
+    let server = common::memory_server().await;
+    let client = client(server.local_addr());
+    let definition = json!({
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::apigateway:invoke.waitForTaskToken",
+                "Parameters": {
+                    "ApiEndpoint": format!("http://{endpoint}"),
+                    "Method": "POST",
+                    "Stage": "prod",
+                    "Path": "approvals",
+                    "Headers": {"TaskToken.$": "States.Array($$.Task.Token)"},
+                    "QueryParameters": {"order": ["7"]},
+                    "RequestBody": {"order": 7}
+                },
+                "ResultPath": "$.approval",
+                "Next": "Missing"
+            },
+            "Missing": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::apigateway:invoke",
+                "Parameters": {"ApiEndpoint": format!("http://{endpoint}"), "Method": "GET", "Stage": "prod", "Path": "nowhere"},
+                "Catch": [{"ErrorEquals": ["ApiGateway.403"], "ResultPath": "$.missing", "Next": "Done"}],
+                "Next": "Done"
+            },
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    let machine = create(&client, "Api", &definition.to_string()).await;
+    let execution = start(&client, &machine, "{}").await;
+    let mut sent = None;
+    for _ in 0..250 {
+        sent = log.lock().unwrap().first().cloned();
+        if sent.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = sent.expect("the API was called");
+    assert_eq!(sent.operation, "/prod/approvals?order=7");
+    assert_eq!(sent.body, r#"{"order":7}"#);
+    client
+        .send_task_success()
+        .task_token(&sent.authorization)
+        .output(r#""approved""#)
+        .send()
+        .await
+        .unwrap();
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(ended.status, aws_sdk_sfn::types::ExecutionStatus::Succeeded);
+    let result = output(&ended);
+    assert_eq!(result["approval"], json!("approved"));
+    assert_eq!(result["missing"]["Error"], json!("ApiGateway.403"));
+    assert_eq!(
+        result["missing"]["Cause"],
+        json!(r#"{"message":"Missing Authentication Token"}"#)
+    );
+    // The accepted call's response was recorded as TaskSubmitted.
+    let history = client
+        .get_execution_history()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let submitted = history
+        .events()
+        .iter()
+        .find_map(|event| event.task_submitted_event_details())
+        .expect("TaskSubmitted");
+    let response: Value = serde_json::from_str(submitted.output().unwrap()).unwrap();
+    assert_eq!(response["StatusCode"], json!(202));
+    assert_eq!(response["ResponseBody"], json!({"queued": true}));
 }

@@ -409,7 +409,9 @@ fn scalar_text(value: &Value) -> String {
     }
 }
 
-fn encode_pairs(pairs: &[(String, String)]) -> String {
+/// `key=value&...` with RFC 3986 unreserved characters kept and everything else
+/// percent-encoded (a query string, or a form body as AWS's Query protocol expects it).
+pub(crate) fn encode_pairs(pairs: &[(String, String)]) -> String {
     let encode = |text: &str| -> String {
         text.bytes()
             .map(|byte| match byte {
@@ -430,6 +432,21 @@ fn encode_pairs(pairs: &[(String, String)]) -> String {
 /// The task result for a response, or `States.Http.StatusCode.NNN` (cause: the same result's
 /// JSON text) when the status is not 2xx.
 pub fn response_outcome(response: &HttpResponse) -> TaskOutcome {
+    let result = response_result(response);
+    if (200..300).contains(&response.status) {
+        TaskOutcome::Succeeded(result)
+    } else {
+        failed(
+            format!("States.Http.StatusCode.{}", response.status),
+            result.to_string(),
+        )
+    }
+}
+
+/// A response as the HTTP Task (and API Gateway's integration) returns it: `Headers` (each
+/// a list of values), `ResponseBody` (JSON when the response says so, else text),
+/// `StatusCode` and `StatusText`.
+pub fn response_result(response: &HttpResponse) -> Value {
     let mut headers: Map<String, Value> = Map::new();
     for (name, value) in &response.headers {
         let values = headers.entry(name.clone()).or_insert_with(|| json!([]));
@@ -445,20 +462,12 @@ pub fn response_outcome(response: &HttpResponse) -> TaskOutcome {
         true => serde_json::from_str(&text).unwrap_or_else(|_| json!(text)),
         false => json!(text),
     };
-    let result = json!({
+    json!({
         "Headers": headers,
         "ResponseBody": body,
         "StatusCode": response.status,
         "StatusText": transport::reason_phrase(response.status),
-    });
-    if (200..300).contains(&response.status) {
-        TaskOutcome::Succeeded(result)
-    } else {
-        failed(
-            format!("States.Http.StatusCode.{}", response.status),
-            result.to_string(),
-        )
-    }
+    })
 }
 
 #[cfg(test)]

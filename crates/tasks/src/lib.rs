@@ -34,6 +34,7 @@
 //! assert_eq!(execution.output, Some(json!({"charged": true})));
 //! ```
 
+pub mod apigateway;
 pub mod command;
 pub mod http;
 pub mod lambda;
@@ -169,6 +170,9 @@ pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutc
     }
     if resource == http::INVOKE_RESOURCE {
         return Ok(http::invoke(local.connections, task));
+    }
+    if resource == apigateway::INVOKE_RESOURCE {
+        return Ok(apigateway::invoke(local.services, task));
     }
     services::invoke(local.services, task, local.execution_arn)
 }

@@ -380,7 +380,12 @@ pub fn invoke(
         parameters = rename_members(parameters, |first| first.to_ascii_lowercase());
     }
     let mut request = request(call.service, &operation, &parameters, endpoint);
-    if let Err(why) = sign(&mut request, call.service, services, SystemTime::now()) {
+    if let Err(why) = sign(
+        &mut request,
+        call.service.signing_name,
+        services,
+        SystemTime::now(),
+    ) {
         return Ok(failed(
             format!("{}.SdkClientException", prefix(call)),
             format!("Unable to sign the request: {why}"),
@@ -533,11 +538,7 @@ pub fn request(
                     query_pairs(name, name, value, &mut pairs);
                 }
             }
-            let body = pairs
-                .iter()
-                .map(|(key, value)| format!("{}={}", form_encode(key), form_encode(value)))
-                .collect::<Vec<_>>()
-                .join("&");
+            let body = crate::http::encode_pairs(&pairs);
             HttpRequest {
                 method: "POST".to_string(),
                 url,
@@ -593,24 +594,11 @@ fn query_pairs(member: &str, key: &str, value: &Value, out: &mut Vec<(String, St
     }
 }
 
-/// `application/x-www-form-urlencoded` as AWS expects it: RFC 3986 unreserved characters
-/// kept, everything else percent-encoded.
-fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-/// Signs `request` with SigV4 for the service, adding the signature headers.
+/// Signs `request` with SigV4 for the service `signing_name` (`sqs`, `execute-api`, ...),
+/// adding the signature headers.
 pub fn sign(
     request: &mut HttpRequest,
-    service: &Service,
+    signing_name: &str,
     services: &Services,
     time: SystemTime,
 ) -> Result<(), String> {
@@ -627,7 +615,7 @@ pub fn sign(
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region(&services.region)
-        .name(service.signing_name)
+        .name(signing_name)
         .time(time)
         .settings(SigningSettings::default())
         .build()
@@ -1067,7 +1055,7 @@ mod tests {
         };
         // 2024-01-01T00:00:00Z
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200);
-        sign(&mut built, sqs.service, &services, time).unwrap();
+        sign(&mut built, sqs.service.signing_name, &services, time).unwrap();
         let header = |name: &str| {
             built
                 .headers

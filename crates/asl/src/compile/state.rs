@@ -865,6 +865,7 @@ const OPTIMIZED_ACTIONS: &[(&str, &[&str])] = &[
     ("events", &["putEvents"]),
     ("lambda", &["invoke"]),
     ("http", &["invoke"]),
+    ("apigateway", &["invoke"]),
     ("states", &["startExecution"]),
 ];
 
