@@ -181,6 +181,17 @@ fn answer_api(
         .into_response()
 }
 
+/// The first request the fake service receives (within 5 s).
+async fn first_request(log: &Log) -> Received {
+    for _ in 0..250 {
+        if let Some(sent) = log.lock().unwrap().first().cloned() {
+            return sent;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the service was never called");
+}
+
 /// Percent-decodes one form value.
 fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -260,15 +271,7 @@ async fn human_approval_through_an_sqs_queue() {
     let execution = start(&client, &machine, r#"{"order": 42}"#).await;
 
     // The approver reads the message from the queue...
-    let mut sent = None;
-    for _ in 0..250 {
-        sent = log.lock().unwrap().first().cloned();
-        if sent.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let sent = sent.expect("the message was sent to SQS");
+    let sent = first_request(&log).await;
     assert_eq!(sent.operation, "AmazonSQS.SendMessage");
     assert!(
         sent.authorization
@@ -707,15 +710,7 @@ async fn api_gateway_calls_wait_for_their_token_and_fail_by_status() {
     });
     let machine = create(&client, "Api", &definition.to_string()).await;
     let execution = start(&client, &machine, "{}").await;
-    let mut sent = None;
-    for _ in 0..250 {
-        sent = log.lock().unwrap().first().cloned();
-        if sent.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let sent = sent.expect("the API was called");
+    let sent = first_request(&log).await;
     assert_eq!(sent.operation, "/prod/approvals?order=7");
     assert_eq!(sent.body, r#"{"order":7}"#);
     client
