@@ -123,6 +123,15 @@ impl<'a> Run<'a> {
             input: to_text(&input),
             role_arn,
         });
+        self.arm_execution_timer();
+        let scope = self.new_scope(None);
+        let frame = self.new_frame(None, scope, self.definition.start_at(), input, 0);
+        self.ready(frame);
+    }
+
+    /// Arms the execution's own timer (the definition's `TimeoutSeconds`, else the
+    /// workflow type's longest duration) from now: at the start and at each redrive.
+    fn arm_execution_timer(&mut self) {
         let timeout = self
             .definition
             .timeout_seconds
@@ -136,9 +145,6 @@ impl<'a> Run<'a> {
                 fire_at_millis,
             });
         }
-        let scope = self.new_scope(None);
-        let frame = self.new_frame(None, scope, self.definition.start_at(), input, 0);
-        self.ready(frame);
     }
 
     /// Runs ready frames until none is left or the step budget is spent.
@@ -311,19 +317,7 @@ impl<'a> Run<'a> {
         let redrive_count = self.execution.info.redrive_count;
         let last = self.execution.next_event_id - 1;
         let redriven = self.emit(last, || Details::ExecutionRedriven { redrive_count });
-        let timeout = self
-            .definition
-            .timeout_seconds
-            .or(self.execution.config.duration_seconds_max);
-        if let Some(seconds) = timeout {
-            let timer_id = self.new_wait_id();
-            self.execution.execution_timer = Some(timer_id);
-            let fire_at_millis = self.now.saturating_add(seconds as i64 * 1000);
-            self.commands.push(Command::StartTimer {
-                timer_id,
-                fire_at_millis,
-            });
-        }
+        self.arm_execution_timer();
         let scope = self.new_scope(None);
         for (name, value) in point.variables {
             self.set_variable(scope, name, value);

@@ -77,24 +77,16 @@ pub async fn tag(app: &App, request: &Request) -> ApiResult<Value> {
         return Err(ApiError::missing("tags"));
     }
     let new_tags = parse_tags(request)?;
-    let mut registry = app.registry.write().await;
-    let mut machine = registry
-        .state_machines
-        .get(arn)
-        .ok_or_else(|| ApiError::resource_not_found(arn))?
-        .clone();
-    for (key, value) in &new_tags {
-        set_tag(&mut machine.tags, key, value);
-    }
-    if machine.tags.len() > TAGS_MAX {
-        return Err(too_many_tags(arn));
-    }
-    app.commit(vec![Write::PutResource(Resource::StateMachine(
-        machine.clone(),
-    ))])
-    .await?;
-    registry.put(Resource::StateMachine(machine));
-    Ok(json!({}))
+    change_tags(app, arn, |tags| {
+        for (key, value) in &new_tags {
+            set_tag(tags, key, value);
+        }
+        if tags.len() > TAGS_MAX {
+            return Err(too_many_tags(arn));
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub async fn untag(app: &App, request: &Request) -> ApiResult<Value> {
@@ -105,13 +97,27 @@ pub async fn untag(app: &App, request: &Request) -> ApiResult<Value> {
         .iter()
         .filter_map(|key| key.as_str().map(str::to_string))
         .collect();
+    change_tags(app, arn, |tags| {
+        tags.retain(|(key, _)| !keys.contains(key));
+        Ok(())
+    })
+    .await
+}
+
+/// Changes a state machine's tags with `change`, commits the machine and then puts it in
+/// the registry (TagResource and UntagResource alike).
+async fn change_tags(
+    app: &App,
+    arn: &str,
+    change: impl FnOnce(&mut Vec<(String, String)>) -> ApiResult<()>,
+) -> ApiResult<Value> {
     let mut registry = app.registry.write().await;
     let mut machine = registry
         .state_machines
         .get(arn)
         .ok_or_else(|| ApiError::resource_not_found(arn))?
         .clone();
-    machine.tags.retain(|(key, _)| !keys.contains(key));
+    change(&mut machine.tags)?;
     app.commit(vec![Write::PutResource(Resource::StateMachine(
         machine.clone(),
     ))])
