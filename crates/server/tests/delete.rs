@@ -8,7 +8,9 @@ use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{
     ExecutionRedriveStatus, ExecutionStatus, RoutingConfigurationListItem, StateMachineStatus,
 };
-use common::{client, create, create_activity, memory_server, start, wait_for_end, ROLE};
+use common::{
+    client, create, create_activity, event_types, history, memory_server, start, wait_for_end, ROLE,
+};
 use std::time::Duration;
 
 /// Prepare (Pass) → Work (the activity's Task) → Done (Pass).
@@ -68,19 +70,13 @@ async fn assert_terminated(client: &aws_sdk_sfn::Client, execution: &str, machin
     assert_eq!(ended.error.as_deref(), Some("States.Runtime"));
     let cause = format!("State machine {machine_name} has been deleted.");
     assert_eq!(ended.cause.as_deref(), Some(cause.as_str()));
-    let history = client
-        .get_execution_history()
-        .execution_arn(execution)
-        .send()
-        .await
-        .unwrap();
-    let last = history.events.last().unwrap();
+    let history = history(client, execution).await;
+    let last = history.last().unwrap();
     assert_eq!(last.r#type.as_str(), "ExecutionFailed");
     let details = last.execution_failed_event_details.as_ref().unwrap();
     assert_eq!(details.error.as_deref(), Some("States.Runtime"));
     assert_eq!(details.cause.as_deref(), Some(cause.as_str()));
     let entered: Vec<&str> = history
-        .events
         .iter()
         .filter_map(|event| event.state_entered_event_details.as_ref())
         .map(|details| details.name.as_str())
@@ -285,15 +281,8 @@ async fn a_waiting_execution_ends_when_its_wait_is_over() {
         Some(StateMachineStatus::Deleting)
     );
     assert_terminated(&client, &execution, "waiting").await;
-    let history = client
-        .get_execution_history()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap();
-    let types: Vec<&str> = history.events.iter().map(|e| e.r#type.as_str()).collect();
     assert_eq!(
-        types,
+        event_types(&history(&client, &execution).await),
         ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"]
     );
     wait_until_deleted(&client, &machine).await;

@@ -4,7 +4,7 @@
 mod common;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, StateMachineType, SyncExecutionStatus};
+use aws_sdk_sfn::types::{ExecutionStatus, StateMachineType, SyncExecutionStatus};
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -76,24 +76,6 @@ impl Files {
     }
 }
 
-async fn history(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<HistoryEvent> {
-    client
-        .get_execution_history()
-        .execution_arn(arn)
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap()
-        .events
-}
-
-fn types(events: &[HistoryEvent]) -> Vec<String> {
-    events
-        .iter()
-        .map(|event| event.r#type.as_str().to_string())
-        .collect()
-}
-
 async fn status(client: &aws_sdk_sfn::Client, arn: &str) -> ExecutionStatus {
     let described = client.describe_execution().execution_arn(arn).send();
     described.await.unwrap().status
@@ -134,7 +116,7 @@ async fn a_test_case_answers_the_states_it_mocks_and_the_rest_run_for_real() {
                "echo": {"echoed": true}})
     );
     let events = history(&client, &execution).await;
-    let types = types(&events);
+    let types = event_types(&events);
     // Invocation 0 threw and was retried; invocation 1 returned. The callback did not wait.
     assert_eq!(
         types.iter().filter(|t| *t == "TaskFailed").count(),
@@ -152,7 +134,7 @@ async fn a_test_case_answers_the_states_it_mocks_and_the_rest_run_for_real() {
     // A test case that does not mock Notify leaves it waiting for its token.
     let waiting = start(&client, &format!("{machine}#ChargeOnly"), "{}").await;
     for _ in 0..200 {
-        let types = crate::types(&history(&client, &waiting).await);
+        let types = event_types(&history(&client, &waiting).await);
         if types
             .iter()
             .any(|t| t == "TaskSubmitted" || t == "TaskStarted")

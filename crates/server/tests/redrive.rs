@@ -5,28 +5,7 @@ mod common;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionRedriveStatus, ExecutionStatus};
-use common::{client, create_activity, memory_server, ROLE};
-use std::time::Duration;
-
-async fn wait_for(
-    client: &aws_sdk_sfn::Client,
-    arn: &str,
-    status: ExecutionStatus,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    for _ in 0..500 {
-        let described = client
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        if described.status == status {
-            return described;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{arn} never reached {status:?}");
-}
+use common::{client, create_activity, event_types, history, memory_server, wait_for_status, ROLE};
 
 async fn answer(client: &aws_sdk_sfn::Client, activity: &str, succeed: bool) {
     let task = client
@@ -83,7 +62,7 @@ async fn a_failed_execution_is_redriven_from_the_state_it_failed_in() {
         .unwrap()
         .execution_arn;
     answer(&client, &activity, false).await;
-    let failed = wait_for(&client, &execution, ExecutionStatus::Failed).await;
+    let failed = wait_for_status(&client, &execution, ExecutionStatus::Failed).await;
     assert_eq!(failed.error.as_deref(), Some("Flaky"));
     assert_eq!(
         failed.redrive_status.as_ref().map(|s| s.as_str()),
@@ -107,17 +86,11 @@ async fn a_failed_execution_is_redriven_from_the_state_it_failed_in() {
         .expect("the same client token answers the same redrive");
     assert_eq!(repeated.redrive_date, redriven.redrive_date);
     answer(&client, &activity, true).await;
-    let done = wait_for(&client, &execution, ExecutionStatus::Succeeded).await;
+    let done = wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
     assert_eq!(done.output.as_deref(), Some(r#"{"done":true}"#));
     assert_eq!(done.redrive_count, Some(1));
 
-    let history = client
-        .get_execution_history()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap();
-    let types: Vec<&str> = history.events.iter().map(|e| e.r#type.as_str()).collect();
+    let types = event_types(&history(&client, &execution).await);
     let redriven_at = types
         .iter()
         .position(|t| *t == "ExecutionRedriven")
@@ -169,7 +142,7 @@ async fn a_redrive_client_token_is_answered_again_after_a_restart_for_15_minutes
     let machine = common::create(&first, "tokens", &definition).await;
     let execution = common::start(&first, &machine, "{}").await;
     answer(&first, &activity, false).await;
-    wait_for(&first, &execution, ExecutionStatus::Failed).await;
+    wait_for_status(&first, &execution, ExecutionStatus::Failed).await;
     let redriven = first
         .redrive_execution()
         .execution_arn(&execution)
@@ -251,7 +224,7 @@ async fn an_execution_that_ended_more_than_14_days_ago_is_not_redrivable() {
     )
     .await;
     let execution = common::start(&first, &machine, "{}").await;
-    wait_for(&first, &execution, ExecutionStatus::Failed).await;
+    wait_for_status(&first, &execution, ExecutionStatus::Failed).await;
     server.shutdown().await;
 
     let fourteen_days = 14 * 24 * 60;
@@ -310,21 +283,7 @@ async fn an_execution_ended_by_the_history_limit_is_not_redrivable() {
     )
     .await;
     let execution = common::start(&client, &machine, "{}").await;
-    let mut failed = None;
-    for _ in 0..1500 {
-        let described = client
-            .describe_execution()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .unwrap();
-        if described.status == ExecutionStatus::Failed {
-            failed = Some(described);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let failed = failed.expect("the execution hits the history limit");
+    let failed = wait_for_status(&client, &execution, ExecutionStatus::Failed).await;
     assert_eq!(failed.error(), Some("States.Runtime"));
     assert_eq!(
         failed.redrive_status(),

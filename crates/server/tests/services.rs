@@ -9,7 +9,7 @@ mod common;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use common::{client, create, start, wait_for_end};
+use common::{client, create, event_types, history, start, wait_for_end};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -310,19 +310,9 @@ async fn human_approval_through_an_sqs_queue() {
     assert_eq!(log.lock().unwrap().len(), 1, "the message is sent once");
 
     // The history shows SQS's answer as TaskSubmitted, as AWS's does.
-    let history = client
-        .get_execution_history()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap();
-    let kinds: Vec<&str> = history
-        .events()
-        .iter()
-        .map(|event| event.r#type().as_str())
-        .collect();
+    let history = history(&client, &execution).await;
     assert_eq!(
-        kinds,
+        event_types(&history),
         [
             "ExecutionStarted",
             "TaskStateEntered",
@@ -334,7 +324,7 @@ async fn human_approval_through_an_sqs_queue() {
             "ExecutionSucceeded"
         ]
     );
-    let submitted = history.events()[4].task_submitted_event_details().unwrap();
+    let submitted = history[4].task_submitted_event_details().unwrap();
     assert_eq!(submitted.resource_type(), "sqs");
     assert_eq!(submitted.resource(), "sendMessage.waitForTaskToken");
     let response: Value = serde_json::from_str(submitted.output().unwrap()).unwrap();
@@ -397,27 +387,13 @@ async fn a_submitted_callback_is_not_sent_again_after_a_restart() {
     );
     let machine = create(&client, "Restarted", &definition.to_string()).await;
     let execution = start(&client, &machine, "{}").await;
-    let history_length = |client: aws_sdk_sfn::Client, execution: String| async move {
-        client
-            .get_execution_history()
-            .execution_arn(execution)
-            .send()
-            .await
-            .unwrap()
-            .events()
-            .len()
-    };
     for _ in 0..250 {
-        if history_length(client.clone(), execution.clone()).await == 5 {
+        if history(&client, &execution).await.len() == 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(
-        history_length(client.clone(), execution.clone()).await,
-        5,
-        "TaskSubmitted"
-    );
+    assert_eq!(history(&client, &execution).await.len(), 5, "TaskSubmitted");
     server.shutdown().await;
 
     let server = steppe_server::start(options()).await.unwrap();
@@ -730,14 +706,8 @@ async fn api_gateway_calls_wait_for_their_token_and_fail_by_status() {
         json!(r#"{"message":"Missing Authentication Token"}"#)
     );
     // The accepted call's response was recorded as TaskSubmitted.
-    let history = client
-        .get_execution_history()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap();
-    let submitted = history
-        .events()
+    let events = history(&client, &execution).await;
+    let submitted = events
         .iter()
         .find_map(|event| event.task_submitted_event_details())
         .expect("TaskSubmitted");

@@ -5,22 +5,11 @@ mod common;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
-use common::{client, create, create_activity, memory_server, start, wait_for_end};
+use common::{
+    client, create, create_activity, event_types, history, memory_server, start, wait_for_end,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-async fn event_types(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
-    client
-        .get_execution_history()
-        .execution_arn(arn)
-        .send()
-        .await
-        .unwrap()
-        .events
-        .iter()
-        .map(|event| event.r#type.as_str().to_string())
-        .collect()
-}
 
 fn code<E: ProvideErrorMetadata>(error: &E) -> String {
     error.code().unwrap_or_default().to_string()
@@ -111,7 +100,7 @@ async fn an_activity_task_goes_to_a_worker_and_its_result_continues_the_executio
     assert_eq!(ended.status, ExecutionStatus::Succeeded);
     assert_eq!(ended.output.as_deref(), Some(r#"{"done":true}"#));
     assert_eq!(
-        event_types(&client, &execution).await,
+        event_types(&history(&client, &execution).await),
         [
             "ExecutionStarted",
             "TaskStateEntered",
@@ -122,14 +111,8 @@ async fn an_activity_task_goes_to_a_worker_and_its_result_continues_the_executio
             "ExecutionSucceeded"
         ]
     );
-    let history = client
-        .get_execution_history()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap();
-    let started = history
-        .events
+    let events = history(&client, &execution).await;
+    let started = events
         .iter()
         .find_map(|event| event.activity_started_event_details.as_ref())
         .expect("ActivityStarted has details");
@@ -196,7 +179,7 @@ async fn a_worker_that_vanishes_ends_in_a_heartbeat_timeout() {
     let ended = wait_for_end(&client, &execution).await;
     assert_eq!(ended.status, ExecutionStatus::Failed);
     assert_eq!(ended.error.as_deref(), Some("States.HeartbeatTimeout"));
-    let types = event_types(&client, &execution).await;
+    let types = event_types(&history(&client, &execution).await);
     assert!(types.contains(&"ActivityTimedOut".to_string()), "{types:?}");
     let late = client
         .send_task_success()
@@ -247,9 +230,9 @@ async fn send_task_failure_is_caught_by_catch() {
         output,
         json!({"error": {"Error": "Rejected", "Cause": "no stock"}})
     );
-    assert!(event_types(&client, &execution)
-        .await
-        .contains(&"ActivityFailed".to_string()));
+    assert!(
+        event_types(&history(&client, &execution).await).contains(&"ActivityFailed".to_string())
+    );
     server.shutdown().await;
 }
 
@@ -432,9 +415,7 @@ async fn a_task_of_a_missing_or_deleted_activity_fails_the_execution_with_states
     let machine = create(&client, "doomed", &caught(&activity_arn)).await;
     let queued = start(&client, &machine, "{}").await;
     for _ in 0..100 {
-        if event_types(&client, &queued)
-            .await
-            .contains(&"ActivityScheduled".to_string())
+        if event_types(&history(&client, &queued).await).contains(&"ActivityScheduled".to_string())
         {
             break;
         }

@@ -136,10 +136,53 @@ pub async fn start(client: &aws_sdk_sfn::Client, machine: &str, input: &str) -> 
         .execution_arn
 }
 
+/// An execution's whole history (up to 1,000 events: every test's fits).
+pub async fn history(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> Vec<aws_sdk_sfn::types::HistoryEvent> {
+    client
+        .get_execution_history()
+        .execution_arn(arn)
+        .max_results(1000)
+        .send()
+        .await
+        .expect("the history")
+        .events
+}
+
+/// The types of history events, in order.
+pub fn event_types(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|event| event.r#type.as_str().to_string())
+        .collect()
+}
+
 /// Polls DescribeExecution until the execution is no longer RUNNING (10 s at most).
 pub async fn wait_for_end(
     client: &aws_sdk_sfn::Client,
     arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    wait_until(client, arn, |status| {
+        *status != aws_sdk_sfn::types::ExecutionStatus::Running
+    })
+    .await
+}
+
+/// Polls DescribeExecution until the execution has `status` (10 s at most).
+pub async fn wait_for_status(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+    status: aws_sdk_sfn::types::ExecutionStatus,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    wait_until(client, arn, |now| *now == status).await
+}
+
+async fn wait_until(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+    done: impl Fn(&aws_sdk_sfn::types::ExecutionStatus) -> bool,
 ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
     for _ in 0..500 {
         let described = client
@@ -148,10 +191,10 @@ pub async fn wait_for_end(
             .send()
             .await
             .unwrap();
-        if described.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+        if done(&described.status) {
             return described;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("{arn} did not end");
+    panic!("{arn} did not reach the awaited status");
 }
