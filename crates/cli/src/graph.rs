@@ -46,10 +46,14 @@ pub fn run(args: &GraphArgs) -> Result<ExitCode> {
     };
     let drawing = match steppe_graph::render_definition(&text, format) {
         Ok(drawing) => drawing,
-        Err(diagnostics) => {
+        Err(steppe_graph::Error::Invalid(diagnostics)) => {
             for diagnostic in &diagnostics {
                 eprintln!("{diagnostic}");
             }
+            return Ok(ExitCode::from(2));
+        }
+        Err(steppe_graph::Error::TooLarge(too_large)) => {
+            eprintln!("steppe: {too_large}; --format dot or mermaid draws it without a layout");
             return Ok(ExitCode::from(2));
         }
     };

@@ -162,8 +162,10 @@ pub fn graph(body: &[u8]) -> Response {
     match steppe_asl::compile(text) {
         Ok(definition) => {
             let model = steppe_graph::Graph::from_definition(&definition);
-            let svg = steppe_graph::render(&model, steppe_graph::Format::Svg);
-            json_response(200, &json!({"svg": svg, "graph": model.to_json()}))
+            match steppe_graph::render(&model, steppe_graph::Format::Svg) {
+                Ok(svg) => json_response(200, &json!({"svg": svg, "graph": model.to_json()})),
+                Err(too_large) => error(413, &too_large.to_string()),
+            }
         }
         Err(diagnostics) => {
             let diagnostics: Vec<Value> = diagnostics

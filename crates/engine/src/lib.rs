@@ -33,6 +33,8 @@
 
 mod event;
 mod execution;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 mod io;
 mod jsonata;
 mod random;

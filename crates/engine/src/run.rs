@@ -186,6 +186,8 @@ impl<'a> Run<'a> {
                 let state = self.definition.state(frame.state);
                 let state_type = state_type(&state.kind);
                 let name = state.name.clone();
+                #[cfg(feature = "fault-injection")]
+                crate::fault::entering(&name);
                 let input = &frame.input;
                 let record = self.record_history();
                 let entered_input = if record {

@@ -20,6 +20,21 @@
 use crate::label;
 use crate::model::{BlockIdx, Graph, NodeIdx, NodeKind};
 
+/// The most vertices (states, markers and the dummy vertices that long edges pass through)
+/// one layout places, over all its blocks. Every step is near-linear in them, so this bounds
+/// the time and memory of a drawing: about 0.3 s and 15 MB at the limit. Real machines stay
+/// far below it (a 100-state nested machine has about 1,000); a dense machine whose Choice
+/// rules jump across hundreds of layers does not, and is refused rather than drawn for minutes.
+pub const LAYOUT_VERTICES_MAX: usize = 60_000;
+
+/// A definition whose layout would place more than [`LAYOUT_VERTICES_MAX`] vertices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the state machine is too large to draw: its layout needs more than {LAYOUT_VERTICES_MAX} \
+     vertices (its long edges cross many layers)"
+)]
+pub struct TooLarge;
+
 /// A rectangle; `x`, `y` is the top-left corner.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Rect {
@@ -134,8 +149,8 @@ pub fn text_width(text: &str, font_size: f64) -> f64 {
         * 1.1
 }
 
-/// Lays out `graph`.
-pub fn layout(graph: &Graph) -> Layout {
+/// Lays out `graph`, unless it needs more than [`LAYOUT_VERTICES_MAX`] vertices.
+pub fn layout(graph: &Graph) -> Result<Layout, TooLarge> {
     let mut edges_by_block: Vec<Vec<usize>> = vec![Vec::new(); graph.blocks.len()];
     for (edge_idx, edge) in graph.edges.iter().enumerate() {
         edges_by_block[graph.nodes[edge.from].block].push(edge_idx);
@@ -146,11 +161,12 @@ pub fn layout(graph: &Graph) -> Layout {
         blocks: vec![None; graph.blocks.len()],
         inner: vec![Vec::new(); graph.nodes.len()],
         sizes: vec![(0.0, 0.0); graph.nodes.len()],
+        vertices_left: LAYOUT_VERTICES_MAX,
     };
     if graph.blocks.is_empty() {
-        return Layout::default();
+        return Ok(Layout::default());
     }
-    state.block(0);
+    state.block(0)?;
     let mut result = Layout {
         width: 0.0,
         height: 0.0,
@@ -169,7 +185,7 @@ pub fn layout(graph: &Graph) -> Layout {
         width: result.width,
         height: result.height,
     };
-    result
+    Ok(result)
 }
 
 /// One block laid out in its own coordinates.
@@ -199,15 +215,17 @@ struct State<'a> {
     blocks: Vec<Option<BlockLayout>>,
     inner: Vec<Vec<Inner>>,
     sizes: Vec<(f64, f64)>,
+    /// What is left of [`LAYOUT_VERTICES_MAX`].
+    vertices_left: usize,
 }
 
 impl State<'_> {
     /// Lays out block `block_idx` after its containers' children.
-    fn block(&mut self, block_idx: BlockIdx) {
+    fn block(&mut self, block_idx: BlockIdx) -> Result<(), TooLarge> {
         let graph = self.graph;
         let block = &graph.blocks[block_idx];
         for &node in &block.nodes {
-            self.sizes[node] = self.node_size(node);
+            self.sizes[node] = self.node_size(node)?;
         }
         let local: Vec<NodeIdx> = block.nodes.clone();
         let mut position = vec![usize::MAX; graph.nodes.len()];
@@ -249,7 +267,7 @@ impl State<'_> {
                 (width + extra, height)
             })
             .collect();
-        let layered = layered(&sizes, &edges, 0);
+        let layered = layered(&sizes, &edges, 0, &mut self.vertices_left)?;
         let nodes = local
             .iter()
             .enumerate()
@@ -276,13 +294,14 @@ impl State<'_> {
             nodes,
             edges: layered.routes,
         });
+        Ok(())
     }
 
     /// A node's size; a container's children are laid out first.
-    fn node_size(&mut self, node_idx: NodeIdx) -> (f64, f64) {
+    fn node_size(&mut self, node_idx: NodeIdx) -> Result<(f64, f64), TooLarge> {
         let node = &self.graph.nodes[node_idx];
         match node.kind {
-            NodeKind::Start | NodeKind::End => return (MARKER, MARKER),
+            NodeKind::Start | NodeKind::End => return Ok((MARKER, MARKER)),
             NodeKind::State => {}
         }
         let name = label::truncate(&node.name, NAME_CHARS_MAX);
@@ -294,14 +313,14 @@ impl State<'_> {
         };
         let box_width = (text + extra).max(STATE_WIDTH_MIN);
         if node.children.is_empty() {
-            return (box_width, STATE_HEIGHT);
+            return Ok((box_width, STATE_HEIGHT));
         }
         let children = node.children.clone();
         let mut inner = Vec::new();
         let mut x = PAD;
         let mut frame_height: f64 = 0.0;
         for &child in &children {
-            self.block(child);
+            self.block(child)?;
             let (width, height) = self.blocks[child]
                 .as_ref()
                 .map_or((0.0, 0.0), |layout| (layout.width, layout.height));
@@ -331,7 +350,7 @@ impl State<'_> {
             entry.origin.0 += slack;
         }
         self.inner[node_idx] = inner;
-        (width, HEADER + frame_height + PAD)
+        Ok((width, HEADER + frame_height + PAD))
     }
 
     /// Writes block `block_idx`'s nodes, edges and frames at `(dx, dy)`, recursively.
@@ -400,11 +419,23 @@ struct Vertex {
     dummy_of: Option<usize>,
 }
 
-/// Lays out one block: `sizes` per local node, `edges` between them; `start` is the root.
-fn layered(sizes: &[(f64, f64)], edges: &[LayerEdge], start: usize) -> Layered {
+/// Lays out one block: `sizes` per local node, `edges` between them; `start` is the root. Its
+/// vertices, dummies included, are taken from `vertices_left` before any is made.
+fn layered(
+    sizes: &[(f64, f64)],
+    edges: &[LayerEdge],
+    start: usize,
+    vertices_left: &mut usize,
+) -> Result<Layered, TooLarge> {
     let n = sizes.len();
     let reversed = back_edges(n, edges, start);
     let layer = assign_layers(n, edges, &reversed);
+    let dummies = edges.iter().map(|edge| {
+        let span = layer[edge.from].abs_diff(layer[edge.to]);
+        span.saturating_sub(1)
+    });
+    let vertices = dummies.fold(n, usize::saturating_add);
+    *vertices_left = vertices_left.checked_sub(vertices).ok_or(TooLarge)?;
     // Build vertices and the chain of each edge (source, dummies..., target) in DAG direction.
     let mut vertices: Vec<Vertex> = sizes
         .iter()
@@ -527,12 +558,12 @@ fn layered(sizes: &[(f64, f64)], edges: &[LayerEdge], start: usize) -> Layered {
             (edge.id, route)
         })
         .collect();
-    Layered {
+    Ok(Layered {
         width,
         height,
         centers,
         routes,
-    }
+    })
 }
 
 fn self_loop_route(size: (f64, f64), center: (f64, f64), label: Option<(f64, f64)>) -> Route {
@@ -875,7 +906,7 @@ mod tests {
                 label: Some((40.0, 16.0)),
             },
         ];
-        let layered = layered(&sizes, &edges, 0);
+        let layered = layered(&sizes, &edges, 0, &mut LAYOUT_VERTICES_MAX.clone()).unwrap();
         let (_, labelled) = &layered.routes[1];
         assert_eq!(labelled.points.len(), 3);
         assert!(labelled.label.is_some());

@@ -15,9 +15,9 @@
 //! let definition = steppe_asl::compile(text).expect("valid definition");
 //! let graph = steppe_graph::Graph::from_definition(&definition);
 //! assert_eq!(graph.state_count(), 3);
-//! let mermaid = steppe_graph::render(&graph, steppe_graph::Format::Mermaid);
+//! let mermaid = steppe_graph::render(&graph, steppe_graph::Format::Mermaid).unwrap();
 //! assert!(mermaid.contains(r#"-->|"$.n #gt; 1"|"#));
-//! let svg = steppe_graph::render(&graph, steppe_graph::Format::Svg);
+//! let svg = steppe_graph::render(&graph, steppe_graph::Format::Svg).unwrap();
 //! assert!(svg.contains(r#"data-state="Big""#));
 //! ```
 //!
@@ -69,21 +69,28 @@ impl FromStr for Format {
     }
 }
 
-/// Draws `graph` in `format`.
-pub fn render(graph: &Graph, format: Format) -> String {
-    match format {
-        Format::Svg => svg::render(graph, &layout::layout(graph)),
+/// Draws `graph` in `format`. Only the SVG needs a layout, which a graph too dense to lay out
+/// within [`layout::LAYOUT_VERTICES_MAX`] does not get.
+pub fn render(graph: &Graph, format: Format) -> Result<String, layout::TooLarge> {
+    Ok(match format {
+        Format::Svg => svg::render(graph, &layout::layout(graph)?),
         Format::Dot => dot::render(graph),
         Format::Mermaid => mermaid::render(graph),
         Format::Json => format!("{:#}\n", graph.to_json()),
-    }
+    })
 }
 
-/// Compiles `definition` and draws it; `Err` holds the validation diagnostics.
-pub fn render_definition(
-    definition: &str,
-    format: Format,
-) -> Result<String, Vec<steppe_asl::Diagnostic>> {
-    let compiled = steppe_asl::compile(definition)?;
-    Ok(render(&Graph::from_definition(&compiled), format))
+/// Why a definition was not drawn.
+#[derive(Debug)]
+pub enum Error {
+    /// It is invalid: its validation diagnostics.
+    Invalid(Vec<steppe_asl::Diagnostic>),
+    /// It is too dense to lay out.
+    TooLarge(layout::TooLarge),
+}
+
+/// Compiles `definition` and draws it.
+pub fn render_definition(definition: &str, format: Format) -> Result<String, Error> {
+    let compiled = steppe_asl::compile(definition).map_err(Error::Invalid)?;
+    render(&Graph::from_definition(&compiled), format).map_err(Error::TooLarge)
 }

@@ -73,9 +73,9 @@ fn random_definitions_draw_without_panics_or_overlaps() {
             Err(diagnostics) => panic!("case {case} is invalid: {diagnostics:?}\n{text}"),
         };
         let graph = Graph::from_definition(&compiled);
-        let layout = steppe_graph::layout::layout(&graph);
+        let layout = steppe_graph::layout::layout(&graph).unwrap();
         for format in [Format::Svg, Format::Dot, Format::Mermaid, Format::Json] {
-            assert!(!steppe_graph::render(&graph, format).is_empty());
+            assert!(!steppe_graph::render(&graph, format).unwrap().is_empty());
         }
         for block in &graph.blocks {
             for (i, &a) in block.nodes.iter().enumerate() {

@@ -253,7 +253,7 @@ fn jsonata_condition_labels_show_the_expression() {
 #[test]
 fn layout_keeps_containers_around_their_children_and_boxes_apart() {
     let graph = graph(NESTED);
-    let layout = steppe_graph::layout::layout(&graph);
+    let layout = steppe_graph::layout::layout(&graph).unwrap();
     let inside = |inner: steppe_graph::layout::Rect, outer: steppe_graph::layout::Rect| {
         inner.x >= outer.x
             && inner.y >= outer.y
@@ -314,9 +314,9 @@ fn layout_keeps_containers_around_their_children_and_boxes_apart() {
 #[test]
 fn every_format_draws_every_state() {
     let graph = graph(NESTED);
-    let svg = steppe_graph::render(&graph, Format::Svg);
-    let dot = steppe_graph::render(&graph, Format::Dot);
-    let mermaid = steppe_graph::render(&graph, Format::Mermaid);
+    let svg = steppe_graph::render(&graph, Format::Svg).unwrap();
+    let dot = steppe_graph::render(&graph, Format::Dot).unwrap();
+    let mermaid = steppe_graph::render(&graph, Format::Mermaid).unwrap();
     for node in graph
         .nodes
         .iter()
@@ -366,11 +366,11 @@ fn names_are_escaped_in_every_format() {
     let graph = graph(
         r#"{"StartAt": "a<b> & \"c\"", "States": {"a<b> & \"c\"": {"Type": "Pass", "End": true}}}"#,
     );
-    let svg = steppe_graph::render(&graph, Format::Svg);
+    let svg = steppe_graph::render(&graph, Format::Svg).unwrap();
     assert!(svg.contains("a&lt;b&gt; &amp; &quot;c&quot;"));
     assert!(!svg.contains("a<b>"));
-    let mermaid = steppe_graph::render(&graph, Format::Mermaid);
+    let mermaid = steppe_graph::render(&graph, Format::Mermaid).unwrap();
     assert!(mermaid.contains("a#lt;b#gt; & #quot;c#quot;"));
-    let dot = steppe_graph::render(&graph, Format::Dot);
+    let dot = steppe_graph::render(&graph, Format::Dot).unwrap();
     assert!(dot.contains(r#"a<b> & \"c\""#));
 }

@@ -134,6 +134,21 @@ impl LocalQueue {
         self.timers.pop_first()
     }
 
+    /// Queues `input` before every other owed input.
+    pub fn push_front(&mut self, input: Input) {
+        self.inputs.push_front(input);
+    }
+
+    /// Takes the earliest armed timer if it is due at `now_millis`, as its `TimerFired`.
+    pub fn due_timer(&mut self, now_millis: i64) -> Option<Input> {
+        let (fire_at_millis, _) = self.peek_timer()?;
+        if fire_at_millis > now_millis {
+            return None;
+        }
+        let (_, timer_id) = self.next_timer()?;
+        Some(Input::TimerFired { timer_id })
+    }
+
     /// The earliest armed timer, left armed.
     pub fn peek_timer(&self) -> Option<(i64, u64)> {
         self.timers.first().copied()

@@ -3,6 +3,7 @@
 use crate::arn::Arns;
 use crate::driver::Driver;
 use crate::error::ApiResult;
+use crate::limits::Limits;
 use crate::registry::{Definitions, Registry};
 use std::sync::{Arc, Mutex};
 use steppe_engine::Random;
@@ -28,6 +29,10 @@ pub struct App {
     pub express: Arc<crate::express::ExpressExecutions>,
     /// Where the time comes from.
     pub clock: Arc<dyn Clock + Send + Sync>,
+    /// Bounds on connections, requests and Express executions.
+    pub limits: Limits,
+    /// Console drawings run one at a time, off the async workers.
+    pub drawing: tokio::sync::Semaphore,
     random: Mutex<Random>,
 }
 
@@ -38,19 +43,22 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Wires the parts together.
+    /// Wires the parts together; the region, account, clock and limits come from `options`.
     pub fn new(
-        arns: Arns,
         store: Arc<dyn Store>,
         registry: Registry,
         definitions: Arc<Definitions>,
         driver: Arc<Driver>,
         tasks: Arc<crate::tasks::Tasks>,
-        clock: Arc<dyn Clock + Send + Sync>,
+        options: &crate::Options,
     ) -> App {
+        let clock = options.clock.clone();
         let seed = clock.now_millis() as u64 ^ u64::from(std::process::id()) << 32;
         App {
-            arns,
+            arns: Arns {
+                region: options.region.clone(),
+                account: options.account.clone(),
+            },
             store,
             registry: RwLock::new(registry),
             definitions,
@@ -58,6 +66,8 @@ impl App {
             tasks,
             express: Arc::default(),
             clock,
+            limits: options.limits.clone(),
+            drawing: tokio::sync::Semaphore::new(1),
             random: Mutex::new(Random::new(seed)),
         }
     }

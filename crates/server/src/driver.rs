@@ -32,7 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use steppe_asl::Definition;
 use steppe_engine::{
-    apply, Command, Config, Execution, ExecutionInfo, Input, Random, Status, TaskInvocation,
+    apply, Command, Config, Details, ErrorCause, Execution, ExecutionInfo, HistoryEvent, Input,
+    Random, Status, TaskInvocation,
 };
 use steppe_runtime::{Clock, TaskOutcome};
 use steppe_store::{
@@ -52,7 +53,19 @@ pub struct Applied {
     pub status: Option<Status>,
 }
 
-type Reply = oneshot::Sender<Result<Applied, steppe_store::Error>>;
+/// Why an input was not applied.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The store failed, or the input conflicts with what is stored.
+    #[error(transparent)]
+    Store(#[from] steppe_store::Error),
+    /// The engine failed (panicked) applying inputs to this execution: it is quarantined and
+    /// ends as FAILED, or was never stored if it failed on its start.
+    #[error("the execution was quarantined: {0}")]
+    Quarantined(String),
+}
+
+type Reply = oneshot::Sender<Result<Applied, Error>>;
 
 /// See the module documentation.
 pub struct Driver {
@@ -84,6 +97,9 @@ struct Slot {
     draining: bool,
     /// Removed from the slot map: deliver to a fresh slot instead.
     evicted: bool,
+    /// Why the engine failed on this execution: once rebuilt from the store, it ends with
+    /// `Input::Fail` before anything else is applied.
+    quarantined: Option<String>,
 }
 
 enum SlotState {
@@ -138,6 +154,9 @@ struct Pending {
     task_results: Vec<Input>,
     /// Whether the execution ended.
     finished: bool,
+    /// An end written without the engine ([`Driver::end_unreplayable`]): if it fails, the
+    /// execution stays as stored, for the next restart to try again.
+    end_only: bool,
     /// Each applied input's reply and what it did.
     replies: Vec<(Option<Reply>, Applied)>,
     /// Tasks to open or close, in order.
@@ -218,7 +237,7 @@ impl Driver {
         row: ExecutionRow,
         execution: Execution,
         definition: Arc<Definition>,
-    ) -> Result<Applied, steppe_store::Error> {
+    ) -> Result<Applied, Error> {
         let (reply, answer) = oneshot::channel();
         let id = row.id;
         let start_millis = row.start_millis;
@@ -239,11 +258,14 @@ impl Driver {
             }]),
             draining: true,
             evicted: false,
+            quarantined: None,
         };
         let slot = Arc::new(Mutex::new(slot));
         lock(&self.slots).insert(id, slot.clone());
         tokio::spawn(self.clone().drain(slot));
-        answer.await.unwrap_or(Err(steppe_store::Error::Closed))
+        answer
+            .await
+            .unwrap_or(Err(Error::Store(steppe_store::Error::Closed)))
     }
 
     /// Delivers an input from outside (a stop request) and waits until it is committed.
@@ -251,7 +273,7 @@ impl Driver {
         self: &Arc<Self>,
         id: u64,
         input: Input,
-    ) -> Result<Applied, steppe_store::Error> {
+    ) -> Result<Applied, Error> {
         self.deliver_queued_and_wait(id, input, None, Vec::new())
             .await
     }
@@ -265,7 +287,7 @@ impl Driver {
         input: Input,
         at_millis: i64,
         writes: Vec<Write>,
-    ) -> Result<Applied, steppe_store::Error> {
+    ) -> Result<Applied, Error> {
         self.deliver_queued_and_wait(id, input, Some(at_millis), writes)
             .await
     }
@@ -276,7 +298,7 @@ impl Driver {
         input: Input,
         at_millis: Option<i64>,
         writes: Vec<Write>,
-    ) -> Result<Applied, steppe_store::Error> {
+    ) -> Result<Applied, Error> {
         let (reply, answer) = oneshot::channel();
         self.deliver(
             id,
@@ -288,7 +310,9 @@ impl Driver {
                 reply: Some(reply),
             },
         );
-        answer.await.unwrap_or(Err(steppe_store::Error::Closed))
+        answer
+            .await
+            .unwrap_or(Err(Error::Store(steppe_store::Error::Closed)))
     }
 
     /// Delivers a task's result (or heartbeat) from outside without waiting.
@@ -396,6 +420,7 @@ impl Driver {
                     queue: VecDeque::new(),
                     draining: false,
                     evicted: false,
+                    quarantined: None,
                 }))
             })
             .clone()
@@ -425,7 +450,20 @@ impl Driver {
         loop {
             let step = {
                 let mut guard = lock(&slot);
-                self.step(&mut guard)
+                // `step` catches the engine's panics itself; this catches the driver's own,
+                // so that one execution's failure never stops its queue for good.
+                match guarded(|| self.step(&mut guard)) {
+                    Ok(step) => step,
+                    Err(reason) => {
+                        eprintln!(
+                            "steppe: execution {}: the driver failed: {reason}",
+                            guard.id
+                        );
+                        rewind(&mut guard, Vec::new(), Vec::new());
+                        guard.quarantined = Some(reason);
+                        continue;
+                    }
+                }
             };
             let pending = match step {
                 Step::Idle => return,
@@ -471,38 +509,21 @@ impl Driver {
                         }
                     }
                 }
+                Err(error) if pending.end_only => {
+                    lock(&slot).state = SlotState::Finished;
+                    eprintln!("steppe: execution {id}: could not end it: {error}");
+                    for (reply, _) in pending.replies {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Err(Error::Store(error.clone())));
+                        }
+                    }
+                }
                 Err(error) => {
-                    // The in-memory execution is ahead of the store: forget it and the
-                    // local inputs it queued, and rebuild from what was committed. Timers
-                    // that fired are still stored: deliver them again.
-                    let mut guard = lock(&slot);
-                    guard.state = SlotState::Unloaded;
-                    guard.queue.retain(|queued| !queued.local);
-                    for input in pending.task_results.into_iter().rev() {
-                        guard.queue.push_front(Queued {
-                            input,
-                            local: false,
-                            at_millis: None,
-                            prefix: Vec::new(),
-                            reply: None,
-                        });
-                    }
-                    for timer_id in pending.fired_timers.iter().rev() {
-                        guard.queue.push_front(Queued {
-                            input: Input::TimerFired {
-                                timer_id: *timer_id,
-                            },
-                            local: false,
-                            at_millis: None,
-                            prefix: Vec::new(),
-                            reply: None,
-                        });
-                    }
-                    drop(guard);
+                    rewind(&mut lock(&slot), pending.fired_timers, pending.task_results);
                     eprintln!("steppe: execution {id}: commit failed: {error}");
                     for (reply, _) in pending.replies {
                         if let Some(reply) = reply {
-                            let _ = reply.send(Err(error.clone()));
+                            let _ = reply.send(Err(Error::Store(error.clone())));
                         }
                     }
                 }
@@ -523,9 +544,22 @@ impl Driver {
                     for input in owed.into_iter().rev() {
                         slot.queue.push_front(Queued::local(input));
                     }
+                    if let Some(reason) = slot.quarantined.take() {
+                        slot.queue.push_front(Queued {
+                            input: quarantine_failure(&reason),
+                            local: false,
+                            at_millis: None,
+                            prefix: Vec::new(),
+                            reply: None,
+                        });
+                    }
                     slot.state = SlotState::Live(Box::new(live));
                 }
                 Ok(None) => slot.state = SlotState::Finished,
+                Err(Error::Quarantined(reason)) => {
+                    // Replaying its log fails: end it without the engine.
+                    return self.end_unreplayable(slot, reason);
+                }
                 Err(error) => {
                     eprintln!("steppe: execution {}: cannot rebuild: {error}", slot.id);
                     for queued in slot.queue.drain(..) {
@@ -580,6 +614,7 @@ impl Driver {
         let mut replies = Vec::new();
         let mut task_operations = Vec::new();
         let mut task_results = Vec::new();
+        let mut quarantine = None;
         for _ in 0..batch {
             let redrive = slot
                 .queue
@@ -637,7 +672,23 @@ impl Driver {
                 .instead(&live.execution.info.state_machine_arn, input);
             let record = InputRecord::from(&input);
             let redrive = input == Input::Redrive;
-            let transition = apply(&live.definition, &mut live.execution, input, now_millis);
+            let applied =
+                guarded(|| apply(&live.definition, &mut live.execution, input, now_millis));
+            let transition = match applied {
+                Ok(transition) => transition,
+                Err(reason) => {
+                    replies.push((
+                        reply,
+                        Applied {
+                            applied: false,
+                            now_millis,
+                            status: None,
+                        },
+                    ));
+                    quarantine = Some(reason);
+                    break;
+                }
+            };
             if redrive {
                 // Reopen the row in the same group as the transition that reruns it.
                 writes.push(Write::Redrive {
@@ -733,6 +784,22 @@ impl Driver {
                 },
             ));
         }
+        if let Some(reason) = quarantine {
+            // The engine failed on one of this group's inputs: nothing of the group is
+            // committed, and the execution, rebuilt from the store, ends next.
+            eprintln!(
+                "steppe: execution {}: quarantined, the engine failed: {reason}",
+                slot.id
+            );
+            rewind(slot, fired_timers, task_results);
+            for (reply, _) in replies {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(Error::Quarantined(reason.clone())));
+                }
+            }
+            slot.quarantined = Some(reason);
+            return Step::Answered;
+        }
         if replies.is_empty() {
             return Step::Answered;
         }
@@ -749,9 +816,122 @@ impl Driver {
             fired_timers,
             task_results,
             finished: live.execution.is_finished(),
+            end_only: false,
             replies,
             task_operations,
         })
+    }
+
+    /// Ends an execution whose log no longer replays (the engine panics on it) without the
+    /// engine: its row becomes FAILED (`States.Runtime`) with an `ExecutionFailed` event after
+    /// its stored history, so it is quarantined once instead of failing at every restart.
+    fn end_unreplayable(&self, slot: &mut Slot, reason: String) -> Step {
+        eprintln!(
+            "steppe: execution {}: quarantined, replaying its log fails: {reason}",
+            slot.id
+        );
+        let now_millis = self.clock.now_millis();
+        let write = match self.unreplayable_end(slot.id, &reason, now_millis) {
+            Ok(Some(write)) => write,
+            outcome => {
+                if let Err(error) = outcome {
+                    eprintln!("steppe: execution {}: cannot end it: {error}", slot.id);
+                }
+                for queued in slot.queue.drain(..) {
+                    if let Some(reply) = queued.reply {
+                        let _ = reply.send(Err(Error::Quarantined(reason.clone())));
+                    }
+                }
+                slot.draining = false;
+                self.evict(slot);
+                return Step::Idle;
+            }
+        };
+        let replies = slot
+            .queue
+            .drain(..)
+            .map(|queued| {
+                let applied = Applied {
+                    applied: false,
+                    now_millis,
+                    status: Some(Status::Failed),
+                };
+                (queued.reply, applied)
+            })
+            .collect();
+        slot.state = SlotState::Finished;
+        let (sender, committed) = oneshot::channel();
+        self.store.submit(
+            vec![write],
+            Box::new(move |result| {
+                let _ = sender.send(result);
+            }),
+        );
+        Step::Pending(Pending {
+            committed,
+            timer_operations: Vec::new(),
+            fired_timers: Vec::new(),
+            task_results: Vec::new(),
+            finished: true,
+            end_only: true,
+            replies,
+            task_operations: Vec::new(),
+        })
+    }
+
+    /// The transition [`Driver::end_unreplayable`] commits, or `None` when the execution is
+    /// not running (a redrive of an ended one failed to replay: it stays as it ended).
+    fn unreplayable_end(
+        &self,
+        id: u64,
+        reason: &str,
+        now_millis: i64,
+    ) -> Result<Option<Write>, steppe_store::Error> {
+        let Some(row) = self.store.execution(id)? else {
+            return Ok(None);
+        };
+        if row.status != Status::Running.as_str() {
+            return Ok(None);
+        }
+        let seq = self.store.inputs(id)?.len() as u64;
+        let last_event_id = self.store.history_len(id)?;
+        let failure = quarantine_failure(reason);
+        let Input::Fail { error, cause } = &failure else {
+            unreachable!("quarantine_failure gives Input::Fail");
+        };
+        let event = HistoryEvent {
+            id: last_event_id + 1,
+            previous_event_id: last_event_id,
+            timestamp_millis: now_millis,
+            details: Details::ExecutionFailed(ErrorCause {
+                error: Some(error.clone()),
+                cause: Some(cause.clone()),
+            }),
+        };
+        Ok(Some(Write::Transition(Box::new(TransitionRecord {
+            execution_id: id,
+            input: LoggedInput {
+                seq,
+                now_millis,
+                input: InputRecord::from(&failure),
+            },
+            events: vec![StoredEvent {
+                id: event.id,
+                json: event.to_json().to_string(),
+            }],
+            end: Some(ExecutionEnd {
+                status: Status::Failed.as_str().to_string(),
+                stop_millis: now_millis,
+                output: None,
+                error: Some(error.clone()),
+                cause: Some(cause.clone()),
+            }),
+            timers_started: Vec::new(),
+            timers_cleared: Vec::new(),
+            tasks_started: Vec::new(),
+            tasks_cleared: Vec::new(),
+            pending: Vec::new(),
+        }))))
     }
 
     /// The stored form of a scheduled task; activity tasks get a token here.
@@ -848,11 +1028,7 @@ impl Driver {
 
     /// Rebuilds a running execution from its input log, with the local inputs still owed;
     /// an ended one too when it is about to be redriven.
-    fn load(
-        &self,
-        id: u64,
-        redriving: bool,
-    ) -> Result<Option<(Live, Vec<Input>)>, steppe_store::Error> {
+    fn load(&self, id: u64, redriving: bool) -> Result<Option<(Live, Vec<Input>)>, Error> {
         let Some(row) = self.store.execution(id)? else {
             return Ok(None);
         };
@@ -862,7 +1038,7 @@ impl Driver {
         let compiled = self.definitions.by_id(&row.revision_id).ok_or_else(|| {
             steppe_store::Error::Decode(format!("revision {} is unknown", row.revision_id))
         })?;
-        let input = serde_json::from_str(&row.input)?;
+        let input = serde_json::from_str(&row.input).map_err(steppe_store::Error::from)?;
         let mut info = execution_info(&row, &compiled.revision.role_arn, &self.region);
         // The log replays the redrives, and the engine counts them again.
         info.redrive_count = 0;
@@ -877,20 +1053,22 @@ impl Driver {
             if owed.front() == Some(&input) {
                 owed.pop_front();
             } else if input == Input::Continue {
-                return Err(steppe_store::Error::Decode(format!(
+                return Err(Error::Store(steppe_store::Error::Decode(format!(
                     "input {} was not owed when it was applied",
                     logged.seq
-                )));
+                ))));
             }
-            let transition = apply(&definition, &mut execution, input, logged.now_millis);
+            let transition =
+                guarded(|| apply(&definition, &mut execution, input, logged.now_millis))
+                    .map_err(Error::Quarantined)?;
             owed.extend(follow_ups(&transition.commands));
         }
         let stored_events = self.store.history_len(id)?;
         if execution.next_event_id() - 1 != stored_events {
-            return Err(steppe_store::Error::Decode(format!(
+            return Err(Error::Store(steppe_store::Error::Decode(format!(
                 "replaying gave {} events where {stored_events} are stored",
                 execution.next_event_id() - 1
-            )));
+            ))));
         }
         Ok(Some((
             Live {
@@ -911,6 +1089,50 @@ pub fn activity_does_not_exist(activity_arn: &str) -> TaskOutcome {
     TaskOutcome::Failed {
         error: steppe_asl::error_name::RUNTIME.to_string(),
         cause: format!("The activity {activity_arn} does not exist."),
+    }
+}
+
+/// Forgets an execution's in-memory state after a group of its inputs was not committed (the
+/// commit failed, or the engine failed on one of them): it is rebuilt from the store before
+/// its next step. Local inputs are owed again by the replay; timers that fired are still
+/// stored, and integrations' results exist only here: both are queued again, first.
+fn rewind(slot: &mut Slot, fired_timers: Vec<u64>, task_results: Vec<Input>) {
+    slot.state = SlotState::Unloaded;
+    slot.queue.retain(|queued| !queued.local);
+    let timers = fired_timers
+        .into_iter()
+        .map(|timer_id| Input::TimerFired { timer_id });
+    for input in timers.chain(task_results).rev() {
+        slot.queue.push_front(Queued {
+            input,
+            local: false,
+            at_millis: None,
+            prefix: Vec::new(),
+            reply: None,
+        });
+    }
+}
+
+/// Runs `work`, turning a panic into its message: what the driver quarantines an execution
+/// with.
+pub(crate) fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string())
+    })
+}
+
+/// How a quarantined execution ends: `States.Runtime`, which no Retry or Catch handles.
+pub(crate) fn quarantine_failure(reason: &str) -> Input {
+    Input::Fail {
+        error: steppe_asl::error_name::RUNTIME.to_string(),
+        cause: format!(
+            "An internal error stopped this execution; it was quarantined so that other \
+             executions carry on. The error: {reason}"
+        ),
     }
 }
 

@@ -104,6 +104,31 @@ impl ApiError {
         ApiError::new("SerializationException", message)
     }
 
+    /// A request body over the size we read.
+    pub fn request_too_large(bytes_max: usize) -> ApiError {
+        ApiError::new(
+            "ValidationException",
+            format!("The request body is larger than {bytes_max} bytes or could not be read"),
+        )
+    }
+
+    /// A request body that did not arrive in time: HTTP 408.
+    pub fn request_timeout(timeout: std::time::Duration) -> ApiError {
+        ApiError {
+            code: "RequestTimeoutException",
+            message: format!(
+                "The request body did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+            status: 408,
+        }
+    }
+
+    /// AWS's answer to more work than the service takes now (SDKs back off and retry).
+    pub fn throttling() -> ApiError {
+        ApiError::new("ThrottlingException", "Rate exceeded")
+    }
+
     /// Our own failure (the store failed): HTTP 500, retryable by SDKs.
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError {
@@ -120,6 +145,17 @@ impl From<steppe_store::Error> for ApiError {
             code: "ServiceUnavailable",
             message: format!("The request could not be made durable: {error}"),
             status: 503,
+        }
+    }
+}
+
+impl From<crate::driver::Error> for ApiError {
+    fn from(error: crate::driver::Error) -> ApiError {
+        match error {
+            crate::driver::Error::Store(error) => error.into(),
+            crate::driver::Error::Quarantined(reason) => {
+                ApiError::internal(format!("The execution was quarantined: {reason}"))
+            }
         }
     }
 }

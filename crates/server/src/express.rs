@@ -5,17 +5,18 @@
 //! execution in flight when the server stops is lost, and a client that did not see its
 //! answer may start it again. The engine enforces AWS's 5-minute limit (`Config::express`).
 
+use crate::driver::{guarded, quarantine_failure};
 use crate::integrations::Integrations;
 use crate::tasks::OpenTask;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use steppe_asl::Definition;
-use steppe_engine::{apply, Execution, Input, TaskInvocation};
+use steppe_engine::{apply, ErrorCause, Execution, Input, Status, TaskInvocation};
 use steppe_runtime::{Clock, LocalQueue};
 use steppe_store::TaskRecord;
 use tokio::sync::mpsc;
 
-/// Counts of Express executions, for observability.
+/// Counts of Express executions, for observability and the bound on how many run at once.
 #[derive(Debug, Default)]
 pub struct ExpressExecutions {
     /// How many were started.
@@ -24,13 +25,38 @@ pub struct ExpressExecutions {
     pub running: AtomicU64,
 }
 
-/// How many inputs to apply before yielding to other requests.
+impl ExpressExecutions {
+    /// Counts one more running execution, unless `running_max` already run: then `None`
+    /// (the caller answers AWS's throttling error instead of growing without bound).
+    pub fn admit(self: &Arc<Self>, running_max: u64) -> Option<Admitted> {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < running_max).then_some(running + 1)
+            })
+            .ok()?;
+        self.started.fetch_add(1, Ordering::Relaxed);
+        Some(Admitted(self.clone()))
+    }
+}
+
+/// One running Express execution, counted until dropped (however its task ends).
+#[derive(Debug)]
+pub struct Admitted(Arc<ExpressExecutions>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// How many inputs to apply without waiting before yielding to other tasks and looking at
+/// the clock.
 const INPUTS_PER_YIELD: u32 = 64;
 
 /// What an Express execution needs to run.
 pub struct Runner {
-    /// The server's counts.
-    pub counts: Arc<ExpressExecutions>,
+    /// Its place among the running executions.
+    pub admitted: Admitted,
     /// What its Task states call.
     pub integrations: Arc<Integrations>,
     /// Where it reads the time.
@@ -44,16 +70,25 @@ pub struct Runner {
 impl Runner {
     /// Runs an Express execution to its end. Its `Start` is applied at `start_millis`.
     /// Tasks run concurrently on the runtime; their results (and timers) are applied in the
-    /// order they arrive.
-    pub async fn run(&self, execution: &mut Execution, start_millis: i64) {
-        let counts = &self.counts;
-        counts.started.fetch_add(1, Ordering::Relaxed);
-        counts.running.fetch_add(1, Ordering::Relaxed);
+    /// order they arrive. Timers that fall due, its `TimeoutSeconds` and AWS's 5-minute
+    /// limit among them, come before the next step even of an execution that never waits.
+    pub async fn run(self, execution: &mut Execution, start_millis: i64) {
         let (results, mut arrived) = mpsc::unbounded_channel::<Input>();
         let mut queue = LocalQueue::starting();
         let mut now = start_millis;
         let mut applied = 0u32;
         while !execution.is_finished() {
+            applied += 1;
+            if applied == INPUTS_PER_YIELD {
+                // A long run of steps without a wait: let other tasks run, and let a timer
+                // that fell due meanwhile (the execution's timeout) come first.
+                applied = 0;
+                tokio::task::yield_now().await;
+                now = self.clock.now_millis();
+                if let Some(fired) = queue.due_timer(now) {
+                    queue.push_front(fired);
+                }
+            }
             let input = match queue.next_input() {
                 Some(input) => input,
                 None => {
@@ -70,22 +105,35 @@ impl Runner {
                         }
                     };
                     now = self.clock.now_millis();
+                    applied = 0;
                     input
                 }
             };
-            applied += 1;
-            if applied == INPUTS_PER_YIELD {
-                applied = 0;
-                tokio::task::yield_now().await;
-                now = self.clock.now_millis();
-            }
-            let transition = apply(&self.definition, execution, input, now);
+            let transition = match guarded(|| apply(&self.definition, execution, input, now)) {
+                Ok(transition) => transition,
+                Err(reason) => {
+                    eprintln!(
+                        "steppe: Express execution {}: ended, the engine failed: {reason}",
+                        execution.info.execution_arn
+                    );
+                    let Input::Fail { error, cause } = quarantine_failure(&reason) else {
+                        unreachable!("quarantine_failure gives Input::Fail");
+                    };
+                    execution.status = Status::Failed;
+                    execution.error = Some(ErrorCause {
+                        error: Some(error),
+                        cause: Some(cause),
+                    });
+                    execution.stop_time_millis = Some(now);
+                    break;
+                }
+            };
             let info = &execution.info;
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)
             });
         }
-        counts.running.fetch_sub(1, Ordering::Relaxed);
+        drop(self.admitted);
     }
 
     /// Answers a task from the mocks at once, or runs it in the background and sends its

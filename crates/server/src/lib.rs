@@ -30,10 +30,12 @@ mod driver;
 mod error;
 mod express;
 mod integrations;
+pub mod limits;
 mod nested;
 mod ops;
 mod protocol;
 mod registry;
+mod serve;
 mod tasks;
 mod test_state;
 mod timers;
@@ -104,6 +106,8 @@ pub struct Options {
     pub service_endpoints: Vec<String>,
     /// Where the server reads the time (default the system clock; tests run a faster one).
     pub clock: Arc<dyn steppe_runtime::Clock + Send + Sync>,
+    /// Bounds on connections, requests and Express executions.
+    pub limits: limits::Limits,
 }
 
 impl Default for Options {
@@ -123,6 +127,7 @@ impl Default for Options {
             aws_endpoint: None,
             service_endpoints: Vec::new(),
             clock: Arc::new(steppe_runtime::SystemClock),
+            limits: limits::Limits::default(),
         }
     }
 }
@@ -169,6 +174,20 @@ pub struct ServerArgs {
     /// One service's endpoint, SERVICE=URL (e.g. sqs=http://localhost:9324); repeatable.
     #[arg(long = "service-endpoint", value_name = "SERVICE=URL")]
     pub service_endpoints: Vec<String>,
+    /// Connections served at once (others wait to be accepted); lowered at start to what the
+    /// open-files limit allows.
+    #[arg(long, default_value_t = limits::CONNECTIONS_MAX_DEFAULT)]
+    pub connections_max: usize,
+    /// How long a connection may take to send a request's head, from its accept or its last
+    /// answer (so also how long an idle kept-alive connection stays open): 500ms, 20s, 1m, ...
+    #[arg(long, default_value = "20s", value_parser = limits::parse_duration)]
+    pub header_read_timeout: std::time::Duration,
+    /// How long a request's body may take to arrive.
+    #[arg(long, default_value = "30s", value_parser = limits::parse_duration)]
+    pub body_read_timeout: std::time::Duration,
+    /// Express executions running in memory at once; past it, starts answer ThrottlingException.
+    #[arg(long, default_value_t = limits::EXPRESS_RUNNING_MAX_DEFAULT)]
+    pub express_running_max: u64,
 }
 
 impl ServerArgs {
@@ -192,6 +211,12 @@ impl ServerArgs {
             mock_config: self.mock_config.clone(),
             aws_endpoint: self.aws_endpoint.clone(),
             service_endpoints: self.service_endpoints.clone(),
+            limits: limits::Limits {
+                connections_max: self.connections_max,
+                header_read_timeout: self.header_read_timeout,
+                body_read_timeout: self.body_read_timeout,
+                express_running_max: self.express_running_max,
+            },
             ..Options::default()
         }
     }
@@ -321,18 +346,13 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         options.cache_max,
         (tasks.clone(), integrations.clone(), options.clock.clone()),
     ));
-    let arns = arn::Arns {
-        region: options.region.clone(),
-        account: options.account.clone(),
-    };
     let app = Arc::new(app::App::new(
-        arns,
         store,
         registry,
         definitions,
         driver.clone(),
         tasks,
-        options.clock.clone(),
+        &options,
     ));
     // Recovery may reopen nested-workflow tasks, which start children through the app.
     integrations.nested.set_app(&app);
@@ -342,15 +362,15 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     let timers = tokio::spawn(driver.clone().run_timers());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = protocol::router(app);
+    let connections_max = options.limits.connections_within(limits::open_files_max());
+    if connections_max < options.limits.connections_max {
+        eprintln!(
+            "steppe: serving at most {connections_max} connections at once, as the open-files \
+             limit allows (raise it with ulimit -n for more)"
+        );
+    }
     let serving = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(error) = served {
-            eprintln!("steppe: the server stopped: {error}");
-        }
+        serve::serve(listener, router, &options.limits, connections_max, stopped).await;
     });
     Ok(Server {
         address,

@@ -7,6 +7,7 @@
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::serve::read_body;
 use crate::wire::Request;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -16,9 +17,6 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::Value;
 use std::sync::Arc;
-
-/// The largest request body read, in bytes (a 1 MiB definition, escaped, fits).
-const REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// The content type of every request and response.
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -41,8 +39,12 @@ async fn console(
     State(app): State<Arc<App>>,
     method: axum::http::Method,
     uri: axum::http::Uri,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match read_body(body, app.limits.body_read_timeout).await {
+        Ok(bytes) => bytes,
+        Err(error) => return respond(Err(error)),
+    };
     let path = uri.path();
     let answer = if path == steppe_console::TASKS_PATH {
         let execution_arn = uri.query().and_then(|query| {
@@ -58,6 +60,22 @@ async fn console(
             body: std::borrow::Cow::Owned(body.into_bytes()),
             cache_control: "no-cache",
         })
+    } else if method == axum::http::Method::POST {
+        // Drawing is CPU work (bounded by the layout's vertex budget): off the async workers,
+        // one at a time, so that API requests keep their cores.
+        let _permit = app.drawing.acquire().await;
+        let path = path.to_string();
+        let drawn = tokio::task::spawn_blocking(move || {
+            steppe_console::handle(method.as_str(), &path, &body)
+        })
+        .await;
+        match drawn {
+            Ok(answer) => answer,
+            Err(error) => {
+                eprintln!("steppe: drawing failed: {error}");
+                return respond(Err(ApiError::internal("The drawing failed unexpectedly")));
+            }
+        }
     } else {
         steppe_console::handle(method.as_str(), path, &body)
     };
@@ -161,16 +179,9 @@ async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
         )));
     };
     let operation = operation.to_string();
-    let bytes = match axum::body::to_bytes(body, REQUEST_BYTES_MAX).await {
+    let bytes = match read_body(body, app.limits.body_read_timeout).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return respond(Err(ApiError::new(
-                "ValidationException",
-                format!(
-                "The request body is larger than {REQUEST_BYTES_MAX} bytes or could not be read"
-            ),
-            )))
-        }
+        Err(error) => return respond(Err(error)),
     };
     let request = match parse_body(&bytes) {
         Ok(request) => request,

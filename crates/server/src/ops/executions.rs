@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::arn::{self, Arn};
-use crate::driver::execution_info;
+use crate::driver::{self, execution_info};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::{Compiled, Registry, Target};
 use crate::wire::{self, Request};
@@ -117,11 +117,13 @@ pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
     drop(registry);
     match started {
         Ok(_) => Ok(json!({"executionArn": arn, "startDate": wire::timestamp(now)})),
-        Err(steppe_store::Error::Conflict(_)) => match app.store.execution_by_arn(&arn)? {
-            // Another request started the same name first.
-            Some(existing) => idempotent_start(&existing, start.input_text),
-            None => Err(ApiError::internal("the execution could not be started")),
-        },
+        Err(driver::Error::Store(steppe_store::Error::Conflict(_))) => {
+            match app.store.execution_by_arn(&arn)? {
+                // Another request started the same name first.
+                Some(existing) => idempotent_start(&existing, start.input_text),
+                None => Err(ApiError::internal("the execution could not be started")),
+            }
+        }
         Err(error) => Err(error.into()),
     }
 }
@@ -147,8 +149,8 @@ fn start_express(app: &App, start: StartRequest<'_>) -> ApiResult<Value> {
         .arns
         .express(&start.target.machine.name, &name, &app.uuid());
     let now = app.now_millis();
+    let runner = express_runner(app, &start)?;
     let execution = express_execution(app, &start, &arn, &name, now);
-    let runner = express_runner(app, &start);
     tokio::spawn(async move {
         let mut execution = execution;
         runner.run(&mut execution, now).await;
@@ -156,14 +158,19 @@ fn start_express(app: &App, start: StartRequest<'_>) -> ApiResult<Value> {
     Ok(json!({"executionArn": arn, "startDate": wire::timestamp(now)}))
 }
 
-fn express_runner(app: &App, start: &StartRequest<'_>) -> crate::express::Runner {
-    crate::express::Runner {
-        counts: app.express.clone(),
+/// A runner for an Express execution, if fewer than the limit run now.
+fn express_runner(app: &App, start: &StartRequest<'_>) -> ApiResult<crate::express::Runner> {
+    let admitted = app
+        .express
+        .admit(app.limits.express_running_max)
+        .ok_or_else(ApiError::throttling)?;
+    Ok(crate::express::Runner {
+        admitted,
         integrations: app.driver.integrations().clone(),
         clock: app.clock.clone(),
         definition: start.compiled.definition.clone(),
         test_case: start.test_case.map(str::to_string),
-    }
+    })
 }
 
 fn express_execution(
@@ -204,8 +211,9 @@ pub async fn start_sync(app: &App, request: &Request) -> ApiResult<Value> {
         .arns
         .express(&start.target.machine.name, &name, &app.uuid());
     let now = app.now_millis();
+    let runner = express_runner(app, &start)?;
     let mut execution = express_execution(app, &start, &arn, &name, now);
-    express_runner(app, &start).run(&mut execution, now).await;
+    runner.run(&mut execution, now).await;
     let stop = execution.stop_time_millis.unwrap_or(now);
     let mut response = json!({
         "executionArn": arn,

@@ -15,7 +15,10 @@ pub fn parse_tags(request: &Request) -> ApiResult<Vec<(String, String)>> {
     let Some(items) = request.list("tags")? else {
         return Ok(Vec::new());
     };
+    // Linear however many are sent, and refused as soon as one too many distinct keys is
+    // read: 100,000 tags must not cost more than reading them.
     let mut tags: Vec<(String, String)> = Vec::new();
+    let mut positions: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for item in items {
         let key = item
             .get("key")
@@ -36,12 +39,18 @@ pub fn parse_tags(request: &Request) -> ApiResult<Vec<(String, String)>> {
                 "Member must have length less than or equal to 256",
             ));
         }
-        set_tag(&mut tags, key, value);
-    }
-    if tags.len() > TAGS_MAX {
-        return Err(too_many_tags(
-            request.string("resourceArn")?.unwrap_or_default(),
-        ));
+        match positions.get(key) {
+            Some(&position) => tags[position].1 = value.to_string(),
+            None if tags.len() == TAGS_MAX => {
+                return Err(too_many_tags(
+                    request.string("resourceArn")?.unwrap_or_default(),
+                ));
+            }
+            None => {
+                positions.insert(key, tags.len());
+                tags.push((key.to_string(), value.to_string()));
+            }
+        }
     }
     Ok(tags)
 }

@@ -1,0 +1,136 @@
+//! The server's bounds on connections, requests and Express executions: each one named, with
+//! the default `Options` uses and a `steppe server` flag to change it. A request or an
+//! execution that meets one fails alone, with AWS's error where AWS has one.
+
+use std::time::Duration;
+
+/// See the module documentation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Connections served at once; further ones wait in the listen backlog. Clamped at start to
+    /// what the process's open-files limit allows.
+    pub connections_max: usize,
+    /// How long a connection may take to send a request's head, counted from when it may send
+    /// one: from its accept, and from each answer on a kept-alive connection (so this is also
+    /// the idle keep-alive timeout: hyper runs one timer for both).
+    pub header_read_timeout: Duration,
+    /// How long a request's body may take to arrive once its head has.
+    pub body_read_timeout: Duration,
+    /// Express executions running in memory at once; past it, StartExecution and
+    /// StartSyncExecution answer `ThrottlingException` (SDKs back off and retry).
+    pub express_running_max: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connections_max: CONNECTIONS_MAX_DEFAULT,
+            header_read_timeout: Duration::from_secs(20),
+            body_read_timeout: Duration::from_secs(30),
+            express_running_max: EXPRESS_RUNNING_MAX_DEFAULT,
+        }
+    }
+}
+
+/// The default of [`Limits::connections_max`]: above AWS's 1,000 long polls per activity,
+/// which each hold a connection.
+pub const CONNECTIONS_MAX_DEFAULT: usize = 4_096;
+
+/// The default of [`Limits::express_running_max`]. An Express execution parked in a Wait takes
+/// about 8 KB, so this bounds them near 400 MB.
+pub const EXPRESS_RUNNING_MAX_DEFAULT: u64 = 50_000;
+
+/// File descriptors kept free of connections for the database, its journal, the listener
+/// and task processes.
+pub const FILES_RESERVED: usize = 64;
+
+/// The largest request body read, in bytes (a 1 MiB definition, escaped, fits).
+pub const REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+impl Limits {
+    /// `connections_max`, lowered so that connections cannot exhaust `open_files_max`.
+    pub fn connections_within(&self, open_files_max: Option<usize>) -> usize {
+        match open_files_max {
+            Some(files) => self
+                .connections_max
+                .min(files.saturating_sub(FILES_RESERVED).max(1)),
+            None => self.connections_max,
+        }
+    }
+}
+
+/// The process's soft limit on open files, where the system tells it (Linux's
+/// `/proc/self/limits`).
+pub fn open_files_max() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Parses a duration flag: a number with a unit, `ms`, `s`, `m`, `h` or `d` (`500ms`, `20s`,
+/// `90d`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m, h or d"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let unit_millis: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{text:?}: the unit must be ms, s, m, h or d")),
+    };
+    number
+        .checked_mul(unit_millis)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let check = |text: &str, millis: Option<u64>| {
+            assert_eq!(
+                parse_duration(text).ok().map(|d| d.as_millis() as u64),
+                millis,
+                "{text}"
+            )
+        };
+        check("500ms", Some(500));
+        check("20s", Some(20_000));
+        check("2m", Some(120_000));
+        check("1h", Some(3_600_000));
+        check("90d", Some(7_776_000_000));
+        check("20", None);
+        check("s", None);
+        check("1.5s", None);
+        check("5w", None);
+        check("99999999999999999999d", None);
+    }
+
+    #[test]
+    fn connections_leave_room_for_files() {
+        let limits = Limits::default();
+        assert_eq!(limits.connections_within(None), CONNECTIONS_MAX_DEFAULT);
+        assert_eq!(
+            limits.connections_within(Some(1_024)),
+            1_024 - FILES_RESERVED
+        );
+        assert_eq!(
+            limits.connections_within(Some(1_000_000)),
+            CONNECTIONS_MAX_DEFAULT
+        );
+        assert_eq!(limits.connections_within(Some(10)), 1);
+    }
+}
