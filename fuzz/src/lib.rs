@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use steppe_asl::choice::{self, Test};
 use steppe_asl::error_name::Failure;
 use steppe_asl::intrinsic::{self, Intrinsic};
-use steppe_asl::path::{Path, Selection};
+use steppe_asl::path::Path;
 use steppe_asl::template::{self, Template};
 use steppe_asl::timestamp::{self, Timestamp};
 use steppe_asl::Diagnostics;
@@ -46,7 +46,7 @@ pub fn jsonpath(data: &[u8]) {
         assert_eq!(path.as_str(), text);
         let _ = path.is_root_only();
         let _ = path.segments();
-        let _ = path.select(&document).map(Selection::into_value);
+        let _ = path.select_value(&document);
     }
     if let Ok(reference) = Path::parse_reference(text) {
         assert!(
@@ -56,8 +56,8 @@ pub fn jsonpath(data: &[u8]) {
         let written = json!({"written": [1, "two"]});
         let mut target = document.clone();
         if reference.set(&mut target, written.clone()).is_ok() {
-            let read = reference.select(&target).map(Selection::into_value);
-            assert_eq!(read, Some(written), "{text:?}: set, then select");
+            let read = reference.select_value(&target);
+            assert_eq!(read, Ok(Some(written)), "{text:?}: set, then select");
         }
     }
 }
@@ -189,14 +189,15 @@ impl JsonEnv {
         JsonEnv { document, state: 7 }
     }
 
-    fn select(&self, path: &Path) -> Option<Value> {
-        path.select(&self.document).map(Selection::into_value)
+    fn select(&self, path: &Path) -> Result<Option<Value>, Failure> {
+        path.select_value(&self.document)
+            .map_err(|limit| limit.failure(path))
     }
 }
 
 impl intrinsic::Env for JsonEnv {
     fn resolve(&mut self, path: &Path) -> Result<Value, Failure> {
-        self.select(path)
+        self.select(path)?
             .ok_or_else(|| Failure::new("States.Runtime", "path not found"))
     }
 
@@ -212,13 +213,13 @@ impl intrinsic::Env for JsonEnv {
 
 impl template::Env for JsonEnv {
     fn resolve_field(&mut self, key: &str, path: &Path) -> Result<Value, Failure> {
-        self.select(path)
+        self.select(path)?
             .ok_or_else(|| Failure::new("States.Runtime", format!("{key}: path not found")))
     }
 }
 
 impl choice::Env for JsonEnv {
-    fn resolve(&mut self, path: &Path) -> Option<Value> {
+    fn resolve(&mut self, path: &Path) -> Result<Option<Value>, Failure> {
         self.select(path)
     }
 }
