@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use steppe_asl::choice::{self, Test};
 use steppe_asl::error_name::Failure;
 use steppe_asl::intrinsic::{self, Intrinsic};
+use steppe_asl::jsonata::{self, Expression, States};
 use steppe_asl::path::Path;
 use steppe_asl::template::{self, Template};
 use steppe_asl::timestamp::{self, Timestamp};
@@ -79,6 +80,20 @@ pub fn intrinsic(data: &[u8]) {
     let first = call.evaluate(&mut JsonEnv::new(document.clone()));
     let second = call.evaluate(&mut JsonEnv::new(document));
     assert_eq!(first, second, "{text:?}: evaluation is deterministic");
+}
+
+/// `jsonata`: the first line is a JSONata expression, parsed and evaluated as Step Functions
+/// evaluates one, with the document (see [`jsonpath`]) as `$states.input` and a variable `$v`.
+pub fn jsonata(data: &[u8]) {
+    let Some((text, document)) = split(data) else {
+        return;
+    };
+    let Ok(expression) = Expression::parse(text) else {
+        return;
+    };
+    let _ = expression.variables();
+    let states = States::new(&document, Some(&json!({"Execution": {"Id": "x"}})));
+    let _ = jsonata::evaluate_field(&expression, "Output", &states, &mut JsonEnv::new(document));
 }
 
 /// `template`: the bytes as a JSONPath-mode payload template (`Parameters`), compiled and,
@@ -208,6 +223,20 @@ impl intrinsic::Env for JsonEnv {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+}
+
+impl jsonata::Env for JsonEnv {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        (name == "v").then_some(&self.document)
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        intrinsic::Env::random_u64(self)
+    }
+
+    fn now_millis(&self) -> i64 {
+        1_700_000_000_000
     }
 }
 
