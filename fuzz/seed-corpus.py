@@ -20,7 +20,7 @@ import pathlib
 import sys
 
 FUZZ = pathlib.Path(__file__).resolve().parent
-TARGETS = ["definition", "jsonpath", "intrinsic", "template", "choice", "timestamp"]
+TARGETS = ["definition", "jsonpath", "intrinsic", "jsonata", "template", "choice", "timestamp"]
 TEMPLATE_KEYS = {"Parameters", "ResultSelector", "ItemSelector", "Arguments", "Assign", "Output"}
 TIMESTAMP_KEYS = {
     "Timestamp",

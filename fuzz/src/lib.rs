@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use steppe_asl::choice::{self, Test};
 use steppe_asl::error_name::Failure;
 use steppe_asl::intrinsic::{self, Intrinsic};
-use steppe_asl::path::{Path, Selection};
+use steppe_asl::jsonata::{self, Expression, States};
+use steppe_asl::path::Path;
 use steppe_asl::template::{self, Template};
 use steppe_asl::timestamp::{self, Timestamp};
 use steppe_asl::Diagnostics;
@@ -46,7 +47,7 @@ pub fn jsonpath(data: &[u8]) {
         assert_eq!(path.as_str(), text);
         let _ = path.is_root_only();
         let _ = path.segments();
-        let _ = path.select(&document).map(Selection::into_value);
+        let _ = path.select_value(&document);
     }
     if let Ok(reference) = Path::parse_reference(text) {
         assert!(
@@ -56,8 +57,8 @@ pub fn jsonpath(data: &[u8]) {
         let written = json!({"written": [1, "two"]});
         let mut target = document.clone();
         if reference.set(&mut target, written.clone()).is_ok() {
-            let read = reference.select(&target).map(Selection::into_value);
-            assert_eq!(read, Some(written), "{text:?}: set, then select");
+            let read = reference.select_value(&target);
+            assert_eq!(read, Ok(Some(written)), "{text:?}: set, then select");
         }
     }
 }
@@ -79,6 +80,20 @@ pub fn intrinsic(data: &[u8]) {
     let first = call.evaluate(&mut JsonEnv::new(document.clone()));
     let second = call.evaluate(&mut JsonEnv::new(document));
     assert_eq!(first, second, "{text:?}: evaluation is deterministic");
+}
+
+/// `jsonata`: the first line is a JSONata expression, parsed and evaluated as Step Functions
+/// evaluates one, with the document (see [`jsonpath`]) as `$states.input` and a variable `$v`.
+pub fn jsonata(data: &[u8]) {
+    let Some((text, document)) = split(data) else {
+        return;
+    };
+    let Ok(expression) = Expression::parse(text) else {
+        return;
+    };
+    let _ = expression.variables();
+    let states = States::new(&document, Some(&json!({"Execution": {"Id": "x"}})));
+    let _ = jsonata::evaluate_field(&expression, "Output", &states, &mut JsonEnv::new(document));
 }
 
 /// `template`: the bytes as a JSONPath-mode payload template (`Parameters`), compiled and,
@@ -189,14 +204,15 @@ impl JsonEnv {
         JsonEnv { document, state: 7 }
     }
 
-    fn select(&self, path: &Path) -> Option<Value> {
-        path.select(&self.document).map(Selection::into_value)
+    fn select(&self, path: &Path) -> Result<Option<Value>, Failure> {
+        path.select_value(&self.document)
+            .map_err(|limit| limit.failure(path))
     }
 }
 
 impl intrinsic::Env for JsonEnv {
     fn resolve(&mut self, path: &Path) -> Result<Value, Failure> {
-        self.select(path)
+        self.select(path)?
             .ok_or_else(|| Failure::new("States.Runtime", "path not found"))
     }
 
@@ -210,15 +226,29 @@ impl intrinsic::Env for JsonEnv {
     }
 }
 
+impl jsonata::Env for JsonEnv {
+    fn variable(&self, name: &str) -> Option<&Value> {
+        (name == "v").then_some(&self.document)
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        intrinsic::Env::random_u64(self)
+    }
+
+    fn now_millis(&self) -> i64 {
+        1_700_000_000_000
+    }
+}
+
 impl template::Env for JsonEnv {
     fn resolve_field(&mut self, key: &str, path: &Path) -> Result<Value, Failure> {
-        self.select(path)
+        self.select(path)?
             .ok_or_else(|| Failure::new("States.Runtime", format!("{key}: path not found")))
     }
 }
 
 impl choice::Env for JsonEnv {
-    fn resolve(&mut self, path: &Path) -> Option<Value> {
+    fn resolve(&mut self, path: &Path) -> Result<Option<Value>, Failure> {
         self.select(path)
     }
 }

@@ -23,13 +23,13 @@
 //!
 //! ```
 //! use steppe_asl::choice::{parse_rule, Env, Test};
-//! use steppe_asl::path::Path;
+//! use steppe_asl::{error_name::Failure, path::Path};
 //! use serde_json::{json, Value};
 //!
 //! struct Input(Value);
 //! impl Env for Input {
-//!     fn resolve(&mut self, path: &Path) -> Option<Value> {
-//!         path.select(&self.0).map(|selection| selection.into_value())
+//!     fn resolve(&mut self, path: &Path) -> Result<Option<Value>, Failure> {
+//!         path.select_value(&self.0).map_err(|limit| limit.failure(path))
 //!     }
 //! }
 //!
@@ -162,8 +162,9 @@ pub enum Operator {
 
 /// Resolves paths while rules are evaluated.
 pub trait Env {
-    /// The value `path` selects, `None` when it selects nothing.
-    fn resolve(&mut self, path: &Path) -> Option<Value>;
+    /// The value `path` selects, `None` when it selects nothing; `Err` when selecting would
+    /// pass a limit (see [`Path::select`]).
+    fn resolve(&mut self, path: &Path) -> Result<Option<Value>, Failure>;
 }
 
 impl Operator {
@@ -311,7 +312,7 @@ impl Expr {
 impl Comparison {
     /// Evaluates the comparison. `Err` when a path other than `IsPresent`'s selects nothing.
     pub fn evaluate(&self, env: &mut dyn Env) -> Result<bool, Failure> {
-        let value = env.resolve(&self.variable);
+        let value = env.resolve(&self.variable)?;
         if self.operator == Operator::IsPresent {
             return Ok(value.is_some() == self.expected_flag());
         }
@@ -321,7 +322,9 @@ impl Comparison {
         }
         let operand = match &self.operand {
             Operand::Literal(literal) => Cow::Borrowed(literal),
-            Operand::Path(path) => Cow::Owned(env.resolve(path).ok_or_else(|| invalid_path(path))?),
+            Operand::Path(path) => {
+                Cow::Owned(env.resolve(path)?.ok_or_else(|| invalid_path(path))?)
+            }
             Operand::None => return Ok(false),
         };
         Ok(compare(self.operator, &value, &operand))
@@ -842,7 +845,7 @@ fn error_count(diagnostics: &Diagnostics) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::path::{Root, Selection};
+    use crate::path::Root;
     use serde_json::json;
     use std::path::PathBuf;
 
@@ -852,9 +855,10 @@ mod tests {
     struct InputEnv<'a>(&'a Value);
 
     impl Env for InputEnv<'_> {
-        fn resolve(&mut self, path: &Path) -> Option<Value> {
+        fn resolve(&mut self, path: &Path) -> Result<Option<Value>, Failure> {
             assert_eq!(path.root(), &Root::Input, "{path:?}");
-            path.select(self.0).map(Selection::into_value)
+            path.select_value(self.0)
+                .map_err(|limit| limit.failure(path))
         }
     }
 
@@ -1318,12 +1322,13 @@ mod tests {
     }
 
     impl Env for CorpusEnv<'_> {
-        fn resolve(&mut self, path: &Path) -> Option<Value> {
+        fn resolve(&mut self, path: &Path) -> Result<Option<Value>, Failure> {
             if path.root() != &Root::Input {
                 self.other_root = true;
-                return None;
+                return Ok(None);
             }
-            path.select(self.input).map(Selection::into_value)
+            path.select_value(self.input)
+                .map_err(|limit| limit.failure(path))
         }
     }
 

@@ -16,6 +16,20 @@ pub const INTRINSIC_NESTING_MAX: usize = 10;
 /// path. Ours: the RFC 9535 parser we use backtracks, so its time doubles with each filter
 /// nested in a filter; real paths nest two or three deep.
 pub const PATH_NESTING_MAX: usize = 10;
+/// Maximum number of nodes one JSONPath selection may visit, counted as an upper bound before
+/// each top-level segment runs. Ours: Jayway has none, but a 256 KiB input has at most
+/// 131,072 nodes, so only chained deep scans, unions and filters that repeat nodes come near
+/// it (`$..a..a..a` over an input nested 120 deep: 4.9 GB of copies before it was bounded).
+pub const PATH_VISITS_MAX: usize = 1_000_000;
+/// Maximum size of what one indefinite JSONPath selects, in bytes of JSON: the payload limit,
+/// since every field a path fills ends in a payload (AWS's `States.DataLimitExceeded`).
+pub const PATH_SELECTION_BYTES_MAX: usize = PAYLOAD_BYTES_MAX;
+/// Maximum number of items in one sequence a JSONata expression builds (range, map, filter,
+/// wildcard, descendants, ...), for Step Functions' evaluations. Ours: jsonata-js refuses
+/// ranges over 10^7 items (D2014) and AWS documents a memory limit per expression without its
+/// size; an output holds at most 131,072 items (256 KiB), so a million leaves room for
+/// intermediates while `[1..10000000]` fails at once instead of allocating a gigabyte.
+pub const JSONATA_SEQUENCE_ITEMS_MAX: usize = 1_000_000;
 /// Maximum number of items `States.ArrayRange` may produce.
 pub const ARRAY_RANGE_ITEMS_MAX: usize = 1000;
 /// Maximum size of the arguments of one intrinsic function call, and of its result, in bytes

@@ -7,19 +7,25 @@
 //!
 //! A path starts at one of three roots: `$` the state's input, `$$` the Context object, or
 //! `$name` a workflow variable. Plain field/index paths, the common case, are walked by hand;
-//! everything else is handed to `serde_json_path`, which implements all of RFC 9535.
+//! everything else is handed to `serde_json_path`, which implements all of RFC 9535, one
+//! top-level segment at a time so that no selection passes
+//! [`PATH_VISITS_MAX`](crate::limits::PATH_VISITS_MAX) visits or selects more than
+//! [`PATH_SELECTION_BYTES_MAX`](crate::limits::PATH_SELECTION_BYTES_MAX) (see `budget.rs`).
 //!
 //! ```
 //! use steppe_asl::path::{Path, Root};
 //! let path = Path::parse("$.order.items[0].sku").unwrap();
 //! assert_eq!(path.root(), &Root::Input);
 //! let input = serde_json::json!({"order": {"items": [{"sku": "a1"}]}});
-//! assert_eq!(path.select(&input).unwrap().into_value(), serde_json::json!("a1"));
+//! assert_eq!(path.select_value(&input), Ok(Some(serde_json::json!("a1"))));
 //! ```
 
-use crate::limits::PATH_NESTING_MAX;
+mod budget;
+
+use crate::error_name::{Failure, DATA_LIMIT_EXCEEDED};
+use crate::limits::{PATH_NESTING_MAX, PATH_SELECTION_BYTES_MAX, PATH_VISITS_MAX};
+use crate::size::json_bytes_within;
 use serde_json::Value;
-use serde_json_path::JsonPath;
 use std::fmt;
 
 /// Which document a path reads.
@@ -54,8 +60,8 @@ pub struct Path {
 enum Query {
     /// Field names and single indexes only: yields one value or nothing.
     Definite(Vec<Segment>),
-    /// Anything else: yields a list.
-    Indefinite(Box<JsonPath>),
+    /// Anything else: yields a list. Evaluated one top-level segment at a time.
+    Indefinite(Box<[budget::Step]>),
 }
 
 /// Why a path's text does not parse.
@@ -90,6 +96,35 @@ impl Selection<'_> {
     }
 }
 
+/// Why a selection stopped before its end: what it would select passes a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitExceeded {
+    /// Selecting would visit more than [`PATH_VISITS_MAX`] nodes.
+    Visits,
+    /// The selected values hold more than [`PATH_SELECTION_BYTES_MAX`] bytes of JSON.
+    Bytes,
+}
+
+impl LimitExceeded {
+    /// AWS's error for it, `States.DataLimitExceeded` (a state's data passing the payload
+    /// limit), with a cause that names `path`; the engine prefixes the state.
+    pub fn failure(self, path: &Path) -> Failure {
+        let what = match self {
+            LimitExceeded::Visits => format!("would visit more than {PATH_VISITS_MAX} nodes"),
+            LimitExceeded::Bytes => {
+                format!("selected more than {PATH_SELECTION_BYTES_MAX} bytes")
+            }
+        };
+        Failure::new(
+            DATA_LIMIT_EXCEEDED,
+            format!(
+                "The JSONPath '{}' {what}, exceeding the maximum number of bytes service limit.",
+                path.as_str()
+            ),
+        )
+    }
+}
+
 /// Why a reference path could not be written into a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetError {
@@ -113,8 +148,8 @@ impl Path {
                     return Err(invalid());
                 }
                 let normalized = format!("${rest}");
-                let parsed = JsonPath::parse(&normalized).map_err(|_| invalid())?;
-                Query::Indefinite(Box::new(parsed))
+                serde_json_path::JsonPath::parse(&normalized).map_err(|_| invalid())?;
+                Query::Indefinite(budget::steps(rest).into())
             }
         };
         Ok(Path {
@@ -164,12 +199,27 @@ impl Path {
     }
 
     /// Evaluates the path against the document its root names.
-    /// `None` means a definite path found nothing; an indefinite path never fails.
-    pub fn select<'a>(&self, document: &'a Value) -> Option<Selection<'a>> {
+    /// `Ok(None)` means a definite path found nothing; an indefinite path finds a list, or
+    /// stops when it would pass a limit (a definite one selects a part of the document, so
+    /// never does).
+    pub fn select<'a>(&self, document: &'a Value) -> Result<Option<Selection<'a>>, LimitExceeded> {
         match &self.query {
-            Query::Definite(segments) => walk(document, segments).map(Selection::One),
-            Query::Indefinite(path) => Some(Selection::Many(path.query(document).all())),
+            Query::Definite(segments) => Ok(walk(document, segments).map(Selection::One)),
+            Query::Indefinite(steps) => {
+                let (selected, _visits) = budget::select(steps, document)?;
+                let mut left = PATH_SELECTION_BYTES_MAX;
+                for value in &selected {
+                    let bytes = json_bytes_within(value, left).ok_or(LimitExceeded::Bytes)?;
+                    left -= bytes;
+                }
+                Ok(Some(Selection::Many(selected)))
+            }
         }
+    }
+
+    /// [`Path::select`], as an owned value.
+    pub fn select_value(&self, document: &Value) -> Result<Option<Value>, LimitExceeded> {
+        Ok(self.select(document)?.map(Selection::into_value))
     }
 
     /// Writes `value` at this reference path inside `target`, creating missing objects on
@@ -412,11 +462,7 @@ mod tests {
 
     fn check(path: &str, input: Value, expected: Option<Value>) {
         let parsed = Path::parse(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(
-            parsed.select(&input).map(Selection::into_value),
-            expected,
-            "{path}"
-        );
+        assert_eq!(parsed.select_value(&input), Ok(expected), "{path}");
     }
 
     #[test]
@@ -482,8 +528,8 @@ mod tests {
         let input = json!([{"s": [{"s": 1}]}, {"s": [{"t": 1}]}]);
         let path = Path::parse(&nested(2)).unwrap();
         assert_eq!(
-            path.select(&input).map(Selection::into_value),
-            Some(json!([{"s": [{"s": 1}]}]))
+            path.select_value(&input),
+            Ok(Some(json!([{"s": [{"s": 1}]}])))
         );
         assert!(Path::parse(&nested(PATH_NESTING_MAX / 2)).is_ok());
         assert!(Path::parse(&nested(PATH_NESTING_MAX / 2 + 1)).is_err());
@@ -514,8 +560,8 @@ mod tests {
         let path = Path::parse(complete).unwrap();
         let input = json!({"a": [{"k": "\u{1F600}"}, {"k": "x"}]});
         assert_eq!(
-            path.select(&input).map(Selection::into_value),
-            Some(json!([{"k": "\u{1F600}"}]))
+            path.select_value(&input),
+            Ok(Some(json!([{"k": "\u{1F600}"}])))
         );
     }
 
@@ -536,5 +582,104 @@ mod tests {
         );
         assert!(Path::parse_reference("$.a[*]").is_err());
         assert!(Path::parse_reference("$$.a").is_err());
+    }
+}
+
+/// Issue 12: one small input exhausted memory through paths that select the same nodes many
+/// times. Each such selection now stops at a limit, fast.
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::{Duration, Instant};
+
+    /// `{"a": {"a": ... 1}}`, `depth` objects deep (2.4 KB at depth 120).
+    fn nested(depth: usize) -> Value {
+        (0..depth).fold(json!(1), |inner, _| json!({ "a": inner }))
+    }
+
+    fn check(path: &str, input: Value, expected: Result<usize, LimitExceeded>) {
+        let parsed = Path::parse(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let started = Instant::now();
+        let found = parsed.select(&input).map(|selection| match selection {
+            Some(Selection::Many(values)) => values.len(),
+            other => panic!("{path}: {other:?}"),
+        });
+        assert_eq!(found, expected, "{}", shorten(path));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{}",
+            shorten(path)
+        );
+    }
+
+    fn shorten(path: &str) -> &str {
+        &path[..path.len().min(60)]
+    }
+
+    #[test]
+    fn repeated_nodes_stop_at_a_limit() {
+        let union = |selector: &str, n: usize| format!("$[{}]", vec![selector; n].join(","));
+        let long = json!({"a": "x".repeat(1000)});
+        check("$..a", nested(120), Ok(120));
+        check("$..a..a", nested(40), Ok(780));
+        check("$..a..a", nested(120), Err(LimitExceeded::Bytes));
+        check("$..a..a..a", nested(120), Err(LimitExceeded::Bytes));
+        check("$..a..a..a..a", nested(120), Err(LimitExceeded::Visits));
+        check("$..a..a..a", nested(250), Err(LimitExceeded::Visits));
+        check("$..*..*..*", nested(120), Err(LimitExceeded::Bytes));
+        check(&union("'a'", 200), long.clone(), Ok(200));
+        check(&union("'a'", 300), long, Err(LimitExceeded::Bytes));
+        check(&union("*", 100), json!(vec![0; 1000]), Ok(100_000));
+        check(
+            &union("*", 1000),
+            json!(vec![0; 1000]),
+            Err(LimitExceeded::Visits),
+        );
+        check("$[?(@..a)]", json!([nested(120)]), Ok(1));
+        check(
+            "$[?(@..a..a..a)]",
+            json!([nested(120)]),
+            Err(LimitExceeded::Visits),
+        );
+        check("$..[?(@.a == $.a)]", nested(120), Ok(0));
+        check(
+            "$..[?(@.a && $..a..a)]",
+            nested(120),
+            Err(LimitExceeded::Visits),
+        );
+    }
+
+    /// The bounds are upper bounds: a selection never holds more nodes than the visits its
+    /// bounds allowed, so its memory is bounded by `PATH_VISITS_MAX` pointers.
+    #[test]
+    fn bounds_cover_what_is_selected() {
+        let documents = [
+            nested(60),
+            json!({"a": [{"a": 1, "b": [1, 2, {"a": {"a": []}}]}, {"c": {"a": 2}}]}),
+            json!([[0, 1, [2, [3, {"a": "x"}]]], {"a": {"b": {"a": null}}}]),
+        ];
+        let paths = [
+            "$..a..a",
+            "$..*",
+            "$..*..*",
+            "$.*[*,*]..a",
+            "$..[0,1,'a']",
+            "$..[1:]..a",
+            "$..[?(@.a)]",
+            "$..[?(@..a)].*",
+            "$..[?(@.a == $.a)]",
+            "$..['a','b'][*]",
+        ];
+        for document in &documents {
+            for path in paths {
+                let Query::Indefinite(steps) = Path::parse(path).unwrap().query else {
+                    panic!("{path} is indefinite")
+                };
+                let (selected, visits) = budget::select(&steps, document).unwrap();
+                assert!(selected.len() <= visits, "{path}: {}", selected.len());
+                assert!(visits <= PATH_VISITS_MAX);
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use crate::run::{to_text, Run};
 use serde_json::{json, Map, Value};
 use steppe_asl::definition::{Assign, Io, JsonPathIo, ResultPath, Selector, State};
 use steppe_asl::error_name::{self, Failure};
-use steppe_asl::path::{Path, Root, Segment, Selection, SetError};
+use steppe_asl::path::{Path, Root, Segment, SetError};
 use steppe_asl::template::Template;
 use steppe_asl::{choice, intrinsic, template, timestamp};
 
@@ -31,22 +31,29 @@ impl<'r, 'a> Env<'r, 'a> {
         }
     }
 
-    /// The value `path` selects, or `None` when a definite path finds nothing.
-    pub fn lookup(&mut self, path: &Path) -> Option<Value> {
-        match path.root() {
-            Root::Input => path.select(self.document).map(Selection::into_value),
+    /// The value `path` selects, or `None` when a definite path finds nothing; a
+    /// `States.DataLimitExceeded` failure of the state when selecting passes a limit.
+    pub fn lookup(&mut self, path: &Path) -> Result<Option<Value>, Failure> {
+        let selected = match path.root() {
+            Root::Input => path.select_value(self.document),
             Root::Context => {
                 if self.context.is_none() {
                     self.context = Some(context_object(self.run, self.frame));
                 }
-                path.select(self.context.as_ref().expect("just built"))
-                    .map(Selection::into_value)
+                path.select_value(self.context.as_ref().expect("just built"))
             }
-            Root::Variable(name) => {
-                let value = self.run.variable(self.frame.scope, name)?;
-                path.select(value).map(Selection::into_value)
-            }
-        }
+            Root::Variable(name) => match self.run.variable(self.frame.scope, name) {
+                Some(value) => path.select_value(value),
+                None => Ok(None),
+            },
+        };
+        selected.map_err(|limit| {
+            let failure = limit.failure(path);
+            Failure::new(
+                failure.error,
+                state_cause(self.run, self.frame, &failure.cause),
+            )
+        })
     }
 
     /// A `States.Runtime` failure of the current state.
@@ -57,7 +64,7 @@ impl<'r, 'a> Env<'r, 'a> {
 
 impl template::Env for Env<'_, '_> {
     fn resolve_field(&mut self, key: &str, path: &Path) -> Result<Value, Failure> {
-        self.lookup(path).ok_or_else(|| {
+        self.lookup(path)?.ok_or_else(|| {
             let message = format!(
                 "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
                 path.as_str(),
@@ -70,7 +77,7 @@ impl template::Env for Env<'_, '_> {
 
 impl intrinsic::Env for Env<'_, '_> {
     fn resolve(&mut self, path: &Path) -> Result<Value, Failure> {
-        self.lookup(path).ok_or_else(|| {
+        self.lookup(path)?.ok_or_else(|| {
             let message = format!(
                 "The JSONPath '{}' could not be found in the input '{}'",
                 path.as_str(),
@@ -86,7 +93,7 @@ impl intrinsic::Env for Env<'_, '_> {
 }
 
 impl choice::Env for Env<'_, '_> {
-    fn resolve(&mut self, path: &Path) -> Option<Value> {
+    fn resolve(&mut self, path: &Path) -> Result<Option<Value>, Failure> {
         self.lookup(path)
     }
 }
@@ -265,7 +272,7 @@ fn select_path(
     path: &Path,
 ) -> Result<Value, Failure> {
     let mut env = Env::new(run, frame, document);
-    env.lookup(path).ok_or_else(|| {
+    env.lookup(path)?.ok_or_else(|| {
         let message = format!(
             "Invalid path '{}' : No results for path: {}",
             path.as_str(),

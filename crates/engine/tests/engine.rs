@@ -426,3 +426,50 @@ fn a_succeeded_execution_is_not_redrivable() {
     let transition = apply(&definition, &mut execution, Input::Redrive, 2_000);
     assert!(transition.events.is_empty());
 }
+
+/// `{"a": {"a": ... 1}}`, `depth` objects deep.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!(1), |inner, _| json!({ "a": inner }))
+}
+
+/// Issue 12: a path that selects the same nodes over and over (4.9 GB for `$..a..a..a` over
+/// 2.4 KB nested 120 deep) fails its state with States.DataLimitExceeded, which is data:
+/// terminal (`States.ALL` does not catch it), in history, the execution failed.
+#[test]
+fn a_selection_past_its_limits_fails_the_state_with_data_limit_exceeded() {
+    for (field, path) in [
+        ("InputPath", "$..a..a..a"),
+        ("OutputPath", "$..a..a..a..a"),
+        ("ItemsPath", "$..a..a..a"),
+    ] {
+        let state = match field {
+            "ItemsPath" => json!({"Type": "Map", "ItemsPath": path, "End": true,
+                "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]}),
+            _ => json!({"Type": "Parallel", field: path, "End": true,
+                "Branches": [{"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]}),
+        };
+        let definition =
+            json!({"StartAt": "S", "States": {"S": state, "Caught": {"Type": "Succeed"}}});
+        let started = std::time::Instant::now();
+        let (_, execution, transition) = start(&definition.to_string(), nested(120));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{field}"
+        );
+        assert_eq!(execution.status, Status::Failed, "{field}");
+        let error = execution.error.as_ref().expect("an error");
+        assert_eq!(error.error.as_deref(), Some("States.DataLimitExceeded"));
+        let cause = error.cause.as_deref().unwrap_or_default();
+        assert!(
+            cause.starts_with("An error occurred while executing the state 'S'"),
+            "{cause}"
+        );
+        assert!(cause.contains(&format!("The JSONPath '{path}'")), "{cause}");
+        assert_eq!(
+            types(&transition).last().map(String::as_str),
+            Some("ExecutionFailed")
+        );
+    }
+}

@@ -17,7 +17,7 @@
 //! struct Input(Value);
 //! impl Env for Input {
 //!     fn resolve(&mut self, path: &Path) -> Result<Value, Failure> {
-//!         let found = path.select(&self.0).map(|selection| selection.into_value());
+//!         let found = path.select_value(&self.0).map_err(|limit| limit.failure(path))?;
 //!         found.ok_or_else(|| Failure::new("States.Runtime", "path not found"))
 //!     }
 //!     fn random_u64(&mut self) -> u64 {

@@ -36,8 +36,8 @@ impl Env for TestEnv {
             Root::Variable(name) => panic!("tests have no variable {name}"),
         };
         let selection = path
-            .select(document)
-            .map(|selection| selection.into_value());
+            .select_value(document)
+            .map_err(|limit| limit.failure(path))?;
         selection.ok_or_else(|| {
             Failure::new(
                 "States.Runtime",

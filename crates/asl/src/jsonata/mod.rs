@@ -12,6 +12,7 @@
 mod functions;
 mod value;
 
+use crate::limits::JSONATA_SEQUENCE_ITEMS_MAX;
 use crate::timestamp;
 use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{
@@ -104,14 +105,23 @@ impl Expression {
 
     /// Evaluates the expression. `Ok(None)` means it returned nothing (undefined).
     /// Step Functions gives expressions no input document: state data comes from `$states`.
+    /// No sequence may pass [`JSONATA_SEQUENCE_ITEMS_MAX`] items (D2015), so that
+    /// `[1..10000000]` fails before it allocates.
     pub fn evaluate(&self, states: &States, env: &mut dyn Env) -> Result<Option<Value>, String> {
         let mut context = Context::new();
         context.bind("states".to_string(), states.value.clone());
-        self.run(context, &JValue::Undefined, env)
+        self.run(
+            context,
+            &JValue::Undefined,
+            Some(JSONATA_SEQUENCE_ITEMS_MAX),
+            env,
+        )
     }
 
     /// Evaluates the expression against an input document `$`, with extra bindings, and
-    /// Step Functions' functions: how the JSONata test suite runs expressions.
+    /// Step Functions' functions: how the JSONata test suite runs expressions. Sequences are
+    /// bounded only by jsonata-js's own limit (a range of at most 10^7 items, D2014), which
+    /// the suite checks.
     pub fn evaluate_document(
         &self,
         document: Option<&Value>,
@@ -123,13 +133,14 @@ impl Expression {
             context.bind(name.clone(), value::from_json(value));
         }
         let document = document.map_or(JValue::Undefined, value::from_json);
-        self.run(context, &document, env)
+        self.run(context, &document, None, env)
     }
 
     fn run(
         &self,
         mut context: Context,
         document: &JValue,
+        sequence_items_max: Option<usize>,
         env: &mut dyn Env,
     ) -> Result<Option<Value>, String> {
         for name in self.variables.iter() {
@@ -140,6 +151,7 @@ impl Expression {
         let options = EvaluatorOptions {
             timeout_ms: Some(EVALUATION_MILLIS_MAX),
             max_stack_depth: Some(EVALUATION_DEPTH_MAX),
+            max_sequence_length: sequence_items_max,
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);

@@ -171,3 +171,41 @@ fn expressions_are_shareable_across_threads() {
     assert_send_sync::<Expression>();
     assert_send_sync::<Template>();
 }
+
+/// Issue 12: `[1..10000000]` allocated a gigabyte; sequences past
+/// `limits::JSONATA_SEQUENCE_ITEMS_MAX` now fail at once with D2015 (jsonata-js's D2014
+/// still refuses ranges over 10^7).
+#[test]
+fn long_sequences_fail_fast() {
+    fn check(text: &str, expected: Result<Option<Value>, &str>) {
+        let started = std::time::Instant::now();
+        let found = eval(text, json!({}));
+        match expected {
+            Ok(value) => assert_eq!(found, Ok(value), "{text}"),
+            Err(code) => assert!(
+                found
+                    .as_ref()
+                    .is_err_and(|message| message.starts_with(code)),
+                "{text}: {found:?}"
+            ),
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{text}"
+        );
+    }
+    check("$count([1..1000000])", Ok(Some(json!(1_000_000))));
+    check(
+        "[1..10000000]",
+        Err("D2015: The maximum sequence length of 1000000 was exceeded."),
+    );
+    check("$count([1..1000001])", Err("D2015"));
+    check("[0..10000000]", Err("D2014"));
+    check("$count([1..1001].([1..1000]))", Err("D2015"));
+    // FIXME: arrays of arrays are not one sequence, so only the 1 s time guard bounds them
+    // (2 million items here); jsonata-core has no allocation budget to enforce.
+    check(
+        "$count($map([1..2000], function($v) {[1..1000]}))",
+        Ok(Some(json!(2000))),
+    );
+}

@@ -44,7 +44,7 @@ fn field(
         }
         FailField::Path(path) => {
             let mut env = Env::new(run, frame, &frame.input);
-            env.lookup(path).ok_or_else(|| {
+            env.lookup(path)?.ok_or_else(|| {
                 let message = format!(
                     "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
                     path.as_str(),

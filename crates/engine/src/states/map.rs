@@ -514,7 +514,7 @@ fn number_field<T: Copy>(
             crate::jsonata::number_field(run, frame, expression, key, kind, parse)
         }
         Dynamic::Path(path) => {
-            let value = path_value(run, frame, path);
+            let value = path_value(run, frame, path)?;
             parse(&value).ok_or_else(|| {
                 let message = format!(
                     "The {key}Path field refers to value \"{}\" which is not a valid {kind}: {}",
@@ -527,11 +527,14 @@ fn number_field<T: Copy>(
     }
 }
 
-fn path_value(run: &mut Run<'_>, frame: &Frame, path: &steppe_asl::path::Path) -> Value {
+fn path_value(
+    run: &mut Run<'_>,
+    frame: &Frame,
+    path: &steppe_asl::path::Path,
+) -> Result<Value, Failure> {
     let input = frame.input.clone();
-    Env::new(run, frame, &input)
-        .lookup(path)
-        .unwrap_or(Value::Null)
+    let value = Env::new(run, frame, &input).lookup(path)?;
+    Ok(value.unwrap_or(Value::Null))
 }
 
 /// An integer, or a string holding one (AWS accepts both in `*Path` fields).

@@ -232,30 +232,7 @@ pub(crate) fn check_size(run: &Run<'_>, frame: &Frame, value: &Value) -> Result<
 
 /// The size of a value's compact JSON text, computed without building it.
 pub(crate) fn json_size(value: &Value) -> usize {
-    match value {
-        Value::Null => 4,
-        Value::Bool(true) => 4,
-        Value::Bool(false) => 5,
-        Value::Number(number) => number.to_string().len(),
-        Value::String(text) => {
-            text.len()
-                + 2
-                + text
-                    .bytes()
-                    .filter(|b| matches!(b, b'"' | b'\\') || *b < 0x20)
-                    .count()
-        }
-        Value::Array(items) => {
-            2 + items.len().saturating_sub(1) + items.iter().map(json_size).sum::<usize>()
-        }
-        Value::Object(map) => {
-            2 + map.len().saturating_sub(1)
-                + map
-                    .iter()
-                    .map(|(k, v)| k.len() + 3 + json_size(v))
-                    .sum::<usize>()
-        }
-    }
+    steppe_asl::size::json_bytes(value)
 }
 
 /// Handles a failure of a state that may have Retry and Catch (Task, Parallel, Map); the

@@ -294,7 +294,7 @@ fn seconds(
         Some(Dynamic::Path(path)) => {
             let input = frame.input.clone();
             let mut env = Env::new(run, frame, &input);
-            let value = env.lookup(path);
+            let value = env.lookup(path)?;
             match value.as_ref().and_then(Value::as_u64).filter(|n| *n >= 1) {
                 Some(seconds) => Ok(Some(seconds)),
                 None => Err(env.runtime(&format!(

@@ -132,7 +132,7 @@ fn lookup(
     key: &str,
 ) -> Result<Value, Failure> {
     let mut env = Env::new(run, frame, effective);
-    env.lookup(path).ok_or_else(|| {
+    env.lookup(path)?.ok_or_else(|| {
         let message = format!(
             "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
             path.as_str(),
