@@ -31,8 +31,9 @@ pub struct App {
     pub clock: Arc<dyn Clock + Send + Sync>,
     /// Bounds on connections, requests and Express executions.
     pub limits: Limits,
-    /// Console drawings run one at a time, off the async workers.
-    pub drawing: tokio::sync::Semaphore,
+    /// CPU-heavy requests (console drawings, compiling definitions, TestState) run one at a
+    /// time, off the async workers.
+    pub compute: Arc<tokio::sync::Semaphore>,
     random: Mutex<Random>,
 }
 
@@ -67,7 +68,7 @@ impl App {
             express: Arc::default(),
             clock,
             limits: options.limits.clone(),
-            drawing: tokio::sync::Semaphore::new(1),
+            compute: Arc::new(tokio::sync::Semaphore::new(1)),
             random: Mutex::new(Random::new(seed)),
         }
     }

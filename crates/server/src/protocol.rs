@@ -63,7 +63,7 @@ async fn console(
     } else if method == axum::http::Method::POST {
         // Drawing is CPU work (bounded by the layout's vertex budget): off the async workers,
         // one at a time, so that API requests keep their cores.
-        let _permit = app.drawing.acquire().await;
+        let _permit = app.compute.acquire().await;
         let path = path.to_string();
         let drawn = tokio::task::spawn_blocking(move || {
             steppe_console::handle(method.as_str(), &path, &body)
@@ -192,8 +192,21 @@ async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
     // its poller slot); other operations run to the end, as their commit and the registry
     // must not part ways.
     let cancel_with_request = operation == "GetActivityTask";
-    let running =
-        tokio::spawn(async move { crate::ops::dispatch(&app, &operation, request).await });
+    let running = if is_compute_heavy(&operation) {
+        // Compiling a large definition or running TestState's states is CPU work: on the
+        // blocking pool, one at a time, so the async workers keep serving everything else.
+        tokio::spawn(async move {
+            let _permit = app.compute.clone().acquire_owned().await;
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                runtime.block_on(crate::ops::dispatch(&app, &operation, request))
+            })
+            .await
+            .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
+        })
+    } else {
+        tokio::spawn(async move { crate::ops::dispatch(&app, &operation, request).await })
+    };
     let outcome = if cancel_with_request {
         let mut running = AbortOnDrop(running);
         (&mut running.0).await
@@ -204,6 +217,18 @@ async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
         eprintln!("steppe: an operation failed: {join_error}");
         Err(ApiError::internal("The operation failed unexpectedly"))
     }))
+}
+
+/// Operations whose work grows with the definition or the states they run, rather than with
+/// what they read or write.
+fn is_compute_heavy(operation: &str) -> bool {
+    matches!(
+        operation,
+        "CreateStateMachine"
+            | "UpdateStateMachine"
+            | "ValidateStateMachineDefinition"
+            | "TestState"
+    )
 }
 
 fn parse_body(bytes: &Bytes) -> Result<Request, ApiError> {
