@@ -215,8 +215,9 @@ impl ServerArgs {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The store would not open or load (its message names the data directory or database).
-    #[error("{0}")]
+    /// The store would not open or load (its message names the data directory or database;
+    /// transparent, so that `steppe: {error:#}` prints it once).
+    #[error(transparent)]
     Store(#[from] steppe_store::Error),
     /// The functions or connections file cannot be used.
     #[error("{0}")]
