@@ -362,30 +362,55 @@ impl Driver {
 
     /// Rebuilds what was running before a restart: executions that were owed inputs resume
     /// at once; every stored timer is re-armed (the timer loop fires overdue ones at once).
+    /// An execution whose stored rows will not decode is quarantined: logged, and neither
+    /// resumed nor given its timers, so it cannot go on wrongly or keep the server from starting.
     pub fn recover(self: &Arc<Self>) -> Result<usize, steppe_store::Error> {
         let running = self.store.running_executions()?;
+        let mut quarantined = std::collections::HashSet::new();
         for execution in &running {
-            if !execution.pending.is_empty() {
-                self.resume(execution.id);
-            }
-            if execution.has_tasks {
-                let Some(row) = self.store.execution(execution.id)? else {
-                    continue;
-                };
-                for record in self.store.tasks(execution.id)? {
-                    self.open_task(OpenTask {
-                        execution_id: execution.id,
-                        execution_arn: row.arn.clone(),
-                        record,
-                    });
-                }
+            if let Err(error) = self.recover_one(execution) {
+                eprintln!(
+                    "steppe: execution {}: quarantined at startup: {error}",
+                    execution.id
+                );
+                quarantined.insert(execution.id);
             }
         }
         for timer in self.store.timers()? {
-            self.timers
-                .insert(timer.execution_id, timer.timer_id, timer.fire_at_millis);
+            if !quarantined.contains(&timer.execution_id) {
+                self.timers
+                    .insert(timer.execution_id, timer.timer_id, timer.fire_at_millis);
+            }
         }
-        Ok(running.len())
+        Ok(running.len() - quarantined.len())
+    }
+
+    fn recover_one(
+        self: &Arc<Self>,
+        execution: &steppe_store::RunningExecution,
+    ) -> Result<(), steppe_store::Error> {
+        let pending = execution.pending.as_ref().map_err(Clone::clone)?;
+        let tasks = if execution.has_tasks {
+            let Some(row) = self.store.execution(execution.id)? else {
+                return Ok(());
+            };
+            Some((row, self.store.tasks(execution.id)?))
+        } else {
+            None
+        };
+        if !pending.is_empty() {
+            self.resume(execution.id);
+        }
+        if let Some((row, records)) = tasks {
+            for record in records {
+                self.open_task(OpenTask {
+                    execution_id: execution.id,
+                    execution_arn: row.arn.clone(),
+                    record,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Fires timers as they fall due, until the runtime shuts down.
@@ -407,6 +432,30 @@ impl Driver {
                 () = tokio::time::sleep(wait) => {}
                 () = self.timers.changed() => {}
             }
+        }
+    }
+
+    /// Forgets an execution retention deleted, so that nothing in memory refers to it. It
+    /// ended before it could be deleted, so its timers, tasks and nested-workflow entries
+    /// went then; this also drops an idle slot an input may have made for it since.
+    pub fn forget(&self, id: u64) {
+        self.timers.clear(id);
+        self.tasks.close_execution(id);
+        let mut slots = lock(&self.slots);
+        let Some(slot) = slots.get(&id).cloned() else {
+            return;
+        };
+        // `try_lock`: elsewhere a slot is locked before the slot map. A busy slot finds the
+        // execution gone when it next loads and evicts itself.
+        let idle = match slot.try_lock() {
+            Ok(mut guard) if !guard.draining => {
+                guard.evicted = true;
+                true
+            }
+            _ => false,
+        };
+        if idle {
+            slots.remove(&id);
         }
     }
 

@@ -129,7 +129,7 @@ impl ApiError {
         ApiError::new("ThrottlingException", "Rate exceeded")
     }
 
-    /// Our own failure (the store failed): HTTP 500, retryable by SDKs.
+    /// Our own failure (a panic, damaged stored data): HTTP 500 `InternalFailure`.
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError {
             code: "InternalFailure",
@@ -141,10 +141,17 @@ impl ApiError {
 
 impl From<steppe_store::Error> for ApiError {
     fn from(error: steppe_store::Error) -> ApiError {
-        ApiError {
-            code: "ServiceUnavailable",
-            message: format!("The request could not be made durable: {error}"),
-            status: 503,
+        match error {
+            // Damaged or undecodable data stays so: asking again will not help, so these are
+            // not the 503 that tells SDKs to back off and retry.
+            steppe_store::Error::Corrupt(_) | steppe_store::Error::Decode(_) => {
+                ApiError::internal(format!("The request failed on stored data: {error}"))
+            }
+            _ => ApiError {
+                code: "ServiceUnavailable",
+                message: format!("The request could not be made durable: {error}"),
+                status: 503,
+            },
         }
     }
 }

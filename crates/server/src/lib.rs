@@ -35,6 +35,7 @@ mod nested;
 mod ops;
 mod protocol;
 mod registry;
+mod retention;
 mod serve;
 mod tasks;
 mod test_state;
@@ -47,6 +48,7 @@ use std::sync::Arc;
 use steppe_store::{MemoryStore, SqliteOptions, SqliteStore, Store};
 
 pub use error::ApiError;
+pub use retention::{Retention, DELETE_BATCH_MAX, RETENTION_DEFAULT, SWEEP_INTERVAL_DEFAULT};
 
 /// Where the server keeps its data.
 #[derive(Clone)]
@@ -108,6 +110,11 @@ pub struct Options {
     pub clock: Arc<dyn steppe_runtime::Clock + Send + Sync>,
     /// Bounds on connections, requests and Express executions.
     pub limits: limits::Limits,
+    /// How long closed Standard executions and their histories are kept before they are
+    /// deleted (default 90 days, as on AWS); `None` keeps them forever.
+    pub retention: Option<std::time::Duration>,
+    /// How often retention looks for executions to delete (default one minute).
+    pub retention_sweep_interval: std::time::Duration,
 }
 
 impl Default for Options {
@@ -128,6 +135,8 @@ impl Default for Options {
             service_endpoints: Vec::new(),
             clock: Arc::new(steppe_runtime::SystemClock),
             limits: limits::Limits::default(),
+            retention: Some(RETENTION_DEFAULT),
+            retention_sweep_interval: SWEEP_INTERVAL_DEFAULT,
         }
     }
 }
@@ -188,6 +197,11 @@ pub struct ServerArgs {
     /// Express executions running in memory at once; past it, starts answer ThrottlingException.
     #[arg(long, default_value_t = limits::EXPRESS_RUNNING_MAX_DEFAULT)]
     pub express_running_max: u64,
+    /// How long closed Standard executions and their histories are kept before they are
+    /// deleted: a whole number and a unit, s, m, h or d (30s, 12h, 90d), or off to keep them
+    /// forever. AWS keeps them 90 days.
+    #[arg(long, default_value = "90d", value_name = "PERIOD")]
+    pub retention: Retention,
 }
 
 impl ServerArgs {
@@ -217,6 +231,7 @@ impl ServerArgs {
                 body_read_timeout: self.body_read_timeout,
                 express_running_max: self.express_running_max,
             },
+            retention: self.retention.0,
             ..Options::default()
         }
     }
@@ -225,8 +240,9 @@ impl ServerArgs {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The store would not open or load.
-    #[error("store: {0}")]
+    /// The store would not open or load (its message names the data directory or database;
+    /// transparent, so that `steppe: {error:#}` prints it once).
+    #[error(transparent)]
     Store(#[from] steppe_store::Error),
     /// The functions or connections file cannot be used.
     #[error("{0}")]
@@ -254,6 +270,9 @@ pub struct Server {
     driver: Arc<driver::Driver>,
     /// How many executions were running when the server started.
     pub recovered: usize,
+    /// The SQLite store the server opened, closed (and its data directory released) when
+    /// the server stops; a caller's own store is left open.
+    owned_store: Option<Arc<SqliteStore>>,
 }
 
 impl Server {
@@ -272,25 +291,31 @@ impl Server {
         let _ = self.shutdown.send(());
         let _ = self.serving.await;
         self.timers.abort();
+        close_store(self.owned_store);
     }
 
     /// Serves until the HTTP server stops.
     pub async fn wait(self) {
         let _ = self.serving.await;
         self.timers.abort();
+        close_store(self.owned_store);
     }
 }
 
 /// Opens the store, recovers running executions and starts serving. Must run in a tokio
 /// runtime.
 pub async fn start(options: Options) -> Result<Server, Error> {
-    let store: Arc<dyn Store> = match &options.storage {
-        Storage::Sqlite { data_dir, fsync } => Arc::new(SqliteStore::open(&SqliteOptions {
+    let owned_store = match &options.storage {
+        Storage::Sqlite { data_dir, fsync } => Some(Arc::new(SqliteStore::open(&SqliteOptions {
             data_dir: data_dir.clone(),
             fsync: *fsync,
-        })?),
-        Storage::Memory => Arc::new(MemoryStore::new()),
-        Storage::Custom(store) => store.clone(),
+        })?)),
+        _ => None,
+    };
+    let store: Arc<dyn Store> = match (&options.storage, &owned_store) {
+        (_, Some(sqlite)) => sqlite.clone(),
+        (Storage::Custom(store), None) => store.clone(),
+        (_, None) => Arc::new(MemoryStore::new()),
     };
     // Bound first: `aws-sdk:sfn:*` tasks call this server, recovered ones included.
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -359,6 +384,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     // Executions recovered next must see which machines are being deleted.
     deletion::resume(&app).await;
     let recovered = driver.recover()?;
+    spawn_retention(&app, &options);
     let timers = tokio::spawn(driver.clone().run_timers());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = protocol::router(app);
@@ -379,7 +405,27 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         timers,
         driver,
         recovered,
+        owned_store,
     })
+}
+
+/// Starts deleting closed executions in the background, unless they are kept forever.
+fn spawn_retention(app: &Arc<app::App>, options: &Options) {
+    if let Some(retention) = options.retention {
+        tokio::spawn(retention::run(
+            Arc::downgrade(app),
+            retention,
+            options.retention_sweep_interval,
+        ));
+    }
+}
+
+/// Closes the store the server opened: tasks still finishing (a drain, an integration on
+/// the blocking pool) may hold it, but the data directory must be free for the next server.
+fn close_store(store: Option<Arc<SqliteStore>>) {
+    if let Some(store) = store {
+        store.close();
+    }
 }
 
 /// Where service integrations go: the configured endpoints, and Step Functions itself

@@ -93,11 +93,15 @@ pub struct Target {
 }
 
 impl Registry {
-    /// A registry holding `resources`.
-    pub fn load(resources: Vec<Resource>) -> Registry {
+    /// A registry holding the stored resources; one that will not decode is left out with a
+    /// log line naming it, so that one bad row never keeps the server from starting.
+    pub fn load(resources: Vec<Result<Resource, steppe_store::Error>>) -> Registry {
         let mut registry = Registry::default();
         for resource in resources {
-            registry.put(resource);
+            match resource {
+                Ok(resource) => registry.put(resource),
+                Err(error) => eprintln!("steppe: skipped at startup: {error}"),
+            }
         }
         registry
     }

@@ -32,7 +32,7 @@ impl Store for Flaky {
             self.inner.submit(writes, done);
         }
     }
-    fn load_resources(&self) -> Result<Vec<Resource>, Error> {
+    fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
         self.inner.load_resources()
     }
     fn max_execution_id(&self) -> Result<u64, Error> {
@@ -73,6 +73,9 @@ impl Store for Flaky {
     }
     fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error> {
         self.inner.tasks(id)
+    }
+    fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
+        self.inner.delete_closed_before(cutoff_millis, limit)
     }
 }
 

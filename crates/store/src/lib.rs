@@ -12,6 +12,11 @@
 //! were submitted, and the SQLite store commits whatever is queued in one transaction
 //! (group commit), so concurrent executions share fsyncs.
 //!
+//! The SQLite store owns its data directory: it holds an exclusive lock on `steppe.lock`
+//! while it is open, checks the database's integrity when it opens, and refuses a directory
+//! whose database went missing or empty. [`Store::delete_closed_before`] deletes closed
+//! executions with everything keyed by them (the server's retention).
+//!
 //! ```
 //! use steppe_store::{MemoryStore, Store, Write, Resource, Revision};
 //! let store = MemoryStore::new();
@@ -23,7 +28,8 @@
 //!     creation_millis: 0,
 //! };
 //! store.submit(vec![Write::PutResource(Resource::Revision(revision.clone()))], Box::new(|res| res.unwrap()));
-//! assert_eq!(store.load_resources().unwrap(), vec![Resource::Revision(revision)]);
+//! let loaded: Vec<Resource> = store.load_resources().unwrap().into_iter().flatten().collect();
+//! assert_eq!(loaded, vec![Resource::Revision(revision)]);
 //! ```
 
 #![forbid(unsafe_code)]
@@ -40,7 +46,7 @@ pub use record::{
     RedriveToken, Resource, Revision, RunningExecution, StateMachine, StoredEvent, TaskRecord,
     Timer, TransitionRecord, Version, Write, REDRIVE_TOKENS_KEPT,
 };
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use sqlite::{SqliteOptions, SqliteStore, DATABASE_FILE, LOCK_FILE};
 
 /// Called once a submitted group of writes is durable, or has failed.
 pub type Done = Box<dyn FnOnce(Result<(), Error>) + Send>;
@@ -48,9 +54,17 @@ pub type Done = Box<dyn FnOnce(Result<(), Error>) + Send>;
 /// An operating error of a store.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
-    /// The database failed (full disk, failing fsync, corruption, ...).
+    /// The database failed (full disk, failing fsync, ...); trying again may succeed.
     #[error("database error: {0}")]
     Database(String),
+    /// The database is damaged (SQLite's `SQLITE_CORRUPT` or `SQLITE_NOTADB`, or a failed
+    /// integrity check): trying again will not help.
+    #[error("the database is damaged: {0}")]
+    Corrupt(String),
+    /// The data directory cannot be used: another server holds it, or its database is
+    /// missing. The text is the whole explanation, directory included.
+    #[error("{0}")]
+    DataDir(String),
     /// A stored row would not decode.
     #[error("stored data would not decode: {0}")]
     Decode(String),
@@ -65,7 +79,21 @@ pub enum Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(error: rusqlite::Error) -> Error {
-        Error::Database(error.to_string())
+        match (&error, error.sqlite_error_code()) {
+            (_, Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)) => {
+                Error::Corrupt(error.to_string())
+            }
+            // A column that is not what the schema wrote (text that is not UTF-8, say) is a
+            // damaged row, not a failing database.
+            (
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::Utf8Error(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..),
+                _,
+            ) => Error::Decode(error.to_string()),
+            _ => Error::Database(error.to_string()),
+        }
     }
 }
 
@@ -80,8 +108,9 @@ pub trait Store: Send + Sync + 'static {
     /// Queues `writes` to commit atomically, after every group submitted before; calls `done`
     /// once they are durable or have failed. A failed group changes nothing.
     fn submit(&self, writes: Vec<Write>, done: Done);
-    /// Every resource.
-    fn load_resources(&self) -> Result<Vec<Resource>, Error>;
+    /// Every resource; a row that will not decode is an [`Error::Decode`] naming its key, so
+    /// that one bad row costs only itself.
+    fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error>;
     /// The largest execution id in use, 0 for none.
     fn max_execution_id(&self) -> Result<u64, Error>;
     /// One execution, by id.
@@ -103,7 +132,8 @@ pub trait Store: Send + Sync + 'static {
     fn history_len(&self, id: u64) -> Result<u64, Error>;
     /// An execution's input log, in order.
     fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error>;
-    /// Every running execution.
+    /// Every running execution (one whose pending inputs will not decode says so in
+    /// [`RunningExecution::pending`]).
     fn running_executions(&self) -> Result<Vec<RunningExecution>, Error>;
     /// Every pending timer.
     fn timers(&self) -> Result<Vec<Timer>, Error>;
@@ -111,4 +141,9 @@ pub trait Store: Send + Sync + 'static {
     fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error>;
     /// An execution's redrive client tokens, newest first (at most [`REDRIVE_TOKENS_KEPT`]).
     fn redrive_tokens(&self, id: u64) -> Result<Vec<RedriveToken>, Error>;
+    /// Deletes up to `limit` executions that ended before `cutoff_millis` (oldest end
+    /// first) with everything keyed by them: input log, events, timers, tasks, redrive
+    /// tokens. Returns their ids. Runs in one transaction of its own, ordered with the
+    /// submitted groups (a redrive committed first keeps its execution); blocks until done.
+    fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error>;
 }

@@ -83,7 +83,9 @@ impl Inner {
                     inserted.insert(id, next + 1);
                 }
                 Write::Redrive { execution_id, .. } | Write::RedriveToken { execution_id, .. } => {
-                    if !self.executions.contains_key(execution_id) {
+                    if !self.executions.contains_key(execution_id)
+                        && !inserted.contains_key(execution_id)
+                    {
                         return Err(Error::Conflict(format!("no execution {execution_id}")));
                     }
                 }
@@ -190,8 +192,8 @@ impl Store for MemoryStore {
         done(result);
     }
 
-    fn load_resources(&self) -> Result<Vec<Resource>, Error> {
-        Ok(self.lock().resources.values().cloned().collect())
+    fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
+        Ok(self.lock().resources.values().cloned().map(Ok).collect())
     }
 
     fn max_execution_id(&self) -> Result<u64, Error> {
@@ -282,7 +284,7 @@ impl Store for MemoryStore {
             .filter(|s| s.row.status == "RUNNING")
             .map(|s| RunningExecution {
                 id: s.row.id,
-                pending: s.pending.clone(),
+                pending: Ok(s.pending.clone()),
                 has_tasks: !s.tasks.is_empty(),
             })
             .collect();
@@ -316,6 +318,29 @@ impl Store for MemoryStore {
             .map(|s| s.redrive_tokens.clone())
             .unwrap_or_default())
     }
+
+    fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
+        let mut inner = self.lock();
+        let mut closed: Vec<(i64, u64)> = inner
+            .executions
+            .values()
+            .filter_map(|s| closed_before(&s.row, cutoff_millis).map(|stop| (stop, s.row.id)))
+            .collect();
+        closed.sort_unstable();
+        let ids: Vec<u64> = closed.into_iter().take(limit).map(|(_, id)| id).collect();
+        for id in &ids {
+            if let Some(stored) = inner.executions.remove(id) {
+                inner.by_arn.remove(&stored.row.arn);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// When an execution ended, if it did before `cutoff_millis`.
+fn closed_before(row: &ExecutionRow, cutoff_millis: i64) -> Option<i64> {
+    row.stop_millis
+        .filter(|stop| row.status != "RUNNING" && *stop < cutoff_millis)
 }
 
 /// Whether a row passes the filters of a query (the cursor aside).

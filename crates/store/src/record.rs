@@ -529,12 +529,12 @@ pub struct ExecutionQuery {
 }
 
 /// What recovery needs to know about a running execution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RunningExecution {
     /// The execution.
     pub id: u64,
-    /// The inputs its last transition left pending.
-    pub pending: Vec<InputRecord>,
+    /// The inputs its last transition left pending, or why they would not decode.
+    pub pending: Result<Vec<InputRecord>, crate::Error>,
     /// Whether it has tasks not yet reported on.
     pub has_tasks: bool,
 }

@@ -5,12 +5,30 @@
 //! (redone with a savepoint per group if one fails, so it is rolled back alone), commits once, and only then calls
 //! every group's `done`. With `synchronous = FULL` the commit fsyncs the WAL, so one fsync
 //! covers every execution that submitted in the meantime. Reads use their own connections,
-//! which WAL lets run beside the writer.
+//! which WAL lets run beside the writer. Retention's deletions go through the same channel
+//! and commit in transactions of their own, between groups.
+//!
+//! The data directory: `steppe.lock` is locked (`flock`, exclusive) for as long as the
+//! store is open, so a second server on the directory is refused at once instead of
+//! handing out the same execution ids. Once the database has its schema, the lock file
+//! gets a line of text: a directory whose lock file has text is one whose database was
+//! made, and there a missing or empty (0-byte) `steppe.db` is refused rather than silently
+//! started afresh. (A crash before that line leaves a database with no data worth keeping,
+//! and directories made before the lock file existed are recognised by their non-empty
+//! database.) Every open runs `PRAGMA quick_check` and refuses a damaged database.
+//!
+//! Deleted rows' pages go to SQLite's freelist and new rows reuse them, so under steady
+//! load with retention the file stops growing (`auto_vacuum` stays off: it would add
+//! pointer-map upkeep to every commit, and a file that shrinks only to grow again gains
+//! nothing). After a burst the file keeps its size; `VACUUM` with the server stopped
+//! shrinks it.
 
 use crate::record::*;
 use crate::{Done, Error, Store};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
@@ -19,9 +37,30 @@ use std::sync::{Mutex, MutexGuard};
 const GROUP_MAX: usize = 4096;
 /// How many read connections to keep.
 const READERS: usize = 2;
+/// The database file in the data directory.
+pub const DATABASE_FILE: &str = "steppe.db";
+/// The lock file in the data directory (see the module documentation).
+pub const LOCK_FILE: &str = "steppe.lock";
+/// What the lock file says once the database has been made.
+const LOCK_FILE_TEXT: &str =
+    "steppe data directory: steppe.db holds its data; a running server keeps this file locked\n";
+/// How many lines of a failed integrity check the error quotes.
+const INTEGRITY_LINES_MAX: usize = 3;
 
 /// A submitted group of writes and its callback.
 type Group = (Vec<Write>, Done);
+
+/// What the writer thread does next.
+enum Job {
+    /// Commit a group (with whatever else is queued).
+    Group(Group),
+    /// Delete closed executions in a transaction of their own.
+    DeleteClosed {
+        cutoff_millis: i64,
+        limit: usize,
+        reply: mpsc::Sender<Result<Vec<u64>, Error>>,
+    },
+}
 
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone)]
@@ -34,9 +73,12 @@ pub struct SqliteOptions {
 
 /// See the module documentation.
 pub struct SqliteStore {
-    sender: Mutex<Option<mpsc::Sender<Group>>>,
-    readers: Vec<Mutex<Connection>>,
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    /// `None` once closed.
+    readers: Vec<Mutex<Option<Connection>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The locked lock file; dropping it releases the data directory.
+    lock_file: Mutex<Option<File>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -85,6 +127,9 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS redrive_tokens (
     execution_id INTEGER NOT NULL, client_token TEXT NOT NULL, redrive_millis INTEGER NOT NULL,
     PRIMARY KEY (execution_id, client_token)) WITHOUT ROWID;
+-- Added for retention: closed executions by the time they ended (older databases gain it
+-- when opened).
+CREATE INDEX IF NOT EXISTS executions_closed ON executions (stop_millis, id) WHERE status != 'RUNNING';
 ";
 
 /// The fields of an execution that never change, kept as one JSON column.
@@ -101,15 +146,33 @@ struct Fixed {
 
 impl SqliteStore {
     /// Opens (or creates) the database in `options.data_dir` and starts the writer thread.
+    ///
+    /// Refuses ([`Error::DataDir`]) a directory another store holds or whose database went
+    /// missing or empty, and ([`Error::Corrupt`]) a database that fails its integrity check.
     pub fn open(options: &SqliteOptions) -> Result<SqliteStore, Error> {
-        std::fs::create_dir_all(&options.data_dir).map_err(|e| {
-            Error::Database(format!("cannot create {}: {e}", options.data_dir.display()))
+        let data_dir = &options.data_dir;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            Error::DataDir(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
         })?;
-        let path = options.data_dir.join("steppe.db");
-        let writer = open_connection(&path, options.fsync)?;
-        writer.execute_batch(SCHEMA)?;
+        let mut lock_file = lock_data_dir(data_dir)?;
+        let made = lock_file_says_made(&mut lock_file, data_dir)?;
+        let path = data_dir.join(DATABASE_FILE);
+        let existing = check_database_file(&path, data_dir, made)?;
+        let writer = open_connection(&path, options.fsync).map_err(|e| damaged(&path, e))?;
+        if existing {
+            check_integrity(&writer, &path)?;
+        }
+        writer
+            .execute_batch(SCHEMA)
+            .map_err(|e| damaged(&path, e.into()))?;
+        if !made {
+            mark_made(&mut lock_file, data_dir)?;
+        }
         let readers = (0..READERS)
-            .map(|_| open_connection(&path, options.fsync).map(Mutex::new))
+            .map(|_| open_connection(&path, options.fsync).map(|c| Mutex::new(Some(c))))
             .collect::<Result<Vec<_>, Error>>()?;
         let (sender, receiver) = mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -120,24 +183,145 @@ impl SqliteStore {
             sender: Mutex::new(Some(sender)),
             readers,
             writer: Mutex::new(Some(handle)),
+            lock_file: Mutex::new(Some(lock_file)),
         })
     }
 
-    /// Stops accepting writes, commits what is queued and waits for the writer to end.
+    /// Stops accepting writes, commits what is queued, waits for the writer to end, closes
+    /// the database and releases the data directory.
     pub fn close(&self) {
         drop(lock(&self.sender).take());
         if let Some(handle) = lock(&self.writer).take() {
             let _ = handle.join();
         }
+        for reader in &self.readers {
+            drop(lock(reader).take());
+        }
+        // Released last: the database is closed (its WAL checkpointed) by now.
+        drop(lock(&self.lock_file).take());
     }
 
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        for reader in &self.readers {
-            if let Ok(guard) = reader.try_lock() {
-                return guard;
-            }
+    /// Runs `read` on a free read connection (or waits for the first).
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
+        let guard = self
+            .readers
+            .iter()
+            .find_map(|reader| reader.try_lock().ok())
+            .unwrap_or_else(|| lock(&self.readers[0]));
+        match guard.as_ref() {
+            Some(connection) => read(connection),
+            None => Err(Error::Closed),
         }
-        lock(&self.readers[0])
+    }
+}
+
+/// Opens the lock file and takes its lock, or says which directory is in use.
+fn lock_data_dir(data_dir: &Path) -> Result<File, Error> {
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::DataDir(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::DataDir(format!(
+            "the data directory {} is in use by another steppe server (it holds the lock on {})",
+            data_dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::DataDir(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Whether the lock file says the directory's database was made.
+fn lock_file_says_made(lock_file: &mut File, data_dir: &Path) -> Result<bool, Error> {
+    let mut text = String::new();
+    lock_file.read_to_string(&mut text).map_err(|e| {
+        Error::DataDir(format!(
+            "cannot read {}: {e}",
+            data_dir.join(LOCK_FILE).display()
+        ))
+    })?;
+    Ok(!text.is_empty())
+}
+
+/// Records in the lock file that the database was made (see the module documentation).
+fn mark_made(lock_file: &mut File, data_dir: &Path) -> Result<(), Error> {
+    lock_file
+        .write_all(LOCK_FILE_TEXT.as_bytes())
+        .and_then(|()| lock_file.sync_all())
+        .map_err(|e| {
+            Error::DataDir(format!(
+                "cannot write {}: {e}",
+                data_dir.join(LOCK_FILE).display()
+            ))
+        })
+}
+
+/// Refuses a missing or empty database where one was made; returns whether the database
+/// holds anything (and so is worth an integrity check).
+fn check_database_file(path: &Path, data_dir: &Path, made: bool) -> Result<bool, Error> {
+    let bytes = match std::fs::metadata(path) {
+        Ok(metadata) => Some(metadata.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Error::DataDir(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let missing = match bytes {
+        None => "is missing",
+        Some(0) => "is empty (0 bytes)",
+        Some(_) => return Ok(true),
+    };
+    if made {
+        return Err(Error::DataDir(format!(
+            "the data directory {} held a database, but {} {missing}: restore it from a backup, or remove the directory to start afresh",
+            data_dir.display(),
+            path.display()
+        )));
+    }
+    Ok(false)
+}
+
+/// `PRAGMA quick_check`: every page and index entry is well formed (row contents are not
+/// read, which would take as long as reading the whole file; a bad row is caught when read).
+fn check_integrity(connection: &Connection, path: &Path) -> Result<(), Error> {
+    let found = (|| -> Result<Vec<String>, rusqlite::Error> {
+        let mut statement = connection.prepare("PRAGMA quick_check")?;
+        let lines = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .take(INTEGRITY_LINES_MAX)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(lines)
+    })();
+    let lines = found.map_err(|e| damaged(path, e.into()))?;
+    if lines == ["ok"] {
+        return Ok(());
+    }
+    Err(Error::Corrupt(format!(
+        "{} failed its integrity check ({}): restore it from a backup",
+        path.display(),
+        lines.join("; ")
+    )))
+}
+
+/// Names the database in an error that says it is damaged.
+fn damaged(path: &Path, error: Error) -> Error {
+    match error {
+        Error::Corrupt(reason) => Error::Corrupt(format!(
+            "{} cannot be read ({reason}): restore it from a backup",
+            path.display()
+        )),
+        other => other,
     }
 }
 
@@ -165,20 +349,88 @@ pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Er
     Ok(connection)
 }
 
-fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Group>) {
-    while let Ok(first) = receiver.recv() {
-        let mut groups = vec![first];
-        while groups.len() < GROUP_MAX {
-            match receiver.try_recv() {
-                Ok(group) => groups.push(group),
-                Err(_) => break,
+fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
+    let mut next: Option<Job> = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            Job::DeleteClosed {
+                cutoff_millis,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(delete_closed(&mut connection, cutoff_millis, limit));
+            }
+            Job::Group(first) => {
+                let mut groups = vec![first];
+                while groups.len() < GROUP_MAX {
+                    match receiver.try_recv() {
+                        Ok(Job::Group(group)) => groups.push(group),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let results = commit_groups(&mut connection, &groups);
+                for ((_, done), result) in groups.into_iter().zip(results) {
+                    done(result);
+                }
             }
         }
-        let results = commit_groups(&mut connection, &groups);
-        for ((_, done), result) in groups.into_iter().zip(results) {
-            done(result);
-        }
     }
+}
+
+/// The tables keyed by execution id, emptied for each deleted execution.
+const EXECUTION_KEYED_TABLES: [&str; 6] = [
+    "inputs",
+    "events",
+    "timers",
+    "tasks",
+    "redrive_tokens",
+    "execution_bodies",
+];
+
+/// Deletes up to `limit` executions that ended before `cutoff_millis`, in one transaction.
+fn delete_closed(
+    connection: &mut Connection,
+    cutoff_millis: i64,
+    limit: usize,
+) -> Result<Vec<u64>, Error> {
+    let transaction = connection.transaction()?;
+    let ids = transaction
+        .prepare_cached(
+            "SELECT id FROM executions WHERE status != 'RUNNING' AND stop_millis < ?1
+             ORDER BY stop_millis, id LIMIT ?2",
+        )?
+        .query_map(params![cutoff_millis, limit as i64], |row| {
+            row.get::<_, i64>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for id in &ids {
+        for table in EXECUTION_KEYED_TABLES {
+            let key = if table == "execution_bodies" {
+                "id"
+            } else {
+                "execution_id"
+            };
+            transaction
+                .prepare_cached(&format!("DELETE FROM {table} WHERE {key} = ?1"))?
+                .execute(params![id])?;
+        }
+        transaction
+            .prepare_cached("DELETE FROM executions WHERE id = ?1")?
+            .execute(params![id])?;
+    }
+    transaction.commit()?;
+    Ok(ids.into_iter().map(|id| id as u64).collect())
 }
 
 /// Commits every group that applies cleanly in one transaction; returns each group's result.
@@ -469,7 +721,8 @@ fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRow, Str
 }
 
 fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, Error> {
-    let fixed: Fixed = serde_json::from_str(&body)?;
+    let fixed: Fixed = serde_json::from_str(&body)
+        .map_err(|e| Error::Decode(format!("execution {}: {e}", row.arn)))?;
     row.name = fixed.name;
     row.revision_id = fixed.revision_id;
     row.seed = fixed.seed;
@@ -484,7 +737,9 @@ impl Store for SqliteStore {
         let sender = lock(&self.sender).clone();
         match sender {
             Some(sender) => {
-                if let Err(mpsc::SendError((_, done))) = sender.send((writes, done)) {
+                if let Err(mpsc::SendError(Job::Group((_, done)))) =
+                    sender.send(Job::Group((writes, done)))
+                {
                     done(Err(Error::Closed));
                 }
             }
@@ -492,87 +747,100 @@ impl Store for SqliteStore {
         }
     }
 
-    fn load_resources(&self) -> Result<Vec<Resource>, Error> {
-        let connection = self.reader();
-        let mut statement = connection.prepare_cached("SELECT body FROM resources")?;
-        let bodies = statement
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        bodies
-            .iter()
-            .map(|body| serde_json::from_str(body).map_err(Error::from))
-            .collect()
+    fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
+        let rows = self.read(|connection| {
+            let mut statement = connection.prepare_cached("SELECT key, body FROM resources")?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, body)| {
+                serde_json::from_str(&body)
+                    .map_err(|e| Error::Decode(format!("resource {key}: {e}")))
+            })
+            .collect())
     }
 
     fn max_execution_id(&self) -> Result<u64, Error> {
-        let connection = self.reader();
-        let max: Option<i64> =
-            connection.query_row("SELECT MAX(id) FROM executions", [], |row| row.get(0))?;
-        Ok(max.unwrap_or(0) as u64)
+        self.read(|connection| {
+            let max: Option<i64> =
+                connection.query_row("SELECT MAX(id) FROM executions", [], |row| row.get(0))?;
+            Ok(max.unwrap_or(0) as u64)
+        })
     }
 
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
-        let connection = self.reader();
-        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.id = ?1");
-        let found = connection
-            .prepare_cached(&sql)?
-            .query_row(params![id as i64], execution_row)
-            .optional()?;
-        found.map(with_fixed).transpose()
+        self.read(|connection| {
+            let sql = format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.id = ?1");
+            let found = connection
+                .prepare_cached(&sql)?
+                .query_row(params![id as i64], execution_row)
+                .optional()?;
+            found.map(with_fixed).transpose()
+        })
     }
 
     fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error> {
-        let connection = self.reader();
-        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.arn = ?1");
-        let found = connection
-            .prepare_cached(&sql)?
-            .query_row(params![arn], execution_row)
-            .optional()?;
-        found.map(with_fixed).transpose()
+        self.read(|connection| {
+            let sql =
+                format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.arn = ?1");
+            let found = connection
+                .prepare_cached(&sql)?
+                .query_row(params![arn], execution_row)
+                .optional()?;
+            found.map(with_fixed).transpose()
+        })
     }
 
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
-        let connection = self.reader();
-        let mut sql = format!(
-            "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.state_machine_arn = ?1"
-        );
-        let mut values: Vec<rusqlite::types::Value> = vec![query.state_machine_arn.clone().into()];
-        if let Some(version) = &query.version_arn {
-            values.push(version.clone().into());
-            sql.push_str(&format!(" AND e.version_arn = ?{}", values.len()));
-        }
-        if let Some(alias) = &query.alias_arn {
-            values.push(alias.clone().into());
-            sql.push_str(&format!(" AND e.alias_arn = ?{}", values.len()));
-        }
-        if let Some(status) = &query.status {
-            values.push(status.clone().into());
-            sql.push_str(&format!(" AND e.status = ?{}", values.len()));
-        }
-        match query.redriven {
-            Some(true) => sql.push_str(" AND e.redrive_count > 0"),
-            Some(false) => sql.push_str(" AND e.redrive_count = 0"),
-            None => {}
-        }
-        if let Some((start, id)) = query.after {
-            values.push(start.into());
-            values.push((id as i64).into());
-            let n = values.len();
+        self.read(|connection| {
+            let mut sql = format!(
+                "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.state_machine_arn = ?1"
+            );
+            let mut values: Vec<rusqlite::types::Value> =
+                vec![query.state_machine_arn.clone().into()];
+            if let Some(version) = &query.version_arn {
+                values.push(version.clone().into());
+                sql.push_str(&format!(" AND e.version_arn = ?{}", values.len()));
+            }
+            if let Some(alias) = &query.alias_arn {
+                values.push(alias.clone().into());
+                sql.push_str(&format!(" AND e.alias_arn = ?{}", values.len()));
+            }
+            if let Some(status) = &query.status {
+                values.push(status.clone().into());
+                sql.push_str(&format!(" AND e.status = ?{}", values.len()));
+            }
+            match query.redriven {
+                Some(true) => sql.push_str(" AND e.redrive_count > 0"),
+                Some(false) => sql.push_str(" AND e.redrive_count = 0"),
+                None => {}
+            }
+            if let Some((start, id)) = query.after {
+                values.push(start.into());
+                values.push((id as i64).into());
+                let n = values.len();
+                sql.push_str(&format!(
+                    " AND (e.start_millis < ?{} OR (e.start_millis = ?{} AND e.id < ?{n}))",
+                    n - 1,
+                    n - 1
+                ));
+            }
             sql.push_str(&format!(
-                " AND (e.start_millis < ?{} OR (e.start_millis = ?{} AND e.id < ?{n}))",
-                n - 1,
-                n - 1
+                " ORDER BY e.start_millis DESC, e.id DESC LIMIT {}",
+                query.limit
             ));
-        }
-        sql.push_str(&format!(
-            " ORDER BY e.start_millis DESC, e.id DESC LIMIT {}",
-            query.limit
-        ));
-        let mut statement = connection.prepare_cached(&sql)?;
-        let rows = statement
-            .query_map(rusqlite::params_from_iter(values), execution_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(with_fixed).collect()
+            let mut statement = connection.prepare_cached(&sql)?;
+            let rows = statement
+                .query_map(rusqlite::params_from_iter(values), execution_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(with_fixed).collect()
+        })
     }
 
     fn history(
@@ -582,7 +850,7 @@ impl Store for SqliteStore {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, Error> {
-        let connection = self.reader();
+        self.read(|connection| {
         let (sql, bound) = if reverse {
             (
                 "SELECT id, body FROM events WHERE execution_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
@@ -604,114 +872,136 @@ impl Store for SqliteStore {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(events)
+        })
     }
 
     fn history_len(&self, id: u64) -> Result<u64, Error> {
-        let connection = self.reader();
-        let count: i64 = connection
-            .prepare_cached("SELECT COUNT(*) FROM events WHERE execution_id = ?1")?
-            .query_row(params![id as i64], |row| row.get(0))?;
-        Ok(count as u64)
+        self.read(|connection| {
+            let count: i64 = connection
+                .prepare_cached("SELECT COUNT(*) FROM events WHERE execution_id = ?1")?
+                .query_row(params![id as i64], |row| row.get(0))?;
+            Ok(count as u64)
+        })
     }
 
     fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error> {
-        let connection = self.reader();
-        let mut statement = connection.prepare_cached(
-            "SELECT seq, now_millis, body FROM inputs WHERE execution_id = ?1 ORDER BY seq",
-        )?;
-        let rows = statement
-            .query_map(params![id as i64], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(seq, now_millis, body)| {
-                Ok(LoggedInput {
-                    seq: seq as u64,
-                    now_millis,
-                    input: serde_json::from_str(&body)?,
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT seq, now_millis, body FROM inputs WHERE execution_id = ?1 ORDER BY seq",
+            )?;
+            let rows = statement
+                .query_map(params![id as i64], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(seq, now_millis, body)| {
+                    Ok(LoggedInput {
+                        seq: seq as u64,
+                        now_millis,
+                        input: serde_json::from_str(&body)?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     fn running_executions(&self) -> Result<Vec<RunningExecution>, Error> {
-        let connection = self.reader();
-        let mut statement = connection.prepare_cached(
-            "SELECT id, pending, EXISTS (SELECT 1 FROM tasks WHERE execution_id = e.id)
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT id, pending, EXISTS (SELECT 1 FROM tasks WHERE execution_id = e.id)
              FROM executions e WHERE status = 'RUNNING' ORDER BY id",
-        )?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((
-                    row.get::<_, i64>(0)? as u64,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, bool>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(id, pending, has_tasks)| {
-                Ok(RunningExecution {
+            )?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)? as u64,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, bool>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, pending, has_tasks)| RunningExecution {
                     id,
                     pending: if pending.is_empty() {
-                        Vec::new()
+                        Ok(Vec::new())
                     } else {
-                        serde_json::from_str(&pending)?
+                        serde_json::from_str(&pending).map_err(|e| {
+                            Error::Decode(format!("execution {id}: pending inputs: {e}"))
+                        })
                     },
                     has_tasks,
                 })
-            })
-            .collect()
+                .collect())
+        })
     }
 
     fn timers(&self) -> Result<Vec<Timer>, Error> {
-        let connection = self.reader();
-        let mut statement = connection
-            .prepare_cached("SELECT execution_id, timer_id, fire_at_millis FROM timers")?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok(Timer {
-                    execution_id: row.get::<_, i64>(0)? as u64,
-                    timer_id: row.get::<_, i64>(1)? as u64,
-                    fire_at_millis: row.get(2)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT execution_id, timer_id, fire_at_millis FROM timers")?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok(Timer {
+                        execution_id: row.get::<_, i64>(0)? as u64,
+                        timer_id: row.get::<_, i64>(1)? as u64,
+                        fire_at_millis: row.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
     }
 
     fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error> {
-        let connection = self.reader();
-        let mut statement = connection
-            .prepare_cached("SELECT body FROM tasks WHERE execution_id = ?1 ORDER BY task_id")?;
-        let bodies = statement
-            .query_map(params![id as i64], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        bodies
-            .iter()
-            .map(|body| serde_json::from_str(body).map_err(Error::from))
-            .collect()
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT body FROM tasks WHERE execution_id = ?1 ORDER BY task_id",
+            )?;
+            let bodies = statement
+                .query_map(params![id as i64], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            bodies
+                .iter()
+                .map(|body| serde_json::from_str(body).map_err(Error::from))
+                .collect()
+        })
     }
 
     fn redrive_tokens(&self, id: u64) -> Result<Vec<RedriveToken>, Error> {
-        let connection = self.reader();
-        let mut statement = connection.prepare_cached(
-            "SELECT client_token, redrive_millis FROM redrive_tokens WHERE execution_id = ?1
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT client_token, redrive_millis FROM redrive_tokens WHERE execution_id = ?1
              ORDER BY redrive_millis DESC",
-        )?;
-        let tokens = statement
-            .query_map(params![id as i64], |row| {
-                Ok(RedriveToken {
-                    client_token: row.get(0)?,
-                    redrive_millis: row.get(1)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(tokens)
+            )?;
+            let tokens = statement
+                .query_map(params![id as i64], |row| {
+                    Ok(RedriveToken {
+                        client_token: row.get(0)?,
+                        redrive_millis: row.get(1)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(tokens)
+        })
+    }
+
+    fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
+        let sender = lock(&self.sender).clone().ok_or(Error::Closed)?;
+        let (reply, answer) = mpsc::channel();
+        sender
+            .send(Job::DeleteClosed {
+                cutoff_millis,
+                limit,
+                reply,
+            })
+            .map_err(|_| Error::Closed)?;
+        answer.recv().unwrap_or(Err(Error::Closed))
     }
 }

@@ -89,7 +89,7 @@ fn run_suite(store: &dyn Store) {
     assert_eq!(store.timers().unwrap().len(), 1);
     let running = store.running_executions().unwrap();
     assert_eq!(running.len(), 1);
-    assert!(running[0].pending.is_empty() && !running[0].has_tasks);
+    assert!(running[0].pending.as_ref().unwrap().is_empty() && !running[0].has_tasks);
 
     // A duplicate ARN is a conflict and changes nothing.
     let duplicate = submit(
@@ -214,14 +214,143 @@ fn run_suite(store: &dyn Store) {
         creation_millis: 1,
     });
     submit(store, vec![Write::PutResource(revision.clone())]).unwrap();
-    assert_eq!(store.load_resources().unwrap(), vec![revision.clone()]);
+    assert_eq!(resources(store), vec![revision.clone()]);
     submit(store, vec![Write::DeleteResource(revision.key())]).unwrap();
-    assert!(store.load_resources().unwrap().is_empty());
+    assert!(resources(store).is_empty());
+}
+
+fn resources(store: &dyn Store) -> Vec<Resource> {
+    store
+        .load_resources()
+        .unwrap()
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// An execution that starts at `start_millis` and ends at `stop_millis`, with a timer, a
+/// task and a redrive token left behind to be deleted with it.
+fn ended(store: &dyn Store, id: u64, start_millis: i64, stop_millis: i64) {
+    let task = TaskRecord {
+        task_id: 1,
+        state_name: "Work".into(),
+        resource: "arn:aws:states:us-east-1:1:activity:a".into(),
+        parameters: serde_json::json!({}),
+        timeout_seconds: None,
+        heartbeat_seconds: None,
+        task_token: Some(format!("token-{id}")),
+        scheduled_millis: start_millis,
+        started: false,
+        invocation: 0,
+        test_case: None,
+        submitted: false,
+    };
+    let mut first = transition(id, 0, 1, 2);
+    first.tasks_started = vec![task];
+    first.timers_started = vec![Timer {
+        execution_id: id,
+        timer_id: 1,
+        fire_at_millis: stop_millis + 1,
+    }];
+    let mut last = transition(id, 1, 3, 1);
+    last.end = Some(ExecutionEnd {
+        status: "FAILED".into(),
+        stop_millis,
+        output: None,
+        error: Some("E".into()),
+        cause: None,
+    });
+    let token = RedriveToken {
+        client_token: format!("t{id}"),
+        redrive_millis: start_millis,
+    };
+    submit(
+        store,
+        vec![
+            Write::InsertExecution(Box::new(row(id, &format!("x{id}"), start_millis))),
+            Write::Transition(Box::new(first)),
+            Write::RedriveToken {
+                execution_id: id,
+                token,
+            },
+            Write::Transition(Box::new(last)),
+        ],
+    )
+    .unwrap();
+}
+
+/// Retention: closed executions go, oldest end first, with everything keyed by them;
+/// running ones stay.
+fn run_retention_suite(store: &dyn Store) {
+    ended(store, 11, 100, 3000);
+    ended(store, 12, 200, 1000);
+    ended(store, 13, 300, 2000);
+    submit(
+        store,
+        vec![
+            Write::InsertExecution(Box::new(row(14, "running", 50))),
+            Write::Transition(Box::new(transition(14, 0, 1, 2))),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        store.delete_closed_before(1000, 10).unwrap(),
+        Vec::<u64>::new()
+    );
+    assert_eq!(store.delete_closed_before(2500, 1).unwrap(), vec![12]);
+    assert_eq!(store.delete_closed_before(2500, 10).unwrap(), vec![13]);
+    for id in [12, 13] {
+        assert!(store.execution(id).unwrap().is_none());
+        let arn = format!("arn:aws:states:us-east-1:1:execution:m:x{id}");
+        assert!(store.execution_by_arn(&arn).unwrap().is_none());
+        assert_eq!(store.history_len(id).unwrap(), 0);
+        assert!(store.inputs(id).unwrap().is_empty());
+        assert!(store.tasks(id).unwrap().is_empty());
+        assert!(store.redrive_tokens(id).unwrap().is_empty());
+    }
+    let query = ExecutionQuery {
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+        limit: 100,
+        ..ExecutionQuery::default()
+    };
+    let names: Vec<String> = store
+        .list_executions(&query)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.name)
+        .collect();
+    assert_eq!(names, vec!["x11", "running"]);
+    assert_eq!(store.history_len(11).unwrap(), 3);
+    assert_eq!(store.redrive_tokens(11).unwrap().len(), 1);
+    // Running executions are never deleted, however old.
+    assert_eq!(store.delete_closed_before(i64::MAX, 10).unwrap(), vec![11]);
+    let running: Vec<u64> = store
+        .running_executions()
+        .unwrap()
+        .into_iter()
+        .map(|running| running.id)
+        .collect();
+    assert_eq!(running, vec![14]);
+    assert_eq!(store.timers().unwrap().len(), 0);
+    // A deleted id is free again as far as the store knows; the server never reuses one.
+    assert_eq!(store.max_execution_id().unwrap(), 14);
 }
 
 #[test]
 fn memory_store_passes_the_suite() {
     run_suite(&MemoryStore::new());
+    run_retention_suite(&MemoryStore::new());
+}
+
+#[test]
+fn sqlite_store_passes_the_retention_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&SqliteOptions {
+        data_dir: dir.path().to_path_buf(),
+        fsync: false,
+    })
+    .unwrap();
+    run_retention_suite(&store);
 }
 
 #[test]
