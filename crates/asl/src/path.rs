@@ -591,7 +591,6 @@ mod tests {
 mod limit_tests {
     use super::*;
     use serde_json::json;
-    use std::time::{Duration, Instant};
 
     /// `{"a": {"a": ... 1}}`, `depth` objects deep (2.4 KB at depth 120).
     fn nested(depth: usize) -> Value {
@@ -600,17 +599,11 @@ mod limit_tests {
 
     fn check(path: &str, input: Value, expected: Result<usize, LimitExceeded>) {
         let parsed = Path::parse(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let started = Instant::now();
         let found = parsed.select(&input).map(|selection| match selection {
             Some(Selection::Many(values)) => values.len(),
             other => panic!("{path}: {other:?}"),
         });
         assert_eq!(found, expected, "{}", shorten(path));
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{}",
-            shorten(path)
-        );
     }
 
     fn shorten(path: &str) -> &str {
