@@ -79,6 +79,24 @@ fn the_pure_crates_never_read_the_clock_or_draw_randomness() {
     assert!(offences.is_empty(), "{offences:#?}");
 }
 
+/// The engine's output must not depend on a hash map's per-process iteration order (cancel
+/// commands once came out in a random order): it keeps ordered maps only.
+#[test]
+fn the_engine_iterates_in_a_deterministic_order() {
+    let mut files = Vec::new();
+    rust_files(&workspace().join("crates/engine/src"), &mut files);
+    let mut offences = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for word in ["HashMap", "HashSet"] {
+            if mentions_identifier(&text, word) {
+                offences.push(format!("{} mentions {word}", file.display()));
+            }
+        }
+    }
+    assert!(offences.is_empty(), "{offences:#?}");
+}
+
 /// Whether `text` contains `word` starting at an identifier boundary (so `Operand::` is not `rand::`).
 fn mentions_identifier(text: &str, word: &str) -> bool {
     text.match_indices(word).any(|(index, _)| {

@@ -10,7 +10,7 @@
 use crate::event::{Details, ErrorCause, HistoryEvent};
 use crate::random::Random;
 use serde_json::{Map, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use steppe_asl::definition::{Definition, StateId};
 use steppe_asl::error_name::Failure;
 
@@ -271,7 +271,7 @@ pub struct Execution {
     pub(crate) free_frames: Vec<usize>,
     pub(crate) ready: VecDeque<FrameId>,
     /// Frames waiting for a task or timer, by the task's or timer's id.
-    pub(crate) waiting: HashMap<u64, FrameId>,
+    pub(crate) waiting: BTreeMap<u64, FrameId>,
     pub(crate) next_wait_id: u64,
     pub(crate) random: Random,
     pub(crate) scopes: Vec<Option<Scope>>,
@@ -284,7 +284,7 @@ pub struct Execution {
     /// When the latest redrive happened, epoch milliseconds (`$$.Execution.RedriveTime`).
     pub(crate) redrive_time_millis: Option<i64>,
     /// How many tasks each Task state invoked, by state name.
-    pub(crate) task_invocations: HashMap<String, u64>,
+    pub(crate) task_invocations: BTreeMap<String, u64>,
 }
 
 /// The top-level state that was running when the execution ended, to run again on redrive.
@@ -377,7 +377,7 @@ impl Execution {
             frames: Vec::new(),
             free_frames: Vec::new(),
             ready: VecDeque::new(),
-            waiting: HashMap::new(),
+            waiting: BTreeMap::new(),
             next_wait_id: 1,
             random: Random::new(seed),
             scopes: Vec::new(),
@@ -385,7 +385,7 @@ impl Execution {
             variables_bytes: 0,
             redrive_point: None,
             redrive_time_millis: None,
-            task_invocations: HashMap::new(),
+            task_invocations: BTreeMap::new(),
             execution_timer: None,
         }
     }

@@ -2,18 +2,18 @@
 //! the engine (the server's quarantine of a failing execution, the simulation) need an `apply`
 //! that panics on demand, and no valid input makes the real engine panic.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 static ARMED: AtomicBool = AtomicBool::new(false);
-static PANIC_STATES: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+static PANIC_STATES: Mutex<Option<BTreeSet<String>>> = Mutex::new(None);
 
 /// From now on, entering a state named `state_name` (in any execution of this process) panics.
 pub fn panic_on_entering(state_name: &str) {
     let mut states = PANIC_STATES.lock().unwrap_or_else(|p| p.into_inner());
     states
-        .get_or_insert_with(HashSet::new)
+        .get_or_insert_with(BTreeSet::new)
         .insert(state_name.to_string());
     ARMED.store(true, Ordering::Release);
 }

@@ -44,6 +44,10 @@ pub const EXPRESS_RUNNING_MAX_DEFAULT: u64 = 50_000;
 /// and task processes.
 pub const FILES_RESERVED: usize = 64;
 
+/// The most pending tasks the console's task list answers with, oldest first: each may carry
+/// a 256 KiB input, so the answer stays under about 128 MB however many tasks wait.
+pub const PENDING_TASKS_LISTED_MAX: usize = 500;
+
 /// The largest request body read, in bytes (a 1 MiB definition, escaped, fits).
 pub const REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
 

@@ -104,7 +104,7 @@ async fn console(
 fn pending_tasks(app: &App, execution_arn: Option<&str>) -> Value {
     let tasks: Vec<Value> = app
         .tasks
-        .pending(execution_arn)
+        .pending(execution_arn, crate::limits::PENDING_TASKS_LISTED_MAX)
         .into_iter()
         .map(|task| {
             let record = &task.record;

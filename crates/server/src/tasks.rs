@@ -270,8 +270,8 @@ impl Tasks {
     }
 
     /// Open tasks a person or worker can act on (activity tasks and callback tokens),
-    /// oldest first, optionally of one execution.
-    pub fn pending(&self, execution_arn: Option<&str>) -> Vec<OpenTask> {
+    /// oldest first, optionally of one execution, at most `limit`.
+    pub fn pending(&self, execution_arn: Option<&str>, limit: usize) -> Vec<OpenTask> {
         let inner = self.lock();
         inner
             .order
@@ -279,6 +279,7 @@ impl Tasks {
             .filter_map(|token| inner.by_token.get(token))
             .map(|(_, task)| task)
             .filter(|task| execution_arn.is_none_or(|arn| task.execution_arn == arn))
+            .take(limit)
             .cloned()
             .collect()
     }
@@ -384,7 +385,7 @@ mod tests {
         assert!(matches!(tasks.lookup("nope"), Lookup::Unknown));
         tasks.close_execution(1);
         assert!(matches!(tasks.lookup("t2"), Lookup::Closed));
-        assert!(tasks.pending(None).is_empty());
+        assert!(tasks.pending(None, usize::MAX).is_empty());
     }
 
     #[test]
@@ -404,7 +405,7 @@ mod tests {
         tasks.close_execution(2);
         let tokens = |tasks: &Tasks| -> Vec<String> {
             tasks
-                .pending(None)
+                .pending(None, usize::MAX)
                 .into_iter()
                 .map(|task| task.record.task_token.unwrap())
                 .collect()
@@ -413,10 +414,10 @@ mod tests {
         // A result that could not be committed puts its task back, now the newest.
         tasks.unclaim(*claimed);
         assert_eq!(tokens(&tasks), ["c", "a"]);
-        assert_eq!(tasks.pending(Some("arn:e3")).len(), 1);
+        assert_eq!(tasks.pending(Some("arn:e3"), usize::MAX).len(), 1);
         tasks.close(3, 1);
         tasks.close(1, 1);
-        assert!(tasks.pending(None).is_empty());
+        assert!(tasks.pending(None, usize::MAX).is_empty());
         let inner = tasks.lock();
         assert!(inner.order.is_empty() && inner.by_execution.is_empty());
     }

@@ -288,6 +288,9 @@ async fn human_approval_through_an_sqs_queue() {
         .as_str()
         .expect("the task token")
         .to_string();
+    // SQS has answered once the history shows it (an approver may be faster than that; then
+    // the answer comes after the result and is not recorded, as the task has ended).
+    wait_for_event(&client, &execution, "TaskSubmitted").await;
     let running = client
         .describe_execution()
         .execution_arn(&execution)
@@ -714,4 +717,18 @@ async fn api_gateway_calls_wait_for_their_token_and_fail_by_status() {
     let response: Value = serde_json::from_str(submitted.output().unwrap()).unwrap();
     assert_eq!(response["StatusCode"], json!(202));
     assert_eq!(response["ResponseBody"], json!({"queued": true}));
+}
+
+/// Polls the history until it holds an event of `event_type` (10 s at most).
+async fn wait_for_event(client: &aws_sdk_sfn::Client, arn: &str, event_type: &str) {
+    for _ in 0..500 {
+        if event_types(&history(client, arn).await)
+            .iter()
+            .any(|seen| seen == event_type)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{arn} has no {event_type} event");
 }
