@@ -144,8 +144,9 @@ impl Default for Options {
 /// The `steppe server` command's arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8083")]
+    /// The address to listen on: HOST:PORT (a name such as localhost, or an IP address), or a
+    /// bare PORT on 127.0.0.1.
+    #[arg(long, default_value = "127.0.0.1:8083", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// The directory holding the SQLite database.
     #[arg(long, default_value = "steppe-data", conflicts_with = "in_memory")]
@@ -234,6 +235,32 @@ impl ServerArgs {
             retention: self.retention.0,
             ..Options::default()
         }
+    }
+}
+
+/// Reads `--listen`: `HOST:PORT`, `[IPv6]:PORT`, or a bare `PORT` (on 127.0.0.1). A host name
+/// is resolved once, here; the first address it names is used.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if text
+        .rsplit_once(':')
+        .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+    {
+        return Err(format!(
+            "'{text}' is not an address to listen on: give HOST:PORT (localhost:8083, 0.0.0.0:8083) or a PORT"
+        ));
+    }
+    match text.to_socket_addrs() {
+        Ok(mut addresses) => addresses
+            .next()
+            .ok_or_else(|| format!("'{text}' names no address")),
+        Err(error) => Err(format!("cannot resolve '{text}': {error}")),
     }
 }
 
@@ -467,9 +494,10 @@ pub fn run(options: Options) -> Result<(), Error> {
         };
         let server = start(options).await?;
         eprintln!(
-            "steppe: listening on http://{} ({storage}; {} running executions recovered)",
-            server.local_addr(),
-            server.recovered
+            "steppe: listening on http://{address} ({storage}; {} running executions recovered); \
+             the console is at http://{address}/console/",
+            server.recovered,
+            address = server.local_addr(),
         );
         stop_signal().await;
         eprintln!("steppe: stopping");
@@ -492,4 +520,30 @@ async fn stop_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listen;
+
+    #[test]
+    fn listen_addresses() {
+        let check = |text: &str, expected: Option<&str>| {
+            assert_eq!(
+                parse_listen(text).ok().map(|address| address.to_string()),
+                expected.map(str::to_string),
+                "{text}"
+            )
+        };
+        check("8083", Some("127.0.0.1:8083"));
+        check("0.0.0.0:9000", Some("0.0.0.0:9000"));
+        check("[::1]:9000", Some("[::1]:9000"));
+        check("127.0.0.1:0", Some("127.0.0.1:0"));
+        check("localhost", None);
+        check("localhost:http", None);
+        check("99999", None);
+        check("", None);
+        let local = parse_listen("localhost:8083").expect("localhost resolves");
+        assert!(local.ip().is_loopback() && local.port() == 8083, "{local}");
+    }
 }

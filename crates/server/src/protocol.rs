@@ -23,7 +23,10 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
 /// The router: the API at `/`, and the web console under `/console/`.
 pub fn router(app: Arc<App>) -> Router {
-    let router = Router::new().route("/", post(handle));
+    let router = Router::new()
+        .route("/", post(handle).get(home))
+        .route("/health", axum::routing::get(health))
+        .route("/ready", axum::routing::get(ready));
     #[cfg(feature = "console")]
     let router = router
         .route("/console", axum::routing::any(console))
@@ -156,6 +159,43 @@ fn percent_decode(value: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `GET /`: a browser pointed at the server lands on the console.
+async fn home() -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    response
+        .headers_mut()
+        .insert("location", HeaderValue::from_static("/console/"));
+    response
+}
+
+/// `GET /health`: the process answers.
+async fn health() -> Response {
+    plain_json(StatusCode::OK, r#"{"status":"ok"}"#.to_string())
+}
+
+/// `GET /ready`: the store answers a read, so requests can be served (503 otherwise).
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let store = app.store.clone();
+    let read = tokio::task::spawn_blocking(move || store.max_execution_id()).await;
+    let failure = match read {
+        Ok(Ok(_)) => return plain_json(StatusCode::OK, r#"{"status":"ready"}"#.to_string()),
+        Ok(Err(error)) => error.to_string(),
+        Err(error) => error.to_string(),
+    };
+    plain_json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        serde_json::json!({"status": "unavailable", "reason": failure}).to_string(),
+    )
+}
+
+fn plain_json(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
 }
 
 async fn not_found() -> Response {
