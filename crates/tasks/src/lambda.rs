@@ -171,9 +171,21 @@ pub fn parse_function_name(text: &str) -> Option<FunctionName> {
     })
 }
 
-/// Runs a Lambda task: the legacy ARN or `lambda:invoke`.
-pub fn invoke(functions: &Functions, task: &TaskInvocation) -> TaskOutcome {
-    let request_id = crate::request_id(&format!("{}#{}", task.state_name, task.task_id));
+/// Runs a Lambda task of `execution_arn`: the legacy ARN or `lambda:invoke`.
+pub fn invoke(
+    functions: &Functions,
+    task: &TaskInvocation,
+    execution_arn: Option<&str>,
+) -> TaskOutcome {
+    // One id per invocation, as Lambda gives: the execution, the task and its attempt make it
+    // unique, and the same again when a restart runs the task again.
+    let request_id = crate::request_id(&format!(
+        "{}#{}#{}#{}",
+        execution_arn.unwrap_or_default(),
+        task.state_name,
+        task.task_id,
+        task.invocation
+    ));
     let (function_name, payload) = if task.resource == INVOKE_RESOURCE {
         match invoke_parameters(&task.parameters) {
             Ok(parsed) => parsed,

@@ -164,7 +164,7 @@ pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutc
     let resource = task.resource.as_str();
     if resource == lambda::INVOKE_RESOURCE || lambda::function_arn_name(resource).is_some() {
         return match local.functions {
-            Some(functions) => Ok(lambda::invoke(functions, task)),
+            Some(functions) => Ok(lambda::invoke(functions, task, local.execution_arn)),
             None => Err("no functions file is given (--functions)".to_string()),
         };
     }

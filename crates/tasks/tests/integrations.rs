@@ -141,8 +141,11 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 const HANDLER: &str = r#"
-import json, sys, time
+import json, os, sys, time
 event = json.load(sys.stdin)
+if event.get("whoami"):
+    print(json.dumps({"requestId": os.environ.get("AWS_REQUEST_ID")}))
+    sys.exit(0)
 if event.get("sleep"):
     time.sleep(event["sleep"])
 if event.get("fail"):
@@ -183,6 +186,33 @@ fn python_function_result_is_the_task_result() {
         with_functions(python_functions("legacy")),
     );
     assert_eq!(run.output(), json!({"greeting": "Hello, Ada"}));
+}
+
+/// Each invocation gets a request id of its own: two executions of one machine differ (issue
+/// 15), and the same invocation run again (after a restart) keeps its id.
+#[test]
+fn each_invocation_has_its_own_request_id() {
+    let functions = python_functions("request-ids");
+    let definition = task_with_retry_and_catch(GREET_ARN, json!({}));
+    let request_id = |execution_arn: &str| {
+        let config = Config {
+            execution_arn: Some(execution_arn.to_string()),
+            ..with_functions(functions.clone())
+        };
+        let output = run(definition.clone(), json!({"whoami": true}), config).output();
+        output["requestId"]
+            .as_str()
+            .expect("a request id")
+            .to_string()
+    };
+    let first = request_id("arn:aws:states:us-east-1:123456789012:execution:Machine:one");
+    let second = request_id("arn:aws:states:us-east-1:123456789012:execution:Machine:two");
+    assert_ne!(first, second);
+    assert_eq!(first.len(), 36, "{first}");
+    assert_eq!(
+        request_id("arn:aws:states:us-east-1:123456789012:execution:Machine:one"),
+        first
+    );
 }
 
 #[test]
