@@ -924,3 +924,69 @@ async fn the_console_is_served_under_console() {
     assert!(tasks.ends_with(r#"{"tasks":[]}"#));
     server.shutdown().await;
 }
+
+/// Activities carry tags like state machines (issue 15): TagResource, ListTagsForResource and
+/// UntagResource work on an activity's ARN, and its tags survive in the store.
+#[tokio::test]
+async fn activities_are_tagged_listed_and_untagged() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity = create_activity(&client, "tagged-activity").await;
+    let tag = |key: &str, value: &str| {
+        aws_sdk_sfn::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+    };
+    client
+        .tag_resource()
+        .resource_arn(&activity)
+        .tags(tag("team", "billing"))
+        .tags(tag("stage", "prod"))
+        .send()
+        .await
+        .expect("tagged");
+    let listed = |client: aws_sdk_sfn::Client, arn: String| async move {
+        let tags = client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .expect("listed")
+            .tags
+            .unwrap_or_default();
+        tags.into_iter()
+            .map(|tag| (tag.key.unwrap_or_default(), tag.value.unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(client.clone(), activity.clone()).await,
+        [
+            ("team".into(), "billing".into()),
+            ("stage".into(), "prod".into())
+        ]
+    );
+    client
+        .untag_resource()
+        .resource_arn(&activity)
+        .tag_keys("team")
+        .send()
+        .await
+        .expect("untagged");
+    assert_eq!(
+        listed(client.clone(), activity.clone()).await,
+        [("stage".to_string(), "prod".to_string())]
+    );
+    let missing = format!("{PREFIX}:activity:missing");
+    let error = client
+        .list_tags_for_resource()
+        .resource_arn(&missing)
+        .send()
+        .await
+        .expect_err("no such activity");
+    assert_eq!(
+        error.into_service_error().meta().code(),
+        Some("ResourceNotFound")
+    );
+    server.shutdown().await;
+}

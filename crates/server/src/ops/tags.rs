@@ -113,37 +113,45 @@ pub async fn untag(app: &App, request: &Request) -> ApiResult<Value> {
     .await
 }
 
-/// Changes a state machine's tags with `change`, commits the machine and then puts it in
-/// the registry (TagResource and UntagResource alike).
+/// The resource `arn` names in the registry (a state machine or an activity), as stored.
+fn tagged_resource(registry: &crate::registry::Registry, arn: &str) -> ApiResult<Resource> {
+    if let Some(machine) = registry.state_machines.get(arn) {
+        return Ok(Resource::StateMachine(machine.clone()));
+    }
+    if let Some(activity) = registry.activities.get(arn) {
+        return Ok(Resource::Activity(activity.clone()));
+    }
+    Err(ApiError::resource_not_found(arn))
+}
+
+fn tags_of(resource: &mut Resource) -> &mut Vec<(String, String)> {
+    match resource {
+        Resource::StateMachine(machine) => &mut machine.tags,
+        Resource::Activity(activity) => &mut activity.tags,
+        _ => unreachable!("tagged_resource gives state machines and activities"),
+    }
+}
+
+/// Changes a state machine's or an activity's tags with `change`, commits the resource and
+/// then puts it in the registry (TagResource and UntagResource alike).
 async fn change_tags(
     app: &App,
     arn: &str,
     change: impl FnOnce(&mut Vec<(String, String)>) -> ApiResult<()>,
 ) -> ApiResult<Value> {
     let mut registry = app.registry.write().await;
-    let mut machine = registry
-        .state_machines
-        .get(arn)
-        .ok_or_else(|| ApiError::resource_not_found(arn))?
-        .clone();
-    change(&mut machine.tags)?;
-    app.commit(vec![Write::PutResource(Resource::StateMachine(
-        machine.clone(),
-    ))])
-    .await?;
-    registry.put(Resource::StateMachine(machine));
+    let mut resource = tagged_resource(&registry, arn)?;
+    change(tags_of(&mut resource))?;
+    app.commit(vec![Write::PutResource(resource.clone())])
+        .await?;
+    registry.put(resource);
     Ok(json!({}))
 }
 
 pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = resource_arn(request)?;
-    let registry = app.registry.read().await;
-    let machine = registry
-        .state_machines
-        .get(arn)
-        .ok_or_else(|| ApiError::resource_not_found(arn))?;
-    let tags: Vec<Value> = machine
-        .tags
+    let mut resource = tagged_resource(&*app.registry.read().await, arn)?;
+    let tags: Vec<Value> = tags_of(&mut resource)
         .iter()
         .map(|(key, value)| json!({"key": key, "value": value}))
         .collect();
