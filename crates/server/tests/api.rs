@@ -147,6 +147,25 @@ async fn state_machine_lifecycle_with_versions_aliases_and_tags() {
         .unwrap()
         .state_machine_alias_arn;
     assert_eq!(alias_arn, format!("{arn}:live"));
+    // A version's ARN lists the aliases that route to it (issue 15).
+    let aliases_of = |of: String| {
+        let client = client.clone();
+        async move {
+            client
+                .list_state_machine_aliases()
+                .state_machine_arn(of)
+                .send()
+                .await
+                .unwrap()
+                .state_machine_aliases
+                .into_iter()
+                .map(|alias| alias.state_machine_alias_arn)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(aliases_of(version_2.clone()).await, [alias_arn.clone()]);
+    assert!(aliases_of(version_1.clone()).await.is_empty());
+    assert_eq!(aliases_of(arn.clone()).await, [alias_arn.clone()]);
     let bad_weights = client
         .create_state_machine_alias()
         .name("half")

@@ -220,12 +220,35 @@ pub async fn list_aliases(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("stateMachineArn", 1, 256)?;
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
-    unqualified(arn)?;
+    // A state machine's ARN lists its aliases; a version's, the aliases that route to it.
+    let version_arn = match arn::parse(arn)? {
+        Arn::StateMachine {
+            qualifier: None, ..
+        } => None,
+        Arn::StateMachine {
+            qualifier: Some(qualifier),
+            ..
+        } if qualifier.parse::<u64>().is_ok() => Some(arn),
+        _ => return Err(ApiError::invalid_arn(arn)),
+    };
     let registry = app.registry.read().await;
-    registry.active_machine(arn)?;
+    let machine_arn = match version_arn {
+        Some(version_arn) => {
+            let version = registry
+                .versions
+                .get(version_arn)
+                .ok_or_else(|| ApiError::resource_not_found(version_arn))?;
+            version.state_machine_arn.clone()
+        }
+        None => arn.to_string(),
+    };
+    registry.active_machine(&machine_arn)?;
     let items: Vec<Value> = registry
-        .aliases_of(arn)
+        .aliases_of(&machine_arn)
         .iter()
+        .filter(|alias| {
+            version_arn.is_none_or(|version| alias.routing.iter().any(|(to, _)| to == version))
+        })
         .map(|a| {
             json!({
                 "stateMachineAliasArn": a.arn,
