@@ -163,9 +163,9 @@ async fn state_machine_lifecycle_with_versions_aliases_and_tags() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(aliases_of(version_2.clone()).await, [alias_arn.clone()]);
+    assert_eq!(aliases_of(version_2.clone()).await, vec![alias_arn.clone()]);
     assert!(aliases_of(version_1.clone()).await.is_empty());
-    assert_eq!(aliases_of(arn.clone()).await, [alias_arn.clone()]);
+    assert_eq!(aliases_of(arn.clone()).await, vec![alias_arn.clone()]);
     let bad_weights = client
         .create_state_machine_alias()
         .name("half")
