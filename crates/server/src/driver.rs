@@ -37,8 +37,8 @@ use steppe_engine::{
 };
 use steppe_runtime::{Clock, TaskOutcome};
 use steppe_store::{
-    ExecutionEnd, ExecutionRow, InputRecord, LoggedInput, Store, StoredEvent, TaskRecord, Timer,
-    TransitionRecord, Write,
+    ExecutionEnd, ExecutionRow, ExecutionStatus, InputRecord, LoggedInput, Store, StoredEvent,
+    TaskRecord, Timer, TransitionRecord, Write,
 };
 use tokio::sync::oneshot;
 
@@ -790,7 +790,7 @@ impl Driver {
             }
             let execution = &live.execution;
             let end = execution.is_finished().then(|| ExecutionEnd {
-                status: execution.status.as_str().to_string(),
+                status: execution.status.into(),
                 stop_millis: execution.stop_time_millis.unwrap_or(now_millis),
                 output: execution.output.as_ref().map(|output| output.to_string()),
                 error: execution.error.as_ref().and_then(|e| e.error.clone()),
@@ -939,7 +939,7 @@ impl Driver {
         let Some(row) = self.store.execution(id)? else {
             return Ok(None);
         };
-        if row.status != Status::Running.as_str() {
+        if row.status != ExecutionStatus::Running {
             return Ok(None);
         }
         let seq = self.store.inputs(id)?.len() as u64;
@@ -969,7 +969,7 @@ impl Driver {
                 json: event.to_json().to_string(),
             }],
             end: Some(ExecutionEnd {
-                status: Status::Failed.as_str().to_string(),
+                status: ExecutionStatus::Failed,
                 stop_millis: now_millis,
                 output: None,
                 error: Some(error.clone()),
@@ -1081,7 +1081,7 @@ impl Driver {
         let Some(row) = self.store.execution(id)? else {
             return Ok(None);
         };
-        if row.status != Status::Running.as_str() && !redriving {
+        if row.status != ExecutionStatus::Running && !redriving {
             return Ok(None);
         }
         let compiled = self.definitions.by_id(&row.revision_id).ok_or_else(|| {

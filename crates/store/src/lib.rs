@@ -42,9 +42,10 @@ mod suite;
 
 pub use memory::MemoryStore;
 pub use record::{
-    Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, InputRecord, LoggedInput,
-    RedriveToken, Resource, Revision, RunningExecution, StateMachine, StoredEvent, TaskRecord,
-    Timer, TransitionRecord, Version, Write, REDRIVE_TOKENS_KEPT,
+    Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, ExecutionStatus, InputRecord,
+    LoggedInput, RedriveToken, Resource, Revision, RunningExecution, StateMachine,
+    StateMachineType, StoredEvent, TaskRecord, Timer, TransitionRecord, Version, Write,
+    REDRIVE_TOKENS_KEPT,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, DATABASE_FILE, LOCK_FILE};
 

@@ -155,7 +155,7 @@ impl Inner {
                 redrive_millis,
             } => {
                 if let Some(stored) = self.executions.get_mut(&execution_id) {
-                    stored.row.status = "RUNNING".into();
+                    stored.row.status = ExecutionStatus::Running;
                     stored.row.stop_millis = None;
                     stored.row.output = None;
                     stored.row.error = None;
@@ -281,7 +281,7 @@ impl Store for MemoryStore {
         let mut running: Vec<RunningExecution> = inner
             .executions
             .values()
-            .filter(|s| s.row.status == "RUNNING")
+            .filter(|s| s.row.status == ExecutionStatus::Running)
             .map(|s| RunningExecution {
                 id: s.row.id,
                 pending: Ok(s.pending.clone()),
@@ -340,7 +340,7 @@ impl Store for MemoryStore {
 /// When an execution ended, if it did before `cutoff_millis`.
 fn closed_before(row: &ExecutionRow, cutoff_millis: i64) -> Option<i64> {
     row.stop_millis
-        .filter(|stop| row.status != "RUNNING" && *stop < cutoff_millis)
+        .filter(|stop| row.status != ExecutionStatus::Running && *stop < cutoff_millis)
 }
 
 /// Whether a row passes the filters of a query (the cursor aside).
@@ -354,7 +354,7 @@ pub(crate) fn matches_query(row: &ExecutionRow, query: &ExecutionQuery) -> bool 
             .alias_arn
             .as_ref()
             .is_none_or(|arn| row.alias_arn.as_ref() == Some(arn))
-        && query.status.as_ref().is_none_or(|s| &row.status == s)
+        && query.status.is_none_or(|status| row.status == status)
         && query
             .redriven
             .is_none_or(|redriven| (row.redrive_count > 0) == redriven)

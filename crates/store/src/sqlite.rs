@@ -87,6 +87,8 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// The tables and indexes. Statuses are stored as [`ExecutionStatus::as_str`] text; the SQL
+/// here and below spells `'RUNNING'` as a literal so that the partial indexes apply.
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (key TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
@@ -569,7 +571,7 @@ fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), E
             row.state_machine_arn,
             row.version_arn,
             row.alias_arn,
-            row.status,
+            row.status.as_str(),
             row.start_millis,
             row.stop_millis,
             row.output,
@@ -633,7 +635,7 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
             )?
             .execute(params![
                 id,
-                end.status,
+                end.status.as_str(),
                 end.stop_millis,
                 end.output,
                 end.error,
@@ -701,7 +703,7 @@ fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRow, Str
             state_machine_arn: row.get(2)?,
             version_arn: row.get(3)?,
             alias_arn: row.get(4)?,
-            status: row.get(5)?,
+            status: status_column(row, 5)?,
             start_millis: row.get(6)?,
             stop_millis: row.get(7)?,
             output: row.get(8)?,
@@ -718,6 +720,18 @@ fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRow, Str
         },
         row.get(13)?,
     ))
+}
+
+/// A status column; text that is no status is a damaged row ([`Error::Decode`]).
+fn status_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<ExecutionStatus> {
+    let text: String = row.get(index)?;
+    text.parse().map_err(|error: Error| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            Box::new(error),
+        )
+    })
 }
 
 fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, Error> {
@@ -813,7 +827,7 @@ impl Store for SqliteStore {
                 sql.push_str(&format!(" AND e.alias_arn = ?{}", values.len()));
             }
             if let Some(status) = &query.status {
-                values.push(status.clone().into());
+                values.push(status.as_str().to_string().into());
                 sql.push_str(&format!(" AND e.status = ?{}", values.len()));
             }
             match query.redriven {

@@ -26,7 +26,7 @@ fn row(id: u64, name: &str, start_millis: i64) -> ExecutionRow {
         seed: 42,
         input: "{\"a\": 1}".into(),
         trace_header: None,
-        status: "RUNNING".into(),
+        status: ExecutionStatus::Running,
         start_millis,
         stop_millis: None,
         output: None,
@@ -115,7 +115,7 @@ fn run_suite(store: &dyn Store) {
     let mut last = transition(1, 1, 4, 2);
     last.timers_cleared = vec![1];
     last.end = Some(ExecutionEnd {
-        status: "SUCCEEDED".into(),
+        status: ExecutionStatus::Succeeded,
         stop_millis: 2000,
         output: Some("{}".into()),
         error: None,
@@ -123,7 +123,7 @@ fn run_suite(store: &dyn Store) {
     });
     submit(store, vec![Write::Transition(Box::new(last))]).unwrap();
     let ended = store.execution(1).unwrap().unwrap();
-    assert_eq!(ended.status, "SUCCEEDED");
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
     assert_eq!(ended.output.as_deref(), Some("{}"));
     assert!(store.timers().unwrap().is_empty());
     assert!(store.running_executions().unwrap().is_empty());
@@ -166,7 +166,7 @@ fn run_suite(store: &dyn Store) {
     };
     assert_eq!(names(store.list_executions(&next).unwrap()), vec!["a"]);
     let running_only = ExecutionQuery {
-        status: Some("RUNNING".into()),
+        status: Some(ExecutionStatus::Running),
         limit: 10,
         ..query.clone()
     };
@@ -254,7 +254,7 @@ fn ended(store: &dyn Store, id: u64, start_millis: i64, stop_millis: i64) {
     }];
     let mut last = transition(id, 1, 3, 1);
     last.end = Some(ExecutionEnd {
-        status: "FAILED".into(),
+        status: ExecutionStatus::Failed,
         stop_millis,
         output: None,
         error: Some("E".into()),
@@ -366,7 +366,10 @@ fn sqlite_store_passes_the_suite_and_keeps_data_across_reopening() {
     }
     let reopened = SqliteStore::open(&options).unwrap();
     assert_eq!(reopened.max_execution_id().unwrap(), 5);
-    assert_eq!(reopened.execution(1).unwrap().unwrap().status, "SUCCEEDED");
+    assert_eq!(
+        reopened.execution(1).unwrap().unwrap().status,
+        ExecutionStatus::Succeeded
+    );
     assert_eq!(reopened.history_len(1).unwrap(), 5);
     assert_eq!(
         reopened.redrive_tokens(1).unwrap().len(),

@@ -46,7 +46,7 @@ fn row(id: u64, start_millis: i64) -> ExecutionRow {
         seed: 1,
         input: "{}".into(),
         trace_header: None,
-        status: "RUNNING".into(),
+        status: ExecutionStatus::Running,
         start_millis,
         stop_millis: None,
         output: None,
@@ -75,7 +75,7 @@ fn run_execution(store: &dyn Store, id: u64, stop_millis: i64) {
         },
         events,
         end: Some(ExecutionEnd {
-            status: "SUCCEEDED".into(),
+            status: ExecutionStatus::Succeeded,
             stop_millis,
             output: Some("{}".into()),
             error: None,
