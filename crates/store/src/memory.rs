@@ -359,3 +359,13 @@ pub(crate) fn matches_query(row: &ExecutionRow, query: &ExecutionQuery) -> bool 
             .redriven
             .is_none_or(|redriven| (row.redrive_count > 0) == redriven)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+
+    #[test]
+    fn memory_store_passes_the_suite() {
+        crate::suite::run_all(&|| Box::new(MemoryStore::new()));
+    }
+}

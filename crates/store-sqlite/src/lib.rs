@@ -1,4 +1,6 @@
-//! The SQLite store: one database file in WAL mode, one writer thread with group commit.
+//! The SQLite store: steppe's embedded default, one database file in WAL mode, one writer
+//! thread with group commit. It implements [`steppe_store::Store`] and passes the store's
+//! shared suite (`tests/suite.rs`).
 //!
 //! Every submitted group of writes goes to the writer thread through a channel. The writer
 //! takes whatever is queued (up to [`GROUP_MAX`] groups), applies them in one transaction
@@ -23,8 +25,6 @@
 //! nothing). After a burst the file keeps its size; `VACUUM` with the server stopped
 //! shrinks it.
 
-use crate::record::*;
-use crate::{Done, Error, Store};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -32,6 +32,7 @@ use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
+use steppe_store::*;
 
 /// The most groups one transaction commits.
 const GROUP_MAX: usize = 4096;
@@ -46,6 +47,59 @@ const LOCK_FILE_TEXT: &str =
     "steppe data directory: steppe.db holds its data; a running server keeps this file locked\n";
 /// How many lines of a failed integrity check the error quotes.
 const INTEGRITY_LINES_MAX: usize = 3;
+
+/// A store error inside this crate.
+///
+/// `steppe_store::Error` and `rusqlite::Error` both belong to other crates, so the orphan
+/// rule forbids `From<rusqlite::Error> for steppe_store::Error` here; `?` converts rusqlite's
+/// errors (by [`sql_error`]), serde_json's and the store's own into a `Fault`, and the
+/// [`Store`] methods turn it back.
+#[derive(Debug)]
+pub(crate) struct Fault(pub(crate) Error);
+
+impl From<rusqlite::Error> for Fault {
+    fn from(error: rusqlite::Error) -> Fault {
+        Fault(sql_error(error))
+    }
+}
+
+impl From<serde_json::Error> for Fault {
+    fn from(error: serde_json::Error) -> Fault {
+        Fault(Error::from(error))
+    }
+}
+
+impl From<Error> for Fault {
+    fn from(error: Error) -> Fault {
+        Fault(error)
+    }
+}
+
+impl From<Fault> for Error {
+    fn from(fault: Fault) -> Error {
+        fault.0
+    }
+}
+
+/// What an SQLite error means to the server: a damaged database, a damaged row, or a
+/// failing database.
+pub(crate) fn sql_error(error: rusqlite::Error) -> Error {
+    match (&error, error.sqlite_error_code()) {
+        (_, Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)) => {
+            Error::Corrupt(error.to_string())
+        }
+        // A column that is not what the schema wrote (text that is not UTF-8, say) is a
+        // damaged row, not a failing database.
+        (
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::Utf8Error(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..),
+            _,
+        ) => Error::Decode(error.to_string()),
+        _ => Error::Database(error.to_string()),
+    }
+}
 
 /// A submitted group of writes and its callback.
 type Group = (Vec<Write>, Done);
@@ -163,19 +217,20 @@ impl SqliteStore {
         let made = lock_file_says_made(&mut lock_file, data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
         let existing = check_database_file(&path, data_dir, made)?;
-        let writer = open_connection(&path, options.fsync).map_err(|e| damaged(&path, e))?;
+        let writer =
+            open_connection(&path, options.fsync).map_err(|fault| damaged(&path, fault.0))?;
         if existing {
             check_integrity(&writer, &path)?;
         }
         writer
             .execute_batch(SCHEMA)
-            .map_err(|e| damaged(&path, e.into()))?;
+            .map_err(|e| damaged(&path, sql_error(e)))?;
         if !made {
             mark_made(&mut lock_file, data_dir)?;
         }
         let readers = (0..READERS)
             .map(|_| open_connection(&path, options.fsync).map(|c| Mutex::new(Some(c))))
-            .collect::<Result<Vec<_>, Error>>()?;
+            .collect::<Result<Vec<_>, Fault>>()?;
         let (sender, receiver) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("steppe-store-writer".into())
@@ -204,14 +259,14 @@ impl SqliteStore {
     }
 
     /// Runs `read` on a free read connection (or waits for the first).
-    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, Fault>) -> Result<T, Error> {
         let guard = self
             .readers
             .iter()
             .find_map(|reader| reader.try_lock().ok())
             .unwrap_or_else(|| lock(&self.readers[0]));
         match guard.as_ref() {
-            Some(connection) => read(connection),
+            Some(connection) => read(connection).map_err(Error::from),
             None => Err(Error::Closed),
         }
     }
@@ -305,7 +360,7 @@ fn check_integrity(connection: &Connection, path: &Path) -> Result<(), Error> {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(lines)
     })();
-    let lines = found.map_err(|e| damaged(path, e.into()))?;
+    let lines = found.map_err(|e| damaged(path, sql_error(e)))?;
     if lines == ["ok"] {
         return Ok(());
     }
@@ -339,7 +394,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Error> {
+pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Fault> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -367,7 +422,8 @@ fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
                 limit,
                 reply,
             } => {
-                let _ = reply.send(delete_closed(&mut connection, cutoff_millis, limit));
+                let deleted = delete_closed(&mut connection, cutoff_millis, limit);
+                let _ = reply.send(deleted.map_err(Error::from));
             }
             Job::Group(first) => {
                 let mut groups = vec![first];
@@ -405,7 +461,7 @@ fn delete_closed(
     connection: &mut Connection,
     cutoff_millis: i64,
     limit: usize,
-) -> Result<Vec<u64>, Error> {
+) -> Result<Vec<u64>, Fault> {
     let transaction = connection.transaction()?;
     let ids = transaction
         .prepare_cached(
@@ -445,7 +501,7 @@ pub(crate) fn commit_groups(
     connection: &mut Connection,
     groups: &[Group],
 ) -> Vec<Result<(), Error>> {
-    let together = (|| -> Result<(), Error> {
+    let together = (|| -> Result<(), Fault> {
         let transaction = connection.transaction()?;
         for (writes, _) in groups {
             writes.iter().try_for_each(|w| apply(&transaction, w))?;
@@ -456,17 +512,17 @@ pub(crate) fn commit_groups(
     match together {
         Ok(()) => groups.iter().map(|_| Ok(())).collect(),
         Err(_) if groups.len() > 1 => commit_groups_apart(connection, groups),
-        Err(error) => vec![Err(error)],
+        Err(fault) => vec![Err(fault.0)],
     }
 }
 
 /// Commits the groups that apply cleanly, each inside its own savepoint, in one transaction.
 fn commit_groups_apart(connection: &mut Connection, groups: &[Group]) -> Vec<Result<(), Error>> {
-    let outcome = (|| -> Result<Vec<Result<(), Error>>, Error> {
+    let outcome = (|| -> Result<Vec<Result<(), Error>>, Fault> {
         let mut transaction = connection.transaction()?;
         let mut results = Vec::with_capacity(groups.len());
         for (writes, _) in groups {
-            let savepoint_result = (|| -> Result<(), Error> {
+            let savepoint_result = (|| -> Result<(), Fault> {
                 let mut savepoint = transaction.savepoint()?;
                 let applied = writes.iter().try_for_each(|w| apply(&savepoint, w));
                 match applied {
@@ -480,18 +536,18 @@ fn commit_groups_apart(connection: &mut Connection, groups: &[Group]) -> Vec<Res
                     }
                 }
             })();
-            results.push(savepoint_result);
+            results.push(savepoint_result.map_err(Error::from));
         }
         transaction.commit()?;
         Ok(results)
     })();
     match outcome {
         Ok(results) => results,
-        Err(error) => groups.iter().map(|_| Err(error.clone())).collect(),
+        Err(fault) => groups.iter().map(|_| Err(fault.0.clone())).collect(),
     }
 }
 
-fn apply(connection: &Connection, write: &Write) -> Result<(), Error> {
+fn apply(connection: &Connection, write: &Write) -> Result<(), Fault> {
     match write {
         Write::PutResource(resource) => {
             connection
@@ -531,7 +587,7 @@ fn insert_redrive_token(
     connection: &Connection,
     execution_id: u64,
     token: &RedriveToken,
-) -> Result<(), Error> {
+) -> Result<(), Fault> {
     let id = execution_id as i64;
     connection
         .prepare_cached(
@@ -549,7 +605,7 @@ fn insert_redrive_token(
     Ok(())
 }
 
-fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), Error> {
+fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), Fault> {
     let fixed = Fixed {
         name: row.name.clone(),
         revision_id: row.revision_id.clone(),
@@ -590,13 +646,13 @@ fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), E
         Err(rusqlite::Error::SqliteFailure(error, _))
             if error.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
-            Err(Error::Conflict(format!("execution {} exists", row.arn)))
+            Err(Error::Conflict(format!("execution {} exists", row.arn)).into())
         }
         Err(error) => Err(error.into()),
     }
 }
 
-fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> Result<(), Error> {
+fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> Result<(), Fault> {
     let id = transition.execution_id as i64;
     let seq = transition.input.seq as i64;
     let changed = connection
@@ -608,7 +664,8 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
     if changed != 1 {
         return Err(Error::Conflict(format!(
             "execution {id}: input {seq} does not follow the last committed one"
-        )));
+        ))
+        .into());
     }
     connection
         .prepare_cached(
@@ -680,7 +737,7 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
     Ok(())
 }
 
-fn pending_text(pending: &[InputRecord]) -> Result<String, Error> {
+fn pending_text(pending: &[InputRecord]) -> Result<String, Fault> {
     if pending.is_empty() {
         Ok(String::new())
     } else {
@@ -734,7 +791,7 @@ fn status_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Exec
     })
 }
 
-fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, Error> {
+fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, Fault> {
     let fixed: Fixed = serde_json::from_str(&body)
         .map_err(|e| Error::Decode(format!("execution {}: {e}", row.arn)))?;
     row.name = fixed.name;
@@ -983,7 +1040,7 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             bodies
                 .iter()
-                .map(|body| serde_json::from_str(body).map_err(Error::from))
+                .map(|body| serde_json::from_str(body).map_err(Fault::from))
                 .collect()
         })
     }
@@ -1019,3 +1076,6 @@ impl Store for SqliteStore {
         answer.recv().unwrap_or(Err(Error::Closed))
     }
 }
+
+#[cfg(test)]
+mod tests;
