@@ -73,7 +73,6 @@ pub struct Driver {
     definitions: Arc<Definitions>,
     timers: Arc<Timers>,
     slots: Mutex<HashMap<u64, Arc<Mutex<Slot>>>>,
-    next_id: AtomicU64,
     region: String,
     cache_max: usize,
     committed: AtomicU64,
@@ -183,13 +182,12 @@ enum Step {
 }
 
 impl Driver {
-    /// A driver over `store`; `first_id` is the first free execution id.
+    /// A driver over `store`.
     pub fn new(
         store: Arc<dyn Store>,
         definitions: Arc<Definitions>,
         timers: Arc<Timers>,
         region: String,
-        first_id: u64,
         cache_max: usize,
         (tasks, integrations, clock): (Arc<Tasks>, Arc<Integrations>, Arc<dyn Clock + Send + Sync>),
     ) -> Driver {
@@ -203,7 +201,6 @@ impl Driver {
             definitions,
             timers,
             slots: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(first_id),
             region,
             cache_max,
             committed: AtomicU64::new(0),
@@ -224,11 +221,6 @@ impl Driver {
     /// What Task states call.
     pub fn integrations(&self) -> &Arc<Integrations> {
         &self.integrations
-    }
-
-    /// A fresh execution id.
-    pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Starts a new execution: commits its row and its first transition together.

@@ -368,7 +368,6 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         definitions.clone(),
         timers,
         options.region.clone(),
-        store.max_execution_id()? + 1,
         options.cache_max,
         (tasks.clone(), integrations.clone(), options.clock.clone()),
     ));

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
 use steppe_store::*;
@@ -133,6 +134,12 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The locked lock file; dropping it releases the data directory.
     lock_file: Mutex<Option<File>>,
+    /// The last execution id handed out. Seeded at open from the largest id in the
+    /// database: the lock on the data directory makes this store the database's only user,
+    /// so no one else allocates or inserts ids while it is open, and a counter in memory
+    /// needs no write per allocation. (After a restart the ids of executions retention deleted
+    /// may come again, when they were the largest; nothing keyed by them is left.)
+    last_execution_id: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -228,6 +235,8 @@ impl SqliteStore {
         if !made {
             mark_made(&mut lock_file, data_dir)?;
         }
+        let last_execution_id =
+            max_execution_id(&writer).map_err(|fault| damaged(&path, fault.0))?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path, options.fsync).map(|c| Mutex::new(Some(c))))
             .collect::<Result<Vec<_>, Fault>>()?;
@@ -241,6 +250,7 @@ impl SqliteStore {
             readers,
             writer: Mutex::new(Some(handle)),
             lock_file: Mutex::new(Some(lock_file)),
+            last_execution_id: AtomicU64::new(last_execution_id),
         })
     }
 
@@ -270,6 +280,13 @@ impl SqliteStore {
             None => Err(Error::Closed),
         }
     }
+}
+
+/// The largest execution id in the database, 0 for none.
+fn max_execution_id(connection: &Connection) -> Result<u64, Fault> {
+    let max: Option<i64> =
+        connection.query_row("SELECT MAX(id) FROM executions", [], |row| row.get(0))?;
+    Ok(max.unwrap_or(0) as u64)
 }
 
 /// Opens the lock file and takes its lock, or says which directory is in use.
@@ -837,12 +854,8 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    fn max_execution_id(&self) -> Result<u64, Error> {
-        self.read(|connection| {
-            let max: Option<i64> =
-                connection.query_row("SELECT MAX(id) FROM executions", [], |row| row.get(0))?;
-            Ok(max.unwrap_or(0) as u64)
-        })
+    fn allocate_execution_id(&self) -> Result<u64, Error> {
+        Ok(self.last_execution_id.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {

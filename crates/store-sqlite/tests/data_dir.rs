@@ -112,7 +112,7 @@ fn a_new_or_empty_directory_starts_afresh() {
     std::fs::create_dir(&empty).unwrap();
     std::fs::write(empty.join("README"), "mine").unwrap();
     let store = SqliteStore::open(&options(&empty)).unwrap();
-    assert_eq!(store.max_execution_id().unwrap(), 0);
+    assert_eq!(store.allocate_execution_id().unwrap(), 1);
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn a_directory_made_before_the_lock_file_opens_and_is_marked() {
     filled(dir.path());
     std::fs::remove_file(dir.path().join(LOCK_FILE)).unwrap();
     let store = SqliteStore::open(&options(dir.path())).unwrap();
-    assert_eq!(store.max_execution_id().unwrap(), EXECUTIONS);
+    assert_eq!(store.allocate_execution_id().unwrap(), EXECUTIONS + 1);
     store.close();
     let marked = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
     assert!(marked.starts_with("steppe data directory"), "{marked}");

@@ -91,8 +91,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every resource; a row that will not decode is an [`Error::Decode`] naming its key, so
     /// that one bad row costs only itself.
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error>;
-    /// The largest execution id in use, 0 for none.
-    fn max_execution_id(&self) -> Result<u64, Error>;
+    /// A new execution id: never 0, never one this store handed out before while it has been
+    /// open, and never one of the executions it holds. Every [`Write::InsertExecution`] takes
+    /// its id from here. Ids only identify; nothing may be read into their order.
+    fn allocate_execution_id(&self) -> Result<u64, Error>;
     /// One execution, by id.
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error>;
     /// One execution, by ARN.

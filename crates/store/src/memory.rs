@@ -6,12 +6,15 @@
 use crate::record::*;
 use crate::{Done, Error, Store};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The last execution id handed out (the store starts empty, so from 1 on).
+    last_execution_id: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -196,8 +199,8 @@ impl Store for MemoryStore {
         Ok(self.lock().resources.values().cloned().map(Ok).collect())
     }
 
-    fn max_execution_id(&self) -> Result<u64, Error> {
-        Ok(self.lock().executions.keys().copied().max().unwrap_or(0))
+    fn allocate_execution_id(&self) -> Result<u64, Error> {
+        Ok(self.last_execution_id.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {

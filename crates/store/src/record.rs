@@ -239,7 +239,7 @@ pub struct Activity {
 /// A Standard execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionRow {
-    /// The store's id of the execution, chosen by the caller, unique.
+    /// The store's id of the execution, from [`crate::Store::allocate_execution_id`], unique.
     pub id: u64,
     /// The execution ARN.
     pub arn: String,

@@ -20,6 +20,7 @@ pub type Case = fn(&dyn Store);
 pub const CASES: &[(&str, Case)] = &[
     ("executions_and_their_log", executions_and_their_log),
     ("retention", retention),
+    ("execution_ids", execution_ids),
 ];
 
 /// Runs every case in [`CASES`], each on a fresh store from `open`.
@@ -121,7 +122,6 @@ pub fn executions_and_their_log(store: &dyn Store) {
         ],
     )
     .unwrap();
-    assert_eq!(store.max_execution_id().unwrap(), 1);
     let loaded = store.execution(1).unwrap().unwrap();
     assert_eq!(loaded, row(1, "a", 10));
     assert_eq!(store.execution_by_arn(&loaded.arn).unwrap().unwrap().id, 1);
@@ -371,6 +371,55 @@ pub fn retention(store: &dyn Store) {
         .collect();
     assert_eq!(running, vec![14]);
     assert_eq!(store.timers().unwrap().len(), 0);
-    // A deleted id is free again as far as the store knows; the server never reuses one.
-    assert_eq!(store.max_execution_id().unwrap(), 14);
+}
+
+/// Execution ids: never 0, never handed out twice (from many threads at once either), not
+/// again once their execution was deleted, and each one inserts.
+pub fn execution_ids(store: &dyn Store) {
+    let first = store.allocate_execution_id().unwrap();
+    assert_ne!(first, 0);
+    let mut last = transition(first, 0, 1, 1);
+    last.end = Some(ExecutionEnd {
+        status: ExecutionStatus::Succeeded,
+        stop_millis: 100,
+        output: Some("{}".into()),
+        error: None,
+        cause: None,
+    });
+    submit(
+        store,
+        vec![
+            Write::InsertExecution(Box::new(row(first, "first", 10))),
+            Write::Transition(Box::new(last)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        store.delete_closed_before(i64::MAX, 10).unwrap(),
+        vec![first]
+    );
+    let mut ids: Vec<u64> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..100)
+                        .map(|_| store.allocate_execution_id().unwrap())
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|thread| thread.join().unwrap())
+            .collect()
+    });
+    assert!(!ids.contains(&0) && !ids.contains(&first), "{ids:?}");
+    let inserted: Vec<Write> = ids[..3]
+        .iter()
+        .map(|&id| Write::InsertExecution(Box::new(row(id, &format!("id{id}"), 20))))
+        .collect();
+    submit(store, inserted).unwrap();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 400);
 }

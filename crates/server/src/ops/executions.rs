@@ -90,7 +90,7 @@ pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
     }
     let now = app.now_millis();
     let row = ExecutionRow {
-        id: app.driver.next_id(),
+        id: app.store.allocate_execution_id()?,
         arn: arn.clone(),
         name,
         state_machine_arn: start.target.machine.arn.clone(),
