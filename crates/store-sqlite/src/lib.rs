@@ -17,7 +17,9 @@
 //! made, and there a missing or empty (0-byte) `steppe.db` is refused rather than silently
 //! started afresh. (A crash before that line leaves a database with no data worth keeping,
 //! and directories made before the lock file existed are recognised by their non-empty
-//! database.) Every open runs `PRAGMA quick_check` and refuses a damaged database.
+//! database.) Every open runs `PRAGMA quick_check` and refuses a damaged database, then
+//! brings the schema to this version (`schema.rs`: versioned migrations, an upgrade in
+//! place; a database from a newer steppe is refused).
 //!
 //! Deleted rows' pages go to SQLite's freelist and new rows reuse them, so under steady
 //! load with retention the file stops growing (`auto_vacuum` stays off: it would add
@@ -34,6 +36,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
 use steppe_store::*;
+
+pub use schema::SCHEMA_VERSION;
 
 /// The most groups one transaction commits.
 const GROUP_MAX: usize = 4096;
@@ -148,53 +152,6 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// The tables and indexes. Statuses are stored as [`ExecutionStatus::as_str`] text; the SQL
-/// here and below spells `'RUNNING'` as a literal so that the partial indexes apply.
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS resources (key TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS executions (
-    id INTEGER PRIMARY KEY,
-    arn TEXT NOT NULL UNIQUE,
-    state_machine_arn TEXT NOT NULL,
-    version_arn TEXT,
-    alias_arn TEXT,
-    status TEXT NOT NULL,
-    start_millis INTEGER NOT NULL,
-    stop_millis INTEGER,
-    output TEXT,
-    error TEXT,
-    cause TEXT,
-    redrive_count INTEGER NOT NULL,
-    redrive_millis INTEGER,
-    next_seq INTEGER NOT NULL,
-    pending TEXT NOT NULL
-);
--- The fields that never change (input included), apart so that the per-transition update of
--- `executions` rewrites a small row.
-CREATE TABLE IF NOT EXISTS execution_bodies (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start_millis, id);
-CREATE INDEX IF NOT EXISTS executions_running ON executions (id) WHERE status = 'RUNNING';
-CREATE TABLE IF NOT EXISTS inputs (
-    execution_id INTEGER NOT NULL, seq INTEGER NOT NULL, now_millis INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution_id, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    execution_id INTEGER NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS timers (
-    execution_id INTEGER NOT NULL, timer_id INTEGER NOT NULL, fire_at_millis INTEGER NOT NULL,
-    PRIMARY KEY (execution_id, timer_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tasks (
-    execution_id INTEGER NOT NULL, task_id INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution_id, task_id)) WITHOUT ROWID;
--- Added after the first release: databases made before it gain the table when opened.
-CREATE TABLE IF NOT EXISTS redrive_tokens (
-    execution_id INTEGER NOT NULL, client_token TEXT NOT NULL, redrive_millis INTEGER NOT NULL,
-    PRIMARY KEY (execution_id, client_token)) WITHOUT ROWID;
--- Added for retention: closed executions by the time they ended (older databases gain it
--- when opened).
-CREATE INDEX IF NOT EXISTS executions_closed ON executions (stop_millis, id) WHERE status != 'RUNNING';
-";
-
 /// The fields of an execution that never change, kept as one JSON column.
 #[derive(Serialize, Deserialize)]
 struct Fixed {
@@ -224,14 +181,12 @@ impl SqliteStore {
         let made = lock_file_says_made(&mut lock_file, data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
         let existing = check_database_file(&path, data_dir, made)?;
-        let writer =
+        let mut writer =
             open_connection(&path, options.fsync).map_err(|fault| damaged(&path, fault.0))?;
         if existing {
             check_integrity(&writer, &path)?;
         }
-        writer
-            .execute_batch(SCHEMA)
-            .map_err(|e| damaged(&path, sql_error(e)))?;
+        schema::migrate(&mut writer, &path)?;
         if !made {
             mark_made(&mut lock_file, data_dir)?;
         }
@@ -1090,5 +1045,6 @@ impl Store for SqliteStore {
     }
 }
 
+mod schema;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Tests of the SQLite store's internals: the schema's history and group commit.
 
-use crate::{commit_groups, open_connection, SqliteOptions, SqliteStore, SCHEMA};
+use crate::schema::VERSION_1;
+use crate::{commit_groups, open_connection, SqliteOptions, SqliteStore};
 use steppe_store::suite::{row, submit};
 use steppe_store::{Done, RedriveToken, Store, Write};
 
@@ -11,7 +12,7 @@ fn sqlite_store_opens_a_database_made_before_redrive_tokens() {
         data_dir: dir.path().to_path_buf(),
         fsync: false,
     };
-    let (older_schema, _) = SCHEMA
+    let (older_schema, _) = VERSION_1
         .split_once("-- Added after the first release")
         .expect("the schema marks what was added");
     {
@@ -43,7 +44,7 @@ fn sqlite_store_opens_a_database_made_before_redrive_tokens() {
 fn sqlite_store_rolls_back_a_failing_group_alone() {
     let dir = tempfile::tempdir().unwrap();
     let mut connection = open_connection(&dir.path().join("db"), false).unwrap();
-    connection.execute_batch(SCHEMA).unwrap();
+    connection.execute_batch(VERSION_1).unwrap();
     let group = |writes: Vec<Write>| -> (Vec<Write>, Done) { (writes, Box::new(|_| {})) };
     let insert = |id: u64| Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1)));
     let first = commit_groups(&mut connection, &[group(vec![insert(1)])]);
