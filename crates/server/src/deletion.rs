@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use steppe_asl::error_name;
 use steppe_engine::Input;
-use steppe_store::{ExecutionQuery, StateMachine, Write};
+use steppe_store::{ExecutionQuery, ExecutionStatus, StateMachine, Write};
 
 /// The machines being deleted; see the module documentation.
 #[derive(Default)]
@@ -122,7 +122,7 @@ fn terminated(state_machine_name: &str) -> Input {
 pub fn has_running_executions(app: &App, state_machine_arn: &str) -> ApiResult<bool> {
     let running = app.store.list_executions(&ExecutionQuery {
         state_machine_arn: state_machine_arn.to_string(),
-        status: Some("RUNNING".into()),
+        status: Some(ExecutionStatus::Running),
         limit: 1,
         ..ExecutionQuery::default()
     })?;

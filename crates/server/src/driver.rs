@@ -37,8 +37,8 @@ use steppe_engine::{
 };
 use steppe_runtime::{Clock, TaskOutcome};
 use steppe_store::{
-    ExecutionEnd, ExecutionRow, InputRecord, LoggedInput, Store, StoredEvent, TaskRecord, Timer,
-    TransitionRecord, Write,
+    ExecutionEnd, ExecutionRow, ExecutionStatus, InputRecord, LoggedInput, Store, StoredEvent,
+    TaskRecord, Timer, TransitionRecord, Write,
 };
 use tokio::sync::oneshot;
 
@@ -73,7 +73,6 @@ pub struct Driver {
     definitions: Arc<Definitions>,
     timers: Arc<Timers>,
     slots: Mutex<HashMap<u64, Arc<Mutex<Slot>>>>,
-    next_id: AtomicU64,
     region: String,
     cache_max: usize,
     committed: AtomicU64,
@@ -183,13 +182,12 @@ enum Step {
 }
 
 impl Driver {
-    /// A driver over `store`; `first_id` is the first free execution id.
+    /// A driver over `store`.
     pub fn new(
         store: Arc<dyn Store>,
         definitions: Arc<Definitions>,
         timers: Arc<Timers>,
         region: String,
-        first_id: u64,
         cache_max: usize,
         (tasks, integrations, clock): (Arc<Tasks>, Arc<Integrations>, Arc<dyn Clock + Send + Sync>),
     ) -> Driver {
@@ -203,7 +201,6 @@ impl Driver {
             definitions,
             timers,
             slots: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(first_id),
             region,
             cache_max,
             committed: AtomicU64::new(0),
@@ -224,11 +221,6 @@ impl Driver {
     /// What Task states call.
     pub fn integrations(&self) -> &Arc<Integrations> {
         &self.integrations
-    }
-
-    /// A fresh execution id.
-    pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Starts a new execution: commits its row and its first transition together.
@@ -790,7 +782,7 @@ impl Driver {
             }
             let execution = &live.execution;
             let end = execution.is_finished().then(|| ExecutionEnd {
-                status: execution.status.as_str().to_string(),
+                status: execution.status.into(),
                 stop_millis: execution.stop_time_millis.unwrap_or(now_millis),
                 output: execution.output.as_ref().map(|output| output.to_string()),
                 error: execution.error.as_ref().and_then(|e| e.error.clone()),
@@ -939,7 +931,7 @@ impl Driver {
         let Some(row) = self.store.execution(id)? else {
             return Ok(None);
         };
-        if row.status != Status::Running.as_str() {
+        if row.status != ExecutionStatus::Running {
             return Ok(None);
         }
         let seq = self.store.inputs(id)?.len() as u64;
@@ -969,7 +961,7 @@ impl Driver {
                 json: event.to_json().to_string(),
             }],
             end: Some(ExecutionEnd {
-                status: Status::Failed.as_str().to_string(),
+                status: ExecutionStatus::Failed,
                 stop_millis: now_millis,
                 output: None,
                 error: Some(error.clone()),
@@ -1081,7 +1073,7 @@ impl Driver {
         let Some(row) = self.store.execution(id)? else {
             return Ok(None);
         };
-        if row.status != Status::Running.as_str() && !redriving {
+        if row.status != ExecutionStatus::Running && !redriving {
             return Ok(None);
         }
         let compiled = self.definitions.by_id(&row.revision_id).ok_or_else(|| {

@@ -45,7 +45,8 @@ mod wire;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use steppe_store::{MemoryStore, SqliteOptions, SqliteStore, Store};
+use steppe_store::{MemoryStore, Store};
+use steppe_store_sqlite::{SqliteOptions, SqliteStore};
 
 pub use error::ApiError;
 pub use retention::{Retention, DELETE_BATCH_MAX, RETENTION_DEFAULT, SWEEP_INTERVAL_DEFAULT};
@@ -394,7 +395,6 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         definitions.clone(),
         timers,
         options.region.clone(),
-        store.max_execution_id()? + 1,
         options.cache_max,
         (tasks.clone(), integrations.clone(), options.clock.clone()),
     ));

@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 use steppe_asl::error_name;
 use steppe_runtime::TaskOutcome;
+use steppe_store::{ExecutionStatus, StateMachineType};
 use tokio::sync::oneshot;
 
 /// The integration's resource, without its pattern suffix.
@@ -308,7 +309,7 @@ async fn is_express(app: &Arc<App>, machine_arn: &Value) -> bool {
         .read()
         .await
         .resolve(arn, pick)
-        .is_ok_and(|target| target.machine.machine_type == "EXPRESS")
+        .is_ok_and(|target| target.machine.machine_type == StateMachineType::Express)
 }
 
 /// Waits until the child has ended and answers its description in the task-result shape.
@@ -326,7 +327,7 @@ async fn wait_for_end(app: &Arc<App>, nested: &Nested, child_arn: &str) -> Resul
         let row = with_retries(|| async { Ok(app.store.execution(row.id)?) })
             .await?
             .ok_or_else(|| ApiError::execution_does_not_exist(child_arn))?;
-        if row.status != "RUNNING" {
+        if row.status != ExecutionStatus::Running {
             let described = with_retries(|| {
                 crate::ops::dispatch(
                     app,
@@ -365,7 +366,7 @@ fn sync_outcome(mut description: Value, pattern: Pattern) -> TaskOutcome {
             }
         }
     }
-    if description["Status"] == "SUCCEEDED" {
+    if description["Status"] == ExecutionStatus::Succeeded.as_str() {
         return TaskOutcome::Succeeded(description);
     }
     TaskOutcome::Failed {

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::path::Path;
-use steppe_store::DATABASE_FILE;
+use steppe_store_sqlite::DATABASE_FILE;
 
 const WAIT: &str =
     r#"{"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 2, "End": true}}}"#;
@@ -77,7 +77,7 @@ async fn a_second_server_on_the_directory_is_refused_and_the_first_keeps_serving
         format!(
             "the data directory {} is in use by another steppe server (it holds the lock on {})",
             dir.path().display(),
-            dir.path().join(steppe_store::LOCK_FILE).display()
+            dir.path().join(steppe_store_sqlite::LOCK_FILE).display()
         )
     );
     let arn = start(&client, &machine, "{}").await;

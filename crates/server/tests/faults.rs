@@ -35,8 +35,8 @@ impl Store for Flaky {
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
         self.inner.load_resources()
     }
-    fn max_execution_id(&self) -> Result<u64, Error> {
-        self.inner.max_execution_id()
+    fn allocate_execution_id(&self) -> Result<u64, Error> {
+        self.inner.allocate_execution_id()
     }
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
         self.inner.execution(id)

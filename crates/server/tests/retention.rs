@@ -105,7 +105,7 @@ async fn closed_executions_are_deleted_with_their_histories_and_running_ones_sta
 
     // Nothing keyed by the deleted executions is left in the database.
     let database =
-        rusqlite::Connection::open(dir.path().join(steppe_store::DATABASE_FILE)).unwrap();
+        rusqlite::Connection::open(dir.path().join(steppe_store_sqlite::DATABASE_FILE)).unwrap();
     for table in ["inputs", "events", "timers", "tasks", "redrive_tokens"] {
         let orphans: i64 = database
             .query_row(
@@ -151,7 +151,7 @@ async fn with_retention_the_database_stays_bounded_across_repeated_work() {
             wait_until_deleted(&client, arn).await;
         }
         server.shutdown().await;
-        let bytes = std::fs::metadata(dir.path().join(steppe_store::DATABASE_FILE))
+        let bytes = std::fs::metadata(dir.path().join(steppe_store_sqlite::DATABASE_FILE))
             .unwrap()
             .len();
         sizes.push(bytes);

@@ -9,13 +9,14 @@
 //!
 //! Writes are submitted, not awaited: [`Store::submit`] queues a group of [`Write`]s that
 //! commit atomically and calls back once they are durable. Writes commit in the order they
-//! were submitted, and the SQLite store commits whatever is queued in one transaction
-//! (group commit), so concurrent executions share fsyncs.
+//! were submitted; a backend may commit whatever is queued in one transaction (group
+//! commit), so concurrent executions share fsyncs. [`Store::delete_closed_before`] deletes
+//! closed executions with everything keyed by them (the server's retention).
 //!
-//! The SQLite store owns its data directory: it holds an exclusive lock on `steppe.lock`
-//! while it is open, checks the database's integrity when it opens, and refuses a directory
-//! whose database went missing or empty. [`Store::delete_closed_before`] deletes closed
-//! executions with everything keyed by them (the server's retention).
+//! This crate has the trait, its records, the in-memory [`MemoryStore`] and, behind the
+//! cargo feature `suite`, the test suite every backend passes (`suite::run_all`). The
+//! backends live in crates of their own (`steppe-store-sqlite`, the embedded default), so
+//! this one knows no SQL.
 //!
 //! ```
 //! use steppe_store::{MemoryStore, Store, Write, Resource, Revision};
@@ -36,17 +37,16 @@
 
 mod memory;
 mod record;
-mod sqlite;
-#[cfg(test)]
-mod suite;
+#[cfg(any(test, feature = "suite"))]
+pub mod suite;
 
 pub use memory::MemoryStore;
 pub use record::{
-    Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, InputRecord, LoggedInput,
-    RedriveToken, Resource, Revision, RunningExecution, StateMachine, StoredEvent, TaskRecord,
-    Timer, TransitionRecord, Version, Write, REDRIVE_TOKENS_KEPT,
+    Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, ExecutionStatus, InputRecord,
+    LoggedInput, RedriveToken, Resource, Revision, RunningExecution, StateMachine,
+    StateMachineType, StoredEvent, TaskRecord, Timer, TransitionRecord, Version, Write,
+    REDRIVE_TOKENS_KEPT,
 };
-pub use sqlite::{SqliteOptions, SqliteStore, DATABASE_FILE, LOCK_FILE};
 
 /// Called once a submitted group of writes is durable, or has failed.
 pub type Done = Box<dyn FnOnce(Result<(), Error>) + Send>;
@@ -77,26 +77,6 @@ pub enum Error {
     Closed,
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(error: rusqlite::Error) -> Error {
-        match (&error, error.sqlite_error_code()) {
-            (_, Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)) => {
-                Error::Corrupt(error.to_string())
-            }
-            // A column that is not what the schema wrote (text that is not UTF-8, say) is a
-            // damaged row, not a failing database.
-            (
-                rusqlite::Error::FromSqlConversionFailure(..)
-                | rusqlite::Error::Utf8Error(..)
-                | rusqlite::Error::InvalidColumnType(..)
-                | rusqlite::Error::IntegralValueOutOfRange(..),
-                _,
-            ) => Error::Decode(error.to_string()),
-            _ => Error::Database(error.to_string()),
-        }
-    }
-}
-
 impl From<serde_json::Error> for Error {
     fn from(error: serde_json::Error) -> Error {
         Error::Decode(error.to_string())
@@ -111,8 +91,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every resource; a row that will not decode is an [`Error::Decode`] naming its key, so
     /// that one bad row costs only itself.
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error>;
-    /// The largest execution id in use, 0 for none.
-    fn max_execution_id(&self) -> Result<u64, Error>;
+    /// A new execution id: never 0, never one this store handed out before while it has been
+    /// open, and never one of the executions it holds. Every [`Write::InsertExecution`] takes
+    /// its id from here. Ids only identify; nothing may be read into their order.
+    fn allocate_execution_id(&self) -> Result<u64, Error>;
     /// One execution, by id.
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error>;
     /// One execution, by ARN.

@@ -6,12 +6,15 @@
 use crate::record::*;
 use crate::{Done, Error, Store};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The last execution id handed out (the store starts empty, so from 1 on).
+    last_execution_id: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -155,7 +158,7 @@ impl Inner {
                 redrive_millis,
             } => {
                 if let Some(stored) = self.executions.get_mut(&execution_id) {
-                    stored.row.status = "RUNNING".into();
+                    stored.row.status = ExecutionStatus::Running;
                     stored.row.stop_millis = None;
                     stored.row.output = None;
                     stored.row.error = None;
@@ -196,8 +199,8 @@ impl Store for MemoryStore {
         Ok(self.lock().resources.values().cloned().map(Ok).collect())
     }
 
-    fn max_execution_id(&self) -> Result<u64, Error> {
-        Ok(self.lock().executions.keys().copied().max().unwrap_or(0))
+    fn allocate_execution_id(&self) -> Result<u64, Error> {
+        Ok(self.last_execution_id.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
@@ -281,7 +284,7 @@ impl Store for MemoryStore {
         let mut running: Vec<RunningExecution> = inner
             .executions
             .values()
-            .filter(|s| s.row.status == "RUNNING")
+            .filter(|s| s.row.status == ExecutionStatus::Running)
             .map(|s| RunningExecution {
                 id: s.row.id,
                 pending: Ok(s.pending.clone()),
@@ -340,7 +343,7 @@ impl Store for MemoryStore {
 /// When an execution ended, if it did before `cutoff_millis`.
 fn closed_before(row: &ExecutionRow, cutoff_millis: i64) -> Option<i64> {
     row.stop_millis
-        .filter(|stop| row.status != "RUNNING" && *stop < cutoff_millis)
+        .filter(|stop| row.status != ExecutionStatus::Running && *stop < cutoff_millis)
 }
 
 /// Whether a row passes the filters of a query (the cursor aside).
@@ -354,8 +357,18 @@ pub(crate) fn matches_query(row: &ExecutionRow, query: &ExecutionQuery) -> bool 
             .alias_arn
             .as_ref()
             .is_none_or(|arn| row.alias_arn.as_ref() == Some(arn))
-        && query.status.as_ref().is_none_or(|s| &row.status == s)
+        && query.status.is_none_or(|status| row.status == status)
         && query
             .redriven
             .is_none_or(|redriven| (row.redrive_count > 0) == redriven)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+
+    #[test]
+    fn memory_store_passes_the_suite() {
+        crate::suite::run_all(&|| Box::new(MemoryStore::new()));
+    }
 }

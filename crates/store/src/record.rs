@@ -6,7 +6,103 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
 use steppe_engine::{Input, TaskInvocation};
+
+/// Defines an enum of AWS's (a closed set of SCREAMING_SNAKE_CASE words) with `ALL`, `as_str`,
+/// `Display`, `FromStr` and serde, all spelling each value as AWS does.
+macro_rules! aws_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$variant_meta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in the order of AWS's enum.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as AWS spells it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = crate::Error;
+
+            /// Reads AWS's spelling; anything else is [`crate::Error::Decode`].
+            fn from_str(text: &str) -> Result<$name, crate::Error> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|value| value.as_str() == text)
+                    .ok_or_else(|| {
+                        crate::Error::Decode(format!(concat!("unknown ", $what, " {:?}"), text))
+                    })
+            }
+        }
+    };
+}
+
+aws_enum! {
+    /// An execution's status, as AWS's `ExecutionStatus` spells it on the wire and as the
+    /// store keeps it (serde and SQL text alike are [`ExecutionStatus::as_str`]).
+    pub enum ExecutionStatus ("execution status") {
+        /// Still running.
+        Running = "RUNNING",
+        /// Ended with an output.
+        Succeeded = "SUCCEEDED",
+        /// Ended with an error.
+        Failed = "FAILED",
+        /// Ran past its `TimeoutSeconds`.
+        TimedOut = "TIMED_OUT",
+        /// Stopped by `StopExecution`.
+        Aborted = "ABORTED",
+        /// A redrive was asked for and has not begun. AWS lists it (ListExecutions'
+        /// `statusFilter` takes it); steppe never stores it, since a redrive reopens its
+        /// execution in the commit that answers it, so filtering by it finds nothing.
+        PendingRedrive = "PENDING_REDRIVE",
+    }
+}
+
+impl From<steppe_engine::Status> for ExecutionStatus {
+    fn from(status: steppe_engine::Status) -> ExecutionStatus {
+        match status {
+            steppe_engine::Status::Running => ExecutionStatus::Running,
+            steppe_engine::Status::Succeeded => ExecutionStatus::Succeeded,
+            steppe_engine::Status::Failed => ExecutionStatus::Failed,
+            steppe_engine::Status::TimedOut => ExecutionStatus::TimedOut,
+            steppe_engine::Status::Aborted => ExecutionStatus::Aborted,
+        }
+    }
+}
+
+aws_enum! {
+    /// A state machine's type, as AWS's `StateMachineType` spells it on the wire and as
+    /// stored resources keep it.
+    pub enum StateMachineType ("state machine type") {
+        /// Durable, exactly-once executions of up to a year, kept in the store.
+        Standard = "STANDARD",
+        /// At-least-once executions of up to five minutes, kept in memory only.
+        Express = "EXPRESS",
+    }
+}
 
 /// A stored resource, kept whole and keyed by [`Resource::key`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,8 +142,8 @@ pub struct StateMachine {
     pub arn: String,
     /// The name.
     pub name: String,
-    /// `STANDARD` or `EXPRESS`.
-    pub machine_type: String,
+    /// Standard or Express.
+    pub machine_type: StateMachineType,
     /// The current revision (definition and role).
     pub revision_id: String,
     /// When it was created, epoch milliseconds.
@@ -143,7 +239,7 @@ pub struct Activity {
 /// A Standard execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionRow {
-    /// The store's id of the execution, chosen by the caller, unique.
+    /// The store's id of the execution, from [`crate::Store::allocate_execution_id`], unique.
     pub id: u64,
     /// The execution ARN.
     pub arn: String,
@@ -163,8 +259,8 @@ pub struct ExecutionRow {
     pub input: String,
     /// The X-Ray trace header, as given.
     pub trace_header: Option<String>,
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
-    pub status: String,
+    /// Running or how it ended (never [`ExecutionStatus::PendingRedrive`]).
+    pub status: ExecutionStatus,
     /// When it started, epoch milliseconds.
     pub start_millis: i64,
     /// When it ended, epoch milliseconds.
@@ -188,7 +284,7 @@ pub struct ExecutionRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionEnd {
     /// The final status.
-    pub status: String,
+    pub status: ExecutionStatus,
     /// When it ended, epoch milliseconds.
     pub stop_millis: i64,
     /// The output text, when it succeeded.
@@ -519,7 +615,7 @@ pub struct ExecutionQuery {
     /// Only executions started through this alias.
     pub alias_arn: Option<String>,
     /// Only executions with this status.
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     /// Only redriven (`Some(true)`) or never redriven (`Some(false)`) executions.
     pub redriven: Option<bool>,
     /// Start after this `(start_millis, id)` in newest-first order.
@@ -537,4 +633,49 @@ pub struct RunningExecution {
     pub pending: Result<Vec<InputRecord>, crate::Error>,
     /// Whether it has tasks not yet reported on.
     pub has_tasks: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_machine_types_keep_aws_spelling_in_text_and_json() {
+        for &status in ExecutionStatus::ALL {
+            assert_eq!(status.as_str().parse::<ExecutionStatus>().unwrap(), status);
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
+        for &machine_type in StateMachineType::ALL {
+            assert_eq!(
+                machine_type.as_str().parse::<StateMachineType>().unwrap(),
+                machine_type
+            );
+            // Stored resources hold the type as serde writes it: the text before the enum.
+            assert_eq!(
+                serde_json::to_value(machine_type).unwrap(),
+                serde_json::json!(machine_type.as_str())
+            );
+        }
+        assert_eq!(ExecutionStatus::TimedOut.as_str(), "TIMED_OUT");
+        assert_eq!(ExecutionStatus::PendingRedrive.as_str(), "PENDING_REDRIVE");
+        assert!("running".parse::<ExecutionStatus>().is_err());
+        assert!("Express".parse::<StateMachineType>().is_err());
+    }
+
+    #[test]
+    fn engine_statuses_map_to_the_same_spelling() {
+        use steppe_engine::Status;
+        for status in [
+            Status::Running,
+            Status::Succeeded,
+            Status::Failed,
+            Status::TimedOut,
+            Status::Aborted,
+        ] {
+            assert_eq!(ExecutionStatus::from(status).as_str(), status.as_str());
+        }
+    }
 }

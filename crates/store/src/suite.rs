@@ -1,9 +1,39 @@
-//! One test suite run against every store backend.
+//! One test suite for every store backend (cargo feature `suite`).
+//!
+//! Each backend's tests run it in one line, with a function that opens an empty store:
+//!
+//! ```
+//! use steppe_store::{suite, MemoryStore};
+//! suite::run_all(&|| Box::new(MemoryStore::new()));
+//! ```
+//!
+//! Every case gets a store of its own from `open`, so a case may assume it starts empty. A
+//! failing case panics with the assertion that failed; the case's name is printed first.
 
 use crate::*;
 use std::sync::mpsc;
 
-fn submit(store: &dyn Store, writes: Vec<Write>) -> Result<(), Error> {
+/// One case of the suite.
+pub type Case = fn(&dyn Store);
+
+/// Every case, by name.
+pub const CASES: &[(&str, Case)] = &[
+    ("executions_and_their_log", executions_and_their_log),
+    ("retention", retention),
+    ("execution_ids", execution_ids),
+];
+
+/// Runs every case in [`CASES`], each on a fresh store from `open`.
+pub fn run_all(open: &dyn Fn() -> Box<dyn Store>) {
+    for (name, case) in CASES {
+        eprintln!("store suite: {name}");
+        let store = open();
+        case(&*store);
+    }
+}
+
+/// Submits `writes` and waits until they are durable or have failed.
+pub fn submit(store: &dyn Store, writes: Vec<Write>) -> Result<(), Error> {
     let (sender, receiver) = mpsc::channel();
     store.submit(
         writes,
@@ -14,7 +44,8 @@ fn submit(store: &dyn Store, writes: Vec<Write>) -> Result<(), Error> {
     receiver.recv().expect("done is called")
 }
 
-fn row(id: u64, name: &str, start_millis: i64) -> ExecutionRow {
+/// A running execution `name` of the suite's state machine (`m`), started at `start_millis`.
+pub fn row(id: u64, name: &str, start_millis: i64) -> ExecutionRow {
     ExecutionRow {
         id,
         arn: format!("arn:aws:states:us-east-1:1:execution:m:{name}"),
@@ -26,7 +57,7 @@ fn row(id: u64, name: &str, start_millis: i64) -> ExecutionRow {
         seed: 42,
         input: "{\"a\": 1}".into(),
         trace_header: None,
-        status: "RUNNING".into(),
+        status: ExecutionStatus::Running,
         start_millis,
         stop_millis: None,
         output: None,
@@ -38,7 +69,14 @@ fn row(id: u64, name: &str, start_millis: i64) -> ExecutionRow {
     }
 }
 
-fn transition(execution_id: u64, seq: u64, first_event: u64, n_events: u64) -> TransitionRecord {
+/// The transition `seq` of an execution (`Start` first, then timers firing), with `n_events`
+/// events from `first_event` on.
+pub fn transition(
+    execution_id: u64,
+    seq: u64,
+    first_event: u64,
+    n_events: u64,
+) -> TransitionRecord {
     TransitionRecord {
         execution_id,
         input: LoggedInput {
@@ -65,7 +103,9 @@ fn transition(execution_id: u64, seq: u64, first_event: u64, n_events: u64) -> T
     }
 }
 
-fn run_suite(store: &dyn Store) {
+/// Executions, their input log, history, listing, redrive tokens and resources. Leaves
+/// executions 1 (succeeded, five events, ten redrive tokens), 4 and 5 (running).
+pub fn executions_and_their_log(store: &dyn Store) {
     // Executions and their log.
     submit(
         store,
@@ -82,7 +122,6 @@ fn run_suite(store: &dyn Store) {
         ],
     )
     .unwrap();
-    assert_eq!(store.max_execution_id().unwrap(), 1);
     let loaded = store.execution(1).unwrap().unwrap();
     assert_eq!(loaded, row(1, "a", 10));
     assert_eq!(store.execution_by_arn(&loaded.arn).unwrap().unwrap().id, 1);
@@ -115,7 +154,7 @@ fn run_suite(store: &dyn Store) {
     let mut last = transition(1, 1, 4, 2);
     last.timers_cleared = vec![1];
     last.end = Some(ExecutionEnd {
-        status: "SUCCEEDED".into(),
+        status: ExecutionStatus::Succeeded,
         stop_millis: 2000,
         output: Some("{}".into()),
         error: None,
@@ -123,7 +162,7 @@ fn run_suite(store: &dyn Store) {
     });
     submit(store, vec![Write::Transition(Box::new(last))]).unwrap();
     let ended = store.execution(1).unwrap().unwrap();
-    assert_eq!(ended.status, "SUCCEEDED");
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
     assert_eq!(ended.output.as_deref(), Some("{}"));
     assert!(store.timers().unwrap().is_empty());
     assert!(store.running_executions().unwrap().is_empty());
@@ -166,7 +205,7 @@ fn run_suite(store: &dyn Store) {
     };
     assert_eq!(names(store.list_executions(&next).unwrap()), vec!["a"]);
     let running_only = ExecutionQuery {
-        status: Some("RUNNING".into()),
+        status: Some(ExecutionStatus::Running),
         limit: 10,
         ..query.clone()
     };
@@ -254,7 +293,7 @@ fn ended(store: &dyn Store, id: u64, start_millis: i64, stop_millis: i64) {
     }];
     let mut last = transition(id, 1, 3, 1);
     last.end = Some(ExecutionEnd {
-        status: "FAILED".into(),
+        status: ExecutionStatus::Failed,
         stop_millis,
         output: None,
         error: Some("E".into()),
@@ -281,7 +320,7 @@ fn ended(store: &dyn Store, id: u64, start_millis: i64, stop_millis: i64) {
 
 /// Retention: closed executions go, oldest end first, with everything keyed by them;
 /// running ones stay.
-fn run_retention_suite(store: &dyn Store) {
+pub fn retention(store: &dyn Store) {
     ended(store, 11, 100, 3000);
     ended(store, 12, 200, 1000);
     ended(store, 13, 300, 2000);
@@ -332,149 +371,55 @@ fn run_retention_suite(store: &dyn Store) {
         .collect();
     assert_eq!(running, vec![14]);
     assert_eq!(store.timers().unwrap().len(), 0);
-    // A deleted id is free again as far as the store knows; the server never reuses one.
-    assert_eq!(store.max_execution_id().unwrap(), 14);
 }
 
-#[test]
-fn memory_store_passes_the_suite() {
-    run_suite(&MemoryStore::new());
-    run_retention_suite(&MemoryStore::new());
-}
-
-#[test]
-fn sqlite_store_passes_the_retention_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&SqliteOptions {
-        data_dir: dir.path().to_path_buf(),
-        fsync: false,
-    })
-    .unwrap();
-    run_retention_suite(&store);
-}
-
-#[test]
-fn sqlite_store_passes_the_suite_and_keeps_data_across_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions {
-        data_dir: dir.path().to_path_buf(),
-        fsync: false,
-    };
-    {
-        let store = SqliteStore::open(&options).unwrap();
-        run_suite(&store);
-    }
-    let reopened = SqliteStore::open(&options).unwrap();
-    assert_eq!(reopened.max_execution_id().unwrap(), 5);
-    assert_eq!(reopened.execution(1).unwrap().unwrap().status, "SUCCEEDED");
-    assert_eq!(reopened.history_len(1).unwrap(), 5);
-    assert_eq!(
-        reopened.redrive_tokens(1).unwrap().len(),
-        REDRIVE_TOKENS_KEPT
-    );
-}
-
-#[test]
-fn sqlite_store_opens_a_database_made_before_redrive_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions {
-        data_dir: dir.path().to_path_buf(),
-        fsync: false,
-    };
-    let (older_schema, _) = crate::sqlite::SCHEMA
-        .split_once("-- Added after the first release")
-        .expect("the schema marks what was added");
-    {
-        let connection =
-            crate::sqlite::open_connection(&dir.path().join("steppe.db"), false).unwrap();
-        connection.execute_batch(older_schema).unwrap();
-    }
-    let store = SqliteStore::open(&options).unwrap();
+/// Execution ids: never 0, never handed out twice (from many threads at once either), not
+/// again once their execution was deleted, and each one inserts.
+pub fn execution_ids(store: &dyn Store) {
+    let first = store.allocate_execution_id().unwrap();
+    assert_ne!(first, 0);
+    let mut last = transition(first, 0, 1, 1);
+    last.end = Some(ExecutionEnd {
+        status: ExecutionStatus::Succeeded,
+        stop_millis: 100,
+        output: Some("{}".into()),
+        error: None,
+        cause: None,
+    });
     submit(
-        &store,
-        vec![Write::InsertExecution(Box::new(row(1, "a", 10)))],
-    )
-    .unwrap();
-    let token = RedriveToken {
-        client_token: "t".into(),
-        redrive_millis: 20,
-    };
-    submit(
-        &store,
-        vec![Write::RedriveToken {
-            execution_id: 1,
-            token: token.clone(),
-        }],
-    )
-    .unwrap();
-    assert_eq!(store.redrive_tokens(1).unwrap(), vec![token]);
-}
-
-#[test]
-fn sqlite_store_commits_concurrent_submissions_in_groups() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(
-        SqliteStore::open(&SqliteOptions {
-            data_dir: dir.path().to_path_buf(),
-            fsync: true,
-        })
-        .unwrap(),
-    );
-    let threads: Vec<_> = (0..8u64)
-        .map(|thread| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for i in 0..50u64 {
-                    let id = thread * 1000 + i + 1;
-                    submit(
-                        &*store,
-                        vec![
-                            Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1))),
-                            Write::Transition(Box::new(transition(id, 0, 1, 2))),
-                        ],
-                    )
-                    .unwrap();
-                }
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
-    let query = ExecutionQuery {
-        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
-        limit: 1000,
-        ..ExecutionQuery::default()
-    };
-    assert_eq!(store.list_executions(&query).unwrap().len(), 400);
-}
-
-#[test]
-fn sqlite_store_rolls_back_a_failing_group_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut connection = crate::sqlite::open_connection(&dir.path().join("db"), false).unwrap();
-    connection.execute_batch(crate::sqlite::SCHEMA).unwrap();
-    let group = |writes: Vec<Write>| -> (Vec<Write>, Done) { (writes, Box::new(|_| {})) };
-    let insert = |id: u64| Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1)));
-    let first = crate::sqlite::commit_groups(&mut connection, &[group(vec![insert(1)])]);
-    assert!(first[0].is_ok());
-    // Together these would fail: the middle group re-inserts execution 1 after inserting 7.
-    let results = crate::sqlite::commit_groups(
-        &mut connection,
-        &[
-            group(vec![insert(2)]),
-            group(vec![insert(7), insert(1)]),
-            group(vec![insert(3)]),
+        store,
+        vec![
+            Write::InsertExecution(Box::new(row(first, "first", 10))),
+            Write::Transition(Box::new(last)),
         ],
+    )
+    .unwrap();
+    assert_eq!(
+        store.delete_closed_before(i64::MAX, 10).unwrap(),
+        vec![first]
     );
-    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
-    assert!(results[1].is_err());
-    let ids: Vec<i64> = connection
-        .prepare("SELECT id FROM executions ORDER BY id")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(ids, [1, 2, 3]);
+    let mut ids: Vec<u64> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..100)
+                        .map(|_| store.allocate_execution_id().unwrap())
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|thread| thread.join().unwrap())
+            .collect()
+    });
+    assert!(!ids.contains(&0) && !ids.contains(&first), "{ids:?}");
+    let inserted: Vec<Write> = ids[..3]
+        .iter()
+        .map(|&id| Write::InsertExecution(Box::new(row(id, &format!("id{id}"), 20))))
+        .collect();
+    submit(store, inserted).unwrap();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 400);
 }

@@ -6,20 +6,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::wire::Request;
 use serde_json::{json, Value};
 use steppe_asl::diagnostic::{Diagnostic, Severity};
+use steppe_store::StateMachineType;
 
 pub fn validate(request: &Request) -> ApiResult<Value> {
     let definition = request.required_len("definition", 1, 1_048_576)?;
-    let machine_type = match request.string("type")? {
-        None | Some("STANDARD") => "STANDARD",
-        Some("EXPRESS") => "EXPRESS",
-        Some(other) => {
-            return Err(ApiError::validation(
-                &format!("'{other}'"),
-                "type",
-                "Member must satisfy enum value set: [STANDARD, EXPRESS]",
-            ))
-        }
-    };
+    let machine_type = super::machines::machine_type(request)?;
     let include_warnings = match request.string("severity")? {
         None | Some("ERROR") => false,
         Some("WARNING") => true,
@@ -36,7 +27,7 @@ pub fn validate(request: &Request) -> ApiResult<Value> {
         Ok(_) => Vec::new(),
         Err(diagnostics) => diagnostics,
     };
-    if diagnostics.is_empty() && machine_type == "EXPRESS" {
+    if diagnostics.is_empty() && machine_type == StateMachineType::Express {
         if let Ok(value) = serde_json::from_str::<Value>(definition) {
             diagnostics = super::machines::express_diagnostics(&value);
         }

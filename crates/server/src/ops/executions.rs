@@ -10,7 +10,9 @@ use crate::wire::{self, Request};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use steppe_engine::{Config, Execution, Input};
-use steppe_store::{ExecutionQuery, ExecutionRow, RedriveToken, Write};
+use steppe_store::{
+    ExecutionQuery, ExecutionRow, ExecutionStatus, RedriveToken, StateMachineType, Write,
+};
 
 /// AWS's payload limit for `input` (and every state's input and output).
 const PAYLOAD_CHARS_MAX: usize = steppe_asl::limits::PAYLOAD_BYTES_MAX;
@@ -77,7 +79,7 @@ pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
     // or gone, or comes after, and finds the execution running.
     let registry = app.registry.read().await;
     let start = start_request(app, &registry, request)?;
-    if start.target.machine.machine_type == "EXPRESS" {
+    if start.target.machine.machine_type == StateMachineType::Express {
         drop(registry);
         return start_express(app, start);
     }
@@ -88,7 +90,7 @@ pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
     }
     let now = app.now_millis();
     let row = ExecutionRow {
-        id: app.driver.next_id(),
+        id: app.store.allocate_execution_id()?,
         arn: arn.clone(),
         name,
         state_machine_arn: start.target.machine.arn.clone(),
@@ -98,7 +100,7 @@ pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
         seed: app.random_u64(),
         input: start.input_text.to_string(),
         trace_header: start.trace_header.map(str::to_string),
-        status: "RUNNING".into(),
+        status: ExecutionStatus::Running,
         start_millis: now,
         stop_millis: None,
         output: None,
@@ -131,7 +133,7 @@ pub async fn start(app: &App, request: &Request) -> ApiResult<Value> {
 /// AWS: the same name and input while the first is running answers the first start;
 /// anything else is `ExecutionAlreadyExists`.
 fn idempotent_start(existing: &ExecutionRow, input_text: &str) -> ApiResult<Value> {
-    if existing.status == "RUNNING" && existing.input == input_text {
+    if existing.status == ExecutionStatus::Running && existing.input == input_text {
         return Ok(json!({
             "executionArn": existing.arn,
             "startDate": wire::timestamp(existing.start_millis),
@@ -200,7 +202,7 @@ fn express_execution(
 
 pub async fn start_sync(app: &App, request: &Request) -> ApiResult<Value> {
     let start = start_request(app, &*app.registry.read().await, request)?;
-    if start.target.machine.machine_type != "EXPRESS" {
+    if start.target.machine.machine_type != StateMachineType::Express {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",
             "This operation is not supported by this type of state machine",
@@ -267,7 +269,7 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
         "executionArn": row.arn,
         "stateMachineArn": row.state_machine_arn,
         "name": row.name,
-        "status": row.status,
+        "status": row.status.as_str(),
         "startDate": wire::timestamp(row.start_millis),
         "redriveCount": row.redrive_count,
     });
@@ -334,7 +336,7 @@ pub async fn stop(app: &App, request: &Request) -> ApiResult<Value> {
     let error = request.string_len("error", 0, 256)?;
     let cause = request.string_len("cause", 0, 32_768)?;
     let row = find(app, arn)?;
-    if row.status != "RUNNING" {
+    if row.status != ExecutionStatus::Running {
         return Ok(
             json!({"stopDate": wire::timestamp(row.stop_millis.unwrap_or(row.start_millis))}),
         );
@@ -363,16 +365,13 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let limit = request.max_results(1000, 100)?;
     let status = match request.string("statusFilter")? {
         None => None,
-        Some(s @ ("RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED" | "PENDING_REDRIVE")) => {
-            Some(s.to_string())
-        }
-        Some(other) => {
-            return Err(ApiError::validation(
-                &format!("'{other}'"),
+        Some(text) => Some(text.parse::<ExecutionStatus>().map_err(|_| {
+            ApiError::validation(
+                &format!("'{text}'"),
                 "statusFilter",
                 "Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]",
-            ))
-        }
+            )
+        })?),
     };
     let redriven = match request.string("redriveFilter")? {
         None => None,
@@ -434,7 +433,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
                 registry.machine(&alias.state_machine_arn)?
             }
         };
-        if machine.machine_type == "EXPRESS" {
+        if machine.machine_type == StateMachineType::Express {
             return Err(ApiError::new(
                 "StateMachineTypeNotSupported",
                 "This operation is not supported by this type of state machine",
@@ -463,7 +462,7 @@ fn list_item(row: &ExecutionRow) -> Value {
         "executionArn": row.arn,
         "stateMachineArn": row.state_machine_arn,
         "name": row.name,
-        "status": row.status,
+        "status": row.status.as_str(),
         "startDate": wire::timestamp(row.start_millis),
     });
     if let Some(stop) = row.stop_millis {
@@ -631,7 +630,10 @@ const REDRIVE_PERIOD_MILLIS: i64 = 14 * 24 * 60 * 60 * 1000;
 /// for which AWS documents no reason: its executions are not redriven either, since their
 /// machine is gone.
 fn not_redrivable(registry: &Registry, row: &ExecutionRow, now_millis: i64) -> Option<String> {
-    if matches!(row.status.as_str(), "RUNNING" | "SUCCEEDED") {
+    if matches!(
+        row.status,
+        ExecutionStatus::Running | ExecutionStatus::Succeeded
+    ) {
         return Some(format!(
             "Execution is {} and cannot be redriven",
             row.status

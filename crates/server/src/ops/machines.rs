@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::wire::{self, Request};
 use serde_json::{json, Map, Value};
 use steppe_asl::diagnostic::{invalid_definition_message, Code, Diagnostic, Severity};
-use steppe_store::{Resource, Revision, StateMachine, Version, Write};
+use steppe_store::{Resource, Revision, StateMachine, StateMachineType, Version, Write};
 
 /// AWS's `Definition` length limit.
 const DEFINITION_CHARS_MAX: usize = 1_048_576;
@@ -31,7 +31,7 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
     let tags = super::tags::parse_tags(request)?;
     let publish = request.boolean("publish")?.unwrap_or(false);
     let version_description = version_description(request, publish)?;
-    let compiled = compile(definition, &machine_type)?;
+    let compiled = compile(definition, machine_type)?;
 
     let mut registry = app.registry.write().await;
     let arn = app.arns.state_machine(name);
@@ -149,7 +149,7 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
     let mut machine = registry.active_machine(arn)?.clone();
     let current = registry.revision(&machine.revision_id)?.clone();
     let compiled = match definition {
-        Some(text) => Some(compile(text, &machine.machine_type)?),
+        Some(text) => Some(compile(text, machine.machine_type)?),
         None => None,
     };
     if logging {
@@ -235,7 +235,8 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
     }
     // Express executions are not stored; AWS lets them run on ("Running executions may emit
     // logs after DeleteStateMachine API is called").
-    let waits = machine.machine_type == "STANDARD" && deletion::has_running_executions(app, arn)?;
+    let waits = machine.machine_type == StateMachineType::Standard
+        && deletion::has_running_executions(app, arn)?;
     if !waits {
         let keys = registry.keys_of(arn);
         app.commit(keys.iter().cloned().map(Write::DeleteResource).collect())
@@ -272,7 +273,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
             json!({
                 "stateMachineArn": machine.arn,
                 "name": machine.name,
-                "type": machine.machine_type,
+                "type": machine.machine_type.as_str(),
                 "creationDate": wire::timestamp(machine.creation_millis),
             })
         })
@@ -327,7 +328,7 @@ fn describe_machine(machine: &StateMachine, revision: &Revision) -> Value {
         "status": if machine.deleting { "DELETING" } else { "ACTIVE" },
         "definition": revision.definition,
         "roleArn": revision.role_arn,
-        "type": machine.machine_type,
+        "type": machine.machine_type.as_str(),
         "creationDate": wire::timestamp(machine.creation_millis),
         "loggingConfiguration": machine.logging_configuration.clone().unwrap_or_else(default_logging),
         "tracingConfiguration": machine.tracing_configuration.clone().unwrap_or_else(|| json!({"enabled": false})),
@@ -358,15 +359,17 @@ pub fn publish_version(
     }
 }
 
-fn machine_type(request: &Request) -> ApiResult<String> {
+/// The request's `type`, STANDARD when absent.
+pub fn machine_type(request: &Request) -> ApiResult<StateMachineType> {
     match request.string("type")? {
-        None | Some("STANDARD") => Ok("STANDARD".into()),
-        Some("EXPRESS") => Ok("EXPRESS".into()),
-        Some(other) => Err(ApiError::validation(
-            &format!("'{other}'"),
-            "type",
-            "Member must satisfy enum value set: [STANDARD, EXPRESS]",
-        )),
+        None => Ok(StateMachineType::Standard),
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::validation(
+                &format!("'{text}'"),
+                "type",
+                "Member must satisfy enum value set: [STANDARD, EXPRESS]",
+            )
+        }),
     }
 }
 
@@ -419,14 +422,14 @@ fn logging_configuration(request: &Request) -> ApiResult<Option<Value>> {
 }
 
 /// Compiles a definition for a machine of the given type, or answers `InvalidDefinition`.
-pub fn compile(text: &str, machine_type: &str) -> ApiResult<steppe_asl::Definition> {
+pub fn compile(text: &str, machine_type: StateMachineType) -> ApiResult<steppe_asl::Definition> {
     let definition = steppe_asl::compile(text).map_err(|diagnostics| {
         ApiError::new(
             "InvalidDefinition",
             invalid_definition_message(&diagnostics),
         )
     })?;
-    if machine_type == "EXPRESS" {
+    if machine_type == StateMachineType::Express {
         if let Ok(value) = serde_json::from_str::<Value>(text) {
             let diagnostics = express_diagnostics(&value);
             if !diagnostics.is_empty() {

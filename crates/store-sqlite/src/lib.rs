@@ -1,4 +1,6 @@
-//! The SQLite store: one database file in WAL mode, one writer thread with group commit.
+//! The SQLite store: steppe's embedded default, one database file in WAL mode, one writer
+//! thread with group commit. It implements [`steppe_store::Store`] and passes the store's
+//! shared suite (`tests/suite.rs`).
 //!
 //! Every submitted group of writes goes to the writer thread through a channel. The writer
 //! takes whatever is queued (up to [`GROUP_MAX`] groups), applies them in one transaction
@@ -15,7 +17,9 @@
 //! made, and there a missing or empty (0-byte) `steppe.db` is refused rather than silently
 //! started afresh. (A crash before that line leaves a database with no data worth keeping,
 //! and directories made before the lock file existed are recognised by their non-empty
-//! database.) Every open runs `PRAGMA quick_check` and refuses a damaged database.
+//! database.) Every open runs `PRAGMA quick_check` and refuses a damaged database, then
+//! brings the schema to this version (`schema.rs`: versioned migrations, an upgrade in
+//! place; a database from a newer steppe is refused).
 //!
 //! Deleted rows' pages go to SQLite's freelist and new rows reuse them, so under steady
 //! load with retention the file stops growing (`auto_vacuum` stays off: it would add
@@ -23,15 +27,17 @@
 //! nothing). After a burst the file keeps its size; `VACUUM` with the server stopped
 //! shrinks it.
 
-use crate::record::*;
-use crate::{Done, Error, Store};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
+use steppe_store::*;
+
+pub use schema::SCHEMA_VERSION;
 
 /// The most groups one transaction commits.
 const GROUP_MAX: usize = 4096;
@@ -46,6 +52,59 @@ const LOCK_FILE_TEXT: &str =
     "steppe data directory: steppe.db holds its data; a running server keeps this file locked\n";
 /// How many lines of a failed integrity check the error quotes.
 const INTEGRITY_LINES_MAX: usize = 3;
+
+/// A store error inside this crate.
+///
+/// `steppe_store::Error` and `rusqlite::Error` both belong to other crates, so the orphan
+/// rule forbids `From<rusqlite::Error> for steppe_store::Error` here; `?` converts rusqlite's
+/// errors (by [`sql_error`]), serde_json's and the store's own into a `Fault`, and the
+/// [`Store`] methods turn it back.
+#[derive(Debug)]
+pub(crate) struct Fault(pub(crate) Error);
+
+impl From<rusqlite::Error> for Fault {
+    fn from(error: rusqlite::Error) -> Fault {
+        Fault(sql_error(error))
+    }
+}
+
+impl From<serde_json::Error> for Fault {
+    fn from(error: serde_json::Error) -> Fault {
+        Fault(Error::from(error))
+    }
+}
+
+impl From<Error> for Fault {
+    fn from(error: Error) -> Fault {
+        Fault(error)
+    }
+}
+
+impl From<Fault> for Error {
+    fn from(fault: Fault) -> Error {
+        fault.0
+    }
+}
+
+/// What an SQLite error means to the server: a damaged database, a damaged row, or a
+/// failing database.
+pub(crate) fn sql_error(error: rusqlite::Error) -> Error {
+    match (&error, error.sqlite_error_code()) {
+        (_, Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)) => {
+            Error::Corrupt(error.to_string())
+        }
+        // A column that is not what the schema wrote (text that is not UTF-8, say) is a
+        // damaged row, not a failing database.
+        (
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::Utf8Error(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..),
+            _,
+        ) => Error::Decode(error.to_string()),
+        _ => Error::Database(error.to_string()),
+    }
+}
 
 /// A submitted group of writes and its callback.
 type Group = (Vec<Write>, Done);
@@ -79,6 +138,12 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The locked lock file; dropping it releases the data directory.
     lock_file: Mutex<Option<File>>,
+    /// The last execution id handed out. Seeded at open from the largest id in the
+    /// database: the lock on the data directory makes this store the database's only user,
+    /// so no one else allocates or inserts ids while it is open, and a counter in memory
+    /// needs no write per allocation. (After a restart the ids of executions retention deleted
+    /// may come again, when they were the largest; nothing keyed by them is left.)
+    last_execution_id: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -86,51 +151,6 @@ impl std::fmt::Debug for SqliteStore {
         f.write_str("SqliteStore")
     }
 }
-
-pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS resources (key TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS executions (
-    id INTEGER PRIMARY KEY,
-    arn TEXT NOT NULL UNIQUE,
-    state_machine_arn TEXT NOT NULL,
-    version_arn TEXT,
-    alias_arn TEXT,
-    status TEXT NOT NULL,
-    start_millis INTEGER NOT NULL,
-    stop_millis INTEGER,
-    output TEXT,
-    error TEXT,
-    cause TEXT,
-    redrive_count INTEGER NOT NULL,
-    redrive_millis INTEGER,
-    next_seq INTEGER NOT NULL,
-    pending TEXT NOT NULL
-);
--- The fields that never change (input included), apart so that the per-transition update of
--- `executions` rewrites a small row.
-CREATE TABLE IF NOT EXISTS execution_bodies (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start_millis, id);
-CREATE INDEX IF NOT EXISTS executions_running ON executions (id) WHERE status = 'RUNNING';
-CREATE TABLE IF NOT EXISTS inputs (
-    execution_id INTEGER NOT NULL, seq INTEGER NOT NULL, now_millis INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution_id, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    execution_id INTEGER NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution_id, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS timers (
-    execution_id INTEGER NOT NULL, timer_id INTEGER NOT NULL, fire_at_millis INTEGER NOT NULL,
-    PRIMARY KEY (execution_id, timer_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tasks (
-    execution_id INTEGER NOT NULL, task_id INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution_id, task_id)) WITHOUT ROWID;
--- Added after the first release: databases made before it gain the table when opened.
-CREATE TABLE IF NOT EXISTS redrive_tokens (
-    execution_id INTEGER NOT NULL, client_token TEXT NOT NULL, redrive_millis INTEGER NOT NULL,
-    PRIMARY KEY (execution_id, client_token)) WITHOUT ROWID;
--- Added for retention: closed executions by the time they ended (older databases gain it
--- when opened).
-CREATE INDEX IF NOT EXISTS executions_closed ON executions (stop_millis, id) WHERE status != 'RUNNING';
-";
 
 /// The fields of an execution that never change, kept as one JSON column.
 #[derive(Serialize, Deserialize)]
@@ -161,19 +181,20 @@ impl SqliteStore {
         let made = lock_file_says_made(&mut lock_file, data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
         let existing = check_database_file(&path, data_dir, made)?;
-        let writer = open_connection(&path, options.fsync).map_err(|e| damaged(&path, e))?;
+        let mut writer =
+            open_connection(&path, options.fsync).map_err(|fault| damaged(&path, fault.0))?;
         if existing {
             check_integrity(&writer, &path)?;
         }
-        writer
-            .execute_batch(SCHEMA)
-            .map_err(|e| damaged(&path, e.into()))?;
+        schema::migrate(&mut writer, &path)?;
         if !made {
             mark_made(&mut lock_file, data_dir)?;
         }
+        let last_execution_id =
+            max_execution_id(&writer).map_err(|fault| damaged(&path, fault.0))?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path, options.fsync).map(|c| Mutex::new(Some(c))))
-            .collect::<Result<Vec<_>, Error>>()?;
+            .collect::<Result<Vec<_>, Fault>>()?;
         let (sender, receiver) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("steppe-store-writer".into())
@@ -184,6 +205,7 @@ impl SqliteStore {
             readers,
             writer: Mutex::new(Some(handle)),
             lock_file: Mutex::new(Some(lock_file)),
+            last_execution_id: AtomicU64::new(last_execution_id),
         })
     }
 
@@ -202,17 +224,24 @@ impl SqliteStore {
     }
 
     /// Runs `read` on a free read connection (or waits for the first).
-    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, Error>) -> Result<T, Error> {
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, Fault>) -> Result<T, Error> {
         let guard = self
             .readers
             .iter()
             .find_map(|reader| reader.try_lock().ok())
             .unwrap_or_else(|| lock(&self.readers[0]));
         match guard.as_ref() {
-            Some(connection) => read(connection),
+            Some(connection) => read(connection).map_err(Error::from),
             None => Err(Error::Closed),
         }
     }
+}
+
+/// The largest execution id in the database, 0 for none.
+fn max_execution_id(connection: &Connection) -> Result<u64, Fault> {
+    let max: Option<i64> =
+        connection.query_row("SELECT MAX(id) FROM executions", [], |row| row.get(0))?;
+    Ok(max.unwrap_or(0) as u64)
 }
 
 /// Opens the lock file and takes its lock, or says which directory is in use.
@@ -303,7 +332,7 @@ fn check_integrity(connection: &Connection, path: &Path) -> Result<(), Error> {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(lines)
     })();
-    let lines = found.map_err(|e| damaged(path, e.into()))?;
+    let lines = found.map_err(|e| damaged(path, sql_error(e)))?;
     if lines == ["ok"] {
         return Ok(());
     }
@@ -337,7 +366,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Error> {
+pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Fault> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -365,7 +394,8 @@ fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
                 limit,
                 reply,
             } => {
-                let _ = reply.send(delete_closed(&mut connection, cutoff_millis, limit));
+                let deleted = delete_closed(&mut connection, cutoff_millis, limit);
+                let _ = reply.send(deleted.map_err(Error::from));
             }
             Job::Group(first) => {
                 let mut groups = vec![first];
@@ -403,7 +433,7 @@ fn delete_closed(
     connection: &mut Connection,
     cutoff_millis: i64,
     limit: usize,
-) -> Result<Vec<u64>, Error> {
+) -> Result<Vec<u64>, Fault> {
     let transaction = connection.transaction()?;
     let ids = transaction
         .prepare_cached(
@@ -443,7 +473,7 @@ pub(crate) fn commit_groups(
     connection: &mut Connection,
     groups: &[Group],
 ) -> Vec<Result<(), Error>> {
-    let together = (|| -> Result<(), Error> {
+    let together = (|| -> Result<(), Fault> {
         let transaction = connection.transaction()?;
         for (writes, _) in groups {
             writes.iter().try_for_each(|w| apply(&transaction, w))?;
@@ -454,17 +484,17 @@ pub(crate) fn commit_groups(
     match together {
         Ok(()) => groups.iter().map(|_| Ok(())).collect(),
         Err(_) if groups.len() > 1 => commit_groups_apart(connection, groups),
-        Err(error) => vec![Err(error)],
+        Err(fault) => vec![Err(fault.0)],
     }
 }
 
 /// Commits the groups that apply cleanly, each inside its own savepoint, in one transaction.
 fn commit_groups_apart(connection: &mut Connection, groups: &[Group]) -> Vec<Result<(), Error>> {
-    let outcome = (|| -> Result<Vec<Result<(), Error>>, Error> {
+    let outcome = (|| -> Result<Vec<Result<(), Error>>, Fault> {
         let mut transaction = connection.transaction()?;
         let mut results = Vec::with_capacity(groups.len());
         for (writes, _) in groups {
-            let savepoint_result = (|| -> Result<(), Error> {
+            let savepoint_result = (|| -> Result<(), Fault> {
                 let mut savepoint = transaction.savepoint()?;
                 let applied = writes.iter().try_for_each(|w| apply(&savepoint, w));
                 match applied {
@@ -478,18 +508,18 @@ fn commit_groups_apart(connection: &mut Connection, groups: &[Group]) -> Vec<Res
                     }
                 }
             })();
-            results.push(savepoint_result);
+            results.push(savepoint_result.map_err(Error::from));
         }
         transaction.commit()?;
         Ok(results)
     })();
     match outcome {
         Ok(results) => results,
-        Err(error) => groups.iter().map(|_| Err(error.clone())).collect(),
+        Err(fault) => groups.iter().map(|_| Err(fault.0.clone())).collect(),
     }
 }
 
-fn apply(connection: &Connection, write: &Write) -> Result<(), Error> {
+fn apply(connection: &Connection, write: &Write) -> Result<(), Fault> {
     match write {
         Write::PutResource(resource) => {
             connection
@@ -529,7 +559,7 @@ fn insert_redrive_token(
     connection: &Connection,
     execution_id: u64,
     token: &RedriveToken,
-) -> Result<(), Error> {
+) -> Result<(), Fault> {
     let id = execution_id as i64;
     connection
         .prepare_cached(
@@ -547,7 +577,7 @@ fn insert_redrive_token(
     Ok(())
 }
 
-fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), Error> {
+fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), Fault> {
     let fixed = Fixed {
         name: row.name.clone(),
         revision_id: row.revision_id.clone(),
@@ -569,7 +599,7 @@ fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), E
             row.state_machine_arn,
             row.version_arn,
             row.alias_arn,
-            row.status,
+            row.status.as_str(),
             row.start_millis,
             row.stop_millis,
             row.output,
@@ -588,13 +618,13 @@ fn insert_execution(connection: &Connection, row: &ExecutionRow) -> Result<(), E
         Err(rusqlite::Error::SqliteFailure(error, _))
             if error.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
-            Err(Error::Conflict(format!("execution {} exists", row.arn)))
+            Err(Error::Conflict(format!("execution {} exists", row.arn)).into())
         }
         Err(error) => Err(error.into()),
     }
 }
 
-fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> Result<(), Error> {
+fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> Result<(), Fault> {
     let id = transition.execution_id as i64;
     let seq = transition.input.seq as i64;
     let changed = connection
@@ -606,7 +636,8 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
     if changed != 1 {
         return Err(Error::Conflict(format!(
             "execution {id}: input {seq} does not follow the last committed one"
-        )));
+        ))
+        .into());
     }
     connection
         .prepare_cached(
@@ -633,7 +664,7 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
             )?
             .execute(params![
                 id,
-                end.status,
+                end.status.as_str(),
                 end.stop_millis,
                 end.output,
                 end.error,
@@ -678,7 +709,7 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
     Ok(())
 }
 
-fn pending_text(pending: &[InputRecord]) -> Result<String, Error> {
+fn pending_text(pending: &[InputRecord]) -> Result<String, Fault> {
     if pending.is_empty() {
         Ok(String::new())
     } else {
@@ -701,7 +732,7 @@ fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRow, Str
             state_machine_arn: row.get(2)?,
             version_arn: row.get(3)?,
             alias_arn: row.get(4)?,
-            status: row.get(5)?,
+            status: status_column(row, 5)?,
             start_millis: row.get(6)?,
             stop_millis: row.get(7)?,
             output: row.get(8)?,
@@ -720,7 +751,19 @@ fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRow, Str
     ))
 }
 
-fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, Error> {
+/// A status column; text that is no status is a damaged row ([`Error::Decode`]).
+fn status_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<ExecutionStatus> {
+    let text: String = row.get(index)?;
+    text.parse().map_err(|error: Error| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            Box::new(error),
+        )
+    })
+}
+
+fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, Fault> {
     let fixed: Fixed = serde_json::from_str(&body)
         .map_err(|e| Error::Decode(format!("execution {}: {e}", row.arn)))?;
     row.name = fixed.name;
@@ -766,12 +809,8 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    fn max_execution_id(&self) -> Result<u64, Error> {
-        self.read(|connection| {
-            let max: Option<i64> =
-                connection.query_row("SELECT MAX(id) FROM executions", [], |row| row.get(0))?;
-            Ok(max.unwrap_or(0) as u64)
-        })
+    fn allocate_execution_id(&self) -> Result<u64, Error> {
+        Ok(self.last_execution_id.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
@@ -813,7 +852,7 @@ impl Store for SqliteStore {
                 sql.push_str(&format!(" AND e.alias_arn = ?{}", values.len()));
             }
             if let Some(status) = &query.status {
-                values.push(status.clone().into());
+                values.push(status.as_str().to_string().into());
                 sql.push_str(&format!(" AND e.status = ?{}", values.len()));
             }
             match query.redriven {
@@ -969,7 +1008,7 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             bodies
                 .iter()
-                .map(|body| serde_json::from_str(body).map_err(Error::from))
+                .map(|body| serde_json::from_str(body).map_err(Fault::from))
                 .collect()
         })
     }
@@ -1005,3 +1044,7 @@ impl Store for SqliteStore {
         answer.recv().unwrap_or(Err(Error::Closed))
     }
 }
+
+mod schema;
+#[cfg(test)]
+mod tests;

@@ -3,8 +3,9 @@
 //! from growing without bound.
 
 use std::path::Path;
-use std::sync::mpsc;
+use steppe_store::suite::{row, submit};
 use steppe_store::*;
+use steppe_store_sqlite::{SqliteOptions, SqliteStore, DATABASE_FILE, LOCK_FILE};
 
 /// How many executions the filled databases hold.
 const EXECUTIONS: u64 = 400;
@@ -20,41 +21,6 @@ fn open_error(dir: &Path) -> Error {
     match SqliteStore::open(&options(dir)) {
         Ok(_) => panic!("{} was opened", dir.display()),
         Err(error) => error,
-    }
-}
-
-fn submit(store: &dyn Store, writes: Vec<Write>) {
-    let (sender, receiver) = mpsc::channel();
-    store.submit(
-        writes,
-        Box::new(move |result| {
-            let _ = sender.send(result);
-        }),
-    );
-    receiver.recv().unwrap().unwrap();
-}
-
-fn row(id: u64, start_millis: i64) -> ExecutionRow {
-    ExecutionRow {
-        id,
-        arn: format!("arn:aws:states:us-east-1:1:execution:m:x{id}"),
-        name: format!("x{id}"),
-        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
-        version_arn: None,
-        alias_arn: None,
-        revision_id: "rev".into(),
-        seed: 1,
-        input: "{}".into(),
-        trace_header: None,
-        status: "RUNNING".into(),
-        start_millis,
-        stop_millis: None,
-        output: None,
-        error: None,
-        cause: None,
-        redrive_count: 0,
-        redrive_millis: None,
-        test_case: None,
     }
 }
 
@@ -75,7 +41,7 @@ fn run_execution(store: &dyn Store, id: u64, stop_millis: i64) {
         },
         events,
         end: Some(ExecutionEnd {
-            status: "SUCCEEDED".into(),
+            status: ExecutionStatus::Succeeded,
             stop_millis,
             output: Some("{}".into()),
             error: None,
@@ -90,10 +56,11 @@ fn run_execution(store: &dyn Store, id: u64, stop_millis: i64) {
     submit(
         store,
         vec![
-            Write::InsertExecution(Box::new(row(id, stop_millis))),
+            Write::InsertExecution(Box::new(row(id, &format!("x{id}"), stop_millis))),
             Write::Transition(Box::new(transition)),
         ],
-    );
+    )
+    .unwrap();
 }
 
 fn filled(dir: &Path) {
@@ -145,7 +112,7 @@ fn a_new_or_empty_directory_starts_afresh() {
     std::fs::create_dir(&empty).unwrap();
     std::fs::write(empty.join("README"), "mine").unwrap();
     let store = SqliteStore::open(&options(&empty)).unwrap();
-    assert_eq!(store.max_execution_id().unwrap(), 0);
+    assert_eq!(store.allocate_execution_id().unwrap(), 1);
 }
 
 #[test]
@@ -177,7 +144,7 @@ fn a_directory_made_before_the_lock_file_opens_and_is_marked() {
     filled(dir.path());
     std::fs::remove_file(dir.path().join(LOCK_FILE)).unwrap();
     let store = SqliteStore::open(&options(dir.path())).unwrap();
-    assert_eq!(store.max_execution_id().unwrap(), EXECUTIONS);
+    assert_eq!(store.allocate_execution_id().unwrap(), EXECUTIONS + 1);
     store.close();
     let marked = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
     assert!(marked.starts_with("steppe data directory"), "{marked}");
@@ -231,7 +198,7 @@ fn a_resource_row_that_will_not_decode_costs_only_itself() {
         encryption_configuration: None,
         tags: Vec::new(),
     });
-    submit(&store, vec![Write::PutResource(activity.clone())]);
+    submit(&store, vec![Write::PutResource(activity.clone())]).unwrap();
     store.close();
     {
         let connection = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
