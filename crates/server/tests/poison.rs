@@ -8,7 +8,6 @@ mod common;
 use aws_sdk_sfn::types::ExecutionStatus;
 use common::*;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A Pass state whose `InputPath` selects every `a` below every `a` below every `a`,
@@ -35,19 +34,6 @@ fn poison_input() -> String {
     (0..120)
         .fold(json!(1), |inner, _| json!({ "a": inner }))
         .to_string()
-}
-
-async fn sqlite_server(dir: &Path) -> steppe_server::Server {
-    steppe_server::start(steppe_server::Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: steppe_server::Storage::Sqlite {
-            data_dir: dir.to_path_buf(),
-            fsync: false,
-        },
-        ..steppe_server::Options::default()
-    })
-    .await
-    .expect("the server starts")
 }
 
 /// The execution failed with States.DataLimitExceeded in the Poison state, as its last event.

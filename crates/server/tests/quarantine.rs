@@ -8,20 +8,6 @@ mod common;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use common::*;
-use std::path::Path;
-
-async fn sqlite_server(dir: &Path) -> steppe_server::Server {
-    steppe_server::start(steppe_server::Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: steppe_server::Storage::Sqlite {
-            data_dir: dir.to_path_buf(),
-            fsync: false,
-        },
-        ..steppe_server::Options::default()
-    })
-    .await
-    .expect("the server starts")
-}
 
 /// `First` → a one-second `Nap` → `Second`, each a Pass.
 fn definition(first: &str, second: &str) -> String {

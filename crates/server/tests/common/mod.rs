@@ -67,6 +67,20 @@ pub async fn memory_server() -> steppe_server::Server {
     .expect("the server starts")
 }
 
+/// A server keeping its data in SQLite in `dir` (fsync off), on an ephemeral port.
+pub async fn sqlite_server(dir: &std::path::Path) -> steppe_server::Server {
+    steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Sqlite {
+            data_dir: dir.to_path_buf(),
+            fsync: false,
+        },
+        ..steppe_server::Options::default()
+    })
+    .await
+    .expect("the server starts")
+}
+
 /// A machine ARN from its name.
 pub fn machine_arn(name: &str) -> String {
     format!("{PREFIX}:stateMachine:{name}")
