@@ -10,16 +10,17 @@
 //!
 //! [`Deletions`] knows the machines being deleted (their stored `deleting` flag brings them
 //! back after a restart). The driver asks it what to apply instead of an input that would
-//! make the next state transition ([`Deletions::instead`]) and tells it when an execution
-//! ended ([`Deletions::execution_ended`]); [`finish`] then deletes the machine, its versions
-//! and aliases once none of its executions is running. Revisions stay: the executions'
+//! make the next state transition ([`Deletions::instead`]); while any machine is being
+//! deleted, each execution's end reaches [`execution_ended`] (an effect, see `effects.rs`),
+//! and [`finish`] then deletes the machine, its versions and aliases once none of its
+//! executions is running. Revisions stay: the executions'
 //! histories and DescribeStateMachineForExecution still refer to them.
 
 use crate::app::App;
 use crate::error::ApiResult;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use steppe_asl::error_name;
 use steppe_engine::Input;
 use steppe_store::{ExecutionQuery, ExecutionStatus, StateMachine, Write};
@@ -27,7 +28,6 @@ use steppe_store::{ExecutionQuery, ExecutionStatus, StateMachine, Write};
 /// The machines being deleted; see the module documentation.
 #[derive(Default)]
 pub struct Deletions {
-    app: OnceLock<Weak<App>>,
     /// Names of the machines being deleted, by ARN.
     deleting: Mutex<HashMap<String, String>>,
     /// Whether `deleting` may be non-empty: the driver's check costs no lock otherwise.
@@ -41,11 +41,6 @@ impl std::fmt::Debug for Deletions {
 }
 
 impl Deletions {
-    /// Gives it the server whose machines it deletes (once, at startup).
-    pub fn set_app(&self, app: &Arc<App>) {
-        let _ = self.app.set(Arc::downgrade(app));
-    }
-
     /// From now on, the machine's executions end at their next state transition.
     pub fn mark(&self, machine: &StateMachine) {
         let mut deleting = lock(&self.deleting);
@@ -71,30 +66,28 @@ impl Deletions {
         }
     }
 
-    /// An execution's end was committed: its machine, if being deleted, may be done.
-    pub fn execution_ended(&self, execution_id: u64) {
-        if !self.any.load(Ordering::Acquire) {
+    /// Whether any machine is being deleted (then each execution's end is sent to
+    /// [`execution_ended`]).
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+}
+
+/// An execution's end was committed: its machine, if being deleted, may be done.
+pub async fn execution_ended(app: &App, execution_id: u64) {
+    let machine_arn = match app.store.execution(execution_id) {
+        Ok(Some(row)) => row.state_machine_arn,
+        Ok(None) => return,
+        Err(error) => {
+            eprintln!("steppe: execution {execution_id}: cannot read it: {error}");
             return;
         }
-        let Some(app) = self.app.get().and_then(Weak::upgrade) else {
-            return;
-        };
-        tokio::spawn(async move {
-            let machine_arn = match app.store.execution(execution_id) {
-                Ok(Some(row)) => row.state_machine_arn,
-                Ok(None) => return,
-                Err(error) => {
-                    eprintln!("steppe: execution {execution_id}: cannot read it: {error}");
-                    return;
-                }
-            };
-            if let Err(error) = finish(&app, &machine_arn).await {
-                eprintln!(
-                    "steppe: {machine_arn}: deletion not finished: {}",
-                    error.message
-                );
-            }
-        });
+    };
+    if let Err(error) = finish(app, &machine_arn).await {
+        eprintln!(
+            "steppe: {machine_arn}: deletion not finished: {}",
+            error.message
+        );
     }
 }
 
@@ -154,7 +147,6 @@ pub async fn finish(app: &App, state_machine_arn: &str) -> ApiResult<()> {
 /// their next state transition again, and those whose executions ended before the restart
 /// are deleted now.
 pub async fn resume(app: &Arc<App>) {
-    app.driver.deletions().set_app(app);
     let deleting: Vec<StateMachine> = app
         .registry
         .read()

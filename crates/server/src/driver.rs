@@ -23,6 +23,7 @@
 //! deterministic), checks the replay gave as many events as were stored, and goes on.
 
 use crate::deletion::Deletions;
+use crate::effects::Effect;
 use crate::integrations::Integrations;
 use crate::registry::Definitions;
 use crate::tasks::{is_activity, is_callback, OpenTask, Tasks};
@@ -533,15 +534,25 @@ impl Driver {
                             TaskOperation::Open(task) => self.open_task(*task),
                             TaskOperation::Close(task_id) => {
                                 self.tasks.close(id, task_id);
-                                self.integrations.nested.task_closed(id, task_id);
+                                if let Some(child) =
+                                    self.integrations.nested.task_closed(id, task_id)
+                                {
+                                    self.integrations.effects.send(Effect::StopChild(child));
+                                }
                             }
                         }
                     }
                     if pending.finished {
                         self.timers.clear(id);
                         self.tasks.close_execution(id);
-                        self.integrations.nested.execution_ended(id);
-                        self.deletions.execution_ended(id);
+                        for child in self.integrations.nested.execution_ended(id) {
+                            self.integrations.effects.send(Effect::StopChild(child));
+                        }
+                        if self.deletions.any() {
+                            self.integrations
+                                .effects
+                                .send(Effect::ExecutionOfDeletedMachineEnded(id));
+                        }
                         lock(&slot).state = SlotState::Finished;
                     }
                     for (reply, applied) in pending.replies {
@@ -1019,7 +1030,9 @@ impl Driver {
             // A callback task's service may answer at once: the token opens first.
             self.tasks.open(task.clone());
             if nested {
-                crate::nested::open(&self.integrations, task);
+                self.integrations
+                    .effects
+                    .send(Effect::Nested(Box::new(task)));
             } else if is_callback(resource) && !task.record.submitted {
                 let driver = self.clone();
                 tokio::spawn(async move {
@@ -1039,7 +1052,9 @@ impl Driver {
             return;
         }
         if nested {
-            crate::nested::open(&self.integrations, task);
+            self.integrations
+                .effects
+                .send(Effect::Nested(Box::new(task)));
             return;
         }
         let driver = self.clone();

@@ -12,6 +12,7 @@
 //! tasks are never mocked (Step Functions Local mocks service integrations): their workers
 //! answer. States the test case does not name run their real integration.
 
+use crate::effects::{Effect, Effects};
 use crate::error::{ApiError, ApiResult};
 use crate::tasks::OpenTask;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use steppe_tasks::mock::MockConfig;
 use steppe_tasks::{http, lambda, services, CALLBACK_SUFFIX};
 
 /// What the server's Task states can call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Integrations {
     /// Lambda functions (`--functions`), if given.
     pub functions: Option<lambda::Functions>,
@@ -29,6 +30,8 @@ pub struct Integrations {
     pub connections: http::Connections,
     /// Nested workflows (`states:startExecution`), which start children on this server.
     pub nested: crate::nested::Nested,
+    /// Where nested executions are asked for (they need the whole server).
+    pub effects: Effects,
     /// Step Functions Local's mock configuration (`--mock-config`), if given.
     pub mocks: Option<MockConfig>,
     /// Where AWS service integrations go (`--aws-endpoint`, `--service-endpoint`).
@@ -72,10 +75,19 @@ impl Integrations {
     /// Runs a request-response task (Lambda, HTTP, a plain nested execution) to its outcome.
     pub async fn invoke(self: &Arc<Self>, task: OpenTask) -> TaskOutcome {
         if crate::nested::is_start_execution(&task.record.resource) {
-            return crate::nested::invoke(self, &task).await.unwrap_or_else(|| {
-                steppe_tasks::unconfigured(
+            if !crate::nested::is_plain_start_execution(&task.record.resource) {
+                return steppe_tasks::unconfigured(
                     &TaskInvocation::from(task.record),
                     "the pattern needs a Standard execution",
+                );
+            }
+            let (reply, outcome) = tokio::sync::oneshot::channel();
+            self.effects
+                .send(Effect::NestedForExpress(Box::new(task), reply));
+            return outcome.await.unwrap_or_else(|_| {
+                steppe_tasks::failed(
+                    steppe_asl::error_name::TASK_FAILED,
+                    "The server stopped before the nested execution started".to_string(),
                 )
             });
         }

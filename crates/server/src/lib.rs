@@ -27,7 +27,9 @@ mod app;
 mod arn;
 mod deletion;
 mod driver;
+mod effects;
 mod error;
+mod executions;
 mod express;
 mod integrations;
 pub mod limits;
@@ -294,7 +296,9 @@ pub struct Server {
     address: SocketAddr,
     shutdown: tokio::sync::oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<()>,
-    timers: tokio::task::JoinHandle<()>,
+    /// Tasks that run as long as the server: timers, effects, retention. They hold the
+    /// server's parts, so stopping the server aborts them.
+    background: Vec<tokio::task::JoinHandle<()>>,
     driver: Arc<driver::Driver>,
     /// How many executions were running when the server started.
     pub recovered: usize,
@@ -318,14 +322,18 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(());
         let _ = self.serving.await;
-        self.timers.abort();
+        for task in &self.background {
+            task.abort();
+        }
         close_store(self.owned_store);
     }
 
     /// Serves until the HTTP server stops.
     pub async fn wait(self) {
         let _ = self.serving.await;
-        self.timers.abort();
+        for task in &self.background {
+            task.abort();
+        }
         close_store(self.owned_store);
     }
 }
@@ -367,6 +375,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             );
         }
     }
+    let (effects, effects_receiver) = effects::channel();
     let integrations = Arc::new(integrations::Integrations {
         functions: options
             .functions
@@ -378,6 +387,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             None => steppe_tasks::http::Connections::default(),
         },
         nested: nested::Nested::default(),
+        effects,
         mocks: options
             .mock_config
             .as_deref()
@@ -406,13 +416,19 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         tasks,
         &options,
     ));
-    // Recovery may reopen nested-workflow tasks, which start children through the app.
-    integrations.nested.set_app(&app);
+    // Recovery may reopen nested-workflow tasks, which start children through the server.
+    let effects = tokio::spawn(effects::run(app.clone(), effects_receiver));
     // Executions recovered next must see which machines are being deleted.
     deletion::resume(&app).await;
     let recovered = driver.recover()?;
-    spawn_retention(&app, &options);
-    let timers = tokio::spawn(driver.clone().run_timers());
+    let mut background = vec![effects, tokio::spawn(driver.clone().run_timers())];
+    if let Some(retention) = options.retention {
+        background.push(tokio::spawn(retention::run(
+            app.clone(),
+            retention,
+            options.retention_sweep_interval,
+        )));
+    }
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = protocol::router(app);
     let connections_max = options.limits.connections_within(limits::open_files_max());
@@ -429,22 +445,11 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         address,
         shutdown,
         serving,
-        timers,
+        background,
         driver,
         recovered,
         owned_store,
     })
-}
-
-/// Starts deleting closed executions in the background, unless they are kept forever.
-fn spawn_retention(app: &Arc<app::App>, options: &Options) {
-    if let Some(retention) = options.retention {
-        tokio::spawn(retention::run(
-            Arc::downgrade(app),
-            retention,
-            options.retention_sweep_interval,
-        ));
-    }
 }
 
 /// Closes the store the server opened: tasks still finishing (a drain, an integration on

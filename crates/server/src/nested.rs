@@ -1,9 +1,9 @@
 //! Nested workflows: the `arn:aws:states:::states:startExecution` Task integration, plain,
 //! `.sync`, `.sync:2` and `.waitForTaskToken`.
 //!
-//! A child starts through the same operation a client calls (`StartExecution` through
-//! [`crate::ops::dispatch`]), so validation, alias routing, Express children and name
-//! idempotency are StartExecution's own. Results are AWS's shapes:
+//! A child starts as a client's StartExecution starts one (its members read by the API's
+//! own wire adapter, then [`crate::executions`]), so validation, alias routing, Express
+//! children and name idempotency are StartExecution's own. Results are AWS's shapes:
 //!
 //! - plain: the StartExecution response (`ExecutionArn`, `StartDate` in epoch milliseconds,
 //!   and the SDK's HTTP metadata, as `lambda:invoke` has it);
@@ -27,12 +27,13 @@
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::integrations::Integrations;
+use crate::executions;
+use crate::ops::executions::{description_json, finished_json, start_of, started_json};
 use crate::tasks::OpenTask;
 use crate::wire::Request;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use steppe_asl::error_name;
 use steppe_runtime::TaskOutcome;
@@ -48,7 +49,6 @@ const ATTEMPTS_MAX: u32 = 20;
 /// Children waited for and executions waited on; see the module documentation.
 #[derive(Default)]
 pub struct Nested {
-    app: OnceLock<Weak<App>>,
     /// The child each running `.sync` task waits for, by (parent execution id, task id).
     waiting: Mutex<HashMap<(u64, u64), String>>,
     /// Who to wake when an execution ends, by its store id.
@@ -87,6 +87,12 @@ pub fn is_start_execution(resource: &str) -> bool {
     Pattern::of(resource).is_some()
 }
 
+/// Whether a Task resource starts a nested execution without waiting for it (the only
+/// pattern an Express execution may use).
+pub fn is_plain_start_execution(resource: &str) -> bool {
+    Pattern::of(resource) == Some(Pattern::Plain)
+}
+
 /// A child that was started (or found started by an earlier run of the same task).
 struct Child {
     arn: String,
@@ -97,100 +103,69 @@ struct Child {
 }
 
 impl Nested {
-    /// Gives the integration the server it starts children on (once, before recovery).
-    pub fn set_app(&self, app: &Arc<App>) {
-        let _ = self.app.set(Arc::downgrade(app));
-    }
-
-    /// An execution ended (committed): wakes `.sync` tasks waiting for it and stops the
-    /// children of its own `.sync` tasks.
-    pub fn execution_ended(&self, execution_id: u64) {
+    /// An execution ended (committed): wakes `.sync` tasks waiting for it, and answers the
+    /// children of its own `.sync` tasks, which are to be stopped.
+    #[must_use]
+    pub fn execution_ended(&self, execution_id: u64) -> Vec<String> {
         if let Some(watchers) = lock(&self.watchers).remove(&execution_id) {
             for watcher in watchers {
                 let _ = watcher.send(());
             }
         }
-        let children: Vec<String> = {
-            let mut waiting = lock(&self.waiting);
-            let keys: Vec<(u64, u64)> = waiting
-                .keys()
-                .filter(|(parent, _)| *parent == execution_id)
-                .copied()
-                .collect();
-            keys.iter().filter_map(|key| waiting.remove(key)).collect()
-        };
-        for child in children {
-            self.stop_child(child);
-        }
+        let mut waiting = lock(&self.waiting);
+        let keys: Vec<(u64, u64)> = waiting
+            .keys()
+            .filter(|(parent, _)| *parent == execution_id)
+            .copied()
+            .collect();
+        keys.iter().filter_map(|key| waiting.remove(key)).collect()
     }
 
-    /// A task's result, timeout or cancellation was committed: a `.sync` task still waiting
-    /// was cancelled, so its child is stopped.
-    pub fn task_closed(&self, execution_id: u64, task_id: u64) {
-        let child = lock(&self.waiting).remove(&(execution_id, task_id));
-        if let Some(child) = child {
-            self.stop_child(child);
-        }
-    }
-
-    fn stop_child(&self, child_arn: String) {
-        let Some(app) = self.app() else {
-            return;
-        };
-        tokio::spawn(async move {
-            let request = request(json!({"executionArn": child_arn}));
-            if let Err(error) = crate::ops::dispatch(&app, "StopExecution", request).await {
-                eprintln!(
-                    "steppe: could not stop the nested execution {child_arn}: {}",
-                    error.message
-                );
-            }
-        });
-    }
-
-    fn app(&self) -> Option<Arc<App>> {
-        self.app.get().and_then(Weak::upgrade)
+    /// A task's result, timeout or cancellation was committed: answers the child of a
+    /// `.sync` task that was still waiting (it was cancelled, so its child is to be stopped).
+    #[must_use]
+    pub fn task_closed(&self, execution_id: u64, task_id: u64) -> Option<String> {
+        lock(&self.waiting).remove(&(execution_id, task_id))
     }
 }
 
-/// Carries out an opened `states:startExecution` task in the background. Callback tasks must
-/// already be open in [`crate::tasks::Tasks`] (the child may answer at once).
-pub fn open(integrations: &Arc<Integrations>, task: OpenTask) {
-    let integrations = integrations.clone();
-    tokio::spawn(async move {
-        let nested = &integrations.nested;
-        let Some(app) = nested.app() else {
-            eprintln!("steppe: a nested execution was asked for before the server was ready");
-            return;
-        };
-        let execution_id = task.execution_id;
-        let task_id = task.record.task_id;
-        if let Some(outcome) = run(&app, nested, &task).await {
-            app.driver
-                .deliver_task_input(execution_id, outcome.into_input(task_id));
-        }
-    });
+/// Stops the child of a cancelled `.sync` task.
+pub async fn stop_child(app: &App, child_arn: &str) {
+    let stopped = with_retries(|| executions::stop(app, child_arn, None, None)).await;
+    if let Err(error) = stopped {
+        eprintln!(
+            "steppe: could not stop the nested execution {child_arn}: {}",
+            error.message
+        );
+    }
+}
+
+/// Carries out an opened `states:startExecution` task of a Standard execution and delivers
+/// its outcome. Callback tasks must already be open in [`crate::tasks::Tasks`] (the child
+/// may answer at once).
+pub async fn carry_out(app: &Arc<App>, task: OpenTask) {
+    let execution_id = task.execution_id;
+    let task_id = task.record.task_id;
+    if let Some(outcome) = run(app, &task).await {
+        app.driver
+            .deliver_task_input(execution_id, outcome.into_input(task_id));
+    }
 }
 
 /// Runs a plain `states:startExecution` task to its outcome (what an Express parent may
-/// use); `None` for the other patterns.
-pub async fn invoke(integrations: &Arc<Integrations>, task: &OpenTask) -> Option<TaskOutcome> {
-    if Pattern::of(&task.record.resource)? != Pattern::Plain {
-        return None;
-    }
-    let nested = &integrations.nested;
-    let Some(app) = nested.app() else {
-        return Some(TaskOutcome::Failed {
-            error: error_name::TASK_FAILED.to_string(),
-            cause: "The server was not ready to start a nested execution".to_string(),
-        });
-    };
-    run(&app, nested, task).await
+/// use; see [`is_plain_start_execution`]).
+pub async fn invoke(app: &Arc<App>, task: &OpenTask) -> TaskOutcome {
+    run(app, task).await.unwrap_or_else(|| TaskOutcome::Failed {
+        error: error_name::TASK_FAILED.to_string(),
+        cause: "Only states:startExecution without .sync or .waitForTaskToken runs here"
+            .to_string(),
+    })
 }
 
 /// The task's outcome, or `None` when there is none to deliver (a callback task's child
 /// started; a `.sync` task was cancelled while it waited).
-async fn run(app: &Arc<App>, nested: &Nested, task: &OpenTask) -> Option<TaskOutcome> {
+async fn run(app: &Arc<App>, task: &OpenTask) -> Option<TaskOutcome> {
+    let nested = &app.driver.integrations().nested;
     let pattern = Pattern::of(&task.record.resource)?;
     let child = match start_child(app, task, pattern).await {
         Ok(child) => child,
@@ -237,15 +212,22 @@ async fn start_child(
         Some(name) => name.clone(),
     };
     let body = json!({"stateMachineArn": machine_arn, "input": input_text, "name": name});
+    let start = start_of(&request(body)).map_err(|error| api_failure(app, &error))?;
     let express =
         matches!(pattern, Pattern::Sync | Pattern::Sync2) && is_express(app, &machine_arn).await;
-    let operation = if express {
-        "StartSyncExecution"
+    let started = if express {
+        with_retries(|| async {
+            let finished = executions::start_sync(app, &start).await?;
+            Ok(finished_json(&finished))
+        })
+        .await
     } else {
-        "StartExecution"
+        with_retries(|| async {
+            let started = executions::start(app, &start).await?;
+            Ok(started_json(&started))
+        })
+        .await
     };
-    let started =
-        with_retries(|| crate::ops::dispatch(app, operation, request(body.clone()))).await;
     match started {
         Ok(response) if express => Ok(Child {
             arn: response["executionArn"]
@@ -328,14 +310,8 @@ async fn wait_for_end(app: &Arc<App>, nested: &Nested, child_arn: &str) -> Resul
             .await?
             .ok_or_else(|| ApiError::execution_does_not_exist(child_arn))?;
         if row.status != ExecutionStatus::Running {
-            let described = with_retries(|| {
-                crate::ops::dispatch(
-                    app,
-                    "DescribeExecution",
-                    request(json!({"executionArn": child_arn})),
-                )
-            })
-            .await?;
+            let described = with_retries(|| executions::describe(app, child_arn)).await?;
+            let described = description_json(&described, false);
             let mut description = pascal_case(&described);
             for (key, millis) in [
                 ("StartDate", Some(row.start_millis)),

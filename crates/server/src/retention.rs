@@ -11,7 +11,7 @@
 //! (AWS allows a redrive up to 14 days after the close, well inside the default period.)
 
 use crate::app::App;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long AWS keeps closed executions: 90 days.
@@ -48,15 +48,10 @@ impl std::str::FromStr for Retention {
     }
 }
 
-/// Sweeps until the server is gone (the task holds the server weakly, so that a stopped
-/// server's store is not kept open by it).
-pub async fn run(app: Weak<App>, retention: Duration, interval: Duration) {
+/// Sweeps every `interval` until the server stops (which aborts the task running this).
+pub async fn run(app: Arc<App>, retention: Duration, interval: Duration) {
     loop {
-        let Some(server) = app.upgrade() else {
-            return;
-        };
-        sweep(&server, retention).await;
-        drop(server);
+        sweep(&app, retention).await;
         tokio::time::sleep(interval).await;
     }
 }

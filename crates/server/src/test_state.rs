@@ -61,7 +61,7 @@ pub fn run(
     integrations: &Arc<Integrations>,
 ) -> ApiResult<Value> {
     let input_text = request.string_len("input", 0, 262_144)?.unwrap_or("{}");
-    let input = crate::ops::parse_input(input_text)?;
+    let input = crate::executions::parse_input(input_text)?;
     let state_name = request.string_len("stateName", 1, 80)?;
     let level = request.string("inspectionLevel")?.unwrap_or("INFO");
     let (inspect, trace) = match level {
@@ -76,7 +76,7 @@ pub fn run(
         }
     };
     let variables = match request.string_len("variables", 0, 262_144)? {
-        Some(text) => Some(crate::ops::parse_input(text)?),
+        Some(text) => Some(crate::executions::parse_input(text)?),
         None => None,
     };
     let mut mock = mock(request)?;

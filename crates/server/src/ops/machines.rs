@@ -288,7 +288,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
 
 pub async fn describe_for_execution(app: &App, request: &Request) -> ApiResult<Value> {
     let execution_arn = request.required_len("executionArn", 1, 256)?;
-    let row = super::executions::find(app, execution_arn)?;
+    let row = crate::executions::find(app, execution_arn)?;
     let registry = app.registry.read().await;
     let revision = registry.revision(&row.revision_id)?;
     let name = row

@@ -2,13 +2,11 @@
 
 mod activities;
 mod definitions;
-mod executions;
+pub mod executions;
 mod machines;
 mod tags;
 mod unsupported;
 mod versions;
-
-pub use executions::parse_input;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
