@@ -10,7 +10,7 @@
 //!
 //! [`Deletions`] knows the machines being deleted (their stored `deleting` flag brings them
 //! back after a restart). The driver asks it what to apply instead of an input that would
-//! make the next state transition ([`Deletions::instead`]); while any machine is being
+//! make the next state transition ([`Deletions::deleting`], [`instead`]); while any machine is being
 //! deleted, each execution's end reaches [`execution_ended`] (an effect, see `effects.rs`),
 //! and [`finish`] then deletes the machine, its versions and aliases once none of its
 //! executions is running. Revisions stay: the executions'
@@ -54,16 +54,12 @@ impl Deletions {
         self.any.store(!deleting.is_empty(), Ordering::Release);
     }
 
-    /// What to apply instead of `input` to an execution of `state_machine_arn`: the
-    /// execution's end, if its machine is being deleted and `input` would move it on.
-    pub fn instead(&self, state_machine_arn: &str, input: Input) -> Input {
-        if !self.any.load(Ordering::Acquire) || !is_transition(&input) {
-            return input;
+    /// The name of `state_machine_arn`'s machine, if it is being deleted (see [`instead`]).
+    pub fn deleting(&self, state_machine_arn: &str) -> Option<String> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
         }
-        match lock(&self.deleting).get(state_machine_arn) {
-            Some(name) => terminated(name),
-            None => input,
-        }
+        lock(&self.deleting).get(state_machine_arn).cloned()
     }
 
     /// Whether any machine is being deleted (then each execution's end is sent to
@@ -88,6 +84,15 @@ pub async fn execution_ended(app: &App, execution_id: u64) {
             "steppe: {machine_arn}: deletion not finished: {}",
             error.message
         );
+    }
+}
+
+/// What to apply instead of `input` to an execution whose machine is `deleting` (its name):
+/// the execution's end, if `input` would move it on.
+pub fn instead(deleting: Option<&str>, input: Input) -> Input {
+    match deleting {
+        Some(name) if is_transition(&input) => terminated(name),
+        _ => input,
     }
 }
 

@@ -22,6 +22,8 @@
 //! dropped; the next input rebuilds the execution by replaying its input log (the engine is
 //! deterministic), checks the replay gave as many events as were stored, and goes on.
 
+mod plan;
+
 use crate::deletion::Deletions;
 use crate::effects::Effect;
 use crate::integrations::Integrations;
@@ -39,7 +41,7 @@ use steppe_engine::{
 use steppe_runtime::{Clock, TaskOutcome};
 use steppe_store::{
     ExecutionEnd, ExecutionRow, ExecutionStatus, InputRecord, LoggedInput, Store, StoredEvent,
-    TaskRecord, Timer, TransitionRecord, Write,
+    TransitionRecord, Write,
 };
 use tokio::sync::oneshot;
 
@@ -659,183 +661,34 @@ impl Driver {
                 return Step::Answered;
             }
         };
-        let batch = slot.queue.len().min(BATCH_MAX);
-        let mut writes = Vec::new();
-        let mut timer_operations = Vec::new();
-        let mut fired_timers = Vec::new();
-        let mut replies = Vec::new();
-        let mut task_operations = Vec::new();
-        let mut task_results = Vec::new();
-        let mut quarantine = None;
-        for _ in 0..batch {
-            let redrive = slot
-                .queue
-                .front()
-                .is_some_and(|queued| queued.input == Input::Redrive);
-            if live.execution.is_finished() && !(redrive && live.execution.is_redrivable()) {
-                break;
-            }
-            let Some(queued) = slot.queue.pop_front() else {
-                break;
-            };
-            let now_millis = queued.at_millis.unwrap_or_else(|| self.clock.now_millis());
-            let Queued {
-                input,
-                prefix,
-                reply,
-                ..
-            } = queued;
-            writes.extend(prefix);
-            let mut timers_cleared = Vec::new();
-            let mut tasks_started = Vec::new();
-            let mut tasks_cleared = Vec::new();
-            match &input {
-                Input::TaskSucceeded { task_id, .. } | Input::TaskFailed { task_id, .. } => {
-                    if reply.is_none() {
-                        task_results.push(input.clone());
-                    }
-                    tasks_cleared.push(*task_id);
-                    task_operations.push(TaskOperation::Close(*task_id));
-                }
-                Input::TaskStarted { task_id, .. } => {
-                    // An activity task a worker took: keep it from being handed out again.
-                    if let Some(task) = self.tasks.get(slot.id, *task_id) {
-                        tasks_started.push(task.record);
-                    }
-                }
-                Input::TaskSubmitted { task_id, .. } => {
-                    // A callback's service took the call: never call it again.
-                    if let Some(mut task) = self.tasks.get(slot.id, *task_id) {
-                        task.record.submitted = true;
-                        tasks_started.push(task.record);
-                    }
-                }
-                _ => {}
-            }
-            if let Input::TimerFired { timer_id } = &input {
-                fired_timers.push(*timer_id);
-                timers_cleared.push(*timer_id);
-                timer_operations.push(TimerOperation::Cancel(*timer_id));
-            }
-            // A machine being deleted ends its executions at their next state transition (the
-            // bookkeeping above still closes the task or timer that brought the input).
-            let input = self
-                .deletions
-                .instead(&live.execution.info.state_machine_arn, input);
-            let record = InputRecord::from(&input);
-            let redrive = input == Input::Redrive;
-            let applied =
-                guarded(|| apply(&live.definition, &mut live.execution, input, now_millis));
-            let transition = match applied {
-                Ok(transition) => transition,
-                Err(reason) => {
-                    replies.push((
-                        reply,
-                        Applied {
-                            applied: false,
-                            now_millis,
-                            status: None,
-                        },
-                    ));
-                    quarantine = Some(reason);
-                    break;
-                }
-            };
-            if redrive {
-                // Reopen the row in the same group as the transition that reruns it.
-                writes.push(Write::Redrive {
-                    execution_id: slot.id,
-                    redrive_count: live.execution.info.redrive_count,
-                    redrive_millis: now_millis,
-                });
-            }
-            let seq = live.next_seq;
-            live.next_seq += 1;
-            let mut timers_started = Vec::new();
-            for command in &transition.commands {
-                match command {
-                    Command::StartTimer {
-                        timer_id,
-                        fire_at_millis,
-                    } => {
-                        timers_started.push(Timer {
-                            execution_id: slot.id,
-                            timer_id: *timer_id,
-                            fire_at_millis: *fire_at_millis,
-                        });
-                        timer_operations.push(TimerOperation::Start(*timer_id, *fire_at_millis));
-                    }
-                    Command::CancelTimer { timer_id } => {
-                        timers_cleared.push(*timer_id);
-                        timer_operations.push(TimerOperation::Cancel(*timer_id));
-                    }
-                    Command::InvokeTask(task) => {
-                        let mut record = self.task_record(task, now_millis);
-                        record.test_case = live.test_case.clone();
-                        tasks_started.push(record.clone());
-                        task_operations.push(TaskOperation::Open(Box::new(OpenTask {
-                            execution_id: slot.id,
-                            execution_arn: live.execution.info.execution_arn.clone(),
-                            record,
-                        })));
-                    }
-                    Command::CancelTask { task_id } => {
-                        tasks_cleared.push(*task_id);
-                        task_operations.push(TaskOperation::Close(*task_id));
-                    }
-                    _ => {}
-                }
-            }
-            // Follow-ups go to the back of the queue: they apply in a later step, after
-            // this group is committed.
-            for owed in follow_ups(&transition.commands) {
-                slot.queue.push_back(Queued::local(owed));
-            }
-            let execution = &live.execution;
-            let end = execution.is_finished().then(|| ExecutionEnd {
-                status: execution.status.into(),
-                stop_millis: execution.stop_time_millis.unwrap_or(now_millis),
-                output: execution.output.as_ref().map(|output| output.to_string()),
-                error: execution.error.as_ref().and_then(|e| e.error.clone()),
-                cause: execution.error.as_ref().and_then(|e| e.cause.clone()),
-            });
-            let record = TransitionRecord {
-                execution_id: slot.id,
-                input: LoggedInput {
-                    seq,
-                    now_millis,
-                    input: record,
-                },
-                events: transition
-                    .events
-                    .iter()
-                    .map(|event| StoredEvent {
-                        id: event.id,
-                        json: event.to_json().to_string(),
-                    })
-                    .collect(),
-                end,
-                timers_started,
-                timers_cleared,
-                tasks_started,
-                tasks_cleared,
-                pending: slot
-                    .queue
-                    .iter()
-                    .filter(|queued| queued.local)
-                    .map(|queued| InputRecord::from(&queued.input))
-                    .collect(),
-            };
-            writes.push(Write::Transition(Box::new(record)));
-            replies.push((
-                reply,
-                Applied {
-                    applied: true,
-                    now_millis,
-                    status: Some(execution.status),
-                },
-            ));
-        }
+        let deleting = self
+            .deletions
+            .deleting(&live.execution.info.state_machine_arn);
+        let tasks = &self.tasks;
+        let id = slot.id;
+        // A generator of the step's own, so that no lock is held while the engine runs.
+        let mut random = Random::new(lock(&self.random).next_u64());
+        let planned = plan::plan(
+            live,
+            &mut slot.queue,
+            plan::Context {
+                execution_id: id,
+                now_millis: self.clock.now_millis(),
+                deleting: deleting.as_deref(),
+                open_task: &|task_id| tasks.get(id, task_id).map(|task| task.record),
+                random: &mut random,
+            },
+        );
+        let finished = live.execution.is_finished();
+        let plan::Plan {
+            writes,
+            timer_operations,
+            fired_timers,
+            task_results,
+            replies,
+            task_operations,
+            quarantine,
+        } = planned;
         if let Some(reason) = quarantine {
             // The engine failed on one of this group's inputs: nothing of the group is
             // committed, and the execution, rebuilt from the store, ends next.
@@ -867,7 +720,7 @@ impl Driver {
             timer_operations,
             fired_timers,
             task_results,
-            finished: live.execution.is_finished(),
+            finished,
             end_only: false,
             replies,
             task_operations,
@@ -984,25 +837,6 @@ impl Driver {
             tasks_cleared: Vec::new(),
             pending: Vec::new(),
         }))))
-    }
-
-    /// The stored form of a scheduled task; activity tasks get a token here.
-    fn task_record(&self, task: &TaskInvocation, now_millis: i64) -> TaskRecord {
-        let mut record = TaskRecord::from(task);
-        record.scheduled_millis = now_millis;
-        if is_activity(&task.resource) {
-            let mut random = lock(&self.random);
-            record.task_token = Some(format!(
-                "{:016x}{:016x}{:016x}{:016x}",
-                random.next_u64(),
-                random.next_u64(),
-                random.next_u64(),
-                random.next_u64()
-            ));
-        } else {
-            record.started = true;
-        }
-        record
     }
 
     /// Opens a committed task: queues activity tasks and callbacks in [`Tasks`], runs

@@ -692,6 +692,15 @@ async fn api_gateway_calls_wait_for_their_token_and_fail_by_status() {
     let sent = first_request(&log).await;
     assert_eq!(sent.operation, "/prod/approvals?order=7");
     assert_eq!(sent.body, r#"{"order":7}"#);
+    // The approver answers once the call was accepted (a token could arrive before the
+    // service's answer, and then no TaskSubmitted would be recorded).
+    for _ in 0..200 {
+        let events = history(&client, &execution).await;
+        if events.iter().any(|event| event.task_submitted_event_details().is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     client
         .send_task_success()
         .task_token(&sent.authorization)
