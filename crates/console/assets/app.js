@@ -44,7 +44,9 @@
   }
 
   async function consoleApi(path, options) {
-    const response = await fetch(BASE + path, options);
+    // The server refuses console POSTs without this header: other sites' pages cannot add it.
+    const headers = { ...(options && options.headers), "X-Steppe-Console": "1" };
+    const response = await fetch(BASE + path, { ...options, headers });
     const value = await response.json().catch(() => ({}));
     return { ok: response.ok, status: response.status, value };
   }

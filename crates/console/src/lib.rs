@@ -7,6 +7,8 @@
 //! - `POST /console/api/graph` (answered here, by [`handle`]): body `{"definition": TEXT}`,
 //!   answer `{"svg": ..., "graph": ...}` drawn by `steppe-graph`, the same drawing as
 //!   `steppe graph --format svg`; an invalid definition answers 400 with `{"diagnostics": [...]}`.
+//!   The page sends it with the header `X-Steppe-Console: 1`, which the server requires of
+//!   every console POST, so that other sites' pages cannot send one.
 //! - `GET /console/api/tasks` (answered by the server, which knows the pending tasks): see
 //!   [`TASKS_PATH`].
 //!

@@ -31,6 +31,8 @@ pub struct App {
     pub clock: Arc<dyn Clock + Send + Sync>,
     /// Bounds on connections, requests and Express executions.
     pub limits: Limits,
+    /// The `Host` headers answered.
+    pub hosts: crate::hosts::Hosts,
     /// CPU-heavy requests (console drawings, compiling definitions, TestState) run one at a
     /// time, off the async workers.
     pub compute: Arc<tokio::sync::Semaphore>,
@@ -68,6 +70,7 @@ impl App {
             express: Arc::default(),
             clock,
             limits: options.limits.clone(),
+            hosts: crate::hosts::Hosts::new(&options.allowed_hosts),
             compute: Arc::new(tokio::sync::Semaphore::new(1)),
             random: Mutex::new(Random::new(seed)),
         }

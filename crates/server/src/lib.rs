@@ -31,6 +31,7 @@ mod effects;
 mod error;
 mod executions;
 mod express;
+mod hosts;
 mod integrations;
 pub mod limits;
 mod nested;
@@ -118,6 +119,8 @@ pub struct Options {
     pub retention: Option<std::time::Duration>,
     /// How often retention looks for executions to delete (default one minute).
     pub retention_sweep_interval: std::time::Duration,
+    /// Host names answered besides `localhost` and IP addresses (`*`: any); see `hosts.rs`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for Options {
@@ -140,6 +143,7 @@ impl Default for Options {
             limits: limits::Limits::default(),
             retention: Some(RETENTION_DEFAULT),
             retention_sweep_interval: SWEEP_INTERVAL_DEFAULT,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -206,6 +210,11 @@ pub struct ServerArgs {
     /// forever. AWS keeps them 90 days.
     #[arg(long, default_value = "90d", value_name = "PERIOD")]
     pub retention: Retention,
+    /// A host name the server answers to besides localhost and IP addresses (requests whose
+    /// Host header names anything else are refused, against DNS rebinding); repeatable; `*`
+    /// answers any name.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl ServerArgs {
@@ -236,6 +245,7 @@ impl ServerArgs {
                 express_running_max: self.express_running_max,
             },
             retention: self.retention.0,
+            allowed_hosts: self.allowed_hosts.clone(),
             ..Options::default()
         }
     }

@@ -1,7 +1,8 @@
 //! The AWS JSON 1.0 protocol: `POST /` with `X-Amz-Target: AWSStepFunctions.<Operation>`.
 //!
-//! Requests to the `sync-` host prefix (StartSyncExecution, TestState) arrive here too: the
-//! Host header is not looked at. Signatures are not checked: any SigV4 signature, or none,
+//! Requests whose `Host` names something other than `localhost`, an IP address or an
+//! `--allowed-host` are refused (`hosts.rs`); the `sync-` host prefix (StartSyncExecution,
+//! TestState) is accepted. Signatures are not checked: any SigV4 signature, or none,
 //! is accepted. Every request gets a JSON answer; an operation that panics answers HTTP 500
 //! `InternalFailure` and the server keeps running.
 
@@ -18,6 +19,10 @@ use axum::Router;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The header the console's own non-GET requests carry (see `console`).
+#[cfg(feature = "console")]
+const CONSOLE_HEADER: &str = "x-steppe-console";
+
 /// The content type of every request and response.
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
@@ -32,7 +37,39 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/console", axum::routing::any(console))
         .route("/console/", axum::routing::any(console))
         .route("/console/{*path}", axum::routing::any(console));
-    router.fallback(not_found).with_state(app)
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            check_host,
+        ))
+        .with_state(app)
+}
+
+/// Refuses requests whose `Host` the server does not answer to (see `hosts.rs`).
+async fn check_host(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request.headers().get(axum::http::header::HOST);
+    if let Some(host) = host {
+        let host = host.to_str().unwrap_or_default();
+        if !app.hosts.permits(host) {
+            let error = ApiError::new(
+                "AccessDeniedException",
+                format!(
+                    "This server does not answer to the host '{host}' (a guard against DNS \
+                     rebinding); start it with --allowed-host NAME to answer to another name"
+                ),
+            );
+            return respond(Err(ApiError {
+                status: 403,
+                ..error
+            }));
+        }
+    }
+    next.run(request).await
 }
 
 /// The web console (`steppe-console`): its page, files and diagram endpoint; the server
@@ -42,8 +79,22 @@ async fn console(
     State(app): State<Arc<App>>,
     method: axum::http::Method,
     uri: axum::http::Uri,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // A page of another site can POST a form or `text/plain` to any address without asking
+    // (a "simple" request); it cannot add a header of its own without the browser asking
+    // this server first, which it does not allow. So the console's POSTs carry one.
+    if method != axum::http::Method::GET && !headers.contains_key(CONSOLE_HEADER) {
+        let error = ApiError::new(
+            "AccessDeniedException",
+            format!("The console's {method} requests carry the header {CONSOLE_HEADER}"),
+        );
+        return respond(Err(ApiError {
+            status: 403,
+            ..error
+        }));
+    }
     let body = match read_body(body, app.limits.body_read_timeout).await {
         Ok(bytes) => bytes,
         Err(error) => return respond(Err(error)),

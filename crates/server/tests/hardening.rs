@@ -48,8 +48,10 @@ const SPIN: &str = r#"{"TimeoutSeconds": 10, "StartAt": "Spin", "States": {
     "Again": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "Spin"},
     "Done": {"Type": "Succeed"}}}"#;
 
+/// Waits longer than any test runs (a shorter wait let early executions end, and make room,
+/// while a loaded machine was still sending the 3,000 starts).
 const NAP: &str =
-    r#"{"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 30, "End": true}}}"#;
+    r#"{"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 280, "End": true}}}"#;
 
 /// Runs `work` while a probe calls ListStateMachines every 20 ms; returns what `work` gave and
 /// the slowest probe's latency.
@@ -288,7 +290,7 @@ async fn a_dense_drawing_is_refused_without_stalling_other_requests() {
 async fn console_post(address: SocketAddr, body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).await.unwrap();
     let head = format!(
-        "POST /console/api/graph HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /console/api/graph HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nX-Steppe-Console: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -326,7 +328,7 @@ async fn half_sent_requests_and_idle_connections_are_closed() {
     // A head that never ends: closed (hyper answers 408 or just closes).
     let mut stream = TcpStream::connect(address).await.unwrap();
     stream
-        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        .write_all(b"POST / HTTP/1.1\r\nHost: localhost\r\n")
         .await
         .unwrap();
     let started = Instant::now();
@@ -340,7 +342,7 @@ async fn half_sent_requests_and_idle_connections_are_closed() {
     // A body that never ends: RequestTimeoutException.
     let mut stream = TcpStream::connect(address).await.unwrap();
     stream
-        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"max")
+        .write_all(b"POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"max")
         .await
         .unwrap();
     let (status, body) = read_answer(&mut stream).await.expect("an answer");
@@ -353,7 +355,7 @@ async fn half_sent_requests_and_idle_connections_are_closed() {
         .await
         .is_none_or(|(status, _)| status == 408));
     let mut idle = TcpStream::connect(address).await.unwrap();
-    idle.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\nContent-Length: 2\r\n\r\n{}")
+    idle.write_all(b"POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\nContent-Length: 2\r\n\r\n{}")
         .await
         .unwrap();
     let (status, _) = read_answer(&mut idle)

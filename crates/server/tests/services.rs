@@ -696,7 +696,10 @@ async fn api_gateway_calls_wait_for_their_token_and_fail_by_status() {
     // service's answer, and then no TaskSubmitted would be recorded).
     for _ in 0..200 {
         let events = history(&client, &execution).await;
-        if events.iter().any(|event| event.task_submitted_event_details().is_some()) {
+        if events
+            .iter()
+            .any(|event| event.task_submitted_event_details().is_some())
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
