@@ -31,6 +31,14 @@ pub struct TaskArgs {
     /// One service's endpoint, SERVICE=URL (e.g. sqs=http://localhost:9324); repeatable.
     #[arg(long = "service-endpoint", value_name = "SERVICE=URL")]
     pub service_endpoints: Vec<String>,
+    /// A host, IP address or CIDR range the HTTP Task and API Gateway calls may reach although
+    /// it is refused by default (link-local and cloud metadata addresses); repeatable.
+    #[arg(long = "http-allow", value_name = "HOST|CIDR")]
+    pub http_allow: Vec<String>,
+    /// A host, IP address or CIDR range the HTTP Task and API Gateway calls may not reach;
+    /// repeatable; comes before --http-allow.
+    #[arg(long = "http-deny", value_name = "HOST|CIDR")]
+    pub http_deny: Vec<String>,
 }
 
 /// The task handler for one execution of the state machine `state_machine_name`.
@@ -55,11 +63,15 @@ pub fn handler(
         args.aws_endpoint.as_deref(),
         &args.service_endpoints,
     )?;
+    let destinations =
+        steppe_tasks::destinations::Destinations::new(&args.http_allow, &args.http_deny)
+            .map_err(|why| anyhow::anyhow!("--http-allow/--http-deny: {why}"))?;
     Ok(Integrations::new(Config {
         mocks,
         functions,
         connections,
         services,
+        destinations,
         execution_arn: Some(info.execution_arn.clone()),
     }))
 }

@@ -212,7 +212,7 @@ fn call(endpoint: &str, operation: &str, body: &Value, timeout: Duration) -> Res
         ],
         body: Some(body.to_string().into_bytes()),
     };
-    let response = transport::send(&request, timeout)
+    let response = transport::send(&request, timeout, None)
         .map_err(|error| anyhow::anyhow!("{operation} at {endpoint}: {error}"))?;
     let value: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     if response.status != 200 {

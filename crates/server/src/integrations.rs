@@ -36,6 +36,8 @@ pub struct Integrations {
     pub mocks: Option<MockConfig>,
     /// Where AWS service integrations go (`--aws-endpoint`, `--service-endpoint`).
     pub services: services::Services,
+    /// Where the HTTP Task and API Gateway calls may connect (`--http-allow`, `--http-deny`).
+    pub destinations: steppe_tasks::destinations::Destinations,
 }
 
 impl Integrations {
@@ -140,6 +142,7 @@ impl Integrations {
             functions: self.functions.as_ref(),
             connections: &self.connections,
             services: &self.services,
+            destinations: &self.destinations,
             execution_arn,
         };
         steppe_tasks::invoke_local(&local, task)

@@ -121,6 +121,11 @@ pub struct Options {
     pub retention_sweep_interval: std::time::Duration,
     /// Host names answered besides `localhost` and IP addresses (`*`: any); see `hosts.rs`.
     pub allowed_hosts: Vec<String>,
+    /// Hosts, addresses or CIDR ranges the HTTP Task and API Gateway calls may reach despite
+    /// the default refusals (link-local and cloud metadata addresses).
+    pub http_allow: Vec<String>,
+    /// Hosts, addresses or CIDR ranges they may not reach.
+    pub http_deny: Vec<String>,
 }
 
 impl Default for Options {
@@ -144,6 +149,8 @@ impl Default for Options {
             retention: Some(RETENTION_DEFAULT),
             retention_sweep_interval: SWEEP_INTERVAL_DEFAULT,
             allowed_hosts: Vec::new(),
+            http_allow: Vec::new(),
+            http_deny: Vec::new(),
         }
     }
 }
@@ -215,6 +222,14 @@ pub struct ServerArgs {
     /// answers any name.
     #[arg(long = "allowed-host", value_name = "NAME")]
     pub allowed_hosts: Vec<String>,
+    /// A host, IP address or CIDR range the HTTP Task and API Gateway calls may reach although
+    /// it is refused by default (link-local and cloud metadata addresses); repeatable.
+    #[arg(long = "http-allow", value_name = "HOST|CIDR")]
+    pub http_allow: Vec<String>,
+    /// A host, IP address or CIDR range the HTTP Task and API Gateway calls may not reach;
+    /// repeatable; comes before --http-allow.
+    #[arg(long = "http-deny", value_name = "HOST|CIDR")]
+    pub http_deny: Vec<String>,
 }
 
 impl ServerArgs {
@@ -246,6 +261,8 @@ impl ServerArgs {
             },
             retention: self.retention.0,
             allowed_hosts: self.allowed_hosts.clone(),
+            http_allow: self.http_allow.clone(),
+            http_deny: self.http_deny.clone(),
             ..Options::default()
         }
     }
@@ -290,6 +307,9 @@ pub enum Error {
     /// A `--service-endpoint` is malformed.
     #[error("--service-endpoint {0}")]
     ServiceEndpoint(#[from] steppe_tasks::services::BadEndpoint),
+    /// An `--http-allow` or `--http-deny` rule is malformed.
+    #[error("--http-allow/--http-deny: {0}")]
+    Destinations(String),
     /// The listening socket would not bind.
     #[error("cannot listen on {address}")]
     Listen {
@@ -404,6 +424,11 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .map(steppe_tasks::mock::MockConfig::load)
             .transpose()?,
         services: services(&options, address)?,
+        destinations: steppe_tasks::destinations::Destinations::new(
+            &options.http_allow,
+            &options.http_deny,
+        )
+        .map_err(Error::Destinations)?,
     });
     let tasks = Arc::new(tasks::Tasks::default());
     for activity_arn in registry.activities.keys() {

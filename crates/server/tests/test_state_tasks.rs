@@ -459,3 +459,53 @@ async fn activities_and_waiting_patterns_are_refused_without_a_mock() {
     }
     server.shutdown().await;
 }
+
+/// An HTTP Task to a refused destination fails without connecting, in TestState and in an
+/// execution alike. 127.0.0.1 stands in for the metadata address (169.254.169.254), which is
+/// refused by default, so that the test never touches the real one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_task_to_a_refused_destination_fails_without_connecting() {
+    let endpoint = Endpoint::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("connections.json"),
+        connections().to_string(),
+    )
+    .unwrap();
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        connections: Some(dir.path().join("connections.json")),
+        http_deny: vec!["127.0.0.0/8".to_string()],
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let client = client(server.local_addr());
+    let definition = http_task(&endpoint.url("/ok"), "keyed", json!({}));
+    let tested = test_state(
+        &client,
+        &definition,
+        r#"{"a": 1}"#,
+        InspectionLevel::Info,
+        false,
+    )
+    .await;
+    assert_eq!(tested.status, Some(TestExecutionStatus::Failed));
+    assert_eq!(tested.error.as_deref(), Some("States.Http.Socket"));
+    let cause = tested.cause.unwrap_or_default();
+    assert!(
+        cause.contains("steppe refuses to connect to 127.0.0.1") && cause.contains("--http-deny"),
+        "{cause}"
+    );
+
+    let machine_definition =
+        format!(r#"{{"StartAt": "Call", "States": {{"Call": {definition}}}}}"#);
+    let machine = common::create(&client, "refused", &machine_definition).await;
+    let execution = common::start(&client, &machine, r#"{"a": 1}"#).await;
+    let ended = common::wait_for_end(&client, &execution).await;
+    assert_eq!(ended.status, aws_sdk_sfn::types::ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("States.Http.Socket"));
+    assert!(endpoint.received().is_empty(), "the endpoint was called");
+    server.shutdown().await;
+}

@@ -10,6 +10,7 @@
 //! status other than 2xx fails the task with `ApiGateway.<status>` and the response body as the
 //! cause (the error prefix as AWS records it; the guide writes `APIGateway`).
 
+use crate::destinations::Destinations;
 use crate::services::{sign, Services};
 use crate::transport::{self, HttpRequest, SendError};
 use crate::{failed, TaskOutcome};
@@ -27,7 +28,11 @@ const CALL_SECONDS_MAX: u64 = 60;
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
 /// Calls the API a task's parameters name.
-pub fn invoke(services: &Services, task: &TaskInvocation) -> TaskOutcome {
+pub fn invoke(
+    services: &Services,
+    destinations: &Destinations,
+    task: &TaskInvocation,
+) -> TaskOutcome {
     let (mut request, auth) = match build_request(&task.parameters) {
         Ok(built) => built,
         Err(outcome) => return outcome,
@@ -43,7 +48,7 @@ pub fn invoke(services: &Services, task: &TaskInvocation) -> TaskOutcome {
     let seconds = task
         .timeout_seconds
         .map_or(CALL_SECONDS_MAX, |seconds| seconds.min(CALL_SECONDS_MAX));
-    match transport::send(&request, Duration::from_secs(seconds)) {
+    match transport::send(&request, Duration::from_secs(seconds), Some(destinations)) {
         Ok(response) if (200..300).contains(&response.status) => {
             TaskOutcome::Succeeded(crate::http::response_result(&response))
         }

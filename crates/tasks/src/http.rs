@@ -8,6 +8,7 @@
 //! response arrives within AWS's 60 s (or the task's shorter timeout); [`invoke_traced`] does
 //! the same and also returns the [`Exchange`], the request and response TestState shows.
 
+use crate::destinations::Destinations;
 use crate::transport::{self, HttpRequest, HttpResponse, SendError};
 use crate::{failed, pointer_token, Error, TaskOutcome};
 use base64::Engine as _;
@@ -176,9 +177,13 @@ pub struct Exchange {
 }
 
 /// Runs an HTTP Task with the blocking client.
-pub fn invoke(connections: &Connections, task: &TaskInvocation) -> TaskOutcome {
+pub fn invoke(
+    connections: &Connections,
+    destinations: &Destinations,
+    task: &TaskInvocation,
+) -> TaskOutcome {
     match build_request(&task.parameters, connections) {
-        Ok(request) => send_request(&request, task).0,
+        Ok(request) => send_request(&request, destinations, task).0,
         Err(outcome) => outcome,
     }
 }
@@ -188,6 +193,7 @@ pub fn invoke(connections: &Connections, task: &TaskInvocation) -> TaskOutcome {
 /// parameters describe no request.
 pub fn invoke_traced(
     connections: &Connections,
+    destinations: &Destinations,
     task: &TaskInvocation,
     shown: Secrets,
 ) -> (TaskOutcome, Option<Exchange>) {
@@ -199,7 +205,7 @@ pub fn invoke_traced(
         Ok(requests) => requests,
         Err(outcome) => return (outcome, None),
     };
-    let (outcome, response) = send_request(&request, task);
+    let (outcome, response) = send_request(&request, destinations, task);
     let exchange = Exchange {
         request: shown,
         response,
@@ -211,12 +217,13 @@ pub fn invoke_traced(
 /// response if one arrived.
 fn send_request(
     request: &HttpRequest,
+    destinations: &Destinations,
     task: &TaskInvocation,
 ) -> (TaskOutcome, Option<HttpResponse>) {
     let seconds = task.timeout_seconds.map_or(REQUEST_SECONDS_MAX, |seconds| {
         seconds.min(REQUEST_SECONDS_MAX)
     });
-    match transport::send(request, Duration::from_secs(seconds)) {
+    match transport::send(request, Duration::from_secs(seconds), Some(destinations)) {
         Ok(response) => (response_outcome(&response), Some(response)),
         Err(SendError::Timeout(_)) => {
             let cause = format!(

@@ -241,7 +241,7 @@ fn call(
             let request = endpoint_request(endpoint, name, payload);
             // Lambda's own limit is 900 s; the task's timeout, if shorter, wins.
             let timeout = timeout.unwrap_or(Duration::from_secs(900));
-            match transport::send(&request, timeout) {
+            match transport::send(&request, timeout, None) {
                 Ok(response) => endpoint_result(&response, name, request_id),
                 Err(SendError::Timeout(_)) => Invoked::Failed(timed_out()),
                 Err(SendError::Connection(message)) => Invoked::Failed(failed(

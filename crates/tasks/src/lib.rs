@@ -36,6 +36,7 @@
 
 pub mod apigateway;
 pub mod command;
+pub mod destinations;
 pub mod http;
 pub mod lambda;
 pub mod mock;
@@ -57,6 +58,8 @@ pub struct Config {
     pub connections: http::Connections,
     /// Where AWS service integrations (SQS, SNS, EventBridge, DynamoDB, `aws-sdk`) go.
     pub services: services::Services,
+    /// Where the HTTP Task and API Gateway calls may connect.
+    pub destinations: destinations::Destinations,
     /// The execution's ARN (EventBridge events name it among their resources).
     pub execution_arn: Option<String>,
 }
@@ -139,6 +142,7 @@ impl Config {
             functions: self.functions.as_ref(),
             connections: &self.connections,
             services: &self.services,
+            destinations: &self.destinations,
             execution_arn: self.execution_arn.as_deref(),
         }
     }
@@ -153,6 +157,8 @@ pub struct Local<'a> {
     pub connections: &'a http::Connections,
     /// AWS service endpoints.
     pub services: &'a services::Services,
+    /// Where the HTTP Task and API Gateway calls may connect.
+    pub destinations: &'a destinations::Destinations,
     /// The ARN of the execution the task belongs to, if it has one.
     pub execution_arn: Option<&'a str>,
 }
@@ -169,10 +175,10 @@ pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutc
         };
     }
     if resource == http::INVOKE_RESOURCE {
-        return Ok(http::invoke(local.connections, task));
+        return Ok(http::invoke(local.connections, local.destinations, task));
     }
     if resource == apigateway::INVOKE_RESOURCE {
-        return Ok(apigateway::invoke(local.services, task));
+        return Ok(apigateway::invoke(local.services, local.destinations, task));
     }
     services::invoke(local.services, task, local.execution_arn)
 }

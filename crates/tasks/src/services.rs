@@ -395,7 +395,7 @@ pub fn invoke(
         .timeout_seconds
         .map_or(CALL_SECONDS_MAX, |seconds| seconds.min(CALL_SECONDS_MAX));
     Ok(
-        match transport::send(&request, Duration::from_secs(seconds)) {
+        match transport::send(&request, Duration::from_secs(seconds), None) {
             Ok(response) => outcome(call, &operation, &response),
             Err(SendError::Timeout(_)) => failed(steppe_asl::error_name::TIMEOUT, ""),
             Err(SendError::Connection(message)) => failed(

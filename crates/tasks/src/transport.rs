@@ -3,6 +3,7 @@
 //! The integrations build an [`HttpRequest`] and read an [`HttpResponse`] without doing I/O, so an
 //! async caller can send the same request with its own client.
 
+use crate::destinations::Destinations;
 use std::time::Duration;
 
 /// An HTTP request, fully built.
@@ -60,15 +61,30 @@ impl std::fmt::Display for SendError {
 /// check sees oversized bodies rather than a transport error).
 pub const RESPONSE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
-/// Sends `request` and reads the whole response, within `timeout`.
-pub fn send(request: &HttpRequest, timeout: Duration) -> Result<HttpResponse, SendError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// Sends `request` and reads the whole response, within `timeout`; with `destinations`, only
+/// to addresses they permit (checked after name resolution).
+pub fn send(
+    request: &HttpRequest,
+    timeout: Duration,
+    destinations: Option<&Destinations>,
+) -> Result<HttpResponse, SendError> {
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .allow_non_standard_methods(true)
         .timeout_global(Some(timeout))
         .max_redirects(0)
-        .build()
-        .into();
+        .build();
+    let agent = match destinations {
+        Some(destinations) => ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            CheckedResolver {
+                resolver: ureq::unversioned::resolver::DefaultResolver::default(),
+                destinations: destinations.clone(),
+            },
+        ),
+        None => config.into(),
+    };
     let mut builder = ureq::http::Request::builder()
         .method(request.method.as_str())
         .uri(request.url.as_str());
@@ -106,6 +122,43 @@ pub fn send(request: &HttpRequest, timeout: Duration) -> Result<HttpResponse, Se
         headers,
         body,
     })
+}
+
+/// Resolves names as ureq does, then keeps only the addresses `destinations` permit.
+#[derive(Debug)]
+struct CheckedResolver {
+    resolver: ureq::unversioned::resolver::DefaultResolver,
+    destinations: Destinations,
+}
+
+impl ureq::unversioned::resolver::Resolver for CheckedResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let resolved = self.resolver.resolve(uri, config, timeout)?;
+        let host = uri.host().unwrap_or_default();
+        let mut permitted = self.resolver.empty();
+        let (mut refused, mut kept) = (None, 0);
+        for address in &resolved {
+            match self.destinations.check(host, address.ip()) {
+                Ok(()) => {
+                    permitted.push(*address);
+                    kept += 1;
+                }
+                Err(why) => refused = Some(why),
+            }
+        }
+        match refused {
+            Some(why) if kept == 0 => Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                why,
+            ))),
+            _ => Ok(permitted),
+        }
+    }
 }
 
 /// The reason phrase of a status code (`404` → `Not Found`), empty when unknown.

@@ -122,7 +122,12 @@ impl Calls {
             return outcome.clone();
         }
         let (outcome, exchange) = if task.resource == http::INVOKE_RESOURCE {
-            http::invoke_traced(&self.integrations.connections, task, self.shown)
+            http::invoke_traced(
+                &self.integrations.connections,
+                &self.integrations.destinations,
+                task,
+                self.shown,
+            )
         } else {
             (self.integrations.invoke_blocking(task), None)
         };
