@@ -102,7 +102,7 @@ pub(crate) fn run(
         }
     };
     if map.distributed {
-        let map_run_arn = map_run_arn(run, state);
+        let map_run_arn = map_run_arn(run, state, map);
         started = run.emit(started, || Details::MapRunStarted { map_run_arn });
         frame.previous_event_id = started;
     }
@@ -377,9 +377,10 @@ fn is_distributed(state: &State) -> bool {
     matches!(&state.kind, steppe_asl::definition::Kind::Map(map) if map.distributed)
 }
 
-/// A map run's ARN: `arn:aws:states:<region>:<account>:mapRun:<machine>/<state>:<id>`, with
-/// the id drawn from the execution's seeded generator.
-fn map_run_arn(run: &mut Run<'_>, state: &State) -> String {
+/// A map run's ARN: `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`, with
+/// the Map's `Label` (its state name when it has none) and the id drawn from the
+/// execution's seeded generator.
+fn map_run_arn(run: &mut Run<'_>, state: &State, map: &Map) -> String {
     let info = &run.execution.info;
     let prefix = info
         .state_machine_arn
@@ -392,7 +393,7 @@ fn map_run_arn(run: &mut Run<'_>, state: &State) -> String {
     let (high, low) = (random.next_u64(), random.next_u64());
     format!(
         "{prefix}:mapRun:{machine}/{}:{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        state.name,
+        map.label.as_deref().unwrap_or(&state.name),
         high >> 32,
         (high >> 16) & 0xffff,
         high & 0xffff,
