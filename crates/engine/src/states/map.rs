@@ -1,6 +1,8 @@
-//! Inline `Map`: runs the item processor once per item, at most `MaxConcurrency` at a time
-//! (AWS runs at most 40 inline iterations at once), and collects the results in item order.
+//! `Map`: runs the item processor once per item (or, with `ItemBatcher`, once per batch of
+//! items; see `batch.rs`), at most `MaxConcurrency` at a time (AWS runs at most 40 inline
+//! iterations at once), and collects the results in item order.
 
+use super::batch::{self, Batcher};
 use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
 use crate::execution::{error_output, Frame, FrameId, Phase};
@@ -28,7 +30,12 @@ pub(crate) struct Children {
     /// How many children may run at once, and how many do.
     pub max_concurrency: usize,
     pub active: usize,
-    /// Map: failed iterations and the thresholds that tolerate them.
+    /// Map with `ItemBatcher`: builds each child's batch as it starts. Slots are batches,
+    /// and `remaining` and `failures` count items.
+    pub batcher: Option<Batcher>,
+    /// Map with `ItemBatcher`, redriven: the results of batches that already succeeded.
+    pub completed: Vec<Option<Value>>,
+    /// Map: failed items and the thresholds that tolerate them.
     pub failures: u64,
     pub tolerated_count: Option<u64>,
     pub tolerated_percentage: Option<f64>,
@@ -86,9 +93,13 @@ pub(crate) fn run(
         let count = tolerated_count(run, &frame, map.tolerated_failure_count.as_ref())?;
         let percentage =
             tolerated_percentage(run, &frame, map.tolerated_failure_percentage.as_ref())?;
-        Ok::<_, Failure>((count, percentage))
+        let batcher = match &map.item_batcher {
+            Some(batcher) => Some(Batcher::new(run, &frame, batcher, &effective)?),
+            None => None,
+        };
+        Ok::<_, Failure>((count, percentage, batcher))
     })();
-    let (tolerated_count, tolerated_percentage) = match tolerance {
+    let (tolerated_count, tolerated_percentage, batcher) = match tolerance {
         Ok(tolerance) => tolerance,
         Err(failure) => {
             return super::fail_before_start(
@@ -106,9 +117,11 @@ pub(crate) fn run(
         started = run.emit(started, || Details::MapRunStarted { map_run_arn });
         frame.previous_event_id = started;
     }
+    // Batches are built as their children start, so their slots are added then.
+    let slots = if batcher.is_some() { 0 } else { length };
     let mut children = Children {
-        results: vec![None; length],
-        running: vec![None; length],
+        results: vec![None; slots],
+        running: vec![None; slots],
         remaining: length,
         items,
         effective_input: effective,
@@ -117,10 +130,13 @@ pub(crate) fn run(
         tolerated_percentage,
         handoff: started,
         tail: started,
+        batcher,
         ..Children::default()
     };
     // A redrive reruns only the iterations that did not succeed.
-    if let Some(completed) = frame.completed.take() {
+    if children.batcher.is_some() {
+        children.completed = frame.completed.take().unwrap_or_default();
+    } else if let Some(completed) = frame.completed.take() {
         for (slot, result) in completed.into_iter().enumerate().take(length) {
             if result.is_some() {
                 children.results[slot] = result;
@@ -133,6 +149,10 @@ pub(crate) fn run(
     }
     if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
         return Next::Failed(frame, failure);
+    }
+    // A redriven batching Map may find every batch left already done.
+    if children.remaining == 0 {
+        return succeed(run, id, frame, state, children);
     }
     frame.phase = Phase::AwaitChildren(Box::new(children));
     Next::Parked(frame)
@@ -151,7 +171,9 @@ fn start_iterations(
     map: &Map,
     children: &mut Children,
 ) -> Result<(), Failure> {
-    let block = run.definition.block(map.processor);
+    if children.batcher.is_some() {
+        return start_batch(run, id, frame, state, map, children);
+    }
     while children.next_index < children.items.len()
         && children.results[children.next_index].is_some()
     {
@@ -160,45 +182,115 @@ fn start_iterations(
     if children.next_index < children.items.len() && children.active < children.max_concurrency {
         let index = children.next_index;
         children.next_index += 1;
-        children.active += 1;
         let item = std::mem::take(&mut children.items[index]);
-        let input = match (&map.item_selector, &map.item_selector_jsonata) {
-            (Some(selector), _) => {
-                // `$$.Map.Item` is visible to the ItemSelector only, so the item is set on the
-                // Map's frame just for this evaluation.
-                frame.map_item = Some((index, item));
-                let input = io::evaluate_template(run, frame, &children.effective_input, selector);
-                frame.map_item = None;
-                input?
-            }
-            (None, Some(selector)) => {
-                frame.map_item = Some((index, item));
-                let states = crate::jsonata::states(run, frame);
-                let input = crate::jsonata::evaluate(run, frame, selector, "ItemSelector", &states);
-                frame.map_item = None;
-                input?
-            }
-            (None, None) => item,
-        };
-        let name = state.name.clone();
-        // A distributed Map's iterations are child executions with histories of their own,
-        // which cannot read the parent's variables.
-        let (started, scope) = if map.distributed {
-            (children.handoff, run.new_scope(None))
-        } else {
-            let started = run.emit(children.handoff, || {
-                Details::MapIterationStarted(MapIteration { name, index })
-            });
-            (started, run.new_scope(Some(frame.scope)))
-        };
-        let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
-        if let Some(child) = run.execution.frames[child.0].as_mut() {
-            child.silent |= map.distributed;
-        }
-        children.running[index] = Some(child);
-        run.ready(child);
+        let input = select_item(run, frame, map, &children.effective_input, index, item)?;
+        start_child(run, id, frame, state, map, children, index, input);
     }
     Ok(())
+}
+
+/// Starts the next batch's child, if the concurrency limit allows and an item is left;
+/// batches that already succeeded before a redrive are built and skipped.
+fn start_batch(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: &mut Frame,
+    state: &State,
+    map: &Map,
+    children: &mut Children,
+) -> Result<(), Failure> {
+    while children.active < children.max_concurrency {
+        let Children {
+            batcher,
+            items,
+            next_index,
+            effective_input,
+            ..
+        } = children;
+        let batcher = batcher.as_mut().expect("a batching Map has a batcher");
+        let Some(batch) =
+            batch::next_batch(run, frame, map, batcher, items, next_index, effective_input)?
+        else {
+            return Ok(());
+        };
+        let slot = children.results.len();
+        let done = children.completed.get_mut(slot).and_then(Option::take);
+        children.running.push(None);
+        match done {
+            Some(result) => {
+                children.results.push(Some(result));
+                children.remaining -= batch.count;
+            }
+            None => {
+                children.results.push(None);
+                start_child(run, id, frame, state, map, children, slot, batch.input);
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ItemSelector` applied to item `index`, or the item itself without one.
+pub(super) fn select_item(
+    run: &mut Run<'_>,
+    frame: &mut Frame,
+    map: &Map,
+    effective: &Value,
+    index: usize,
+    item: Value,
+) -> Result<Value, Failure> {
+    match (&map.item_selector, &map.item_selector_jsonata) {
+        (Some(selector), _) => {
+            // `$$.Map.Item` is visible to the ItemSelector only, so the item is set on the
+            // Map's frame just for this evaluation.
+            frame.map_item = Some((index, item));
+            let input = io::evaluate_template(run, frame, effective, selector);
+            frame.map_item = None;
+            input
+        }
+        (None, Some(selector)) => {
+            frame.map_item = Some((index, item));
+            let states = crate::jsonata::states(run, frame);
+            let input = crate::jsonata::evaluate(run, frame, selector, "ItemSelector", &states);
+            frame.map_item = None;
+            input
+        }
+        (None, None) => Ok(item),
+    }
+}
+
+/// Starts the child of `slot` with `input`.
+#[allow(clippy::too_many_arguments)]
+fn start_child(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: &Frame,
+    state: &State,
+    map: &Map,
+    children: &mut Children,
+    index: usize,
+    input: Value,
+) {
+    let block = run.definition.block(map.processor);
+    children.active += 1;
+    let name = state.name.clone();
+    // A distributed Map's iterations are child executions with histories of their own,
+    // which cannot read the parent's variables.
+    let (started, scope) = if map.distributed {
+        (children.handoff, run.new_scope(None))
+    } else {
+        let started = run.emit(children.handoff, || {
+            Details::MapIterationStarted(MapIteration { name, index })
+        });
+        (started, run.new_scope(Some(frame.scope)))
+    };
+    let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
+    if let Some(child) = run.execution.frames[child.0].as_mut() {
+        child.silent |= map.distributed;
+    }
+    children.running[index] = Some(child);
+    run.ready(child);
 }
 
 /// An iteration ended.
@@ -219,7 +311,12 @@ pub(crate) fn child_ended(
     };
     children.running[slot] = None;
     children.active -= 1;
-    children.remaining -= 1;
+    // A batch's child stands for all its items.
+    let items = children
+        .batcher
+        .as_ref()
+        .map_or(1, |batcher| batcher.counts[slot]);
+    children.remaining -= items;
     let name = state.name.clone();
     let iteration = MapIteration { name, index: slot };
     let last_event_id = if map.distributed {
@@ -239,7 +336,7 @@ pub(crate) fn child_ended(
             if !map.distributed {
                 run.emit(last_event_id, || Details::MapIterationFailed(iteration));
             }
-            children.failures += 1;
+            children.failures += items as u64;
             if !tolerates(&children) {
                 return fail(run, id, frame, state, children, failure, last_event_id);
             }
@@ -253,6 +350,9 @@ pub(crate) fn child_ended(
     }
     if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
         return Next::Failed(frame, failure);
+    }
+    if children.remaining == 0 {
+        return succeed(run, id, frame, state, *children);
     }
     frame.phase = Phase::AwaitChildren(children);
     Next::Parked(frame)
@@ -282,7 +382,7 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
 }
 
 fn tolerates(children: &Children) -> bool {
-    let total = children.results.len().max(1) as f64;
+    let total = children.items.len().max(1) as f64;
     let within_count = children
         .tolerated_count
         .is_some_and(|count| children.failures <= count);
@@ -501,7 +601,7 @@ fn tolerated_percentage(
 
 /// A Map number field `key`: its literal, or the value its `{key}Path` reads, parsed by
 /// `parse`; a value that does not parse is a `States.Runtime` failure in AWS's words.
-fn number_field<T: Copy>(
+pub(super) fn number_field<T: Copy>(
     run: &mut Run<'_>,
     frame: &Frame,
     field: &Dynamic<T>,
@@ -539,7 +639,7 @@ fn path_value(
 }
 
 /// An integer, or a string holding one (AWS accepts both in `*Path` fields).
-fn integer(value: &Value) -> Option<i64> {
+pub(super) fn integer(value: &Value) -> Option<i64> {
     value
         .as_i64()
         .or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))

@@ -1,0 +1,269 @@
+//! Distributed Map items as AWS's documentation describes them: `ItemBatcher` batches
+//! (ItemBatcher page) and `$$.Map.Item` (Context object page).
+
+use serde_json::{json, Value};
+use steppe_engine::{apply, Config, Execution, Input, Status};
+
+mod common;
+use common::info;
+
+/// Runs `definition` on `input` to its end: the output, or the error and cause.
+fn run(definition: &Value, input: Value) -> Result<Value, (String, String)> {
+    let text = definition.to_string();
+    let definition = steppe_asl::compile(&text).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut execution = Execution::new(info(), input, Config::standard(), 42);
+    let mut transition = apply(&definition, &mut execution, Input::Start, 1_000);
+    for _ in 0..10_000 {
+        if execution.status != Status::Running {
+            break;
+        }
+        assert!(
+            transition
+                .commands
+                .iter()
+                .any(|command| matches!(command, steppe_engine::Command::Continue)),
+            "a pure machine only waits to continue"
+        );
+        transition = apply(&definition, &mut execution, Input::Continue, 1_000);
+    }
+    match execution.status {
+        Status::Succeeded => Ok(execution.output.clone().expect("an output")),
+        _ => {
+            let error = execution.error.clone().expect("an error");
+            Err((
+                error.error.unwrap_or_default(),
+                error.cause.unwrap_or_default(),
+            ))
+        }
+    }
+}
+
+/// A machine whose Map, with `fields`, echoes each child's input.
+fn distributed(fields: Value) -> Value {
+    let mut map = json!({
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Echo",
+            "States": {"Echo": {"Type": "Pass", "End": true}}
+        },
+        "End": true
+    });
+    let mut machine = json!({"StartAt": "Map", "States": {}});
+    for (key, value) in fields.as_object().expect("fields") {
+        if key == "QueryLanguage" {
+            machine[key] = value.clone();
+        } else {
+            map[key] = value.clone();
+        }
+    }
+    machine["States"]["Map"] = map;
+    machine
+}
+
+#[test]
+fn max_items_per_batch_groups_items_in_order() {
+    // "If you specify a maximum items value for each batch of 100, Step Functions creates
+    // 12 batches [of 1130 items]. Of these, 11 batches contain 100 items each, while the
+    // twelfth batch contains the remaining 30 items."
+    let machine = distributed(json!({"ItemBatcher": {"MaxItemsPerBatch": 2}}));
+    assert_eq!(
+        run(&machine, json!([1, 2, 3, 4, 5])),
+        Ok(json!([{"Items": [1, 2]}, {"Items": [3, 4]}, {"Items": [5]}]))
+    );
+    let items: Vec<u64> = (0..1130).collect();
+    let machine = distributed(json!({"ItemBatcher": {"MaxItemsPerBatch": 100}}));
+    let output = run(&machine, json!(items)).expect("succeeds");
+    let sizes: Vec<usize> = output
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|batch| batch["Items"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes.len(), 12);
+    assert!(sizes[..11].iter().all(|&size| size == 100));
+    assert_eq!(sizes[11], 30);
+}
+
+#[test]
+fn batch_input_is_merged_into_every_batch() {
+    // "Each child workflow execution receives the following as input:
+    // {"BatchInput": {"factCheck": "December 2022"}, "Items": [...]}"
+    let machine = distributed(json!({
+        "ItemsPath": "$.facts",
+        "ItemBatcher": {
+            "MaxItemsPerBatch": 2,
+            "BatchInput": {"factCheck": "December 2022", "from.$": "$.source"}
+        }
+    }));
+    let output = run(&machine, json!({"facts": ["a", "b", "c"], "source": "s"}));
+    let batch_input = json!({"factCheck": "December 2022", "from": "s"});
+    assert_eq!(
+        output,
+        Ok(json!([
+            {"BatchInput": batch_input, "Items": ["a", "b"]},
+            {"BatchInput": batch_input, "Items": ["c"]}
+        ]))
+    );
+}
+
+#[test]
+fn items_go_through_the_item_selector_before_they_are_batched() {
+    // Step Functions applies ItemsPath, then ItemSelector, then ItemBatcher (Map state
+    // input and output fields page).
+    let machine = distributed(json!({
+        "ItemSelector": {"v.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
+        "ItemBatcher": {"MaxItemsPerBatch": 2}
+    }));
+    assert_eq!(
+        run(&machine, json!(["x", "y", "z"])),
+        Ok(json!([
+            {"Items": [{"v": "x", "i": 0}, {"v": "y", "i": 1}]},
+            {"Items": [{"v": "z", "i": 2}]}
+        ]))
+    );
+}
+
+#[test]
+fn max_input_bytes_per_batch_shortens_batches() {
+    // "If you specify both a batch number and size, the interpreter reduces the number of
+    // items in a batch to avoid exceeding the specified batch size limit." The child input
+    // {"Items":["aaaa","bbbb"]} is 25 bytes; a third item would make it 32.
+    let machine = distributed(json!({
+        "ItemBatcher": {"MaxItemsPerBatch": 10, "MaxInputBytesPerBatch": 30}
+    }));
+    assert_eq!(
+        run(&machine, json!(["aaaa", "bbbb", "cccc", "dddd", "eeee"])),
+        Ok(json!([
+            {"Items": ["aaaa", "bbbb"]},
+            {"Items": ["cccc", "dddd"]},
+            {"Items": ["eeee"]}
+        ]))
+    );
+    // Without a number limit, as many items as fit.
+    let machine = distributed(json!({"ItemBatcher": {"MaxInputBytesPerBatch": 32}}));
+    assert_eq!(
+        run(&machine, json!(["aaaa", "bbbb", "cccc", "dddd"])),
+        Ok(json!([{"Items": ["aaaa", "bbbb", "cccc"]}, {"Items": ["dddd"]}]))
+    );
+}
+
+#[test]
+fn without_a_byte_limit_a_batch_holds_at_most_256_kib() {
+    // "If you use batching and don't specify a maximum batch size, the interpreter processes
+    // as many items it can process up to 256 KiB in each child workflow execution."
+    let item = "x".repeat(100 * 1024);
+    let mut machine = distributed(json!({"ItemBatcher": {"MaxItemsPerBatch": 1000}}));
+    machine["States"]["Map"]["ItemProcessor"]["States"]["Echo"]["Parameters"] =
+        json!({"n.$": "States.ArrayLength($.Items)"});
+    let output = run(&machine, json!([item, item, item])).expect("succeeds");
+    assert_eq!(output, json!([{"n": 2}, {"n": 1}]));
+}
+
+#[test]
+fn limits_read_from_paths_accept_numbers_and_numeric_strings() {
+    let machine = distributed(json!({
+        "ItemsPath": "$.items",
+        "ItemBatcher": {"MaxItemsPerBatchPath": "$.n"}
+    }));
+    let expected = json!([{"Items": [1, 2]}, {"Items": [3]}]);
+    assert_eq!(
+        run(&machine, json!({"items": [1, 2, 3], "n": 2})),
+        Ok(expected.clone())
+    );
+    assert_eq!(
+        run(&machine, json!({"items": [1, 2, 3], "n": "2"})),
+        Ok(expected)
+    );
+    // "This path must resolve to a positive integer."
+    for bad in [json!(0), json!(-1), json!("two"), json!(1.5)] {
+        let (error, cause) = run(&machine, json!({"items": [1, 2, 3], "n": bad}))
+            .expect_err("a bad batch size fails the state");
+        assert_eq!(error, "States.Runtime");
+        assert!(
+            cause.contains("The MaxItemsPerBatchPath field refers to value")
+                && cause.ends_with(": $.n"),
+            "{cause}"
+        );
+    }
+}
+
+#[test]
+fn jsonata_limits_and_batch_input() {
+    // "For JSONata-based states, you can also provide a JSONata expression that evaluates
+    // to a positive integer", and JSONata in BatchInput.
+    let machine = distributed(json!({
+        "QueryLanguage": "JSONata",
+        "Items": "{% $states.input.items %}",
+        "ItemBatcher": {
+            "MaxItemsPerBatch": "{% $states.input.n %}",
+            "BatchInput": {"total": "{% $count($states.input.items) %}"}
+        }
+    }));
+    assert_eq!(
+        run(&machine, json!({"items": [1, 2, 3], "n": 2})),
+        Ok(json!([
+            {"BatchInput": {"total": 3}, "Items": [1, 2]},
+            {"BatchInput": {"total": 3}, "Items": [3]}
+        ]))
+    );
+    let (error, _) = run(&machine, json!({"items": [1], "n": 0})).expect_err("n must be positive");
+    assert_eq!(error, "States.QueryEvaluationError");
+}
+
+#[test]
+fn an_item_larger_than_the_byte_limit_fails_the_map() {
+    let machine = distributed(json!({"ItemBatcher": {"MaxInputBytesPerBatch": 20}}));
+    let (error, cause) = run(&machine, json!(["a", "a long item of 30 characters.."]))
+        .expect_err("the second item fits in no batch");
+    assert_eq!(error, "States.Runtime");
+    assert!(
+        cause.contains("The item at index 1 does not fit"),
+        "{cause}"
+    );
+}
+
+#[test]
+fn tolerated_failures_count_the_items_of_failed_batches() {
+    // With batching, a failed child fails all the items of its batch.
+    let mut machine = distributed(json!({
+        "ItemBatcher": {"MaxItemsPerBatch": 2},
+        "ToleratedFailureCount": 1
+    }));
+    machine["States"]["Map"]["ItemProcessor"]["States"] = json!({
+        "Echo": {"Type": "Fail", "Error": "Boom", "Cause": "c"}
+    });
+    let (error, _) = run(&machine, json!([1, 2, 3])).expect_err("two items failed");
+    assert_eq!(error, "States.ExceedToleratedFailureThreshold");
+    machine["States"]["Map"]["ToleratedFailureCount"] = json!(3);
+    let output = run(&machine, json!([1, 2, 3])).expect("three tolerated");
+    assert_eq!(output.as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn a_redrive_reruns_only_the_batches_that_did_not_succeed() {
+    let mut machine = distributed(json!({"ItemBatcher": {"MaxItemsPerBatch": 2}}));
+    machine["States"]["Map"]["ItemProcessor"]["StartAt"] = json!("Check");
+    machine["States"]["Map"]["ItemProcessor"]["States"] = json!({
+        "Check": {"Type": "Choice", "Choices": [{"And": [
+            {"Variable": "$.Items[0]", "NumericEquals": 3},
+            {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0}
+        ], "Next": "Boom"}], "Default": "Echo"},
+        "Boom": {"Type": "Fail", "Error": "Boom"},
+        "Echo": {"Type": "Pass", "Parameters": {"items.$": "$.Items", "run.$": "$$.Execution.RedriveCount"}, "End": true}
+    });
+    let definition = steppe_asl::compile(&machine.to_string()).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut execution = Execution::new(info(), json!([1, 2, 3, 4, 5]), Config::standard(), 42);
+    apply(&definition, &mut execution, Input::Start, 1_000);
+    assert_eq!(execution.status, Status::Failed);
+    apply(&definition, &mut execution, Input::Redrive, 2_000);
+    assert_eq!(execution.status, Status::Succeeded);
+    assert_eq!(
+        execution.output,
+        Some(json!([
+            {"items": [1, 2], "run": 0},
+            {"items": [3, 4], "run": 1},
+            {"items": [5], "run": 1}
+        ]))
+    );
+}
