@@ -267,3 +267,59 @@ fn a_redrive_reruns_only_the_batches_that_did_not_succeed() {
         ]))
     );
 }
+
+/// Issue 16 item 10: three divergences found on held-out AWS recordings.
+mod divergences {
+    use super::*;
+
+    #[test]
+    fn a_one_item_jsonata_sequence_is_a_single_value() {
+        let machine = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Output": {"one": "{% $range(1, 9, 9) %}", "two": "{% $range(1, 9, 8) %}"}, "End": true}}});
+        assert_eq!(
+            run(&machine, json!({})),
+            Ok(json!({"one": 1, "two": [1, 9]}))
+        );
+    }
+
+    #[test]
+    fn tolerated_failure_paths_accept_numeric_strings() {
+        for (key, value) in [
+            ("ToleratedFailureCountPath", json!("1")),
+            ("ToleratedFailurePercentagePath", json!("100")),
+            ("ToleratedFailurePercentagePath", json!("100.0")),
+        ] {
+            let mut machine = distributed(json!({"ItemsPath": "$.items", key: "$.tolerated"}));
+            machine["States"]["Map"]["ItemProcessor"]["States"]["Echo"] =
+                json!({"Type": "Fail", "Error": "Boom", "Cause": "c"});
+            // One failed item of one: within a count of 1 and 100 %.
+            let input = json!({"items": [1], "tolerated": value});
+            let output = run(&machine, input);
+            assert_eq!(
+                output,
+                Ok(json!([{"Error": "Boom", "Cause": "c"}])),
+                "{key} = {value}"
+            );
+        }
+        // A string that is no number is still refused, in AWS's words (recorded NoNumber).
+        let machine =
+            distributed(json!({"ToleratedFailurePercentagePath": "$.p", "ItemsPath": "$.items"}));
+        let (error, cause) = run(&machine, json!({"items": [1], "p": "NoNumber"})).unwrap_err();
+        assert_eq!(error, "States.Runtime");
+        assert!(cause.ends_with("The ToleratedFailurePercentagePath field refers to value \"NoNumber\" which is not a valid float: $.p"), "{cause}");
+    }
+
+    #[test]
+    fn items_that_evaluate_to_a_function_are_an_unsupported_result_type() {
+        let machine = json!({"QueryLanguage": "JSONata", "StartAt": "Map", "States": {"Map": {
+            "Type": "Map", "Items": "{% function($x) { $x } %}",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let (error, cause) = run(&machine, json!({})).unwrap_err();
+        assert_eq!(error, "States.QueryEvaluationError");
+        assert!(
+            cause.ends_with("The JSONata expression 'function($x) { $x }' specified for the field 'Items' returned an unsupported result type."),
+            "{cause}"
+        );
+    }
+}

@@ -587,7 +587,7 @@ fn tolerated_percentage(
         field,
         "ToleratedFailurePercentage",
         "float",
-        Value::as_f64,
+        float,
     )?;
     if !(0.0..=100.0).contains(&value) {
         return Err(io::runtime_failure(
@@ -643,6 +643,16 @@ pub(super) fn integer(value: &Value) -> Option<i64> {
     value
         .as_i64()
         .or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
+}
+
+/// A number, or a string holding one (AWS accepts both in `ToleratedFailurePercentagePath`).
+fn float(value: &Value) -> Option<f64> {
+    value.as_f64().or_else(|| {
+        value
+            .as_str()
+            .and_then(|text| text.trim().parse::<f64>().ok())
+            .filter(|n| n.is_finite())
+    })
 }
 
 /// A value as AWS quotes it in these messages: strings bare, anything else as JSON text.
