@@ -323,3 +323,103 @@ mod divergences {
         );
     }
 }
+
+/// Issue 16 item 6: Maps over a JSON object, and `$$.Map.Item.Key` and `.Source`.
+mod objects {
+    use super::*;
+
+    #[test]
+    fn the_context_object_pages_inline_example_shows_index_value_and_source() {
+        // The Context object page's JSONPath example, run with its input, and its output.
+        let machine = json!({
+            "StartAt": "ExampleMapState",
+            "States": {"ExampleMapState": {
+                "Type": "Map",
+                "ItemSelector": {
+                    "ContextIndex.$": "$$.Map.Item.Index",
+                    "ContextValue.$": "$$.Map.Item.Value",
+                    "ContextSource.$": "$$.Map.Item.Source"
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "TestPass",
+                    "States": {"TestPass": {"Type": "Pass", "End": true}}
+                },
+                "End": true
+            }}
+        });
+        let input = json!([{"who": "bob"}, {"who": "meg"}, {"who": "joe"}]);
+        assert_eq!(
+            run(&machine, input),
+            Ok(json!([
+                {"ContextIndex": 0, "ContextValue": {"who": "bob"}, "ContextSource": "STATE_DATA"},
+                {"ContextIndex": 1, "ContextValue": {"who": "meg"}, "ContextSource": "STATE_DATA"},
+                {"ContextIndex": 2, "ContextValue": {"who": "joe"}, "ContextSource": "STATE_DATA"}
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_distributed_map_iterates_the_key_value_pairs_of_an_object() {
+        // ItemsPath page: "To iterate over the web servers object, you would set ItemsPath
+        // to $.servers.web"; each pair's key is `$$.Map.Item.Key` and its value
+        // `$$.Map.Item.Value`.
+        let machine = distributed(json!({
+            "ItemsPath": "$.servers.web",
+            "ItemSelector": {
+                "name.$": "$$.Map.Item.Key",
+                "server.$": "$$.Map.Item.Value",
+                "index.$": "$$.Map.Item.Index",
+                "source.$": "$$.Map.Item.Source"
+            }
+        }));
+        let input = json!({"environment": "production", "servers": {"web": {
+            "server1": {"port": 80, "status": "active"},
+            "server2": {"port": 8080, "status": "inactive"}
+        }}});
+        assert_eq!(
+            run(&machine, input),
+            Ok(json!([
+                {"name": "server1", "server": {"port": 80, "status": "active"}, "index": 0, "source": "STATE_DATA"},
+                {"name": "server2", "server": {"port": 8080, "status": "inactive"}, "index": 1, "source": "STATE_DATA"}
+            ]))
+        );
+    }
+
+    #[test]
+    fn jsonata_items_may_be_an_object_in_a_distributed_map() {
+        let machine = distributed(json!({
+            "QueryLanguage": "JSONata",
+            "Items": "{% $states.input.counts %}",
+            "ItemSelector": {
+                "k": "{% $states.context.Map.Item.Key %}",
+                "v": "{% $states.context.Map.Item.Value %}"
+            },
+            "ItemBatcher": {"MaxItemsPerBatch": 2}
+        }));
+        assert_eq!(
+            run(&machine, json!({"counts": {"b": 2, "a": 1, "c": 3}})),
+            Ok(json!([
+                {"Items": [{"k": "b", "v": 2}, {"k": "a", "v": 1}]},
+                {"Items": [{"k": "c", "v": 3}]}
+            ]))
+        );
+    }
+
+    #[test]
+    fn an_inline_map_still_refuses_an_object() {
+        // Inline mode page: "In Inline mode, the Map state accepts only a JSON array as
+        // input"; AWS recorded this cause for an object (localstack scenarios
+        // test_map_state_items_input_types[object]).
+        let machine = json!({"StartAt": "Map", "States": {"Map": {
+            "Type": "Map",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}});
+        let (error, cause) = run(&machine, json!({"foo": "bar"})).unwrap_err();
+        assert_eq!(error, "States.Runtime");
+        assert!(
+            cause.ends_with("Map state input must be an array but was: {\"foo\":\"bar\"}"),
+            "{cause}"
+        );
+    }
+}

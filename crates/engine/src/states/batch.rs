@@ -13,7 +13,7 @@
 //! items (bounded by the byte limit) exists beyond what running children hold.
 
 use super::map::{number_field, select_item};
-use crate::execution::Frame;
+use crate::execution::{Frame, MapItem};
 use crate::io;
 use crate::run::Run;
 use serde_json::{Map as JsonMap, Value};
@@ -102,7 +102,7 @@ pub(crate) fn next_batch(
     frame: &mut Frame,
     map: &Map,
     batcher: &mut Batcher,
-    items: &mut [Value],
+    (items, keys): (&mut [Value], &[String]),
     next_index: &mut usize,
     effective: &Value,
 ) -> Result<Option<Batch>, Failure> {
@@ -118,8 +118,12 @@ pub(crate) fn next_batch(
             None if *next_index < items.len() => {
                 let index = *next_index;
                 *next_index += 1;
-                let item = std::mem::take(&mut items[index]);
-                let value = select_item(run, frame, map, effective, index, item)?;
+                let item = MapItem {
+                    index,
+                    key: keys.get(index).cloned(),
+                    value: std::mem::take(&mut items[index]),
+                };
+                let value = select_item(run, frame, map, effective, item)?;
                 // Past the limit the exact size does not matter: the item cannot join.
                 let item_bytes =
                     size::json_bytes_within(&value, batcher.max_bytes).unwrap_or(usize::MAX);

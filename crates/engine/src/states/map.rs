@@ -5,11 +5,11 @@
 use super::batch::{self, Batcher};
 use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
-use crate::execution::{error_output, Frame, FrameId, Phase};
+use crate::execution::{error_output, Frame, FrameId, MapItem, Phase};
 use crate::io::{self, Env};
 use crate::run::{Next, Run};
 use serde_json::Value;
-use steppe_asl::definition::{Dynamic, Map, Selector, State};
+use steppe_asl::definition::{Dynamic, Map, State};
 use steppe_asl::error_name::{self, Failure};
 use steppe_asl::limits;
 
@@ -24,6 +24,8 @@ pub(crate) struct Children {
     pub remaining: usize,
     /// Map: the items, and the next one to start.
     pub items: Vec<Value>,
+    /// Map over a JSON object: each item's key, by index (empty over an array).
+    pub keys: Vec<String>,
     pub next_index: usize,
     /// What `$` means for `ItemSelector` (the Map's effective input).
     pub effective_input: Value,
@@ -63,15 +65,16 @@ pub(crate) fn run(
         let (effective, items) = match io::json_path_io(state) {
             Some(io) => {
                 let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
-                let items = items(run, &frame, &effective, &map.items_path)?;
+                let items = items(run, &frame, &effective, map)?;
                 (effective, items)
             }
             None => (frame.input.clone(), items_jsonata(run, &frame, map)?),
         };
+        let (keys, items) = key_value_pairs(items);
         let max_concurrency = max_concurrency(run, &frame, &map.max_concurrency)?;
-        Ok::<_, Failure>((effective, items, max_concurrency))
+        Ok::<_, Failure>((effective, keys, items, max_concurrency))
     })();
-    let (effective, items, max_concurrency) = match prepared {
+    let (effective, keys, items, max_concurrency) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => {
             return super::fail_before_start(
@@ -124,6 +127,7 @@ pub(crate) fn run(
         running: vec![None; slots],
         remaining: length,
         items,
+        keys,
         effective_input: effective,
         max_concurrency,
         tolerated_count,
@@ -182,8 +186,12 @@ fn start_iterations(
     if children.next_index < children.items.len() && children.active < children.max_concurrency {
         let index = children.next_index;
         children.next_index += 1;
-        let item = std::mem::take(&mut children.items[index]);
-        let input = select_item(run, frame, map, &children.effective_input, index, item)?;
+        let item = MapItem {
+            index,
+            key: children.keys.get(index).cloned(),
+            value: std::mem::take(&mut children.items[index]),
+        };
+        let input = select_item(run, frame, map, &children.effective_input, item)?;
         start_child(run, id, frame, state, map, children, index, input);
     }
     Ok(())
@@ -203,13 +211,21 @@ fn start_batch(
         let Children {
             batcher,
             items,
+            keys,
             next_index,
             effective_input,
             ..
         } = children;
         let batcher = batcher.as_mut().expect("a batching Map has a batcher");
-        let Some(batch) =
-            batch::next_batch(run, frame, map, batcher, items, next_index, effective_input)?
+        let Some(batch) = batch::next_batch(
+            run,
+            frame,
+            map,
+            batcher,
+            (items, keys),
+            next_index,
+            effective_input,
+        )?
         else {
             return Ok(());
         };
@@ -231,32 +247,31 @@ fn start_batch(
     Ok(())
 }
 
-/// `ItemSelector` applied to item `index`, or the item itself without one.
+/// `ItemSelector` applied to `item`, or the item's value without one.
 pub(super) fn select_item(
     run: &mut Run<'_>,
     frame: &mut Frame,
     map: &Map,
     effective: &Value,
-    index: usize,
-    item: Value,
+    item: MapItem,
 ) -> Result<Value, Failure> {
     match (&map.item_selector, &map.item_selector_jsonata) {
         (Some(selector), _) => {
             // `$$.Map.Item` is visible to the ItemSelector only, so the item is set on the
             // Map's frame just for this evaluation.
-            frame.map_item = Some((index, item));
+            frame.map_item = Some(item);
             let input = io::evaluate_template(run, frame, effective, selector);
             frame.map_item = None;
             input
         }
         (None, Some(selector)) => {
-            frame.map_item = Some((index, item));
+            frame.map_item = Some(item);
             let states = crate::jsonata::states(run, frame);
             let input = crate::jsonata::evaluate(run, frame, selector, "ItemSelector", &states);
             frame.map_item = None;
             input
         }
-        (None, None) => Ok(item),
+        (None, None) => Ok(item.value),
     }
 }
 
@@ -454,15 +469,13 @@ fn succeed(
     super::finish_with_result(run, id, frame, state, result)
 }
 
-fn items(
-    run: &mut Run<'_>,
-    frame: &Frame,
-    effective: &Value,
-    items_path: &Selector,
-) -> Result<Vec<Value>, Failure> {
-    let selected = io::select(run, frame, effective, items_path)?;
+/// The items of a Map: an array, or (distributed Map) a JSON object, whose key-value pairs
+/// [`key_value_pairs`] separates.
+fn items(run: &mut Run<'_>, frame: &Frame, effective: &Value, map: &Map) -> Result<Value, Failure> {
+    let selected = io::select(run, frame, effective, &map.items_path)?;
     match selected {
-        Value::Array(items) => Ok(items),
+        Value::Array(_) => Ok(selected),
+        Value::Object(_) if map.distributed => Ok(selected),
         other => {
             let message = format!(
                 "Map state input must be an array but was: {}",
@@ -470,6 +483,22 @@ fn items(
             );
             Err(io::runtime_failure(run, frame, &message))
         }
+    }
+}
+
+/// A Map's items: an array's elements, or a JSON object's values with their keys.
+///
+/// AWS's documentation: a Distributed Map "can accept a JSON input passed from a previous
+/// step ... a JSON array, a JSON object, or an array within a node of a JSON object. Step
+/// Functions will iterate directly over the elements of an array, or the key-value pairs of
+/// a JSON object" (ItemReader page), and `$$.Map.Item.Key` is "only valid for JSON objects"
+/// (Context object page). An Inline Map "accepts only a JSON array as input" (Inline mode
+/// page; AWS's recorded `Map state input must be an array but was: {...}` agrees).
+fn key_value_pairs(items: Value) -> (Vec<String>, Vec<Value>) {
+    match items {
+        Value::Array(items) => (Vec::new(), items),
+        Value::Object(pairs) => pairs.into_iter().unzip(),
+        other => unreachable!("items are an array or an object, not {other}"),
     }
 }
 
@@ -502,11 +531,13 @@ fn map_run_arn(run: &mut Run<'_>, state: &State, map: &Map) -> String {
     )
 }
 
-/// JSONata mode: `Items`, or the input itself, must be an array.
-fn items_jsonata(run: &mut Run<'_>, frame: &Frame, map: &Map) -> Result<Vec<Value>, Failure> {
+/// JSONata mode: `Items`, or the input itself, must be an array (or, in a distributed Map,
+/// an object).
+fn items_jsonata(run: &mut Run<'_>, frame: &Frame, map: &Map) -> Result<Value, Failure> {
     let Some(template) = &map.items else {
         return match &frame.input {
-            Value::Array(items) => Ok(items.clone()),
+            Value::Array(_) => Ok(frame.input.clone()),
+            Value::Object(_) if map.distributed => Ok(frame.input.clone()),
             other => {
                 let message = format!(
                     "Map state input must be an array but was: {}",
@@ -521,7 +552,8 @@ fn items_jsonata(run: &mut Run<'_>, frame: &Frame, map: &Map) -> Result<Vec<Valu
     };
     let states = crate::jsonata::states(run, frame);
     match crate::jsonata::evaluate(run, frame, template, "Items", &states)? {
-        Value::Array(items) => Ok(items),
+        items @ Value::Array(_) => Ok(items),
+        items @ Value::Object(_) if map.distributed => Ok(items),
         other => {
             let error = match template.as_expression() {
                 Some(expression) => {
