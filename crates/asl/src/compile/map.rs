@@ -610,6 +610,25 @@ mod tests {
     }
 
     #[test]
+    fn jsonata_readers_take_arguments_and_jsonpath_readers_parameters() {
+        let reader = json!({"Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL", "MaxItems": "{% 10 %}"},
+            "Arguments": {"Bucket": "b", "Key": "{% $states.input.key %}"}});
+        assert_eq!(
+            distributed(json!({"QueryLanguage": "JSONata", "ItemReader": reader.clone()})),
+            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it reads the items from Amazon S3, which steppe cannot reach"]
+        );
+        let messages = distributed(json!({"ItemReader": reader}));
+        assert_eq!(
+            messages[0],
+            "/States/Map/ItemReader: The QueryLanguage is set to 'JSONPath', but field 'Arguments' is only supported for the 'JSONata' QueryLanguage"
+        );
+        assert!(messages[1..]
+            .iter()
+            .all(|message| message.starts_with("/States/Map/ItemReader/ReaderConfig/MaxItems: ")));
+    }
+
+    #[test]
     fn reader_config_values_are_checked() {
         let mut reader = csv_reader();
         reader["ReaderConfig"]["InputType"] = json!("BOGUS");
