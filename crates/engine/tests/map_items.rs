@@ -224,6 +224,15 @@ fn an_item_larger_than_the_byte_limit_fails_the_map() {
 }
 
 #[test]
+fn a_batch_input_larger_than_the_byte_limit_fails_the_map() {
+    let machine = distributed(json!({"ItemBatcher": {
+        "MaxInputBytesPerBatch": 40, "BatchInput": {"note": "thirty characters of text here"}}}));
+    let (error, cause) = run(&machine, json!([1])).expect_err("no room for items");
+    assert_eq!(error, "States.Runtime");
+    assert!(cause.contains("The BatchInput leaves no room"), "{cause}");
+}
+
+#[test]
 fn tolerated_failures_count_the_items_of_failed_batches() {
     // With batching, a failed child fails all the items of its batch.
     let mut machine = distributed(json!({

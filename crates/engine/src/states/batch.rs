@@ -33,6 +33,8 @@ pub(crate) struct Batcher {
     max_items: u64,
     /// Bytes of child input per batch at most.
     max_bytes: usize,
+    /// Bytes of a batch with no items: `{"Items":[]}` and `BatchInput`.
+    empty_bytes: usize,
     /// `BatchInput`'s value, the same for every batch.
     batch_input: Option<Value>,
     /// A selected item (index, value, size) that did not fit in the previous batch.
@@ -85,9 +87,22 @@ impl Batcher {
                 )?)
             }
         };
+        let max_bytes = max_bytes as usize;
+        let empty_bytes = EMPTY_BATCH_BYTES
+            + batch_input.as_ref().map_or(0, |value| {
+                BATCH_INPUT_KEY_BYTES
+                    + size::json_bytes_within(value, max_bytes).unwrap_or(max_bytes)
+            });
+        if empty_bytes > max_bytes {
+            let message = format!(
+                "The BatchInput leaves no room for items in a batch of at most {max_bytes} bytes (MaxInputBytesPerBatch)"
+            );
+            return Err(io::runtime_failure(run, frame, &message));
+        }
         Ok(Batcher {
             max_items,
-            max_bytes: max_bytes as usize,
+            max_bytes,
+            empty_bytes,
             batch_input,
             carried: None,
             counts: Vec::new(),
@@ -106,11 +121,7 @@ pub(crate) fn next_batch(
     next_index: &mut usize,
     effective: &Value,
 ) -> Result<Option<Batch>, Failure> {
-    let mut bytes = EMPTY_BATCH_BYTES
-        + batcher
-            .batch_input
-            .as_ref()
-            .map_or(0, |value| BATCH_INPUT_KEY_BYTES + size::json_bytes(value));
+    let mut bytes = batcher.empty_bytes;
     let mut batch = Vec::new();
     while (batch.len() as u64) < batcher.max_items {
         let (index, value, item_bytes) = match batcher.carried.take() {
