@@ -7,7 +7,10 @@
 //! last, per block. Diagnostics use AWS's codes, wording and JSON-pointer locations.
 
 mod fields;
+mod map;
 mod state;
+
+use map::refuse;
 
 use crate::definition::{
     Block, BlockId, Definition, Kind, QueryLanguage, State, StateId, Transition,

@@ -253,8 +253,6 @@ pub struct Task {
     pub timeout_seconds: Option<Dynamic<u64>>,
     /// `HeartbeatSeconds` / `HeartbeatSecondsPath`.
     pub heartbeat_seconds: Option<Dynamic<u64>>,
-    /// `Credentials`, raw.
-    pub credentials: Option<Value>,
 }
 
 /// `Choice` fields.
@@ -347,12 +345,31 @@ pub struct Map {
     pub tolerated_failure_count: Option<Dynamic<i64>>,
     /// `ProcessorConfig.Mode` is `DISTRIBUTED`.
     pub distributed: bool,
-    /// `ItemReader`, raw (distributed maps).
-    pub item_reader: Option<Value>,
-    /// `ItemBatcher`, raw (distributed maps).
-    pub item_batcher: Option<Value>,
-    /// `ResultWriter`, raw (distributed maps).
-    pub result_writer: Option<Value>,
+    /// `Label` (distributed maps): names the map run; the state's name when absent.
+    pub label: Option<String>,
+    /// `ItemBatcher` (distributed maps only).
+    pub item_batcher: Option<ItemBatcher>,
+}
+
+/// `ItemBatcher`: a distributed Map's child receives `{"Items": [...], "BatchInput": ...}`
+/// instead of one item. At least one of the two limits is given.
+#[derive(Debug, Clone)]
+pub struct ItemBatcher {
+    /// `MaxItemsPerBatch` / `MaxItemsPerBatchPath` / `{% %}`: at most this many items.
+    pub max_items_per_batch: Option<Dynamic<u64>>,
+    /// `MaxInputBytesPerBatch` / `...Path` / `{% %}`: at most this many bytes of child input.
+    pub max_input_bytes_per_batch: Option<Dynamic<u64>>,
+    /// `BatchInput`, added to every batch.
+    pub batch_input: Option<BatchInput>,
+}
+
+/// `ItemBatcher.BatchInput` in the Map's query language.
+#[derive(Debug, Clone)]
+pub enum BatchInput {
+    /// A payload template (JSONPath).
+    JsonPath(Template),
+    /// A JSONata value.
+    Jsonata(JsonataTemplate),
 }
 
 /// One `Retry` entry.

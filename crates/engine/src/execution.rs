@@ -287,6 +287,17 @@ pub struct Execution {
     pub(crate) task_invocations: BTreeMap<String, u64>,
 }
 
+/// A Map item as `$$.Map.Item` shows it to the Map's `ItemSelector`.
+#[derive(Debug, Clone)]
+pub(crate) struct MapItem {
+    /// `Index`: the item's position, from 0.
+    pub index: usize,
+    /// `Key`: the item's name when the Map iterates a JSON object's key-value pairs.
+    pub key: Option<String>,
+    /// `Value`: the item.
+    pub value: Value,
+}
+
 /// The top-level state that was running when the execution ended, to run again on redrive.
 #[derive(Debug, Clone)]
 pub(crate) struct RedrivePoint {
@@ -335,7 +346,7 @@ pub(crate) struct Frame {
     /// Attempts used so far by each retrier of the current state.
     pub retry_attempts: Vec<u64>,
     /// The Map item this frame processes, for `$$.Map.Item`.
-    pub map_item: Option<(usize, Value)>,
+    pub map_item: Option<MapItem>,
     /// The current Task state's token, for `$$.Task.Token`.
     pub task_token: Option<String>,
     /// A redriven Parallel's or Map's children that already succeeded, by slot.

@@ -174,8 +174,17 @@ fn built_context_object(run: &Run<'_>, frame: &Frame) -> Value {
     if let Some(token) = &frame.task_token {
         context["Task"] = json!({"Token": token});
     }
-    if let Some((index, value)) = &frame.map_item {
-        context["Map"] = json!({"Item": {"Index": index, "Value": value}});
+    if let Some(item) = &frame.map_item {
+        // `Source` is `STATE_DATA` for items from the state input, the only source steppe
+        // has (no ItemReader); `Key` is "only valid for JSON objects" (Context object page).
+        let mut fields = Map::new();
+        fields.insert("Index".to_string(), json!(item.index));
+        if let Some(key) = &item.key {
+            fields.insert("Key".to_string(), json!(key));
+        }
+        fields.insert("Value".to_string(), item.value.clone());
+        fields.insert("Source".to_string(), json!("STATE_DATA"));
+        context["Map"] = json!({"Item": fields});
     }
     context
 }

@@ -168,7 +168,18 @@ fn uses_context(state: &State) -> bool {
                 || assign(rule.assign.as_ref())
         }),
         Kind::Map(map) => {
-            template(map.items.as_ref()) || template(map.item_selector_jsonata.as_ref())
+            let batch_input =
+                map.item_batcher
+                    .as_ref()
+                    .and_then(|batcher| match &batcher.batch_input {
+                        Some(steppe_asl::definition::BatchInput::Jsonata(batch_input)) => {
+                            Some(batch_input)
+                        }
+                        _ => None,
+                    });
+            template(map.items.as_ref())
+                || template(map.item_selector_jsonata.as_ref())
+                || template(batch_input)
         }
         _ => false,
     };
@@ -191,9 +202,12 @@ fn dynamic_uses_context(state: &State) -> bool {
             matches!(field, Some(FailField::Jsonata(expression)) if expression.uses_context())
         }),
         Kind::Map(map) => {
+            let batcher = map.item_batcher.as_ref();
             dynamic(Some(&map.max_concurrency))
                 || dynamic(map.tolerated_failure_count.as_ref())
                 || dynamic(map.tolerated_failure_percentage.as_ref())
+                || dynamic(batcher.and_then(|batcher| batcher.max_items_per_batch.as_ref()))
+                || dynamic(batcher.and_then(|batcher| batcher.max_input_bytes_per_batch.as_ref()))
         }
         _ => false,
     }

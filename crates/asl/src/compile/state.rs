@@ -4,8 +4,8 @@ use super::fields::{jsonata_expression, query_language, Obj};
 use super::{BlockScope, Compiler};
 use crate::choice::{self, Test};
 use crate::definition::{
-    Assign, Catcher, Choice, Dynamic, Fail, FailField, Io, JsonPathIo, JsonataIo, Kind, Map,
-    Parallel, Pass, QueryLanguage, Retrier, Rule, RuleTest, State, StateId, Task, Transition, Wait,
+    Assign, Catcher, Choice, Dynamic, Fail, FailField, Io, JsonPathIo, JsonataIo, Kind, Parallel,
+    Pass, QueryLanguage, Retrier, Rule, RuleTest, State, StateId, Task, Transition, Wait,
 };
 use crate::diagnostic::{Code, Diagnostics};
 use crate::intrinsic::{self, Intrinsic};
@@ -15,10 +15,10 @@ use crate::{error_name, limits, timestamp};
 use serde_json::Value;
 
 /// Fields a state type accepts: in both query languages, JSONPath only, JSONata only.
-struct FieldTable {
-    both: &'static [&'static str],
-    json_path: &'static [&'static str],
-    jsonata: &'static [&'static str],
+pub(super) struct FieldTable {
+    pub both: &'static [&'static str],
+    pub json_path: &'static [&'static str],
+    pub jsonata: &'static [&'static str],
 }
 
 const JSONPATH_IO: &[&str] = &[
@@ -161,7 +161,8 @@ impl Compiler {
             _ => {}
         }
         if let Some(table) = &table {
-            check_fields(&obj, table, language, &mut self.diagnostics);
+            let common = ["Type", "Comment", "QueryLanguage"];
+            check_fields(&obj, table, &common, language, &mut self.diagnostics);
         }
         let jsonata = language == QueryLanguage::Jsonata;
         let io = self.io(&obj, language);
@@ -319,12 +320,20 @@ impl Compiler {
                 );
             }
         }
-        let credentials = obj.get("Credentials").cloned();
-        if let Some(credentials) = &credentials {
+        if let Some(credentials) = obj.get("Credentials") {
             let has_role = credentials
                 .as_object()
                 .is_some_and(|map| map.contains_key("RoleArn") || map.contains_key("RoleArn.$"));
-            if !has_role {
+            if has_role {
+                // Tasks run with the server's own credentials: a role to assume would be
+                // accepted and ignored, so it is refused.
+                super::refuse(
+                    &mut self.diagnostics,
+                    obj.at("Credentials"),
+                    "Credentials",
+                    "tasks cannot assume another role",
+                );
+            } else {
                 self.diagnostics.schema(
                     obj.at("Credentials"),
                     "The field 'RoleArn' is required but was missing",
@@ -335,7 +344,6 @@ impl Compiler {
             resource,
             timeout_seconds,
             heartbeat_seconds,
-            credentials,
         }
     }
 
@@ -538,138 +546,6 @@ impl Compiler {
         Parallel { branches }
     }
 
-    fn map(
-        &mut self,
-        obj: &Obj<'_>,
-        id: StateId,
-        language: QueryLanguage,
-        machine_language: QueryLanguage,
-    ) -> Map {
-        obj.at_most_one(&mut self.diagnostics, &["ItemProcessor", "Iterator"]);
-        obj.at_most_one(&mut self.diagnostics, &["ItemSelector", "Parameters"]);
-        let processor_key = if obj.has("Iterator") {
-            "Iterator"
-        } else {
-            "ItemProcessor"
-        };
-        let mut distributed = false;
-        let processor = match obj.get(processor_key) {
-            Some(Value::Object(map)) => {
-                let location = obj.at(processor_key);
-                let processor_obj = Obj::new(map, location.clone());
-                processor_obj.allow_only(
-                    &mut self.diagnostics,
-                    &["StartAt", "States", "Comment", "ProcessorConfig"],
-                );
-                distributed = self.processor_config(&processor_obj);
-                Some(self.block(map, location, Some(id), machine_language, machine_language))
-            }
-            Some(_) => {
-                self.diagnostics.schema(
-                    obj.at(processor_key),
-                    format!("The field '{processor_key}' must be an object"),
-                );
-                None
-            }
-            None => {
-                self.diagnostics
-                    .schema(&obj.location, "These fields are required: [ItemProcessor]");
-                None
-            }
-        };
-        let item_selector_key = if obj.has("Parameters") {
-            "Parameters"
-        } else {
-            "ItemSelector"
-        };
-        let diagnostics = &mut self.diagnostics;
-        let (item_selector, item_selector_jsonata) = match language {
-            QueryLanguage::JsonPath => (
-                obj.get(item_selector_key)
-                    .map(|value| compile_template(value, &obj.at(item_selector_key), diagnostics)),
-                None,
-            ),
-            QueryLanguage::Jsonata => (None, obj.jsonata_template(diagnostics, "ItemSelector")),
-        };
-        let max_concurrency = obj.dynamic_integer(
-            diagnostics,
-            "MaxConcurrency",
-            language,
-            0,
-            limits::SECONDS_MAX,
-        );
-        let tolerated_failure_count = obj
-            .dynamic_integer(
-                diagnostics,
-                "ToleratedFailureCount",
-                language,
-                0,
-                u64::MAX >> 12,
-            )
-            .map(|dynamic| map_dynamic(dynamic, |n| n as i64));
-        let tolerated_failure_percentage = self.percentage(obj, language);
-        let diagnostics = &mut self.diagnostics;
-        Map {
-            processor: processor.unwrap_or(crate::definition::Definition::ROOT),
-            items_path: obj.selector(diagnostics, "ItemsPath"),
-            items: obj.jsonata_template(diagnostics, "Items"),
-            item_selector,
-            item_selector_jsonata,
-            max_concurrency: max_concurrency.unwrap_or(Dynamic::Literal(0)),
-            tolerated_failure_percentage,
-            tolerated_failure_count,
-            distributed,
-            item_reader: obj.get("ItemReader").cloned(),
-            item_batcher: obj.get("ItemBatcher").cloned(),
-            result_writer: obj.get("ResultWriter").cloned(),
-        }
-    }
-
-    fn percentage(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Option<Dynamic<f64>> {
-        let key = "ToleratedFailurePercentage";
-        obj.at_most_one(
-            &mut self.diagnostics,
-            &[key, "ToleratedFailurePercentagePath"],
-        );
-        if let Some(expr) = obj.jsonata_string(&mut self.diagnostics, key, language) {
-            return Some(Dynamic::Jsonata(expr));
-        }
-        if obj.has(key) {
-            return obj
-                .number(&mut self.diagnostics, key, 0.0, 100.0)
-                .map(Dynamic::Literal);
-        }
-        obj.reference_path(&mut self.diagnostics, "ToleratedFailurePercentagePath")
-            .map(Dynamic::Path)
-    }
-
-    /// Reads `ProcessorConfig`; returns whether the Map is distributed.
-    fn processor_config(&mut self, processor: &Obj<'_>) -> bool {
-        let Some(config) = processor.get("ProcessorConfig") else {
-            return false;
-        };
-        let Some(map) = config.as_object() else {
-            self.diagnostics.schema(
-                processor.at("ProcessorConfig"),
-                "The field 'ProcessorConfig' must be an object",
-            );
-            return false;
-        };
-        let config = Obj::new(map, processor.at("ProcessorConfig"));
-        config.allow_only(&mut self.diagnostics, &["Mode", "ExecutionType"]);
-        match config.string(&mut self.diagnostics, "Mode") {
-            None | Some("INLINE") => false,
-            Some("DISTRIBUTED") => true,
-            Some(_) => {
-                self.diagnostics.schema(
-                    config.at("Mode"),
-                    "The field 'Mode' should have one of these values: [INLINE, DISTRIBUTED]",
-                );
-                false
-            }
-        }
-    }
-
     fn retriers(&mut self, obj: &Obj<'_>) -> Vec<Retrier> {
         let items = self.entries(obj, "Retry");
         let count = items.len();
@@ -813,15 +689,18 @@ impl Compiler {
     }
 }
 
-fn check_fields(
+/// Reports fields `table` does not list for `language`, and those only the other query
+/// language has, as AWS words them; `common` fields are always allowed.
+pub(super) fn check_fields(
     obj: &Obj<'_>,
     table: &FieldTable,
+    common: &[&str],
     language: QueryLanguage,
     diagnostics: &mut Diagnostics,
 ) {
     for key in obj.map.keys() {
         let key = key.as_str();
-        if ["Type", "Comment", "QueryLanguage"].contains(&key) || table.both.contains(&key) {
+        if common.contains(&key) || table.both.contains(&key) {
             continue;
         }
         let (own, other, own_name, other_name) = match language {
@@ -840,11 +719,15 @@ fn check_fields(
     }
 }
 
-fn compile_template(value: &Value, location: &str, diagnostics: &mut Diagnostics) -> Template {
+pub(super) fn compile_template(
+    value: &Value,
+    location: &str,
+    diagnostics: &mut Diagnostics,
+) -> Template {
     Template::compile(value, location, diagnostics)
 }
 
-fn map_dynamic<T, U>(dynamic: Dynamic<T>, convert: impl FnOnce(T) -> U) -> Dynamic<U> {
+pub(super) fn map_dynamic<T, U>(dynamic: Dynamic<T>, convert: impl FnOnce(T) -> U) -> Dynamic<U> {
     match dynamic {
         Dynamic::Literal(value) => Dynamic::Literal(convert(value)),
         Dynamic::Path(path) => Dynamic::Path(path),
@@ -897,6 +780,30 @@ mod tests {
         crate::compile::compile_value(&definition)
             .map(|_| ())
             .map_err(|diagnostics| invalid_definition_message(&diagnostics))
+    }
+
+    #[test]
+    fn credentials_are_refused_rather_than_ignored() {
+        let definition = |credentials: serde_json::Value| {
+            serde_json::json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke", "Credentials": credentials,
+                "End": true}}})
+        };
+        let message = |credentials| {
+            crate::compile::compile_value(&definition(credentials))
+                .map(|_| ())
+                .map_err(|diagnostics| invalid_definition_message(&diagnostics))
+        };
+        assert_eq!(
+            message(serde_json::json!({"RoleArn": "arn:aws:iam::111111111111:role/r"})),
+            Err("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: steppe does not support the field 'Credentials' yet: tasks cannot assume another role at /States/T/Credentials'".to_string())
+        );
+        // AWS's own diagnostic comes alone when the field is invalid anyway (localstack
+        // api/credentials INVALID_CREDENTIALS_FIELD).
+        assert_eq!(
+            message(serde_json::json!({})),
+            Err("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The field 'RoleArn' is required but was missing at /States/T/Credentials'".to_string())
+        );
     }
 
     #[test]

@@ -80,6 +80,11 @@ fn call_intrinsic(
         .collect();
     let mut env = IntrinsicEnv { random };
     match intrinsic::call_by_name(intrinsic, &values, &mut env) {
+        // AWS's `$range` gives a JSONata sequence, which jsonata-js unwraps when it holds one
+        // item: `$range(1, 9, 9)` is `1` in AWS's output, not `[1]`.
+        Some(Ok(Value::Array(items))) if name == "range" => {
+            Ok(JValue::sequence(items.iter().map(from_json).collect()))
+        }
         Some(Ok(value)) => Ok(from_json(&value)),
         Some(Err(failure)) => Err(EvaluatorError::EvaluationError(
             failure.cause.replace(intrinsic, &format!("${name}")),

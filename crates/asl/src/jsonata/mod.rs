@@ -107,15 +107,26 @@ impl Expression {
     /// Step Functions gives expressions no input document: state data comes from `$states`.
     /// No sequence may pass [`JSONATA_SEQUENCE_ITEMS_MAX`] items (D2015), so that
     /// `[1..10000000]` fails before it allocates.
-    pub fn evaluate(&self, states: &States, env: &mut dyn Env) -> Result<Option<Value>, String> {
+    /// A result that is a function has no JSON form, and Step Functions refuses it
+    /// ([`Failed::Unsupported`]).
+    pub fn evaluate(&self, states: &States, env: &mut dyn Env) -> Result<Option<Value>, Failed> {
         let mut context = Context::new();
         context.bind("states".to_string(), states.value.clone());
-        self.run(
-            context,
-            &JValue::Undefined,
-            Some(JSONATA_SEQUENCE_ITEMS_MAX),
-            env,
-        )
+        let result = self
+            .run(
+                context,
+                &JValue::Undefined,
+                Some(JSONATA_SEQUENCE_ITEMS_MAX),
+                env,
+            )
+            .map_err(Failed::Threw)?;
+        if matches!(
+            result,
+            JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. }
+        ) {
+            return Err(Failed::Unsupported);
+        }
+        Ok(value::to_json(&result))
     }
 
     /// Evaluates the expression against an input document `$`, with extra bindings, and
@@ -134,6 +145,7 @@ impl Expression {
         }
         let document = document.map_or(JValue::Undefined, value::from_json);
         self.run(context, &document, None, env)
+            .map(|result| value::to_json(&result))
     }
 
     fn run(
@@ -142,7 +154,7 @@ impl Expression {
         document: &JValue,
         sequence_items_max: Option<usize>,
         env: &mut dyn Env,
-    ) -> Result<Option<Value>, String> {
+    ) -> Result<JValue, String> {
         for name in self.variables.iter() {
             if let Some(value) = env.variable(name) {
                 context.bind(name.clone(), value::from_json(value));
@@ -159,9 +171,17 @@ impl Expression {
             let seed = self.uses_random.then(|| env.random_u64());
             functions::register(&mut evaluator, env.now_millis(), seed).map_err(describe)?;
         }
-        let result = evaluator.evaluate(&self.ast, document).map_err(describe)?;
-        Ok(value::to_json(&result))
+        evaluator.evaluate(&self.ast, document).map_err(describe)
     }
+}
+
+/// Why [`Expression::evaluate`] gave no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failed {
+    /// The evaluation threw: JSONata's coded message.
+    Threw(String),
+    /// The result is a function (or a regular expression), which has no JSON form.
+    Unsupported,
 }
 
 /// AWS's text for an evaluation error: JSONata's coded message, `T1006: ...`.
@@ -415,10 +435,16 @@ pub fn evaluate_field(
                 "The JSONata expression '{text}' specified for the field '{field}' returned nothing (undefined)."
             ),
         }),
-        Err(error) => Err(EvaluationError {
+        Err(Failed::Threw(error)) => Err(EvaluationError {
             location: field.to_string(),
             message: format!(
                 "The JSONata expression '{text}' specified for the field '{field}' threw an error during evaluation. {error}"
+            ),
+        }),
+        Err(Failed::Unsupported) => Err(EvaluationError {
+            location: field.to_string(),
+            message: format!(
+                "The JSONata expression '{text}' specified for the field '{field}' returned an unsupported result type."
             ),
         }),
     }

@@ -30,7 +30,12 @@ fn env() -> TestEnv {
 
 fn eval(text: &str, input: Value) -> Result<Option<Value>, String> {
     let expression = Expression::parse(text).map_err(|e| e.0)?;
-    expression.evaluate(&States::new(&input, None), &mut env())
+    expression
+        .evaluate(&States::new(&input, None), &mut env())
+        .map_err(|failed| match failed {
+            super::Failed::Threw(message) => message,
+            super::Failed::Unsupported => "unsupported".to_string(),
+        })
 }
 
 #[test]
@@ -40,6 +45,27 @@ fn reads_states_input_and_variables() {
         Ok(Some(json!(42)))
     );
     assert_eq!(eval("'Hi ' & $name", json!({})), Ok(Some(json!("Hi Ada"))));
+}
+
+#[test]
+fn a_function_result_is_unsupported() {
+    // Step Functions refuses a result with no JSON form (issue 16 item 10); nested
+    // functions are dropped or emptied as JSON.stringify does.
+    assert_eq!(
+        eval("function($x) { $x }", json!({})),
+        Err("unsupported".to_string())
+    );
+    assert_eq!(eval("$sum", json!({})), Err("unsupported".to_string()));
+    let field = super::evaluate_field(
+        &Expression::parse("$string").unwrap(),
+        "Items",
+        &States::new(&json!({}), None),
+        &mut env(),
+    );
+    assert_eq!(
+        field.map_err(|error| error.message),
+        Err("The JSONata expression '$string' specified for the field 'Items' returned an unsupported result type.".to_string())
+    );
 }
 
 #[test]
@@ -62,6 +88,15 @@ fn step_functions_functions() {
         eval("$range(0, 10, 5)", json!({})),
         Ok(Some(json!([0, 5, 10])))
     );
+    // A one-item sequence is its item in AWS's output (held-out AWS recording, issue 16
+    // item 10), and stays a sequence inside an expression.
+    assert_eq!(eval("$range(1, 9, 9)", json!({})), Ok(Some(json!(1))));
+    assert_eq!(
+        eval("$count($range(1, 9, 9))", json!({})),
+        Ok(Some(json!(1)))
+    );
+    assert_eq!(eval("[$range(1, 9, 9)]", json!({})), Ok(Some(json!([1]))));
+    assert_eq!(eval("$range(1, 9, 9)[]", json!({})), Ok(Some(json!([1]))));
     assert_eq!(
         eval("$hash('abc', 'SHA-256')", json!({})),
         Ok(Some(json!(

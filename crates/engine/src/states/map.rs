@@ -1,13 +1,15 @@
-//! Inline `Map`: runs the item processor once per item, at most `MaxConcurrency` at a time
-//! (AWS runs at most 40 inline iterations at once), and collects the results in item order.
+//! `Map`: runs the item processor once per item (or, with `ItemBatcher`, once per batch of
+//! items; see `batch.rs`), at most `MaxConcurrency` at a time (AWS runs at most 40 inline
+//! iterations at once), and collects the results in item order.
 
+use super::batch::{self, Batcher};
 use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
-use crate::execution::{error_output, Frame, FrameId, Phase};
+use crate::execution::{error_output, Frame, FrameId, MapItem, Phase};
 use crate::io::{self, Env};
 use crate::run::{Next, Run};
 use serde_json::Value;
-use steppe_asl::definition::{Dynamic, Map, Selector, State};
+use steppe_asl::definition::{Dynamic, Map, State};
 use steppe_asl::error_name::{self, Failure};
 use steppe_asl::limits;
 
@@ -22,13 +24,20 @@ pub(crate) struct Children {
     pub remaining: usize,
     /// Map: the items, and the next one to start.
     pub items: Vec<Value>,
+    /// Map over a JSON object: each item's key, by index (empty over an array).
+    pub keys: Vec<String>,
     pub next_index: usize,
     /// What `$` means for `ItemSelector` (the Map's effective input).
     pub effective_input: Value,
     /// How many children may run at once, and how many do.
     pub max_concurrency: usize,
     pub active: usize,
-    /// Map: failed iterations and the thresholds that tolerate them.
+    /// Map with `ItemBatcher`: builds each child's batch as it starts. Slots are batches,
+    /// and `remaining` and `failures` count items.
+    pub batcher: Option<Batcher>,
+    /// Map with `ItemBatcher`, redriven: the results of batches that already succeeded.
+    pub completed: Vec<Option<Value>>,
+    /// Map: failed items and the thresholds that tolerate them.
     pub failures: u64,
     pub tolerated_count: Option<u64>,
     pub tolerated_percentage: Option<f64>,
@@ -56,15 +65,16 @@ pub(crate) fn run(
         let (effective, items) = match io::json_path_io(state) {
             Some(io) => {
                 let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
-                let items = items(run, &frame, &effective, &map.items_path)?;
+                let items = items(run, &frame, &effective, map)?;
                 (effective, items)
             }
             None => (frame.input.clone(), items_jsonata(run, &frame, map)?),
         };
+        let (keys, items) = key_value_pairs(items);
         let max_concurrency = max_concurrency(run, &frame, &map.max_concurrency)?;
-        Ok::<_, Failure>((effective, items, max_concurrency))
+        Ok::<_, Failure>((effective, keys, items, max_concurrency))
     })();
-    let (effective, items, max_concurrency) = match prepared {
+    let (effective, keys, items, max_concurrency) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => {
             return super::fail_before_start(
@@ -86,9 +96,13 @@ pub(crate) fn run(
         let count = tolerated_count(run, &frame, map.tolerated_failure_count.as_ref())?;
         let percentage =
             tolerated_percentage(run, &frame, map.tolerated_failure_percentage.as_ref())?;
-        Ok::<_, Failure>((count, percentage))
+        let batcher = match &map.item_batcher {
+            Some(batcher) => Some(Batcher::new(run, &frame, batcher, &effective)?),
+            None => None,
+        };
+        Ok::<_, Failure>((count, percentage, batcher))
     })();
-    let (tolerated_count, tolerated_percentage) = match tolerance {
+    let (tolerated_count, tolerated_percentage, batcher) = match tolerance {
         Ok(tolerance) => tolerance,
         Err(failure) => {
             return super::fail_before_start(
@@ -102,25 +116,31 @@ pub(crate) fn run(
         }
     };
     if map.distributed {
-        let map_run_arn = map_run_arn(run, state);
+        let map_run_arn = map_run_arn(run, state, map);
         started = run.emit(started, || Details::MapRunStarted { map_run_arn });
         frame.previous_event_id = started;
     }
+    // Batches are built as their children start, so their slots are added then.
+    let slots = if batcher.is_some() { 0 } else { length };
     let mut children = Children {
-        results: vec![None; length],
-        running: vec![None; length],
+        results: vec![None; slots],
+        running: vec![None; slots],
         remaining: length,
         items,
+        keys,
         effective_input: effective,
         max_concurrency,
         tolerated_count,
         tolerated_percentage,
         handoff: started,
         tail: started,
+        batcher,
         ..Children::default()
     };
     // A redrive reruns only the iterations that did not succeed.
-    if let Some(completed) = frame.completed.take() {
+    if children.batcher.is_some() {
+        children.completed = frame.completed.take().unwrap_or_default();
+    } else if let Some(completed) = frame.completed.take() {
         for (slot, result) in completed.into_iter().enumerate().take(length) {
             if result.is_some() {
                 children.results[slot] = result;
@@ -133,6 +153,10 @@ pub(crate) fn run(
     }
     if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
         return Next::Failed(frame, failure);
+    }
+    // A redriven batching Map may find every batch left already done.
+    if children.remaining == 0 {
+        return succeed(run, id, frame, state, children);
     }
     frame.phase = Phase::AwaitChildren(Box::new(children));
     Next::Parked(frame)
@@ -151,7 +175,9 @@ fn start_iterations(
     map: &Map,
     children: &mut Children,
 ) -> Result<(), Failure> {
-    let block = run.definition.block(map.processor);
+    if children.batcher.is_some() {
+        return start_batch(run, id, frame, state, map, children);
+    }
     while children.next_index < children.items.len()
         && children.results[children.next_index].is_some()
     {
@@ -160,45 +186,126 @@ fn start_iterations(
     if children.next_index < children.items.len() && children.active < children.max_concurrency {
         let index = children.next_index;
         children.next_index += 1;
-        children.active += 1;
-        let item = std::mem::take(&mut children.items[index]);
-        let input = match (&map.item_selector, &map.item_selector_jsonata) {
-            (Some(selector), _) => {
-                // `$$.Map.Item` is visible to the ItemSelector only, so the item is set on the
-                // Map's frame just for this evaluation.
-                frame.map_item = Some((index, item));
-                let input = io::evaluate_template(run, frame, &children.effective_input, selector);
-                frame.map_item = None;
-                input?
-            }
-            (None, Some(selector)) => {
-                frame.map_item = Some((index, item));
-                let states = crate::jsonata::states(run, frame);
-                let input = crate::jsonata::evaluate(run, frame, selector, "ItemSelector", &states);
-                frame.map_item = None;
-                input?
-            }
-            (None, None) => item,
+        let item = MapItem {
+            index,
+            key: children.keys.get(index).cloned(),
+            value: std::mem::take(&mut children.items[index]),
         };
-        let name = state.name.clone();
-        // A distributed Map's iterations are child executions with histories of their own,
-        // which cannot read the parent's variables.
-        let (started, scope) = if map.distributed {
-            (children.handoff, run.new_scope(None))
-        } else {
-            let started = run.emit(children.handoff, || {
-                Details::MapIterationStarted(MapIteration { name, index })
-            });
-            (started, run.new_scope(Some(frame.scope)))
-        };
-        let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
-        if let Some(child) = run.execution.frames[child.0].as_mut() {
-            child.silent |= map.distributed;
-        }
-        children.running[index] = Some(child);
-        run.ready(child);
+        let input = select_item(run, frame, map, &children.effective_input, item)?;
+        start_child(run, id, frame, state, map, children, index, input);
     }
     Ok(())
+}
+
+/// Starts the next batch's child, if the concurrency limit allows and an item is left;
+/// batches that already succeeded before a redrive are built and skipped.
+fn start_batch(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: &mut Frame,
+    state: &State,
+    map: &Map,
+    children: &mut Children,
+) -> Result<(), Failure> {
+    while children.active < children.max_concurrency {
+        let Children {
+            batcher,
+            items,
+            keys,
+            next_index,
+            effective_input,
+            ..
+        } = children;
+        let batcher = batcher.as_mut().expect("a batching Map has a batcher");
+        let Some(batch) = batch::next_batch(
+            run,
+            frame,
+            map,
+            batcher,
+            (items, keys),
+            next_index,
+            effective_input,
+        )?
+        else {
+            return Ok(());
+        };
+        let slot = children.results.len();
+        let done = children.completed.get_mut(slot).and_then(Option::take);
+        children.running.push(None);
+        match done {
+            Some(result) => {
+                children.results.push(Some(result));
+                children.remaining -= batch.count;
+            }
+            None => {
+                children.results.push(None);
+                start_child(run, id, frame, state, map, children, slot, batch.input);
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ItemSelector` applied to `item`, or the item's value without one.
+pub(super) fn select_item(
+    run: &mut Run<'_>,
+    frame: &mut Frame,
+    map: &Map,
+    effective: &Value,
+    item: MapItem,
+) -> Result<Value, Failure> {
+    match (&map.item_selector, &map.item_selector_jsonata) {
+        (Some(selector), _) => {
+            // `$$.Map.Item` is visible to the ItemSelector only, so the item is set on the
+            // Map's frame just for this evaluation.
+            frame.map_item = Some(item);
+            let input = io::evaluate_template(run, frame, effective, selector);
+            frame.map_item = None;
+            input
+        }
+        (None, Some(selector)) => {
+            frame.map_item = Some(item);
+            let states = crate::jsonata::states(run, frame);
+            let input = crate::jsonata::evaluate(run, frame, selector, "ItemSelector", &states);
+            frame.map_item = None;
+            input
+        }
+        (None, None) => Ok(item.value),
+    }
+}
+
+/// Starts the child of `slot` with `input`.
+#[allow(clippy::too_many_arguments)]
+fn start_child(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: &Frame,
+    state: &State,
+    map: &Map,
+    children: &mut Children,
+    index: usize,
+    input: Value,
+) {
+    let block = run.definition.block(map.processor);
+    children.active += 1;
+    let name = state.name.clone();
+    // A distributed Map's iterations are child executions with histories of their own,
+    // which cannot read the parent's variables.
+    let (started, scope) = if map.distributed {
+        (children.handoff, run.new_scope(None))
+    } else {
+        let started = run.emit(children.handoff, || {
+            Details::MapIterationStarted(MapIteration { name, index })
+        });
+        (started, run.new_scope(Some(frame.scope)))
+    };
+    let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
+    if let Some(child) = run.execution.frames[child.0].as_mut() {
+        child.silent |= map.distributed;
+    }
+    children.running[index] = Some(child);
+    run.ready(child);
 }
 
 /// An iteration ended.
@@ -219,7 +326,12 @@ pub(crate) fn child_ended(
     };
     children.running[slot] = None;
     children.active -= 1;
-    children.remaining -= 1;
+    // A batch's child stands for all its items.
+    let items = children
+        .batcher
+        .as_ref()
+        .map_or(1, |batcher| batcher.counts[slot]);
+    children.remaining -= items;
     let name = state.name.clone();
     let iteration = MapIteration { name, index: slot };
     let last_event_id = if map.distributed {
@@ -239,7 +351,7 @@ pub(crate) fn child_ended(
             if !map.distributed {
                 run.emit(last_event_id, || Details::MapIterationFailed(iteration));
             }
-            children.failures += 1;
+            children.failures += items as u64;
             if !tolerates(&children) {
                 return fail(run, id, frame, state, children, failure, last_event_id);
             }
@@ -253,6 +365,9 @@ pub(crate) fn child_ended(
     }
     if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
         return Next::Failed(frame, failure);
+    }
+    if children.remaining == 0 {
+        return succeed(run, id, frame, state, *children);
     }
     frame.phase = Phase::AwaitChildren(children);
     Next::Parked(frame)
@@ -282,7 +397,7 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
 }
 
 fn tolerates(children: &Children) -> bool {
-    let total = children.results.len().max(1) as f64;
+    let total = children.items.len().max(1) as f64;
     let within_count = children
         .tolerated_count
         .is_some_and(|count| children.failures <= count);
@@ -354,15 +469,13 @@ fn succeed(
     super::finish_with_result(run, id, frame, state, result)
 }
 
-fn items(
-    run: &mut Run<'_>,
-    frame: &Frame,
-    effective: &Value,
-    items_path: &Selector,
-) -> Result<Vec<Value>, Failure> {
-    let selected = io::select(run, frame, effective, items_path)?;
+/// The items of a Map: an array, or (distributed Map) a JSON object, whose key-value pairs
+/// [`key_value_pairs`] separates.
+fn items(run: &mut Run<'_>, frame: &Frame, effective: &Value, map: &Map) -> Result<Value, Failure> {
+    let selected = io::select(run, frame, effective, &map.items_path)?;
     match selected {
-        Value::Array(items) => Ok(items),
+        Value::Array(_) => Ok(selected),
+        Value::Object(_) if map.distributed => Ok(selected),
         other => {
             let message = format!(
                 "Map state input must be an array but was: {}",
@@ -373,13 +486,30 @@ fn items(
     }
 }
 
+/// A Map's items: an array's elements, or a JSON object's values with their keys.
+///
+/// AWS's documentation: a Distributed Map "can accept a JSON input passed from a previous
+/// step ... a JSON array, a JSON object, or an array within a node of a JSON object. Step
+/// Functions will iterate directly over the elements of an array, or the key-value pairs of
+/// a JSON object" (ItemReader page), and `$$.Map.Item.Key` is "only valid for JSON objects"
+/// (Context object page). An Inline Map "accepts only a JSON array as input" (Inline mode
+/// page; AWS's recorded `Map state input must be an array but was: {...}` agrees).
+fn key_value_pairs(items: Value) -> (Vec<String>, Vec<Value>) {
+    match items {
+        Value::Array(items) => (Vec::new(), items),
+        Value::Object(pairs) => pairs.into_iter().unzip(),
+        other => unreachable!("items are an array or an object, not {other}"),
+    }
+}
+
 fn is_distributed(state: &State) -> bool {
     matches!(&state.kind, steppe_asl::definition::Kind::Map(map) if map.distributed)
 }
 
-/// A map run's ARN: `arn:aws:states:<region>:<account>:mapRun:<machine>/<state>:<id>`, with
-/// the id drawn from the execution's seeded generator.
-fn map_run_arn(run: &mut Run<'_>, state: &State) -> String {
+/// A map run's ARN: `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`, with
+/// the Map's `Label` (its state name when it has none) and the id drawn from the
+/// execution's seeded generator.
+fn map_run_arn(run: &mut Run<'_>, state: &State, map: &Map) -> String {
     let info = &run.execution.info;
     let prefix = info
         .state_machine_arn
@@ -392,7 +522,7 @@ fn map_run_arn(run: &mut Run<'_>, state: &State) -> String {
     let (high, low) = (random.next_u64(), random.next_u64());
     format!(
         "{prefix}:mapRun:{machine}/{}:{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        state.name,
+        map.label.as_deref().unwrap_or(&state.name),
         high >> 32,
         (high >> 16) & 0xffff,
         high & 0xffff,
@@ -401,11 +531,13 @@ fn map_run_arn(run: &mut Run<'_>, state: &State) -> String {
     )
 }
 
-/// JSONata mode: `Items`, or the input itself, must be an array.
-fn items_jsonata(run: &mut Run<'_>, frame: &Frame, map: &Map) -> Result<Vec<Value>, Failure> {
+/// JSONata mode: `Items`, or the input itself, must be an array (or, in a distributed Map,
+/// an object).
+fn items_jsonata(run: &mut Run<'_>, frame: &Frame, map: &Map) -> Result<Value, Failure> {
     let Some(template) = &map.items else {
         return match &frame.input {
-            Value::Array(items) => Ok(items.clone()),
+            Value::Array(_) => Ok(frame.input.clone()),
+            Value::Object(_) if map.distributed => Ok(frame.input.clone()),
             other => {
                 let message = format!(
                     "Map state input must be an array but was: {}",
@@ -420,7 +552,8 @@ fn items_jsonata(run: &mut Run<'_>, frame: &Frame, map: &Map) -> Result<Vec<Valu
     };
     let states = crate::jsonata::states(run, frame);
     match crate::jsonata::evaluate(run, frame, template, "Items", &states)? {
-        Value::Array(items) => Ok(items),
+        items @ Value::Array(_) => Ok(items),
+        items @ Value::Object(_) if map.distributed => Ok(items),
         other => {
             let error = match template.as_expression() {
                 Some(expression) => {
@@ -486,7 +619,7 @@ fn tolerated_percentage(
         field,
         "ToleratedFailurePercentage",
         "float",
-        Value::as_f64,
+        float,
     )?;
     if !(0.0..=100.0).contains(&value) {
         return Err(io::runtime_failure(
@@ -500,7 +633,7 @@ fn tolerated_percentage(
 
 /// A Map number field `key`: its literal, or the value its `{key}Path` reads, parsed by
 /// `parse`; a value that does not parse is a `States.Runtime` failure in AWS's words.
-fn number_field<T: Copy>(
+pub(super) fn number_field<T: Copy>(
     run: &mut Run<'_>,
     frame: &Frame,
     field: &Dynamic<T>,
@@ -538,10 +671,20 @@ fn path_value(
 }
 
 /// An integer, or a string holding one (AWS accepts both in `*Path` fields).
-fn integer(value: &Value) -> Option<i64> {
+pub(super) fn integer(value: &Value) -> Option<i64> {
     value
         .as_i64()
         .or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
+}
+
+/// A number, or a string holding one (AWS accepts both in `ToleratedFailurePercentagePath`).
+fn float(value: &Value) -> Option<f64> {
+    value.as_f64().or_else(|| {
+        value
+            .as_str()
+            .and_then(|text| text.trim().parse::<f64>().ok())
+            .filter(|n| n.is_finite())
+    })
 }
 
 /// A value as AWS quotes it in these messages: strings bare, anything else as JSON text.

@@ -1,6 +1,7 @@
 //! The eight state types, one file each, and what they share: leaving a state, and handling
 //! its failure with Retry and Catch.
 
+mod batch;
 pub(crate) mod choice;
 pub(crate) mod fail;
 pub(crate) mod map;
