@@ -22,6 +22,7 @@ pub mod intrinsic;
 pub mod jsonata;
 pub mod limits;
 pub mod path;
+pub mod references;
 pub mod size;
 pub mod template;
 pub mod timestamp;

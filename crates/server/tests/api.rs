@@ -1009,3 +1009,54 @@ async fn activities_are_tagged_listed_and_untagged() {
     );
     server.shutdown().await;
 }
+
+/// DescribeStateMachine and DescribeStateMachineForExecution: `includedData = METADATA_ONLY`
+/// answers the definition as `{}` (AWS's API reference), and `variableReferences` maps each
+/// state that reads variables to them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn descriptions_name_variable_references_and_can_leave_the_definition_out() {
+    use aws_sdk_sfn::types::IncludedData;
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let definition = r#"{"StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"greeting": "hello"}, "Next": "Use"},
+        "Use": {"Type": "Pass", "Parameters": {"text.$": "$greeting"}, "End": true}}}"#;
+    let machine = create(&client, "vars", definition).await;
+    let described = client
+        .describe_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.definition(), definition);
+    let references = described.variable_references().expect("variableReferences");
+    assert_eq!(references.len(), 1, "{references:?}");
+    assert_eq!(references["Use"], ["greeting"]);
+    let metadata = client
+        .describe_state_machine()
+        .state_machine_arn(&machine)
+        .included_data(IncludedData::MetadataOnly)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metadata.definition(), "{}");
+    assert_eq!(metadata.name(), "vars");
+
+    let execution = start(&client, &machine, "{}").await;
+    wait_for_end(&client, &execution).await;
+    let for_execution = client
+        .describe_state_machine_for_execution()
+        .execution_arn(&execution)
+        .included_data(IncludedData::MetadataOnly)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(for_execution.definition(), "{}");
+    assert_eq!(
+        for_execution
+            .variable_references()
+            .expect("variableReferences")["Use"],
+        ["greeting"]
+    );
+    server.shutdown().await;
+}

@@ -148,7 +148,8 @@ pub fn description_json(description: &Description, metadata_only: bool) -> Value
     response
 }
 
-fn included_data_metadata_only(request: &Request) -> ApiResult<bool> {
+/// Whether `includedData` asks for metadata only (`METADATA_ONLY`).
+pub fn included_data_metadata_only(request: &Request) -> ApiResult<bool> {
     match request.string("includedData")? {
         None | Some("ALL_DATA") => Ok(false),
         Some("METADATA_ONLY") => Ok(true),

@@ -101,6 +101,7 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let Arn::StateMachine { qualifier, .. } = arn::parse(arn)? else {
         return Err(ApiError::invalid_arn(arn));
     };
+    let metadata_only = super::executions::included_data_metadata_only(request)?;
     let registry = app.registry.read().await;
     if qualifier.is_some() {
         let version = registry
@@ -109,7 +110,7 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
             .ok_or_else(|| ApiError::state_machine_does_not_exist(arn))?;
         let machine = registry.machine(&version.state_machine_arn)?;
         let revision = registry.revision(&version.revision_id)?;
-        let mut description = describe_machine(machine, revision);
+        let mut description = describe_machine(machine, revision, metadata_only);
         description["stateMachineArn"] = json!(version.arn);
         description["creationDate"] = wire::timestamp(version.creation_millis);
         if let Some(text) = &version.description {
@@ -119,7 +120,7 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     }
     let machine = registry.machine(arn)?;
     let revision = registry.revision(&machine.revision_id)?;
-    Ok(describe_machine(machine, revision))
+    Ok(describe_machine(machine, revision, metadata_only))
 }
 
 pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
@@ -288,6 +289,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
 
 pub async fn describe_for_execution(app: &App, request: &Request) -> ApiResult<Value> {
     let execution_arn = request.required_len("executionArn", 1, 256)?;
+    let metadata_only = super::executions::included_data_metadata_only(request)?;
     let row = crate::executions::find(app, execution_arn)?;
     let registry = app.registry.read().await;
     let revision = registry.revision(&row.revision_id)?;
@@ -301,7 +303,7 @@ pub async fn describe_for_execution(app: &App, request: &Request) -> ApiResult<V
     let mut response = json!({
         "stateMachineArn": row.state_machine_arn,
         "name": name,
-        "definition": revision.definition,
+        "definition": definition_text(revision, metadata_only),
         "roleArn": revision.role_arn,
         "updateDate": wire::timestamp(revision.creation_millis),
         "loggingConfiguration": machine
@@ -318,11 +320,37 @@ pub async fn describe_for_execution(app: &App, request: &Request) -> ApiResult<V
     if let Some(alias) = &row.alias_arn {
         response["stateMachineAliasArn"] = json!(alias);
     }
+    add_variable_references(&mut response, revision);
     Ok(response)
 }
 
-fn describe_machine(machine: &StateMachine, revision: &Revision) -> Value {
-    json!({
+/// The definition, or `{}` when only metadata was asked for (AWS: "If called with
+/// includedData = METADATA_ONLY, the returned definition will be {}").
+fn definition_text(revision: &Revision, metadata_only: bool) -> &str {
+    if metadata_only {
+        "{}"
+    } else {
+        &revision.definition
+    }
+}
+
+/// `variableReferences`: the variables each state reads, for the states that read any.
+fn add_variable_references(response: &mut Value, revision: &Revision) {
+    let Ok(definition) = serde_json::from_str::<Value>(&revision.definition) else {
+        return;
+    };
+    let references = steppe_asl::references::variable_references(&definition);
+    if !references.is_empty() {
+        let references: serde_json::Map<String, Value> = references
+            .into_iter()
+            .map(|(state, variables)| (state, json!(variables)))
+            .collect();
+        response["variableReferences"] = Value::Object(references);
+    }
+}
+
+fn describe_machine(machine: &StateMachine, revision: &Revision, metadata_only: bool) -> Value {
+    let mut description = json!({
         "stateMachineArn": machine.arn,
         "name": machine.name,
         "status": if machine.deleting { "DELETING" } else { "ACTIVE" },
@@ -334,7 +362,10 @@ fn describe_machine(machine: &StateMachine, revision: &Revision) -> Value {
         "tracingConfiguration": machine.tracing_configuration.clone().unwrap_or_else(|| json!({"enabled": false})),
         "revisionId": revision.revision_id,
         "encryptionConfiguration": machine.encryption_configuration.clone().unwrap_or_else(|| json!({"type": "AWS_OWNED_KEY"})),
-    })
+    });
+    description["definition"] = json!(definition_text(revision, metadata_only));
+    add_variable_references(&mut description, revision);
+    description
 }
 
 fn default_logging() -> Value {
