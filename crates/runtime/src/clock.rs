@@ -1,6 +1,7 @@
 //! Time, for the runtime only: the engine never reads a clock.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of "now" that can also wait.
@@ -108,9 +109,62 @@ impl Clock for ScaledClock {
     }
 }
 
+/// A [`ScaledClock`] that can also be moved forward on demand ([`AdjustableClock::advance`]):
+/// `steppe server --time-scale N`, for tests that run a server from outside.
+#[derive(Debug)]
+pub struct AdjustableClock {
+    scaled: ScaledClock,
+    /// Virtual milliseconds added by [`AdjustableClock::advance`].
+    offset_millis: AtomicI64,
+    factor: u32,
+}
+
+impl AdjustableClock {
+    /// A clock reading `start_millis` now and running `factor` (at least 1) times faster
+    /// than real time.
+    pub fn new(start_millis: i64, factor: u32) -> AdjustableClock {
+        AdjustableClock {
+            scaled: ScaledClock::new(start_millis, factor),
+            offset_millis: AtomicI64::new(0),
+            factor: factor.max(1),
+        }
+    }
+
+    /// Moves the clock `millis` forward at once. Whoever sleeps until a time must be woken
+    /// to look at the clock again.
+    pub fn advance(&self, millis: i64) {
+        self.offset_millis
+            .fetch_add(millis.max(0), Ordering::AcqRel);
+    }
+
+    /// How many times faster than real time it runs.
+    pub fn factor(&self) -> u32 {
+        self.factor
+    }
+
+    fn offset(&self) -> i64 {
+        self.offset_millis.load(Ordering::Acquire)
+    }
+}
+
+impl Clock for AdjustableClock {
+    fn now_millis(&self) -> i64 {
+        self.scaled.now_millis().saturating_add(self.offset())
+    }
+
+    fn sleep_until(&self, millis: i64) {
+        std::thread::sleep(self.real_time_until(millis));
+    }
+
+    fn real_time_until(&self, millis: i64) -> Duration {
+        self.scaled
+            .real_time_until(millis.saturating_sub(self.offset()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Clock, ScaledClock};
+    use super::{AdjustableClock, Clock, ScaledClock};
     use std::time::Duration;
 
     #[test]
@@ -123,5 +177,18 @@ mod tests {
         clock.sleep_until(1_000_000 + 50_000);
         assert!(clock.now_millis() >= 1_000_000 + 50_000);
         assert_eq!(clock.real_time_until(1_000_000 + 50_000), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_adjustable_clock_jumps_forward_and_sleepers_wait_less() {
+        let clock = AdjustableClock::new(1_000_000, 1);
+        let hour = 3_600_000;
+        assert!(clock.real_time_until(1_000_000 + hour) > Duration::from_secs(3_000));
+        clock.advance(hour);
+        assert!(clock.now_millis() >= 1_000_000 + hour);
+        assert!(clock.now_millis() < 1_000_000 + hour + 60_000);
+        assert_eq!(clock.real_time_until(1_000_000 + hour), Duration::ZERO);
+        clock.advance(-5);
+        assert!(clock.now_millis() >= 1_000_000 + hour, "never backwards");
     }
 }

@@ -23,7 +23,7 @@
 mod clock;
 mod local;
 
-pub use clock::{Clock, FastClock, ScaledClock, SystemClock};
+pub use clock::{AdjustableClock, Clock, FastClock, ScaledClock, SystemClock};
 pub use local::{
     local_execution_info, run_to_end, Error, LocalQueue, NoTasks, Observer, TaskHandler,
     TaskOutcome,

@@ -29,6 +29,11 @@ pub struct App {
     pub express: Arc<crate::express::ExpressExecutions>,
     /// Where the time comes from.
     pub clock: Arc<dyn Clock + Send + Sync>,
+    /// The same clock, when `POST /steppe/clock` may move it forward (`--time-scale`).
+    pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
+    /// How many times the clock was moved forward: sleepers watch it to look at the clock
+    /// again.
+    pub clock_jumps: tokio::sync::watch::Sender<u64>,
     /// Bounds on connections, requests and Express executions.
     pub limits: Limits,
     /// The `Host` headers answered.
@@ -69,6 +74,8 @@ impl App {
             tasks,
             express: Arc::default(),
             clock,
+            clock_control: options.clock_control.clone(),
+            clock_jumps: tokio::sync::watch::Sender::new(0),
             limits: options.limits.clone(),
             hosts: crate::hosts::Hosts::new(&options.allowed_hosts),
             compute: Arc::new(tokio::sync::Semaphore::new(1)),

@@ -216,6 +216,11 @@ impl Driver {
         self.committed.load(Ordering::Relaxed)
     }
 
+    /// Makes the timer loop look at the clock again (it was moved forward).
+    pub fn clock_moved(&self) {
+        self.timers.wake();
+    }
+
     /// The state machines being deleted.
     pub fn deletions(&self) -> &Deletions {
         &self.deletions

@@ -65,6 +65,8 @@ pub struct Runner {
     pub definition: Arc<Definition>,
     /// The mock test case it runs (`stateMachineArn#TestCaseName`), if any.
     pub test_case: Option<String>,
+    /// Changes when the clock is moved forward (`--time-scale`): a wait is looked at again.
+    pub clock_jumps: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Runner {
@@ -72,7 +74,7 @@ impl Runner {
     /// Tasks run concurrently on the runtime; their results (and timers) are applied in the
     /// order they arrive. Timers that fall due, its `TimeoutSeconds` and AWS's 5-minute
     /// limit among them, come before the next step even of an execution that never waits.
-    pub async fn run(self, execution: &mut Execution, start_millis: i64) {
+    pub async fn run(mut self, execution: &mut Execution, start_millis: i64) {
         let (results, mut arrived) = mpsc::unbounded_channel::<Input>();
         let mut queue = LocalQueue::starting();
         let mut now = start_millis;
@@ -96,12 +98,16 @@ impl Runner {
                         // The engine's own execution timer is always armed.
                         break;
                     };
-                    let wait = self.clock.real_time_until(fire_at);
-                    let input = tokio::select! {
-                        Some(result) = arrived.recv() => result,
-                        () = tokio::time::sleep(wait) => {
-                            let (_, timer_id) = queue.next_timer().expect("peeked");
-                            Input::TimerFired { timer_id }
+                    let input = loop {
+                        let wait = self.clock.real_time_until(fire_at);
+                        tokio::select! {
+                            Some(result) = arrived.recv() => break result,
+                            () = tokio::time::sleep(wait) => {
+                                let (_, timer_id) = queue.next_timer().expect("peeked");
+                                break Input::TimerFired { timer_id };
+                            }
+                            // The clock moved forward: the timer may be due now.
+                            Ok(()) = self.clock_jumps.changed() => {}
                         }
                     };
                     now = self.clock.now_millis();

@@ -126,6 +126,9 @@ pub struct Options {
     pub http_allow: Vec<String>,
     /// Hosts, addresses or CIDR ranges they may not reach.
     pub http_deny: Vec<String>,
+    /// The clock again, when it can be moved forward through `POST /steppe/clock`
+    /// (`--time-scale`); `clock` must then be this same clock.
+    pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
 }
 
 impl Default for Options {
@@ -151,6 +154,7 @@ impl Default for Options {
             allowed_hosts: Vec::new(),
             http_allow: Vec::new(),
             http_deny: Vec::new(),
+            clock_control: None,
         }
     }
 }
@@ -230,6 +234,10 @@ pub struct ServerArgs {
     /// repeatable; comes before --http-allow.
     #[arg(long = "http-deny", value_name = "HOST|CIDR")]
     pub http_deny: Vec<String>,
+    /// Run time N times faster (Waits, retry back-offs, timeouts and history timestamps alike),
+    /// and let `POST /steppe/clock {"advanceSeconds": S}` move it forward: for tests.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub time_scale: Option<u32>,
 }
 
 impl ServerArgs {
@@ -263,7 +271,26 @@ impl ServerArgs {
             allowed_hosts: self.allowed_hosts.clone(),
             http_allow: self.http_allow.clone(),
             http_deny: self.http_deny.clone(),
-            ..Options::default()
+            ..self.clock_options()
+        }
+    }
+}
+
+impl ServerArgs {
+    /// The default options with the clock `--time-scale` asks for.
+    fn clock_options(&self) -> Options {
+        use steppe_runtime::Clock;
+        match self.time_scale {
+            Some(factor) => {
+                let start = steppe_runtime::SystemClock.now_millis();
+                let clock = Arc::new(steppe_runtime::AdjustableClock::new(start, factor));
+                Options {
+                    clock: clock.clone(),
+                    clock_control: Some(clock),
+                    ..Options::default()
+                }
+            }
+            None => Options::default(),
         }
     }
 }

@@ -31,7 +31,11 @@ pub fn router(app: Arc<App>) -> Router {
     let router = Router::new()
         .route("/", post(handle).get(home))
         .route("/health", axum::routing::get(health))
-        .route("/ready", axum::routing::get(ready));
+        .route("/ready", axum::routing::get(ready))
+        .route(
+            "/steppe/clock",
+            axum::routing::get(clock).post(advance_clock),
+        );
     #[cfg(feature = "console")]
     let router = router
         .route("/console", axum::routing::any(console))
@@ -44,6 +48,49 @@ pub fn router(app: Arc<App>) -> Router {
             check_host,
         ))
         .with_state(app)
+}
+
+/// `GET /steppe/clock`: `{"now": epoch milliseconds, "timeScale": N}`; 404 without
+/// `--time-scale`.
+async fn clock(State(app): State<Arc<App>>) -> Response {
+    let Some(control) = &app.clock_control else {
+        return not_found().await;
+    };
+    let now = app.clock.now_millis();
+    let body = serde_json::json!({"now": now, "timeScale": control.factor()});
+    plain_json(StatusCode::OK, body.to_string())
+}
+
+/// The most `POST /steppe/clock` moves the clock at once: a year.
+const CLOCK_ADVANCE_SECONDS_MAX: u64 = 366 * 24 * 60 * 60;
+
+/// `POST /steppe/clock` with `{"advanceSeconds": S}`: moves the clock `S` seconds forward
+/// (timers that fall due fire at once) and answers as `GET` does; 404 without `--time-scale`.
+async fn advance_clock(State(app): State<Arc<App>>, body: Body) -> Response {
+    let Some(control) = app.clock_control.clone() else {
+        return not_found().await;
+    };
+    let bytes = match read_body(body, app.limits.body_read_timeout).await {
+        Ok(bytes) => bytes,
+        Err(error) => return respond(Err(error)),
+    };
+    let seconds = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|body| body.get("advanceSeconds").and_then(Value::as_u64))
+        .filter(|seconds| *seconds <= CLOCK_ADVANCE_SECONDS_MAX);
+    let Some(seconds) = seconds else {
+        return respond(Err(ApiError::new(
+            "ValidationException",
+            format!(
+                "The body must be {{\"advanceSeconds\": S}} with S a whole number from 0 to \
+                 {CLOCK_ADVANCE_SECONDS_MAX}"
+            ),
+        )));
+    };
+    control.advance((seconds * 1000) as i64);
+    app.driver.clock_moved();
+    app.clock_jumps.send_modify(|jumps| *jumps += 1);
+    clock(State(app)).await
 }
 
 /// Refuses requests whose `Host` the server does not answer to (see `hosts.rs`).

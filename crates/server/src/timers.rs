@@ -73,6 +73,11 @@ impl Timers {
     }
 
     /// Waits until a timer is armed that may be due earlier than the caller planned.
+    /// Wakes the timer loop to look at the clock again (it was moved forward).
+    pub fn wake(&self) {
+        self.changed.notify_one();
+    }
+
     pub async fn changed(&self) {
         self.changed.notified().await;
     }
