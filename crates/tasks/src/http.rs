@@ -43,6 +43,26 @@ pub struct Connection {
     pub query: Vec<(String, String)>,
     /// Body parameters, merged into an object body.
     pub body: Vec<(String, String)>,
+    /// The hosts its secrets may go to (`Hosts`: names, or `*.domain` for its subdomains),
+    /// lower case; empty: any.
+    pub hosts: Vec<String>,
+}
+
+impl Connection {
+    /// Whether the connection's secrets may be sent to `host`.
+    pub fn sends_to(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.hosts.is_empty()
+            || self
+                .hosts
+                .iter()
+                .any(|allowed| match allowed.strip_prefix("*.") {
+                    Some(domain) => host
+                        .strip_suffix(domain)
+                        .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
+                    None => *allowed == host,
+                })
+    }
 }
 
 impl Connections {
@@ -133,6 +153,27 @@ fn parse_connection(
                 format!("{pointer}/AuthorizationType"),
                 &format!("'{other}' is not supported locally; use API_KEY, BASIC or an Authorization header in InvocationHttpParameters"),
             ))
+        }
+    }
+    if let Some(hosts) = spec.get("Hosts") {
+        let pointer = format!("{pointer}/Hosts");
+        let hosts = hosts
+            .as_array()
+            .filter(|hosts| !hosts.is_empty())
+            .ok_or_else(|| invalid(pointer.clone(), "expected a non-empty list of host names"))?;
+        for (index, host) in hosts.iter().enumerate() {
+            let host = host
+                .as_str()
+                .filter(|host| !host.is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        format!("{pointer}/{index}"),
+                        "expected a host name, or *.domain",
+                    )
+                })?;
+            connection
+                .hosts
+                .push(host.trim_end_matches('.').to_ascii_lowercase());
         }
     }
     let invocation = auth.get("InvocationHttpParameters");
@@ -274,6 +315,22 @@ pub fn build_request_with(
             )
         })?,
     };
+    if secrets == Secrets::Include && !connection.hosts.is_empty() {
+        let host = endpoint
+            .parse::<ureq::http::Uri>()
+            .ok()
+            .and_then(|uri| uri.host().map(str::to_string))
+            .unwrap_or_default();
+        if !connection.sends_to(&host) {
+            return Err(failed(
+                SOCKET_ERROR,
+                format!(
+                    "steppe does not send the connection's secrets to '{host}': its Hosts are {}",
+                    connection.hosts.join(", ")
+                ),
+            ));
+        }
+    }
     let transform = parameters.get("Transform");
     let url_encoded = transform
         .and_then(|transform| transform.get("RequestBodyEncoding"))
@@ -480,6 +537,49 @@ pub fn response_result(response: &HttpResponse) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connections_secrets_go_only_to_the_hosts_it_lists() {
+        let connections = Connections::from_json(
+            &json!({"connections": {"scoped": {
+                "AuthorizationType": "API_KEY",
+                "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-key", "ApiKeyValue": "s"}},
+                "Hosts": ["api.example.com", "*.stripe.com"]
+            }}}),
+            Path::new("connections.json"),
+        )
+        .unwrap();
+        let request = |url: &str| {
+            build_request(
+                &json!({"ApiEndpoint": url, "Method": "GET",
+                        "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:1:connection/scoped/x"}}),
+                &connections,
+            )
+        };
+        for allowed in ["https://API.example.com/v1", "https://eu.api.stripe.com/x"] {
+            let built = request(allowed).unwrap_or_else(|outcome| panic!("{allowed}: {outcome:?}"));
+            assert!(built.headers.iter().any(|(name, _)| name == "x-key"));
+        }
+        for refused in [
+            "https://evil.example/v1",
+            "https://stripe.com/x",
+            "https://api.example.com.evil.example/",
+        ] {
+            let Err(TaskOutcome::Failed { error, cause }) = request(refused) else {
+                panic!("{refused} was allowed");
+            };
+            assert_eq!(error, SOCKET_ERROR);
+            assert!(
+                cause.contains("does not send the connection's secrets"),
+                "{cause}"
+            );
+        }
+        let invalid = Connections::from_json(
+            &json!({"connections": {"bad": {"AuthorizationType": "NONE", "Hosts": []}}}),
+            Path::new("connections.json"),
+        );
+        assert!(invalid.is_err());
+    }
 
     fn connections() -> Connections {
         Connections::from_json(
