@@ -88,7 +88,9 @@ fn main() -> ExitCode {
         Command::Validate { definition } => validate(&definition),
         Command::Graph(args) => graph::run(&args),
         Command::Worker(args) => worker::run(&args),
-        Command::Server(args) => steppe_server::run(args.options())
+        Command::Server(args) => args
+            .options()
+            .and_then(steppe_server::run)
             .map(|()| ExitCode::SUCCESS)
             .map_err(Into::into),
     };

@@ -24,20 +24,50 @@
     }
   }
 
+  // With --credentials, requests are signed with the key the user signed in with (sigv4.js).
+  async function signed(method, url, headers, body) {
+    const credentials = window.SteppeSigV4 && SteppeSigV4.credentials();
+    if (!credentials) return headers;
+    return { ...headers, ...(await SteppeSigV4.sign(credentials, method, url, headers, body)) };
+  }
+
+  const AUTH_ERRORS = ["MissingAuthenticationTokenException", "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException"];
+
+  // Asks for an access key (once per tab) when the server wants signed requests.
+  function signIn(type) {
+    const dialog = document.getElementById("dialog");
+    const form = document.getElementById("dialog-form");
+    if (dialog.open) return;
+    const secure = window.SteppeSigV4 && SteppeSigV4.available();
+    form.innerHTML = `<h2>Sign in</h2>
+      <p class="muted">This server wants requests signed with an access key from its --credentials file (${esc(type)}).</p>
+      ${secure ? `<label>Access key id <input name="key" autocomplete="username" required></label>
+      <label>Secret access key <input name="secret" type="password" autocomplete="current-password" required></label>
+      <label>Region <input name="region" value="us-east-1" required></label>
+      <menu><button value="cancel" formnovalidate>Cancel</button><button value="ok">Sign in</button></menu>`
+      : `<p class="diagnostic">This browser cannot sign requests on a plain-http page other than localhost: serve steppe over TLS (--tls-cert, --tls-key) or open it on localhost.</p><menu><button value="cancel">Close</button></menu>`}`;
+    dialog.onclose = () => {
+      if (dialog.returnValue !== "ok") return;
+      const data = new FormData(form);
+      SteppeSigV4.save({ accessKeyId: data.get("key"), secretAccessKey: data.get("secret"), region: data.get("region") });
+      route();
+    };
+    dialog.showModal();
+  }
+
   async function api(operation, body) {
-    const response = await fetch(API, {
-      method: "POST",
-      headers: {
-        "X-Amz-Target": `AWSStepFunctions.${operation}`,
-        "Content-Type": "application/x-amz-json-1.0",
-      },
-      body: JSON.stringify(body || {}),
-    });
+    const text = JSON.stringify(body || {});
+    const headers = await signed("POST", API, {
+      "X-Amz-Target": `AWSStepFunctions.${operation}`,
+      "Content-Type": "application/x-amz-json-1.0",
+    }, text);
+    const response = await fetch(API, { method: "POST", headers, body: text });
     const text = await response.text();
     let value = {};
     try { value = text ? JSON.parse(text) : {}; } catch (_) { value = { message: text }; }
     if (!response.ok) {
       const type = String(value.__type || "").split("#").pop();
+      if (AUTH_ERRORS.includes(type)) signIn(type);
       throw new ApiError(type, value.message || value.Message, response.status);
     }
     return value;
@@ -45,7 +75,9 @@
 
   async function consoleApi(path, options) {
     // The server refuses console POSTs without this header: other sites' pages cannot add it.
-    const headers = { ...(options && options.headers), "X-Steppe-Console": "1" };
+    const method = (options && options.method) || "GET";
+    const headers = await signed(method, BASE + path,
+      { ...(options && options.headers), "X-Steppe-Console": "1" }, (options && options.body) || "");
     const response = await fetch(BASE + path, { ...options, headers });
     const value = await response.json().catch(() => ({}));
     return { ok: response.ok, status: response.status, value };

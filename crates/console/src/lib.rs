@@ -96,6 +96,13 @@ const FILES: &[(&str, Asset)] = &[
         },
     ),
     (
+        "sigv4.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/sigv4.js"),
+        },
+    ),
+    (
         "style.css",
         Asset {
             content_type: "text/css; charset=utf-8",
@@ -235,7 +242,7 @@ mod tests {
                 .saturating_sub(text.matches("http://www.w3.org").count());
             assert_eq!(fetches, 0, "{name} mentions an internet address");
         }
-        for file in ["app.js", "history.js", "style.css"] {
+        for file in ["app.js", "history.js", "sigv4.js", "style.css"] {
             assert!(page.contains(file), "index.html does not load {file}");
         }
     }

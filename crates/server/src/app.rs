@@ -36,6 +36,8 @@ pub struct App {
     pub clock_jumps: tokio::sync::watch::Sender<u64>,
     /// Bounds on connections, requests and Express executions.
     pub limits: Limits,
+    /// The keys API requests must be signed with (`--credentials`), if any.
+    pub credentials: Option<crate::auth::Credentials>,
     /// The `Host` headers answered.
     pub hosts: crate::hosts::Hosts,
     /// CPU-heavy requests (console drawings, compiling definitions, TestState) run one at a
@@ -78,6 +80,7 @@ impl App {
             clock_jumps: tokio::sync::watch::Sender::new(0),
             limits: options.limits.clone(),
             hosts: crate::hosts::Hosts::new(&options.allowed_hosts),
+            credentials: options.credentials.clone(),
             compute: Arc::new(tokio::sync::Semaphore::new(1)),
             random: Mutex::new(Random::new(seed)),
         }

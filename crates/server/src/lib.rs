@@ -25,6 +25,7 @@
 
 mod app;
 mod arn;
+pub mod auth;
 mod deletion;
 mod driver;
 mod effects;
@@ -126,6 +127,9 @@ pub struct Options {
     pub http_allow: Vec<String>,
     /// Hosts, addresses or CIDR ranges they may not reach.
     pub http_deny: Vec<String>,
+    /// The keys API requests must be signed with (`--credentials`); `None` accepts any
+    /// signature, or none.
+    pub credentials: Option<auth::Credentials>,
     /// The clock again, when it can be moved forward through `POST /steppe/clock`
     /// (`--time-scale`); `clock` must then be this same clock.
     pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
@@ -155,6 +159,7 @@ impl Default for Options {
             http_allow: Vec::new(),
             http_deny: Vec::new(),
             clock_control: None,
+            credentials: None,
         }
     }
 }
@@ -234,6 +239,10 @@ pub struct ServerArgs {
     /// repeatable; comes before --http-allow.
     #[arg(long = "http-deny", value_name = "HOST|CIDR")]
     pub http_deny: Vec<String>,
+    /// An AWS shared-credentials file (profiles with aws_access_key_id, aws_secret_access_key
+    /// and optionally aws_account_id): every API request must be SigV4-signed by one of its keys.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
     /// Run time N times faster (Waits, retry back-offs, timeouts and history timestamps alike),
     /// and let `POST /steppe/clock {"advanceSeconds": S}` move it forward: for tests.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -241,9 +250,13 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    /// The options these arguments ask for.
-    pub fn options(&self) -> Options {
-        Options {
+    /// The options these arguments ask for; fails when the credentials file cannot be used.
+    pub fn options(&self) -> Result<Options, Error> {
+        let credentials = match &self.credentials {
+            Some(path) => Some(auth::Credentials::load(path).map_err(Error::Credentials)?),
+            None => None,
+        };
+        Ok(Options {
             listen: self.listen,
             storage: if self.in_memory {
                 Storage::Memory
@@ -271,8 +284,9 @@ impl ServerArgs {
             allowed_hosts: self.allowed_hosts.clone(),
             http_allow: self.http_allow.clone(),
             http_deny: self.http_deny.clone(),
+            credentials,
             ..self.clock_options()
-        }
+        })
     }
 }
 
@@ -334,6 +348,9 @@ pub enum Error {
     /// A `--service-endpoint` is malformed.
     #[error("--service-endpoint {0}")]
     ServiceEndpoint(#[from] steppe_tasks::services::BadEndpoint),
+    /// The `--credentials` file cannot be used.
+    #[error("--credentials {0}")]
+    Credentials(String),
     /// An `--http-allow` or `--http-deny` rule is malformed.
     #[error("--http-allow/--http-deny: {0}")]
     Destinations(String),
@@ -559,6 +576,13 @@ pub fn run(options: Options) -> Result<(), Error> {
             Storage::Memory => "data in memory only".to_string(),
             Storage::Custom(_) => "data in a custom store".to_string(),
         };
+        if !options.listen.ip().is_loopback() && options.credentials.is_none() {
+            eprintln!(
+                "steppe: warning: listening on {} without --credentials: anyone who reaches \
+                 this address can do anything",
+                options.listen
+            );
+        }
         let server = start(options).await?;
         eprintln!(
             "steppe: listening on http://{address} ({storage}; {} running executions recovered); \

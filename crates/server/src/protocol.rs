@@ -66,7 +66,12 @@ const CLOCK_ADVANCE_SECONDS_MAX: u64 = 366 * 24 * 60 * 60;
 
 /// `POST /steppe/clock` with `{"advanceSeconds": S}`: moves the clock `S` seconds forward
 /// (timers that fall due fire at once) and answers as `GET` does; 404 without `--time-scale`.
-async fn advance_clock(State(app): State<Arc<App>>, body: Body) -> Response {
+async fn advance_clock(
+    State(app): State<Arc<App>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Some(control) = app.clock_control.clone() else {
         return not_found().await;
     };
@@ -74,6 +79,9 @@ async fn advance_clock(State(app): State<Arc<App>>, body: Body) -> Response {
         Ok(bytes) => bytes,
         Err(error) => return respond(Err(error)),
     };
+    if let Err(error) = verify_signature(&app, "POST", &uri, &headers, &bytes) {
+        return respond(Err(error));
+    }
     let seconds = serde_json::from_slice::<Value>(&bytes)
         .ok()
         .and_then(|body| body.get("advanceSeconds").and_then(Value::as_u64))
@@ -91,6 +99,32 @@ async fn advance_clock(State(app): State<Arc<App>>, body: Body) -> Response {
     app.driver.clock_moved();
     app.clock_jumps.send_modify(|jumps| *jumps += 1);
     clock(State(app)).await
+}
+
+/// With `--credentials`, checks the request's SigV4 signature (see `auth.rs`).
+fn verify_signature(
+    app: &App,
+    method: &str,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let Some(credentials) = &app.credentials else {
+        return Ok(());
+    };
+    let signed = crate::auth::Signed {
+        method,
+        path_and_query: uri.path_and_query().map_or("/", |path| path.as_str()),
+        headers: headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect(),
+        body,
+    };
+    // Signatures carry real time, whatever the server's clock runs at (`--time-scale`).
+    let real_now = steppe_runtime::Clock::now_millis(&steppe_runtime::SystemClock);
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(real_now.max(0) as u64);
+    credentials.verify(&signed, now).map(|_caller| ())
 }
 
 /// Refuses requests whose `Host` the server does not answer to (see `hosts.rs`).
@@ -146,6 +180,13 @@ async fn console(
         Ok(bytes) => bytes,
         Err(error) => return respond(Err(error)),
     };
+    // The page and its files hold no data; what the console's endpoints answer (task tokens
+    // among it) is behind the same credentials as the API.
+    if uri.path().starts_with("/console/api/") {
+        if let Err(error) = verify_signature(&app, method.as_str(), &uri, &headers, &body) {
+            return respond(Err(error));
+        }
+    }
     let path = uri.path();
     let answer = if path == steppe_console::TASKS_PATH {
         let execution_arn = uri.query().and_then(|query| {
@@ -304,7 +345,19 @@ async fn not_found() -> Response {
     }))
 }
 
-async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+async fn handle(
+    State(app): State<Arc<App>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_body(body, app.limits.body_read_timeout).await {
+        Ok(bytes) => bytes,
+        Err(error) => return respond(Err(error)),
+    };
+    if let Err(error) = verify_signature(&app, "POST", &uri, &headers, &bytes) {
+        return respond(Err(error));
+    }
     let target = headers
         .get("x-amz-target")
         .and_then(|value| value.to_str().ok())
@@ -317,10 +370,6 @@ async fn handle(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
         )));
     };
     let operation = operation.to_string();
-    let bytes = match read_body(body, app.limits.body_read_timeout).await {
-        Ok(bytes) => bytes,
-        Err(error) => return respond(Err(error)),
-    };
     let request = match parse_body(&bytes) {
         Ok(request) => request,
         Err(error) => return respond(Err(error)),
