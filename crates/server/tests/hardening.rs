@@ -37,6 +37,11 @@ async fn create_express(client: &aws_sdk_sfn::Client, name: &str, definition: &s
         .state_machine_arn
 }
 
+/// The tests that load the machine (spinning loops, floods, huge requests) run one at a time,
+/// so that each one's latency probe measures its own server, not the others' load.
+static HEAVY: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+
 /// How long a probe may take while the server is busy: far below the seconds a starved or
 /// monopolised server took (for ever, 22 s, 15 s), and far above what a loaded 2-core CI
 /// machine adds to a quick answer (a probe once took 2.1 s there while builds ran).
@@ -84,6 +89,7 @@ async fn probe_while<T>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_express_loop_times_out_and_leaves_the_server_responsive() {
+    let _alone = HEAVY.lock().await;
     let server = server_with(Limits::default()).await;
     let client = client(server.local_addr());
     let machine = create_express(&client, "spin", SPIN).await;
@@ -128,6 +134,7 @@ async fn an_express_loop_times_out_and_leaves_the_server_responsive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn express_executions_past_the_limit_are_throttled_and_memory_stays_bounded() {
+    let _alone = HEAVY.lock().await;
     const RUNNING_MAX: u64 = 300;
     const ATTEMPTS: usize = 3_000;
     let server = server_with(Limits {
@@ -208,6 +215,7 @@ fn rss_bytes() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_tags_are_refused_without_stalling_other_requests() {
+    let _alone = HEAVY.lock().await;
     let server = memory_server().await;
     let address = server.local_addr();
     let client = client(address);
@@ -271,6 +279,7 @@ fn dense_definition() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dense_drawing_is_refused_without_stalling_other_requests() {
+    let _alone = HEAVY.lock().await;
     let server = memory_server().await;
     let address = server.local_addr();
     let body = json!({"definition": dense_definition()}).to_string();
