@@ -80,7 +80,8 @@ pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long sent data may stay unacknowledged before the connection counts as dead.
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The advisory lock class (first key) of an exclusive store; the second key is
-/// `hashtext` of the schema's name (of `''` without one). ("STPP" in ASCII.)
+/// `hashtext` of the connection's `search_path` (the schema's name when one is given), which
+/// is set before the schema need exist. ("STPP" in ASCII.)
 const EXCLUSIVE_LOCK_CLASS: i32 = 0x5354_5050;
 /// The longest schema name PostgreSQL keeps (NAMEDATALEN - 1).
 const SCHEMA_NAME_BYTES_MAX: usize = 63;
@@ -116,6 +117,17 @@ impl std::fmt::Debug for PostgresOptions {
     }
 }
 
+impl PostgresOptions {
+    /// `user@host:port/database (schema s)`: where the store keeps its data, as its
+    /// messages name it (no password).
+    pub fn place(&self) -> String {
+        match self.url.parse::<tokio_postgres::Config>() {
+            Ok(config) => describe(&config, self.schema.as_deref()),
+            Err(_) => "(a URL that does not parse)".to_string(),
+        }
+    }
+}
+
 /// A submitted group of writes and its callback.
 type Group = (Vec<Write>, Done);
 
@@ -140,9 +152,8 @@ pub struct PostgresStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: deadpool_postgres::Pool,
     writer_pool: deadpool_postgres::Pool,
-    /// The connection holding the exclusive lock and the lock's name (the schema's), if
-    /// the store is exclusive.
-    lock: Mutex<Option<(tokio_postgres::Client, String)>>,
+    /// The connection holding the exclusive lock, if the store is exclusive.
+    lock: Mutex<Option<tokio_postgres::Client>>,
     /// The database and schema, as errors name them (no password).
     place: String,
 }
@@ -209,14 +220,14 @@ impl PostgresStore {
         if let Some(writer) = lock(&self.writer).take() {
             let _ = writer.join();
         }
-        if let Some((client, key)) = lock(&self.lock).take() {
+        if let Some(client) = lock(&self.lock).take() {
             // Released explicitly, so that the next server finds it free at once (a closed
             // connection's lock goes only once its backend notices).
             let _ = block_on(&self.handle, async move {
                 client
                     .execute(
-                        "SELECT pg_advisory_unlock($1, hashtext($2))",
-                        &[&EXCLUSIVE_LOCK_CLASS, &key],
+                        "SELECT pg_advisory_unlock($1, hashtext(current_setting('search_path')))",
+                        &[&EXCLUSIVE_LOCK_CLASS],
                     )
                     .await
                     .map_err(|e| error::statement_error(&e))
@@ -323,7 +334,7 @@ async fn connect(
     place: String,
 ) -> Result<
     (
-        Option<(tokio_postgres::Client, String)>,
+        Option<tokio_postgres::Client>,
         deadpool_postgres::Pool,
         deadpool_postgres::Pool,
     ),
@@ -335,27 +346,22 @@ async fn connect(
         .map_err(|e| unreachable_database(&place, &e))?;
     tokio::spawn(connection);
     if exclusive {
-        take_exclusive_lock(&client, schema.as_deref(), &place).await?;
+        take_exclusive_lock(&client, &place).await?;
     }
     schema::migrate(&mut client, schema.as_deref(), &place).await?;
     let readers = pool(&config, READERS_MAX)?;
     let writer_pool = pool(&config, 1)?;
     // The writer's connection now, so that a first commit needs no connect.
     drop(writer_pool.get().await.map_err(error::pool_error)?);
-    let key = schema.unwrap_or_default();
-    Ok((exclusive.then_some((client, key)), readers, writer_pool))
+    Ok((exclusive.then_some(client), readers, writer_pool))
 }
 
 /// Takes the exclusive lock on this connection, or says who holds the database.
-async fn take_exclusive_lock(
-    client: &tokio_postgres::Client,
-    schema: Option<&str>,
-    place: &str,
-) -> Result<(), Error> {
+async fn take_exclusive_lock(client: &tokio_postgres::Client, place: &str) -> Result<(), Error> {
     let row = client
         .query_one(
-            "SELECT pg_try_advisory_lock($1, hashtext($2))",
-            &[&EXCLUSIVE_LOCK_CLASS, &schema.unwrap_or("")],
+            "SELECT pg_try_advisory_lock($1, hashtext(current_setting('search_path')))",
+            &[&EXCLUSIVE_LOCK_CLASS],
         )
         .await
         .map_err(|e| error::statement_error(&e))?;
