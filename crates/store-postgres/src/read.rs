@@ -34,17 +34,28 @@ pub(crate) async fn load_resources(client: Client) -> Result<Vec<Result<Resource
         .collect())
 }
 
-pub(crate) async fn allocate_execution_id(client: Client) -> Result<u64, Error> {
-    let rows = query(&client, "SELECT nextval('execution_ids')", &[]).await?;
-    let id = match rows.first() {
-        Some(row) => column::<i64>(row, 0)?,
-        None => return Err(Error::Decode("nextval answered no row".into())),
+/// Reserves a block of execution ids: `[first, first + increment)`, as `(first, increment)`.
+pub(crate) async fn reserve_execution_ids(client: Client) -> Result<(u64, u64), Error> {
+    let rows = query(
+        &client,
+        "SELECT nextval('execution_ids'), seqincrement FROM pg_sequence
+         WHERE seqrelid = 'execution_ids'::regclass",
+        &[],
+    )
+    .await?;
+    let Some(row) = rows.first() else {
+        return Err(Error::Decode(
+            "the sequence execution_ids is missing".into(),
+        ));
     };
+    let (first, increment) = (column::<i64>(row, 0)?, column::<i64>(row, 1)?);
     // The sequence starts at 1 and only grows; anything else was not made by steppe.
-    u64::try_from(id)
-        .ok()
-        .filter(|&id| id != 0)
-        .ok_or_else(|| Error::Decode(format!("execution_ids gave {id}")))
+    match (u64::try_from(first), u64::try_from(increment)) {
+        (Ok(first), Ok(increment)) if first > 0 && increment > 0 => Ok((first, increment)),
+        _ => Err(Error::Decode(format!(
+            "execution_ids gave {first} (increment {increment})"
+        ))),
+    }
 }
 
 const EXECUTION_COLUMNS: &str = "e.id, e.arn, e.state_machine_arn, e.version_arn, e.alias_arn,
