@@ -37,6 +37,11 @@ pub(crate) fn pool_error(error: deadpool_postgres::PoolError) -> Error {
     match error {
         deadpool_postgres::PoolError::Backend(error) => statement_error(&error),
         deadpool_postgres::PoolError::Closed => Error::Closed,
+        // The writer's new connection could not take the exclusive lock: another server
+        // took the database while this one's connection was gone.
+        deadpool_postgres::PoolError::PostCreateHook(deadpool_postgres::HookError::Message(
+            message,
+        )) => Error::Database(message.into_owned()),
         other => Error::Database(format!("no PostgreSQL connection: {other}")),
     }
 }

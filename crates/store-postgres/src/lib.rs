@@ -24,10 +24,12 @@
 //! execution, a refused transition, a serialization failure or a deadlock is
 //! [`Error::Conflict`]; a row that is not what the schema wrote is [`Error::Decode`].
 //!
-//! With [`PostgresOptions::exclusive`] (what `steppe server --postgres` sets), the store
-//! holds a session-level advisory lock on a connection of its own for as long as it is
-//! open, and a second exclusive store on the same database and schema is refused
-//! ([`Error::DataDir`]): until execution leases exist, one server per database.
+//! With [`PostgresOptions::exclusive`] (what `steppe server --postgres` sets), the writer's
+//! connection takes a session-level advisory lock when it is made, and holds it for as long
+//! as it lives: a second exclusive store on the same database and schema is refused at open
+//! ([`Error::DataDir`]), until execution leases exist, one server per database. If the
+//! connection is lost, so is the lock; the replacement connection must take it again, and
+//! while another server holds it every commit fails ([`Error::Database`]).
 //!
 //! ```no_run
 //! use steppe_store::Store;
@@ -152,8 +154,8 @@ pub struct PostgresStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: deadpool_postgres::Pool,
     writer_pool: deadpool_postgres::Pool,
-    /// The connection holding the exclusive lock, if the store is exclusive.
-    lock: Mutex<Option<tokio_postgres::Client>>,
+    /// Whether the writer's connection holds the exclusive lock.
+    exclusive: bool,
     /// The database and schema, as errors name them (no password).
     place: String,
     /// Execution ids reserved from the sequence and not yet handed out: one round trip
@@ -189,7 +191,7 @@ impl PostgresStore {
             let (schema, exclusive) = (options.schema.clone(), options.exclusive);
             async move { connect(config, schema, exclusive, place).await }
         });
-        let (lock, readers, writer_pool) = match opened {
+        let (readers, writer_pool) = match opened {
             Ok(opened) => opened,
             Err(error) => {
                 runtime.shutdown_background();
@@ -211,7 +213,7 @@ impl PostgresStore {
             writer: Mutex::new(Some(writer)),
             readers,
             writer_pool,
-            lock: Mutex::new(lock),
+            exclusive: options.exclusive,
             place,
             execution_ids: Mutex::new(0..0),
         })
@@ -224,10 +226,12 @@ impl PostgresStore {
         if let Some(writer) = lock(&self.writer).take() {
             let _ = writer.join();
         }
-        if let Some(client) = lock(&self.lock).take() {
+        if self.exclusive {
             // Released explicitly, so that the next server finds it free at once (a closed
             // connection's lock goes only once its backend notices).
+            let pool = self.writer_pool.clone();
             let _ = block_on(&self.handle, async move {
+                let client = pool.get().await.map_err(error::pool_error)?;
                 client
                     .execute(
                         "SELECT pg_advisory_unlock($1, hashtext(current_setting('search_path')))",
@@ -329,57 +333,45 @@ fn check_schema_name(schema: &str) -> Result<(), Error> {
     }
 }
 
-/// Opens the lock connection (when exclusive) and takes the lock, migrates the schema, and
-/// makes the pools.
+/// Makes the pools (the writer's connection taking the exclusive lock, when asked), then
+/// migrates the schema on the writer's connection: under the lock, so that a refused server
+/// changes nothing.
 async fn connect(
     config: tokio_postgres::Config,
     schema: Option<String>,
     exclusive: bool,
     place: String,
-) -> Result<
-    (
-        Option<tokio_postgres::Client>,
-        deadpool_postgres::Pool,
-        deadpool_postgres::Pool,
-    ),
-    Error,
-> {
-    let (mut client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| unreachable_database(&place, &e))?;
-    tokio::spawn(connection);
-    if exclusive {
-        take_exclusive_lock(&client, &place).await?;
-    }
-    schema::migrate(&mut client, schema.as_deref(), &place).await?;
-    let readers = pool(&config, READERS_MAX)?;
-    let writer_pool = pool(&config, 1)?;
-    // The writer's connection now, so that a first commit needs no connect.
-    drop(writer_pool.get().await.map_err(error::pool_error)?);
-    Ok((exclusive.then_some(client), readers, writer_pool))
+) -> Result<(deadpool_postgres::Pool, deadpool_postgres::Pool), Error> {
+    let readers = pool(&config, READERS_MAX, None)?;
+    let writer_pool = pool(&config, 1, exclusive.then(|| held(&place)))?;
+    let mut writer = writer_pool.get().await.map_err(|error| match error {
+        deadpool_postgres::PoolError::PostCreateHook(deadpool_postgres::HookError::Message(
+            message,
+        )) => Error::DataDir(message.into_owned()),
+        deadpool_postgres::PoolError::Backend(error) => unreachable_database(&place, &error),
+        other => error::pool_error(other),
+    })?;
+    schema::migrate(&mut writer, schema.as_deref(), &place).await?;
+    Ok((readers, writer_pool))
 }
 
-/// Takes the exclusive lock on this connection, or says who holds the database.
-async fn take_exclusive_lock(client: &tokio_postgres::Client, place: &str) -> Result<(), Error> {
-    let row = client
-        .query_one(
-            "SELECT pg_try_advisory_lock($1, hashtext(current_setting('search_path')))",
-            &[&EXCLUSIVE_LOCK_CLASS],
-        )
-        .await
-        .map_err(|e| error::statement_error(&e))?;
-    if error::column::<bool>(&row, 0)? {
-        Ok(())
-    } else {
-        Err(Error::DataDir(format!(
-            "the PostgreSQL database {place} is in use by another steppe server (its connection holds steppe's advisory lock there; pg_locks shows which)"
-        )))
-    }
+/// What a server refused because another holds the database is told.
+fn held(place: &str) -> String {
+    format!(
+        "the PostgreSQL database {place} is in use by another steppe server (its connection holds steppe's advisory lock there; pg_locks shows which)"
+    )
 }
 
-/// A pool of at most `size` connections.
-fn pool(config: &tokio_postgres::Config, size: usize) -> Result<deadpool_postgres::Pool, Error> {
+/// Takes the exclusive lock: `pg_try_advisory_lock`, session level.
+const LOCK_SQL: &str = "SELECT pg_try_advisory_lock($1, hashtext(current_setting('search_path')))";
+
+/// A pool of at most `size` connections; with `exclusive`, each connection takes the
+/// exclusive lock when made and is refused (with that text) when another session holds it.
+fn pool(
+    config: &tokio_postgres::Config,
+    size: usize,
+    exclusive: Option<String>,
+) -> Result<deadpool_postgres::Pool, Error> {
     let manager = deadpool_postgres::Manager::from_config(
         config.clone(),
         tokio_postgres::NoTls,
@@ -387,12 +379,29 @@ fn pool(config: &tokio_postgres::Config, size: usize) -> Result<deadpool_postgre
             recycling_method: deadpool_postgres::RecyclingMethod::Fast,
         },
     );
-    deadpool_postgres::Pool::builder(manager)
+    let mut builder = deadpool_postgres::Pool::builder(manager)
         .max_size(size)
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .wait_timeout(Some(POOL_WAIT_TIMEOUT))
         .create_timeout(Some(CONNECT_TIMEOUT))
-        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT));
+    if let Some(refusal) = exclusive {
+        builder = builder.post_create(deadpool_postgres::Hook::async_fn(move |client, _| {
+            let refusal = refusal.clone();
+            Box::pin(async move {
+                let row = client
+                    .query_one(LOCK_SQL, &[&EXCLUSIVE_LOCK_CLASS])
+                    .await
+                    .map_err(deadpool_postgres::HookError::Backend)?;
+                match row.try_get::<_, bool>(0) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(deadpool_postgres::HookError::message(refusal)),
+                    Err(error) => Err(deadpool_postgres::HookError::Backend(error)),
+                }
+            })
+        }));
+    }
+    builder
         .build()
         .map_err(|e| Error::Database(format!("cannot make a PostgreSQL pool: {e}")))
 }

@@ -13,7 +13,7 @@ fn postgres_store_rolls_back_a_failing_group_alone() {
     let store = PostgresStore::open(&options).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let writer = runtime
-        .block_on(async { pool(&connection_config(&options).unwrap(), 1) })
+        .block_on(async { pool(&connection_config(&options).unwrap(), 1, None) })
         .unwrap();
     let group = |writes: Vec<Write>| -> (Vec<Write>, Done) { (writes, Box::new(|_| {})) };
     let insert = |id: u64| Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1)));

@@ -10,6 +10,15 @@ use steppe_store::*;
 use steppe_store_postgres::testing::{fresh_schema, Session};
 use steppe_store_postgres::{PostgresOptions, PostgresStore};
 
+/// The options with their schema's name as the connections' application name, to find
+/// this store's connections among other tests'; and that name.
+fn named_after_schema(options: PostgresOptions) -> (PostgresOptions, String) {
+    let schema = options.schema.clone().expect("a test schema");
+    let separator = if options.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}application_name={schema}", options.url);
+    (PostgresOptions { url, ..options }, schema)
+}
+
 #[test]
 fn postgres_store_passes_the_suite() {
     let Some(options) = fresh_schema("postgres_store_passes_the_suite") else {
@@ -118,13 +127,7 @@ fn a_dropped_connection_is_a_retryable_error_and_the_store_recovers() {
     else {
         return;
     };
-    // An application name of its own, to find this store's connections among other tests'.
-    let schema = options.schema.clone().unwrap();
-    let separator = if options.url.contains('?') { '&' } else { '?' };
-    let options = PostgresOptions {
-        url: format!("{}{separator}application_name={schema}", options.url),
-        ..options
-    };
+    let (options, schema) = named_after_schema(options);
     let store = PostgresStore::open(&options).unwrap();
     submit(
         &store,
@@ -290,4 +293,70 @@ fn a_newer_schema_is_refused_and_a_damaged_row_is_a_decode_error() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn an_exclusive_store_that_lost_its_lock_writes_nothing_until_it_takes_it_back() {
+    let Some(options) =
+        fresh_schema("an_exclusive_store_that_lost_its_lock_writes_nothing_until_it_takes_it_back")
+    else {
+        return;
+    };
+    let (options, schema) = named_after_schema(options);
+    let options = PostgresOptions {
+        exclusive: true,
+        ..options
+    };
+    let first = PostgresStore::open(&options).unwrap();
+    submit(
+        &first,
+        vec![Write::InsertExecution(Box::new(row(1, "a", 1)))],
+    )
+    .unwrap();
+    // The lock's connection ends (a PostgreSQL restart, a network cut), and another server
+    // takes the database.
+    let session = Session::open(&PostgresOptions {
+        exclusive: false,
+        ..options.clone()
+    });
+    let ended = session.column_i64(&format!(
+        "SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_locks
+         WHERE locktype = 'advisory' AND pid IN
+         (SELECT pid FROM pg_stat_activity WHERE application_name = '{schema}')"
+    ));
+    assert_eq!(ended, [1]);
+    let started = std::time::Instant::now();
+    let second = loop {
+        match PostgresStore::open(&options) {
+            Ok(second) => break second,
+            Err(Error::DataDir(_)) if started.elapsed().as_secs() < 30 => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(error) => panic!("{error:?}"),
+        }
+    };
+    // The first writes nothing while the second holds the database: every attempt is a
+    // retryable error, and once its connection is replaced, one that says why.
+    let held = format!(
+        "the PostgreSQL database {} is in use by another steppe server (its connection holds steppe's advisory lock there; pg_locks shows which)",
+        first.place()
+    );
+    let mut reasons = Vec::new();
+    for _ in 0..3 {
+        match submit(
+            &first,
+            vec![Write::InsertExecution(Box::new(row(2, "b", 1)))],
+        ) {
+            Err(Error::Database(reason)) => reasons.push(reason),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(reasons.contains(&held), "{reasons:?}");
+    assert!(second.execution(2).unwrap().is_none());
+    second.close();
+    submit(
+        &first,
+        vec![Write::InsertExecution(Box::new(row(2, "b", 1)))],
+    )
+    .unwrap();
 }
