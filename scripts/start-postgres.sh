@@ -64,24 +64,33 @@ rm -rf "$cluster"
 mkdir -p "$cluster"
 if [ "$(id -u)" -eq 0 ]; then chown postgres: "$cluster"; fi
 
+as_owner "$bin/initdb" -D "$cluster/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$cluster/initdb.log" 2>&1 \
+  || { cat "$cluster/initdb.log" >&2; exit 1; }
+
+# Ports from 54329 up lie in Linux's ephemeral range, so a port nobody listens on can still be
+# taken by an outgoing connection's local end: a start that cannot bind tries the next port.
 port=""
 for candidate in $(seq "$port_first" "$port_last"); do
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
+  if (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
+    continue
+  fi
+  # Each test opens a few pools at once, and tests run in parallel: room for 300 connections.
+  if as_owner "$bin/pg_ctl" -D "$cluster/data" -l "$cluster/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $candidate -k $cluster -c max_connections=300" start >/dev/null 2>&1; then
     port=$candidate
     break
   fi
+  if ! grep -q "could not create any TCP/IP sockets" "$cluster/server.log"; then
+    cat "$cluster/server.log" >&2
+    exit 1
+  fi
+  as_owner mv "$cluster/server.log" "$cluster/server-$candidate.log"
 done
 if [ -z "$port" ]; then
   echo "start-postgres: no free port from $port_first to $port_last" >&2
   exit 1
 fi
 
-as_owner "$bin/initdb" -D "$cluster/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$cluster/initdb.log" 2>&1 \
-  || { cat "$cluster/initdb.log" >&2; exit 1; }
-# Each test opens a few pools at once, and tests run in parallel: room for 300 connections.
-as_owner "$bin/pg_ctl" -D "$cluster/data" -l "$cluster/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $cluster -c max_connections=300" start >/dev/null \
-  || { cat "$cluster/server.log" >&2; exit 1; }
 as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres steppe
 as_owner sh -c "echo $port >'$cluster/port'"
 url="postgres://postgres@127.0.0.1:$port/steppe"
