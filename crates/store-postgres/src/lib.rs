@@ -199,13 +199,22 @@ impl PostgresStore {
             }
         };
         let (sender, receiver) = mpsc::sync_channel(SUBMIT_QUEUE_MAX);
-        let writer = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("steppe-postgres-writer".into())
             .spawn({
                 let (handle, pool) = (handle.clone(), writer_pool.clone());
                 move || write::write_loop(handle, pool, receiver)
-            })
-            .map_err(|e| Error::Database(format!("cannot start the writer thread: {e}")))?;
+            });
+        let writer = match spawned {
+            Ok(writer) => writer,
+            Err(error) => {
+                // Dropping a runtime blocks, which panics inside an async context.
+                runtime.shutdown_background();
+                return Err(Error::Database(format!(
+                    "cannot start the writer thread: {error}"
+                )));
+            }
+        };
         Ok(PostgresStore {
             runtime: Mutex::new(Some(runtime)),
             handle,
