@@ -1,6 +1,6 @@
 //! The steppe server: AWS Step Functions' API over HTTP, with durable Standard executions.
 //!
-//! [`start`] opens the store (SQLite in a data directory, or memory), loads state machines,
+//! [`start`] opens the store (SQLite in a data directory, PostgreSQL, or memory), loads state machines,
 //! rebuilds what was running, re-arms timers and serves the AWS JSON 1.0 protocol. Any AWS
 //! SDK or the AWS CLI can talk to it with `--endpoint-url`.
 //!
@@ -50,6 +50,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use steppe_store::{MemoryStore, Store};
+use steppe_store_postgres::{PostgresOptions, PostgresStore};
 use steppe_store_sqlite::{SqliteOptions, SqliteStore};
 
 pub use error::ApiError;
@@ -65,6 +66,9 @@ pub enum Storage {
         /// Whether commits fsync; turn off only to measure everything else.
         fsync: bool,
     },
+    /// A PostgreSQL database, held by this server alone ([`PostgresOptions::exclusive`]
+    /// is set at start: until execution leases exist, one server per database).
+    Postgres(PostgresOptions),
     /// Memory only: everything is lost when the server stops.
     Memory,
     /// A store of the caller's (tests inject faults through this; other backends plug in here).
@@ -79,6 +83,7 @@ impl std::fmt::Debug for Storage {
                 .field("data_dir", data_dir)
                 .field("fsync", fsync)
                 .finish(),
+            Storage::Postgres(options) => f.debug_tuple("Postgres").field(options).finish(),
             Storage::Memory => f.write_str("Memory"),
             Storage::Custom(_) => f.write_str("Custom"),
         }
@@ -177,8 +182,20 @@ pub struct ServerArgs {
     /// Keep everything in memory (lost when the server stops).
     #[arg(long)]
     pub in_memory: bool,
-    /// Do not fsync commits (faster; an OS crash may lose acknowledged work).
-    #[arg(long)]
+    /// Keep Standard executions in this PostgreSQL database instead of SQLite:
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE. One server per database: a second one
+    /// is refused. (Since 0.1.0.)
+    #[arg(
+        long,
+        env = "STEPPE_POSTGRES_URL",
+        value_name = "URL",
+        conflicts_with_all = ["in_memory", "data_dir"],
+        hide_env_values = true
+    )]
+    pub postgres: Option<String>,
+    /// Do not fsync commits (faster; an OS crash may lose acknowledged work). SQLite only:
+    /// PostgreSQL's durability is its server's configuration.
+    #[arg(long, conflicts_with = "postgres")]
     pub no_fsync: bool,
     /// The region in ARNs.
     #[arg(long, default_value = "us-east-1")]
@@ -260,6 +277,12 @@ impl ServerArgs {
             listen: self.listen,
             storage: if self.in_memory {
                 Storage::Memory
+            } else if let Some(url) = &self.postgres {
+                Storage::Postgres(PostgresOptions {
+                    url: url.clone(),
+                    schema: None,
+                    exclusive: true,
+                })
             } else {
                 Storage::Sqlite {
                     data_dir: self.data_dir.clone(),
@@ -376,9 +399,9 @@ pub struct Server {
     driver: Arc<driver::Driver>,
     /// How many executions were running when the server started.
     pub recovered: usize,
-    /// The SQLite store the server opened, closed (and its data directory released) when
-    /// the server stops; a caller's own store is left open.
-    owned_store: Option<Arc<SqliteStore>>,
+    /// The store the server opened, closed (and its data directory or database released)
+    /// when the server stops; a caller's own store is left open.
+    owned_store: Option<OwnedStore>,
 }
 
 impl Server {
@@ -416,14 +439,23 @@ impl Server {
 /// runtime.
 pub async fn start(options: Options) -> Result<Server, Error> {
     let owned_store = match &options.storage {
-        Storage::Sqlite { data_dir, fsync } => Some(Arc::new(SqliteStore::open(&SqliteOptions {
-            data_dir: data_dir.clone(),
-            fsync: *fsync,
-        })?)),
-        _ => None,
+        Storage::Sqlite { data_dir, fsync } => Some(OwnedStore::Sqlite(Arc::new(
+            SqliteStore::open(&SqliteOptions {
+                data_dir: data_dir.clone(),
+                fsync: *fsync,
+            })?,
+        ))),
+        Storage::Postgres(postgres) => Some(OwnedStore::Postgres(Arc::new(PostgresStore::open(
+            &PostgresOptions {
+                exclusive: true,
+                ..postgres.clone()
+            },
+        )?))),
+        Storage::Memory | Storage::Custom(_) => None,
     };
     let store: Arc<dyn Store> = match (&options.storage, &owned_store) {
-        (_, Some(sqlite)) => sqlite.clone(),
+        (_, Some(OwnedStore::Sqlite(sqlite))) => sqlite.clone(),
+        (_, Some(OwnedStore::Postgres(postgres))) => postgres.clone(),
         (Storage::Custom(store), None) => store.clone(),
         (_, None) => Arc::new(MemoryStore::new()),
     };
@@ -531,11 +563,21 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     })
 }
 
+/// A store the server opened (and so closes).
+#[derive(Debug)]
+enum OwnedStore {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PostgresStore>),
+}
+
 /// Closes the store the server opened: tasks still finishing (a drain, an integration on
-/// the blocking pool) may hold it, but the data directory must be free for the next server.
-fn close_store(store: Option<Arc<SqliteStore>>) {
-    if let Some(store) = store {
-        store.close();
+/// the blocking pool) may hold it, but the data directory or database must be free for the
+/// next server.
+fn close_store(store: Option<OwnedStore>) {
+    match store {
+        Some(OwnedStore::Sqlite(store)) => store.close(),
+        Some(OwnedStore::Postgres(store)) => store.close(),
+        None => {}
     }
 }
 
@@ -573,6 +615,7 @@ pub fn run(options: Options) -> Result<(), Error> {
     runtime.block_on(async {
         let storage = match &options.storage {
             Storage::Sqlite { data_dir, .. } => format!("data in {}", data_dir.display()),
+            Storage::Postgres(postgres) => format!("data in PostgreSQL {}", postgres.place()),
             Storage::Memory => "data in memory only".to_string(),
             Storage::Custom(_) => "data in a custom store".to_string(),
         };
@@ -615,7 +658,40 @@ async fn stop_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_listen;
+    use super::{parse_listen, ServerArgs, Storage};
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    #[test]
+    fn postgres_replaces_sqlite_and_refuses_sqlite_only_flags() {
+        let url = "postgres://steppe:secret@db.example:5433/steppe";
+        let cli = Cli::try_parse_from(["steppe", "--postgres", url]).unwrap();
+        match cli.server.options().unwrap().storage {
+            Storage::Postgres(options) => {
+                assert_eq!(options.url, url);
+                assert!(options.exclusive && options.schema.is_none());
+                assert_eq!(options.place(), "steppe@db.example:5433/steppe");
+                assert!(!format!("{options:?}").contains("secret"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for other in [["--data-dir", "d"], ["--in-memory", ""], ["--no-fsync", ""]] {
+            let args = ["steppe", "--postgres", url]
+                .into_iter()
+                .chain(other.into_iter().filter(|arg| !arg.is_empty()));
+            let error = Cli::try_parse_from(args).err().expect("refused");
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{other:?}"
+            );
+        }
+    }
 
     #[test]
     fn listen_addresses() {

@@ -1,13 +1,18 @@
-//! Standard executions in SQLite: they survive a restart, and executions dropped from memory
-//! are rebuilt by replaying their input log with the same events.
+//! Standard executions in SQLite and in PostgreSQL: they survive a restart, and executions
+//! dropped from memory are rebuilt by replaying their input log with the same events. On
+//! PostgreSQL a second server on the database is refused while the first runs. (The
+//! PostgreSQL tests skip without a test database, and fail so under CI: see
+//! `steppe_store_postgres::testing`.)
 
 mod common;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use common::*;
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use steppe_store_postgres::testing::fresh_schema;
+use steppe_store_postgres::PostgresOptions;
 
 /// Waits, a Map whose iterations wait, and a Task that fails (no integrations yet), is
 /// retried with back-off and caught.
@@ -33,18 +38,37 @@ const WORKFLOW: &str = r#"{
   }
 }"#;
 
-async fn sqlite_server(dir: &Path, cache_max: usize) -> steppe_server::Server {
-    steppe_server::start(steppe_server::Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: steppe_server::Storage::Sqlite {
-            data_dir: dir.to_path_buf(),
-            fsync: false,
-        },
-        cache_max,
-        ..steppe_server::Options::default()
-    })
-    .await
-    .expect("the server starts")
+/// Where a test's server keeps its data.
+enum Backend {
+    Sqlite(PathBuf),
+    Postgres(PostgresOptions),
+}
+
+impl Backend {
+    fn options(&self, cache_max: usize) -> steppe_server::Options {
+        steppe_server::Options {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            storage: match self {
+                Backend::Sqlite(dir) => steppe_server::Storage::Sqlite {
+                    data_dir: dir.clone(),
+                    fsync: false,
+                },
+                Backend::Postgres(options) => steppe_server::Storage::Postgres(options.clone()),
+            },
+            cache_max,
+            ..steppe_server::Options::default()
+        }
+    }
+
+    async fn server(&self, cache_max: usize) -> steppe_server::Server {
+        steppe_server::start(self.options(cache_max))
+            .await
+            .expect("the server starts")
+    }
+}
+
+fn sqlite(dir: &Path) -> Backend {
+    Backend::Sqlite(dir.to_path_buf())
 }
 
 /// What the engine gives in-process for the same input: status, output, and the history
@@ -138,7 +162,24 @@ async fn wait_for_end(client: &aws_sdk_sfn::Client, arn: &str, seconds: u64) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_continue_after_a_restart_with_the_history_of_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    let server = sqlite_server(dir.path(), 10_000).await;
+    continue_after_a_restart(&sqlite(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_continue_after_a_restart_on_postgres_and_a_second_server_is_refused() {
+    let Some(options) = fresh_schema(
+        "executions_continue_after_a_restart_on_postgres_and_a_second_server_is_refused",
+    ) else {
+        return;
+    };
+    continue_after_a_restart(&Backend::Postgres(options)).await;
+}
+
+/// Five executions parked in Waits when the server stops continue after it starts again, with
+/// the history and output of an uninterrupted run. While the first server runs, a second on
+/// the same PostgreSQL database is refused.
+async fn continue_after_a_restart(backend: &Backend) {
+    let server = backend.server(10_000).await;
     let client = client(server.local_addr());
     let machine = client
         .create_state_machine()
@@ -161,12 +202,23 @@ async fn executions_continue_after_a_restart_with_the_history_of_an_uninterrupte
             .unwrap();
         arns.push(started.execution_arn);
     }
+    if let Backend::Postgres(options) = backend {
+        let refused = steppe_server::start(backend.options(10_000)).await;
+        let place = options.place();
+        match refused {
+            Err(error) => assert_eq!(
+                error.to_string(),
+                format!("the PostgreSQL database {place} is in use by another steppe server (its connection holds steppe's advisory lock there; pg_locks shows which)")
+            ),
+            Ok(_) => panic!("a second server started on {place}"),
+        }
+    }
     // Stop the server while the executions are parked in their first Waits.
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.shutdown().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let server = sqlite_server(dir.path(), 10_000).await;
+    let server = backend.server(10_000).await;
     assert_eq!(server.recovered, 5);
     let client = common::client(server.local_addr());
     // The state machine came back too.
@@ -196,8 +248,22 @@ async fn executions_continue_after_a_restart_with_the_history_of_an_uninterrupte
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_dropped_from_memory_are_rebuilt_by_replay() {
     let dir = tempfile::tempdir().unwrap();
+    rebuilt_by_replay(&sqlite(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_dropped_from_memory_are_rebuilt_by_replay_on_postgres() {
+    let Some(options) =
+        fresh_schema("executions_dropped_from_memory_are_rebuilt_by_replay_on_postgres")
+    else {
+        return;
+    };
+    rebuilt_by_replay(&Backend::Postgres(options)).await;
+}
+
+async fn rebuilt_by_replay(backend: &Backend) {
     // Keep no execution in memory: every timer rebuilds its execution from the store.
-    let server = sqlite_server(dir.path(), 0).await;
+    let server = backend.server(0).await;
     let client = client(server.local_addr());
     let machine = client
         .create_state_machine()

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 use std::path::Path;
-use steppe_store::suite::{self, row, submit, transition};
+use steppe_store::suite;
 use steppe_store::*;
 use steppe_store_sqlite::{SqliteOptions, SqliteStore};
 
@@ -48,40 +48,12 @@ fn sqlite_store_keeps_the_suite_data_across_reopening() {
 }
 
 #[test]
-fn sqlite_store_commits_concurrent_submissions_in_groups() {
+fn sqlite_store_commits_concurrent_submissions_in_groups_with_fsync() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(
-        SqliteStore::open(&SqliteOptions {
-            data_dir: dir.path().to_path_buf(),
-            fsync: true,
-        })
-        .unwrap(),
-    );
-    let threads: Vec<_> = (0..8u64)
-        .map(|thread| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for i in 0..50u64 {
-                    let id = thread * 1000 + i + 1;
-                    submit(
-                        &*store,
-                        vec![
-                            Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1))),
-                            Write::Transition(Box::new(transition(id, 0, 1, 2))),
-                        ],
-                    )
-                    .unwrap();
-                }
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
-    let query = ExecutionQuery {
-        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
-        limit: 1000,
-        ..ExecutionQuery::default()
-    };
-    assert_eq!(store.list_executions(&query).unwrap().len(), 400);
+    let store = SqliteStore::open(&SqliteOptions {
+        data_dir: dir.path().to_path_buf(),
+        fsync: true,
+    })
+    .unwrap();
+    suite::concurrent_submissions(&store);
 }

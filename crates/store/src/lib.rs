@@ -15,8 +15,8 @@
 //!
 //! This crate has the trait, its records, the in-memory [`MemoryStore`] and, behind the
 //! cargo feature `suite`, the test suite every backend passes (`suite::run_all`). The
-//! backends live in crates of their own (`steppe-store-sqlite`, the embedded default), so
-//! this one knows no SQL.
+//! backends live in crates of their own (`steppe-store-sqlite`, the embedded default, and
+//! `steppe-store-postgres`), so this one knows no SQL.
 //!
 //! ```
 //! use steppe_store::{MemoryStore, Store, Write, Resource, Revision};
@@ -61,8 +61,9 @@ pub enum Error {
     /// integrity check): trying again will not help.
     #[error("the database is damaged: {0}")]
     Corrupt(String),
-    /// The data directory cannot be used: another server holds it, or its database is
-    /// missing. The text is the whole explanation, directory included.
+    /// The data directory (or PostgreSQL database) cannot be used: another server holds it,
+    /// its database is missing, or its schema is newer than this steppe. The text is the
+    /// whole explanation, directory or database included.
     #[error("{0}")]
     DataDir(String),
     /// A stored row would not decode.

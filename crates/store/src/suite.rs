@@ -21,6 +21,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("executions_and_their_log", executions_and_their_log),
     ("retention", retention),
     ("execution_ids", execution_ids),
+    ("concurrent_submissions", concurrent_submissions),
 ];
 
 /// Runs every case in [`CASES`], each on a fresh store from `open`.
@@ -422,4 +423,33 @@ pub fn execution_ids(store: &dyn Store) {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 400);
+}
+
+/// Groups submitted from 8 threads at once (50 each, an execution and its first
+/// transition) all commit; a backend with group commit commits them in shared transactions.
+pub fn concurrent_submissions(store: &dyn Store) {
+    std::thread::scope(|scope| {
+        for thread in 0..8u64 {
+            scope.spawn(move || {
+                for i in 0..50u64 {
+                    let id = thread * 1000 + i + 1;
+                    submit(
+                        store,
+                        vec![
+                            Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1))),
+                            Write::Transition(Box::new(transition(id, 0, 1, 2))),
+                        ],
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let query = ExecutionQuery {
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+        limit: 1000,
+        ..ExecutionQuery::default()
+    };
+    assert_eq!(store.list_executions(&query).unwrap().len(), 400);
+    assert_eq!(store.history_len(7050).unwrap(), 2);
 }

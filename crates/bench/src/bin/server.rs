@@ -1,5 +1,5 @@
 //! `cargo run --release -p steppe-bench --bin server`: figures for `steppe server` over
-//! loopback HTTP, with SQLite and fsync on.
+//! loopback HTTP, with SQLite and fsync on (or PostgreSQL).
 //!
 //! The server runs in this process on the same tokio runtime as the load generator (so the
 //! figures include the client's cost); requests are plain HTTP/1.1 keep-alive with the
@@ -10,7 +10,9 @@
 //! `STEPPE_BENCH_PARKED` (default 100000) parked executions, `STEPPE_BENCH_ONLY` (`standard`,
 //! `transitions`, `express`, `activity` or `parked`) to measure one figure, `STEPPE_BENCH_DIR` for the data
 //! directory (default a fresh one under the temp dir), `STEPPE_BENCH_NO_FSYNC=1` to turn
-//! fsync off.
+//! fsync off, `STEPPE_BENCH_STORE=postgres` to keep the data in PostgreSQL instead: the database
+//! `STEPPE_BENCH_POSTGRES_URL` names, or the one `scripts/start-postgres.sh` wrote to
+//! `target/postgres-url`, in a fresh schema (`bench_<pid>`).
 
 use serde_json::json;
 use std::net::SocketAddr;
@@ -78,21 +80,93 @@ impl Connection {
     }
 }
 
+/// Where the benchmarked server keeps its data.
+enum Store {
+    Sqlite {
+        data_dir: std::path::PathBuf,
+        fsync: bool,
+    },
+    Postgres(steppe_store_postgres::PostgresOptions),
+}
+
+impl Store {
+    /// The store the environment asks for.
+    fn from_env() -> Store {
+        match std::env::var("STEPPE_BENCH_STORE").as_deref() {
+            Ok("postgres") => {
+                let url = std::env::var("STEPPE_BENCH_POSTGRES_URL").unwrap_or_else(|_| {
+                    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../target/postgres-url");
+                    std::fs::read_to_string(&path)
+                        .unwrap_or_else(|e| {
+                            panic!(
+                                "STEPPE_BENCH_STORE=postgres needs STEPPE_BENCH_POSTGRES_URL or {} (scripts/start-postgres.sh): {e}",
+                                path.display()
+                            )
+                        })
+                        .trim()
+                        .to_string()
+                });
+                Store::Postgres(steppe_store_postgres::PostgresOptions {
+                    url,
+                    schema: Some(format!("bench_{}", std::process::id())),
+                    exclusive: true,
+                })
+            }
+            Ok("sqlite") | Err(_) => Store::Sqlite {
+                data_dir: std::env::var_os("STEPPE_BENCH_DIR").map_or_else(
+                    || std::env::temp_dir().join(format!("steppe-bench-{}", std::process::id())),
+                    std::path::PathBuf::from,
+                ),
+                fsync: std::env::var_os("STEPPE_BENCH_NO_FSYNC").is_none(),
+            },
+            Ok(other) => panic!("STEPPE_BENCH_STORE={other}: give sqlite or postgres"),
+        }
+    }
+
+    fn storage(&self) -> steppe_server::Storage {
+        match self {
+            Store::Sqlite { data_dir, fsync } => steppe_server::Storage::Sqlite {
+                data_dir: data_dir.clone(),
+                fsync: *fsync,
+            },
+            Store::Postgres(options) => steppe_server::Storage::Postgres(options.clone()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Store::Sqlite { data_dir, fsync } => format!(
+                "SQLite in {} (fsync {})",
+                data_dir.display(),
+                if *fsync { "on" } else { "off" }
+            ),
+            Store::Postgres(options) => format!(
+                "PostgreSQL {} (durability as that server is configured)",
+                options.place()
+            ),
+        }
+    }
+
+    /// Removes a data directory (a PostgreSQL schema is left for inspection).
+    fn clear(&self) {
+        if let Store::Sqlite { data_dir, .. } = self {
+            let _ = std::fs::remove_dir_all(data_dir);
+        }
+    }
+}
+
 fn main() {
     let seconds: u64 = env_number("STEPPE_BENCH_SECONDS", 5);
     let parked: u64 = env_number("STEPPE_BENCH_PARKED", 100_000);
-    let data_dir = std::env::var_os("STEPPE_BENCH_DIR").map_or_else(
-        || std::env::temp_dir().join(format!("steppe-bench-{}", std::process::id())),
-        std::path::PathBuf::from,
-    );
-    let fsync = std::env::var_os("STEPPE_BENCH_NO_FSYNC").is_none();
-    let _ = std::fs::remove_dir_all(&data_dir);
+    let store = Store::from_env();
+    store.clear();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(data_dir.clone(), fsync, seconds, parked));
-    let _ = std::fs::remove_dir_all(&data_dir);
+    runtime.block_on(run(&store, seconds, parked));
+    store.clear();
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -102,30 +176,24 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn options(data_dir: &std::path::Path, fsync: bool) -> steppe_server::Options {
+fn options(store: &Store) -> steppe_server::Options {
     steppe_server::Options {
         listen: "127.0.0.1:0".parse().expect("address"),
-        storage: steppe_server::Storage::Sqlite {
-            data_dir: data_dir.to_path_buf(),
-            fsync,
-        },
+        storage: store.storage(),
         ..steppe_server::Options::default()
     }
 }
 
-async fn run(data_dir: std::path::PathBuf, fsync: bool, seconds: u64, parked: u64) {
+async fn run(store: &Store, seconds: u64, parked: u64) {
     let definitions =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/definitions");
     let read = |name: &str| std::fs::read_to_string(definitions.join(name)).expect("definition");
     println!(
-        "steppe server over loopback HTTP, SQLite in {} (fsync {}), {} cores",
-        data_dir.display(),
-        if fsync { "on" } else { "off" },
+        "steppe server over loopback HTTP, {}, {} cores",
+        store.describe(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    let server = steppe_server::start(options(&data_dir, fsync))
-        .await
-        .expect("server");
+    let server = steppe_server::start(options(store)).await.expect("server");
     let address = server.local_addr();
     let mut setup = Connection::open(address).await;
     for (name, definition, machine_type) in [
@@ -226,9 +294,7 @@ async fn run(data_dir: std::path::PathBuf, fsync: bool, seconds: u64, parked: u6
     // 4. Restart with all of them RUNNING.
     server.shutdown().await;
     let started = Instant::now();
-    let server = steppe_server::start(options(&data_dir, fsync))
-        .await
-        .expect("restart");
+    let server = steppe_server::start(options(store)).await.expect("restart");
     let ready = started.elapsed();
     println!(
         "restart with {} RUNNING executions:     ready (listening, timers armed) in {:.2} s; RSS {:.0} MB",

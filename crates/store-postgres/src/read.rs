@@ -1,0 +1,298 @@
+//! Reads: one function per [`steppe_store::Store`] read, each on a pooled connection.
+
+use crate::error::{column, statement_error, text_bytes_column, u64_column};
+use deadpool_postgres::Client;
+use steppe_store::*;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+/// Runs a cached prepared statement.
+async fn query(
+    client: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, Error> {
+    let statement = client
+        .prepare_cached(sql)
+        .await
+        .map_err(|e| statement_error(&e))?;
+    client
+        .query(&statement, params)
+        .await
+        .map_err(|e| statement_error(&e))
+}
+
+pub(crate) async fn load_resources(client: Client) -> Result<Vec<Result<Resource, Error>>, Error> {
+    let rows = query(&client, "SELECT key, body FROM resources", &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let key: String = column(row, 0)?;
+            let body: &str = column(row, 1)?;
+            serde_json::from_str(body).map_err(|e| Error::Decode(format!("resource {key}: {e}")))
+        })
+        .collect())
+}
+
+/// Reserves a block of execution ids: `[first, first + increment)`, as `(first, increment)`.
+pub(crate) async fn reserve_execution_ids(client: Client) -> Result<(u64, u64), Error> {
+    let rows = query(
+        &client,
+        "SELECT nextval('execution_ids'), seqincrement FROM pg_sequence
+         WHERE seqrelid = 'execution_ids'::regclass",
+        &[],
+    )
+    .await?;
+    let Some(row) = rows.first() else {
+        return Err(Error::Decode(
+            "the sequence execution_ids is missing".into(),
+        ));
+    };
+    let (first, increment) = (column::<i64>(row, 0)?, column::<i64>(row, 1)?);
+    // The sequence starts at 1 and only grows; anything else was not made by steppe.
+    match (u64::try_from(first), u64::try_from(increment)) {
+        (Ok(first), Ok(increment)) if first > 0 && increment > 0 => Ok((first, increment)),
+        _ => Err(Error::Decode(format!(
+            "execution_ids gave {first} (increment {increment})"
+        ))),
+    }
+}
+
+const EXECUTION_COLUMNS: &str = "e.id, e.arn, e.state_machine_arn, e.version_arn, e.alias_arn,
+    e.status, e.start_millis, e.stop_millis, e.output, e.error, e.cause, e.redrive_count,
+    e.redrive_millis, b.name, b.revision_id, b.seed, b.input, b.trace_header, b.test_case";
+
+/// The tables execution rows are read from.
+const EXECUTION_TABLES: &str = "executions e JOIN execution_bodies b ON b.id = e.id";
+
+fn execution_row(row: &Row) -> Result<ExecutionRow, Error> {
+    let status: &str = column(row, 5)?;
+    let redrive_count: i64 = column(row, 11)?;
+    let arn: String = column(row, 1)?;
+    Ok(ExecutionRow {
+        id: u64_column(row, 0)?,
+        state_machine_arn: column(row, 2)?,
+        version_arn: column(row, 3)?,
+        alias_arn: column(row, 4)?,
+        status: status.parse().map_err(|error: Error| match error {
+            Error::Decode(reason) => Error::Decode(format!("execution {arn}: {reason}")),
+            other => other,
+        })?,
+        start_millis: column(row, 6)?,
+        stop_millis: column(row, 7)?,
+        output: column(row, 8)?,
+        error: text_bytes_column(row, 9)?,
+        cause: text_bytes_column(row, 10)?,
+        redrive_count: u32::try_from(redrive_count).map_err(|_| {
+            Error::Decode(format!("execution {arn}: redrive count {redrive_count}"))
+        })?,
+        redrive_millis: column(row, 12)?,
+        name: column(row, 13)?,
+        revision_id: column(row, 14)?,
+        seed: u64_column(row, 15)?,
+        input: column(row, 16)?,
+        trace_header: column(row, 17)?,
+        test_case: column(row, 18)?,
+        arn,
+    })
+}
+
+pub(crate) async fn execution(client: Client, id: u64) -> Result<Option<ExecutionRow>, Error> {
+    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.id = $1");
+    let rows = query(&client, &sql, &[&(id as i64)]).await?;
+    rows.first().map(execution_row).transpose()
+}
+
+pub(crate) async fn execution_by_arn(
+    client: Client,
+    arn: String,
+) -> Result<Option<ExecutionRow>, Error> {
+    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.arn = $1");
+    let rows = query(&client, &sql, &[&arn]).await?;
+    rows.first().map(execution_row).transpose()
+}
+
+pub(crate) async fn list_executions(
+    client: Client,
+    wanted: ExecutionQuery,
+) -> Result<Vec<ExecutionRow>, Error> {
+    let mut sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.state_machine_arn = $1"
+    );
+    let mut values: Vec<Box<dyn ToSql + Sync + Send>> =
+        vec![Box::new(wanted.state_machine_arn.clone())];
+    if let Some(version) = &wanted.version_arn {
+        values.push(Box::new(version.clone()));
+        sql.push_str(&format!(" AND e.version_arn = ${}", values.len()));
+    }
+    if let Some(alias) = &wanted.alias_arn {
+        values.push(Box::new(alias.clone()));
+        sql.push_str(&format!(" AND e.alias_arn = ${}", values.len()));
+    }
+    if let Some(status) = wanted.status {
+        values.push(Box::new(status.as_str()));
+        sql.push_str(&format!(" AND e.status = ${}", values.len()));
+    }
+    match wanted.redriven {
+        Some(true) => sql.push_str(" AND e.redrive_count > 0"),
+        Some(false) => sql.push_str(" AND e.redrive_count = 0"),
+        None => {}
+    }
+    if let Some((start, id)) = wanted.after {
+        values.push(Box::new(start));
+        values.push(Box::new(id as i64));
+        let n = values.len();
+        sql.push_str(&format!(
+            " AND (e.start_millis < ${} OR (e.start_millis = ${} AND e.id < ${n}))",
+            n - 1,
+            n - 1
+        ));
+    }
+    values.push(Box::new(i64::try_from(wanted.limit).unwrap_or(i64::MAX)));
+    sql.push_str(&format!(
+        " ORDER BY e.start_millis DESC, e.id DESC LIMIT ${}",
+        values.len()
+    ));
+    let params: Vec<&(dyn ToSql + Sync)> = values
+        .iter()
+        .map(|value| &**value as &(dyn ToSql + Sync))
+        .collect();
+    let rows = query(&client, &sql, &params).await?;
+    rows.iter().map(execution_row).collect()
+}
+
+pub(crate) async fn history(
+    client: Client,
+    id: u64,
+    after: u64,
+    reverse: bool,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, Error> {
+    let (sql, bound) = if reverse {
+        (
+            "SELECT id, body FROM events WHERE execution_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            if after == 0 { i64::MAX } else { after as i64 },
+        )
+    } else {
+        (
+            "SELECT id, body FROM events WHERE execution_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            after as i64,
+        )
+    };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = query(&client, sql, &[&(id as i64), &bound, &limit]).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StoredEvent {
+                id: u64_column(row, 0)?,
+                json: column(row, 1)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn history_len(client: Client, id: u64) -> Result<u64, Error> {
+    let rows = query(
+        &client,
+        "SELECT COUNT(*) FROM events WHERE execution_id = $1",
+        &[&(id as i64)],
+    )
+    .await?;
+    match rows.first() {
+        Some(row) => u64_column(row, 0),
+        None => Err(Error::Decode("COUNT answered no row".into())),
+    }
+}
+
+pub(crate) async fn inputs(client: Client, id: u64) -> Result<Vec<LoggedInput>, Error> {
+    let rows = query(
+        &client,
+        "SELECT seq, now_millis, body FROM inputs WHERE execution_id = $1 ORDER BY seq",
+        &[&(id as i64)],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let body: &str = column(row, 2)?;
+            Ok(LoggedInput {
+                seq: u64_column(row, 0)?,
+                now_millis: column(row, 1)?,
+                input: serde_json::from_str(body)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn running_executions(client: Client) -> Result<Vec<RunningExecution>, Error> {
+    let rows = query(
+        &client,
+        "SELECT id, pending, EXISTS (SELECT 1 FROM tasks WHERE execution_id = e.id)
+         FROM executions e WHERE status = 'RUNNING' ORDER BY id",
+        &[],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let id = u64_column(row, 0)?;
+            let pending: &str = column(row, 1)?;
+            Ok(RunningExecution {
+                id,
+                pending: if pending.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    serde_json::from_str(pending)
+                        .map_err(|e| Error::Decode(format!("execution {id}: pending inputs: {e}")))
+                },
+                has_tasks: column(row, 2)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn timers(client: Client) -> Result<Vec<Timer>, Error> {
+    let rows = query(
+        &client,
+        "SELECT execution_id, timer_id, fire_at_millis FROM timers",
+        &[],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Timer {
+                execution_id: u64_column(row, 0)?,
+                timer_id: u64_column(row, 1)?,
+                fire_at_millis: column(row, 2)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn tasks(client: Client, id: u64) -> Result<Vec<TaskRecord>, Error> {
+    let rows = query(
+        &client,
+        "SELECT body FROM tasks WHERE execution_id = $1 ORDER BY task_id",
+        &[&(id as i64)],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| Ok(serde_json::from_str(column::<&str>(row, 0)?)?))
+        .collect()
+}
+
+pub(crate) async fn redrive_tokens(client: Client, id: u64) -> Result<Vec<RedriveToken>, Error> {
+    let rows = query(
+        &client,
+        "SELECT client_token, redrive_millis FROM redrive_tokens WHERE execution_id = $1
+         ORDER BY redrive_millis DESC",
+        &[&(id as i64)],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RedriveToken {
+                client_token: column(row, 0)?,
+                redrive_millis: column(row, 1)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! The PostgreSQL schema and its versions.
+//!
+//! The tables are store-sqlite's, in PostgreSQL's types: ids, times and counters are
+//! BIGINT (a u64 id or seed is stored as its bits), JSON stays TEXT (history events must
+//! come back byte for byte, which JSONB would not do), and an execution's error and cause are
+//! BYTEA because they are the caller's text and may hold NUL, which TEXT refuses. The fields
+//! of an execution that never change are columns of `execution_bodies`, apart from the
+//! small `executions` row every transition rewrites.
+//!
+//! `schema_version` holds the version (one row). Each entry of [`MIGRATIONS`] takes a schema
+//! from one version to the next; [`migrate`] applies the missing ones and records the new
+//! version in one transaction, under a transaction-level advisory lock so that stores
+//! opening the same schema at once migrate it once. A schema newer than this steppe knows
+//! is refused, untouched. Never edit a migration that has shipped: add the next one.
+
+use crate::error::{column, statement_error};
+use steppe_store::Error;
+
+/// The schema version this steppe writes and understands: the number of migrations.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The advisory lock class (first key) steppe's migrations take; the second key is the
+/// schema's name hashed. ("SMIG" in ASCII.)
+const MIGRATION_LOCK_CLASS: i32 = 0x534D_4947;
+
+/// The migrations, in order: entry `n` takes a schema from version `n` to `n + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1];
+
+/// Version 1: the tables, indexes, the execution id sequence, and `steppe_advance`, the
+/// transition order check. Statuses are [`steppe_store::ExecutionStatus::as_str`] text;
+/// `'RUNNING'` is spelled as a literal so that the partial indexes apply.
+pub(crate) const VERSION_1: &str = "
+CREATE TABLE resources (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE executions (
+    id BIGINT PRIMARY KEY,
+    arn TEXT NOT NULL UNIQUE,
+    state_machine_arn TEXT NOT NULL,
+    version_arn TEXT,
+    alias_arn TEXT,
+    status TEXT NOT NULL,
+    start_millis BIGINT NOT NULL,
+    stop_millis BIGINT,
+    output TEXT,
+    error BYTEA,
+    cause BYTEA,
+    redrive_count BIGINT NOT NULL,
+    redrive_millis BIGINT,
+    next_seq BIGINT NOT NULL,
+    pending TEXT NOT NULL
+);
+CREATE TABLE execution_bodies (
+    id BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    seed BIGINT NOT NULL,
+    input TEXT NOT NULL,
+    trace_header TEXT,
+    test_case TEXT
+);
+CREATE INDEX executions_by_machine ON executions (state_machine_arn, start_millis, id);
+CREATE INDEX executions_running ON executions (id) WHERE status = 'RUNNING';
+CREATE INDEX executions_closed ON executions (stop_millis, id) WHERE status <> 'RUNNING';
+CREATE TABLE inputs (
+    execution_id BIGINT NOT NULL, seq BIGINT NOT NULL, now_millis BIGINT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, seq));
+CREATE TABLE events (
+    execution_id BIGINT NOT NULL, id BIGINT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, id));
+CREATE TABLE timers (
+    execution_id BIGINT NOT NULL, timer_id BIGINT NOT NULL, fire_at_millis BIGINT NOT NULL,
+    PRIMARY KEY (execution_id, timer_id));
+CREATE TABLE tasks (
+    execution_id BIGINT NOT NULL, task_id BIGINT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, task_id));
+CREATE TABLE redrive_tokens (
+    execution_id BIGINT NOT NULL, client_token TEXT NOT NULL, redrive_millis BIGINT NOT NULL,
+    PRIMARY KEY (execution_id, client_token));
+-- Execution ids (Store::allocate_execution_id), shared by every store on the schema: each
+-- nextval reserves a block of 64 ids (the increment) that a store hands out from memory.
+CREATE SEQUENCE execution_ids INCREMENT BY 64;
+-- A transition's order check, in the database so that two writers can never both commit the
+-- same transition: the row lock makes the second wait for the first, which then fails the
+-- check. Raising (instead of updating no row) aborts the transaction, so the statements
+-- pipelined after it cannot commit.
+CREATE FUNCTION steppe_advance(p_id BIGINT, p_seq BIGINT, p_pending TEXT) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE executions SET next_seq = next_seq + 1, pending = p_pending
+    WHERE id = p_id AND next_seq = p_seq;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'ST001',
+            MESSAGE = format('execution %s: input %s does not follow the last committed one', p_id, p_seq);
+    END IF;
+END $$;
+";
+
+/// Creates the schema `schema` (when named) and brings it to [`SCHEMA_VERSION`], or refuses
+/// one that is newer. `place` names the database and schema in errors.
+pub(crate) async fn migrate(
+    client: &mut tokio_postgres::Client,
+    schema: Option<&str>,
+    place: &str,
+) -> Result<(), Error> {
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(|e| statement_error(&e))?;
+    let lock_name = schema.unwrap_or("");
+    transaction
+        .execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&MIGRATION_LOCK_CLASS, &lock_name],
+        )
+        .await
+        .map_err(|e| statement_error(&e))?;
+    if let Some(schema) = schema {
+        // The name was checked to be a plain identifier (`PostgresOptions::schema`).
+        transaction
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .await
+            .map_err(|e| statement_error(&e))?;
+    }
+    transaction
+        .batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .await
+        .map_err(|e| statement_error(&e))?;
+    let rows = transaction
+        .query("SELECT version FROM schema_version", &[])
+        .await
+        .map_err(|e| statement_error(&e))?;
+    let version = match rows.as_slice() {
+        [] => 0,
+        [row] => column::<i64>(row, 0)?,
+        _ => {
+            return Err(Error::Corrupt(format!(
+                "{place}: schema_version holds {} rows, not one",
+                rows.len()
+            )))
+        }
+    };
+    if !(0..=SCHEMA_VERSION).contains(&version) {
+        return Err(Error::DataDir(format!(
+            "{place} has schema version {version}, newer than this steppe knows ({SCHEMA_VERSION}): run the steppe that wrote it, or a newer one"
+        )));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for migration in &MIGRATIONS[version as usize..] {
+        transaction
+            .batch_execute(migration)
+            .await
+            .map_err(|e| statement_error(&e))?;
+    }
+    let recorded = if rows.is_empty() {
+        "INSERT INTO schema_version (version) VALUES ($1)"
+    } else {
+        "UPDATE schema_version SET version = $1"
+    };
+    transaction
+        .execute(recorded, &[&SCHEMA_VERSION])
+        .await
+        .map_err(|e| statement_error(&e))?;
+    transaction.commit().await.map_err(|e| statement_error(&e))
+}

@@ -1,0 +1,569 @@
+//! The writer: one thread that takes every queued group of writes and commits them in one
+//! PostgreSQL transaction (group commit), pipelined on one connection.
+//!
+//! A batch is sent as one pipeline: `BEGIN`, every group's statements, `COMMIT`, each
+//! request sent before any answer is awaited, so a batch costs one round trip and one WAL
+//! flush however many groups it holds. Every statement that can refuse a group raises an
+//! error (a duplicate key, `steppe_advance`'s `ST001`), which aborts the transaction, and
+//! PostgreSQL turns the pipelined `COMMIT` of an aborted transaction into a rollback; so a
+//! batch commits whole or not at all. When it fails with more than one group, it is redone
+//! with a savepoint per group, one group at a time, so the failing group alone is rolled
+//! back: exactly store-sqlite's semantics.
+
+use crate::error::{column, statement_error};
+use crate::{Group, Job, GROUP_MAX};
+use futures_util::future::{maybe_done, MaybeDone};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::mpsc;
+use steppe_store::*;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
+
+/// One pipelined statement of a batch, answering with its error mapped.
+type Op<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+/// A statement parameter, owned by its statement's future.
+type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
+
+/// Boxes a statement's parameters.
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        vec![$(Box::new($value) as Param<'_>),*]
+    };
+}
+
+/// The statements the writer runs, prepared once per connection (the pool's statement
+/// cache keeps them): a pipeline may only hold statements that need no round trip first.
+#[derive(Clone, Copy)]
+enum Sql {
+    PutResource,
+    DeleteResource,
+    InsertExecution,
+    InsertBody,
+    Advance,
+    InsertInput,
+    InsertEvents,
+    End,
+    DeleteAllTimers,
+    DeleteAllTasks,
+    PutTimer,
+    DeleteTimers,
+    PutTask,
+    DeleteTasks,
+    Redrive,
+    PutRedriveToken,
+    TrimRedriveTokens,
+}
+
+impl Sql {
+    const ALL: [Sql; 17] = [
+        Sql::PutResource,
+        Sql::DeleteResource,
+        Sql::InsertExecution,
+        Sql::InsertBody,
+        Sql::Advance,
+        Sql::InsertInput,
+        Sql::InsertEvents,
+        Sql::End,
+        Sql::DeleteAllTimers,
+        Sql::DeleteAllTasks,
+        Sql::PutTimer,
+        Sql::DeleteTimers,
+        Sql::PutTask,
+        Sql::DeleteTasks,
+        Sql::Redrive,
+        Sql::PutRedriveToken,
+        Sql::TrimRedriveTokens,
+    ];
+
+    fn text(self) -> &'static str {
+        match self {
+            Sql::PutResource => {
+                "INSERT INTO resources (key, body) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body"
+            }
+            Sql::DeleteResource => "DELETE FROM resources WHERE key = $1",
+            Sql::InsertExecution => {
+                "INSERT INTO executions (id, arn, state_machine_arn, version_arn, alias_arn, status,
+                 start_millis, stop_millis, output, error, cause, redrive_count, redrive_millis,
+                 next_seq, pending)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, '')"
+            }
+            Sql::InsertBody => {
+                "INSERT INTO execution_bodies (id, name, revision_id, seed, input, trace_header, test_case)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            }
+            Sql::Advance => "SELECT steppe_advance($1, $2, $3)",
+            Sql::InsertInput => {
+                "INSERT INTO inputs (execution_id, seq, now_millis, body) VALUES ($1, $2, $3, $4)"
+            }
+            Sql::InsertEvents => {
+                "INSERT INTO events (execution_id, id, body)
+                 SELECT $1, event.id, event.body FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS event (id, body)"
+            }
+            Sql::End => {
+                "UPDATE executions SET status = $2, stop_millis = $3, output = $4, error = $5,
+                 cause = $6, pending = '' WHERE id = $1"
+            }
+            Sql::DeleteAllTimers => "DELETE FROM timers WHERE execution_id = $1",
+            Sql::DeleteAllTasks => "DELETE FROM tasks WHERE execution_id = $1",
+            Sql::PutTimer => {
+                "INSERT INTO timers (execution_id, timer_id, fire_at_millis) VALUES ($1, $2, $3)
+                 ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at_millis = EXCLUDED.fire_at_millis"
+            }
+            Sql::DeleteTimers => {
+                "DELETE FROM timers WHERE execution_id = $1 AND timer_id = ANY($2::BIGINT[])"
+            }
+            Sql::PutTask => {
+                "INSERT INTO tasks (execution_id, task_id, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body"
+            }
+            Sql::DeleteTasks => {
+                "DELETE FROM tasks WHERE execution_id = $1 AND task_id = ANY($2::BIGINT[])"
+            }
+            Sql::Redrive => {
+                "UPDATE executions SET status = 'RUNNING', stop_millis = NULL, output = NULL,
+                 error = NULL, cause = NULL, redrive_count = $2, redrive_millis = $3 WHERE id = $1"
+            }
+            Sql::PutRedriveToken => {
+                "INSERT INTO redrive_tokens (execution_id, client_token, redrive_millis)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (execution_id, client_token) DO UPDATE SET redrive_millis = EXCLUDED.redrive_millis"
+            }
+            Sql::TrimRedriveTokens => {
+                "DELETE FROM redrive_tokens WHERE execution_id = $1 AND client_token NOT IN
+                 (SELECT client_token FROM redrive_tokens WHERE execution_id = $1
+                  ORDER BY redrive_millis DESC LIMIT $2)"
+            }
+        }
+    }
+}
+
+/// [`Sql::ALL`], prepared on one connection.
+struct Statements(Vec<Statement>);
+
+impl Statements {
+    async fn prepare(client: &deadpool_postgres::Client) -> Result<Statements, Error> {
+        let mut prepared = Vec::with_capacity(Sql::ALL.len());
+        for sql in Sql::ALL {
+            let statement = client
+                .prepare_cached(sql.text())
+                .await
+                .map_err(|e| statement_error(&e))?;
+            prepared.push(statement);
+        }
+        Ok(Statements(prepared))
+    }
+
+    fn get(&self, sql: Sql) -> &Statement {
+        // `prepare` filled one statement per entry of `Sql::ALL`, in its order.
+        &self.0[sql as usize]
+    }
+}
+
+/// Runs the writer: commits queued groups (and retention's deletions, between them) until
+/// every sender is gone.
+pub(crate) fn write_loop(
+    runtime: tokio::runtime::Handle,
+    pool: deadpool_postgres::Pool,
+    receiver: mpsc::Receiver<Job>,
+) {
+    crate::ON_WRITER.with(|on_writer| on_writer.set(true));
+    let mut next: Option<Job> = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            Job::DeleteClosed {
+                cutoff_millis,
+                limit,
+                reply,
+            } => {
+                let deleted = runtime.block_on(delete_closed(&pool, cutoff_millis, limit));
+                let _ = reply.send(deleted);
+            }
+            Job::Group(first) => {
+                let mut groups = vec![first];
+                while groups.len() < GROUP_MAX {
+                    match receiver.try_recv() {
+                        Ok(Job::Group(group)) => groups.push(group),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let results = runtime.block_on(commit_groups(&pool, &groups));
+                for ((_, done), result) in groups.into_iter().zip(results) {
+                    done(result);
+                }
+            }
+        }
+    }
+}
+
+/// Commits every group that applies cleanly in one transaction; returns each group's result.
+pub(crate) async fn commit_groups(
+    pool: &deadpool_postgres::Pool,
+    groups: &[Group],
+) -> Vec<Result<(), Error>> {
+    let all = |error: Error| groups.iter().map(|_| Err(error.clone())).collect();
+    let client = match pool.get().await {
+        Ok(client) => client,
+        Err(error) => return all(crate::error::pool_error(error)),
+    };
+    let statements = match Statements::prepare(&client).await {
+        Ok(statements) => statements,
+        Err(error) => return all(error),
+    };
+    // A group whose writes will not encode fails alone, before anything is sent.
+    let mut results: Vec<Result<(), Error>> = Vec::with_capacity(groups.len());
+    let mut ops: Vec<Op<'_>> = vec![simple(&client, "BEGIN")];
+    for (writes, _) in groups {
+        match group_ops(&client, &statements, writes) {
+            Ok(group) => {
+                ops.extend(group);
+                results.push(Ok(()));
+            }
+            Err(error) => results.push(Err(error)),
+        }
+    }
+    ops.push(simple(&client, "COMMIT"));
+    let answers = pipeline(ops).await;
+    let Some(error) = answers.into_iter().find_map(Result::err) else {
+        return results;
+    };
+    let applying = results.iter().filter(|result| result.is_ok()).count();
+    if applying <= 1 || client.is_closed() {
+        for result in results.iter_mut().filter(|result| result.is_ok()) {
+            *result = Err(error.clone());
+        }
+        return results;
+    }
+    commit_apart(&client, &statements, groups, results).await
+}
+
+/// Commits the groups still `Ok` in `results`, each inside its own savepoint, in one
+/// transaction; a group that fails is rolled back alone.
+async fn commit_apart(
+    client: &Client,
+    statements: &Statements,
+    groups: &[Group],
+    mut results: Vec<Result<(), Error>>,
+) -> Vec<Result<(), Error>> {
+    let outcome: Result<(), Error> = async {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| statement_error(&e))?;
+        for ((writes, _), result) in groups.iter().zip(results.iter_mut()) {
+            if result.is_err() {
+                continue;
+            }
+            let mut ops = vec![simple(client, "SAVEPOINT steppe_group")];
+            ops.extend(group_ops(client, statements, writes)?);
+            let failed = pipeline(ops).await.into_iter().find_map(Result::err);
+            let end = match failed {
+                None => "RELEASE SAVEPOINT steppe_group",
+                Some(error) => {
+                    *result = Err(error);
+                    "ROLLBACK TO SAVEPOINT steppe_group"
+                }
+            };
+            client
+                .batch_execute(end)
+                .await
+                .map_err(|e| statement_error(&e))?;
+        }
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| statement_error(&e))
+    }
+    .await;
+    if let Err(error) = outcome {
+        // Nothing committed; leave no transaction open on the connection either.
+        let _ = client.batch_execute("ROLLBACK").await;
+        for result in results.iter_mut() {
+            if result.is_ok() {
+                *result = Err(error.clone());
+            }
+        }
+    }
+    results
+}
+
+/// Sends every op before awaiting any answer (each request leaves on its future's first
+/// poll, in order), then awaits them in order.
+async fn pipeline(ops: Vec<Op<'_>>) -> Vec<Result<(), Error>> {
+    let mut pending: Vec<MaybeDone<Op<'_>>> = ops.into_iter().map(maybe_done).collect();
+    std::future::poll_fn(|context| {
+        for op in pending.iter_mut() {
+            let _ = Pin::new(op).poll(context);
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let mut answers = Vec::with_capacity(pending.len());
+    for op in pending.iter_mut() {
+        Pin::new(&mut *op).await;
+        answers.push(
+            Pin::new(op).take_output().unwrap_or_else(|| {
+                Err(Error::Database("a statement's answer went missing".into()))
+            }),
+        );
+    }
+    answers
+}
+
+/// A statement without parameters (transaction control), as an op.
+fn simple<'a>(client: &'a Client, sql: &'static str) -> Op<'a> {
+    Box::pin(async move {
+        client
+            .batch_execute(sql)
+            .await
+            .map_err(|e| statement_error(&e))
+    })
+}
+
+/// A prepared statement with its parameters, as an op; `conflict` words a unique violation.
+fn exec<'a>(
+    client: &'a Client,
+    statement: &'a Statement,
+    params: Vec<Param<'a>>,
+    conflict: Option<String>,
+) -> Op<'a> {
+    Box::pin(async move {
+        match client.execute_raw(statement, params).await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(match (&conflict, statement_error(&error)) {
+                (Some(conflict), Error::Conflict(_)) => Error::Conflict(conflict.clone()),
+                (_, mapped) => mapped,
+            }),
+        }
+    })
+}
+
+/// The ops of one group, in order; fails (sending nothing) when a write will not encode.
+fn group_ops<'a>(
+    client: &'a Client,
+    statements: &'a Statements,
+    writes: &'a [Write],
+) -> Result<Vec<Op<'a>>, Error> {
+    let mut ops = Vec::new();
+    let mut push = |sql: Sql, params: Vec<Param<'a>>, conflict: Option<String>| {
+        ops.push(exec(client, statements.get(sql), params, conflict));
+    };
+    for write in writes {
+        match write {
+            Write::PutResource(resource) => {
+                let body = serde_json::to_string(resource)?;
+                push(Sql::PutResource, params![resource.key(), body], None);
+            }
+            Write::DeleteResource(key) => push(Sql::DeleteResource, params![key.as_str()], None),
+            Write::InsertExecution(row) => {
+                let conflict = Some(format!("execution {} exists", row.arn));
+                push(
+                    Sql::InsertExecution,
+                    params![
+                        row.id as i64,
+                        row.arn.as_str(),
+                        row.state_machine_arn.as_str(),
+                        row.version_arn.as_deref(),
+                        row.alias_arn.as_deref(),
+                        row.status.as_str(),
+                        row.start_millis,
+                        row.stop_millis,
+                        row.output.as_deref(),
+                        row.error.as_deref().map(str::as_bytes),
+                        row.cause.as_deref().map(str::as_bytes),
+                        i64::from(row.redrive_count),
+                        row.redrive_millis,
+                    ],
+                    conflict.clone(),
+                );
+                push(
+                    Sql::InsertBody,
+                    params![
+                        row.id as i64,
+                        row.name.as_str(),
+                        row.revision_id.as_str(),
+                        row.seed as i64,
+                        row.input.as_str(),
+                        row.trace_header.as_deref(),
+                        row.test_case.as_deref(),
+                    ],
+                    conflict,
+                );
+            }
+            Write::Transition(transition) => transition_ops(transition, &mut push)?,
+            Write::Redrive {
+                execution_id,
+                redrive_count,
+                redrive_millis,
+            } => push(
+                Sql::Redrive,
+                params![
+                    *execution_id as i64,
+                    i64::from(*redrive_count),
+                    *redrive_millis
+                ],
+                None,
+            ),
+            Write::RedriveToken {
+                execution_id,
+                token,
+            } => {
+                let id = *execution_id as i64;
+                push(
+                    Sql::PutRedriveToken,
+                    params![id, token.client_token.as_str(), token.redrive_millis],
+                    None,
+                );
+                push(
+                    Sql::TrimRedriveTokens,
+                    params![id, REDRIVE_TOKENS_KEPT as i64],
+                    None,
+                );
+            }
+        }
+    }
+    Ok(ops)
+}
+
+/// The ops of one transition: the order check first, then what it records.
+fn transition_ops<'a>(
+    transition: &'a TransitionRecord,
+    push: &mut impl FnMut(Sql, Vec<Param<'a>>, Option<String>),
+) -> Result<(), Error> {
+    let id = transition.execution_id as i64;
+    let seq = transition.input.seq as i64;
+    let pending = if transition.pending.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&transition.pending)?
+    };
+    let input = serde_json::to_string(&transition.input.input)?;
+    let conflict = Some(format!(
+        "execution {id}: input {seq} does not follow the last committed one"
+    ));
+    push(Sql::Advance, params![id, seq, pending], conflict.clone());
+    push(
+        Sql::InsertInput,
+        params![id, seq, transition.input.now_millis, input],
+        conflict,
+    );
+    if !transition.events.is_empty() {
+        let ids: Vec<i64> = transition.events.iter().map(|e| e.id as i64).collect();
+        let bodies: Vec<&str> = transition.events.iter().map(|e| e.json.as_str()).collect();
+        push(Sql::InsertEvents, params![id, ids, bodies], None);
+    }
+    if let Some(end) = &transition.end {
+        push(
+            Sql::End,
+            params![
+                id,
+                end.status.as_str(),
+                end.stop_millis,
+                end.output.as_deref(),
+                end.error.as_deref().map(str::as_bytes),
+                end.cause.as_deref().map(str::as_bytes),
+            ],
+            None,
+        );
+        push(Sql::DeleteAllTimers, params![id], None);
+        push(Sql::DeleteAllTasks, params![id], None);
+        return Ok(());
+    }
+    for timer in &transition.timers_started {
+        push(
+            Sql::PutTimer,
+            params![id, timer.timer_id as i64, timer.fire_at_millis],
+            None,
+        );
+    }
+    if !transition.timers_cleared.is_empty() {
+        let cleared: Vec<i64> = transition
+            .timers_cleared
+            .iter()
+            .map(|t| *t as i64)
+            .collect();
+        push(Sql::DeleteTimers, params![id, cleared], None);
+    }
+    for task in &transition.tasks_started {
+        let body = serde_json::to_string(task)?;
+        push(Sql::PutTask, params![id, task.task_id as i64, body], None);
+    }
+    if !transition.tasks_cleared.is_empty() {
+        let cleared: Vec<i64> = transition.tasks_cleared.iter().map(|t| *t as i64).collect();
+        push(Sql::DeleteTasks, params![id, cleared], None);
+    }
+    Ok(())
+}
+
+/// The tables keyed by execution id, emptied for each deleted execution.
+const EXECUTION_KEYED_TABLES: [(&str, &str); 6] = [
+    ("inputs", "execution_id"),
+    ("events", "execution_id"),
+    ("timers", "execution_id"),
+    ("tasks", "execution_id"),
+    ("redrive_tokens", "execution_id"),
+    ("execution_bodies", "id"),
+];
+
+/// Deletes up to `limit` executions that ended before `cutoff_millis`, in one transaction.
+async fn delete_closed(
+    pool: &deadpool_postgres::Pool,
+    cutoff_millis: i64,
+    limit: usize,
+) -> Result<Vec<u64>, Error> {
+    let mut client = pool.get().await.map_err(crate::error::pool_error)?;
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(|e| statement_error(&e))?;
+    // Row locks: a redrive committed by another store first keeps its execution.
+    let rows = transaction
+        .query(
+            "SELECT id FROM executions WHERE status <> 'RUNNING' AND stop_millis < $1
+             ORDER BY stop_millis, id LIMIT $2 FOR UPDATE",
+            &[&cutoff_millis, &(limit as i64)],
+        )
+        .await
+        .map_err(|e| statement_error(&e))?;
+    let ids = rows
+        .iter()
+        .map(|row| column::<i64>(row, 0))
+        .collect::<Result<Vec<i64>, Error>>()?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (table, key) in EXECUTION_KEYED_TABLES {
+        transaction
+            .execute(
+                &format!("DELETE FROM {table} WHERE {key} = ANY($1::BIGINT[])"),
+                &[&ids],
+            )
+            .await
+            .map_err(|e| statement_error(&e))?;
+    }
+    transaction
+        .execute(
+            "DELETE FROM executions WHERE id = ANY($1::BIGINT[])",
+            &[&ids],
+        )
+        .await
+        .map_err(|e| statement_error(&e))?;
+    transaction
+        .commit()
+        .await
+        .map_err(|e| statement_error(&e))?;
+    Ok(ids.into_iter().map(|id| id as u64).collect())
+}
