@@ -21,7 +21,7 @@ use steppe_tasks::mock::MockConfig;
 use steppe_tasks::{http, lambda, services, CALLBACK_SUFFIX};
 
 /// What the server's Task states can call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Integrations {
     /// Lambda functions (`--functions`), if given.
     pub functions: Option<lambda::Functions>,
@@ -33,6 +33,8 @@ pub struct Integrations {
     pub mocks: Option<MockConfig>,
     /// Where AWS service integrations go (`--aws-endpoint`, `--service-endpoint`).
     pub services: services::Services,
+    /// Where task latencies are recorded.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Integrations {
@@ -69,8 +71,17 @@ impl Integrations {
             .answer(machine, test_case, &task.state_name, task.invocation)
     }
 
-    /// Runs a request-response task (Lambda, HTTP, a plain nested execution) to its outcome.
+    /// Runs a request-response task (Lambda, HTTP, a plain nested execution) to its outcome,
+    /// and records how long it took.
     pub async fn invoke(self: &Arc<Self>, task: OpenTask) -> TaskOutcome {
+        let started = std::time::Instant::now();
+        let resource = task.record.resource.clone();
+        let outcome = self.invoke_untimed(task).await;
+        self.metrics.task(&resource, started.elapsed());
+        outcome
+    }
+
+    async fn invoke_untimed(self: &Arc<Self>, task: OpenTask) -> TaskOutcome {
         if crate::nested::is_start_execution(&task.record.resource) {
             return crate::nested::invoke(self, &task).await.unwrap_or_else(|| {
                 steppe_tasks::unconfigured(

@@ -31,6 +31,7 @@ mod error;
 mod express;
 mod integrations;
 pub mod limits;
+pub mod metrics;
 mod nested;
 mod ops;
 mod protocol;
@@ -116,6 +117,8 @@ pub struct Options {
     pub retention: Option<std::time::Duration>,
     /// How often retention looks for executions to delete (default one minute).
     pub retention_sweep_interval: std::time::Duration,
+    /// Whether metrics are recorded and served at `GET /metrics` (default on).
+    pub metrics: bool,
 }
 
 impl Default for Options {
@@ -138,6 +141,7 @@ impl Default for Options {
             limits: limits::Limits::default(),
             retention: Some(RETENTION_DEFAULT),
             retention_sweep_interval: SWEEP_INTERVAL_DEFAULT,
+            metrics: true,
         }
     }
 }
@@ -204,6 +208,10 @@ pub struct ServerArgs {
     /// forever. AWS keeps them 90 days.
     #[arg(long, default_value = "90d", value_name = "PERIOD")]
     pub retention: Retention,
+    /// Record metrics and serve them at GET /metrics in the Prometheus text format (on), or
+    /// record nothing (off).
+    #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    pub metrics: bool,
 }
 
 impl ServerArgs {
@@ -234,8 +242,18 @@ impl ServerArgs {
                 express_running_max: self.express_running_max,
             },
             retention: self.retention.0,
+            metrics: self.metrics,
             ..Options::default()
         }
+    }
+}
+
+/// Reads a switch given as `on` or `off`.
+pub fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("'{text}' is neither on nor off")),
     }
 }
 
@@ -272,12 +290,13 @@ pub enum Error {
     /// transparent, so that `steppe: {error:#}` prints it once).
     #[error(transparent)]
     Store(#[from] steppe_store::Error),
-    /// The functions or connections file cannot be used.
+    /// The functions or connections file cannot be used. Its message already names the cause,
+    /// so it is not a `source` too: `steppe: {error:#}` prints it once.
     #[error("{0}")]
-    Config(#[from] steppe_tasks::Error),
-    /// A `--service-endpoint` is malformed.
+    Config(steppe_tasks::Error),
+    /// A `--service-endpoint` is malformed (not a `source` either, for the same reason).
     #[error("--service-endpoint {0}")]
-    ServiceEndpoint(#[from] steppe_tasks::services::BadEndpoint),
+    ServiceEndpoint(steppe_tasks::services::BadEndpoint),
     /// The listening socket would not bind.
     #[error("cannot listen on {address}")]
     Listen {
@@ -286,6 +305,18 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl From<steppe_tasks::Error> for Error {
+    fn from(error: steppe_tasks::Error) -> Error {
+        Error::Config(error)
+    }
+}
+
+impl From<steppe_tasks::services::BadEndpoint> for Error {
+    fn from(error: steppe_tasks::services::BadEndpoint) -> Error {
+        Error::ServiceEndpoint(error)
+    }
 }
 
 /// A running server.
@@ -361,12 +392,17 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     let definitions = Arc::new(registry::Definitions::default());
     for revision in registry.revisions.values() {
         if definitions.get(revision).is_none() {
-            eprintln!(
-                "steppe: the definition of revision {} no longer compiles",
-                revision.revision_id
+            tracing::warn!(
+                revision = %revision.revision_id,
+                "a stored definition no longer compiles"
             );
         }
     }
+    let metrics = Arc::new(if options.metrics {
+        metrics::Metrics::enabled()
+    } else {
+        metrics::Metrics::disabled()
+    });
     let integrations = Arc::new(integrations::Integrations {
         functions: options
             .functions
@@ -384,6 +420,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .map(steppe_tasks::mock::MockConfig::load)
             .transpose()?,
         services: services(&options, address)?,
+        metrics: metrics.clone(),
     });
     let tasks = Arc::new(tasks::Tasks::default());
     for activity_arn in registry.activities.keys() {
@@ -397,6 +434,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         options.region.clone(),
         options.cache_max,
         (tasks.clone(), integrations.clone(), options.clock.clone()),
+        metrics.clone(),
     ));
     let app = Arc::new(app::App::new(
         store,
@@ -404,6 +442,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         definitions,
         driver.clone(),
         tasks,
+        metrics,
         &options,
     ));
     // Recovery may reopen nested-workflow tasks, which start children through the app.
@@ -417,9 +456,10 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     let router = protocol::router(app);
     let connections_max = options.limits.connections_within(limits::open_files_max());
     if connections_max < options.limits.connections_max {
-        eprintln!(
-            "steppe: serving at most {connections_max} connections at once, as the open-files \
-             limit allows (raise it with ulimit -n for more)"
+        tracing::warn!(
+            connections_max,
+            "serving fewer connections at once than asked, as the open-files limit allows \
+             (raise it with ulimit -n for more)"
         );
     }
     let serving = tokio::spawn(async move {
@@ -492,15 +532,19 @@ pub fn run(options: Options) -> Result<(), Error> {
             Storage::Memory => "data in memory only".to_string(),
             Storage::Custom(_) => "data in a custom store".to_string(),
         };
+        let metrics = options.metrics;
         let server = start(options).await?;
-        eprintln!(
-            "steppe: listening on http://{address} ({storage}; {} running executions recovered); \
-             the console is at http://{address}/console/",
-            server.recovered,
-            address = server.local_addr(),
+        let address = server.local_addr();
+        tracing::info!(
+            api = %format_args!("http://{address}/"),
+            console = %format_args!("http://{address}/console/"),
+            metrics = %if metrics { format!("http://{address}/metrics") } else { "off".to_string() },
+            storage,
+            recovered = server.recovered,
+            "listening"
         );
         stop_signal().await;
-        eprintln!("steppe: stopping");
+        tracing::info!("stopping");
         server.shutdown().await;
         Ok(())
     })

@@ -140,9 +140,10 @@ impl Nested {
         tokio::spawn(async move {
             let request = request(json!({"executionArn": child_arn}));
             if let Err(error) = crate::ops::dispatch(&app, "StopExecution", request).await {
-                eprintln!(
-                    "steppe: could not stop the nested execution {child_arn}: {}",
-                    error.message
+                tracing::error!(
+                    execution_arn = %child_arn,
+                    error = %error.message,
+                    "could not stop the nested execution"
                 );
             }
         });
@@ -160,7 +161,7 @@ pub fn open(integrations: &Arc<Integrations>, task: OpenTask) {
     tokio::spawn(async move {
         let nested = &integrations.nested;
         let Some(app) = nested.app() else {
-            eprintln!("steppe: a nested execution was asked for before the server was ready");
+            tracing::error!("a nested execution was asked for before the server was ready");
             return;
         };
         let execution_id = task.execution_id;

@@ -172,6 +172,7 @@ fn express_runner(app: &App, start: &StartRequest<'_>) -> ApiResult<crate::expre
         clock: app.clock.clone(),
         definition: start.compiled.definition.clone(),
         test_case: start.test_case.map(str::to_string),
+        metrics: app.metrics.clone(),
     })
 }
 
