@@ -280,6 +280,29 @@ async fn metrics_count_what_the_server_did() {
         1.0
     );
     assert_eq!(samples.value("steppe_activity_queue_depth", &depth), 0.0);
+
+    // An activity task worked to its end: its latency is the activity integration's.
+    let worked = common::start(&client, &waiting, "{}").await;
+    let task = client
+        .get_activity_task()
+        .activity_arn(&activity_arn)
+        .send()
+        .await
+        .expect("a task");
+    client
+        .send_task_success()
+        .task_token(task.task_token.expect("a token"))
+        .output("{}")
+        .send()
+        .await
+        .expect("answered");
+    let ended = common::wait_for_end(&client, &worked).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded);
+    let (_, _, text) = get(address, "/metrics").await;
+    let samples = Samples::parse(&text);
+    assert_eq!(samples.observations(tasks, "integration=activity"), 1.0);
+    assert_eq!(samples.observations(tasks, "integration=lambda"), 3.0);
+    assert_eq!(samples.value(started, "type=STANDARD"), 5.0);
     server.shutdown().await;
 }
 
