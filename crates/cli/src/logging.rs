@@ -20,7 +20,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// How log lines are written to stderr; RUST_LOG filters them (default info; e.g.
-    /// RUST_LOG=steppe::api=warn drops the line per API call).
+    /// RUST_LOG=steppe::api=warn drops the line per API call). Since steppe 0.1.0.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
 }

@@ -117,7 +117,7 @@ pub struct Options {
     pub retention: Option<std::time::Duration>,
     /// How often retention looks for executions to delete (default one minute).
     pub retention_sweep_interval: std::time::Duration,
-    /// Whether metrics are recorded and served at `GET /metrics` (default on).
+    /// Whether metrics are recorded and served at `GET /metrics` (default on; since 0.1.0).
     pub metrics: bool,
 }
 
@@ -209,7 +209,7 @@ pub struct ServerArgs {
     #[arg(long, default_value = "90d", value_name = "PERIOD")]
     pub retention: Retention,
     /// Record metrics and serve them at GET /metrics in the Prometheus text format (on), or
-    /// record nothing (off).
+    /// record nothing (off). Since steppe 0.1.0.
     #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub metrics: bool,
 }
