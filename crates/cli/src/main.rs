@@ -4,6 +4,7 @@
 //! `DescribeExecution`; `steppe validate` prints every diagnostic of a definition.
 
 mod graph;
+mod logging;
 mod tasks;
 mod worker;
 
@@ -38,9 +39,17 @@ enum Command {
     /// Draw a definition as SVG, Graphviz DOT or a Mermaid flowchart.
     Graph(graph::GraphArgs),
     /// Serve the AWS Step Functions API (default http://127.0.0.1:8083, data in ./steppe-data).
-    Server(steppe_server::ServerArgs),
+    Server(ServerCommand),
     /// Work on an activity's tasks: run a command per task (input on stdin, output from stdout).
     Worker(worker::WorkerArgs),
+}
+
+#[derive(clap::Args)]
+struct ServerCommand {
+    #[command(flatten)]
+    server: steppe_server::ServerArgs,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 #[derive(clap::Args)]
@@ -83,12 +92,24 @@ enum WorkflowType {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Long-running commands log.
+    let logs = match &cli.command {
+        Command::Server(command) => Some(&command.log),
+        Command::Worker(args) => Some(&args.log),
+        _ => None,
+    };
+    if let Some(log) = logs {
+        logging::init(log);
+    }
+    // A failure is printed once: a JSON line where the logs are JSON, else a plain line.
+    let json_logs = logs.is_some_and(|log| log.log_format == logging::LogFormat::Json);
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::Validate { definition } => validate(&definition),
         Command::Graph(args) => graph::run(&args),
         Command::Worker(args) => worker::run(&args),
-        Command::Server(args) => args
+        Command::Server(command) => command
+            .server
             .options()
             .and_then(steppe_server::run)
             .map(|()| ExitCode::SUCCESS)
@@ -97,7 +118,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("steppe: {error:#}");
+            if json_logs {
+                tracing::error!("{error:#}");
+            } else {
+                eprintln!("steppe: {error:#}");
+            }
             ExitCode::from(2)
         }
     }

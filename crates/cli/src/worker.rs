@@ -46,6 +46,8 @@ pub struct WorkerArgs {
     /// The command to run for each task, after `--`.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
+    #[command(flatten)]
+    pub log: crate::logging::LogArgs,
 }
 
 /// Polls and runs tasks until `--max-tasks` are done (or forever).
@@ -58,6 +60,11 @@ pub fn run(args: &WorkerArgs) -> Result<ExitCode> {
             args.region, args.account, args.activity
         )
     };
+    tracing::info!(
+        activity_arn = %activity_arn,
+        endpoint = %args.endpoint,
+        "polling for tasks"
+    );
     let mut done = 0;
     while args.max_tasks.is_none_or(|max| done < max) {
         let task = call(
@@ -70,7 +77,13 @@ pub fn run(args: &WorkerArgs) -> Result<ExitCode> {
             continue;
         };
         let input = task["input"].as_str().unwrap_or("{}");
+        let started = Instant::now();
         let answer = run_task(args, token, input)?;
+        let millis = started.elapsed().as_micros() as f64 / 1000.0;
+        let error = match &answer {
+            Answer::Success(_) => None,
+            Answer::Failure { error, .. } => Some(error.clone()),
+        };
         let (operation, body) = match answer {
             Answer::Success(output) => (
                 "SendTaskSuccess",
@@ -81,9 +94,22 @@ pub fn run(args: &WorkerArgs) -> Result<ExitCode> {
                 json!({"taskToken": token, "error": error, "cause": cause}),
             ),
         };
-        if let Err(error) = call(&args.endpoint, operation, &body, Duration::from_secs(30)) {
+        let reported = call(&args.endpoint, operation, &body, Duration::from_secs(30));
+        match reported {
+            Ok(_) => tracing::info!(
+                result = operation,
+                error = error.as_deref(),
+                ms = millis,
+                "task worked"
+            ),
             // The task may have timed out meanwhile: report and go on.
-            eprintln!("steppe worker: {operation}: {error:#}");
+            Err(report_error) => tracing::warn!(
+                result = operation,
+                error = error.as_deref(),
+                ms = millis,
+                report_error = %format_args!("{report_error:#}"),
+                "task worked, but its result was refused"
+            ),
         }
         done += 1;
     }
@@ -187,7 +213,7 @@ fn run_task(args: &WorkerArgs, token: &str, input: &str) -> Result<Answer> {
                 &json!({"taskToken": token}),
                 Duration::from_secs(30),
             ) {
-                eprintln!("steppe worker: SendTaskHeartbeat: {error:#}");
+                tracing::warn!(error = %format_args!("{error:#}"), "SendTaskHeartbeat failed");
             }
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -285,6 +285,9 @@ pub struct Execution {
     pub(crate) redrive_time_millis: Option<i64>,
     /// How many tasks each Task state invoked, by state name.
     pub(crate) task_invocations: BTreeMap<String, u64>,
+    /// How many states were entered (AWS's state transitions), counted whether or not
+    /// history is recorded, so that Express executions can report them too.
+    pub(crate) states_entered: u64,
 }
 
 /// A Map item as `$$.Map.Item` shows it to the Map's `ItemSelector`.
@@ -398,7 +401,15 @@ impl Execution {
             redrive_time_millis: None,
             task_invocations: BTreeMap::new(),
             execution_timer: None,
+            states_entered: 0,
         }
+    }
+
+    /// How many states this execution entered in memory (AWS bills each as a state
+    /// transition): every input applied since it was built, a replay's included, so callers
+    /// that want one input's share take the difference around [`crate::apply`].
+    pub fn states_entered(&self) -> u64 {
+        self.states_entered
     }
 
     /// The id the next history event will get.

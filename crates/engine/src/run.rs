@@ -196,6 +196,7 @@ impl<'a> Run<'a> {
                     String::new()
                 };
                 frame.entered_previous_event_id = frame.previous_event_id;
+                self.execution.states_entered += 1;
                 let entered = self.emit(frame.previous_event_id, || Details::StateEntered {
                     state_type,
                     name,

@@ -4,6 +4,7 @@ use crate::arn::Arns;
 use crate::driver::Driver;
 use crate::error::ApiResult;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::registry::{Definitions, Registry};
 use std::sync::{Arc, Mutex};
 use steppe_engine::Random;
@@ -43,7 +44,26 @@ pub struct App {
     /// CPU-heavy requests (console drawings, compiling definitions, TestState) run one at a
     /// time, off the async workers.
     pub compute: Arc<tokio::sync::Semaphore>,
+    /// What `GET /metrics` reports.
+    pub metrics: Arc<Metrics>,
     random: Mutex<Random>,
+}
+
+/// Submits a group of writes, timing its commit; the receiver answers once it is durable
+/// (or failed).
+pub fn submit(
+    store: &dyn Store,
+    metrics: &Arc<Metrics>,
+    writes: Vec<Write>,
+) -> oneshot::Receiver<Result<(), steppe_store::Error>> {
+    let (sender, committed) = oneshot::channel();
+    store.submit(
+        writes,
+        Box::new(metrics.timed(move |result| {
+            let _ = sender.send(result);
+        })),
+    );
+    committed
 }
 
 impl std::fmt::Debug for App {
@@ -60,6 +80,7 @@ impl App {
         definitions: Arc<Definitions>,
         driver: Arc<Driver>,
         tasks: Arc<crate::tasks::Tasks>,
+        metrics: Arc<Metrics>,
         options: &crate::Options,
     ) -> App {
         let clock = options.clock.clone();
@@ -82,6 +103,7 @@ impl App {
             hosts: crate::hosts::Hosts::new(&options.allowed_hosts),
             credentials: options.credentials.clone(),
             compute: Arc::new(tokio::sync::Semaphore::new(1)),
+            metrics,
             random: Mutex::new(Random::new(seed)),
         }
     }
@@ -125,14 +147,7 @@ impl App {
 
     /// Commits writes and waits until they are durable.
     pub async fn commit(&self, writes: Vec<Write>) -> ApiResult<()> {
-        let (sender, receiver) = oneshot::channel();
-        self.store.submit(
-            writes,
-            Box::new(move |result| {
-                let _ = sender.send(result);
-            }),
-        );
-        receiver
+        submit(&*self.store, &self.metrics, writes)
             .await
             .unwrap_or(Err(steppe_store::Error::Closed))
             .map_err(Into::into)

@@ -75,14 +75,15 @@ pub async fn execution_ended(app: &App, execution_id: u64) {
         Ok(Some(row)) => row.state_machine_arn,
         Ok(None) => return,
         Err(error) => {
-            eprintln!("steppe: execution {execution_id}: cannot read it: {error}");
+            tracing::error!(execution_id, %error, "cannot read the execution");
             return;
         }
     };
     if let Err(error) = finish(app, &machine_arn).await {
-        eprintln!(
-            "steppe: {machine_arn}: deletion not finished: {}",
-            error.message
+        tracing::error!(
+            state_machine_arn = %machine_arn,
+            error = %error.message,
+            "deletion not finished"
         );
     }
 }
@@ -166,9 +167,10 @@ pub async fn resume(app: &Arc<App>) {
         let app = app.clone();
         tokio::spawn(async move {
             if let Err(error) = finish(&app, &machine.arn).await {
-                eprintln!(
-                    "steppe: {}: deletion not finished: {}",
-                    machine.arn, error.message
+                tracing::error!(
+                    state_machine_arn = %machine.arn,
+                    error = %error.message,
+                    "deletion not finished"
                 );
             }
         });

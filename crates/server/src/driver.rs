@@ -27,6 +27,7 @@ mod plan;
 use crate::deletion::Deletions;
 use crate::effects::Effect;
 use crate::integrations::Integrations;
+use crate::metrics::{Kind, Metrics};
 use crate::registry::Definitions;
 use crate::tasks::{is_activity, is_callback, OpenTask, Tasks};
 use crate::timers::Timers;
@@ -84,6 +85,7 @@ pub struct Driver {
     deletions: Deletions,
     clock: Arc<dyn Clock + Send + Sync>,
     random: Mutex<Random>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -163,6 +165,21 @@ struct Pending {
     replies: Vec<(Option<Reply>, Applied)>,
     /// Tasks to open or close, in order.
     task_operations: Vec<TaskOperation>,
+    /// What the metrics count once the group is committed.
+    counts: Counts,
+}
+
+/// What a committed group adds to the metrics.
+#[derive(Default)]
+struct Counts {
+    /// The group started the execution.
+    started: bool,
+    /// Redrives the group applied.
+    redriven: u64,
+    /// States the group's inputs entered.
+    states_entered: u64,
+    /// How the execution ended, if it did.
+    ended: Option<Status>,
 }
 
 enum TimerOperation {
@@ -193,6 +210,7 @@ impl Driver {
         region: String,
         cache_max: usize,
         (tasks, integrations, clock): (Arc<Tasks>, Arc<Integrations>, Arc<dyn Clock + Send + Sync>),
+        metrics: Arc<Metrics>,
     ) -> Driver {
         let seed = clock.now_millis() as u64 ^ u64::from(std::process::id()).rotate_left(40);
         Driver {
@@ -208,6 +226,7 @@ impl Driver {
             cache_max,
             committed: AtomicU64::new(0),
             deletions: Deletions::default(),
+            metrics,
         }
     }
 
@@ -366,12 +385,15 @@ impl Driver {
     /// resumed nor given its timers, so it cannot go on wrongly or keep the server from starting.
     pub fn recover(self: &Arc<Self>) -> Result<usize, steppe_store::Error> {
         let running = self.store.running_executions()?;
+        // Those quarantined below stay RUNNING in the store, and so in the gauge.
+        self.metrics.executions_recovered(running.len());
         let mut quarantined = std::collections::HashSet::new();
         for execution in &running {
             if let Err(error) = self.recover_one(execution) {
-                eprintln!(
-                    "steppe: execution {}: quarantined at startup: {error}",
-                    execution.id
+                tracing::error!(
+                    execution_id = execution.id,
+                    %error,
+                    "execution quarantined at startup"
                 );
                 quarantined.insert(execution.id);
             }
@@ -504,10 +526,7 @@ impl Driver {
                 match guarded(|| self.step(&mut guard)) {
                     Ok(step) => step,
                     Err(reason) => {
-                        eprintln!(
-                            "steppe: execution {}: the driver failed: {reason}",
-                            guard.id
-                        );
+                        tracing::error!(execution_id = guard.id, %reason, "the driver failed");
                         rewind(&mut guard, Vec::new(), Vec::new());
                         guard.quarantined = Some(reason);
                         continue;
@@ -528,6 +547,7 @@ impl Driver {
                 Ok(()) => {
                     self.committed
                         .fetch_add(pending.replies.len() as u64, Ordering::Relaxed);
+                    self.count(&pending.counts);
                     for operation in &pending.timer_operations {
                         match *operation {
                             TimerOperation::Start(timer_id, fire_at_millis) => {
@@ -570,7 +590,7 @@ impl Driver {
                 }
                 Err(error) if pending.end_only => {
                     lock(&slot).state = SlotState::Finished;
-                    eprintln!("steppe: execution {id}: could not end it: {error}");
+                    tracing::error!(execution_id = id, %error, "could not end the execution");
                     for (reply, _) in pending.replies {
                         if let Some(reply) = reply {
                             let _ = reply.send(Err(Error::Store(error.clone())));
@@ -579,7 +599,7 @@ impl Driver {
                 }
                 Err(error) => {
                     rewind(&mut lock(&slot), pending.fired_timers, pending.task_results);
-                    eprintln!("steppe: execution {id}: commit failed: {error}");
+                    tracing::error!(execution_id = id, %error, "commit failed");
                     for (reply, _) in pending.replies {
                         if let Some(reply) = reply {
                             let _ = reply.send(Err(Error::Store(error.clone())));
@@ -620,7 +640,7 @@ impl Driver {
                     return self.end_unreplayable(slot, reason);
                 }
                 Err(error) => {
-                    eprintln!("steppe: execution {}: cannot rebuild: {error}", slot.id);
+                    tracing::error!(execution_id = slot.id, %error, "cannot rebuild the execution");
                     for queued in slot.queue.drain(..) {
                         if let Some(reply) = queued.reply {
                             let _ = reply.send(Err(error.clone()));
@@ -684,7 +704,6 @@ impl Driver {
                 random: &mut random,
             },
         );
-        let finished = live.execution.is_finished();
         let plan::Plan {
             writes,
             timer_operations,
@@ -693,13 +712,15 @@ impl Driver {
             replies,
             task_operations,
             quarantine,
+            mut counts,
         } = planned;
         if let Some(reason) = quarantine {
             // The engine failed on one of this group's inputs: nothing of the group is
             // committed, and the execution, rebuilt from the store, ends next.
-            eprintln!(
-                "steppe: execution {}: quarantined, the engine failed: {reason}",
-                slot.id
+            tracing::error!(
+                execution_id = slot.id,
+                %reason,
+                "execution quarantined: the engine failed"
             );
             rewind(slot, fired_timers, task_results);
             for (reply, _) in replies {
@@ -713,15 +734,10 @@ impl Driver {
         if replies.is_empty() {
             return Step::Answered;
         }
-        let (sender, committed) = oneshot::channel();
-        self.store.submit(
-            writes,
-            Box::new(move |result| {
-                let _ = sender.send(result);
-            }),
-        );
+        let finished = live.execution.is_finished();
+        counts.ended = finished.then_some(live.execution.status);
         Step::Pending(Pending {
-            committed,
+            committed: self.submit(writes),
             timer_operations,
             fired_timers,
             task_results,
@@ -729,6 +745,7 @@ impl Driver {
             end_only: false,
             replies,
             task_operations,
+            counts,
         })
     }
 
@@ -736,16 +753,17 @@ impl Driver {
     /// engine: its row becomes FAILED (`States.Runtime`) with an `ExecutionFailed` event after
     /// its stored history, so it is quarantined once instead of failing at every restart.
     fn end_unreplayable(&self, slot: &mut Slot, reason: String) -> Step {
-        eprintln!(
-            "steppe: execution {}: quarantined, replaying its log fails: {reason}",
-            slot.id
+        tracing::error!(
+            execution_id = slot.id,
+            %reason,
+            "execution quarantined: replaying its log fails"
         );
         let now_millis = self.clock.now_millis();
         let write = match self.unreplayable_end(slot.id, &reason, now_millis) {
             Ok(Some(write)) => write,
             outcome => {
                 if let Err(error) = outcome {
-                    eprintln!("steppe: execution {}: cannot end it: {error}", slot.id);
+                    tracing::error!(execution_id = slot.id, %error, "cannot end the execution");
                 }
                 for queued in slot.queue.drain(..) {
                     if let Some(reply) = queued.reply {
@@ -770,15 +788,8 @@ impl Driver {
             })
             .collect();
         slot.state = SlotState::Finished;
-        let (sender, committed) = oneshot::channel();
-        self.store.submit(
-            vec![write],
-            Box::new(move |result| {
-                let _ = sender.send(result);
-            }),
-        );
         Step::Pending(Pending {
-            committed,
+            committed: self.submit(vec![write]),
             timer_operations: Vec::new(),
             fired_timers: Vec::new(),
             task_results: Vec::new(),
@@ -786,7 +797,30 @@ impl Driver {
             end_only: true,
             replies,
             task_operations: Vec::new(),
+            counts: Counts {
+                ended: Some(Status::Failed),
+                ..Counts::default()
+            },
         })
+    }
+
+    /// Submits a group of writes; the receiver answers once it is durable (or failed).
+    fn submit(&self, writes: Vec<Write>) -> oneshot::Receiver<Result<(), steppe_store::Error>> {
+        crate::app::submit(&*self.store, &self.metrics, writes)
+    }
+
+    /// Adds a committed group's counts to the metrics.
+    fn count(&self, counts: &Counts) {
+        if counts.started {
+            self.metrics.execution_started(Kind::Standard);
+        }
+        for _ in 0..counts.redriven {
+            self.metrics.execution_redriven();
+        }
+        self.metrics.states_entered(counts.states_entered);
+        if let Some(status) = counts.ended {
+            self.metrics.execution_ended(Kind::Standard, status);
+        }
     }
 
     /// The transition [`Driver::end_unreplayable`] commits, or `None` when the execution is

@@ -232,6 +232,7 @@ fn express_runner(app: &App, resolved: &Resolved<'_>) -> ApiResult<crate::expres
         definition: resolved.compiled.definition.clone(),
         test_case: resolved.test_case.map(str::to_string),
         clock_jumps: app.clock_jumps.subscribe(),
+        metrics: app.metrics.clone(),
     })
 }
 

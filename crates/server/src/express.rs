@@ -7,6 +7,7 @@
 
 use crate::driver::{guarded, quarantine_failure};
 use crate::integrations::Integrations;
+use crate::metrics::Kind;
 use crate::tasks::OpenTask;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub struct Runner {
     pub test_case: Option<String>,
     /// Changes when the clock is moved forward (`--time-scale`): a wait is looked at again.
     pub clock_jumps: tokio::sync::watch::Receiver<u64>,
+    /// Where its start, end and states entered are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Runner {
@@ -79,6 +82,7 @@ impl Runner {
         let mut queue = LocalQueue::starting();
         let mut now = start_millis;
         let mut applied = 0u32;
+        self.metrics.execution_started(Kind::Express);
         while !execution.is_finished() {
             applied += 1;
             if applied == INPUTS_PER_YIELD {
@@ -118,9 +122,10 @@ impl Runner {
             let transition = match guarded(|| apply(&self.definition, execution, input, now)) {
                 Ok(transition) => transition,
                 Err(reason) => {
-                    eprintln!(
-                        "steppe: Express execution {}: ended, the engine failed: {reason}",
-                        execution.info.execution_arn
+                    tracing::error!(
+                        execution_arn = %execution.info.execution_arn,
+                        %reason,
+                        "Express execution ended: the engine failed"
                     );
                     let Input::Fail { error, cause } = quarantine_failure(&reason) else {
                         unreachable!("quarantine_failure gives Input::Fail");
@@ -138,6 +143,11 @@ impl Runner {
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)
             });
+        }
+        self.metrics.states_entered(execution.states_entered());
+        if execution.is_finished() {
+            self.metrics
+                .execution_ended(Kind::Express, execution.status);
         }
         drop(self.admitted);
     }

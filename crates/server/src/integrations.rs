@@ -38,6 +38,8 @@ pub struct Integrations {
     pub services: services::Services,
     /// Where the HTTP Task and API Gateway calls may connect (`--http-allow`, `--http-deny`).
     pub destinations: steppe_tasks::destinations::Destinations,
+    /// Where task latencies are recorded.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Integrations {
@@ -74,8 +76,17 @@ impl Integrations {
             .answer(machine, test_case, &task.state_name, task.invocation)
     }
 
-    /// Runs a request-response task (Lambda, HTTP, a plain nested execution) to its outcome.
+    /// Runs a request-response task (Lambda, HTTP, a plain nested execution) to its outcome,
+    /// and records how long it took.
     pub async fn invoke(self: &Arc<Self>, task: OpenTask) -> TaskOutcome {
+        let started = std::time::Instant::now();
+        let resource = task.record.resource.clone();
+        let outcome = self.invoke_untimed(task).await;
+        self.metrics.task(&resource, started.elapsed());
+        outcome
+    }
+
+    async fn invoke_untimed(self: &Arc<Self>, task: OpenTask) -> TaskOutcome {
         if crate::nested::is_start_execution(&task.record.resource) {
             if !crate::nested::is_plain_start_execution(&task.record.resource) {
                 return steppe_tasks::unconfigured(

@@ -35,6 +35,7 @@ mod express;
 mod hosts;
 mod integrations;
 pub mod limits;
+pub mod metrics;
 mod nested;
 mod ops;
 mod protocol;
@@ -138,6 +139,8 @@ pub struct Options {
     /// The clock again, when it can be moved forward through `POST /steppe/clock`
     /// (`--time-scale`); `clock` must then be this same clock.
     pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
+    /// Whether metrics are recorded and served at `GET /metrics` (default on; since 0.1.0).
+    pub metrics: bool,
 }
 
 impl Default for Options {
@@ -165,6 +168,7 @@ impl Default for Options {
             http_deny: Vec::new(),
             clock_control: None,
             credentials: None,
+            metrics: true,
         }
     }
 }
@@ -264,6 +268,10 @@ pub struct ServerArgs {
     /// and let `POST /steppe/clock {"advanceSeconds": S}` move it forward: for tests.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub time_scale: Option<u32>,
+    /// Record metrics and serve them at GET /metrics in the Prometheus text format (on), or
+    /// record nothing (off). Since steppe 0.1.0.
+    #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    pub metrics: bool,
 }
 
 impl ServerArgs {
@@ -308,6 +316,7 @@ impl ServerArgs {
             http_allow: self.http_allow.clone(),
             http_deny: self.http_deny.clone(),
             credentials,
+            metrics: self.metrics,
             ..self.clock_options()
         })
     }
@@ -329,6 +338,15 @@ impl ServerArgs {
             }
             None => Options::default(),
         }
+    }
+}
+
+/// Reads a switch given as `on` or `off`.
+pub fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("'{text}' is neither on nor off")),
     }
 }
 
@@ -365,12 +383,13 @@ pub enum Error {
     /// transparent, so that `steppe: {error:#}` prints it once).
     #[error(transparent)]
     Store(#[from] steppe_store::Error),
-    /// The functions or connections file cannot be used.
+    /// The functions or connections file cannot be used. Its message already names the cause,
+    /// so it is not a `source` too: `steppe: {error:#}` prints it once.
     #[error("{0}")]
-    Config(#[from] steppe_tasks::Error),
-    /// A `--service-endpoint` is malformed.
+    Config(steppe_tasks::Error),
+    /// A `--service-endpoint` is malformed (not a `source` either, for the same reason).
     #[error("--service-endpoint {0}")]
-    ServiceEndpoint(#[from] steppe_tasks::services::BadEndpoint),
+    ServiceEndpoint(steppe_tasks::services::BadEndpoint),
     /// The `--credentials` file cannot be used.
     #[error("--credentials {0}")]
     Credentials(String),
@@ -385,6 +404,18 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl From<steppe_tasks::Error> for Error {
+    fn from(error: steppe_tasks::Error) -> Error {
+        Error::Config(error)
+    }
+}
+
+impl From<steppe_tasks::services::BadEndpoint> for Error {
+    fn from(error: steppe_tasks::services::BadEndpoint) -> Error {
+        Error::ServiceEndpoint(error)
+    }
 }
 
 /// A running server.
@@ -475,13 +506,18 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     let definitions = Arc::new(registry::Definitions::default());
     for revision in registry.revisions.values() {
         if definitions.get(revision).is_none() {
-            eprintln!(
-                "steppe: the definition of revision {} no longer compiles",
-                revision.revision_id
+            tracing::warn!(
+                revision = %revision.revision_id,
+                "a stored definition no longer compiles"
             );
         }
     }
     let (effects, effects_receiver) = effects::channel();
+    let metrics = Arc::new(if options.metrics {
+        metrics::Metrics::enabled()
+    } else {
+        metrics::Metrics::disabled()
+    });
     let integrations = Arc::new(integrations::Integrations {
         functions: options
             .functions
@@ -505,6 +541,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             &options.http_deny,
         )
         .map_err(Error::Destinations)?,
+        metrics: metrics.clone(),
     });
     let tasks = Arc::new(tasks::Tasks::default());
     for activity_arn in registry.activities.keys() {
@@ -518,6 +555,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         options.region.clone(),
         options.cache_max,
         (tasks.clone(), integrations.clone(), options.clock.clone()),
+        metrics.clone(),
     ));
     let app = Arc::new(app::App::new(
         store,
@@ -525,6 +563,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         definitions,
         driver.clone(),
         tasks,
+        metrics,
         &options,
     ));
     // Recovery may reopen nested-workflow tasks, which start children through the server.
@@ -544,9 +583,10 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     let router = protocol::router(app);
     let connections_max = options.limits.connections_within(limits::open_files_max());
     if connections_max < options.limits.connections_max {
-        eprintln!(
-            "steppe: serving at most {connections_max} connections at once, as the open-files \
-             limit allows (raise it with ulimit -n for more)"
+        tracing::warn!(
+            connections_max,
+            "serving fewer connections at once than asked, as the open-files limit allows \
+             (raise it with ulimit -n for more)"
         );
     }
     let serving = tokio::spawn(async move {
@@ -620,21 +660,25 @@ pub fn run(options: Options) -> Result<(), Error> {
             Storage::Custom(_) => "data in a custom store".to_string(),
         };
         if !options.listen.ip().is_loopback() && options.credentials.is_none() {
-            eprintln!(
-                "steppe: warning: listening on {} without --credentials: anyone who reaches \
-                 this address can do anything",
-                options.listen
+            tracing::warn!(
+                listen = %options.listen,
+                "listening on a non-loopback address without --credentials: anyone who \
+                 reaches it can do anything"
             );
         }
+        let metrics = options.metrics;
         let server = start(options).await?;
-        eprintln!(
-            "steppe: listening on http://{address} ({storage}; {} running executions recovered); \
-             the console is at http://{address}/console/",
-            server.recovered,
-            address = server.local_addr(),
+        let address = server.local_addr();
+        tracing::info!(
+            api = %format_args!("http://{address}/"),
+            console = %format_args!("http://{address}/console/"),
+            metrics = %if metrics { format!("http://{address}/metrics") } else { "off".to_string() },
+            storage,
+            recovered = server.recovered,
+            "listening"
         );
         stop_signal().await;
-        eprintln!("steppe: stopping");
+        tracing::info!("stopping");
         server.shutdown().await;
         Ok(())
     })

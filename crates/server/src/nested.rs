@@ -133,9 +133,10 @@ impl Nested {
 pub async fn stop_child(app: &App, child_arn: &str) {
     let stopped = with_retries(|| executions::stop(app, child_arn, None, None)).await;
     if let Err(error) = stopped {
-        eprintln!(
-            "steppe: could not stop the nested execution {child_arn}: {}",
-            error.message
+        tracing::error!(
+            execution_arn = %child_arn,
+            error = %error.message,
+            "could not stop the nested execution"
         );
     }
 }

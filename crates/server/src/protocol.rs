@@ -8,6 +8,7 @@
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::metrics::Operation;
 use crate::serve::read_body;
 use crate::wire::Request;
 use axum::body::{Body, Bytes};
@@ -18,6 +19,7 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The header the console's own non-GET requests carry (see `console`).
 #[cfg(feature = "console")]
@@ -35,7 +37,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/steppe/clock",
             axum::routing::get(clock).post(advance_clock),
-        );
+        )
+        .route("/metrics", axum::routing::get(metrics));
     #[cfg(feature = "console")]
     let router = router
         .route("/console", axum::routing::any(console))
@@ -214,7 +217,7 @@ async fn console(
         match drawn {
             Ok(answer) => answer,
             Err(error) => {
-                eprintln!("steppe: drawing failed: {error}");
+                tracing::error!(%error, "drawing failed");
                 return respond(Err(ApiError::internal("The drawing failed unexpectedly")));
             }
         }
@@ -329,6 +332,26 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
     )
 }
 
+/// `GET /metrics`: the Prometheus text exposition format (404 with `--metrics off`).
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    if !app.metrics.is_enabled() {
+        return (StatusCode::NOT_FOUND, "metrics are off (--metrics off)\n").into_response();
+    }
+    let express_running = app
+        .express
+        .running
+        .load(std::sync::atomic::Ordering::Acquire);
+    let text = app
+        .metrics
+        .encode(express_running, app.tasks.activity_queue_depths());
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    response
+}
+
 fn plain_json(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     response
@@ -345,35 +368,55 @@ async fn not_found() -> Response {
     }))
 }
 
+/// `POST /`: one API call, answered, counted in the metrics and logged (one line at `INFO`
+/// with the operation, HTTP status, milliseconds and AWS error code).
 async fn handle(
     State(app): State<Arc<App>>,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let bytes = match read_body(body, app.limits.body_read_timeout).await {
-        Ok(bytes) => bytes,
-        Err(error) => return respond(Err(error)),
-    };
-    if let Err(error) = verify_signature(&app, "POST", &uri, &headers, &bytes) {
-        return respond(Err(error));
-    }
+    let started = Instant::now();
     let target = headers
         .get("x-amz-target")
         .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let Some(operation) = target.strip_prefix("AWSStepFunctions.") else {
-        return respond(Err(ApiError::new(
-            "UnknownOperationException",
-            format!("Unknown operation: '{target}'"),
-        )));
+        .unwrap_or_default();
+    let name = target.strip_prefix("AWSStepFunctions.");
+    let operation = Operation::of(name.unwrap_or_default());
+    let result = match read_body(body, app.limits.body_read_timeout).await {
+        Err(error) => Err(error),
+        Ok(bytes) => match verify_signature(&app, "POST", &uri, &headers, &bytes) {
+            Err(error) => Err(error),
+            Ok(()) => match name {
+                Some(name) => call(&app, name.to_string(), &bytes).await,
+                None => Err(ApiError::new(
+                    "UnknownOperationException",
+                    format!("Unknown operation: '{target}'"),
+                )),
+            },
+        },
     };
-    let operation = operation.to_string();
-    let request = match parse_body(&bytes) {
-        Ok(request) => request,
-        Err(error) => return respond(Err(error)),
+    let (status, error_code) = match &result {
+        Ok(_) => (200, None),
+        Err(error) => (error.status, Some(error.code)),
     };
+    let elapsed = started.elapsed();
+    app.metrics.request(operation, status, elapsed);
+    // The fields are evaluated only when the level is on.
+    tracing::info!(
+        target: "steppe::api",
+        operation = operation.label(),
+        status,
+        ms = elapsed.as_micros() as f64 / 1000.0,
+        error = error_code,
+    );
+    respond(result)
+}
+
+/// Runs an API call.
+async fn call(app: &Arc<App>, operation: String, bytes: &Bytes) -> Result<Value, ApiError> {
+    let request = parse_body(bytes)?;
+    let app = app.clone();
     // Run the operation in its own task so that a panic answers 500 instead of dropping the
     // connection. Only a long poll ends with its request when the client goes away (freeing
     // its poller slot); other operations run to the end, as their commit and the registry
@@ -400,10 +443,10 @@ async fn handle(
     } else {
         running.await
     };
-    respond(outcome.unwrap_or_else(|join_error| {
-        eprintln!("steppe: an operation failed: {join_error}");
+    outcome.unwrap_or_else(|join_error| {
+        tracing::error!(error = %join_error, "an operation failed");
         Err(ApiError::internal("The operation failed unexpectedly"))
-    }))
+    })
 }
 
 /// Operations whose work grows with the definition or the states they run, rather than with

@@ -100,7 +100,7 @@ impl Registry {
         for resource in resources {
             match resource {
                 Ok(resource) => registry.put(resource),
-                Err(error) => eprintln!("steppe: skipped at startup: {error}"),
+                Err(error) => tracing::error!(%error, "a stored resource was skipped at startup"),
             }
         }
         registry

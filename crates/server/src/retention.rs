@@ -72,11 +72,11 @@ pub async fn sweep(app: &Arc<App>, retention: Duration) -> usize {
             Ok(Ok(ids)) => ids,
             Ok(Err(steppe_store::Error::Closed)) => return deleted,
             Ok(Err(error)) => {
-                eprintln!("steppe: retention: deleting closed executions failed: {error}");
+                tracing::error!(%error, "retention: deleting closed executions failed");
                 return deleted;
             }
             Err(error) => {
-                eprintln!("steppe: retention: the deletion task failed: {error}");
+                tracing::error!(%error, "retention: the deletion task failed");
                 return deleted;
             }
         };

@@ -46,7 +46,7 @@ pub async fn serve(
                 Err(error) => {
                     // Out of file descriptors, or a connection reset before it was taken:
                     // the listener itself is fine.
-                    eprintln!("steppe: accepting a connection failed: {error}");
+                    tracing::warn!(%error, "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

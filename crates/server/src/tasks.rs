@@ -125,6 +125,35 @@ impl Tasks {
         }
     }
 
+    /// How many tasks wait for a worker in each activity's queue (every existing activity,
+    /// and any other that has a queue).
+    pub fn activity_queue_depths(&self) -> Vec<(String, usize)> {
+        let inner = self.lock();
+        let mut depths: HashMap<&str, usize> = inner
+            .activities
+            .iter()
+            .map(|activity| (activity.as_str(), 0))
+            .collect();
+        for (activity, queue) in &inner.queues {
+            // A queue may still hold tokens of tasks taken or closed since (`take` skips them).
+            let waiting = queue
+                .tokens
+                .iter()
+                .filter(|token| {
+                    inner
+                        .by_token
+                        .get(*token)
+                        .is_some_and(|(_, task)| !task.record.started)
+                })
+                .count();
+            *depths.entry(activity.as_str()).or_default() += waiting;
+        }
+        depths
+            .into_iter()
+            .map(|(activity, depth)| (activity.to_string(), depth))
+            .collect()
+    }
+
     /// Takes the oldest waiting task of an activity (marking it started), if any.
     pub fn take(&self, activity_arn: &str) -> Option<OpenTask> {
         let mut inner = self.lock();

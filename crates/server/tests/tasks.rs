@@ -364,14 +364,7 @@ async fn lambda_tasks_run_local_commands() {
         r#"{"functions": {"echo": {"command": ["sh", "-c", "cat"]}}}"#,
     )
     .unwrap();
-    let server = steppe_server::start(steppe_server::Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: steppe_server::Storage::Memory,
-        functions: Some(functions),
-        ..steppe_server::Options::default()
-    })
-    .await
-    .unwrap();
+    let server = common::functions_server(functions).await;
     let client = client(server.local_addr());
     let definition = r#"{"StartAt": "Call", "States": {
         "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",

@@ -6,13 +6,18 @@
 //! AWS JSON 1.0 envelope, unsigned (the server accepts any signature). Nothing is asserted:
 //! the figures are printed with what they measure.
 //!
+//! The Express figure is measured on this server (metrics on, the default) and on a second
+//! one with `--metrics off`, in alternating one-second rounds (`2 × STEPPE_BENCH_SECONDS` of
+//! each), and their ratio printed.
+//!
 //! Environment: `STEPPE_BENCH_SECONDS` (default 5) per throughput figure,
 //! `STEPPE_BENCH_PARKED` (default 100000) parked executions, `STEPPE_BENCH_ONLY` (`standard`,
 //! `transitions`, `express`, `activity` or `parked`) to measure one figure, `STEPPE_BENCH_DIR` for the data
 //! directory (default a fresh one under the temp dir), `STEPPE_BENCH_NO_FSYNC=1` to turn
 //! fsync off, `STEPPE_BENCH_STORE=postgres` to keep the data in PostgreSQL instead: the database
 //! `STEPPE_BENCH_POSTGRES_URL` names, or the one `scripts/start-postgres.sh` wrote to
-//! `target/postgres-url`, in a fresh schema (`bench_<pid>`).
+//! `target/postgres-url`, in a fresh schema (`bench_<pid>`); `STEPPE_BENCH_LOG=text` or `json` to log at `info` to stderr as `steppe server`
+//! does (a line per API call; redirect stderr), without which nothing is logged.
 
 use serde_json::json;
 use std::net::SocketAddr;
@@ -148,6 +153,23 @@ impl Store {
         }
     }
 
+    /// A second store of the same kind, for a second server (the metrics-off comparison).
+    fn sibling(&self, suffix: &str) -> Store {
+        match self {
+            Store::Sqlite { data_dir, fsync } => Store::Sqlite {
+                data_dir: data_dir.with_extension(suffix),
+                fsync: *fsync,
+            },
+            Store::Postgres(options) => Store::Postgres(steppe_store_postgres::PostgresOptions {
+                schema: options
+                    .schema
+                    .as_ref()
+                    .map(|schema| format!("{schema}_{}", suffix.replace('-', "_"))),
+                ..options.clone()
+            }),
+        }
+    }
+
     /// Removes a data directory (a PostgreSQL schema is left for inspection).
     fn clear(&self) {
         if let Store::Sqlite { data_dir, .. } = self {
@@ -161,12 +183,27 @@ fn main() {
     let parked: u64 = env_number("STEPPE_BENCH_PARKED", 100_000);
     let store = Store::from_env();
     store.clear();
+    log_like_the_server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(run(&store, seconds, parked));
     store.clear();
+}
+
+/// Installs the subscriber `steppe server` would, at `info`, when `STEPPE_BENCH_LOG` asks.
+fn log_like_the_server() {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    match std::env::var("STEPPE_BENCH_LOG").as_deref() {
+        Ok("text") => builder.init(),
+        Ok("json") => builder.json().flatten_event(true).init(),
+        _ => return,
+    }
+    println!("logging every API call at info to stderr");
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -250,23 +287,60 @@ async fn run(store: &Store, seconds: u64, parked: u64) {
         );
     }
 
-    // 2. Express StartSyncExecution.
+    // 2. Express StartSyncExecution, with metrics on (this server) and off (a second server,
+    // otherwise the same), measured in alternating rounds so that drift hits both alike.
     if wanted("express") {
+        let off_store = store.sibling("metrics-off");
+        off_store.clear();
+        let off = steppe_server::start(steppe_server::Options {
+            metrics: false,
+            ..options(&off_store)
+        })
+        .await
+        .expect("server with metrics off");
+        let body = json!({"name": "express", "definition": read("express-5.json"), "roleArn": ROLE, "type": "EXPRESS"});
+        let (status, _) = Connection::open(off.local_addr())
+            .await
+            .call("CreateStateMachine", &body.to_string())
+            .await;
+        assert_eq!(status, 200);
         let express = json!({"stateMachineArn": arn("express"), "input": "{\"n\": 1}"}).to_string();
-        let (count, elapsed, mut latencies) =
-            load(address, 32, seconds, "StartSyncExecution", express).await;
-        latencies.sort_unstable();
-        let percentile = |p: f64| {
-            latencies
-                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-        };
+        let mut on_figures = Figures::default();
+        let mut off_figures = Figures::default();
+        // One-second rounds in the order on, off, off, on, ...: a machine whose load drifts
+        // (other builds) shifts both figures alike.
+        for round in 0..seconds * 2 {
+            let (on_address, off_address) = (address, off.local_addr());
+            let order = if round % 2 == 0 {
+                [(true, on_address), (false, off_address)]
+            } else {
+                [(false, off_address), (true, on_address)]
+            };
+            for (metrics_on, address) in order {
+                let figures = if metrics_on {
+                    &mut on_figures
+                } else {
+                    &mut off_figures
+                };
+                figures.add(load(address, 32, 1, "StartSyncExecution", express.clone()).await);
+            }
+        }
+        for (figures, metrics) in [(&mut on_figures, "on"), (&mut off_figures, "off")] {
+            println!(
+                "Express StartSyncExecution (express-5), metrics {metrics:>3}: {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms (32 connections, {} one-second rounds)",
+                figures.rate(),
+                figures.percentile_millis(0.50),
+                figures.percentile_millis(0.99),
+                seconds * 2
+            );
+        }
         println!(
-        "Express StartSyncExecution (express-5):   {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms (32 connections)",
-        count as f64 / elapsed.as_secs_f64(),
-        percentile(0.50),
-        percentile(0.99)
-    );
+            "Express StartSyncExecution, metrics on / off: {:.3}; recording one call's metrics takes {:.0} ns (one thread, no contention)",
+            on_figures.rate() / off_figures.rate(),
+            recording_nanos()
+        );
+        off.shutdown().await;
+        off_store.clear();
     }
     // 3. Activities: one task's round trip, then 16 workers' throughput.
     if wanted("activity") {
@@ -430,6 +504,49 @@ async fn activity_figures(address: SocketAddr, setup: &mut Connection, seconds: 
         elapsed.as_secs_f64(),
         if done >= backlog { "; the backlog ran out" } else { "" }
     );
+}
+
+/// What recording one StartSyncExecution of a two-state machine costs: its start, its end, its
+/// states and its request, in nanoseconds, averaged over many.
+fn recording_nanos() -> f64 {
+    use steppe_server::metrics::{Kind, Metrics, Operation};
+    const CALLS: u32 = 1_000_000;
+    let metrics = Metrics::enabled();
+    let started = Instant::now();
+    for _ in 0..CALLS {
+        let call = Instant::now();
+        let operation = Operation::of(std::hint::black_box("StartSyncExecution"));
+        metrics.execution_started(Kind::Express);
+        metrics.states_entered(2);
+        metrics.execution_ended(Kind::Express, steppe_engine::Status::Succeeded);
+        metrics.request(operation, 200, call.elapsed());
+    }
+    started.elapsed().as_nanos() as f64 / f64::from(CALLS)
+}
+
+/// Calls counted over several rounds of [`load`].
+#[derive(Default)]
+struct Figures {
+    count: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Figures {
+    fn add(&mut self, (count, elapsed, latencies): (u64, Duration, Vec<Duration>)) {
+        self.count += count;
+        self.elapsed += elapsed;
+        self.latencies.extend(latencies);
+    }
+
+    fn rate(&self) -> f64 {
+        self.count as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_millis(&mut self, p: f64) -> f64 {
+        self.latencies.sort_unstable();
+        percentile_millis(&self.latencies, p)
+    }
 }
 
 /// Executions started before the activity throughput is measured.

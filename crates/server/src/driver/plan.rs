@@ -7,7 +7,8 @@
 //! the rest once they commit. Tests plan without tokio.
 
 use super::{
-    follow_ups, guarded, Applied, Live, Queued, Reply, TaskOperation, TimerOperation, BATCH_MAX,
+    follow_ups, guarded, Applied, Counts, Live, Queued, Reply, TaskOperation, TimerOperation,
+    BATCH_MAX,
 };
 use crate::tasks::{is_activity, OpenTask};
 use std::collections::VecDeque;
@@ -48,6 +49,8 @@ pub(super) struct Plan {
     /// Why the engine failed on an input (it panicked): then nothing of the group may be
     /// committed.
     pub quarantine: Option<String>,
+    /// What the metrics count once the group is committed (all but the end).
+    pub counts: Counts,
 }
 
 /// Applies up to [`BATCH_MAX`] of the inputs queued now (not the follow-ups they queue,
@@ -61,6 +64,7 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
     let mut task_operations = Vec::new();
     let mut task_results = Vec::new();
     let mut quarantine = None;
+    let mut counts = Counts::default();
     for _ in 0..batch {
         let redrive = queue
             .front()
@@ -115,6 +119,8 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
         let input = crate::deletion::instead(context.deleting, input);
         let record = InputRecord::from(&input);
         let redrive = input == Input::Redrive;
+        let start = input == Input::Start;
+        let states_entered = live.execution.states_entered();
         let applied = guarded(|| apply(&live.definition, &mut live.execution, input, now_millis));
         let transition = match applied {
             Ok(transition) => transition,
@@ -131,6 +137,9 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
                 break;
             }
         };
+        counts.states_entered += live.execution.states_entered() - states_entered;
+        counts.started |= start;
+        counts.redriven += u64::from(redrive);
         if redrive {
             // Reopen the row in the same group as the transition that reruns it.
             writes.push(Write::Redrive {
@@ -233,6 +242,7 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
         replies,
         task_operations,
         quarantine,
+        counts,
     }
 }
 

@@ -239,7 +239,8 @@ fn claim(app: &App, token: &str) -> ApiResult<OpenTask> {
 }
 
 /// Applies a result. An activity task nobody took yet (answered from the console) starts
-/// first, as if a worker had taken it.
+/// first, as if a worker had taken it. An activity task's latency is recorded once its result
+/// is committed.
 async fn report(app: &App, task: OpenTask, input: Input) -> ApiResult<Value> {
     let execution_id = task.execution_id;
     if task.activity_arn().is_some() && !task.record.started {
@@ -260,7 +261,15 @@ async fn report(app: &App, task: OpenTask, input: Input) -> ApiResult<Value> {
         }
     }
     match app.driver.deliver_and_wait(execution_id, input).await {
-        Ok(_) => Ok(json!({})),
+        Ok(_) => {
+            if task.activity_arn().is_some() {
+                // An activity task's latency: from its scheduling until its result committed.
+                let millis = app.now_millis() - task.record.scheduled_millis;
+                let elapsed = std::time::Duration::from_millis(millis.max(0) as u64);
+                app.metrics.task(&task.record.resource, elapsed);
+            }
+            Ok(json!({}))
+        }
         Err(error) => {
             app.tasks.unclaim(task);
             Err(error.into())

@@ -67,6 +67,18 @@ pub async fn memory_server() -> steppe_server::Server {
     .expect("the server starts")
 }
 
+/// A server keeping everything in memory, running Lambda tasks from a functions file.
+pub async fn functions_server(functions: std::path::PathBuf) -> steppe_server::Server {
+    steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        functions: Some(functions),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .expect("the server starts")
+}
+
 /// A server keeping its data in SQLite in `dir` (fsync off), on an ephemeral port.
 pub async fn sqlite_server(dir: &std::path::Path) -> steppe_server::Server {
     steppe_server::start(steppe_server::Options {
