@@ -350,7 +350,7 @@ fn group_ops<'a>(
                 ],
                 Some(format!("execution {} exists", row.arn)),
             ),
-            Write::Transition(transition) => transition_ops(transition, &mut push)?,
+            Write::Transition(transition) => transition_op(transition, &mut push)?,
             Write::Redrive {
                 execution_id,
                 redrive_count,
@@ -386,7 +386,7 @@ fn group_ops<'a>(
 }
 
 /// The op of one transition: `steppe_transition` checks its order and records it.
-fn transition_ops<'a>(
+fn transition_op<'a>(
     transition: &'a TransitionRecord,
     push: &mut impl FnMut(Sql, Vec<Param<'a>>, Option<String>),
 ) -> Result<(), Error> {
