@@ -5,7 +5,7 @@ use steppe_store::Error;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
-/// The SQLSTATE `steppe_advance` raises when a transition does not follow the last committed
+/// The SQLSTATE `steppe_transition` raises when a transition does not follow the last committed
 /// one (class `ST`, steppe's own; see `schema.rs`).
 pub(crate) const OUT_OF_ORDER: &str = "ST001";
 

@@ -13,7 +13,7 @@
 //! Reads take a connection from a pool of at most [`READERS_MAX`]. Retention's deletions go
 //! through the writer's queue and commit in transactions of their own, between groups.
 //!
-//! A transition's order is checked in the database (`steppe_advance`, `schema.rs`): the
+//! A transition's order is checked in the database (`steppe_transition`, `schema.rs`): the
 //! execution's row is locked and its `next_seq` compared and bumped in the transaction that
 //! records the transition, so two writers, in one process or two, can never both commit
 //! the same transition; the second gets [`Error::Conflict`]. Execution ids come from a

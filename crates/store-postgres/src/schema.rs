@@ -26,8 +26,8 @@ const MIGRATION_LOCK_CLASS: i32 = 0x534D_4947;
 /// The migrations, in order: entry `n` takes a schema from version `n` to `n + 1`.
 pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1];
 
-/// Version 1: the tables, indexes, the execution id sequence, and `steppe_advance`, the
-/// transition order check. Statuses are [`steppe_store::ExecutionStatus::as_str`] text;
+/// Version 1: the tables, indexes, the execution id sequence, and `steppe_transition`, which
+/// records a transition after checking its order. Statuses are [`steppe_store::ExecutionStatus::as_str`] text;
 /// `'RUNNING'` is spelled as a literal so that the partial indexes apply.
 pub(crate) const VERSION_1: &str = "
 CREATE TABLE resources (key TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -78,18 +78,55 @@ CREATE TABLE redrive_tokens (
 -- Execution ids (Store::allocate_execution_id), shared by every store on the schema: each
 -- nextval reserves a block of 64 ids (the increment) that a store hands out from memory.
 CREATE SEQUENCE execution_ids INCREMENT BY 64;
--- A transition's order check, in the database so that two writers can never both commit the
--- same transition: the row lock makes the second wait for the first, which then fails the
--- check. Raising (instead of updating no row) aborts the transaction, so the statements
--- pipelined after it cannot commit.
-CREATE FUNCTION steppe_advance(p_id BIGINT, p_seq BIGINT, p_pending TEXT) RETURNS void
+-- One transition, in one call (one statement in the writer's pipeline instead of one per row
+-- kind). The order check comes first and is in the database, so that two writers can never
+-- both commit the same transition: the row lock makes the second wait for the first, which
+-- then fails the check. Raising (instead of updating no row) aborts the transaction, so
+-- nothing pipelined after it can commit. Timers and tasks are upserted one by one, as
+-- store-sqlite's INSERT OR REPLACE does (a later duplicate replaces an earlier one).
+CREATE FUNCTION steppe_transition(
+    p_id BIGINT, p_seq BIGINT, p_pending TEXT, p_now_millis BIGINT, p_input TEXT,
+    p_event_ids BIGINT[], p_event_bodies TEXT[],
+    p_end BOOLEAN, p_status TEXT, p_stop_millis BIGINT, p_output TEXT, p_error BYTEA, p_cause BYTEA,
+    p_timer_ids BIGINT[], p_timer_fire_at_millis BIGINT[], p_timers_cleared BIGINT[],
+    p_task_ids BIGINT[], p_task_bodies TEXT[], p_tasks_cleared BIGINT[]
+) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE executions SET next_seq = next_seq + 1, pending = p_pending
-    WHERE id = p_id AND next_seq = p_seq;
+    IF p_end THEN
+        UPDATE executions SET next_seq = next_seq + 1, pending = '', status = p_status,
+            stop_millis = p_stop_millis, output = p_output, error = p_error, cause = p_cause
+        WHERE id = p_id AND next_seq = p_seq;
+    ELSE
+        UPDATE executions SET next_seq = next_seq + 1, pending = p_pending
+        WHERE id = p_id AND next_seq = p_seq;
+    END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'ST001',
             MESSAGE = format('execution %s: input %s does not follow the last committed one', p_id, p_seq);
+    END IF;
+    INSERT INTO inputs (execution_id, seq, now_millis, body) VALUES (p_id, p_seq, p_now_millis, p_input);
+    INSERT INTO events (execution_id, id, body)
+        SELECT p_id, event.id, event.body FROM UNNEST(p_event_ids, p_event_bodies) AS event (id, body);
+    IF p_end THEN
+        DELETE FROM timers WHERE execution_id = p_id;
+        DELETE FROM tasks WHERE execution_id = p_id;
+        RETURN;
+    END IF;
+    FOR i IN 1 .. coalesce(array_length(p_timer_ids, 1), 0) LOOP
+        INSERT INTO timers (execution_id, timer_id, fire_at_millis)
+        VALUES (p_id, p_timer_ids[i], p_timer_fire_at_millis[i])
+        ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at_millis = EXCLUDED.fire_at_millis;
+    END LOOP;
+    IF coalesce(array_length(p_timers_cleared, 1), 0) > 0 THEN
+        DELETE FROM timers WHERE execution_id = p_id AND timer_id = ANY (p_timers_cleared);
+    END IF;
+    FOR i IN 1 .. coalesce(array_length(p_task_ids, 1), 0) LOOP
+        INSERT INTO tasks (execution_id, task_id, body) VALUES (p_id, p_task_ids[i], p_task_bodies[i])
+        ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body;
+    END LOOP;
+    IF coalesce(array_length(p_tasks_cleared, 1), 0) > 0 THEN
+        DELETE FROM tasks WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared);
     END IF;
 END $$;
 ";

@@ -4,7 +4,7 @@
 //! A batch is sent as one pipeline: `BEGIN`, every group's statements, `COMMIT`, each
 //! request sent before any answer is awaited, so a batch costs one round trip and one WAL
 //! flush however many groups it holds. Every statement that can refuse a group raises an
-//! error (a duplicate key, `steppe_advance`'s `ST001`), which aborts the transaction, and
+//! error (a duplicate key, `steppe_transition`'s `ST001`), which aborts the transaction, and
 //! PostgreSQL turns the pipelined `COMMIT` of an aborted transaction into a rollback; so a
 //! batch commits whole or not at all. When it fails with more than one group, it is redone
 //! with a savepoint per group, one group at a time, so the failing group alone is rolled
@@ -40,38 +40,18 @@ enum Sql {
     PutResource,
     DeleteResource,
     InsertExecution,
-    InsertBody,
-    Advance,
-    InsertInput,
-    InsertEvents,
-    End,
-    DeleteAllTimers,
-    DeleteAllTasks,
-    PutTimer,
-    DeleteTimers,
-    PutTask,
-    DeleteTasks,
+    Transition,
     Redrive,
     PutRedriveToken,
     TrimRedriveTokens,
 }
 
 impl Sql {
-    const ALL: [Sql; 17] = [
+    const ALL: [Sql; 7] = [
         Sql::PutResource,
         Sql::DeleteResource,
         Sql::InsertExecution,
-        Sql::InsertBody,
-        Sql::Advance,
-        Sql::InsertInput,
-        Sql::InsertEvents,
-        Sql::End,
-        Sql::DeleteAllTimers,
-        Sql::DeleteAllTasks,
-        Sql::PutTimer,
-        Sql::DeleteTimers,
-        Sql::PutTask,
-        Sql::DeleteTasks,
+        Sql::Transition,
         Sql::Redrive,
         Sql::PutRedriveToken,
         Sql::TrimRedriveTokens,
@@ -84,43 +64,20 @@ impl Sql {
                  ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body"
             }
             Sql::DeleteResource => "DELETE FROM resources WHERE key = $1",
+            // One statement for both rows (a duplicate id or ARN fails it whole).
             Sql::InsertExecution => {
-                "INSERT INTO executions (id, arn, state_machine_arn, version_arn, alias_arn, status,
-                 start_millis, stop_millis, output, error, cause, redrive_count, redrive_millis,
-                 next_seq, pending)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, '')"
+                "WITH execution AS (
+                     INSERT INTO executions (id, arn, state_machine_arn, version_arn, alias_arn,
+                     status, start_millis, stop_millis, output, error, cause, redrive_count,
+                     redrive_millis, next_seq, pending)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, '')
+                     RETURNING id)
+                 INSERT INTO execution_bodies (id, name, revision_id, seed, input, trace_header, test_case)
+                 SELECT id, $14, $15, $16, $17, $18, $19 FROM execution"
             }
-            Sql::InsertBody => {
-                "INSERT INTO execution_bodies (id, name, revision_id, seed, input, trace_header, test_case)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            }
-            Sql::Advance => "SELECT steppe_advance($1, $2, $3)",
-            Sql::InsertInput => {
-                "INSERT INTO inputs (execution_id, seq, now_millis, body) VALUES ($1, $2, $3, $4)"
-            }
-            Sql::InsertEvents => {
-                "INSERT INTO events (execution_id, id, body)
-                 SELECT $1, event.id, event.body FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS event (id, body)"
-            }
-            Sql::End => {
-                "UPDATE executions SET status = $2, stop_millis = $3, output = $4, error = $5,
-                 cause = $6, pending = '' WHERE id = $1"
-            }
-            Sql::DeleteAllTimers => "DELETE FROM timers WHERE execution_id = $1",
-            Sql::DeleteAllTasks => "DELETE FROM tasks WHERE execution_id = $1",
-            Sql::PutTimer => {
-                "INSERT INTO timers (execution_id, timer_id, fire_at_millis) VALUES ($1, $2, $3)
-                 ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at_millis = EXCLUDED.fire_at_millis"
-            }
-            Sql::DeleteTimers => {
-                "DELETE FROM timers WHERE execution_id = $1 AND timer_id = ANY($2::BIGINT[])"
-            }
-            Sql::PutTask => {
-                "INSERT INTO tasks (execution_id, task_id, body) VALUES ($1, $2, $3)
-                 ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body"
-            }
-            Sql::DeleteTasks => {
-                "DELETE FROM tasks WHERE execution_id = $1 AND task_id = ANY($2::BIGINT[])"
+            Sql::Transition => {
+                "SELECT steppe_transition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                 $14, $15, $16, $17, $18, $19)"
             }
             Sql::Redrive => {
                 "UPDATE executions SET status = 'RUNNING', stop_millis = NULL, output = NULL,
@@ -368,42 +325,32 @@ fn group_ops<'a>(
                 push(Sql::PutResource, params![resource.key(), body], None);
             }
             Write::DeleteResource(key) => push(Sql::DeleteResource, params![key.as_str()], None),
-            Write::InsertExecution(row) => {
-                let conflict = Some(format!("execution {} exists", row.arn));
-                push(
-                    Sql::InsertExecution,
-                    params![
-                        row.id as i64,
-                        row.arn.as_str(),
-                        row.state_machine_arn.as_str(),
-                        row.version_arn.as_deref(),
-                        row.alias_arn.as_deref(),
-                        row.status.as_str(),
-                        row.start_millis,
-                        row.stop_millis,
-                        row.output.as_deref(),
-                        row.error.as_deref().map(str::as_bytes),
-                        row.cause.as_deref().map(str::as_bytes),
-                        i64::from(row.redrive_count),
-                        row.redrive_millis,
-                    ],
-                    conflict.clone(),
-                );
-                push(
-                    Sql::InsertBody,
-                    params![
-                        row.id as i64,
-                        row.name.as_str(),
-                        row.revision_id.as_str(),
-                        row.seed as i64,
-                        row.input.as_str(),
-                        row.trace_header.as_deref(),
-                        row.test_case.as_deref(),
-                    ],
-                    conflict,
-                );
-            }
-            Write::Transition(transition) => transition_ops(transition, &mut push)?,
+            Write::InsertExecution(row) => push(
+                Sql::InsertExecution,
+                params![
+                    row.id as i64,
+                    row.arn.as_str(),
+                    row.state_machine_arn.as_str(),
+                    row.version_arn.as_deref(),
+                    row.alias_arn.as_deref(),
+                    row.status.as_str(),
+                    row.start_millis,
+                    row.stop_millis,
+                    row.output.as_deref(),
+                    row.error.as_deref().map(str::as_bytes),
+                    row.cause.as_deref().map(str::as_bytes),
+                    i64::from(row.redrive_count),
+                    row.redrive_millis,
+                    row.name.as_str(),
+                    row.revision_id.as_str(),
+                    row.seed as i64,
+                    row.input.as_str(),
+                    row.trace_header.as_deref(),
+                    row.test_case.as_deref(),
+                ],
+                Some(format!("execution {} exists", row.arn)),
+            ),
+            Write::Transition(transition) => transition_op(transition, &mut push)?,
             Write::Redrive {
                 execution_id,
                 redrive_count,
@@ -438,8 +385,8 @@ fn group_ops<'a>(
     Ok(ops)
 }
 
-/// The ops of one transition: the order check first, then what it records.
-fn transition_ops<'a>(
+/// The op of one transition: `steppe_transition` checks its order and records it.
+fn transition_op<'a>(
     transition: &'a TransitionRecord,
     push: &mut impl FnMut(Sql, Vec<Param<'a>>, Option<String>),
 ) -> Result<(), Error> {
@@ -451,60 +398,57 @@ fn transition_ops<'a>(
         serde_json::to_string(&transition.pending)?
     };
     let input = serde_json::to_string(&transition.input.input)?;
-    let conflict = Some(format!(
-        "execution {id}: input {seq} does not follow the last committed one"
-    ));
-    push(Sql::Advance, params![id, seq, pending], conflict.clone());
+    let ids = |ids: &[u64]| ids.iter().map(|id| *id as i64).collect::<Vec<i64>>();
+    let event_ids: Vec<i64> = transition.events.iter().map(|e| e.id as i64).collect();
+    let event_bodies: Vec<&str> = transition.events.iter().map(|e| e.json.as_str()).collect();
+    let end = transition.end.as_ref();
+    let timer_ids: Vec<i64> = transition
+        .timers_started
+        .iter()
+        .map(|t| t.timer_id as i64)
+        .collect();
+    let timer_fire_at: Vec<i64> = transition
+        .timers_started
+        .iter()
+        .map(|t| t.fire_at_millis)
+        .collect();
+    let task_ids: Vec<i64> = transition
+        .tasks_started
+        .iter()
+        .map(|t| t.task_id as i64)
+        .collect();
+    let task_bodies = transition
+        .tasks_started
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<String>, _>>()?;
     push(
-        Sql::InsertInput,
-        params![id, seq, transition.input.now_millis, input],
-        conflict,
+        Sql::Transition,
+        params![
+            id,
+            seq,
+            pending,
+            transition.input.now_millis,
+            input,
+            event_ids,
+            event_bodies,
+            end.is_some(),
+            end.map(|end| end.status.as_str()),
+            end.map(|end| end.stop_millis),
+            end.and_then(|end| end.output.as_deref()),
+            end.and_then(|end| end.error.as_deref()).map(str::as_bytes),
+            end.and_then(|end| end.cause.as_deref()).map(str::as_bytes),
+            timer_ids,
+            timer_fire_at,
+            ids(&transition.timers_cleared),
+            task_ids,
+            task_bodies,
+            ids(&transition.tasks_cleared),
+        ],
+        Some(format!(
+            "execution {id}: input {seq} does not follow the last committed one"
+        )),
     );
-    if !transition.events.is_empty() {
-        let ids: Vec<i64> = transition.events.iter().map(|e| e.id as i64).collect();
-        let bodies: Vec<&str> = transition.events.iter().map(|e| e.json.as_str()).collect();
-        push(Sql::InsertEvents, params![id, ids, bodies], None);
-    }
-    if let Some(end) = &transition.end {
-        push(
-            Sql::End,
-            params![
-                id,
-                end.status.as_str(),
-                end.stop_millis,
-                end.output.as_deref(),
-                end.error.as_deref().map(str::as_bytes),
-                end.cause.as_deref().map(str::as_bytes),
-            ],
-            None,
-        );
-        push(Sql::DeleteAllTimers, params![id], None);
-        push(Sql::DeleteAllTasks, params![id], None);
-        return Ok(());
-    }
-    for timer in &transition.timers_started {
-        push(
-            Sql::PutTimer,
-            params![id, timer.timer_id as i64, timer.fire_at_millis],
-            None,
-        );
-    }
-    if !transition.timers_cleared.is_empty() {
-        let cleared: Vec<i64> = transition
-            .timers_cleared
-            .iter()
-            .map(|t| *t as i64)
-            .collect();
-        push(Sql::DeleteTimers, params![id, cleared], None);
-    }
-    for task in &transition.tasks_started {
-        let body = serde_json::to_string(task)?;
-        push(Sql::PutTask, params![id, task.task_id as i64, body], None);
-    }
-    if !transition.tasks_cleared.is_empty() {
-        let cleared: Vec<i64> = transition.tasks_cleared.iter().map(|t| *t as i64).collect();
-        push(Sql::DeleteTasks, params![id, cleared], None);
-    }
     Ok(())
 }
 

@@ -360,3 +360,54 @@ fn an_exclusive_store_that_lost_its_lock_writes_nothing_until_it_takes_it_back()
     )
     .unwrap();
 }
+
+#[test]
+fn tasks_and_timers_are_replaced_and_cleared_one_by_one() {
+    let Some(options) = fresh_schema("tasks_and_timers_are_replaced_and_cleared_one_by_one") else {
+        return;
+    };
+    let store = PostgresStore::open(&options).unwrap();
+    let task = |task_id: u64, state_name: &str| TaskRecord {
+        task_id,
+        state_name: state_name.into(),
+        resource: "arn:aws:states:us-east-1:1:activity:a".into(),
+        parameters: serde_json::json!({"n": task_id}),
+        timeout_seconds: None,
+        heartbeat_seconds: Some(5),
+        task_token: Some(format!("token-{task_id}")),
+        scheduled_millis: 7,
+        started: false,
+        invocation: 0,
+        test_case: None,
+        submitted: false,
+    };
+    let timer = |timer_id: u64, fire_at_millis: i64| Timer {
+        execution_id: 1,
+        timer_id,
+        fire_at_millis,
+    };
+    let mut first = transition(1, 0, 1, 2);
+    first.tasks_started = vec![task(1, "A"), task(2, "B"), task(1, "A again")];
+    first.timers_started = vec![timer(1, 100), timer(2, 200), timer(1, 150)];
+    let mut second = transition(1, 1, 3, 1);
+    second.tasks_cleared = vec![2, 9];
+    second.timers_cleared = vec![1];
+    second.pending = vec![InputRecord::Continue];
+    submit(
+        &store,
+        vec![
+            Write::InsertExecution(Box::new(row(1, "a", 1))),
+            Write::Transition(Box::new(first)),
+            Write::Transition(Box::new(second)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(store.tasks(1).unwrap(), vec![task(1, "A again")]);
+    assert_eq!(store.timers().unwrap(), vec![timer(2, 200)]);
+    let running = store.running_executions().unwrap();
+    assert_eq!(
+        running[0].pending.as_ref().unwrap(),
+        &vec![InputRecord::Continue]
+    );
+    assert!(running[0].has_tasks);
+}
