@@ -3,7 +3,8 @@
 //!
 //! The file is the AWS shared-credentials format (`~/.aws/credentials`): `[profile]` sections
 //! with `aws_access_key_id`, `aws_secret_access_key` and, beyond AWS's format,
-//! `aws_account_id`. A request is verified by signing it again: the signature is computed
+//! `aws_account_id` and `steppe_reveal_secrets` (TestState's `revealSecrets` honoured for
+//! that key only, as AWS asks for the `states:RevealSecrets` permission). A request is verified by signing it again: the signature is computed
 //! with `aws-sigv4` (the AWS SDK for Rust's own signer) over exactly the headers the client
 //! signed, at the time it signed them, with the listed key's secret, and compared with the
 //! client's in constant time (`subtle`). A signature more than 5 minutes from the server's
@@ -27,6 +28,9 @@ pub struct Key {
     pub secret_access_key: String,
     /// The account it acts as (`aws_account_id`), if given.
     pub account_id: Option<String>,
+    /// Whether TestState's `revealSecrets` is honoured for it (`steppe_reveal_secrets = true`;
+    /// AWS asks for the `states:RevealSecrets` permission).
+    pub reveal_secrets: bool,
 }
 
 /// The keys of a credentials file, by access key id.
@@ -44,6 +48,8 @@ pub struct Caller {
     pub region: String,
     /// The key's account, if the file gives one.
     pub account_id: Option<String>,
+    /// Whether it may see secrets in TestState (see [`Key::reveal_secrets`]).
+    pub reveal_secrets: bool,
 }
 
 impl Credentials {
@@ -90,6 +96,15 @@ impl Credentials {
             let key = Key {
                 secret_access_key: setting("aws_secret_access_key")?,
                 account_id: settings.get("aws_account_id").cloned(),
+                reveal_secrets: match settings.get("steppe_reveal_secrets").map(String::as_str) {
+                    None | Some("false") => false,
+                    Some("true") => true,
+                    Some(other) => {
+                        return Err(format!(
+                            "the profile [{profile}]'s steppe_reveal_secrets '{other}' is not true or false"
+                        ))
+                    }
+                },
             };
             if let Some(account) = &key.account_id {
                 if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -150,6 +165,7 @@ impl Credentials {
                 access_key_id: parsed.access_key_id.to_string(),
                 region: parsed.region.to_string(),
                 account_id: key.account_id.clone(),
+                reveal_secrets: key.reveal_secrets,
             })
         } else {
             Err(invalid_signature(

@@ -536,11 +536,19 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .map(steppe_tasks::mock::MockConfig::load)
             .transpose()?,
         services: services(&options, address)?,
-        destinations: steppe_tasks::destinations::Destinations::new(
-            &options.http_allow,
-            &options.http_deny,
-        )
-        .map_err(Error::Destinations)?,
+        destinations: {
+            let destinations = steppe_tasks::destinations::Destinations::new(
+                &options.http_allow,
+                &options.http_deny,
+            )
+            .map_err(Error::Destinations)?;
+            // With keys, callers are not all trusted: keep them off the machine's network.
+            if options.credentials.is_some() {
+                destinations.refusing_private()
+            } else {
+                destinations
+            }
+        },
         metrics: metrics.clone(),
     });
     let tasks = Arc::new(tasks::Tasks::default());

@@ -111,9 +111,9 @@ fn verify_signature(
     uri: &axum::http::Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), ApiError> {
+) -> Result<Option<crate::auth::Caller>, ApiError> {
     let Some(credentials) = &app.credentials else {
-        return Ok(());
+        return Ok(None);
     };
     let signed = crate::auth::Signed {
         method,
@@ -127,7 +127,7 @@ fn verify_signature(
     // Signatures carry real time, whatever the server's clock runs at (`--time-scale`).
     let real_now = steppe_runtime::Clock::now_millis(&steppe_runtime::SystemClock);
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_millis(real_now.max(0) as u64);
-    credentials.verify(&signed, now).map(|_caller| ())
+    credentials.verify(&signed, now).map(Some)
 }
 
 /// Refuses requests whose `Host` the server does not answer to (see `hosts.rs`).
@@ -387,8 +387,8 @@ async fn handle(
         Err(error) => Err(error),
         Ok(bytes) => match verify_signature(&app, "POST", &uri, &headers, &bytes) {
             Err(error) => Err(error),
-            Ok(()) => match name {
-                Some(name) => call(&app, name.to_string(), &bytes).await,
+            Ok(caller) => match name {
+                Some(name) => call(&app, name.to_string(), &bytes, caller).await,
                 None => Err(ApiError::new(
                     "UnknownOperationException",
                     format!("Unknown operation: '{target}'"),
@@ -414,8 +414,14 @@ async fn handle(
 }
 
 /// Runs an API call.
-async fn call(app: &Arc<App>, operation: String, bytes: &Bytes) -> Result<Value, ApiError> {
-    let request = parse_body(bytes)?;
+async fn call(
+    app: &Arc<App>,
+    operation: String,
+    bytes: &Bytes,
+    caller: Option<crate::auth::Caller>,
+) -> Result<Value, ApiError> {
+    let mut request = parse_body(bytes)?;
+    request.caller = caller;
     let app = app.clone();
     // Run the operation in its own task so that a panic answers 500 instead of dropping the
     // connection. Only a long poll ends with its request when the client goes away (freeing

@@ -7,15 +7,21 @@ use serde_json::{Map, Value};
 #[derive(Debug)]
 pub struct Request {
     members: Map<String, Value>,
+    /// Who signed the request, when the server checks signatures (`--credentials`).
+    pub caller: Option<crate::auth::Caller>,
 }
 
 impl Request {
     /// Wraps a parsed body; anything but an object is a serialization error.
     pub fn new(body: Value) -> ApiResult<Request> {
         match body {
-            Value::Object(members) => Ok(Request { members }),
+            Value::Object(members) => Ok(Request {
+                members,
+                caller: None,
+            }),
             Value::Null => Ok(Request {
                 members: Map::new(),
+                caller: None,
             }),
             _ => Err(ApiError::serialization(
                 "Start of structure or map found where not expected",

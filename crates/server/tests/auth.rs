@@ -18,6 +18,7 @@ fn signed_client(address: SocketAddr, key: &str, secret: &str) -> aws_sdk_sfn::C
         .region(Region::new("eu-west-1"))
         .credentials_provider(Credentials::new(key, secret, None, None, "test"))
         .endpoint_url(format!("http://{address}"))
+        .interceptor(common::StripSyncPrefix)
         .build();
     aws_sdk_sfn::Client::from_conf(config)
 }
@@ -102,5 +103,69 @@ async fn only_requests_signed_by_a_listed_key_are_served() {
     let listed = right.list_state_machines().send().await.unwrap();
     let names: Vec<&str> = listed.state_machines().iter().map(|m| m.name()).collect();
     assert_eq!(names, ["signed"]);
+    server.shutdown().await;
+}
+
+const TWO_KEYS: &str = "[operator]\naws_access_key_id = AKIDOPERATOR\naws_secret_access_key = op\nsteppe_reveal_secrets = true\n\n[developer]\naws_access_key_id = AKIDDEVELOPER\naws_secret_access_key = dev\n";
+
+/// With `--credentials`: TestState's `revealSecrets` only for a key whose profile allows it (AWS
+/// asks for `states:RevealSecrets`), and no HTTP Task into loopback or private ranges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reveal_secrets_needs_a_permitted_key_and_loopback_is_out_of_reach() {
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        credentials: Some(steppe_server::auth::Credentials::parse(TWO_KEYS).unwrap()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let address = server.local_addr();
+    let pass = r#"{"Type": "Pass", "End": true}"#;
+    let test_state = |client: aws_sdk_sfn::Client, definition: &'static str| async move {
+        client
+            .test_state()
+            .definition(definition)
+            .role_arn(ROLE)
+            .input("{}")
+            .reveal_secrets(true)
+            .send()
+            .await
+    };
+    let developer = signed_client(address, "AKIDDEVELOPER", "dev");
+    let refused = test_state(developer, pass)
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(refused.code(), Some("AccessDeniedException"));
+    assert!(refused
+        .message()
+        .unwrap_or_default()
+        .contains("states:RevealSecrets"));
+    let operator = signed_client(address, "AKIDOPERATOR", "op");
+    let tested = test_state(operator.clone(), pass)
+        .await
+        .expect("the operator may");
+    assert_eq!(
+        tested.status,
+        Some(aws_sdk_sfn::types::TestExecutionStatus::Succeeded)
+    );
+
+    // An HTTP Task at the server's own loopback address, which has no business being called.
+    let http = r#"{"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": {"ApiEndpoint": "http://127.0.0.1:9/x", "Method": "GET"}, "End": true}"#;
+    let tested = operator
+        .test_state()
+        .definition(http)
+        .role_arn(ROLE)
+        .input("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tested.error.as_deref(), Some("States.Http.Socket"));
+    let cause = tested.cause.unwrap_or_default();
+    assert!(
+        cause.contains("steppe refuses to connect to 127.0.0.1"),
+        "{cause}"
+    );
     server.shutdown().await;
 }

@@ -19,6 +19,18 @@ use std::net::IpAddr;
 /// Ranges refused unless an allow rule names them.
 pub const REFUSED_BY_DEFAULT: [&str; 3] = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"];
 
+/// Loopback and private ranges, refused too when the server checks signatures
+/// ([`Destinations::refusing_private`]): a caller with a key must not reach the machine's or
+/// the network's own services through a definition.
+pub const PRIVATE: [&str; 6] = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+];
+
 /// See the module documentation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Destinations {
@@ -63,6 +75,17 @@ impl Destinations {
         })
     }
 
+    /// The same policy, also refusing loopback and private ranges ([`PRIVATE`]) unless an
+    /// allow rule names them.
+    pub fn refusing_private(mut self) -> Destinations {
+        self.refused_by_default.extend(
+            PRIVATE
+                .iter()
+                .map(|range| range.parse::<IpNet>().expect("the private ranges parse")),
+        );
+        self
+    }
+
     /// Whether a call to `host` may connect to `address`; `Err` says why not.
     pub fn check(&self, host: &str, address: IpAddr) -> Result<(), String> {
         let host = normalized(host);
@@ -85,7 +108,8 @@ impl Destinations {
         {
             return Err(format!(
                 "steppe refuses to connect to {host} ({address}): link-local and cloud metadata \
-                 addresses are refused unless --http-allow names them"
+                 addresses (and, with --credentials, loopback and private ones) are refused \
+                 unless --http-allow names them"
             ));
         }
         Ok(())
@@ -160,5 +184,24 @@ mod tests {
             Ok(())
         );
         assert!(Destinations::new(&["not a host/8".to_string()], &[]).is_err());
+    }
+
+    #[test]
+    fn with_credentials_loopback_and_private_ranges_are_refused_unless_allowed() {
+        let destinations = Destinations::new(&["10.1.0.0/16".to_string()], &[])
+            .unwrap()
+            .refusing_private();
+        for address in [
+            "127.0.0.1",
+            "::1",
+            "10.2.0.1",
+            "172.20.1.1",
+            "192.168.1.1",
+            "fd12::1",
+        ] {
+            assert!(destinations.check("x", ip(address)).is_err(), "{address}");
+        }
+        assert_eq!(destinations.check("x", ip("10.1.2.3")), Ok(()));
+        assert_eq!(destinations.check("x", ip("93.184.216.34")), Ok(()));
     }
 }

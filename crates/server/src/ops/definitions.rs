@@ -64,6 +64,21 @@ pub fn validate(request: &Request) -> ApiResult<Value> {
 /// (a Lambda command, an HTTP endpoint).
 pub async fn test_state(app: &App, request: Request) -> ApiResult<Value> {
     request.required_len("definition", 1, 1_048_576)?;
+    // AWS asks for the `states:RevealSecrets` permission; with `--credentials`, a key's
+    // profile grants it (`steppe_reveal_secrets = true`).
+    if app.credentials.is_some() && request.boolean("revealSecrets")? == Some(true) {
+        let caller = request.caller.as_ref();
+        if !caller.is_some_and(|caller| caller.reveal_secrets) {
+            return Err(ApiError::new(
+                "AccessDeniedException",
+                format!(
+                    "User: {} is not authorized to perform: states:RevealSecrets (its --credentials \
+                     profile does not set steppe_reveal_secrets = true)",
+                    caller.map_or("anonymous", |caller| caller.access_key_id.as_str())
+                ),
+            ));
+        }
+    }
     let integrations = app.driver.integrations().clone();
     tokio::task::spawn_blocking(move || {
         let definition = request.required_len("definition", 1, 1_048_576)?;

@@ -14,16 +14,17 @@ pub const ROLE: &str = "arn:aws:iam::123456789012:role/steppe-test";
 pub const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
 
 /// SDKs send StartSyncExecution and TestState to `sync-<host>`, which does not resolve for
-/// 127.0.0.1; like users of any local endpoint, the tests strip the prefix again.
+/// 127.0.0.1; like users of any local endpoint, the tests strip the prefix again, before the
+/// request is signed (so a server checking signatures sees the host that was signed).
 #[derive(Debug)]
-struct StripSyncPrefix;
+pub struct StripSyncPrefix;
 
 impl Intercept for StripSyncPrefix {
     fn name(&self) -> &'static str {
         "StripSyncPrefix"
     }
 
-    fn modify_before_transmit(
+    fn modify_before_signing(
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
