@@ -349,6 +349,25 @@ pub struct Map {
     pub label: Option<String>,
     /// `ItemBatcher` (distributed maps only).
     pub item_batcher: Option<ItemBatcher>,
+    /// `ItemReader` (distributed maps only): the items come from Amazon S3, not the input.
+    pub item_reader: Option<ItemReader>,
+}
+
+/// `ItemReader`: where a distributed Map reads its items, as far as steppe carries it out
+/// (`s3:getObject` with `InputType` CSV, JSON or JSONL; `s3:listObjectsV2` without a
+/// `Transformation`).
+#[derive(Debug, Clone)]
+pub struct ItemReader {
+    /// `arn:aws:states:::s3:getObject` or `arn:aws:states:::s3:listObjectsV2`.
+    pub resource: String,
+    /// `Parameters` (JSONPath mode): `Bucket`, `Key` or `Prefix`.
+    pub parameters: Option<Template>,
+    /// `Arguments` (JSONata mode).
+    pub arguments: Option<JsonataTemplate>,
+    /// `ReaderConfig` without `MaxItems`/`MaxItemsPath`, as written.
+    pub reader_config: Value,
+    /// `MaxItems` / `MaxItemsPath` / `{% %}`: read at most this many items (0: all).
+    pub max_items: Option<Dynamic<u64>>,
 }
 
 /// `ItemBatcher`: a distributed Map's child receives `{"Items": [...], "BatchInput": ...}`

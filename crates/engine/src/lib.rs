@@ -47,3 +47,4 @@ pub use execution::{
     TaskInvocation, Transition, HISTORY_LIMIT_CAUSE,
 };
 pub use random::Random;
+pub use states::reader::ITEM_READER_RESOURCE;

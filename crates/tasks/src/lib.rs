@@ -40,6 +40,7 @@ pub mod destinations;
 pub mod http;
 pub mod lambda;
 pub mod mock;
+pub mod s3;
 pub mod services;
 pub mod transport;
 
@@ -179,6 +180,10 @@ pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutc
     }
     if resource == apigateway::INVOKE_RESOURCE {
         return Ok(apigateway::invoke(local.services, local.destinations, task));
+    }
+    if resource == steppe_engine::ITEM_READER_RESOURCE {
+        let buckets = local.services.buckets();
+        return Ok(s3::items::read_page(buckets.as_deref(), &task.parameters));
     }
     services::invoke(local.services, task, local.execution_arn)
 }

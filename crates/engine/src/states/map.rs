@@ -61,16 +61,28 @@ pub(crate) fn run(
     state: &State,
     map: &Map,
 ) -> Next {
+    // With an ItemReader the items are read first (`reader.rs`), and the Map runs again.
+    let read = frame.items_read.take();
+    if let (Some(reader), None) = (&map.item_reader, &read) {
+        return super::reader::start(run, id, frame, state, reader);
+    }
     let prepared = (|| {
         let (effective, items) = match io::json_path_io(state) {
             Some(io) => {
                 let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
-                let items = items(run, &frame, &effective, map)?;
+                let items = match &read {
+                    Some(_) => Value::Null,
+                    None => items(run, &frame, &effective, map)?,
+                };
                 (effective, items)
             }
+            None if read.is_some() => (frame.input.clone(), Value::Null),
             None => (frame.input.clone(), items_jsonata(run, &frame, map)?),
         };
-        let (keys, items) = key_value_pairs(items);
+        let (keys, items) = match read {
+            Some(read) => (read.keys, read.items),
+            None => key_value_pairs(items),
+        };
         let max_concurrency = max_concurrency(run, &frame, &map.max_concurrency)?;
         Ok::<_, Failure>((effective, keys, items, max_concurrency))
     })();

@@ -174,6 +174,11 @@ pub(crate) fn heartbeat(run: &mut Run<'_>, task_id: u64) {
 
 /// The task ended.
 pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, Failure>) {
+    if let Some((id, frame, reading)) = take_reading(run, task_id) {
+        let next = super::reader::page(run, id, frame, *reading, result);
+        run.settle(id, next);
+        return;
+    }
     let Some((id, mut frame, pending)) = take(run, task_id) else {
         return;
     };
@@ -264,6 +269,24 @@ fn take(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame, Box<Pending>
             None
         }
     }
+}
+
+/// The Map frame waiting for the page of items `task_id` reads, if one is.
+fn take_reading(
+    run: &mut Run<'_>,
+    task_id: u64,
+) -> Option<(FrameId, Frame, Box<super::reader::Reading>)> {
+    let id = *run.execution.waiting.get(&task_id)?;
+    let frame = run.execution.frames[id.0].as_ref()?;
+    if !matches!(&frame.phase, Phase::AwaitItems(reading) if reading.task_id == task_id) {
+        return None;
+    }
+    let mut frame = run.execution.frames[id.0].take()?;
+    run.silent = frame.silent;
+    let Phase::AwaitItems(reading) = std::mem::replace(&mut frame.phase, Phase::Run) else {
+        unreachable!("the phase was checked")
+    };
+    Some((id, frame, reading))
 }
 
 fn cancel_timers(run: &mut Run<'_>, pending: &Pending) {
