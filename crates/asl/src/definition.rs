@@ -351,6 +351,18 @@ pub struct Map {
     pub item_batcher: Option<ItemBatcher>,
     /// `ItemReader` (distributed maps only): the items come from Amazon S3, not the input.
     pub item_reader: Option<ItemReader>,
+    /// `ResultWriter.WriterConfig.Transformation` of a `ResultWriter` that shapes the Map's
+    /// output without exporting it (distributed maps only; `OutputType` JSON).
+    pub result_transformation: Option<ResultTransformation>,
+}
+
+/// How a `ResultWriter`'s `WriterConfig` shapes the children's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultTransformation {
+    /// `COMPACT`: the outputs as they are.
+    Compact,
+    /// `FLATTEN`: an output that is an array gives its elements.
+    Flatten,
 }
 
 /// `ItemReader`: where a distributed Map reads its items, as far as steppe carries it out

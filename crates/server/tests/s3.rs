@@ -352,6 +352,26 @@ async fn item_readers_read_s3_dir_folders() {
     .await
     .unwrap();
     check_readers(&server, "data", "Dir").await;
+    // A WriterConfig alone shapes the output: COMPACT keeps each child's array, FLATTEN
+    // joins them.
+    let csv = json!({"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW", "MaxItems": 2},
+        "Parameters": {"Bucket": "data", "Key": "in/people.csv"}});
+    for (transformation, expected) in [
+        ("COMPACT", json!([["1", "ann"], ["2", "b,o"]])),
+        ("FLATTEN", json!(["1", "ann", "2", "b,o"])),
+    ] {
+        let mut definition: Value = serde_json::from_str(&reader_map(
+            csv.clone(),
+            json!({"ResultWriter": {"WriterConfig": {"OutputType": "JSON", "Transformation": transformation}}}),
+        ))
+        .unwrap();
+        definition["States"]["Map"]["ItemProcessor"]["States"]["P"] = json!({"Type": "Pass",
+            "Parameters": {"pair.$": "States.Array($.id, $.name)"}, "OutputPath": "$.pair", "End": true});
+        let name = format!("Writer{transformation}");
+        let ended = run_reader(&server, &name, &definition.to_string(), json!({})).await;
+        assert_eq!(output_of(&ended), expected, "{transformation}");
+    }
 }
 
 #[tokio::test]

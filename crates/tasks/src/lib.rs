@@ -117,7 +117,9 @@ impl Integrations {
 
 impl TaskHandler for Integrations {
     fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
-        if let Some(mocks) = &self.config.mocks {
+        // A Map's ItemReader pages are steppe's own tasks, never a state's mocked answer.
+        let reads_items = task.resource == steppe_engine::ITEM_READER_RESOURCE;
+        if let (Some(mocks), false) = (&self.config.mocks, reads_items) {
             if let Some(outcome) = mocks.answer(&task.state_name, task.invocation) {
                 return outcome;
             }

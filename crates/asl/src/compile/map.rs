@@ -10,7 +10,7 @@ use super::state::{check_fields, compile_template, map_dynamic, FieldTable};
 use super::Compiler;
 use crate::definition::{
     BatchInput, Definition, Dynamic, ItemBatcher, ItemReader, JsonataTemplate, Map, QueryLanguage,
-    StateId,
+    ResultTransformation, StateId,
 };
 use crate::diagnostic::Diagnostics;
 use crate::limits;
@@ -134,7 +134,7 @@ impl Compiler {
         }
         let item_reader = self.item_reader(obj, language);
         let item_batcher = self.item_batcher(obj, language);
-        self.result_writer(obj, language);
+        let result_transformation = self.result_writer(obj, language);
         let label = self.label(obj);
         let diagnostics = &mut self.diagnostics;
         Map {
@@ -150,6 +150,7 @@ impl Compiler {
             label,
             item_batcher,
             item_reader,
+            result_transformation,
         }
     }
 
@@ -453,11 +454,15 @@ impl Compiler {
         })
     }
 
-    /// Checks `ResultWriter`, then refuses it: steppe does not shape or export results yet.
-    fn result_writer(&mut self, obj: &Obj<'_>, language: QueryLanguage) {
-        let Some(writer) = self.nested(obj, "ResultWriter", &RESULT_WRITER, language) else {
-            return;
-        };
+    /// Checks `ResultWriter`: a `WriterConfig` alone with `Transformation` COMPACT or FLATTEN
+    /// and `OutputType` JSON shapes the output; anything else (an export to Amazon S3, NONE,
+    /// JSONL) is refused by name, as steppe does not carry it out yet.
+    fn result_writer(
+        &mut self,
+        obj: &Obj<'_>,
+        language: QueryLanguage,
+    ) -> Option<ResultTransformation> {
+        let writer = self.nested(obj, "ResultWriter", &RESULT_WRITER, language)?;
         let before = self.diagnostics.error_count();
         let arguments = match language {
             QueryLanguage::JsonPath => "Parameters",
@@ -498,19 +503,36 @@ impl Compiler {
             ),
             None => {}
         }
-        if self.diagnostics.error_count() == before {
-            let why = if writer.has("Resource") {
-                "it writes the results to Amazon S3, which steppe cannot reach"
-            } else {
-                "its WriterConfig transformations are not implemented"
-            };
-            refuse(
-                &mut self.diagnostics,
-                obj.at("ResultWriter"),
-                "ResultWriter",
-                why,
-            );
+        if self.diagnostics.error_count() != before {
+            return None;
         }
+        let config = writer.get("WriterConfig");
+        let field = |key: &str| {
+            config
+                .and_then(|config| config.get(key))
+                .and_then(Value::as_str)
+        };
+        let why = if writer.has("Resource") {
+            "it writes the results to Amazon S3, which steppe does not do yet"
+        } else if field("OutputType") != Some("JSON") {
+            "its OutputType JSONL without an export is not implemented"
+        } else {
+            match field("Transformation") {
+                Some("COMPACT") => return Some(ResultTransformation::Compact),
+                Some("FLATTEN") => return Some(ResultTransformation::Flatten),
+                Some(_) => {
+                    "its Transformation NONE (each child execution's metadata) is not implemented"
+                }
+                None => "a WriterConfig without a Transformation is not implemented",
+            }
+        };
+        refuse(
+            &mut self.diagnostics,
+            obj.at("ResultWriter"),
+            "ResultWriter",
+            why,
+        );
+        None
     }
 
     /// `Parameters` (JSONPath) or `Arguments` (JSONata) of an S3 reader or writer.
@@ -827,20 +849,26 @@ mod tests {
     }
 
     #[test]
-    fn result_writer_is_checked_then_refused() {
+    fn result_writer_is_checked_then_refused_unless_it_only_shapes_the_output() {
         let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
             "Parameters": {"Bucket": "b", "Prefix": "p"},
             "WriterConfig": {"OutputType": "JSONL", "Transformation": "FLATTEN"}});
         assert_eq!(
             distributed(json!({"ResultWriter": writer})),
-            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: it writes the results to Amazon S3, which steppe cannot reach"]
+            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: it writes the results to Amazon S3, which steppe does not do yet"]
         );
-        let config_only =
-            json!({"WriterConfig": {"OutputType": "JSON", "Transformation": "COMPACT"}});
+        for transformation in ["COMPACT", "FLATTEN"] {
+            let config_only =
+                json!({"WriterConfig": {"OutputType": "JSON", "Transformation": transformation}});
+            assert!(distributed(json!({"ResultWriter": config_only})).is_empty());
+        }
+        let none = json!({"WriterConfig": {"OutputType": "JSON", "Transformation": "NONE"}});
         assert_eq!(
-            distributed(json!({"ResultWriter": config_only})),
-            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its WriterConfig transformations are not implemented"]
+            distributed(json!({"ResultWriter": none})),
+            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its Transformation NONE (each child execution's metadata) is not implemented"]
         );
+        let jsonl = json!({"WriterConfig": {"OutputType": "JSONL", "Transformation": "COMPACT"}});
+        assert_eq!(distributed(json!({"ResultWriter": jsonl})).len(), 1);
         let bad = json!({"WriterConfig": {"OutputType": "CSV", "Transformation": "ZIP"}});
         assert_eq!(
             distributed(json!({"ResultWriter": bad})),

@@ -9,7 +9,7 @@ use crate::execution::{error_output, Frame, FrameId, MapItem, Phase};
 use crate::io::{self, Env};
 use crate::run::{Next, Run};
 use serde_json::Value;
-use steppe_asl::definition::{Dynamic, Map, State};
+use steppe_asl::definition::{Dynamic, Map, ResultTransformation, State};
 use steppe_asl::error_name::{self, Failure};
 use steppe_asl::limits;
 
@@ -471,13 +471,26 @@ fn succeed(
     }
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
-    let result = Value::Array(
-        children
-            .results
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect(),
+    let results = children.results.into_iter().map(Option::unwrap_or_default);
+    let flatten = matches!(
+        &state.kind,
+        steppe_asl::definition::Kind::Map(map)
+            if map.result_transformation == Some(ResultTransformation::Flatten)
     );
+    // `ResultWriter.WriterConfig` FLATTEN: "If a child workflow execution returns an array,
+    // this option flattens the array" (ResultWriter page); COMPACT leaves outputs as they are.
+    let result = if flatten {
+        let mut flat = Vec::new();
+        for result in results {
+            match result {
+                Value::Array(elements) => flat.extend(elements),
+                other => flat.push(other),
+            }
+        }
+        Value::Array(flat)
+    } else {
+        Value::Array(results.collect())
+    };
     super::finish_with_result(run, id, frame, state, result)
 }
 
