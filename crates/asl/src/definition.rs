@@ -351,9 +351,29 @@ pub struct Map {
     pub item_batcher: Option<ItemBatcher>,
     /// `ItemReader` (distributed maps only): the items come from Amazon S3, not the input.
     pub item_reader: Option<ItemReader>,
-    /// `ResultWriter.WriterConfig.Transformation` of a `ResultWriter` that shapes the Map's
-    /// output without exporting it (distributed maps only; `OutputType` JSON).
-    pub result_transformation: Option<ResultTransformation>,
+    /// `ResultWriter` (distributed maps only), as far as steppe carries it out.
+    pub result_writer: Option<ResultWriter>,
+}
+
+/// `ResultWriter`: how the children's outputs are shaped, and whether they are exported to
+/// Amazon S3 (then the Map's output is `{MapRunArn, ResultWriterDetails}`).
+#[derive(Debug, Clone)]
+pub struct ResultWriter {
+    /// `WriterConfig.Transformation`.
+    pub transformation: ResultTransformation,
+    /// `Resource` `arn:aws:states:::s3:putObject` with its `Parameters`/`Arguments`.
+    pub export: Option<ResultExport>,
+}
+
+/// Where and how a `ResultWriter` exports the results.
+#[derive(Debug, Clone)]
+pub struct ResultExport {
+    /// `Parameters` (JSONPath mode): `Bucket` and `Prefix`.
+    pub parameters: Option<Template>,
+    /// `Arguments` (JSONata mode).
+    pub arguments: Option<JsonataTemplate>,
+    /// `WriterConfig.OutputType` is `JSONL` (else JSON).
+    pub jsonl: bool,
 }
 
 /// How a `ResultWriter`'s `WriterConfig` shapes the children's outputs.

@@ -375,6 +375,8 @@ pub(crate) enum Phase {
     AwaitChildren(Box<crate::states::Children>),
     /// A distributed Map waiting for a page of the items its `ItemReader` reads.
     AwaitItems(Box<crate::states::reader::Reading>),
+    /// A distributed Map waiting for its `ResultWriter` export.
+    AwaitWrite(Box<crate::states::writer::Writing>),
 }
 
 impl Execution {
@@ -431,7 +433,7 @@ impl Execution {
             .filter(|(_, frame)| {
                 matches!(
                     self.frame_ref(**frame).map(|f| &f.phase),
-                    Some(Phase::AwaitTask(_) | Phase::AwaitItems(_))
+                    Some(Phase::AwaitTask(_) | Phase::AwaitItems(_) | Phase::AwaitWrite(_))
                 )
             })
             .map(|(id, _)| *id)
@@ -439,6 +441,7 @@ impl Execution {
                 self.frames.iter().flatten().any(|f| match &f.phase {
                     Phase::AwaitTask(pending) => pending.task_id == *id,
                     Phase::AwaitItems(reading) => reading.task_id == *id,
+                    Phase::AwaitWrite(writing) => writing.task_id == *id,
                     _ => false,
                 })
             })

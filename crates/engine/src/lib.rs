@@ -48,3 +48,4 @@ pub use execution::{
 };
 pub use random::Random;
 pub use states::reader::ITEM_READER_RESOURCE;
+pub use states::writer::RESULT_WRITER_RESOURCE;

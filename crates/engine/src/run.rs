@@ -426,6 +426,7 @@ impl<'a> Run<'a> {
         let is_task = match self.execution.frame_ref(frame_id).map(|frame| &frame.phase) {
             Some(Phase::AwaitTask(pending)) => pending.task_id == wait_id,
             Some(Phase::AwaitItems(reading)) => reading.task_id == wait_id,
+            Some(Phase::AwaitWrite(writing)) => writing.task_id == wait_id,
             _ => false,
         };
         self.commands.push(if is_task {

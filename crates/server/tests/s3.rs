@@ -93,15 +93,7 @@ async fn aws_sdk_s3_reaches_an_s3_server_named_by_service_endpoint() {
 
 #[tokio::test]
 async fn aws_sdk_s3_reads_and_writes_s3_dir_folders() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = steppe_server::start(steppe_server::Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: steppe_server::Storage::Memory,
-        s3_dir: Some(dir.path().to_path_buf()),
-        ..steppe_server::Options::default()
-    })
-    .await
-    .unwrap();
+    let (dir, server) = dir_server().await;
     let output = run_round_trip(&server, "S3DirRoundTrip", "local").await;
     check_round_trip(&output, "local");
     let written = std::fs::read_to_string(dir.path().join("local/in/data.csv")).unwrap();
@@ -312,21 +304,8 @@ async fn check_readers(server: &steppe_server::Server, bucket: &str, tag: &str) 
     );
     // A missing key fails the Map with States.ItemReaderFailed, which Catch sees.
     let missing = get(json!({"InputType": "JSONL"}), "in/none.jsonl");
-    let catch = json!({"Catch": [{"ErrorEquals": ["States.ItemReaderFailed"], "Next": "Caught"}], "End": null});
-    let mut definition: Value =
-        serde_json::from_str(&reader_map(missing.clone(), json!({}))).unwrap();
-    let map = definition["States"]["Map"].as_object_mut().unwrap();
-    map.remove("End");
-    map.insert("Next".to_string(), json!("Caught"));
-    map.insert("Catch".to_string(), catch["Catch"].clone());
-    definition["States"]["Caught"] = json!({"Type": "Pass", "End": true});
-    let ended = run_reader(
-        server,
-        &format!("Missing{tag}"),
-        &definition.to_string(),
-        json!({}),
-    )
-    .await;
+    let definition = caught_as_output(&reader_map(missing, json!({})), "States.ItemReaderFailed");
+    let ended = run_reader(server, &format!("Missing{tag}"), &definition, json!({})).await;
     let caught = output_of(&ended);
     assert_eq!(caught["Error"], json!("States.ItemReaderFailed"));
     assert!(
@@ -340,17 +319,7 @@ async fn check_readers(server: &steppe_server::Server, bucket: &str, tag: &str) 
 
 #[tokio::test]
 async fn item_readers_read_s3_dir_folders() {
-    let dir = tempfile::tempdir().unwrap();
-    let folders = steppe_tasks::s3::Folders::new(dir.path());
-    put_fixtures(&folders, "data");
-    let server = steppe_server::start(steppe_server::Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: steppe_server::Storage::Memory,
-        s3_dir: Some(dir.path().to_path_buf()),
-        ..steppe_server::Options::default()
-    })
-    .await
-    .unwrap();
+    let (_dir, server) = dir_server().await;
     check_readers(&server, "data", "Dir").await;
     // A WriterConfig alone shapes the output: COMPACT keeps each child's array, FLATTEN
     // joins them.
@@ -377,17 +346,7 @@ async fn item_readers_read_s3_dir_folders() {
 #[tokio::test]
 async fn item_readers_read_an_s3_server() {
     let Some(url) = s3_url() else { return };
-    let services = steppe_tasks::services::Services::new("us-east-1", Some(&url), &[]).unwrap();
-    let bucket = format!("steppe-readers-{}", std::process::id());
-    put_fixtures(services.buckets().unwrap().as_ref(), &bucket);
-    let server = steppe_server::start(steppe_server::Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: steppe_server::Storage::Memory,
-        aws_endpoint: Some(url),
-        ..steppe_server::Options::default()
-    })
-    .await
-    .unwrap();
+    let (_buckets, bucket, server) = moto_server(&url, "steppe-readers").await;
     check_readers(&server, &bucket, "Moto").await;
 }
 
@@ -411,4 +370,180 @@ async fn readers_steppe_cannot_carry_out_are_refused_when_the_machine_is_created
         message.contains("does not read Parquet objects yet"),
         "{message}"
     );
+}
+
+/// Exports a Map's results (COMPACT as JSON, FLATTEN as JSONL, a tolerated failure) and a
+/// failed export, then reads back what was written through `buckets`.
+async fn check_exports(
+    server: &steppe_server::Server,
+    buckets: &dyn steppe_tasks::s3::Buckets,
+    bucket: &str,
+    tag: &str,
+) {
+    let read = |key: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut buckets.get_object(bucket, key).unwrap().body,
+            &mut text,
+        )
+        .unwrap();
+        text
+    };
+    let csv = json!({"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+        "Parameters": {"Bucket": bucket, "Key": "in/people.csv"}});
+    let with_writer = |writer: Value, extra: Value| {
+        let mut fields = json!({"ResultWriter": writer});
+        for (key, value) in extra.as_object().unwrap() {
+            fields[key] = value.clone();
+        }
+        let mut definition: Value = serde_json::from_str(&reader_map(csv.clone(), fields)).unwrap();
+        // Each child answers [id, name]; the child for id 2 fails.
+        definition["States"]["Map"]["ItemProcessor"]["StartAt"] = json!("Check");
+        definition["States"]["Map"]["ItemProcessor"]["States"] = json!({
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.id", "StringEquals": "2", "Next": "Fail"}], "Default": "P"},
+            "Fail": {"Type": "Fail", "Error": "Two", "Cause": "no twos"},
+            "P": {"Type": "Pass", "Parameters": {"pair.$": "States.Array($.id, $.name)"}, "OutputPath": "$.pair", "End": true}
+        });
+        definition.to_string()
+    };
+    let export = |prefix: &str, transformation: &str, output_type: &str| {
+        json!({"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": bucket, "Prefix": prefix},
+            "WriterConfig": {"Transformation": transformation, "OutputType": output_type}})
+    };
+    let tolerate = json!({"ToleratedFailureCount": 1});
+    let ended = run_reader(
+        server,
+        &format!("ExportCompact{tag}"),
+        &with_writer(export("jobs", "COMPACT", "JSON"), tolerate.clone()),
+        json!({}),
+    )
+    .await;
+    let output = output_of(&ended);
+    let map_run_arn = output["MapRunArn"].as_str().unwrap();
+    assert!(map_run_arn.contains(":mapRun:"), "{output}");
+    let run_id = map_run_arn.rsplit(':').next().unwrap();
+    let manifest_key = format!("jobs/{run_id}/manifest.json");
+    assert_eq!(
+        output["ResultWriterDetails"],
+        json!({"Bucket": bucket, "Key": manifest_key})
+    );
+    let succeeded_key = format!("jobs/{run_id}/SUCCEEDED_0.json");
+    let failed_key = format!("jobs/{run_id}/FAILED_0.json");
+    assert_eq!(read(&succeeded_key), r#"[["1","ann"],["3","cy"]]"#);
+    assert_eq!(read(&failed_key), r#"[{"Error":"Two","Cause":"no twos"}]"#);
+    let manifest: Value = serde_json::from_str(&read(&manifest_key)).unwrap();
+    assert_eq!(
+        manifest,
+        json!({"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": {
+            "FAILED": [{"Key": failed_key, "Size": 35}],
+            "PENDING": [],
+            "SUCCEEDED": [{"Key": succeeded_key, "Size": 24}]}})
+    );
+    let ended = run_reader(
+        server,
+        &format!("ExportFlatten{tag}"),
+        &with_writer(export("flat/", "FLATTEN", "JSONL"), tolerate),
+        json!({}),
+    )
+    .await;
+    let output = output_of(&ended);
+    let key = output["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let folder = key.trim_end_matches("/manifest.json");
+    assert!(
+        folder.starts_with("flat/") && !folder.contains("//"),
+        "{key}"
+    );
+    assert_eq!(
+        read(&format!("{folder}/SUCCEEDED_0.json")),
+        "\"1\"\n\"ann\"\n\"3\"\n\"cy\"\n"
+    );
+    // Writing to a bucket that does not exist fails the Map with States.ResultWriterFailed.
+    let mut broken = export("jobs", "COMPACT", "JSON");
+    broken["Parameters"]["Bucket"] = json!(format!("{bucket}-none"));
+    let definition = caught_as_output(
+        &with_writer(broken, json!({"ToleratedFailureCount": 1})),
+        "States.ResultWriterFailed",
+    );
+    let ended = run_reader(
+        server,
+        &format!("ExportBroken{tag}"),
+        &definition,
+        json!({}),
+    )
+    .await;
+    let caught = output_of(&ended);
+    assert_eq!(
+        caught["Error"],
+        json!("States.ResultWriterFailed"),
+        "{caught}"
+    );
+}
+
+#[tokio::test]
+async fn result_writers_export_to_s3_dir_folders() {
+    let (dir, server) = dir_server().await;
+    let folders = steppe_tasks::s3::Folders::new(dir.path());
+    check_exports(&server, &folders, "data", "Dir").await;
+}
+
+#[tokio::test]
+async fn result_writers_export_to_an_s3_server() {
+    let Some(url) = s3_url() else { return };
+    let (buckets, bucket, server) = moto_server(&url, "steppe-writers").await;
+    check_exports(&server, buckets.as_ref(), &bucket, "Moto").await;
+}
+
+/// A server whose S3 is a fresh `--s3-dir` holding the fixtures in the bucket `data`.
+async fn dir_server() -> (tempfile::TempDir, steppe_server::Server) {
+    let dir = tempfile::tempdir().unwrap();
+    put_fixtures(&steppe_tasks::s3::Folders::new(dir.path()), "data");
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        s3_dir: Some(dir.path().to_path_buf()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    (dir, server)
+}
+
+/// A server whose S3 is the server at `url`, with the fixtures in a bucket of its own.
+async fn moto_server(
+    url: &str,
+    name: &str,
+) -> (
+    Box<dyn steppe_tasks::s3::Buckets>,
+    String,
+    steppe_server::Server,
+) {
+    let services = steppe_tasks::services::Services::new("us-east-1", Some(url), &[]).unwrap();
+    let buckets = services.buckets().unwrap();
+    let bucket = format!("{name}-{}", std::process::id());
+    put_fixtures(buckets.as_ref(), &bucket);
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        aws_endpoint: Some(url.to_string()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    (buckets, bucket, server)
+}
+
+/// `definition` with a Catch of `error` on its Map that makes the error the output.
+fn caught_as_output(definition: &str, error: &str) -> String {
+    let mut definition: Value = serde_json::from_str(definition).unwrap();
+    let map = definition["States"]["Map"].as_object_mut().unwrap();
+    map.remove("End");
+    map.insert("Next".to_string(), json!("Caught"));
+    map.insert(
+        "Catch".to_string(),
+        json!([{"ErrorEquals": [error], "Next": "Caught"}]),
+    );
+    definition["States"]["Caught"] = json!({"Type": "Pass", "End": true});
+    definition.to_string()
 }

@@ -117,8 +117,10 @@ impl Integrations {
 
 impl TaskHandler for Integrations {
     fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
-        // A Map's ItemReader pages are steppe's own tasks, never a state's mocked answer.
-        let reads_items = task.resource == steppe_engine::ITEM_READER_RESOURCE;
+        // A Map's ItemReader pages and ResultWriter exports are steppe's own tasks, never a
+        // state's mocked answer.
+        let reads_items = task.resource == steppe_engine::ITEM_READER_RESOURCE
+            || task.resource == steppe_engine::RESULT_WRITER_RESOURCE;
         if let (Some(mocks), false) = (&self.config.mocks, reads_items) {
             if let Some(outcome) = mocks.answer(&task.state_name, task.invocation) {
                 return outcome;
@@ -186,6 +188,13 @@ pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutc
     if resource == steppe_engine::ITEM_READER_RESOURCE {
         let buckets = local.services.buckets();
         return Ok(s3::items::read_page(buckets.as_deref(), &task.parameters));
+    }
+    if resource == steppe_engine::RESULT_WRITER_RESOURCE {
+        let buckets = local.services.buckets();
+        return Ok(s3::results::write_results(
+            buckets.as_deref(),
+            &task.parameters,
+        ));
     }
     services::invoke(local.services, task, local.execution_arn)
 }

@@ -10,7 +10,7 @@ use super::state::{check_fields, compile_template, map_dynamic, FieldTable};
 use super::Compiler;
 use crate::definition::{
     BatchInput, Definition, Dynamic, ItemBatcher, ItemReader, JsonataTemplate, Map, QueryLanguage,
-    ResultTransformation, StateId,
+    ResultExport, ResultTransformation, ResultWriter, StateId,
 };
 use crate::diagnostic::Diagnostics;
 use crate::limits;
@@ -134,7 +134,7 @@ impl Compiler {
         }
         let item_reader = self.item_reader(obj, language);
         let item_batcher = self.item_batcher(obj, language);
-        let result_transformation = self.result_writer(obj, language);
+        let result_writer = self.result_writer(obj, language);
         let label = self.label(obj);
         let diagnostics = &mut self.diagnostics;
         Map {
@@ -150,7 +150,7 @@ impl Compiler {
             label,
             item_batcher,
             item_reader,
-            result_transformation,
+            result_writer,
         }
     }
 
@@ -454,14 +454,11 @@ impl Compiler {
         })
     }
 
-    /// Checks `ResultWriter`: a `WriterConfig` alone with `Transformation` COMPACT or FLATTEN
-    /// and `OutputType` JSON shapes the output; anything else (an export to Amazon S3, NONE,
-    /// JSONL) is refused by name, as steppe does not carry it out yet.
-    fn result_writer(
-        &mut self,
-        obj: &Obj<'_>,
-        language: QueryLanguage,
-    ) -> Option<ResultTransformation> {
+    /// Checks `ResultWriter`: `Transformation` COMPACT or FLATTEN shapes the output, with
+    /// `OutputType` JSON alone or JSON or JSONL when exported to Amazon S3; NONE (the default
+    /// of an export without `WriterConfig`) and JSONL without an export are refused by name,
+    /// as steppe does not carry them out yet.
+    fn result_writer(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Option<ResultWriter> {
         let writer = self.nested(obj, "ResultWriter", &RESULT_WRITER, language)?;
         let before = self.diagnostics.error_count();
         let arguments = match language {
@@ -482,7 +479,7 @@ impl Compiler {
                 );
             }
         }
-        let _ = self.s3_arguments(&writer, language);
+        let (parameters, arguments) = self.s3_arguments(&writer, language);
         match writer.get("WriterConfig") {
             Some(Value::Object(map)) => {
                 let config = Obj::new(map, writer.at("WriterConfig"));
@@ -512,18 +509,26 @@ impl Compiler {
                 .and_then(|config| config.get(key))
                 .and_then(Value::as_str)
         };
-        let why = if writer.has("Resource") {
-            "it writes the results to Amazon S3, which steppe does not do yet"
-        } else if field("OutputType") != Some("JSON") {
-            "its OutputType JSONL without an export is not implemented"
-        } else {
-            match field("Transformation") {
-                Some("COMPACT") => return Some(ResultTransformation::Compact),
-                Some("FLATTEN") => return Some(ResultTransformation::Flatten),
-                Some(_) => {
-                    "its Transformation NONE (each child execution's metadata) is not implemented"
-                }
-                None => "a WriterConfig without a Transformation is not implemented",
+        let export = writer.has("Resource").then(|| ResultExport {
+            parameters,
+            arguments,
+            jsonl: field("OutputType") == Some("JSONL"),
+        });
+        let why = match (field("Transformation"), &export, field("OutputType")) {
+            (Some("NONE") | None, Some(_), _) | (Some("NONE"), None, _) => {
+                "its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"
+            }
+            (None, None, _) => "a WriterConfig without a Transformation is not implemented",
+            (_, None, Some("JSONL")) => "its OutputType JSONL without an export is not implemented",
+            (Some(transformation), export, _) => {
+                let transformation = match transformation {
+                    "FLATTEN" => ResultTransformation::Flatten,
+                    _ => ResultTransformation::Compact,
+                };
+                return Some(ResultWriter {
+                    transformation,
+                    export: export.clone(),
+                });
             }
         };
         refuse(
@@ -849,13 +854,17 @@ mod tests {
     }
 
     #[test]
-    fn result_writer_is_checked_then_refused_unless_it_only_shapes_the_output() {
+    fn result_writer_is_checked_and_none_and_lone_jsonl_are_refused() {
         let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
             "Parameters": {"Bucket": "b", "Prefix": "p"},
             "WriterConfig": {"OutputType": "JSONL", "Transformation": "FLATTEN"}});
+        assert!(distributed(json!({"ResultWriter": writer})).is_empty());
+        // Without a WriterConfig an export is NONE, each child execution's metadata.
+        let export_only = json!({"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "b", "Prefix": "p"}});
         assert_eq!(
-            distributed(json!({"ResultWriter": writer})),
-            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: it writes the results to Amazon S3, which steppe does not do yet"]
+            distributed(json!({"ResultWriter": export_only})),
+            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"]
         );
         for transformation in ["COMPACT", "FLATTEN"] {
             let config_only =
@@ -865,7 +874,7 @@ mod tests {
         let none = json!({"WriterConfig": {"OutputType": "JSON", "Transformation": "NONE"}});
         assert_eq!(
             distributed(json!({"ResultWriter": none})),
-            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its Transformation NONE (each child execution's metadata) is not implemented"]
+            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"]
         );
         let jsonl = json!({"WriterConfig": {"OutputType": "JSONL", "Transformation": "COMPACT"}});
         assert_eq!(distributed(json!({"ResultWriter": jsonl})).len(), 1);

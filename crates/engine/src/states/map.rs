@@ -45,6 +45,10 @@ pub(crate) struct Children {
     pub handoff: u64,
     /// The event `*StateSucceeded` and `*StateExited` follow from.
     pub tail: u64,
+    /// A distributed Map's map run.
+    pub map_run_arn: String,
+    /// The slots whose children failed within the tolerated threshold.
+    pub failed_slots: Vec<usize>,
 }
 
 impl Children {
@@ -127,8 +131,10 @@ pub(crate) fn run(
             )
         }
     };
+    let mut run_arn = String::new();
     if map.distributed {
-        let map_run_arn = map_run_arn(run, state, map);
+        run_arn = map_run_arn(run, state, map);
+        let map_run_arn = run_arn.clone();
         started = run.emit(started, || Details::MapRunStarted { map_run_arn });
         frame.previous_event_id = started;
     }
@@ -147,6 +153,7 @@ pub(crate) fn run(
         handoff: started,
         tail: started,
         batcher,
+        map_run_arn: run_arn,
         ..Children::default()
     };
     // A redrive reruns only the iterations that did not succeed.
@@ -368,6 +375,7 @@ pub(crate) fn child_ended(
                 return fail(run, id, frame, state, children, failure, last_event_id);
             }
             children.results[slot] = Some(error_output(&failure));
+            children.failed_slots.push(slot);
             children.tail = last_event_id;
         }
     }
@@ -465,33 +473,64 @@ fn succeed(
     state: &State,
     children: Children,
 ) -> Next {
+    let writer = match &state.kind {
+        steppe_asl::definition::Kind::Map(map) => map.result_writer.as_ref(),
+        _ => None,
+    };
+    let flatten = writer.map(|writer| writer.transformation) == Some(ResultTransformation::Flatten);
+    if let Some(export) = writer.and_then(|writer| writer.export.as_ref()) {
+        // The results go to S3 first; the Map succeeds once they are written.
+        let mut failed = vec![false; children.results.len()];
+        for slot in &children.failed_slots {
+            failed[*slot] = true;
+        }
+        let (mut succeeded, mut failures) = (Vec::new(), Vec::new());
+        for (result, failed) in children.results.into_iter().zip(failed) {
+            let result = result.unwrap_or_default();
+            if failed {
+                failures.push(result);
+            } else {
+                succeeded.push(result);
+            }
+        }
+        let succeeded = shape(succeeded, flatten);
+        let written = super::writer::Written {
+            map_run_arn: children.map_run_arn,
+            tail: children.tail,
+            succeeded,
+            failed: failures,
+        };
+        return super::writer::export(run, id, frame, state, export, written);
+    }
     let mut tail = children.tail;
     if is_distributed(state) {
         tail = run.emit(tail, || Details::MapRunSucceeded);
     }
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
-    let results = children.results.into_iter().map(Option::unwrap_or_default);
-    let flatten = matches!(
-        &state.kind,
-        steppe_asl::definition::Kind::Map(map)
-            if map.result_transformation == Some(ResultTransformation::Flatten)
-    );
-    // `ResultWriter.WriterConfig` FLATTEN: "If a child workflow execution returns an array,
-    // this option flattens the array" (ResultWriter page); COMPACT leaves outputs as they are.
-    let result = if flatten {
-        let mut flat = Vec::new();
-        for result in results {
-            match result {
-                Value::Array(elements) => flat.extend(elements),
-                other => flat.push(other),
-            }
-        }
-        Value::Array(flat)
-    } else {
-        Value::Array(results.collect())
-    };
+    let results = children
+        .results
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let result = Value::Array(shape(results, flatten));
     super::finish_with_result(run, id, frame, state, result)
+}
+
+/// `ResultWriter.WriterConfig` FLATTEN: "If a child workflow execution returns an array, this
+/// option flattens the array" (ResultWriter page); COMPACT leaves outputs as they are.
+fn shape(results: Vec<Value>, flatten: bool) -> Vec<Value> {
+    if !flatten {
+        return results;
+    }
+    let mut flat = Vec::new();
+    for result in results {
+        match result {
+            Value::Array(elements) => flat.extend(elements),
+            other => flat.push(other),
+        }
+    }
+    flat
 }
 
 /// The items of a Map: an array, or (distributed Map) a JSON object, whose key-value pairs

@@ -10,6 +10,7 @@ pub(crate) mod pass;
 pub(crate) mod reader;
 pub(crate) mod task;
 pub(crate) mod wait;
+pub(crate) mod writer;
 
 use crate::event::{Details, ErrorCause};
 use crate::execution::{error_output, Frame, FrameId, Phase};
@@ -425,6 +426,10 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
         }
         Phase::AwaitItems(reading) => {
             run.cancel_wait(reading.task_id);
+            true
+        }
+        Phase::AwaitWrite(writing) => {
+            run.cancel_wait(writing.task_id);
             true
         }
         Phase::AwaitChildren(children) => {

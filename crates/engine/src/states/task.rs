@@ -174,8 +174,12 @@ pub(crate) fn heartbeat(run: &mut Run<'_>, task_id: u64) {
 
 /// The task ended.
 pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, Failure>) {
-    if let Some((id, frame, reading)) = take_reading(run, task_id) {
-        let next = super::reader::page(run, id, frame, *reading, result);
+    if let Some((id, mut frame)) = take_map_task(run, task_id) {
+        let next = match std::mem::replace(&mut frame.phase, Phase::Run) {
+            Phase::AwaitItems(reading) => super::reader::page(run, id, frame, *reading, result),
+            Phase::AwaitWrite(writing) => super::writer::written(run, id, frame, *writing, result),
+            _ => unreachable!("take_map_task checked the phase"),
+        };
         run.settle(id, next);
         return;
     }
@@ -271,22 +275,22 @@ fn take(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame, Box<Pending>
     }
 }
 
-/// The Map frame waiting for the page of items `task_id` reads, if one is.
-fn take_reading(
-    run: &mut Run<'_>,
-    task_id: u64,
-) -> Option<(FrameId, Frame, Box<super::reader::Reading>)> {
+/// The Map frame waiting for `task_id`, a page of items it reads or the results it writes,
+/// if one is.
+fn take_map_task(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame)> {
     let id = *run.execution.waiting.get(&task_id)?;
     let frame = run.execution.frames[id.0].as_ref()?;
-    if !matches!(&frame.phase, Phase::AwaitItems(reading) if reading.task_id == task_id) {
+    let waits = match &frame.phase {
+        Phase::AwaitItems(reading) => reading.task_id == task_id,
+        Phase::AwaitWrite(writing) => writing.task_id == task_id,
+        _ => false,
+    };
+    if !waits {
         return None;
     }
-    let mut frame = run.execution.frames[id.0].take()?;
+    let frame = run.execution.frames[id.0].take()?;
     run.silent = frame.silent;
-    let Phase::AwaitItems(reading) = std::mem::replace(&mut frame.phase, Phase::Run) else {
-        unreachable!("the phase was checked")
-    };
-    Some((id, frame, reading))
+    Some((id, frame))
 }
 
 fn cancel_timers(run: &mut Run<'_>, pending: &Pending) {

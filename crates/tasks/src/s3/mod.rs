@@ -10,6 +10,7 @@
 mod folders;
 pub mod items;
 mod remote;
+pub mod results;
 mod sdk;
 
 pub use folders::Folders;
