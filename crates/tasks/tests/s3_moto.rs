@@ -187,3 +187,44 @@ fn objects_stream_and_the_s3_endpoint_can_be_named_alone() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn item_reader_pages_resume_with_ranged_gets() {
+    let Some(url) = s3_url() else { return };
+    let services = services(&url, &[]);
+    let remote = services.buckets().unwrap();
+    let bucket = bucket("pages");
+    remote.create_bucket(&bucket).unwrap();
+    let rows: String = (0..2500).map(|n| format!("{n},row{n}\n")).collect();
+    remote
+        .put_object(
+            &bucket,
+            "rows.csv",
+            format!("n,text\n{rows}").as_bytes(),
+            None,
+        )
+        .unwrap();
+    let mut request = json!({"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+        "Parameters": {"Bucket": bucket, "Key": "rows.csv"}, "MaxItems": 0});
+    let mut items = Vec::new();
+    let mut pages = 0;
+    loop {
+        request["Skip"] = json!(items.len());
+        let TaskOutcome::Succeeded(mut page) =
+            s3::items::read_page(Some(remote.as_ref()), &request)
+        else {
+            panic!("a page")
+        };
+        pages += 1;
+        items.extend(page["Items"].as_array().unwrap().iter().cloned());
+        if page["More"] != json!(true) {
+            break;
+        }
+        request["Cursor"] = page["Cursor"].take();
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(items.len(), 2500);
+    assert_eq!(items[1000], json!({"n": "1000", "text": "row1000"}));
+    assert_eq!(items[2499], json!({"n": "2499", "text": "row2499"}));
+}

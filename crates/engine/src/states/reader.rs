@@ -5,9 +5,10 @@
 //! replay never reads S3 again. Once every page is in, the Map runs over the items as over
 //! items from its input.
 //!
-//! The task's parameters: `{"Resource", "ReaderConfig", "Parameters", "MaxItems", "Skip"}`
-//! (`Parameters` evaluated, `MaxItems` 0 for all); its result:
-//! `{"Items": [...], "Keys": [...]?, "More": bool}`. A failed read is the task's failure
+//! The task's parameters: `{"Resource", "ReaderConfig", "Parameters", "MaxItems", "Skip",
+//! "Cursor"?}` (`Parameters` evaluated, `MaxItems` 0 for all, `Skip` the items read so far,
+//! `Cursor` the previous page's, opaque to the engine); its result:
+//! `{"Items": [...], "Keys": [...]?, "More": bool, "Cursor"?}`. A failed read is the task's failure
 //! (`States.ItemReaderFailed`), which the Map's Retry and Catch see.
 
 use super::map::number_field;
@@ -37,6 +38,8 @@ pub(crate) struct Reading {
     keys: Vec<String>,
     /// The JSON size of `items`, bytes.
     bytes: usize,
+    /// Where the runtime said the next page starts (`Cursor` of the last page), if it did.
+    cursor: Option<Value>,
 }
 
 /// The items a Map read, for its run.
@@ -108,6 +111,7 @@ pub(crate) fn start(
         items: Vec::new(),
         keys: Vec::new(),
         bytes: 0,
+        cursor: None,
     };
     ask(run, id, &mut frame, state, reading);
     Next::Parked(frame)
@@ -119,6 +123,9 @@ fn ask(run: &mut Run<'_>, id: FrameId, frame: &mut Frame, state: &State, mut rea
     reading.task_id = task_id;
     let mut parameters = reading.request.clone();
     parameters["Skip"] = json!(reading.items.len());
+    if let Some(cursor) = &reading.cursor {
+        parameters["Cursor"] = cursor.clone();
+    }
     run.execution.waiting.insert(task_id, id);
     run.commands.push(Command::InvokeTask(TaskInvocation {
         task_id,
@@ -153,6 +160,7 @@ pub(crate) fn page(
         return super::fail_state(run, id, frame, state, failure);
     };
     let more = page.get("More").and_then(Value::as_bool).unwrap_or(false);
+    reading.cursor = page.remove("Cursor");
     let items = match page.remove("Items") {
         Some(Value::Array(items)) => items,
         _ => Vec::new(),

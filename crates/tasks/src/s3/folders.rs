@@ -115,6 +115,18 @@ impl Buckets for Folders {
         })
     }
 
+    fn get_object_from(&self, bucket: &str, key: &str, offset: u64) -> Result<Object, Error> {
+        let mut object = self.get_object(bucket, key)?;
+        if offset > 0 {
+            let path = self.object(bucket, key)?;
+            let mut file = fs::File::open(&path).map_err(|error| io_error(&error))?;
+            io::Seek::seek(&mut file, io::SeekFrom::Start(offset))
+                .map_err(|error| io_error(&error))?;
+            object.body = Box::new(io::BufReader::new(file));
+        }
+        Ok(object)
+    }
+
     fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, Error> {
         let path = self.object(bucket, key)?;
         let metadata = fs::metadata(&path).map_err(|error| io_error(&error))?;

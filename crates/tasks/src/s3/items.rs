@@ -80,6 +80,65 @@ pub struct Item {
     pub key: Option<String>,
     /// The value.
     pub value: Value,
+    /// Where the next item starts: a CSV or JSONL object's byte offset and row, so a later
+    /// page resumes there instead of reading the object again from its start.
+    pub next: Option<Position>,
+}
+
+/// A place in a CSV or JSONL object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Bytes from the object's start.
+    pub offset: u64,
+    /// Rows (or lines) read so far, the header row included.
+    pub row: u64,
+}
+
+/// Where a page starts reading, from the previous page's last item: a position in an
+/// object (with the CSV header row it read), or the last key listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// A CSV or JSONL object's position.
+    pub position: Option<Position>,
+    /// The CSV headers read from the first row.
+    pub headers: Option<Vec<String>>,
+    /// A listing's last key.
+    pub start_after: Option<String>,
+}
+
+impl Cursor {
+    fn to_json(&self) -> Value {
+        let mut cursor = Map::new();
+        if let Some(position) = self.position {
+            cursor.insert("Offset".to_string(), json!(position.offset));
+            cursor.insert("Row".to_string(), json!(position.row));
+        }
+        if let Some(headers) = &self.headers {
+            cursor.insert("Headers".to_string(), json!(headers));
+        }
+        if let Some(key) = &self.start_after {
+            cursor.insert("StartAfter".to_string(), json!(key));
+        }
+        Value::Object(cursor)
+    }
+
+    fn from_json(value: &Value) -> Cursor {
+        let position = value["Offset"].as_u64().map(|offset| Position {
+            offset,
+            row: value["Row"].as_u64().unwrap_or(0),
+        });
+        let headers = value["Headers"].as_array().map(|headers| {
+            headers
+                .iter()
+                .map(|header| header.as_str().unwrap_or_default().to_string())
+                .collect()
+        });
+        Cursor {
+            position,
+            headers,
+            start_after: value["StartAfter"].as_str().map(str::to_string),
+        }
+    }
 }
 
 /// A reader failure: `States.ItemReaderFailed` with this cause.
@@ -122,6 +181,18 @@ pub fn read(
     skip: u64,
     sink: &mut dyn FnMut(Item) -> bool,
 ) -> Result<u64, Failure> {
+    read_from(buckets, source, &Cursor::default(), skip, sink).map(|(given, _)| given)
+}
+
+/// [`read`] from `cursor` (then `skip` counts from there); answers how many items `sink`
+/// received and the CSV headers read from the first row, if any.
+pub fn read_from(
+    buckets: &dyn Buckets,
+    source: &Source,
+    cursor: &Cursor,
+    skip: u64,
+    sink: &mut dyn FnMut(Item) -> bool,
+) -> Result<(u64, Option<Vec<String>>), Failure> {
     let mut seen = 0u64;
     let mut given = 0u64;
     let mut offer = |item: Item| -> bool {
@@ -132,26 +203,35 @@ pub fn read(
         given += 1;
         sink(item)
     };
+    let mut headers_read = None;
     match source {
-        Source::Listing { bucket, prefix } => list(buckets, bucket, prefix, &mut offer)?,
+        Source::Listing { bucket, prefix } => {
+            let start_after = cursor.start_after.clone();
+            list(buckets, bucket, prefix, start_after, &mut offer)?
+        }
         Source::Object {
             bucket,
             key,
             format,
         } => {
+            let position = match format {
+                Format::Json { .. } => Position { offset: 0, row: 0 },
+                _ => cursor.position.unwrap_or(Position { offset: 0, row: 0 }),
+            };
             let object = buckets
-                .get_object(bucket, key)
+                .get_object_from(bucket, key, position.offset)
                 .map_err(|error| s3_failure(&error, bucket, key))?;
             match format {
                 Format::Csv { delimiter, headers } => {
-                    csv(object.body, *delimiter, headers.clone(), &mut offer)?
+                    let headers = headers.clone().or_else(|| cursor.headers.clone());
+                    headers_read = csv(object.body, *delimiter, headers, position, &mut offer)?;
                 }
                 Format::Json { pointer } => json_items(object.body, pointer, &mut offer)?,
-                Format::Jsonl => jsonl(object.body, &mut offer)?,
+                Format::Jsonl => jsonl(object.body, position, &mut offer)?,
             }
         }
     }
-    Ok(given)
+    Ok((given, headers_read))
 }
 
 /// A page holds at most this many items (and at least one)...
@@ -183,9 +263,15 @@ pub fn read_page(buckets: Option<&dyn Buckets>, request: &Value) -> crate::TaskO
     if wanted == 0 {
         return crate::TaskOutcome::Succeeded(json!({"Items": [], "More": false}));
     }
+    // The previous page's cursor says where this one starts (without one, `Skip` does).
+    let mut cursor = Cursor::from_json(&request["Cursor"]);
+    let resumes = cursor != Cursor::default();
     let (mut items, mut keys, mut bytes, mut stopped) = (Vec::new(), Vec::new(), 0, false);
+    let (mut last_position, mut last_key) = (None, None);
     let mut sink = |item: Item| {
         bytes += steppe_asl::size::json_bytes(&item.value);
+        last_position = item.next;
+        last_key = item.value["Key"].as_str().map(str::to_string);
         items.push(item.value);
         if let Some(key) = item.key {
             keys.push(Value::String(key));
@@ -193,13 +279,26 @@ pub fn read_page(buckets: Option<&dyn Buckets>, request: &Value) -> crate::TaskO
         stopped = items.len() as u64 >= wanted || bytes >= PAGE_BYTES_MAX;
         !stopped
     };
-    if let Err(failure) = read(buckets, &source, skip, &mut sink) {
-        return failed(failure.cause);
-    }
+    let skipped = if resumes { 0 } else { skip };
+    let headers = match read_from(buckets, &source, &cursor, skipped, &mut sink) {
+        Ok((_, headers)) => headers,
+        Err(failure) => return failed(failure.cause),
+    };
     let reached_max = max_items > 0 && skip + items.len() as u64 >= max_items;
-    let mut page = json!({"Items": items, "More": stopped && !reached_max});
+    let more = stopped && !reached_max;
+    let mut page = json!({"Items": items, "More": more});
     if !keys.is_empty() {
         page["Keys"] = Value::Array(keys);
+    }
+    if more {
+        cursor.headers = headers.or(cursor.headers);
+        match &source {
+            Source::Listing { .. } => cursor.start_after = last_key,
+            _ => cursor.position = last_position,
+        }
+        if cursor.position.is_some() || cursor.start_after.is_some() {
+            page["Cursor"] = cursor.to_json();
+        }
     }
     crate::TaskOutcome::Succeeded(page)
 }
@@ -293,11 +392,13 @@ fn list(
     buckets: &dyn Buckets,
     bucket: &str,
     prefix: &str,
+    start_after: Option<String>,
     offer: &mut dyn FnMut(Item) -> bool,
 ) -> Result<(), Failure> {
     let mut list = List {
         prefix: prefix.to_string(),
         max_keys: LIST_KEYS_MAX,
+        start_after,
         ..List::default()
     };
     loop {
@@ -319,7 +420,12 @@ fn list(
                 "Size": info.size,
                 "StorageClass": info.storage_class,
             });
-            if !offer(Item { key: None, value }) {
+            let item = Item {
+                key: None,
+                value,
+                next: None,
+            };
+            if !offer(item) {
                 return Ok(());
             }
         }
@@ -331,22 +437,25 @@ fn list(
 }
 
 /// Reads delimited text record by record.
+/// Answers the headers it read from the first row, if it read them.
 fn csv(
     body: Box<dyn Read + Send>,
     delimiter: u8,
     headers: Option<Vec<String>>,
+    start: Position,
     offer: &mut dyn FnMut(Item) -> bool,
-) -> Result<(), Failure> {
+) -> Result<Option<Vec<String>>, Failure> {
     let mut records = Records {
         reader: BufReader::new(body),
         delimiter,
-        row: 0,
+        row: start.row,
+        offset: start.offset,
     };
-    let headers = match headers {
-        Some(headers) => headers,
+    let (headers, read) = match headers {
+        Some(headers) => (headers, false),
         None => match records.next()? {
-            Some(header) => header,
-            None => return Ok(()),
+            Some(header) => (header, true),
+            None => return Ok(None),
         },
     };
     while let Some(fields) = records.next()? {
@@ -358,14 +467,19 @@ fn csv(
                 Value::String(fields.next().unwrap_or_default()),
             );
         }
+        let next = Position {
+            offset: records.offset,
+            row: records.row,
+        };
         if !offer(Item {
             key: None,
             value: Value::Object(item),
+            next: Some(next),
         }) {
             break;
         }
     }
-    Ok(())
+    Ok(read.then_some(headers))
 }
 
 /// Delimited records, parsed byte by byte from a buffered stream.
@@ -374,6 +488,8 @@ struct Records<R> {
     delimiter: u8,
     /// The record number (from 1), for failure causes.
     row: u64,
+    /// Bytes consumed from the object's start.
+    offset: u64,
 }
 
 impl<R: BufRead> Records<R> {
@@ -444,6 +560,7 @@ impl<R: BufRead> Records<R> {
         let next = self.peek()?;
         if next.is_some() {
             self.reader.consume(1);
+            self.offset += 1;
         }
         Ok(next)
     }
@@ -457,10 +574,14 @@ impl<R: BufRead> Records<R> {
 }
 
 /// Reads one JSON value per line.
-fn jsonl(body: Box<dyn Read + Send>, offer: &mut dyn FnMut(Item) -> bool) -> Result<(), Failure> {
+fn jsonl(
+    body: Box<dyn Read + Send>,
+    start: Position,
+    offer: &mut dyn FnMut(Item) -> bool,
+) -> Result<(), Failure> {
     let mut reader = BufReader::new(body);
     let mut line = Vec::new();
-    let mut number = 0u64;
+    let (mut number, mut offset) = (start.row, start.offset);
     loop {
         line.clear();
         number += 1;
@@ -473,6 +594,7 @@ fn jsonl(body: Box<dyn Read + Send>, offer: &mut dyn FnMut(Item) -> bool) -> Res
         if read == 0 {
             return Ok(());
         }
+        offset += read as u64;
         if line.len() as u64 > ITEM_BYTES_MAX {
             return Err(Failure {
                 cause: format!(
@@ -486,7 +608,15 @@ fn jsonl(body: Box<dyn Read + Send>, offer: &mut dyn FnMut(Item) -> bool) -> Res
         let value: Value = serde_json::from_slice(&line).map_err(|error| Failure {
             cause: format!("The line {number} of the JSONL object is not JSON: {error}"),
         })?;
-        if !offer(Item { key: None, value }) {
+        let next = Position {
+            offset,
+            row: number,
+        };
+        if !offer(Item {
+            key: None,
+            value,
+            next: Some(next),
+        }) {
             return Ok(());
         }
     }
@@ -608,7 +738,11 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
         }
         while let Some(value) = seq.next_element::<Value>()? {
             self.since_item.set(0);
-            if !(self.offer)(Item { key: None, value }) {
+            if !(self.offer)(Item {
+                key: None,
+                value,
+                next: None,
+            }) {
                 return Err(de::Error::custom(STOPPED));
             }
         }
@@ -637,6 +771,7 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
             if !(self.offer)(Item {
                 key: Some(key),
                 value,
+                next: None,
             }) {
                 return Err(de::Error::custom(STOPPED));
             }
@@ -799,6 +934,45 @@ mod tests {
             "{}",
             failure.cause
         );
+    }
+
+    /// Reads every page of `config`'s object as the engine asks for them.
+    fn pages(folders: &Folders, config: Value) -> Vec<Value> {
+        let mut request = json!({"Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": config, "Parameters": {"Bucket": "b", "Key": "k"}, "MaxItems": 0});
+        let mut items = Vec::new();
+        loop {
+            request["Skip"] = json!(items.len());
+            let crate::TaskOutcome::Succeeded(mut page) = read_page(Some(folders), &request) else {
+                panic!("a page")
+            };
+            items.extend(page["Items"].as_array().unwrap().iter().cloned());
+            if page["More"] != json!(true) {
+                return items;
+            }
+            // A later page resumes where the last one ended, not from the object's start.
+            let cursor = page["Cursor"].take();
+            assert!(cursor["Offset"].as_u64().unwrap() > 0, "{cursor}");
+            request["Cursor"] = cursor;
+        }
+    }
+
+    #[test]
+    fn pages_resume_at_the_previous_pages_byte_offset() {
+        let rows: String = (0..2500).map(|n| format!("{n},\"r\n{n}\"\n")).collect();
+        let (_dir, folders) = folders_with(&format!("n,text\n{rows}"));
+        let items = pages(
+            &folders,
+            json!({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}),
+        );
+        assert_eq!(items.len(), 2500);
+        assert_eq!(items[1234], json!({"n": "1234", "text": "r\n1234"}));
+        assert_eq!(items[2499]["n"], json!("2499"));
+        let lines: String = (0..2100).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+        let (_dir, folders) = folders_with(&lines);
+        let items = pages(&folders, json!({"InputType": "JSONL"}));
+        let expected: Vec<Value> = (0..2100).map(|n| json!({"n": n})).collect();
+        assert_eq!(items, expected);
     }
 
     #[test]

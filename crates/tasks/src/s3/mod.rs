@@ -27,6 +27,17 @@ pub const LIST_KEYS_MAX: usize = 1000;
 pub trait Buckets: Send + Sync + std::fmt::Debug {
     /// An object's metadata and a reader of its body.
     fn get_object(&self, bucket: &str, key: &str) -> Result<Object, Error>;
+    /// Like [`Buckets::get_object`], with the body read from byte `offset` on (empty past
+    /// its end).
+    fn get_object_from(&self, bucket: &str, key: &str, offset: u64) -> Result<Object, Error> {
+        let mut object = self.get_object(bucket, key)?;
+        if offset > 0 {
+            let skipped = std::io::copy(&mut (&mut object.body).take(offset), &mut std::io::sink())
+                .map_err(|error| Error::Client(format!("Unable to read the object: {error}")))?;
+            debug_assert!(skipped <= offset);
+        }
+        Ok(object)
+    }
     /// An object's metadata.
     fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, Error>;
     /// Writes an object; answers its new metadata (at least the ETag).

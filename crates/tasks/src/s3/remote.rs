@@ -84,6 +84,35 @@ impl Buckets for Remote {
         })
     }
 
+    fn get_object_from(&self, bucket: &str, key: &str, offset: u64) -> Result<Object, Error> {
+        if offset == 0 {
+            return self.get_object(bucket, key);
+        }
+        let mut get = request("GET", self.url(bucket, Some(key), &[]), None);
+        get.headers
+            .push(("Range".to_string(), format!("bytes={offset}-")));
+        let response = self.open(get)?;
+        // 416: the offset is at or past the end, where nothing is left to read.
+        if response.status == 416 {
+            return Ok(Object {
+                info: ObjectInfo {
+                    key: key.to_string(),
+                    ..ObjectInfo::default()
+                },
+                body: Box::new(std::io::empty()),
+            });
+        }
+        if !(200..300).contains(&response.status) {
+            let response = response.read_whole().map_err(send_error)?;
+            return Err(error_of(&response));
+        }
+        let info = info_of_headers(key, |name| response.header(name));
+        Ok(Object {
+            info,
+            body: response.body,
+        })
+    }
+
     fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, Error> {
         let response = self
             .open(request("HEAD", self.url(bucket, Some(key), &[]), None))?
