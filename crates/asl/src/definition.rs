@@ -349,6 +349,57 @@ pub struct Map {
     pub label: Option<String>,
     /// `ItemBatcher` (distributed maps only).
     pub item_batcher: Option<ItemBatcher>,
+    /// `ItemReader` (distributed maps only): the items come from Amazon S3, not the input.
+    pub item_reader: Option<ItemReader>,
+    /// `ResultWriter` (distributed maps only), as far as steppe carries it out.
+    pub result_writer: Option<ResultWriter>,
+}
+
+/// `ResultWriter`: how the children's outputs are shaped, and whether they are exported to
+/// Amazon S3 (then the Map's output is `{MapRunArn, ResultWriterDetails}`).
+#[derive(Debug, Clone)]
+pub struct ResultWriter {
+    /// `WriterConfig.Transformation`.
+    pub transformation: ResultTransformation,
+    /// `Resource` `arn:aws:states:::s3:putObject` with its `Parameters`/`Arguments`.
+    pub export: Option<ResultExport>,
+}
+
+/// Where and how a `ResultWriter` exports the results.
+#[derive(Debug, Clone)]
+pub struct ResultExport {
+    /// `Parameters` (JSONPath mode): `Bucket` and `Prefix`.
+    pub parameters: Option<Template>,
+    /// `Arguments` (JSONata mode).
+    pub arguments: Option<JsonataTemplate>,
+    /// `WriterConfig.OutputType` is `JSONL` (else JSON).
+    pub jsonl: bool,
+}
+
+/// How a `ResultWriter`'s `WriterConfig` shapes the children's outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultTransformation {
+    /// `COMPACT`: the outputs as they are.
+    Compact,
+    /// `FLATTEN`: an output that is an array gives its elements.
+    Flatten,
+}
+
+/// `ItemReader`: where a distributed Map reads its items, as far as steppe carries it out
+/// (`s3:getObject` with `InputType` CSV, JSON or JSONL; `s3:listObjectsV2` without a
+/// `Transformation`).
+#[derive(Debug, Clone)]
+pub struct ItemReader {
+    /// `arn:aws:states:::s3:getObject` or `arn:aws:states:::s3:listObjectsV2`.
+    pub resource: String,
+    /// `Parameters` (JSONPath mode): `Bucket`, `Key` or `Prefix`.
+    pub parameters: Option<Template>,
+    /// `Arguments` (JSONata mode).
+    pub arguments: Option<JsonataTemplate>,
+    /// `ReaderConfig` without `MaxItems`/`MaxItemsPath`, as written.
+    pub reader_config: Value,
+    /// `MaxItems` / `MaxItemsPath` / `{% %}`: read at most this many items (0: all).
+    pub max_items: Option<Dynamic<u64>>,
 }
 
 /// `ItemBatcher`: a distributed Map's child receives `{"Items": [...], "BatchInput": ...}`

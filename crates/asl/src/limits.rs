@@ -69,3 +69,7 @@ pub const INLINE_MAP_CONCURRENCY_MAX: usize = 40;
 pub const BATCH_BYTES_MAX: u64 = PAYLOAD_BYTES_MAX as u64;
 /// `ItemReader.ReaderConfig.MaxItems` at most.
 pub const READER_MAX_ITEMS_MAX: u64 = 100_000_000;
+/// steppe's own bound on the items a Map holds after reading them from its `ItemReader`
+/// (their JSON text, bytes): objects are streamed, but the items are kept until the Map
+/// starts; a Map whose items pass it fails with `States.ItemReaderFailed`, saying so.
+pub const ITEM_READER_HELD_BYTES_MAX: usize = 64 * 1024 * 1024;

@@ -31,6 +31,10 @@ pub struct TaskArgs {
     /// One service's endpoint, SERVICE=URL (e.g. sqs=http://localhost:9324); repeatable.
     #[arg(long = "service-endpoint", value_name = "SERVICE=URL")]
     pub service_endpoints: Vec<String>,
+    /// Serve Amazon S3 (aws-sdk:s3:*) from local folders: bucket NAME is the folder DIR/NAME
+    /// and a key its path below it. Wins over --aws-endpoint and --service-endpoint s3=URL.
+    #[arg(long, value_name = "DIR")]
+    pub s3_dir: Option<PathBuf>,
     /// A host, IP address or CIDR range the HTTP Task and API Gateway calls may reach although
     /// it is refused by default (link-local and cloud metadata addresses); repeatable.
     #[arg(long = "http-allow", value_name = "HOST|CIDR")]
@@ -58,11 +62,12 @@ pub fn handler(
         Some(path) => Connections::load(path)?,
         None => Connections::default(),
     };
-    let services = Services::new(
+    let mut services = Services::new(
         &info.region,
         args.aws_endpoint.as_deref(),
         &args.service_endpoints,
     )?;
+    services.s3_dir = args.s3_dir.clone();
     let destinations =
         steppe_tasks::destinations::Destinations::new(&args.http_allow, &args.http_deny)
             .map_err(|why| anyhow::anyhow!("--http-allow/--http-deny: {why}"))?;

@@ -181,3 +181,50 @@ fn service_endpoint_sends_dynamodb_tasks_there() {
         "{described} {stderr}"
     );
 }
+
+#[test]
+fn a_distributed_map_reads_a_csv_and_exports_its_results_with_s3_dir() {
+    // No S3 server: --s3-dir serves the bucket "data" from a folder.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data/in")).unwrap();
+    std::fs::write(
+        dir.path().join("data/in/people.csv"),
+        "id;name\n1;ann\n2;bo\n",
+    )
+    .unwrap();
+    let definition = json!({"StartAt": "Map", "States": {"Map": {"Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW", "CSVDelimiter": "SEMICOLON"},
+            "Parameters": {"Bucket": "data", "Key.$": "$.key"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "data", "Prefix": "out"},
+            "WriterConfig": {"Transformation": "COMPACT", "OutputType": "JSONL"}},
+        "End": true}}});
+    let path = dir.path().join("map.json");
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let s3_dir = dir.path().to_str().unwrap();
+    let (described, stderr) = steppe_run(&[
+        path.to_str().unwrap(),
+        "--input",
+        r#"{"key": "in/people.csv"}"#,
+        "--s3-dir",
+        s3_dir,
+    ]);
+    assert_eq!(described["status"], "SUCCEEDED", "{described} {stderr}");
+    let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
+    let manifest_key = output["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let folder = manifest_key.trim_end_matches("manifest.json");
+    let succeeded = std::fs::read_to_string(
+        dir.path()
+            .join("data")
+            .join(folder)
+            .join("SUCCEEDED_0.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        succeeded,
+        "{\"id\":\"1\",\"name\":\"ann\"}\n{\"id\":\"2\",\"name\":\"bo\"}\n"
+    );
+}

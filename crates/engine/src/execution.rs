@@ -357,6 +357,8 @@ pub(crate) struct Frame {
     /// The frame belongs to a distributed Map's child workflow, whose events are not part of
     /// this execution's history.
     pub silent: bool,
+    /// A Map's items, read by its `ItemReader`, until the Map runs over them.
+    pub items_read: Option<Box<crate::states::reader::ItemsRead>>,
 }
 
 /// Where a frame is within its current state.
@@ -374,6 +376,10 @@ pub(crate) enum Phase {
     AwaitRetry { timer_id: u64 },
     /// Waiting for Parallel branches or Map iterations.
     AwaitChildren(Box<crate::states::Children>),
+    /// A distributed Map waiting for a page of the items its `ItemReader` reads.
+    AwaitItems(Box<crate::states::reader::Reading>),
+    /// A distributed Map waiting for its `ResultWriter` export.
+    AwaitWrite(Box<crate::states::writer::Writing>),
 }
 
 impl Execution {
@@ -438,15 +444,17 @@ impl Execution {
             .filter(|(_, frame)| {
                 matches!(
                     self.frame_ref(**frame).map(|f| &f.phase),
-                    Some(Phase::AwaitTask(_))
+                    Some(Phase::AwaitTask(_) | Phase::AwaitItems(_) | Phase::AwaitWrite(_))
                 )
             })
             .map(|(id, _)| *id)
             .filter(|id| {
-                self.frames
-                    .iter()
-                    .flatten()
-                    .any(|f| matches!(&f.phase, Phase::AwaitTask(p) if p.task_id == *id))
+                self.frames.iter().flatten().any(|f| match &f.phase {
+                    Phase::AwaitTask(pending) => pending.task_id == *id,
+                    Phase::AwaitItems(reading) => reading.task_id == *id,
+                    Phase::AwaitWrite(writing) => writing.task_id == *id,
+                    _ => false,
+                })
             })
             .collect();
         ids.sort_unstable();

@@ -47,3 +47,5 @@ pub use execution::{
     TaskInvocation, Transition, HISTORY_LIMIT_CAUSE,
 };
 pub use random::Random;
+pub use states::reader::ITEM_READER_RESOURCE;
+pub use states::writer::RESULT_WRITER_RESOURCE;

@@ -424,10 +424,12 @@ impl<'a> Run<'a> {
         let Some(frame_id) = self.execution.waiting.remove(&wait_id) else {
             return;
         };
-        let is_task = matches!(
-            self.execution.frame_ref(frame_id).map(|frame| &frame.phase),
-            Some(Phase::AwaitTask(pending)) if pending.task_id == wait_id
-        );
+        let is_task = match self.execution.frame_ref(frame_id).map(|frame| &frame.phase) {
+            Some(Phase::AwaitTask(pending)) => pending.task_id == wait_id,
+            Some(Phase::AwaitItems(reading)) => reading.task_id == wait_id,
+            Some(Phase::AwaitWrite(writing)) => writing.task_id == wait_id,
+            _ => false,
+        };
         self.commands.push(if is_task {
             Command::CancelTask { task_id: wait_id }
         } else {
@@ -475,6 +477,7 @@ impl<'a> Run<'a> {
             task_token: None,
             completed: None,
             silent: self.silent,
+            items_read: None,
         };
         match self.execution.free_frames.pop() {
             Some(index) => {

@@ -67,7 +67,12 @@ impl Integrations {
         task: &TaskInvocation,
     ) -> Option<TaskOutcome> {
         let test_case = test_case?;
-        if crate::tasks::is_activity(&task.resource) {
+        // Activities, and a Map's ItemReader pages and ResultWriter exports (steppe's own
+        // tasks), are never mocked.
+        if crate::tasks::is_activity(&task.resource)
+            || task.resource == steppe_engine::ITEM_READER_RESOURCE
+            || task.resource == steppe_engine::RESULT_WRITER_RESOURCE
+        {
             return None;
         }
         let machine = state_machine_name(execution_arn)?;

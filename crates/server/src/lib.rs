@@ -117,6 +117,9 @@ pub struct Options {
     pub aws_endpoint: Option<String>,
     /// Endpoints of single services, `NAME=URL` (e.g. `sqs=http://localhost:9324`).
     pub service_endpoints: Vec<String>,
+    /// Serve Amazon S3's buckets from this folder's subfolders (`--s3-dir`) instead of an
+    /// S3 endpoint.
+    pub s3_dir: Option<PathBuf>,
     /// Where the server reads the time (default the system clock; tests run a faster one).
     pub clock: Arc<dyn steppe_runtime::Clock + Send + Sync>,
     /// Bounds on connections, requests and Express executions.
@@ -159,6 +162,7 @@ impl Default for Options {
             mock_config: None,
             aws_endpoint: None,
             service_endpoints: Vec::new(),
+            s3_dir: None,
             clock: Arc::new(steppe_runtime::SystemClock),
             limits: limits::Limits::default(),
             retention: Some(RETENTION_DEFAULT),
@@ -228,6 +232,10 @@ pub struct ServerArgs {
     /// One service's endpoint, SERVICE=URL (e.g. sqs=http://localhost:9324); repeatable.
     #[arg(long = "service-endpoint", value_name = "SERVICE=URL")]
     pub service_endpoints: Vec<String>,
+    /// Serve Amazon S3 (aws-sdk:s3:*) from local folders: bucket NAME is the folder DIR/NAME
+    /// and a key its path below it. Wins over --aws-endpoint and --service-endpoint s3=URL.
+    #[arg(long, value_name = "DIR")]
+    pub s3_dir: Option<PathBuf>,
     /// Connections served at once (others wait to be accepted); lowered at start to what the
     /// open-files limit allows.
     #[arg(long, default_value_t = limits::CONNECTIONS_MAX_DEFAULT)]
@@ -305,6 +313,7 @@ impl ServerArgs {
             mock_config: self.mock_config.clone(),
             aws_endpoint: self.aws_endpoint.clone(),
             service_endpoints: self.service_endpoints.clone(),
+            s3_dir: self.s3_dir.clone(),
             limits: limits::Limits {
                 connections_max: self.connections_max,
                 header_read_timeout: self.header_read_timeout,
@@ -640,6 +649,7 @@ fn services(
         options.aws_endpoint.as_deref(),
         &options.service_endpoints,
     )?;
+    services.s3_dir = options.s3_dir.clone();
     let host = match address.ip() {
         ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
         ip => ip,

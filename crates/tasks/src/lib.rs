@@ -40,6 +40,7 @@ pub mod destinations;
 pub mod http;
 pub mod lambda;
 pub mod mock;
+pub mod s3;
 pub mod services;
 pub mod transport;
 
@@ -116,7 +117,11 @@ impl Integrations {
 
 impl TaskHandler for Integrations {
     fn invoke(&mut self, task: &TaskInvocation) -> TaskOutcome {
-        if let Some(mocks) = &self.config.mocks {
+        // A Map's ItemReader pages and ResultWriter exports are steppe's own tasks, never a
+        // state's mocked answer.
+        let reads_items = task.resource == steppe_engine::ITEM_READER_RESOURCE
+            || task.resource == steppe_engine::RESULT_WRITER_RESOURCE;
+        if let (Some(mocks), false) = (&self.config.mocks, reads_items) {
             if let Some(outcome) = mocks.answer(&task.state_name, task.invocation) {
                 return outcome;
             }
@@ -179,6 +184,17 @@ pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutc
     }
     if resource == apigateway::INVOKE_RESOURCE {
         return Ok(apigateway::invoke(local.services, local.destinations, task));
+    }
+    if resource == steppe_engine::ITEM_READER_RESOURCE {
+        let buckets = local.services.buckets();
+        return Ok(s3::items::read_page(buckets.as_deref(), &task.parameters));
+    }
+    if resource == steppe_engine::RESULT_WRITER_RESOURCE {
+        let buckets = local.services.buckets();
+        return Ok(s3::results::write_results(
+            buckets.as_deref(),
+            &task.parameters,
+        ));
     }
     services::invoke(local.services, task, local.execution_arn)
 }

@@ -249,6 +249,10 @@ fn operation_name(action: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Amazon S3's signing name, and its name in `--service-endpoint s3=URL`. S3 speaks REST-XML,
+/// not one of [`Protocol`]'s protocols, so it is not in [`SERVICES`]: `crate::s3` calls it.
+pub const S3_SIGNING_NAME: &str = "s3";
+
 /// Where service calls go and how they are signed.
 #[derive(Debug, Clone, Default)]
 pub struct Services {
@@ -260,6 +264,8 @@ pub struct Services {
     pub region: String,
     /// The credentials requests are signed with.
     pub credentials: Credentials,
+    /// Buckets served from this folder's subfolders instead of an S3 endpoint (`--s3-dir`).
+    pub s3_dir: Option<std::path::PathBuf>,
 }
 
 /// AWS credentials.
@@ -309,6 +315,7 @@ fn signing_names() -> Vec<&'static str> {
     let mut names: Vec<&str> = SERVICES
         .iter()
         .map(|service| service.signing_name)
+        .chain([S3_SIGNING_NAME])
         .collect();
     names.sort_unstable();
     names
@@ -335,7 +342,20 @@ impl Services {
             endpoints,
             region: region.to_string(),
             credentials: Credentials::from_env(),
+            s3_dir: None,
         })
+    }
+
+    /// Where S3 calls go: the `--s3-dir` folders, else the S3 endpoint, if any.
+    pub fn buckets(&self) -> Option<Box<dyn crate::s3::Buckets>> {
+        if let Some(dir) = &self.s3_dir {
+            return Some(Box::new(crate::s3::Folders::new(dir)));
+        }
+        let endpoint = self
+            .endpoints
+            .get(S3_SIGNING_NAME)
+            .or(self.default_endpoint.as_ref())?;
+        Some(Box::new(crate::s3::Remote::new(endpoint, self)))
     }
 
     /// Where a service's calls go, if anywhere.
@@ -363,6 +383,19 @@ pub fn invoke(
         .resource
         .strip_suffix(crate::CALLBACK_SUFFIX)
         .unwrap_or(&task.resource);
+    if let Some(action) = crate::s3::action_of(resource) {
+        let Some(buckets) = services.buckets() else {
+            return Err(
+                "no S3 is configured (--s3-dir DIR, --aws-endpoint URL, or --service-endpoint s3=URL)"
+                    .to_string(),
+            );
+        };
+        return Ok(crate::s3::invoke(
+            buckets.as_ref(),
+            action,
+            &task.parameters,
+        ));
+    }
     let Some((call, operation)) = call_of(resource) else {
         return Err("steppe has no local integration for it".to_string());
     };
@@ -602,7 +635,35 @@ pub fn sign(
     services: &Services,
     time: SystemTime,
 ) -> Result<(), String> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
+    let settings = aws_sigv4::http_request::SigningSettings::default();
+    sign_with(request, signing_name, services, time, settings)
+}
+
+/// Signs `request` for Amazon S3, which differs from other services: the path is encoded once
+/// and not normalized, and the payload's SHA-256 travels in `x-amz-content-sha256`.
+pub fn sign_s3(
+    request: &mut HttpRequest,
+    services: &Services,
+    time: SystemTime,
+) -> Result<(), String> {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, PercentEncodingMode, SigningSettings, UriPathNormalizationMode,
+    };
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    sign_with(request, "s3", services, time, settings)
+}
+
+fn sign_with(
+    request: &mut HttpRequest,
+    signing_name: &str,
+    services: &Services,
+    time: SystemTime,
+    settings: aws_sigv4::http_request::SigningSettings,
+) -> Result<(), String> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest};
     let credentials = &services.credentials;
     let identity = aws_credential_types::Credentials::new(
         credentials.access_key_id.clone(),
@@ -617,7 +678,7 @@ pub fn sign(
         .region(&services.region)
         .name(signing_name)
         .time(time)
-        .settings(SigningSettings::default())
+        .settings(settings)
         .build()
         .map_err(|error| error.to_string())?
         .into();

@@ -85,19 +85,92 @@ pub fn send(
         ),
         None => config.into(),
     };
+    let (mut response, status, headers) = run(&agent, request)?;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(RESPONSE_BYTES_MAX)
+        .read_to_vec()
+        .map_err(map_error)?;
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A response whose body is read as it arrives.
+pub struct StreamingResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lowercase) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Box<dyn std::io::Read + Send>,
+}
+
+impl StreamingResponse {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Reads the rest of the body, at most [`RESPONSE_BYTES_MAX`] bytes of it.
+    pub fn read_whole(self) -> Result<HttpResponse, SendError> {
+        use std::io::Read;
+        let mut body = Vec::new();
+        self.body
+            .take(RESPONSE_BYTES_MAX)
+            .read_to_end(&mut body)
+            .map_err(|error| SendError::Connection(error.to_string()))?;
+        Ok(HttpResponse {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
+    }
+}
+
+/// Sends `request` and answers once the response's head has arrived, within `head_timeout`;
+/// the body is then read as the caller reads it, each read within `head_timeout` too, so a
+/// large object streams for as long as it keeps arriving.
+pub fn open(request: &HttpRequest, head_timeout: Duration) -> Result<StreamingResponse, SendError> {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(head_timeout))
+        .timeout_send_request(Some(head_timeout))
+        .timeout_send_body(Some(head_timeout))
+        .timeout_recv_response(Some(head_timeout))
+        .timeout_per_read(Some(head_timeout))
+        .max_redirects(0)
+        .build();
+    let agent: ureq::Agent = config.into();
+    let (response, status, headers) = run(&agent, request)?;
+    let body = response.into_body().into_reader();
+    Ok(StreamingResponse {
+        status,
+        headers,
+        body: Box::new(body),
+    })
+}
+
+/// A response as ureq gives it, with its status and headers read.
+type Answered = (ureq::http::Response<ureq::Body>, u16, Vec<(String, String)>);
+
+/// Sends `request` with `agent` and reads the response's head.
+fn run(agent: &ureq::Agent, request: &HttpRequest) -> Result<Answered, SendError> {
     let mut builder = ureq::http::Request::builder()
         .method(request.method.as_str())
         .uri(request.url.as_str());
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let map_error = |error: ureq::Error| match error {
-        ureq::Error::Timeout(_) => SendError::Timeout(error.to_string()),
-        _ => SendError::Connection(error.to_string()),
-    };
     let invalid =
         |error: ureq::http::Error| SendError::Connection(format!("invalid request: {error}"));
-    let mut response = match &request.body {
+    let response = match &request.body {
         Some(body) => agent.run(builder.body(body.clone()).map_err(invalid)?),
         None => agent.run(builder.body(()).map_err(invalid)?),
     }
@@ -111,17 +184,14 @@ pub fn send(
             (name.as_str().to_string(), value)
         })
         .collect();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(RESPONSE_BYTES_MAX)
-        .read_to_vec()
-        .map_err(map_error)?;
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
+    Ok((response, status, headers))
+}
+
+fn map_error(error: ureq::Error) -> SendError {
+    match error {
+        ureq::Error::Timeout(_) => SendError::Timeout(error.to_string()),
+        _ => SendError::Connection(error.to_string()),
+    }
 }
 
 /// Resolves names as ureq does, then keeps only the addresses `destinations` permit.

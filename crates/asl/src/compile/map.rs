@@ -1,18 +1,20 @@
 //! Compiles a `Map` state: its item processor and mode, and the distributed-mode fields
 //! `ItemReader`, `ItemBatcher`, `ResultWriter` and `Label`.
 //!
-//! Every field is checked as AWS checks it. What steppe cannot carry out yet (reading items
-//! from or writing results to Amazon S3) is refused here, once the field is otherwise valid,
-//! so a definition never runs with a field silently ignored.
+//! Every field is checked as AWS checks it. What steppe cannot carry out yet (Parquet and
+//! manifest readers, `LOAD_AND_FLATTEN`, writing results) is refused here, once the field is
+//! otherwise valid, so a definition never runs with a field silently ignored.
 
 use super::fields::Obj;
 use super::state::{check_fields, compile_template, map_dynamic, FieldTable};
 use super::Compiler;
 use crate::definition::{
-    BatchInput, Definition, Dynamic, ItemBatcher, Map, QueryLanguage, StateId,
+    BatchInput, Definition, Dynamic, ItemBatcher, ItemReader, JsonataTemplate, Map, QueryLanguage,
+    ResultExport, ResultTransformation, ResultWriter, StateId,
 };
 use crate::diagnostic::Diagnostics;
 use crate::limits;
+use crate::template::Template;
 use serde_json::Value;
 
 const ITEM_READER: FieldTable = FieldTable {
@@ -130,9 +132,9 @@ impl Compiler {
                 );
             }
         }
-        self.item_reader(obj, language);
+        let item_reader = self.item_reader(obj, language);
         let item_batcher = self.item_batcher(obj, language);
-        self.result_writer(obj, language);
+        let result_writer = self.result_writer(obj, language);
         let label = self.label(obj);
         let diagnostics = &mut self.diagnostics;
         Map {
@@ -147,6 +149,8 @@ impl Compiler {
             distributed,
             label,
             item_batcher,
+            item_reader,
+            result_writer,
         }
     }
 
@@ -203,11 +207,10 @@ impl Compiler {
         distributed
     }
 
-    /// Checks `ItemReader`, then refuses it: it reads items from Amazon S3.
-    fn item_reader(&mut self, obj: &Obj<'_>, language: QueryLanguage) {
-        let Some(reader) = self.nested(obj, "ItemReader", &ITEM_READER, language) else {
-            return;
-        };
+    /// Checks `ItemReader`; refuses what steppe does not read yet (Parquet, manifests,
+    /// `LOAD_AND_FLATTEN`).
+    fn item_reader(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Option<ItemReader> {
+        let reader = self.nested(obj, "ItemReader", &ITEM_READER, language)?;
         let before = self.diagnostics.error_count();
         let diagnostics = &mut self.diagnostics;
         reader.require(diagnostics, &["Resource"]);
@@ -220,7 +223,7 @@ impl Compiler {
                 "The field 'Resource' should have one of these values: [arn:aws:states:::s3:getObject, arn:aws:states:::s3:listObjectsV2]",
             );
         }
-        self.s3_arguments(&reader, language);
+        let (parameters, arguments) = self.s3_arguments(&reader, language);
         let config = match reader.get("ReaderConfig") {
             Some(Value::Object(map)) => Some(Obj::new(map, reader.at("ReaderConfig"))),
             Some(_) => {
@@ -232,23 +235,85 @@ impl Compiler {
             }
             None => None,
         };
-        if let Some(config) = &config {
-            self.reader_config(config, action, language);
-        } else if action == Some("s3:getObject") {
-            // getObject reads one object, whose format the reader must be told.
-            reader.require(&mut self.diagnostics, &["ReaderConfig"]);
+        let max_items = match &config {
+            Some(config) => self.reader_config(config, action, language),
+            None => {
+                if action == Some("s3:getObject") {
+                    // getObject reads one object, whose format the reader must be told.
+                    reader.require(&mut self.diagnostics, &["ReaderConfig"]);
+                }
+                None
+            }
+        };
+        if self.diagnostics.error_count() != before {
+            return None;
         }
-        if self.diagnostics.error_count() == before {
+        if let Some(config) = &config {
+            self.refuse_unread(config, obj)?;
+        }
+        let mut reader_config = reader.get("ReaderConfig").cloned().unwrap_or(Value::Null);
+        if let Value::Object(fields) = &mut reader_config {
+            fields.remove("MaxItems");
+            fields.remove("MaxItemsPath");
+        }
+        Some(ItemReader {
+            resource: resource?.to_string(),
+            parameters,
+            arguments,
+            reader_config,
+            max_items,
+        })
+    }
+
+    /// Refuses, by name, the reader configurations steppe does not read yet.
+    fn refuse_unread(&mut self, config: &Obj<'_>, obj: &Obj<'_>) -> Option<()> {
+        let unread = [
+            (
+                "InputType",
+                "PARQUET",
+                "it does not read Parquet objects yet",
+            ),
+            (
+                "InputType",
+                "MANIFEST",
+                "it does not read S3 inventory manifests yet",
+            ),
+            (
+                "Transformation",
+                "LOAD_AND_FLATTEN",
+                "it does not load the listed objects (LOAD_AND_FLATTEN) yet",
+            ),
+        ];
+        for (key, value, why) in unread {
+            if config.get(key).and_then(Value::as_str) == Some(value) {
+                refuse(
+                    &mut self.diagnostics,
+                    obj.at("ItemReader"),
+                    "ItemReader",
+                    why,
+                );
+                return None;
+            }
+        }
+        if config.has("ManifestType") {
+            let why = "it does not read Athena or S3 inventory manifests (ManifestType) yet";
             refuse(
                 &mut self.diagnostics,
                 obj.at("ItemReader"),
                 "ItemReader",
-                "it reads the items from Amazon S3, which steppe cannot reach",
+                why,
             );
+            return None;
         }
+        Some(())
     }
 
-    fn reader_config(&mut self, config: &Obj<'_>, action: Option<&str>, language: QueryLanguage) {
+    fn reader_config(
+        &mut self,
+        config: &Obj<'_>,
+        action: Option<&str>,
+        language: QueryLanguage,
+    ) -> Option<Dynamic<u64>> {
         check_fields(config, &READER_CONFIG, &[], language, &mut self.diagnostics);
         let diagnostics = &mut self.diagnostics;
         let input_type = one_of(
@@ -341,7 +406,7 @@ impl Compiler {
             language,
             0,
             limits::READER_MAX_ITEMS_MAX,
-        );
+        )
     }
 
     /// Checks `ItemBatcher`, which steppe carries out.
@@ -389,11 +454,12 @@ impl Compiler {
         })
     }
 
-    /// Checks `ResultWriter`, then refuses it: steppe does not shape or export results yet.
-    fn result_writer(&mut self, obj: &Obj<'_>, language: QueryLanguage) {
-        let Some(writer) = self.nested(obj, "ResultWriter", &RESULT_WRITER, language) else {
-            return;
-        };
+    /// Checks `ResultWriter`: `Transformation` COMPACT or FLATTEN shapes the output, with
+    /// `OutputType` JSON alone or JSON or JSONL when exported to Amazon S3; NONE (the default
+    /// of an export without `WriterConfig`) and JSONL without an export are refused by name,
+    /// as steppe does not carry them out yet.
+    fn result_writer(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Option<ResultWriter> {
+        let writer = self.nested(obj, "ResultWriter", &RESULT_WRITER, language)?;
         let before = self.diagnostics.error_count();
         let arguments = match language {
             QueryLanguage::JsonPath => "Parameters",
@@ -413,7 +479,7 @@ impl Compiler {
                 );
             }
         }
-        self.s3_arguments(&writer, language);
+        let (parameters, arguments) = self.s3_arguments(&writer, language);
         match writer.get("WriterConfig") {
             Some(Value::Object(map)) => {
                 let config = Obj::new(map, writer.at("WriterConfig"));
@@ -434,40 +500,69 @@ impl Compiler {
             ),
             None => {}
         }
-        if self.diagnostics.error_count() == before {
-            let why = if writer.has("Resource") {
-                "it writes the results to Amazon S3, which steppe cannot reach"
-            } else {
-                "its WriterConfig transformations are not implemented"
-            };
-            refuse(
-                &mut self.diagnostics,
-                obj.at("ResultWriter"),
-                "ResultWriter",
-                why,
-            );
+        if self.diagnostics.error_count() != before {
+            return None;
         }
+        let config = writer.get("WriterConfig");
+        let field = |key: &str| {
+            config
+                .and_then(|config| config.get(key))
+                .and_then(Value::as_str)
+        };
+        let export = writer.has("Resource").then(|| ResultExport {
+            parameters,
+            arguments,
+            jsonl: field("OutputType") == Some("JSONL"),
+        });
+        let why = match (field("Transformation"), &export, field("OutputType")) {
+            (Some("NONE") | None, Some(_), _) | (Some("NONE"), None, _) => {
+                "its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"
+            }
+            (None, None, _) => "a WriterConfig without a Transformation is not implemented",
+            (_, None, Some("JSONL")) => "its OutputType JSONL without an export is not implemented",
+            (Some(transformation), export, _) => {
+                let transformation = match transformation {
+                    "FLATTEN" => ResultTransformation::Flatten,
+                    _ => ResultTransformation::Compact,
+                };
+                return Some(ResultWriter {
+                    transformation,
+                    export: export.clone(),
+                });
+            }
+        };
+        refuse(
+            &mut self.diagnostics,
+            obj.at("ResultWriter"),
+            "ResultWriter",
+            why,
+        );
+        None
     }
 
     /// `Parameters` (JSONPath) or `Arguments` (JSONata) of an S3 reader or writer.
-    fn s3_arguments(&mut self, obj: &Obj<'_>, language: QueryLanguage) {
+    fn s3_arguments(
+        &mut self,
+        obj: &Obj<'_>,
+        language: QueryLanguage,
+    ) -> (Option<Template>, Option<JsonataTemplate>) {
         let diagnostics = &mut self.diagnostics;
         match language {
-            QueryLanguage::JsonPath => {
-                if let Some(value) = obj.get("Parameters") {
-                    if value.is_object() {
-                        compile_template(value, &obj.at("Parameters"), diagnostics);
-                    } else {
-                        diagnostics.schema(
-                            obj.at("Parameters"),
-                            "The field 'Parameters' must be an object",
-                        );
-                    }
+            QueryLanguage::JsonPath => match obj.get("Parameters") {
+                Some(value) if value.is_object() => (
+                    Some(compile_template(value, &obj.at("Parameters"), diagnostics)),
+                    None,
+                ),
+                Some(_) => {
+                    diagnostics.schema(
+                        obj.at("Parameters"),
+                        "The field 'Parameters' must be an object",
+                    );
+                    (None, None)
                 }
-            }
-            QueryLanguage::Jsonata => {
-                obj.jsonata_template(diagnostics, "Arguments");
-            }
+                None => (None, None),
+            },
+            QueryLanguage::Jsonata => (None, obj.jsonata_template(diagnostics, "Arguments")),
         }
     }
 
@@ -599,14 +694,37 @@ mod tests {
     }
 
     #[test]
-    fn a_valid_item_reader_is_refused_by_name_because_it_needs_s3() {
-        assert_eq!(
-            distributed(json!({"ItemReader": csv_reader()})),
-            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it reads the items from Amazon S3, which steppe cannot reach"]
-        );
+    fn csv_json_jsonl_and_listing_readers_are_accepted() {
+        assert!(distributed(json!({"ItemReader": csv_reader()})).is_empty());
         let list = json!({"Resource": "arn:aws:states:::s3:listObjectsV2",
             "Parameters": {"Bucket": "b", "Prefix": "p/"}});
-        assert_eq!(distributed(json!({"ItemReader": list})).len(), 1);
+        assert!(distributed(json!({"ItemReader": list})).is_empty());
+        let json = json!({"Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/a/b", "MaxItemsPath": "$.n"},
+            "Parameters": {"Bucket": "b", "Key.$": "$.key"}});
+        assert!(distributed(json!({"ItemReader": json})).is_empty());
+    }
+
+    #[test]
+    fn readers_steppe_cannot_carry_out_are_refused_by_name() {
+        let refused = |config: Value| {
+            let reader = json!({"Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": config, "Parameters": {"Bucket": "b", "Key": "k"}});
+            distributed(json!({"ItemReader": reader}))
+        };
+        assert_eq!(
+            refused(json!({"InputType": "PARQUET"})),
+            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it does not read Parquet objects yet"]
+        );
+        assert_eq!(refused(json!({"InputType": "MANIFEST"})).len(), 1);
+        assert_eq!(refused(json!({"ManifestType": "S3_INVENTORY"})).len(), 1);
+        let flatten = json!({"Resource": "arn:aws:states:::s3:listObjectsV2",
+            "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"},
+            "Parameters": {"Bucket": "b"}});
+        assert_eq!(
+            distributed(json!({"ItemReader": flatten})),
+            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it does not load the listed objects (LOAD_AND_FLATTEN) yet"]
+        );
     }
 
     #[test]
@@ -614,9 +732,9 @@ mod tests {
         let reader = json!({"Resource": "arn:aws:states:::s3:getObject",
             "ReaderConfig": {"InputType": "JSONL", "MaxItems": "{% 10 %}"},
             "Arguments": {"Bucket": "b", "Key": "{% $states.input.key %}"}});
-        assert_eq!(
-            distributed(json!({"QueryLanguage": "JSONata", "ItemReader": reader.clone()})),
-            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it reads the items from Amazon S3, which steppe cannot reach"]
+        assert!(
+            distributed(json!({"QueryLanguage": "JSONata", "ItemReader": reader.clone()}))
+                .is_empty()
         );
         let messages = distributed(json!({"ItemReader": reader}));
         assert_eq!(
@@ -736,20 +854,30 @@ mod tests {
     }
 
     #[test]
-    fn result_writer_is_checked_then_refused() {
+    fn result_writer_is_checked_and_none_and_lone_jsonl_are_refused() {
         let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
             "Parameters": {"Bucket": "b", "Prefix": "p"},
             "WriterConfig": {"OutputType": "JSONL", "Transformation": "FLATTEN"}});
+        assert!(distributed(json!({"ResultWriter": writer})).is_empty());
+        // Without a WriterConfig an export is NONE, each child execution's metadata.
+        let export_only = json!({"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "b", "Prefix": "p"}});
         assert_eq!(
-            distributed(json!({"ResultWriter": writer})),
-            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: it writes the results to Amazon S3, which steppe cannot reach"]
+            distributed(json!({"ResultWriter": export_only})),
+            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"]
         );
-        let config_only =
-            json!({"WriterConfig": {"OutputType": "JSON", "Transformation": "COMPACT"}});
+        for transformation in ["COMPACT", "FLATTEN"] {
+            let config_only =
+                json!({"WriterConfig": {"OutputType": "JSON", "Transformation": transformation}});
+            assert!(distributed(json!({"ResultWriter": config_only})).is_empty());
+        }
+        let none = json!({"WriterConfig": {"OutputType": "JSON", "Transformation": "NONE"}});
         assert_eq!(
-            distributed(json!({"ResultWriter": config_only})),
-            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its WriterConfig transformations are not implemented"]
+            distributed(json!({"ResultWriter": none})),
+            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"]
         );
+        let jsonl = json!({"WriterConfig": {"OutputType": "JSONL", "Transformation": "COMPACT"}});
+        assert_eq!(distributed(json!({"ResultWriter": jsonl})).len(), 1);
         let bad = json!({"WriterConfig": {"OutputType": "CSV", "Transformation": "ZIP"}});
         assert_eq!(
             distributed(json!({"ResultWriter": bad})),

@@ -9,7 +9,7 @@ use crate::execution::{error_output, Frame, FrameId, MapItem, Phase};
 use crate::io::{self, Env};
 use crate::run::{Next, Run};
 use serde_json::Value;
-use steppe_asl::definition::{Dynamic, Map, State};
+use steppe_asl::definition::{Dynamic, Map, ResultTransformation, State};
 use steppe_asl::error_name::{self, Failure};
 use steppe_asl::limits;
 
@@ -45,6 +45,10 @@ pub(crate) struct Children {
     pub handoff: u64,
     /// The event `*StateSucceeded` and `*StateExited` follow from.
     pub tail: u64,
+    /// A distributed Map's map run.
+    pub map_run_arn: String,
+    /// The slots whose children failed within the tolerated threshold.
+    pub failed_slots: Vec<usize>,
 }
 
 impl Children {
@@ -61,16 +65,28 @@ pub(crate) fn run(
     state: &State,
     map: &Map,
 ) -> Next {
+    // With an ItemReader the items are read first (`reader.rs`), and the Map runs again.
+    let read = frame.items_read.take();
+    if let (Some(reader), None) = (&map.item_reader, &read) {
+        return super::reader::start(run, id, frame, state, reader);
+    }
     let prepared = (|| {
         let (effective, items) = match io::json_path_io(state) {
             Some(io) => {
                 let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
-                let items = items(run, &frame, &effective, map)?;
+                let items = match &read {
+                    Some(_) => Value::Null,
+                    None => items(run, &frame, &effective, map)?,
+                };
                 (effective, items)
             }
+            None if read.is_some() => (frame.input.clone(), Value::Null),
             None => (frame.input.clone(), items_jsonata(run, &frame, map)?),
         };
-        let (keys, items) = key_value_pairs(items);
+        let (keys, items) = match read {
+            Some(read) => (read.keys, read.items),
+            None => key_value_pairs(items),
+        };
         let max_concurrency = max_concurrency(run, &frame, &map.max_concurrency)?;
         Ok::<_, Failure>((effective, keys, items, max_concurrency))
     })();
@@ -115,8 +131,10 @@ pub(crate) fn run(
             )
         }
     };
+    let mut run_arn = String::new();
     if map.distributed {
-        let map_run_arn = map_run_arn(run, state, map);
+        run_arn = map_run_arn(run, state, map);
+        let map_run_arn = run_arn.clone();
         started = run.emit(started, || Details::MapRunStarted { map_run_arn });
         frame.previous_event_id = started;
     }
@@ -135,6 +153,7 @@ pub(crate) fn run(
         handoff: started,
         tail: started,
         batcher,
+        map_run_arn: run_arn,
         ..Children::default()
     };
     // A redrive reruns only the iterations that did not succeed.
@@ -356,6 +375,7 @@ pub(crate) fn child_ended(
                 return fail(run, id, frame, state, children, failure, last_event_id);
             }
             children.results[slot] = Some(error_output(&failure));
+            children.failed_slots.push(slot);
             children.tail = last_event_id;
         }
     }
@@ -453,20 +473,64 @@ fn succeed(
     state: &State,
     children: Children,
 ) -> Next {
+    let writer = match &state.kind {
+        steppe_asl::definition::Kind::Map(map) => map.result_writer.as_ref(),
+        _ => None,
+    };
+    let flatten = writer.map(|writer| writer.transformation) == Some(ResultTransformation::Flatten);
+    if let Some(export) = writer.and_then(|writer| writer.export.as_ref()) {
+        // The results go to S3 first; the Map succeeds once they are written.
+        let mut failed = vec![false; children.results.len()];
+        for slot in &children.failed_slots {
+            failed[*slot] = true;
+        }
+        let (mut succeeded, mut failures) = (Vec::new(), Vec::new());
+        for (result, failed) in children.results.into_iter().zip(failed) {
+            let result = result.unwrap_or_default();
+            if failed {
+                failures.push(result);
+            } else {
+                succeeded.push(result);
+            }
+        }
+        let succeeded = shape(succeeded, flatten);
+        let written = super::writer::Written {
+            map_run_arn: children.map_run_arn,
+            tail: children.tail,
+            succeeded,
+            failed: failures,
+        };
+        return super::writer::export(run, id, frame, state, export, written);
+    }
     let mut tail = children.tail;
     if is_distributed(state) {
         tail = run.emit(tail, || Details::MapRunSucceeded);
     }
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
-    let result = Value::Array(
-        children
-            .results
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect(),
-    );
+    let results = children
+        .results
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let result = Value::Array(shape(results, flatten));
     super::finish_with_result(run, id, frame, state, result)
+}
+
+/// `ResultWriter.WriterConfig` FLATTEN: "If a child workflow execution returns an array, this
+/// option flattens the array" (ResultWriter page); COMPACT leaves outputs as they are.
+fn shape(results: Vec<Value>, flatten: bool) -> Vec<Value> {
+    if !flatten {
+        return results;
+    }
+    let mut flat = Vec::new();
+    for result in results {
+        match result {
+            Value::Array(elements) => flat.extend(elements),
+            other => flat.push(other),
+        }
+    }
+    flat
 }
 
 /// The items of a Map: an array, or (distributed Map) a JSON object, whose key-value pairs

@@ -7,8 +7,10 @@ pub(crate) mod fail;
 pub(crate) mod map;
 pub(crate) mod parallel;
 pub(crate) mod pass;
+pub(crate) mod reader;
 pub(crate) mod task;
 pub(crate) mod wait;
+pub(crate) mod writer;
 
 use crate::event::{Details, ErrorCause};
 use crate::execution::{error_output, Frame, FrameId, Phase};
@@ -420,6 +422,14 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
         }
         Phase::AwaitWait { timer_id } | Phase::AwaitRetry { timer_id } => {
             run.cancel_wait(*timer_id);
+            true
+        }
+        Phase::AwaitItems(reading) => {
+            run.cancel_wait(reading.task_id);
+            true
+        }
+        Phase::AwaitWrite(writing) => {
+            run.cancel_wait(writing.task_id);
             true
         }
         Phase::AwaitChildren(children) => {

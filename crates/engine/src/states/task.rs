@@ -174,6 +174,15 @@ pub(crate) fn heartbeat(run: &mut Run<'_>, task_id: u64) {
 
 /// The task ended.
 pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, Failure>) {
+    if let Some((id, mut frame)) = take_map_task(run, task_id) {
+        let next = match std::mem::replace(&mut frame.phase, Phase::Run) {
+            Phase::AwaitItems(reading) => super::reader::page(run, id, frame, *reading, result),
+            Phase::AwaitWrite(writing) => super::writer::written(run, id, frame, *writing, result),
+            _ => unreachable!("take_map_task checked the phase"),
+        };
+        run.settle(id, next);
+        return;
+    }
     let Some((id, mut frame, pending)) = take(run, task_id) else {
         return;
     };
@@ -264,6 +273,24 @@ fn take(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame, Box<Pending>
             None
         }
     }
+}
+
+/// The Map frame waiting for `task_id`, a page of items it reads or the results it writes,
+/// if one is.
+fn take_map_task(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame)> {
+    let id = *run.execution.waiting.get(&task_id)?;
+    let frame = run.execution.frames[id.0].as_ref()?;
+    let waits = match &frame.phase {
+        Phase::AwaitItems(reading) => reading.task_id == task_id,
+        Phase::AwaitWrite(writing) => writing.task_id == task_id,
+        _ => false,
+    };
+    if !waits {
+        return None;
+    }
+    let frame = run.execution.frames[id.0].take()?;
+    run.silent = frame.silent;
+    Some((id, frame))
 }
 
 fn cancel_timers(run: &mut Run<'_>, pending: &Pending) {

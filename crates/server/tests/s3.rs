@@ -1,0 +1,549 @@
+//! Amazon S3 through the server: `aws-sdk:s3:*` Task states against a real S3-compatible
+//! server (moto, from `scripts/start-moto.sh`; its URL from `STEPPE_TEST_S3_URL` or
+//! `target/moto-url`) and against `--s3-dir` folders. Without an S3 server the moto tests say
+//! plainly that they skipped, but fail when `CI` is set.
+
+mod common;
+
+use common::{client, create, start, wait_for_end};
+use serde_json::{json, Value};
+
+/// The S3 server's URL, `None` (after saying so) when there is none outside CI.
+fn s3_url() -> Option<String> {
+    steppe_tasks::s3::test_server_url()
+}
+
+/// Creates a bucket, writes an object, reads it back and lists the bucket, then reads a
+/// missing key, which a Catch turns into output.
+fn round_trip(bucket: &str) -> Value {
+    let task = |action: &str, parameters: Value, next: &str| {
+        json!({"Type": "Task", "Resource": format!("arn:aws:states:::aws-sdk:s3:{action}"),
+            "Parameters": parameters, "ResultPath": format!("$.{action}"), "Next": next})
+    };
+    let mut missing = task(
+        "getObject",
+        json!({"Bucket": bucket, "Key": "missing"}),
+        "Done",
+    );
+    missing["ResultPath"] = json!("$.missing");
+    missing["Catch"] = json!([{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.caught", "Next": "Done"}]);
+    json!({"StartAt": "Create", "States": {
+        "Create": task("createBucket", json!({"Bucket": bucket}), "Put"),
+        "Put": task("putObject", json!({"Bucket": bucket, "Key": "in/data.csv", "Body.$": "$.csv"}), "Get"),
+        "Get": task("getObject", json!({"Bucket": bucket, "Key": "in/data.csv"}), "List"),
+        "List": task("listObjectsV2", json!({"Bucket": bucket, "Prefix": "in/"}), "Missing"),
+        "Missing": missing,
+        "Done": {"Type": "Pass", "End": true}
+    }})
+}
+
+async fn run_round_trip(server: &steppe_server::Server, name: &str, bucket: &str) -> Value {
+    let client = client(server.local_addr());
+    let machine = create(&client, name, &round_trip(bucket).to_string()).await;
+    let execution = start(&client, &machine, &json!({"csv": "a,b\n1,2\n"}).to_string()).await;
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(ended.status().as_str(), "SUCCEEDED", "{:?}", ended.cause());
+    serde_json::from_str(ended.output().unwrap()).unwrap()
+}
+
+fn check_round_trip(output: &Value, bucket: &str) {
+    assert_eq!(
+        output["createBucket"],
+        json!({"Location": format!("/{bucket}")})
+    );
+    let etag = &output["putObject"]["ETag"];
+    assert!(
+        etag.as_str().is_some_and(|etag| etag.starts_with('"')),
+        "{etag}"
+    );
+    assert_eq!(output["getObject"]["Body"], json!("a,b\n1,2\n"));
+    assert_eq!(output["getObject"]["ETag"], *etag);
+    assert_eq!(output["getObject"]["ContentLength"], json!(8));
+    let list = &output["listObjectsV2"];
+    assert_eq!(list["KeyCount"], json!(1));
+    assert_eq!(list["Name"], json!(bucket));
+    assert_eq!(list["Contents"][0]["Key"], json!("in/data.csv"));
+    assert_eq!(list["Contents"][0]["Size"], json!(8));
+    assert_eq!(list["Contents"][0]["ETag"], *etag);
+    assert_eq!(output["caught"]["Error"], json!("S3.NoSuchKeyException"));
+    let cause = output["caught"]["Cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with(
+            "The specified key does not exist. (Service: S3, Status Code: 404, Request ID: "
+        ),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn aws_sdk_s3_reaches_an_s3_server_named_by_service_endpoint() {
+    let Some(url) = s3_url() else { return };
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        service_endpoints: vec![format!("s3={url}")],
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let bucket = format!("steppe-server-{}", std::process::id());
+    let output = run_round_trip(&server, "S3RoundTrip", &bucket).await;
+    check_round_trip(&output, &bucket);
+}
+
+#[tokio::test]
+async fn aws_sdk_s3_reads_and_writes_s3_dir_folders() {
+    let (dir, server) = dir_server().await;
+    let output = run_round_trip(&server, "S3DirRoundTrip", "local").await;
+    check_round_trip(&output, "local");
+    let written = std::fs::read_to_string(dir.path().join("local/in/data.csv")).unwrap();
+    assert_eq!(written, "a,b\n1,2\n");
+}
+
+#[tokio::test]
+async fn without_s3_the_task_fails_saying_how_to_configure_it() {
+    let server = common::memory_server().await;
+    let client = client(server.local_addr());
+    let definition = json!({"StartAt": "Get", "States": {"Get": {"Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+        "Parameters": {"Bucket": "b", "Key": "k"}, "End": true}}});
+    let machine = create(&client, "NoS3", &definition.to_string()).await;
+    let execution = start(&client, &machine, "{}").await;
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(ended.error(), Some("States.TaskFailed"));
+    assert!(
+        ended.cause().unwrap().contains("--s3-dir DIR"),
+        "{:?}",
+        ended.cause()
+    );
+}
+
+/// The objects every reader test reads, written through the backend under test.
+fn put_fixtures(buckets: &dyn steppe_tasks::s3::Buckets, bucket: &str) {
+    match buckets.create_bucket(bucket) {
+        Ok(()) => {}
+        Err(steppe_tasks::s3::Error::Service { code, .. }) if code.starts_with("BucketAlready") => {
+        }
+        Err(error) => panic!("{error}"),
+    }
+    let objects: [(&str, &str); 5] = [
+        ("in/people.csv", "id,name\n1,ann\n2,\"b,o\"\n3,cy\n"),
+        ("in/people.tsv", "1\tann\n2\tbo\n"),
+        (
+            "in/nested.json",
+            r#"{"skip": 1, "data": {"list": [{"n": 1}, {"n": 2}]}}"#,
+        ),
+        ("in/lines.jsonl", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"),
+        ("other/x.txt", "x"),
+    ];
+    for (key, body) in objects {
+        buckets
+            .put_object(bucket, key, body.as_bytes(), None)
+            .unwrap();
+    }
+}
+
+/// A distributed Map whose item processor passes each item through.
+fn reader_map(reader: Value, extra: Value) -> String {
+    let mut map = json!({"Type": "Map", "ItemReader": reader,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true});
+    for (key, value) in extra.as_object().unwrap() {
+        map[key] = value.clone();
+    }
+    json!({"StartAt": "Map", "States": {"Map": map}}).to_string()
+}
+
+async fn run_reader(
+    server: &steppe_server::Server,
+    name: &str,
+    definition: &str,
+    input: Value,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let client = client(server.local_addr());
+    let machine = create(&client, name, definition).await;
+    let execution = start(&client, &machine, &input.to_string()).await;
+    wait_for_end(&client, &execution).await
+}
+
+fn output_of(ended: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput) -> Value {
+    assert_eq!(
+        ended.status().as_str(),
+        "SUCCEEDED",
+        "{:?} {:?}",
+        ended.error(),
+        ended.cause()
+    );
+    serde_json::from_str(ended.output().unwrap()).unwrap()
+}
+
+/// Every reader type, batching, MaxItems, JSONata Arguments and a missing key, on one
+/// server whose S3 is `buckets`.
+async fn check_readers(server: &steppe_server::Server, bucket: &str, tag: &str) {
+    let get = |config: Value, key: &str| {
+        json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": config,
+            "Parameters": {"Bucket": bucket, "Key": key}})
+    };
+    let csv = get(
+        json!({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}),
+        "in/people.csv",
+    );
+    let ended = run_reader(
+        server,
+        &format!("Csv{tag}"),
+        &reader_map(csv.clone(), json!({})),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        output_of(&ended),
+        json!([{"id": "1", "name": "ann"}, {"id": "2", "name": "b,o"}, {"id": "3", "name": "cy"}])
+    );
+    let tsv = get(
+        json!({"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["id", "name"], "CSVDelimiter": "TAB"}),
+        "in/people.tsv",
+    );
+    let ended = run_reader(
+        server,
+        &format!("Tsv{tag}"),
+        &reader_map(tsv, json!({})),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        output_of(&ended),
+        json!([{"id": "1", "name": "ann"}, {"id": "2", "name": "bo"}])
+    );
+    let nested = get(
+        json!({"InputType": "JSON", "ItemsPointer": "/data/list"}),
+        "in/nested.json",
+    );
+    let ended = run_reader(
+        server,
+        &format!("Json{tag}"),
+        &reader_map(nested, json!({})),
+        json!({}),
+    )
+    .await;
+    assert_eq!(output_of(&ended), json!([{"n": 1}, {"n": 2}]));
+    // JSONL, with MaxItems from the input and the key from a path.
+    let lines = json!({"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSONL", "MaxItemsPath": "$.max"},
+        "Parameters": {"Bucket": bucket, "Key.$": "$.key"}});
+    let ended = run_reader(
+        server,
+        &format!("Jsonl{tag}"),
+        &reader_map(lines, json!({})),
+        json!({"key": "in/lines.jsonl", "max": 2}),
+    )
+    .await;
+    assert_eq!(output_of(&ended), json!([{"n": 1}, {"n": 2}]));
+    // The same in JSONata, with Arguments.
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "Map", "States": {"Map": {
+        "Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL", "MaxItems": "{% $states.input.max %}"},
+            "Arguments": {"Bucket": bucket, "Key": "{% $states.input.key %}"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let ended = run_reader(
+        server,
+        &format!("Jsonata{tag}"),
+        &definition.to_string(),
+        json!({"key": "in/lines.jsonl", "max": 1}),
+    )
+    .await;
+    assert_eq!(output_of(&ended), json!([{"n": 1}]));
+    // A listing: one item per key under the prefix, as AWS shapes them.
+    let listing = json!({"Resource": "arn:aws:states:::s3:listObjectsV2",
+        "Parameters": {"Bucket": bucket, "Prefix": "in/"}});
+    let ended = run_reader(
+        server,
+        &format!("List{tag}"),
+        &reader_map(listing, json!({})),
+        json!({}),
+    )
+    .await;
+    let listed = output_of(&ended);
+    let keys: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["Key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "in/lines.jsonl",
+            "in/nested.json",
+            "in/people.csv",
+            "in/people.tsv"
+        ]
+    );
+    let first = &listed[0];
+    assert_eq!(first["Size"], json!(24));
+    assert!(first["Etag"].as_str().unwrap().starts_with('"'));
+    assert!(first["LastModified"].is_i64());
+    assert_eq!(first["StorageClass"], json!("STANDARD"));
+    // Batching over a reader.
+    let ended = run_reader(
+        server,
+        &format!("Batch{tag}"),
+        &reader_map(csv, json!({"ItemBatcher": {"MaxItemsPerBatch": 2}})),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        output_of(&ended),
+        json!([
+            {"Items": [{"id": "1", "name": "ann"}, {"id": "2", "name": "b,o"}]},
+            {"Items": [{"id": "3", "name": "cy"}]}
+        ])
+    );
+    // A missing key fails the Map with States.ItemReaderFailed, which Catch sees.
+    let missing = get(json!({"InputType": "JSONL"}), "in/none.jsonl");
+    let definition = caught_as_output(&reader_map(missing, json!({})), "States.ItemReaderFailed");
+    let ended = run_reader(server, &format!("Missing{tag}"), &definition, json!({})).await;
+    let caught = output_of(&ended);
+    assert_eq!(caught["Error"], json!("States.ItemReaderFailed"));
+    assert!(
+        caught["Cause"]
+            .as_str()
+            .unwrap()
+            .contains("The specified key does not exist."),
+        "{caught}"
+    );
+}
+
+#[tokio::test]
+async fn item_readers_read_s3_dir_folders() {
+    let (_dir, server) = dir_server().await;
+    check_readers(&server, "data", "Dir").await;
+    // A WriterConfig alone shapes the output: COMPACT keeps each child's array, FLATTEN
+    // joins them.
+    let csv = json!({"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW", "MaxItems": 2},
+        "Parameters": {"Bucket": "data", "Key": "in/people.csv"}});
+    for (transformation, expected) in [
+        ("COMPACT", json!([["1", "ann"], ["2", "b,o"]])),
+        ("FLATTEN", json!(["1", "ann", "2", "b,o"])),
+    ] {
+        let mut definition: Value = serde_json::from_str(&reader_map(
+            csv.clone(),
+            json!({"ResultWriter": {"WriterConfig": {"OutputType": "JSON", "Transformation": transformation}}}),
+        ))
+        .unwrap();
+        definition["States"]["Map"]["ItemProcessor"]["States"]["P"] = json!({"Type": "Pass",
+            "Parameters": {"pair.$": "States.Array($.id, $.name)"}, "OutputPath": "$.pair", "End": true});
+        let name = format!("Writer{transformation}");
+        let ended = run_reader(&server, &name, &definition.to_string(), json!({})).await;
+        assert_eq!(output_of(&ended), expected, "{transformation}");
+    }
+}
+
+#[tokio::test]
+async fn item_readers_read_an_s3_server() {
+    let Some(url) = s3_url() else { return };
+    let (_buckets, bucket, server) = moto_server(&url, "steppe-readers").await;
+    check_readers(&server, &bucket, "Moto").await;
+}
+
+#[tokio::test]
+async fn readers_steppe_cannot_carry_out_are_refused_when_the_machine_is_created() {
+    let server = common::memory_server().await;
+    let client = client(server.local_addr());
+    let parquet = json!({"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "PARQUET"}, "Parameters": {"Bucket": "b", "Key": "k"}});
+    let refused = client
+        .create_state_machine()
+        .name("Parquet")
+        .role_arn(common::ROLE)
+        .definition(reader_map(parquet, json!({})))
+        .send()
+        .await
+        .unwrap_err();
+    let message = format!("{:?}", refused.into_service_error());
+    assert!(message.contains("InvalidDefinition"), "{message}");
+    assert!(
+        message.contains("does not read Parquet objects yet"),
+        "{message}"
+    );
+}
+
+/// Exports a Map's results (COMPACT as JSON, FLATTEN as JSONL, a tolerated failure) and a
+/// failed export, then reads back what was written through `buckets`.
+async fn check_exports(
+    server: &steppe_server::Server,
+    buckets: &dyn steppe_tasks::s3::Buckets,
+    bucket: &str,
+    tag: &str,
+) {
+    let read = |key: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut buckets.get_object(bucket, key).unwrap().body,
+            &mut text,
+        )
+        .unwrap();
+        text
+    };
+    let csv = json!({"Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+        "Parameters": {"Bucket": bucket, "Key": "in/people.csv"}});
+    let with_writer = |writer: Value, extra: Value| {
+        let mut fields = json!({"ResultWriter": writer});
+        for (key, value) in extra.as_object().unwrap() {
+            fields[key] = value.clone();
+        }
+        let mut definition: Value = serde_json::from_str(&reader_map(csv.clone(), fields)).unwrap();
+        // Each child answers [id, name]; the child for id 2 fails.
+        definition["States"]["Map"]["ItemProcessor"]["StartAt"] = json!("Check");
+        definition["States"]["Map"]["ItemProcessor"]["States"] = json!({
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.id", "StringEquals": "2", "Next": "Fail"}], "Default": "P"},
+            "Fail": {"Type": "Fail", "Error": "Two", "Cause": "no twos"},
+            "P": {"Type": "Pass", "Parameters": {"pair.$": "States.Array($.id, $.name)"}, "OutputPath": "$.pair", "End": true}
+        });
+        definition.to_string()
+    };
+    let export = |prefix: &str, transformation: &str, output_type: &str| {
+        json!({"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": bucket, "Prefix": prefix},
+            "WriterConfig": {"Transformation": transformation, "OutputType": output_type}})
+    };
+    let tolerate = json!({"ToleratedFailureCount": 1});
+    let ended = run_reader(
+        server,
+        &format!("ExportCompact{tag}"),
+        &with_writer(export("jobs", "COMPACT", "JSON"), tolerate.clone()),
+        json!({}),
+    )
+    .await;
+    let output = output_of(&ended);
+    let map_run_arn = output["MapRunArn"].as_str().unwrap();
+    assert!(map_run_arn.contains(":mapRun:"), "{output}");
+    let run_id = map_run_arn.rsplit(':').next().unwrap();
+    let manifest_key = format!("jobs/{run_id}/manifest.json");
+    assert_eq!(
+        output["ResultWriterDetails"],
+        json!({"Bucket": bucket, "Key": manifest_key})
+    );
+    let succeeded_key = format!("jobs/{run_id}/SUCCEEDED_0.json");
+    let failed_key = format!("jobs/{run_id}/FAILED_0.json");
+    assert_eq!(read(&succeeded_key), r#"[["1","ann"],["3","cy"]]"#);
+    assert_eq!(read(&failed_key), r#"[{"Error":"Two","Cause":"no twos"}]"#);
+    let manifest: Value = serde_json::from_str(&read(&manifest_key)).unwrap();
+    assert_eq!(
+        manifest,
+        json!({"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": {
+            "FAILED": [{"Key": failed_key, "Size": 35}],
+            "PENDING": [],
+            "SUCCEEDED": [{"Key": succeeded_key, "Size": 24}]}})
+    );
+    let ended = run_reader(
+        server,
+        &format!("ExportFlatten{tag}"),
+        &with_writer(export("flat/", "FLATTEN", "JSONL"), tolerate),
+        json!({}),
+    )
+    .await;
+    let output = output_of(&ended);
+    let key = output["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let folder = key.trim_end_matches("/manifest.json");
+    assert!(
+        folder.starts_with("flat/") && !folder.contains("//"),
+        "{key}"
+    );
+    assert_eq!(
+        read(&format!("{folder}/SUCCEEDED_0.json")),
+        "\"1\"\n\"ann\"\n\"3\"\n\"cy\"\n"
+    );
+    // Writing to a bucket that does not exist fails the Map with States.ResultWriterFailed.
+    let mut broken = export("jobs", "COMPACT", "JSON");
+    broken["Parameters"]["Bucket"] = json!(format!("{bucket}-none"));
+    let definition = caught_as_output(
+        &with_writer(broken, json!({"ToleratedFailureCount": 1})),
+        "States.ResultWriterFailed",
+    );
+    let ended = run_reader(
+        server,
+        &format!("ExportBroken{tag}"),
+        &definition,
+        json!({}),
+    )
+    .await;
+    let caught = output_of(&ended);
+    assert_eq!(
+        caught["Error"],
+        json!("States.ResultWriterFailed"),
+        "{caught}"
+    );
+}
+
+#[tokio::test]
+async fn result_writers_export_to_s3_dir_folders() {
+    let (dir, server) = dir_server().await;
+    let folders = steppe_tasks::s3::Folders::new(dir.path());
+    check_exports(&server, &folders, "data", "Dir").await;
+}
+
+#[tokio::test]
+async fn result_writers_export_to_an_s3_server() {
+    let Some(url) = s3_url() else { return };
+    let (buckets, bucket, server) = moto_server(&url, "steppe-writers").await;
+    check_exports(&server, buckets.as_ref(), &bucket, "Moto").await;
+}
+
+/// A server whose S3 is a fresh `--s3-dir` holding the fixtures in the bucket `data`.
+async fn dir_server() -> (tempfile::TempDir, steppe_server::Server) {
+    let dir = tempfile::tempdir().unwrap();
+    put_fixtures(&steppe_tasks::s3::Folders::new(dir.path()), "data");
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        s3_dir: Some(dir.path().to_path_buf()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    (dir, server)
+}
+
+/// A server whose S3 is the server at `url`, with the fixtures in a bucket of its own.
+async fn moto_server(
+    url: &str,
+    name: &str,
+) -> (
+    Box<dyn steppe_tasks::s3::Buckets>,
+    String,
+    steppe_server::Server,
+) {
+    let services = steppe_tasks::services::Services::new("us-east-1", Some(url), &[]).unwrap();
+    let buckets = services.buckets().unwrap();
+    let bucket = format!("{name}-{}", std::process::id());
+    put_fixtures(buckets.as_ref(), &bucket);
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        aws_endpoint: Some(url.to_string()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    (buckets, bucket, server)
+}
+
+/// `definition` with a Catch of `error` on its Map that makes the error the output.
+fn caught_as_output(definition: &str, error: &str) -> String {
+    let mut definition: Value = serde_json::from_str(definition).unwrap();
+    let map = definition["States"]["Map"].as_object_mut().unwrap();
+    map.remove("End");
+    map.insert("Next".to_string(), json!("Caught"));
+    map.insert(
+        "Catch".to_string(),
+        json!([{"ErrorEquals": [error], "Next": "Caught"}]),
+    );
+    definition["States"]["Caught"] = json!({"Type": "Pass", "End": true});
+    definition.to_string()
+}
