@@ -56,12 +56,12 @@
   }
 
   async function api(operation, body) {
-    const text = JSON.stringify(body || {});
+    const payload = JSON.stringify(body || {});
     const headers = await signed("POST", API, {
       "X-Amz-Target": `AWSStepFunctions.${operation}`,
       "Content-Type": "application/x-amz-json-1.0",
-    }, text);
-    const response = await fetch(API, { method: "POST", headers, body: text });
+    }, payload);
+    const response = await fetch(API, { method: "POST", headers, body: payload });
     const text = await response.text();
     let value = {};
     try { value = text ? JSON.parse(text) : {}; } catch (_) { value = { message: text }; }
