@@ -21,7 +21,7 @@ const net = require("net");
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const STEPPE = process.env.STEPPE_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "debug", "steppe");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const SHOTS = path.join(ROOT, "target", "console-screenshots");
+const SHOTS = path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "console-screenshots");
 const EXAMPLES = path.join(ROOT, "examples");
 const REGION_ACCOUNT = "us-east-1:123456789012";
 
@@ -36,6 +36,22 @@ const APPROVAL = (activityArn) => JSON.stringify({
 const WAITER = JSON.stringify({
   StartAt: "Hold", States: { Hold: { Type: "Wait", Seconds: 3600, Next: "Done" }, Done: { Type: "Succeed" } },
 });
+/// A Task that a Retrier starts again 30 s after it fails, twice at most.
+const FLAKY = (activityArn) => JSON.stringify({
+  StartAt: "CallFlaky",
+  States: {
+    CallFlaky: { Type: "Task", Resource: activityArn, Retry: [{ ErrorEquals: ["States.ALL"], IntervalSeconds: 30, MaxAttempts: 2 }], Next: "Done" },
+    Done: { Type: "Succeed" },
+  },
+});
+/// A chain of 29 Pass states ending in a Fail: taller than any screen.
+const TALL_CHAIN = JSON.stringify((() => {
+  const states = {};
+  const name = (i) => `Step${String(i).padStart(2, "0")}`;
+  for (let i = 1; i <= 29; i++) states[name(i)] = { Type: "Pass", Next: i < 29 ? name(i + 1) : "Boom" };
+  states.Boom = { Type: "Fail", Error: "Chain.Broken", Cause: "the last link of the chain failed" };
+  return { Comment: "30 states in a row", StartAt: name(1), States: states };
+})());
 const BIG_MAP = JSON.stringify({
   StartAt: "Each",
   States: { Each: { Type: "Map", ItemsPath: "$.items", ItemProcessor: { StartAt: "Work", States: { Work: { Type: "Pass", End: true } } }, End: true } },
@@ -127,6 +143,9 @@ async function seed(base, withTasks, withBigMap) {
   const arns = {};
   arns.order = (await create("order-fulfilment", fs.readFileSync(path.join(EXAMPLES, "order-fulfilment.json"), "utf8"))).stateMachineArn;
   arns.waiter = (await create("waiter", WAITER)).stateMachineArn;
+  arns.tall = (await create("tall-chain", TALL_CHAIN)).stateMachineArn;
+  arns.flakyActivity = (await aws(base, "CreateActivity", { name: "flaky-service" })).activityArn;
+  arns.flaky = (await create("flaky", FLAKY(arns.flakyActivity))).stateMachineArn;
   arns.large = (await create("large-nested", fs.readFileSync(path.join(__dirname, "..", "..", "graph", "tests", "fixtures", "large-nested.json"), "utf8"))).stateMachineArn;
   if (withTasks) {
     const activity = await aws(base, "CreateActivity", { name: "approve-order" });
@@ -136,8 +155,9 @@ async function seed(base, withTasks, withBigMap) {
   return arns;
 }
 
+let shotSuffix = "";
 async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}${shotSuffix}.png`), fullPage: true });
 }
 
 async function stateClass(page, name) {
@@ -169,6 +189,200 @@ async function scenarioMachine(page, base) {
   await page.waitForSelector("#diagnostics .diagnostic.ok");
   check(true, "the definition's validation shows no diagnostics");
   await shot(page, "01-state-machine");
+}
+
+/// The boxes of the diagram's states that are not wholly inside the visible diagram.
+async function statesOutOfView(page) {
+  return page.$eval(".diagram", (diagram) => {
+    const frame = diagram.getBoundingClientRect();
+    const out = [];
+    for (const g of diagram.querySelectorAll(".sg-state")) {
+      const box = (g.querySelector(".sg-shape") || g).getBoundingClientRect();
+      const inside = box.left >= frame.left - 0.5 && box.top >= frame.top - 0.5
+        && box.right <= frame.right + 0.5 && box.bottom <= frame.bottom + 0.5;
+      if (!inside) out.push(g.dataset.state);
+    }
+    return out;
+  });
+}
+
+async function scenarioWholeMachine(page, base, arns, context, viewport) {
+  console.log("scenario: Fit shows the whole of a 30-state machine; the wheel zooms about the cursor");
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.tall)}`);
+  await page.waitForFunction(() => document.querySelectorAll(".diagram .sg-state").length === 30);
+  check((await statesOutOfView(page)).length === 0, `all 30 states are inside the diagram when it opens (out: ${(await statesOutOfView(page)).join(", ")})`);
+  await page.click(".diagram [data-zoom=in]");
+  await page.click(".diagram [data-zoom=in]");
+  await page.click(".diagram [data-zoom=in]");
+  await page.click(".diagram [data-zoom=in]");
+  check((await statesOutOfView(page)).length > 0, "zooming in leaves some states out of view");
+  await page.click(".diagram [data-zoom=fit]");
+  const out = await statesOutOfView(page);
+  check(out.length === 0, `after Fit every state's box is inside the visible diagram (out: ${out.join(", ")})`);
+  // The point under the cursor stays under it while the wheel zooms.
+  const target = '.sg-state[data-state="Step20"] .sg-shape';
+  const before = await page.$eval(target, (e) => { const b = e.getBoundingClientRect(); return { x: b.left + b.width / 2, y: b.top + b.height / 2 }; });
+  await page.mouse.move(before.x, before.y);
+  for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -100);
+  await page.waitForTimeout(100);
+  const after = await page.$eval(target, (e) => { const b = e.getBoundingClientRect(); return { x: b.left + b.width / 2, y: b.top + b.height / 2, w: b.width }; });
+  check(Math.hypot(after.x - before.x, after.y - before.y) < 3, `the wheel zooms about the cursor (Step20 moved ${Math.hypot(after.x - before.x, after.y - before.y).toFixed(1)} px)`);
+  await shot(page, "09-tall-machine");
+
+  console.log("scenario: a failed execution opens on the failing state, in view, with its error and cause");
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.tall, input: "{}" });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "FAILED");
+  await page.waitForSelector("#panel-error");
+  check((await page.textContent("#panel-state-name")).startsWith("Boom"), "the failing state is selected");
+  check((await stateClass(page, "Boom")).includes("selected"), "the failing state is drawn selected");
+  check((await page.textContent("#panel-error")) === "Chain.Broken", "its error is shown");
+  check((await page.textContent("#panel-cause")) === "the last link of the chain failed", "its cause is shown");
+  check(!(await statesOutOfView(page)).includes("Boom"), "the failing state is in view");
+  await shot(page, "10-failed-execution");
+
+  console.log("scenario: a caught failure opens on the state that failed inside the Map");
+  const caught = await aws(base, "StartExecution", { stateMachineArn: arns.order, input: JSON.stringify({ orderId: "C-1", total: 5, items: [{ sku: "pen", quantity: 1 }, { sku: "ink", quantity: 50 }] }) });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(caught.executionArn)}`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  await page.waitForSelector("#panel-error");
+  check((await page.textContent("#panel-state-name")).startsWith("OutOfStock"), "the Fail state inside the Map is selected");
+  check((await page.textContent("#panel-error")) === "OutOfStock", "with its error");
+  check((await page.textContent("#panel-cause")).includes("Not enough stock"), "and its cause");
+  check(!(await statesOutOfView(page)).includes("OutOfStock"), "and it is in view");
+}
+
+/// How far the page is wider than the window, in pixels (0: no horizontal scrolling).
+async function overflow(page) {
+  return page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth);
+}
+
+/// Whether every element matching `selector` lies within the window's width.
+async function onScreen(page, selector) {
+  return page.$$eval(selector, (elements) => elements.length > 0 && elements.every((e) => {
+    const box = e.getBoundingClientRect();
+    return box.width > 0 && box.left >= 0 && box.right <= window.innerWidth;
+  }));
+}
+
+async function scenarioNarrow(page, base, arns, context, viewport) {
+  console.log(`scenario: no page is wider than the screen (${viewport}); panels stack; every action is reachable`);
+  const width = await page.evaluate(() => window.innerWidth);
+  const pages = [
+    ["machines", "", "#machines"],
+    ["machine", `state-machines/${encodeURIComponent(arns.order)}`, "#executions-table"],
+    ["large machine", `state-machines/${encodeURIComponent(arns.large)}`, ".diagram .sg-state"],
+    ["tasks", "tasks", "h1"],
+  ];
+  for (const [label, route, ready] of pages) {
+    await page.goto(`${base}/console/${route}`);
+    await page.waitForSelector(ready);
+    await page.waitForTimeout(150);
+    const extra = await overflow(page);
+    check(extra <= 0, `the ${label} page fits in ${width} px (${extra > 0 ? `${extra} px too wide` : "no horizontal overflow"})`);
+    await shot(page, `11-${label.replace(/ /g, "-")}`);
+  }
+  const succeeded = await aws(base, "StartExecution", { stateMachineArn: arns.order, input: JSON.stringify({ orderId: "N-1", total: 5, items: [{ sku: "pen", quantity: 1 }] }) });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(succeeded.executionArn)}`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  await page.click('.sg-state[data-state="ValidateOrder"]');
+  await page.waitForSelector("#panel-state-name");
+  await page.waitForSelector("#events-table");
+  check((await overflow(page)) <= 0, `the execution page fits in ${width} px (${await overflow(page)} px over)`);
+  const [diagram, panel] = await Promise.all([page.$eval("#diagram", (e) => e.getBoundingClientRect().toJSON()), page.$eval("#state-panel", (e) => e.getBoundingClientRect().toJSON())]);
+  if (width < 900) {
+    check(diagram.width >= width - 40, `the diagram takes the screen's width (${Math.round(diagram.width)} px)`);
+    check(panel.top >= diagram.bottom - 1, "the state panel stacks under the diagram");
+  } else {
+    check(panel.left >= diagram.right - 1 && diagram.width > 600, "the state panel sits beside the diagram");
+  }
+  await shot(page, "12-execution");
+  if (arns.approval) {
+    const waiting = await aws(base, "StartExecution", { stateMachineArn: arns.approval, input: "{}" });
+    await page.goto(`${base}/console/executions/${encodeURIComponent(waiting.executionArn)}`);
+    await page.waitForSelector("[data-execution-approve='0']");
+    check((await overflow(page)) <= 0, `the waiting execution's page fits in ${width} px`);
+    check(await onScreen(page, "[data-execution-approve], [data-execution-reject], #stop-execution"), "Approve, Reject and Stop are on screen");
+    await page.goto(`${base}/console/tasks`);
+    await page.waitForSelector("#tasks tbody tr");
+    check((await overflow(page)) <= 0, `the pending tasks page fits in ${width} px`);
+    check(await onScreen(page, "[data-approve], [data-reject]"), "the task list's Approve and Reject are on screen");
+    await shot(page, "13-tasks");
+    await page.click("[data-approve='0']");
+    check(await onScreen(page, "#dialog-ok"), "the dialog's OK is on screen");
+    await page.click("#dialog-ok");
+    await page.waitForSelector("#no-tasks");
+    check(true, "a task is approved from a phone");
+  }
+}
+
+async function scenarioRetrying(page, base, arns, context, viewport) {
+  console.log("scenario: a state in retry back-off says so, with its attempt and countdown, not failed");
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.flaky, input: "{}" });
+  const task = await aws(base, "GetActivityTask", { activityArn: arns.flakyActivity, workerName: "e2e" });
+  check(!!task.taskToken, "the worker got the task");
+  await aws(base, "SendTaskFailure", { taskToken: task.taskToken, error: "Flaky.Down", cause: "the service is down" });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+  await waitForClass(page, "CallFlaky", "st-retrying");
+  check(!(await stateClass(page, "CallFlaky")).includes("st-failed"), "the state is not drawn failed");
+  await page.click('.sg-state[data-state="CallFlaky"]');
+  await page.waitForSelector("#panel-run-status");
+  const text = await page.textContent("#panel-run-status");
+  const match = /^retrying: attempt 2 of 3, next in (\d+) s$/.exec(text);
+  check(match && Number(match[1]) > 20 && Number(match[1]) <= 30, `the panel says "${text}"`);
+  check((await page.textContent("#execution-status")) === "RUNNING", "the execution is RUNNING");
+  await shot(page, "14-retrying");
+  await aws(base, "StopExecution", { executionArn: run.executionArn });
+}
+
+async function scenarioHabits(page, base, arns, context, viewport) {
+  console.log("scenario: states are reachable by keyboard; Enter opens the panel");
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.tall, input: "{}" });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "FAILED");
+  await page.waitForSelector("#panel-error");
+  await page.focus('.sg-state[data-state="Step05"]');
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => document.activeElement?.closest?.(".sg-state")?.dataset.state);
+  check(focused === "Step06", `Tab moves to the next state (${focused})`);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#panel-state-name")?.textContent.startsWith("Step06"));
+  check(true, "Enter opens the focused state's panel");
+
+  console.log("scenario: Redrive asks first");
+  await page.click("#redrive-execution");
+  check(await page.isVisible("#dialog-question"), "Redrive opens a confirmation");
+  await page.click("#dialog-cancel");
+  await page.waitForTimeout(300);
+  check(!(await page.isVisible("#dialog")) && (await page.textContent("#execution-status")) === "FAILED", "Cancel leaves the execution as it was");
+  const before = await aws(base, "DescribeExecution", { executionArn: run.executionArn });
+  check(!before.redriveCount, "nothing was redriven");
+  await page.click("#redrive-execution");
+  await page.click("#dialog-ok");
+  await page.waitForFunction(() => document.querySelector("#execution-summary")?.textContent.includes("Redrives"));
+  check(true, "OK redrives it");
+}
+
+async function scenarioDark(page, base, arns, context, viewport) {
+  console.log("scenario: a dark preference gets a dark page");
+  const luminance = (css) => {
+    const [r, g, b] = css.match(/\d+(\.\d+)?/g).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  for (const [label, route, ready] of [["machines", "", "#machines"], ["machine", `state-machines/${encodeURIComponent(arns.order)}`, ".diagram .sg-state"], ["tasks", "tasks", "h1"]]) {
+    await page.goto(`${base}/console/${route}`);
+    await page.waitForSelector(ready);
+    const colours = await page.evaluate(() => ({
+      body: getComputedStyle(document.body).backgroundColor,
+      text: getComputedStyle(document.querySelector("main")).color,
+      table: document.querySelector("table") && getComputedStyle(document.querySelector("table")).backgroundColor,
+      diagram: document.querySelector(".diagram") && getComputedStyle(document.querySelector(".diagram")).backgroundColor,
+    }));
+    check(luminance(colours.body) < 0.15 && luminance(colours.text) > 0.6, `the ${label} page is dark with light text (${colours.body}, ${colours.text})`);
+    if (colours.table) check(luminance(colours.table) < 0.2, `its tables are dark (${colours.table})`);
+    if (colours.diagram) check(luminance(colours.diagram) < 0.2, `its diagram is dark (${colours.diagram})`);
+    await shot(page, `15-dark-${label}`);
+  }
 }
 
 async function scenarioLarge(page, base, arns) {
@@ -237,6 +451,11 @@ async function scenarioStop(page, base, arns) {
   await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
   await waitForClass(page, "Hold", "st-running");
   check(await page.isVisible("#live"), "the page says it is updating live");
+  await page.click("#stop-execution");
+  check((await page.textContent("#dialog-question")).includes("cannot be undone"), "Stop asks first");
+  await page.click("#dialog-cancel");
+  await page.waitForTimeout(300);
+  check((await page.textContent("#execution-status")) === "RUNNING", "Cancel leaves it running");
   await page.click("#stop-execution");
   await page.fill("dialog [name=error]", "Operator.Stopped");
   await page.click("#dialog-ok");
@@ -317,14 +536,20 @@ async function scenarioBigMap(page, base, arns) {
   await shot(page, "07-map-10000");
 }
 
-/// Runs `scenarios` against one target in a fresh Chromium profile.
-async function session(target, scenarios) {
-  console.log(`console e2e against the ${target.kind} at ${target.base}, Chromium ${CHROMIUM}`);
+const VIEWPORTS = { wide: { width: 1440, height: 900 }, phone: { width: 390, height: 844 } };
+
+/// Runs `scenarios` against one target in a fresh Chromium profile at one viewport.
+async function session(target, arns, scenarios, viewportName, options) {
+  const viewport = VIEWPORTS[viewportName];
+  console.log(`console e2e at ${viewport.width}x${viewport.height} (${viewportName}) against the ${target.kind} at ${target.base}, Chromium ${CHROMIUM}`);
+  shotSuffix = `-${viewportName}${options && options.colorScheme === "dark" ? "-dark" : ""}`;
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "steppe-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1440, height: 1000 },
+    viewport,
+    colorScheme: (options && options.colorScheme) || "light",
+    hasTouch: viewportName === "phone",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
@@ -332,19 +557,18 @@ async function session(target, scenarios) {
   const outside = [];
   context.on("request", (request) => { if (!request.url().startsWith(target.base)) outside.push(request.url()); });
   const errors = [];
+  context.on("page", (other) => other.on("pageerror", (error) => errors.push(String(error))));
   page.on("pageerror", (error) => errors.push(String(error)));
   try {
-    const arns = await seed(target.base, scenarios.includes(scenarioApprove), scenarios.includes(scenarioBigMap));
-    for (const scenario of scenarios) await scenario(page, target.base, arns, context);
+    for (const scenario of scenarios) await scenario(page, target.base, arns, context, viewportName);
     check(outside.length === 0, `the page fetched nothing outside the server (${outside.slice(0, 3).join(", ")})`);
     check(errors.length === 0, `no script errors (${errors.join("; ")})`);
   } catch (error) {
     failures += 1;
     console.log(`  FAIL ${error.stack || error}`);
-    await shot(page, `failure-${target.kind.replace(/ /g, "-")}`).catch(() => {});
+    await shot(page, "failure").catch(() => {});
   } finally {
     await context.close();
-    target.child.kill();
     fs.rmSync(userDataDir, { recursive: true, force: true });
   }
 }
@@ -352,18 +576,19 @@ async function session(target, scenarios) {
 async function main() {
   fs.rmSync(SHOTS, { recursive: true, force: true });
   fs.mkdirSync(SHOTS, { recursive: true });
-  const common = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge];
   const target = await startTarget();
-  const tasks = await hasTasks(target.base);
-  const isMock = target.kind === "mock server";
-  await session(target, common.concat(tasks ? [scenarioApprove] : [], isMock ? [scenarioBigMap] : []));
-  if (!isMock && process.env.STEPPE_E2E_TARGET !== "server") {
-    // What the server cannot do yet (or cannot do in a browser-test budget) runs on the stand-in.
-    console.log(`running on the mock server: ${tasks ? "" : "the task scenarios (the server lacks activities or /console/api/tasks), "}the 10,000-iteration Map`);
-    await session(await launch(false), (tasks ? [] : [scenarioApprove]).concat([scenarioBigMap]));
-  } else if (!tasks) {
-    failures += 1;
-    console.log("  FAIL the server lacks activities or /console/api/tasks");
+  try {
+    const tasks = await hasTasks(target.base);
+    const isMock = target.kind === "mock server";
+    const arns = await seed(target.base, tasks, isMock);
+    const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits];
+    await session(target, arns, wide.concat(tasks ? [scenarioApprove] : [], isMock ? [scenarioBigMap] : []), "wide");
+    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits];
+    await session(target, arns, both, "phone");
+    await session(target, arns, [scenarioDark], "wide", { colorScheme: "dark" });
+    await session(target, arns, [scenarioDark], "phone", { colorScheme: "dark" });
+  } finally {
+    target.child.kill();
   }
   console.log(failures === 0 ? `all console checks passed; screenshots in ${SHOTS}` : `${failures} console check(s) failed; screenshots in ${SHOTS}`);
   process.exit(failures === 0 ? 0 : 1);
