@@ -36,6 +36,16 @@ const APPROVAL = (activityArn) => JSON.stringify({
 const WAITER = JSON.stringify({
   StartAt: "Hold", States: { Hold: { Type: "Wait", Seconds: 3600, Next: "Done" }, Done: { Type: "Succeed" } },
 });
+/// An Express machine that greets, or fails when there is nobody to greet.
+const GREETER = JSON.stringify({
+  StartAt: "Greet",
+  States: {
+    Greet: { Type: "Pass", Parameters: { "hello.$": "$.who" }, Next: "Check" },
+    Check: { Type: "Choice", Choices: [{ Variable: "$.hello", StringEquals: "nobody", Next: "Refuse" }], Default: "Done" },
+    Refuse: { Type: "Fail", Error: "Greeting.Refused", Cause: "nobody to greet" },
+    Done: { Type: "Succeed" },
+  },
+});
 /// A Task that a Retrier starts again 30 s after it fails, twice at most.
 const FLAKY = (activityArn) => JSON.stringify({
   StartAt: "CallFlaky",
@@ -144,6 +154,7 @@ async function seed(base, withTasks, withBigMap) {
   arns.order = (await create("order-fulfilment", fs.readFileSync(path.join(EXAMPLES, "order-fulfilment.json"), "utf8"))).stateMachineArn;
   arns.waiter = (await create("waiter", WAITER)).stateMachineArn;
   arns.tall = (await create("tall-chain", TALL_CHAIN)).stateMachineArn;
+  arns.greeter = (await aws(base, "CreateStateMachine", { name: "greeter", definition: GREETER, roleArn: role, type: "EXPRESS" })).stateMachineArn;
   arns.flakyActivity = (await aws(base, "CreateActivity", { name: "flaky-service" })).activityArn;
   arns.flaky = (await create("flaky", FLAKY(arns.flakyActivity))).stateMachineArn;
   arns.large = (await create("large-nested", fs.readFileSync(path.join(__dirname, "..", "..", "graph", "tests", "fixtures", "large-nested.json"), "utf8"))).stateMachineArn;
@@ -385,6 +396,42 @@ async function scenarioDark(page, base, arns, context, viewport) {
   }
 }
 
+async function scenarioExpress(page, base, arns, context, viewport) {
+  console.log("scenario: an Express machine draws its diagram and lists its recent executions, each with its events");
+  const tag = `${viewport}-${Date.now()}`;
+  await aws(base, "StartSyncExecution", { stateMachineArn: arns.greeter, name: `hello-${tag}`, input: JSON.stringify({ who: "world" }) });
+  const refused = await aws(base, "StartSyncExecution", { stateMachineArn: arns.greeter, name: `refused-${tag}`, input: JSON.stringify({ who: "nobody" }) });
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.greeter)}`);
+  await page.waitForFunction(() => document.querySelectorAll(".diagram .sg-state").length === 4);
+  check(true, "the diagram is drawn");
+  await page.waitForSelector("#executions-table");
+  const listed = await page.textContent("#executions-table");
+  check(listed.includes(`hello-${tag}`) && listed.includes(`refused-${tag}`), "both recent executions are listed");
+  check(!(await page.textContent("main")).includes("StateMachineTypeNotSupported"), "no StateMachineTypeNotSupported");
+  check((await overflow(page)) <= 0, "the page fits the screen");
+  await shot(page, "16-express-machine");
+  await page.click(`text=refused-${tag}`);
+  await page.waitForURL(/(:|%3A)express(:|%3A)/);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "FAILED");
+  await page.waitForSelector("#panel-error");
+  check((await page.textContent("#panel-state-name")).startsWith("Refuse"), "the failing state is selected");
+  check((await page.textContent("#panel-error")) === "Greeting.Refused", "with its error");
+  check((await stateClass(page, "Greet")).includes("st-succeeded"), "the states before it are green");
+  const rows = await page.$$eval("#events-table tbody tr", (trs) => trs.map((tr) => tr.children[1].textContent));
+  check(rows[0] === "ExecutionStarted" && rows[rows.length - 1] === "ExecutionFailed", `its events are listed (${rows.length})`);
+  check(await page.isHidden("#redrive-execution"), "an Express execution offers no Redrive");
+  check(refused.status === "FAILED", "StartSyncExecution said FAILED too");
+  await shot(page, "17-express-execution");
+  console.log("scenario: start an Express execution from the console");
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.greeter)}`);
+  await page.click("#start-execution");
+  await page.fill("#execution-input", JSON.stringify({ who: "console" }));
+  await page.click("#dialog-ok");
+  await page.waitForURL(/(:|%3A)express(:|%3A)/);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  check((await stateClass(page, "Done")).includes("st-succeeded"), "it opens once it ends, green");
+}
+
 async function scenarioLarge(page, base, arns) {
   console.log("scenario: a 121-state machine with nested Parallels and Maps renders quickly");
   const started = Date.now();
@@ -581,9 +628,9 @@ async function main() {
     const tasks = await hasTasks(target.base);
     const isMock = target.kind === "mock server";
     const arns = await seed(target.base, tasks, isMock);
-    const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits];
+    const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress];
     await session(target, arns, wide.concat(tasks ? [scenarioApprove] : [], isMock ? [scenarioBigMap] : []), "wide");
-    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits];
+    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress];
     await session(target, arns, both, "phone");
     await session(target, arns, [scenarioDark], "wide", { colorScheme: "dark" });
     await session(target, arns, [scenarioDark], "phone", { colorScheme: "dark" });

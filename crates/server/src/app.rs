@@ -27,6 +27,8 @@ pub struct App {
     pub tasks: Arc<crate::tasks::Tasks>,
     /// Running Express executions, for `StopExecution`-free bookkeeping and tests.
     pub express: Arc<crate::express::ExpressExecutions>,
+    /// The Express executions that ended most recently, with their events, for the console.
+    pub express_recent: Arc<crate::express::RecentExpress>,
     /// Where the time comes from.
     pub clock: Arc<dyn Clock + Send + Sync>,
     /// Bounds on connections, requests and Express executions.
@@ -68,6 +70,9 @@ impl App {
             driver,
             tasks,
             express: Arc::default(),
+            express_recent: Arc::new(crate::express::RecentExpress::new(
+                options.limits.express_kept_max,
+            )),
             clock,
             limits: options.limits.clone(),
             hosts: crate::hosts::Hosts::new(&options.allowed_hosts),

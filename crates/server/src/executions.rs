@@ -231,6 +231,7 @@ fn express_runner(app: &App, resolved: &Resolved<'_>) -> ApiResult<crate::expres
         clock: app.clock.clone(),
         definition: resolved.compiled.definition.clone(),
         test_case: resolved.test_case.map(str::to_string),
+        recent: app.express_recent.clone(),
     })
 }
 
@@ -251,12 +252,12 @@ fn express_execution(
         start_time_millis: now,
         redrive_count: 0,
     };
-    Execution::new(
-        info,
-        resolved.input.clone(),
-        Config::express(),
-        app.random_u64(),
-    )
+    // History only for the console's record of recent executions: AWS keeps none.
+    let config = Config {
+        record_history: app.express_recent.keeps(),
+        ..Config::express()
+    };
+    Execution::new(info, resolved.input.clone(), config, app.random_u64())
 }
 
 /// Runs an Express execution to its end (StartSyncExecution).

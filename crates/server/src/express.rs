@@ -1,17 +1,22 @@
 //! Express executions: in memory only, run to their end without touching the store.
 //!
 //! AWS runs Express workflows *at least once* (asynchronous starts) or *at most once*
-//! (`StartSyncExecution`) and keeps no history; steppe keeps nothing either, so an Express
+//! (`StartSyncExecution`) and keeps no history; steppe stores nothing either, so an Express
 //! execution in flight when the server stops is lost, and a client that did not see its
 //! answer may start it again. The engine enforces AWS's 5-minute limit (`Config::express`).
+//!
+//! For the console, the node keeps the last Express executions to end, with their events, in
+//! memory ([`RecentExpress`]), where AWS would have the console read CloudWatch Logs.
 
 use crate::driver::{guarded, quarantine_failure};
 use crate::integrations::Integrations;
+use crate::limits::{EXPRESS_EVENTS_KEPT_MAX, EXPRESS_KEPT_BYTES_MAX};
 use crate::tasks::OpenTask;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use steppe_asl::Definition;
-use steppe_engine::{apply, ErrorCause, Execution, Input, Status, TaskInvocation};
+use steppe_engine::{apply, ErrorCause, Execution, HistoryEvent, Input, Status, TaskInvocation};
 use steppe_runtime::{Clock, LocalQueue};
 use steppe_store::TaskRecord;
 use tokio::sync::mpsc;
@@ -49,6 +54,152 @@ impl Drop for Admitted {
     }
 }
 
+/// The Express executions that ended most recently on this node, with their events: what the
+/// console shows of Express executions (AWS shows them only through CloudWatch Logs, and
+/// keeps no history a client can read). In memory only, and bounded three ways: at most
+/// `Limits::express_kept_max` executions, `EXPRESS_EVENTS_KEPT_MAX` events each, and
+/// `EXPRESS_KEPT_BYTES_MAX` bytes of events, inputs and outputs in all; the oldest go first.
+#[derive(Debug)]
+pub struct RecentExpress {
+    executions_max: usize,
+    kept: Mutex<Kept>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    executions: VecDeque<Arc<Ended>>,
+    bytes: usize,
+}
+
+/// One Express execution that ended, as the console lists and shows it.
+#[derive(Debug)]
+pub struct Ended {
+    /// Its ARN.
+    pub execution_arn: String,
+    /// The state machine it ran.
+    pub state_machine_arn: String,
+    /// Its name.
+    pub name: String,
+    /// How it ended.
+    pub status: Status,
+    /// When it started, epoch milliseconds.
+    pub start_millis: i64,
+    /// When it ended, epoch milliseconds.
+    pub stop_millis: i64,
+    /// Its input, JSON text.
+    pub input: String,
+    /// Its output, JSON text, if it succeeded.
+    pub output: Option<String>,
+    /// Its error and cause, if it failed, timed out or was aborted.
+    pub error: Option<ErrorCause>,
+    /// Its first history events, each JSON text as the engine writes it (timestamps in epoch
+    /// milliseconds).
+    pub events: Vec<String>,
+    /// How many events came after the first `EXPRESS_EVENTS_KEPT_MAX` and were not kept.
+    pub events_dropped: u64,
+}
+
+impl Ended {
+    /// An execution that ended, with the events it recorded.
+    fn new(
+        execution: &Execution,
+        start_millis: i64,
+        events: &[HistoryEvent],
+        events_dropped: u64,
+    ) -> Ended {
+        let info = &execution.info;
+        Ended {
+            execution_arn: info.execution_arn.clone(),
+            state_machine_arn: info.state_machine_arn.clone(),
+            name: info.name.clone(),
+            status: execution.status,
+            start_millis,
+            stop_millis: execution.stop_time_millis.unwrap_or(start_millis),
+            input: execution.input.to_string(),
+            output: execution.output.as_ref().map(ToString::to_string),
+            error: execution.error.clone(),
+            events: events
+                .iter()
+                .map(|event| event.to_json().to_string())
+                .collect(),
+            events_dropped,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        let events: usize = self.events.iter().map(String::len).sum();
+        let error = self.error.as_ref().map_or(0, |error| {
+            error.error.as_ref().map_or(0, String::len)
+                + error.cause.as_ref().map_or(0, String::len)
+        });
+        events + self.input.len() + self.output.as_ref().map_or(0, String::len) + error + 256
+    }
+}
+
+impl RecentExpress {
+    /// Keeps at most `executions_max` executions (0: none, and none record events).
+    pub fn new(executions_max: usize) -> RecentExpress {
+        RecentExpress {
+            executions_max,
+            kept: Mutex::default(),
+        }
+    }
+
+    /// Whether executions are kept at all (so whether their events are worth recording).
+    pub fn keeps(&self) -> bool {
+        self.executions_max > 0
+    }
+
+    /// Keeps one more, dropping the oldest past the bounds.
+    pub fn keep(&self, ended: Ended) {
+        if !self.keeps() {
+            return;
+        }
+        let ended = Arc::new(ended);
+        let mut kept = self.kept();
+        kept.bytes += ended.bytes();
+        kept.executions.push_back(ended);
+        while kept.executions.len() > self.executions_max
+            || (kept.bytes > EXPRESS_KEPT_BYTES_MAX && kept.executions.len() > 1)
+        {
+            let Some(oldest) = kept.executions.pop_front() else {
+                break;
+            };
+            kept.bytes -= oldest.bytes();
+        }
+    }
+
+    /// The kept executions of a state machine (all of them for `None`), newest first, at
+    /// most `limit`.
+    pub fn list(&self, state_machine_arn: Option<&str>, limit: usize) -> Vec<Arc<Ended>> {
+        let kept = self.kept();
+        kept.executions
+            .iter()
+            .rev()
+            .filter(|ended| state_machine_arn.is_none_or(|arn| ended.state_machine_arn == arn))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        // A panic while holding the lock leaves the queue whole: each change is one push or pop.
+        self.kept
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The kept execution with this ARN.
+    pub fn find(&self, execution_arn: &str) -> Option<Arc<Ended>> {
+        let kept = self.kept();
+        kept.executions
+            .iter()
+            .rev()
+            .find(|ended| ended.execution_arn == execution_arn)
+            .cloned()
+    }
+}
+
 /// How many inputs to apply without waiting before yielding to other tasks and looking at
 /// the clock.
 const INPUTS_PER_YIELD: u32 = 64;
@@ -65,6 +216,8 @@ pub struct Runner {
     pub definition: Arc<Definition>,
     /// The mock test case it runs (`stateMachineArn#TestCaseName`), if any.
     pub test_case: Option<String>,
+    /// Where it is kept, with its events, once it ends.
+    pub recent: Arc<RecentExpress>,
 }
 
 impl Runner {
@@ -77,6 +230,9 @@ impl Runner {
         let mut queue = LocalQueue::starting();
         let mut now = start_millis;
         let mut applied = 0u32;
+        // Empty unless the engine records history (only when `recent` keeps executions).
+        let mut events: Vec<HistoryEvent> = Vec::new();
+        let mut events_dropped = 0u64;
         while !execution.is_finished() {
             applied += 1;
             if applied == INPUTS_PER_YIELD {
@@ -128,12 +284,19 @@ impl Runner {
                     break;
                 }
             };
+            let room = EXPRESS_EVENTS_KEPT_MAX.saturating_sub(events.len());
+            events_dropped += transition.events.len().saturating_sub(room) as u64;
+            events.extend(transition.events.into_iter().take(room));
             let info = &execution.info;
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)
             });
         }
         drop(self.admitted);
+        if self.recent.keeps() {
+            self.recent
+                .keep(Ended::new(execution, start_millis, &events, events_dropped));
+        }
     }
 
     /// Answers a task from the mocks at once, or runs it in the background and sends its
@@ -163,5 +326,64 @@ impl Runner {
             let _ = results.send(outcome.into_input(task_id));
         });
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended(name: &str, input_bytes: usize) -> Ended {
+        Ended {
+            execution_arn: format!("arn:aws:states:us-east-1:1:express:m:{name}:u"),
+            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".to_string(),
+            name: name.to_string(),
+            status: Status::Succeeded,
+            start_millis: 0,
+            stop_millis: 1,
+            input: "x".repeat(input_bytes),
+            output: None,
+            error: None,
+            events: Vec::new(),
+            events_dropped: 0,
+        }
+    }
+
+    fn names(recent: &RecentExpress) -> Vec<String> {
+        recent
+            .list(None, usize::MAX)
+            .iter()
+            .map(|ended| ended.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn the_oldest_go_first_past_the_count_or_the_bytes() {
+        let recent = RecentExpress::new(2);
+        for name in ["a", "b", "c"] {
+            recent.keep(ended(name, 10));
+        }
+        assert_eq!(names(&recent), ["c", "b"]);
+        let third = EXPRESS_KEPT_BYTES_MAX / 3;
+        let recent = RecentExpress::new(1_000);
+        for name in ["a", "b", "c", "d"] {
+            recent.keep(ended(name, third));
+        }
+        assert_eq!(names(&recent), ["d", "c"], "two thirds and a bit fit");
+        recent.keep(ended("huge", EXPRESS_KEPT_BYTES_MAX * 2));
+        assert_eq!(
+            names(&recent),
+            ["huge"],
+            "the newest is kept even alone past the bytes"
+        );
+        assert!(recent.find(&ended("huge", 0).execution_arn).is_some());
+    }
+
+    #[test]
+    fn keeping_none_keeps_nothing() {
+        let recent = RecentExpress::new(0);
+        recent.keep(ended("a", 1));
+        assert!(!recent.keeps());
+        assert!(names(&recent).is_empty());
     }
 }

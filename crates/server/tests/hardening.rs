@@ -24,19 +24,6 @@ async fn server_with(limits: Limits) -> steppe_server::Server {
     .expect("the server starts")
 }
 
-async fn create_express(client: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
-    client
-        .create_state_machine()
-        .name(name)
-        .definition(definition)
-        .role_arn(ROLE)
-        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
-        .send()
-        .await
-        .expect("created")
-        .state_machine_arn
-}
-
 /// How long a probe may take while the server is busy: far below the seconds a starved or
 /// monopolised server took (for ever, 22 s, 15 s), and far above what a loaded 2-core CI
 /// machine adds to a quick answer (a probe once took 2.1 s there while builds ran).
