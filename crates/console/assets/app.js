@@ -222,7 +222,7 @@
       }
       const list = (value.executions || []).filter((e) => !select.value || e.status === select.value);
       const rows = list.map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td data-label="Started">${esc(date(e.startDate))}</td><td data-label="Stopped">${esc(date(e.stopDate))}</td></tr>`).join("");
-      container.innerHTML = `<p class="muted" id="express-note">Express executions keep no history in AWS; this server keeps the last ${esc(value.keptMax ?? "")} that ended on it, in memory, with their events.</p>`
+      container.innerHTML = `<p class="muted" id="express-note">Express executions keep no history in AWS; this server keeps the last ${esc(value.keptMax ?? "")} that ended on it, in memory, and rebuilds their events when you open one.</p>`
         + (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Stopped</th></tr></thead><tbody>${rows}</tbody></table></div>` : `<p class="muted">No recent Express executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`);
     }
     select.onchange = () => load();
@@ -629,7 +629,7 @@
       ? `<div class="error-box" id="execution-error"><strong>${esc(execution.error || "")}</strong><pre>${esc(execution.cause || "")}</pre></div>` : "";
     const open = (id) => (document.getElementById(id) || {}).open ? " open" : "";
     container.innerHTML = `${failure}
-      <div class="kv panel">${express ? `<span>Type</span><span id="express-kept">Express: kept in this server's memory${execution.eventsDropped ? `; ${esc(execution.eventsDropped)} later events were not kept` : ""}</span>` : ""}<span>Started</span><span>${esc(date(execution.startDate))}</span>
+      <div class="kv panel">${express ? `<span>Type</span><span id="express-kept">Express: kept in this server's memory${execution.eventsKept === false ? "; it ran too many steps for its events to be kept" : ""}${execution.eventsDropped ? `; ${esc(execution.eventsDropped)} later events are not shown` : ""}</span>` : ""}<span>Started</span><span>${esc(date(execution.startDate))}</span>
       <span>Stopped</span><span>${esc(date(execution.stopDate)) || "—"}</span>
       ${execution.redriveCount ? `<span>Redrives</span><span>${esc(execution.redriveCount)}</span>` : ""}
       <span>Input</span><details id="execution-input-details"${open("execution-input-details")}><summary>${esc(String(execution.input || "").slice(0, 120))}</summary><pre>${esc(pretty(execution.input))}</pre></details>

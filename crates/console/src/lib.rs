@@ -54,12 +54,12 @@ pub const TASKS_PATH: &str = "/console/api/tasks";
 /// The recent Express executions endpoint the server answers (GET).
 ///
 /// AWS keeps no history of Express executions (its console reads them from CloudWatch Logs);
-/// a steppe node keeps the last ones to end, in memory, with their events.
+/// a steppe node keeps the last ones to end, in memory, and rebuilds their events on request.
 /// Query `stateMachineArn` (optional): `{"executions": [{"executionArn", "stateMachineArn",
 /// "name", "status", "startDate", "stopDate"}], "keptMax"}`, newest first.
 /// Query `executionArn`: `{"execution": {...the same, "input", "output"?, "error"?, "cause"?,
-/// "eventsDropped"}, "events": [...]}` (GetExecutionHistory's shapes), or 404 when the node
-/// does not keep it.
+/// "eventsKept", "eventsDropped"}, "events": [...]}` (GetExecutionHistory's shapes, the first
+/// 1,000), or 404 when the node does not keep it.
 pub const EXPRESS_PATH: &str = "/console/api/express-executions";
 
 /// The diagram endpoint this crate answers (POST).

@@ -5,18 +5,24 @@
 //! execution in flight when the server stops is lost, and a client that did not see its
 //! answer may start it again. The engine enforces AWS's 5-minute limit (`Config::express`).
 //!
-//! For the console, the node keeps the last Express executions to end, with their events, in
-//! memory ([`RecentExpress`]), where AWS would have the console read CloudWatch Logs.
+//! For the console, the node keeps the last Express executions to end in memory
+//! ([`RecentExpress`]), where AWS would have the console read CloudWatch Logs. It keeps what
+//! their events can be rebuilt from, not the events: the inputs the runner applied, each with
+//! its time. The engine is deterministic, so replaying them with history on gives the events
+//! when the console asks, and an Express execution records no history while it runs.
 
 use crate::driver::{guarded, quarantine_failure};
 use crate::integrations::Integrations;
-use crate::limits::{EXPRESS_EVENTS_KEPT_MAX, EXPRESS_KEPT_BYTES_MAX};
+use crate::limits::{EXPRESS_EVENTS_ANSWERED_MAX, EXPRESS_INPUTS_KEPT_MAX, EXPRESS_KEPT_BYTES_MAX};
 use crate::tasks::OpenTask;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use steppe_asl::Definition;
-use steppe_engine::{apply, ErrorCause, Execution, HistoryEvent, Input, Status, TaskInvocation};
+use steppe_engine::{
+    apply, Config, ErrorCause, Execution, ExecutionInfo, HistoryEvent, Input, Status,
+    TaskInvocation,
+};
 use steppe_runtime::{Clock, LocalQueue};
 use steppe_store::TaskRecord;
 use tokio::sync::mpsc;
@@ -54,11 +60,12 @@ impl Drop for Admitted {
     }
 }
 
-/// The Express executions that ended most recently on this node, with their events: what the
-/// console shows of Express executions (AWS shows them only through CloudWatch Logs, and
-/// keeps no history a client can read). In memory only, and bounded three ways: at most
-/// `Limits::express_kept_max` executions, `EXPRESS_EVENTS_KEPT_MAX` events each, and
-/// `EXPRESS_KEPT_BYTES_MAX` bytes of events, inputs and outputs in all; the oldest go first.
+/// The Express executions that ended most recently on this node, and what rebuilds their
+/// events: what the console shows of Express executions (AWS shows them only through
+/// CloudWatch Logs, and keeps no history a client can read). In memory only, and bounded three
+/// ways: at most `Limits::express_kept_max` executions, `EXPRESS_INPUTS_KEPT_MAX` inputs each
+/// (past it, the execution is listed without events), and `EXPRESS_KEPT_BYTES_MAX` bytes of
+/// inputs and outputs in all; the oldest go first.
 #[derive(Debug)]
 pub struct RecentExpress {
     executions_max: usize,
@@ -92,52 +99,80 @@ pub struct Ended {
     pub output: Option<String>,
     /// Its error and cause, if it failed, timed out or was aborted.
     pub error: Option<ErrorCause>,
-    /// Its first history events, each JSON text as the engine writes it (timestamps in epoch
-    /// milliseconds).
-    pub events: Vec<String>,
-    /// How many events came after the first `EXPRESS_EVENTS_KEPT_MAX` and were not kept.
-    pub events_dropped: u64,
+    /// What rebuilds its events; `None` when it applied more than `EXPRESS_INPUTS_KEPT_MAX`
+    /// inputs.
+    pub replay: Option<Replay>,
 }
 
-impl Ended {
-    /// An execution that ended, with the events it recorded.
-    fn new(
-        execution: &Execution,
-        start_millis: i64,
-        events: &[HistoryEvent],
-        events_dropped: u64,
-    ) -> Ended {
-        let info = &execution.info;
-        Ended {
-            execution_arn: info.execution_arn.clone(),
-            state_machine_arn: info.state_machine_arn.clone(),
-            name: info.name.clone(),
-            status: execution.status,
-            start_millis,
-            stop_millis: execution.stop_time_millis.unwrap_or(start_millis),
-            input: execution.input.to_string(),
-            output: execution.output.as_ref().map(ToString::to_string),
-            error: execution.error.clone(),
-            events: events
-                .iter()
-                .map(|event| event.to_json().to_string())
-                .collect(),
-            events_dropped,
+/// An Express execution's start and every input the runner applied to it, with its time.
+#[derive(Debug)]
+pub struct Replay {
+    /// Its definition.
+    pub definition: Arc<Definition>,
+    /// Its facts, as it started.
+    pub info: ExecutionInfo,
+    /// The seed its random values came from.
+    pub seed: u64,
+    /// The inputs applied, in order, each with the time it was applied at.
+    pub inputs: Vec<(Input, i64)>,
+}
+
+impl Replay {
+    /// Its history events, rebuilt by applying the same inputs at the same times with history
+    /// on: the first `EXPRESS_EVENTS_ANSWERED_MAX`, and how many more there were.
+    pub fn events(&self, input: &str) -> (Vec<HistoryEvent>, u64) {
+        let config = Config {
+            record_history: true,
+            ..Config::express()
+        };
+        let input = serde_json::from_str(input).unwrap_or(serde_json::Value::Null);
+        let mut execution = Execution::new(self.info.clone(), input, config, self.seed);
+        let mut events = Vec::new();
+        let mut dropped = 0u64;
+        for (input, now) in &self.inputs {
+            // The run it replays ended at the same input if the engine failed there.
+            let Ok(transition) =
+                guarded(|| apply(&self.definition, &mut execution, input.clone(), *now))
+            else {
+                break;
+            };
+            let room = EXPRESS_EVENTS_ANSWERED_MAX.saturating_sub(events.len());
+            dropped += transition.events.len().saturating_sub(room) as u64;
+            events.extend(transition.events.into_iter().take(room));
         }
+        (events, dropped)
     }
 
     fn bytes(&self) -> usize {
-        let events: usize = self.events.iter().map(String::len).sum();
+        // Task results carry payloads; everything else is a few words.
+        let payloads: usize = self
+            .inputs
+            .iter()
+            .map(|(input, _)| match input {
+                Input::TaskSucceeded { output, .. } | Input::TaskSubmitted { output, .. } => {
+                    output.to_string().len()
+                }
+                Input::TaskFailed { error, cause, .. } => error.len() + cause.len(),
+                _ => 0,
+            })
+            .sum();
+        payloads + self.inputs.len() * std::mem::size_of::<(Input, i64)>()
+    }
+}
+
+impl Ended {
+    fn bytes(&self) -> usize {
         let error = self.error.as_ref().map_or(0, |error| {
             error.error.as_ref().map_or(0, String::len)
                 + error.cause.as_ref().map_or(0, String::len)
         });
-        events + self.input.len() + self.output.as_ref().map_or(0, String::len) + error + 256
+        let replay = self.replay.as_ref().map_or(0, Replay::bytes);
+        replay + self.input.len() + self.output.as_ref().map_or(0, String::len) + error + 256
     }
 }
 
 impl RecentExpress {
-    /// Keeps at most `executions_max` executions (0: none, and none record events).
+    /// Keeps at most `executions_max` executions (0: none, and runners keep no inputs).
     pub fn new(executions_max: usize) -> RecentExpress {
         RecentExpress {
             executions_max,
@@ -145,7 +180,7 @@ impl RecentExpress {
         }
     }
 
-    /// Whether executions are kept at all (so whether their events are worth recording).
+    /// Whether executions are kept at all (so whether their inputs are worth keeping).
     pub fn keeps(&self) -> bool {
         self.executions_max > 0
     }
@@ -216,8 +251,12 @@ pub struct Runner {
     pub definition: Arc<Definition>,
     /// The mock test case it runs (`stateMachineArn#TestCaseName`), if any.
     pub test_case: Option<String>,
-    /// Where it is kept, with its events, once it ends.
+    /// Where it is kept, with what rebuilds its events, once it ends.
     pub recent: Arc<RecentExpress>,
+    /// The seed it was started with, to replay it.
+    pub seed: u64,
+    /// Its input, JSON text, as it was started.
+    pub input: String,
 }
 
 impl Runner {
@@ -230,9 +269,10 @@ impl Runner {
         let mut queue = LocalQueue::starting();
         let mut now = start_millis;
         let mut applied = 0u32;
-        // Empty unless the engine records history (only when `recent` keeps executions).
-        let mut events: Vec<HistoryEvent> = Vec::new();
-        let mut events_dropped = 0u64;
+        // The inputs applied, with their times, while `recent` keeps executions and there are
+        // at most EXPRESS_INPUTS_KEPT_MAX of them: one clone each, and no history recorded.
+        let mut inputs: Option<Vec<(Input, i64)>> = self.recent.keeps().then(Vec::new);
+        let start_info = inputs.as_ref().map(|_| execution.info.clone());
         while !execution.is_finished() {
             applied += 1;
             if applied == INPUTS_PER_YIELD {
@@ -265,6 +305,13 @@ impl Runner {
                     input
                 }
             };
+            if let Some(kept) = &mut inputs {
+                if kept.len() < EXPRESS_INPUTS_KEPT_MAX {
+                    kept.push((input.clone(), now));
+                } else {
+                    inputs = None;
+                }
+            }
             let transition = match guarded(|| apply(&self.definition, execution, input, now)) {
                 Ok(transition) => transition,
                 Err(reason) => {
@@ -284,18 +331,31 @@ impl Runner {
                     break;
                 }
             };
-            let room = EXPRESS_EVENTS_KEPT_MAX.saturating_sub(events.len());
-            events_dropped += transition.events.len().saturating_sub(room) as u64;
-            events.extend(transition.events.into_iter().take(room));
             let info = &execution.info;
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)
             });
         }
         drop(self.admitted);
-        if self.recent.keeps() {
-            self.recent
-                .keep(Ended::new(execution, start_millis, &events, events_dropped));
+        if let Some(info) = start_info {
+            let replay = inputs.map(|inputs| Replay {
+                definition: self.definition.clone(),
+                info,
+                seed: self.seed,
+                inputs,
+            });
+            self.recent.keep(Ended {
+                execution_arn: execution.info.execution_arn.clone(),
+                state_machine_arn: execution.info.state_machine_arn.clone(),
+                name: execution.info.name.clone(),
+                status: execution.status,
+                start_millis,
+                stop_millis: execution.stop_time_millis.unwrap_or(start_millis),
+                input: self.input,
+                output: execution.output.as_ref().map(ToString::to_string),
+                error: execution.error.clone(),
+                replay,
+            });
         }
     }
 
@@ -344,8 +404,7 @@ mod tests {
             input: "x".repeat(input_bytes),
             output: None,
             error: None,
-            events: Vec::new(),
-            events_dropped: 0,
+            replay: None,
         }
     }
 

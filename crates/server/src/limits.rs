@@ -47,12 +47,16 @@ pub const EXPRESS_RUNNING_MAX_DEFAULT: u64 = 50_000;
 /// The default of [`Limits::express_kept_max`]: the last 1,000 Express executions to end.
 pub const EXPRESS_KEPT_MAX_DEFAULT: usize = 1_000;
 
-/// The most history events kept of one ended Express execution (its first ones; the console
-/// says how many more there were). AWS's Standard executions stop at 25,000.
-pub const EXPRESS_EVENTS_KEPT_MAX: usize = 1_000;
+/// The most inputs (start, task results, timers) kept of one Express execution to rebuild its
+/// events from; one that applied more is listed without its events.
+pub const EXPRESS_INPUTS_KEPT_MAX: usize = 1_000;
 
-/// The most bytes of events, inputs and outputs the kept Express executions take in all; the
-/// oldest are dropped first, so a few with large payloads cannot hold the memory.
+/// The most history events of one kept Express execution the console is answered (its first
+/// ones; the answer says how many more there were).
+pub const EXPRESS_EVENTS_ANSWERED_MAX: usize = 1_000;
+
+/// The most bytes of inputs, outputs and task results the kept Express executions take in
+/// all; the oldest are dropped first, so a few with large payloads cannot hold the memory.
 pub const EXPRESS_KEPT_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// File descriptors kept free of connections for the database, its journal, the listener

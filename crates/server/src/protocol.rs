@@ -224,12 +224,17 @@ fn express_execution(app: &App, execution_arn: &str) -> Option<Value> {
             execution["cause"] = serde_json::json!(cause);
         }
     }
-    execution["eventsDropped"] = serde_json::json!(ended.events_dropped);
-    let events: Vec<Value> = ended
-        .events
+    // Rebuilt by replaying its inputs: the runner recorded no history.
+    let (events, dropped) = match &ended.replay {
+        Some(replay) => replay.events(&ended.input),
+        None => (Vec::new(), 0),
+    };
+    execution["eventsDropped"] = serde_json::json!(dropped);
+    execution["eventsKept"] = serde_json::json!(ended.replay.is_some());
+    let events: Vec<Value> = events
         .iter()
-        .filter_map(|text| serde_json::from_str::<Value>(text).ok())
-        .map(|mut event| {
+        .map(|event| {
+            let mut event = event.to_json();
             if let Some(millis) = event.get("timestamp").and_then(Value::as_i64) {
                 event["timestamp"] = crate::wire::timestamp(millis);
             }

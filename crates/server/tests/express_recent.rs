@@ -28,6 +28,16 @@ async fn server_keeping(express_kept_max: usize) -> steppe_server::Server {
     .expect("the server starts")
 }
 
+/// The types of the events the console is answered, in order.
+fn event_types_of(shown: &serde_json::Value) -> Vec<&str> {
+    shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|event| event["type"].as_str().expect("a type"))
+        .collect()
+}
+
 async fn run_sync(client: &aws_sdk_sfn::Client, machine: &str, name: &str, who: &str) -> String {
     client
         .start_sync_execution()
@@ -90,14 +100,8 @@ async fn the_last_express_executions_are_kept_with_their_events_newest_first() {
         json!("nobody to greet")
     );
     assert_eq!(refused_shown["execution"]["eventsDropped"], json!(0));
-    let types: Vec<&str> = refused_shown["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|event| event["type"].as_str().expect("a type"))
-        .collect();
     assert_eq!(
-        types,
+        event_types_of(&refused_shown),
         [
             "ExecutionStarted",
             "PassStateEntered",
@@ -154,5 +158,39 @@ async fn a_long_history_keeps_its_first_events_and_counts_the_rest() {
     assert_eq!(long["execution"]["status"], json!("SUCCEEDED"));
     assert_eq!(long["events"].as_array().map(Vec::len), Some(1_000));
     assert!(long["execution"]["eventsDropped"].as_u64().unwrap_or(0) > 500);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_rebuilt_with_the_times_the_inputs_came_at() {
+    let server = server_keeping(10).await;
+    let client = client(server.local_addr());
+    let nap = r#"{"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Up"},
+        "Up": {"Type": "Pass", "Result": {"rested": true}, "End": true}}}"#;
+    let machine = create_express(&client, "nap", nap).await;
+    let arn = run_sync(&client, &machine, "nap", "me").await;
+    let nap = shown(&server, &arn).await;
+    assert_eq!(nap["execution"]["eventsKept"], json!(true));
+    assert_eq!(nap["execution"]["output"], json!(r#"{"rested":true}"#));
+    let events = nap["events"].as_array().expect("events");
+    assert_eq!(
+        event_types_of(&nap),
+        [
+            "ExecutionStarted",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let at = |i: usize| events[i]["timestamp"].as_f64().expect("a timestamp");
+    assert!(
+        at(2) - at(1) >= 1.0,
+        "the timer fired a second later: {events:?}"
+    );
+    let stop = nap["execution"]["stopDate"].as_f64().expect("a stop date");
+    assert!((at(5) - stop).abs() < 0.002, "the last event is the end");
     server.shutdown().await;
 }
