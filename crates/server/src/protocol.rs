@@ -106,7 +106,7 @@ async fn console(
         Some(console_json(200, &body))
     } else if path == steppe_console::EXPRESS_PATH {
         Some(match query_value(&uri, "executionArn") {
-            Some(execution_arn) => match express_execution(&app, &execution_arn) {
+            Some(execution_arn) => match replayed(&app, &execution_arn).await {
                 Some(body) => console_json(200, &body),
                 None => console_json(
                     404,
@@ -204,6 +204,20 @@ fn express_executions(app: &App, state_machine_arn: Option<&str>) -> Value {
         .map(|ended| express_summary(ended))
         .collect();
     serde_json::json!({ "executions": executions, "keptMax": kept_max })
+}
+
+/// [`express_execution`], whose replay is CPU work (up to `EXPRESS_INPUTS_KEPT_MAX` inputs):
+/// off the async workers, one at a time with the other heavy requests.
+#[cfg(feature = "console")]
+async fn replayed(app: &Arc<App>, execution_arn: &str) -> Option<Value> {
+    let _permit = app.compute.acquire().await;
+    let (app, execution_arn) = (app.clone(), execution_arn.to_string());
+    tokio::task::spawn_blocking(move || express_execution(&app, &execution_arn))
+        .await
+        .unwrap_or_else(|error| {
+            eprintln!("steppe: replaying an Express execution failed: {error}");
+            None
+        })
 }
 
 /// `{"execution": {...}, "events": [...]}` for one kept Express execution: DescribeExecution's
