@@ -1,11 +1,13 @@
-//! The web console driven in a real headless Chromium (issue 6, point 6): runs
-//! `crates/console/e2e` (history unit tests, then `run.js`) against this build of `steppe`.
+//! The web console driven in a real headless Chromium (issue 6, point 6; issue 17): runs
+//! `crates/console/e2e` (history unit tests, then `run.js`) against this build of
+//! `steppe server`, never a stand-in, at 1440x900 and 390x844.
 //!
 //! Needs Debian's chromium, Node and `npm ci` in `crates/console/e2e`
 //! (`scripts/install-browser-test-deps.sh`). Without them the test says so and passes, so
 //! that plain `cargo test` needs no network; `STEPPE_BROWSER_TESTS=1` makes their absence a
 //! failure (CI sets it after installing them), `STEPPE_BROWSER_TESTS=0` skips.
-//! Screenshots go to `target/console-screenshots/`.
+//! Screenshots of each page go to `target/console-screenshots/` (under `CARGO_TARGET_DIR`
+//! when it is set), where CI keeps test output.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -167,8 +167,8 @@
     if (token !== pageToken) return;
     main.innerHTML = `<h1>State machines</h1>` + (machines.length === 0
       ? `<p class="muted">No state machines yet. Create one with the API (CreateStateMachine).</p>`
-      : `<table id="machines"><thead><tr><th>Name</th><th>Type</th><th>Created</th></tr></thead><tbody>${machines.map((m) =>
-        `<tr><td>${link(machinePath(m.stateMachineArn), m.name)}</td><td>${esc(m.type)}</td><td>${esc(date(m.creationDate))}</td></tr>`).join("")}</tbody></table>`);
+      : `<div class="table-wrap"><table id="machines" class="cards"><thead><tr><th>Name</th><th>Type</th><th>Created</th></tr></thead><tbody>${machines.map((m) =>
+        `<tr><td>${link(machinePath(m.stateMachineArn), m.name)}</td><td data-label="Type">${esc(m.type)}</td><td data-label="Created">${esc(date(m.creationDate))}</td></tr>`).join("")}</tbody></table></div>`);
   }
 
   async function machinePage(arn, token) {
@@ -198,7 +198,7 @@
     await Promise.all([
       drawDiagram(document.getElementById("diagram"), machine.definition, token),
       validate(machine.definition, token),
-      executionsList(arn, token),
+      machine.type === "EXPRESS" ? expressList(arn, token) : executionsList(arn, token),
     ]);
   }
 
@@ -228,13 +228,36 @@
       const result = await api("ListExecutions", request);
       if (token !== pageToken) return;
       tokens[page + 1] = result.nextToken;
-      const rows = (result.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td>${esc(date(e.startDate))}</td><td>${esc(date(e.stopDate))}</td></tr>`).join("");
-      container.innerHTML = (rows ? `<table id="executions-table"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Stopped</th></tr></thead><tbody>${rows}</tbody></table>` : `<p class="muted">No executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`)
+      const rows = (result.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td data-label="Started">${esc(date(e.startDate))}</td><td data-label="Stopped">${esc(date(e.stopDate))}</td></tr>`).join("");
+      container.innerHTML = (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Stopped</th></tr></thead><tbody>${rows}</tbody></table></div>` : `<p class="muted">No executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`)
         + `<div class="pager"><button id="executions-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="executions-next" ${result.nextToken ? "" : "disabled"}>Next</button></div>`;
       document.getElementById("executions-prev").onclick = () => { page -= 1; load(); };
       document.getElementById("executions-next").onclick = () => { page += 1; load(); };
     }
     select.onchange = () => { tokens.length = 1; page = 0; load(); };
+    document.getElementById("refresh-executions").onclick = () => load();
+    await load();
+  }
+
+  /// An Express machine's executions: AWS keeps none a client can list, so this is the
+  /// server's own bounded record of the ones that ended recently on this node.
+  async function expressList(arn, token) {
+    const container = document.getElementById("executions");
+    const select = document.getElementById("status-filter");
+    select.querySelector('option[value="PENDING_REDRIVE"]')?.remove();
+    async function load() {
+      const { ok, status, value } = await consoleApi(`api/express-executions?stateMachineArn=${encodeURIComponent(arn)}`);
+      if (token !== pageToken) return;
+      if (!ok) {
+        container.innerHTML = `<div class="error-box">The server does not list Express executions (${esc(status)}).</div>`;
+        return;
+      }
+      const list = (value.executions || []).filter((e) => !select.value || e.status === select.value);
+      const rows = list.map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td data-label="Started">${esc(date(e.startDate))}</td><td data-label="Stopped">${esc(date(e.stopDate))}</td></tr>`).join("");
+      container.innerHTML = `<p class="muted" id="express-note">Express executions keep no history in AWS; this server keeps the last ${esc(value.keptMax ?? "")} that ended on it, in memory, and rebuilds their events when you open one.</p>`
+        + (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Stopped</th></tr></thead><tbody>${rows}</tbody></table></div>` : `<p class="muted">No recent Express executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`);
+    }
+    select.onchange = () => load();
     document.getElementById("refresh-executions").onclick = () => load();
     await load();
   }
@@ -260,49 +283,83 @@
     return value.graph;
   }
 
+  /// Zoom and pan by viewBox. Fit shows the whole drawing at any size (never past 1:1);
+  /// the wheel zooms about the cursor, the buttons about the centre. Leaves
+  /// `element.diagram = {fit, reveal(name)}` for the page to use.
   function enableZoomPan(element, svg) {
     const full = { x: 0, y: 0, w: parseFloat(svg.getAttribute("width")) || 100, h: parseFloat(svg.getAttribute("height")) || 100 };
     svg.removeAttribute("width");
     svg.removeAttribute("height");
+    // The viewBox always has the element's aspect, so one unit is the same size both ways.
     let view = { ...full };
     const apply = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
-    // Fit: whole width when the drawing is tall, without zooming in past 1:1.
-    const fit = () => {
+    const size = () => {
       const box = element.getBoundingClientRect();
-      // The whole drawing when it stays legible; else the full width, from the top.
-      let scale = Math.min(1, box.width / full.w, box.height / full.h);
-      if (scale < 0.6) scale = Math.min(1, box.width / full.w);
-      view = { x: 0, y: 0, w: box.width / scale, h: box.height / scale };
-      view.x = (full.w - view.w) / 2;
+      return { box, width: Math.max(box.width, 1), height: Math.max(box.height, 1) };
+    };
+    const MARGIN = 12; // pixels around the drawing after Fit
+    const fit = () => {
+      const { width, height } = size();
+      const scale = Math.min(1, (width - 2 * MARGIN) / full.w, (height - 2 * MARGIN) / full.h);
+      const w = width / Math.max(scale, 1e-3), h = height / Math.max(scale, 1e-3);
+      view = { x: (full.w - w) / 2, y: (full.h - h) / 2, w, h };
       apply();
     };
     const zoom = (factor, cx, cy) => {
-      const w = Math.min(Math.max(view.w * factor, 50), full.w * 20);
-      const h = view.h * (w / view.w);
-      view = { x: cx - (cx - view.x) * (w / view.w), y: cy - (cy - view.y) * (h / view.h), w, h };
+      const w = Math.min(Math.max(view.w * factor, 50), Math.max(full.w, full.h) * 20);
+      const k = w / view.w;
+      view = { x: cx - (cx - view.x) * k, y: cy - (cy - view.y) * k, w, h: view.h * k };
       apply();
     };
-    const unitsPerPixel = () => {
-      const box = element.getBoundingClientRect();
-      return Math.max(view.w / box.width, view.h / box.height);
-    };
+    const unitsPerPixel = () => view.w / size().width;
     const toSvg = (clientX, clientY) => {
-      const box = element.getBoundingClientRect();
+      const { box } = size();
       const k = unitsPerPixel();
-      const offsetX = (box.width * k - view.w) / 2, offsetY = (box.height * k - view.h) / 2;
-      return { x: view.x - offsetX + (clientX - box.left) * k, y: view.y - offsetY + (clientY - box.top) * k };
+      return { x: view.x + (clientX - box.left) * k, y: view.y + (clientY - box.top) * k };
+    };
+    // Centres a state if any part of it is out of view (zooming out if it is larger).
+    const reveal = (name) => {
+      const g = svg.querySelector(`.sg-state[data-state="${CSS.escape(name)}"]`);
+      const shape = g && (g.querySelector(".sg-shape") || g);
+      if (!shape) return;
+      const b = shape.getBBox();
+      const inside = b.x >= view.x && b.y >= view.y && b.x + b.width <= view.x + view.w && b.y + b.height <= view.y + view.h;
+      if (inside) return;
+      const k = Math.max(1, (b.width * 1.2) / view.w, (b.height * 1.2) / view.h);
+      const w = view.w * k, h = view.h * k;
+      view = { x: b.x + b.width / 2 - w / 2, y: b.y + b.height / 2 - h / 2, w, h };
+      apply();
     };
     element.addEventListener("wheel", (event) => {
       event.preventDefault();
       const point = toSvg(event.clientX, event.clientY);
       zoom(event.deltaY > 0 ? 1.15 : 1 / 1.15, point.x, point.y);
     }, { passive: false });
-    let drag = null;
+    // One pointer pans; two (a pinch) zoom about their midpoint.
+    const pointers = new Map();
+    let drag = null, pinch = null;
     element.addEventListener("pointerdown", (event) => {
       if (event.target.closest(".zoom")) return;
-      drag = { x: event.clientX, y: event.clientY, view: { ...view }, moved: false };
+      pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
+      if (pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        pinch = { distance: Math.hypot(a.x - b.x, a.y - b.y) || 1 };
+        drag = null;
+      } else {
+        drag = { x: event.clientX, y: event.clientY, view: { ...view }, moved: false };
+      }
     });
     window.addEventListener("pointermove", (event) => {
+      if (pointers.has(event.pointerId)) pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
+      if (pinch && pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        const distance = Math.hypot(a.x - b.x, a.y - b.y) || 1;
+        const middle = toSvg((a.x + b.x) / 2, (a.y + b.y) / 2);
+        zoom(pinch.distance / distance, middle.x, middle.y);
+        pinch.distance = distance;
+        element.dataset.justDragged = "1";
+        return;
+      }
       if (!drag) return;
       const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
       if (Math.abs(dx) + Math.abs(dy) > 4) { drag.moved = true; element.classList.add("dragging"); }
@@ -311,11 +368,15 @@
       view = { ...drag.view, x: drag.view.x - dx * k, y: drag.view.y - dy * k };
       apply();
     });
-    window.addEventListener("pointerup", () => {
+    const release = (event) => {
+      pointers.delete(event.pointerId);
+      if (pointers.size < 2) pinch = null;
       if (drag && drag.moved) element.dataset.justDragged = "1";
       drag = null;
       element.classList.remove("dragging");
-    });
+    };
+    window.addEventListener("pointerup", release);
+    window.addEventListener("pointercancel", release);
     element.querySelector(".zoom").addEventListener("click", (event) => {
       const button = event.target.closest("button");
       if (!button) return;
@@ -324,19 +385,51 @@
       else if (button.dataset.zoom === "out") zoom(1.25, center.x, center.y);
       else fit();
     });
+    // Re-fit when the element changes size (a phone turned, a window narrowed) until the
+    // user zooms or pans by hand.
+    let fitted = true;
+    const keep = () => { fitted = false; };
+    element.addEventListener("wheel", keep);
+    element.addEventListener("pointerdown", (event) => { if (!event.target.closest(".zoom")) keep(); });
+    element.querySelector(".zoom").addEventListener("click", (event) => { fitted = event.target.closest("[data-zoom=fit]") !== null; });
+    if (window.ResizeObserver) {
+      new ResizeObserver(() => {
+        if (fitted) return fit();
+        const { width, height } = size();
+        view.h = view.w * (height / width);
+        apply();
+      }).observe(element);
+    }
     fit();
+    element.diagram = { fit, reveal };
   }
 
-  /// Calls `onSelect(name)` when a state of the diagram is clicked (not dragged).
+  /// Calls `onSelect(name)` when a state of the diagram is clicked (not dragged), or focused
+  /// by keyboard (Tab) and opened with Enter or Space.
   function onStateClick(element, onSelect) {
     element.addEventListener("click", (event) => {
       if (element.dataset.justDragged) { delete element.dataset.justDragged; return; }
       const state = event.target.closest(".sg-state");
       if (state) onSelect(state.dataset.state);
     });
+    element.addEventListener("keydown", (event) => {
+      const state = event.target.closest && event.target.closest(".sg-state");
+      if (!state || (event.key !== "Enter" && event.key !== " ")) return;
+      event.preventDefault();
+      onSelect(state.dataset.state);
+    });
   }
 
-  const OUTCOMES = ["succeeded", "failed", "aborted", "caught", "retried", "running", "notreached"];
+  /// Makes every state of a drawn diagram reachable by Tab, named for screen readers.
+  function focusableStates(element) {
+    for (const g of element.querySelectorAll(".sg-state")) {
+      g.setAttribute("tabindex", "0");
+      g.setAttribute("role", "button");
+      g.setAttribute("aria-label", `${g.dataset.state} (${g.dataset.type || "state"}): open its details`);
+    }
+  }
+
+  const OUTCOMES = ["succeeded", "failed", "aborted", "caught", "retried", "retrying", "running", "notreached"];
 
   function colour(element, summary, selected, taken) {
     const svg = element.querySelector("svg");
@@ -361,6 +454,7 @@
         if (entry.counts.retried) parts.push(`↻${entry.counts.retried}`);
         if (entry.counts.caught) parts.push(`⚑${entry.counts.caught}`);
         if (entry.counts.failed) parts.push(`✗${entry.counts.failed}`);
+        if (entry.counts.retrying) parts.push(`↻…${entry.counts.retrying}`);
         if (entry.counts.running) parts.push(`▶${entry.counts.running}`);
         const text = parts.join(" ");
         const width = text.length * 7.4 + 10;
@@ -403,7 +497,8 @@
   }
 
   async function definitionFor(execution) {
-    try {
+    // Express executions: the server keeps no version with them; the machine's will do.
+    if (!String(execution.executionArn).includes(":express:")) try {
       const result = await api("DescribeStateMachineForExecution", { executionArn: execution.executionArn });
       if (result.definition) return result.definition;
     } catch (_) { /* older servers: fall back to the machine's current definition */ }
@@ -411,8 +506,18 @@
     return machine.definition;
   }
 
+  /// An ended Express execution as the server keeps it: DescribeExecution's shape, and its
+  /// events in GetExecutionHistory's.
+  async function expressExecution(arn) {
+    const { ok, status, value } = await consoleApi(`api/express-executions?executionArn=${encodeURIComponent(arn)}`);
+    if (!ok) throw new ApiError(status === 404 ? "ExecutionDoesNotExist" : "Error", value.message || `HTTP ${status}`, status);
+    return value;
+  }
+
   async function executionPage(arn, token) {
-    let execution = await api("DescribeExecution", { executionArn: arn });
+    const isExpress = arn.includes(":express:");
+    const kept = isExpress ? await expressExecution(arn) : null;
+    let execution = isExpress ? kept.execution : await api("DescribeExecution", { executionArn: arn });
     if (token !== pageToken) return;
     document.title = `${execution.name} · steppe`;
     const state = { events: [], lastId: 0, analysis: null, model: null, selected: null, run: null, scope: "", eventPage: -1, eventFilter: "", iterationPage: 0 };
@@ -430,7 +535,7 @@
         <div class="grow">
           <div class="toolbar legend">
             <span style="--c:#2e9b57">succeeded</span><span style="--c:#c93c3c">failed</span><span style="--c:#d9822b">caught</span>
-            <span style="--c:#c9a412">retried</span><span style="--c:#2f7fd8">running</span><span style="--c:#c3cad3">not reached</span>
+            <span style="--c:#c9a412">retried</span><span style="--c:#8a6fd8">retrying</span><span style="--c:#2f7fd8">running</span><span style="--c:#c3cad3">not reached</span>
             <span id="scope-label" class="muted"></span>
           </div>
           <div class="diagram" id="diagram"></div>
@@ -443,24 +548,32 @@
     const diagram = document.getElementById("diagram");
     document.getElementById("rerun-execution").onclick = () => startDialog(execution.stateMachineArn, execution.input || "{}");
     document.getElementById("stop-execution").onclick = () => stopDialog(arn, () => refresh());
-    document.getElementById("redrive-execution").onclick = async () => {
-      try {
-        await api("RedriveExecution", { executionArn: arn });
-        toast("Execution redriven");
-        refresh();
-      } catch (error) { toast(`${error.type || "Error"}: ${error.message}`, true); }
-    };
+    document.getElementById("redrive-execution").onclick = () => redriveDialog(arn, () => refresh());
     document.getElementById("event-filter").oninput = (event) => { state.eventFilter = event.target.value.toLowerCase(); state.eventPage = 0; renderEvents(state); };
     onStateClick(diagram, (name) => { state.selected = name; state.run = null; state.iterationPage = 0; render(); });
 
     const definition = await definitionFor(execution);
     state.model = await drawDiagram(diagram, definition, token);
+    focusableStates(diagram);
 
     function render() {
       renderSummary(execution);
       if (!state.analysis) return;
+      // The problem first: a failure (or a caught one) opens selected, in view, unless the
+      // user has picked a state already.
+      let reveal = null;
+      if (!state.selected) {
+        const problem = SteppeHistory.problemRun(state.analysis);
+        if (problem) {
+          state.selected = problem.name;
+          state.run = problem;
+          reveal = problem.name;
+        }
+      }
+      markRetrying(state.analysis, definition, execution.status);
       const summary = SteppeHistory.summarise(state.analysis, state.scope);
       colour(diagram, summary, state.selected, SteppeHistory.takenEdges(state.analysis, state.scope));
+      if (reveal && diagram.diagram) diagram.diagram.reveal(reveal);
       document.getElementById("scope-label").innerHTML = state.scope
         ? `Showing ${esc(state.scope)} <a href="#" id="clear-scope">show all</a>` : "";
       const clear = document.getElementById("clear-scope");
@@ -472,7 +585,7 @@
     async function refresh() {
       if (token !== pageToken) return;
       try {
-        const [described, fresh] = await Promise.all([
+        const [described, fresh] = isExpress ? [kept.execution, state.analysis ? [] : kept.events] : await Promise.all([
           api("DescribeExecution", { executionArn: arn }),
           fetchHistory(arn, state.lastId, token),
         ]);
@@ -493,6 +606,20 @@
       if (running && token === pageToken) pollTimer = setTimeout(refresh, POLL_MS);
     }
     await refresh();
+  }
+
+  /// A failed state of a running execution that a Retrier will start again is "retrying"
+  /// (with attempt n of m and the seconds to the next), not failed: checked on every render,
+  /// so the countdown moves while the page polls.
+  function markRetrying(analysis, definition, executionStatus) {
+    for (const run of analysis.runs) {
+      if (run.status !== "failed" && run.status !== "retrying") continue;
+      const retriers = executionStatus === "RUNNING" && run.type !== "Fail"
+        ? (SteppeHistory.stateDefinition(definition, run.name) || {}).Retry : undefined;
+      const info = retriers ? SteppeHistory.retrying({ ...run, status: "failed" }, retriers, Date.now()) : null;
+      run.status = info ? "retrying" : "failed";
+      run.retrying = info;
+    }
   }
 
   /// The execution's pending tasks, with Approve and Reject, while it runs.
@@ -523,7 +650,8 @@
     document.getElementById("status-slot").innerHTML = statusBadge(execution.status, "execution-status");
     const running = execution.status === "RUNNING";
     document.getElementById("stop-execution").hidden = !running;
-    document.getElementById("redrive-execution").hidden = !["FAILED", "TIMED_OUT", "ABORTED"].includes(execution.status);
+    const express = String(execution.executionArn).includes(":express:");
+    document.getElementById("redrive-execution").hidden = express || !["FAILED", "TIMED_OUT", "ABORTED"].includes(execution.status);
     // Re-render only on change, so that opened <details> stay open while polling.
     const container = document.getElementById("execution-summary");
     const key = `${execution.status}|${execution.redriveCount}|${execution.stopDate}`;
@@ -533,7 +661,7 @@
       ? `<div class="error-box" id="execution-error"><strong>${esc(execution.error || "")}</strong><pre>${esc(execution.cause || "")}</pre></div>` : "";
     const open = (id) => (document.getElementById(id) || {}).open ? " open" : "";
     container.innerHTML = `${failure}
-      <div class="kv panel"><span>Started</span><span>${esc(date(execution.startDate))}</span>
+      <div class="kv panel">${express ? `<span>Type</span><span id="express-kept">Express: kept in this server's memory${execution.eventsKept === false ? "; it ran too many steps for its events to be kept" : ""}${execution.eventsDropped ? `; ${esc(execution.eventsDropped)} later events are not shown` : ""}</span>` : ""}<span>Started</span><span>${esc(date(execution.startDate))}</span>
       <span>Stopped</span><span>${esc(date(execution.stopDate)) || "—"}</span>
       ${execution.redriveCount ? `<span>Redrives</span><span>${esc(execution.redriveCount)}</span>` : ""}
       <span>Input</span><details id="execution-input-details"${open("execution-input-details")}><summary>${esc(String(execution.input || "").slice(0, 120))}</summary><pre>${esc(pretty(execution.input))}</pre></details>
@@ -553,7 +681,9 @@
     html += entry ? `<p>${statusBadge(entry.status, "panel-state-status")} <span class="muted">${entry.runs} run${entry.runs === 1 ? "" : "s"}</span></p>` : `<p>${statusBadge("not reached", "panel-state-status")}</p>`;
     if (run) {
       html += `<div class="kv">${run.scopeKey ? `<span>Scope</span><span>${esc(run.scopeKey)}</span>` : ""}
-        <span>Status</span><span>${esc(run.status)}${run.retries ? ` after ${run.retries} retr${run.retries === 1 ? "y" : "ies"}` : ""}</span>
+        <span>Status</span><span id="panel-run-status">${run.retrying
+          ? `retrying: attempt ${run.retrying.attempt} of ${run.retrying.of}, next in ${run.retrying.nextInSeconds} s`
+          : `${esc(run.status)}${run.retries ? ` after ${run.retries} retr${run.retries === 1 ? "y" : "ies"}` : ""}`}</span>
         ${run.error !== undefined && run.error !== null ? `<span>Error</span><strong id="panel-error">${esc(run.error)}</strong>` : ""}
         ${run.cause !== undefined && run.cause !== null ? `<span>Cause</span><pre id="panel-cause">${esc(run.cause)}</pre>` : ""}
         <span>Input</span><pre id="panel-input">${esc(pretty(run.input))}</pre>
@@ -561,8 +691,8 @@
     }
     if (runs.length > 1) {
       const shown = runs.slice(-50);
-      html += `<h2>Runs (${runs.length}${runs.length > 50 ? ", last 50" : ""})</h2><table><tbody>${shown.map((r, i) =>
-        `<tr class="clickable" data-run="${runs.length - shown.length + i}"><td>${esc(r.scopeKey || "top")}</td><td>${statusBadge(r.status)}</td></tr>`).join("")}</tbody></table>`;
+      html += `<h2>Runs (${runs.length}${runs.length > 50 ? ", last 50" : ""})</h2><div class="table-wrap"><table><tbody>${shown.map((r, i) =>
+        `<tr class="clickable" data-run="${runs.length - shown.length + i}"><td>${esc(r.scopeKey || "top")}</td><td>${statusBadge(r.status)}</td></tr>`).join("")}</tbody></table></div>`;
     }
     if (type === "Map") html += iterationsHtml(state, name);
     if (type === "Parallel" && state.model) html += branchesHtml(state, name, summary);
@@ -603,7 +733,7 @@
       const names = model.blocks[blockIdx].nodes.map((n) => model.nodes[n]).filter((n) => n.type !== "Start" && n.type !== "End");
       return `<tr><td>Branch ${i + 1}</td><td>${names.map((n) => `${esc(n.name)} ${statusBadge((summary.get(n.name) || { status: "not reached" }).status)}`).join("<br>")}</td></tr>`;
     }).join("");
-    return `<h2>Branches</h2><table><tbody>${rows}</tbody></table>`;
+    return `<h2>Branches</h2><div class="table-wrap"><table><tbody>${rows}</tbody></table></div>`;
   }
 
   function renderEvents(state) {
@@ -626,7 +756,7 @@
       const text = Object.keys(d).length ? JSON.stringify(d) : "";
       return `<tr data-event-id="${event.id}"><td>${event.id}</td><td>${esc(event.type)}</td><td>${esc(context.owner || "")}</td><td>${esc(context.scope ? context.scope.key : "")}</td><td>${event.previousEventId ?? ""}</td><td>${esc(date(event.timestamp))}</td><td><details><summary>${esc(text.slice(0, 90))}${text.length > 90 ? "…" : ""}</summary><pre>${esc(JSON.stringify(d, null, 2))}</pre></details></td></tr>`;
     }).join("");
-    container.innerHTML = `<table id="events-table"><thead><tr><th>ID</th><th>Type</th><th>State</th><th>Iteration / branch</th><th>After</th><th>Timestamp</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table>
+    container.innerHTML = `<div class="table-wrap"><table id="events-table"><thead><tr><th>ID</th><th>Type</th><th>State</th><th>Iteration / branch</th><th>After</th><th>Timestamp</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table></div>
       <div class="pager"><button data-page="0" ${page === 0 ? "disabled" : ""}>First</button><button data-page="${page - 1}" ${page === 0 ? "disabled" : ""}>Previous</button>
       <span>Page ${page + 1} of ${pages}</span><button data-page="${page + 1}" ${page + 1 >= pages ? "disabled" : ""}>Next</button><button data-page="${pages - 1}" ${page + 1 >= pages ? "disabled" : ""}>Last</button></div>`;
     container.querySelectorAll("button[data-page]").forEach((button) => {
@@ -636,10 +766,10 @@
 
   // ---------- dialogs ----------
 
-  function dialog(html, onSubmit) {
+  function dialog(html, onSubmit, okLabel, okClass) {
     const element = document.getElementById("dialog");
     const form = document.getElementById("dialog-form");
-    form.innerHTML = html + `<div class="toolbar" style="justify-content:flex-end"><button value="cancel" formnovalidate>Cancel</button><button class="primary" value="ok" id="dialog-ok">OK</button></div><div id="dialog-error" class="diagnostic" hidden></div>`;
+    form.innerHTML = html + `<div class="toolbar" style="justify-content:flex-end"><button value="cancel" id="dialog-cancel" formnovalidate>Cancel</button><button class="${okClass || "primary"}" value="ok" id="dialog-ok">${esc(okLabel || "OK")}</button></div><div id="dialog-error" class="diagnostic" hidden></div>`;
     form.onsubmit = async (event) => {
       if (event.submitter && event.submitter.value === "cancel") return;
       event.preventDefault();
@@ -679,13 +809,24 @@
       const request = { stateMachineArn: machineArn, input: jsonField(form, "input") };
       if (form.elements.name.value.trim()) request.name = form.elements.name.value.trim();
       const result = await api("StartExecution", request);
+      if (String(result.executionArn).includes(":express:")) {
+        // An Express execution is listed once it ends: wait a little for a short one.
+        for (let i = 0; i < 40; i++) {
+          const { ok } = await consoleApi(`api/express-executions?executionArn=${encodeURIComponent(result.executionArn)}`);
+          if (ok) return navigate(executionPath(result.executionArn));
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        toast("Started: the Express execution is listed here once it ends");
+        return navigate(machinePath(machineArn));
+      }
       navigate(executionPath(result.executionArn));
     });
     watchJson(document.getElementById("dialog-form"), "input");
   }
 
   function stopDialog(arn, after) {
-    dialog(`<h2 style="margin-top:0">Stop execution</h2>
+    dialog(`<h2 style="margin-top:0">Stop this execution?</h2>
+      <p id="dialog-question">It ends as ABORTED and its running states stop. This cannot be undone.</p>
       <label>Error (optional)</label><input type="text" name="error" style="width:100%">
       <label>Cause (optional)</label><textarea name="cause" rows="3"></textarea>`, async (form) => {
       const request = { executionArn: arn };
@@ -694,7 +835,16 @@
       await api("StopExecution", request);
       toast("Execution stopped");
       after();
-    });
+    }, "Stop execution", "danger");
+  }
+
+  function redriveDialog(arn, after) {
+    dialog(`<h2 style="margin-top:0">Redrive this execution?</h2>
+      <p id="dialog-question">It starts again from the states that did not succeed, with the same input; the states that succeeded are not run again.</p>`, async () => {
+      await api("RedriveExecution", { executionArn: arn });
+      toast("Execution redriven");
+      after();
+    }, "Redrive");
   }
 
   // ---------- pending tasks (human approval) ----------
@@ -710,12 +860,12 @@
     main.innerHTML = `<h1>Pending tasks</h1>
       <p class="muted">Activity tasks and task tokens waiting for an answer. Approve sends SendTaskSuccess with your JSON output; Reject sends SendTaskFailure with an error and a cause.</p>
       ${tasks.ok ? "" : `<div class="error-box">The server does not list pending tasks (${esc(tasks.status)}).</div>`}
-      ${list.length === 0 ? `<p class="muted" id="no-tasks">No pending tasks.</p>` : `<table id="tasks"><thead><tr><th>Execution</th><th>State</th><th>Resource</th><th>Input</th><th>Scheduled</th><th></th></tr></thead><tbody>${list.map((task, i) => `
-        <tr data-task="${i}"><td>${link(executionPath(task.executionArn), String(task.executionArn).split(":").pop())}</td><td>${esc(task.stateName)}</td>
-        <td><code>${esc(task.activityArn || task.resource || "")}</code></td><td><pre>${esc(pretty(task.input)).slice(0, 400)}</pre></td><td>${esc(date(task.scheduledDate))}</td>
-        <td><button class="primary" data-approve="${i}">Approve</button> <button class="danger" data-reject="${i}">Reject</button></td></tr>`).join("")}</tbody></table>`}
-      <h2>Activities</h2>${(activities.activities || []).length === 0 ? `<p class="muted">No activities.</p>` : `<table><thead><tr><th>Name</th><th>ARN</th><th>Pending</th></tr></thead><tbody>${activities.activities.map((a) =>
-        `<tr><td>${esc(a.name)}</td><td><code>${esc(a.activityArn)}</code></td><td>${list.filter((t) => t.activityArn === a.activityArn).length}</td></tr>`).join("")}</tbody></table>`}`;
+      ${list.length === 0 ? `<p class="muted" id="no-tasks">No pending tasks.</p>` : `<div class="table-wrap"><table id="tasks" class="cards"><thead><tr><th>Execution</th><th>State</th><th>Resource</th><th>Input</th><th>Scheduled</th><th></th></tr></thead><tbody>${list.map((task, i) => `
+        <tr data-task="${i}"><td>${link(executionPath(task.executionArn), String(task.executionArn).split(":").pop())}</td><td data-label="State">${esc(task.stateName)}</td>
+        <td data-label="Resource"><code>${esc(task.activityArn || task.resource || "")}</code></td><td><pre>${esc(pretty(task.input)).slice(0, 400)}</pre></td><td data-label="Scheduled">${esc(date(task.scheduledDate))}</td>
+        <td><button class="primary" data-approve="${i}">Approve</button> <button class="danger" data-reject="${i}">Reject</button></td></tr>`).join("")}</tbody></table></div>`}
+      <h2>Activities</h2>${(activities.activities || []).length === 0 ? `<p class="muted">No activities.</p>` : `<div class="table-wrap"><table><thead><tr><th>Name</th><th>ARN</th><th>Pending</th></tr></thead><tbody>${activities.activities.map((a) =>
+        `<tr><td>${esc(a.name)}</td><td><code>${esc(a.activityArn)}</code></td><td>${list.filter((t) => t.activityArn === a.activityArn).length}</td></tr>`).join("")}</tbody></table></div>`}`;
     main.querySelectorAll("[data-approve]").forEach((button) => {
       button.onclick = () => approveDialog(list[Number(button.dataset.approve)], token);
     });

@@ -192,6 +192,7 @@
         }
       } else if (FAILURE_TYPES.has(type)) {
         fail(run, d, event.id, previous ? runOf(previous.scope, previous.owner) : undefined);
+        if (run) (run.failures || (run.failures = [])).push({ error: run.error, at: millisOf(event.timestamp) });
       } else if (RESTART_TYPES.has(type)) {
         // The first start of a run is its attempt; every later one is a Retry.
         if (run && run.started) {
@@ -230,7 +231,7 @@
     return { contexts, runs, iterations, execution, index };
   }
 
-  const PRIORITY = ["running", "failed", "aborted", "caught", "retried", "succeeded"];
+  const PRIORITY = ["retrying", "running", "failed", "aborted", "caught", "retried", "succeeded"];
 
   /// Per state name: {status, counts} over the runs whose scope matches `scopeFilter`
   /// (a scope key: only runs at or under it count, for states inside it).
@@ -275,7 +276,83 @@
     return taken;
   }
 
-  const api = { analyse, summarise, takenEdges, details, PRIORITY };
+  /// The run to show first: the state whose failure ended the execution or was caught.
+  /// The earliest failure with an error wins (a Map fails after the state inside it did);
+  /// a caught failure whose Fail state is not in the history falls back to the catcher.
+  function problemRun(analysis) {
+    let best = null;
+    for (const run of analysis.runs) {
+      if (run.status !== "failed" || run.error === undefined || run.error === null) continue;
+      if (!best || (run.failedAt ?? run.lastId) < (best.failedAt ?? best.lastId)) best = run;
+    }
+    if (best) return best;
+    const caught = analysis.runs.filter((run) => run.status === "caught");
+    return caught.length ? caught[caught.length - 1] : null;
+  }
+
+  /// The definition of the state called `name` anywhere in a definition (JSON text or
+  /// value): state names are unique across a whole state machine.
+  function stateDefinition(definition, name) {
+    let root = definition;
+    if (typeof root === "string") { try { root = JSON.parse(root); } catch (_) { return null; } }
+    const walk = (machine) => {
+      if (!machine || typeof machine !== "object" || !machine.States) return null;
+      if (Object.prototype.hasOwnProperty.call(machine.States, name)) return machine.States[name];
+      for (const state of Object.values(machine.States)) {
+        for (const inner of [state.Iterator, state.ItemProcessor, ...(state.Branches || [])]) {
+          const found = walk(inner);
+          if (found) return found;
+        }
+      }
+      return null;
+    };
+    return walk(root);
+  }
+
+  /// Whether a retrier's ErrorEquals names `error`: States.ALL names any error, and
+  /// States.TaskFailed any a task raised (so none of the States.* runtime errors).
+  function retrierMatches(retrier, error) {
+    const names = retrier.ErrorEquals || [];
+    if (names.includes(error) || names.includes("States.ALL")) return true;
+    return names.includes("States.TaskFailed") && !String(error).startsWith("States.");
+  }
+
+  /// Milliseconds since the epoch of an event's timestamp (ISO text, epoch seconds or millis).
+  function millisOf(timestamp) {
+    if (typeof timestamp === "number") return timestamp < 1e11 ? timestamp * 1000 : timestamp;
+    return Date.parse(timestamp);
+  }
+
+  /// A failed run of a RUNNING execution that a Retrier will start again: {attempt, of,
+  /// nextInSeconds} ("retrying: attempt 2 of 4, next in 3 s"), else null. `retriers` is the
+  /// state's Retry; the delay is the upper bound when the Retrier adds jitter.
+  function retrying(run, retriers, nowMillis) {
+    const failures = run.failures || [];
+    if (run.status !== "failed" || failures.length === 0 || !Array.isArray(retriers)) return null;
+    const used = retriers.map(() => 0);
+    let last = -1;
+    for (const failure of failures) {
+      last = retriers.findIndex((retrier) => retrierMatches(retrier, failure.error));
+      if (last < 0) return null;
+      used[last] += 1;
+    }
+    const retrier = retriers[last];
+    const maxAttempts = retrier.MaxAttempts ?? 3;
+    if (used[last] > maxAttempts) return null;
+    const interval = retrier.IntervalSeconds ?? 1;
+    const rate = retrier.BackoffRate ?? 2;
+    let delay = interval * Math.pow(rate, used[last] - 1);
+    if (retrier.MaxDelaySeconds !== undefined) delay = Math.min(delay, retrier.MaxDelaySeconds);
+    const failedAt = failures[failures.length - 1].at;
+    const elapsed = Number.isFinite(failedAt) ? (nowMillis - failedAt) / 1000 : 0;
+    return {
+      attempt: failures.length + 1,
+      of: failures.length - used[last] + 1 + maxAttempts,
+      nextInSeconds: Math.max(0, Math.ceil(delay - elapsed)),
+    };
+  }
+
+  const api = { analyse, summarise, takenEdges, details, problemRun, stateDefinition, retrying, PRIORITY };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   else root.SteppeHistory = api;
 })(typeof window !== "undefined" ? window : globalThis);

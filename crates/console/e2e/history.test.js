@@ -138,3 +138,37 @@ test("the edges taken are the ones the execution followed", () => {
   const first = [...History.takenEdges(analysis, "ReserveStock[0]")];
   assert.ok(first.includes("CheckQuantity>Reserved") && !first.includes("CheckQuantity>OutOfStock"));
 });
+
+test("the problem first: the earliest failure with an error, else the last caught state", () => {
+  assert.strictEqual(outcome("order-rejected").summary && History.problemRun(outcome("order-rejected").analysis).name, "RejectEmptyOrder");
+  const caught = History.problemRun(outcome("order-caught").analysis);
+  assert.strictEqual(caught.name, "OutOfStock", "the Fail state inside the Map, not the Map that failed after it");
+  assert.strictEqual(caught.scopeKey, "ReserveStock[1]");
+  assert.strictEqual(History.problemRun(outcome("retries").analysis).name, "Attempt");
+  assert.strictEqual(History.problemRun(outcome("nested-map").analysis), null, "nothing failed");
+});
+
+test("a failed Task that a Retrier will start again is retrying: attempt n of m, next in s", () => {
+  const definition = JSON.stringify({ StartAt: "Outer", States: { Outer: { Type: "Parallel", End: true, Branches: [{ StartAt: "Call", States: {
+    Call: { Type: "Task", Resource: "x", End: true, Retry: [
+      { ErrorEquals: ["Other"], MaxAttempts: 1 },
+      { ErrorEquals: ["States.ALL"], IntervalSeconds: 10, BackoffRate: 3, MaxAttempts: 2 },
+    ] } } }] } } });
+  const retriers = History.stateDefinition(definition, "Call").Retry;
+  assert.strictEqual(retriers.length, 2, "found inside a Parallel's branch");
+  const failedAt = 1700000000000;
+  const run = { status: "failed", failures: [{ error: "Boom", at: failedAt }] };
+  assert.deepStrictEqual(History.retrying(run, retriers, failedAt + 4000), { attempt: 2, of: 3, nextInSeconds: 6 });
+  run.failures.push({ error: "Boom", at: failedAt + 20000 });
+  assert.deepStrictEqual(History.retrying(run, retriers, failedAt + 20000), { attempt: 3, of: 3, nextInSeconds: 30 }, "the back-off grows by BackoffRate");
+  run.failures.push({ error: "Boom", at: failedAt + 60000 });
+  assert.strictEqual(History.retrying(run, retriers, failedAt + 60000), null, "no attempts left: failed");
+  assert.strictEqual(History.retrying({ status: "failed", failures: [{ error: "Boom", at: failedAt }] }, undefined, failedAt), null, "no Retry: failed");
+  const timestamps = History.analyse([
+    { id: 1, previousEventId: 0, type: "ExecutionStarted", timestamp: 1700000000 },
+    { id: 2, previousEventId: 0, type: "TaskStateEntered", timestamp: 1700000000, stateEnteredEventDetails: { name: "Call", input: "{}" } },
+    { id: 3, previousEventId: 2, type: "TaskScheduled", timestamp: 1700000000 },
+    { id: 4, previousEventId: 3, type: "TaskFailed", timestamp: 1700000001.5, taskFailedEventDetails: { error: "Boom" } },
+  ], model);
+  assert.deepStrictEqual(timestamps.runs[0].failures, [{ error: "Boom", at: 1700000001500 }], "failures are kept with their time");
+});

@@ -11,9 +11,11 @@
 //!   every console POST, so that other sites' pages cannot send one.
 //! - `GET /console/api/tasks` (answered by the server, which knows the pending tasks): see
 //!   [`TASKS_PATH`].
+//! - `GET /console/api/express-executions` (answered by the server, which keeps the recent
+//!   Express executions): see [`EXPRESS_PATH`].
 //!
 //! A server mounts the console by sending every request under [`BASE`] to [`handle`],
-//! after answering [`TASKS_PATH`] itself:
+//! after answering [`TASKS_PATH`] and [`EXPRESS_PATH`] itself:
 //!
 //! ```
 //! let page = steppe_console::handle("GET", "/console/", b"").expect("the console answers");
@@ -48,6 +50,17 @@ pub const BASE: &str = "/console/";
 /// oldest first: every activity task not yet completed (whether or not a worker called
 /// `GetActivityTask`) and every `.waitForTaskToken` task still waiting for its token.
 pub const TASKS_PATH: &str = "/console/api/tasks";
+
+/// The recent Express executions endpoint the server answers (GET).
+///
+/// AWS keeps no history of Express executions (its console reads them from CloudWatch Logs);
+/// a steppe node keeps the last ones to end, in memory, and rebuilds their events on request.
+/// Query `stateMachineArn` (optional): `{"executions": [{"executionArn", "stateMachineArn",
+/// "name", "status", "startDate", "stopDate"}], "keptMax"}`, newest first.
+/// Query `executionArn`: `{"execution": {...the same, "input", "output"?, "error"?, "cause"?,
+/// "eventsKept", "eventsDropped"}, "events": [...]}` (GetExecutionHistory's shapes, the first
+/// 1,000), or 404 when the node does not keep it.
+pub const EXPRESS_PATH: &str = "/console/api/express-executions";
 
 /// The diagram endpoint this crate answers (POST).
 pub const GRAPH_PATH: &str = "/console/api/graph";
@@ -272,8 +285,9 @@ mod tests {
     }
 
     #[test]
-    fn the_tasks_endpoint_is_left_to_the_server() {
+    fn the_tasks_and_express_endpoints_are_left_to_the_server() {
         assert_eq!(handle("GET", TASKS_PATH, b""), None);
+        assert_eq!(handle("GET", EXPRESS_PATH, b""), None);
         assert_eq!(handle("GET", "/elsewhere", b""), None);
     }
 }

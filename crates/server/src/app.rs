@@ -28,6 +28,8 @@ pub struct App {
     pub tasks: Arc<crate::tasks::Tasks>,
     /// Running Express executions, for `StopExecution`-free bookkeeping and tests.
     pub express: Arc<crate::express::ExpressExecutions>,
+    /// The Express executions that ended most recently, with their events, for the console.
+    pub express_recent: Arc<crate::express::RecentExpress>,
     /// Where the time comes from.
     pub clock: Arc<dyn Clock + Send + Sync>,
     /// The same clock, when `POST /steppe/clock` may move it forward (`--time-scale`).
@@ -96,6 +98,9 @@ impl App {
             driver,
             tasks,
             express: Arc::default(),
+            express_recent: Arc::new(crate::express::RecentExpress::new(
+                options.limits.express_kept_max,
+            )),
             clock,
             clock_control: options.clock_control.clone(),
             clock_jumps: tokio::sync::watch::Sender::new(0),

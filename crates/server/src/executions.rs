@@ -198,8 +198,9 @@ fn idempotent_start(existing: &ExecutionRow, input: &str) -> ApiResult<Started> 
 fn start_express(app: &App, resolved: &Resolved<'_>) -> ApiResult<Started> {
     let (arn, name) = express_names(app, resolved);
     let now = app.now_millis();
-    let runner = express_runner(app, resolved)?;
-    let execution = express_execution(app, resolved, &arn, &name, now);
+    let seed = app.random_u64();
+    let runner = express_runner(app, resolved, seed)?;
+    let execution = express_execution(app, resolved, &arn, &name, now, seed);
     tokio::spawn(async move {
         let mut execution = execution;
         runner.run(&mut execution, now).await;
@@ -220,7 +221,11 @@ fn express_names(app: &App, resolved: &Resolved<'_>) -> (String, String) {
 }
 
 /// A runner for an Express execution, if fewer than the limit run now.
-fn express_runner(app: &App, resolved: &Resolved<'_>) -> ApiResult<crate::express::Runner> {
+fn express_runner(
+    app: &App,
+    resolved: &Resolved<'_>,
+    seed: u64,
+) -> ApiResult<crate::express::Runner> {
     let admitted = app
         .express
         .admit(app.limits.express_running_max)
@@ -233,6 +238,14 @@ fn express_runner(app: &App, resolved: &Resolved<'_>) -> ApiResult<crate::expres
         test_case: resolved.test_case.map(str::to_string),
         clock_jumps: app.clock_jumps.subscribe(),
         metrics: app.metrics.clone(),
+        recent: app.express_recent.clone(),
+        seed,
+        // Kept only with the execution, for the console.
+        input: if app.express_recent.keeps() {
+            resolved.start.input.clone()
+        } else {
+            String::new()
+        },
     })
 }
 
@@ -242,6 +255,7 @@ fn express_execution(
     arn: &str,
     name: &str,
     now: i64,
+    seed: u64,
 ) -> Execution {
     let info = steppe_engine::ExecutionInfo {
         execution_arn: arn.to_string(),
@@ -253,12 +267,7 @@ fn express_execution(
         start_time_millis: now,
         redrive_count: 0,
     };
-    Execution::new(
-        info,
-        resolved.input.clone(),
-        Config::express(),
-        app.random_u64(),
-    )
+    Execution::new(info, resolved.input.clone(), Config::express(), seed)
 }
 
 /// Runs an Express execution to its end (StartSyncExecution).
@@ -272,8 +281,9 @@ pub async fn start_sync(app: &App, start: &Start) -> ApiResult<Finished> {
     }
     let (arn, name) = express_names(app, &resolved);
     let now = app.now_millis();
-    let runner = express_runner(app, &resolved)?;
-    let mut execution = express_execution(app, &resolved, &arn, &name, now);
+    let seed = app.random_u64();
+    let runner = express_runner(app, &resolved, seed)?;
+    let mut execution = express_execution(app, &resolved, &arn, &name, now, seed);
     runner.run(&mut execution, now).await;
     let (error, cause) = match execution.error {
         Some(error) => (error.error, error.cause),

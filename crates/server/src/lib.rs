@@ -250,6 +250,10 @@ pub struct ServerArgs {
     /// Express executions running in memory at once; past it, starts answer ThrottlingException.
     #[arg(long, default_value_t = limits::EXPRESS_RUNNING_MAX_DEFAULT)]
     pub express_running_max: u64,
+    /// Express executions that ended kept in memory with their events, for the console's list
+    /// (AWS keeps none); 0 keeps none and records no Express history. Since 0.1.
+    #[arg(long, default_value_t = limits::EXPRESS_KEPT_MAX_DEFAULT)]
+    pub express_kept_max: usize,
     /// How long closed Standard executions and their histories are kept before they are
     /// deleted: a whole number and a unit, s, m, h or d (30s, 12h, 90d), or off to keep them
     /// forever. AWS keeps them 90 days.
@@ -319,6 +323,7 @@ impl ServerArgs {
                 header_read_timeout: self.header_read_timeout,
                 body_read_timeout: self.body_read_timeout,
                 express_running_max: self.express_running_max,
+                express_kept_max: self.express_kept_max,
             },
             retention: self.retention.0,
             allowed_hosts: self.allowed_hosts.clone(),

@@ -19,6 +19,9 @@ pub struct Limits {
     /// Express executions running in memory at once; past it, StartExecution and
     /// StartSyncExecution answer `ThrottlingException` (SDKs back off and retry).
     pub express_running_max: u64,
+    /// Express executions that ended kept in memory, with their events, for the console
+    /// (`GET /console/api/express-executions`); 0 keeps none and records no Express history.
+    pub express_kept_max: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +31,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(20),
             body_read_timeout: Duration::from_secs(30),
             express_running_max: EXPRESS_RUNNING_MAX_DEFAULT,
+            express_kept_max: EXPRESS_KEPT_MAX_DEFAULT,
         }
     }
 }
@@ -39,6 +43,21 @@ pub const CONNECTIONS_MAX_DEFAULT: usize = 4_096;
 /// The default of [`Limits::express_running_max`]. An Express execution parked in a Wait takes
 /// about 8 KB, so this bounds them near 400 MB.
 pub const EXPRESS_RUNNING_MAX_DEFAULT: u64 = 50_000;
+
+/// The default of [`Limits::express_kept_max`]: the last 1,000 Express executions to end.
+pub const EXPRESS_KEPT_MAX_DEFAULT: usize = 1_000;
+
+/// The most inputs (start, task results, timers) kept of one Express execution to rebuild its
+/// events from; one that applied more is listed without its events.
+pub const EXPRESS_INPUTS_KEPT_MAX: usize = 1_000;
+
+/// The most history events of one kept Express execution the console is answered (its first
+/// ones; the answer says how many more there were).
+pub const EXPRESS_EVENTS_ANSWERED_MAX: usize = 1_000;
+
+/// The most bytes of inputs, outputs and task results the kept Express executions take in
+/// all; the oldest are dropped first, so a few with large payloads cannot hold the memory.
+pub const EXPRESS_KEPT_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// File descriptors kept free of connections for the database, its journal, the listener
 /// and task processes.

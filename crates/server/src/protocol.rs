@@ -192,18 +192,25 @@ async fn console(
     }
     let path = uri.path();
     let answer = if path == steppe_console::TASKS_PATH {
-        let execution_arn = uri.query().and_then(|query| {
-            query.split('&').find_map(|pair| {
-                let value = pair.strip_prefix("executionArn=")?;
-                Some(percent_decode(value))
-            })
-        });
-        let body = pending_tasks(&app, execution_arn.as_deref()).to_string();
-        Some(steppe_console::Response {
-            status: 200,
-            content_type: "application/json",
-            body: std::borrow::Cow::Owned(body.into_bytes()),
-            cache_control: "no-cache",
+        let execution_arn = query_value(&uri, "executionArn");
+        let body = pending_tasks(&app, execution_arn.as_deref());
+        Some(console_json(200, &body))
+    } else if path == steppe_console::EXPRESS_PATH {
+        Some(match query_value(&uri, "executionArn") {
+            Some(execution_arn) => match replayed(&app, &execution_arn).await {
+                Some(body) => console_json(200, &body),
+                None => console_json(
+                    404,
+                    &serde_json::json!({"message": format!(
+                        "This server keeps no ended Express execution '{execution_arn}' (it keeps the last {} to end, in memory)",
+                        app.limits.express_kept_max
+                    )}),
+                ),
+            },
+            None => {
+                let machine_arn = query_value(&uri, "stateMachineArn");
+                console_json(200, &express_executions(&app, machine_arn.as_deref()))
+            }
         })
     } else if method == axum::http::Method::POST {
         // Drawing is CPU work (bounded by the layout's vertex budget): off the async workers,
@@ -274,6 +281,103 @@ fn pending_tasks(app: &App, execution_arn: Option<&str>) -> Value {
         })
         .collect();
     serde_json::json!({ "tasks": tasks })
+}
+
+/// `{"executions": [...], "keptMax"}` as `steppe_console::EXPRESS_PATH` describes it, newest
+/// first.
+#[cfg(feature = "console")]
+fn express_executions(app: &App, state_machine_arn: Option<&str>) -> Value {
+    let kept_max = app.limits.express_kept_max;
+    let executions: Vec<Value> = app
+        .express_recent
+        .list(state_machine_arn, kept_max)
+        .iter()
+        .map(|ended| express_summary(ended))
+        .collect();
+    serde_json::json!({ "executions": executions, "keptMax": kept_max })
+}
+
+/// [`express_execution`], whose replay is CPU work (up to `EXPRESS_INPUTS_KEPT_MAX` inputs):
+/// off the async workers, one at a time with the other heavy requests.
+#[cfg(feature = "console")]
+async fn replayed(app: &Arc<App>, execution_arn: &str) -> Option<Value> {
+    let _permit = app.compute.acquire().await;
+    let (app, execution_arn) = (app.clone(), execution_arn.to_string());
+    tokio::task::spawn_blocking(move || express_execution(&app, &execution_arn))
+        .await
+        .unwrap_or_else(|error| {
+            eprintln!("steppe: replaying an Express execution failed: {error}");
+            None
+        })
+}
+
+/// `{"execution": {...}, "events": [...]}` for one kept Express execution: DescribeExecution's
+/// and GetExecutionHistory's shapes.
+#[cfg(feature = "console")]
+fn express_execution(app: &App, execution_arn: &str) -> Option<Value> {
+    let ended = app.express_recent.find(execution_arn)?;
+    let mut execution = express_summary(&ended);
+    execution["input"] = serde_json::json!(ended.input);
+    if let Some(output) = &ended.output {
+        execution["output"] = serde_json::json!(output);
+    }
+    if let Some(error) = &ended.error {
+        if let Some(name) = &error.error {
+            execution["error"] = serde_json::json!(name);
+        }
+        if let Some(cause) = &error.cause {
+            execution["cause"] = serde_json::json!(cause);
+        }
+    }
+    // Rebuilt by replaying its inputs: the runner recorded no history.
+    let (events, dropped) = match &ended.replay {
+        Some(replay) => replay.events(&ended.input),
+        None => (Vec::new(), 0),
+    };
+    execution["eventsDropped"] = serde_json::json!(dropped);
+    execution["eventsKept"] = serde_json::json!(ended.replay.is_some());
+    let events: Vec<Value> = events
+        .iter()
+        .map(|event| {
+            let mut event = event.to_json();
+            if let Some(millis) = event.get("timestamp").and_then(Value::as_i64) {
+                event["timestamp"] = crate::wire::timestamp(millis);
+            }
+            event
+        })
+        .collect();
+    Some(serde_json::json!({ "execution": execution, "events": events }))
+}
+
+#[cfg(feature = "console")]
+fn express_summary(ended: &crate::express::Ended) -> Value {
+    serde_json::json!({
+        "executionArn": ended.execution_arn,
+        "stateMachineArn": ended.state_machine_arn,
+        "name": ended.name,
+        "status": ended.status.as_str(),
+        "startDate": crate::wire::timestamp(ended.start_millis),
+        "stopDate": crate::wire::timestamp(ended.stop_millis),
+    })
+}
+
+#[cfg(feature = "console")]
+fn console_json(status: u16, body: &Value) -> steppe_console::Response {
+    steppe_console::Response {
+        status,
+        content_type: "application/json",
+        body: std::borrow::Cow::Owned(body.to_string().into_bytes()),
+        cache_control: "no-cache",
+    }
+}
+
+/// The decoded value of `key` in the request's query, if any.
+#[cfg(feature = "console")]
+fn query_value(uri: &axum::http::Uri, key: &str) -> Option<String> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name == key).then(|| percent_decode(value))
+    })
 }
 
 /// Decodes `%XX` escapes and `+` in a query value.

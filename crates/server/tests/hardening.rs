@@ -24,19 +24,6 @@ async fn server_with(limits: Limits) -> steppe_server::Server {
     .expect("the server starts")
 }
 
-async fn create_express(client: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
-    client
-        .create_state_machine()
-        .name(name)
-        .definition(definition)
-        .role_arn(ROLE)
-        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
-        .send()
-        .await
-        .expect("created")
-        .state_machine_arn
-}
-
 /// The tests that load the machine (spinning loops, floods, huge requests) run one at a time,
 /// so that each one's latency probe measures its own server, not the others' load.
 static HEAVY: std::sync::LazyLock<tokio::sync::Mutex<()>> =

@@ -270,6 +270,29 @@ async fn express_executions_run_mocks_and_real_integrations() {
         output(both.output.as_deref()),
         json!([{"branch": "a"}, {"branch": "b"}])
     );
+
+    // The console rebuilds its events by replaying the inputs it applied, the two results in
+    // the order they arrived (issue 17): the same end, with both calls.
+    let path = format!(
+        "/console/api/express-executions?executionArn={}",
+        both.execution_arn.replace(':', "%3A")
+    );
+    let shown = console_get(server.local_addr(), &path).await;
+    let events = shown["events"].as_array().expect("events");
+    let last = events.last().expect("an event");
+    assert_eq!(last["type"], json!("ExecutionSucceeded"));
+    let details = &last["executionSucceededEventDetails"];
+    assert_eq!(
+        output(details["output"].as_str()),
+        json!([{"branch": "a"}, {"branch": "b"}])
+    );
+    let calls = events
+        .iter()
+        .filter(|event| {
+            event["type"] == "TaskSucceeded" || event["type"] == "LambdaFunctionSucceeded"
+        })
+        .count();
+    assert_eq!(calls, 2, "{events:?}");
     server.shutdown().await;
 }
 

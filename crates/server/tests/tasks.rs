@@ -6,7 +6,8 @@ mod common;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::ExecutionStatus;
 use common::{
-    client, create, create_activity, event_types, history, memory_server, start, wait_for_end,
+    client, console_get, create, create_activity, event_types, history, memory_server, start,
+    wait_for_end,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -237,18 +238,6 @@ async fn send_task_failure_is_caught_by_catch() {
 }
 
 /// GETs a console path and returns the JSON body.
-async fn console_get(address: std::net::SocketAddr, path: &str) -> Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response).to_string();
-    let body_start = text.find("\r\n\r\n").unwrap() + 4;
-    serde_json::from_str(&text[body_start..]).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_waits_for_its_token_and_the_console_lists_it() {
     let server = memory_server().await;

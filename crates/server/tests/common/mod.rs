@@ -225,3 +225,30 @@ async fn wait_until(
     }
     panic!("{arn} did not reach the awaited status");
 }
+
+/// Creates an Express state machine; returns its ARN.
+pub async fn create_express(client: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
+    client
+        .create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(ROLE)
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .send()
+        .await
+        .expect("created")
+        .state_machine_arn
+}
+
+/// GETs a console endpoint (`/console/api/...`); returns the JSON body.
+pub async fn console_get(address: SocketAddr, path: &str) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let body_start = text.find("\r\n\r\n").unwrap() + 4;
+    serde_json::from_str(&text[body_start..]).unwrap()
+}
