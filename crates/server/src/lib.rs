@@ -45,6 +45,7 @@ mod serve;
 mod tasks;
 mod test_state;
 mod timers;
+mod tls;
 mod wire;
 
 use std::net::SocketAddr;
@@ -139,6 +140,8 @@ pub struct Options {
     /// The keys API requests must be signed with (`--credentials`); `None` accepts any
     /// signature, or none.
     pub credentials: Option<auth::Credentials>,
+    /// A PEM certificate chain and private key to serve HTTPS with (`--tls-cert`, `--tls-key`).
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// The clock again, when it can be moved forward through `POST /steppe/clock`
     /// (`--time-scale`); `clock` must then be this same clock.
     pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
@@ -172,6 +175,7 @@ impl Default for Options {
             http_deny: Vec::new(),
             clock_control: None,
             credentials: None,
+            tls: None,
             metrics: true,
         }
     }
@@ -276,6 +280,12 @@ pub struct ServerArgs {
     /// and optionally aws_account_id): every API request must be SigV4-signed by one of its keys.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Run time N times faster (Waits, retry back-offs, timeouts and history timestamps alike),
     /// and let `POST /steppe/clock {"advanceSeconds": S}` move it forward: for tests.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -330,6 +340,7 @@ impl ServerArgs {
             http_allow: self.http_allow.clone(),
             http_deny: self.http_deny.clone(),
             credentials,
+            tls: self.tls_cert.clone().zip(self.tls_key.clone()),
             metrics: self.metrics,
             ..self.clock_options()
         })
@@ -404,6 +415,9 @@ pub enum Error {
     /// A `--service-endpoint` is malformed (not a `source` either, for the same reason).
     #[error("--service-endpoint {0}")]
     ServiceEndpoint(steppe_tasks::services::BadEndpoint),
+    /// The `--tls-cert` or `--tls-key` file cannot be used.
+    #[error("{0}")]
+    Tls(String),
     /// The `--credentials` file cannot be used.
     #[error("--credentials {0}")]
     Credentials(String),
@@ -483,6 +497,10 @@ impl Server {
 /// Opens the store, recovers running executions and starts serving. Must run in a tokio
 /// runtime.
 pub async fn start(options: Options) -> Result<Server, Error> {
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(Error::Tls)?),
+        None => None,
+    };
     let owned_store = match &options.storage {
         Storage::Sqlite { data_dir, fsync } => Some(OwnedStore::Sqlite(Arc::new(
             SqliteStore::open(&SqliteOptions {
@@ -612,7 +630,15 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         );
     }
     let serving = tokio::spawn(async move {
-        serve::serve(listener, router, &options.limits, connections_max, stopped).await;
+        serve::serve(
+            listener,
+            router,
+            &options.limits,
+            connections_max,
+            tls,
+            stopped,
+        )
+        .await;
     });
     Ok(Server {
         address,
@@ -690,12 +716,13 @@ pub fn run(options: Options) -> Result<(), Error> {
             );
         }
         let metrics = options.metrics;
+        let scheme = if options.tls.is_some() { "https" } else { "http" };
         let server = start(options).await?;
         let address = server.local_addr();
         tracing::info!(
-            api = %format_args!("http://{address}/"),
-            console = %format_args!("http://{address}/console/"),
-            metrics = %if metrics { format!("http://{address}/metrics") } else { "off".to_string() },
+            api = %format_args!("{scheme}://{address}/"),
+            console = %format_args!("{scheme}://{address}/console/"),
+            metrics = %if metrics { format!("{scheme}://{address}/metrics") } else { "off".to_string() },
             storage,
             recovered = server.recovered,
             "listening"
