@@ -2,7 +2,8 @@
 //! thread with group commit. It implements [`steppe_store::Store`] and passes the store's
 //! shared suite (`tests/suite.rs`).
 //!
-//! Every submitted group of writes goes to the writer thread through a channel. The writer
+//! Every submitted group of writes goes to the writer thread through a channel of at most
+//! [`SUBMIT_QUEUE_MAX`] groups (past it, `submit` waits for room: backpressure). The writer
 //! takes whatever is queued (up to [`GROUP_MAX`] groups), applies them in one transaction
 //! (redone with a savepoint per group if one fails, so it is rolled back alone), commits once, and only then calls
 //! every group's `done`. With `synchronous = FULL` the commit fsyncs the WAL, so one fsync
@@ -41,6 +42,14 @@ pub use schema::SCHEMA_VERSION;
 
 /// The most groups one transaction commits.
 const GROUP_MAX: usize = 4096;
+/// The most groups waiting for the writer; past it, `submit` waits for room (a `submit` made
+/// by a `done` callback, on the writer thread itself, fails instead of waiting for itself).
+pub const SUBMIT_QUEUE_MAX: usize = 8192;
+
+thread_local! {
+    /// Whether this thread is the writer (its callbacks must not wait for its queue).
+    static ON_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 /// How many read connections to keep.
 const READERS: usize = 2;
 /// The database file in the data directory.
@@ -132,7 +141,7 @@ pub struct SqliteOptions {
 
 /// See the module documentation.
 pub struct SqliteStore {
-    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    sender: Mutex<Option<mpsc::SyncSender<Job>>>,
     /// `None` once closed.
     readers: Vec<Mutex<Option<Connection>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -195,7 +204,7 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| open_connection(&path, options.fsync).map(|c| Mutex::new(Some(c))))
             .collect::<Result<Vec<_>, Fault>>()?;
-        let (sender, receiver) = mpsc::channel();
+        let (sender, receiver) = mpsc::sync_channel(SUBMIT_QUEUE_MAX);
         let handle = std::thread::Builder::new()
             .name("steppe-store-writer".into())
             .spawn(move || write_loop(writer, receiver))
@@ -379,6 +388,7 @@ pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Fa
 }
 
 fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
+    ON_WRITER.with(|on_writer| on_writer.set(true));
     let mut next: Option<Job> = None;
     loop {
         let job = match next.take() {
@@ -778,15 +788,30 @@ fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, F
 impl Store for SqliteStore {
     fn submit(&self, writes: Vec<Write>, done: Done) {
         let sender = lock(&self.sender).clone();
-        match sender {
-            Some(sender) => {
-                if let Err(mpsc::SendError(Job::Group((_, done)))) =
-                    sender.send(Job::Group((writes, done)))
-                {
-                    done(Err(Error::Closed));
-                }
+        let Some(sender) = sender else {
+            return done(Err(Error::Closed));
+        };
+        let job = Job::Group((writes, done));
+        let refused = if ON_WRITER.with(std::cell::Cell::get) {
+            match sender.try_send(job) {
+                Ok(()) => return,
+                Err(mpsc::TrySendError::Full(job)) => (job, true),
+                Err(mpsc::TrySendError::Disconnected(job)) => (job, false),
             }
-            None => done(Err(Error::Closed)),
+        } else {
+            match sender.send(job) {
+                Ok(()) => return,
+                Err(mpsc::SendError(job)) => (job, false),
+            }
+        };
+        if let (Job::Group((_, done)), full) = refused {
+            done(Err(if full {
+                Error::Database(format!(
+                    "the SQLite store's queue is full ({SUBMIT_QUEUE_MAX} groups)"
+                ))
+            } else {
+                Error::Closed
+            }));
         }
     }
 
