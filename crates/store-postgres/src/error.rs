@@ -14,7 +14,12 @@ pub(crate) const OUT_OF_ORDER: &str = "ST001";
 /// a server shutting down) a database error that may pass.
 pub(crate) fn statement_error(error: &tokio_postgres::Error) -> Error {
     let Some(db) = error.as_db_error() else {
-        return Error::Database(format!("PostgreSQL: {error}"));
+        // tokio-postgres's message ("error connecting to server") leaves the reason (refused,
+        // unknown host, timed out) to its source.
+        return Error::Database(match std::error::Error::source(error) {
+            Some(source) => format!("PostgreSQL: {error}: {source}"),
+            None => format!("PostgreSQL: {error}"),
+        });
     };
     let code = db.code();
     if code.code() == OUT_OF_ORDER {
