@@ -534,7 +534,7 @@
       <div class="row">
         <div class="grow">
           <div class="toolbar legend">
-            <span style="--c:#2e9b57">succeeded</span><span style="--c:#c93c3c">failed</span><span style="--c:#d9822b">caught</span>
+            <span style="--c:#2e9b57">succeeded</span><span style="--c:#c93c3c">failed</span><span style="--c:#c93c3c" class="dashed">aborted</span><span style="--c:#d9822b">caught</span>
             <span style="--c:#c9a412">retried</span><span style="--c:#8a6fd8">retrying</span><span style="--c:#2f7fd8">running</span><span style="--c:#c3cad3">not reached</span>
             <span id="scope-label" class="muted"></span>
           </div>

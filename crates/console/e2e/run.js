@@ -217,6 +217,9 @@ async function scenarioWholeMachine(page, base, arns, context, viewport) {
   check((await page.textContent("#panel-error")) === "Chain.Broken", "its error is shown");
   check((await page.textContent("#panel-cause")) === "the last link of the chain failed", "its cause is shown");
   check(!(await statesOutOfView(page)).includes("Boom"), "the failing state is in view");
+  const legend = await page.textContent(".legend");
+  const colours = ["succeeded", "failed", "aborted", "caught", "retried", "retrying", "running", "not reached"];
+  check(colours.every((name) => legend.includes(name)), `the legend names every state colour (${legend.replace(/\s+/g, " ").trim()})`);
   await shot(page, "10-failed-execution");
 
   console.log("scenario: a caught failure opens on the state that failed inside the Map");
