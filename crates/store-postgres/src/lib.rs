@@ -53,19 +53,18 @@ mod schema;
 pub mod testing;
 mod write;
 
-use std::cell::Cell;
 use std::future::Future;
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+use steppe_store::writer;
 use steppe_store::*;
 
 pub use schema::SCHEMA_VERSION;
 
 /// The most groups one transaction commits.
 pub const GROUP_MAX: usize = 1024;
-/// The most groups waiting for the writer; past it, `submit` waits for room (backpressure).
-pub const SUBMIT_QUEUE_MAX: usize = 8192;
+pub use steppe_store::writer::SUBMIT_QUEUE_MAX;
 /// The most read connections at once.
 pub const READERS_MAX: usize = 4;
 /// The store's runtime threads (they only move bytes between sockets and queues).
@@ -87,12 +86,6 @@ pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 const EXCLUSIVE_LOCK_CLASS: i32 = 0x5354_5050;
 /// The longest schema name PostgreSQL keeps (NAMEDATALEN - 1).
 const SCHEMA_NAME_BYTES_MAX: usize = 63;
-
-thread_local! {
-    /// Whether this thread is the writer (a `done` callback that submits must not wait for
-    /// room in the queue the writer alone empties).
-    static ON_WRITER: Cell<bool> = const { Cell::new(false) };
-}
 
 /// How to open a [`PostgresStore`].
 #[derive(Clone)]
@@ -130,27 +123,13 @@ impl PostgresOptions {
     }
 }
 
-/// A submitted group of writes and its callback.
-type Group = (Vec<Write>, Done);
-
-/// What the writer thread does next.
-enum Job {
-    /// Commit a group (with whatever else is queued).
-    Group(Group),
-    /// Delete closed executions in a transaction of their own.
-    DeleteClosed {
-        cutoff_millis: i64,
-        limit: usize,
-        reply: mpsc::SyncSender<Result<Vec<u64>, Error>>,
-    },
-}
-
 /// See the crate documentation.
 pub struct PostgresStore {
     /// `None` once closed.
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
-    sender: Mutex<Option<mpsc::SyncSender<Job>>>,
+    /// Where submitted groups wait for the writer thread.
+    queue: writer::Queue,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: deadpool_postgres::Pool,
     writer_pool: deadpool_postgres::Pool,
@@ -198,12 +177,18 @@ impl PostgresStore {
                 return Err(error);
             }
         };
-        let (sender, receiver) = mpsc::sync_channel(SUBMIT_QUEUE_MAX);
+        let (queue, receiver) = writer::queue("PostgreSQL");
         let spawned = std::thread::Builder::new()
             .name("steppe-postgres-writer".into())
             .spawn({
                 let (handle, pool) = (handle.clone(), writer_pool.clone());
-                move || write::write_loop(handle, pool, receiver)
+                move || {
+                    let mut backend = write::Writer {
+                        runtime: handle,
+                        pool,
+                    };
+                    writer::run(receiver, GROUP_MAX, &mut backend)
+                }
             });
         let writer = match spawned {
             Ok(writer) => writer,
@@ -218,7 +203,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             runtime: Mutex::new(Some(runtime)),
             handle,
-            sender: Mutex::new(Some(sender)),
+            queue,
             writer: Mutex::new(Some(writer)),
             readers,
             writer_pool,
@@ -231,7 +216,7 @@ impl PostgresStore {
     /// Stops accepting writes, commits what is queued, waits for the writer to end, releases
     /// the exclusive lock and closes every connection.
     pub fn close(&self) {
-        drop(lock(&self.sender).take());
+        self.queue.close();
         if let Some(writer) = lock(&self.writer).take() {
             let _ = writer.join();
         }
@@ -467,32 +452,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Store for PostgresStore {
     fn submit(&self, writes: Vec<Write>, done: Done) {
-        let sender = lock(&self.sender).clone();
-        let Some(sender) = sender else {
-            return done(Err(Error::Closed));
-        };
-        let job = Job::Group((writes, done));
-        let refused = if ON_WRITER.with(Cell::get) {
-            match sender.try_send(job) {
-                Ok(()) => return,
-                Err(mpsc::TrySendError::Full(job)) => (job, true),
-                Err(mpsc::TrySendError::Disconnected(job)) => (job, false),
-            }
-        } else {
-            match sender.send(job) {
-                Ok(()) => return,
-                Err(mpsc::SendError(job)) => (job, false),
-            }
-        };
-        if let (Job::Group((_, done)), full) = refused {
-            done(Err(if full {
-                Error::Database(format!(
-                    "the PostgreSQL store's queue is full ({SUBMIT_QUEUE_MAX} groups)"
-                ))
-            } else {
-                Error::Closed
-            }));
-        }
+        self.queue.submit(writes, done);
     }
 
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
@@ -559,16 +519,7 @@ impl Store for PostgresStore {
     }
 
     fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
-        let sender = lock(&self.sender).clone().ok_or(Error::Closed)?;
-        let (reply, answer) = mpsc::sync_channel(1);
-        sender
-            .send(Job::DeleteClosed {
-                cutoff_millis,
-                limit,
-                reply,
-            })
-            .map_err(|_| Error::Closed)?;
-        answer.recv().unwrap_or(Err(Error::Closed))
+        self.queue.delete_closed(cutoff_millis, limit)
     }
 }
 

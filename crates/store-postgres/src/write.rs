@@ -11,11 +11,10 @@
 //! back: exactly store-sqlite's semantics.
 
 use crate::error::{column, statement_error};
-use crate::{Group, Job, GROUP_MAX};
 use futures_util::future::{maybe_done, MaybeDone};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::mpsc;
+use steppe_store::writer::{self, Group};
 use steppe_store::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
@@ -119,50 +118,20 @@ impl Statements {
     }
 }
 
-/// Runs the writer: commits queued groups (and retention's deletions, between them) until
-/// every sender is gone.
-pub(crate) fn write_loop(
-    runtime: tokio::runtime::Handle,
-    pool: deadpool_postgres::Pool,
-    receiver: mpsc::Receiver<Job>,
-) {
-    crate::ON_WRITER.with(|on_writer| on_writer.set(true));
-    let mut next: Option<Job> = None;
-    loop {
-        let job = match next.take() {
-            Some(job) => job,
-            None => match receiver.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-        };
-        match job {
-            Job::DeleteClosed {
-                cutoff_millis,
-                limit,
-                reply,
-            } => {
-                let deleted = runtime.block_on(delete_closed(&pool, cutoff_millis, limit));
-                let _ = reply.send(deleted);
-            }
-            Job::Group(first) => {
-                let mut groups = vec![first];
-                while groups.len() < GROUP_MAX {
-                    match receiver.try_recv() {
-                        Ok(Job::Group(group)) => groups.push(group),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let results = runtime.block_on(commit_groups(&pool, &groups));
-                for ((_, done), result) in groups.into_iter().zip(results) {
-                    done(result);
-                }
-            }
-        }
+/// The writer thread's connections: what [`writer::run`] commits through.
+pub(crate) struct Writer {
+    pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) pool: deadpool_postgres::Pool,
+}
+
+impl writer::Commit for Writer {
+    fn commit(&mut self, groups: &[Group]) -> Vec<Result<(), Error>> {
+        self.runtime.block_on(commit_groups(&self.pool, groups))
+    }
+
+    fn delete_closed(&mut self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
+        self.runtime
+            .block_on(delete_closed(&self.pool, cutoff_millis, limit))
     }
 }
 

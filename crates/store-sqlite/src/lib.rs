@@ -2,8 +2,8 @@
 //! thread with group commit. It implements [`steppe_store::Store`] and passes the store's
 //! shared suite (`tests/suite.rs`).
 //!
-//! Every submitted group of writes goes to the writer thread through a channel of at most
-//! [`SUBMIT_QUEUE_MAX`] groups (past it, `submit` waits for room: backpressure). The writer
+//! Every submitted group of writes goes to the writer thread through the store crate's
+//! `writer` queue (at most [`SUBMIT_QUEUE_MAX`] groups; past it, `submit` waits for room). The writer
 //! takes whatever is queued (up to [`GROUP_MAX`] groups), applies them in one transaction
 //! (redone with a savepoint per group if one fails, so it is rolled back alone), commits once, and only then calls
 //! every group's `done`. With `synchronous = FULL` the commit fsyncs the WAL, so one fsync
@@ -34,22 +34,15 @@ use std::fs::File;
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
+use steppe_store::writer::{self, Group};
 use steppe_store::*;
 
 pub use schema::SCHEMA_VERSION;
+pub use steppe_store::writer::SUBMIT_QUEUE_MAX;
 
 /// The most groups one transaction commits.
 const GROUP_MAX: usize = 4096;
-/// The most groups waiting for the writer; past it, `submit` waits for room (a `submit` made
-/// by a `done` callback, on the writer thread itself, fails instead of waiting for itself).
-pub const SUBMIT_QUEUE_MAX: usize = 8192;
-
-thread_local! {
-    /// Whether this thread is the writer (its callbacks must not wait for its queue).
-    static ON_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
 /// How many read connections to keep.
 const READERS: usize = 2;
 /// The database file in the data directory.
@@ -115,21 +108,6 @@ pub(crate) fn sql_error(error: rusqlite::Error) -> Error {
     }
 }
 
-/// A submitted group of writes and its callback.
-type Group = (Vec<Write>, Done);
-
-/// What the writer thread does next.
-enum Job {
-    /// Commit a group (with whatever else is queued).
-    Group(Group),
-    /// Delete closed executions in a transaction of their own.
-    DeleteClosed {
-        cutoff_millis: i64,
-        limit: usize,
-        reply: mpsc::Sender<Result<Vec<u64>, Error>>,
-    },
-}
-
 /// How to open a [`SqliteStore`].
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
@@ -141,7 +119,8 @@ pub struct SqliteOptions {
 
 /// See the module documentation.
 pub struct SqliteStore {
-    sender: Mutex<Option<mpsc::SyncSender<Job>>>,
+    /// Where submitted groups wait for the writer thread.
+    queue: writer::Queue,
     /// `None` once closed.
     readers: Vec<Mutex<Option<Connection>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -204,13 +183,13 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| open_connection(&path, options.fsync).map(|c| Mutex::new(Some(c))))
             .collect::<Result<Vec<_>, Fault>>()?;
-        let (sender, receiver) = mpsc::sync_channel(SUBMIT_QUEUE_MAX);
+        let (queue, receiver) = writer::queue("SQLite");
         let handle = std::thread::Builder::new()
             .name("steppe-store-writer".into())
-            .spawn(move || write_loop(writer, receiver))
+            .spawn(move || writer::run(receiver, GROUP_MAX, &mut Writer(writer)))
             .map_err(|e| Error::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
-            sender: Mutex::new(Some(sender)),
+            queue,
             readers,
             writer: Mutex::new(Some(handle)),
             lock_file: Mutex::new(Some(lock_file)),
@@ -221,7 +200,7 @@ impl SqliteStore {
     /// Stops accepting writes, commits what is queued, waits for the writer to end, closes
     /// the database and releases the data directory.
     pub fn close(&self) {
-        drop(lock(&self.sender).take());
+        self.queue.close();
         if let Some(handle) = lock(&self.writer).take() {
             let _ = handle.join();
         }
@@ -387,44 +366,16 @@ pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Fa
     Ok(connection)
 }
 
-fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
-    ON_WRITER.with(|on_writer| on_writer.set(true));
-    let mut next: Option<Job> = None;
-    loop {
-        let job = match next.take() {
-            Some(job) => job,
-            None => match receiver.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-        };
-        match job {
-            Job::DeleteClosed {
-                cutoff_millis,
-                limit,
-                reply,
-            } => {
-                let deleted = delete_closed(&mut connection, cutoff_millis, limit);
-                let _ = reply.send(deleted.map_err(Error::from));
-            }
-            Job::Group(first) => {
-                let mut groups = vec![first];
-                while groups.len() < GROUP_MAX {
-                    match receiver.try_recv() {
-                        Ok(Job::Group(group)) => groups.push(group),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                let results = commit_groups(&mut connection, &groups);
-                for ((_, done), result) in groups.into_iter().zip(results) {
-                    done(result);
-                }
-            }
-        }
+/// The writer thread's connection: what [`writer::run`] commits through.
+struct Writer(Connection);
+
+impl writer::Commit for Writer {
+    fn commit(&mut self, groups: &[Group]) -> Vec<Result<(), Error>> {
+        commit_groups(&mut self.0, groups)
+    }
+
+    fn delete_closed(&mut self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
+        delete_closed(&mut self.0, cutoff_millis, limit).map_err(Error::from)
     }
 }
 
@@ -787,32 +738,7 @@ fn with_fixed((mut row, body): (ExecutionRow, String)) -> Result<ExecutionRow, F
 
 impl Store for SqliteStore {
     fn submit(&self, writes: Vec<Write>, done: Done) {
-        let sender = lock(&self.sender).clone();
-        let Some(sender) = sender else {
-            return done(Err(Error::Closed));
-        };
-        let job = Job::Group((writes, done));
-        let refused = if ON_WRITER.with(std::cell::Cell::get) {
-            match sender.try_send(job) {
-                Ok(()) => return,
-                Err(mpsc::TrySendError::Full(job)) => (job, true),
-                Err(mpsc::TrySendError::Disconnected(job)) => (job, false),
-            }
-        } else {
-            match sender.send(job) {
-                Ok(()) => return,
-                Err(mpsc::SendError(job)) => (job, false),
-            }
-        };
-        if let (Job::Group((_, done)), full) = refused {
-            done(Err(if full {
-                Error::Database(format!(
-                    "the SQLite store's queue is full ({SUBMIT_QUEUE_MAX} groups)"
-                ))
-            } else {
-                Error::Closed
-            }));
-        }
+        self.queue.submit(writes, done);
     }
 
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
@@ -1057,16 +983,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
-        let sender = lock(&self.sender).clone().ok_or(Error::Closed)?;
-        let (reply, answer) = mpsc::channel();
-        sender
-            .send(Job::DeleteClosed {
-                cutoff_millis,
-                limit,
-                reply,
-            })
-            .map_err(|_| Error::Closed)?;
-        answer.recv().unwrap_or(Err(Error::Closed))
+        self.queue.delete_closed(cutoff_millis, limit)
     }
 }
 

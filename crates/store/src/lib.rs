@@ -39,6 +39,7 @@ mod memory;
 mod record;
 #[cfg(any(test, feature = "suite"))]
 pub mod suite;
+pub mod writer;
 
 pub use memory::MemoryStore;
 pub use record::{
