@@ -8,19 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use steppe_runtime::{AdjustableClock, Clock, SystemClock};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn clock_request(address: SocketAddr, method: &str, body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!(
-        "{method} /steppe/clock HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer).to_string();
-    (answer[9..12].parse().unwrap(), answer)
+    http(
+        address,
+        &format!("{method} /steppe/clock HTTP/1.1\r\nHost: localhost"),
+        body,
+    )
+    .await
 }
 
 const HOUR_WAIT: &str = r#"{"StartAt": "Nap", "States": {

@@ -84,11 +84,10 @@ async fn the_consoles_signer_is_accepted_and_unsigned_console_requests_are_refus
 }
 
 async fn raw_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    (answer[9..12].parse().unwrap(), answer)
+    common::http(
+        address,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost"),
+        "",
+    )
+    .await
 }

@@ -3,22 +3,8 @@
 
 mod common;
 
+use common::http as send;
 use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Sends one raw HTTP/1.1 request and returns the status code and the whole answer.
-async fn send(address: SocketAddr, head: &str, body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!(
-        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer).to_string();
-    (answer[9..12].parse().unwrap(), answer)
-}
 
 /// ListStateMachines as an SDK sends it, with `host` in the Host header.
 async fn list_machines(address: SocketAddr, host: &str) -> (u16, String) {

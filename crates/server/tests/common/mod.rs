@@ -99,6 +99,23 @@ pub fn machine_arn(name: &str) -> String {
     format!("{PREFIX}:stateMachine:{name}")
 }
 
+/// Sends one raw HTTP/1.1 request: `head` is the request line and headers (without the
+/// final line break); the body, its `Content-Length` and `Connection: close` are added.
+/// Returns the status code and the whole answer.
+pub async fn http(address: SocketAddr, head: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    (answer[9..12].parse().unwrap(), answer)
+}
+
 /// Sends one raw request (for protocol-level cases an SDK cannot produce) and returns the
 /// status and the JSON body.
 pub async fn raw(
