@@ -27,13 +27,12 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<Acceptor, String> {
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|error| format!("--tls-key {}: {error}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| error.to_string())?
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|error| format!("--tls-cert/--tls-key: {error}"))?;
-    let mut config = config;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
