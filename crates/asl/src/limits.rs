@@ -30,6 +30,12 @@ pub const PATH_SELECTION_BYTES_MAX: usize = PAYLOAD_BYTES_MAX;
 /// size; an output holds at most 131,072 items (256 KiB), so a million leaves room for
 /// intermediates while `[1..10000000]` fails at once instead of allocating a gigabyte.
 pub const JSONATA_SEQUENCE_ITEMS_MAX: usize = 1_000_000;
+/// Maximum memory one JSONata evaluation may hold at once, in bytes: what its thread allocates
+/// less what it frees (`steppe-budget`), from its bindings to its converted result. Ours: AWS
+/// documents a memory limit without its size; a sequence at `JSONATA_SEQUENCE_ITEMS_MAX` takes
+/// about 60 MiB with its copies, while nested literal arrays of ranges, which no sequence
+/// limit sees, reached gigabytes within the one-second time bound before this one.
+pub const JSONATA_BYTES_MAX: usize = 256 << 20;
 /// Maximum number of items `States.ArrayRange` may produce.
 pub const ARRAY_RANGE_ITEMS_MAX: usize = 1000;
 /// Maximum size of the arguments of one intrinsic function call, and of its result, in bytes

@@ -106,3 +106,54 @@ async fn a_poison_input_met_again_on_recovery_fails_its_state() {
     assert_still_answering(&client, "healthy-after-restart").await;
     server.shutdown().await;
 }
+
+/// Issue 12: a JSONata expression of nested literal arrays of ranges (each within the sequence
+/// limit) built gigabytes within its one-second time bound. Its evaluation now stops at its
+/// memory budget (`JSONATA_BYTES_MAX`): the state fails with States.QueryEvaluationError, the
+/// process never held the gigabytes, and the server keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jsonata_expression_past_its_memory_budget_fails_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = sqlite_server(dir.path()).await;
+    let client = client(server.local_addr());
+    // 40 ranges of a million numbers: about 2.4 GB of values unbounded.
+    let ranges = vec!["[1..999999]"; 40].join(",");
+    let definition = json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Greedy",
+        "States": {"Greedy": {"Type": "Pass", "Output": format!("{{% $count([{ranges}]) %}}"), "End": true}}
+    })
+    .to_string();
+    let machine = create(&client, "greedy", &definition).await;
+    let arn = start(&client, &machine, "{}").await;
+    let described = wait_for_end(&client, &arn).await;
+    assert_eq!(described.status, ExecutionStatus::Failed);
+    assert_eq!(
+        described.error.as_deref(),
+        Some("States.QueryEvaluationError")
+    );
+    let cause = described.cause.as_deref().unwrap_or_default();
+    assert!(
+        cause.contains("U1004: Evaluation used more than 256 MiB of memory"),
+        "{cause}"
+    );
+    let peak = peak_rss_bytes();
+    assert!(
+        peak < 1 << 30,
+        "the process held {} MiB at its peak",
+        peak >> 20
+    );
+    assert_still_answering(&client, "healthy-after-greedy").await;
+    server.shutdown().await;
+}
+
+/// The most memory this test process (server included) has held: `VmHWM`.
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status");
+    kib * 1024
+}

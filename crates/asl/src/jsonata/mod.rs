@@ -12,11 +12,11 @@
 mod functions;
 mod value;
 
-use crate::limits::JSONATA_SEQUENCE_ITEMS_MAX;
+use crate::limits::{JSONATA_BYTES_MAX, JSONATA_SEQUENCE_ITEMS_MAX};
 use crate::timestamp;
 use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{
-    error_code_prefix, Context, Evaluator, EvaluatorError, EvaluatorOptions,
+    error_code_prefix, CancelToken, Context, Evaluator, EvaluatorError, EvaluatorOptions,
 };
 use jsonata_core::parser::ParserError;
 use jsonata_core::value::JValue;
@@ -106,33 +106,35 @@ impl Expression {
     /// Evaluates the expression. `Ok(None)` means it returned nothing (undefined).
     /// Step Functions gives expressions no input document: state data comes from `$states`.
     /// No sequence may pass [`JSONATA_SEQUENCE_ITEMS_MAX`] items (D2015), so that
-    /// `[1..10000000]` fails before it allocates.
+    /// `[1..10000000]` fails before it allocates, and none may hold more than
+    /// [`JSONATA_BYTES_MAX`] at once (nested arrays, which no sequence limit sees).
     /// A result that is a function has no JSON form, and Step Functions refuses it
     /// ([`Failed::Unsupported`]).
     pub fn evaluate(&self, states: &States, env: &mut dyn Env) -> Result<Option<Value>, Failed> {
         let mut context = Context::new();
         context.bind("states".to_string(), states.value.clone());
-        let result = self
-            .run(
-                context,
-                &JValue::Undefined,
-                Some(JSONATA_SEQUENCE_ITEMS_MAX),
-                env,
-            )
-            .map_err(Failed::Threw)?;
-        if matches!(
-            result,
-            JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. }
-        ) {
-            return Err(Failed::Unsupported);
-        }
-        Ok(value::to_json(&result))
+        self.run(
+            context,
+            &JValue::Undefined,
+            Some(STEP_FUNCTIONS_BOUNDS),
+            env,
+            |result| {
+                if matches!(
+                    result,
+                    JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. }
+                ) {
+                    return Err(Failed::Unsupported);
+                }
+                Ok(value::to_json(&result))
+            },
+        )
+        .map_err(Failed::Threw)?
     }
 
     /// Evaluates the expression against an input document `$`, with extra bindings, and
-    /// Step Functions' functions: how the JSONata test suite runs expressions. Sequences are
-    /// bounded only by jsonata-js's own limit (a range of at most 10^7 items, D2014), which
-    /// the suite checks.
+    /// Step Functions' functions: how the JSONata test suite runs expressions. Sequences and
+    /// memory are bounded only by jsonata-js's own limit (a range of at most 10^7 items,
+    /// D2014), which the suite checks.
     pub fn evaluate_document(
         &self,
         document: Option<&Value>,
@@ -144,17 +146,25 @@ impl Expression {
             context.bind(name.clone(), value::from_json(value));
         }
         let document = document.map_or(JValue::Undefined, value::from_json);
-        self.run(context, &document, None, env)
-            .map(|result| value::to_json(&result))
+        self.run(context, &document, None, env, |result| {
+            value::to_json(&result)
+        })
     }
 
-    fn run(
+    /// Runs the evaluation and `finish` (the conversion of its result) under the time and
+    /// depth bounds, and under `bounds` when given. The memory budget counts what this thread
+    /// allocates, less what it frees, from the bindings to the converted result; past it the
+    /// evaluation is cancelled at its next step.
+    fn run<T>(
         &self,
         mut context: Context,
         document: &JValue,
-        sequence_items_max: Option<usize>,
+        bounds: Option<Bounds>,
         env: &mut dyn Env,
-    ) -> Result<JValue, String> {
+        finish: impl FnOnce(JValue) -> T,
+    ) -> Result<T, String> {
+        let cancel = Cancel(CancelToken::new());
+        let budget = bounds.map(|bounds| steppe_budget::arm(bounds.bytes_max, &cancel));
         for name in self.variables.iter() {
             if let Some(value) = env.variable(name) {
                 context.bind(name.clone(), value::from_json(value));
@@ -163,16 +173,53 @@ impl Expression {
         let options = EvaluatorOptions {
             timeout_ms: Some(EVALUATION_MILLIS_MAX),
             max_stack_depth: Some(EVALUATION_DEPTH_MAX),
-            max_sequence_length: sequence_items_max,
-            ..EvaluatorOptions::default()
+            max_sequence_length: bounds.map(|bounds| bounds.sequence_items_max),
+            cancel: Some(cancel.0.clone()),
         };
         let mut evaluator = Evaluator::with_options(context, options);
         if self.uses_functions {
             let seed = self.uses_random.then(|| env.random_u64());
             functions::register(&mut evaluator, env.now_millis(), seed).map_err(describe)?;
         }
-        evaluator.evaluate(&self.ast, document).map_err(describe)
+        let result = evaluator.evaluate(&self.ast, document);
+        let finished = result.map(finish);
+        if budget.as_ref().is_some_and(|budget| budget.exceeded()) {
+            return Err(memory_exceeded());
+        }
+        finished.map_err(describe)
     }
+}
+
+/// Bounds on one evaluation beyond its time and depth.
+#[derive(Clone, Copy)]
+struct Bounds {
+    sequence_items_max: usize,
+    bytes_max: usize,
+}
+
+/// Step Functions' evaluations: no sequence past [`JSONATA_SEQUENCE_ITEMS_MAX`] items (D2015)
+/// and no more than [`JSONATA_BYTES_MAX`] held at once.
+const STEP_FUNCTIONS_BOUNDS: Bounds = Bounds {
+    sequence_items_max: JSONATA_SEQUENCE_ITEMS_MAX,
+    bytes_max: JSONATA_BYTES_MAX,
+};
+
+/// The cancel token of one evaluation, cancelled by its memory budget.
+struct Cancel(CancelToken);
+
+impl steppe_budget::Exceeded for Cancel {
+    fn exceeded(&self) {
+        self.0.cancel();
+    }
+}
+
+/// The cause of an evaluation stopped by its memory budget. jsonata-js has no memory bound and
+/// so no code for it; AWS documents a memory limit per expression without its size or text.
+fn memory_exceeded() -> String {
+    format!(
+        "U1004: Evaluation used more than {} MiB of memory",
+        JSONATA_BYTES_MAX >> 20
+    )
 }
 
 /// Why [`Expression::evaluate`] gave no value.

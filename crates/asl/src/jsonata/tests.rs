@@ -232,10 +232,33 @@ fn long_sequences_fail_fast() {
     check("$count([1..1000001])", Err("D2015"));
     check("[0..10000000]", Err("D2014"));
     check("$count([1..1001].([1..1000]))", Err("D2015"));
-    // FIXME: arrays of arrays are not one sequence, so only the 1 s time guard bounds them
-    // (2 million items here); jsonata-core has no allocation budget to enforce.
+    // Arrays of arrays are not one sequence: the memory budget bounds them instead.
     check(
-        "$count($map([1..2000], function($v) {[1..1000]}))",
-        Ok(Some(json!(2000))),
+        "$count($map([1..20000], function($v) {[1..1000]}))",
+        Err("U1004: Evaluation used more than 256 MiB of memory"),
     );
+    check(
+        "$count($map([1..20], function($v) {[1..1000]}))",
+        Ok(Some(json!(20))),
+    );
+}
+
+/// Issue 12: nested literal arrays of ranges are each within the sequence limit, yet built
+/// gigabytes within the time bound; the memory budget stops them, and the thread's allocations
+/// are given back.
+#[test]
+fn evaluations_stop_at_their_memory_budget() {
+    let literal = format!("[{}]", vec!["[1..999999]"; 40].join(","));
+    let found = eval(&literal, json!({}));
+    assert_eq!(
+        found,
+        Err("U1004: Evaluation used more than 256 MiB of memory".to_string())
+    );
+    // A million-item sequence, at the sequence limit, fits the budget.
+    assert_eq!(
+        eval("$count([1..1000000])", json!({})),
+        Ok(Some(json!(1_000_000)))
+    );
+    // A later evaluation on the same thread starts from a fresh budget.
+    assert_eq!(eval("[1..3]", json!({})), Ok(Some(json!([1, 2, 3]))));
 }
