@@ -104,6 +104,9 @@ struct Slot {
     /// Why the engine failed on this execution: once rebuilt from the store, it ends with
     /// `Input::Fail` before anything else is applied.
     quarantined: Option<String>,
+    /// Rebuilds in a row that failed because the store did not answer (see
+    /// [`store_retry_delay`]); 0 once one succeeds.
+    load_failures: u32,
 }
 
 enum SlotState {
@@ -199,6 +202,19 @@ enum Step {
     Idle,
     Answered,
     Pending(Pending),
+    /// The store did not answer; inputs nobody waits on stay queued: try again after this.
+    RetryAfter(std::time::Duration),
+}
+
+/// The longest wait before an execution whose rebuild failed for want of the store tries
+/// again.
+pub const STORE_RETRY_DELAY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long to wait after `failures` rebuilds in a row failed for want of the store: 100 ms,
+/// doubling, at most [`STORE_RETRY_DELAY_MAX`].
+fn store_retry_delay(failures: u32) -> std::time::Duration {
+    let millis = 100u64.saturating_mul(1 << failures.min(16));
+    std::time::Duration::from_millis(millis).min(STORE_RETRY_DELAY_MAX)
 }
 
 impl Driver {
@@ -278,6 +294,7 @@ impl Driver {
             draining: true,
             evicted: false,
             quarantined: None,
+            load_failures: 0,
         };
         let slot = Arc::new(Mutex::new(slot));
         lock(&self.slots).insert(id, slot.clone());
@@ -492,6 +509,7 @@ impl Driver {
                     draining: false,
                     evicted: false,
                     quarantined: None,
+                    load_failures: 0,
                 }))
             })
             .clone()
@@ -537,6 +555,15 @@ impl Driver {
                 Step::Idle => return,
                 Step::Answered => continue,
                 Step::Pending(pending) => pending,
+                Step::RetryAfter(delay) => {
+                    let id = lock(&slot).id;
+                    let driver = self.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        driver.resume(id);
+                    });
+                    return;
+                }
             };
             let committed = pending
                 .committed
@@ -620,6 +647,7 @@ impl Driver {
         if matches!(slot.state, SlotState::Unloaded) {
             match self.load(slot.id, redriving) {
                 Ok(Some((live, owed))) => {
+                    slot.load_failures = 0;
                     for input in owed.into_iter().rev() {
                         slot.queue.push_front(Queued::local(input));
                     }
@@ -641,12 +669,28 @@ impl Driver {
                 }
                 Err(error) => {
                     tracing::error!(execution_id = slot.id, %error, "cannot rebuild the execution");
+                    // Callers are answered (they retry). Timers that fired and integrations'
+                    // results wait on nobody and exist only here: while the store is away
+                    // (and only then: a damaged row would fail the same way for ever) they stay
+                    // queued and the rebuild is tried again. Local inputs are owed by the replay.
+                    let store_away =
+                        matches!(error, Error::Store(steppe_store::Error::Database(_)));
+                    let mut kept = VecDeque::new();
                     for queued in slot.queue.drain(..) {
-                        if let Some(reply) = queued.reply {
-                            let _ = reply.send(Err(error.clone()));
+                        match queued.reply {
+                            Some(reply) => {
+                                let _ = reply.send(Err(error.clone()));
+                            }
+                            None if store_away && !queued.local => kept.push_back(queued),
+                            None => {}
                         }
                     }
                     slot.draining = false;
+                    if !kept.is_empty() {
+                        slot.queue = kept;
+                        slot.load_failures = slot.load_failures.saturating_add(1);
+                        return Step::RetryAfter(store_retry_delay(slot.load_failures - 1));
+                    }
                     self.evict(slot);
                     return Step::Idle;
                 }
