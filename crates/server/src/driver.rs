@@ -167,6 +167,8 @@ struct Pending {
     task_operations: Vec<TaskOperation>,
     /// What the metrics count once the group is committed.
     counts: Counts,
+    /// The group's execution log events, logged once it is committed.
+    logged: Option<Box<(crate::execution_log::Session, Vec<serde_json::Value>)>>,
 }
 
 /// What a committed group adds to the metrics.
@@ -548,6 +550,10 @@ impl Driver {
                     self.committed
                         .fetch_add(pending.replies.len() as u64, Ordering::Relaxed);
                     self.count(&pending.counts);
+                    if let Some(logged) = pending.logged {
+                        let (session, events) = *logged;
+                        self.integrations.execution_log.log(&session, events);
+                    }
                     for operation in &pending.timer_operations {
                         match *operation {
                             TimerOperation::Start(timer_id, fire_at_millis) => {
@@ -736,7 +742,13 @@ impl Driver {
         }
         let finished = live.execution.is_finished();
         counts.ended = finished.then_some(live.execution.status);
+        let logged = self
+            .integrations
+            .execution_log
+            .session(&live.execution.info, true)
+            .map(|session| Box::new((session, crate::execution_log::events_of(&writes))));
         Step::Pending(Pending {
+            logged,
             committed: self.submit(writes),
             timer_operations,
             fired_timers,
@@ -801,6 +813,7 @@ impl Driver {
                 ended: Some(Status::Failed),
                 ..Counts::default()
             },
+            logged: None,
         })
     }
 

@@ -199,8 +199,8 @@ fn start_express(app: &App, resolved: &Resolved<'_>) -> ApiResult<Started> {
     let (arn, name) = express_names(app, resolved);
     let now = app.now_millis();
     let seed = app.random_u64();
-    let runner = express_runner(app, resolved, seed)?;
-    let execution = express_execution(app, resolved, &arn, &name, now, seed);
+    let mut runner = express_runner(app, resolved, seed)?;
+    let execution = express_execution(app, resolved, &arn, &name, now, seed, &mut runner);
     tokio::spawn(async move {
         let mut execution = execution;
         runner.run(&mut execution, now).await;
@@ -240,6 +240,7 @@ fn express_runner(
         metrics: app.metrics.clone(),
         recent: app.express_recent.clone(),
         seed,
+        execution_log: None,
         // Kept only with the execution, for the console.
         input: if app.express_recent.keeps() {
             resolved.start.input.clone()
@@ -249,6 +250,8 @@ fn express_runner(
     })
 }
 
+/// A new Express execution; it records history events only when its machine logs them
+/// (the runner then gets its execution log session).
 fn express_execution(
     app: &App,
     resolved: &Resolved<'_>,
@@ -256,6 +259,7 @@ fn express_execution(
     name: &str,
     now: i64,
     seed: u64,
+    runner: &mut crate::express::Runner,
 ) -> Execution {
     let info = steppe_engine::ExecutionInfo {
         execution_arn: arn.to_string(),
@@ -267,7 +271,16 @@ fn express_execution(
         start_time_millis: now,
         redrive_count: 0,
     };
-    Execution::new(info, resolved.input.clone(), Config::express(), seed)
+    runner.execution_log = app
+        .driver
+        .integrations()
+        .execution_log
+        .session(&info, false);
+    let config = Config {
+        record_history: runner.execution_log.is_some(),
+        ..Config::express()
+    };
+    Execution::new(info, resolved.input.clone(), config, seed)
 }
 
 /// Runs an Express execution to its end (StartSyncExecution).
@@ -282,8 +295,8 @@ pub async fn start_sync(app: &App, start: &Start) -> ApiResult<Finished> {
     let (arn, name) = express_names(app, &resolved);
     let now = app.now_millis();
     let seed = app.random_u64();
-    let runner = express_runner(app, &resolved, seed)?;
-    let mut execution = express_execution(app, &resolved, &arn, &name, now, seed);
+    let mut runner = express_runner(app, &resolved, seed)?;
+    let mut execution = express_execution(app, &resolved, &arn, &name, now, seed, &mut runner);
     runner.run(&mut execution, now).await;
     let (error, cause) = match execution.error {
         Some(error) => (error.error, error.cause),

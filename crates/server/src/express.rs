@@ -262,6 +262,8 @@ pub struct Runner {
     pub seed: u64,
     /// Its input, JSON text, as it was started.
     pub input: String,
+    /// Where its events are logged, when its machine logs them (it then records history).
+    pub execution_log: Option<crate::execution_log::Session>,
 }
 
 impl Runner {
@@ -342,6 +344,11 @@ impl Runner {
                     break;
                 }
             };
+            if let Some(session) = &self.execution_log {
+                self.integrations
+                    .execution_log
+                    .log(session, transition.events.iter().map(HistoryEvent::to_json));
+            }
             let info = &execution.info;
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)

@@ -40,6 +40,8 @@ pub struct Integrations {
     pub destinations: steppe_tasks::destinations::Destinations,
     /// Where task latencies are recorded.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where execution log events go (`loggingConfiguration`, `--execution-log`).
+    pub execution_log: crate::execution_log::ExecutionLog,
 }
 
 impl Integrations {

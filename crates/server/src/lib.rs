@@ -30,6 +30,7 @@ mod deletion;
 mod driver;
 mod effects;
 mod error;
+mod execution_log;
 mod executions;
 mod express;
 mod hosts;
@@ -147,6 +148,9 @@ pub struct Options {
     pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
     /// Whether metrics are recorded and served at `GET /metrics` (default on; since 0.1.0).
     pub metrics: bool,
+    /// Append the execution log events of machines that log (`loggingConfiguration`) to this
+    /// file as JSON lines, besides CloudWatch Logs (`--execution-log`; since 0.1.0).
+    pub execution_log: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -177,6 +181,7 @@ impl Default for Options {
             credentials: None,
             tls: None,
             metrics: true,
+            execution_log: None,
         }
     }
 }
@@ -294,6 +299,12 @@ pub struct ServerArgs {
     /// record nothing (off). Since steppe 0.1.0.
     #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub metrics: bool,
+    /// Append the execution log events of state machines whose loggingConfiguration level is
+    /// not OFF to FILE, one JSON object a line, exactly as they are sent to CloudWatch Logs
+    /// (which needs --service-endpoint logs=URL or --aws-endpoint); with no CloudWatch Logs at
+    /// all. Since steppe 0.1.0.
+    #[arg(long, value_name = "FILE")]
+    pub execution_log: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -342,6 +353,7 @@ impl ServerArgs {
             credentials,
             tls: self.tls_cert.clone().zip(self.tls_key.clone()),
             metrics: self.metrics,
+            execution_log: self.execution_log.clone(),
             ..self.clock_options()
         })
     }
@@ -418,6 +430,9 @@ pub enum Error {
     /// The `--tls-cert` or `--tls-key` file cannot be used.
     #[error("{0}")]
     Tls(String),
+    /// The `--execution-log` file cannot be opened.
+    #[error("{0}")]
+    ExecutionLog(String),
     /// The `--credentials` file cannot be used.
     #[error("--credentials {0}")]
     Credentials(String),
@@ -550,6 +565,19 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     } else {
         metrics::Metrics::disabled()
     });
+    let services = services(&options, address)?;
+    let execution_log = execution_log::ExecutionLog::start(
+        options.execution_log.as_deref(),
+        execution_log::Cloudwatch::from_services(&services),
+    )
+    .map_err(Error::ExecutionLog)?;
+    for machine in registry.state_machines.values() {
+        execution_log.configure(
+            &machine.arn,
+            &machine.name,
+            machine.logging_configuration.as_ref(),
+        );
+    }
     let integrations = Arc::new(integrations::Integrations {
         functions: options
             .functions
@@ -567,7 +595,8 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .as_deref()
             .map(steppe_tasks::mock::MockConfig::load)
             .transpose()?,
-        services: services(&options, address)?,
+        services,
+        execution_log,
         destinations: {
             let destinations = steppe_tasks::destinations::Destinations::new(
                 &options.http_allow,
