@@ -263,10 +263,11 @@ pub struct ExecutionLog {
 impl ExecutionLog {
     /// An execution log writing to `file` (JSON lines, appended) and sending to CloudWatch Logs
     /// (`cloudwatch`), either, both or neither; starts the delivery thread when there is
-    /// somewhere to deliver.
+    /// somewhere to deliver. Events it drops are counted in `metrics`.
     pub fn start(
         file: Option<&Path>,
         cloudwatch: Option<Cloudwatch>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<ExecutionLog, String> {
         let dropped = Arc::new(AtomicU64::new(0));
         let sender = if file.is_some() || cloudwatch.is_some() {
@@ -281,7 +282,7 @@ impl ExecutionLog {
                 None => None,
             };
             let (sender, receiver) = sync_channel(EXECUTION_LOG_QUEUE_MAX);
-            delivery::spawn(receiver, file, cloudwatch, dropped.clone())
+            delivery::spawn(receiver, file, cloudwatch, dropped.clone(), metrics)
                 .map_err(|error| format!("cannot start the execution log's thread: {error}"))?;
             Some(sender)
         } else {

@@ -569,6 +569,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     let execution_log = execution_log::ExecutionLog::start(
         options.execution_log.as_deref(),
         execution_log::Cloudwatch::from_services(&services),
+        metrics.clone(),
     )
     .map_err(Error::ExecutionLog)?;
     for machine in registry.state_machines.values() {
@@ -814,6 +815,19 @@ mod tests {
                 "{other:?}"
             );
         }
+    }
+
+    #[test]
+    fn execution_log_names_a_file() {
+        let cli =
+            Cli::try_parse_from(["steppe", "--execution-log", "logs/executions.jsonl"]).unwrap();
+        let options = cli.server.options().unwrap();
+        assert_eq!(
+            options.execution_log.as_deref(),
+            Some(std::path::Path::new("logs/executions.jsonl"))
+        );
+        let cli = Cli::try_parse_from(["steppe"]).unwrap();
+        assert_eq!(cli.server.options().unwrap().execution_log, None);
     }
 
     #[test]

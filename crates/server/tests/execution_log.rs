@@ -525,6 +525,18 @@ async fn a_missing_log_group_drops_events_not_executions() {
     let execution = common::start(&client, &machine, "{}").await;
     let ended = wait_for_end(&client, &execution).await;
     assert_eq!(ended.status.as_str(), "SUCCEEDED");
+    // Its four events are counted as dropped.
+    let dropped = "steppe_execution_log_events_dropped_total 4";
+    let mut scraped = String::new();
+    for _ in 0..500 {
+        let head = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1";
+        scraped = common::http(server.local_addr(), head, "").await.1;
+        if scraped.lines().any(|line| line == dropped) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(scraped.lines().any(|line| line == dropped), "{scraped}");
     // Created afterwards, the group gets the next execution's events.
     logs_call(&url, "CreateLogGroup", json!({"logGroupName": group}));
     let next = run(&client, &machine, false).await;

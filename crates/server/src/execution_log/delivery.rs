@@ -86,6 +86,7 @@ pub(super) fn spawn(
     file: Option<std::fs::File>,
     cloudwatch: Option<Cloudwatch>,
     dropped: Arc<AtomicU64>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> std::io::Result<()> {
     let mut delivery = Delivery {
         file: file.map(std::io::BufWriter::new),
@@ -96,6 +97,7 @@ pub(super) fn spawn(
         hasher: std::collections::hash_map::RandomState::new(),
         dropped,
         dropped_reported: 0,
+        metrics,
     };
     std::thread::Builder::new()
         .name("steppe-execution-log".into())
@@ -126,6 +128,7 @@ struct Delivery {
     hasher: std::collections::hash_map::RandomState,
     dropped: Arc<AtomicU64>,
     dropped_reported: u64,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Delivery {
@@ -162,6 +165,8 @@ impl Delivery {
                 "execution log events dropped: the queue was full (delivery is slower than \
                  executions log) or an event was larger than CloudWatch Logs takes"
             );
+            self.metrics
+                .execution_log_events_dropped(dropped - self.dropped_reported);
             self.dropped_reported = dropped;
         }
     }
@@ -199,6 +204,8 @@ impl Delivery {
                         .hash_one((log_group, machine_name, records[0].timestamp_millis))
                 });
                 if !self.create_stream(&cloudwatch, log_group, &stream, records.len()) {
+                    self.metrics
+                        .execution_log_events_dropped(records.len() as u64);
                     return;
                 }
                 self.streams.insert(key.clone(), stream.clone());
@@ -217,6 +224,8 @@ impl Delivery {
         if matches!(&answer, Err((code, _)) if code == "ResourceNotFoundException") {
             // The stream (or its group) went away: make the stream again, once.
             if !self.create_stream(&cloudwatch, log_group, &stream, records.len()) {
+                self.metrics
+                    .execution_log_events_dropped(records.len() as u64);
                 self.streams.remove(key);
                 return;
             }
@@ -231,6 +240,8 @@ impl Delivery {
                 message,
                 "execution log events could not be sent to CloudWatch Logs: dropped"
             );
+            self.metrics
+                .execution_log_events_dropped(records.len() as u64);
         }
     }
 
