@@ -20,9 +20,12 @@
 //!   and `assignedVariables`, which carry the same data); errors and causes stay.
 //! - An input or output longer than 248 KB (JSON-escaped) is cut to fit CloudWatch Logs, with
 //!   `truncated: true` ("CloudWatch Logs payloads", `cw-logs.md`).
-//! - Streams are named `states/MACHINE/YYYY-MM-DD-HH-MM/XXXXXXXX` (as AWS names them:
-//!   `states/logs-to-traces-sequential/2022-11-10-15-50/7851b2d9`), one per log group and
-//!   machine while the server runs, dated by its first event; the last part is random hex.
+//! - Streams are named as AWS names them, `states/MACHINE/DATE/XXXXXXXX` with random hex last:
+//!   AWS's streams recorded in the wild are dated to the minute for an Express machine
+//!   (`states/logs-to-traces-sequential/2022-11-10-15-50/7851b2d9`, Datadog's tests) and to
+//!   the hour for a Standard one (`states/clever-dev--sfncli-dummy-worker-master--2--start/
+//!   2022-08-24-16/7a175237`, Clever/workflow-manager#318), so steppe starts a new stream per
+//!   log group and machine each UTC minute (Express) or hour (Standard) that has events.
 //! - "Publishing logs doesn't block or slow down executions" (`cw-logs.md`): events are queued
 //!   (at most [`EXECUTION_LOG_QUEUE_MAX`]) after the engine made them (for Standard executions,
 //!   after their commit) and one thread writes them; when the queue is full, or CloudWatch Logs
@@ -245,6 +248,8 @@ pub struct Session {
 struct Record {
     log_group: String,
     machine_name: String,
+    /// Express (streams by the minute) or Standard (by the hour).
+    express: bool,
     timestamp_millis: i64,
     message: String,
 }
@@ -370,6 +375,7 @@ impl ExecutionLog {
             let record = Record {
                 log_group: machine.log_group.clone(),
                 machine_name: machine.machine_name.clone(),
+                express: session.redrive_count.is_none(),
                 timestamp_millis,
                 message,
             };

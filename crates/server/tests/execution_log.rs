@@ -485,14 +485,21 @@ async fn cloudwatch_logs_get_standard_and_express_events() {
             .iter()
             .filter(|(_, message)| message["execution_arn"] == json!(execution))
             .collect();
-        // One stream per machine, named as AWS names them: states/NAME/YYYY-MM-DD-HH-MM/HEX8.
-        let stream = &of_this[0].0;
-        let parts: Vec<&str> = stream.split('/').collect();
-        assert_eq!(parts.len(), 4, "{stream}");
-        assert_eq!((parts[0], parts[1]), ("states", *name), "{stream}");
-        assert_eq!(parts[2].len(), "2026-12-03-10-15".len(), "{stream}");
-        assert!(parts[3].len() == 8 && parts[3].chars().all(|c| c.is_ascii_hexdigit()));
-        assert!(of_this.iter().all(|(other, _)| other == stream));
+        // Streams named as AWS names them: states/NAME/DATE/HEX8, the date to the minute for
+        // Express machines and to the hour for Standard ones.
+        let date = if execution.contains(":express:") {
+            "2026-12-03-10-15"
+        } else {
+            "2026-12-03-10"
+        };
+        for (stream, _) in &of_this {
+            let parts: Vec<&str> = stream.split('/').collect();
+            assert_eq!(parts.len(), 4, "{stream}");
+            assert_eq!((parts[0], parts[1]), ("states", *name), "{stream}");
+            assert_eq!(parts[2].len(), date.len(), "{stream}");
+            assert!(parts[2].chars().all(|c| c.is_ascii_digit() || c == '-'));
+            assert!(parts[3].len() == 8 && parts[3].chars().all(|c| c.is_ascii_hexdigit()));
+        }
         let messages: Vec<Value> = of_this.iter().map(|(_, message)| message.clone()).collect();
         check_events(&client, &messages, execution, expected).await;
     }

@@ -121,8 +121,8 @@ struct Delivery {
     /// The file failed last time (said once until it works again).
     file_failing: bool,
     cloudwatch: Option<Cloudwatch>,
-    /// Each (log group, machine)'s stream, once created.
-    streams: HashMap<(String, String), String>,
+    /// Each (log group, machine)'s current stream, once created, with its date.
+    streams: HashMap<(String, String), (String, String)>,
     /// Log groups found missing (said once until they are found again).
     missing_groups: HashSet<String>,
     hasher: std::collections::hash_map::RandomState,
@@ -136,9 +136,13 @@ impl Delivery {
         self.report_dropped();
         self.write_file(&batch);
         if self.cloudwatch.is_some() {
-            let mut by_stream: Vec<((String, String), Vec<Record>)> = Vec::new();
+            let mut by_stream: Vec<(StreamKey, Vec<Record>)> = Vec::new();
             for record in batch {
-                let key = (record.log_group.clone(), record.machine_name.clone());
+                let key = StreamKey {
+                    log_group: record.log_group.clone(),
+                    machine_name: record.machine_name.clone(),
+                    date: stream_date(record.timestamp_millis, record.express),
+                };
                 match by_stream.iter_mut().find(|(existing, _)| *existing == key) {
                     Some((_, records)) => records.push(record),
                     None => by_stream.push((key, vec![record])),
@@ -191,24 +195,28 @@ impl Delivery {
     }
 
     /// Sends one chunk of one stream's events, creating the stream first when needed.
-    fn put(&mut self, key: &(String, String), records: &[Record]) {
+    fn put(&mut self, key: &StreamKey, records: &[Record]) {
         let Some(cloudwatch) = self.cloudwatch.clone() else {
             return;
         };
-        let (log_group, machine_name) = key;
-        let stream = match self.streams.get(key) {
-            Some(stream) => stream.clone(),
-            None => {
-                let stream = stream_name(machine_name, records[0].timestamp_millis, {
-                    self.hasher
-                        .hash_one((log_group, machine_name, records[0].timestamp_millis))
-                });
+        let StreamKey {
+            log_group,
+            machine_name,
+            date,
+        } = key;
+        let current = (log_group.clone(), machine_name.clone());
+        let stream = match self.streams.get(&current) {
+            Some((stream_date, stream)) if stream_date == date => stream.clone(),
+            _ => {
+                let random = self.hasher.hash_one((log_group, machine_name, date));
+                let stream = format!("states/{machine_name}/{date}/{:08x}", random as u32);
                 if !self.create_stream(&cloudwatch, log_group, &stream, records.len()) {
                     self.metrics
                         .execution_log_events_dropped(records.len() as u64);
                     return;
                 }
-                self.streams.insert(key.clone(), stream.clone());
+                self.streams
+                    .insert(current.clone(), (date.clone(), stream.clone()));
                 stream
             }
         };
@@ -226,7 +234,7 @@ impl Delivery {
             if !self.create_stream(&cloudwatch, log_group, &stream, records.len()) {
                 self.metrics
                     .execution_log_events_dropped(records.len() as u64);
-                self.streams.remove(key);
+                self.streams.remove(&current);
                 return;
             }
             answer = cloudwatch.call("PutLogEvents", &body);
@@ -287,15 +295,24 @@ impl Delivery {
     }
 }
 
-/// AWS's stream name: `states/MACHINE/YYYY-MM-DD-HH-MM/XXXXXXXX`, dated (UTC) by `millis`.
-fn stream_name(machine_name: &str, millis: i64, random: u64) -> String {
+/// Which stream an event goes to: its log group, machine, and the date in the stream's name.
+#[derive(Debug, PartialEq, Eq)]
+struct StreamKey {
+    log_group: String,
+    machine_name: String,
+    date: String,
+}
+
+/// The date part of AWS's stream names (`states/MACHINE/DATE/XXXXXXXX`) for an event at
+/// `millis`: `YYYY-MM-DD-HH-MM` for Express machines, `YYYY-MM-DD-HH` for Standard ones (UTC).
+fn stream_date(millis: i64, express: bool) -> String {
     // 2026-12-03T10:15:00Z or 2026-12-03T10:15:00.123Z
     let time = steppe_asl::timestamp::format_iso8601(millis);
-    let minute = match (time.get(0..10), time.get(11..13), time.get(14..16)) {
-        (Some(date), Some(hour), Some(minute)) => format!("{date}-{hour}-{minute}"),
-        _ => "0000-00-00-00-00".to_string(),
-    };
-    format!("states/{machine_name}/{minute}/{:08x}", random as u32)
+    match (time.get(0..10), time.get(11..13), time.get(14..16)) {
+        (Some(date), Some(hour), Some(minute)) if express => format!("{date}-{hour}-{minute}"),
+        (Some(date), Some(hour), _) => format!("{date}-{hour}"),
+        _ => "0000-00-00-00".to_string(),
+    }
 }
 
 /// `records` cut into runs that fit one `PutLogEvents` call: at most
@@ -332,22 +349,18 @@ mod tests {
         Record {
             log_group: "g".into(),
             machine_name: "m".into(),
+            express: false,
             timestamp_millis: millis,
             message: "x".repeat(bytes),
         }
     }
 
     #[test]
-    fn streams_are_named_as_aws_names_them() {
-        // 2022-11-10T15:50:39.607Z
-        assert_eq!(
-            stream_name(
-                "logs-to-traces-sequential",
-                1_668_095_439_607,
-                0x1_7851_b2d9
-            ),
-            "states/logs-to-traces-sequential/2022-11-10-15-50/7851b2d9"
-        );
+    fn streams_are_dated_as_aws_dates_them() {
+        // 2022-11-10T15:50:39.607Z: an Express machine's stream (by the minute), a Standard
+        // one's (by the hour).
+        assert_eq!(stream_date(1_668_095_439_607, true), "2022-11-10-15-50");
+        assert_eq!(stream_date(1_668_095_439_607, false), "2022-11-10-15");
     }
 
     #[test]
