@@ -33,7 +33,11 @@
 //!   execution (AWS's delivery is best-effort, and an execution whose log group was deleted
 //!   runs as before: LocalStack's AWS-validated `test_deleted_log_group`).
 //!
-//! The configuration is validated as AWS validates it ([`parse`]), with AWS's messages.
+//! The configuration is validated as AWS validates it ([`parse`]), with AWS's messages; with a
+//! CloudWatch Logs endpoint, Create/UpdateStateMachine also check that the log group exists
+//! ([`ExecutionLog::check_destination`]) by creating the empty stream AWS creates for that
+//! (`log_stream_created_by_aws_to_validate_log_delivery_subscriptions`, as LocalStack found it),
+//! refused as LocalStack words it (AWS's own words for it are not in its documentation).
 //!
 //! `--execution-log FILE` gets exactly the events CloudWatch Logs would get: those of machines
 //! whose level is not `OFF`, filtered by that level and `includeExecutionData`. A machine
@@ -263,7 +267,12 @@ pub struct ExecutionLog {
     /// Events dropped because the queue was full or too large for CloudWatch Logs; the
     /// delivery thread reports them.
     dropped: Arc<AtomicU64>,
+    /// Where log groups are checked, if anywhere.
+    cloudwatch: Option<Cloudwatch>,
 }
+
+/// The empty stream AWS creates in a log group when it checks that it can deliver there.
+const VALIDATION_STREAM: &str = "log_stream_created_by_aws_to_validate_log_delivery_subscriptions";
 
 impl ExecutionLog {
     /// An execution log writing to `file` (JSON lines, appended) and sending to CloudWatch Logs
@@ -287,7 +296,7 @@ impl ExecutionLog {
                 None => None,
             };
             let (sender, receiver) = sync_channel(EXECUTION_LOG_QUEUE_MAX);
-            delivery::spawn(receiver, file, cloudwatch, dropped.clone(), metrics)
+            delivery::spawn(receiver, file, cloudwatch.clone(), dropped.clone(), metrics)
                 .map_err(|error| format!("cannot start the execution log's thread: {error}"))?;
             Some(sender)
         } else {
@@ -297,7 +306,47 @@ impl ExecutionLog {
             machines: RwLock::new(HashMap::new()),
             sender,
             dropped,
+            cloudwatch,
         })
+    }
+
+    /// Checks that the log group of a (validated) `loggingConfiguration` whose level is not
+    /// `OFF` exists, when CloudWatch Logs is configured; a CloudWatch Logs that cannot be asked
+    /// lets it pass with a warning (its events will be dropped while that lasts).
+    pub async fn check_destination(&self, configuration: &Value) -> ApiResult<()> {
+        let Some(cloudwatch) = self.cloudwatch.clone() else {
+            return Ok(());
+        };
+        let Some(log_group) = configuration
+            .as_object()
+            .and_then(|config| parse(config).ok())
+            .filter(|logging| logging.level != Level::Off)
+            .and_then(|logging| logging.log_group)
+        else {
+            return Ok(());
+        };
+        let body = json!({"logGroupName": &log_group, "logStreamName": VALIDATION_STREAM});
+        let answer =
+            tokio::task::spawn_blocking(move || cloudwatch.call("CreateLogStream", &body)).await;
+        match answer {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err((code, _))) if code == "ResourceAlreadyExistsException" => Ok(()),
+            Ok(Err((code, _))) if code == "ResourceNotFoundException" => Err(
+                ApiError::invalid_logging_configuration("Log Destination not found."),
+            ),
+            Ok(Err((code, message))) => {
+                tracing::warn!(
+                    log_group,
+                    code,
+                    message,
+                    "cannot check the log group of a logging configuration: accepted unchecked"
+                );
+                Ok(())
+            }
+            Err(error) => Err(ApiError::internal(format!(
+                "the log group could not be checked: {error}"
+            ))),
+        }
     }
 
     /// Sets what the machine `machine_arn` logs from now on (its stored `loggingConfiguration`,

@@ -506,8 +506,10 @@ async fn cloudwatch_logs_get_standard_and_express_events() {
     server.shutdown().await;
 }
 
+/// AWS's test_deleted_log_group: a machine whose log group is gone still runs; its events
+/// are dropped (and counted) until the group is back.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_missing_log_group_drops_events_not_executions() {
+async fn a_missing_log_group_is_refused_at_create_and_drops_events_later() {
     let Some(url) = steppe_tasks::s3::test_server_url() else {
         return;
     };
@@ -520,15 +522,28 @@ async fn a_missing_log_group_drops_events_not_executions() {
     .await
     .unwrap();
     let client = client(server.local_addr());
-    let group = format!("/aws/vendedlogs/states/missing-{}", std::process::id());
-    let machine = create_logged(
-        &client,
-        "CwMissingGroup",
-        PASS_RESULT,
-        StateMachineType::Standard,
-        logging(LogLevel::All, true, &group_arn(&group)),
-    )
-    .await;
+    let group = format!("/aws/vendedlogs/states/deleted-{}", std::process::id());
+    let logged = |name: &str| {
+        client
+            .create_state_machine()
+            .name(name)
+            .definition(PASS_RESULT)
+            .role_arn(ROLE)
+            .logging_configuration(logging(LogLevel::All, true, &group_arn(&group)))
+    };
+    let error = logged("CwNoGroup").send().await.unwrap_err();
+    assert_eq!(error.code(), Some("InvalidLoggingConfiguration"));
+    assert_eq!(
+        error.message(),
+        Some("Invalid Logging Configuration: Log Destination not found.")
+    );
+    logs_call(&url, "CreateLogGroup", json!({"logGroupName": group}));
+    let machine = logged("CwDeletedGroup")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    logs_call(&url, "DeleteLogGroup", json!({"logGroupName": group}));
     let execution = common::start(&client, &machine, "{}").await;
     let ended = wait_for_end(&client, &execution).await;
     assert_eq!(ended.status.as_str(), "SUCCEEDED");
@@ -544,7 +559,7 @@ async fn a_missing_log_group_drops_events_not_executions() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(scraped.lines().any(|line| line == dropped), "{scraped}");
-    // Created afterwards, the group gets the next execution's events.
+    // Made again, the group gets the next execution's events.
     logs_call(&url, "CreateLogGroup", json!({"logGroupName": group}));
     let next = run(&client, &machine, false).await;
     let of_next = |events: &[(String, Value)]| {
@@ -562,5 +577,6 @@ async fn a_missing_log_group_drops_events_not_executions() {
         &pass_result_all(true),
     )
     .await;
+    assert!(of_execution(&messages, &execution).is_empty());
     server.shutdown().await;
 }

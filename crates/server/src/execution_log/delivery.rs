@@ -51,7 +51,7 @@ impl Cloudwatch {
 
     /// Calls `operation`; `Err` is the error code (the `__type` after its `#`) and message, or
     /// why there was no answer.
-    fn call(&self, operation: &str, body: &Value) -> Result<(), (String, String)> {
+    pub(super) fn call(&self, operation: &str, body: &Value) -> Result<(), (String, String)> {
         let service = services::SERVICES
             .iter()
             .find(|service| service.signing_name == LOGS)

@@ -32,6 +32,9 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
     let publish = request.boolean("publish")?.unwrap_or(false);
     let version_description = version_description(request, publish)?;
     let compiled = compile(definition, machine_type)?;
+    if let Some(logging) = &logging {
+        execution_log(app).check_destination(logging).await?;
+    }
 
     let mut registry = app.registry.write().await;
     let arn = app.arns.state_machine(name);
@@ -147,6 +150,13 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
             "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
         ));
     }
+    let new_logging = match logging {
+        true => Some(logging_configuration(request)?),
+        false => None,
+    };
+    if let Some(Some(configuration)) = &new_logging {
+        execution_log(app).check_destination(configuration).await?;
+    }
     let mut registry = app.registry.write().await;
     let mut machine = registry.active_machine(arn)?.clone();
     let current = registry.revision(&machine.revision_id)?.clone();
@@ -154,8 +164,8 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
         Some(text) => Some(compile(text, machine.machine_type)?),
         None => None,
     };
-    if logging {
-        machine.logging_configuration = logging_configuration(request)?;
+    if let Some(configuration) = new_logging {
+        machine.logging_configuration = configuration;
     }
     if tracing.is_some() {
         machine.tracing_configuration = tracing;
@@ -427,11 +437,15 @@ fn logging_configuration(request: &Request) -> ApiResult<Option<Value>> {
     Ok(Some(crate::execution_log::parse(config)?.json))
 }
 
+fn execution_log(app: &App) -> &crate::execution_log::ExecutionLog {
+    &app.driver.integrations().execution_log
+}
+
 /// Makes the machine's executions log as its `loggingConfiguration` says from now on.
 /// (A deleted machine's entry stays: AWS says "Running executions may emit logs after
 /// DeleteStateMachine API is called".)
 fn configure_execution_log(app: &App, machine: &StateMachine) {
-    app.driver.integrations().execution_log.configure(
+    execution_log(app).configure(
         &machine.arn,
         &machine.name,
         machine.logging_configuration.as_ref(),
