@@ -158,6 +158,8 @@ struct Pending {
     task_results: Vec<Input>,
     /// Whether the execution ended.
     finished: bool,
+    /// The group's execution log events, logged once it is committed.
+    logged: Option<Box<(crate::execution_log::Session, Vec<serde_json::Value>)>>,
     /// An end written without the engine ([`Driver::end_unreplayable`]): if it fails, the
     /// execution stays as stored, for the next restart to try again.
     end_only: bool,
@@ -167,8 +169,6 @@ struct Pending {
     task_operations: Vec<TaskOperation>,
     /// What the metrics count once the group is committed.
     counts: Counts,
-    /// The group's execution log events, logged once it is committed.
-    logged: Option<Box<(crate::execution_log::Session, Vec<serde_json::Value>)>>,
 }
 
 /// What a committed group adds to the metrics.
@@ -550,10 +550,6 @@ impl Driver {
                     self.committed
                         .fetch_add(pending.replies.len() as u64, Ordering::Relaxed);
                     self.count(&pending.counts);
-                    if let Some(logged) = pending.logged {
-                        let (session, events) = *logged;
-                        self.integrations.execution_log.log(&session, events);
-                    }
                     for operation in &pending.timer_operations {
                         match *operation {
                             TimerOperation::Start(timer_id, fire_at_millis) => {
@@ -587,6 +583,10 @@ impl Driver {
                                 .send(Effect::ExecutionOfDeletedMachineEnded(id));
                         }
                         lock(&slot).state = SlotState::Finished;
+                    }
+                    if let Some(logged) = pending.logged {
+                        let (session, events) = *logged;
+                        self.integrations.execution_log.log(&session, events);
                     }
                     for (reply, applied) in pending.replies {
                         if let Some(reply) = reply {
@@ -745,7 +745,11 @@ impl Driver {
         let logged = self
             .integrations
             .execution_log
-            .session(&live.execution.info, true)
+            .session(
+                &live.execution.info.state_machine_arn,
+                &live.execution.info.execution_arn,
+                Some(live.execution.info.redrive_count),
+            )
             .map(|session| Box::new((session, crate::execution_log::events_of(&writes))));
         Step::Pending(Pending {
             logged,
@@ -806,6 +810,7 @@ impl Driver {
             fired_timers: Vec::new(),
             task_results: Vec::new(),
             finished: true,
+            logged: None,
             end_only: true,
             replies,
             task_operations: Vec::new(),
@@ -813,7 +818,6 @@ impl Driver {
                 ended: Some(Status::Failed),
                 ..Counts::default()
             },
-            logged: None,
         })
     }
 

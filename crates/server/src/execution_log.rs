@@ -53,7 +53,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
-use steppe_engine::ExecutionInfo;
 use steppe_store::Write;
 
 pub use delivery::Cloudwatch;
@@ -385,16 +384,22 @@ impl ExecutionLog {
         );
     }
 
-    /// The logging of an execution, `None` when its machine logs nothing (or there is nowhere
-    /// to deliver): then nothing is built for it at all.
-    pub fn session(&self, info: &ExecutionInfo, standard: bool) -> Option<Session> {
+    /// The logging of an execution of `state_machine_arn` (unqualified), `None` when the machine
+    /// logs nothing (or there is nowhere to deliver): then nothing is built for it at all.
+    /// `redrive_count` is a Standard execution's (an Express one's events carry none).
+    pub fn session(
+        &self,
+        state_machine_arn: &str,
+        execution_arn: &str,
+        redrive_count: Option<u32>,
+    ) -> Option<Session> {
         self.sender.as_ref()?;
         let machines = self.machines.read().unwrap_or_else(|e| e.into_inner());
-        let machine = machines.get(&info.state_machine_arn)?.clone();
+        let machine = machines.get(state_machine_arn)?.clone();
         Some(Session {
             machine,
-            execution_arn: info.execution_arn.clone(),
-            redrive_count: standard.then_some(u64::from(info.redrive_count)),
+            execution_arn: execution_arn.to_string(),
+            redrive_count: redrive_count.map(u64::from),
         })
     }
 

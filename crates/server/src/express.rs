@@ -344,15 +344,14 @@ impl Runner {
                     break;
                 }
             };
-            if let Some(session) = &self.execution_log {
-                self.integrations
-                    .execution_log
-                    .log(session, transition.events.iter().map(HistoryEvent::to_json));
-            }
             let info = &execution.info;
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)
             });
+            if let Some(session) = &self.execution_log {
+                let events = transition.events.iter().map(HistoryEvent::to_json);
+                self.integrations.execution_log.log(session, events);
+            }
         }
         self.metrics.states_entered(execution.states_entered());
         if execution.is_finished() {
