@@ -122,6 +122,9 @@ pub struct Options {
     /// Serve Amazon S3's buckets from this folder's subfolders (`--s3-dir`) instead of an
     /// S3 endpoint.
     pub s3_dir: Option<PathBuf>,
+    /// Append the execution log events of machines that log (`loggingConfiguration`) to this
+    /// file as JSON lines, besides CloudWatch Logs (`--execution-log`; since 0.1.0).
+    pub execution_log: Option<PathBuf>,
     /// Where the server reads the time (default the system clock; tests run a faster one).
     pub clock: Arc<dyn steppe_runtime::Clock + Send + Sync>,
     /// Bounds on connections, requests and Express executions.
@@ -148,9 +151,6 @@ pub struct Options {
     pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
     /// Whether metrics are recorded and served at `GET /metrics` (default on; since 0.1.0).
     pub metrics: bool,
-    /// Append the execution log events of machines that log (`loggingConfiguration`) to this
-    /// file as JSON lines, besides CloudWatch Logs (`--execution-log`; since 0.1.0).
-    pub execution_log: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -170,6 +170,7 @@ impl Default for Options {
             aws_endpoint: None,
             service_endpoints: Vec::new(),
             s3_dir: None,
+            execution_log: None,
             clock: Arc::new(steppe_runtime::SystemClock),
             limits: limits::Limits::default(),
             retention: Some(RETENTION_DEFAULT),
@@ -181,7 +182,6 @@ impl Default for Options {
             credentials: None,
             tls: None,
             metrics: true,
-            execution_log: None,
         }
     }
 }
@@ -245,6 +245,12 @@ pub struct ServerArgs {
     /// and a key its path below it. Wins over --aws-endpoint and --service-endpoint s3=URL.
     #[arg(long, value_name = "DIR")]
     pub s3_dir: Option<PathBuf>,
+    /// Append the execution log events of state machines whose loggingConfiguration level is
+    /// not OFF to FILE, one JSON object a line, exactly as they are sent to CloudWatch Logs
+    /// (which needs --service-endpoint logs=URL or --aws-endpoint); with no CloudWatch Logs at
+    /// all. Since steppe 0.1.0.
+    #[arg(long, value_name = "FILE")]
+    pub execution_log: Option<PathBuf>,
     /// Connections served at once (others wait to be accepted); lowered at start to what the
     /// open-files limit allows.
     #[arg(long, default_value_t = limits::CONNECTIONS_MAX_DEFAULT)]
@@ -299,12 +305,6 @@ pub struct ServerArgs {
     /// record nothing (off). Since steppe 0.1.0.
     #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub metrics: bool,
-    /// Append the execution log events of state machines whose loggingConfiguration level is
-    /// not OFF to FILE, one JSON object a line, exactly as they are sent to CloudWatch Logs
-    /// (which needs --service-endpoint logs=URL or --aws-endpoint); with no CloudWatch Logs at
-    /// all. Since steppe 0.1.0.
-    #[arg(long, value_name = "FILE")]
-    pub execution_log: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -339,6 +339,7 @@ impl ServerArgs {
             aws_endpoint: self.aws_endpoint.clone(),
             service_endpoints: self.service_endpoints.clone(),
             s3_dir: self.s3_dir.clone(),
+            execution_log: self.execution_log.clone(),
             limits: limits::Limits {
                 connections_max: self.connections_max,
                 header_read_timeout: self.header_read_timeout,
@@ -353,7 +354,6 @@ impl ServerArgs {
             credentials,
             tls: self.tls_cert.clone().zip(self.tls_key.clone()),
             metrics: self.metrics,
-            execution_log: self.execution_log.clone(),
             ..self.clock_options()
         })
     }
@@ -427,12 +427,12 @@ pub enum Error {
     /// A `--service-endpoint` is malformed (not a `source` either, for the same reason).
     #[error("--service-endpoint {0}")]
     ServiceEndpoint(steppe_tasks::services::BadEndpoint),
-    /// The `--tls-cert` or `--tls-key` file cannot be used.
-    #[error("{0}")]
-    Tls(String),
     /// The `--execution-log` file cannot be opened.
     #[error("{0}")]
     ExecutionLog(String),
+    /// The `--tls-cert` or `--tls-key` file cannot be used.
+    #[error("{0}")]
+    Tls(String),
     /// The `--credentials` file cannot be used.
     #[error("--credentials {0}")]
     Credentials(String),
