@@ -161,6 +161,8 @@ struct Pending {
     task_results: Vec<Input>,
     /// Whether the execution ended.
     finished: bool,
+    /// The group's execution log events, logged once it is committed.
+    logged: Option<Box<(crate::execution_log::Session, Vec<serde_json::Value>)>>,
     /// An end written without the engine ([`Driver::end_unreplayable`]): if it fails, the
     /// execution stays as stored, for the next restart to try again.
     end_only: bool,
@@ -609,6 +611,10 @@ impl Driver {
                         }
                         lock(&slot).state = SlotState::Finished;
                     }
+                    if let Some(logged) = pending.logged {
+                        let (session, events) = *logged;
+                        self.integrations.execution_log.log(&session, events);
+                    }
                     for (reply, applied) in pending.replies {
                         if let Some(reply) = reply {
                             let _ = reply.send(Ok(applied));
@@ -780,7 +786,17 @@ impl Driver {
         }
         let finished = live.execution.is_finished();
         counts.ended = finished.then_some(live.execution.status);
+        let logged = self
+            .integrations
+            .execution_log
+            .session(
+                &live.execution.info.state_machine_arn,
+                &live.execution.info.execution_arn,
+                Some(live.execution.info.redrive_count),
+            )
+            .map(|session| Box::new((session, crate::execution_log::events_of(&writes))));
         Step::Pending(Pending {
+            logged,
             committed: self.submit(writes),
             timer_operations,
             fired_timers,
@@ -838,6 +854,7 @@ impl Driver {
             fired_timers: Vec::new(),
             task_results: Vec::new(),
             finished: true,
+            logged: None,
             end_only: true,
             replies,
             task_operations: Vec::new(),

@@ -199,8 +199,8 @@ fn start_express(app: &App, resolved: &Resolved<'_>) -> ApiResult<Started> {
     let (arn, name) = express_names(app, resolved);
     let now = app.now_millis();
     let seed = app.random_u64();
-    let runner = express_runner(app, resolved, seed)?;
-    let execution = express_execution(app, resolved, &arn, &name, now, seed);
+    let runner = express_runner(app, resolved, &arn, seed)?;
+    let execution = express_execution(app, resolved, (&arn, &name), now, &runner);
     tokio::spawn(async move {
         let mut execution = execution;
         runner.run(&mut execution, now).await;
@@ -224,6 +224,7 @@ fn express_names(app: &App, resolved: &Resolved<'_>) -> (String, String) {
 fn express_runner(
     app: &App,
     resolved: &Resolved<'_>,
+    arn: &str,
     seed: u64,
 ) -> ApiResult<crate::express::Runner> {
     let admitted = app
@@ -246,16 +247,22 @@ fn express_runner(
         } else {
             String::new()
         },
+        execution_log: app.driver.integrations().execution_log.session(
+            &resolved.target.machine.arn,
+            arn,
+            None,
+        ),
     })
 }
 
+/// An Express execution; one whose machine logs its executions records its history events,
+/// which the log is made from.
 fn express_execution(
     app: &App,
     resolved: &Resolved<'_>,
-    arn: &str,
-    name: &str,
+    (arn, name): (&str, &str),
     now: i64,
-    seed: u64,
+    runner: &crate::express::Runner,
 ) -> Execution {
     let info = steppe_engine::ExecutionInfo {
         execution_arn: arn.to_string(),
@@ -267,7 +274,11 @@ fn express_execution(
         start_time_millis: now,
         redrive_count: 0,
     };
-    Execution::new(info, resolved.input.clone(), Config::express(), seed)
+    let config = Config {
+        record_history: runner.execution_log.is_some(),
+        ..Config::express()
+    };
+    Execution::new(info, resolved.input.clone(), config, runner.seed)
 }
 
 /// Runs an Express execution to its end (StartSyncExecution).
@@ -282,8 +293,8 @@ pub async fn start_sync(app: &App, start: &Start) -> ApiResult<Finished> {
     let (arn, name) = express_names(app, &resolved);
     let now = app.now_millis();
     let seed = app.random_u64();
-    let runner = express_runner(app, &resolved, seed)?;
-    let mut execution = express_execution(app, &resolved, &arn, &name, now, seed);
+    let runner = express_runner(app, &resolved, &arn, seed)?;
+    let mut execution = express_execution(app, &resolved, (&arn, &name), now, &runner);
     runner.run(&mut execution, now).await;
     let (error, cause) = match execution.error {
         Some(error) => (error.error, error.cause),

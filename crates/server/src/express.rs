@@ -262,6 +262,8 @@ pub struct Runner {
     pub seed: u64,
     /// Its input, JSON text, as it was started.
     pub input: String,
+    /// Where its events are logged, when its machine logs them (it then records history).
+    pub execution_log: Option<crate::execution_log::Session>,
 }
 
 impl Runner {
@@ -346,6 +348,10 @@ impl Runner {
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)
             });
+            if let Some(session) = &self.execution_log {
+                let events = transition.events.iter().map(HistoryEvent::to_json);
+                self.integrations.execution_log.log(session, events);
+            }
         }
         self.metrics.states_entered(execution.states_entered());
         if execution.is_finished() {

@@ -36,6 +36,8 @@ pub struct Integrations {
     pub mocks: Option<MockConfig>,
     /// Where AWS service integrations go (`--aws-endpoint`, `--service-endpoint`).
     pub services: services::Services,
+    /// Where execution log events go (`loggingConfiguration`, `--execution-log`).
+    pub execution_log: crate::execution_log::ExecutionLog,
     /// Where the HTTP Task and API Gateway calls may connect (`--http-allow`, `--http-deny`).
     pub destinations: steppe_tasks::destinations::Destinations,
     /// Where task latencies are recorded.

@@ -30,6 +30,7 @@ mod deletion;
 mod driver;
 mod effects;
 mod error;
+mod execution_log;
 mod executions;
 mod express;
 mod hosts;
@@ -121,6 +122,9 @@ pub struct Options {
     /// Serve Amazon S3's buckets from this folder's subfolders (`--s3-dir`) instead of an
     /// S3 endpoint.
     pub s3_dir: Option<PathBuf>,
+    /// Append the execution log events of machines that log (`loggingConfiguration`) to this
+    /// file as JSON lines, besides CloudWatch Logs (`--execution-log`; since 0.1.0).
+    pub execution_log: Option<PathBuf>,
     /// Where the server reads the time (default the system clock; tests run a faster one).
     pub clock: Arc<dyn steppe_runtime::Clock + Send + Sync>,
     /// Bounds on connections, requests and Express executions.
@@ -166,6 +170,7 @@ impl Default for Options {
             aws_endpoint: None,
             service_endpoints: Vec::new(),
             s3_dir: None,
+            execution_log: None,
             clock: Arc::new(steppe_runtime::SystemClock),
             limits: limits::Limits::default(),
             retention: Some(RETENTION_DEFAULT),
@@ -240,6 +245,12 @@ pub struct ServerArgs {
     /// and a key its path below it. Wins over --aws-endpoint and --service-endpoint s3=URL.
     #[arg(long, value_name = "DIR")]
     pub s3_dir: Option<PathBuf>,
+    /// Append the execution log events of state machines whose loggingConfiguration level is
+    /// not OFF to FILE, one JSON object a line, exactly as they are sent to CloudWatch Logs
+    /// (which needs --service-endpoint logs=URL or --aws-endpoint); with no CloudWatch Logs at
+    /// all. Since steppe 0.1.0.
+    #[arg(long, value_name = "FILE")]
+    pub execution_log: Option<PathBuf>,
     /// Connections served at once (others wait to be accepted); lowered at start to what the
     /// open-files limit allows.
     #[arg(long, default_value_t = limits::CONNECTIONS_MAX_DEFAULT)]
@@ -328,6 +339,7 @@ impl ServerArgs {
             aws_endpoint: self.aws_endpoint.clone(),
             service_endpoints: self.service_endpoints.clone(),
             s3_dir: self.s3_dir.clone(),
+            execution_log: self.execution_log.clone(),
             limits: limits::Limits {
                 connections_max: self.connections_max,
                 header_read_timeout: self.header_read_timeout,
@@ -415,6 +427,9 @@ pub enum Error {
     /// A `--service-endpoint` is malformed (not a `source` either, for the same reason).
     #[error("--service-endpoint {0}")]
     ServiceEndpoint(steppe_tasks::services::BadEndpoint),
+    /// The `--execution-log` file cannot be opened.
+    #[error("{0}")]
+    ExecutionLog(String),
     /// The `--tls-cert` or `--tls-key` file cannot be used.
     #[error("{0}")]
     Tls(String),
@@ -550,6 +565,20 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     } else {
         metrics::Metrics::disabled()
     });
+    let services = services(&options, address)?;
+    let execution_log = execution_log::ExecutionLog::start(
+        options.execution_log.as_deref(),
+        execution_log::Cloudwatch::from_services(&services),
+        metrics.clone(),
+    )
+    .map_err(Error::ExecutionLog)?;
+    for machine in registry.state_machines.values() {
+        execution_log.configure(
+            &machine.arn,
+            &machine.name,
+            machine.logging_configuration.as_ref(),
+        );
+    }
     let integrations = Arc::new(integrations::Integrations {
         functions: options
             .functions
@@ -567,7 +596,8 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .as_deref()
             .map(steppe_tasks::mock::MockConfig::load)
             .transpose()?,
-        services: services(&options, address)?,
+        services,
+        execution_log,
         destinations: {
             let destinations = steppe_tasks::destinations::Destinations::new(
                 &options.http_allow,
@@ -785,6 +815,19 @@ mod tests {
                 "{other:?}"
             );
         }
+    }
+
+    #[test]
+    fn execution_log_names_a_file() {
+        let cli =
+            Cli::try_parse_from(["steppe", "--execution-log", "logs/executions.jsonl"]).unwrap();
+        let options = cli.server.options().unwrap();
+        assert_eq!(
+            options.execution_log.as_deref(),
+            Some(std::path::Path::new("logs/executions.jsonl"))
+        );
+        let cli = Cli::try_parse_from(["steppe"]).unwrap();
+        assert_eq!(cli.server.options().unwrap().execution_log, None);
     }
 
     #[test]
