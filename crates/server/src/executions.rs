@@ -199,8 +199,8 @@ fn start_express(app: &App, resolved: &Resolved<'_>) -> ApiResult<Started> {
     let (arn, name) = express_names(app, resolved);
     let now = app.now_millis();
     let seed = app.random_u64();
-    let runner = express_runner(app, resolved, seed)?;
-    let execution = express_execution(app, resolved, &arn, &name, now, seed);
+    let runner = express_runner(app, resolved, &arn, seed)?;
+    let execution = express_execution(app, resolved, (&arn, &name), now, &runner);
     tokio::spawn(async move {
         let mut execution = execution;
         runner.run(&mut execution, now).await;
@@ -224,6 +224,7 @@ fn express_names(app: &App, resolved: &Resolved<'_>) -> (String, String) {
 fn express_runner(
     app: &App,
     resolved: &Resolved<'_>,
+    arn: &str,
     seed: u64,
 ) -> ApiResult<crate::express::Runner> {
     let admitted = app
@@ -239,6 +240,12 @@ fn express_runner(
         clock_jumps: app.clock_jumps.subscribe(),
         metrics: app.metrics.clone(),
         recent: app.express_recent.clone(),
+        trace: app.driver.integrations().traces.begin(
+            arn,
+            &resolved.target.machine.arn,
+            resolved.start.trace_header.as_deref(),
+            resolved.compiled.definition.clone(),
+        ),
         seed,
         // Kept only with the execution, for the console.
         input: if app.express_recent.keeps() {
@@ -249,13 +256,14 @@ fn express_runner(
     })
 }
 
+/// An Express execution; one that is traced records its history events, which its spans
+/// are made from.
 fn express_execution(
     app: &App,
     resolved: &Resolved<'_>,
-    arn: &str,
-    name: &str,
+    (arn, name): (&str, &str),
     now: i64,
-    seed: u64,
+    runner: &crate::express::Runner,
 ) -> Execution {
     let info = steppe_engine::ExecutionInfo {
         execution_arn: arn.to_string(),
@@ -267,7 +275,11 @@ fn express_execution(
         start_time_millis: now,
         redrive_count: 0,
     };
-    Execution::new(info, resolved.input.clone(), Config::express(), seed)
+    let config = Config {
+        record_history: runner.trace.is_some(),
+        ..Config::express()
+    };
+    Execution::new(info, resolved.input.clone(), config, runner.seed)
 }
 
 /// Runs an Express execution to its end (StartSyncExecution).
@@ -282,8 +294,8 @@ pub async fn start_sync(app: &App, start: &Start) -> ApiResult<Finished> {
     let (arn, name) = express_names(app, &resolved);
     let now = app.now_millis();
     let seed = app.random_u64();
-    let runner = express_runner(app, &resolved, seed)?;
-    let mut execution = express_execution(app, &resolved, &arn, &name, now, seed);
+    let runner = express_runner(app, &resolved, &arn, seed)?;
+    let mut execution = express_execution(app, &resolved, (&arn, &name), now, &runner);
     runner.run(&mut execution, now).await;
     let (error, cause) = match execution.error {
         Some(error) => (error.error, error.cause),

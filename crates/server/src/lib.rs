@@ -46,6 +46,7 @@ mod tasks;
 mod test_state;
 mod timers;
 mod tls;
+pub mod traces;
 mod wire;
 
 use std::net::SocketAddr;
@@ -147,6 +148,10 @@ pub struct Options {
     pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
     /// Whether metrics are recorded and served at `GET /metrics` (default on; since 0.1.0).
     pub metrics: bool,
+    /// Where traces are exported over OTLP/HTTP (protobuf): a base URL such as
+    /// `http://localhost:4318`, spans going to `{URL}/v1/traces`; `None` traces nothing
+    /// (default; since 0.1.0).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -177,6 +182,7 @@ impl Default for Options {
             credentials: None,
             tls: None,
             metrics: true,
+            otlp_endpoint: None,
         }
     }
 }
@@ -294,6 +300,11 @@ pub struct ServerArgs {
     /// record nothing (off). Since steppe 0.1.0.
     #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub metrics: bool,
+    /// Export traces over OTLP/HTTP (protobuf) to this base URL (spans go to URL/v1/traces):
+    /// one trace per execution of machines with tracingConfiguration enabled, and of executions
+    /// started with a trace header. Since steppe 0.1.0.
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl ServerArgs {
@@ -342,6 +353,7 @@ impl ServerArgs {
             credentials,
             tls: self.tls_cert.clone().zip(self.tls_key.clone()),
             metrics: self.metrics,
+            otlp_endpoint: self.otlp_endpoint.clone(),
             ..self.clock_options()
         })
     }
@@ -418,6 +430,9 @@ pub enum Error {
     /// The `--tls-cert` or `--tls-key` file cannot be used.
     #[error("{0}")]
     Tls(String),
+    /// The `--otlp-endpoint` cannot be used.
+    #[error(transparent)]
+    Traces(#[from] traces::Error),
     /// The `--credentials` file cannot be used.
     #[error("--credentials {0}")]
     Credentials(String),
@@ -582,6 +597,10 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             }
         },
         metrics: metrics.clone(),
+        traces: Arc::new(match &options.otlp_endpoint {
+            Some(endpoint) => traces::Traces::exporting(endpoint, registry.traced.clone())?,
+            None => traces::Traces::off(),
+        }),
     });
     let tasks = Arc::new(tasks::Tasks::default());
     for activity_arn in registry.activities.keys() {
