@@ -496,6 +496,7 @@ impl Server {
         for task in &self.background {
             task.abort();
         }
+        flush_traces(&self.driver).await;
         close_store(self.owned_store);
     }
 
@@ -505,7 +506,20 @@ impl Server {
         for task in &self.background {
             task.abort();
         }
+        flush_traces(&self.driver).await;
         close_store(self.owned_store);
+    }
+}
+
+/// Sends the trace spans still queued (within `traces::FLUSH_AT_STOP_TIMEOUT`), so that a
+/// server that stops cleanly loses none.
+async fn flush_traces(driver: &Arc<driver::Driver>) {
+    let traces = driver.integrations().traces.clone();
+    if traces.on() {
+        let flushed = tokio::task::spawn_blocking(move || {
+            traces.flush(traces::FLUSH_AT_STOP_TIMEOUT);
+        });
+        let _ = flushed.await;
     }
 }
 

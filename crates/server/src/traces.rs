@@ -57,6 +57,8 @@ pub const EXPORT_ANSWER_BYTES_MAX: u64 = 1024 * 1024;
 /// Standard history stops at 25,000), no further state or task spans are made, and the
 /// execution span says `steppe.trace.truncated`.
 pub const TRACE_EVENTS_MAX: usize = 25_000;
+/// How long a server that stops waits for its queued spans to be sent.
+pub const FLUSH_AT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A drop is logged the first time and then once per this many.
 pub const DROPS_LOGGED_EVERY: u64 = 1_000;
 

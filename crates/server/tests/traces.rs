@@ -313,7 +313,11 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
             "Call": http_task(&endpoint.url("/ok"), json!({"ResultPath": null, "Next": "Fan"})),
             "Fan": {"Type": "Map", "ItemProcessor": {"StartAt": "Item", "States": {
                 "Item": {"Type": "Pass", "End": true}
-            }}, "Next": "Done"},
+            }}, "Next": "Both"},
+            "Both": {"Type": "Parallel", "Branches": [
+                {"StartAt": "Left", "States": {"Left": {"Type": "Pass", "End": true}}},
+                {"StartAt": "Right", "States": {"Right": {"Type": "Pass", "End": true}}}
+            ], "Next": "Done"},
             "Done": {"Type": "Succeed"}
         }}),
     )
@@ -350,7 +354,7 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
         "the caller's span"
     );
     assert_eq!(status(root), StatusCode::Ok);
-    for state in ["Prepare", "Call", "Fan", "Done"] {
+    for state in ["Prepare", "Call", "Fan", "Both", "Done"] {
         let span = one(&spans, state);
         assert_eq!(
             span.parent_span_id, root.span_id,
@@ -364,6 +368,10 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
     let items = named(&spans, "Item");
     assert_eq!(items.len(), 2, "one span per iteration's state");
     assert!(items.iter().all(|item| item.parent_span_id == fan.span_id));
+    let both = one(&spans, "Both");
+    for branch in ["Left", "Right"] {
+        assert_eq!(one(&spans, branch).parent_span_id, both.span_id);
+    }
     let call = one(&spans, "Call");
     let task = one(&spans, "http:invoke");
     assert_eq!(task.parent_span_id, call.span_id);
@@ -410,6 +418,15 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
         quiet.status,
         aws_sdk_sfn::types::SyncExecutionStatus::Succeeded
     );
+    // A caller that decided not to sample: not traced, even on a machine with tracing on.
+    let unsampled = sfn
+        .start_execution()
+        .state_machine_arn(&standard)
+        .trace_header("Root=1-5759e988-bd862e3fe1be46a994272794;Sampled=0")
+        .send()
+        .await
+        .unwrap();
+    wait_for_end(&sfn, &unsampled.execution_arn).await;
     let express = create(
         &sfn,
         "Checkout",
@@ -466,10 +483,90 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
         .into_iter()
         .filter(|span| {
             attribute(span, "steppe.execution.arn").as_deref() == Some(&quiet.execution_arn)
+                || hex(&span.trace_id) == "5759e988bd862e3fe1be46a994272794"
                 || span.name == "Quiet"
                 || span.name == "Hush"
         })
         .collect();
     assert!(quiet_spans.is_empty(), "{quiet_spans:#?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standard_execution_traced_across_a_restart_has_each_span_once() {
+    let receiver = Loopback::start(otlp_reply);
+    let dir = tempfile::tempdir().unwrap();
+    let options = || steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Sqlite {
+            data_dir: dir.path().join("data"),
+            fsync: false,
+        },
+        otlp_endpoint: Some(format!("http://{}/", receiver.address)),
+        ..steppe_server::Options::default()
+    };
+    let server = steppe_server::start(options()).await.unwrap();
+    let sfn = client(server.local_addr());
+    let machine = create(
+        &sfn,
+        "Nightly",
+        StateMachineType::Standard,
+        true,
+        json!({"StartAt": "Before", "States": {
+            "Before": {"Type": "Pass", "Next": "Pause"},
+            "Pause": {"Type": "Wait", "Seconds": 2, "Next": "After"},
+            "After": {"Type": "Pass", "End": true}
+        }}),
+    )
+    .await;
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    // Stop while it waits.
+    loop {
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(&started.execution_arn)
+            .send()
+            .await
+            .unwrap();
+        if history
+            .events
+            .iter()
+            .any(|event| event.r#type == aws_sdk_sfn::types::HistoryEventType::WaitStateEntered)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.shutdown().await;
+    let before_restart = spans(&receiver);
+    assert_eq!(
+        named(&before_restart, "Before").len(),
+        1,
+        "sent before stopping"
+    );
+    assert!(named(&before_restart, "Pause").is_empty(), "still open");
+
+    let server = steppe_server::start(options()).await.unwrap();
+    assert_eq!(server.recovered, 1, "it was running across the restart");
+    let sfn = client(server.local_addr());
+    assert_eq!(
+        wait_for_end(&sfn, &started.execution_arn).await,
+        ExecutionStatus::Succeeded
+    );
+    let spans = trace_of(&receiver, &started.execution_arn);
+    let root = one(&spans, "Nightly");
+    for state in ["Before", "Pause", "After"] {
+        assert_eq!(one(&spans, state).parent_span_id, root.span_id, "{state}");
+    }
+    let pause = one(&spans, "Pause");
+    let before = one(&spans, "Before");
+    assert!(before.end_time_unix_nano <= pause.start_time_unix_nano);
+    assert!(root.start_time_unix_nano <= before.start_time_unix_nano);
+    assert_eq!(spans.len(), 4, "{spans:#?}");
     server.shutdown().await;
 }
