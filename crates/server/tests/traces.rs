@@ -7,7 +7,7 @@
 mod common;
 
 use aws_sdk_sfn::types::{ExecutionStatus, StateMachineType, TracingConfiguration};
-use common::{client, ROLE};
+use common::{client, wait_for_end, ROLE};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
@@ -240,21 +240,6 @@ async fn create(
         .state_machine_arn
 }
 
-async fn wait_for_end(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> ExecutionStatus {
-    loop {
-        let described = sfn
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            return described.status;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn connections(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let path = dir.path().join("connections.json");
     let document = json!({"connections": {"open": {
@@ -332,7 +317,7 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
         .await
         .unwrap();
     assert_eq!(
-        wait_for_end(&sfn, &started.execution_arn).await,
+        wait_for_end(&sfn, &started.execution_arn).await.status,
         ExecutionStatus::Succeeded
     );
     let described = sfn
@@ -396,6 +381,28 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
         calls[0].header("traceparent"),
         Some(format!("00-{HEADER_TRACE_ID}-{}-01", hex(&task.span_id)).as_str())
     );
+
+    // X-Ray's HTTP header wins over the member, as on AWS: its root is the trace id, and it is
+    // the header DescribeExecution answers.
+    let header_root = "Root=1-5759e988-00000000000000000000abcd;Sampled=1";
+    let body = json!({
+        "stateMachineArn": standard,
+        "traceHeader": "Root=1-5759e988-00000000000000000000ffff;Sampled=1"
+    });
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         X-Amz-Target: AWSStepFunctions.StartExecution\r\nX-Amzn-Trace-Id: {header_root}",
+        server.local_addr()
+    );
+    let (code, answer) = common::http(server.local_addr(), &head, &body.to_string()).await;
+    assert_eq!(code, 200, "{answer}");
+    let answer = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
+    let from_header = answer["executionArn"].as_str().unwrap();
+    let described = wait_for_end(&sfn, from_header).await;
+    assert_eq!(described.trace_header.as_deref(), Some(header_root));
+    let spans = trace_of(&receiver, from_header);
+    assert_eq!(hex(&spans[0].trace_id), "5759e98800000000000000000000abcd");
 
     // An Express machine without tracing, started without a header: nothing is exported. An
     // Express machine with tracing, run after it (the exporter keeps the order), shows that the
@@ -555,7 +562,7 @@ async fn a_standard_execution_traced_across_a_restart_has_each_span_once() {
     assert_eq!(server.recovered, 1, "it was running across the restart");
     let sfn = client(server.local_addr());
     assert_eq!(
-        wait_for_end(&sfn, &started.execution_arn).await,
+        wait_for_end(&sfn, &started.execution_arn).await.status,
         ExecutionStatus::Succeeded
     );
     let spans = trace_of(&receiver, &started.execution_arn);
