@@ -121,9 +121,10 @@ fn otlp_reply(_target: &str) -> (&'static str, &'static str, Vec<u8>) {
     ("200 OK", "application/x-protobuf", Vec::new())
 }
 
-/// The HTTP Task's endpoint: `/ok` answers JSON, anything else 500.
+/// The HTTP Task's and Lambda's endpoint: `/ok` and Lambda's Invoke API answer JSON, anything
+/// else 500.
 fn task_reply(target: &str) -> (&'static str, &'static str, Vec<u8>) {
-    if target.starts_with("/ok") {
+    if target.starts_with("/ok") || target.starts_with("/2015-03-31/functions/") {
         ("200 OK", "application/json", br#"{"ok":true}"#.to_vec())
     } else {
         (
@@ -250,6 +251,13 @@ fn connections(dir: &tempfile::TempDir) -> std::path::PathBuf {
     path
 }
 
+fn functions(dir: &tempfile::TempDir, endpoint: &Loopback) -> std::path::PathBuf {
+    let path = dir.path().join("functions.json");
+    let document = json!({"functions": {"refund": {"endpoint": endpoint.url("")}}});
+    std::fs::write(&path, document.to_string()).unwrap();
+    path
+}
+
 fn http_task(url: &str, next: serde_json::Value) -> serde_json::Value {
     let mut state = json!({
         "Type": "Task",
@@ -280,6 +288,7 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
         listen: "127.0.0.1:0".parse().unwrap(),
         storage: steppe_server::Storage::Memory,
         connections: Some(connections(&dir)),
+        functions: Some(functions(&dir, &endpoint)),
         otlp_endpoint: Some(format!("http://{}", receiver.address)),
         ..steppe_server::Options::default()
     })
@@ -444,7 +453,12 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Recover"}],
                 "End": true
             })),
-            "Recover": {"Type": "Pass", "Next": "Give up"},
+            "Recover": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "refund", "Payload": {}},
+                "Next": "Give up"
+            },
             "Give up": {"Type": "Fail", "Error": "Checkout.Failed", "Cause": "no luck"}
         }}),
     )
@@ -484,7 +498,21 @@ async fn executions_become_traces_of_their_states_and_task_calls() {
         "{:?}",
         task.status
     );
-    assert_eq!(status(one(&spans, "Recover")), StatusCode::Ok);
+    let recover = one(&spans, "Recover");
+    assert_eq!(status(recover), StatusCode::Ok);
+    let lambda = one(&spans, "lambda:invoke");
+    assert_eq!(lambda.parent_span_id, recover.span_id);
+    assert_eq!(status(lambda), StatusCode::Ok);
+    let invoked: Vec<Received> = endpoint
+        .received()
+        .into_iter()
+        .filter(|call| call.target == "/2015-03-31/functions/refund/invocations")
+        .collect();
+    assert_eq!(invoked.len(), 1);
+    assert_eq!(
+        invoked[0].header("traceparent"),
+        Some(format!("00-{}-{}-01", hex(&lambda.trace_id), hex(&lambda.span_id)).as_str())
+    );
     assert_eq!(status(one(&spans, "Give up")), StatusCode::Error);
     let quiet_spans: Vec<Span> = self::spans(&receiver)
         .into_iter()
