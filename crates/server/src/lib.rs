@@ -500,6 +500,11 @@ impl Server {
         close_store(self.owned_store);
     }
 
+    /// How many trace spans were dropped because the export queue was full.
+    pub fn trace_spans_dropped(&self) -> u64 {
+        self.driver.integrations().traces.dropped()
+    }
+
     /// Serves until the HTTP server stops.
     pub async fn wait(self) {
         let _ = self.serving.await;
