@@ -1066,6 +1066,105 @@ mod tests {
         );
     }
 
+    /// Arbitrary events in arbitrary order (wrong predecessors, exits of states never entered,
+    /// several starts) never panic, and make spans that end after they start, never their
+    /// own parents.
+    #[test]
+    fn any_event_sequence_is_followed_without_panic() {
+        use steppe_engine::{MapIteration, TaskResource};
+        let definition = steppe_asl::compile(
+            r#"{"StartAt": "M", "States": {
+                "M": {"Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {
+                    "T": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Next": "P"},
+                    "P": {"Type": "Parallel", "Branches": [
+                        {"StartAt": "F", "States": {"F": {"Type": "Fail"}}}
+                    ], "End": true}}}, "Next": "W"},
+                "W": {"Type": "Wait", "Seconds": 1, "End": true}}}"#,
+        )
+        .expect("compiles");
+        let definition = Arc::new(definition);
+        let names = ["M", "T", "P", "F", "W", "unknown"];
+        let types = [
+            StateType::Map,
+            StateType::Task,
+            StateType::Parallel,
+            StateType::Fail,
+        ];
+        let resource = TaskResource {
+            resource_type: "http".into(),
+            resource: "invoke".into(),
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        for _ in 0..50 {
+            let ids = TraceIds {
+                trace_id: [7; 16],
+                parent_span_id: None,
+            };
+            let mut trace = ExecutionTrace::new("arn:e", "arn:m", ids, definition.clone());
+            let mut spans = Vec::new();
+            for id in 1..400u64 {
+                let name = names[next(6) as usize].to_string();
+                let state_type = types[next(4) as usize];
+                let error = ErrorCause::default();
+                let details = match next(16) {
+                    0 => Details::ExecutionStarted {
+                        input: String::new(),
+                        role_arn: String::new(),
+                    },
+                    1 | 2 => Details::StateEntered {
+                        state_type,
+                        name,
+                        input: String::new(),
+                    },
+                    3 | 4 => Details::StateExited {
+                        state_type,
+                        name,
+                        output: String::new(),
+                        assigned_variables: None,
+                    },
+                    5 => Details::TaskScheduled {
+                        resource: resource.clone(),
+                        region: String::new(),
+                        parameters: String::new(),
+                        timeout_in_seconds: None,
+                        heartbeat_in_seconds: None,
+                    },
+                    6 => Details::TaskSucceeded(resource.clone(), String::new()),
+                    7 => Details::TaskFailed(resource.clone(), error),
+                    8 => Details::MapIterationStarted(MapIteration { name, index: 0 }),
+                    9 => Details::MapIterationFailed(MapIteration { name, index: 0 }),
+                    10 => Details::MapStateFailed,
+                    11 => Details::ParallelStateStarted,
+                    12 => Details::StateAborted(state_type),
+                    13 => Details::ExecutionFailed(error),
+                    14 => Details::ExecutionRedriven { redrive_count: 1 },
+                    _ => Details::EvaluationFailed {
+                        error,
+                        location: None,
+                        state: name,
+                    },
+                };
+                let event = HistoryEvent {
+                    id,
+                    previous_event_id: next(id + 5),
+                    timestamp_millis: id as i64,
+                    details,
+                };
+                trace.observe(&[event], &mut spans);
+            }
+            for span in &spans {
+                assert!(span.start_time <= span.end_time, "{span:?}");
+                assert_ne!(span.parent_span_id, span.span_context.span_id(), "{span:?}");
+            }
+        }
+    }
+
     #[test]
     fn traceparent_is_w3c_version_00_sampled() {
         let task = TaskTrace {
