@@ -318,11 +318,6 @@ impl Traces {
         self.queue.is_some()
     }
 
-    /// The machines whose tracing is enabled.
-    pub fn machines(&self) -> &Arc<TracedMachines> {
-        &self.machines
-    }
-
     /// An execution's trace, if it is traced (see the module documentation).
     pub fn begin(
         &self,
