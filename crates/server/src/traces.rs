@@ -26,7 +26,8 @@
 //! Exporting never waits: spans go into a bounded queue ([`SPANS_QUEUED_MAX`]); when it is
 //! full a span is dropped, counted, and logged (the first and then every
 //! [`DROPS_LOGGED_EVERY`]th). One thread takes batches of up to [`EXPORT_BATCH_MAX`] spans and
-//! hands them to `opentelemetry-otlp`'s exporter, which sends them as protobuf over HTTP.
+//! hands them to `opentelemetry-otlp`'s exporter, which sends them as protobuf over HTTP; it
+//! wakes every [`EXPORT_DELAY`], or when a batch is queued, never once per span.
 
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status as SpanStatus, TraceFlags, TraceId, TraceState,
@@ -36,8 +37,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLink
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use steppe_asl::Definition;
@@ -47,7 +48,7 @@ use steppe_engine::{Details, ErrorCause, HistoryEvent, StateType};
 pub const SPANS_QUEUED_MAX: usize = 8_192;
 /// The most spans sent in one OTLP request.
 pub const EXPORT_BATCH_MAX: usize = 512;
-/// How long the exporter waits for a batch to fill once it has a span.
+/// How often the exporter looks at the queue when fewer than a batch of spans arrive.
 pub const EXPORT_DELAY: Duration = Duration::from_millis(500);
 /// How long one OTLP request may take, answer included.
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,6 +81,12 @@ pub enum Error {
 #[derive(Debug, Default)]
 pub struct Traces {
     queue: Option<SyncSender<Message>>,
+    /// The exporter thread, woken once a batch is queued (it never waits on the queue
+    /// itself, so queueing a span wakes nobody: on a busy machine a wake-up per span cost
+    /// more than the span).
+    exporter: Option<std::thread::Thread>,
+    /// Spans queued since the exporter last woke.
+    queued: AtomicUsize,
     machines: Arc<TracedMachines>,
     dropped: AtomicU64,
 }
@@ -302,12 +309,14 @@ impl Traces {
                 .build(),
         );
         let (queue, spans) = std::sync::mpsc::sync_channel(SPANS_QUEUED_MAX);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("steppe-otlp".to_string())
             .spawn(move || export(exporter, spans))
             .map_err(|spawn| error(format!("cannot start the exporter thread: {spawn}")))?;
         Ok(Traces {
             queue: Some(queue),
+            exporter: Some(thread.thread().clone()),
+            queued: AtomicUsize::new(0),
             machines,
             dropped: AtomicU64::new(0),
         })
@@ -356,7 +365,11 @@ impl Traces {
         };
         for span in spans {
             match queue.try_send(Message::Span(Box::new(span))) {
-                Ok(()) => {}
+                Ok(()) => {
+                    if self.queued.fetch_add(1, Ordering::Relaxed) + 1 == EXPORT_BATCH_MAX {
+                        self.wake_exporter();
+                    }
+                }
                 Err(TrySendError::Full(_)) => {
                     let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                     if dropped % DROPS_LOGGED_EVERY == 1 {
@@ -369,6 +382,13 @@ impl Traces {
                 }
                 Err(TrySendError::Disconnected(_)) => return,
             }
+        }
+    }
+
+    fn wake_exporter(&self) {
+        self.queued.store(0, Ordering::Relaxed);
+        if let Some(exporter) = &self.exporter {
+            exporter.unpark();
         }
     }
 
@@ -387,7 +407,10 @@ impl Traces {
         let mut message = Message::Flush(done);
         loop {
             match queue.try_send(message) {
-                Ok(()) => break,
+                Ok(()) => {
+                    self.wake_exporter();
+                    break;
+                }
                 Err(TrySendError::Full(back)) if Instant::now() < deadline => {
                     message = back;
                     std::thread::sleep(Duration::from_millis(10));
@@ -399,40 +422,36 @@ impl Traces {
     }
 }
 
-/// The exporter thread: batches of queued spans, sent one request at a time.
+/// The exporter thread: every [`EXPORT_DELAY`], or sooner when woken (a batch is queued, or
+/// a flush asked), it sends what is queued in batches of at most [`EXPORT_BATCH_MAX`], one
+/// request at a time. It ends when the queue's sender is gone.
 fn export(exporter: opentelemetry_otlp::SpanExporter, queue: Receiver<Message>) {
     let mut failures = 0u64;
-    'receiving: while let Ok(first) = queue.recv() {
-        let mut batch = Vec::new();
-        let mut flushed = Vec::new();
-        let mut next = Some(first);
-        let deadline = Instant::now() + EXPORT_DELAY;
-        while let Some(message) = next.take() {
-            match message {
-                Message::Span(span) => batch.push(*span),
-                Message::Flush(done) => {
-                    flushed.push(done);
-                    break;
+    let mut batch = Vec::new();
+    loop {
+        std::thread::park_timeout(EXPORT_DELAY);
+        loop {
+            match queue.try_recv() {
+                Ok(Message::Span(span)) => {
+                    batch.push(*span);
+                    if batch.len() >= EXPORT_BATCH_MAX {
+                        send(&exporter, std::mem::take(&mut batch), &mut failures);
+                    }
                 }
-            }
-            if batch.len() >= EXPORT_BATCH_MAX {
-                break;
-            }
-            match queue.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(message) => next = Some(message),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
+                Ok(Message::Flush(done)) => {
+                    send(&exporter, std::mem::take(&mut batch), &mut failures);
+                    let _ = done.try_send(());
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
                     send(&exporter, batch, &mut failures);
-                    break 'receiving;
+                    let _ = exporter.shutdown();
+                    return;
                 }
             }
         }
-        send(&exporter, batch, &mut failures);
-        for done in flushed {
-            let _ = done.try_send(());
-        }
+        send(&exporter, std::mem::take(&mut batch), &mut failures);
     }
-    let _ = exporter.shutdown();
 }
 
 fn send(exporter: &opentelemetry_otlp::SpanExporter, batch: Vec<SpanData>, failures: &mut u64) {
