@@ -7,33 +7,16 @@
 mod common;
 
 use aws_sdk_sfn::types::{ExecutionStatus, StateMachineType, TracingConfiguration};
-use common::{client, wait_for_end, ROLE};
+use common::{client, read_request, wait_for_end, Received, ROLE};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use prost::Message;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One HTTP request, as a loopback server read it.
-#[derive(Debug, Clone)]
-struct Received {
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
 
 /// A loopback HTTP/1.1 server that keeps every request and answers each with `reply`
 /// (status, content type, body) for its target.
@@ -72,39 +55,9 @@ impl Loopback {
 /// Serves the requests of one connection (kept alive) until the client closes it.
 fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, reply: Reply) {
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let target = line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(':').unwrap();
-            headers.push((name.to_string(), value.trim().to_string()));
-        }
-        let length: usize = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-            .map_or(0, |(_, value)| value.parse().unwrap());
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let (status, content_type, answer) = reply(&target);
-        log.lock().unwrap().push(Received {
-            target,
-            headers,
-            body,
-        });
+    while let Some(request) = read_request(&mut reader) {
+        let (status, content_type, answer) = reply(&request.target);
+        log.lock().unwrap().push(request);
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
             answer.len()
