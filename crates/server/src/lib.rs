@@ -353,7 +353,9 @@ impl ServerArgs {
             credentials,
             tls: self.tls_cert.clone().zip(self.tls_key.clone()),
             metrics: self.metrics,
-            otlp_endpoint: self.otlp_endpoint.clone(),
+            // An empty OTEL_EXPORTER_OTLP_ENDPOINT is unset, as OpenTelemetry's configuration
+            // specification reads empty variables.
+            otlp_endpoint: self.otlp_endpoint.clone().filter(|url| !url.is_empty()),
             ..self.clock_options()
         })
     }
