@@ -756,6 +756,7 @@ pub fn run(options: Options) -> Result<(), Error> {
             );
         }
         let metrics = options.metrics;
+        let traces = options.otlp_endpoint.clone();
         let scheme = if options.tls.is_some() { "https" } else { "http" };
         let server = start(options).await?;
         let address = server.local_addr();
@@ -763,6 +764,7 @@ pub fn run(options: Options) -> Result<(), Error> {
             api = %format_args!("{scheme}://{address}/"),
             console = %format_args!("{scheme}://{address}/console/"),
             metrics = %if metrics { format!("{scheme}://{address}/metrics") } else { "off".to_string() },
+            traces = traces.as_deref().unwrap_or("off"),
             storage,
             recovered = server.recovered,
             "listening"
