@@ -123,6 +123,8 @@ struct Live {
     next_seq: u64,
     /// The mock test case it runs (`stateMachineArn#TestCaseName`), if any.
     test_case: Option<String>,
+    /// Its trace, if it is traced: what it follows of the history to make spans.
+    trace: Option<Box<crate::traces::ExecutionTrace>>,
 }
 
 struct Queued {
@@ -172,6 +174,8 @@ struct Pending {
     task_operations: Vec<TaskOperation>,
     /// What the metrics count once the group is committed.
     counts: Counts,
+    /// Trace spans the group ended, exported once it is committed.
+    spans: Vec<opentelemetry_sdk::trace::SpanData>,
 }
 
 /// What a committed group adds to the metrics.
@@ -278,6 +282,12 @@ impl Driver {
         let (reply, answer) = oneshot::channel();
         let id = row.id;
         let start_millis = row.start_millis;
+        let trace = self.integrations.traces.begin(
+            &row.arn,
+            &row.state_machine_arn,
+            row.trace_header.as_deref(),
+            definition.clone(),
+        );
         let slot = Slot {
             id,
             state: SlotState::Live(Box::new(Live {
@@ -285,6 +295,7 @@ impl Driver {
                 definition,
                 next_seq: 0,
                 test_case: row.test_case.clone(),
+                trace,
             })),
             queue: VecDeque::from([Queued {
                 input: Input::Start,
@@ -443,11 +454,20 @@ impl Driver {
             self.resume(execution.id);
         }
         if let Some((row, records)) = tasks {
+            let ids = self.integrations.traces.ids(
+                &row.arn,
+                &row.state_machine_arn,
+                row.trace_header.as_deref(),
+            );
             for record in records {
+                let trace = ids.map(|ids| {
+                    crate::traces::task_trace(ids, &row.arn, &record.state_name, record.invocation)
+                });
                 self.open_task(OpenTask {
                     execution_id: execution.id,
                     execution_arn: row.arn.clone(),
                     record,
+                    trace,
                 });
             }
         }
@@ -577,6 +597,7 @@ impl Driver {
                     self.committed
                         .fetch_add(pending.replies.len() as u64, Ordering::Relaxed);
                     self.count(&pending.counts);
+                    self.integrations.traces.export(pending.spans);
                     for operation in &pending.timer_operations {
                         match *operation {
                             TimerOperation::Start(timer_id, fire_at_millis) => {
@@ -763,6 +784,7 @@ impl Driver {
             task_operations,
             quarantine,
             mut counts,
+            spans,
         } = planned;
         if let Some(reason) = quarantine {
             // The engine failed on one of this group's inputs: nothing of the group is
@@ -806,6 +828,7 @@ impl Driver {
             replies,
             task_operations,
             counts,
+            spans,
         })
     }
 
@@ -862,6 +885,7 @@ impl Driver {
                 ended: Some(Status::Failed),
                 ..Counts::default()
             },
+            spans: Vec::new(),
         })
     }
 
@@ -1034,6 +1058,14 @@ impl Driver {
         info.redrive_count = 0;
         let mut execution = Execution::new(info, input, Config::standard(), row.seed);
         let definition = compiled.definition.clone();
+        let mut trace = self.integrations.traces.begin(
+            &row.arn,
+            &row.state_machine_arn,
+            row.trace_header.as_deref(),
+            definition.clone(),
+        );
+        // Spans that ended before are not made again: the replay only rebuilds what is open.
+        let mut spans_ended_before = Vec::new();
         let inputs = self.store.inputs(id)?;
         let mut owed: VecDeque<Input> = VecDeque::new();
         for logged in &inputs {
@@ -1052,6 +1084,10 @@ impl Driver {
                 guarded(|| apply(&definition, &mut execution, input, logged.now_millis))
                     .map_err(Error::Quarantined)?;
             owed.extend(follow_ups(&transition.commands));
+            if let Some(trace) = &mut trace {
+                trace.observe(&transition.events, &mut spans_ended_before);
+                spans_ended_before.clear();
+            }
         }
         let stored_events = self.store.history_len(id)?;
         if execution.next_event_id() - 1 != stored_events {
@@ -1066,6 +1102,7 @@ impl Driver {
                 definition,
                 next_seq: inputs.len() as u64,
                 test_case: row.test_case,
+                trace,
             },
             owed.into(),
         )))

@@ -240,6 +240,12 @@ fn express_runner(
         clock_jumps: app.clock_jumps.subscribe(),
         metrics: app.metrics.clone(),
         recent: app.express_recent.clone(),
+        trace: app.driver.integrations().traces.begin(
+            arn,
+            &resolved.target.machine.arn,
+            resolved.start.trace_header.as_deref(),
+            resolved.compiled.definition.clone(),
+        ),
         seed,
         // Kept only with the execution, for the console.
         input: if app.express_recent.keeps() {
@@ -255,8 +261,8 @@ fn express_runner(
     })
 }
 
-/// An Express execution; one whose machine logs its executions records its history events,
-/// which the log is made from.
+/// An Express execution; one that is traced, or whose machine logs its executions, records
+/// its history events, which its spans and log events are made from.
 fn express_execution(
     app: &App,
     resolved: &Resolved<'_>,
@@ -275,7 +281,7 @@ fn express_execution(
         redrive_count: 0,
     };
     let config = Config {
-        record_history: runner.execution_log.is_some(),
+        record_history: runner.trace.is_some() || runner.execution_log.is_some(),
         ..Config::express()
     };
     Execution::new(info, resolved.input.clone(), config, runner.seed)

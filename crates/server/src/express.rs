@@ -260,6 +260,8 @@ pub struct Runner {
     pub recent: Arc<RecentExpress>,
     /// The seed it was started with, to replay it.
     pub seed: u64,
+    /// Its trace, if it is traced (its execution then records history events).
+    pub trace: Option<Box<crate::traces::ExecutionTrace>>,
     /// Its input, JSON text, as it was started.
     pub input: String,
     /// Where its events are logged, when its machine logs them (it then records history).
@@ -335,15 +337,33 @@ impl Runner {
                     let Input::Fail { error, cause } = quarantine_failure(&reason) else {
                         unreachable!("quarantine_failure gives Input::Fail");
                     };
-                    execution.status = Status::Failed;
-                    execution.error = Some(ErrorCause {
+                    let error = ErrorCause {
                         error: Some(error),
                         cause: Some(cause),
-                    });
+                    };
+                    if let Some(trace) = &mut self.trace {
+                        // The engine ended nothing: the trace ends as the execution does.
+                        let ended = HistoryEvent {
+                            id: execution.next_event_id(),
+                            previous_event_id: 0,
+                            timestamp_millis: now,
+                            details: steppe_engine::Details::ExecutionFailed(error.clone()),
+                        };
+                        let mut spans = Vec::new();
+                        trace.observe(&[ended], &mut spans);
+                        self.integrations.traces.export(spans);
+                    }
+                    execution.status = Status::Failed;
+                    execution.error = Some(error);
                     execution.stop_time_millis = Some(now);
                     break;
                 }
             };
+            if let Some(trace) = &mut self.trace {
+                let mut spans = Vec::new();
+                trace.observe(&transition.events, &mut spans);
+                self.integrations.traces.export(spans);
+            }
             let info = &execution.info;
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)
@@ -402,6 +422,10 @@ impl Runner {
             execution_id: 0,
             execution_arn: execution_arn.to_string(),
             record: TaskRecord::from(&task),
+            trace: self
+                .trace
+                .as_ref()
+                .map(|trace| trace.task(&task.state_name, task.invocation)),
         };
         tokio::spawn(async move {
             let outcome = integrations.invoke(task).await;

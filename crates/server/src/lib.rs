@@ -47,6 +47,7 @@ mod tasks;
 mod test_state;
 mod timers;
 mod tls;
+pub mod traces;
 mod wire;
 
 use std::net::SocketAddr;
@@ -151,6 +152,10 @@ pub struct Options {
     pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
     /// Whether metrics are recorded and served at `GET /metrics` (default on; since 0.1.0).
     pub metrics: bool,
+    /// Where traces are exported over OTLP/HTTP (protobuf): a base URL such as
+    /// `http://localhost:4318`, spans going to `{URL}/v1/traces`; `None` traces nothing
+    /// (default; since 0.1.0).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -182,6 +187,7 @@ impl Default for Options {
             credentials: None,
             tls: None,
             metrics: true,
+            otlp_endpoint: None,
         }
     }
 }
@@ -305,6 +311,11 @@ pub struct ServerArgs {
     /// record nothing (off). Since steppe 0.1.0.
     #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub metrics: bool,
+    /// Export traces over OTLP/HTTP (protobuf) to this base URL (spans go to URL/v1/traces):
+    /// one trace per execution of machines with tracingConfiguration enabled, and of executions
+    /// started with a trace header. Since steppe 0.1.0.
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl ServerArgs {
@@ -354,6 +365,9 @@ impl ServerArgs {
             credentials,
             tls: self.tls_cert.clone().zip(self.tls_key.clone()),
             metrics: self.metrics,
+            // An empty OTEL_EXPORTER_OTLP_ENDPOINT is unset, as OpenTelemetry's configuration
+            // specification reads empty variables.
+            otlp_endpoint: self.otlp_endpoint.clone().filter(|url| !url.is_empty()),
             ..self.clock_options()
         })
     }
@@ -433,6 +447,9 @@ pub enum Error {
     /// The `--tls-cert` or `--tls-key` file cannot be used.
     #[error("{0}")]
     Tls(String),
+    /// The `--otlp-endpoint` cannot be used.
+    #[error(transparent)]
+    Traces(#[from] traces::Error),
     /// The `--credentials` file cannot be used.
     #[error("--credentials {0}")]
     Credentials(String),
@@ -496,7 +513,13 @@ impl Server {
         for task in &self.background {
             task.abort();
         }
+        flush_traces(&self.driver).await;
         close_store(self.owned_store);
+    }
+
+    /// How many trace spans were dropped because the export queue was full.
+    pub fn trace_spans_dropped(&self) -> u64 {
+        self.driver.integrations().traces.dropped()
     }
 
     /// Serves until the HTTP server stops.
@@ -505,7 +528,20 @@ impl Server {
         for task in &self.background {
             task.abort();
         }
+        flush_traces(&self.driver).await;
         close_store(self.owned_store);
+    }
+}
+
+/// Sends the trace spans still queued (within `traces::FLUSH_AT_STOP_TIMEOUT`), so that a
+/// server that stops cleanly loses none.
+async fn flush_traces(driver: &Arc<driver::Driver>) {
+    let traces = driver.integrations().traces.clone();
+    if traces.on() {
+        let flushed = tokio::task::spawn_blocking(move || {
+            traces.flush(traces::FLUSH_AT_STOP_TIMEOUT);
+        });
+        let _ = flushed.await;
     }
 }
 
@@ -612,6 +648,10 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             }
         },
         metrics: metrics.clone(),
+        traces: Arc::new(match &options.otlp_endpoint {
+            Some(endpoint) => traces::Traces::exporting(endpoint, registry.traced.clone())?,
+            None => traces::Traces::off(),
+        }),
     });
     let tasks = Arc::new(tasks::Tasks::default());
     for activity_arn in registry.activities.keys() {
@@ -746,6 +786,7 @@ pub fn run(options: Options) -> Result<(), Error> {
             );
         }
         let metrics = options.metrics;
+        let traces = options.otlp_endpoint.clone();
         let scheme = if options.tls.is_some() { "https" } else { "http" };
         let server = start(options).await?;
         let address = server.local_addr();
@@ -753,6 +794,7 @@ pub fn run(options: Options) -> Result<(), Error> {
             api = %format_args!("{scheme}://{address}/"),
             console = %format_args!("{scheme}://{address}/console/"),
             metrics = %if metrics { format!("{scheme}://{address}/metrics") } else { "off".to_string() },
+            traces = traces.as_deref().unwrap_or("off"),
             storage,
             recovered = server.recovered,
             "listening"

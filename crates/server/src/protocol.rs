@@ -492,7 +492,13 @@ async fn handle(
         Ok(bytes) => match verify_signature(&app, "POST", &uri, &headers, &bytes) {
             Err(error) => Err(error),
             Ok(caller) => match name {
-                Some(name) => call(&app, name.to_string(), &bytes, caller).await,
+                Some(name) => {
+                    let trace_header = headers
+                        .get(TRACE_HEADER)
+                        .and_then(|value| value.to_str().ok())
+                        .map(str::to_string);
+                    call(&app, name.to_string(), &bytes, (caller, trace_header)).await
+                }
                 None => Err(ApiError::new(
                     "UnknownOperationException",
                     format!("Unknown operation: '{target}'"),
@@ -517,15 +523,20 @@ async fn handle(
     respond(result)
 }
 
+/// X-Ray's trace header, which AWS services read from every request: StartExecution and
+/// StartSyncExecution prefer it to their `traceHeader` member.
+const TRACE_HEADER: &str = "x-amzn-trace-id";
+
 /// Runs an API call.
 async fn call(
     app: &Arc<App>,
     operation: String,
     bytes: &Bytes,
-    caller: Option<crate::auth::Caller>,
+    (caller, trace_header): (Option<crate::auth::Caller>, Option<String>),
 ) -> Result<Value, ApiError> {
     let mut request = parse_body(bytes)?;
     request.caller = caller;
+    request.trace_header = trace_header;
     let app = app.clone();
     // Run the operation in its own task so that a panic answers 500 instead of dropping the
     // connection. Only a long poll ends with its request when the client goes away (freeing

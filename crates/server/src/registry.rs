@@ -24,6 +24,8 @@ pub struct Registry {
     pub aliases: BTreeMap<String, Alias>,
     /// Activities by ARN.
     pub activities: BTreeMap<String, Activity>,
+    /// The state machines whose tracing is enabled, kept here as machines change.
+    pub traced: Arc<crate::traces::TracedMachines>,
 }
 
 /// A revision and its compiled definition.
@@ -110,6 +112,8 @@ impl Registry {
     pub fn put(&mut self, resource: Resource) {
         match resource {
             Resource::StateMachine(machine) => {
+                self.traced
+                    .set(&machine.arn, machine.tracing_configuration.as_ref());
                 self.state_machines.insert(machine.arn.clone(), machine);
             }
             Resource::Revision(revision) => {
@@ -130,6 +134,7 @@ impl Registry {
 
     /// Removes a resource by its store key.
     pub fn remove(&mut self, key: &str) {
+        self.traced.remove(key);
         self.state_machines.remove(key);
         self.versions.remove(key);
         self.aliases.remove(key);

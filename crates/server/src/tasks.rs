@@ -37,6 +37,8 @@ pub struct OpenTask {
     pub execution_arn: String,
     /// The task as stored.
     pub record: TaskRecord,
+    /// Where its call sits in the execution's trace, if the execution is traced.
+    pub trace: Option<crate::traces::TaskTrace>,
 }
 
 impl OpenTask {
@@ -396,6 +398,7 @@ mod tests {
                 test_case: None,
                 submitted: false,
             },
+            trace: None,
         }
     }
 

@@ -9,6 +9,8 @@ pub struct Request {
     members: Map<String, Value>,
     /// Who signed the request, when the server checks signatures (`--credentials`).
     pub caller: Option<crate::auth::Caller>,
+    /// The request's `X-Amzn-Trace-Id` header (X-Ray's trace header), when it has one.
+    pub trace_header: Option<String>,
 }
 
 impl Request {
@@ -18,10 +20,12 @@ impl Request {
             Value::Object(members) => Ok(Request {
                 members,
                 caller: None,
+                trace_header: None,
             }),
             Value::Null => Ok(Request {
                 members: Map::new(),
                 caller: None,
+                trace_header: None,
             }),
             _ => Err(ApiError::serialization(
                 "Start of structure or map found where not expected",

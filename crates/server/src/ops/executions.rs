@@ -21,12 +21,19 @@ pub fn start_of(request: &Request) -> ApiResult<Start> {
     let input = request
         .string_len("input", 0, PAYLOAD_CHARS_MAX)?
         .unwrap_or("{}");
-    let trace_header = request.string_len("traceHeader", 0, 256)?;
+    let member = request.string_len("traceHeader", 0, 256)?;
+    // AWS: "If both sources are provided, Step Functions will use the header value
+    // (preferred) over the value in the request body." A header that would not fit the member
+    // (more than 256 characters) is not used.
+    let header = request
+        .trace_header
+        .as_deref()
+        .filter(|header| header.chars().count() <= 256);
     Ok(Start {
         target_arn: target_arn.to_string(),
         name: name.map(str::to_string),
         input: input.to_string(),
-        trace_header: trace_header.map(str::to_string),
+        trace_header: header.or(member).map(str::to_string),
     })
 }
 
