@@ -25,6 +25,8 @@
 
 mod app;
 mod arn;
+#[cfg(feature = "console")]
+mod console_api;
 pub mod auth;
 mod deletion;
 mod driver;
