@@ -213,7 +213,7 @@
       }
       if (shown < entries.length) children += `<div class="jt-more muted">… ${entries.length - shown} more (copy to see everything)</div>`;
       const tag = decoded ? ` <span class="jt-tag">JSON text</span>` : "";
-      return `<details class="jt"${depth < 2 ? " open" : ""}><summary>${key(k)}${open}<span class="jt-count">${entries.length} ${Array.isArray(v) ? "items" : "keys"}</span>${close}${tag}</summary><div class="jt-children">${children}</div></details>`;
+      return `<details class="jt"${depth < 2 ? " open" : ""}><summary>${key(k)}${open}<span class="jt-count">${entries.length} ${Array.isArray(v) ? "item" : "key"}${entries.length === 1 ? "" : "s"}</span>${close}${tag}</summary><div class="jt-children">${children}</div></details>`;
     };
     return `<div class="json-tree">${node(null, value, 0)}</div>`;
   }
@@ -345,7 +345,7 @@
       document.getElementById("machine-count").textContent = `(${shown.length === machines.length ? machines.length : `${shown.length} of ${machines.length}`})`;
       const rows = shown.slice(0, 500);
       document.getElementById("machine-list").innerHTML = shown.length === 0 ? `<p class="muted" id="no-machines">No state machine matches.</p>`
-        : `<div class="table-wrap"><table id="machines" class="cards"><thead><tr><th>Name</th><th>Type</th><th>Running</th><th>Failed</th><th>Created</th></tr></thead><tbody>${rows.map((m) =>
+        : `<div class="table-wrap"><table id="machines" class="cards"><thead><tr><th>Name</th><th>Type</th><th class="num">Running</th><th class="num">Failed</th><th>Created</th></tr></thead><tbody>${rows.map((m) =>
           `<tr data-machine="${esc(m.name)}"><td>${link(machinePath(m.stateMachineArn), m.name)}</td><td data-label="Type">${esc(m.type)}</td>
           <td data-label="Running" class="num">${m.running ? `<span class="status status-RUNNING">${count(m, "running")}</span>` : count(m, "running")}</td>
           <td data-label="Failed" class="num">${m.failed ? `<span class="status status-FAILED">${count(m, "failed")}</span>` : count(m, "failed")}</td>
@@ -809,12 +809,12 @@
         tab.setAttribute("aria-selected", String(v === view));
         tab.classList.toggle("active", v === view);
       }
-      render();
+      renderView();
     };
     document.querySelectorAll("[data-view]").forEach((tab) => { tab.onclick = () => showView(tab.dataset.view); });
     const views = { table: document.getElementById("view-table"), timeline: document.getElementById("view-timeline") };
-    onRunPick(views.table, state, select, () => render());
-    onRunPick(views.timeline, state, select, () => render());
+    onRunPick(views.table, state, select, renderView);
+    onRunPick(views.timeline, state, select, renderView);
 
     const definition = await definitionFor(execution);
     state.model = await drawDiagram(diagram, definition, token);
@@ -843,12 +843,18 @@
         ? `Showing ${esc(state.scope)} <a href="#" id="clear-scope">show all</a>` : "";
       const clear = document.getElementById("clear-scope");
       if (clear) clear.onclick = (event) => { event.preventDefault(); state.scope = ""; render(); };
+      renderStatePanel(state, summary, render);
+      renderView();
+      renderEvents(state);
+    }
+
+    /// The table or the timeline alone (sorting and paging them redraws nothing else), and
+    /// the view's state in the URL.
+    function renderView() {
       setParams({ view: state.view === "graph" ? "" : state.view, state: state.selected, scope: state.scope,
         sort: state.sort.key === "started" ? "" : state.sort.key, order: state.sort.descending ? "desc" : "" });
-      renderStatePanel(state, summary, render);
-      if (state.view === "table") renderTable(state, views.table, render);
-      if (state.view === "timeline") renderTimeline(state, views.timeline, render);
-      renderEvents(state);
+      if (state.view === "table") renderTable(state, views.table);
+      if (state.view === "timeline") renderTimeline(state, views.timeline);
     }
 
     async function refresh() {
@@ -890,7 +896,9 @@
   }
 
   /// When a run ended, or now while it runs.
-  const endOf = (run) => run.endedAt ?? Date.now();
+  /// Whether a run is still going: running, or waiting out a Retry back-off.
+  const ongoing = (run) => run.status === "retrying" || run.endedAt === undefined;
+  const endOf = (run) => (ongoing(run) ? Date.now() : run.endedAt);
   const attemptsOf = (run) => Math.max(1, run.attempts ? run.attempts.length : 1);
 
   const TABLE_COLUMNS = [
@@ -931,7 +939,7 @@
       return `<tr class="clickable${run.name === state.selected && (!state.run || state.run === run) ? " current" : ""}" data-run="${index}" tabindex="0">
         <td>${esc(run.name)}</td><td>${esc(run.type || "")}</td><td><span class="status status-${esc(run.status)}">${esc(label)}</span></td>
         <td>${esc(run.scopeKey || "")}</td><td class="num">+${esc(duration(run.startedAt - t0))}</td>
-        <td class="num">${esc(duration(endOf(run) - run.startedAt))}${run.endedAt === undefined ? " so far" : ""}</td><td class="num">${attemptsOf(run)}</td></tr>`;
+        <td class="num">${esc(duration(endOf(run) - run.startedAt))}${ongoing(run) ? " so far" : ""}</td><td class="num">${attemptsOf(run)}</td></tr>`;
     }).join("");
     container.innerHTML = `<p class="muted" id="states-table-count">${rows.length} run${rows.length === 1 ? "" : "s"} of states${state.scope ? ` in ${esc(state.scope)}` : ""}; the time since the execution started, how long each took and how many attempts.</p>
       <div class="table-wrap"><table id="states-table"><thead><tr>${TABLE_COLUMNS.map(([key, title]) => {
@@ -984,7 +992,7 @@
     }).join("");
     const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%">${esc(duration(span * f))}</span>`).join("");
     container.innerHTML = `<div class="toolbar legend"><span style="--c:var(--ok)">succeeded</span><span style="--c:var(--bad)">failed attempt</span><span class="hatched" style="--c:#8a6fd8">back-off</span><span style="--c:var(--run)">running</span>
-        <span class="muted" id="timeline-count">${rows.length} runs over ${esc(duration(span))}</span></div>
+        <span class="muted" id="timeline-count">${rows.length} run${rows.length === 1 ? "" : "s"} over ${esc(duration(span))}</span></div>
       <div class="timeline" id="timeline"><div class="tl-row tl-axis" aria-hidden="true"><div class="tl-label"></div><div class="tl-track">${ticks}</div></div>${body}</div>
       ${pagerHtml("data-timeline-page", page, pages)}`;
     container.dataset.renderMillis = String(Math.round(performance.now() - started));
@@ -1103,7 +1111,7 @@
           ? `retrying: attempt ${run.retrying.attempt} of ${run.retrying.of}, next in ${run.retrying.nextInSeconds} s`
           : `${esc(run.status)}${run.retries ? ` after ${run.retries} retr${run.retries === 1 ? "y" : "ies"}` : ""}`}</span>
         ${Number.isFinite(run.startedAt) ? `<span>Started</span><span id="panel-started">+${esc(duration(run.startedAt - analysis.startMillis))} <span class="muted">(${esc(date(run.startedAt))})</span></span>
-        <span>Duration</span><span id="panel-duration">${esc(duration(endOf(run) - run.startedAt))}${run.endedAt === undefined ? " so far" : ""}</span>` : ""}
+        <span>Duration</span><span id="panel-duration">${esc(duration(endOf(run) - run.startedAt))}${ongoing(run) ? " so far" : ""}</span>` : ""}
         ${run.error !== undefined && run.error !== null ? `<span>Error</span><strong id="panel-error">${esc(run.error)}</strong>` : ""}
         ${run.cause !== undefined && run.cause !== null ? `<span>Cause</span>${causeHtml(run.cause, "panel-cause")}` : ""}
         <span>Input</span>${jsonBlock(run.input ?? "null", "input", "panel-input")}

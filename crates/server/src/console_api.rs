@@ -58,7 +58,9 @@ fn page_size(max_results: Option<&str>, default: usize) -> Result<usize, Refusal
         None => Ok(default),
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=LISTED_MAX).contains(&n) => Ok(n),
-            _ => Err(bad(format!("maxResults must be a number from 1 to {LISTED_MAX}"))),
+            _ => Err(bad(format!(
+                "maxResults must be a number from 1 to {LISTED_MAX}"
+            ))),
         },
     }
 }
@@ -81,16 +83,10 @@ fn scan(
         if query.limit == 0 {
             // Something is left only if the store has another row.
             query.limit = 1;
-            let more = app
-                .store
-                .list_executions(&query)
-                .map_err(store_failed)?;
+            let more = app.store.list_executions(&query).map_err(store_failed)?;
             return Ok(!more.is_empty());
         }
-        let rows = app
-            .store
-            .list_executions(&query)
-            .map_err(store_failed)?;
+        let rows = app.store.list_executions(&query).map_err(store_failed)?;
         let full = rows.len() == query.limit;
         read += rows.len();
         if let Some(last) = rows.last() {
@@ -121,9 +117,7 @@ fn encode_cursor(start_millis: i64, id: u64) -> String {
 }
 
 fn decode_cursor(token: &str) -> Option<(i64, u64)> {
-    let (start, id) = token
-        .strip_prefix("console-executions-")?
-        .split_once('-')?;
+    let (start, id) = token.strip_prefix("console-executions-")?.split_once('-')?;
     Some((
         i64::from_str_radix(start, 16).ok()?,
         u64::from_str_radix(id, 16).ok()?,
@@ -154,7 +148,9 @@ pub fn executions(app: &App, request: &ExecutionsRequest) -> Result<Value, Refus
     }
     let after = match request.next_token.as_deref() {
         None | Some("") => None,
-        Some(token) => Some(decode_cursor(token).ok_or_else(|| bad("nextToken is not one this endpoint gave"))?),
+        Some(token) => Some(
+            decode_cursor(token).ok_or_else(|| bad("nextToken is not one this endpoint gave"))?,
+        ),
     };
     // Standard machines only: AWS lists no Express executions (the console has its own).
     let machines: Vec<(String, String)> = {
@@ -166,7 +162,9 @@ pub fn executions(app: &App, request: &ExecutionsRequest) -> Result<Value, Refus
                     .get(arn)
                     .ok_or_else(|| bad(format!("State Machine Does Not Exist: '{arn}'")))?;
                 if machine.machine_type == StateMachineType::Express {
-                    return Err(bad("an Express state machine's executions are not listed here"));
+                    return Err(bad(
+                        "an Express state machine's executions are not listed here",
+                    ));
                 }
                 vec![(machine.arn.clone(), machine.name.clone())]
             }

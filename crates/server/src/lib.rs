@@ -25,9 +25,9 @@
 
 mod app;
 mod arn;
+pub mod auth;
 #[cfg(feature = "console")]
 mod console_api;
-pub mod auth;
 mod deletion;
 mod driver;
 mod effects;

@@ -286,10 +286,15 @@ async fn console_list(
     .await;
     match answered {
         Ok(Ok(body)) => console_json(200, &body),
-        Ok(Err((status, message))) => console_json(status, &serde_json::json!({ "message": message })),
+        Ok(Err((status, message))) => {
+            console_json(status, &serde_json::json!({ "message": message }))
+        }
         Err(error) => {
             tracing::error!(%error, "a console list failed");
-            console_json(500, &serde_json::json!({ "message": "The list failed unexpectedly" }))
+            console_json(
+                500,
+                &serde_json::json!({ "message": "The list failed unexpectedly" }),
+            )
         }
     }
 }

@@ -10,7 +10,8 @@ use serde_json::Value;
 const SUCCEEDS: &str = r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#;
 const FAILS: &str =
     r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Nope", "Cause": "no"}}}"#;
-const WAITS: &str = r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}"#;
+const WAITS: &str =
+    r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}"#;
 
 async fn start_named(client: &aws_sdk_sfn::Client, machine: &str, name: &str) -> String {
     client
