@@ -990,7 +990,8 @@
         <div class="tl-label" style="padding-left:${4 + depth * 12}px"><span>${esc(run.name)}</span>${run.scopeKey ? ` <span class="muted">${esc(run.scopeKey.split("/").pop())}</span>` : ""}</div>
         <div class="tl-track">${bars(run)}</div></div>`;
     }).join("");
-    const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%">${esc(duration(span * f))}</span>`).join("");
+    const tick = (millis) => (span < 10 ? `${millis.toFixed(1)} ms` : duration(millis));
+    const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%">${esc(tick(span * f))}</span>`).join("");
     container.innerHTML = `<div class="toolbar legend"><span style="--c:var(--ok)">succeeded</span><span style="--c:var(--bad)">failed attempt</span><span class="hatched" style="--c:#8a6fd8">back-off</span><span style="--c:var(--run)">running</span>
         <span class="muted" id="timeline-count">${rows.length} run${rows.length === 1 ? "" : "s"} over ${esc(duration(span))}</span></div>
       <div class="timeline" id="timeline"><div class="tl-row tl-axis" aria-hidden="true"><div class="tl-label"></div><div class="tl-track">${ticks}</div></div>${body}</div>
