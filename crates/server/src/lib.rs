@@ -26,6 +26,8 @@
 mod app;
 mod arn;
 pub mod auth;
+#[cfg(feature = "console")]
+mod console_api;
 mod deletion;
 mod driver;
 mod effects;

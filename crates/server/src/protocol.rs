@@ -195,6 +195,8 @@ async fn console(
         let execution_arn = query_value(&uri, "executionArn");
         let body = pending_tasks(&app, execution_arn.as_deref());
         Some(console_json(200, &body))
+    } else if path == steppe_console::EXECUTIONS_PATH || path == steppe_console::MACHINES_PATH {
+        Some(console_list(&app, path, &uri).await)
     } else if path == steppe_console::EXPRESS_PATH {
         Some(match query_value(&uri, "executionArn") {
             Some(execution_arn) => match replayed(&app, &execution_arn).await {
@@ -249,6 +251,52 @@ async fn console(
         HeaderValue::from_static(answer.cache_control),
     );
     response
+}
+
+/// The console's list endpoints (`crate::console_api`): store reads, off the async workers,
+/// one at a time with the other heavy requests.
+#[cfg(feature = "console")]
+async fn console_list(
+    app: &Arc<App>,
+    path: &str,
+    uri: &axum::http::Uri,
+) -> steppe_console::Response {
+    let _permit = app.compute.acquire().await;
+    let app = app.clone();
+    let executions = path == steppe_console::EXECUTIONS_PATH;
+    let query = |key| query_value(uri, key);
+    let request = crate::console_api::ExecutionsRequest {
+        state_machine_arn: query("stateMachineArn"),
+        status: query("statusFilter"),
+        name: query("name"),
+        max_results: query("maxResults"),
+        next_token: query("nextToken"),
+    };
+    let answered = tokio::task::spawn_blocking(move || {
+        if executions {
+            crate::console_api::executions(&app, &request)
+        } else {
+            crate::console_api::state_machines(
+                &app,
+                request.max_results.as_deref(),
+                request.next_token.as_deref(),
+            )
+        }
+    })
+    .await;
+    match answered {
+        Ok(Ok(body)) => console_json(200, &body),
+        Ok(Err((status, message))) => {
+            console_json(status, &serde_json::json!({ "message": message }))
+        }
+        Err(error) => {
+            tracing::error!(%error, "a console list failed");
+            console_json(
+                500,
+                &serde_json::json!({ "message": "The list failed unexpectedly" }),
+            )
+        }
+    }
 }
 
 /// `{"tasks": [...]}` as `steppe_console::TASKS_PATH` describes it, oldest first.
