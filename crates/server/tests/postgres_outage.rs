@@ -235,28 +235,3 @@ fn client_without_retries(address: SocketAddr) -> aws_sdk_sfn::Client {
         .build();
     aws_sdk_sfn::Client::from_conf(config)
 }
-
-/// Polls DescribeExecution until the execution is no longer RUNNING, for at most `limit`.
-async fn wait_for_end_within(
-    client: &aws_sdk_sfn::Client,
-    arn: &str,
-    limit: Duration,
-) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        let described = client
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            return described;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{arn} still running after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}

@@ -223,12 +223,38 @@ pub async fn wait_for_status(
     wait_until(client, arn, |now| *now == status).await
 }
 
+/// Polls DescribeExecution until the execution is no longer RUNNING, for at most `limit`.
+#[allow(dead_code)]
+pub async fn wait_for_end_within(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+    limit: std::time::Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    poll_until(
+        client,
+        arn,
+        |status| *status != aws_sdk_sfn::types::ExecutionStatus::Running,
+        limit,
+    )
+    .await
+}
+
 async fn wait_until(
     client: &aws_sdk_sfn::Client,
     arn: &str,
     done: impl Fn(&aws_sdk_sfn::types::ExecutionStatus) -> bool,
 ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    for _ in 0..500 {
+    poll_until(client, arn, done, std::time::Duration::from_secs(10)).await
+}
+
+async fn poll_until(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+    done: impl Fn(&aws_sdk_sfn::types::ExecutionStatus) -> bool,
+    limit: std::time::Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
         let described = client
             .describe_execution()
             .execution_arn(arn)
@@ -238,9 +264,13 @@ async fn wait_until(
         if done(&described.status) {
             return described;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{arn} did not reach the awaited status within {limit:?} (now {:?})",
+            described.status
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("{arn} did not reach the awaited status");
 }
 
 /// Creates an Express state machine; returns its ARN.
