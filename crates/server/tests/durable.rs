@@ -6,7 +6,6 @@
 
 mod common;
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
