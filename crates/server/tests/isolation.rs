@@ -698,3 +698,23 @@ async fn a_credential_scope_that_names_no_region_is_refused() {
     assert_eq!((status, &answer), (200, &json!({"stateMachines": []})));
     server.shutdown().await;
 }
+
+/// A service call goes to its execution's region: an eu-west-1 execution's
+/// `aws-sdk:sfn:describeStateMachine` (sent to this server, signed for eu-west-1) finds the
+/// eu-west-1 machine, as the same call on AWS would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executions_service_calls_are_made_in_its_region() {
+    let server = common::memory_server().await;
+    let address = server.local_addr();
+    let west = unsigned_check(address, "eu-west-1");
+    let target = common::create(&west, "target", PASS).await;
+    let definition = json!({"StartAt": "Look", "States": {"Look": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeStateMachine",
+        "Parameters": {"StateMachineArn": target}, "OutputPath": "$.StateMachineArn", "End": true}}});
+    let caller = common::create(&west, "caller", &definition.to_string()).await;
+    let execution = common::start(&west, &caller, "{}").await;
+    let ended = common::wait_for_end(&west, &execution).await;
+    assert_eq!(ended.status().as_str(), "SUCCEEDED", "{:?}", ended.cause());
+    assert_eq!(ended.output(), Some(json!(target).to_string().as_str()));
+    server.shutdown().await;
+}
