@@ -129,7 +129,11 @@ fn decode_cursor(token: &str) -> Option<(i64, u64)> {
 /// `total` counts every execution that matches (status, name, machine), reading at most
 /// [`COUNTED_MAX`] rows; `searchIsPartial` says a name search stopped after
 /// [`SCANNED_MAX`] executions of some state machine, so older matches may be missing.
-pub fn executions(app: &App, request: &ExecutionsRequest) -> Result<Value, Refusal> {
+pub fn executions(
+    app: &App,
+    arns: &crate::arn::Arns,
+    request: &ExecutionsRequest,
+) -> Result<Value, Refusal> {
     let limit = page_size(request.max_results.as_deref(), 25)?;
     let status = status_of(request.status.as_deref())?;
     let needle = request
@@ -160,6 +164,7 @@ pub fn executions(app: &App, request: &ExecutionsRequest) -> Result<Value, Refus
                 let machine = registry
                     .state_machines
                     .get(arn)
+                    .filter(|_| arns.owns(arn))
                     .ok_or_else(|| bad(format!("State Machine Does Not Exist: '{arn}'")))?;
                 if machine.machine_type == StateMachineType::Express {
                     return Err(bad(
@@ -171,7 +176,9 @@ pub fn executions(app: &App, request: &ExecutionsRequest) -> Result<Value, Refus
             None => registry
                 .state_machines
                 .values()
-                .filter(|machine| machine.machine_type == StateMachineType::Standard)
+                .filter(|machine| {
+                    machine.machine_type == StateMachineType::Standard && arns.owns(&machine.arn)
+                })
                 .map(|machine| (machine.arn.clone(), machine.name.clone()))
                 .collect(),
         }
@@ -263,6 +270,7 @@ pub fn executions(app: &App, request: &ExecutionsRequest) -> Result<Value, Refus
 /// ListStateMachines' order.
 pub fn state_machines(
     app: &App,
+    arns: &crate::arn::Arns,
     max_results: Option<&str>,
     next_token: Option<&str>,
 ) -> Result<Value, Refusal> {
@@ -276,9 +284,12 @@ pub fn state_machines(
     };
     let (page, more): (Vec<_>, bool) = {
         let registry = app.registry.blocking_read();
-        let page = registry
+        let mut owned = registry
             .state_machines
             .values()
+            .filter(|machine| arns.owns(&machine.arn));
+        let page = owned
+            .by_ref()
             .skip(offset)
             .take(limit)
             .map(|machine| {
@@ -290,7 +301,7 @@ pub fn state_machines(
                 )
             })
             .collect();
-        (page, registry.state_machines.len() > offset + limit)
+        (page, owned.next().is_some())
     };
     let mut items = Vec::with_capacity(page.len());
     for (arn, name, machine_type, creation_millis) in page {

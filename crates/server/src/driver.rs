@@ -77,7 +77,6 @@ pub struct Driver {
     definitions: Arc<Definitions>,
     timers: Arc<Timers>,
     slots: Mutex<HashMap<u64, Arc<Mutex<Slot>>>>,
-    region: String,
     cache_max: usize,
     committed: AtomicU64,
     tasks: Arc<Tasks>,
@@ -229,7 +228,6 @@ impl Driver {
         store: Arc<dyn Store>,
         definitions: Arc<Definitions>,
         timers: Arc<Timers>,
-        region: String,
         cache_max: usize,
         (tasks, integrations, clock): (Arc<Tasks>, Arc<Integrations>, Arc<dyn Clock + Send + Sync>),
         metrics: Arc<Metrics>,
@@ -244,7 +242,6 @@ impl Driver {
             definitions,
             timers,
             slots: Mutex::new(HashMap::new()),
-            region,
             cache_max,
             committed: AtomicU64::new(0),
             deletions: Deletions::default(),
@@ -978,7 +975,10 @@ impl Driver {
             return;
         }
         let resource = task.record.resource.as_str();
-        if is_activity(resource) && !self.tasks.activity_exists(resource) {
+        // An execution sees the activities of its own account and region only.
+        let foreign =
+            crate::arn::Arns::of(&task.execution_arn).is_some_and(|arns| !arns.owns(resource));
+        if is_activity(resource) && (foreign || !self.tasks.activity_exists(resource)) {
             let failed = activity_does_not_exist(resource);
             self.deliver_task_input(execution_id, failed.into_input(task_id));
             return;
@@ -1053,7 +1053,7 @@ impl Driver {
             steppe_store::Error::Decode(format!("revision {} is unknown", row.revision_id))
         })?;
         let input = serde_json::from_str(&row.input).map_err(steppe_store::Error::from)?;
-        let mut info = execution_info(&row, &compiled.revision.role_arn, &self.region);
+        let mut info = execution_info(&row, &compiled.revision.role_arn);
         // The log replays the redrives, and the engine counts them again.
         info.redrive_count = 0;
         let mut execution = Execution::new(info, input, Config::standard(), row.seed);
@@ -1183,8 +1183,10 @@ fn follow_ups(commands: &[Command]) -> Vec<Input> {
     owed
 }
 
-/// The engine's view of a stored execution.
-pub fn execution_info(row: &ExecutionRow, role_arn: &str, region: &str) -> ExecutionInfo {
+/// The engine's view of a stored execution; its region is its ARN's, so an execution keeps
+/// the region it started in across restarts.
+pub fn execution_info(row: &ExecutionRow, role_arn: &str) -> ExecutionInfo {
+    let region = crate::arn::Arns::of(&row.arn).map(|arns| arns.region);
     ExecutionInfo {
         execution_arn: row.arn.clone(),
         name: row.name.clone(),
@@ -1196,7 +1198,7 @@ pub fn execution_info(row: &ExecutionRow, role_arn: &str, region: &str) -> Execu
             .unwrap_or_default()
             .to_string(),
         role_arn: role_arn.to_string(),
-        region: region.to_string(),
+        region: region.unwrap_or_default(),
         start_time_millis: row.start_millis,
         redrive_count: row.redrive_count,
     }

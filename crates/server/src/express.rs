@@ -207,11 +207,17 @@ impl RecentExpress {
 
     /// The kept executions of a state machine (all of them for `None`), newest first, at
     /// most `limit`.
-    pub fn list(&self, state_machine_arn: Option<&str>, limit: usize) -> Vec<Arc<Ended>> {
+    pub fn list(
+        &self,
+        arns: &crate::arn::Arns,
+        state_machine_arn: Option<&str>,
+        limit: usize,
+    ) -> Vec<Arc<Ended>> {
         let kept = self.kept();
         kept.executions
             .iter()
             .rev()
+            .filter(|ended| arns.owns(&ended.execution_arn))
             .filter(|ended| state_machine_arn.is_none_or(|arn| ended.state_machine_arn == arn))
             .take(limit)
             .cloned()
@@ -456,7 +462,14 @@ mod tests {
 
     fn names(recent: &RecentExpress) -> Vec<String> {
         recent
-            .list(None, usize::MAX)
+            .list(
+                &crate::arn::Arns {
+                    region: "us-east-1".into(),
+                    account: "1".into(),
+                },
+                None,
+                usize::MAX,
+            )
             .iter()
             .map(|ended| ended.name.clone())
             .collect()

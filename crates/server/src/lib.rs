@@ -222,10 +222,11 @@ pub struct ServerArgs {
     /// PostgreSQL's durability is its server's configuration.
     #[arg(long, conflicts_with = "postgres")]
     pub no_fsync: bool,
-    /// The region in ARNs.
+    /// The region of requests whose signature names none (unsigned requests); a signed request
+    /// acts in its credential scope's region, as on AWS.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
-    /// The account id in ARNs.
+    /// The account id of requests whose key has no aws_account_id (and of unsigned requests).
     #[arg(long, default_value = "123456789012")]
     pub account: String,
     /// How many executions to keep in memory before parked ones are dropped.
@@ -296,7 +297,8 @@ pub struct ServerArgs {
     #[arg(long = "http-deny", value_name = "HOST|CIDR")]
     pub http_deny: Vec<String>,
     /// An AWS shared-credentials file (profiles with aws_access_key_id, aws_secret_access_key
-    /// and optionally aws_account_id): every API request must be SigV4-signed by one of its keys.
+    /// and optionally aws_account_id): every API request must be SigV4-signed by one of its keys,
+    /// and acts in that key's account.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
@@ -664,7 +666,6 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         store.clone(),
         definitions.clone(),
         timers,
-        options.region.clone(),
         options.cache_max,
         (tasks.clone(), integrations.clone(), options.clock.clone()),
         metrics.clone(),

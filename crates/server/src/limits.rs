@@ -97,6 +97,10 @@ pub const PENDING_TASKS_LISTED_MAX: usize = 500;
 /// The largest request body read, in bytes (a 1 MiB definition, escaped, fits).
 pub const REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
 
+/// The longest region a signature's credential scope may name: it becomes part of every ARN
+/// the request builds (AWS's region names are at most 14 characters).
+pub const REGION_CHARS_MAX: usize = 32;
+
 impl Limits {
     /// `connections_max`, lowered so that connections cannot exhaust `open_files_max`.
     pub fn connections_within(&self, open_files_max: Option<usize>) -> usize {

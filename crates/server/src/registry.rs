@@ -4,7 +4,7 @@
 //! through to the store before it is visible. Compiled definitions are cached by revision
 //! id in [`Definitions`], shared with the execution driver.
 
-use crate::arn::{self, Arn};
+use crate::arn::{self, Arn, Arns};
 use crate::error::{ApiError, ApiResult};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -240,6 +240,19 @@ impl Registry {
         aliases.sort_by(|a, b| a.name.cmp(&b.name));
         aliases
     }
+}
+
+/// The values of a map keyed by ARN whose ARNs belong to `arns`' account and region, in ARN
+/// order: a range of the map, as every ARN of a scope starts with its prefix.
+pub fn in_scope<'a, T>(
+    by_arn: &'a BTreeMap<String, T>,
+    arns: &Arns,
+) -> impl Iterator<Item = &'a T> + 'a {
+    let prefix = format!("{}:", arns.prefix());
+    by_arn
+        .range(prefix.clone()..)
+        .take_while(move |(arn, _)| arn.starts_with(&prefix))
+        .map(|(_, value)| value)
 }
 
 /// Picks a version by weight; `pick` is in `[0, 1)`.

@@ -37,7 +37,7 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
     }
 
     let mut registry = app.registry.write().await;
-    let arn = app.arns.state_machine(name);
+    let arn = request.arns.state_machine(name);
     if let Some(existing) = registry.state_machines.get(&arn) {
         if existing.deleting {
             return Err(ApiError::state_machine_deleting(&arn));
@@ -106,6 +106,9 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
         return Err(ApiError::invalid_arn(arn));
     };
     let metadata_only = super::executions::included_data_metadata_only(request)?;
+    if !request.arns.owns(arn) {
+        return Err(ApiError::state_machine_does_not_exist(arn));
+    }
     let registry = app.registry.read().await;
     if qualifier.is_some() {
         let version = registry
@@ -149,6 +152,9 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
             "MissingRequiredParameter",
             "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
         ));
+    }
+    if !request.arns.owns(arn) {
+        return Err(ApiError::state_machine_does_not_exist(arn));
     }
     let new_logging = match logging {
         true => Some(logging_configuration(request)?),
@@ -242,7 +248,11 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
         _ => return Err(ApiError::invalid_arn(arn)),
     }
     let mut registry = app.registry.write().await;
-    let Some(machine) = registry.state_machines.get(arn) else {
+    let Some(machine) = registry
+        .state_machines
+        .get(arn)
+        .filter(|_| request.arns.owns(arn))
+    else {
         return Ok(json!({}));
     };
     if machine.deleting {
@@ -281,9 +291,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
     let registry = app.registry.read().await;
-    let items: Vec<Value> = registry
-        .state_machines
-        .values()
+    let items: Vec<Value> = crate::registry::in_scope(&registry.state_machines, &request.arns)
         .map(|machine| {
             json!({
                 "stateMachineArn": machine.arn,
@@ -304,7 +312,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
 pub async fn describe_for_execution(app: &App, request: &Request) -> ApiResult<Value> {
     let execution_arn = request.required_len("executionArn", 1, 256)?;
     let metadata_only = super::executions::included_data_metadata_only(request)?;
-    let row = crate::executions::find(app, execution_arn)?;
+    let row = crate::executions::find(app, &request.arns, execution_arn)?;
     let registry = app.registry.read().await;
     let revision = registry.revision(&row.revision_id)?;
     let name = row

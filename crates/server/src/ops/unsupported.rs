@@ -12,7 +12,7 @@ pub async fn map_run(app: &App, operation: &str, request: &Request) -> ApiResult
         let execution_arn = request.required_len("executionArn", 1, 256)?;
         request.max_results(1000, 100)?;
         request.offset_token()?;
-        crate::executions::find(app, execution_arn)?;
+        crate::executions::find(app, &request.arns, execution_arn)?;
         return Ok(json!({"mapRuns": []}));
     }
     let map_run_arn = request.required_len("mapRunArn", 1, 2000)?;
