@@ -165,3 +165,34 @@ async fn state_machines_come_with_running_and_failed_counts() {
     let refused = console_get(address, "/console/api/state-machines?maxResults=1000").await;
     assert!(refused["message"].is_string());
 }
+
+/// Issue 15, item 2: unsigned, the console's lists answer in the server's own region, so a
+/// state machine and execution made by a client of another region are not among them.
+#[tokio::test]
+async fn the_lists_show_only_the_servers_own_region_when_unsigned() {
+    let server = memory_server().await;
+    let address = server.local_addr();
+    let home = client(address);
+    let away = aws_sdk_sfn::Client::from_conf(
+        home.config()
+            .to_builder()
+            .region(aws_sdk_sfn::config::Region::new("eu-west-1"))
+            .build(),
+    );
+    let here = create(&home, "here", WAITS).await;
+    let there = create(&away, "there", WAITS).await;
+    assert!(there.contains(":eu-west-1:"), "{there}");
+    start_named(&home, &here, "home-run").await;
+    start_named(&away, &there, "away-run").await;
+    let machines = console_get(address, "/console/api/state-machines").await;
+    let listed: Vec<&str> = machines["stateMachines"]
+        .as_array()
+        .expect("stateMachines")
+        .iter()
+        .map(|m| m["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(listed, ["here"], "{machines}");
+    let executions = console_get(address, "/console/api/executions").await;
+    assert_eq!(names(&executions), ["home-run"], "{executions}");
+    server.shutdown().await;
+}
