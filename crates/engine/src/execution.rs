@@ -33,6 +33,9 @@ pub struct ExecutionInfo {
     pub start_time_millis: i64,
     /// How many times the execution was redriven (the engine counts redrives it applies).
     pub redrive_count: u32,
+    /// The execution's id in its store (0 when it has none): its Map Run ARNs carry it (see
+    /// [`crate::map_run`]), so a server finds a Map Run's execution from the ARN alone.
+    pub id: u64,
 }
 
 /// How the engine behaves for one kind of workflow.
@@ -179,6 +182,14 @@ pub enum Input {
         /// The cause given.
         cause: Option<String>,
     },
+    /// `UpdateMapRun`: change a running Map Run's concurrency and tolerated failures.
+    /// Ignored unless the Map Run is running.
+    UpdateMapRun {
+        /// The Map Run.
+        map_run_arn: String,
+        /// What changes.
+        update: crate::map_run::MapRunUpdate,
+    },
     /// `RedriveExecution`: rerun a failed, timed-out or aborted execution from where it ended.
     /// Ignored unless [`Execution::is_redrivable`].
     Redrive,
@@ -288,6 +299,8 @@ pub struct Execution {
     /// How many states were entered (AWS's state transitions), counted whether or not
     /// history is recorded, so that Express executions can report them too.
     pub(crate) states_entered: u64,
+    /// The Map Runs of its distributed Maps, in the order they started.
+    pub(crate) map_runs: Vec<crate::map_run::MapRun>,
 }
 
 /// A Map item as `$$.Map.Item` shows it to the Map's `ItemSelector`.
@@ -408,6 +421,7 @@ impl Execution {
             task_invocations: BTreeMap::new(),
             execution_timer: None,
             states_entered: 0,
+            map_runs: Vec::new(),
         }
     }
 
@@ -416,6 +430,11 @@ impl Execution {
     /// that want one input's share take the difference around [`crate::apply`].
     pub fn states_entered(&self) -> u64 {
         self.states_entered
+    }
+
+    /// The Map Runs its distributed Maps started, oldest first.
+    pub fn map_runs(&self) -> &[crate::map_run::MapRun] {
+        &self.map_runs
     }
 
     /// The id the next history event will get.

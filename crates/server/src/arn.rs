@@ -86,6 +86,13 @@ pub fn parse(arn: &str) -> ApiResult<Arn> {
     }
 }
 
+/// The store id of the execution a Map Run ARN names (`…:mapRun:<machine>/<label>:<uuid>`;
+/// see `steppe_engine::map_run`), if its UUID is one steppe made. The Map Run may still not
+/// exist: look for it in that execution.
+pub fn map_run_execution_id(map_run_arn: &str) -> Option<u64> {
+    steppe_engine::map_run::execution_id_of(map_run_arn)
+}
+
 /// Whether `name` is a valid state machine, execution or activity name: 1 to 80 characters,
 /// none of them whitespace, brackets, wildcards, ``" # % \ ^ | ~ ` $ & , ; : /`` or control
 /// characters.

@@ -1101,6 +1101,7 @@ pub fn execution_info(row: &ExecutionRow, role_arn: &str, region: &str) -> Execu
         region: region.to_string(),
         start_time_millis: row.start_millis,
         redrive_count: row.redrive_count,
+        id: row.id,
     }
 }
 

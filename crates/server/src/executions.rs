@@ -266,6 +266,7 @@ fn express_execution(
         region: app.arns.region.clone(),
         start_time_millis: now,
         redrive_count: 0,
+        id: 0,
     };
     Execution::new(info, resolved.input.clone(), Config::express(), seed)
 }

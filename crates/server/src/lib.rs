@@ -35,6 +35,7 @@ mod express;
 mod hosts;
 mod integrations;
 pub mod limits;
+mod map_runs;
 pub mod metrics;
 mod nested;
 mod ops;
