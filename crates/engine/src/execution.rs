@@ -52,6 +52,10 @@ pub struct Config {
     pub duration_seconds_max: Option<u64>,
     /// What states see as the Context object.
     pub context_object: ContextObject,
+    /// Whether Map Runs keep each child's input, output, error and cause (for
+    /// `DescribeExecution` of a child, which rebuilds its parent by replay); a running
+    /// execution keeps only their status and dates.
+    pub map_run_children_data: bool,
 }
 
 /// What `$$` (JSONPath) and `$states.context` (JSONata) are.
@@ -80,6 +84,7 @@ impl Config {
             steps_per_apply_max: 10_000,
             duration_seconds_max: Some(steppe_asl::limits::STANDARD_DURATION_SECONDS_MAX),
             context_object: ContextObject::Built,
+            map_run_children_data: false,
         }
     }
 
@@ -91,6 +96,7 @@ impl Config {
             steps_per_apply_max: 10_000,
             duration_seconds_max: Some(steppe_asl::limits::EXPRESS_DURATION_SECONDS_MAX),
             context_object: ContextObject::Built,
+            map_run_children_data: false,
         }
     }
 }

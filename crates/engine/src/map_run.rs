@@ -89,6 +89,28 @@ pub struct MapRun {
     pub redrive_count: u32,
     /// When it was last redriven, epoch milliseconds.
     pub redrive_millis: Option<i64>,
+    /// Its child executions by slot (item, or batch with an `ItemBatcher`); `None` for a
+    /// slot not started yet (or that succeeded before a redrive).
+    pub children: Vec<Option<MapRunChild>>,
+}
+
+/// A child execution of a Map Run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapRunChild {
+    /// Where it stands.
+    pub status: crate::Status,
+    /// When it started, epoch milliseconds.
+    pub start_millis: i64,
+    /// When it ended, epoch milliseconds.
+    pub stop_millis: Option<i64>,
+    /// How many items it processes (1, or a batch's size).
+    pub item_count: u64,
+    /// Its input, kept only with `Config::map_run_children_data` (as are output and error).
+    pub input: Option<serde_json::Value>,
+    /// Its output, once it succeeded.
+    pub output: Option<serde_json::Value>,
+    /// Its error and cause, once it failed.
+    pub error: Option<crate::ErrorCause>,
 }
 
 impl MapRun {
@@ -103,6 +125,12 @@ impl MapRun {
         for counts in [&mut self.items, &mut self.executions] {
             counts.aborted += counts.running;
             counts.running = 0;
+        }
+        for child in self.children.iter_mut().flatten() {
+            if child.status == crate::Status::Running {
+                child.status = crate::Status::Aborted;
+                child.stop_millis = Some(now_millis);
+            }
         }
     }
 }

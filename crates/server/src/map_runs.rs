@@ -11,26 +11,110 @@ use crate::app::App;
 use crate::arn::{self, Arn};
 use crate::driver::{execution_info, guarded};
 use crate::error::{ApiError, ApiResult};
-use steppe_engine::{apply, Config, Execution, Input, MapRun, MapRunStatus, MapRunUpdate};
+use steppe_engine::{
+    apply, Config, Execution, Input, MapRun, MapRunChild, MapRunStatus, MapRunUpdate,
+};
 use steppe_store::{ExecutionRow, ExecutionStatus};
+
+/// A child execution of a Map Run, as DescribeExecution and ListExecutions show it.
+pub struct Child {
+    /// `…:execution:<machine>/<label>:<name>` (`arn::map_run_child`).
+    pub execution_arn: String,
+    /// The name: the ARN's last part.
+    pub name: String,
+    /// `…:stateMachine:<machine>/<label>`.
+    pub state_machine_arn: String,
+    /// The Map Run it belongs to.
+    pub map_run_arn: String,
+    /// Its status, dates, item count and (for DescribeExecution) data.
+    pub child: MapRunChild,
+}
 
 /// The Map Run with this ARN and the execution that started it, or AWS's error for it.
 pub fn find(app: &App, map_run_arn: &str) -> ApiResult<(ExecutionRow, MapRun)> {
+    let (row, _, map_run) = find_with_data(app, map_run_arn, false)?;
+    Ok((row, map_run))
+}
+
+/// The children of the Map Run `map_run_arn` that have started, in slot order.
+pub fn children(app: &App, map_run_arn: &str) -> ApiResult<Vec<Child>> {
+    let (_, ordinal, map_run) = find_with_data(app, map_run_arn, false)?;
+    Ok(map_run
+        .children
+        .into_iter()
+        .enumerate()
+        .filter_map(|(slot, child)| child.map(|child| (slot, child)))
+        .filter_map(|(slot, child)| child_of(&map_run.map_run_arn, ordinal, slot, child))
+        .collect())
+}
+
+/// The Map Run child `execution_arn` names, with its data; `Ok(None)` if the ARN is not
+/// shaped as a child's, and `ExecutionDoesNotExist` if it is and there is no such child.
+pub fn find_child(app: &App, execution_arn: &str) -> ApiResult<Option<Child>> {
+    let Some((execution_id, ordinal, slot)) = arn::parse_map_run_child(execution_arn) else {
+        return Ok(None);
+    };
+    let missing = || ApiError::execution_does_not_exist(execution_arn);
+    let row = app.store.execution(execution_id)?.ok_or_else(missing)?;
+    let mut map_runs = of_execution(app, &row, true)?;
+    if ordinal >= map_runs.len() {
+        return Err(missing());
+    }
+    let map_run = map_runs.swap_remove(ordinal);
+    let child = map_run
+        .children
+        .into_iter()
+        .nth(slot)
+        .flatten()
+        .and_then(|child| child_of(&map_run.map_run_arn, ordinal, slot, child))
+        .filter(|child| child.execution_arn == execution_arn)
+        .ok_or_else(missing)?;
+    Ok(Some(child))
+}
+
+fn child_of(map_run_arn: &str, ordinal: usize, slot: usize, child: MapRunChild) -> Option<Child> {
+    let execution_arn = arn::map_run_child(map_run_arn, ordinal, slot)?;
+    let name = execution_arn.rsplit(':').next()?.to_string();
+    Some(Child {
+        name,
+        execution_arn,
+        state_machine_arn: children_state_machine_arn(map_run_arn),
+        map_run_arn: map_run_arn.to_string(),
+        child,
+    })
+}
+
+/// The state machine ARN a Map Run's children name: `…:stateMachine:<machine>/<label>`.
+pub fn children_state_machine_arn(map_run_arn: &str) -> String {
+    let head = map_run_arn
+        .rsplit_once(':')
+        .map_or(map_run_arn, |(head, _)| head);
+    head.replacen(":mapRun:", ":stateMachine:", 1)
+}
+
+/// The Map Run `map_run_arn`, its ordinal among its execution's Map Runs and the execution.
+fn find_with_data(
+    app: &App,
+    map_run_arn: &str,
+    data: bool,
+) -> ApiResult<(ExecutionRow, usize, MapRun)> {
     if arn::parse(map_run_arn)? != Arn::MapRun {
         return Err(ApiError::invalid_arn(map_run_arn));
     }
     let not_found = || ApiError::resource_not_found(map_run_arn);
     let id = arn::map_run_execution_id(map_run_arn).ok_or_else(not_found)?;
     let row = app.store.execution(id)?.ok_or_else(not_found)?;
-    let map_run = of_execution(app, &row)?
+    let (ordinal, map_run) = of_execution(app, &row, data)?
         .into_iter()
-        .find(|map_run| map_run.map_run_arn == map_run_arn)
+        .enumerate()
+        .find(|(_, map_run)| map_run.map_run_arn == map_run_arn)
         .ok_or_else(not_found)?;
-    Ok((row, map_run))
+    Ok((row, ordinal, map_run))
 }
 
-/// The Map Runs of a stored execution, oldest first, as its committed inputs leave them.
-pub fn of_execution(app: &App, row: &ExecutionRow) -> ApiResult<Vec<MapRun>> {
+/// The Map Runs of a stored execution, oldest first, as its committed inputs leave them;
+/// with `data`, with their children's inputs, outputs and errors.
+pub fn of_execution(app: &App, row: &ExecutionRow, data: bool) -> ApiResult<Vec<MapRun>> {
     let compiled = app.definitions.by_id(&row.revision_id).ok_or_else(|| {
         steppe_store::Error::Decode(format!("revision {} is unknown", row.revision_id))
     })?;
@@ -38,7 +122,11 @@ pub fn of_execution(app: &App, row: &ExecutionRow) -> ApiResult<Vec<MapRun>> {
     let mut info = execution_info(row, &compiled.revision.role_arn, &app.arns.region);
     // The log replays the redrives, and the engine counts them again.
     info.redrive_count = 0;
-    let mut execution = Execution::new(info, input, Config::standard(), row.seed);
+    let config = Config {
+        map_run_children_data: data,
+        ..Config::standard()
+    };
+    let mut execution = Execution::new(info, input, config, row.seed);
     for logged in app.store.inputs(row.id)? {
         let input: Input = logged.input.into();
         let definition = &compiled.definition;

@@ -418,3 +418,154 @@ async fn a_map_run_and_its_update_outlive_a_restart() {
     assert_eq!(items(&described), (0, 0, 2, 0, 0, 2));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_are_listed_and_described_as_executions() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let processor = json!({
+        "Type": "Choice",
+        "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Broken"}],
+        "Default": "Fine"
+    });
+    let mut definition: serde_json::Value = serde_json::from_str(&distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        processor,
+    ))
+    .unwrap();
+    let states = &mut definition["States"]["Fan"]["ItemProcessor"]["States"];
+    states["Broken"] = json!({"Type": "Fail", "Error": "Broken", "Cause": "two"});
+    states["Fine"] = json!({"Type": "Pass", "Parameters": {"seen.$": "$"}, "End": true});
+    let machine = create(&client, "children", &definition.to_string()).await;
+    let execution = start(&client, &machine, "[1, 2, 3]").await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let arn = map_run_arn(&client, &execution).await;
+
+    let listed = client
+        .list_executions()
+        .map_run_arn(&arn)
+        .send()
+        .await
+        .expect("ListExecutions(mapRunArn)");
+    assert_eq!(listed.executions.len(), 3);
+    let mut names = Vec::new();
+    for child in &listed.executions {
+        assert_eq!(child.map_run_arn.as_deref(), Some(arn.as_str()));
+        assert_eq!(child.item_count, Some(1));
+        assert_eq!(child.state_machine_arn, format!("{machine}/Rows"));
+        assert_eq!(
+            child.execution_arn,
+            format!("{PREFIX}:execution:children/Rows:{}", child.name)
+        );
+        assert!(child.stop_date.is_some());
+        names.push(child.name.clone());
+    }
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 3, "every child has a name of its own");
+
+    let failed = client
+        .list_executions()
+        .map_run_arn(&arn)
+        .status_filter(ExecutionStatus::Failed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.executions.len(), 1);
+    let described = client
+        .describe_execution()
+        .execution_arn(&failed.executions[0].execution_arn)
+        .send()
+        .await
+        .expect("DescribeExecution of a child");
+    assert_eq!(described.status, ExecutionStatus::Failed);
+    assert_eq!(described.map_run_arn.as_deref(), Some(arn.as_str()));
+    assert_eq!(described.input.as_deref(), Some("2"));
+    assert_eq!(described.error.as_deref(), Some("Broken"));
+    assert_eq!(described.cause.as_deref(), Some("two"));
+    assert_eq!(
+        described.redrive_status.as_ref().map(|s| s.as_str()),
+        Some("REDRIVABLE_BY_MAP_RUN")
+    );
+
+    let succeeded = client
+        .list_executions()
+        .map_run_arn(&arn)
+        .status_filter(ExecutionStatus::Succeeded)
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(succeeded.executions.len(), 1);
+    let next = succeeded.next_token.expect("a second page");
+    let second = client
+        .list_executions()
+        .map_run_arn(&arn)
+        .status_filter(ExecutionStatus::Succeeded)
+        .next_token(next)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.executions.len(), 1);
+    assert_ne!(
+        second.executions[0].execution_arn,
+        succeeded.executions[0].execution_arn
+    );
+    let described = client
+        .describe_execution()
+        .execution_arn(&second.executions[0].execution_arn)
+        .send()
+        .await
+        .unwrap();
+    let input: serde_json::Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    let output: serde_json::Value = serde_json::from_str(described.output().unwrap()).unwrap();
+    assert_eq!(output, json!({ "seen": input }));
+
+    let name = &failed.executions[0].name;
+    let missing = failed.executions[0]
+        .execution_arn
+        .replace(name, &format!("{}-0000-0000000000ff", &name[..18]));
+    let error = client
+        .describe_execution()
+        .execution_arn(&missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ExecutionDoesNotExist"), "{missing}");
+    let error = client
+        .list_executions()
+        .map_run_arn(format!(
+            "{PREFIX}:mapRun:m/Map:5f0b1c2d-aaaa-4bbb-8ccc-0123456789ab"
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ResourceNotFound"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_child_counts_the_items_it_holds() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let definition = distributed_map(
+        json!({"ItemBatcher": {"MaxItemsPerBatch": 2}}),
+        json!({"Type": "Pass", "End": true}),
+    );
+    let machine = create(&client, "batch-children", &definition).await;
+    let execution = start(&client, &machine, "[1, 2, 3, 4, 5]").await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let arn = map_run_arn(&client, &execution).await;
+    let listed = client
+        .list_executions()
+        .map_run_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let mut counts: Vec<i32> = listed
+        .executions
+        .iter()
+        .map(|child| child.item_count.unwrap())
+        .collect();
+    counts.sort();
+    assert_eq!(counts, vec![1, 2, 2]);
+}

@@ -5,9 +5,10 @@
 use super::batch::{self, Batcher};
 use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
+use crate::execution::Status;
 use crate::execution::{error_output, Frame, FrameId, MapItem, Phase};
 use crate::io::{self, Env};
-use crate::map_run::{MapRun, MapRunCounts, MapRunStatus, MapRunUpdate};
+use crate::map_run::{MapRun, MapRunChild, MapRunCounts, MapRunStatus, MapRunUpdate};
 use crate::run::{Next, Run};
 use serde_json::Value;
 use steppe_asl::definition::{Dynamic, Map, ResultTransformation, State};
@@ -155,6 +156,7 @@ pub(crate) fn run(
             executions: pending(children_known),
             redrive_count: 0,
             redrive_millis: None,
+            children: Vec::new(),
         });
     }
     // Batches are built as their children start, so their slots are added then.
@@ -233,6 +235,7 @@ fn start_iterations(
         };
         let input = select_item(run, frame, map, &children.effective_input, item)?;
         count_child(run, children, Counted::Started, 1);
+        record_child(run, children, index, 1, &input);
         start_child(run, id, frame, state, map, children, index, input);
     }
     Ok(())
@@ -282,6 +285,7 @@ fn start_batch(
             None => {
                 children.results.push(None);
                 count_child(run, children, Counted::Started, batch.count as u64);
+                record_child(run, children, slot, batch.count as u64, &batch.input);
                 start_child(run, id, frame, state, map, children, slot, batch.input);
                 return Ok(());
             }
@@ -387,6 +391,7 @@ pub(crate) fn child_ended(
         Err(_) => Counted::Failed,
     };
     count_child(run, &children, outcome, items as u64);
+    child_record_ended(run, &children, slot, &result);
     match result {
         Ok(output) => {
             children.results[slot] = Some(output);
@@ -737,6 +742,60 @@ fn count_child(run: &mut Run<'_>, children: &Children, counted: Counted, items: 
             Counted::Started => counts.running += n,
             Counted::Done | Counted::Succeeded => counts.succeeded += n,
             Counted::Failed => counts.failed += n,
+        }
+    }
+}
+
+/// Records the start of the child of `slot` in the Map Run of `children`, if it has one.
+fn record_child(run: &mut Run<'_>, children: &Children, slot: usize, items: u64, input: &Value) {
+    let Some(map_run) = children.map_run else {
+        return;
+    };
+    let keep_data = run.execution.config.map_run_children_data;
+    let child = MapRunChild {
+        status: Status::Running,
+        start_millis: run.now,
+        stop_millis: None,
+        item_count: items,
+        input: keep_data.then(|| input.clone()),
+        output: None,
+        error: None,
+    };
+    let record = &mut run.execution.map_runs[map_run];
+    if record.children.len() <= slot {
+        record.children.resize(slot + 1, None);
+    }
+    record.children[slot] = Some(child);
+}
+
+/// Records the end of the child of `slot` in the Map Run of `children`, if it has one.
+fn child_record_ended(
+    run: &mut Run<'_>,
+    children: &Children,
+    slot: usize,
+    result: &Result<Value, Failure>,
+) {
+    let Some(map_run) = children.map_run else {
+        return;
+    };
+    let keep_data = run.execution.config.map_run_children_data;
+    let now = run.now;
+    let record = &mut run.execution.map_runs[map_run];
+    let Some(Some(child)) = record.children.get_mut(slot) else {
+        return;
+    };
+    child.stop_millis = Some(now);
+    match result {
+        Ok(output) => {
+            child.status = Status::Succeeded;
+            child.output = keep_data.then(|| output.clone());
+        }
+        Err(failure) => {
+            child.status = Status::Failed;
+            child.error = keep_data.then(|| crate::event::ErrorCause {
+                error: Some(failure.error.clone()),
+                cause: Some(failure.cause.clone()),
+            });
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::map_runs;
 use crate::wire::{self, Request};
 use serde_json::{json, Map, Value};
-use steppe_engine::{MapRun, MapRunCounts, MapRunUpdate};
+use steppe_engine::{MapRun, MapRunCounts, MapRunUpdate, Status};
 
 pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let map_run_arn = request.required_len("mapRunArn", 1, 2000)?;
@@ -37,9 +37,9 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
     let row = crate::executions::find(app, execution_arn)?;
-    let items: Vec<Value> = map_runs::of_execution(app, &row)?
+    let items: Vec<Value> = map_runs::of_execution(app, &row, false)?
         .iter()
-        .map(|map_run| list_item(&row.arn, &row.state_machine_arn, map_run))
+        .map(|map_run| list_item(&row.arn, map_run))
         .collect();
     let (page, next_token) = wire::page(&items, offset, limit);
     let mut answer = json!({ "mapRuns": page });
@@ -96,24 +96,117 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
 
 /// A `MapRunListItem`; its `stateMachineArn` is the children's:
 /// `…:stateMachine:<machine>/<label>`.
-fn list_item(execution_arn: &str, state_machine_arn: &str, map_run: &MapRun) -> Value {
-    let label = map_run
-        .map_run_arn
-        .rsplit_once(':')
-        .and_then(|(rest, _)| rest.rsplit_once('/'))
-        .map_or("", |(_, label)| label);
+fn list_item(execution_arn: &str, map_run: &MapRun) -> Value {
     let mut item = Map::new();
     item.insert("executionArn".into(), json!(execution_arn));
     item.insert("mapRunArn".into(), json!(map_run.map_run_arn));
     item.insert(
         "stateMachineArn".into(),
-        json!(format!("{state_machine_arn}/{label}")),
+        json!(map_runs::children_state_machine_arn(&map_run.map_run_arn)),
     );
     item.insert("startDate".into(), wire::timestamp(map_run.start_millis));
     if let Some(stop_millis) = map_run.stop_millis {
         item.insert("stopDate".into(), wire::timestamp(stop_millis));
     }
     Value::Object(item)
+}
+
+/// ListExecutions(`mapRunArn`): the Map Run's children that have started, newest first,
+/// with `statusFilter` (`status`) and `redriveFilter` (`redriven`; children are never
+/// redriven on their own) applied.
+pub fn list_children(
+    app: &App,
+    map_run_arn: &str,
+    filter: (Option<&str>, Option<bool>),
+    offset: usize,
+    limit: usize,
+) -> ApiResult<Value> {
+    let (status, redriven) = filter;
+    let mut children = map_runs::children(app, map_run_arn)?;
+    children.retain(|child| {
+        status.is_none_or(|status| child.child.status.as_str() == status) && redriven != Some(true)
+    });
+    children.sort_by_key(|child| std::cmp::Reverse(child.child.start_millis));
+    let items: Vec<Value> = children
+        .iter()
+        .map(|child| {
+            let mut item = json!({
+                "executionArn": child.execution_arn,
+                "stateMachineArn": child.state_machine_arn,
+                "name": child.name,
+                "status": child.child.status.as_str(),
+                "startDate": wire::timestamp(child.child.start_millis),
+                "mapRunArn": child.map_run_arn,
+                "itemCount": child.child.item_count,
+            });
+            if let Some(stop) = child.child.stop_millis {
+                item["stopDate"] = wire::timestamp(stop);
+            }
+            item
+        })
+        .collect();
+    let (page, next_token) = wire::page(&items, offset, limit);
+    let mut answer = json!({ "executions": page });
+    if let Some(token) = next_token {
+        answer["nextToken"] = json!(token);
+    }
+    Ok(answer)
+}
+
+/// DescribeExecution of a Map Run's child (without input and output when `metadata_only`).
+pub fn describe_child(child: &map_runs::Child, metadata_only: bool) -> Value {
+    let data = &child.child;
+    let mut answer = json!({
+        "executionArn": child.execution_arn,
+        "stateMachineArn": child.state_machine_arn,
+        "name": child.name,
+        "status": data.status.as_str(),
+        "startDate": wire::timestamp(data.start_millis),
+        "mapRunArn": child.map_run_arn,
+        "redriveCount": 0,
+    });
+    let text = |value: &Value| json!(value.to_string());
+    match (&data.input, metadata_only) {
+        (Some(input), false) => {
+            answer["input"] = text(input);
+            answer["inputDetails"] = json!({"included": true});
+        }
+        _ => answer["inputDetails"] = json!({"included": false}),
+    }
+    if let Some(output) = &data.output {
+        if metadata_only {
+            answer["outputDetails"] = json!({"included": false});
+        } else {
+            answer["output"] = text(output);
+            answer["outputDetails"] = json!({"included": true});
+        }
+    }
+    if let Some(stop) = data.stop_millis {
+        answer["stopDate"] = wire::timestamp(stop);
+    }
+    if let Some(error) = &data.error {
+        if let Some(name) = &error.error {
+            answer["error"] = json!(name);
+        }
+        if let Some(cause) = &error.cause {
+            answer["cause"] = json!(cause);
+        }
+    }
+    // A Standard child that did not succeed is redriven with its Map Run, by redriving the
+    // parent (AWS's REDRIVABLE_BY_MAP_RUN).
+    match data.status {
+        Status::Failed | Status::Aborted | Status::TimedOut => {
+            answer["redriveStatus"] = json!("REDRIVABLE_BY_MAP_RUN");
+        }
+        status => {
+            answer["redriveStatus"] = json!("NOT_REDRIVABLE");
+            answer["redriveStatusReason"] = json!(format!(
+                "Execution is {} and cannot be redriven",
+                status.as_str()
+            ));
+        }
+    }
+    answer
 }
 
 /// `MapRunItemCounts` / `MapRunExecutionCounts`.
