@@ -569,3 +569,72 @@ async fn a_batch_child_counts_the_items_it_holds() {
     counts.sort();
     assert_eq!(counts, vec![1, 2, 2]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_reruns_only_the_unsuccessful_children_of_the_same_map_run() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let (activity, execution, arn) = waiting_map_run(&client, "redriven", 1, "[1, 2, 3]").await;
+    let first = take_task(&client, &activity).await;
+    succeed_task(&client, &first).await;
+    let second = take_task(&client, &activity).await;
+    client
+        .send_task_failure()
+        .task_token(&second)
+        .error("Flaky")
+        .send()
+        .await
+        .unwrap();
+    wait_for_status(&client, &execution, ExecutionStatus::Failed).await;
+    let described = describe(&client, &arn).await;
+    assert_eq!(described.status, MapRunStatus::Failed);
+    let (pending, _, succeeded, failed, _, _) = items(&described);
+    assert_eq!((pending, succeeded, failed), (1, 1, 1));
+
+    client
+        .redrive_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .expect("redriven");
+    let mut inputs = Vec::new();
+    for _ in 0..2 {
+        let task = client
+            .get_activity_task()
+            .activity_arn(&activity)
+            .send()
+            .await
+            .unwrap();
+        inputs.push(task.input.expect("the item"));
+        succeed_task(&client, &task.task_token.expect("a task")).await;
+    }
+    assert_eq!(inputs, ["2", "3"], "the succeeded item does not run again");
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+
+    let events = history(&client, &execution).await;
+    let started = events
+        .iter()
+        .filter(|event| event.map_run_started_event_details.is_some())
+        .count();
+    assert_eq!(started, 1, "the redrive reruns the same Map Run");
+    let redriven: Vec<_> = events
+        .iter()
+        .filter_map(|event| event.map_run_redriven_event_details.as_ref())
+        .collect();
+    assert_eq!(redriven.len(), 1);
+    assert_eq!(redriven[0].map_run_arn.as_deref(), Some(arn.as_str()));
+    assert_eq!(redriven[0].redrive_count, Some(1));
+
+    let described = describe(&client, &arn).await;
+    assert_eq!(described.status, MapRunStatus::Succeeded);
+    assert_eq!(described.redrive_count, Some(1));
+    assert!(described.redrive_date.is_some());
+    assert_eq!(items(&described), (0, 0, 3, 0, 0, 3));
+    let listed = client
+        .list_map_runs()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.map_runs.len(), 1);
+}

@@ -137,12 +137,35 @@ pub(crate) fn run(
     };
     let mut run_arn = String::new();
     let mut map_run = None;
-    if map.distributed {
+    let children_known = map.item_batcher.is_none().then_some(length as u64);
+    let redriven = match frame.completed {
+        Some(_) if map.distributed => redriven_map_run(run, state, map),
+        _ => None,
+    };
+    if let Some(index) = redriven {
+        // A redrive reruns the same Map Run: its unsuccessful children start again and
+        // the counts are taken afresh (children that succeeded count as they are skipped).
+        let now = run.now;
+        let record = &mut run.execution.map_runs[index];
+        record.status = MapRunStatus::Running;
+        record.stop_millis = None;
+        record.redrive_count += 1;
+        record.redrive_millis = Some(now);
+        record.items = pending(Some(length as u64));
+        record.executions = pending(children_known);
+        let (map_run_arn, redrive_count) = (record.map_run_arn.clone(), record.redrive_count);
+        run_arn = map_run_arn.clone();
+        started = run.emit(started, || Details::MapRunRedriven {
+            map_run_arn,
+            redrive_count,
+        });
+        frame.previous_event_id = started;
+        map_run = Some(index);
+    } else if map.distributed {
         run_arn = map_run_arn(run, state, map);
         let map_run_arn = run_arn.clone();
         started = run.emit(started, || Details::MapRunStarted { map_run_arn });
         frame.previous_event_id = started;
-        let children_known = map.item_batcher.is_none().then_some(length as u64);
         map_run = Some(run.execution.map_runs.len());
         run.execution.map_runs.push(MapRun {
             map_run_arn: run_arn.clone(),
@@ -798,6 +821,17 @@ fn child_record_ended(
             });
         }
     }
+}
+
+/// The Map Run a redrive of this distributed Map reruns: the latest one it started that
+/// ended unsuccessfully (a Map that failed before starting one starts a new one).
+fn redriven_map_run(run: &Run<'_>, state: &State, map: &Map) -> Option<usize> {
+    let marker = format!("/{}:", map.label.as_deref().unwrap_or(&state.name));
+    run.execution.map_runs.iter().rposition(|record| {
+        record.status != MapRunStatus::Running
+            && record.status != MapRunStatus::Succeeded
+            && record.map_run_arn.contains(&marker)
+    })
 }
 
 /// Counts with `total` items (or children) pending, or none yet when unknown.
