@@ -39,7 +39,7 @@ enum Command {
     /// Draw a definition as SVG, Graphviz DOT or a Mermaid flowchart.
     Graph(graph::GraphArgs),
     /// Serve the AWS Step Functions API (default http://127.0.0.1:8083, data in ./steppe-data).
-    Server(ServerCommand),
+    Server(Box<ServerCommand>),
     /// Work on an activity's tasks: run a command per task (input on stdin, output from stdout).
     Worker(worker::WorkerArgs),
 }

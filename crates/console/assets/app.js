@@ -10,7 +10,12 @@
   const main = document.getElementById("main");
   const PAGE_EVENTS = 100;
   const PAGE_ITERATIONS = 200;
+  const PAGE_ROWS = 100; // rows of the states table and the timeline in the DOM at once
+  const PAGE_EXECUTIONS = 25;
   const POLL_MS = 1000;
+  const LIST_REFRESH_MS = 5000; // auto-refresh of execution lists
+  const TREE_NODES_MAX = 1500; // nodes of one JSON tree drawn; the copy button has the rest
+  const COPY_TEXTS_MAX = 2000; // texts kept for Copy buttons (a polling page draws new ones)
   let pageToken = 0; // bumped on navigation; stale async work checks it and stops
   let pollTimer = null;
 
@@ -99,6 +104,138 @@
     return isNaN(d) ? String(value) : d.toLocaleString(undefined, { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
   }
 
+  /// "850 ms", "12.3 s", "4 min 05 s", "2 h 03 min", "3 d 04 h".
+  function duration(millis) {
+    if (!Number.isFinite(millis) || millis < 0) return "";
+    if (millis < 1000) return `${Math.round(millis)} ms`;
+    const seconds = millis / 1000;
+    if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
+    const pad = (n) => String(Math.floor(n)).padStart(2, "0");
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${pad(seconds % 60)} s`;
+    if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${pad((seconds % 3600) / 60)} min`;
+    return `${Math.floor(seconds / 86400)} d ${pad((seconds % 86400) / 3600)} h`;
+  }
+
+  function millisOf(value) {
+    if (value === undefined || value === null || value === "") return NaN;
+    if (typeof value === "number") return value < 1e11 ? value * 1000 : value;
+    return Date.parse(value);
+  }
+
+  /// "5 s ago", "3 min ago", ... with the exact time as its tooltip.
+  function ago(value) {
+    const millis = millisOf(value);
+    if (!Number.isFinite(millis)) return "";
+    const seconds = Math.max(0, (Date.now() - millis) / 1000);
+    const text = seconds < 60 ? `${Math.floor(seconds)} s ago` : seconds < 3600 ? `${Math.floor(seconds / 60)} min ago`
+      : seconds < 86400 ? `${Math.floor(seconds / 3600)} h ago` : `${Math.floor(seconds / 86400)} d ago`;
+    return `<time datetime="${esc(new Date(millis).toISOString())}" title="${esc(date(value))}">${text}</time>`;
+  }
+
+  /// How long an execution (or anything with startDate/stopDate) ran, so far if it runs.
+  const ranFor = (item) => duration((item.stopDate ? millisOf(item.stopDate) : Date.now()) - millisOf(item.startDate));
+
+  // ---------- view state in the URL ----------
+
+  const params = () => new URLSearchParams(location.search);
+  /// Merges `changes` into the query (empty values removed) without a new history entry.
+  function setParams(changes) {
+    const query = params();
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === undefined || value === null || value === "") query.delete(key); else query.set(key, value);
+    }
+    const text = query.toString();
+    history.replaceState(null, "", location.pathname + (text ? `?${text}` : ""));
+  }
+
+  // ---------- JSON trees ----------
+
+  // The text each copy button copies, by id; emptied on navigation.
+  const copyTexts = new Map();
+  let copyIds = 0;
+  function copyButton(text, label) {
+    if (copyTexts.size >= COPY_TEXTS_MAX) copyTexts.delete(copyTexts.keys().next().value); // long gone from the page
+    const id = `copy-${++copyIds}`;
+    copyTexts.set(id, String(text ?? ""));
+    return `<button type="button" class="copy" data-copy="${id}" title="Copy ${esc(label || "")}" aria-label="Copy ${esc(label || "")}">Copy</button>`;
+  }
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-copy]");
+    if (!button) return;
+    const text = copyTexts.get(button.dataset.copy) ?? "";
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (_) { // not a secure context: the old way
+      const area = document.createElement("textarea");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = "Copy"; }, 1200);
+  });
+
+  /// JSON text that holds an object or array, decoded; else undefined.
+  function decodedJson(text) {
+    if (typeof text !== "string") return undefined;
+    const trimmed = text.trim();
+    if (!(trimmed.startsWith("{") || trimmed.startsWith("["))) return undefined;
+    try { return JSON.parse(trimmed); } catch (_) { return undefined; }
+  }
+
+  /// A value as a collapsible tree: objects and arrays fold (open two levels deep), and a
+  /// string holding JSON is decoded into a tree of its own, marked "JSON text".
+  function treeHtml(value) {
+    const budget = { left: TREE_NODES_MAX };
+    const key = (k) => k === null ? "" : `<span class="jt-key">${esc(k)}</span>: `;
+    const node = (k, v, depth) => {
+      if (budget.left <= 0) return "";
+      budget.left -= 1;
+      if (typeof v === "string") {
+        const inner = decodedJson(v);
+        if (inner !== undefined && typeof inner === "object" && inner !== null) return container(k, inner, depth, true);
+        return `<div class="jt-leaf">${key(k)}<span class="jt-string">${esc(JSON.stringify(v))}</span></div>`;
+      }
+      if (v !== null && typeof v === "object") return container(k, v, depth, false);
+      return `<div class="jt-leaf">${key(k)}<span class="jt-${v === null ? "null" : typeof v}">${esc(String(v))}</span></div>`;
+    };
+    const container = (k, v, depth, decoded) => {
+      const entries = Array.isArray(v) ? v.map((item, i) => [String(i), item]) : Object.entries(v);
+      const [open, close] = Array.isArray(v) ? ["[", "]"] : ["{", "}"];
+      let children = "";
+      let shown = 0;
+      for (const [childKey, child] of entries) {
+        if (budget.left <= 0) break;
+        children += node(childKey, child, depth + 1);
+        shown += 1;
+      }
+      if (shown < entries.length) children += `<div class="jt-more muted">… ${entries.length - shown} more (copy to see everything)</div>`;
+      const tag = decoded ? ` <span class="jt-tag">JSON text</span>` : "";
+      return `<details class="jt"${depth < 2 ? " open" : ""}><summary>${key(k)}${open}<span class="jt-count">${entries.length} ${Array.isArray(v) ? "item" : "key"}${entries.length === 1 ? "" : "s"}</span>${close}${tag}</summary><div class="jt-children">${children}</div></details>`;
+    };
+    return `<div class="json-tree">${node(null, value, 0)}</div>`;
+  }
+
+  /// JSON text as a tree with a Copy button (pretty text when it is not JSON).
+  function jsonBlock(text, label, id) {
+    if (text === undefined || text === null) return "";
+    let value;
+    try { value = typeof text === "string" ? JSON.parse(text) : text; } catch (_) {
+      return `<div class="json-block"${id ? ` id="${id}"` : ""}>${copyButton(text, label)}<pre>${esc(text)}</pre></div>`;
+    }
+    const raw = typeof text === "string" ? text : JSON.stringify(text);
+    return `<div class="json-block"${id ? ` id="${id}"` : ""}>${copyButton(JSON.stringify(value, null, 2) ?? raw, label)}${treeHtml(value)}</div>`;
+  }
+
+  /// A cause: JSON pretty-printed as a tree, other text as it is.
+  function causeHtml(cause, id) {
+    const decoded = decodedJson(cause);
+    if (decoded === undefined) return `<pre${id ? ` id="${id}"` : ""}>${esc(cause)}</pre>`;
+    return jsonBlock(cause, "cause", id);
+  }
+
   function pretty(text) {
     if (text === undefined || text === null) return "";
     try { return JSON.stringify(JSON.parse(text), null, 2); } catch (_) { return String(text); }
@@ -138,16 +275,18 @@
   function route() {
     pageToken += 1;
     clearTimeout(pollTimer);
+    copyTexts.clear();
     setLive(false);
     const path = decodeURIComponent(location.pathname.startsWith(BASE) ? location.pathname.slice(BASE.length) : "");
     const [section, ...rest] = path.split("/");
     const arn = rest.join("/");
-    document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active",
-      (a.dataset.nav === "tasks") === (section === "tasks")));
+    const nav = section === "tasks" ? "tasks" : section === "executions" && !arn ? "executions" : "machines";
+    document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === nav));
     const token = pageToken;
     let page;
     if (section === "state-machines" && arn) page = machinePage(arn, token);
     else if (section === "executions" && arn) page = executionPage(arn, token);
+    else if (section === "executions") page = allExecutionsPage(token);
     else if (section === "tasks") page = tasksPage(token);
     else page = machinesPage(token);
     page.catch((error) => { if (token === pageToken) showError(error); });
@@ -155,20 +294,69 @@
 
   // ---------- state machines ----------
 
+  /// Every state machine, with its running and failed executions counted by the server
+  /// (ListStateMachines when the server has no console list): searched, filtered by type and
+  /// sorted here, the choice kept in the URL.
   async function machinesPage(token) {
     document.title = "State machines · steppe";
     const machines = [];
     let nextToken;
+    let counted = true;
     do {
-      const page = await api("ListStateMachines", { maxResults: 1000, nextToken });
+      const query = `api/state-machines?maxResults=100${nextToken ? `&nextToken=${encodeURIComponent(nextToken)}` : ""}`;
+      const answer = counted ? await consoleApi(query) : { ok: false };
+      let page;
+      if (answer.ok) page = answer.value;
+      else {
+        counted = false;
+        page = await api("ListStateMachines", { maxResults: 1000, nextToken });
+      }
       machines.push(...(page.stateMachines || []));
       nextToken = page.nextToken;
     } while (nextToken && token === pageToken);
     if (token !== pageToken) return;
-    main.innerHTML = `<h1>State machines</h1>` + (machines.length === 0
-      ? `<p class="muted">No state machines yet. Create one with the API (CreateStateMachine).</p>`
-      : `<div class="table-wrap"><table id="machines" class="cards"><thead><tr><th>Name</th><th>Type</th><th>Created</th></tr></thead><tbody>${machines.map((m) =>
-        `<tr><td>${link(machinePath(m.stateMachineArn), m.name)}</td><td data-label="Type">${esc(m.type)}</td><td data-label="Created">${esc(date(m.creationDate))}</td></tr>`).join("")}</tbody></table></div>`);
+    if (machines.length === 0) {
+      main.innerHTML = `<h1>State machines</h1><p class="muted">No state machines yet. Create one with the API (CreateStateMachine).</p>`;
+      return;
+    }
+    const initial = params();
+    main.innerHTML = `<h1>State machines <span class="muted count" id="machine-count"></span></h1>
+      <div class="toolbar" role="search">
+        <label>Search <input type="search" id="machine-search" placeholder="Name" value="${esc(initial.get("q") || "")}"></label>
+        <label>Type <select id="machine-type">${["", "STANDARD", "EXPRESS"].map((t) => `<option value="${t}"${initial.get("type") === t ? " selected" : ""}>${t || "All"}</option>`).join("")}</select></label>
+        <label>Sort <select id="machine-sort">${[["name", "Name"], ["created", "Newest"], ["running", "Most running"], ["failed", "Most failed"]].map(([v, l]) =>
+          `<option value="${v}"${(initial.get("sort") || "name") === v ? " selected" : ""}>${l}</option>`).join("")}</select></label>
+      </div>
+      <div id="machine-list"></div>`;
+    const count = (m, key) => m[key] === undefined ? "—" : `${m[key]}${m[`${key}IsLowerBound`] ? "+" : ""}`;
+    const draw = () => {
+      const q = document.getElementById("machine-search").value.trim().toLowerCase();
+      const type = document.getElementById("machine-type").value;
+      const sort = document.getElementById("machine-sort").value;
+      setParams({ q, type, sort: sort === "name" ? "" : sort });
+      const shown = machines.filter((m) => (!q || m.name.toLowerCase().includes(q)) && (!type || m.type === type));
+      const by = {
+        name: (a, b) => a.name.localeCompare(b.name),
+        created: (a, b) => millisOf(b.creationDate) - millisOf(a.creationDate),
+        running: (a, b) => (b.running || 0) - (a.running || 0) || a.name.localeCompare(b.name),
+        failed: (a, b) => (b.failed || 0) - (a.failed || 0) || a.name.localeCompare(b.name),
+      }[sort] || ((a, b) => a.name.localeCompare(b.name));
+      shown.sort(by);
+      document.getElementById("machine-count").textContent = `(${shown.length === machines.length ? machines.length : `${shown.length} of ${machines.length}`})`;
+      const rows = shown.slice(0, 500);
+      document.getElementById("machine-list").innerHTML = shown.length === 0 ? `<p class="muted" id="no-machines">No state machine matches.</p>`
+        : `<div class="table-wrap"><table id="machines" class="cards"><thead><tr><th>Name</th><th>Type</th><th class="num">Running</th><th class="num">Failed</th><th>Created</th></tr></thead><tbody>${rows.map((m) =>
+          `<tr data-machine="${esc(m.name)}"><td>${link(machinePath(m.stateMachineArn), m.name)}</td><td data-label="Type">${esc(m.type)}</td>
+          <td data-label="Running" class="num">${m.running ? `<span class="status status-RUNNING">${count(m, "running")}</span>` : count(m, "running")}</td>
+          <td data-label="Failed" class="num">${m.failed ? `<span class="status status-FAILED">${count(m, "failed")}</span>` : count(m, "failed")}</td>
+          <td data-label="Created">${ago(m.creationDate)}</td></tr>`).join("")}</tbody></table></div>
+          ${shown.length > rows.length ? `<p class="muted">The first ${rows.length} are shown: search to find the others.</p>` : ""}
+          ${counted ? "" : `<p class="muted">This server does not count executions per machine.</p>`}`;
+    };
+    document.getElementById("machine-search").oninput = draw;
+    document.getElementById("machine-type").onchange = draw;
+    document.getElementById("machine-sort").onchange = draw;
+    draw();
   }
 
   async function machinePage(arn, token) {
@@ -187,18 +375,14 @@
           <pre class="definition" id="definition">${esc(pretty(machine.definition))}</pre>
         </div>
       </div>
-      <h2>Executions</h2>
-      <div class="toolbar">
-        <label>Status <select id="status-filter">${["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].map((s) =>
-          `<option value="${s}">${s || "All"}</option>`).join("")}</select></label>
-        <button id="refresh-executions">Refresh</button>
-      </div>
+      <h2>Executions <span class="muted count" id="executions-total"></span></h2>
+      ${executionsToolbar(machine.type === "EXPRESS")}
       <div id="executions"></div>`;
     document.getElementById("start-execution").onclick = () => startDialog(arn, "{}");
     await Promise.all([
       drawDiagram(document.getElementById("diagram"), machine.definition, token),
       validate(machine.definition, token),
-      machine.type === "EXPRESS" ? expressList(arn, token) : executionsList(arn, token),
+      machine.type === "EXPRESS" ? expressList(arn, token) : executionsList(arn, token, false),
     ]);
   }
 
@@ -217,26 +401,76 @@
     }
   }
 
-  async function executionsList(arn, token) {
+  const STATUSES = ["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"];
+
+  /// Status filter, name search, Refresh and Auto-refresh, as the URL has them (an Express
+  /// machine's recent executions: status and Refresh only).
+  function executionsToolbar(express) {
+    const initial = params();
+    return `<div class="toolbar" role="search">
+        <label>Status <select id="status-filter">${STATUSES.map((s) =>
+          `<option value="${s}"${(initial.get("status") || "") === s ? " selected" : ""}>${s || "All"}</option>`).join("")}</select></label>
+        ${express ? "" : `<label>Name <input type="search" id="execution-search" placeholder="Part of the name" maxlength="80" value="${esc(initial.get("q") || "")}"></label>`}
+        <button id="refresh-executions">Refresh</button>
+        ${express ? "" : `<label class="check"><input type="checkbox" id="auto-refresh"${initial.get("auto") === "0" ? "" : " checked"}> Auto-refresh</label>`}
+      </div>`;
+  }
+
+  /// Executions, newest first, from the server's console list (a name search and a total
+  /// that ListExecutions lacks); across every state machine when `arn` is null. Refreshes
+  /// itself every LIST_REFRESH_MS while the box is ticked and the first page is shown.
+  async function executionsList(arn, token, showMachine) {
     const container = document.getElementById("executions");
     const select = document.getElementById("status-filter");
+    const search = document.getElementById("execution-search");
+    const auto = document.getElementById("auto-refresh");
     const tokens = [undefined]; // nextToken of each page we have seen
     let page = 0;
+    let timer = null;
     async function load() {
-      const request = { stateMachineArn: arn, maxResults: 25, nextToken: tokens[page] };
-      if (select.value) request.statusFilter = select.value;
-      const result = await api("ListExecutions", request);
+      clearTimeout(timer);
       if (token !== pageToken) return;
-      tokens[page + 1] = result.nextToken;
-      const rows = (result.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td data-label="Started">${esc(date(e.startDate))}</td><td data-label="Stopped">${esc(date(e.stopDate))}</td></tr>`).join("");
-      container.innerHTML = (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Stopped</th></tr></thead><tbody>${rows}</tbody></table></div>` : `<p class="muted">No executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`)
-        + `<div class="pager"><button id="executions-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="executions-next" ${result.nextToken ? "" : "disabled"}>Next</button></div>`;
+      const name = search.value.trim();
+      setParams({ status: select.value, q: name, auto: auto.checked ? "" : "0" });
+      const query = new URLSearchParams({ maxResults: String(PAGE_EXECUTIONS) });
+      if (arn) query.set("stateMachineArn", arn);
+      if (select.value) query.set("statusFilter", select.value);
+      if (name) query.set("name", name);
+      if (tokens[page]) query.set("nextToken", tokens[page]);
+      const { ok, status, value } = await consoleApi(`api/executions?${query}`);
+      if (token !== pageToken) return;
+      if (!ok) {
+        container.innerHTML = `<div class="error-box">The executions could not be listed: ${esc(value.message || `HTTP ${status}`)}</div>`;
+        return;
+      }
+      tokens[page + 1] = value.nextToken;
+      document.getElementById("executions-total").textContent = `(${value.total}${value.totalIsLowerBound ? "+" : ""}${select.value || name ? " matching" : ""})`;
+      const rows = (value.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td>${showMachine ? `<td data-label="State machine">${link(machinePath(e.stateMachineArn), e.stateMachineName || e.stateMachineArn.split(":").pop())}</td>` : ""}<td>${statusBadge(e.status)}</td><td data-label="Started">${ago(e.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(e))}${e.stopDate ? "" : " so far"}</td></tr>`).join("");
+      container.innerHTML = (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th>${showMachine ? "<th>State machine</th>" : ""}<th>Status</th><th>Started</th><th>Duration</th></tr></thead><tbody>${rows}</tbody></table></div>`
+        : `<p class="muted" id="no-executions">No executions${select.value ? ` with status ${esc(select.value)}` : ""}${name ? ` named like “${esc(name)}”` : ""}.</p>`)
+        + (value.searchIsPartial ? `<p class="muted">The search read the newest 10,000 executions of each state machine: older ones may match too.</p>` : "")
+        + `<div class="pager"><button id="executions-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="executions-next" ${value.nextToken ? "" : "disabled"}>Next</button></div>`;
       document.getElementById("executions-prev").onclick = () => { page -= 1; load(); };
       document.getElementById("executions-next").onclick = () => { page += 1; load(); };
+      if (auto.checked && page === 0) timer = setTimeout(load, LIST_REFRESH_MS);
     }
-    select.onchange = () => { tokens.length = 1; page = 0; load(); };
+    const restart = () => { tokens.length = 1; page = 0; load(); };
+    select.onchange = restart;
+    let typing = null;
+    search.oninput = () => { clearTimeout(typing); typing = setTimeout(restart, 250); };
+    auto.onchange = () => load();
     document.getElementById("refresh-executions").onclick = () => load();
     await load();
+  }
+
+  /// Every Standard execution of every state machine, newest first.
+  async function allExecutionsPage(token) {
+    document.title = "Executions · steppe";
+    main.innerHTML = `<h1>Executions <span class="muted count" id="executions-total"></span></h1>
+      <p class="muted">Standard executions of every state machine, newest first. Express executions are listed on their state machine's page.</p>
+      ${executionsToolbar(false)}
+      <div id="executions"></div>`;
+    await executionsList(null, token, true);
   }
 
   /// An Express machine's executions: AWS keeps none a client can list, so this is the
@@ -253,9 +487,11 @@
         return;
       }
       const list = (value.executions || []).filter((e) => !select.value || e.status === select.value);
-      const rows = list.map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td data-label="Started">${esc(date(e.startDate))}</td><td data-label="Stopped">${esc(date(e.stopDate))}</td></tr>`).join("");
+      setParams({ status: select.value });
+      document.getElementById("executions-total").textContent = `(${list.length} kept)`;
+      const rows = list.map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td data-label="Started">${ago(e.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(e))}</td></tr>`).join("");
       container.innerHTML = `<p class="muted" id="express-note">Express executions keep no history in AWS; this server keeps the last ${esc(value.keptMax ?? "")} that ended on it, in memory, and rebuilds their events when you open one.</p>`
-        + (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Stopped</th></tr></thead><tbody>${rows}</tbody></table></div>` : `<p class="muted">No recent Express executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`);
+        + (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Duration</th></tr></thead><tbody>${rows}</tbody></table></div>` : `<p class="muted">No recent Express executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`);
     }
     select.onchange = () => load();
     document.getElementById("refresh-executions").onclick = () => load();
@@ -520,7 +756,14 @@
     let execution = isExpress ? kept.execution : await api("DescribeExecution", { executionArn: arn });
     if (token !== pageToken) return;
     document.title = `${execution.name} · steppe`;
-    const state = { events: [], lastId: 0, analysis: null, model: null, selected: null, run: null, scope: "", eventPage: -1, eventFilter: "", iterationPage: 0 };
+    const initial = params();
+    const VIEWS = ["graph", "table", "timeline"];
+    const state = {
+      events: [], lastId: 0, analysis: null, model: null, selected: initial.get("state") || null, run: null,
+      scope: initial.get("scope") || "", eventPage: -1, eventFilter: (initial.get("events") || "").toLowerCase(), iterationPage: 0,
+      view: VIEWS.includes(initial.get("view")) ? initial.get("view") : "graph",
+      sort: { key: initial.get("sort") || "started", descending: initial.get("order") === "desc" }, tablePage: 0, timelinePage: 0,
+    };
     main.innerHTML = `
       <h1>${esc(execution.name)} <span id="status-slot"></span></h1>
       <div class="toolbar">
@@ -538,23 +781,45 @@
             <span style="--c:#c9a412">retried</span><span style="--c:#8a6fd8">retrying</span><span style="--c:#2f7fd8">running</span><span style="--c:#c3cad3">not reached</span>
             <span id="scope-label" class="muted"></span>
           </div>
-          <div class="diagram" id="diagram"></div>
+          <div class="tabs" role="tablist" aria-label="View">${VIEWS.map((v) =>
+            `<button type="button" role="tab" id="tab-${v}" data-view="${v}" aria-controls="view-${v}">${{ graph: "Graph", table: "Table", timeline: "Timeline" }[v]}</button>`).join("")}</div>
+          <div id="view-graph" role="tabpanel" aria-labelledby="tab-graph"><div class="diagram" id="diagram"></div></div>
+          <div id="view-table" role="tabpanel" aria-labelledby="tab-table" hidden></div>
+          <div id="view-timeline" role="tabpanel" aria-labelledby="tab-timeline" hidden></div>
         </div>
         <div class="side panel" id="state-panel"><p class="muted">Click a state to see its input, output, error and cause.</p></div>
       </div>
       <h2>Event history <span class="muted" id="event-count"></span></h2>
-      <div class="toolbar"><input type="text" id="event-filter" placeholder="Filter by type or state"></div>
+      <div class="toolbar"><input type="text" id="event-filter" placeholder="Filter by type or state" aria-label="Filter events by type or state" value="${esc(state.eventFilter)}"></div>
       <div id="events"></div>`;
     const diagram = document.getElementById("diagram");
     document.getElementById("rerun-execution").onclick = () => startDialog(execution.stateMachineArn, execution.input || "{}");
     document.getElementById("stop-execution").onclick = () => stopDialog(arn, () => refresh());
     document.getElementById("redrive-execution").onclick = () => redriveDialog(arn, () => refresh());
-    document.getElementById("event-filter").oninput = (event) => { state.eventFilter = event.target.value.toLowerCase(); state.eventPage = 0; renderEvents(state); };
-    onStateClick(diagram, (name) => { state.selected = name; state.run = null; state.iterationPage = 0; render(); });
+    document.getElementById("event-filter").oninput = (event) => {
+      state.eventFilter = event.target.value.toLowerCase(); state.eventPage = 0; setParams({ events: event.target.value }); renderEvents(state);
+    };
+    const select = (name, run) => { state.selected = name; state.run = run || null; state.iterationPage = 0; render(); };
+    onStateClick(diagram, (name) => select(name));
+    const showView = (view) => {
+      state.view = view;
+      for (const v of VIEWS) {
+        document.getElementById(`view-${v}`).hidden = v !== view;
+        const tab = document.getElementById(`tab-${v}`);
+        tab.setAttribute("aria-selected", String(v === view));
+        tab.classList.toggle("active", v === view);
+      }
+      renderView();
+    };
+    document.querySelectorAll("[data-view]").forEach((tab) => { tab.onclick = () => showView(tab.dataset.view); });
+    const views = { table: document.getElementById("view-table"), timeline: document.getElementById("view-timeline") };
+    onRunPick(views.table, state, select, renderView);
+    onRunPick(views.timeline, state, select, renderView);
 
     const definition = await definitionFor(execution);
     state.model = await drawDiagram(diagram, definition, token);
     focusableStates(diagram);
+    showView(state.view);
 
     function render() {
       renderSummary(execution);
@@ -579,7 +844,17 @@
       const clear = document.getElementById("clear-scope");
       if (clear) clear.onclick = (event) => { event.preventDefault(); state.scope = ""; render(); };
       renderStatePanel(state, summary, render);
+      renderView();
       renderEvents(state);
+    }
+
+    /// The table or the timeline alone (sorting and paging them redraws nothing else), and
+    /// the view's state in the URL.
+    function renderView() {
+      setParams({ view: state.view === "graph" ? "" : state.view, state: state.selected, scope: state.scope,
+        sort: state.sort.key === "started" ? "" : state.sort.key, order: state.sort.descending ? "desc" : "" });
+      if (state.view === "table") renderTable(state, views.table);
+      if (state.view === "timeline") renderTimeline(state, views.timeline);
     }
 
     async function refresh() {
@@ -606,6 +881,157 @@
       if (running && token === pageToken) pollTimer = setTimeout(refresh, POLL_MS);
     }
     await refresh();
+  }
+
+  // ---------- time: the table of states and the timeline ----------
+
+  /// The runs shown under the page's scope filter, each with its index in analysis.runs.
+  function scopedRuns(state) {
+    const analysis = state.analysis;
+    const list = [];
+    analysis.runs.forEach((run, index) => {
+      if (!state.scope || SteppeHistory.inScope(run, state.scope, analysis)) list.push({ run, index });
+    });
+    return list;
+  }
+
+  /// When a run ended, or now while it runs.
+  /// Whether a run is still going: running, or waiting out a Retry back-off.
+  const ongoing = (run) => run.status === "retrying" || run.endedAt === undefined;
+  const endOf = (run) => (ongoing(run) ? Date.now() : run.endedAt);
+  const attemptsOf = (run) => Math.max(1, run.attempts ? run.attempts.length : 1);
+
+  const TABLE_COLUMNS = [
+    ["name", "Name", (r) => r.name],
+    ["type", "Type", (r) => r.type || ""],
+    ["status", "Status", (r) => r.status],
+    ["scope", "Iteration / branch", (r) => r.scopeKey],
+    ["started", "Started after", (r) => r.startedAt],
+    ["duration", "Duration", (r) => endOf(r) - r.startedAt],
+    ["attempts", "Attempts", attemptsOf],
+  ];
+
+  function pagerHtml(attribute, page, pages) {
+    if (pages <= 1) return "";
+    return `<div class="pager"><button ${attribute}="0" ${page === 0 ? "disabled" : ""}>First</button><button ${attribute}="${page - 1}" ${page === 0 ? "disabled" : ""}>Previous</button>
+      <span>Page ${page + 1} of ${pages}</span><button ${attribute}="${page + 1}" ${page + 1 >= pages ? "disabled" : ""}>Next</button><button ${attribute}="${pages - 1}" ${page + 1 >= pages ? "disabled" : ""}>Last</button></div>`;
+  }
+
+  /// Every run of every state (one row per entry, per iteration and branch), sortable by
+  /// any column; one page of PAGE_ROWS rows in the DOM.
+  function renderTable(state, container) {
+    if (!state.analysis) return;
+    const started = performance.now();
+    const t0 = state.analysis.startMillis;
+    const rows = scopedRuns(state);
+    const column = TABLE_COLUMNS.find(([key]) => key === state.sort.key) || TABLE_COLUMNS[4];
+    const value = column[2];
+    const sign = state.sort.descending ? -1 : 1;
+    rows.sort((a, b) => {
+      const x = value(a.run), y = value(b.run);
+      const order = typeof x === "string" ? x.localeCompare(y) : (x ?? Infinity) - (y ?? Infinity);
+      return sign * order || a.index - b.index;
+    });
+    const pages = Math.max(1, Math.ceil(rows.length / PAGE_ROWS));
+    const page = state.tablePage = Math.min(state.tablePage, pages - 1);
+    const body = rows.slice(page * PAGE_ROWS, (page + 1) * PAGE_ROWS).map(({ run, index }) => {
+      const label = run.retrying ? `retrying (${run.retrying.attempt} of ${run.retrying.of})` : run.status;
+      return `<tr class="clickable${run.name === state.selected && (!state.run || state.run === run) ? " current" : ""}" data-run="${index}" tabindex="0">
+        <td>${esc(run.name)}</td><td>${esc(run.type || "")}</td><td><span class="status status-${esc(run.status)}">${esc(label)}</span></td>
+        <td>${esc(run.scopeKey || "")}</td><td class="num">+${esc(duration(run.startedAt - t0))}</td>
+        <td class="num">${esc(duration(endOf(run) - run.startedAt))}${ongoing(run) ? " so far" : ""}</td><td class="num">${attemptsOf(run)}</td></tr>`;
+    }).join("");
+    container.innerHTML = `<p class="muted" id="states-table-count">${rows.length} run${rows.length === 1 ? "" : "s"} of states${state.scope ? ` in ${esc(state.scope)}` : ""}; the time since the execution started, how long each took and how many attempts.</p>
+      <div class="table-wrap"><table id="states-table"><thead><tr>${TABLE_COLUMNS.map(([key, title]) => {
+        const sorted = key === state.sort.key;
+        return `<th aria-sort="${sorted ? (state.sort.descending ? "descending" : "ascending") : "none"}"><button type="button" class="sort" data-sort="${key}">${esc(title)}${sorted ? (state.sort.descending ? " ▼" : " ▲") : ""}</button></th>`;
+      }).join("")}</tr></thead><tbody>${body}</tbody></table></div>${pagerHtml("data-table-page", page, pages)}`;
+    container.dataset.renderMillis = String(Math.round(performance.now() - started));
+  }
+
+  /// A Gantt chart of the runs on one time axis from the execution's start: each attempt a
+  /// bar coloured by its outcome, the back-off gaps between retries hatched, iterations and
+  /// branches indented under their Map or Parallel. One page of PAGE_ROWS rows in the DOM.
+  function renderTimeline(state, container) {
+    if (!state.analysis) return;
+    const started = performance.now();
+    const t0 = state.analysis.startMillis;
+    const rows = scopedRuns(state).sort((a, b) => a.run.startedAt - b.run.startedAt || a.index - b.index);
+    let tEnd = t0 + 1;
+    for (const { run } of rows) tEnd = Math.max(tEnd, endOf(run));
+    const span = tEnd - t0;
+    const x = (t) => `${(((t - t0) / span) * 100).toFixed(3)}%`;
+    const w = (a, b) => `max(2px, ${(((b - a) / span) * 100).toFixed(3)}%)`;
+    const pages = Math.max(1, Math.ceil(rows.length / PAGE_ROWS));
+    const page = state.timelinePage = Math.min(state.timelinePage, pages - 1);
+    const bars = (run) => {
+      const end = endOf(run);
+      const whole = `<span class="tl-span" style="left:${x(run.startedAt)};width:${w(run.startedAt, end)}"></span>`;
+      if (!run.attempts || run.attempts.length === 0) {
+        return whole + `<span class="tl-bar st-${esc(run.status)}" style="left:${x(run.startedAt)};width:${w(run.startedAt, end)}" title="${esc(`${run.name}: ${run.status}, ${duration(end - run.startedAt)}`)}"></span>`;
+      }
+      let html = whole;
+      run.attempts.forEach((attempt, i) => {
+        const stop = attempt.end ?? end;
+        const outcome = attempt.error !== undefined ? "failed" : attempt.end === undefined ? run.status : i + 1 === run.attempts.length ? run.status : "succeeded";
+        html += `<span class="tl-bar st-${esc(outcome)}" style="left:${x(attempt.start)};width:${w(attempt.start, stop)}" title="${esc(`attempt ${i + 1}${attempt.error ? `: ${attempt.error}` : ""}, ${duration(stop - attempt.start)}`)}"></span>`;
+        const next = run.attempts[i + 1];
+        const gapEnd = next ? next.start : (run.status === "retrying" ? end : undefined);
+        if (attempt.end !== undefined && gapEnd !== undefined && gapEnd > attempt.end) {
+          html += `<span class="tl-backoff" style="left:${x(attempt.end)};width:${w(attempt.end, gapEnd)}" title="${esc(`back-off before attempt ${i + 2}: ${duration(gapEnd - attempt.end)}`)}"></span>`;
+        }
+      });
+      return html;
+    };
+    const body = rows.slice(page * PAGE_ROWS, (page + 1) * PAGE_ROWS).map(({ run, index }) => {
+      const depth = run.scopeKey ? run.scopeKey.split("/").length : 0;
+      return `<div class="tl-row${run.name === state.selected && (!state.run || state.run === run) ? " current" : ""}" data-run="${index}" tabindex="0" role="button"
+        aria-label="${esc(`${run.name}${run.scopeKey ? ` in ${run.scopeKey}` : ""}: ${run.status}, started after ${duration(run.startedAt - t0)}, took ${duration(endOf(run) - run.startedAt)}`)}">
+        <div class="tl-label" style="padding-left:${4 + depth * 12}px"><span>${esc(run.name)}</span>${run.scopeKey ? ` <span class="muted">${esc(run.scopeKey.split("/").pop())}</span>` : ""}</div>
+        <div class="tl-track">${bars(run)}</div></div>`;
+    }).join("");
+    const tick = (millis) => (span < 10 ? `${millis.toFixed(1)} ms` : duration(millis));
+    const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span style="left:${f * 100}%">${esc(tick(span * f))}</span>`).join("");
+    container.innerHTML = `<div class="toolbar legend"><span style="--c:var(--ok)">succeeded</span><span style="--c:var(--bad)">failed attempt</span><span class="hatched" style="--c:#8a6fd8">back-off</span><span style="--c:var(--run)">running</span>
+        <span class="muted" id="timeline-count">${rows.length} run${rows.length === 1 ? "" : "s"} over ${esc(duration(span))}</span></div>
+      <div class="timeline" id="timeline"><div class="tl-row tl-axis" aria-hidden="true"><div class="tl-label"></div><div class="tl-track">${ticks}</div></div>${body}</div>
+      ${pagerHtml("data-timeline-page", page, pages)}`;
+    container.dataset.renderMillis = String(Math.round(performance.now() - started));
+  }
+
+  /// Clicks and Enter on a run (a table row, a timeline row) select it; sort headers and
+  /// pagers of the table and the timeline.
+  function onRunPick(container, state, select, rerender) {
+    const pick = (target) => {
+      const row = target.closest("[data-run]");
+      if (!row) return false;
+      const run = state.analysis.runs[Number(row.dataset.run)];
+      if (run) select(run.name, run);
+      container.querySelector(`[data-run="${row.dataset.run}"]`)?.focus();
+      return true;
+    };
+    container.addEventListener("click", (event) => {
+      const sort = event.target.closest("[data-sort]");
+      if (sort) {
+        const key = sort.dataset.sort;
+        state.sort = { key, descending: state.sort.key === key ? !state.sort.descending : false };
+        state.tablePage = 0;
+        rerender();
+        container.querySelector(`[data-sort="${key}"]`)?.focus();
+        return;
+      }
+      const pager = event.target.closest("[data-table-page], [data-timeline-page]");
+      if (pager) {
+        if (pager.dataset.tablePage !== undefined) state.tablePage = Number(pager.dataset.tablePage);
+        else state.timelinePage = Number(pager.dataset.timelinePage);
+        rerender();
+        return;
+      }
+      pick(event.target);
+    });
+    container.addEventListener("keydown", (event) => {
+      if ((event.key === "Enter" || event.key === " ") && event.target.matches("[data-run]") && pick(event.target)) event.preventDefault();
+    });
   }
 
   /// A failed state of a running execution that a Retrier will start again is "retrying"
@@ -658,14 +1084,15 @@
     if (container.dataset.key === key) return;
     container.dataset.key = key;
     const failure = execution.error || execution.cause
-      ? `<div class="error-box" id="execution-error"><strong>${esc(execution.error || "")}</strong><pre>${esc(execution.cause || "")}</pre></div>` : "";
+      ? `<div class="error-box" id="execution-error"><strong>${esc(execution.error || "")}</strong>${causeHtml(execution.cause || "", "execution-cause")}</div>` : "";
     const open = (id) => (document.getElementById(id) || {}).open ? " open" : "";
     container.innerHTML = `${failure}
       <div class="kv panel">${express ? `<span>Type</span><span id="express-kept">Express: kept in this server's memory${execution.eventsKept === false ? "; it ran too many steps for its events to be kept" : ""}${execution.eventsDropped ? `; ${esc(execution.eventsDropped)} later events are not shown` : ""}</span>` : ""}<span>Started</span><span>${esc(date(execution.startDate))}</span>
       <span>Stopped</span><span>${esc(date(execution.stopDate)) || "—"}</span>
+      <span>Duration</span><span id="execution-duration">${esc(ranFor(execution))}${execution.stopDate ? "" : " so far"}</span>
       ${execution.redriveCount ? `<span>Redrives</span><span>${esc(execution.redriveCount)}</span>` : ""}
-      <span>Input</span><details id="execution-input-details"${open("execution-input-details")}><summary>${esc(String(execution.input || "").slice(0, 120))}</summary><pre>${esc(pretty(execution.input))}</pre></details>
-      ${execution.output !== undefined ? `<span>Output</span><details id="execution-output-details"${open("execution-output-details")}><summary>${esc(String(execution.output).slice(0, 120))}</summary><pre id="execution-output">${esc(pretty(execution.output))}</pre></details>` : ""}</div>`;
+      <span>Input</span><details id="execution-input-details"${open("execution-input-details")}><summary>${esc(String(execution.input || "").slice(0, 120))}</summary>${jsonBlock(execution.input, "input")}</details>
+      ${execution.output !== undefined ? `<span>Output</span><details id="execution-output-details"${open("execution-output-details")}><summary>${esc(String(execution.output).slice(0, 120))}</summary>${jsonBlock(execution.output, "output", "execution-output")}</details>` : ""}</div>`;
   }
 
   function renderStatePanel(state, summary, rerender) {
@@ -684,10 +1111,26 @@
         <span>Status</span><span id="panel-run-status">${run.retrying
           ? `retrying: attempt ${run.retrying.attempt} of ${run.retrying.of}, next in ${run.retrying.nextInSeconds} s`
           : `${esc(run.status)}${run.retries ? ` after ${run.retries} retr${run.retries === 1 ? "y" : "ies"}` : ""}`}</span>
+        ${Number.isFinite(run.startedAt) ? `<span>Started</span><span id="panel-started">+${esc(duration(run.startedAt - analysis.startMillis))} <span class="muted">(${esc(date(run.startedAt))})</span></span>
+        <span>Duration</span><span id="panel-duration">${esc(duration(endOf(run) - run.startedAt))}${ongoing(run) ? " so far" : ""}</span>` : ""}
         ${run.error !== undefined && run.error !== null ? `<span>Error</span><strong id="panel-error">${esc(run.error)}</strong>` : ""}
-        ${run.cause !== undefined && run.cause !== null ? `<span>Cause</span><pre id="panel-cause">${esc(run.cause)}</pre>` : ""}
-        <span>Input</span><pre id="panel-input">${esc(pretty(run.input))}</pre>
-        ${run.output !== undefined ? `<span>Output</span><pre id="panel-output">${esc(pretty(run.output))}</pre>` : ""}</div>`;
+        ${run.cause !== undefined && run.cause !== null ? `<span>Cause</span>${causeHtml(run.cause, "panel-cause")}` : ""}
+        <span>Input</span>${jsonBlock(run.input ?? "null", "input", "panel-input")}
+        ${run.output !== undefined ? `<span>Output</span>${jsonBlock(run.output, "output", "panel-output")}` : ""}</div>`;
+      if (run.attempts && run.attempts.length > 1) {
+        html += `<h2>Attempts (${run.attempts.length})</h2><div class="table-wrap"><table id="panel-attempts"><thead><tr><th>#</th><th>Started</th><th>Took</th><th>Error</th><th>Back-off</th></tr></thead><tbody>${run.attempts.map((a, i) => {
+          const next = run.attempts[i + 1];
+          return `<tr><td>${i + 1}</td><td class="num">+${esc(duration(a.start - analysis.startMillis))}</td><td class="num">${esc(duration((a.end ?? Date.now()) - a.start))}</td><td>${esc(a.error || "")}</td><td class="num">${next && a.end !== undefined ? esc(duration(next.start - a.end)) : ""}</td></tr>`;
+        }).join("")}</tbody></table></div>`;
+      }
+      if (run.variables) {
+        const names = Object.keys(run.variables);
+        html += `<h2>Variables</h2><div id="panel-variables">${names.length === 0 ? `<p class="muted">None assigned.</p>` : `<div class="kv">${names.map((name) =>
+          `<span class="var-name">${esc(name)}</span>${jsonBlock(run.variables[name], name)}`).join("")}</div>`}
+          ${run.variablesTruncated ? `<p class="muted">AWS truncated these values in the history (assignedVariablesDetails.truncated).</p>` : ""}</div>`;
+      } else if (run.endedAt !== undefined && run.status !== "failed") {
+        html += `<h2>Variables</h2><p class="muted" id="panel-variables">This state assigned no variables.</p>`;
+      }
     }
     if (runs.length > 1) {
       const shown = runs.slice(-50);
@@ -754,13 +1197,23 @@
       const context = contexts.get(event.id) || {};
       const d = SteppeHistory.details(event);
       const text = Object.keys(d).length ? JSON.stringify(d) : "";
-      return `<tr data-event-id="${event.id}"><td>${event.id}</td><td>${esc(event.type)}</td><td>${esc(context.owner || "")}</td><td>${esc(context.scope ? context.scope.key : "")}</td><td>${event.previousEventId ?? ""}</td><td>${esc(date(event.timestamp))}</td><td><details><summary>${esc(text.slice(0, 90))}${text.length > 90 ? "…" : ""}</summary><pre>${esc(JSON.stringify(d, null, 2))}</pre></details></td></tr>`;
+      return `<tr data-event-id="${event.id}"><td>${event.id}</td><td>${esc(event.type)}</td><td>${esc(context.owner || "")}</td><td>${esc(context.scope ? context.scope.key : "")}</td><td>${event.previousEventId ?? ""}</td><td>${esc(date(event.timestamp))}</td><td><details data-event-details="${event.id}"><summary>${esc(text.slice(0, 90))}${text.length > 90 ? "…" : ""}</summary></details></td></tr>`;
     }).join("");
     container.innerHTML = `<div class="table-wrap"><table id="events-table"><thead><tr><th>ID</th><th>Type</th><th>State</th><th>Iteration / branch</th><th>After</th><th>Timestamp</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table></div>
       <div class="pager"><button data-page="0" ${page === 0 ? "disabled" : ""}>First</button><button data-page="${page - 1}" ${page === 0 ? "disabled" : ""}>Previous</button>
       <span>Page ${page + 1} of ${pages}</span><button data-page="${page + 1}" ${page + 1 >= pages ? "disabled" : ""}>Next</button><button data-page="${pages - 1}" ${page + 1 >= pages ? "disabled" : ""}>Last</button></div>`;
     container.querySelectorAll("button[data-page]").forEach((button) => {
       button.onclick = () => { state.eventPage = Number(button.dataset.page); renderEvents(state); };
+    });
+    // An event's details become a tree (JSON strings inside decoded) when opened.
+    container.querySelectorAll("details[data-event-details]").forEach((element) => {
+      element.addEventListener("toggle", () => {
+        if (!element.open || element.dataset.drawn) return;
+        const id = Number(element.dataset.eventDetails);
+        const event = state.events[id - 1] && state.events[id - 1].id === id ? state.events[id - 1] : state.events.find((e) => e.id === id);
+        element.dataset.drawn = "1";
+        element.insertAdjacentHTML("beforeend", jsonBlock(SteppeHistory.details(event || {}), `event ${id}`));
+      });
     });
   }
 

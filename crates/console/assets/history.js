@@ -21,6 +21,9 @@
   const RESTART_TYPES = new Set([
     "TaskScheduled", "ActivityScheduled", "LambdaFunctionScheduled", "MapStateStarted", "ParallelStateStarted",
   ]);
+  const SUCCESS_TYPES = new Set([
+    "TaskSucceeded", "ActivitySucceeded", "LambdaFunctionSucceeded", "MapStateSucceeded", "ParallelStateSucceeded",
+  ]);
   const ENTERED_BY_OWNER = new Set(["MapStateEntered", "ParallelStateEntered"]);
   const OWNER_PASSES = new Set(["MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapRunFailed",
     "ParallelStateStarted", "MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"]);
@@ -88,7 +91,11 @@
   /// Analyses events (any order; sorted by id here). Returns
   /// { contexts: Map(id -> {scope, owner}), runs: [...], iterations: Map(mapKey -> [...]) }.
   /// A run is one entry into a state in one scope:
-  /// {name, scopeKey, status, retries, input, output, error, cause, enteredId, lastId}.
+  /// {name, scopeKey, status, retries, input, output, error, cause, enteredId, lastId,
+  ///  startedAt, endedAt (epoch millis; endedAt undefined while it runs), attempts
+  ///  ([{start, end, error}]: a Task's schedulings, a Map's or Parallel's starts),
+  ///  variables ({name: JSON text} from assignedVariables), variablesTruncated}.
+  /// `startMillis` is the execution's first event's time.
   function analyse(events, model) {
     const index = modelIndex(model);
     const sorted = events.slice().sort((a, b) => a.id - b.id);
@@ -98,6 +105,7 @@
     const iterations = new Map(); // mapScopeKey|mapName -> array of {index, status, scopeKey}
     const lastRunInScope = new Map(); // scopeKey -> run, to notice a caught failure
     let execution = { status: "RUNNING", error: null, cause: null };
+    let startMillis = sorted.length ? millisOf(sorted[0].timestamp) : NaN;
 
     const runOf = (scope, owner) => (owner ? current.get(`${scope.key}|${owner}`) : undefined);
     const fail = (run, d, eventId, cause) => {
@@ -170,11 +178,13 @@
           from, name: owner, scopeKey: scope.key, status: "running", retries: 0,
           input: d.input, output: undefined, error: undefined, cause: undefined,
           enteredId: event.id, lastId: event.id, type: type.slice(0, -"StateEntered".length),
+          startedAt: millisOf(event.timestamp), endedAt: undefined, attempts: [],
         };
         if (type === "FailStateEntered") {
           const written = index.failOf.get(owner) || {};
           run.status = "failed";
           run.failedAt = event.id;
+          run.endedAt = run.startedAt;
           if (written.error != null) run.error = written.error;
           if (written.cause != null) run.cause = written.cause;
         }
@@ -184,14 +194,24 @@
         continue;
       }
       const run = runOf(scope, owner);
+      const at = millisOf(event.timestamp);
       if (run) run.lastId = event.id;
+      const attempt = run && run.attempts.length ? run.attempts[run.attempts.length - 1] : null;
       if (type.endsWith("StateExited")) {
         if (run) {
           run.output = d.output;
+          run.endedAt = at;
+          if (attempt && attempt.end === undefined) attempt.end = at;
+          if (d.assignedVariables) {
+            run.variables = d.assignedVariables;
+            run.variablesTruncated = !!(d.assignedVariablesDetails && d.assignedVariablesDetails.truncated);
+          }
           run.status = run.status === "failed" ? "caught" : run.retries > 0 ? "retried" : "succeeded";
         }
       } else if (FAILURE_TYPES.has(type)) {
         fail(run, d, event.id, previous ? runOf(previous.scope, previous.owner) : undefined);
+        if (run) run.endedAt = at;
+        if (attempt && attempt.end === undefined) { attempt.end = at; attempt.error = d.error ?? run.error; }
         if (run) (run.failures || (run.failures = [])).push({ error: run.error, at: millisOf(event.timestamp) });
       } else if (RESTART_TYPES.has(type)) {
         // The first start of a run is its attempt; every later one is a Retry.
@@ -199,9 +219,13 @@
           run.retries += 1;
           run.status = "running";
           run.failedAt = undefined;
+          run.endedAt = undefined;
         } else if (run) {
           run.started = true;
         }
+        if (run) run.attempts.push({ start: at, end: undefined, error: undefined });
+      } else if (SUCCESS_TYPES.has(type)) {
+        if (attempt && attempt.end === undefined) attempt.end = at;
       } else if (type.startsWith("MapIteration")) {
         const key = `${cut(scope, owner).key}|${owner}`;
         let list = iterations.get(key);
@@ -221,14 +245,18 @@
             if (d.cause !== undefined) culprit.cause = d.cause;
           }
         }
-        for (const other of runs) if (other.status === "running") other.status = type === "ExecutionFailed" ? "failed" : "aborted";
+        for (const other of runs) {
+          if (other.status === "running") other.status = type === "ExecutionFailed" ? "failed" : "aborted";
+          if (other.endedAt === undefined) other.endedAt = millisOf(event.timestamp);
+          for (const open of other.attempts) if (open.end === undefined) open.end = millisOf(event.timestamp);
+        }
       } else if (type === "ExecutionSucceeded") {
         execution = { status: "SUCCEEDED", error: null, cause: null };
       } else if (type === "ExecutionRedriven") {
         execution = { status: "RUNNING", error: null, cause: null };
       }
     }
-    return { contexts, runs, iterations, execution, index };
+    return { contexts, runs, iterations, execution, index, startMillis };
   }
 
   const PRIORITY = ["retrying", "running", "failed", "aborted", "caught", "retried", "succeeded"];
@@ -352,7 +380,7 @@
     };
   }
 
-  const api = { analyse, summarise, takenEdges, details, problemRun, stateDefinition, retrying, PRIORITY };
+  const api = { analyse, summarise, takenEdges, details, problemRun, stateDefinition, retrying, inScope, PRIORITY };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   else root.SteppeHistory = api;
 })(typeof window !== "undefined" ? window : globalThis);

@@ -64,6 +64,15 @@ const TALL_CHAIN = JSON.stringify((() => {
   states.Boom = { Type: "Fail", Error: "Chain.Broken", Cause: "the last link of the chain failed" };
   return { Comment: "30 states in a row", StartAt: name(1), States: states };
 })());
+/// Assigns variables, outputs JSON inside a string, and fails with a JSON cause.
+const DATA = JSON.stringify({
+  QueryLanguage: "JSONata",
+  StartAt: "Pack",
+  States: {
+    Pack: { Type: "Pass", Assign: { customer: "{% $states.input.customer %}", lines: "{% $count($states.input.lines) %}" }, Output: { payload: "{% $string($states.input) %}", note: "plain text" }, Next: "Reject" },
+    Reject: { Type: "Fail", Error: "Order.Rejected", Cause: JSON.stringify({ reason: "too large", limit: 100 }) },
+  },
+});
 const BIG_MAP = JSON.stringify({
   StartAt: "Each",
   States: { Each: { Type: "Map", ItemsPath: "$.items", ItemProcessor: { StartAt: "Work", States: { Work: { Type: "Pass", End: true } } }, End: true } },
@@ -130,6 +139,7 @@ async function seed(base) {
   const activity = await aws(base, "CreateActivity", { name: "approve-order" });
   arns.approval = (await create("approval", APPROVAL(activity.activityArn))).stateMachineArn;
   arns.bigMap = (await create("big-map", BIG_MAP)).stateMachineArn;
+  arns.data = (await create("readable-data", DATA)).stateMachineArn;
   return arns;
 }
 
@@ -366,6 +376,29 @@ async function scenarioDark(page, base, arns, context, viewport) {
   }
 }
 
+/// The table, the timeline and the JSON trees in dark mode.
+async function scenarioDarkViews(page, base, arns, context, viewport) {
+  console.log("scenario: the table, timeline and JSON trees are dark too");
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.data, input: JSON.stringify({ customer: "Dark", lines: [] }) });
+  const luminance = (css) => {
+    const [r, g, b] = css.match(/\d+(\.\d+)?/g).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  for (const view of ["table", "timeline"]) {
+    await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}?view=${view}&state=Pack`);
+    await page.waitForSelector(view === "table" ? "#states-table tbody tr" : "#timeline .tl-row[data-run]");
+    await page.waitForSelector("#panel-output .json-tree");
+    const colours = await page.evaluate((v) => ({
+      view: getComputedStyle(document.querySelector(v === "table" ? "#states-table" : "#timeline")).backgroundColor,
+      tree: getComputedStyle(document.querySelector("#panel-output .json-tree")).backgroundColor,
+      key: getComputedStyle(document.querySelector("#panel-output .jt-key")).color,
+    }), view);
+    check(luminance(colours.view) < 0.2 && luminance(colours.tree) < 0.2 && luminance(colours.key) > 0.45, `the ${view} and the JSON tree are dark with light text (${colours.view}, ${colours.tree}, ${colours.key})`);
+    check((await overflow(page)) <= 0, `the ${view} fits the screen (${await overflow(page)} px over)`);
+    await shot(page, `24-dark-${view}`);
+  }
+}
+
 async function scenarioExpress(page, base, arns, context, viewport) {
   console.log("scenario: an Express machine draws its diagram and lists its recent executions, each with its events");
   const tag = `${viewport}-${Date.now()}`;
@@ -555,12 +588,226 @@ async function scenarioBigMap(page, base, arns) {
   console.log(`  measured: ${4 * ITERATIONS + 6} events loaded and coloured in ${loaded} ms; Map panel in ${clicked} ms; last history page in ${paged} ms`);
   check(clicked < 1000 && paged < 1000, "clicks answer within a second");
   await shot(page, "07-map-6000");
+  // The table and the timeline of its 6,001 runs: one page in the DOM, sorted in full.
+  const tableStart = Date.now();
+  await page.click("#tab-table");
+  await page.waitForSelector("#states-table tbody tr");
+  const tableShown = Date.now() - tableStart;
+  const tableRows = await page.$$eval("#states-table tbody tr", (trs) => trs.length);
+  check(tableRows === 100 && (await page.textContent("#states-table-count")).startsWith("6001 runs"), `the table lists 6001 runs, 100 in the DOM (${await page.textContent("#states-table-count")})`);
+  const sortStart = Date.now();
+  await page.click("[data-sort=duration]");
+  await page.click("[data-sort=duration]");
+  await page.waitForSelector("#states-table th[aria-sort=descending]");
+  const sortedMillis = Date.now() - sortStart;
+  const longest = await page.$$eval("#states-table tbody tr td:nth-child(6)", (tds) => tds.map((td) => td.textContent));
+  check(longest[0].length > 0 && longest.includes(longest[0]), `sorted by duration, longest first (${longest.slice(0, 3).join(", ")})`);
+  const tableRender = await page.$eval("#view-table", (e) => e.dataset.renderMillis);
+  const timelineStart = Date.now();
+  await page.click("#tab-timeline");
+  await page.waitForSelector("#timeline .tl-row[data-run]");
+  const timelineShown = Date.now() - timelineStart;
+  const timelineRender = await page.$eval("#view-timeline", (e) => e.dataset.renderMillis);
+  const lanes = await page.$$eval("#timeline .tl-row[data-run]", (rs) => rs.length);
+  check(lanes === 100, `the timeline has one page of lanes in the DOM (${lanes})`);
+  const lastStart = Date.now();
+  await page.click("#view-timeline button[data-timeline-page]:has-text('Last')");
+  await page.waitForFunction(() => document.querySelector("#view-timeline .pager span")?.textContent.startsWith("Page 61 of 61"));
+  const lastMillis = Date.now() - lastStart;
+  console.log(`  measured: 6,001-run table shown in ${tableShown} ms (render ${tableRender} ms), sorted twice by duration in ${sortedMillis} ms; timeline shown in ${timelineShown} ms (render ${timelineRender} ms), last page in ${lastMillis} ms`);
+  await shot(page, "25-map-6000-timeline");
+}
+
+/// Item 2: a table of states and a timeline, sortable and kept in the URL.
+async function scenarioTime(page, base, arns, context, viewport) {
+  console.log("scenario: a table of states and a timeline with retries, back-off gaps and Map iterations");
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.order, input: JSON.stringify({ orderId: `T-${viewport}`, total: 5, items: [{ sku: "pen", quantity: 1 }, { sku: "ink", quantity: 50 }] }) });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  check(/\d/.test(await page.textContent("#execution-duration")), `the execution's duration is shown (${await page.textContent("#execution-duration")})`);
+  await page.click("#tab-table");
+  await page.waitForSelector("#states-table tbody tr");
+  const rows = await page.$$eval("#states-table tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
+  const reserved = rows.filter((r) => r[0] === "Reserved" || r[0] === "OutOfStock");
+  check(reserved.length === 2 && reserved.some((r) => r[3] === "ReserveStock[0]") && reserved.some((r) => r[3] === "ReserveStock[1]"), `each Map iteration's state has its own row (${reserved.map((r) => `${r[0]} ${r[3]}`).join(", ")})`);
+  check(rows.every((r) => /^\+\d/.test(r[4]) && /\d/.test(r[5]) && /^\d+$/.test(r[6])), "every row has a start offset, a duration and attempts");
+  const header = await page.$$eval("#states-table th", (ths) => ths.map((th) => th.textContent.replace(/[▲▼]/g, "").trim()));
+  check(JSON.stringify(header) === JSON.stringify(["Name", "Type", "Status", "Iteration / branch", "Started after", "Duration", "Attempts"]), `the columns are ${header.join(", ")}`);
+  await page.click("[data-sort=name]");
+  let sorted = await page.$$eval("#states-table tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  check(JSON.stringify(sorted) === JSON.stringify([...sorted].sort((a, b) => a.localeCompare(b))), `sorting by name orders the rows (${sorted.slice(0, 4).join(", ")}…)`);
+  await page.click("[data-sort=name]");
+  const reversed = await page.$$eval("#states-table tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  check(JSON.stringify(reversed) === JSON.stringify([...sorted].sort((a, b) => b.localeCompare(a))), "a second click reverses it");
+  check(page.url().includes("view=table") && page.url().includes("sort=name") && page.url().includes("order=desc"), `the view and sort are in the URL (${page.url().split("?")[1]})`);
+  // Keyboard: a row is reachable and Enter opens its state.
+  await page.focus('#states-table tbody tr:has(td:text-is("ValidateOrder"))');
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#panel-state-name")?.textContent.startsWith("ValidateOrder"));
+  check(page.url().includes("state=ValidateOrder"), "Enter on a row opens its state, kept in the URL");
+  await page.reload();
+  await page.waitForSelector("#states-table tbody tr");
+  check((await page.textContent("#panel-state-name")).startsWith("ValidateOrder") && (await page.getAttribute("#tab-table", "aria-selected")) === "true", "a reload shows the same view, sort and state");
+  sorted = await page.$$eval("#states-table tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  check(JSON.stringify(sorted) === JSON.stringify(reversed), "with the same order");
+  check((await overflow(page)) <= 0, `the table view fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "18-states-table");
+  await page.click("#tab-timeline");
+  await page.waitForSelector("#timeline .tl-row[data-run]");
+  const lanes = await page.$$eval("#timeline .tl-row[data-run]", (rs) => rs.map((r) => ({ label: r.querySelector(".tl-label").textContent.trim(), indent: parseFloat(r.querySelector(".tl-label").style.paddingLeft), bars: r.querySelectorAll(".tl-bar").length })));
+  const top = lanes.find((l) => l.label === "ValidateOrder");
+  const inner = lanes.find((l) => l.label.startsWith("OutOfStock"));
+  check(top && inner && inner.indent > top.indent && inner.label.includes("ReserveStock[1]"), `Map iterations are indented under their Map (${inner && inner.label})`);
+  check(lanes.every((l) => l.bars >= 1), "every lane has a bar");
+  check((await overflow(page)) <= 0, `the timeline fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "19-timeline");
+
+  console.log("scenario: the timeline shows a retry's failed attempt and its back-off gap");
+  const flaky = await aws(base, "StartExecution", { stateMachineArn: arns.flaky, input: "{}" });
+  const task = await aws(base, "GetActivityTask", { activityArn: arns.flakyActivity, workerName: "e2e" });
+  await aws(base, "SendTaskFailure", { taskToken: task.taskToken, error: "Flaky.Down", cause: "the service is down" });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(flaky.executionArn)}?view=timeline`);
+  await page.waitForSelector("#timeline .tl-backoff");
+  const failedBars = await page.$$eval("#timeline .tl-row[data-run] .tl-bar.st-failed", (bs) => bs.map((b) => b.title));
+  check(failedBars.some((t) => t.includes("Flaky.Down")), `the failed attempt is drawn red with its error (${failedBars.join("; ")})`);
+  check((await page.getAttribute("#timeline .tl-backoff", "title")).startsWith("back-off before attempt 2"), "the back-off gap is drawn and named");
+  await page.click('#timeline .tl-row:has-text("CallFlaky")');
+  await page.waitForSelector("#panel-state-name");
+  check((await page.textContent("#panel-state-name")).startsWith("CallFlaky"), "clicking a lane opens its state");
+  await shot(page, "20-timeline-retrying");
+  await aws(base, "StopExecution", { executionArn: flaky.executionArn });
+}
+
+/// Item 6: JSON inside events as trees with Copy, a JSON cause pretty-printed, Variables.
+async function scenarioData(page, base, arns, context, viewport) {
+  console.log("scenario: JSON strings are decoded into trees with Copy; a JSON cause is a tree; variables are shown");
+  if (viewport === "wide") await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.data, input: JSON.stringify({ customer: "Ada", lines: [{ sku: "A-1" }, { sku: "B-2" }] }) });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "FAILED");
+  await page.waitForSelector("#panel-cause .json-tree");
+  check((await page.textContent("#panel-cause .json-tree")).includes("reason") && (await page.textContent("#panel-cause .json-tree")).includes("\"too large\""), `the failing state's JSON cause is a tree (${(await page.textContent("#panel-cause")).replace(/\s+/g, " ").slice(0, 80)})`);
+  check(await page.isVisible("#execution-cause .json-tree"), "so is the execution's cause");
+  await page.click('.sg-state[data-state="Pack"]');
+  await page.waitForSelector("#panel-variables");
+  const variables = await page.textContent("#panel-variables");
+  check(variables.includes("customer") && variables.includes("\"Ada\"") && variables.includes("lines") && variables.includes("2"), `the state's assigned variables are shown (${variables.replace(/\s+/g, " ").trim().slice(0, 80)})`);
+  const output = await page.textContent("#panel-output .json-tree");
+  check(output.includes("JSON text") && output.includes("customer") && output.includes("\"B-2\""), "a JSON string in the output is decoded into a tree, marked as JSON text");
+  await page.click("#panel-output summary >> nth=1");
+  check(!(await page.isVisible("#panel-output .jt-children .jt-children .jt-key >> text=customer")), "its branches fold");
+  if (viewport === "wide") {
+    await page.click("#panel-output button.copy");
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    let parsed = null;
+    try { parsed = JSON.parse(copied); } catch (_) { /* checked below */ }
+    check(parsed && typeof parsed.payload === "string" && JSON.parse(parsed.payload).customer === "Ada", `Copy puts the output's JSON on the clipboard (${copied.slice(0, 60)})`);
+  }
+  await page.click('#events-table tr:has(td:text-is("PassStateExited")) details summary');
+  await page.waitForSelector('#events-table tr:has(td:text-is("PassStateExited")) .json-tree');
+  const event = await page.textContent('#events-table tr:has(td:text-is("PassStateExited")) .json-tree');
+  check(event.includes("assignedVariables") && event.includes("JSON text"), "an event's details open as a tree with its JSON strings decoded");
+  check((await overflow(page)) <= 0, `the page fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "21-readable-data");
+}
+
+/// Item 7: search, filter and sort the machines; search executions; a global list.
+async function scenarioFinding(page, base, arns, context, viewport) {
+  console.log("scenario: the machine list is searched, filtered and sorted, with running and failed counts");
+  const failing = await aws(base, "StartExecution", { stateMachineArn: arns.tall, input: "{}" });
+  const holding = await aws(base, "StartExecution", { stateMachineArn: arns.waiter, name: `count-${viewport}`, input: "{}" });
+  for (let i = 0; i < 100 && (await aws(base, "DescribeExecution", { executionArn: failing.executionArn })).status === "RUNNING"; i++) await new Promise((r) => setTimeout(r, 50));
+  await page.goto(`${base}/console/`);
+  await page.waitForSelector("#machines tbody tr");
+  const counts = async () => page.$$eval("#machines tbody tr", (trs) => trs.map((tr) => ({ name: tr.dataset.machine, running: tr.children[2].textContent.trim(), failed: tr.children[3].textContent.trim() })));
+  const listed = await counts();
+  const described = {};
+  for (const name of ["tall-chain", "waiter"]) {
+    const arn = arns[name === "tall-chain" ? "tall" : name];
+    let failed = 0, running = 0;
+    for (const status of ["FAILED", "RUNNING"]) {
+      let token;
+      do {
+        const answer = await aws(base, "ListExecutions", { stateMachineArn: arn, statusFilter: status, maxResults: 1000, nextToken: token });
+        if (status === "FAILED") failed += answer.executions.length; else running += answer.executions.length;
+        token = answer.nextToken;
+      } while (token);
+    }
+    described[name] = { failed: String(failed), running: String(running) };
+  }
+  const shown = (name) => listed.find((m) => m.name === name) || {};
+  await aws(base, "StopExecution", { executionArn: holding.executionArn });
+  check(Number(shown("tall-chain").failed) > 0 && Number(shown("waiter").running) > 0
+    && shown("tall-chain").failed === described["tall-chain"].failed && shown("waiter").running === described.waiter.running,
+    `the counts agree with ListExecutions (tall-chain failed ${shown("tall-chain").failed}/${described["tall-chain"].failed}, waiter running ${shown("waiter").running}/${described.waiter.running})`);
+  await page.fill("#machine-search", "TALL");
+  await page.waitForFunction(() => document.querySelectorAll("#machines tbody tr").length === 1);
+  check((await page.textContent("#machines tbody")).includes("tall-chain"), "searching 'TALL' leaves tall-chain");
+  await page.fill("#machine-search", "");
+  await page.selectOption("#machine-type", "EXPRESS");
+  await page.waitForFunction(() => [...document.querySelectorAll("#machines tbody tr")].every((tr) => tr.children[1].textContent.includes("EXPRESS")));
+  check((await counts()).map((m) => m.name).join() === "greeter", "the type filter keeps the Express machine");
+  await page.selectOption("#machine-type", "");
+  await page.selectOption("#machine-sort", "failed");
+  const byFailed = (await counts()).map((m) => Number(m.failed.replace(/\D/g, "")) || 0);
+  check(byFailed.every((n, i) => i === 0 || byFailed[i - 1] >= n) && byFailed[0] > 0, `sorting by failed puts the most failed first (${byFailed.slice(0, 5).join(", ")})`);
+  check(page.url().includes("sort=failed"), "the sort is in the URL");
+  await page.reload();
+  await page.waitForSelector("#machines tbody tr");
+  check((await page.inputValue("#machine-sort")) === "failed", "and survives a reload");
+  check((await overflow(page)) <= 0, `the machine list fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "22-machines-sorted");
+
+  console.log("scenario: executions are searched by name, counted, and refresh themselves");
+  const tag = `find-${viewport}`;
+  for (const i of [1, 2]) await aws(base, "StartExecution", { stateMachineArn: arns.waiter, name: `${tag}-${i}`, input: "{}" });
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.waiter)}?q=${tag}`);
+  await page.waitForFunction(() => document.querySelectorAll("#executions-table tbody tr").length === 2);
+  check((await page.textContent("#executions-total")) === "(2 matching)", `the search's total is shown (${await page.textContent("#executions-total")})`);
+  const durations = await page.$$eval("#executions-table td.duration", (tds) => tds.map((td) => td.textContent));
+  check(durations.every((d) => /\d.*so far$/.test(d)), `running executions show how long they have run (${durations.join(", ")})`);
+  check(await page.$eval("#executions-table time", (t) => /ago$/.test(t.textContent) && !!t.title), "start times are relative, exact on hover");
+  await aws(base, "StartExecution", { stateMachineArn: arns.waiter, name: `${tag}-3`, input: "{}" });
+  await page.waitForFunction(() => document.querySelectorAll("#executions-table tbody tr").length === 3, null, { timeout: 12000 });
+  check((await page.textContent("#executions-table tbody tr:first-child")).includes(`${tag}-3`), "a new execution appears by itself (auto-refresh), newest first");
+  await page.uncheck("#auto-refresh");
+  check(page.url().includes("auto=0"), "turning auto-refresh off is kept in the URL");
+  for (const i of [1, 2, 3]) await aws(base, "StopExecution", { executionArn: `arn:aws:states:${REGION_ACCOUNT}:execution:waiter:${tag}-${i}` });
+
+  console.log("scenario: a global list of executions across state machines");
+  await page.click("nav >> text=Executions");
+  await page.waitForSelector("#executions-table tbody tr");
+  const machinesShown = await page.$$eval("#executions-table tbody tr td:nth-child(2)", (tds) => [...new Set(tds.map((td) => td.textContent))]);
+  check(machinesShown.length >= 2, `executions of several state machines are listed together (${machinesShown.join(", ")})`);
+  const total = await page.textContent("#executions-total");
+  const count = Number(total.slice(1, -1));
+  const rowsShown = (await page.$$("#executions-table tbody tr")).length;
+  check(/^\(\d+\)$/.test(total) && rowsShown === Math.min(count, 25), `their total is shown (${total}, ${rowsShown} on the first page)`);
+  await page.selectOption("#status-filter", "FAILED");
+  await page.waitForFunction(() => [...document.querySelectorAll("#executions-table tbody tr")].every((tr) => tr.textContent.includes("FAILED")));
+  check(page.url().includes("status=FAILED"), "the status filter is in the URL");
+  await page.selectOption("#status-filter", "");
+  await page.waitForFunction(() => !location.search.includes("status="));
+  if (count > 25) {
+    await page.waitForSelector("#executions-next:not([disabled])");
+    const first = await page.$$eval("#executions-table tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+    await page.click("#executions-next");
+    await page.waitForFunction(() => document.querySelector(".pager span")?.textContent === "Page 2");
+    const second = await page.$$eval("#executions-table tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+    check(second.length === Math.min(count - 25, 25) && second.every((name) => !first.includes(name)), `the next page lists the next ${second.length}`);
+  }
+  check((await overflow(page)) <= 0, `the global list fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "23-all-executions");
 }
 
 const VIEWPORTS = { wide: { width: 1440, height: 900 }, phone: { width: 390, height: 844 } };
 
+// STEPPE_E2E_ONLY=scenarioTime,scenarioData runs only those scenarios (while working on them).
+const ONLY = (process.env.STEPPE_E2E_ONLY || "").split(",").filter(Boolean);
+
 /// Runs `scenarios` against one target in a fresh Chromium profile at one viewport.
-async function session(target, arns, scenarios, viewportName, options) {
+async function session(target, arns, all, viewportName, options) {
+  const scenarios = ONLY.length ? all.filter((scenario) => ONLY.includes(scenario.name)) : all;
   const viewport = VIEWPORTS[viewportName];
   console.log(`console e2e at ${viewport.width}x${viewport.height} (${viewportName}) against the ${target.kind} at ${target.base}, Chromium ${CHROMIUM}`);
   shotSuffix = `-${viewportName}${options && options.colorScheme === "dark" ? "-dark" : ""}`;
@@ -600,12 +847,12 @@ async function main() {
   const target = await startServer();
   try {
     const arns = await seed(target.base);
-    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress];
+    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding];
     const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, ...both, scenarioApprove, scenarioBigMap];
     await session(target, arns, wide, "wide");
     await session(target, arns, both, "phone");
-    await session(target, arns, [scenarioDark], "wide", { colorScheme: "dark" });
-    await session(target, arns, [scenarioDark], "phone", { colorScheme: "dark" });
+    await session(target, arns, [scenarioDark, scenarioDarkViews], "wide", { colorScheme: "dark" });
+    await session(target, arns, [scenarioDark, scenarioDarkViews], "phone", { colorScheme: "dark" });
   } finally {
     target.child.kill();
   }

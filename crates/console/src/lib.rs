@@ -14,8 +14,12 @@
 //! - `GET /console/api/express-executions` (answered by the server, which keeps the recent
 //!   Express executions): see [`EXPRESS_PATH`].
 //!
+//! - `GET /console/api/executions` and `GET /console/api/state-machines` (answered by the
+//!   server, which reads its store): see [`EXECUTIONS_PATH`] and [`MACHINES_PATH`].
+//!
 //! A server mounts the console by sending every request under [`BASE`] to [`handle`],
-//! after answering [`TASKS_PATH`] and [`EXPRESS_PATH`] itself:
+//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`EXECUTIONS_PATH`] and
+//! [`MACHINES_PATH`] itself:
 //!
 //! ```
 //! let page = steppe_console::handle("GET", "/console/", b"").expect("the console answers");
@@ -61,6 +65,25 @@ pub const TASKS_PATH: &str = "/console/api/tasks";
 /// "eventsKept", "eventsDropped"}, "events": [...]}` (GetExecutionHistory's shapes, the first
 /// 1,000), or 404 when the node does not keep it.
 pub const EXPRESS_PATH: &str = "/console/api/express-executions";
+
+/// The executions list the server answers (GET): what ListExecutions cannot do in one
+/// request.
+///
+/// Query: `stateMachineArn` (optional: without it, every Standard state machine's, merged),
+/// `statusFilter`, `name` (a case-insensitive part of the name, at most 80 characters),
+/// `maxResults` (1 to 100, default 25), `nextToken`. Answer: `{"executions": [ListExecutions'
+/// items with "stateMachineName"], "nextToken"?, "total", "totalIsLowerBound",
+/// "searchIsPartial"}`, newest first. `total` counts the matching executions among at most
+/// 10,000 read (`totalIsLowerBound` when there are more); a name search reads at most 10,000
+/// executions of each state machine per page (`searchIsPartial` when it stopped there).
+pub const EXECUTIONS_PATH: &str = "/console/api/executions";
+
+/// The state machine list the server answers (GET): ListStateMachines with execution counts.
+///
+/// Query: `maxResults` (1 to 100, default 100), `nextToken`. Answer: `{"stateMachines":
+/// [ListStateMachines' items, Standard ones with "running", "failed" (each counted up to
+/// 10,000) and "runningIsLowerBound", "failedIsLowerBound"], "nextToken"?}`.
+pub const MACHINES_PATH: &str = "/console/api/state-machines";
 
 /// The diagram endpoint this crate answers (POST).
 pub const GRAPH_PATH: &str = "/console/api/graph";
@@ -288,6 +311,8 @@ mod tests {
     fn the_tasks_and_express_endpoints_are_left_to_the_server() {
         assert_eq!(handle("GET", TASKS_PATH, b""), None);
         assert_eq!(handle("GET", EXPRESS_PATH, b""), None);
+        assert_eq!(handle("GET", EXECUTIONS_PATH, b""), None);
+        assert_eq!(handle("GET", MACHINES_PATH, b""), None);
         assert_eq!(handle("GET", "/elsewhere", b""), None);
     }
 }

@@ -1,9 +1,16 @@
 //! ARNs and names: building them in AWS's shapes, parsing them, and AWS's name rules.
+//!
+//! [`Arns`] is also the *scope* a request acts in: the account and region whose resources it
+//! creates and sees. Resources are kept by ARN, so isolating accounts and regions is a matter
+//! of which ARNs a request may build ([`Arns::state_machine`], ...) and which it may see
+//! ([`Arns::owns`]); anything of another scope answers as a resource that does not exist
+//! (another region) or `AccessDeniedException` (another account: Step Functions has no
+//! resource-based policies, so IAM refuses every cross-account call, [`Arns::authorize`]).
 
 use crate::error::{ApiError, ApiResult};
 
-/// The partition, region and account this server answers as.
-#[derive(Debug, Clone)]
+/// The partition, region and account ARNs are built in: a request's scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arns {
     /// The region, e.g. `us-east-1`.
     pub region: String,
@@ -32,9 +39,63 @@ pub enum Arn {
 }
 
 impl Arns {
+    /// The scope a Step Functions ARN belongs to (its region and account), if it is one.
+    pub fn of(arn: &str) -> Option<Arns> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_), Some("states"), Some(region), Some(account), Some(_)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        (!region.is_empty() && !account.is_empty()).then(|| Arns {
+            region: region.to_string(),
+            account: account.to_string(),
+        })
+    }
+
     /// The prefix of every ARN: `arn:aws:states:<region>:<account>`.
     pub fn prefix(&self) -> String {
         format!("arn:aws:states:{}:{}", self.region, self.account)
+    }
+
+    /// Whether `arn` names something of this scope (its partition, region and account).
+    /// Lookups by a request's ARN ask this first, so another scope's resource answers as one
+    /// that does not exist.
+    pub fn owns(&self, arn: &str) -> bool {
+        arn.strip_prefix("arn:aws:states:")
+            .and_then(|rest| rest.strip_prefix(self.region.as_str()))
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|rest| rest.strip_prefix(self.account.as_str()))
+            .is_some_and(|rest| rest.starts_with(':'))
+    }
+
+    /// IAM's answer to `operation` on a Step Functions ARN of another account:
+    /// `AccessDeniedException`, as Step Functions supports no resource-based policy that could
+    /// allow it. ARNs of this account, and text that is no Step Functions ARN (the operation
+    /// answers `InvalidArn` for it), pass.
+    pub fn authorize(&self, operation: &str, arn: &str) -> ApiResult<()> {
+        match Arns::of(arn) {
+            Some(scope) if scope.account != self.account => Err(ApiError::new(
+                "AccessDeniedException",
+                format!(
+                    "User: arn:aws:iam::{}:root is not authorized to perform: states:{operation} \
+                     on resource: {arn} because no resource-based policy allows the \
+                     states:{operation} action",
+                    self.account
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// An activity's ARN.
+    pub fn activity(&self, name: &str) -> String {
+        format!("{}:activity:{name}", self.prefix())
     }
 
     /// A state machine's ARN.
@@ -198,6 +259,66 @@ mod tests {
         assert!(valid_alias_name("v1.2"));
         assert!(!valid_alias_name("12"));
         assert!(!valid_alias_name("a b"));
+    }
+
+    #[test]
+    fn a_scope_owns_only_its_own_partition_region_and_account() {
+        let east = Arns {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
+        let west = Arns {
+            region: "eu-west-1".into(),
+            ..east.clone()
+        };
+        let machine = east.state_machine("m");
+        assert!(east.owns(&machine) && !west.owns(&machine));
+        assert_eq!(Arns::of(&machine), Some(east.clone()));
+        assert_eq!(Arns::of(&west.activity("a")), Some(west.clone()));
+        for other in [
+            "arn:aws:states:us-east-12:123456789012:stateMachine:m",
+            "arn:aws:states:us-east-1:1234567890123:stateMachine:m",
+            "arn:aws-cn:states:us-east-1:123456789012:stateMachine:m",
+            "arn:aws:states:us-east-1:123456789012",
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "m",
+        ] {
+            assert!(!east.owns(other), "{other}");
+        }
+        for not_an_arn in [
+            "",
+            "arn:aws:states:::stateMachine:m",
+            "arn:aws:iam::1:role/r",
+        ] {
+            assert_eq!(Arns::of(not_an_arn), None, "{not_an_arn}");
+        }
+    }
+
+    #[test]
+    fn another_accounts_arn_is_denied_as_iam_denies_it() {
+        let scope = Arns {
+            region: "us-east-1".into(),
+            account: "111111111111".into(),
+        };
+        let foreign = "arn:aws:states:eu-west-1:222222222222:stateMachine:m";
+        let denied = scope
+            .authorize("DescribeStateMachine", foreign)
+            .unwrap_err();
+        assert_eq!(denied.code, "AccessDeniedException");
+        assert_eq!(
+            denied.message,
+            "User: arn:aws:iam::111111111111:root is not authorized to perform: \
+             states:DescribeStateMachine on resource: \
+             arn:aws:states:eu-west-1:222222222222:stateMachine:m because no resource-based \
+             policy allows the states:DescribeStateMachine action"
+        );
+        for passes in [
+            "arn:aws:states:eu-west-1:111111111111:stateMachine:m",
+            "arn:aws:iam::222222222222:role/r",
+            "not an arn",
+        ] {
+            assert!(scope.authorize("X", passes).is_ok(), "{passes}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! `UnrecognizedClientException` for an unknown key, `InvalidSignatureException` for a wrong
 //! or expired signature.
 
+use crate::arn::Arns;
 use crate::error::ApiError;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -173,6 +174,52 @@ impl Credentials {
             ))
         }
     }
+}
+
+/// The scope (account and region) a request acts in: the signer's account (the key's
+/// `aws_account_id`, else the server's `--account`) and the region of the signature's
+/// credential scope (else the server's `--region`). Without `--credentials` signatures are not
+/// checked, but the region is still read from the `Authorization` header, so a client
+/// configured for eu-west-1 works in eu-west-1 there too. A region that cannot be one (ARNs
+/// are built from it) is refused as AWS refuses it.
+pub fn scope(
+    defaults: &Arns,
+    caller: Option<&Caller>,
+    authorization: Option<&str>,
+) -> Result<Arns, ApiError> {
+    let (region, account) = match caller {
+        Some(caller) => (Some(caller.region.as_str()), caller.account_id.as_deref()),
+        None => (
+            authorization
+                .and_then(Authorization::parse)
+                .map(|parsed| parsed.region),
+            None,
+        ),
+    };
+    let region = match region {
+        None => defaults.region.clone(),
+        Some(region) if valid_region(region) => region.to_string(),
+        Some(region) => {
+            return Err(invalid_signature(format!(
+                "Credential should be scoped to a valid region, not '{region}'. "
+            )))
+        }
+    };
+    Ok(Arns {
+        region,
+        account: account.unwrap_or(&defaults.account).to_string(),
+    })
+}
+
+/// Whether `region` can name a region: 1 to [`crate::limits::REGION_CHARS_MAX`] lowercase letters, digits and
+/// hyphens, starting with a letter (`us-east-1`, and `local` as Step Functions Local's clients
+/// use).
+fn valid_region(region: &str) -> bool {
+    (1..=crate::limits::REGION_CHARS_MAX).contains(&region.len())
+        && region.starts_with(|c: char| c.is_ascii_lowercase())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// What a signature covers: the request as received.
@@ -366,6 +413,50 @@ mod tests {
             "[p]\naws_access_key_id=x\naws_secret_access_key=y\naws_account_id=12",
         ] {
             assert!(Credentials::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_scope_is_the_signers_account_and_the_signatures_region() {
+        let defaults = Arns {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
+        let header = |region: &str| {
+            format!("AWS4-HMAC-SHA256 Credential=AKID/20261203/{region}/states/aws4_request, SignedHeaders=host, Signature=00")
+        };
+        let unsigned = scope(&defaults, None, Some(&header("eu-west-1"))).unwrap();
+        assert_eq!(
+            (unsigned.region.as_str(), unsigned.account.as_str()),
+            ("eu-west-1", "123456789012")
+        );
+        assert_eq!(scope(&defaults, None, None).unwrap(), defaults);
+        assert_eq!(scope(&defaults, None, Some("Bearer x")).unwrap(), defaults);
+        let caller = Caller {
+            access_key_id: "AKID".into(),
+            region: "ap-south-1".into(),
+            account_id: Some("999999999999".into()),
+            reveal_secrets: false,
+        };
+        // A verified caller's scope comes from its signature, not from the header again.
+        let signed = scope(&defaults, Some(&caller), Some(&header("eu-west-1"))).unwrap();
+        assert_eq!(
+            (signed.region.as_str(), signed.account.as_str()),
+            ("ap-south-1", "999999999999")
+        );
+        let without_account = Caller {
+            account_id: None,
+            ..caller
+        };
+        assert_eq!(
+            scope(&defaults, Some(&without_account), None)
+                .unwrap()
+                .account,
+            "123456789012"
+        );
+        for bad in ["eu:west-1", "EU-WEST-1", "-1", &"a".repeat(33)] {
+            let refused = scope(&defaults, None, Some(&header(bad))).unwrap_err();
+            assert_eq!(refused.code, "InvalidSignatureException", "{bad}");
         }
     }
 

@@ -77,7 +77,6 @@ pub struct Driver {
     definitions: Arc<Definitions>,
     timers: Arc<Timers>,
     slots: Mutex<HashMap<u64, Arc<Mutex<Slot>>>>,
-    region: String,
     cache_max: usize,
     committed: AtomicU64,
     tasks: Arc<Tasks>,
@@ -104,6 +103,9 @@ struct Slot {
     /// Why the engine failed on this execution: once rebuilt from the store, it ends with
     /// `Input::Fail` before anything else is applied.
     quarantined: Option<String>,
+    /// Rebuilds in a row that failed because the store did not answer (see
+    /// [`store_retry_delay`]); 0 once one succeeds.
+    load_failures: u32,
 }
 
 enum SlotState {
@@ -120,6 +122,8 @@ struct Live {
     next_seq: u64,
     /// The mock test case it runs (`stateMachineArn#TestCaseName`), if any.
     test_case: Option<String>,
+    /// Its trace, if it is traced: what it follows of the history to make spans.
+    trace: Option<Box<crate::traces::ExecutionTrace>>,
 }
 
 struct Queued {
@@ -158,6 +162,8 @@ struct Pending {
     task_results: Vec<Input>,
     /// Whether the execution ended.
     finished: bool,
+    /// The group's execution log events, logged once it is committed.
+    logged: Option<Box<(crate::execution_log::Session, Vec<serde_json::Value>)>>,
     /// An end written without the engine ([`Driver::end_unreplayable`]): if it fails, the
     /// execution stays as stored, for the next restart to try again.
     end_only: bool,
@@ -167,6 +173,8 @@ struct Pending {
     task_operations: Vec<TaskOperation>,
     /// What the metrics count once the group is committed.
     counts: Counts,
+    /// Trace spans the group ended, exported once it is committed.
+    spans: Vec<opentelemetry_sdk::trace::SpanData>,
 }
 
 /// What a committed group adds to the metrics.
@@ -199,6 +207,19 @@ enum Step {
     Idle,
     Answered,
     Pending(Pending),
+    /// The store did not answer; inputs nobody waits on stay queued: try again after this.
+    RetryAfter(std::time::Duration),
+}
+
+/// The longest wait before an execution whose rebuild failed for want of the store tries
+/// again.
+pub const STORE_RETRY_DELAY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long to wait after `failures` rebuilds in a row failed for want of the store: 100 ms,
+/// doubling, at most [`STORE_RETRY_DELAY_MAX`].
+fn store_retry_delay(failures: u32) -> std::time::Duration {
+    let millis = 100u64.saturating_mul(1 << failures.min(16));
+    std::time::Duration::from_millis(millis).min(STORE_RETRY_DELAY_MAX)
 }
 
 impl Driver {
@@ -207,7 +228,6 @@ impl Driver {
         store: Arc<dyn Store>,
         definitions: Arc<Definitions>,
         timers: Arc<Timers>,
-        region: String,
         cache_max: usize,
         (tasks, integrations, clock): (Arc<Tasks>, Arc<Integrations>, Arc<dyn Clock + Send + Sync>),
         metrics: Arc<Metrics>,
@@ -222,7 +242,6 @@ impl Driver {
             definitions,
             timers,
             slots: Mutex::new(HashMap::new()),
-            region,
             cache_max,
             committed: AtomicU64::new(0),
             deletions: Deletions::default(),
@@ -260,6 +279,12 @@ impl Driver {
         let (reply, answer) = oneshot::channel();
         let id = row.id;
         let start_millis = row.start_millis;
+        let trace = self.integrations.traces.begin(
+            &row.arn,
+            &row.state_machine_arn,
+            row.trace_header.as_deref(),
+            definition.clone(),
+        );
         let slot = Slot {
             id,
             state: SlotState::Live(Box::new(Live {
@@ -267,6 +292,7 @@ impl Driver {
                 definition,
                 next_seq: 0,
                 test_case: row.test_case.clone(),
+                trace,
             })),
             queue: VecDeque::from([Queued {
                 input: Input::Start,
@@ -278,6 +304,7 @@ impl Driver {
             draining: true,
             evicted: false,
             quarantined: None,
+            load_failures: 0,
         };
         let slot = Arc::new(Mutex::new(slot));
         lock(&self.slots).insert(id, slot.clone());
@@ -424,11 +451,20 @@ impl Driver {
             self.resume(execution.id);
         }
         if let Some((row, records)) = tasks {
+            let ids = self.integrations.traces.ids(
+                &row.arn,
+                &row.state_machine_arn,
+                row.trace_header.as_deref(),
+            );
             for record in records {
+                let trace = ids.map(|ids| {
+                    crate::traces::task_trace(ids, &row.arn, &record.state_name, record.invocation)
+                });
                 self.open_task(OpenTask {
                     execution_id: execution.id,
                     execution_arn: row.arn.clone(),
                     record,
+                    trace,
                 });
             }
         }
@@ -492,6 +528,7 @@ impl Driver {
                     draining: false,
                     evicted: false,
                     quarantined: None,
+                    load_failures: 0,
                 }))
             })
             .clone()
@@ -537,6 +574,15 @@ impl Driver {
                 Step::Idle => return,
                 Step::Answered => continue,
                 Step::Pending(pending) => pending,
+                Step::RetryAfter(delay) => {
+                    let id = lock(&slot).id;
+                    let driver = self.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        driver.resume(id);
+                    });
+                    return;
+                }
             };
             let committed = pending
                 .committed
@@ -548,6 +594,7 @@ impl Driver {
                     self.committed
                         .fetch_add(pending.replies.len() as u64, Ordering::Relaxed);
                     self.count(&pending.counts);
+                    self.integrations.traces.export(pending.spans);
                     for operation in &pending.timer_operations {
                         match *operation {
                             TimerOperation::Start(timer_id, fire_at_millis) => {
@@ -581,6 +628,10 @@ impl Driver {
                                 .send(Effect::ExecutionOfDeletedMachineEnded(id));
                         }
                         lock(&slot).state = SlotState::Finished;
+                    }
+                    if let Some(logged) = pending.logged {
+                        let (session, events) = *logged;
+                        self.integrations.execution_log.log(&session, events);
                     }
                     for (reply, applied) in pending.replies {
                         if let Some(reply) = reply {
@@ -620,6 +671,7 @@ impl Driver {
         if matches!(slot.state, SlotState::Unloaded) {
             match self.load(slot.id, redriving) {
                 Ok(Some((live, owed))) => {
+                    slot.load_failures = 0;
                     for input in owed.into_iter().rev() {
                         slot.queue.push_front(Queued::local(input));
                     }
@@ -641,12 +693,28 @@ impl Driver {
                 }
                 Err(error) => {
                     tracing::error!(execution_id = slot.id, %error, "cannot rebuild the execution");
+                    // Callers are answered (they retry). Timers that fired and integrations'
+                    // results wait on nobody and exist only here: while the store is away
+                    // (and only then: a damaged row would fail the same way for ever) they stay
+                    // queued and the rebuild is tried again. Local inputs are owed by the replay.
+                    let store_away =
+                        matches!(error, Error::Store(steppe_store::Error::Database(_)));
+                    let mut kept = VecDeque::new();
                     for queued in slot.queue.drain(..) {
-                        if let Some(reply) = queued.reply {
-                            let _ = reply.send(Err(error.clone()));
+                        match queued.reply {
+                            Some(reply) => {
+                                let _ = reply.send(Err(error.clone()));
+                            }
+                            None if store_away && !queued.local => kept.push_back(queued),
+                            None => {}
                         }
                     }
                     slot.draining = false;
+                    if !kept.is_empty() {
+                        slot.queue = kept;
+                        slot.load_failures = slot.load_failures.saturating_add(1);
+                        return Step::RetryAfter(store_retry_delay(slot.load_failures - 1));
+                    }
                     self.evict(slot);
                     return Step::Idle;
                 }
@@ -713,6 +781,7 @@ impl Driver {
             task_operations,
             quarantine,
             mut counts,
+            spans,
         } = planned;
         if let Some(reason) = quarantine {
             // The engine failed on one of this group's inputs: nothing of the group is
@@ -736,7 +805,17 @@ impl Driver {
         }
         let finished = live.execution.is_finished();
         counts.ended = finished.then_some(live.execution.status);
+        let logged = self
+            .integrations
+            .execution_log
+            .session(
+                &live.execution.info.state_machine_arn,
+                &live.execution.info.execution_arn,
+                Some(live.execution.info.redrive_count),
+            )
+            .map(|session| Box::new((session, crate::execution_log::events_of(&writes))));
         Step::Pending(Pending {
+            logged,
             committed: self.submit(writes),
             timer_operations,
             fired_timers,
@@ -746,6 +825,7 @@ impl Driver {
             replies,
             task_operations,
             counts,
+            spans,
         })
     }
 
@@ -794,6 +874,7 @@ impl Driver {
             fired_timers: Vec::new(),
             task_results: Vec::new(),
             finished: true,
+            logged: None,
             end_only: true,
             replies,
             task_operations: Vec::new(),
@@ -801,6 +882,7 @@ impl Driver {
                 ended: Some(Status::Failed),
                 ..Counts::default()
             },
+            spans: Vec::new(),
         })
     }
 
@@ -893,7 +975,10 @@ impl Driver {
             return;
         }
         let resource = task.record.resource.as_str();
-        if is_activity(resource) && !self.tasks.activity_exists(resource) {
+        // An execution sees the activities of its own account and region only.
+        let foreign =
+            crate::arn::Arns::of(&task.execution_arn).is_some_and(|arns| !arns.owns(resource));
+        if is_activity(resource) && (foreign || !self.tasks.activity_exists(resource)) {
             let failed = activity_does_not_exist(resource);
             self.deliver_task_input(execution_id, failed.into_input(task_id));
             return;
@@ -968,11 +1053,19 @@ impl Driver {
             steppe_store::Error::Decode(format!("revision {} is unknown", row.revision_id))
         })?;
         let input = serde_json::from_str(&row.input).map_err(steppe_store::Error::from)?;
-        let mut info = execution_info(&row, &compiled.revision.role_arn, &self.region);
+        let mut info = execution_info(&row, &compiled.revision.role_arn);
         // The log replays the redrives, and the engine counts them again.
         info.redrive_count = 0;
         let mut execution = Execution::new(info, input, Config::standard(), row.seed);
         let definition = compiled.definition.clone();
+        let mut trace = self.integrations.traces.begin(
+            &row.arn,
+            &row.state_machine_arn,
+            row.trace_header.as_deref(),
+            definition.clone(),
+        );
+        // Spans that ended before are not made again: the replay only rebuilds what is open.
+        let mut spans_ended_before = Vec::new();
         let inputs = self.store.inputs(id)?;
         let mut owed: VecDeque<Input> = VecDeque::new();
         for logged in &inputs {
@@ -991,6 +1084,10 @@ impl Driver {
                 guarded(|| apply(&definition, &mut execution, input, logged.now_millis))
                     .map_err(Error::Quarantined)?;
             owed.extend(follow_ups(&transition.commands));
+            if let Some(trace) = &mut trace {
+                trace.observe(&transition.events, &mut spans_ended_before);
+                spans_ended_before.clear();
+            }
         }
         let stored_events = self.store.history_len(id)?;
         if execution.next_event_id() - 1 != stored_events {
@@ -1005,6 +1102,7 @@ impl Driver {
                 definition,
                 next_seq: inputs.len() as u64,
                 test_case: row.test_case,
+                trace,
             },
             owed.into(),
         )))
@@ -1085,8 +1183,10 @@ fn follow_ups(commands: &[Command]) -> Vec<Input> {
     owed
 }
 
-/// The engine's view of a stored execution.
-pub fn execution_info(row: &ExecutionRow, role_arn: &str, region: &str) -> ExecutionInfo {
+/// The engine's view of a stored execution; its region is its ARN's, so an execution keeps
+/// the region it started in across restarts.
+pub fn execution_info(row: &ExecutionRow, role_arn: &str) -> ExecutionInfo {
+    let region = crate::arn::Arns::of(&row.arn).map(|arns| arns.region);
     ExecutionInfo {
         execution_arn: row.arn.clone(),
         name: row.name.clone(),
@@ -1098,7 +1198,7 @@ pub fn execution_info(row: &ExecutionRow, role_arn: &str, region: &str) -> Execu
             .unwrap_or_default()
             .to_string(),
         role_arn: role_arn.to_string(),
-        region: region.to_string(),
+        region: region.unwrap_or_default(),
         start_time_millis: row.start_millis,
         redrive_count: row.redrive_count,
         id: row.id,

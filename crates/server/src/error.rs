@@ -94,6 +94,14 @@ impl ApiError {
         )
     }
 
+    /// `InvalidLoggingConfiguration`, AWS's words after its `Invalid Logging Configuration: `.
+    pub fn invalid_logging_configuration(reason: &str) -> ApiError {
+        ApiError::new(
+            "InvalidLoggingConfiguration",
+            format!("Invalid Logging Configuration: {reason}"),
+        )
+    }
+
     /// `ValidationException` for a required member that is missing.
     pub fn missing(field: &str) -> ApiError {
         ApiError::validation("null", field, "Member must not be null")

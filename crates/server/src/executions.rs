@@ -8,7 +8,7 @@
 //! wire adapter; everything else (names, targets, inputs, states) here, with AWS's errors.
 
 use crate::app::App;
-use crate::arn::{self, Arn};
+use crate::arn::{self, Arn, Arns};
 use crate::driver::{self, execution_info};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::{Compiled, Registry, Target};
@@ -20,6 +20,9 @@ use steppe_store::{ExecutionRow, ExecutionStatus, RedriveToken, StateMachineType
 /// A start, as StartExecution and StartSyncExecution ask for one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Start {
+    /// The account and region it starts in: its target must be of them, and so is the
+    /// execution (a nested child starts in its parent's).
+    pub arns: Arns,
     /// A state machine, version or alias ARN; with a mock configuration,
     /// `ARN#TestCaseName` picks a test case, as in Step Functions Local.
     pub target_arn: String,
@@ -98,6 +101,10 @@ fn resolve<'a>(app: &App, registry: &Registry, start: &'a Start) -> ApiResult<Re
     if let Some(name) = &start.name {
         arn::check_name(name)?;
     }
+    arn::parse(target_arn)?;
+    if !start.arns.owns(target_arn) {
+        return Err(ApiError::state_machine_does_not_exist(target_arn));
+    }
     let target = registry.resolve(target_arn, app.random_f64())?;
     if let Some(test_case) = test_case {
         app.driver
@@ -131,7 +138,7 @@ pub async fn start(app: &App, start: &Start) -> ApiResult<Started> {
         return start_express(app, &resolved);
     }
     let name = start.name.clone().unwrap_or_else(|| app.uuid());
-    let arn = app.arns.execution(&resolved.target.machine.name, &name);
+    let arn = start.arns.execution(&resolved.target.machine.name, &name);
     if let Some(existing) = app.store.execution_by_arn(&arn)? {
         return idempotent_start(&existing, &start.input);
     }
@@ -157,7 +164,7 @@ pub async fn start(app: &App, start: &Start) -> ApiResult<Started> {
         redrive_millis: None,
         test_case: resolved.test_case.map(str::to_string),
     };
-    let info = execution_info(&row, &resolved.compiled.revision.role_arn, &app.arns.region);
+    let info = execution_info(&row, &resolved.compiled.revision.role_arn);
     let execution = Execution::new(info, resolved.input, Config::standard(), row.seed);
     let started = app
         .driver
@@ -199,8 +206,8 @@ fn start_express(app: &App, resolved: &Resolved<'_>) -> ApiResult<Started> {
     let (arn, name) = express_names(app, resolved);
     let now = app.now_millis();
     let seed = app.random_u64();
-    let runner = express_runner(app, resolved, seed)?;
-    let execution = express_execution(app, resolved, &arn, &name, now, seed);
+    let runner = express_runner(app, resolved, &arn, seed)?;
+    let execution = express_execution(resolved, (&arn, &name), now, &runner);
     tokio::spawn(async move {
         let mut execution = execution;
         runner.run(&mut execution, now).await;
@@ -214,7 +221,8 @@ fn start_express(app: &App, resolved: &Resolved<'_>) -> ApiResult<Started> {
 /// An Express execution's ARN and name.
 fn express_names(app: &App, resolved: &Resolved<'_>) -> (String, String) {
     let name = resolved.start.name.clone().unwrap_or_else(|| app.uuid());
-    let arn = app
+    let arn = resolved
+        .start
         .arns
         .express(&resolved.target.machine.name, &name, &app.uuid());
     (arn, name)
@@ -224,6 +232,7 @@ fn express_names(app: &App, resolved: &Resolved<'_>) -> (String, String) {
 fn express_runner(
     app: &App,
     resolved: &Resolved<'_>,
+    arn: &str,
     seed: u64,
 ) -> ApiResult<crate::express::Runner> {
     let admitted = app
@@ -239,6 +248,12 @@ fn express_runner(
         clock_jumps: app.clock_jumps.subscribe(),
         metrics: app.metrics.clone(),
         recent: app.express_recent.clone(),
+        trace: app.driver.integrations().traces.begin(
+            arn,
+            &resolved.target.machine.arn,
+            resolved.start.trace_header.as_deref(),
+            resolved.compiled.definition.clone(),
+        ),
         seed,
         // Kept only with the execution, for the console.
         input: if app.express_recent.keeps() {
@@ -246,16 +261,21 @@ fn express_runner(
         } else {
             String::new()
         },
+        execution_log: app.driver.integrations().execution_log.session(
+            &resolved.target.machine.arn,
+            arn,
+            None,
+        ),
     })
 }
 
+/// An Express execution; one that is traced, or whose machine logs its executions, records
+/// its history events, which its spans and log events are made from.
 fn express_execution(
-    app: &App,
     resolved: &Resolved<'_>,
-    arn: &str,
-    name: &str,
+    (arn, name): (&str, &str),
     now: i64,
-    seed: u64,
+    runner: &crate::express::Runner,
 ) -> Execution {
     let info = steppe_engine::ExecutionInfo {
         execution_arn: arn.to_string(),
@@ -263,12 +283,16 @@ fn express_execution(
         state_machine_arn: resolved.target.machine.arn.clone(),
         state_machine_name: resolved.target.machine.name.clone(),
         role_arn: resolved.compiled.revision.role_arn.clone(),
-        region: app.arns.region.clone(),
+        region: resolved.start.arns.region.clone(),
         start_time_millis: now,
         redrive_count: 0,
         id: 0,
     };
-    Execution::new(info, resolved.input.clone(), Config::express(), seed)
+    let config = Config {
+        record_history: runner.trace.is_some() || runner.execution_log.is_some(),
+        ..Config::express()
+    };
+    Execution::new(info, resolved.input.clone(), config, runner.seed)
 }
 
 /// Runs an Express execution to its end (StartSyncExecution).
@@ -283,8 +307,8 @@ pub async fn start_sync(app: &App, start: &Start) -> ApiResult<Finished> {
     let (arn, name) = express_names(app, &resolved);
     let now = app.now_millis();
     let seed = app.random_u64();
-    let runner = express_runner(app, &resolved, seed)?;
-    let mut execution = express_execution(app, &resolved, &arn, &name, now, seed);
+    let runner = express_runner(app, &resolved, &arn, seed)?;
+    let mut execution = express_execution(&resolved, (&arn, &name), now, &runner);
     runner.run(&mut execution, now).await;
     let (error, cause) = match execution.error {
         Some(error) => (error.error, error.cause),
@@ -305,12 +329,16 @@ pub async fn start_sync(app: &App, start: &Start) -> ApiResult<Finished> {
     })
 }
 
-/// The stored Standard execution with this ARN, or AWS's error for it.
-pub fn find(app: &App, execution_arn: &str) -> ApiResult<ExecutionRow> {
+/// The stored Standard execution with this ARN in `arns`' account and region, or AWS's error
+/// for it.
+pub fn find(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<ExecutionRow> {
     match arn::parse(execution_arn)? {
         Arn::Execution => {}
         Arn::Express => return Err(ApiError::express_arn()),
         _ => return Err(ApiError::invalid_arn(execution_arn)),
+    }
+    if !arns.owns(execution_arn) {
+        return Err(ApiError::execution_does_not_exist(execution_arn));
     }
     app.store
         .execution_by_arn(execution_arn)?
@@ -318,8 +346,8 @@ pub fn find(app: &App, execution_arn: &str) -> ApiResult<ExecutionRow> {
 }
 
 /// A Standard execution as stored, with whether it can be redriven now.
-pub async fn describe(app: &App, execution_arn: &str) -> ApiResult<Description> {
-    let row = find(app, execution_arn)?;
+pub async fn describe(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<Description> {
+    let row = find(app, arns, execution_arn)?;
     let not_redrivable = not_redrivable(&*app.registry.read().await, &row, app.now_millis());
     Ok(Description {
         row,
@@ -331,11 +359,12 @@ pub async fn describe(app: &App, execution_arn: &str) -> ApiResult<Description> 
 /// stopped (or ended), epoch milliseconds.
 pub async fn stop(
     app: &App,
+    arns: &Arns,
     execution_arn: &str,
     error: Option<&str>,
     cause: Option<&str>,
 ) -> ApiResult<i64> {
-    let row = find(app, execution_arn)?;
+    let row = find(app, arns, execution_arn)?;
     if row.status != ExecutionStatus::Running {
         return Ok(row.stop_millis.unwrap_or(row.start_millis));
     }
@@ -353,14 +382,19 @@ pub async fn stop(
         return Ok(applied.now_millis);
     }
     // It ended while the request waited.
-    let row = find(app, execution_arn)?;
+    let row = find(app, arns, execution_arn)?;
     Ok(row.stop_millis.unwrap_or(applied.now_millis))
 }
 
 /// Redrives a failed, timed-out or aborted Standard execution; answers the redrive's time,
 /// epoch milliseconds (for a `client_token` used in the last 15 minutes, the first one's).
-pub async fn redrive(app: &App, execution_arn: &str, client_token: Option<&str>) -> ApiResult<i64> {
-    let row = find(app, execution_arn)?;
+pub async fn redrive(
+    app: &App,
+    arns: &Arns,
+    execution_arn: &str,
+    client_token: Option<&str>,
+) -> ApiResult<i64> {
+    let row = find(app, arns, execution_arn)?;
     let now = app.now_millis();
     if let Some(token) = client_token {
         if let Some(redrive_millis) = remembered_redrive(app, row.id, token, now)? {
@@ -390,7 +424,7 @@ pub async fn redrive(app: &App, execution_arn: &str, client_token: Option<&str>)
     drop(registry);
     // The engine ignores a redrive it cannot carry out (an execution that hit the history
     // limit); the stored count says whether this one took.
-    let after = find(app, execution_arn)?;
+    let after = find(app, arns, execution_arn)?;
     match after.redrive_millis {
         Some(redrive_millis) if after.redrive_count > row.redrive_count => Ok(redrive_millis),
         _ => Err(ApiError::new(

@@ -207,11 +207,17 @@ impl RecentExpress {
 
     /// The kept executions of a state machine (all of them for `None`), newest first, at
     /// most `limit`.
-    pub fn list(&self, state_machine_arn: Option<&str>, limit: usize) -> Vec<Arc<Ended>> {
+    pub fn list(
+        &self,
+        arns: &crate::arn::Arns,
+        state_machine_arn: Option<&str>,
+        limit: usize,
+    ) -> Vec<Arc<Ended>> {
         let kept = self.kept();
         kept.executions
             .iter()
             .rev()
+            .filter(|ended| arns.owns(&ended.execution_arn))
             .filter(|ended| state_machine_arn.is_none_or(|arn| ended.state_machine_arn == arn))
             .take(limit)
             .cloned()
@@ -260,8 +266,12 @@ pub struct Runner {
     pub recent: Arc<RecentExpress>,
     /// The seed it was started with, to replay it.
     pub seed: u64,
+    /// Its trace, if it is traced (its execution then records history events).
+    pub trace: Option<Box<crate::traces::ExecutionTrace>>,
     /// Its input, JSON text, as it was started.
     pub input: String,
+    /// Where its events are logged, when its machine logs them (it then records history).
+    pub execution_log: Option<crate::execution_log::Session>,
 }
 
 impl Runner {
@@ -333,19 +343,41 @@ impl Runner {
                     let Input::Fail { error, cause } = quarantine_failure(&reason) else {
                         unreachable!("quarantine_failure gives Input::Fail");
                     };
-                    execution.status = Status::Failed;
-                    execution.error = Some(ErrorCause {
+                    let error = ErrorCause {
                         error: Some(error),
                         cause: Some(cause),
-                    });
+                    };
+                    if let Some(trace) = &mut self.trace {
+                        // The engine ended nothing: the trace ends as the execution does.
+                        let ended = HistoryEvent {
+                            id: execution.next_event_id(),
+                            previous_event_id: 0,
+                            timestamp_millis: now,
+                            details: steppe_engine::Details::ExecutionFailed(error.clone()),
+                        };
+                        let mut spans = Vec::new();
+                        trace.observe(&[ended], &mut spans);
+                        self.integrations.traces.export(spans);
+                    }
+                    execution.status = Status::Failed;
+                    execution.error = Some(error);
                     execution.stop_time_millis = Some(now);
                     break;
                 }
             };
+            if let Some(trace) = &mut self.trace {
+                let mut spans = Vec::new();
+                trace.observe(&transition.events, &mut spans);
+                self.integrations.traces.export(spans);
+            }
             let info = &execution.info;
             queue.carry_out_with(transition.commands, |task| {
                 self.invoke(&info.execution_arn, task, &results)
             });
+            if let Some(session) = &self.execution_log {
+                let events = transition.events.iter().map(HistoryEvent::to_json);
+                self.integrations.execution_log.log(session, events);
+            }
         }
         self.metrics.states_entered(execution.states_entered());
         if execution.is_finished() {
@@ -396,6 +428,10 @@ impl Runner {
             execution_id: 0,
             execution_arn: execution_arn.to_string(),
             record: TaskRecord::from(&task),
+            trace: self
+                .trace
+                .as_ref()
+                .map(|trace| trace.task(&task.state_name, task.invocation)),
         };
         tokio::spawn(async move {
             let outcome = integrations.invoke(task).await;
@@ -426,7 +462,14 @@ mod tests {
 
     fn names(recent: &RecentExpress) -> Vec<String> {
         recent
-            .list(None, usize::MAX)
+            .list(
+                &crate::arn::Arns {
+                    region: "us-east-1".into(),
+                    account: "1".into(),
+                },
+                None,
+                usize::MAX,
+            )
             .iter()
             .map(|ended| ended.name.clone())
             .collect()

@@ -36,10 +36,14 @@ pub struct Integrations {
     pub mocks: Option<MockConfig>,
     /// Where AWS service integrations go (`--aws-endpoint`, `--service-endpoint`).
     pub services: services::Services,
+    /// Where execution log events go (`loggingConfiguration`, `--execution-log`).
+    pub execution_log: crate::execution_log::ExecutionLog,
     /// Where the HTTP Task and API Gateway calls may connect (`--http-allow`, `--http-deny`).
     pub destinations: steppe_tasks::destinations::Destinations,
     /// Where task latencies are recorded.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where executions' traces go (`--otlp-endpoint`).
+    pub traces: Arc<crate::traces::Traces>,
 }
 
 impl Integrations {
@@ -110,12 +114,13 @@ impl Integrations {
             });
         }
         let integrations = self.clone();
+        let traceparent = task.trace.map(|trace| trace.traceparent());
         let execution_arn = task.execution_arn;
         let invocation = TaskInvocation::from(task.record);
         let resource = invocation.resource.clone();
         let state_name = invocation.state_name.clone();
         tokio::task::spawn_blocking(move || {
-            integrations.invoke_for(&invocation, Some(&execution_arn))
+            integrations.invoke_for(&invocation, Some(&execution_arn), traceparent.as_deref())
         })
             .await
             .unwrap_or_else(|panic| {
@@ -149,17 +154,23 @@ impl Integrations {
 
     /// Runs a task that belongs to no execution (TestState) on its local integration.
     pub(crate) fn invoke_blocking(&self, task: &TaskInvocation) -> TaskOutcome {
-        self.invoke_for(task, None)
+        self.invoke_for(task, None, None)
     }
 
     /// Runs a task of the execution `execution_arn` on its local integration.
-    fn invoke_for(&self, task: &TaskInvocation, execution_arn: Option<&str>) -> TaskOutcome {
+    fn invoke_for(
+        &self,
+        task: &TaskInvocation,
+        execution_arn: Option<&str>,
+        traceparent: Option<&str>,
+    ) -> TaskOutcome {
         let local = steppe_tasks::Local {
             functions: self.functions.as_ref(),
             connections: &self.connections,
             services: &self.services,
             destinations: &self.destinations,
             execution_arn,
+            traceparent,
         };
         steppe_tasks::invoke_local(&local, task)
             .unwrap_or_else(|why| steppe_tasks::unconfigured(task, &why))

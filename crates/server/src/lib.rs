@@ -26,10 +26,13 @@
 mod app;
 mod arn;
 pub mod auth;
+#[cfg(feature = "console")]
+mod console_api;
 mod deletion;
 mod driver;
 mod effects;
 mod error;
+mod execution_log;
 mod executions;
 mod express;
 mod hosts;
@@ -47,6 +50,7 @@ mod tasks;
 mod test_state;
 mod timers;
 mod tls;
+pub mod traces;
 mod wire;
 
 use std::net::SocketAddr;
@@ -122,6 +126,9 @@ pub struct Options {
     /// Serve Amazon S3's buckets from this folder's subfolders (`--s3-dir`) instead of an
     /// S3 endpoint.
     pub s3_dir: Option<PathBuf>,
+    /// Append the execution log events of machines that log (`loggingConfiguration`) to this
+    /// file as JSON lines, besides CloudWatch Logs (`--execution-log`; since 0.1.0).
+    pub execution_log: Option<PathBuf>,
     /// Where the server reads the time (default the system clock; tests run a faster one).
     pub clock: Arc<dyn steppe_runtime::Clock + Send + Sync>,
     /// Bounds on connections, requests and Express executions.
@@ -148,6 +155,10 @@ pub struct Options {
     pub clock_control: Option<Arc<steppe_runtime::AdjustableClock>>,
     /// Whether metrics are recorded and served at `GET /metrics` (default on; since 0.1.0).
     pub metrics: bool,
+    /// Where traces are exported over OTLP/HTTP (protobuf): a base URL such as
+    /// `http://localhost:4318`, spans going to `{URL}/v1/traces`; `None` traces nothing
+    /// (default; since 0.1.0).
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Options {
@@ -167,6 +178,7 @@ impl Default for Options {
             aws_endpoint: None,
             service_endpoints: Vec::new(),
             s3_dir: None,
+            execution_log: None,
             clock: Arc::new(steppe_runtime::SystemClock),
             limits: limits::Limits::default(),
             retention: Some(RETENTION_DEFAULT),
@@ -178,6 +190,7 @@ impl Default for Options {
             credentials: None,
             tls: None,
             metrics: true,
+            otlp_endpoint: None,
         }
     }
 }
@@ -210,10 +223,11 @@ pub struct ServerArgs {
     /// PostgreSQL's durability is its server's configuration.
     #[arg(long, conflicts_with = "postgres")]
     pub no_fsync: bool,
-    /// The region in ARNs.
+    /// The region of requests whose signature names none (unsigned requests); a signed request
+    /// acts in its credential scope's region, as on AWS.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
-    /// The account id in ARNs.
+    /// The account id of requests whose key has no aws_account_id (and of unsigned requests).
     #[arg(long, default_value = "123456789012")]
     pub account: String,
     /// How many executions to keep in memory before parked ones are dropped.
@@ -241,6 +255,12 @@ pub struct ServerArgs {
     /// and a key its path below it. Wins over --aws-endpoint and --service-endpoint s3=URL.
     #[arg(long, value_name = "DIR")]
     pub s3_dir: Option<PathBuf>,
+    /// Append the execution log events of state machines whose loggingConfiguration level is
+    /// not OFF to FILE, one JSON object a line, exactly as they are sent to CloudWatch Logs
+    /// (which needs --service-endpoint logs=URL or --aws-endpoint); with no CloudWatch Logs at
+    /// all. Since steppe 0.1.0.
+    #[arg(long, value_name = "FILE")]
+    pub execution_log: Option<PathBuf>,
     /// Connections served at once (others wait to be accepted); lowered at start to what the
     /// open-files limit allows.
     #[arg(long, default_value_t = limits::CONNECTIONS_MAX_DEFAULT)]
@@ -278,7 +298,8 @@ pub struct ServerArgs {
     #[arg(long = "http-deny", value_name = "HOST|CIDR")]
     pub http_deny: Vec<String>,
     /// An AWS shared-credentials file (profiles with aws_access_key_id, aws_secret_access_key
-    /// and optionally aws_account_id): every API request must be SigV4-signed by one of its keys.
+    /// and optionally aws_account_id): every API request must be SigV4-signed by one of its keys,
+    /// and acts in that key's account.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
@@ -295,6 +316,11 @@ pub struct ServerArgs {
     /// record nothing (off). Since steppe 0.1.0.
     #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub metrics: bool,
+    /// Export traces over OTLP/HTTP (protobuf) to this base URL (spans go to URL/v1/traces):
+    /// one trace per execution of machines with tracingConfiguration enabled, and of executions
+    /// started with a trace header. Since steppe 0.1.0.
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl ServerArgs {
@@ -329,6 +355,7 @@ impl ServerArgs {
             aws_endpoint: self.aws_endpoint.clone(),
             service_endpoints: self.service_endpoints.clone(),
             s3_dir: self.s3_dir.clone(),
+            execution_log: self.execution_log.clone(),
             limits: limits::Limits {
                 connections_max: self.connections_max,
                 header_read_timeout: self.header_read_timeout,
@@ -343,6 +370,9 @@ impl ServerArgs {
             credentials,
             tls: self.tls_cert.clone().zip(self.tls_key.clone()),
             metrics: self.metrics,
+            // An empty OTEL_EXPORTER_OTLP_ENDPOINT is unset, as OpenTelemetry's configuration
+            // specification reads empty variables.
+            otlp_endpoint: self.otlp_endpoint.clone().filter(|url| !url.is_empty()),
             ..self.clock_options()
         })
     }
@@ -416,9 +446,15 @@ pub enum Error {
     /// A `--service-endpoint` is malformed (not a `source` either, for the same reason).
     #[error("--service-endpoint {0}")]
     ServiceEndpoint(steppe_tasks::services::BadEndpoint),
+    /// The `--execution-log` file cannot be opened.
+    #[error("{0}")]
+    ExecutionLog(String),
     /// The `--tls-cert` or `--tls-key` file cannot be used.
     #[error("{0}")]
     Tls(String),
+    /// The `--otlp-endpoint` cannot be used.
+    #[error(transparent)]
+    Traces(#[from] traces::Error),
     /// The `--credentials` file cannot be used.
     #[error("--credentials {0}")]
     Credentials(String),
@@ -482,7 +518,13 @@ impl Server {
         for task in &self.background {
             task.abort();
         }
+        flush_traces(&self.driver).await;
         close_store(self.owned_store);
+    }
+
+    /// How many trace spans were dropped because the export queue was full.
+    pub fn trace_spans_dropped(&self) -> u64 {
+        self.driver.integrations().traces.dropped()
     }
 
     /// Serves until the HTTP server stops.
@@ -491,7 +533,20 @@ impl Server {
         for task in &self.background {
             task.abort();
         }
+        flush_traces(&self.driver).await;
         close_store(self.owned_store);
+    }
+}
+
+/// Sends the trace spans still queued (within `traces::FLUSH_AT_STOP_TIMEOUT`), so that a
+/// server that stops cleanly loses none.
+async fn flush_traces(driver: &Arc<driver::Driver>) {
+    let traces = driver.integrations().traces.clone();
+    if traces.on() {
+        let flushed = tokio::task::spawn_blocking(move || {
+            traces.flush(traces::FLUSH_AT_STOP_TIMEOUT);
+        });
+        let _ = flushed.await;
     }
 }
 
@@ -551,6 +606,20 @@ pub async fn start(options: Options) -> Result<Server, Error> {
     } else {
         metrics::Metrics::disabled()
     });
+    let services = services(&options, address)?;
+    let execution_log = execution_log::ExecutionLog::start(
+        options.execution_log.as_deref(),
+        execution_log::Cloudwatch::from_services(&services),
+        metrics.clone(),
+    )
+    .map_err(Error::ExecutionLog)?;
+    for machine in registry.state_machines.values() {
+        execution_log.configure(
+            &machine.arn,
+            &machine.name,
+            machine.logging_configuration.as_ref(),
+        );
+    }
     let integrations = Arc::new(integrations::Integrations {
         functions: options
             .functions
@@ -568,7 +637,8 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             .as_deref()
             .map(steppe_tasks::mock::MockConfig::load)
             .transpose()?,
-        services: services(&options, address)?,
+        services,
+        execution_log,
         destinations: {
             let destinations = steppe_tasks::destinations::Destinations::new(
                 &options.http_allow,
@@ -583,6 +653,10 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             }
         },
         metrics: metrics.clone(),
+        traces: Arc::new(match &options.otlp_endpoint {
+            Some(endpoint) => traces::Traces::exporting(endpoint, registry.traced.clone())?,
+            None => traces::Traces::off(),
+        }),
     });
     let tasks = Arc::new(tasks::Tasks::default());
     for activity_arn in registry.activities.keys() {
@@ -593,7 +667,6 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         store.clone(),
         definitions.clone(),
         timers,
-        options.region.clone(),
         options.cache_max,
         (tasks.clone(), integrations.clone(), options.clock.clone()),
         metrics.clone(),
@@ -717,6 +790,7 @@ pub fn run(options: Options) -> Result<(), Error> {
             );
         }
         let metrics = options.metrics;
+        let traces = options.otlp_endpoint.clone();
         let scheme = if options.tls.is_some() { "https" } else { "http" };
         let server = start(options).await?;
         let address = server.local_addr();
@@ -724,6 +798,7 @@ pub fn run(options: Options) -> Result<(), Error> {
             api = %format_args!("{scheme}://{address}/"),
             console = %format_args!("{scheme}://{address}/console/"),
             metrics = %if metrics { format!("{scheme}://{address}/metrics") } else { "off".to_string() },
+            traces = traces.as_deref().unwrap_or("off"),
             storage,
             recovered = server.recovered,
             "listening"
@@ -786,6 +861,19 @@ mod tests {
                 "{other:?}"
             );
         }
+    }
+
+    #[test]
+    fn execution_log_names_a_file() {
+        let cli =
+            Cli::try_parse_from(["steppe", "--execution-log", "logs/executions.jsonl"]).unwrap();
+        let options = cli.server.options().unwrap();
+        assert_eq!(
+            options.execution_log.as_deref(),
+            Some(std::path::Path::new("logs/executions.jsonl"))
+        );
+        let cli = Cli::try_parse_from(["steppe"]).unwrap();
+        assert_eq!(cli.server.options().unwrap().execution_log, None);
     }
 
     #[test]

@@ -59,6 +59,33 @@ pub const EXPRESS_EVENTS_ANSWERED_MAX: usize = 1_000;
 /// all; the oldest are dropped first, so a few with large payloads cannot hold the memory.
 pub const EXPRESS_KEPT_BYTES_MAX: usize = 64 * 1024 * 1024;
 
+/// The most execution log events waiting to be written (`--execution-log`) or sent to
+/// CloudWatch Logs; past it, new events are dropped (and counted) rather than slow or grow
+/// the executions that produce them.
+pub const EXECUTION_LOG_QUEUE_MAX: usize = 10_000;
+
+/// The most events taken off the execution log queue at once: one file flush, and as few
+/// `PutLogEvents` calls as CloudWatch Logs' own limits allow.
+pub const EXECUTION_LOG_BATCH_MAX: usize = 1_000;
+
+/// CloudWatch Logs' limits on one `PutLogEvents` call: events, and bytes (each event's
+/// message in UTF-8 plus 26).
+pub const PUT_LOG_EVENTS_EVENTS_MAX: usize = 10_000;
+/// See [`PUT_LOG_EVENTS_EVENTS_MAX`].
+pub const PUT_LOG_EVENTS_BYTES_MAX: usize = 1_048_576;
+
+/// CloudWatch Logs' largest event, bytes (its message in UTF-8 plus 26); a larger log event is
+/// dropped (and counted).
+pub const LOG_EVENT_BYTES_MAX: usize = 262_144;
+
+/// How much of an input or output (JSON-escaped) an execution log event carries: AWS truncates
+/// longer ones to fit CloudWatch Logs and says so in `inputDetails`/`outputDetails`
+/// (`truncated: true`).
+pub const LOGGED_PAYLOAD_BYTES_MAX: usize = 248 * 1024;
+
+/// How long one CloudWatch Logs call may take before its events are given up.
+pub const LOGS_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// File descriptors kept free of connections for the database, its journal, the listener
 /// and task processes.
 pub const FILES_RESERVED: usize = 64;
@@ -69,6 +96,10 @@ pub const PENDING_TASKS_LISTED_MAX: usize = 500;
 
 /// The largest request body read, in bytes (a 1 MiB definition, escaped, fits).
 pub const REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// The longest region a signature's credential scope may name: it becomes part of every ARN
+/// the request builds (AWS's region names are at most 14 characters).
+pub const REGION_CHARS_MAX: usize = 32;
 
 impl Limits {
     /// `connections_max`, lowered so that connections cannot exhaust `open_files_max`.

@@ -8,7 +8,7 @@
 //! execution (`arn::map_run_execution_id`), so no index is kept either.
 
 use crate::app::App;
-use crate::arn::{self, Arn};
+use crate::arn::{self, Arn, Arns};
 use crate::driver::{execution_info, guarded};
 use crate::error::{ApiError, ApiResult};
 use steppe_engine::{
@@ -31,14 +31,14 @@ pub struct Child {
 }
 
 /// The Map Run with this ARN and the execution that started it, or AWS's error for it.
-pub fn find(app: &App, map_run_arn: &str) -> ApiResult<(ExecutionRow, MapRun)> {
-    let (row, _, map_run) = find_with_data(app, map_run_arn, false)?;
+pub fn find(app: &App, arns: &Arns, map_run_arn: &str) -> ApiResult<(ExecutionRow, MapRun)> {
+    let (row, _, map_run) = find_with_data(app, arns, map_run_arn, false)?;
     Ok((row, map_run))
 }
 
 /// The children of the Map Run `map_run_arn` that have started, in slot order.
-pub fn children(app: &App, map_run_arn: &str) -> ApiResult<Vec<Child>> {
-    let (_, ordinal, map_run) = find_with_data(app, map_run_arn, false)?;
+pub fn children(app: &App, arns: &Arns, map_run_arn: &str) -> ApiResult<Vec<Child>> {
+    let (_, ordinal, map_run) = find_with_data(app, arns, map_run_arn, false)?;
     Ok(map_run
         .children
         .into_iter()
@@ -50,11 +50,14 @@ pub fn children(app: &App, map_run_arn: &str) -> ApiResult<Vec<Child>> {
 
 /// The Map Run child `execution_arn` names, with its data; `Ok(None)` if the ARN is not
 /// shaped as a child's, and `ExecutionDoesNotExist` if it is and there is no such child.
-pub fn find_child(app: &App, execution_arn: &str) -> ApiResult<Option<Child>> {
+pub fn find_child(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<Option<Child>> {
     let Some((execution_id, ordinal, slot)) = arn::parse_map_run_child(execution_arn) else {
         return Ok(None);
     };
     let missing = || ApiError::execution_does_not_exist(execution_arn);
+    if !arns.owns(execution_arn) {
+        return Err(missing());
+    }
     let row = app.store.execution(execution_id)?.ok_or_else(missing)?;
     let mut map_runs = of_execution(app, &row, true)?;
     if ordinal >= map_runs.len() {
@@ -95,6 +98,7 @@ pub fn children_state_machine_arn(map_run_arn: &str) -> String {
 /// The Map Run `map_run_arn`, its ordinal among its execution's Map Runs and the execution.
 fn find_with_data(
     app: &App,
+    arns: &Arns,
     map_run_arn: &str,
     data: bool,
 ) -> ApiResult<(ExecutionRow, usize, MapRun)> {
@@ -102,6 +106,10 @@ fn find_with_data(
         return Err(ApiError::invalid_arn(map_run_arn));
     }
     let not_found = || ApiError::resource_not_found(map_run_arn);
+    // A Map Run of another account or region does not exist for this caller.
+    if !arns.owns(map_run_arn) {
+        return Err(not_found());
+    }
     let id = arn::map_run_execution_id(map_run_arn).ok_or_else(not_found)?;
     let row = app.store.execution(id)?.ok_or_else(not_found)?;
     let (ordinal, map_run) = of_execution(app, &row, data)?
@@ -119,7 +127,7 @@ pub fn of_execution(app: &App, row: &ExecutionRow, data: bool) -> ApiResult<Vec<
         steppe_store::Error::Decode(format!("revision {} is unknown", row.revision_id))
     })?;
     let input = serde_json::from_str(&row.input).map_err(steppe_store::Error::from)?;
-    let mut info = execution_info(row, &compiled.revision.role_arn, &app.arns.region);
+    let mut info = execution_info(row, &compiled.revision.role_arn);
     // The log replays the redrives, and the engine counts them again.
     info.redrive_count = 0;
     let config = Config {
@@ -138,8 +146,13 @@ pub fn of_execution(app: &App, row: &ExecutionRow, data: bool) -> ApiResult<Vec<
 }
 
 /// `UpdateMapRun`: applies `update` to the running Map Run `map_run_arn`.
-pub async fn update(app: &App, map_run_arn: &str, update: MapRunUpdate) -> ApiResult<()> {
-    let (row, map_run) = find(app, map_run_arn)?;
+pub async fn update(
+    app: &App,
+    arns: &Arns,
+    map_run_arn: &str,
+    update: MapRunUpdate,
+) -> ApiResult<()> {
+    let (row, map_run) = find(app, arns, map_run_arn)?;
     if map_run.status != MapRunStatus::Running || row.status != ExecutionStatus::Running {
         return Err(ApiError::new(
             "ValidationException",

@@ -52,6 +52,7 @@ pub struct Metrics {
     commit_seconds: Histogram,
     task_seconds: Family<IntegrationLabels, Histogram>,
     activity_queue_depth: Family<ActivityLabels, Gauge>,
+    execution_log_dropped: Counter,
     /// One scrape at a time: each rebuilds the activity gauges.
     scrape: Mutex<()>,
 }
@@ -200,9 +201,17 @@ impl Metrics {
             "Activity tasks waiting for a worker, by activity ARN",
             activity_queue_depth.clone(),
         );
+        let execution_log_dropped = Counter::default();
+        registry.register(
+            "steppe_execution_log_events_dropped",
+            "Execution log events not delivered: the queue was full, an event was too large, or \
+             CloudWatch Logs refused or did not answer",
+            execution_log_dropped.clone(),
+        );
         Metrics {
             enabled,
             registry,
+            execution_log_dropped,
             started,
             ended,
             state_transitions,
@@ -220,6 +229,13 @@ impl Metrics {
     /// Whether anything is recorded.
     pub fn is_enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Execution log events were dropped.
+    pub fn execution_log_events_dropped(&self, events: u64) {
+        if self.enabled {
+            self.execution_log_dropped.inc_by(events);
+        }
     }
 
     /// An execution started (its start committed, for Standard). Running Express executions

@@ -26,6 +26,7 @@
 //! crash between the parent's end and the child's stop leaves the child running.
 
 use crate::app::App;
+use crate::arn::Arns;
 use crate::error::ApiError;
 use crate::executions;
 use crate::ops::executions::{description_json, finished_json, start_of, started_json};
@@ -131,7 +132,8 @@ impl Nested {
 
 /// Stops the child of a cancelled `.sync` task.
 pub async fn stop_child(app: &App, child_arn: &str) {
-    let stopped = with_retries(|| executions::stop(app, child_arn, None, None)).await;
+    let arns = scope_of(app, child_arn);
+    let stopped = with_retries(|| executions::stop(app, &arns, child_arn, None, None)).await;
     if let Err(error) = stopped {
         tracing::error!(
             execution_arn = %child_arn,
@@ -213,7 +215,9 @@ async fn start_child(
         Some(name) => name.clone(),
     };
     let body = json!({"stateMachineArn": machine_arn, "input": input_text, "name": name});
-    let start = start_of(&request(body)).map_err(|error| api_failure(app, &error))?;
+    // The child starts in its parent's account and region, as a client of them would start it.
+    let request = request(body, scope_of(app, &task.execution_arn));
+    let start = start_of(&request).map_err(|error| api_failure(app, &error))?;
     let express =
         matches!(pattern, Pattern::Sync | Pattern::Sync2) && is_express(app, &machine_arn).await;
     let started = if express {
@@ -269,7 +273,7 @@ fn adopt(
     input_text: &str,
 ) -> Option<Child> {
     let machine_name = machine_arn.as_str()?.split(':').nth(6)?;
-    let arn = app.arns.execution(machine_name, name.as_str()?);
+    let arn = scope_of(app, &task.execution_arn).execution(machine_name, name.as_str()?);
     let row = app.store.execution_by_arn(&arn).ok()??;
     if row.input != input_text || row.start_millis < task.record.scheduled_millis {
         return None;
@@ -311,7 +315,8 @@ async fn wait_for_end(app: &Arc<App>, nested: &Nested, child_arn: &str) -> Resul
             .await?
             .ok_or_else(|| ApiError::execution_does_not_exist(child_arn))?;
         if row.status != ExecutionStatus::Running {
-            let described = with_retries(|| executions::describe(app, child_arn)).await?;
+            let arns = scope_of(app, child_arn);
+            let described = with_retries(|| executions::describe(app, &arns, child_arn)).await?;
             let described = description_json(&described, false);
             let mut description = pascal_case(&described);
             for (key, millis) in [
@@ -461,8 +466,14 @@ fn fnv1a(bytes: &[u8], basis: u64) -> u64 {
     })
 }
 
-fn request(body: Value) -> Request {
-    Request::new(body).unwrap_or_else(|_| unreachable!("a request built here is an object"))
+fn request(body: Value, arns: Arns) -> Request {
+    Request::new(body, arns).unwrap_or_else(|_| unreachable!("a request built here is an object"))
+}
+
+/// The account and region of an execution this server started (the server's own for an ARN
+/// it cannot read, which it never builds).
+fn scope_of(app: &App, execution_arn: &str) -> Arns {
+    Arns::of(execution_arn).unwrap_or_else(|| app.arns.clone())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -2,9 +2,10 @@
 //!
 //! Requests whose `Host` names something other than `localhost`, an IP address or an
 //! `--allowed-host` are refused (`hosts.rs`); the `sync-` host prefix (StartSyncExecution,
-//! TestState) is accepted. Signatures are not checked: any SigV4 signature, or none,
-//! is accepted. Every request gets a JSON answer; an operation that panics answers HTTP 500
-//! `InternalFailure` and the server keeps running.
+//! TestState) is accepted. With `--credentials` every signature is checked (`auth.rs`);
+//! without, any SigV4 signature, or none, is accepted. Either way a request acts in the
+//! account and region of its signature (`auth::scope`). Every request gets a JSON answer; an
+//! operation that panics answers HTTP 500 `InternalFailure` and the server keeps running.
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -185,18 +186,33 @@ async fn console(
     };
     // The page and its files hold no data; what the console's endpoints answer (task tokens
     // among it) is behind the same credentials as the API.
+    // Its endpoints answer in the signer's account and region, as the API does; unsigned
+    // (no --credentials), in the server's own.
+    let mut arns = app.arns.clone();
     if uri.path().starts_with("/console/api/") {
-        if let Err(error) = verify_signature(&app, method.as_str(), &uri, &headers, &body) {
-            return respond(Err(error));
+        let scoped = verify_signature(&app, method.as_str(), &uri, &headers, &body)
+            .and_then(|caller| request_scope(&app, caller.as_ref(), &headers));
+        match scoped {
+            Ok(scope) => arns = scope,
+            Err(error) => return respond(Err(error)),
         }
     }
     let path = uri.path();
     let answer = if path == steppe_console::TASKS_PATH {
         let execution_arn = query_value(&uri, "executionArn");
-        let body = pending_tasks(&app, execution_arn.as_deref());
+        let body = pending_tasks(&app, &arns, execution_arn.as_deref());
         Some(console_json(200, &body))
+    } else if path == steppe_console::EXECUTIONS_PATH || path == steppe_console::MACHINES_PATH {
+        Some(console_list(&app, &arns, path, &uri).await)
     } else if path == steppe_console::EXPRESS_PATH {
         Some(match query_value(&uri, "executionArn") {
+            Some(execution_arn) if !arns.owns(&execution_arn) => console_json(
+                404,
+                &serde_json::json!({"message": format!(
+                    "This server keeps no ended Express execution '{execution_arn}' in {} {}",
+                    arns.account, arns.region
+                )}),
+            ),
             Some(execution_arn) => match replayed(&app, &execution_arn).await {
                 Some(body) => console_json(200, &body),
                 None => console_json(
@@ -209,7 +225,10 @@ async fn console(
             },
             None => {
                 let machine_arn = query_value(&uri, "stateMachineArn");
-                console_json(200, &express_executions(&app, machine_arn.as_deref()))
+                console_json(
+                    200,
+                    &express_executions(&app, &arns, machine_arn.as_deref()),
+                )
             }
         })
     } else if method == axum::http::Method::POST {
@@ -251,12 +270,61 @@ async fn console(
     response
 }
 
+/// The console's list endpoints (`crate::console_api`): store reads, off the async workers,
+/// one at a time with the other heavy requests.
+#[cfg(feature = "console")]
+async fn console_list(
+    app: &Arc<App>,
+    arns: &crate::arn::Arns,
+    path: &str,
+    uri: &axum::http::Uri,
+) -> steppe_console::Response {
+    let _permit = app.compute.acquire().await;
+    let app = app.clone();
+    let arns = arns.clone();
+    let executions = path == steppe_console::EXECUTIONS_PATH;
+    let query = |key| query_value(uri, key);
+    let request = crate::console_api::ExecutionsRequest {
+        state_machine_arn: query("stateMachineArn"),
+        status: query("statusFilter"),
+        name: query("name"),
+        max_results: query("maxResults"),
+        next_token: query("nextToken"),
+    };
+    let answered = tokio::task::spawn_blocking(move || {
+        if executions {
+            crate::console_api::executions(&app, &arns, &request)
+        } else {
+            crate::console_api::state_machines(
+                &app,
+                &arns,
+                request.max_results.as_deref(),
+                request.next_token.as_deref(),
+            )
+        }
+    })
+    .await;
+    match answered {
+        Ok(Ok(body)) => console_json(200, &body),
+        Ok(Err((status, message))) => {
+            console_json(status, &serde_json::json!({ "message": message }))
+        }
+        Err(error) => {
+            tracing::error!(%error, "a console list failed");
+            console_json(
+                500,
+                &serde_json::json!({ "message": "The list failed unexpectedly" }),
+            )
+        }
+    }
+}
+
 /// `{"tasks": [...]}` as `steppe_console::TASKS_PATH` describes it, oldest first.
 #[cfg(feature = "console")]
-fn pending_tasks(app: &App, execution_arn: Option<&str>) -> Value {
+fn pending_tasks(app: &App, arns: &crate::arn::Arns, execution_arn: Option<&str>) -> Value {
     let tasks: Vec<Value> = app
         .tasks
-        .pending(execution_arn, crate::limits::PENDING_TASKS_LISTED_MAX)
+        .pending(arns, execution_arn, crate::limits::PENDING_TASKS_LISTED_MAX)
         .into_iter()
         .map(|task| {
             let record = &task.record;
@@ -286,11 +354,15 @@ fn pending_tasks(app: &App, execution_arn: Option<&str>) -> Value {
 /// `{"executions": [...], "keptMax"}` as `steppe_console::EXPRESS_PATH` describes it, newest
 /// first.
 #[cfg(feature = "console")]
-fn express_executions(app: &App, state_machine_arn: Option<&str>) -> Value {
+fn express_executions(
+    app: &App,
+    arns: &crate::arn::Arns,
+    state_machine_arn: Option<&str>,
+) -> Value {
     let kept_max = app.limits.express_kept_max;
     let executions: Vec<Value> = app
         .express_recent
-        .list(state_machine_arn, kept_max)
+        .list(arns, state_machine_arn, kept_max)
         .iter()
         .map(|ended| express_summary(ended))
         .collect();
@@ -492,7 +564,7 @@ async fn handle(
         Ok(bytes) => match verify_signature(&app, "POST", &uri, &headers, &bytes) {
             Err(error) => Err(error),
             Ok(caller) => match name {
-                Some(name) => call(&app, name.to_string(), &bytes, caller).await,
+                Some(name) => call(&app, name.to_string(), &bytes, caller, &headers).await,
                 None => Err(ApiError::new(
                     "UnknownOperationException",
                     format!("Unknown operation: '{target}'"),
@@ -517,15 +589,25 @@ async fn handle(
     respond(result)
 }
 
-/// Runs an API call.
+/// X-Ray's trace header, which AWS services read from every request: StartExecution and
+/// StartSyncExecution prefer it to their `traceHeader` member.
+const TRACE_HEADER: &str = "x-amzn-trace-id";
+
+/// Runs an API call, in the account and region of its signature (see `auth::scope`).
 async fn call(
     app: &Arc<App>,
     operation: String,
     bytes: &Bytes,
     caller: Option<crate::auth::Caller>,
+    headers: &HeaderMap,
 ) -> Result<Value, ApiError> {
-    let mut request = parse_body(bytes)?;
+    let arns = request_scope(app, caller.as_ref(), headers)?;
+    let mut request = parse_body(bytes, arns)?;
     request.caller = caller;
+    request.trace_header = headers
+        .get(TRACE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
     let app = app.clone();
     // Run the operation in its own task so that a panic answers 500 instead of dropping the
     // connection. Only a long poll ends with its request when the client goes away (freeing
@@ -571,14 +653,26 @@ fn is_compute_heavy(operation: &str) -> bool {
     )
 }
 
-fn parse_body(bytes: &Bytes) -> Result<Request, ApiError> {
+/// The account and region a request acts in: its signer's (see `auth::scope`).
+fn request_scope(
+    app: &App,
+    caller: Option<&crate::auth::Caller>,
+    headers: &HeaderMap,
+) -> Result<crate::arn::Arns, ApiError> {
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    crate::auth::scope(&app.arns, caller, authorization)
+}
+
+fn parse_body(bytes: &Bytes, arns: crate::arn::Arns) -> Result<Request, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Request::new(Value::Null);
+        return Request::new(Value::Null, arns);
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::serialization(format!("The request body is not valid JSON: {error}"))
     })?;
-    Request::new(value)
+    Request::new(value, arns)
 }
 
 fn respond(result: Result<Value, ApiError>) -> Response {

@@ -4,7 +4,7 @@
 //! through to the store before it is visible. Compiled definitions are cached by revision
 //! id in [`Definitions`], shared with the execution driver.
 
-use crate::arn::{self, Arn};
+use crate::arn::{self, Arn, Arns};
 use crate::error::{ApiError, ApiResult};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,8 @@ pub struct Registry {
     pub aliases: BTreeMap<String, Alias>,
     /// Activities by ARN.
     pub activities: BTreeMap<String, Activity>,
+    /// The state machines whose tracing is enabled, kept here as machines change.
+    pub traced: Arc<crate::traces::TracedMachines>,
 }
 
 /// A revision and its compiled definition.
@@ -110,6 +112,8 @@ impl Registry {
     pub fn put(&mut self, resource: Resource) {
         match resource {
             Resource::StateMachine(machine) => {
+                self.traced
+                    .set(&machine.arn, machine.tracing_configuration.as_ref());
                 self.state_machines.insert(machine.arn.clone(), machine);
             }
             Resource::Revision(revision) => {
@@ -130,6 +134,7 @@ impl Registry {
 
     /// Removes a resource by its store key.
     pub fn remove(&mut self, key: &str) {
+        self.traced.remove(key);
         self.state_machines.remove(key);
         self.versions.remove(key);
         self.aliases.remove(key);
@@ -235,6 +240,19 @@ impl Registry {
         aliases.sort_by(|a, b| a.name.cmp(&b.name));
         aliases
     }
+}
+
+/// The values of a map keyed by ARN whose ARNs belong to `arns`' account and region, in ARN
+/// order: a range of the map, as every ARN of a scope starts with its prefix.
+pub fn in_scope<'a, T>(
+    by_arn: &'a BTreeMap<String, T>,
+    arns: &Arns,
+) -> impl Iterator<Item = &'a T> + 'a {
+    let prefix = format!("{}:", arns.prefix());
+    by_arn
+        .range(prefix.clone()..)
+        .take_while(move |(arn, _)| arn.starts_with(&prefix))
+        .map(|(_, value)| value)
 }
 
 /// Picks a version by weight; `pick` is in `[0, 1)`.

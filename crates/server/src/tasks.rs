@@ -37,6 +37,8 @@ pub struct OpenTask {
     pub execution_arn: String,
     /// The task as stored.
     pub record: TaskRecord,
+    /// Where its call sits in the execution's trace, if the execution is traced.
+    pub trace: Option<crate::traces::TaskTrace>,
 }
 
 impl OpenTask {
@@ -300,13 +302,19 @@ impl Tasks {
 
     /// Open tasks a person or worker can act on (activity tasks and callback tokens),
     /// oldest first, optionally of one execution, at most `limit`.
-    pub fn pending(&self, execution_arn: Option<&str>, limit: usize) -> Vec<OpenTask> {
+    pub fn pending(
+        &self,
+        arns: &crate::arn::Arns,
+        execution_arn: Option<&str>,
+        limit: usize,
+    ) -> Vec<OpenTask> {
         let inner = self.lock();
         inner
             .order
             .values()
             .filter_map(|token| inner.by_token.get(token))
             .map(|(_, task)| task)
+            .filter(|task| arns.owns(&task.execution_arn))
             .filter(|task| execution_arn.is_none_or(|arn| task.execution_arn == arn))
             .take(limit)
             .cloned()
@@ -381,7 +389,7 @@ mod tests {
     fn task(execution_id: u64, task_id: u64, resource: &str, token: &str) -> OpenTask {
         OpenTask {
             execution_id,
-            execution_arn: format!("arn:e{execution_id}"),
+            execution_arn: format!("{PREFIX}:execution:m:e{execution_id}"),
             record: TaskRecord {
                 task_id,
                 state_name: "S".into(),
@@ -396,10 +404,19 @@ mod tests {
                 test_case: None,
                 submitted: false,
             },
+            trace: None,
         }
     }
 
+    const PREFIX: &str = "arn:aws:states:us-east-1:123456789012";
     const ACTIVITY: &str = "arn:aws:states:us-east-1:123456789012:activity:a";
+
+    fn scope(region: &str) -> crate::arn::Arns {
+        crate::arn::Arns {
+            region: region.into(),
+            account: "123456789012".into(),
+        }
+    }
 
     #[test]
     fn an_activity_task_goes_to_one_poller_and_its_token_closes_once() {
@@ -414,7 +431,9 @@ mod tests {
         assert!(matches!(tasks.lookup("nope"), Lookup::Unknown));
         tasks.close_execution(1);
         assert!(matches!(tasks.lookup("t2"), Lookup::Closed));
-        assert!(tasks.pending(None, usize::MAX).is_empty());
+        assert!(tasks
+            .pending(&scope("us-east-1"), None, usize::MAX)
+            .is_empty());
     }
 
     #[test]
@@ -434,7 +453,7 @@ mod tests {
         tasks.close_execution(2);
         let tokens = |tasks: &Tasks| -> Vec<String> {
             tasks
-                .pending(None, usize::MAX)
+                .pending(&scope("us-east-1"), None, usize::MAX)
                 .into_iter()
                 .map(|task| task.record.task_token.unwrap())
                 .collect()
@@ -443,10 +462,22 @@ mod tests {
         // A result that could not be committed puts its task back, now the newest.
         tasks.unclaim(*claimed);
         assert_eq!(tokens(&tasks), ["c", "a"]);
-        assert_eq!(tasks.pending(Some("arn:e3"), usize::MAX).len(), 1);
+        let third = format!("{PREFIX}:execution:m:e3");
+        assert_eq!(
+            tasks
+                .pending(&scope("us-east-1"), Some(&third), usize::MAX)
+                .len(),
+            1
+        );
+        // Another region's console sees none of them.
+        assert!(tasks
+            .pending(&scope("eu-west-1"), None, usize::MAX)
+            .is_empty());
         tasks.close(3, 1);
         tasks.close(1, 1);
-        assert!(tasks.pending(None, usize::MAX).is_empty());
+        assert!(tasks
+            .pending(&scope("us-east-1"), None, usize::MAX)
+            .is_empty());
         let inner = tasks.lock();
         assert!(inner.order.is_empty() && inner.by_execution.is_empty());
     }

@@ -9,24 +9,37 @@ pub struct Request {
     members: Map<String, Value>,
     /// Who signed the request, when the server checks signatures (`--credentials`).
     pub caller: Option<crate::auth::Caller>,
+    /// The request's `X-Amzn-Trace-Id` header (X-Ray's trace header), when it has one.
+    pub trace_header: Option<String>,
+    /// The account and region it acts in (see `auth::scope`): the ARNs it builds and sees.
+    pub arns: crate::arn::Arns,
 }
 
 impl Request {
-    /// Wraps a parsed body; anything but an object is a serialization error.
-    pub fn new(body: Value) -> ApiResult<Request> {
+    /// Wraps a parsed body acting in `arns`; anything but an object is a serialization error.
+    pub fn new(body: Value, arns: crate::arn::Arns) -> ApiResult<Request> {
         match body {
             Value::Object(members) => Ok(Request {
                 members,
                 caller: None,
+                trace_header: None,
+                arns,
             }),
             Value::Null => Ok(Request {
                 members: Map::new(),
                 caller: None,
+                trace_header: None,
+                arns,
             }),
             _ => Err(ApiError::serialization(
                 "Start of structure or map found where not expected",
             )),
         }
+    }
+
+    /// Every member, in the order given.
+    pub fn members(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.members.iter()
     }
 
     /// A member, `None` when absent or null.

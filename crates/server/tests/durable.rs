@@ -6,7 +6,6 @@
 
 mod common;
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -143,22 +142,6 @@ async fn history(address: std::net::SocketAddr, execution_arn: &str) -> Vec<Valu
     }
 }
 
-async fn wait_for_end(client: &aws_sdk_sfn::Client, arn: &str, seconds: u64) -> ExecutionStatus {
-    for _ in 0..seconds * 20 {
-        let described = client
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            return described.status;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{arn} did not end");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_continue_after_a_restart_with_the_history_of_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,7 +208,9 @@ async fn continue_after_a_restart(backend: &Backend) {
     let listed = client.list_state_machines().send().await.unwrap();
     assert_eq!(listed.state_machines.len(), 1);
     for (i, arn) in arns.iter().enumerate() {
-        let status = wait_for_end(&client, arn, 20).await;
+        let status = wait_for_end_within(&client, arn, Duration::from_secs(20))
+            .await
+            .status;
         let (want_status, want_output, want_history) = oracle(json!({"i": i}), arn);
         assert_eq!(status.as_str(), want_status);
         let described = client
@@ -281,7 +266,9 @@ async fn rebuilt_by_replay(backend: &Backend) {
         .send()
         .await
         .unwrap();
-    let status = wait_for_end(&client, &started.execution_arn, 20).await;
+    let status = wait_for_end_within(&client, &started.execution_arn, Duration::from_secs(20))
+        .await
+        .status;
     let (want_status, _, want_history) = oracle(json!({"i": 7}), &started.execution_arn);
     assert_eq!(status.as_str(), want_status);
     assert_eq!(

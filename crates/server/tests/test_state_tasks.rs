@@ -8,31 +8,12 @@ mod common;
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::operation::test_state::TestStateOutput;
 use aws_sdk_sfn::types::{InspectionLevel, MockInput, TestExecutionStatus};
-use common::{client, ROLE};
+use common::{client, read_request, Received, ROLE};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-
-/// One request the endpoint received.
-#[derive(Debug, Clone)]
-struct Received {
-    method: String,
-    /// Path and query string.
-    target: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
 
 /// A small HTTP endpoint on an ephemeral port: `/ok` answers 201 with a JSON body, anything
 /// else 500. It keeps every request it receives.
@@ -69,35 +50,11 @@ impl Endpoint {
 /// request is kept before TestState answers).
 fn answer(stream: std::net::TcpStream, log: &Mutex<Vec<Received>>) {
     let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let target = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').unwrap();
-        headers.push((name.to_string(), value.trim().to_string()));
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .map_or(0, |(_, value)| value.parse().unwrap());
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    let ok = target.starts_with("/ok");
-    log.lock().unwrap().push(Received {
-        method,
-        target,
-        headers,
-        body: String::from_utf8(body).unwrap(),
-    });
+    let Some(request) = read_request(&mut reader) else {
+        return;
+    };
+    let ok = request.target.starts_with("/ok");
+    log.lock().unwrap().push(request);
     let (status, reply) = if ok {
         ("201 Created", r#"{"ok":true}"#)
     } else {
@@ -228,7 +185,7 @@ async fn an_http_task_is_called_once_and_traced_without_the_connection_secrets()
     assert_eq!(received[0].header("x-api-key"), Some("s3cret"));
     assert_eq!(received[0].header("X-Custom"), Some("1"));
     assert_eq!(
-        serde_json::from_str::<Value>(&received[0].body).unwrap(),
+        serde_json::from_slice::<Value>(&received[0].body).unwrap(),
         json!({"a": 1, "signature": "b-secret"})
     );
 

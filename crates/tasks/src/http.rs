@@ -222,12 +222,35 @@ pub fn invoke(
     connections: &Connections,
     destinations: &Destinations,
     task: &TaskInvocation,
+    traceparent: Option<&str>,
 ) -> TaskOutcome {
     match build_request(&task.parameters, connections) {
-        Ok(request) => send_request(&request, destinations, task).0,
+        Ok(mut request) => {
+            if let Some(traceparent) = traceparent {
+                with_traceparent(&mut request, traceparent);
+            }
+            send_request(&request, destinations, task).0
+        }
         Err(outcome) => outcome,
     }
 }
+
+/// Adds a W3C `traceparent` header (the task's span in its execution's trace), unless the
+/// task's own `Headers` already carry one: the definition's author decides.
+pub fn with_traceparent(request: &mut HttpRequest, traceparent: &str) {
+    let given = request
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(TRACEPARENT_HEADER));
+    if !given {
+        request
+            .headers
+            .push((TRACEPARENT_HEADER.to_string(), traceparent.to_string()));
+    }
+}
+
+/// The W3C Trace Context header.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
 
 /// Runs an HTTP Task as [`invoke`] does, and also returns the exchange, its request built per
 /// `shown` (the request sent always includes the connection's secrets); no exchange when the

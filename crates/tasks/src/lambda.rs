@@ -176,6 +176,7 @@ pub fn invoke(
     functions: &Functions,
     task: &TaskInvocation,
     execution_arn: Option<&str>,
+    traceparent: Option<&str>,
 ) -> TaskOutcome {
     // One id per invocation, as Lambda gives: the execution, the task and its attempt make it
     // unique, and the same again when a restart runs the task again.
@@ -199,7 +200,13 @@ pub fn invoke(
     };
     let invoked = match functions.functions.get(&function_name.name) {
         None => Invoked::Failed(resource_not_found(&function_name, &request_id)),
-        Some(function) => call(function, &function_name.name, &payload, task, &request_id),
+        Some(function) => call(
+            function,
+            (&function_name.name, &payload),
+            task,
+            &request_id,
+            traceparent,
+        ),
     };
     if task.resource == INVOKE_RESOURCE {
         invoke_outcome(invoked, &request_id)
@@ -208,12 +215,14 @@ pub fn invoke(
     }
 }
 
+/// Calls a function; `traceparent`, when the execution is traced, goes with the call: the
+/// `traceparent` header of an Invoke request, the `TRACEPARENT` variable of a command.
 fn call(
     function: &Function,
-    name: &str,
-    payload: &Value,
+    (name, payload): (&str, &Value),
     task: &TaskInvocation,
     request_id: &str,
+    traceparent: Option<&str>,
 ) -> Invoked {
     let timeout = task.timeout_seconds.map(Duration::from_secs);
     match function {
@@ -221,6 +230,9 @@ fn call(
             let mut env = env.clone();
             env.push(("AWS_LAMBDA_FUNCTION_NAME".to_string(), name.to_string()));
             env.push(("AWS_REQUEST_ID".to_string(), request_id.to_string()));
+            if let Some(traceparent) = traceparent {
+                env.push(("TRACEPARENT".to_string(), traceparent.to_string()));
+            }
             let stdin = payload.to_string().into_bytes();
             let run = command::Run {
                 argv,
@@ -238,7 +250,10 @@ fn call(
             }
         }
         Function::Endpoint(endpoint) => {
-            let request = endpoint_request(endpoint, name, payload);
+            let mut request = endpoint_request(endpoint, name, payload);
+            if let Some(traceparent) = traceparent {
+                crate::http::with_traceparent(&mut request, traceparent);
+            }
             // Lambda's own limit is 900 s; the task's timeout, if shorter, wins.
             let timeout = timeout.unwrap_or(Duration::from_secs(900));
             match transport::send(&request, timeout, None) {

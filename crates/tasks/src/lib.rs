@@ -149,6 +149,7 @@ impl Config {
             services: &self.services,
             destinations: &self.destinations,
             execution_arn: self.execution_arn.as_deref(),
+            traceparent: None,
         }
     }
 }
@@ -166,6 +167,9 @@ pub struct Local<'a> {
     pub destinations: &'a destinations::Destinations,
     /// The ARN of the execution the task belongs to, if it has one.
     pub execution_arn: Option<&'a str>,
+    /// The W3C `traceparent` of the task's call, when its execution is traced: sent with HTTP
+    /// Task requests and Lambda invocations.
+    pub traceparent: Option<&'a str>,
 }
 
 /// Runs a task on the local integration its resource names: a Lambda function from
@@ -175,12 +179,22 @@ pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutc
     let resource = task.resource.as_str();
     if resource == lambda::INVOKE_RESOURCE || lambda::function_arn_name(resource).is_some() {
         return match local.functions {
-            Some(functions) => Ok(lambda::invoke(functions, task, local.execution_arn)),
+            Some(functions) => Ok(lambda::invoke(
+                functions,
+                task,
+                local.execution_arn,
+                local.traceparent,
+            )),
             None => Err("no functions file is given (--functions)".to_string()),
         };
     }
     if resource == http::INVOKE_RESOURCE {
-        return Ok(http::invoke(local.connections, local.destinations, task));
+        return Ok(http::invoke(
+            local.connections,
+            local.destinations,
+            task,
+            local.traceparent,
+        ));
     }
     if resource == apigateway::INVOKE_RESOURCE {
         return Ok(apigateway::invoke(local.services, local.destinations, task));

@@ -383,6 +383,19 @@ pub fn invoke(
         .resource
         .strip_suffix(crate::CALLBACK_SUFFIX)
         .unwrap_or(&task.resource);
+    // A call goes to its execution's region, as on AWS; a server reads the region from the
+    // signature (steppe's own `aws-sdk:sfn:*`, LocalStack), so the call is signed for it.
+    let regional;
+    let services = match execution_arn.and_then(region_of) {
+        Some(region) if region != services.region => {
+            regional = Services {
+                region: region.to_string(),
+                ..services.clone()
+            };
+            &regional
+        }
+        _ => services,
+    };
     if let Some(action) = crate::s3::action_of(resource) {
         let Some(buckets) = services.buckets() else {
             return Err(
@@ -624,6 +637,15 @@ fn query_pairs(member: &str, key: &str, value: &Value, out: &mut Vec<(String, St
         }
         Value::String(text) => out.push((key.to_string(), text.clone())),
         other => out.push((key.to_string(), other.to_string())),
+    }
+}
+
+/// The region of a Step Functions ARN (`arn:aws:states:REGION:…`), if it names one.
+fn region_of(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some("states"), Some(region)) if !region.is_empty() => Some(region),
+        _ => None,
     }
 }
 

@@ -6,9 +6,10 @@
 //! AWS JSON 1.0 envelope, unsigned (the server accepts any signature). Nothing is asserted:
 //! the figures are printed with what they measure.
 //!
-//! The Express figure is measured on this server (metrics on, the default) and on a second
-//! one with `--metrics off`, in alternating one-second rounds (`2 × STEPPE_BENCH_SECONDS` of
-//! each), and their ratio printed.
+//! The Express figure is measured on this server (metrics on, the default), on a second one
+//! with `--metrics off`, and on a third with metrics on and every execution traced, exported
+//! over OTLP/HTTP to a loopback sink, in rotating one-second rounds (`2 × STEPPE_BENCH_SECONDS`
+//! of each), and their ratios to the second printed.
 //!
 //! Environment: `STEPPE_BENCH_SECONDS` (default 5) per throughput figure,
 //! `STEPPE_BENCH_PARKED` (default 100000) parked executions, `STEPPE_BENCH_ONLY` (`standard`,
@@ -287,60 +288,12 @@ async fn run(store: &Store, seconds: u64, parked: u64) {
         );
     }
 
-    // 2. Express StartSyncExecution, with metrics on (this server) and off (a second server,
-    // otherwise the same), measured in alternating rounds so that drift hits both alike.
+    // 2. Express StartSyncExecution on three servers, otherwise the same: this one (metrics
+    // on, traces off), one with metrics off and traces off, and one with metrics on and every
+    // execution traced and exported to a loopback OTLP sink; measured in rotating rounds so
+    // that drift hits all alike.
     if wanted("express") {
-        let off_store = store.sibling("metrics-off");
-        off_store.clear();
-        let off = steppe_server::start(steppe_server::Options {
-            metrics: false,
-            ..options(&off_store)
-        })
-        .await
-        .expect("server with metrics off");
-        let body = json!({"name": "express", "definition": read("express-5.json"), "roleArn": ROLE, "type": "EXPRESS"});
-        let (status, _) = Connection::open(off.local_addr())
-            .await
-            .call("CreateStateMachine", &body.to_string())
-            .await;
-        assert_eq!(status, 200);
-        let express = json!({"stateMachineArn": arn("express"), "input": "{\"n\": 1}"}).to_string();
-        let mut on_figures = Figures::default();
-        let mut off_figures = Figures::default();
-        // One-second rounds in the order on, off, off, on, ...: a machine whose load drifts
-        // (other builds) shifts both figures alike.
-        for round in 0..seconds * 2 {
-            let (on_address, off_address) = (address, off.local_addr());
-            let order = if round % 2 == 0 {
-                [(true, on_address), (false, off_address)]
-            } else {
-                [(false, off_address), (true, on_address)]
-            };
-            for (metrics_on, address) in order {
-                let figures = if metrics_on {
-                    &mut on_figures
-                } else {
-                    &mut off_figures
-                };
-                figures.add(load(address, 32, 1, "StartSyncExecution", express.clone()).await);
-            }
-        }
-        for (figures, metrics) in [(&mut on_figures, "on"), (&mut off_figures, "off")] {
-            println!(
-                "Express StartSyncExecution (express-5), metrics {metrics:>3}: {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms (32 connections, {} one-second rounds)",
-                figures.rate(),
-                figures.percentile_millis(0.50),
-                figures.percentile_millis(0.99),
-                seconds * 2
-            );
-        }
-        println!(
-            "Express StartSyncExecution, metrics on / off: {:.3}; recording one call's metrics takes {:.0} ns (one thread, no contention)",
-            on_figures.rate() / off_figures.rate(),
-            recording_nanos()
-        );
-        off.shutdown().await;
-        off_store.clear();
+        express_figures(store, address, &read("express-5.json"), seconds).await;
     }
     // 3. Activities: one task's round trip, then 16 workers' throughput.
     if wanted("activity") {
@@ -377,6 +330,147 @@ async fn run(store: &Store, seconds: u64, parked: u64) {
         rss_megabytes()
     );
     server.shutdown().await;
+}
+
+/// The Express figures of `run` (see there); the servers besides `address` are made here.
+async fn express_figures(store: &Store, address: SocketAddr, definition: &str, seconds: u64) {
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:express";
+    let off_store = store.sibling("metrics-off");
+    off_store.clear();
+    let off = steppe_server::start(steppe_server::Options {
+        metrics: false,
+        ..options(&off_store)
+    })
+    .await
+    .expect("server with metrics off");
+    let traced_store = store.sibling("traced");
+    traced_store.clear();
+    let sink = otlp_sink();
+    let traced = steppe_server::start(steppe_server::Options {
+        otlp_endpoint: Some(format!("http://{}", sink.address)),
+        ..options(&traced_store)
+    })
+    .await
+    .expect("server exporting traces");
+    for (server, tracing) in [(off.local_addr(), false), (traced.local_addr(), true)] {
+        let body = json!({"name": "express", "definition": definition, "roleArn": ROLE,
+            "type": "EXPRESS", "tracingConfiguration": {"enabled": tracing}});
+        let (status, _) = Connection::open(server)
+            .await
+            .call("CreateStateMachine", &body.to_string())
+            .await;
+        assert_eq!(status, 200);
+    }
+    let express = json!({"stateMachineArn": arn, "input": "{\"n\": 1}"}).to_string();
+    let servers = [
+        ("metrics on,  traces off", address),
+        ("metrics off, traces off", off.local_addr()),
+        ("metrics on,  traces on ", traced.local_addr()),
+    ];
+    let mut figures: Vec<Figures> = servers.iter().map(|_| Figures::default()).collect();
+    // One-second rounds, each starting with the next server: a machine whose load drifts
+    // (other builds) shifts every figure alike.
+    for round in 0..seconds * 2 {
+        for turn in 0..servers.len() {
+            let index = (round as usize + turn) % servers.len();
+            let load = load(
+                servers[index].1,
+                32,
+                1,
+                "StartSyncExecution",
+                express.clone(),
+            );
+            figures[index].add(load.await);
+        }
+    }
+    for ((label, _), figures) in servers.iter().zip(&mut figures) {
+        println!(
+            "Express StartSyncExecution (express-5), {label}: {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms (32 connections, {} one-second rounds)",
+            figures.rate(),
+            figures.percentile_millis(0.50),
+            figures.percentile_millis(0.99),
+            seconds * 2
+        );
+    }
+    println!(
+        "Express StartSyncExecution, metrics on / both off: {:.3}; metrics and traces on / both off: {:.3}; recording one call's metrics takes {:.0} ns (one thread, no contention)",
+        figures[0].rate() / figures[1].rate(),
+        figures[2].rate() / figures[1].rate(),
+        recording_nanos()
+    );
+    let dropped = traced.trace_spans_dropped();
+    // Its stop sends the spans still queued.
+    traced.shutdown().await;
+    println!(
+        "traces: {} OTLP requests ({} bytes) received by the loopback sink, {} spans dropped (queue full)",
+        sink.requests.load(Ordering::Relaxed),
+        sink.bytes.load(Ordering::Relaxed),
+        dropped
+    );
+    off.shutdown().await;
+    off_store.clear();
+    traced_store.clear();
+}
+
+/// A loopback OTLP/HTTP receiver that reads each request and answers 200, counting them.
+struct Sink {
+    address: SocketAddr,
+    requests: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+fn otlp_sink() -> Sink {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("sink");
+    let address = listener.local_addr().expect("sink address");
+    let (requests, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let counts = (requests.clone(), bytes.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (requests, bytes) = (counts.0.clone(), counts.1.clone());
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let header = line.trim_end();
+                        if header.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    bytes.fetch_add(length as u64, Ordering::Relaxed);
+                    let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
+                    if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Sink {
+        address,
+        requests,
+        bytes,
+    }
 }
 
 /// Activity tasks over loopback HTTP, against a machine `Work` (an activity Task) → `Done`

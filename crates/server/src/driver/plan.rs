@@ -51,6 +51,8 @@ pub(super) struct Plan {
     pub quarantine: Option<String>,
     /// What the metrics count once the group is committed (all but the end).
     pub counts: Counts,
+    /// Trace spans the group's transitions ended, to export once it is committed.
+    pub spans: Vec<opentelemetry_sdk::trace::SpanData>,
 }
 
 /// Applies up to [`BATCH_MAX`] of the inputs queued now (not the follow-ups they queue,
@@ -65,6 +67,7 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
     let mut task_results = Vec::new();
     let mut quarantine = None;
     let mut counts = Counts::default();
+    let mut spans = Vec::new();
     for _ in 0..batch {
         let redrive = queue
             .front()
@@ -172,10 +175,15 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
                     let mut record = task_record(task, now_millis, context.random);
                     record.test_case = live.test_case.clone();
                     tasks_started.push(record.clone());
+                    let trace = live
+                        .trace
+                        .as_ref()
+                        .map(|trace| trace.task(&task.state_name, task.invocation));
                     task_operations.push(TaskOperation::Open(Box::new(OpenTask {
                         execution_id: context.execution_id,
                         execution_arn: live.execution.info.execution_arn.clone(),
                         record,
+                        trace,
                     })));
                 }
                 Command::CancelTask { task_id } => {
@@ -225,6 +233,9 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
                 .collect(),
         };
         writes.push(Write::Transition(Box::new(record)));
+        if let Some(trace) = &mut live.trace {
+            trace.observe(&transition.events, &mut spans);
+        }
         replies.push((
             reply,
             Applied {
@@ -243,6 +254,7 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
         task_operations,
         quarantine,
         counts,
+        spans,
     }
 }
 
@@ -292,6 +304,7 @@ mod tests {
             definition: Arc::new(definition),
             next_seq: 0,
             test_case: None,
+            trace: None,
         }
     }
 

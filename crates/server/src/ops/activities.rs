@@ -19,7 +19,7 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
     arn::check_name(name)?;
     let tags = super::tags::parse_tags(request)?;
     let encryption = request.object("encryptionConfiguration")?.cloned();
-    let activity_arn = format!("{}:activity:{name}", app.arns.prefix());
+    let activity_arn = request.arns.activity(name);
     let mut registry = app.registry.write().await;
     // Idempotent by name: a repeat answers with the existing activity (tags ignored).
     if let Some(existing) = registry.activities.get(&activity_arn) {
@@ -54,6 +54,7 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let activity = registry
         .activities
         .get(activity_arn)
+        .filter(|_| request.arns.owns(activity_arn))
         .ok_or_else(|| activity_does_not_exist(activity_arn))?;
     let mut answer = json!({
         "activityArn": activity.arn,
@@ -70,7 +71,8 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
     let registry = app.registry.read().await;
-    let mut activities: Vec<&Activity> = registry.activities.values().collect();
+    let mut activities: Vec<&Activity> =
+        crate::registry::in_scope(&registry.activities, &request.arns).collect();
     activities.sort_by(|a, b| a.name.cmp(&b.name));
     let items: Vec<Value> = activities
         .iter()
@@ -93,7 +95,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
 pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
     let activity_arn = activity_arn(request)?;
     let mut registry = app.registry.write().await;
-    if registry.activities.contains_key(activity_arn) {
+    if registry.activities.contains_key(activity_arn) && request.arns.owns(activity_arn) {
         app.commit(vec![Write::DeleteResource(activity_arn.to_string())])
             .await?;
         registry.remove(activity_arn);
@@ -111,12 +113,13 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
 pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
     let activity_arn = activity_arn(request)?.to_string();
     let worker_name = request.string_len("workerName", 1, 80)?;
-    if !app
-        .registry
-        .read()
-        .await
-        .activities
-        .contains_key(&activity_arn)
+    if !request.arns.owns(&activity_arn)
+        || !app
+            .registry
+            .read()
+            .await
+            .activities
+            .contains_key(&activity_arn)
     {
         return Err(activity_does_not_exist(&activity_arn));
     }
@@ -197,7 +200,7 @@ pub async fn send_success(app: &App, request: &Request) -> ApiResult<Value> {
     let output = request.required_len("output", 0, 262_144)?;
     let output: Value = serde_json::from_str(output)
         .map_err(|error| ApiError::new("InvalidOutput", format!("Invalid Output: '{error}'")))?;
-    let task = claim(app, token)?;
+    let task = claim(app, request, token)?;
     let task_id = task.record.task_id;
     report(app, task, Input::TaskSucceeded { task_id, output }).await
 }
@@ -206,7 +209,7 @@ pub async fn send_failure(app: &App, request: &Request) -> ApiResult<Value> {
     let token = request.required_len("taskToken", 1, 2048)?;
     let error = request.string_len("error", 0, 256)?.unwrap_or_default();
     let cause = request.string_len("cause", 0, 32_768)?.unwrap_or_default();
-    let task = claim(app, token)?;
+    let task = claim(app, request, token)?;
     let task_id = task.record.task_id;
     let input = Input::TaskFailed {
         task_id,
@@ -219,9 +222,9 @@ pub async fn send_failure(app: &App, request: &Request) -> ApiResult<Value> {
 pub async fn send_heartbeat(app: &App, request: &Request) -> ApiResult<Value> {
     let token = request.required_len("taskToken", 1, 2048)?;
     let task = match app.tasks.lookup(token) {
-        Lookup::Open(task) => *task,
+        Lookup::Open(task) if request.arns.owns(&task.execution_arn) => *task,
         Lookup::Closed => return Err(task_timed_out()),
-        Lookup::Unknown => return Err(invalid_task_token()),
+        Lookup::Open(_) | Lookup::Unknown => return Err(invalid_task_token()),
     };
     let task_id = task.record.task_id;
     app.driver
@@ -230,7 +233,14 @@ pub async fn send_heartbeat(app: &App, request: &Request) -> ApiResult<Value> {
     Ok(json!({}))
 }
 
-fn claim(app: &App, token: &str) -> ApiResult<OpenTask> {
+/// Claims the task a token names. A token of another account's or region's execution is
+/// not known here, as on AWS, where each region keeps its own.
+fn claim(app: &App, request: &Request, token: &str) -> ApiResult<OpenTask> {
+    if let Lookup::Open(task) = app.tasks.lookup(token) {
+        if !request.arns.owns(&task.execution_arn) {
+            return Err(invalid_task_token());
+        }
+    }
     match app.tasks.claim(token) {
         Lookup::Open(task) => Ok(*task),
         Lookup::Closed => Err(task_timed_out()),

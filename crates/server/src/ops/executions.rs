@@ -21,12 +21,20 @@ pub fn start_of(request: &Request) -> ApiResult<Start> {
     let input = request
         .string_len("input", 0, PAYLOAD_CHARS_MAX)?
         .unwrap_or("{}");
-    let trace_header = request.string_len("traceHeader", 0, 256)?;
+    let member = request.string_len("traceHeader", 0, 256)?;
+    // AWS: "If both sources are provided, Step Functions will use the header value
+    // (preferred) over the value in the request body." A header that would not fit the member
+    // (more than 256 characters) is not used.
+    let header = request
+        .trace_header
+        .as_deref()
+        .filter(|header| header.chars().count() <= 256);
     Ok(Start {
+        arns: request.arns.clone(),
         target_arn: target_arn.to_string(),
         name: name.map(str::to_string),
         input: input.to_string(),
-        trace_header: trace_header.map(str::to_string),
+        trace_header: header.or(member).map(str::to_string),
     })
 }
 
@@ -88,10 +96,10 @@ pub fn finished_json(finished: &Finished) -> Value {
 pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
     let metadata_only = included_data_metadata_only(request)?;
-    if let Some(child) = crate::map_runs::find_child(app, arn)? {
+    if let Some(child) = crate::map_runs::find_child(app, &request.arns, arn)? {
         return Ok(super::map_runs::describe_child(&child, metadata_only));
     }
-    let description = executions::describe(app, arn).await?;
+    let description = executions::describe(app, &request.arns, arn).await?;
     Ok(description_json(&description, metadata_only))
 }
 
@@ -168,7 +176,7 @@ pub async fn stop(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
     let error = request.string_len("error", 0, 256)?;
     let cause = request.string_len("cause", 0, 32_768)?;
-    let stop_millis = executions::stop(app, arn, error, cause).await?;
+    let stop_millis = executions::stop(app, &request.arns, arn, error, cause).await?;
     Ok(json!({"stopDate": wire::timestamp(stop_millis)}))
 }
 
@@ -203,7 +211,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
         (None, Some(arn)) => {
             let filter = (status.map(|status| status.as_str()), redriven);
             let offset = request.offset_token()?;
-            return super::map_runs::list_children(app, arn, filter, offset, limit);
+            return super::map_runs::list_children(app, request, arn, filter, offset, limit);
         }
         _ => {
             return Err(ApiError::new(
@@ -228,12 +236,15 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     };
     {
         let registry = app.registry.read().await;
+        let owned = request.arns.owns(machine_arn);
         let machine = match &qualifier {
+            None if !owned => return Err(ApiError::state_machine_does_not_exist(machine_arn)),
             None => registry.machine(machine_arn)?,
             Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
                 let version = registry
                     .versions
                     .get(machine_arn)
+                    .filter(|_| owned)
                     .ok_or_else(|| ApiError::state_machine_does_not_exist(machine_arn))?;
                 query.version_arn = Some(version.arn.clone());
                 registry.machine(&version.state_machine_arn)?
@@ -242,6 +253,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
                 let alias = registry
                     .aliases
                     .get(machine_arn)
+                    .filter(|_| owned)
                     .ok_or_else(|| ApiError::resource_not_found(machine_arn))?;
                 query.alias_arn = Some(alias.arn.clone());
                 registry.machine(&alias.state_machine_arn)?
@@ -319,7 +331,7 @@ pub async fn history(app: &App, request: &Request) -> ApiResult<Value> {
             .and_then(|id| u64::from_str_radix(id, 16).ok())
             .ok_or_else(|| ApiError::invalid_token(token))?,
     };
-    let row = executions::find(app, arn)?;
+    let row = executions::find(app, &request.arns, arn)?;
     let mut stored = app.store.history(row.id, after, reverse, limit + 1)?;
     let next = if stored.len() > limit {
         stored.truncate(limit);
@@ -368,6 +380,6 @@ fn strip_data(event: &mut Value) {
 pub async fn redrive(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
     let client_token = request.string_len("clientToken", 1, 64)?;
-    let redrive_millis = executions::redrive(app, arn, client_token).await?;
+    let redrive_millis = executions::redrive(app, &request.arns, arn, client_token).await?;
     Ok(json!({"redriveDate": wire::timestamp(redrive_millis)}))
 }

@@ -6,7 +6,7 @@ use crate::arn::{self, Arn};
 use crate::deletion;
 use crate::error::{ApiError, ApiResult};
 use crate::wire::{self, Request};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use steppe_asl::diagnostic::{invalid_definition_message, Code, Diagnostic, Severity};
 use steppe_store::{Resource, Revision, StateMachine, StateMachineType, Version, Write};
 
@@ -32,9 +32,12 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
     let publish = request.boolean("publish")?.unwrap_or(false);
     let version_description = version_description(request, publish)?;
     let compiled = compile(definition, machine_type)?;
+    if let Some(logging) = &logging {
+        execution_log(app).check_destination(logging).await?;
+    }
 
     let mut registry = app.registry.write().await;
-    let arn = app.arns.state_machine(name);
+    let arn = request.arns.state_machine(name);
     if let Some(existing) = registry.state_machines.get(&arn) {
         if existing.deleting {
             return Err(ApiError::state_machine_deleting(&arn));
@@ -87,6 +90,7 @@ pub async fn create(app: &App, request: &Request) -> ApiResult<Value> {
     app.commit(writes).await?;
     app.definitions.insert(revision.clone(), compiled);
     registry.put(Resource::Revision(revision));
+    configure_execution_log(app, &machine);
     registry.put(Resource::StateMachine(machine));
     let mut response = json!({"stateMachineArn": arn, "creationDate": wire::timestamp(now)});
     if let Some(version) = version {
@@ -102,6 +106,9 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
         return Err(ApiError::invalid_arn(arn));
     };
     let metadata_only = super::executions::included_data_metadata_only(request)?;
+    if !request.arns.owns(arn) {
+        return Err(ApiError::state_machine_does_not_exist(arn));
+    }
     let registry = app.registry.read().await;
     if qualifier.is_some() {
         let version = registry
@@ -146,6 +153,16 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
             "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
         ));
     }
+    if !request.arns.owns(arn) {
+        return Err(ApiError::state_machine_does_not_exist(arn));
+    }
+    let new_logging = match logging {
+        true => Some(logging_configuration(request)?),
+        false => None,
+    };
+    if let Some(Some(configuration)) = &new_logging {
+        execution_log(app).check_destination(configuration).await?;
+    }
     let mut registry = app.registry.write().await;
     let mut machine = registry.active_machine(arn)?.clone();
     let current = registry.revision(&machine.revision_id)?.clone();
@@ -153,8 +170,8 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
         Some(text) => Some(compile(text, machine.machine_type)?),
         None => None,
     };
-    if logging {
-        machine.logging_configuration = logging_configuration(request)?;
+    if let Some(configuration) = new_logging {
+        machine.logging_configuration = configuration;
     }
     if tracing.is_some() {
         machine.tracing_configuration = tracing;
@@ -205,6 +222,9 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
         "updateDate": wire::timestamp(now),
         "revisionId": machine.revision_id,
     });
+    if logging {
+        configure_execution_log(app, &machine);
+    }
     registry.put(Resource::StateMachine(machine));
     if let Some(version) = version {
         response["stateMachineVersionArn"] = json!(version.arn);
@@ -228,7 +248,11 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
         _ => return Err(ApiError::invalid_arn(arn)),
     }
     let mut registry = app.registry.write().await;
-    let Some(machine) = registry.state_machines.get(arn) else {
+    let Some(machine) = registry
+        .state_machines
+        .get(arn)
+        .filter(|_| request.arns.owns(arn))
+    else {
         return Ok(json!({}));
     };
     if machine.deleting {
@@ -267,9 +291,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
     let registry = app.registry.read().await;
-    let items: Vec<Value> = registry
-        .state_machines
-        .values()
+    let items: Vec<Value> = crate::registry::in_scope(&registry.state_machines, &request.arns)
         .map(|machine| {
             json!({
                 "stateMachineArn": machine.arn,
@@ -290,7 +312,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
 pub async fn describe_for_execution(app: &App, request: &Request) -> ApiResult<Value> {
     let execution_arn = request.required_len("executionArn", 1, 256)?;
     let metadata_only = super::executions::included_data_metadata_only(request)?;
-    let row = crate::executions::find(app, execution_arn)?;
+    let row = crate::executions::find(app, &request.arns, execution_arn)?;
     let registry = app.registry.read().await;
     let revision = registry.revision(&row.revision_id)?;
     let name = row
@@ -415,41 +437,27 @@ fn version_description(request: &Request, publish: bool) -> ApiResult<Option<Str
     Ok(description.map(str::to_string))
 }
 
+/// The request's `loggingConfiguration`, validated as AWS validates it, in its stored form.
 fn logging_configuration(request: &Request) -> ApiResult<Option<Value>> {
     let Some(config) = request.object("loggingConfiguration")? else {
         return Ok(None);
     };
-    let level = config.get("level").and_then(Value::as_str).unwrap_or("OFF");
-    if !["ALL", "ERROR", "FATAL", "OFF"].contains(&level) {
-        return Err(ApiError::validation(
-            &format!("'{level}'"),
-            "loggingConfiguration.level",
-            "Member must satisfy enum value set: [ALL, ERROR, FATAL, OFF]",
-        ));
-    }
-    let destinations = config
-        .get("destinations")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    if level != "OFF" && destinations != 1 {
-        return Err(ApiError::new(
-            "InvalidLoggingConfiguration",
-            "Invalid Logging Configuration: Must specify exactly one Log Destination.",
-        ));
-    }
-    let mut normalized = Map::new();
-    normalized.insert("level".into(), json!(level));
-    normalized.insert(
-        "includeExecutionData".into(),
-        json!(config
-            .get("includeExecutionData")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)),
+    Ok(Some(crate::execution_log::parse(config)?.json))
+}
+
+fn execution_log(app: &App) -> &crate::execution_log::ExecutionLog {
+    &app.driver.integrations().execution_log
+}
+
+/// Makes the machine's executions log as its `loggingConfiguration` says from now on.
+/// (A deleted machine's entry stays: AWS says "Running executions may emit logs after
+/// DeleteStateMachine API is called".)
+fn configure_execution_log(app: &App, machine: &StateMachine) {
+    execution_log(app).configure(
+        &machine.arn,
+        &machine.name,
+        machine.logging_configuration.as_ref(),
     );
-    if let Some(destinations) = config.get("destinations") {
-        normalized.insert("destinations".into(), destinations.clone());
-    }
-    Ok(Some(Value::Object(normalized)))
 }
 
 /// Compiles a definition for a machine of the given type, or answers `InvalidDefinition`.

@@ -10,7 +10,7 @@ use steppe_engine::{MapRun, MapRunCounts, MapRunUpdate, Status};
 
 pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let map_run_arn = request.required_len("mapRunArn", 1, 2000)?;
-    let (row, map_run) = map_runs::find(app, map_run_arn)?;
+    let (row, map_run) = map_runs::find(app, &request.arns, map_run_arn)?;
     let mut answer = json!({
         "mapRunArn": map_run.map_run_arn,
         "executionArn": row.arn,
@@ -36,7 +36,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let execution_arn = request.required_len("executionArn", 1, 256)?;
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
-    let row = crate::executions::find(app, execution_arn)?;
+    let row = crate::executions::find(app, &request.arns, execution_arn)?;
     let items: Vec<Value> = map_runs::of_execution(app, &row, false)?
         .iter()
         .map(|map_run| list_item(&row.arn, map_run))
@@ -90,7 +90,7 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
         tolerated_failure_count,
         tolerated_failure_percentage,
     };
-    map_runs::update(app, map_run_arn, update).await?;
+    map_runs::update(app, &request.arns, map_run_arn, update).await?;
     Ok(json!({}))
 }
 
@@ -116,13 +116,14 @@ fn list_item(execution_arn: &str, map_run: &MapRun) -> Value {
 /// redriven on their own) applied.
 pub fn list_children(
     app: &App,
+    request: &Request,
     map_run_arn: &str,
     filter: (Option<&str>, Option<bool>),
     offset: usize,
     limit: usize,
 ) -> ApiResult<Value> {
     let (status, redriven) = filter;
-    let mut children = map_runs::children(app, map_run_arn)?;
+    let mut children = map_runs::children(app, &request.arns, map_run_arn)?;
     children.retain(|child| {
         status.is_none_or(|status| child.child.status.as_str() == status) && redriven != Some(true)
     });

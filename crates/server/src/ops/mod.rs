@@ -57,6 +57,7 @@ pub const OPERATIONS: &[&str] = &[
 
 /// Runs operation `operation` (the part of `X-Amz-Target` after `AWSStepFunctions.`).
 pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult<Value> {
+    authorize(operation, &request)?;
     match operation {
         "CreateStateMachine" => machines::create(app, &request).await,
         "DescribeStateMachine" => machines::describe(app, &request).await,
@@ -100,6 +101,30 @@ pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult
             format!("Operation {operation} is not supported"),
         )),
     }
+}
+
+/// Refuses a request naming a resource of another account, as IAM refuses it before Step
+/// Functions sees it (see `Arns::authorize`): every `…Arn` member and the versions an alias's
+/// `routingConfiguration` routes to. ARNs of another region of the caller's own account pass;
+/// each operation answers those as resources that do not exist.
+fn authorize(operation: &str, request: &Request) -> ApiResult<()> {
+    for (key, value) in request.members() {
+        if key.ends_with("Arn") {
+            if let Some(arn) = value.as_str() {
+                request.arns.authorize(operation, arn)?;
+            }
+        }
+    }
+    let routed = request
+        .get("routingConfiguration")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|route| route.get("stateMachineVersionArn")?.as_str());
+    for arn in routed {
+        request.arns.authorize(operation, arn)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

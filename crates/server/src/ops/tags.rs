@@ -86,7 +86,7 @@ pub async fn tag(app: &App, request: &Request) -> ApiResult<Value> {
         return Err(ApiError::missing("tags"));
     }
     let new_tags = parse_tags(request)?;
-    change_tags(app, arn, |tags| {
+    change_tags(app, request, arn, |tags| {
         for (key, value) in &new_tags {
             set_tag(tags, key, value);
         }
@@ -106,15 +106,23 @@ pub async fn untag(app: &App, request: &Request) -> ApiResult<Value> {
         .iter()
         .filter_map(|key| key.as_str().map(str::to_string))
         .collect();
-    change_tags(app, arn, |tags| {
+    change_tags(app, request, arn, |tags| {
         tags.retain(|(key, _)| !keys.contains(key));
         Ok(())
     })
     .await
 }
 
-/// The resource `arn` names in the registry (a state machine or an activity), as stored.
-fn tagged_resource(registry: &crate::registry::Registry, arn: &str) -> ApiResult<Resource> {
+/// The resource `arn` names in the registry (a state machine or an activity), as stored, if
+/// it is of the request's account and region.
+fn tagged_resource(
+    registry: &crate::registry::Registry,
+    request: &Request,
+    arn: &str,
+) -> ApiResult<Resource> {
+    if !request.arns.owns(arn) {
+        return Err(ApiError::resource_not_found(arn));
+    }
     if let Some(machine) = registry.state_machines.get(arn) {
         return Ok(Resource::StateMachine(machine.clone()));
     }
@@ -136,11 +144,12 @@ fn tags_of(resource: &mut Resource) -> &mut Vec<(String, String)> {
 /// then puts it in the registry (TagResource and UntagResource alike).
 async fn change_tags(
     app: &App,
+    request: &Request,
     arn: &str,
     change: impl FnOnce(&mut Vec<(String, String)>) -> ApiResult<()>,
 ) -> ApiResult<Value> {
     let mut registry = app.registry.write().await;
-    let mut resource = tagged_resource(&registry, arn)?;
+    let mut resource = tagged_resource(&registry, request, arn)?;
     change(tags_of(&mut resource))?;
     app.commit(vec![Write::PutResource(resource.clone())])
         .await?;
@@ -150,7 +159,7 @@ async fn change_tags(
 
 pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = resource_arn(request)?;
-    let mut resource = tagged_resource(&*app.registry.read().await, arn)?;
+    let mut resource = tagged_resource(&*app.registry.read().await, request, arn)?;
     let tags: Vec<Value> = tags_of(&mut resource)
         .iter()
         .map(|(key, value)| json!({"key": key, "value": value}))

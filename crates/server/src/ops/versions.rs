@@ -14,6 +14,9 @@ pub async fn publish(app: &App, request: &Request) -> ApiResult<Value> {
     let revision_id = request.string("revisionId")?;
     let description = request.string_len("description", 0, 256)?;
     unqualified(arn)?;
+    if !request.arns.owns(arn) {
+        return Err(ApiError::state_machine_does_not_exist(arn));
+    }
     let mut registry = app.registry.write().await;
     let mut machine = registry.active_machine(arn)?.clone();
     if let Some(revision_id) = revision_id {
@@ -57,6 +60,9 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
     unqualified(arn)?;
+    if !request.arns.owns(arn) {
+        return Err(ApiError::state_machine_does_not_exist(arn));
+    }
     let registry = app.registry.read().await;
     registry.machine(arn)?;
     let items: Vec<Value> = registry
@@ -76,7 +82,7 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("stateMachineVersionArn", 1, 2000)?;
     version_number(arn)?;
     let mut registry = app.registry.write().await;
-    if !registry.versions.contains_key(arn) {
+    if !registry.versions.contains_key(arn) || !request.arns.owns(arn) {
         return Ok(json!({}));
     }
     let referencing: Vec<String> = registry
@@ -108,7 +114,7 @@ pub async fn create_alias(app: &App, request: &Request) -> ApiResult<Value> {
     }
     let routing = routing_configuration(request)?;
     let mut registry = app.registry.write().await;
-    let machine_arn = check_routing(&registry, &routing)?;
+    let machine_arn = check_routing(&registry, &request.arns, &routing)?;
     let alias_arn = format!("{machine_arn}:{name}");
     if let Some(existing) = registry.aliases.get(&alias_arn) {
         if existing.routing == routing && existing.description.as_deref() == description {
@@ -145,6 +151,7 @@ pub async fn describe_alias(app: &App, request: &Request) -> ApiResult<Value> {
     let alias = registry
         .aliases
         .get(arn)
+        .filter(|_| request.arns.owns(arn))
         .ok_or_else(|| ApiError::resource_not_found(arn))?;
     let mut response = json!({
         "stateMachineAliasArn": alias.arn,
@@ -179,11 +186,12 @@ pub async fn update_alias(app: &App, request: &Request) -> ApiResult<Value> {
     let mut alias = registry
         .aliases
         .get(arn)
+        .filter(|_| request.arns.owns(arn))
         .ok_or_else(|| ApiError::resource_not_found(arn))?
         .clone();
     registry.active_machine(&alias.state_machine_arn)?;
     if let Some(routing) = routing {
-        let machine = check_routing(&registry, &routing)?;
+        let machine = check_routing(&registry, &request.arns, &routing)?;
         if machine != alias.state_machine_arn {
             return Err(ApiError::new(
                 "ValidationException",
@@ -207,7 +215,7 @@ pub async fn delete_alias(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("stateMachineAliasArn", 1, 256)?;
     alias_name(arn)?;
     let mut registry = app.registry.write().await;
-    if !registry.aliases.contains_key(arn) {
+    if !registry.aliases.contains_key(arn) || !request.arns.owns(arn) {
         return Err(ApiError::resource_not_found(arn));
     }
     app.commit(vec![Write::DeleteResource(arn.to_string())])
@@ -237,9 +245,11 @@ pub async fn list_aliases(app: &App, request: &Request) -> ApiResult<Value> {
             let version = registry
                 .versions
                 .get(version_arn)
+                .filter(|_| request.arns.owns(version_arn))
                 .ok_or_else(|| ApiError::resource_not_found(version_arn))?;
             version.state_machine_arn.clone()
         }
+        None if !request.arns.owns(arn) => return Err(ApiError::state_machine_does_not_exist(arn)),
         None => arn.to_string(),
     };
     registry.active_machine(&machine_arn)?;
@@ -350,14 +360,20 @@ fn routing_configuration(request: &Request) -> ApiResult<Vec<(String, u64)>> {
     Ok(routing)
 }
 
-/// Checks that every routed version exists and all belong to one machine; returns it.
-fn check_routing(registry: &Registry, routing: &[(String, u64)]) -> ApiResult<String> {
+/// Checks that every routed version exists (in `arns`' account and region) and all belong to
+/// one machine; returns it.
+fn check_routing(
+    registry: &Registry,
+    arns: &crate::arn::Arns,
+    routing: &[(String, u64)],
+) -> ApiResult<String> {
     let mut machine: Option<String> = None;
     for (arn, _) in routing {
         version_number(arn)?;
         let version = registry
             .versions
             .get(arn)
+            .filter(|_| arns.owns(arn))
             .ok_or_else(|| ApiError::resource_not_found(arn))?;
         match &machine {
             Some(m) if *m != version.state_machine_arn => {

@@ -223,12 +223,38 @@ pub async fn wait_for_status(
     wait_until(client, arn, |now| *now == status).await
 }
 
+/// Polls DescribeExecution until the execution is no longer RUNNING, for at most `limit`.
+#[allow(dead_code)]
+pub async fn wait_for_end_within(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+    limit: std::time::Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    poll_until(
+        client,
+        arn,
+        |status| *status != aws_sdk_sfn::types::ExecutionStatus::Running,
+        limit,
+    )
+    .await
+}
+
 async fn wait_until(
     client: &aws_sdk_sfn::Client,
     arn: &str,
     done: impl Fn(&aws_sdk_sfn::types::ExecutionStatus) -> bool,
 ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-    for _ in 0..500 {
+    poll_until(client, arn, done, std::time::Duration::from_secs(10)).await
+}
+
+async fn poll_until(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+    done: impl Fn(&aws_sdk_sfn::types::ExecutionStatus) -> bool,
+    limit: std::time::Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
         let described = client
             .describe_execution()
             .execution_arn(arn)
@@ -238,9 +264,13 @@ async fn wait_until(
         if done(&described.status) {
             return described;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{arn} did not reach the awaited status within {limit:?} (now {:?})",
+            described.status
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("{arn} did not reach the awaited status");
 }
 
 /// Creates an Express state machine; returns its ARN.
@@ -268,4 +298,59 @@ pub async fn console_get(address: SocketAddr, path: &str) -> serde_json::Value {
     let text = String::from_utf8_lossy(&response).to_string();
     let body_start = text.find("\r\n\r\n").unwrap() + 4;
     serde_json::from_str(&text[body_start..]).unwrap()
+}
+
+/// One HTTP/1.1 request as a loopback server in a test read it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    /// Path and query string.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// A header's value, its name in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Reads the next request of a connection (its body by `Content-Length`); `None` once the
+/// client has closed it.
+pub fn read_request(reader: &mut impl std::io::BufRead) -> Option<Received> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, value)| value.parse().unwrap());
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Received {
+        method,
+        target,
+        headers,
+        body,
+    })
 }
