@@ -638,3 +638,57 @@ async fn a_redrive_reruns_only_the_unsuccessful_children_of_the_same_map_run() {
         .unwrap();
     assert_eq!(listed.map_runs.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_region_sees_no_map_run_and_no_child() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let definition = distributed_map(json!({}), json!({"Type": "Pass", "End": true}));
+    let machine = create(&client, "regional", &definition).await;
+    let execution = start(&client, &machine, "[1]").await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let arn = map_run_arn(&client, &execution).await;
+    let child = client
+        .list_executions()
+        .map_run_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .executions
+        .remove(0)
+        .execution_arn;
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+        .region(aws_sdk_sfn::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_sfn::config::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .endpoint_url(format!("http://{}", server.local_addr()))
+        .build();
+    let elsewhere = aws_sdk_sfn::Client::from_conf(config);
+    let error = elsewhere
+        .describe_map_run()
+        .map_run_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ResourceNotFound"));
+    let error = elsewhere
+        .list_executions()
+        .map_run_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ResourceNotFound"));
+    let error = elsewhere
+        .describe_execution()
+        .execution_arn(&child)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ExecutionDoesNotExist"));
+}
