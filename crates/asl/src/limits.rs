@@ -71,6 +71,9 @@ pub const EXPRESS_DURATION_SECONDS_MAX: u64 = 300;
 pub const STANDARD_DURATION_SECONDS_MAX: u64 = 366 * 24 * 3600;
 /// Maximum number of concurrently running iterations of an inline Map state (AWS runs at most 40).
 pub const INLINE_MAP_CONCURRENCY_MAX: usize = 40;
+/// Maximum number of concurrently running child executions of a distributed Map (AWS's
+/// `MaxConcurrency` limit in distributed mode).
+pub const DISTRIBUTED_MAP_CONCURRENCY_MAX: usize = 10_000;
 /// `ItemBatcher.MaxInputBytesPerBatch` at most, and a batch's size when none is given (256 KiB).
 pub const BATCH_BYTES_MAX: u64 = PAYLOAD_BYTES_MAX as u64;
 /// `ItemReader.ReaderConfig.MaxItems` at most.

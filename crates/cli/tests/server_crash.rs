@@ -260,3 +260,170 @@ async fn acknowledged_executions_survive_kill_9_with_the_history_of_an_uninterru
         acknowledged.len()
     );
 }
+
+/// A distributed Map whose Standard children wait, killed with `kill -9` while some children
+/// have ended and others run: after the restart every item is processed exactly once (one
+/// child each, counted once, its result once, in order) by the same Map Run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_run_killed_mid_flight_processes_every_item_once() {
+    const ITEMS: i64 = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let address = free_address();
+    let mut server = spawn_server(address, &data_dir, &log);
+    wait_until_ready(address).await;
+    let sfn = client(address);
+    let definition = json!({
+        "StartAt": "Items",
+        "States": {
+            "Items": {"Type": "Pass", "Parameters": {"items.$": format!("States.ArrayRange(1, {ITEMS}, 1)")}, "Next": "Fan"},
+            "Fan": {
+                "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 50,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Nap",
+                    "States": {
+                        "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+                        "Double": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($, $)"}, "End": true}
+                    }
+                },
+                "End": true
+            }
+        }
+    });
+    let machine = sfn
+        .create_state_machine()
+        .name("fan")
+        .definition(definition.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let execution = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn;
+    let map_run_arn = loop {
+        let listed = sfn
+            .list_map_runs()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap();
+        if let Some(map_run) = listed.map_runs.first() {
+            break map_run.map_run_arn.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Kill it once some children have ended and others have not.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let succeeded_at_kill = loop {
+        let described = sfn
+            .describe_map_run()
+            .map_run_arn(&map_run_arn)
+            .send()
+            .await
+            .unwrap();
+        let succeeded = described.item_counts.unwrap().succeeded;
+        if succeeded > 0 {
+            assert!(succeeded < ITEMS, "the Map Run ended before the kill");
+            break succeeded;
+        }
+        assert!(Instant::now() < deadline, "no child ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let mut server = spawn_server(address, &data_dir, &log);
+    wait_until_ready(address).await;
+    let sfn = client(address);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let described = loop {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap();
+        if described.status != ExecutionStatus::Running {
+            break described;
+        }
+        assert!(Instant::now() < deadline, "the execution did not end");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(described.status, ExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(described.output.as_deref().unwrap()).unwrap();
+    let want: Vec<Value> = (1..=ITEMS).map(|i| json!({"v": 2 * i})).collect();
+    assert_eq!(
+        output,
+        Value::Array(want),
+        "every item's result once, in order"
+    );
+
+    let map_run = sfn
+        .describe_map_run()
+        .map_run_arn(&map_run_arn)
+        .send()
+        .await
+        .expect("the same Map Run after the restart");
+    let (items, executions) = (
+        map_run.item_counts.unwrap(),
+        map_run.execution_counts.unwrap(),
+    );
+    for counts in [
+        (
+            items.total,
+            items.succeeded,
+            items.failed,
+            items.aborted,
+            items.pending,
+        ),
+        (
+            executions.total,
+            executions.succeeded,
+            executions.failed,
+            executions.aborted,
+            executions.pending,
+        ),
+    ] {
+        assert_eq!(counts, (ITEMS, ITEMS, 0, 0, 0));
+    }
+    let mut children = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = sfn
+            .list_executions()
+            .map_run_arn(&map_run_arn)
+            .max_results(100)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .unwrap();
+        for child in page.executions {
+            assert_eq!(child.status, ExecutionStatus::Succeeded);
+            children.push(child.execution_arn);
+        }
+        next_token = page.next_token;
+        if next_token.is_none() {
+            break;
+        }
+    }
+    children.sort();
+    children.dedup();
+    assert_eq!(children.len(), ITEMS as usize, "one child per item");
+    let started = history(address, &execution)
+        .await
+        .iter()
+        .filter(|event| event["type"] == "MapRunStarted")
+        .count();
+    assert_eq!(started, 1);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    eprintln!("{succeeded_at_kill} of {ITEMS} items had succeeded at the kill");
+}

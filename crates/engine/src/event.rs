@@ -178,6 +178,13 @@ pub enum Details {
         /// The map run's ARN.
         map_run_arn: String,
     },
+    /// `MapRunRedriven`: a redrive of the execution reruns the Map Run's unsuccessful children.
+    MapRunRedriven {
+        /// The map run's ARN.
+        map_run_arn: String,
+        /// How many times it was redriven, this time included.
+        redrive_count: u32,
+    },
     /// `MapRunSucceeded`.
     MapRunSucceeded,
     /// `MapRunFailed`.
@@ -360,6 +367,13 @@ impl HistoryEvent {
                 "mapRunStartedEventDetails",
                 json!({ "mapRunArn": map_run_arn }),
             ),
+            Details::MapRunRedriven {
+                map_run_arn,
+                redrive_count,
+            } => (
+                "mapRunRedrivenEventDetails",
+                json!({ "mapRunArn": map_run_arn, "redriveCount": redrive_count }),
+            ),
             Details::MapRunFailed(error) => ("mapRunFailedEventDetails", error.to_json()),
             Details::MapIterationSucceeded(iteration) => {
                 ("mapIterationSucceededEventDetails", iteration.to_json())
@@ -419,6 +433,7 @@ fn fixed_type_name(details: &Details) -> &'static str {
         Details::MapStateSucceeded => "MapStateSucceeded",
         Details::MapStateFailed => "MapStateFailed",
         Details::MapRunStarted { .. } => "MapRunStarted",
+        Details::MapRunRedriven { .. } => "MapRunRedriven",
         Details::MapRunSucceeded => "MapRunSucceeded",
         Details::MapRunFailed(_) => "MapRunFailed",
         Details::MapIterationStarted(_) => "MapIterationStarted",

@@ -33,6 +33,9 @@ pub struct ExecutionInfo {
     pub start_time_millis: i64,
     /// How many times the execution was redriven (the engine counts redrives it applies).
     pub redrive_count: u32,
+    /// The execution's id in its store (0 when it has none): its Map Run ARNs carry it (see
+    /// [`crate::map_run`]), so a server finds a Map Run's execution from the ARN alone.
+    pub id: u64,
 }
 
 /// How the engine behaves for one kind of workflow.
@@ -49,6 +52,10 @@ pub struct Config {
     pub duration_seconds_max: Option<u64>,
     /// What states see as the Context object.
     pub context_object: ContextObject,
+    /// Whether Map Runs keep each child's input, output, error and cause (for
+    /// `DescribeExecution` of a child, which rebuilds its parent by replay); a running
+    /// execution keeps only their status and dates.
+    pub map_run_children_data: bool,
 }
 
 /// What `$$` (JSONPath) and `$states.context` (JSONata) are.
@@ -77,6 +84,7 @@ impl Config {
             steps_per_apply_max: 10_000,
             duration_seconds_max: Some(steppe_asl::limits::STANDARD_DURATION_SECONDS_MAX),
             context_object: ContextObject::Built,
+            map_run_children_data: false,
         }
     }
 
@@ -88,6 +96,7 @@ impl Config {
             steps_per_apply_max: 10_000,
             duration_seconds_max: Some(steppe_asl::limits::EXPRESS_DURATION_SECONDS_MAX),
             context_object: ContextObject::Built,
+            map_run_children_data: false,
         }
     }
 }
@@ -178,6 +187,14 @@ pub enum Input {
         error: Option<String>,
         /// The cause given.
         cause: Option<String>,
+    },
+    /// `UpdateMapRun`: change a running Map Run's concurrency and tolerated failures.
+    /// Ignored unless the Map Run is running.
+    UpdateMapRun {
+        /// The Map Run.
+        map_run_arn: String,
+        /// What changes.
+        update: crate::map_run::MapRunUpdate,
     },
     /// `RedriveExecution`: rerun a failed, timed-out or aborted execution from where it ended.
     /// Ignored unless [`Execution::is_redrivable`].
@@ -288,6 +305,8 @@ pub struct Execution {
     /// How many states were entered (AWS's state transitions), counted whether or not
     /// history is recorded, so that Express executions can report them too.
     pub(crate) states_entered: u64,
+    /// The Map Runs of its distributed Maps, in the order they started.
+    pub(crate) map_runs: Vec<crate::map_run::MapRun>,
 }
 
 /// A Map item as `$$.Map.Item` shows it to the Map's `ItemSelector`.
@@ -408,6 +427,7 @@ impl Execution {
             task_invocations: BTreeMap::new(),
             execution_timer: None,
             states_entered: 0,
+            map_runs: Vec::new(),
         }
     }
 
@@ -416,6 +436,11 @@ impl Execution {
     /// that want one input's share take the difference around [`crate::apply`].
     pub fn states_entered(&self) -> u64 {
         self.states_entered
+    }
+
+    /// The Map Runs its distributed Maps started, oldest first.
+    pub fn map_runs(&self) -> &[crate::map_run::MapRun] {
+        &self.map_runs
     }
 
     /// The id the next history event will get.

@@ -21,6 +21,7 @@
 //!     region: "us-east-1".into(),
 //!     start_time_millis: 0,
 //!     redrive_count: 0,
+//!     id: 0,
 //! };
 //! let mut execution = Execution::new(info, serde_json::json!({}), Config::standard(), 7);
 //! let transition = apply(&definition, &mut execution, Input::Start, 0);
@@ -37,6 +38,7 @@ mod execution;
 pub mod fault;
 mod io;
 mod jsonata;
+pub mod map_run;
 mod random;
 mod run;
 mod states;
@@ -46,6 +48,7 @@ pub use execution::{
     apply, error_output, Command, Config, ContextObject, Execution, ExecutionInfo, Input, Status,
     TaskInvocation, Transition, HISTORY_LIMIT_CAUSE,
 };
+pub use map_run::{MapRun, MapRunChild, MapRunCounts, MapRunStatus, MapRunUpdate};
 pub use random::Random;
 pub use states::reader::ITEM_READER_RESOURCE;
 pub use states::writer::RESULT_WRITER_RESOURCE;

@@ -105,6 +105,10 @@ impl<'a> Run<'a> {
                 cause,
             } => states::task::completed(self, task_id, Err(Failure::new(error, cause))),
             Input::Stop { error, cause } => self.stop(error, cause),
+            Input::UpdateMapRun {
+                map_run_arn,
+                update,
+            } => states::map::update(self, &map_run_arn, update),
             Input::Redrive => self.redrive(),
             Input::Fail { error, cause } => {
                 let last = self.last_top_level_event();
@@ -370,6 +374,10 @@ impl<'a> Run<'a> {
     fn finish_execution(&mut self, status: Status) {
         self.execution.status = status;
         self.execution.stop_time_millis = Some(self.now);
+        // A Map Run still running ends with its execution.
+        for map_run in &mut self.execution.map_runs {
+            map_run.end(crate::map_run::MapRunStatus::Aborted, self.now);
+        }
         let waits: Vec<u64> = self.execution.waiting.keys().copied().collect();
         for wait_id in waits {
             self.cancel_wait(wait_id);

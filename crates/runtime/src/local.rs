@@ -103,6 +103,7 @@ pub fn local_execution_info(
         region: "us-east-1".to_string(),
         start_time_millis,
         redrive_count: 0,
+        id: 0,
     }
 }
 

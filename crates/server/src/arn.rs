@@ -147,6 +147,40 @@ pub fn parse(arn: &str) -> ApiResult<Arn> {
     }
 }
 
+/// The store id of the execution a Map Run ARN names (`…:mapRun:<machine>/<label>:<uuid>`;
+/// see `steppe_engine::map_run`), if its UUID is one steppe made. The Map Run may still not
+/// exist: look for it in that execution.
+pub fn map_run_execution_id(map_run_arn: &str) -> Option<u64> {
+    steppe_engine::map_run::execution_id_of(map_run_arn)
+}
+
+/// The ARN of child `slot` (an item, or a batch) of the `ordinal`th Map Run of an execution:
+/// `…:execution:<machine>/<label>:<name>`, whose name is UUID-shaped: the Map Run UUID's
+/// first half (which names the parent execution), then the ordinal and the slot.
+pub fn map_run_child(map_run_arn: &str, ordinal: usize, slot: usize) -> Option<String> {
+    let (head, uuid) = map_run_arn.rsplit_once(':')?;
+    let (prefix, machine_and_label) = head.split_once(":mapRun:")?;
+    let first_half = uuid.get(..18)?;
+    Some(format!(
+        "{prefix}:execution:{machine_and_label}:{first_half}-{ordinal:04x}-{slot:012x}"
+    ))
+}
+
+/// What a Map Run child's execution ARN ([`map_run_child`]) names: the parent execution's
+/// store id, the Map Run's ordinal and the child's slot. `None` for any other execution ARN.
+pub fn parse_map_run_child(execution_arn: &str) -> Option<(u64, usize, usize)> {
+    let (head, name) = execution_arn.rsplit_once(':')?;
+    let (_, machine_and_label) = head.split_once(":execution:")?;
+    if !machine_and_label.contains('/') {
+        return None;
+    }
+    let execution_id = map_run_execution_id(name)?;
+    let mut groups = name.rsplit('-');
+    let slot = usize::from_str_radix(groups.next()?, 16).ok()?;
+    let ordinal = usize::from_str_radix(groups.next()?, 16).ok()?;
+    Some((execution_id, ordinal, slot))
+}
+
 /// Whether `name` is a valid state machine, execution or activity name: 1 to 80 characters,
 /// none of them whitespace, brackets, wildcards, ``" # % \ ^ | ~ ` $ & , ; : /`` or control
 /// characters.

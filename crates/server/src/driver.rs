@@ -1201,6 +1201,7 @@ pub fn execution_info(row: &ExecutionRow, role_arn: &str) -> ExecutionInfo {
         region: region.unwrap_or_default(),
         start_time_millis: row.start_millis,
         redrive_count: row.redrive_count,
+        id: row.id,
     }
 }
 

@@ -286,6 +286,7 @@ fn express_execution(
         region: resolved.start.arns.region.clone(),
         start_time_millis: now,
         redrive_count: 0,
+        id: 0,
     };
     let config = Config {
         record_history: runner.trace.is_some() || runner.execution_log.is_some(),

@@ -38,6 +38,7 @@ mod express;
 mod hosts;
 mod integrations;
 pub mod limits;
+mod map_runs;
 pub mod metrics;
 mod nested;
 mod ops;

@@ -774,6 +774,7 @@ fn execute(
         region: "us-east-1".to_string(),
         start_time_millis: START_MILLIS,
         redrive_count: 0,
+        id: 0,
     };
     let config = Config {
         context_object: test.context_object.clone(),

@@ -441,6 +441,24 @@ async fn check_exports(
             "PENDING": [],
             "SUCCEEDED": [{"Key": succeeded_key, "Size": 24}]}})
     );
+    // The Map Run counts the rows it read, the failure it tolerated and the results written.
+    let described = client(server.local_addr())
+        .describe_map_run()
+        .map_run_arn(map_run_arn)
+        .send()
+        .await
+        .expect("DescribeMapRun");
+    assert_eq!(described.status.as_str(), "SUCCEEDED");
+    let items = described.item_counts.expect("itemCounts");
+    assert_eq!(
+        (
+            items.total,
+            items.succeeded,
+            items.failed,
+            items.results_written
+        ),
+        (3, 2, 1, 3)
+    );
     let ended = run_reader(
         server,
         &format!("ExportFlatten{tag}"),

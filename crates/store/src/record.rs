@@ -353,6 +353,20 @@ pub enum InputRecord {
     },
     /// `Input::Redrive`.
     Redrive,
+    /// `Input::UpdateMapRun`.
+    UpdateMapRun {
+        /// The Map Run.
+        map_run_arn: String,
+        /// The new `maxConcurrency`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_concurrency: Option<u64>,
+        /// The new `toleratedFailureCount`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerated_failure_count: Option<u64>,
+        /// The new `toleratedFailurePercentage`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerated_failure_percentage: Option<f64>,
+    },
     /// `Input::Fail`.
     Fail {
         /// The error name.
@@ -393,6 +407,15 @@ impl From<&Input> for InputRecord {
             Input::TimerFired { timer_id } => InputRecord::TimerFired { timer_id },
             Input::Stop { error, cause } => InputRecord::Stop { error, cause },
             Input::Redrive => InputRecord::Redrive,
+            Input::UpdateMapRun {
+                map_run_arn,
+                update,
+            } => InputRecord::UpdateMapRun {
+                map_run_arn,
+                max_concurrency: update.max_concurrency,
+                tolerated_failure_count: update.tolerated_failure_count,
+                tolerated_failure_percentage: update.tolerated_failure_percentage,
+            },
             Input::Fail { error, cause } => InputRecord::Fail { error, cause },
         }
     }
@@ -429,6 +452,19 @@ impl From<InputRecord> for Input {
             InputRecord::TimerFired { timer_id } => Input::TimerFired { timer_id },
             InputRecord::Stop { error, cause } => Input::Stop { error, cause },
             InputRecord::Redrive => Input::Redrive,
+            InputRecord::UpdateMapRun {
+                map_run_arn,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+            } => Input::UpdateMapRun {
+                map_run_arn,
+                update: steppe_engine::MapRunUpdate {
+                    max_concurrency,
+                    tolerated_failure_count,
+                    tolerated_failure_percentage,
+                },
+            },
             InputRecord::Fail { error, cause } => Input::Fail { error, cause },
         }
     }

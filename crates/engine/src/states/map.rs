@@ -5,8 +5,10 @@
 use super::batch::{self, Batcher};
 use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
+use crate::execution::Status;
 use crate::execution::{error_output, Frame, FrameId, MapItem, Phase};
 use crate::io::{self, Env};
+use crate::map_run::{MapRun, MapRunChild, MapRunCounts, MapRunStatus, MapRunUpdate};
 use crate::run::{Next, Run};
 use serde_json::Value;
 use steppe_asl::definition::{Dynamic, Map, ResultTransformation, State};
@@ -49,6 +51,8 @@ pub(crate) struct Children {
     pub map_run_arn: String,
     /// The slots whose children failed within the tolerated threshold.
     pub failed_slots: Vec<usize>,
+    /// A distributed Map's record in `Execution::map_runs`, by index.
+    pub map_run: Option<usize>,
 }
 
 impl Children {
@@ -87,7 +91,7 @@ pub(crate) fn run(
             Some(read) => (read.keys, read.items),
             None => key_value_pairs(items),
         };
-        let max_concurrency = max_concurrency(run, &frame, &map.max_concurrency)?;
+        let max_concurrency = configured_concurrency(run, &frame, &map.max_concurrency)?;
         Ok::<_, Failure>((effective, keys, items, max_concurrency))
     })();
     let (effective, keys, items, max_concurrency) = match prepared {
@@ -132,11 +136,51 @@ pub(crate) fn run(
         }
     };
     let mut run_arn = String::new();
-    if map.distributed {
+    let mut map_run = None;
+    let children_known = map.item_batcher.is_none().then_some(length as u64);
+    let redriven = match frame.completed {
+        Some(_) if map.distributed => redriven_map_run(run, state, map),
+        _ => None,
+    };
+    if let Some(index) = redriven {
+        // A redrive reruns the same Map Run: its unsuccessful children start again and
+        // the counts are taken afresh (children that succeeded count as they are skipped).
+        let now = run.now;
+        let record = &mut run.execution.map_runs[index];
+        record.status = MapRunStatus::Running;
+        record.stop_millis = None;
+        record.redrive_count += 1;
+        record.redrive_millis = Some(now);
+        record.items = pending(Some(length as u64));
+        record.executions = pending(children_known);
+        let (map_run_arn, redrive_count) = (record.map_run_arn.clone(), record.redrive_count);
+        run_arn = map_run_arn.clone();
+        started = run.emit(started, || Details::MapRunRedriven {
+            map_run_arn,
+            redrive_count,
+        });
+        frame.previous_event_id = started;
+        map_run = Some(index);
+    } else if map.distributed {
         run_arn = map_run_arn(run, state, map);
         let map_run_arn = run_arn.clone();
         started = run.emit(started, || Details::MapRunStarted { map_run_arn });
         frame.previous_event_id = started;
+        map_run = Some(run.execution.map_runs.len());
+        run.execution.map_runs.push(MapRun {
+            map_run_arn: run_arn.clone(),
+            status: MapRunStatus::Running,
+            start_millis: run.now,
+            stop_millis: None,
+            max_concurrency,
+            tolerated_failure_count: tolerated_count.unwrap_or(0),
+            tolerated_failure_percentage: tolerated_percentage.unwrap_or(0.0),
+            items: pending(Some(length as u64)),
+            executions: pending(children_known),
+            redrive_count: 0,
+            redrive_millis: None,
+            children: Vec::new(),
+        });
     }
     // Batches are built as their children start, so their slots are added then.
     let slots = if batcher.is_some() { 0 } else { length };
@@ -147,13 +191,14 @@ pub(crate) fn run(
         items,
         keys,
         effective_input: effective,
-        max_concurrency,
+        max_concurrency: concurrency_limit(max_concurrency, map.distributed),
         tolerated_count,
         tolerated_percentage,
         handoff: started,
         tail: started,
         batcher,
         map_run_arn: run_arn,
+        map_run,
         ..Children::default()
     };
     // A redrive reruns only the iterations that did not succeed.
@@ -164,6 +209,7 @@ pub(crate) fn run(
             if result.is_some() {
                 children.results[slot] = result;
                 children.remaining -= 1;
+                count_child(run, &children, Counted::Done, 1);
             }
         }
     }
@@ -211,6 +257,8 @@ fn start_iterations(
             value: std::mem::take(&mut children.items[index]),
         };
         let input = select_item(run, frame, map, &children.effective_input, item)?;
+        count_child(run, children, Counted::Started, 1);
+        record_child(run, children, index, 1, &input);
         start_child(run, id, frame, state, map, children, index, input);
     }
     Ok(())
@@ -255,9 +303,12 @@ fn start_batch(
             Some(result) => {
                 children.results.push(Some(result));
                 children.remaining -= batch.count;
+                count_child(run, children, Counted::Done, batch.count as u64);
             }
             None => {
                 children.results.push(None);
+                count_child(run, children, Counted::Started, batch.count as u64);
+                record_child(run, children, slot, batch.count as u64, &batch.input);
                 start_child(run, id, frame, state, map, children, slot, batch.input);
                 return Ok(());
             }
@@ -358,6 +409,12 @@ pub(crate) fn child_ended(
     } else {
         last_event_id
     };
+    let outcome = match result {
+        Ok(_) => Counted::Succeeded,
+        Err(_) => Counted::Failed,
+    };
+    count_child(run, &children, outcome, items as u64);
+    child_record_ended(run, &children, slot, &result);
     match result {
         Ok(output) => {
             children.results[slot] = Some(output);
@@ -449,6 +506,9 @@ fn fail(
     };
     frame.previous_event_id = source;
     frame.completed = Some(children.results.clone());
+    if let Some(map_run) = children.map_run {
+        run.execution.map_runs[map_run].end(MapRunStatus::Failed, run.now);
+    }
     if is_distributed(state) {
         let details = crate::event::ErrorCause {
             error: Some(failure.error.clone()),
@@ -496,6 +556,7 @@ fn succeed(
         let succeeded = shape(succeeded, flatten);
         let written = super::writer::Written {
             map_run_arn: children.map_run_arn,
+            map_run: children.map_run,
             tail: children.tail,
             succeeded,
             failed: failures,
@@ -505,6 +566,9 @@ fn succeed(
     let mut tail = children.tail;
     if is_distributed(state) {
         tail = run.emit(tail, || Details::MapRunSucceeded);
+    }
+    if let Some(map_run) = children.map_run {
+        run.execution.map_runs[map_run].end(MapRunStatus::Succeeded, run.now);
     }
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
@@ -570,9 +634,9 @@ fn is_distributed(state: &State) -> bool {
     matches!(&state.kind, steppe_asl::definition::Kind::Map(map) if map.distributed)
 }
 
-/// A map run's ARN: `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`, with
-/// the Map's `Label` (its state name when it has none) and the id drawn from the
-/// execution's seeded generator.
+/// A map run's ARN: `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<uuid>`,
+/// with the Map's `Label` (its state name when it has none); see `crate::map_run` for the
+/// UUID.
 fn map_run_arn(run: &mut Run<'_>, state: &State, map: &Map) -> String {
     let info = &run.execution.info;
     let prefix = info
@@ -582,8 +646,14 @@ fn map_run_arn(run: &mut Run<'_>, state: &State, map: &Map) -> String {
         .unwrap_or_default()
         .to_string();
     let machine = info.state_machine_name.clone();
+    let execution_id = info.id;
     let random = &mut run.execution.random;
-    let (high, low) = (random.next_u64(), random.next_u64());
+    let (mut high, low) = (random.next_u64(), random.next_u64());
+    // The first half names the execution for a server (`map_run::execution_id_of`); an
+    // execution with no store id keeps a random one.
+    if execution_id != 0 {
+        high = crate::map_run::scramble(execution_id);
+    }
     format!(
         "{prefix}:mapRun:{machine}/{}:{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
         map.label.as_deref().unwrap_or(&state.name),
@@ -636,15 +706,189 @@ fn items_jsonata(run: &mut Run<'_>, frame: &Frame, map: &Map) -> Result<Value, F
     }
 }
 
-fn max_concurrency(
+/// `MaxConcurrency` as the definition gives it (0: no limit but AWS's).
+fn configured_concurrency(
     run: &mut Run<'_>,
     frame: &Frame,
     field: &Dynamic<u64>,
-) -> Result<usize, Failure> {
+) -> Result<u64, Failure> {
     let parse = |value: &Value| integer(value).and_then(|n| u64::try_from(n).ok());
-    let value = number_field(run, frame, field, "MaxConcurrency", "integer", parse)?;
-    let limit = limits::INLINE_MAP_CONCURRENCY_MAX as u64;
-    Ok(if value == 0 { limit } else { value.min(limit) } as usize)
+    number_field(run, frame, field, "MaxConcurrency", "integer", parse)
+}
+
+/// How many children may run at once for a configured `MaxConcurrency`: AWS runs at most 40
+/// inline iterations and 10,000 child executions of a distributed Map at once.
+fn concurrency_limit(configured: u64, distributed: bool) -> usize {
+    let limit = if distributed {
+        limits::DISTRIBUTED_MAP_CONCURRENCY_MAX
+    } else {
+        limits::INLINE_MAP_CONCURRENCY_MAX
+    } as u64;
+    (if configured == 0 {
+        limit
+    } else {
+        configured.min(limit)
+    }) as usize
+}
+
+/// What happened to a distributed Map's child, for its Map Run's counts.
+#[derive(Clone, Copy)]
+enum Counted {
+    /// It started.
+    Started,
+    /// It had succeeded before a redrive, and is not run again.
+    Done,
+    /// It ended.
+    Succeeded,
+    Failed,
+}
+
+/// Counts a child of `items` items in the Map Run of `children`, if it has one.
+fn count_child(run: &mut Run<'_>, children: &Children, counted: Counted, items: u64) {
+    let Some(map_run) = children.map_run else {
+        return;
+    };
+    // Without an ItemBatcher every child was counted pending when the run started; with
+    // one, batches are built (and so counted) as they start.
+    let batches = children.batcher.is_some();
+    let record = &mut run.execution.map_runs[map_run];
+    for (counts, n, known) in [
+        (&mut record.items, items, true),
+        (&mut record.executions, 1, !batches),
+    ] {
+        match counted {
+            Counted::Started | Counted::Done if known => counts.pending -= n,
+            Counted::Started | Counted::Done => counts.total += n,
+            Counted::Succeeded | Counted::Failed => counts.running -= n,
+        }
+        match counted {
+            Counted::Started => counts.running += n,
+            Counted::Done | Counted::Succeeded => counts.succeeded += n,
+            Counted::Failed => counts.failed += n,
+        }
+    }
+}
+
+/// Records the start of the child of `slot` in the Map Run of `children`, if it has one.
+fn record_child(run: &mut Run<'_>, children: &Children, slot: usize, items: u64, input: &Value) {
+    let Some(map_run) = children.map_run else {
+        return;
+    };
+    let keep_data = run.execution.config.map_run_children_data;
+    let child = MapRunChild {
+        status: Status::Running,
+        start_millis: run.now,
+        stop_millis: None,
+        item_count: items,
+        input: keep_data.then(|| input.clone()),
+        output: None,
+        error: None,
+    };
+    let record = &mut run.execution.map_runs[map_run];
+    if record.children.len() <= slot {
+        record.children.resize(slot + 1, None);
+    }
+    record.children[slot] = Some(child);
+}
+
+/// Records the end of the child of `slot` in the Map Run of `children`, if it has one.
+fn child_record_ended(
+    run: &mut Run<'_>,
+    children: &Children,
+    slot: usize,
+    result: &Result<Value, Failure>,
+) {
+    let Some(map_run) = children.map_run else {
+        return;
+    };
+    let keep_data = run.execution.config.map_run_children_data;
+    let now = run.now;
+    let record = &mut run.execution.map_runs[map_run];
+    let Some(Some(child)) = record.children.get_mut(slot) else {
+        return;
+    };
+    child.stop_millis = Some(now);
+    match result {
+        Ok(output) => {
+            child.status = Status::Succeeded;
+            child.output = keep_data.then(|| output.clone());
+        }
+        Err(failure) => {
+            child.status = Status::Failed;
+            child.error = keep_data.then(|| crate::event::ErrorCause {
+                error: Some(failure.error.clone()),
+                cause: Some(failure.cause.clone()),
+            });
+        }
+    }
+}
+
+/// The Map Run a redrive of this distributed Map reruns: the latest one it started that
+/// ended unsuccessfully (a Map that failed before starting one starts a new one).
+fn redriven_map_run(run: &Run<'_>, state: &State, map: &Map) -> Option<usize> {
+    let marker = format!("/{}:", map.label.as_deref().unwrap_or(&state.name));
+    run.execution.map_runs.iter().rposition(|record| {
+        record.status != MapRunStatus::Running
+            && record.status != MapRunStatus::Succeeded
+            && record.map_run_arn.contains(&marker)
+    })
+}
+
+/// Counts with `total` items (or children) pending, or none yet when unknown.
+fn pending(total: Option<u64>) -> MapRunCounts {
+    let total = total.unwrap_or(0);
+    MapRunCounts {
+        pending: total,
+        total,
+        ..MapRunCounts::default()
+    }
+}
+
+/// `UpdateMapRun`, applied to the running Map Run `map_run_arn` (nothing happens if it is
+/// not running): the new settings hold from now on, and more children start at once if the
+/// concurrency grew.
+pub(crate) fn update(run: &mut Run<'_>, map_run_arn: &str, update: MapRunUpdate) {
+    let found = run
+        .execution
+        .frames
+        .iter()
+        .enumerate()
+        .find_map(
+            |(index, frame)| match frame.as_ref().map(|frame| &frame.phase) {
+                Some(Phase::AwaitChildren(children)) if children.map_run_arn == map_run_arn => {
+                    Some((FrameId(index), children.map_run?))
+                }
+                _ => None,
+            },
+        );
+    let Some((id, map_run)) = found else {
+        return;
+    };
+    let record = &mut run.execution.map_runs[map_run];
+    if let Some(value) = update.max_concurrency {
+        record.max_concurrency = value;
+    }
+    if let Some(value) = update.tolerated_failure_count {
+        record.tolerated_failure_count = value;
+    }
+    if let Some(value) = update.tolerated_failure_percentage {
+        record.tolerated_failure_percentage = value;
+    }
+    if let Some(Phase::AwaitChildren(children)) = run.execution.frames[id.0]
+        .as_mut()
+        .map(|frame| &mut frame.phase)
+    {
+        if let Some(value) = update.max_concurrency {
+            children.max_concurrency = concurrency_limit(value, true);
+        }
+        if update.tolerated_failure_count.is_some() {
+            children.tolerated_count = update.tolerated_failure_count;
+        }
+        if update.tolerated_failure_percentage.is_some() {
+            children.tolerated_percentage = update.tolerated_failure_percentage;
+        }
+    }
+    kick(run, id);
 }
 
 fn tolerated_count(

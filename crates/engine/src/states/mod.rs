@@ -430,12 +430,20 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
         }
         Phase::AwaitWrite(writing) => {
             run.cancel_wait(writing.task_id);
+            if let Some(map_run) = writing.map_run {
+                let now = run.now;
+                run.execution.map_runs[map_run].end(crate::map_run::MapRunStatus::Aborted, now);
+            }
             true
         }
         Phase::AwaitChildren(children) => {
             children
                 .running_frames()
                 .for_each(|child| abort(run, child));
+            if let Some(map_run) = children.map_run {
+                let now = run.now;
+                run.execution.map_runs[map_run].end(crate::map_run::MapRunStatus::Aborted, now);
+            }
             true
         }
         Phase::Enter | Phase::Run => false,

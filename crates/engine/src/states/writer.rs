@@ -11,6 +11,7 @@
 use crate::event::{Details, ErrorCause};
 use crate::execution::{Command, Frame, FrameId, Phase, TaskInvocation};
 use crate::io;
+use crate::map_run::MapRunStatus;
 use crate::run::{Next, Run};
 use serde_json::{json, Value};
 use steppe_asl::definition::{ResultExport, State};
@@ -23,6 +24,8 @@ pub const RESULT_WRITER_RESOURCE: &str = "steppe:resultWriter";
 #[derive(Debug, Clone)]
 pub(crate) struct Written {
     pub map_run_arn: String,
+    /// The Map Run's record in `Execution::map_runs`.
+    pub map_run: Option<usize>,
     /// The event the Map's end events follow from.
     pub tail: u64,
     /// The succeeded children's outputs, shaped by the `Transformation`.
@@ -36,6 +39,8 @@ pub(crate) struct Written {
 pub(crate) struct Writing {
     pub task_id: u64,
     map_run_arn: String,
+    /// The Map Run's record in `Execution::map_runs`.
+    pub map_run: Option<usize>,
     tail: u64,
 }
 
@@ -64,7 +69,16 @@ pub(crate) fn export(
     };
     let parameters = match parameters {
         Ok(parameters) => parameters,
-        Err(failure) => return end_failed(run, id, frame, state, written.tail, failure),
+        Err(failure) => {
+            return end_failed(
+                run,
+                id,
+                frame,
+                state,
+                (written.tail, written.map_run),
+                failure,
+            )
+        }
     };
     let task_id = run.new_wait_id();
     run.execution.waiting.insert(task_id, id);
@@ -88,6 +102,7 @@ pub(crate) fn export(
     frame.phase = Phase::AwaitWrite(Box::new(Writing {
         task_id,
         map_run_arn: written.map_run_arn,
+        map_run: written.map_run,
         tail: written.tail,
     }));
     Next::Parked(frame)
@@ -109,11 +124,26 @@ pub(crate) fn written(
             // The runtime answers the details; the ARN is the engine's.
             output["MapRunArn"] = json!(writing.map_run_arn);
             let tail = run.emit(writing.tail, || Details::MapRunSucceeded);
+            if let Some(map_run) = writing.map_run {
+                let record = &mut run.execution.map_runs[map_run];
+                // Every child's result went to a file: SUCCEEDED_n or FAILED_n.
+                for counts in [&mut record.items, &mut record.executions] {
+                    counts.results_written = counts.succeeded + counts.failed;
+                }
+                record.end(MapRunStatus::Succeeded, run.now);
+            }
             run.emit(tail, || Details::MapStateSucceeded);
             frame.previous_event_id = tail;
             super::finish_with_result(run, id, frame, state, output)
         }
-        Err(failure) => end_failed(run, id, frame, state, writing.tail, failure),
+        Err(failure) => end_failed(
+            run,
+            id,
+            frame,
+            state,
+            (writing.tail, writing.map_run),
+            failure,
+        ),
     }
 }
 
@@ -123,9 +153,12 @@ fn end_failed(
     id: FrameId,
     mut frame: Frame,
     state: &State,
-    tail: u64,
+    (tail, map_run): (u64, Option<usize>),
     failure: Failure,
 ) -> Next {
+    if let Some(map_run) = map_run {
+        run.execution.map_runs[map_run].end(MapRunStatus::Failed, run.now);
+    }
     let details = ErrorCause {
         error: Some(failure.error.clone()),
         cause: Some(failure.cause.clone()),

@@ -13,5 +13,6 @@ pub fn info() -> ExecutionInfo {
         region: "us-east-1".into(),
         start_time_millis: 1_000,
         redrive_count: 0,
+        id: 0,
     }
 }

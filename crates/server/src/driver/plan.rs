@@ -297,6 +297,7 @@ mod tests {
             region: "us-east-1".into(),
             start_time_millis: NOW,
             redrive_count: 0,
+            id: 0,
         };
         Live {
             execution: Execution::new(info, json!({}), Config::standard(), 7),

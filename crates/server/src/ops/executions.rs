@@ -96,6 +96,9 @@ pub fn finished_json(finished: &Finished) -> Value {
 pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
     let metadata_only = included_data_metadata_only(request)?;
+    if let Some(child) = crate::map_runs::find_child(app, &request.arns, arn)? {
+        return Ok(super::map_runs::describe_child(&child, metadata_only));
+    }
     let description = executions::describe(app, &request.arns, arn).await?;
     Ok(description_json(&description, metadata_only))
 }
@@ -203,15 +206,12 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
             ))
         }
     };
-    let after = match request.string_len("nextToken", 1, 3096)? {
-        None => None,
-        Some(token) => Some(decode_cursor(token).ok_or_else(|| ApiError::invalid_token(token))?),
-    };
     let machine_arn = match (machine_arn, map_run_arn) {
         (Some(arn), None) => arn,
         (None, Some(arn)) => {
-            arn::parse(arn)?;
-            return Err(ApiError::resource_not_found(arn));
+            let filter = (status.map(|status| status.as_str()), redriven);
+            let offset = request.offset_token()?;
+            return super::map_runs::list_children(app, request, arn, filter, offset, limit);
         }
         _ => {
             return Err(ApiError::new(
@@ -219,6 +219,10 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
                 "Must provide a StateMachine ARN or a MapRun ARN",
             ))
         }
+    };
+    let after = match request.string_len("nextToken", 1, 3096)? {
+        None => None,
+        Some(token) => Some(decode_cursor(token).ok_or_else(|| ApiError::invalid_token(token))?),
     };
     let Arn::StateMachine { qualifier, .. } = arn::parse(machine_arn)? else {
         return Err(ApiError::invalid_arn(machine_arn));

@@ -4,8 +4,8 @@ mod activities;
 mod definitions;
 pub mod executions;
 mod machines;
+mod map_runs;
 mod tags;
-mod unsupported;
 mod versions;
 
 use crate::app::App;
@@ -93,9 +93,9 @@ pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult
         "SendTaskSuccess" => activities::send_success(app, &request).await,
         "SendTaskFailure" => activities::send_failure(app, &request).await,
         "SendTaskHeartbeat" => activities::send_heartbeat(app, &request).await,
-        "DescribeMapRun" | "ListMapRuns" | "UpdateMapRun" => {
-            unsupported::map_run(app, operation, &request).await
-        }
+        "DescribeMapRun" => map_runs::describe(app, &request).await,
+        "ListMapRuns" => map_runs::list(app, &request).await,
+        "UpdateMapRun" => map_runs::update(app, &request).await,
         _ => Err(ApiError::new(
             "UnknownOperationException",
             format!("Operation {operation} is not supported"),
