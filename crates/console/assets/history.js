@@ -25,7 +25,7 @@
     "TaskSucceeded", "ActivitySucceeded", "LambdaFunctionSucceeded", "MapStateSucceeded", "ParallelStateSucceeded",
   ]);
   const ENTERED_BY_OWNER = new Set(["MapStateEntered", "ParallelStateEntered"]);
-  const OWNER_PASSES = new Set(["MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapRunFailed",
+  const OWNER_PASSES = new Set(["MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapRunFailed", "MapRunAborted", "MapRunRedriven",
     "ParallelStateStarted", "MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"]);
 
   /// The one `...EventDetails` object of an event, or {}.
