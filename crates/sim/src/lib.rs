@@ -46,7 +46,11 @@ const LIVENESS_MILLIS: i64 = 48 * 3_600_000;
 /// move does (each action needs a handful).
 const SETTLE_YIELDS: usize = 64;
 /// The most actions in the fault-free phase (each moves time to the next event).
-const QUIET_ACTIONS_MAX: usize = 20_000;
+const QUIET_ACTIONS_MAX: usize = 5_000;
+/// How long the worker waits before answering again a task whose answer failed: soon while
+/// faults are injected, a minute after (an answer that keeps failing then is a violation
+/// the liveness check reports).
+const ANSWER_RETRY_MILLIS: [i64; 2] = [200, 60_000];
 
 /// What one seed's run found.
 #[derive(Debug)]
@@ -173,6 +177,8 @@ struct Sim {
     next_held: u64,
     polls_open: usize,
     cache_max: usize,
+    /// Faults have stopped.
+    quiet: bool,
     trace: Vec<String>,
     faults: Faults,
 }
@@ -203,6 +209,7 @@ impl Sim {
             next_held: 0,
             polls_open: 0,
             cache_max,
+            quiet: false,
             trace: Vec::new(),
             faults: Faults::default(),
         }
@@ -351,6 +358,7 @@ impl Sim {
             self.take_replies();
         }
         self.log("faults stop");
+        self.quiet = true;
         // No faults: every execution must end.
         for _ in 0..QUIET_ACTIONS_MAX {
             let next_timer = self.fire_timers();
@@ -632,6 +640,7 @@ impl Sim {
                     };
                     self.log(format!("answered task {id}: {}", outcome(&result)));
                     let now = self.now();
+                    let quiet = self.quiet;
                     let held = &mut self.held[index];
                     held.in_flight = false;
                     match result {
@@ -640,7 +649,7 @@ impl Sim {
                         Err(error) if matches!(error.code, "TaskTimedOut" | "InvalidToken") => {
                             held.sends_left = 0
                         }
-                        Err(_) => held.not_before = now + 200,
+                        Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
                     }
                     if held.sends_left == 0 {
                         self.held.remove(index);
