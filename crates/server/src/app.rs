@@ -86,7 +86,10 @@ impl App {
         options: &crate::Options,
     ) -> App {
         let clock = options.clock.clone();
-        let seed = clock.now_millis() as u64 ^ u64::from(std::process::id()) << 32;
+        // A given seed drives the simulator; the driver draws from another stream of it.
+        let seed = options
+            .seed
+            .unwrap_or_else(|| clock.now_millis() as u64 ^ u64::from(std::process::id()) << 32);
         App {
             arns: Arns {
                 region: options.region.clone(),

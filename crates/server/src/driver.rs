@@ -203,6 +203,10 @@ enum TaskOperation {
 /// The most inputs of one execution applied and committed as one group.
 const BATCH_MAX: usize = 64;
 
+/// Mixed into a given seed ([`Driver::with_seed`]) so that the driver's numbers differ
+/// from the executions service's, drawn from the same seed.
+const DRIVER_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
+
 enum Step {
     Idle,
     Answered,
@@ -246,6 +250,15 @@ impl Driver {
             committed: AtomicU64::new(0),
             deletions: Deletions::default(),
             metrics,
+        }
+    }
+
+    /// The same driver with its random numbers (activity task tokens) drawn from `seed`
+    /// instead of the clock and the process id (`Options::seed`, for the simulator).
+    pub fn with_seed(self, seed: u64) -> Driver {
+        Driver {
+            random: Mutex::new(Random::new(seed.rotate_left(17) ^ DRIVER_STREAM)),
+            ..self
         }
     }
 
@@ -425,7 +438,15 @@ impl Driver {
                 quarantined.insert(execution.id);
             }
         }
-        for timer in self.store.timers()? {
+        #[allow(unused_mut)]
+        let mut timers = self.store.timers()?;
+        #[cfg(feature = "sim-bugs")]
+        if crate::sim::injected(crate::sim::Bug::LoseTimer) {
+            if let Some(first) = timers.iter().map(|timer| timer.fire_at_millis).min() {
+                timers.retain(|timer| timer.fire_at_millis != first);
+            }
+        }
+        for timer in timers {
             if !quarantined.contains(&timer.execution_id) {
                 self.timers
                     .insert(timer.execution_id, timer.timer_id, timer.fire_at_millis);
@@ -471,14 +492,19 @@ impl Driver {
         Ok(())
     }
 
+    /// Fires the timers due now; answers when the next one falls due.
+    pub fn fire_due_timers(self: &Arc<Self>) -> Option<i64> {
+        let (due, next) = self.timers.take_due(self.clock.now_millis());
+        for (execution_id, timer_id) in due {
+            self.fire_timer(execution_id, timer_id);
+        }
+        next
+    }
+
     /// Fires timers as they fall due, until the runtime shuts down.
     pub async fn run_timers(self: Arc<Self>) {
         loop {
-            let now = self.clock.now_millis();
-            let (due, next) = self.timers.take_due(now);
-            for (execution_id, timer_id) in due {
-                self.fire_timer(execution_id, timer_id);
-            }
+            let next = self.fire_due_timers();
             let (wait_min, wait_max) = (
                 std::time::Duration::from_millis(1),
                 std::time::Duration::from_secs(60),
@@ -584,6 +610,8 @@ impl Driver {
                     return;
                 }
             };
+            #[cfg(feature = "sim-bugs")]
+            let pending = commit_after_effects(&self, pending);
             let committed = pending
                 .committed
                 .await
@@ -1088,6 +1116,13 @@ impl Driver {
                 trace.observe(&transition.events, &mut spans_ended_before);
                 spans_ended_before.clear();
             }
+            #[cfg(feature = "sim-bugs")]
+            if crate::sim::injected(crate::sim::Bug::DoubleApply)
+                && logged.seq + 1 == inputs.len() as u64
+            {
+                let input: Input = logged.input.clone().into();
+                let _ = guarded(|| apply(&definition, &mut execution, input, logged.now_millis));
+            }
         }
         let stored_events = self.store.history_len(id)?;
         if execution.next_event_id() - 1 != stored_events {
@@ -1107,6 +1142,31 @@ impl Driver {
             owed.into(),
         )))
     }
+}
+
+/// The `commit-after-effects` bug (feature `sim-bugs`): callers are answered and tasks
+/// opened before the group is durable.
+#[cfg(feature = "sim-bugs")]
+fn commit_after_effects(driver: &Arc<Driver>, mut pending: Pending) -> Pending {
+    if !crate::sim::injected(crate::sim::Bug::CommitAfterEffects) {
+        return pending;
+    }
+    for (reply, applied) in pending.replies.drain(..) {
+        if let Some(reply) = reply {
+            let _ = reply.send(Ok(applied));
+        }
+    }
+    let (open, close): (Vec<_>, Vec<_>) = pending
+        .task_operations
+        .into_iter()
+        .partition(|operation| matches!(operation, TaskOperation::Open(_)));
+    for operation in open {
+        if let TaskOperation::Open(task) = operation {
+            driver.open_task(*task);
+        }
+    }
+    pending.task_operations = close;
+    pending
 }
 
 /// How a task of an activity that does not exist (or was deleted) fails: `States.Runtime`,

@@ -46,6 +46,8 @@ mod protocol;
 mod registry;
 mod retention;
 mod serve;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod tasks;
 mod test_state;
 mod timers;
@@ -159,6 +161,10 @@ pub struct Options {
     /// `http://localhost:4318`, spans going to `{URL}/v1/traces`; `None` traces nothing
     /// (default; since 0.1.0).
     pub otlp_endpoint: Option<String>,
+    /// Where the server's random numbers (UUIDs, execution seeds, task tokens) come from;
+    /// `None`, the default, seeds them from the clock and the process id. The simulator
+    /// (`steppe-sim`) sets it so that one seed drives a whole run.
+    pub seed: Option<u64>,
 }
 
 impl Default for Options {
@@ -191,6 +197,7 @@ impl Default for Options {
             tls: None,
             metrics: true,
             otlp_endpoint: None,
+            seed: None,
         }
     }
 }
@@ -589,102 +596,12 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         address: options.listen,
         source,
     })?;
-    let resources = store.load_resources()?;
-    let registry = registry::Registry::load(resources);
-    let definitions = Arc::new(registry::Definitions::default());
-    for revision in registry.revisions.values() {
-        if definitions.get(revision).is_none() {
-            tracing::warn!(
-                revision = %revision.revision_id,
-                "a stored definition no longer compiles"
-            );
-        }
-    }
-    let (effects, effects_receiver) = effects::channel();
-    let metrics = Arc::new(if options.metrics {
-        metrics::Metrics::enabled()
-    } else {
-        metrics::Metrics::disabled()
-    });
-    let services = services(&options, address)?;
-    let execution_log = execution_log::ExecutionLog::start(
-        options.execution_log.as_deref(),
-        execution_log::Cloudwatch::from_services(&services),
-        metrics.clone(),
-    )
-    .map_err(Error::ExecutionLog)?;
-    for machine in registry.state_machines.values() {
-        execution_log.configure(
-            &machine.arn,
-            &machine.name,
-            machine.logging_configuration.as_ref(),
-        );
-    }
-    let integrations = Arc::new(integrations::Integrations {
-        functions: options
-            .functions
-            .as_deref()
-            .map(steppe_tasks::lambda::Functions::load)
-            .transpose()?,
-        connections: match &options.connections {
-            Some(path) => steppe_tasks::http::Connections::load(path)?,
-            None => steppe_tasks::http::Connections::default(),
-        },
-        nested: nested::Nested::default(),
+    let Core {
+        app,
+        driver,
         effects,
-        mocks: options
-            .mock_config
-            .as_deref()
-            .map(steppe_tasks::mock::MockConfig::load)
-            .transpose()?,
-        services,
-        execution_log,
-        destinations: {
-            let destinations = steppe_tasks::destinations::Destinations::new(
-                &options.http_allow,
-                &options.http_deny,
-            )
-            .map_err(Error::Destinations)?;
-            // With keys, callers are not all trusted: keep them off the machine's network.
-            if options.credentials.is_some() {
-                destinations.refusing_private()
-            } else {
-                destinations
-            }
-        },
-        metrics: metrics.clone(),
-        traces: Arc::new(match &options.otlp_endpoint {
-            Some(endpoint) => traces::Traces::exporting(endpoint, registry.traced.clone())?,
-            None => traces::Traces::off(),
-        }),
-    });
-    let tasks = Arc::new(tasks::Tasks::default());
-    for activity_arn in registry.activities.keys() {
-        tasks.activity_created(activity_arn);
-    }
-    let timers = Arc::new(timers::Timers::default());
-    let driver = Arc::new(driver::Driver::new(
-        store.clone(),
-        definitions.clone(),
-        timers,
-        options.cache_max,
-        (tasks.clone(), integrations.clone(), options.clock.clone()),
-        metrics.clone(),
-    ));
-    let app = Arc::new(app::App::new(
-        store,
-        registry,
-        definitions,
-        driver.clone(),
-        tasks,
-        metrics,
-        &options,
-    ));
-    // Recovery may reopen nested-workflow tasks, which start children through the server.
-    let effects = tokio::spawn(effects::run(app.clone(), effects_receiver));
-    // Executions recovered next must see which machines are being deleted.
-    deletion::resume(&app).await;
-    let recovered = driver.recover()?;
+        recovered,
+    } = Core::open(&options, store, address).await?;
     let mut background = vec![effects, tokio::spawn(driver.clone().run_timers())];
     if let Some(retention) = options.retention {
         background.push(tokio::spawn(retention::run(
@@ -723,6 +640,134 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         recovered,
         owned_store,
     })
+}
+
+/// The server's core, without HTTP: the executions service, the driver, timers, tasks and
+/// integrations over a store, with what was running recovered. [`start`] serves it; the
+/// simulator (`steppe-sim`, feature `sim`) drives it directly.
+struct Core {
+    app: Arc<app::App>,
+    driver: Arc<driver::Driver>,
+    /// The task carrying out [`effects::Effect`]s; aborted when the server stops.
+    effects: tokio::task::JoinHandle<()>,
+    recovered: usize,
+}
+
+impl Core {
+    /// Loads the state machines from `store`, wires the parts together and recovers.
+    /// `address` is where this server answers (nested `aws-sdk:sfn:*` tasks call it).
+    async fn open(
+        options: &Options,
+        store: Arc<dyn Store>,
+        address: SocketAddr,
+    ) -> Result<Core, Error> {
+        let resources = store.load_resources()?;
+        let registry = registry::Registry::load(resources);
+        let definitions = Arc::new(registry::Definitions::default());
+        for revision in registry.revisions.values() {
+            if definitions.get(revision).is_none() {
+                tracing::warn!(
+                    revision = %revision.revision_id,
+                    "a stored definition no longer compiles"
+                );
+            }
+        }
+        let (effects, effects_receiver) = effects::channel();
+        let metrics = Arc::new(if options.metrics {
+            metrics::Metrics::enabled()
+        } else {
+            metrics::Metrics::disabled()
+        });
+        let services = services(options, address)?;
+        let execution_log = execution_log::ExecutionLog::start(
+            options.execution_log.as_deref(),
+            execution_log::Cloudwatch::from_services(&services),
+            metrics.clone(),
+        )
+        .map_err(Error::ExecutionLog)?;
+        for machine in registry.state_machines.values() {
+            execution_log.configure(
+                &machine.arn,
+                &machine.name,
+                machine.logging_configuration.as_ref(),
+            );
+        }
+        let integrations = Arc::new(integrations::Integrations {
+            functions: options
+                .functions
+                .as_deref()
+                .map(steppe_tasks::lambda::Functions::load)
+                .transpose()?,
+            connections: match &options.connections {
+                Some(path) => steppe_tasks::http::Connections::load(path)?,
+                None => steppe_tasks::http::Connections::default(),
+            },
+            nested: nested::Nested::default(),
+            effects,
+            mocks: options
+                .mock_config
+                .as_deref()
+                .map(steppe_tasks::mock::MockConfig::load)
+                .transpose()?,
+            services,
+            execution_log,
+            destinations: {
+                let destinations = steppe_tasks::destinations::Destinations::new(
+                    &options.http_allow,
+                    &options.http_deny,
+                )
+                .map_err(Error::Destinations)?;
+                // With keys, callers are not all trusted: keep them off the machine's network.
+                if options.credentials.is_some() {
+                    destinations.refusing_private()
+                } else {
+                    destinations
+                }
+            },
+            metrics: metrics.clone(),
+            traces: Arc::new(match &options.otlp_endpoint {
+                Some(endpoint) => traces::Traces::exporting(endpoint, registry.traced.clone())?,
+                None => traces::Traces::off(),
+            }),
+        });
+        let tasks = Arc::new(tasks::Tasks::default());
+        for activity_arn in registry.activities.keys() {
+            tasks.activity_created(activity_arn);
+        }
+        let timers = Arc::new(timers::Timers::default());
+        let mut driver = driver::Driver::new(
+            store.clone(),
+            definitions.clone(),
+            timers,
+            options.cache_max,
+            (tasks.clone(), integrations.clone(), options.clock.clone()),
+            metrics.clone(),
+        );
+        if let Some(seed) = options.seed {
+            driver = driver.with_seed(seed);
+        }
+        let driver = Arc::new(driver);
+        let app = Arc::new(app::App::new(
+            store,
+            registry,
+            definitions,
+            driver.clone(),
+            tasks,
+            metrics,
+            options,
+        ));
+        // Recovery may reopen nested-workflow tasks, which start children through the server.
+        let effects = tokio::spawn(effects::run(app.clone(), effects_receiver));
+        // Executions recovered next must see which machines are being deleted.
+        deletion::resume(&app).await;
+        let recovered = driver.recover()?;
+        Ok(Core {
+            app,
+            driver,
+            effects,
+            recovered,
+        })
+    }
 }
 
 /// A store the server opened (and so closes).

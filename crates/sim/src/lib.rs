@@ -1,0 +1,843 @@
+//! Deterministic simulation of the steppe server core (issue 14).
+//!
+//! One seed drives a whole run: the generated state machines and inputs, which client
+//! operation comes next (start, stop, a worker's task answer), how the simulated activity
+//! worker answers (succeed, fail, late, twice), the simulated clock, and the faults: a
+//! commit that fails, a slow commit (a group left waiting while time passes), and a crash
+//! before or after the durable point followed by a restart that recovers from the store
+//! exactly as the server does. The code under test is the real server core
+//! (`steppe_server::sim::Simulated`: the executions service, driver, timers and activity
+//! tasks, called through the same operations a client calls) on a tokio runtime of one
+//! thread; a crash drops that runtime with everything in memory.
+//!
+//! After the faults stop, the run goes on without faults until every execution ended (or
+//! a bound of simulated time passed), then checks every execution: see [`check`].
+
+pub mod model;
+pub mod store;
+pub mod workload;
+
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use steppe_engine::{apply, Config, Execution, ExecutionInfo, Random};
+pub use steppe_server::sim::Bug;
+use steppe_server::sim::{CallError, Simulated};
+use steppe_store::{ExecutionStatus, Store};
+use store::FaultStore;
+use workload::Answer;
+
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "123456789012";
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/sim";
+/// When every run starts, epoch milliseconds.
+const START_MILLIS: i64 = 1_800_000_000_000;
+/// How long faults are injected, simulated milliseconds.
+const FAULT_PHASE_MILLIS: i64 = 120_000;
+/// Executions are started during this first part of the fault phase.
+const STARTS_UNTIL_MILLIS: i64 = 60_000;
+/// The most executions one run starts.
+const EXECUTIONS_MAX: u64 = 6;
+/// Once faults stop, every execution must have ended within this much simulated time
+/// (far more than the generated machines' longest fault-free run: nested Maps of timed-out,
+/// retried tasks).
+const LIVENESS_MILLIS: i64 = 48 * 3_600_000;
+/// How many times the runtime is let run after each action, so that every task that can
+/// move does (each action needs a handful).
+const SETTLE_YIELDS: usize = 64;
+/// The most actions in the fault-free phase (each moves time to the next event).
+const QUIET_ACTIONS_MAX: usize = 5_000;
+/// How long the worker waits before answering again a task whose answer failed: soon while
+/// faults are injected, a minute after (an answer that keeps failing then is a violation
+/// the liveness check reports).
+const ANSWER_RETRY_MILLIS: [i64; 2] = [200, 60_000];
+
+/// What one seed's run found.
+#[derive(Debug)]
+pub struct Report {
+    /// The seed.
+    pub seed: u64,
+    /// What went wrong, if anything.
+    pub violations: Vec<String>,
+    /// What the run did, one line an action.
+    pub trace: Vec<String>,
+    /// Faults injected.
+    pub faults: Faults,
+    /// Executions started.
+    pub executions: usize,
+}
+
+impl Report {
+    /// A digest of the trace: the same seed gives the same digest.
+    pub fn digest(&self) -> u64 {
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        for line in &self.trace {
+            for byte in line.bytes().chain([b'\n']) {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        hash
+    }
+}
+
+/// Faults injected in a run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Faults {
+    /// Commits failed.
+    pub failed_commits: u64,
+    /// Crashes with every waiting group lost (before the durable point).
+    pub crashes_before: u64,
+    /// Crashes with some waiting groups made durable first (after the durable point).
+    pub crashes_after: u64,
+}
+
+/// Runs one seed, with `bug` switched on in the server if given.
+pub fn run(seed: u64, bug: Option<Bug>) -> Report {
+    steppe_server::sim::inject(bug);
+    let mut sim = Sim::new(seed);
+    let violations = match sim.run() {
+        Ok(()) => check(&mut sim),
+        Err(violation) => vec![violation],
+    };
+    sim.shutdown();
+    steppe_server::sim::inject(None);
+    Report {
+        seed,
+        violations,
+        trace: sim.trace,
+        faults: sim.faults,
+        executions: sim.executions.len(),
+    }
+}
+
+/// The simulated clock: moves only when the simulator moves it.
+#[derive(Debug)]
+struct SimClock(AtomicI64);
+
+impl steppe_runtime::Clock for SimClock {
+    fn now_millis(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn sleep_until(&self, millis: i64) {
+        self.0.fetch_max(millis, Ordering::SeqCst);
+    }
+
+    fn real_time_until(&self, _millis: i64) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+}
+
+/// A call's answer, reported by the task that made it.
+enum Reply {
+    Started(usize, Result<Value, CallError>),
+    Stopped(usize, Result<Value, CallError>),
+    Polled(Result<Value, CallError>),
+    Sent(u64, Result<Value, CallError>),
+}
+
+/// An execution the run started (or tried to).
+struct Tracked {
+    machine: usize,
+    name: String,
+    arn: String,
+    input: Value,
+    /// `StartExecution` answered it.
+    acknowledged: bool,
+    /// A `StartExecution` call is in flight.
+    starting: bool,
+    /// A `StopExecution` was sent (it may be applied even if its call failed).
+    stop_sent: bool,
+}
+
+/// A task the worker took and will answer.
+struct Held {
+    id: u64,
+    token: String,
+    answer: Answer,
+    /// Not answered before this time.
+    not_before: i64,
+    /// Answers still to send.
+    sends_left: u8,
+    in_flight: bool,
+}
+
+struct Sim {
+    random: Random,
+    workload_seed: u64,
+    clock: Arc<SimClock>,
+    store: Arc<FaultStore>,
+    runtime: Option<tokio::runtime::Runtime>,
+    server: Option<Arc<Simulated>>,
+    replies: Arc<Mutex<Vec<Reply>>>,
+    machines: Vec<workload::Machine>,
+    executions: Vec<Tracked>,
+    held: Vec<Held>,
+    next_held: u64,
+    polls_open: usize,
+    cache_max: usize,
+    /// Faults have stopped.
+    quiet: bool,
+    trace: Vec<String>,
+    faults: Faults,
+}
+
+impl Sim {
+    fn new(seed: u64) -> Sim {
+        let mut random = Random::new(seed);
+        let workload_seed = random.next_u64();
+        let activity_arn = format!(
+            "arn:aws:states:{REGION}:{ACCOUNT}:activity:{}",
+            workload::ACTIVITY_NAME
+        );
+        let count = 1 + (random.next_u64() % 3) as usize;
+        let machines = workload::machines(&mut random, &activity_arn, count);
+        // A small cache makes executions leave memory and replay from the store often.
+        let cache_max = [0, 1, 2, 1000][(random.next_u64() % 4) as usize];
+        Sim {
+            random,
+            workload_seed,
+            clock: Arc::new(SimClock(AtomicI64::new(START_MILLIS))),
+            store: FaultStore::new(),
+            runtime: None,
+            server: None,
+            replies: Arc::default(),
+            machines,
+            executions: Vec::new(),
+            held: Vec::new(),
+            next_held: 0,
+            polls_open: 0,
+            cache_max,
+            quiet: false,
+            trace: Vec::new(),
+            faults: Faults::default(),
+        }
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.random.next_u64() % n
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.0.load(Ordering::SeqCst)
+    }
+
+    fn log(&mut self, line: impl std::fmt::Display) {
+        let elapsed = self.now() - START_MILLIS;
+        self.trace.push(format!(
+            "t+{}.{:03}s {line}",
+            elapsed / 1000,
+            elapsed % 1000
+        ));
+    }
+
+    fn server(&self) -> Arc<Simulated> {
+        self.server
+            .clone()
+            .expect("the server is open between crashes")
+    }
+
+    /// Opens the server (again) over the store, recovering what it holds.
+    fn open(&mut self) -> Result<(), String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .map_err(|error| format!("cannot build a runtime: {error}"))?;
+        let options = steppe_server::Options {
+            storage: steppe_server::Storage::Custom(self.store.clone()),
+            region: REGION.into(),
+            account: ACCOUNT.into(),
+            cache_max: self.cache_max,
+            clock: self.clock.clone(),
+            retention: None,
+            metrics: false,
+            seed: Some(self.random.next_u64()),
+            ..steppe_server::Options::default()
+        };
+        let store: Arc<dyn Store> = self.store.clone();
+        let server = runtime
+            .block_on(Simulated::open(&options, store))
+            .map_err(|error| format!("the server does not open: {error}"))?;
+        self.log(format!("open: {} running recovered", server.recovered()));
+        self.runtime = Some(runtime);
+        self.server = Some(Arc::new(server));
+        Ok(())
+    }
+
+    /// Fires the timers due now, in the runtime; answers when the next falls due.
+    fn fire_timers(&self) -> Option<i64> {
+        let runtime = self.runtime.as_ref()?;
+        let _entered = runtime.enter();
+        self.server().fire_due_timers()
+    }
+
+    fn shutdown(&mut self) {
+        self.server = None;
+        self.runtime = None;
+    }
+
+    /// Lets every task that can move do so.
+    fn settle(&mut self) {
+        if let Some(runtime) = &self.runtime {
+            runtime.block_on(async {
+                for _ in 0..SETTLE_YIELDS {
+                    tokio::task::yield_now().await;
+                }
+            });
+        }
+    }
+
+    /// Calls an operation in a task of its own; `reply` makes its report.
+    fn spawn(
+        &mut self,
+        operation: &'static str,
+        body: Value,
+        reply: impl FnOnce(Result<Value, CallError>) -> Reply + Send + 'static,
+    ) {
+        let server = self.server();
+        let replies = self.replies.clone();
+        if let Some(runtime) = &self.runtime {
+            runtime.spawn(async move {
+                let result = server.call(operation, body).await;
+                replies
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(reply(result));
+            });
+        }
+    }
+
+    /// Calls an operation and commits everything until it answers (setup only).
+    fn call_now(&mut self, operation: &'static str, body: Value) -> Result<Value, String> {
+        let slot: Arc<Mutex<Option<Result<Value, CallError>>>> = Arc::default();
+        let server = self.server();
+        let answer = slot.clone();
+        if let Some(runtime) = &self.runtime {
+            runtime.spawn(async move {
+                let result = server.call(operation, body).await;
+                *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            });
+        }
+        for _ in 0..100 {
+            self.settle();
+            if let Some(result) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return result
+                    .map_err(|error| format!("{operation}: {}: {}", error.code, error.message));
+            }
+            while self.store.waiting() > 0 {
+                self.store.commit(0);
+            }
+        }
+        Err(format!("{operation} never answered"))
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        self.open()?;
+        self.call_now("CreateActivity", json!({"name": workload::ACTIVITY_NAME}))?;
+        for index in 0..self.machines.len() {
+            let machine = self.machines[index].clone();
+            self.log(format!("machine {}: {}", machine.name, machine.definition));
+            self.call_now(
+                "CreateStateMachine",
+                json!({"name": machine.name, "definition": machine.definition,
+                       "roleArn": ROLE_ARN}),
+            )?;
+        }
+        // Faults.
+        while self.now() < START_MILLIS + FAULT_PHASE_MILLIS {
+            let step = self.below(400) as i64;
+            self.clock.0.fetch_add(step, Ordering::SeqCst);
+            self.fire_timers();
+            self.settle();
+            self.take_replies();
+            self.keep_polling();
+            self.act()?;
+            self.settle();
+            self.take_replies();
+        }
+        self.log("faults stop");
+        self.quiet = true;
+        // No faults: every execution must end.
+        for _ in 0..QUIET_ACTIONS_MAX {
+            let next_timer = self.fire_timers();
+            self.settle();
+            for _ in 0..1000 {
+                if self.store.waiting() == 0 {
+                    break;
+                }
+                while self.store.waiting() > 0 {
+                    self.store.commit(0);
+                }
+                self.settle();
+            }
+            self.take_replies();
+            self.keep_polling();
+            let now = self.now();
+            let ready: Vec<usize> = (0..self.held.len())
+                .filter(|&i| !self.held[i].in_flight && self.held[i].not_before <= now)
+                .collect();
+            for index in ready {
+                self.answer(index);
+            }
+            self.settle();
+            self.take_replies();
+            if self.store.waiting() > 0 {
+                continue;
+            }
+            if self.all_ended()? {
+                return Ok(());
+            }
+            if now > START_MILLIS + FAULT_PHASE_MILLIS + LIVENESS_MILLIS {
+                return Err(format!(
+                    "liveness: executions still running {} s after the faults stopped: {}",
+                    LIVENESS_MILLIS / 1000,
+                    self.running().join(", ")
+                ));
+            }
+            let next_answer = self
+                .held
+                .iter()
+                .filter(|held| !held.in_flight)
+                .map(|held| held.not_before)
+                .min();
+            let next = [next_timer, next_answer]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now + 60_000)
+                .max(now + 1);
+            self.clock.0.store(next, Ordering::SeqCst);
+        }
+        Err(format!(
+            "liveness: executions still running after {QUIET_ACTIONS_MAX} fault-free steps: {}",
+            self.running().join(", ")
+        ))
+    }
+
+    /// One action of the fault phase, drawn from the seed.
+    fn act(&mut self) -> Result<(), String> {
+        let waiting = self.store.waiting() as u64;
+        match self.below(1000) {
+            // Commit a waiting group (which one is drawn: groups of different executions
+            // commit in any order).
+            0..=449 if waiting > 0 => {
+                let index = self.below(waiting) as usize;
+                self.store.commit(index);
+            }
+            450..=479 if waiting > 0 => {
+                let index = self.below(waiting) as usize;
+                self.log(format!("fault: commit {index} of {waiting} fails"));
+                self.faults.failed_commits += 1;
+                self.store.fail(index);
+            }
+            480..=499 => self.crash()?,
+            500..=579 if self.now() < START_MILLIS + STARTS_UNTIL_MILLIS => self.start(),
+            580..=589 => self.stop(),
+            590..=799 => {
+                let now = self.now();
+                let ready: Vec<usize> = (0..self.held.len())
+                    .filter(|&i| !self.held[i].in_flight && self.held[i].not_before <= now)
+                    .collect();
+                if !ready.is_empty() {
+                    let pick = ready[self.below(ready.len() as u64) as usize];
+                    self.answer(pick);
+                }
+            }
+            // Otherwise time passes: waiting groups are slow commits.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn crash(&mut self) -> Result<(), String> {
+        let waiting = self.store.waiting();
+        let after = self.below(2) == 0;
+        let durable: Vec<bool> = (0..waiting).map(|_| after && self.below(2) == 0).collect();
+        if after {
+            self.faults.crashes_after += 1;
+        } else {
+            self.faults.crashes_before += 1;
+        }
+        let kept = durable.iter().filter(|durable| **durable).count();
+        self.log(format!(
+            "fault: crash with {waiting} groups waiting, {kept} of them durable"
+        ));
+        self.server = None;
+        self.runtime = None;
+        self.store.crash(|index| durable[index]);
+        self.replies
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        for held in &mut self.held {
+            held.in_flight = false;
+        }
+        for execution in &mut self.executions {
+            execution.starting = false;
+        }
+        self.polls_open = 0;
+        self.open()
+    }
+
+    fn start(&mut self) {
+        // Either a new execution or, for one whose start failed, the same start again
+        // (idempotent while it runs).
+        let retry = self
+            .executions
+            .iter()
+            .position(|execution| !execution.acknowledged && !execution.starting);
+        let index = match retry {
+            Some(index) if self.below(2) == 0 => index,
+            _ if (self.executions.len() as u64) < EXECUTIONS_MAX => {
+                let machine = self.below(self.machines.len() as u64) as usize;
+                let name = format!("e{}", self.executions.len());
+                let arn = format!(
+                    "arn:aws:states:{REGION}:{ACCOUNT}:execution:{}:{name}",
+                    self.machines[machine].name
+                );
+                let input = workload::input(&mut self.random);
+                self.executions.push(Tracked {
+                    machine,
+                    name,
+                    arn,
+                    input,
+                    acknowledged: false,
+                    starting: false,
+                    stop_sent: false,
+                });
+                self.executions.len() - 1
+            }
+            _ => return,
+        };
+        let execution = &mut self.executions[index];
+        execution.starting = true;
+        let machine = &self.machines[execution.machine];
+        let body = json!({
+            "stateMachineArn": format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{}", machine.name),
+            "name": execution.name,
+            "input": execution.input.to_string(),
+        });
+        let name = execution.name.clone();
+        self.log(format!("start {name}"));
+        self.spawn("StartExecution", body, move |result| {
+            Reply::Started(index, result)
+        });
+    }
+
+    fn stop(&mut self) {
+        let started: Vec<usize> = (0..self.executions.len())
+            .filter(|&i| self.executions[i].acknowledged)
+            .collect();
+        if started.is_empty() {
+            return;
+        }
+        let index = started[self.below(started.len() as u64) as usize];
+        self.executions[index].stop_sent = true;
+        let arn = self.executions[index].arn.clone();
+        self.log(format!("stop {}", self.executions[index].name));
+        self.spawn(
+            "StopExecution",
+            json!({"executionArn": arn, "error": "Sim.Stopped", "cause": "the simulator"}),
+            move |result| Reply::Stopped(index, result),
+        );
+    }
+
+    /// Keeps one `GetActivityTask` call open.
+    fn keep_polling(&mut self) {
+        if self.polls_open > 0 {
+            return;
+        }
+        self.polls_open += 1;
+        let activity_arn = format!(
+            "arn:aws:states:{REGION}:{ACCOUNT}:activity:{}",
+            workload::ACTIVITY_NAME
+        );
+        self.spawn(
+            "GetActivityTask",
+            json!({"activityArn": activity_arn, "workerName": "sim"}),
+            Reply::Polled,
+        );
+    }
+
+    /// Sends the answer of a held task.
+    fn answer(&mut self, index: usize) {
+        let held = &mut self.held[index];
+        held.in_flight = true;
+        let id = held.id;
+        let (operation, body) = match &held.answer {
+            Answer::Succeed(output) | Answer::Late(output) | Answer::Twice(output) => (
+                "SendTaskSuccess",
+                json!({"taskToken": held.token, "output": output.to_string()}),
+            ),
+            Answer::Fail(error) => (
+                "SendTaskFailure",
+                json!({"taskToken": held.token, "error": error, "cause": ""}),
+            ),
+        };
+        self.spawn(operation, body, move |result| Reply::Sent(id, result));
+    }
+
+    fn take_replies(&mut self) {
+        let replies = std::mem::take(
+            &mut *self
+                .replies
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for reply in replies {
+            match reply {
+                Reply::Started(index, result) => {
+                    let execution = &mut self.executions[index];
+                    execution.starting = false;
+                    execution.acknowledged |= result.is_ok();
+                    let line = format!("started {}: {}", execution.name, outcome(&result));
+                    self.log(line);
+                }
+                Reply::Stopped(index, result) => {
+                    let line = format!(
+                        "stopped {}: {}",
+                        self.executions[index].name,
+                        outcome(&result)
+                    );
+                    self.log(line);
+                }
+                Reply::Polled(result) => {
+                    self.polls_open = self.polls_open.saturating_sub(1);
+                    let Ok(task) = result else { continue };
+                    let (Some(token), Some(input)) =
+                        (task["taskToken"].as_str(), task["input"].as_str())
+                    else {
+                        continue;
+                    };
+                    let parameters: Value = serde_json::from_str(input).unwrap_or(Value::Null);
+                    let answer = workload::answer(self.workload_seed, &parameters);
+                    let now = self.now();
+                    let not_before = match answer {
+                        Answer::Late(_) => now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000,
+                        _ => now + self.below(3000) as i64,
+                    };
+                    let sends_left = if matches!(answer, Answer::Twice(_)) {
+                        2
+                    } else {
+                        1
+                    };
+                    self.log(format!("took task {parameters}: {answer:?}"));
+                    self.next_held += 1;
+                    self.held.push(Held {
+                        id: self.next_held,
+                        token: token.to_string(),
+                        answer,
+                        not_before,
+                        sends_left,
+                        in_flight: false,
+                    });
+                }
+                Reply::Sent(id, result) => {
+                    let Some(index) = self.held.iter().position(|held| held.id == id) else {
+                        continue;
+                    };
+                    self.log(format!("answered task {id}: {}", outcome(&result)));
+                    let now = self.now();
+                    let quiet = self.quiet;
+                    let held = &mut self.held[index];
+                    held.in_flight = false;
+                    match result {
+                        Ok(_) => held.sends_left -= 1,
+                        // The task is closed (answered, timed out, ended) or forgotten.
+                        Err(error) if matches!(error.code, "TaskTimedOut" | "InvalidToken") => {
+                            held.sends_left = 0
+                        }
+                        Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
+                    }
+                    if held.sends_left == 0 {
+                        self.held.remove(index);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether every execution that exists has ended and no start is in flight.
+    fn all_ended(&self) -> Result<bool, String> {
+        if self.executions.iter().any(|execution| execution.starting) {
+            return Ok(false);
+        }
+        Ok(self.running().is_empty())
+    }
+
+    fn running(&self) -> Vec<String> {
+        self.executions
+            .iter()
+            .filter(|execution| {
+                matches!(
+                    self.store.execution_by_arn(&execution.arn),
+                    Ok(Some(row)) if row.status == ExecutionStatus::Running
+                )
+            })
+            .map(|execution| execution.name.clone())
+            .collect()
+    }
+}
+
+fn outcome(result: &Result<Value, CallError>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(error) => format!("{}: {}", error.code, error.message),
+    }
+}
+
+/// The checks at the end of a run, for every execution it started: an acknowledged start
+/// exists; every execution ended, exactly once (one terminal event, the last), as the
+/// fault-free reference run ends (or ABORTED when a stop was sent); replaying its stored
+/// input log gives its stored history event for event; no timer or task row is left.
+fn check(sim: &mut Sim) -> Vec<String> {
+    let mut violations = Vec::new();
+    for execution in &sim.executions {
+        let name = &execution.name;
+        let row = match sim.store.execution_by_arn(&execution.arn) {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                if execution.acknowledged {
+                    violations.push(format!(
+                        "{name}: its start was acknowledged, but it does not exist"
+                    ));
+                }
+                continue;
+            }
+            Err(error) => {
+                violations.push(format!("{name}: the store fails: {error}"));
+                continue;
+            }
+        };
+        let definition = match steppe_asl::compile(&sim.machines[execution.machine].definition) {
+            Ok(definition) => definition,
+            Err(_) => {
+                violations.push(format!("{name}: its generated definition does not compile"));
+                continue;
+            }
+        };
+        let info = ExecutionInfo {
+            execution_arn: row.arn.clone(),
+            name: row.name.clone(),
+            state_machine_arn: row.state_machine_arn.clone(),
+            state_machine_name: sim.machines[execution.machine].name.clone(),
+            role_arn: ROLE_ARN.into(),
+            region: REGION.into(),
+            start_time_millis: row.start_millis,
+            redrive_count: 0,
+            id: row.id,
+        };
+        // Ends as the reference run does.
+        let actual = model::Ending {
+            status: row.status,
+            output: row.output.clone(),
+            error: row.error.clone(),
+            cause: row.cause.clone(),
+        };
+        match model::run(
+            &definition,
+            info.clone(),
+            execution.input.clone(),
+            row.seed,
+            sim.workload_seed,
+        ) {
+            None => violations.push(format!("{name}: the reference run never ends")),
+            Some(expected) => {
+                let stopped = execution.stop_sent && actual.status == ExecutionStatus::Aborted;
+                // Outputs compare as JSON values: member order is not a result.
+                let parsed = |ending: &model::Ending| {
+                    let output = ending.output.as_deref().map(serde_json::from_str::<Value>);
+                    (
+                        ending.status,
+                        output.map(Result::ok),
+                        ending.error.clone(),
+                        ending.cause.clone(),
+                    )
+                };
+                if parsed(&actual) != parsed(&expected) && !stopped {
+                    violations.push(format!(
+                        "{name}: ended {actual:?}, where the fault-free run ends {expected:?}"
+                    ));
+                }
+            }
+        }
+        // Replays event for event, and ended exactly once.
+        let stored = match (
+            sim.store.inputs(row.id),
+            sim.store.history(row.id, 0, false, usize::MAX),
+        ) {
+            (Ok(inputs), Ok(history)) => (inputs, history),
+            _ => {
+                violations.push(format!("{name}: its log or history does not read"));
+                continue;
+            }
+        };
+        let (inputs, history) = stored;
+        let mut replay =
+            Execution::new(info, execution.input.clone(), Config::standard(), row.seed);
+        let mut events = Vec::new();
+        for logged in &inputs {
+            let transition = apply(
+                &definition,
+                &mut replay,
+                logged.input.clone().into(),
+                logged.now_millis,
+            );
+            events.extend(
+                transition
+                    .events
+                    .iter()
+                    .map(|event| event.to_json().to_string()),
+            );
+        }
+        let stored_events: Vec<&str> = history.iter().map(|event| event.json.as_str()).collect();
+        if let Some(position) = (0..events.len().max(stored_events.len()))
+            .find(|&i| events.get(i).map(String::as_str) != stored_events.get(i).copied())
+        {
+            violations.push(format!(
+                "{name}: replaying its {} inputs differs from its stored history at event {}: \
+                 replayed {:?}, stored {:?}",
+                inputs.len(),
+                position + 1,
+                events.get(position),
+                stored_events.get(position)
+            ));
+        }
+        let terminal = stored_events
+            .iter()
+            .filter(|event| {
+                [
+                    "ExecutionSucceeded",
+                    "ExecutionFailed",
+                    "ExecutionAborted",
+                    "ExecutionTimedOut",
+                ]
+                .iter()
+                .any(|kind| event.contains(&format!("\"type\":\"{kind}\"")))
+            })
+            .count();
+        if row.status != ExecutionStatus::Running && terminal != 1 {
+            violations.push(format!(
+                "{name}: {terminal} terminal events where one is due"
+            ));
+        }
+        match sim.store.tasks(row.id) {
+            Ok(tasks) if !tasks.is_empty() && row.status != ExecutionStatus::Running => violations
+                .push(format!(
+                    "{name}: {} task rows left after its end",
+                    tasks.len()
+                )),
+            _ => {}
+        }
+    }
+    match sim.store.timers() {
+        Ok(timers) if !timers.is_empty() => violations.push(format!(
+            "{} timers left after every execution ended",
+            timers.len()
+        )),
+        _ => {}
+    }
+    violations
+}

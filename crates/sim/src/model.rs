@@ -1,0 +1,96 @@
+//! The reference: an execution run fault-free through the pure engine alone. Inputs apply
+//! one at a time as soon as they are owed, tasks are answered at once as the worker would
+//! answer them, late ones never (their timeout fires), and timers fire in due order.
+
+use crate::workload::{self, Answer};
+use serde_json::Value;
+use std::collections::{BTreeSet, VecDeque};
+use steppe_asl::Definition;
+use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input};
+use steppe_store::ExecutionStatus;
+
+/// How an execution ended: what the store's row says at the end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    /// Its status.
+    pub status: ExecutionStatus,
+    /// Its output, JSON text, if it succeeded.
+    pub output: Option<String>,
+    /// Its error, if it failed.
+    pub error: Option<String>,
+    /// Its cause, if it failed.
+    pub cause: Option<String>,
+}
+
+/// The most inputs a reference run applies: generated machines need far fewer.
+const INPUTS_MAX: usize = 100_000;
+
+/// Runs an execution fault-free to its end; `None` if it never ends (a generator bug).
+pub fn run(
+    definition: &Definition,
+    info: ExecutionInfo,
+    input: Value,
+    seed: u64,
+    workload_seed: u64,
+) -> Option<Ending> {
+    let mut now = info.start_time_millis;
+    let mut execution = Execution::new(info, input, Config::standard(), seed);
+    let mut queue = VecDeque::from([Input::Start]);
+    let mut timers: BTreeSet<(i64, u64)> = BTreeSet::new();
+    for _ in 0..INPUTS_MAX {
+        if execution.is_finished() {
+            return Some(ending(&execution));
+        }
+        let input = match queue.pop_front() {
+            Some(input) => input,
+            None => {
+                let first = timers.pop_first()?;
+                now = now.max(first.0);
+                Input::TimerFired { timer_id: first.1 }
+            }
+        };
+        let transition = apply(definition, &mut execution, input, now);
+        for command in transition.commands {
+            match command {
+                Command::Continue => queue.push_back(Input::Continue),
+                Command::StartTimer {
+                    timer_id,
+                    fire_at_millis,
+                } => {
+                    timers.insert((fire_at_millis, timer_id));
+                }
+                Command::CancelTimer { timer_id } => timers.retain(|timer| timer.1 != timer_id),
+                Command::InvokeTask(task) => {
+                    let task_id = task.task_id;
+                    queue.push_back(Input::TaskStarted {
+                        task_id,
+                        worker_name: None,
+                    });
+                    match workload::answer(workload_seed, &task.parameters) {
+                        Answer::Succeed(output) | Answer::Twice(output) => {
+                            queue.push_back(Input::TaskSucceeded { task_id, output })
+                        }
+                        Answer::Fail(error) => queue.push_back(Input::TaskFailed {
+                            task_id,
+                            error: error.to_string(),
+                            cause: String::new(),
+                        }),
+                        Answer::Late(_) => {}
+                    }
+                }
+                Command::CancelTask { .. } => {}
+            }
+        }
+    }
+    None
+}
+
+/// How `execution` ended.
+pub fn ending(execution: &Execution) -> Ending {
+    Ending {
+        status: execution.status.into(),
+        output: execution.output.as_ref().map(Value::to_string),
+        error: execution.error.as_ref().and_then(|e| e.error.clone()),
+        cause: execution.error.as_ref().and_then(|e| e.cause.clone()),
+    }
+}

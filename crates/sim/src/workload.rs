@@ -1,0 +1,263 @@
+//! Workloads drawn from a seed: state machines (Pass, Wait, Choice, Map, Parallel, Task
+//! with Retry and Catch, Fail, Succeed) and how the simulated activity worker answers
+//! each task.
+//!
+//! Results must not depend on timing, so that a run with faults ends as a fault-free run
+//! does: every Task inside a Map or Parallel branch catches `States.ALL` (which branch
+//! fails first would otherwise depend on timing), and a task's answer depends only on what
+//! the task was given (its state name, the data and `$$.State.RetryCount`), never on when.
+
+use serde_json::{json, Map, Value};
+use steppe_engine::Random;
+
+/// The activity every generated Task state calls.
+pub const ACTIVITY_NAME: &str = "sim-worker";
+
+/// Every task times out after this long; the worker answers a late task after it.
+pub const TASK_TIMEOUT_SECONDS: i64 = 600;
+
+/// How the worker answers one task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// `SendTaskSuccess` with this output, soon.
+    Succeed(Value),
+    /// `SendTaskFailure` with this error, soon.
+    Fail(&'static str),
+    /// `SendTaskSuccess` only after the task timed out.
+    Late(Value),
+    /// `SendTaskSuccess` twice, soon.
+    Twice(Value),
+}
+
+/// The answer to a task given `parameters` (the Task state's `Parameters` as resolved):
+/// a function of the workload seed and what the task was given only.
+pub fn answer(workload_seed: u64, parameters: &Value) -> Answer {
+    let text = parameters.to_string();
+    let mut hash = workload_seed ^ 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut random = Random::new(hash);
+    let x = parameters["x"].as_i64().unwrap_or(0);
+    let value = json!((x * 7 + (random.next_u64() % 100) as i64) % 1000);
+    match random.next_u64() % 100 {
+        0..=49 => Answer::Succeed(value),
+        50..=64 => Answer::Fail("Sim.Retry"),
+        65..=74 => Answer::Fail("Sim.Catch"),
+        75..=79 => Answer::Fail("Sim.Other"),
+        80..=89 => Answer::Late(value),
+        _ => Answer::Twice(value),
+    }
+}
+
+/// A generated state machine.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// Its name.
+    pub name: String,
+    /// Its definition, JSON text.
+    pub definition: String,
+}
+
+/// Generates `count` state machines calling `activity_arn`.
+pub fn machines(random: &mut Random, activity_arn: &str, count: usize) -> Vec<Machine> {
+    (0..count)
+        .map(|index| {
+            let mut generator = Generator {
+                random,
+                activity_arn,
+                states: Map::new(),
+                next_name: 0,
+            };
+            let length = 2 + generator.below(4) as usize;
+            let start = generator.sequence(length, 2, false, None);
+            let definition = json!({"StartAt": start, "States": Value::Object(generator.states)});
+            Machine {
+                name: format!("sim-machine-{index}"),
+                definition: definition.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// An execution's input.
+pub fn input(random: &mut Random) -> Value {
+    let items = 1 + random.next_u64() % 3;
+    let xs: Vec<u64> = (0..items).map(|_| random.next_u64() % 50).collect();
+    json!({"x": random.next_u64() % 100, "xs": xs})
+}
+
+struct Generator<'a> {
+    random: &'a mut Random,
+    activity_arn: &'a str,
+    states: Map<String, Value>,
+    next_name: usize,
+}
+
+impl Generator<'_> {
+    fn below(&mut self, n: u64) -> u64 {
+        self.random.next_u64() % n
+    }
+
+    fn name(&mut self, kind: &str) -> String {
+        self.next_name += 1;
+        format!("{kind}{}", self.next_name)
+    }
+
+    /// Adds `length` states that run one after the other and then go to `next` (or end),
+    /// into `self.states`; answers the first one's name. `depth` bounds nesting; `branch`
+    /// says they run in a Map or Parallel branch.
+    fn sequence(
+        &mut self,
+        length: usize,
+        depth: u32,
+        branch: bool,
+        next: Option<String>,
+    ) -> String {
+        let mut next = next;
+        for position in (0..length).rev() {
+            let last = next.is_none() && position + 1 == length;
+            next = Some(self.state(depth, branch, next.clone(), last));
+        }
+        next.expect("a sequence has at least one state")
+    }
+
+    /// Adds one state (and those it nests) going to `next`; answers its name.
+    fn state(&mut self, depth: u32, branch: bool, next: Option<String>, last: bool) -> String {
+        let transition = |state: &mut Map<String, Value>, next: &Option<String>| match next {
+            Some(next) => {
+                state.insert("Next".into(), json!(next));
+            }
+            None => {
+                state.insert("End".into(), json!(true));
+            }
+        };
+        let kind = match self.below(if depth == 0 { 5 } else { 8 }) {
+            0 => "Pass",
+            1 | 2 => "Task",
+            3 => "Wait",
+            4 if last && !branch => "Fail",
+            4 => "Pass",
+            5 => "Choice",
+            6 => "Map",
+            _ => "Parallel",
+        };
+        let name = self.name(kind);
+        let mut state = Map::new();
+        match kind {
+            "Pass" => {
+                state.insert("Type".into(), json!("Pass"));
+                state.insert("Result".into(), json!(self.below(10)));
+                state.insert("ResultPath".into(), json!(format!("$.{name}")));
+                transition(&mut state, &next);
+            }
+            "Wait" => {
+                state.insert("Type".into(), json!("Wait"));
+                state.insert("Seconds".into(), json!(1 + self.below(20)));
+                transition(&mut state, &next);
+            }
+            "Fail" => {
+                state.insert("Type".into(), json!("Fail"));
+                state.insert("Error".into(), json!("Sim.Failed"));
+                state.insert("Cause".into(), json!(format!("{name} failed")));
+            }
+            "Task" => {
+                state.insert("Type".into(), json!("Task"));
+                state.insert("Resource".into(), json!(self.activity_arn));
+                state.insert(
+                    "Parameters".into(),
+                    json!({"state": name, "x.$": "$.x", "attempt.$": "$$.State.RetryCount"}),
+                );
+                state.insert("TimeoutSeconds".into(), json!(TASK_TIMEOUT_SECONDS));
+                state.insert("ResultPath".into(), json!("$.x"));
+                state.insert(
+                    "Retry".into(),
+                    json!([{"ErrorEquals": ["Sim.Retry"], "IntervalSeconds": 1 + self.below(3),
+                            "MaxAttempts": 1 + self.below(3), "BackoffRate": 2.0}]),
+                );
+                let caught = if branch {
+                    json!(["States.ALL"])
+                } else {
+                    json!(["Sim.Catch", "States.Timeout"])
+                };
+                let catcher = next.clone().unwrap_or_else(|| self.succeed());
+                state.insert(
+                    "Catch".into(),
+                    json!([{"ErrorEquals": caught, "ResultPath": format!("$.{name}Caught"),
+                            "Next": catcher}]),
+                );
+                transition(&mut state, &next);
+            }
+            "Choice" => {
+                let join = next.clone().unwrap_or_else(|| self.succeed());
+                let high = self.sequence(1, depth - 1, branch, Some(join.clone()));
+                let length = 1 + self.below(2) as usize;
+                let low = self.sequence(length, depth - 1, branch, Some(join));
+                state.insert("Type".into(), json!("Choice"));
+                state.insert(
+                    "Choices".into(),
+                    json!([{"Variable": "$.x", "NumericGreaterThanEquals": self.below(100),
+                            "Next": high}]),
+                );
+                state.insert("Default".into(), json!(low));
+            }
+            "Map" => {
+                let mut inner = Generator {
+                    random: self.random,
+                    activity_arn: self.activity_arn,
+                    states: Map::new(),
+                    next_name: self.next_name,
+                };
+                let length = 1 + inner.below(2) as usize;
+                let start = inner.sequence(length, depth - 1, true, None);
+                self.next_name = inner.next_name;
+                let states = inner.states;
+                state.insert("Type".into(), json!("Map"));
+                state.insert("ItemsPath".into(), json!("$.xs"));
+                state.insert(
+                    "ItemSelector".into(),
+                    json!({"x.$": "$$.Map.Item.Value", "xs.$": "$.xs"}),
+                );
+                state.insert("MaxConcurrency".into(), json!(self.below(3)));
+                state.insert(
+                    "ItemProcessor".into(),
+                    json!({"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": start,
+                           "States": Value::Object(states)}),
+                );
+                state.insert("ResultPath".into(), json!(format!("$.{name}")));
+                transition(&mut state, &next);
+            }
+            _ => {
+                let count = 2 + self.below(2);
+                let branches: Vec<Value> = (0..count)
+                    .map(|_| {
+                        let mut inner = Generator {
+                            random: self.random,
+                            activity_arn: self.activity_arn,
+                            states: Map::new(),
+                            next_name: self.next_name,
+                        };
+                        let length = 1 + inner.below(2) as usize;
+                        let start = inner.sequence(length, depth - 1, true, None);
+                        self.next_name = inner.next_name;
+                        json!({"StartAt": start, "States": Value::Object(inner.states)})
+                    })
+                    .collect();
+                state.insert("Type".into(), json!("Parallel"));
+                state.insert("Branches".into(), json!(branches));
+                state.insert("ResultPath".into(), json!(format!("$.{name}")));
+                transition(&mut state, &next);
+            }
+        }
+        self.states.insert(name.clone(), Value::Object(state));
+        name
+    }
+
+    /// Adds a Succeed state (where a Catch or Choice joins at the end); answers its name.
+    fn succeed(&mut self) -> String {
+        let name = self.name("Done");
+        self.states.insert(name.clone(), json!({"Type": "Succeed"}));
+        name
+    }
+}
