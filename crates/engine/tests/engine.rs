@@ -481,7 +481,7 @@ fn history_without_payloads_keeps_every_event_but_its_data() {
     let definition = steppe_asl::compile(
         r#"{"StartAt": "P", "States": {
             "P": {"Type": "Pass", "Result": {"big": "data"}, "ResultPath": "$.p",
-                  "Assign": {"v.$": "$.x"}, "Next": "T"},
+                  "Next": "T"},
             "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                   "Parameters": {"x.$": "$.x"}, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}],
                   "End": true},
@@ -495,7 +495,9 @@ fn history_without_payloads_keeps_every_event_but_its_data() {
         };
         let mut execution = Execution::new(info(), json!({"x": 5}), config, 42);
         let started = apply(&definition, &mut execution, Input::Start, 1_000);
-        let (task_id, parameters) = invoked(&started).pop().expect("one task");
+        let (task_id, parameters) = invoked(&started)
+            .pop()
+            .unwrap_or_else(|| panic!("{:?}", types(&started)));
         let mut events = started.events;
         assert_eq!(parameters, json!({"x": 5}), "the task still gets its data");
         let failed = Input::TaskFailed {
