@@ -43,6 +43,11 @@ pub struct ExecutionInfo {
 pub struct Config {
     /// Whether to build history events (Express workflows keep none).
     pub record_history: bool,
+    /// Whether the events built carry the execution's data as JSON text (inputs, outputs,
+    /// task parameters and results, assigned variables' values); without, those texts are
+    /// empty and the events keep only their kinds, names, ids, resources and errors (all a
+    /// trace needs, and far cheaper). Only read when `record_history` is on.
+    pub history_payloads: bool,
     /// The history length at which the execution fails; `None` for no limit.
     pub history_events_max: Option<u64>,
     /// How many frame steps one [`apply`] may take before it yields with [`Command::Continue`].
@@ -80,6 +85,7 @@ impl Config {
     pub fn standard() -> Config {
         Config {
             record_history: true,
+            history_payloads: true,
             history_events_max: Some(steppe_asl::limits::HISTORY_EVENTS_MAX),
             steps_per_apply_max: 10_000,
             duration_seconds_max: Some(steppe_asl::limits::STANDARD_DURATION_SECONDS_MAX),
@@ -92,6 +98,7 @@ impl Config {
     pub fn express() -> Config {
         Config {
             record_history: false,
+            history_payloads: true,
             history_events_max: None,
             steps_per_apply_max: 10_000,
             duration_seconds_max: Some(steppe_asl::limits::EXPRESS_DURATION_SECONDS_MAX),

@@ -420,7 +420,7 @@ pub(crate) fn commit(
     assignment: Option<Assignment>,
 ) -> Option<Vec<(String, String)>> {
     let assignment = assignment?;
-    let record = run.record_history();
+    let record = run.record_payloads();
     let mut shown = Vec::with_capacity(assignment.values.len());
     for (name, value) in assignment.values {
         if record {

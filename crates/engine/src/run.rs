@@ -83,6 +83,11 @@ impl<'a> Run<'a> {
         self.execution.config.record_history
     }
 
+    /// Whether events carry the execution's data (`Config::history_payloads`).
+    pub fn record_payloads(&self) -> bool {
+        self.execution.config.record_history && self.execution.config.history_payloads
+    }
+
     pub fn handle(&mut self, input: Input) {
         match input {
             Input::Start => self.start(),
@@ -123,8 +128,13 @@ impl<'a> Run<'a> {
         }
         let input = self.execution.input.clone();
         let role_arn = self.execution.info.role_arn.clone();
+        let payloads = self.record_payloads();
         self.emit(0, || Details::ExecutionStarted {
-            input: to_text(&input),
+            input: if payloads {
+                to_text(&input)
+            } else {
+                String::new()
+            },
             role_arn,
         });
         self.arm_execution_timer();
@@ -193,8 +203,7 @@ impl<'a> Run<'a> {
                 #[cfg(feature = "fault-injection")]
                 crate::fault::entering(&name);
                 let input = &frame.input;
-                let record = self.record_history();
-                let entered_input = if record {
+                let entered_input = if self.record_payloads() {
                     to_text(input)
                 } else {
                     String::new()
@@ -258,7 +267,7 @@ impl<'a> Run<'a> {
             }
             None => {
                 self.execution.output = Some(output.clone());
-                let text = if self.record_history() {
+                let text = if self.record_payloads() {
                     to_text(&output)
                 } else {
                     String::new()

@@ -473,3 +473,90 @@ fn a_selection_past_its_limits_fails_the_state_with_data_limit_exceeded() {
         );
     }
 }
+
+/// Without `history_payloads`, the events are the same events (kinds, ids, predecessors,
+/// names, resources, errors) with the execution's data left out; the execution runs the same.
+#[test]
+fn history_without_payloads_keeps_every_event_but_its_data() {
+    let definition = steppe_asl::compile(
+        r#"{"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Result": {"big": "data"}, "ResultPath": "$.p",
+                  "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Parameters": {"x.$": "$.x"}, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}],
+                  "End": true},
+            "F": {"Type": "Fail", "Error": "Bad", "Cause": "it failed"}}}"#,
+    )
+    .unwrap_or_else(|d| panic!("{d:?}"));
+    let run = |history_payloads: bool| {
+        let config = Config {
+            history_payloads,
+            ..Config::standard()
+        };
+        let mut execution = Execution::new(info(), json!({"x": 5}), config, 42);
+        let started = apply(&definition, &mut execution, Input::Start, 1_000);
+        let (task_id, parameters) = invoked(&started)
+            .pop()
+            .unwrap_or_else(|| panic!("{:?}", types(&started)));
+        let mut events = started.events;
+        assert_eq!(parameters, json!({"x": 5}), "the task still gets its data");
+        let failed = Input::TaskFailed {
+            task_id,
+            error: "Lambda.Unknown".into(),
+            cause: "boom".into(),
+        };
+        events.extend(apply(&definition, &mut execution, failed, 2_000).events);
+        assert_eq!(execution.status, Status::Failed);
+        events
+            .iter()
+            .map(|event| event.to_json())
+            .collect::<Vec<_>>()
+    };
+    let full = run(true);
+    let bare = run(false);
+    assert_eq!(full.len(), bare.len());
+    let texts = ["input", "output", "parameters", "assignedVariables"];
+    for (full, bare) in full.iter().zip(&bare) {
+        for (key, value) in ["id", "previousEventId", "type", "timestamp"].map(|k| (k, &full[k])) {
+            assert_eq!(&bare[key], value, "{key} of {full}");
+        }
+        let details = |event: &Value| -> Value {
+            let object = event.as_object().expect("object");
+            let (key, details) = object
+                .iter()
+                .find(|(key, _)| key.ends_with("EventDetails"))
+                .map(|(key, details)| (key.clone(), details.clone()))
+                .unwrap_or_default();
+            json!({ key: details })
+        };
+        let (full_details, bare_details) = (details(full), details(bare));
+        let full_details = full_details.as_object().expect("object");
+        for (key, full_details) in full_details {
+            let bare_details = &bare_details[key];
+            for (field, value) in full_details.as_object().into_iter().flatten() {
+                if texts.contains(&field.as_str()) {
+                    continue;
+                }
+                assert_eq!(&bare_details[field], value, "{field} of {full}");
+            }
+        }
+    }
+    let texts_of = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .flat_map(|event| event.as_object().into_iter().flatten())
+            .filter(|(key, _)| key.ends_with("EventDetails"))
+            .flat_map(|(_, details)| details.as_object().into_iter().flatten())
+            .filter(|(field, _)| texts.contains(&field.as_str()))
+            .map(|(_, value)| value.to_string())
+            .collect()
+    };
+    assert!(texts_of(&full).iter().any(|text| text.contains("big")));
+    assert!(
+        texts_of(&bare)
+            .iter()
+            .all(|text| !text.contains("big") && !text.contains('5')),
+        "{:?}",
+        texts_of(&bare)
+    );
+}

@@ -270,7 +270,8 @@ fn express_runner(
 }
 
 /// An Express execution; one that is traced, or whose machine logs its executions, records
-/// its history events, which its spans and log events are made from.
+/// its history events, which its spans and log events are made from (with the execution's
+/// data in them only when they are logged).
 fn express_execution(
     resolved: &Resolved<'_>,
     (arn, name): (&str, &str),
@@ -290,6 +291,8 @@ fn express_execution(
     };
     let config = Config {
         record_history: runner.trace.is_some() || runner.execution_log.is_some(),
+        // Spans need the events, not the execution's data in them: only log events show it.
+        history_payloads: runner.execution_log.is_some(),
         ..Config::express()
     };
     Execution::new(info, resolved.input.clone(), config, runner.seed)

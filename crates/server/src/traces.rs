@@ -23,9 +23,15 @@
 //! [`ExecutionTrace`] without emitting, so a restart neither duplicates nor loses a span whose
 //! end comes after it (spans still queued in memory at a crash are lost).
 //!
-//! Exporting never waits: spans go into a bounded queue ([`SPANS_QUEUED_MAX`]); when it is
-//! full a span is dropped, counted, and logged (the first and then every
-//! [`DROPS_LOGGED_EVERY`]th). One thread takes batches of up to [`EXPORT_BATCH_MAX`] spans and
+//! Ids are SipHash-1-3 (128-bit, fixed keys): specified, so stable across restarts and builds,
+//! and a tenth of SHA-256's cost. A traced Express execution records its history without the
+//! execution's data (`Config::history_payloads`) unless its events are also logged: spans need
+//! the events' kinds, names and errors, and turning every input and output into JSON text was
+//! most of a traced execution's extra cost.
+//!
+//! Exporting never waits: the spans a transition ends go together into a bounded queue
+//! ([`SPANS_QUEUED_MAX`] spans); spans that do not fit are dropped, counted, and logged (the
+//! first and then every [`DROPS_LOGGED_EVERY`]th). One thread takes batches of up to [`EXPORT_BATCH_MAX`] spans and
 //! hands them to `opentelemetry-otlp`'s exporter, which sends them as protobuf over HTTP; it
 //! wakes every [`EXPORT_DELAY`], or when a batch is queued, never once per span.
 
@@ -34,7 +40,6 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -45,9 +50,10 @@ use steppe_asl::Definition;
 use steppe_engine::{Details, ErrorCause, HistoryEvent, StateType};
 
 /// Spans waiting to be exported; past it, new spans are dropped (and counted).
-pub const SPANS_QUEUED_MAX: usize = 8_192;
-/// The most spans sent in one OTLP request.
-pub const EXPORT_BATCH_MAX: usize = 512;
+pub const SPANS_QUEUED_MAX: usize = 32_768;
+/// The most spans sent in one OTLP request (about 120 bytes each encoded; each request costs
+/// the exporter thread far more than a span, so requests are big).
+pub const EXPORT_BATCH_MAX: usize = 2_048;
 /// How often the exporter looks at the queue when fewer than a batch of spans arrive.
 pub const EXPORT_DELAY: Duration = Duration::from_millis(500);
 /// How long one OTLP request may take, answer included.
@@ -62,6 +68,10 @@ pub const TRACE_EVENTS_MAX: usize = 25_000;
 pub const FLUSH_AT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A drop is logged the first time and then once per this many.
 pub const DROPS_LOGGED_EVERY: u64 = 1_000;
+
+/// The instrumentation scope of every span, made once.
+static SCOPE: std::sync::LazyLock<InstrumentationScope> =
+    std::sync::LazyLock::new(|| InstrumentationScope::builder("steppe").build());
 
 /// Why tracing could not start.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +97,8 @@ pub struct Traces {
     exporter: Option<std::thread::Thread>,
     /// Spans queued since the exporter last woke.
     queued: AtomicUsize,
+    /// Spans in the queue (the exporter takes them off as it receives them).
+    waiting: Arc<AtomicUsize>,
     machines: Arc<TracedMachines>,
     dropped: AtomicU64,
 }
@@ -253,14 +265,22 @@ pub fn task_span_id(execution_arn: &str, state_name: &str, invocation: u64) -> [
     ])
 }
 
-/// `N` bytes of the SHA-256 of the parts (each length-prefixed), never all zero (an invalid id).
+/// The keys of the hash ids are derived with: fixed, so an execution's ids are the same after
+/// a restart and in every build.
+const ID_KEYS: (u64, u64) = (0x7374_6570_7065_2d69, 0x6473_2d73_6970_3133);
+
+/// `N` bytes of the 128-bit SipHash-1-3 (a specified hash, unlike std's `DefaultHasher`, so
+/// ids stay the same across Rust versions) of the parts, each length-prefixed, under
+/// [`ID_KEYS`]; never all zero (an invalid id).
 fn derived<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
-    let mut hasher = Sha256::new();
+    use siphasher::sip128::Hasher128 as _;
+    use std::hash::Hasher as _;
+    let mut hasher = siphasher::sip128::SipHasher13::new_with_keys(ID_KEYS.0, ID_KEYS.1);
     for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
+        hasher.write(&(part.len() as u64).to_be_bytes());
+        hasher.write(part);
     }
-    let digest = hasher.finalize();
+    let digest = hasher.finish128().as_bytes();
     let mut bytes = [0u8; N];
     bytes.copy_from_slice(&digest[..N]);
     if bytes.iter().all(|byte| *byte == 0) {
@@ -270,7 +290,8 @@ fn derived<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
 }
 
 enum Message {
-    Span(Box<SpanData>),
+    /// The spans one transition ended, sent together (one send, not one per span).
+    Spans(Vec<SpanData>),
     Flush(SyncSender<()>),
 }
 
@@ -308,15 +329,19 @@ impl Traces {
                 .with_service_name("steppe")
                 .build(),
         );
+        // Each message holds at least one span, so the spans bound the messages too.
         let (queue, spans) = std::sync::mpsc::sync_channel(SPANS_QUEUED_MAX);
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let taken = waiting.clone();
         let thread = std::thread::Builder::new()
             .name("steppe-otlp".to_string())
-            .spawn(move || export(exporter, spans))
+            .spawn(move || export(exporter, spans, &taken))
             .map_err(|spawn| error(format!("cannot start the exporter thread: {spawn}")))?;
         Ok(Traces {
             queue: Some(queue),
             exporter: Some(thread.thread().clone()),
             queued: AtomicUsize::new(0),
+            waiting,
             machines,
             dropped: AtomicU64::new(0),
         })
@@ -358,30 +383,47 @@ impl Traces {
         decide(execution_arn, enabled, trace_header)
     }
 
-    /// Queues spans for export without waiting; a span that finds the queue full is dropped.
+    /// Queues spans for export without waiting; spans that find the queue full (past
+    /// [`SPANS_QUEUED_MAX`]) are dropped.
     pub fn export(&self, spans: Vec<SpanData>) {
         let Some(queue) = &self.queue else {
             return;
         };
-        for span in spans {
-            match queue.try_send(Message::Span(Box::new(span))) {
-                Ok(()) => {
-                    if self.queued.fetch_add(1, Ordering::Relaxed) + 1 == EXPORT_BATCH_MAX {
-                        self.wake_exporter();
-                    }
+        let count = spans.len();
+        if count == 0 {
+            return;
+        }
+        if self.waiting.fetch_add(count, Ordering::Relaxed) + count > SPANS_QUEUED_MAX {
+            self.waiting.fetch_sub(count, Ordering::Relaxed);
+            self.dropped_spans(count);
+            return;
+        }
+        match queue.try_send(Message::Spans(spans)) {
+            Ok(()) => {
+                let queued = self.queued.fetch_add(count, Ordering::Relaxed) + count;
+                if queued >= EXPORT_BATCH_MAX && queued - count < EXPORT_BATCH_MAX {
+                    self.wake_exporter();
                 }
-                Err(TrySendError::Full(_)) => {
-                    let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                    if dropped % DROPS_LOGGED_EVERY == 1 {
-                        tracing::warn!(
-                            dropped,
-                            queued_max = SPANS_QUEUED_MAX,
-                            "trace spans dropped: the OTLP export queue is full"
-                        );
-                    }
-                }
-                Err(TrySendError::Disconnected(_)) => return,
             }
+            Err(TrySendError::Full(_)) => {
+                self.waiting.fetch_sub(count, Ordering::Relaxed);
+                self.dropped_spans(count);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    fn dropped_spans(&self, count: usize) {
+        let count = count as u64;
+        let before = self.dropped.fetch_add(count, Ordering::Relaxed);
+        let dropped = before + count;
+        // Logged the first time and then each time another DROPS_LOGGED_EVERY are dropped.
+        if before == 0 || before / DROPS_LOGGED_EVERY != dropped / DROPS_LOGGED_EVERY {
+            tracing::warn!(
+                dropped,
+                queued_max = SPANS_QUEUED_MAX,
+                "trace spans dropped: the OTLP export queue is full"
+            );
         }
     }
 
@@ -425,17 +467,26 @@ impl Traces {
 /// The exporter thread: every [`EXPORT_DELAY`], or sooner when woken (a batch is queued, or
 /// a flush asked), it sends what is queued in batches of at most [`EXPORT_BATCH_MAX`], one
 /// request at a time. It ends when the queue's sender is gone.
-fn export(exporter: opentelemetry_otlp::SpanExporter, queue: Receiver<Message>) {
+fn export(
+    exporter: opentelemetry_otlp::SpanExporter,
+    queue: Receiver<Message>,
+    waiting: &AtomicUsize,
+) {
     let mut failures = 0u64;
-    let mut batch = Vec::new();
+    let mut batch = Vec::with_capacity(EXPORT_BATCH_MAX);
     loop {
         std::thread::park_timeout(EXPORT_DELAY);
         loop {
             match queue.try_recv() {
-                Ok(Message::Span(span)) => {
-                    batch.push(*span);
-                    if batch.len() >= EXPORT_BATCH_MAX {
-                        send(&exporter, std::mem::take(&mut batch), &mut failures);
+                Ok(Message::Spans(spans)) => {
+                    waiting.fetch_sub(spans.len(), Ordering::Relaxed);
+                    for span in spans {
+                        batch.push(span);
+                        if batch.len() >= EXPORT_BATCH_MAX {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH_MAX));
+                            send(&exporter, full, &mut failures);
+                        }
                     }
                 }
                 Ok(Message::Flush(done)) => {
@@ -995,7 +1046,7 @@ impl ExecutionTrace {
             events: SpanEvents::default(),
             links: SpanLinks::default(),
             status,
-            instrumentation_scope: InstrumentationScope::builder("steppe").build(),
+            instrumentation_scope: SCOPE.clone(),
         }
     }
 }
@@ -1177,6 +1228,61 @@ mod tests {
                 assert_ne!(span.parent_span_id, span.span_context.span_id(), "{span:?}");
             }
         }
+    }
+
+    /// Past SPANS_QUEUED_MAX spans waiting, a transition's spans are dropped and counted,
+    /// and room made by the exporter taking spans off is used again.
+    #[test]
+    fn spans_past_the_queue_bound_are_dropped_and_counted() {
+        let (queue, spans) = std::sync::mpsc::sync_channel(SPANS_QUEUED_MAX);
+        let traces = Traces {
+            queue: Some(queue),
+            ..Traces::default()
+        };
+        let definition = Arc::new(
+            steppe_asl::compile(
+                r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#,
+            )
+            .expect("compiles"),
+        );
+        let ids = TraceIds {
+            trace_id: [7; 16],
+            parent_span_id: None,
+        };
+        let trace = ExecutionTrace::new("arn:e", "arn:m", ids, definition);
+        let span = || {
+            trace.span(
+                "P".to_string(),
+                SpanKind::Internal,
+                ([1; 8], [0; 8]),
+                (0, 1),
+                Ending::Ok,
+                Vec::new(),
+            )
+        };
+        let three = || vec![span(), span(), span()];
+        for _ in 0..SPANS_QUEUED_MAX / 3 {
+            traces.export(three());
+        }
+        assert_eq!(traces.dropped(), 0);
+        let room = SPANS_QUEUED_MAX % 3;
+        traces.export(three());
+        assert_eq!(
+            traces.dropped(),
+            3,
+            "{room} spans of room, 3 to queue: all dropped"
+        );
+        traces.export(vec![span(); room]);
+        assert_eq!(traces.dropped(), 3, "exactly full");
+        traces.export(vec![span()]);
+        assert_eq!(traces.dropped(), 4);
+        // The exporter takes a message off: its spans' room is free again.
+        let Ok(Message::Spans(taken)) = spans.try_recv() else {
+            panic!("a message of spans");
+        };
+        traces.waiting.fetch_sub(taken.len(), Ordering::Relaxed);
+        traces.export(three());
+        assert_eq!(traces.dropped(), 4);
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub(crate) fn exit_to(
     } else {
         String::new()
     };
-    let text = if record {
+    let text = if run.record_payloads() {
         to_text(output)
     } else {
         String::new()

@@ -58,9 +58,8 @@ pub(crate) fn run(
     let resource = task_resource(&task.resource);
     let task_id = run.new_wait_id();
     let region = run.execution.info.region.clone();
-    let record = run.record_history();
     let shown_resource = resource.clone();
-    let parameters_text = if record {
+    let parameters_text = if run.record_payloads() {
         to_text(&parameters)
     } else {
         String::new()
@@ -146,7 +145,7 @@ pub(crate) fn submitted(run: &mut Run<'_>, task_id: u64, output: Value) {
         return;
     };
     let resource = pending.resource.clone();
-    let text = if run.record_history() {
+    let text = if run.record_payloads() {
         to_text(&output)
     } else {
         String::new()
@@ -192,7 +191,7 @@ pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, F
     let resource = pending.resource.clone();
     let next = match result {
         Ok(output) => {
-            let text = if run.record_history() {
+            let text = if run.record_payloads() {
                 to_text(&output)
             } else {
                 String::new()
