@@ -44,6 +44,10 @@ use tokio::sync::oneshot;
 /// The integration's resource, without its pattern suffix.
 pub const START_EXECUTION_RESOURCE: &str = "arn:aws:states:::states:startExecution";
 
+/// How often a `.sync` task looks at its child's status when the child may run on another
+/// node of a cluster.
+const SHARED_CHILD_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How often a child is started or described again when the store is unavailable.
 const ATTEMPTS_MAX: u32 = 20;
 
@@ -330,7 +334,12 @@ async fn wait_for_end(app: &Arc<App>, nested: &Nested, child_arn: &str) -> Resul
             }
             return Ok(description);
         }
-        let _ = ended.await;
+        if app.cluster.shared() {
+            // The child may run on another node of the cluster, whose end wakes nobody here.
+            let _ = tokio::time::timeout(SHARED_CHILD_POLL_INTERVAL, ended).await;
+        } else {
+            let _ = ended.await;
+        }
     }
 }
 

@@ -68,19 +68,20 @@ impl Sql {
                 "WITH execution AS (
                      INSERT INTO executions (id, arn, state_machine_arn, version_arn, alias_arn,
                      status, start_millis, stop_millis, output, error, cause, redrive_count,
-                     redrive_millis, next_seq, pending)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, '')
+                     redrive_millis, next_seq, pending, owner)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, '', $20)
                      RETURNING id)
                  INSERT INTO execution_bodies (id, name, revision_id, seed, input, trace_header, test_case)
                  SELECT id, $14, $15, $16, $17, $18, $19 FROM execution"
             }
             Sql::Transition => {
                 "SELECT steppe_transition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                 $14, $15, $16, $17, $18, $19)"
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22)"
             }
             Sql::Redrive => {
                 "UPDATE executions SET status = 'RUNNING', stop_millis = NULL, output = NULL,
-                 error = NULL, cause = NULL, redrive_count = $2, redrive_millis = $3 WHERE id = $1"
+                 error = NULL, cause = NULL, redrive_count = $2, redrive_millis = $3, owner = $4
+                 WHERE id = $1"
             }
             Sql::PutRedriveToken => {
                 "INSERT INTO redrive_tokens (execution_id, client_token, redrive_millis)
@@ -122,11 +123,14 @@ impl Statements {
 pub(crate) struct Writer {
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) pool: deadpool_postgres::Pool,
+    /// The node this store joined as (0 before it joins): what fences its writes.
+    pub(crate) node: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl writer::Commit for Writer {
     fn commit(&mut self, groups: &[Group]) -> Vec<Result<(), Error>> {
-        self.runtime.block_on(commit_groups(&self.pool, groups))
+        let node = self.node.load(std::sync::atomic::Ordering::Acquire) as i64;
+        self.runtime.block_on(commit_groups(&self.pool, groups, node))
     }
 
     fn delete_closed(&mut self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
@@ -139,6 +143,7 @@ impl writer::Commit for Writer {
 pub(crate) async fn commit_groups(
     pool: &deadpool_postgres::Pool,
     groups: &[Group],
+    node: i64,
 ) -> Vec<Result<(), Error>> {
     let all = |error: Error| groups.iter().map(|_| Err(error.clone())).collect();
     let client = match pool.get().await {
@@ -153,7 +158,7 @@ pub(crate) async fn commit_groups(
     let mut results: Vec<Result<(), Error>> = Vec::with_capacity(groups.len());
     let mut ops: Vec<Op<'_>> = vec![simple(&client, "BEGIN")];
     for (writes, _) in groups {
-        match group_ops(&client, &statements, writes) {
+        match group_ops(&client, &statements, writes, node) {
             Ok(group) => {
                 ops.extend(group);
                 results.push(Ok(()));
@@ -173,7 +178,7 @@ pub(crate) async fn commit_groups(
         }
         return results;
     }
-    commit_apart(&client, &statements, groups, results).await
+    commit_apart(&client, &statements, groups, results, node).await
 }
 
 /// Commits the groups still `Ok` in `results`, each inside its own savepoint, in one
@@ -183,6 +188,7 @@ async fn commit_apart(
     statements: &Statements,
     groups: &[Group],
     mut results: Vec<Result<(), Error>>,
+    node: i64,
 ) -> Vec<Result<(), Error>> {
     let outcome: Result<(), Error> = async {
         client
@@ -194,7 +200,7 @@ async fn commit_apart(
                 continue;
             }
             let mut ops = vec![simple(client, "SAVEPOINT steppe_group")];
-            ops.extend(group_ops(client, statements, writes)?);
+            ops.extend(group_ops(client, statements, writes, node)?);
             let failed = pipeline(ops).await.into_iter().find_map(Result::err);
             let end = match failed {
                 None => "RELEASE SAVEPOINT steppe_group",
@@ -278,10 +284,12 @@ fn exec<'a>(
 }
 
 /// The ops of one group, in order; fails (sending nothing) when a write will not encode.
+/// The statements of one group, written by node `node` (see `Store::join`).
 fn group_ops<'a>(
     client: &'a Client,
     statements: &'a Statements,
     writes: &'a [Write],
+    node: i64,
 ) -> Result<Vec<Op<'a>>, Error> {
     let mut ops = Vec::new();
     let mut push = |sql: Sql, params: Vec<Param<'a>>, conflict: Option<String>| {
@@ -316,10 +324,11 @@ fn group_ops<'a>(
                     row.input.as_str(),
                     row.trace_header.as_deref(),
                     row.test_case.as_deref(),
+                    node,
                 ],
                 Some(format!("execution {} exists", row.arn)),
             ),
-            Write::Transition(transition) => transition_op(transition, &mut push)?,
+            Write::Transition(transition) => transition_op(node, transition, &mut push)?,
             Write::Redrive {
                 execution_id,
                 redrive_count,
@@ -329,7 +338,8 @@ fn group_ops<'a>(
                 params![
                     *execution_id as i64,
                     i64::from(*redrive_count),
-                    *redrive_millis
+                    *redrive_millis,
+                    node
                 ],
                 None,
             ),
@@ -356,6 +366,7 @@ fn group_ops<'a>(
 
 /// The op of one transition: `steppe_transition` checks its order and records it.
 fn transition_op<'a>(
+    node: i64,
     transition: &'a TransitionRecord,
     push: &mut impl FnMut(Sql, Vec<Param<'a>>, Option<String>),
 ) -> Result<(), Error> {
@@ -391,9 +402,22 @@ fn transition_op<'a>(
         .iter()
         .map(serde_json::to_string)
         .collect::<Result<Vec<String>, _>>()?;
+    let task_tokens: Vec<Option<&str>> = transition
+        .tasks_started
+        .iter()
+        .map(|t| t.task_token.as_deref())
+        .collect();
+    // A task waits for a worker (and any node may claim it) while it is an activity task
+    // that has not started.
+    let task_activities: Vec<Option<&str>> = transition
+        .tasks_started
+        .iter()
+        .map(|t| t.waits_for_worker().then_some(t.resource.as_str()))
+        .collect();
     push(
         Sql::Transition,
         params![
+            node,
             id,
             seq,
             pending,
@@ -412,6 +436,8 @@ fn transition_op<'a>(
             ids(&transition.timers_cleared),
             task_ids,
             task_bodies,
+            task_tokens,
+            task_activities,
             ids(&transition.tasks_cleared),
         ],
         Some(format!(
