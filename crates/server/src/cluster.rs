@@ -168,11 +168,16 @@ impl Cluster {
             let store = self.store.clone();
             match tokio::task::spawn_blocking(move || store.take_over(TAKEOVER_BATCH_MAX)).await {
                 Ok(Ok(orphans)) if !orphans.is_empty() => {
-                    tracing::info!(count = orphans.len(), "taking over executions of a stopped node");
+                    tracing::info!(
+                        count = orphans.len(),
+                        "taking over executions of a stopped node"
+                    );
                     driver.adopt(&orphans);
                     continue;
                 }
-                Ok(Err(error)) => tracing::warn!(%error, "could not look for executions to take over"),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "could not look for executions to take over")
+                }
                 _ => {}
             }
             tokio::time::sleep(TAKEOVER_INTERVAL.min(renew_every)).await;

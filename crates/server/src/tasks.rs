@@ -123,7 +123,12 @@ impl Tasks {
 
     /// Takes a waiting task of `activity_arn` that this node's poller (or another node's,
     /// which forwarded the poll) claimed from the store, marking it started.
-    pub fn take_task(&self, execution_id: u64, task_id: u64, activity_arn: &str) -> Option<OpenTask> {
+    pub fn take_task(
+        &self,
+        execution_id: u64,
+        task_id: u64,
+        activity_arn: &str,
+    ) -> Option<OpenTask> {
         let mut inner = self.lock();
         let token = inner.token(execution_id, task_id)?.to_string();
         let (_, task) = inner.by_token.get_mut(&token)?;

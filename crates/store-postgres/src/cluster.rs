@@ -190,7 +190,10 @@ pub(crate) async fn claim_activity_task(
 /// hand over notifications) and calls `wake` with each one's activity ARN, and with `""`
 /// (look at every activity) once listening, since notifications sent while no connection
 /// listened are lost. Answers why it stopped.
-pub(crate) async fn listen(config: &tokio_postgres::Config, wake: &(dyn Fn(&str) + Send + Sync)) -> Error {
+pub(crate) async fn listen(
+    config: &tokio_postgres::Config,
+    wake: &(dyn Fn(&str) + Send + Sync),
+) -> Error {
     match listening(config, wake).await {
         Ok(()) => Error::Database("the listening connection closed".into()),
         Err(error) => error,
@@ -209,7 +212,8 @@ async fn listening(
         .connect(tokio_postgres::NoTls)
         .await
         .map_err(|e| crate::error::statement_error(&e))?;
-    let (sender, mut notifications) = tokio::sync::mpsc::channel::<String>(NOTIFICATIONS_QUEUED_MAX);
+    let (sender, mut notifications) =
+        tokio::sync::mpsc::channel::<String>(NOTIFICATIONS_QUEUED_MAX);
     let driving = tokio::spawn(async move {
         loop {
             match std::future::poll_fn(|context| connection.poll_message(context)).await {

@@ -235,9 +235,7 @@ pub(crate) async fn running_executions(
         &[&(node as i64)],
     )
     .await?;
-    rows.iter()
-        .map(crate::cluster::running_execution)
-        .collect()
+    rows.iter().map(crate::cluster::running_execution).collect()
 }
 
 /// The timers of the executions node `node` owns.

@@ -130,7 +130,8 @@ pub(crate) struct Writer {
 impl writer::Commit for Writer {
     fn commit(&mut self, groups: &[Group]) -> Vec<Result<(), Error>> {
         let node = self.node.load(std::sync::atomic::Ordering::Acquire) as i64;
-        self.runtime.block_on(commit_groups(&self.pool, groups, node))
+        self.runtime
+            .block_on(commit_groups(&self.pool, groups, node))
     }
 
     fn delete_closed(&mut self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {

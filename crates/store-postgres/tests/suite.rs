@@ -462,7 +462,10 @@ fn nodes_own_take_over_fence_and_share_activity_tasks() {
         ],
     )
     .unwrap();
-    assert_eq!(woken.recv_timeout(Duration::from_secs(10)).unwrap(), activity);
+    assert_eq!(
+        woken.recv_timeout(Duration::from_secs(10)).unwrap(),
+        activity
+    );
     assert_eq!(a.owner(1).unwrap(), Owner::Local);
     assert_eq!(
         b.owner(1).unwrap(),
@@ -474,14 +477,24 @@ fn nodes_own_take_over_fence_and_share_activity_tasks() {
     assert_eq!(b.task_by_token("token-1").unwrap(), Some(1));
     assert_eq!(b.task_by_token("token-2").unwrap(), None);
     // One claim each: the second poller finds nothing while the claim lasts.
-    assert_eq!(b.claim_activity_task(activity, lease).unwrap(), Some((1, 7)));
+    assert_eq!(
+        b.claim_activity_task(activity, lease).unwrap(),
+        Some((1, 7))
+    );
     assert_eq!(a.claim_activity_task(activity, lease).unwrap(), None);
     // Only the owner commits.
     assert!(matches!(
-        submit(&b, vec![Write::Transition(Box::new(transition(1, 1, 3, 1)))]),
+        submit(
+            &b,
+            vec![Write::Transition(Box::new(transition(1, 1, 3, 1)))]
+        ),
         Err(Error::Conflict(_))
     ));
-    submit(&a, vec![Write::Transition(Box::new(transition(1, 1, 3, 1)))]).unwrap();
+    submit(
+        &a,
+        vec![Write::Transition(Box::new(transition(1, 1, 3, 1)))],
+    )
+    .unwrap();
     // Nothing to take over while A's lease holds; everything once A leaves.
     assert!(b.take_over(100).unwrap().is_empty());
     assert!(a.running_executions().unwrap().iter().any(|e| e.id == 1));
@@ -496,10 +509,17 @@ fn nodes_own_take_over_fence_and_share_activity_tasks() {
     // lease had lapsed, and B's commits go on.
     assert!(!a.renew(lease).unwrap());
     assert!(matches!(
-        submit(&a, vec![Write::Transition(Box::new(transition(1, 2, 4, 1)))]),
+        submit(
+            &a,
+            vec![Write::Transition(Box::new(transition(1, 2, 4, 1)))]
+        ),
         Err(Error::Conflict(_))
     ));
-    submit(&b, vec![Write::Transition(Box::new(transition(1, 2, 4, 1)))]).unwrap();
+    submit(
+        &b,
+        vec![Write::Transition(Box::new(transition(1, 2, 4, 1)))],
+    )
+    .unwrap();
     assert!(a.renew(lease).unwrap());
     assert_eq!(b.history_len(1).unwrap(), 4);
 }

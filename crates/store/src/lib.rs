@@ -43,8 +43,8 @@ pub mod writer;
 
 pub use memory::MemoryStore;
 pub use record::{
-    is_activity, Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, ExecutionStatus, InputRecord,
-    LoggedInput, RedriveToken, Resource, Revision, RunningExecution, StateMachine,
+    is_activity, Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, ExecutionStatus,
+    InputRecord, LoggedInput, RedriveToken, Resource, Revision, RunningExecution, StateMachine,
     StateMachineType, StoredEvent, TaskRecord, Timer, TransitionRecord, Version, Write,
     REDRIVE_TOKENS_KEPT,
 };

@@ -239,8 +239,9 @@ async fn get_task_shared(
 /// The task another node handed out for a forwarded poll: `None` if it had none (the task
 /// ended meanwhile).
 fn relayed_task(relayed: crate::cluster::Relayed) -> ApiResult<Option<Value>> {
-    let answer: Value = serde_json::from_slice(&relayed.body)
-        .map_err(|error| ApiError::internal(format!("a node answered a poll with bad JSON: {error}")))?;
+    let answer: Value = serde_json::from_slice(&relayed.body).map_err(|error| {
+        ApiError::internal(format!("a node answered a poll with bad JSON: {error}"))
+    })?;
     if relayed.status != 200 {
         return Err(ApiError::node_moved());
     }
