@@ -56,6 +56,19 @@ fn cluster_url(name: &str) -> Option<String> {
     ))
 }
 
+/// A ListActivities request with `extra` header lines, answered as raw HTTP text.
+async fn raw_post(address: SocketAddr, extra: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.ListActivities\r\n{extra}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 /// Starts nodes 1 and 2 beside node 0.
 async fn start_the_others(nodes: &mut Vec<Child>, addresses: &[SocketAddr], url: &str, log: &Path) {
     for address in &addresses[1..] {
@@ -307,7 +320,7 @@ async fn an_activity_task_is_scheduled_taken_and_answered_through_three_nodes() 
     };
     assert_eq!(described.status, ExecutionStatus::Succeeded);
     assert_eq!(described.output.as_deref(), Some(r#"{"done":true}"#));
-    // A second answer through yet another node finds the task closed.
+    // A second answer through a node that never ran the task finds it closed, as on AWS.
     let late = sfn[1]
         .send_task_success()
         .task_token(&token)
@@ -315,7 +328,19 @@ async fn an_activity_task_is_scheduled_taken_and_answered_through_three_nodes() 
         .send()
         .await
         .unwrap_err();
-    assert!(late.as_service_error().is_some(), "{late:?}");
+    assert!(
+        late.as_service_error()
+            .is_some_and(|error| error.is_task_timed_out()),
+        "{late:?}"
+    );
+    // A request that shows a cluster key not this cluster's is refused (nodes' own requests
+    // skip the signature check, so the key must be right).
+    let refused = raw_post(
+        addresses[0],
+        "x-steppe-cluster-key: guessed\r\nx-steppe-scope: 123456789012/us-east-1\r\n",
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
     for mut node in nodes.drain(..) {
         node.kill().unwrap();
         node.wait().unwrap();

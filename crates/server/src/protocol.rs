@@ -105,6 +105,20 @@ async fn advance_clock(
     clock(State(app)).await
 }
 
+/// Who made a request: a client whose signature checks (see [`verify_signature`]), or
+/// another node of the cluster showing the cluster's key, with the scope it acts in.
+fn authenticated(
+    app: &App,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Option<crate::auth::Caller>, Option<crate::arn::Arns>), ApiError> {
+    match app.cluster.internal_scope(headers) {
+        Some(scope) => Ok((None, Some(scope?))),
+        None => Ok((verify_signature(app, "POST", uri, headers, body)?, None)),
+    }
+}
+
 /// With `--credentials`, checks the request's SigV4 signature (see `auth.rs`).
 fn verify_signature(
     app: &App,
@@ -561,10 +575,10 @@ async fn handle(
     let operation = Operation::of(name.unwrap_or_default());
     let result = match read_body(body, app.limits.body_read_timeout).await {
         Err(error) => Err(error),
-        Ok(bytes) => match verify_signature(&app, "POST", &uri, &headers, &bytes) {
+        Ok(bytes) => match authenticated(&app, &uri, &headers, &bytes) {
             Err(error) => Err(error),
-            Ok(caller) => match name {
-                Some(name) => routed(&app, name, bytes, caller, &headers).await,
+            Ok((caller, internal)) => match name {
+                Some(name) => routed(&app, name, bytes, (caller, internal), &headers).await,
                 None => Err(ApiError::new(
                     "UnknownOperationException",
                     format!("Unknown operation: '{target}'"),
@@ -606,7 +620,7 @@ async fn routed(
     app: &Arc<App>,
     name: &str,
     bytes: Bytes,
-    caller: Option<crate::auth::Caller>,
+    (caller, internal): (Option<crate::auth::Caller>, Option<crate::arn::Arns>),
     headers: &HeaderMap,
 ) -> Result<Answer, ApiError> {
     let forwarded = headers.contains_key(crate::cluster::FORWARDED_HEADER);
@@ -625,7 +639,10 @@ async fn routed(
     } else {
         None
     };
-    let mut request = prepared(app, &bytes, caller, headers)?;
+    let mut request = match internal {
+        Some(arns) => parse_body(&bytes, arns)?,
+        None => prepared(app, &bytes, caller, headers)?,
+    };
     request.original = original;
     request.forwarded = forwarded;
     if forwarded {

@@ -558,6 +558,13 @@ impl Store for PostgresStore {
         Ok(node)
     }
 
+    fn cluster_key(&self) -> Result<Option<String>, Error> {
+        if self.exclusive {
+            return Ok(None);
+        }
+        self.read(cluster::cluster_key)
+    }
+
     fn renew(&self, lease: Duration) -> Result<bool, Error> {
         let node = self.node.load(Ordering::Acquire);
         let address = lock(&self.address).clone();
@@ -586,7 +593,7 @@ impl Store for PostgresStore {
         self.read(move |client| cluster::execution_timers(client, execution_id))
     }
 
-    fn task_by_token(&self, token: &str) -> Result<Option<u64>, Error> {
+    fn task_by_token(&self, token: &str) -> Result<Option<(u64, bool)>, Error> {
         let token = token.to_string();
         self.read(move |client| cluster::task_by_token(client, token))
     }

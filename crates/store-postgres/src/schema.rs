@@ -139,7 +139,12 @@ END $$;
 /// task queued for a worker is announced on the channel `steppe_tasks_<schema>` (at commit).
 /// Rows written before keep working: their columns are filled from their bodies, and their
 /// executions (owner 0, a node that never holds a lease) are taken over by the first node.
+/// `cluster_key` holds a secret the nodes show each other on requests they make themselves
+/// (a forwarded client request carries its client's signature instead): 244 random bits
+/// from `gen_random_uuid` (PostgreSQL's strong random source).
 pub(crate) const VERSION_2: &str = "
+CREATE TABLE cluster_key (key TEXT NOT NULL);
+INSERT INTO cluster_key SELECT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
 CREATE SEQUENCE node_ids;
 CREATE TABLE nodes (id BIGINT PRIMARY KEY, address TEXT NOT NULL, lease_until TIMESTAMPTZ NOT NULL);
 ALTER TABLE executions ADD COLUMN owner BIGINT NOT NULL DEFAULT 0;
@@ -150,6 +155,10 @@ UPDATE tasks SET token = body::json->>'task_token',
                         WHEN body::json->>'resource' ~ '^arn:[^:]+:states:[^:]*:[^:]*:activity:.'
                         THEN body::json->>'resource' END;
 CREATE INDEX tasks_by_token ON tasks (token) WHERE token IS NOT NULL;
+-- Tokens of tasks that closed, so that any node answers a late SendTask* with TaskTimedOut
+-- (as AWS does) rather than InvalidToken; deleted with their execution.
+CREATE TABLE closed_tokens (token TEXT PRIMARY KEY, execution_id BIGINT NOT NULL);
+CREATE INDEX closed_tokens_by_execution ON closed_tokens (execution_id);
 CREATE INDEX tasks_waiting ON tasks (activity_arn, execution_id, task_id) WHERE activity_arn IS NOT NULL;
 DROP FUNCTION steppe_transition(BIGINT, BIGINT, TEXT, BIGINT, TEXT, BIGINT[], TEXT[], BOOLEAN, TEXT,
     BIGINT, TEXT, BYTEA, BYTEA, BIGINT[], BIGINT[], BIGINT[], BIGINT[], TEXT[], BIGINT[]);
@@ -182,6 +191,9 @@ BEGIN
         SELECT p_id, event.id, event.body FROM UNNEST(p_event_ids, p_event_bodies) AS event (id, body);
     IF p_end THEN
         DELETE FROM timers WHERE execution_id = p_id;
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks WHERE execution_id = p_id AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
         DELETE FROM tasks WHERE execution_id = p_id;
         RETURN;
     END IF;
@@ -203,6 +215,10 @@ BEGIN
         END IF;
     END LOOP;
     IF coalesce(array_length(p_tasks_cleared, 1), 0) > 0 THEN
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks
+            WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared) AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
         DELETE FROM tasks WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared);
     END IF;
 END $$;

@@ -449,8 +449,9 @@ fn transition_op<'a>(
 }
 
 /// The tables keyed by execution id, emptied for each deleted execution.
-const EXECUTION_KEYED_TABLES: [(&str, &str); 6] = [
+const EXECUTION_KEYED_TABLES: [(&str, &str); 7] = [
     ("inputs", "execution_id"),
+    ("closed_tokens", "execution_id"),
     ("events", "execution_id"),
     ("timers", "execution_id"),
     ("tasks", "execution_id"),
@@ -469,11 +470,12 @@ async fn delete_closed(
         .transaction()
         .await
         .map_err(|e| statement_error(&e))?;
-    // Row locks: a redrive committed by another store first keeps its execution.
+    // Row locks: a redrive committed by another store first keeps its execution; rows
+    // another node is deleting at the same moment are left to it.
     let rows = transaction
         .query(
             "SELECT id FROM executions WHERE status <> 'RUNNING' AND stop_millis < $1
-             ORDER BY stop_millis, id LIMIT $2 FOR UPDATE",
+             ORDER BY stop_millis, id LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&cutoff_millis, &(limit as i64)],
         )
         .await

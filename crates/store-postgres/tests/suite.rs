@@ -474,7 +474,7 @@ fn nodes_own_take_over_fence_and_share_activity_tasks() {
             address: "127.0.0.1:1".into()
         })
     );
-    assert_eq!(b.task_by_token("token-1").unwrap(), Some(1));
+    assert_eq!(b.task_by_token("token-1").unwrap(), Some((1, true)));
     assert_eq!(b.task_by_token("token-2").unwrap(), None);
     // One claim each: the second poller finds nothing while the claim lasts.
     assert_eq!(
