@@ -197,23 +197,26 @@ BEGIN
         DELETE FROM tasks WHERE execution_id = p_id;
         RETURN;
     END IF;
-    FOR i IN 1 .. coalesce(array_length(p_timer_ids, 1), 0) LOOP
+    -- One statement per kind (the writer sends each timer and task once: the last of any
+    -- repeated id, as a replacement would leave it).
+    IF coalesce(array_length(p_timer_ids, 1), 0) > 0 THEN
         INSERT INTO timers (execution_id, timer_id, fire_at_millis)
-        VALUES (p_id, p_timer_ids[i], p_timer_fire_at_millis[i])
+        SELECT p_id, timer.id, timer.fire_at FROM UNNEST(p_timer_ids, p_timer_fire_at_millis) AS timer (id, fire_at)
         ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at_millis = EXCLUDED.fire_at_millis;
-    END LOOP;
+    END IF;
     IF coalesce(array_length(p_timers_cleared, 1), 0) > 0 THEN
         DELETE FROM timers WHERE execution_id = p_id AND timer_id = ANY (p_timers_cleared);
     END IF;
-    FOR i IN 1 .. coalesce(array_length(p_task_ids, 1), 0) LOOP
+    IF coalesce(array_length(p_task_ids, 1), 0) > 0 THEN
         INSERT INTO tasks (execution_id, task_id, body, token, activity_arn, claimed_until)
-        VALUES (p_id, p_task_ids[i], p_task_bodies[i], p_task_tokens[i], p_task_activities[i], NULL)
+        SELECT p_id, task.id, task.body, task.token, task.activity, NULL
+        FROM UNNEST(p_task_ids, p_task_bodies, p_task_tokens, p_task_activities) AS task (id, body, token, activity)
         ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body,
             token = EXCLUDED.token, activity_arn = EXCLUDED.activity_arn, claimed_until = NULL;
-        IF p_task_activities[i] IS NOT NULL THEN
-            PERFORM pg_notify('steppe_tasks_' || current_schema(), p_task_activities[i]);
-        END IF;
-    END LOOP;
+        PERFORM pg_notify('steppe_tasks_' || current_schema(), activity)
+        FROM (SELECT DISTINCT activity FROM UNNEST(p_task_activities) AS queued (activity)
+              WHERE activity IS NOT NULL) AS queued;
+    END IF;
     IF coalesce(array_length(p_tasks_cleared, 1), 0) > 0 THEN
         INSERT INTO closed_tokens (token, execution_id)
             SELECT token, execution_id FROM tasks
