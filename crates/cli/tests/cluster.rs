@@ -3,7 +3,7 @@
 //! through all three, one node killed with SIGKILL mid-flight, and every acknowledged
 //! execution ends exactly as an uninterrupted run (the engine in-process is the reference);
 //! an activity task scheduled through one node is taken through another and answered through
-//! a third; a stop reaches its execution through a node that does not run it; two nodes
+//! a third; a failed execution is redriven through two other nodes with one client token; a stop reaches its execution through a node that does not run it; two nodes
 //! racing one execution name make one execution; the killed node restarts and serves.
 
 mod common;
@@ -237,10 +237,8 @@ async fn three_nodes_on_one_database_lose_nothing_when_one_is_killed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_activity_task_is_scheduled_taken_and_answered_through_three_nodes() {
-    let Some(url) =
-        cluster_url("an_activity_task_is_scheduled_taken_and_answered_through_three_nodes")
-    else {
+async fn an_activity_task_and_a_redrive_go_through_three_nodes() {
+    let Some(url) = cluster_url("an_activity_task_and_a_redrive_go_through_three_nodes") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -333,6 +331,73 @@ async fn an_activity_task_is_scheduled_taken_and_answered_through_three_nodes() 
             .is_some_and(|error| error.is_task_timed_out()),
         "{late:?}"
     );
+    // A failed execution started through node 0 is redriven through node 1 and again, with
+    // the same client token, through node 2: one redrive, answered alike.
+    let failing = json!({
+        "StartAt": "Fail",
+        "States": {"Fail": {"Type": "Fail", "Error": "Broken", "Cause": "always"}}
+    });
+    let failing = sfn[0]
+        .create_state_machine()
+        .name("failing")
+        .definition(failing.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let failed = sfn[0]
+        .start_execution()
+        .state_machine_arn(&failing)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sfn[0]
+        .describe_execution()
+        .execution_arn(&failed)
+        .send()
+        .await
+        .unwrap()
+        .status
+        == ExecutionStatus::Running
+    {
+        assert!(Instant::now() < deadline, "the execution did not fail");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = sfn[1]
+        .redrive_execution()
+        .execution_arn(&failed)
+        .client_token("once")
+        .send()
+        .await
+        .unwrap();
+    let again = sfn[2]
+        .redrive_execution()
+        .execution_arn(&failed)
+        .client_token("once")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.redrive_date, again.redrive_date);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let redriven = loop {
+        let described = sfn[2]
+            .describe_execution()
+            .execution_arn(&failed)
+            .send()
+            .await
+            .unwrap();
+        if described.status != ExecutionStatus::Running {
+            break described;
+        }
+        assert!(Instant::now() < deadline, "the redrive did not end");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(redriven.status, ExecutionStatus::Failed);
+    assert_eq!(redriven.redrive_count, Some(1));
+
     // A request that shows a cluster key not this cluster's is refused (nodes' own requests
     // skip the signature check, so the key must be right).
     let refused = raw_post(
