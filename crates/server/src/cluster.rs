@@ -175,7 +175,9 @@ impl Cluster {
                         count = orphans.len(),
                         "taking over executions of a stopped node"
                     );
-                    driver.adopt(&orphans);
+                    // Recovery reads the store: off the async workers.
+                    let adopting = driver.clone();
+                    let _ = tokio::task::spawn_blocking(move || adopting.adopt(&orphans)).await;
                     continue;
                 }
                 Ok(Err(error)) => {
