@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 /// Executions started through the three nodes.
 const EXECUTIONS: usize = 240;
 
-/// The nodes' lease (`--lease-seconds`): short, so the test waits little for a takeover.
-const LEASE_SECONDS: u64 = 3;
+/// The nodes' lease: the default (`--lease-seconds`), so the test shows how long a takeover
+/// takes as shipped.
+const LEASE_SECONDS: u64 = 10;
 
 fn spawn_node(address: SocketAddr, url: &str, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
@@ -36,7 +37,6 @@ fn spawn_node(address: SocketAddr, url: &str, log: &Path) -> Child {
             "--postgres",
             url,
         ])
-        .args(["--lease-seconds", &LEASE_SECONDS.to_string()])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
