@@ -236,7 +236,11 @@ async fn start_child(
         None | Some(Value::Null) => Value::String(derived_name(task)),
         Some(name) => name.clone(),
     };
-    let body = json!({"stateMachineArn": machine_arn, "input": input_text, "name": name});
+    let mut body = json!({"stateMachineArn": machine_arn, "input": input_text, "name": name});
+    if let Some(trace) = &task.trace {
+        // A traced parent's child continues its trace under the task span.
+        body["traceHeader"] = json!(trace.xray_header());
+    }
     // The child starts in its parent's account and region, as a client of them would start it.
     let request = request(body, scope_of(app, &task.execution_arn));
     let start = start_of(&request).map_err(|error| api_failure(app, &error))?;

@@ -463,9 +463,11 @@ async fn express_figures(store: &Store, address: SocketAddr, definition: &str, s
     for round in 0..seconds * 2 {
         for turn in 0..servers.len() {
             let index = (round as usize + turn) % servers.len();
+            let cpu_before = process_cpu();
             let address = [servers[index].1];
             let load = load(&address, 32, 1, "StartSyncExecution", express.clone());
             figures[index].add(load.await);
+            figures[index].cpu += process_cpu().saturating_sub(cpu_before);
         }
     }
     for ((label, _), figures) in servers.iter().zip(&mut figures) {
@@ -482,6 +484,17 @@ async fn express_figures(store: &Store, address: SocketAddr, definition: &str, s
         figures[0].rate() / figures[1].rate(),
         figures[2].rate() / figures[1].rate(),
         recording_nanos()
+    );
+    let cpu_micros: Vec<f64> = figures
+        .iter()
+        .map(|figures| figures.cpu.as_secs_f64() * 1e6 / figures.count.max(1) as f64)
+        .collect();
+    println!(
+        "Express StartSyncExecution, CPU time per call (whole process: servers and load generator): metrics on {:.1} µs, both off {:.1} µs, metrics and traces on {:.1} µs; both off / metrics and traces on: {:.3}",
+        cpu_micros[0],
+        cpu_micros[1],
+        cpu_micros[2],
+        cpu_micros[1] / cpu_micros[2]
     );
     let dropped = traced.trace_spans_dropped();
     // Its stop sends the spans still queued.
@@ -709,6 +722,8 @@ struct Figures {
     count: u64,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// The process's CPU time (user and system) during these rounds.
+    cpu: Duration,
 }
 
 impl Figures {
@@ -808,6 +823,23 @@ async fn start_n(
 }
 
 /// This process's resident set size, from /proc (0 where there is none).
+/// The process's CPU time so far, user and system (`/proc/self/stat`, in clock ticks of
+/// 10 ms: Linux's `USER_HZ` is 100); zero where it cannot be read.
+fn process_cpu() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The fields after the command name (which may hold spaces) in parentheses.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn rss_megabytes() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
