@@ -94,11 +94,26 @@ pub struct MapRun {
     pub children: Vec<Option<MapRunChild>>,
 }
 
+/// A child execution of a Map Run by position: the Map Run's ordinal among its execution's
+/// Map Runs (`Execution::map_runs`) and the child's slot in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildId {
+    /// The Map Run's index in `Execution::map_runs`.
+    pub map_run: usize,
+    /// The child's slot (item, or batch with an `ItemBatcher`).
+    pub slot: usize,
+}
+
 /// A child execution of a Map Run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapRunChild {
     /// Where it stands.
     pub status: crate::Status,
+    /// The id its history's next event gets: a child has a history of its own, numbered
+    /// from 1, that `Config::child_history` records.
+    pub next_event_id: u64,
+    /// How many times it was redriven (with its Map Run).
+    pub redrive_count: u32,
     /// When it started, epoch milliseconds.
     pub start_millis: i64,
     /// When it ended, epoch milliseconds.
@@ -132,6 +147,13 @@ impl MapRun {
                 child.stop_millis = Some(now_millis);
             }
         }
+    }
+}
+
+impl MapRun {
+    /// The child of `slot`, if it has started.
+    pub(crate) fn child_mut(&mut self, slot: usize) -> Option<&mut MapRunChild> {
+        self.children.get_mut(slot).and_then(Option::as_mut)
     }
 }
 

@@ -6,6 +6,7 @@
 //! the execution is entered with `previousEventId` 0.
 
 use crate::event::{Details, ErrorCause, HistoryEvent, StateType};
+use crate::map_run::{ChildId, MapRunStatus};
 use crate::execution::{
     Command, Execution, Frame, FrameId, Input, Phase, Scope, ScopeId, Status, Transition,
     HISTORY_LIMIT_CAUSE,
@@ -23,8 +24,11 @@ pub(crate) struct Run<'a> {
     events: Vec<HistoryEvent>,
     pub commands: Vec<Command>,
     steps: u32,
-    /// The frame being processed is silent (see [`Frame::silent`]): its events are dropped.
-    pub silent: bool,
+    /// Whose history the frame being processed writes to (see [`Frame::sink`]).
+    pub sink: Option<ChildId>,
+    /// Events are dropped, not numbered: a child execution's frames being aborted by its
+    /// parent, whose own history says only `ExecutionAborted`.
+    pub discard: bool,
 }
 
 /// How a state's run phase ended for its frame.
@@ -50,7 +54,8 @@ impl<'a> Run<'a> {
             events: Vec::new(),
             commands: Vec::new(),
             steps: 0,
-            silent: false,
+            sink: None,
+            discard: false,
         }
     }
 
@@ -61,14 +66,33 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Emits an event; returns its id. Details are built only when history is recorded.
+    /// Emits an event into the current sink's history (the execution's, or a Map Run
+    /// child's); returns its id. Details are built only when that history is recorded.
     pub fn emit(&mut self, previous_event_id: u64, details: impl FnOnce() -> Details) -> u64 {
-        if self.silent {
+        if self.discard {
             return previous_event_id;
         }
-        let id = self.execution.next_event_id;
-        self.execution.next_event_id += 1;
-        if self.execution.config.record_history {
+        let id = match self.sink {
+            None => {
+                let id = self.execution.next_event_id;
+                self.execution.next_event_id += 1;
+                id
+            }
+            Some(child) => {
+                let record = self
+                    .execution
+                    .map_runs
+                    .get_mut(child.map_run)
+                    .and_then(|map_run| map_run.child_mut(child.slot));
+                let Some(record) = record else {
+                    return previous_event_id;
+                };
+                let id = record.next_event_id;
+                record.next_event_id += 1;
+                id
+            }
+        };
+        if self.record_history() {
             self.events.push(HistoryEvent {
                 id,
                 previous_event_id,
@@ -79,13 +103,16 @@ impl<'a> Run<'a> {
         id
     }
 
+    /// Whether the current sink's events are recorded: the execution's history, unless
+    /// `Config::child_history` asks for one child's instead.
     pub fn record_history(&self) -> bool {
-        self.execution.config.record_history
+        let config = &self.execution.config;
+        config.record_history && !self.discard && self.sink == config.child_history
     }
 
     /// Whether events carry the execution's data (`Config::history_payloads`).
     pub fn record_payloads(&self) -> bool {
-        self.execution.config.record_history && self.execution.config.history_payloads
+        self.record_history() && self.execution.config.history_payloads
     }
 
     pub fn handle(&mut self, input: Input) {
@@ -114,6 +141,11 @@ impl<'a> Run<'a> {
                 map_run_arn,
                 update,
             } => states::map::update(self, &map_run_arn, update),
+            Input::StopMapRunChild {
+                child,
+                error,
+                cause,
+            } => states::map::stop_child(self, child, ErrorCause { error, cause }),
             Input::Redrive => self.redrive(),
             Input::Fail { error, cause } => {
                 let last = self.last_top_level_event();
@@ -188,9 +220,9 @@ impl<'a> Run<'a> {
             let Some(frame) = self.execution.frames[id.0].take() else {
                 continue;
             };
-            self.silent = frame.silent;
+            self.sink = frame.sink;
             self.step(id, frame);
-            self.silent = false;
+            self.sink = None;
         }
     }
 
@@ -384,8 +416,8 @@ impl<'a> Run<'a> {
         self.execution.status = status;
         self.execution.stop_time_millis = Some(self.now);
         // A Map Run still running ends with its execution.
-        for map_run in &mut self.execution.map_runs {
-            map_run.end(crate::map_run::MapRunStatus::Aborted, self.now);
+        for index in 0..self.execution.map_runs.len() {
+            self.end_map_run(index, MapRunStatus::Aborted);
         }
         let waits: Vec<u64> = self.execution.waiting.keys().copied().collect();
         for wait_id in waits {
@@ -399,6 +431,62 @@ impl<'a> Run<'a> {
         self.execution.ready.clear();
         self.execution.scopes.clear();
         self.execution.free_scopes.clear();
+    }
+
+    /// Ends Map Run `index` with `status` (if it is still running): its children still
+    /// running end as aborted, each with `ExecutionAborted` in its own history.
+    pub fn end_map_run(&mut self, index: usize, status: MapRunStatus) {
+        let Some(map_run) = self.execution.map_runs.get(index) else {
+            return;
+        };
+        if map_run.status != MapRunStatus::Running {
+            return;
+        }
+        let running: Vec<usize> = map_run
+            .children
+            .iter()
+            .enumerate()
+            .filter(|(_, child)| child.as_ref().is_some_and(|c| c.status == Status::Running))
+            .map(|(slot, _)| slot)
+            .collect();
+        for slot in running {
+            let child = ChildId {
+                map_run: index,
+                slot,
+            };
+            self.end_child_history(child, None, || {
+                Details::ExecutionAborted(ErrorCause::default())
+            });
+        }
+        let now = self.now;
+        self.execution.map_runs[index].end(status, now);
+    }
+
+    /// Writes the last event of a Map Run child's history (`ExecutionSucceeded`,
+    /// `ExecutionFailed`, `ExecutionAborted`), after `previous_event_id`, or after the
+    /// child's latest event when the child was stopped from outside.
+    pub fn end_child_history(
+        &mut self,
+        child: ChildId,
+        previous_event_id: Option<u64>,
+        details: impl FnOnce() -> Details,
+    ) {
+        let Some(record) = self
+            .execution
+            .map_runs
+            .get(child.map_run)
+            .and_then(|map_run| map_run.children.get(child.slot))
+            .and_then(Option::as_ref)
+        else {
+            return;
+        };
+        let previous_event_id = previous_event_id.unwrap_or(record.next_event_id - 1);
+        let (sink, discard) = (self.sink, self.discard);
+        self.sink = Some(child);
+        self.discard = false;
+        self.emit(previous_event_id, details);
+        self.sink = sink;
+        self.discard = discard;
     }
 
     fn timer_fired(&mut self, timer_id: u64) {
@@ -420,10 +508,10 @@ impl<'a> Run<'a> {
         let Some(frame) = self.execution.frames[id.0].take() else {
             return;
         };
-        self.silent = frame.silent;
+        self.sink = frame.sink;
         let next = states::timer_fired(self, id, frame, timer_id);
         self.settle(id, next);
-        self.silent = false;
+        self.sink = None;
     }
 
     fn stop(&mut self, error: Option<String>, cause: Option<String>) {
@@ -493,7 +581,7 @@ impl<'a> Run<'a> {
             map_item: None,
             task_token: None,
             completed: None,
-            silent: self.silent,
+            sink: self.sink,
             items_read: None,
         };
         match self.execution.free_frames.pop() {

@@ -692,3 +692,250 @@ async fn another_region_sees_no_map_run_and_no_child() {
         .unwrap_err();
     assert_eq!(error.code(), Some("ExecutionDoesNotExist"));
 }
+
+/// A history as `(type, id, previousEventId, details)` with the timestamps left out, so that
+/// two histories written at different times compare.
+fn shape(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<(String, i64, i64, String)> {
+    events
+        .iter()
+        .map(|event| {
+            let details = format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                event.execution_started_event_details,
+                event.execution_succeeded_event_details,
+                event.execution_failed_event_details,
+                event.execution_aborted_event_details,
+                event.state_entered_event_details,
+                event.state_exited_event_details,
+                event.activity_failed_event_details,
+            );
+            let kind = event.r#type.as_str().to_string();
+            (kind, event.id, event.previous_event_id, details)
+        })
+        .collect()
+}
+
+/// The child of a Map Run whose input is `input`, by ListExecutions and DescribeExecution.
+async fn child_with_input(client: &aws_sdk_sfn::Client, map_run_arn: &str, input: &str) -> String {
+    let listed = client
+        .list_executions()
+        .map_run_arn(map_run_arn)
+        .send()
+        .await
+        .unwrap();
+    for child in listed.executions {
+        let described = client
+            .describe_execution()
+            .execution_arn(&child.execution_arn)
+            .send()
+            .await
+            .unwrap();
+        if described.input.as_deref() == Some(input) {
+            return child.execution_arn;
+        }
+    }
+    panic!("no child of {map_run_arn} has input {input}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_history_is_the_history_of_its_states_run_as_an_execution() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let processor_states = json!({
+        "Work": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Broken"}],
+            "Default": "Fine"
+        },
+        "Broken": {"Type": "Fail", "Error": "Broken", "Cause": "two"},
+        "Fine": {"Type": "Pass", "Parameters": {"seen.$": "$"}, "End": true}
+    });
+    let mut definition: serde_json::Value = serde_json::from_str(&distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        json!({}),
+    ))
+    .unwrap();
+    definition["States"]["Fan"]["ItemProcessor"]["States"] = processor_states.clone();
+    let machine = create(&client, "histories", &definition.to_string()).await;
+    let execution = start(&client, &machine, "[1, 2]").await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let arn = map_run_arn(&client, &execution).await;
+    // The same states as a state machine of their own: a child's history is what running
+    // them as an execution writes (AWS: each child "has its own execution history").
+    let alone = json!({"StartAt": "Work", "States": processor_states}).to_string();
+    let alone = create(&client, "alone", &alone).await;
+
+    for input in ["1", "2"] {
+        let child = child_with_input(&client, &arn, input).await;
+        let expected = start(&client, &alone, input).await;
+        common::wait_for_end(&client, &expected).await;
+        let expected = history(&client, &expected).await;
+        let events = history(&client, &child).await;
+        assert_eq!(shape(&events), shape(&expected), "the child of item {input}");
+        let started = events[0].execution_started_event_details.as_ref().unwrap();
+        assert_eq!(started.input.as_deref(), Some(input));
+    }
+
+    // Pages and reverse order as any history.
+    let child = child_with_input(&client, &arn, "1").await;
+    let all = history(&client, &child).await;
+    let first = client
+        .get_execution_history()
+        .execution_arn(&child)
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shape(&first.events), shape(&all[..2]));
+    let rest = client
+        .get_execution_history()
+        .execution_arn(&child)
+        .next_token(first.next_token.expect("a second page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shape(&rest.events), shape(&all[2..]));
+    let newest = client
+        .get_execution_history()
+        .execution_arn(&child)
+        .reverse_order(true)
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shape(&newest.events), shape(&all[all.len() - 1..]));
+    let parent_types = common::event_types(&history(&client, &execution).await);
+    assert!(
+        !parent_types.iter().any(|kind| kind.starts_with("Choice")),
+        "the children's events are not the parent's: {parent_types:?}"
+    );
+
+    let name = child.rsplit(':').next().unwrap();
+    let missing = child.replace(name, &format!("{}-0000-0000000000ff", &name[..18]));
+    let error = client
+        .get_execution_history()
+        .execution_arn(&missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ExecutionDoesNotExist"), "{missing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_child_aborts_it_alone() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity = create_activity(&client, "stoppable").await;
+    let definition = distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        json!({"Type": "Task", "Resource": activity, "End": true}),
+    );
+    let machine = create(&client, "stoppable", &definition).await;
+    let execution = start(&client, &machine, "[1, 2, 3]").await;
+    let arn = wait_for_map_run(&client, &execution).await;
+    // The three children are waiting for their tasks once three tasks are taken.
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let task = client
+            .get_activity_task()
+            .activity_arn(&activity)
+            .send()
+            .await
+            .unwrap();
+        tokens.push((task.input.unwrap(), task.task_token.unwrap()));
+    }
+    let child = child_with_input(&client, &arn, "2").await;
+    let stopped = client
+        .stop_execution()
+        .execution_arn(&child)
+        .error("Enough")
+        .cause("stopped by the test")
+        .send()
+        .await
+        .expect("StopExecution of a child");
+
+    let described = client
+        .describe_execution()
+        .execution_arn(&child)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.status, ExecutionStatus::Aborted);
+    assert_eq!(described.stop_date, Some(stopped.stop_date));
+    assert_eq!(described.error.as_deref(), Some("Enough"));
+    assert_eq!(described.cause.as_deref(), Some("stopped by the test"));
+    let events = history(&client, &child).await;
+    assert_eq!(
+        common::event_types(&events),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ExecutionAborted"
+        ]
+    );
+    let aborted = events.last().unwrap();
+    assert_eq!((aborted.id, aborted.previous_event_id), (5, 4));
+    let details = aborted.execution_aborted_event_details.as_ref().unwrap();
+    assert_eq!(details.error.as_deref(), Some("Enough"));
+    assert_eq!(details.cause.as_deref(), Some("stopped by the test"));
+
+    let running = describe(&client, &arn).await;
+    assert_eq!(running.status, MapRunStatus::Running);
+    assert_eq!(items(&running), (0, 2, 0, 0, 1, 3));
+    // Stopping it again changes nothing and answers when it stopped.
+    let again = client
+        .stop_execution()
+        .execution_arn(&child)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.stop_date, stopped.stop_date);
+
+    for (input, token) in &tokens {
+        if input != "2" {
+            succeed_task(&client, token).await;
+        }
+    }
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let ended = describe(&client, &arn).await;
+    assert_eq!(ended.status, MapRunStatus::Succeeded);
+    assert_eq!(items(&ended), (0, 0, 2, 0, 1, 3));
+    assert_eq!(executions(&ended), (0, 0, 2, 0, 1, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_child_over_the_tolerated_failures_fails_the_map_run() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let (activity, execution, arn) = waiting_map_run(&client, "intolerant", 2, "[1, 2]").await;
+    let first = take_task(&client, &activity).await;
+    let second = take_task(&client, &activity).await;
+    let child = child_with_input(&client, &arn, "1").await;
+    client
+        .stop_execution()
+        .execution_arn(&child)
+        .send()
+        .await
+        .unwrap();
+    wait_for_status(&client, &execution, ExecutionStatus::Failed).await;
+    let described = describe(&client, &arn).await;
+    assert_eq!(described.status, MapRunStatus::Failed);
+    assert_eq!(items(&described), (0, 0, 0, 0, 2, 2));
+    // The other child was aborted with the Map Run; its history says so.
+    let other = child_with_input(&client, &arn, "2").await;
+    let events = history(&client, &other).await;
+    assert_eq!(
+        common::event_types(&events).last().map(String::as_str),
+        Some("ExecutionAborted")
+    );
+    let error = client
+        .send_task_success()
+        .task_token(&second)
+        .output("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("TaskTimedOut"), "{first}");
+}

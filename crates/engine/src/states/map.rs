@@ -8,7 +8,7 @@ use crate::event::{Details, MapIteration};
 use crate::execution::Status;
 use crate::execution::{error_output, Frame, FrameId, MapItem, Phase};
 use crate::io::{self, Env};
-use crate::map_run::{MapRun, MapRunChild, MapRunCounts, MapRunStatus, MapRunUpdate};
+use crate::map_run::{ChildId, MapRun, MapRunChild, MapRunCounts, MapRunStatus, MapRunUpdate};
 use crate::run::{Next, Run};
 use serde_json::Value;
 use steppe_asl::definition::{Dynamic, Map, ResultTransformation, State};
@@ -362,20 +362,59 @@ fn start_child(
     let name = state.name.clone();
     // A distributed Map's iterations are child executions with histories of their own,
     // which cannot read the parent's variables.
-    let (started, scope) = if map.distributed {
-        (children.handoff, run.new_scope(None))
-    } else {
-        let started = run.emit(children.handoff, || {
-            Details::MapIterationStarted(MapIteration { name, index })
-        });
-        (started, run.new_scope(Some(frame.scope)))
+    let (started, scope, sink) = match children.map_run.filter(|_| map.distributed) {
+        Some(map_run) => {
+            let child = ChildId {
+                map_run,
+                slot: index,
+            };
+            let started = start_child_history(run, child, &input);
+            (started, run.new_scope(None), Some(child))
+        }
+        None if map.distributed => (children.handoff, run.new_scope(None), run.sink),
+        None => {
+            let started = run.emit(children.handoff, || {
+                Details::MapIterationStarted(MapIteration { name, index })
+            });
+            (started, run.new_scope(Some(frame.scope)), run.sink)
+        }
     };
     let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
     if let Some(child) = run.execution.frames[child.0].as_mut() {
-        child.silent |= map.distributed;
+        child.sink = sink;
     }
     children.running[index] = Some(child);
     run.ready(child);
+}
+
+/// Opens the history of Map Run child `child` as a started execution's opens:
+/// `ExecutionStarted` with its input (or, rerun by a redrive, `ExecutionRedriven`). Returns
+/// what its first state's entered event follows from (0 at a start, as at the top level).
+fn start_child_history(run: &mut Run<'_>, child: ChildId, input: &Value) -> u64 {
+    let caller = std::mem::replace(&mut run.sink, Some(child));
+    let redrive_count = run.execution.map_runs[child.map_run]
+        .child_mut(child.slot)
+        .map_or(0, |record| record.redrive_count);
+    let started = if redrive_count == 0 {
+        let payloads = run.record_payloads();
+        let role_arn = run.execution.info.role_arn.clone();
+        run.emit(0, || Details::ExecutionStarted {
+            input: if payloads {
+                crate::run::to_text(input)
+            } else {
+                String::new()
+            },
+            role_arn,
+        });
+        0
+    } else {
+        let last = run.execution.map_runs[child.map_run]
+            .child_mut(child.slot)
+            .map_or(0, |record| record.next_event_id - 1);
+        run.emit(last, || Details::ExecutionRedriven { redrive_count })
+    };
+    run.sink = caller;
+    started
 }
 
 /// An iteration ended.
@@ -404,17 +443,30 @@ pub(crate) fn child_ended(
     children.remaining -= items;
     let name = state.name.clone();
     let iteration = MapIteration { name, index: slot };
+    let last_event_id_of_child = last_event_id;
     let last_event_id = if map.distributed {
         children.tail
     } else {
         last_event_id
     };
+    // A child stopped by `StopExecution` has ended its history and record already.
+    let stopped = children.map_run.is_some_and(|map_run| {
+        run.execution.map_runs[map_run]
+            .child_mut(slot)
+            .is_some_and(|record| record.status == Status::Aborted)
+    });
+    if let Some(map_run) = children.map_run.filter(|_| map.distributed && !stopped) {
+        end_child_history(run, ChildId { map_run, slot }, &result, last_event_id_of_child);
+    }
     let outcome = match result {
         Ok(_) => Counted::Succeeded,
+        Err(_) if stopped => Counted::Aborted,
         Err(_) => Counted::Failed,
     };
     count_child(run, &children, outcome, items as u64);
-    child_record_ended(run, &children, slot, &result);
+    if !stopped {
+        child_record_ended(run, &children, slot, &result);
+    }
     match result {
         Ok(output) => {
             children.results[slot] = Some(output);
@@ -450,6 +502,31 @@ pub(crate) fn child_ended(
     Next::Parked(frame)
 }
 
+/// Closes the history of Map Run child `child`, which ended with `result` after its event
+/// `last_event_id`, as an execution's closes: `ExecutionSucceeded` or `ExecutionFailed`.
+fn end_child_history(
+    run: &mut Run<'_>,
+    child: ChildId,
+    result: &Result<Value, Failure>,
+    last_event_id: u64,
+) {
+    let payloads = run.execution.config.history_payloads;
+    run.end_child_history(child, Some(last_event_id), || match result {
+        Ok(output) => Details::ExecutionSucceeded {
+            output: if payloads {
+                crate::run::to_text(output)
+            } else {
+                String::new()
+            },
+        },
+        // A Fail state without Error or Cause leaves them absent, as at the top level.
+        Err(failure) => Details::ExecutionFailed(crate::event::ErrorCause {
+            error: Some(failure.error.clone()).filter(|error| !error.is_empty()),
+            cause: Some(failure.cause.clone()).filter(|cause| !cause.is_empty()),
+        }),
+    });
+}
+
 /// A running iteration of Map frame `id` started waiting: start another if allowed.
 pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
     let Some(mut frame) = run.execution.frames[id.0].take() else {
@@ -463,14 +540,49 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
         return;
     };
     let mut children = std::mem::take(children);
-    let child_silent = std::mem::replace(&mut run.silent, frame.silent);
+    let child_sink = std::mem::replace(&mut run.sink, frame.sink);
     let started = start_iterations(run, id, &mut frame, state, map, &mut children);
     frame.phase = Phase::AwaitChildren(children);
     match started {
         Ok(()) => run.store(id, frame),
         Err(failure) => run.settle(id, Next::Failed(frame, failure)),
     }
-    run.silent = child_silent;
+    run.sink = child_sink;
+}
+
+/// `StopExecution` of Map Run child `child`: aborts its frames (its history says only
+/// `ExecutionAborted`, as a stopped execution's does) and tells its Map it ended unsuccessfully.
+pub(crate) fn stop_child(run: &mut Run<'_>, child: ChildId, error: crate::event::ErrorCause) {
+    let found = run.execution.frames.iter().enumerate().find_map(|(index, frame)| {
+        match frame.as_ref().map(|frame| (&frame.phase, frame.sink)) {
+            Some((Phase::AwaitChildren(children), sink))
+                if children.map_run == Some(child.map_run) =>
+            {
+                let running = children.running.get(child.slot).copied().flatten()?;
+                Some((FrameId(index), running, sink))
+            }
+            _ => None,
+        }
+    });
+    let Some((map_frame, child_frame, sink)) = found else {
+        return;
+    };
+    let caller = std::mem::replace(&mut run.sink, sink);
+    abort(run, child_frame);
+    let now = run.now;
+    let failure = Failure::new(
+        error.error.clone().unwrap_or_default(),
+        error.cause.clone().unwrap_or_default(),
+    );
+    let keep_data = run.execution.config.map_run_children_data;
+    run.end_child_history(child, None, || Details::ExecutionAborted(error.clone()));
+    if let Some(record) = run.execution.map_runs[child.map_run].child_mut(child.slot) {
+        record.status = Status::Aborted;
+        record.stop_millis = Some(now);
+        record.error = keep_data.then_some(error);
+    }
+    super::child_ended(run, map_frame, child.slot, Err(failure), 0);
+    run.sink = caller;
 }
 
 fn tolerates(children: &Children) -> bool {
@@ -507,7 +619,7 @@ fn fail(
     frame.previous_event_id = source;
     frame.completed = Some(children.results.clone());
     if let Some(map_run) = children.map_run {
-        run.execution.map_runs[map_run].end(MapRunStatus::Failed, run.now);
+        run.end_map_run(map_run, MapRunStatus::Failed);
     }
     if is_distributed(state) {
         let details = crate::event::ErrorCause {
@@ -568,7 +680,7 @@ fn succeed(
         tail = run.emit(tail, || Details::MapRunSucceeded);
     }
     if let Some(map_run) = children.map_run {
-        run.execution.map_runs[map_run].end(MapRunStatus::Succeeded, run.now);
+        run.end_map_run(map_run, MapRunStatus::Succeeded);
     }
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
@@ -741,6 +853,8 @@ enum Counted {
     /// It ended.
     Succeeded,
     Failed,
+    /// `StopExecution` stopped it.
+    Aborted,
 }
 
 /// Counts a child of `items` items in the Map Run of `children`, if it has one.
@@ -759,12 +873,13 @@ fn count_child(run: &mut Run<'_>, children: &Children, counted: Counted, items: 
         match counted {
             Counted::Started | Counted::Done if known => counts.pending -= n,
             Counted::Started | Counted::Done => counts.total += n,
-            Counted::Succeeded | Counted::Failed => counts.running -= n,
+            Counted::Succeeded | Counted::Failed | Counted::Aborted => counts.running -= n,
         }
         match counted {
             Counted::Started => counts.running += n,
             Counted::Done | Counted::Succeeded => counts.succeeded += n,
             Counted::Failed => counts.failed += n,
+            Counted::Aborted => counts.aborted += n,
         }
     }
 }
@@ -775,20 +890,31 @@ fn record_child(run: &mut Run<'_>, children: &Children, slot: usize, items: u64,
         return;
     };
     let keep_data = run.execution.config.map_run_children_data;
-    let child = MapRunChild {
+    let now = run.now;
+    let record = &mut run.execution.map_runs[map_run];
+    if record.children.len() <= slot {
+        record.children.resize(slot + 1, None);
+    }
+    // A child rerun by a redrive is the same execution, redriven: its history goes on.
+    let (start_millis, next_event_id, redrive_count) = match &record.children[slot] {
+        Some(before) => (
+            before.start_millis,
+            before.next_event_id,
+            before.redrive_count + 1,
+        ),
+        None => (now, 1, 0),
+    };
+    record.children[slot] = Some(MapRunChild {
         status: Status::Running,
-        start_millis: run.now,
+        next_event_id,
+        redrive_count,
+        start_millis,
         stop_millis: None,
         item_count: items,
         input: keep_data.then(|| input.clone()),
         output: None,
         error: None,
-    };
-    let record = &mut run.execution.map_runs[map_run];
-    if record.children.len() <= slot {
-        record.children.resize(slot + 1, None);
-    }
-    record.children[slot] = Some(child);
+    });
 }
 
 /// Records the end of the child of `slot` in the Map Run of `children`, if it has one.
