@@ -58,9 +58,8 @@ pub struct MapRunCounts {
     pub total: u64,
     /// Written by the `ResultWriter`.
     pub results_written: u64,
-    /// Failed, aborted or timed out and not redrivable (the execution cannot be redriven).
-    pub failures_not_redrivable: u64,
-    /// Unsuccessful and waiting to be redriven.
+    /// Unsuccessful before a redrive and waiting to start again. (Which unsuccessful ones
+    /// can no longer be redriven depends on the parent, which the server knows.)
     pub pending_redrive: u64,
 }
 

@@ -6,11 +6,11 @@
 //! the execution is entered with `previousEventId` 0.
 
 use crate::event::{Details, ErrorCause, HistoryEvent, StateType};
-use crate::map_run::{ChildId, MapRunStatus};
 use crate::execution::{
     Command, Execution, Frame, FrameId, Input, Phase, Scope, ScopeId, Status, Transition,
     HISTORY_LIMIT_CAUSE,
 };
+use crate::map_run::{ChildId, MapRunStatus};
 use crate::states;
 use serde_json::Value;
 use steppe_asl::definition::{Definition, Kind, StateId};

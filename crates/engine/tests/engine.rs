@@ -560,3 +560,45 @@ fn history_without_payloads_keeps_every_event_but_its_data() {
         texts_of(&bare)
     );
 }
+
+#[test]
+fn a_map_run_is_redriven_at_most_a_thousand_times() {
+    let (definition, mut execution, _) = start(
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Broken"}}},
+            "End": true}}}"#,
+        json!([1]),
+    );
+    assert_eq!(execution.status, Status::Failed);
+    let limit = steppe_asl::limits::MAP_RUN_REDRIVES_MAX;
+    for n in 1..=limit {
+        apply(
+            &definition,
+            &mut execution,
+            Input::Redrive,
+            2_000 + n as i64,
+        );
+        assert_eq!(execution.status, Status::Failed);
+        let error = execution.error.as_ref().and_then(|e| e.error.as_deref());
+        assert_eq!(error, Some("Broken"), "redrive {n} reruns the child");
+    }
+    assert_eq!(execution.map_runs().len(), 1);
+    assert_eq!(execution.map_runs()[0].redrive_count, limit);
+
+    let refused = apply(&definition, &mut execution, Input::Redrive, 10_000);
+    assert_eq!(execution.status, Status::Failed);
+    let error = execution.error.clone().unwrap();
+    assert_eq!(error.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        error.cause.as_deref().unwrap().contains("1000"),
+        "{:?}",
+        error.cause
+    );
+    assert!(
+        !types(&refused).contains(&"MapRunRedriven".to_string()),
+        "{:?}",
+        types(&refused)
+    );
+    assert_eq!(execution.map_runs()[0].redrive_count, limit);
+}

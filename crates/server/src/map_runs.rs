@@ -209,7 +209,9 @@ pub async fn stop_child(
         return Ok(None);
     };
     if found.child.status != Status::Running {
-        return Ok(Some(found.child.stop_millis.unwrap_or(found.child.start_millis)));
+        return Ok(Some(
+            found.child.stop_millis.unwrap_or(found.child.start_millis),
+        ));
     }
     let Some((row, child)) = find_child_row(app, arns, execution_arn)? else {
         return Ok(None);

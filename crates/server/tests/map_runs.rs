@@ -771,7 +771,11 @@ async fn a_child_history_is_the_history_of_its_states_run_as_an_execution() {
         common::wait_for_end(&client, &expected).await;
         let expected = history(&client, &expected).await;
         let events = history(&client, &child).await;
-        assert_eq!(shape(&events), shape(&expected), "the child of item {input}");
+        assert_eq!(
+            shape(&events),
+            shape(&expected),
+            "the child of item {input}"
+        );
         let started = events[0].execution_started_event_details.as_ref().unwrap();
         assert_eq!(started.input.as_deref(), Some(input));
     }
@@ -938,4 +942,140 @@ async fn a_stopped_child_over_the_tolerated_failures_fails_the_map_run() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), Some("TaskTimedOut"), "{first}");
+}
+
+/// `(pendingRedrive, failuresNotRedrivable)` of the item and of the execution counts.
+fn redrive_counts(described: &DescribeMapRunOutput) -> ((i64, i64), (i64, i64)) {
+    let items = described.item_counts.as_ref().unwrap();
+    let executions = described.execution_counts.as_ref().unwrap();
+    let both = |pending: Option<i64>, not_redrivable: Option<i64>| {
+        (
+            pending.expect("pendingRedrive"),
+            not_redrivable.expect("failuresNotRedrivable"),
+        )
+    };
+    (
+        both(items.pending_redrive, items.failures_not_redrivable),
+        both(
+            executions.pending_redrive,
+            executions.failures_not_redrivable,
+        ),
+    )
+}
+
+async fn fail_task(client: &aws_sdk_sfn::Client, activity: &str) -> String {
+    let task = client
+        .get_activity_task()
+        .activity_arn(activity)
+        .send()
+        .await
+        .unwrap();
+    client
+        .send_task_failure()
+        .task_token(task.task_token.unwrap())
+        .error("Flaky")
+        .send()
+        .await
+        .unwrap();
+    task.input.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_counts_the_children_pending_it_and_continues_their_histories() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity = create_activity(&client, "flaky").await;
+    let task = json!({"Type": "Task", "Resource": activity, "End": true});
+    let definition = distributed_map(
+        json!({"MaxConcurrency": 1, "ToleratedFailureCount": 1}),
+        task.clone(),
+    );
+    let machine = create(&client, "flaky", &definition).await;
+    let execution = start(&client, &machine, "[1, 2, 3]").await;
+    let arn = wait_for_map_run(&client, &execution).await;
+    assert_eq!(fail_task(&client, &activity).await, "1");
+    assert_eq!(fail_task(&client, &activity).await, "2");
+    wait_for_status(&client, &execution, ExecutionStatus::Failed).await;
+    let failed = describe(&client, &arn).await;
+    assert_eq!(failed.status, MapRunStatus::Failed);
+    assert_eq!(items(&failed), (1, 0, 0, 2, 0, 3));
+    assert_eq!(
+        redrive_counts(&failed),
+        ((0, 0), (0, 0)),
+        "a redrive of the parent can rerun them"
+    );
+
+    client
+        .redrive_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    // Both failed children run again, the tolerated one too; one at a time.
+    let redriven = describe(&client, &arn).await;
+    assert_eq!(items(&redriven), (1, 1, 0, 0, 0, 3));
+    assert_eq!(redrive_counts(&redriven), ((1, 0), (1, 0)));
+    let mut inputs = Vec::new();
+    for _ in 0..3 {
+        let task = client
+            .get_activity_task()
+            .activity_arn(&activity)
+            .send()
+            .await
+            .unwrap();
+        inputs.push(task.input.unwrap());
+        succeed_task(&client, &task.task_token.unwrap()).await;
+    }
+    assert_eq!(inputs, ["1", "2", "3"]);
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let succeeded = describe(&client, &arn).await;
+    assert_eq!(items(&succeeded), (0, 0, 3, 0, 0, 3));
+    assert_eq!(redrive_counts(&succeeded), ((0, 0), (0, 0)));
+
+    // A redriven child's history goes on as a redriven execution's does.
+    let alone = json!({"StartAt": "Work", "States": {"Work": task}}).to_string();
+    let alone = create(&client, "flaky-alone", &alone).await;
+    let expected = start(&client, &alone, "1").await;
+    fail_task(&client, &activity).await;
+    wait_for_status(&client, &expected, ExecutionStatus::Failed).await;
+    client
+        .redrive_execution()
+        .execution_arn(&expected)
+        .send()
+        .await
+        .unwrap();
+    let task = take_task(&client, &activity).await;
+    succeed_task(&client, &task).await;
+    wait_for_status(&client, &expected, ExecutionStatus::Succeeded).await;
+    let child = child_with_input(&client, &arn, "1").await;
+    let child_events = history(&client, &child).await;
+    let expected_events = history(&client, &expected).await;
+    assert!(common::event_types(&child_events).contains(&"ExecutionRedriven".to_string()));
+    assert_eq!(shape(&child_events), shape(&expected_events));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tolerated_failures_of_a_succeeded_map_run_are_not_redrivable() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let processor = json!({
+        "Type": "Choice",
+        "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Broken"}],
+        "Default": "Fine"
+    });
+    let mut definition: serde_json::Value = serde_json::from_str(&distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        processor,
+    ))
+    .unwrap();
+    let states = &mut definition["States"]["Fan"]["ItemProcessor"]["States"];
+    states["Broken"] = json!({"Type": "Fail", "Error": "Broken"});
+    states["Fine"] = json!({"Type": "Succeed"});
+    let machine = create(&client, "tolerant", &definition.to_string()).await;
+    let execution = start(&client, &machine, "[1, 2, 3]").await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let described = describe(&client, &map_run_arn(&client, &execution).await).await;
+    assert_eq!(described.status, MapRunStatus::Succeeded);
+    assert_eq!(items(&described), (0, 0, 2, 1, 0, 3));
+    assert_eq!(redrive_counts(&described), ((0, 1), (0, 1)));
 }

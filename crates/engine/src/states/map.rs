@@ -143,8 +143,18 @@ pub(crate) fn run(
         _ => None,
     };
     if let Some(index) = redriven {
+        if run.execution.map_runs[index].redrive_count >= limits::MAP_RUN_REDRIVES_MAX {
+            let cause = format!(
+                "The Map Run has been redriven {} times, its limit.",
+                limits::MAP_RUN_REDRIVES_MAX
+            );
+            let failure = io::runtime_failure(run, &frame, &cause);
+            let failed = Some(Details::MapStateFailed);
+            return super::fail_before_start(run, id, frame, state, failure, failed);
+        }
         // A redrive reruns the same Map Run: its unsuccessful children start again and
-        // the counts are taken afresh (children that succeeded count as they are skipped).
+        // the counts are taken afresh (children that succeeded count as they are skipped,
+        // those to be rerun as pending a redrive until they start).
         let now = run.now;
         let record = &mut run.execution.map_runs[index];
         record.status = MapRunStatus::Running;
@@ -153,6 +163,28 @@ pub(crate) fn run(
         record.redrive_millis = Some(now);
         record.items = pending(Some(length as u64));
         record.executions = pending(children_known);
+        // Every child that did not succeed runs again, those whose failure was tolerated
+        // (and whose error output was kept as their result) too.
+        let completed = frame.completed.get_or_insert_with(Vec::new);
+        let (mut items_rerun, mut children_rerun) = (0, 0);
+        for (slot, child) in record.children.iter().enumerate() {
+            let Some(child) = child.as_ref().filter(|c| c.status != Status::Succeeded) else {
+                continue;
+            };
+            if let Some(result) = completed.get_mut(slot) {
+                *result = None;
+            }
+            items_rerun += child.item_count;
+            children_rerun += 1;
+        }
+        record.items.pending -= items_rerun;
+        record.items.pending_redrive = items_rerun;
+        match children_known {
+            Some(_) => record.executions.pending -= children_rerun,
+            // Batches are counted as they start, except those that start again.
+            None => record.executions.total += children_rerun,
+        }
+        record.executions.pending_redrive = children_rerun;
         let (map_run_arn, redrive_count) = (record.map_run_arn.clone(), record.redrive_count);
         run_arn = map_run_arn.clone();
         started = run.emit(started, || Details::MapRunRedriven {
@@ -257,8 +289,8 @@ fn start_iterations(
             value: std::mem::take(&mut children.items[index]),
         };
         let input = select_item(run, frame, map, &children.effective_input, item)?;
-        count_child(run, children, Counted::Started, 1);
-        record_child(run, children, index, 1, &input);
+        let started = record_child(run, children, index, 1, &input);
+        count_child(run, children, started, 1);
         start_child(run, id, frame, state, map, children, index, input);
     }
     Ok(())
@@ -307,8 +339,9 @@ fn start_batch(
             }
             None => {
                 children.results.push(None);
-                count_child(run, children, Counted::Started, batch.count as u64);
-                record_child(run, children, slot, batch.count as u64, &batch.input);
+                let items = batch.count as u64;
+                let started = record_child(run, children, slot, items, &batch.input);
+                count_child(run, children, started, items);
                 start_child(run, id, frame, state, map, children, slot, batch.input);
                 return Ok(());
             }
@@ -391,7 +424,7 @@ fn start_child(
 /// `ExecutionStarted` with its input (or, rerun by a redrive, `ExecutionRedriven`). Returns
 /// what its first state's entered event follows from (0 at a start, as at the top level).
 fn start_child_history(run: &mut Run<'_>, child: ChildId, input: &Value) -> u64 {
-    let caller = std::mem::replace(&mut run.sink, Some(child));
+    let caller = run.sink.replace(child);
     let redrive_count = run.execution.map_runs[child.map_run]
         .child_mut(child.slot)
         .map_or(0, |record| record.redrive_count);
@@ -456,7 +489,12 @@ pub(crate) fn child_ended(
             .is_some_and(|record| record.status == Status::Aborted)
     });
     if let Some(map_run) = children.map_run.filter(|_| map.distributed && !stopped) {
-        end_child_history(run, ChildId { map_run, slot }, &result, last_event_id_of_child);
+        end_child_history(
+            run,
+            ChildId { map_run, slot },
+            &result,
+            last_event_id_of_child,
+        );
     }
     let outcome = match result {
         Ok(_) => Counted::Succeeded,
@@ -553,17 +591,22 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
 /// `StopExecution` of Map Run child `child`: aborts its frames (its history says only
 /// `ExecutionAborted`, as a stopped execution's does) and tells its Map it ended unsuccessfully.
 pub(crate) fn stop_child(run: &mut Run<'_>, child: ChildId, error: crate::event::ErrorCause) {
-    let found = run.execution.frames.iter().enumerate().find_map(|(index, frame)| {
-        match frame.as_ref().map(|frame| (&frame.phase, frame.sink)) {
-            Some((Phase::AwaitChildren(children), sink))
-                if children.map_run == Some(child.map_run) =>
-            {
-                let running = children.running.get(child.slot).copied().flatten()?;
-                Some((FrameId(index), running, sink))
-            }
-            _ => None,
-        }
-    });
+    let found = run
+        .execution
+        .frames
+        .iter()
+        .enumerate()
+        .find_map(
+            |(index, frame)| match frame.as_ref().map(|frame| (&frame.phase, frame.sink)) {
+                Some((Phase::AwaitChildren(children), sink))
+                    if children.map_run == Some(child.map_run) =>
+                {
+                    let running = children.running.get(child.slot).copied().flatten()?;
+                    Some((FrameId(index), running, sink))
+                }
+                _ => None,
+            },
+        );
     let Some((map_frame, child_frame, sink)) = found else {
         return;
     };
@@ -848,6 +891,8 @@ fn concurrency_limit(configured: u64, distributed: bool) -> usize {
 enum Counted {
     /// It started.
     Started,
+    /// It started again, rerun by a redrive.
+    Restarted,
     /// It had succeeded before a redrive, and is not run again.
     Done,
     /// It ended.
@@ -873,10 +918,11 @@ fn count_child(run: &mut Run<'_>, children: &Children, counted: Counted, items: 
         match counted {
             Counted::Started | Counted::Done if known => counts.pending -= n,
             Counted::Started | Counted::Done => counts.total += n,
+            Counted::Restarted => counts.pending_redrive -= n,
             Counted::Succeeded | Counted::Failed | Counted::Aborted => counts.running -= n,
         }
         match counted {
-            Counted::Started => counts.running += n,
+            Counted::Started | Counted::Restarted => counts.running += n,
             Counted::Done | Counted::Succeeded => counts.succeeded += n,
             Counted::Failed => counts.failed += n,
             Counted::Aborted => counts.aborted += n,
@@ -884,10 +930,17 @@ fn count_child(run: &mut Run<'_>, children: &Children, counted: Counted, items: 
     }
 }
 
-/// Records the start of the child of `slot` in the Map Run of `children`, if it has one.
-fn record_child(run: &mut Run<'_>, children: &Children, slot: usize, items: u64, input: &Value) {
+/// Records the start of the child of `slot` in the Map Run of `children`, if it has one;
+/// answers whether it started for the first time or again, rerun by a redrive.
+fn record_child(
+    run: &mut Run<'_>,
+    children: &Children,
+    slot: usize,
+    items: u64,
+    input: &Value,
+) -> Counted {
     let Some(map_run) = children.map_run else {
-        return;
+        return Counted::Started;
     };
     let keep_data = run.execution.config.map_run_children_data;
     let now = run.now;
@@ -915,6 +968,11 @@ fn record_child(run: &mut Run<'_>, children: &Children, slot: usize, items: u64,
         output: None,
         error: None,
     });
+    if redrive_count == 0 {
+        Counted::Started
+    } else {
+        Counted::Restarted
+    }
 }
 
 /// Records the end of the child of `slot` in the Map Run of `children`, if it has one.
