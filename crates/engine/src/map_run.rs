@@ -1,8 +1,8 @@
 //! Map Runs: what a distributed Map's run looks like from outside, as `DescribeMapRun` and
 //! `ListMapRuns` show it.
 //!
-//! A distributed Map's iterations run inside their parent execution (as silent frames whose
-//! events are not part of its history), so a Map Run is a record the engine keeps in the
+//! A distributed Map's iterations run inside their parent execution (as frames whose events
+//! make their child execution's history, not the parent's), so a Map Run is a record the engine keeps in the
 //! [`Execution`](crate::Execution) and updates as the Map starts, ends and aborts children.
 //! It is rebuilt by replaying the execution's inputs like everything else the engine holds,
 //! so it is as durable as the execution: no store of its own.
