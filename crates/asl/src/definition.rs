@@ -379,6 +379,9 @@ pub struct ResultExport {
 /// How a `ResultWriter`'s `WriterConfig` shapes the children's outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultTransformation {
+    /// `NONE` (the default of an export): each child execution's record, its metadata with
+    /// its input and output unchanged, as its DescribeExecution shows it.
+    None,
     /// `COMPACT`: the outputs as they are.
     Compact,
     /// `FLATTEN`: an output that is an array gives its elements.

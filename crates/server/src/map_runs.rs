@@ -91,10 +91,7 @@ fn child_of(map_run_arn: &str, ordinal: usize, slot: usize, child: MapRunChild) 
 
 /// The state machine ARN a Map Run's children name: `…:stateMachine:<machine>/<label>`.
 pub fn children_state_machine_arn(map_run_arn: &str) -> String {
-    let head = map_run_arn
-        .rsplit_once(':')
-        .map_or(map_run_arn, |(head, _)| head);
-    head.replacen(":mapRun:", ":stateMachine:", 1)
+    steppe_engine::map_run::children_state_machine_arn(map_run_arn)
 }
 
 /// The Map Run `map_run_arn`, its ordinal among its execution's Map Runs and the execution.

@@ -53,6 +53,8 @@ pub(crate) struct Children {
     pub failed_slots: Vec<usize>,
     /// A distributed Map's record in `Execution::map_runs`, by index.
     pub map_run: Option<usize>,
+    /// The Map has a `ResultWriter`, whose execution records hold each child's input.
+    pub keep_inputs: bool,
 }
 
 impl Children {
@@ -231,6 +233,7 @@ pub(crate) fn run(
         batcher,
         map_run_arn: run_arn,
         map_run,
+        keep_inputs: map.result_writer.is_some(),
         ..Children::default()
     };
     // A redrive reruns only the iterations that did not succeed.
@@ -686,19 +689,38 @@ fn succeed(
     id: FrameId,
     mut frame: Frame,
     state: &State,
-    children: Children,
+    mut children: Children,
 ) -> Next {
     let writer = match &state.kind {
         steppe_asl::definition::Kind::Map(map) => map.result_writer.as_ref(),
         _ => None,
     };
-    let flatten = writer.map(|writer| writer.transformation) == Some(ResultTransformation::Flatten);
+    let transformation = writer.map(|writer| writer.transformation);
+    let flatten = transformation == Some(ResultTransformation::Flatten);
+    let none = transformation == Some(ResultTransformation::None);
+    let mut failed = vec![false; children.results.len()];
+    for slot in &children.failed_slots {
+        failed[*slot] = true;
+    }
+    if writer.is_some() {
+        // With a ResultWriter, a child's entry is its execution record with NONE, and a
+        // failed child's always is ("If a child workflow execution fails, Step Functions
+        // returns its execution result unchanged", as with NONE: ResultWriter page).
+        let results = std::mem::take(&mut children.results);
+        children.results = results
+            .into_iter()
+            .enumerate()
+            .map(|(slot, result)| {
+                let result = result.unwrap_or_default();
+                Some(match none || failed[slot] {
+                    true => execution_record(run, &children, slot, result, failed[slot]),
+                    false => result,
+                })
+            })
+            .collect();
+    }
     if let Some(export) = writer.and_then(|writer| writer.export.as_ref()) {
         // The results go to S3 first; the Map succeeds once they are written.
-        let mut failed = vec![false; children.results.len()];
-        for slot in &children.failed_slots {
-            failed[*slot] = true;
-        }
         let (mut succeeded, mut failures) = (Vec::new(), Vec::new());
         for (result, failed) in children.results.into_iter().zip(failed) {
             let result = result.unwrap_or_default();
@@ -734,6 +756,70 @@ fn succeed(
         .collect();
     let result = Value::Array(shape(results, flatten));
     super::finish_with_result(run, id, frame, state, result)
+}
+
+/// A child execution's record as a `ResultWriter` writes it with `Transformation` NONE (its
+/// DescribeExecution in the ResultWriter page's shape): `result` is its output, or the
+/// `{Error, Cause}` it failed with.
+fn execution_record(
+    run: &Run<'_>,
+    children: &Children,
+    slot: usize,
+    result: Value,
+    failed: bool,
+) -> Value {
+    let Some(map_run) = children.map_run else {
+        return result;
+    };
+    let record = &run.execution.map_runs[map_run];
+    let (Some(Some(child)), Some(arn)) = (
+        record.children.get(slot),
+        crate::map_run::child_execution_arn(&record.map_run_arn, map_run, slot),
+    ) else {
+        return result;
+    };
+    let text = crate::run::to_text;
+    let mut entry = serde_json::Map::new();
+    if failed {
+        for key in ["Cause", "Error"] {
+            if let Some(value) = result.get(key).filter(|value| value.as_str() != Some("")) {
+                entry.insert(key.to_string(), value.clone());
+            }
+        }
+    }
+    let name = arn.rsplit(':').next().unwrap_or_default().to_string();
+    entry.insert("ExecutionArn".into(), Value::String(arn));
+    let input = child.input.as_ref().map_or_else(String::new, text);
+    entry.insert("Input".into(), Value::String(input));
+    entry.insert("InputDetails".into(), serde_json::json!({"Included": true}));
+    entry.insert("Name".into(), Value::String(name));
+    if !failed {
+        entry.insert("Output".into(), Value::String(text(&result)));
+        entry.insert(
+            "OutputDetails".into(),
+            serde_json::json!({"Included": true}),
+        );
+    }
+    entry.insert("RedriveCount".into(), child.redrive_count.into());
+    // As DescribeExecution of a child says (`ops/map_runs.rs` in the server).
+    if failed {
+        entry.insert("RedriveStatus".into(), "REDRIVABLE_BY_MAP_RUN".into());
+    } else {
+        entry.insert("RedriveStatus".into(), "NOT_REDRIVABLE".into());
+        let reason = format!(
+            "Execution is {} and cannot be redriven",
+            child.status.as_str()
+        );
+        entry.insert("RedriveStatusReason".into(), reason.into());
+    }
+    let iso = crate::map_run::iso_millis;
+    entry.insert("StartDate".into(), iso(child.start_millis).into());
+    let state_machine_arn = crate::map_run::children_state_machine_arn(&record.map_run_arn);
+    entry.insert("StateMachineArn".into(), state_machine_arn.into());
+    entry.insert("Status".into(), child.status.as_str().into());
+    let stop = child.stop_millis.unwrap_or(run.now);
+    entry.insert("StopDate".into(), iso(stop).into());
+    Value::Object(entry)
 }
 
 /// `ResultWriter.WriterConfig` FLATTEN: "If a child workflow execution returns an array, this
@@ -942,7 +1028,7 @@ fn record_child(
     let Some(map_run) = children.map_run else {
         return Counted::Started;
     };
-    let keep_data = run.execution.config.map_run_children_data;
+    let keep_input = run.execution.config.map_run_children_data || children.keep_inputs;
     let now = run.now;
     let record = &mut run.execution.map_runs[map_run];
     if record.children.len() <= slot {
@@ -964,7 +1050,7 @@ fn record_child(
         start_millis,
         stop_millis: None,
         item_count: items,
-        input: keep_data.then(|| input.clone()),
+        input: keep_input.then(|| input.clone()),
         output: None,
         error: None,
     });

@@ -171,7 +171,7 @@ pub fn describe_child(child: &map_runs::Child, metadata_only: bool) -> Value {
         "status": data.status.as_str(),
         "startDate": wire::timestamp(data.start_millis),
         "mapRunArn": child.map_run_arn,
-        "redriveCount": 0,
+        "redriveCount": data.redrive_count,
     });
     let text = |value: &Value| json!(value.to_string());
     match (&data.input, metadata_only) {
