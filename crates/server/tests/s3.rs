@@ -473,6 +473,43 @@ async fn check_exports(
     for record in records.as_array().unwrap() {
         check_record(server, record).await;
     }
+    // A Map Run that fails writes its results too: the child that succeeded, the one that
+    // failed it, and the one never started, pending; then the Map fails.
+    let failing = caught_as_output(
+        &with_writer(
+            export("failing", "COMPACT", "JSON"),
+            json!({"MaxConcurrency": 1}),
+        ),
+        "Two",
+    );
+    let ended = run_reader(server, &format!("ExportFailing{tag}"), &failing, json!({})).await;
+    assert_eq!(output_of(&ended)["Error"], json!("Two"), "{ended:?}");
+    let manifest_key = format!(
+        "failing/{}/manifest.json",
+        map_run_of(server, &ended.execution_arn)
+            .await
+            .rsplit(':')
+            .next()
+            .unwrap()
+    );
+    let manifest: Value = serde_json::from_str(&read(&manifest_key)).unwrap();
+    let file = |status: &str| -> Value {
+        let files = manifest["ResultFiles"][status].as_array().unwrap();
+        assert_eq!(files.len(), 1, "{manifest}");
+        let key = files[0]["Key"].as_str().unwrap();
+        assert_eq!(files[0]["Size"], json!(read(key).len()));
+        serde_json::from_str(&read(key)).unwrap()
+    };
+    assert_eq!(file("SUCCEEDED"), json!([["1", "ann"]]));
+    let failed = file("FAILED");
+    check_record(server, &failed[0]).await;
+    assert_eq!(failed[0]["Error"], json!("Two"));
+    let pending = file("PENDING");
+    assert_eq!(
+        pending,
+        json!([{"Input": r#"{"id":"3","name":"cy"}"#, "InputDetails": {"Included": true},
+            "Status": "PENDING"}])
+    );
     // The Map Run counts the rows it read, the failure it tolerated and the results written.
     let described = client(server.local_addr())
         .describe_map_run()
@@ -529,6 +566,21 @@ async fn check_exports(
         json!("States.ResultWriterFailed"),
         "{caught}"
     );
+}
+
+/// The Map Run ARN the execution's `MapRunStarted` event names.
+async fn map_run_of(server: &steppe_server::Server, execution: &str) -> String {
+    let events = common::history(&client(server.local_addr()), execution).await;
+    events
+        .iter()
+        .find_map(|event| {
+            event
+                .map_run_started_event_details
+                .as_ref()?
+                .map_run_arn
+                .clone()
+        })
+        .expect("a MapRunStarted event")
 }
 
 /// A ResultWriter's NONE entry is what DescribeExecution says of that child, in the

@@ -667,6 +667,16 @@ fn fail(
     if let Some(map_run) = children.map_run {
         run.end_map_run(map_run, MapRunStatus::Failed);
     }
+    let steppe_asl::definition::Kind::Map(map) = &state.kind else {
+        unreachable!("a Map state")
+    };
+    let export = map.result_writer.as_ref().and_then(|w| w.export.as_ref());
+    if let (Some(export), Some(_)) = (export, children.map_run) {
+        // A failed Map Run's results are written too (SUCCEEDED, FAILED and PENDING files:
+        // ResultWriter page); the Map fails once they are.
+        let written = failed_results(run, &mut frame, map, *children, failure);
+        return super::writer::export(run, id, frame, state, export, written);
+    }
     if is_distributed(state) {
         let details = crate::event::ErrorCause {
             error: Some(failure.error.clone()),
@@ -682,6 +692,101 @@ fn fail(
         failure,
         Some(Details::MapStateFailed),
     )
+}
+
+/// What a failed Map Run exports: its succeeded children's entries (as the `Transformation`
+/// shapes them), the execution records of those that failed or were aborted, and a
+/// `{Input, InputDetails, Status: PENDING}` entry per child never started.
+fn failed_results(
+    run: &mut Run<'_>,
+    frame: &mut Frame,
+    map: &Map,
+    mut children: Children,
+    failure: Failure,
+) -> super::writer::Written {
+    let transformation = map.result_writer.as_ref().map(|w| w.transformation);
+    let none = transformation == Some(ResultTransformation::None);
+    let map_run = children.map_run.expect("an exporting Map has a Map Run");
+    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+    let results = std::mem::take(&mut children.results);
+    for (slot, result) in results.into_iter().enumerate() {
+        let status = run.execution.map_runs[map_run]
+            .children
+            .get(slot)
+            .and_then(|child| child.as_ref().map(|child| child.status));
+        let result = result.unwrap_or_default();
+        match status {
+            Some(Status::Succeeded) if none => {
+                succeeded.push(execution_record(run, &children, slot, result, false))
+            }
+            Some(Status::Succeeded) => succeeded.push(result),
+            Some(Status::Running) | None => {}
+            Some(_) => failed.push(execution_record(run, &children, slot, result, true)),
+        }
+    }
+    let flatten = transformation == Some(ResultTransformation::Flatten);
+    let pending = pending_entries(run, frame, map, &mut children);
+    super::writer::Written {
+        map_run_arn: children.map_run_arn,
+        map_run: children.map_run,
+        tail: frame.previous_event_id,
+        succeeded: shape(succeeded, flatten),
+        failed,
+        pending,
+        failure: Some(failure),
+    }
+}
+
+/// The entries of the children a failed Map Run never started: their inputs (`ItemSelector`
+/// applied, batches built) as `{Input, InputDetails, Status: PENDING}`.
+fn pending_entries(
+    run: &mut Run<'_>,
+    frame: &mut Frame,
+    map: &Map,
+    children: &mut Children,
+) -> Vec<Value> {
+    let entry = |input: &Value| {
+        serde_json::json!({"Input": crate::run::to_text(input), "InputDetails": {"Included": true},
+            "Status": "PENDING"})
+    };
+    let mut pending = Vec::new();
+    if let Some(batcher) = children.batcher.as_mut() {
+        let (items, keys) = (&mut children.items, &children.keys);
+        let mut next = children.next_index;
+        while let Ok(Some(batch)) = batch::next_batch(
+            run,
+            frame,
+            map,
+            batcher,
+            (items, keys),
+            &mut next,
+            &children.effective_input,
+        ) {
+            pending.push(entry(&batch.input));
+        }
+        return pending;
+    }
+    let started = |run: &Run<'_>, index: usize| {
+        let map_run = children
+            .map_run
+            .map(|map_run| &run.execution.map_runs[map_run]);
+        map_run.is_some_and(|map_run| matches!(map_run.children.get(index), Some(Some(_))))
+    };
+    for index in children.next_index..children.items.len() {
+        // A child that succeeded before a redrive is not pending.
+        if started(run, index) {
+            continue;
+        }
+        let item = MapItem {
+            index,
+            key: children.keys.get(index).cloned(),
+            value: std::mem::take(&mut children.items[index]),
+        };
+        let raw = item.value.clone();
+        let input = select_item(run, frame, map, &children.effective_input, item);
+        pending.push(entry(&input.unwrap_or(raw)));
+    }
+    pending
 }
 
 fn succeed(
@@ -737,6 +842,8 @@ fn succeed(
             tail: children.tail,
             succeeded,
             failed: failures,
+            pending: Vec::new(),
+            failure: None,
         };
         return super::writer::export(run, id, frame, state, export, written);
     }
@@ -781,9 +888,20 @@ fn execution_record(
     let text = crate::run::to_text;
     let mut entry = serde_json::Map::new();
     if failed {
-        for key in ["Cause", "Error"] {
-            if let Some(value) = result.get(key).filter(|value| value.as_str() != Some("")) {
-                entry.insert(key.to_string(), value.clone());
+        // The record keeps the error of a child that failed its Map Run; a tolerated
+        // failure's is its kept result.
+        let kept = child.error.as_ref();
+        let fields = [
+            ("Cause", kept.and_then(|e| e.cause.clone())),
+            ("Error", kept.and_then(|e| e.error.clone())),
+        ];
+        for (key, value) in fields {
+            let value = value
+                .map(Value::String)
+                .or_else(|| result.get(key).cloned())
+                .filter(|value| value.as_str() != Some(""));
+            if let Some(value) = value {
+                entry.insert(key.to_string(), value);
             }
         }
     }
@@ -1072,6 +1190,7 @@ fn child_record_ended(
         return;
     };
     let keep_data = run.execution.config.map_run_children_data;
+    let keep_error = keep_data || children.keep_inputs;
     let now = run.now;
     let record = &mut run.execution.map_runs[map_run];
     let Some(Some(child)) = record.children.get_mut(slot) else {
@@ -1085,7 +1204,7 @@ fn child_record_ended(
         }
         Err(failure) => {
             child.status = Status::Failed;
-            child.error = keep_data.then(|| crate::event::ErrorCause {
+            child.error = keep_error.then(|| crate::event::ErrorCause {
                 error: Some(failure.error.clone()),
                 cause: Some(failure.cause.clone()),
             });
