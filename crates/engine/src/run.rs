@@ -217,6 +217,9 @@ impl<'a> Run<'a> {
                 }
             }
             self.steps += 1;
+            if self.child_history_full(id) {
+                continue;
+            }
             let Some(frame) = self.execution.frames[id.0].take() else {
                 continue;
             };
@@ -224,6 +227,33 @@ impl<'a> Run<'a> {
             self.step(id, frame);
             self.sink = None;
         }
+    }
+
+    /// Whether frame `id` belongs to a Map Run child whose own history reached the limit
+    /// (AWS's 25,000 events hold for each child execution); such a child fails with
+    /// `States.Runtime`, as an execution does, and its frames stop here.
+    fn child_history_full(&mut self, id: FrameId) -> bool {
+        let (Some(max), Some(child)) = (
+            self.execution.config.history_events_max,
+            self.execution.frame_ref(id).and_then(|frame| frame.sink),
+        ) else {
+            return false;
+        };
+        let full = self
+            .execution
+            .map_runs
+            .get(child.map_run)
+            .and_then(|map_run| map_run.children.get(child.slot))
+            .and_then(Option::as_ref)
+            .is_some_and(|record| record.next_event_id > max);
+        if full {
+            let error = ErrorCause {
+                error: Some(error_name::RUNTIME.into()),
+                cause: Some(format!("{HISTORY_LIMIT_CAUSE} ({max}).")),
+            };
+            states::map::end_child(self, child, Status::Failed, error);
+        }
+        full
     }
 
     fn step(&mut self, id: FrameId, mut frame: Frame) {

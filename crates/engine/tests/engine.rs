@@ -602,3 +602,42 @@ fn a_map_run_is_redriven_at_most_a_thousand_times() {
     );
     assert_eq!(execution.map_runs()[0].redrive_count, limit);
 }
+
+#[test]
+fn a_map_run_child_fails_at_its_own_history_limit() {
+    let (definition, mut execution, mut transition) = start(
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"},
+                    "B": {"Type": "Choice", "Default": "A",
+                        "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "Done"}]},
+                    "Done": {"Type": "Succeed"}}},
+            "End": true}}}"#,
+        json!([1]),
+    );
+    let mut applies = 0;
+    while transition.commands.contains(&Command::Continue) {
+        applies += 1;
+        assert!(applies < 100, "the child loops forever");
+        transition = apply(&definition, &mut execution, Input::Continue, 2_000);
+    }
+    // The parent goes on: its own history holds only its Map's events.
+    assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.error);
+    let output = execution.output.clone().unwrap();
+    assert_eq!(output[0]["Error"], json!("States.Runtime"), "{output}");
+    let cause = output[0]["Cause"].as_str().unwrap();
+    assert!(cause.contains("(25000)"), "{cause}");
+    let map_run = &execution.map_runs()[0];
+    assert_eq!(map_run.items.failed, 1);
+    let child = map_run.children[0].as_ref().unwrap();
+    assert_eq!(child.status, Status::Failed);
+    assert_eq!(
+        child.next_event_id, 25_002,
+        "the limit, then ExecutionFailed"
+    );
+    assert!(
+        execution.next_event_id() < 20,
+        "{}",
+        execution.next_event_id()
+    );
+}

@@ -160,8 +160,8 @@ fn replay(
 
 /// The history of the Map Run child `execution_arn` names, as its parent's committed inputs
 /// write it (a child's history is numbered from 1, as any execution's); `Ok(None)` if the
-/// ARN is not shaped as a child's. At most `HISTORY_EVENTS_MAX` events, AWS's limit for one
-/// execution's history.
+/// ARN is not shaped as a child's. At most `HISTORY_EVENTS_MAX` events (AWS's limit for one
+/// execution's history, which a child reaching it fails at) and the failure.
 pub fn child_history(
     app: &App,
     arns: &Arns,
@@ -174,7 +174,8 @@ pub fn child_history(
         child_history: Some(child),
         ..Config::standard()
     };
-    let max = limits::HISTORY_EVENTS_MAX as usize;
+    // A child that reaches the limit fails with one event more, as an execution does.
+    let max = limits::HISTORY_EVENTS_MAX as usize + 1;
     let mut history = Vec::new();
     let execution = replay(app, &row, config, |events| {
         let room = max.saturating_sub(history.len());

@@ -485,13 +485,16 @@ pub(crate) fn child_ended(
     } else {
         last_event_id
     };
-    // A child stopped by `StopExecution` has ended its history and record already.
-    let stopped = children.map_run.is_some_and(|map_run| {
-        run.execution.map_runs[map_run]
-            .child_mut(slot)
-            .is_some_and(|record| record.status == Status::Aborted)
+    // A child ended from outside (`end_child`) has ended its history and record already.
+    let ended = children.map_run.and_then(|map_run| {
+        let record = run.execution.map_runs[map_run].child_mut(slot)?;
+        (record.status != Status::Running).then_some(record.status)
     });
-    if let Some(map_run) = children.map_run.filter(|_| map.distributed && !stopped) {
+    let stopped = ended == Some(Status::Aborted);
+    if let Some(map_run) = children
+        .map_run
+        .filter(|_| map.distributed && ended.is_none())
+    {
         end_child_history(
             run,
             ChildId { map_run, slot },
@@ -505,7 +508,7 @@ pub(crate) fn child_ended(
         Err(_) => Counted::Failed,
     };
     count_child(run, &children, outcome, items as u64);
-    if !stopped {
+    if ended.is_none() {
         child_record_ended(run, &children, slot, &result);
     }
     match result {
@@ -594,6 +597,19 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
 /// `StopExecution` of Map Run child `child`: aborts its frames (its history says only
 /// `ExecutionAborted`, as a stopped execution's does) and tells its Map it ended unsuccessfully.
 pub(crate) fn stop_child(run: &mut Run<'_>, child: ChildId, error: crate::event::ErrorCause) {
+    end_child(run, child, Status::Aborted, error);
+}
+
+/// Ends the running Map Run child `child` from outside its states, as `status` (ABORTED when
+/// stopped, FAILED past its history limit) with `error`: its frames are dropped without
+/// events of their own, its history ends with `ExecutionAborted`/`ExecutionFailed`, and its
+/// Map sees it end unsuccessfully. Nothing happens unless it runs.
+pub(crate) fn end_child(
+    run: &mut Run<'_>,
+    child: ChildId,
+    status: Status,
+    error: crate::event::ErrorCause,
+) {
     let found = run
         .execution
         .frames
@@ -621,9 +637,12 @@ pub(crate) fn stop_child(run: &mut Run<'_>, child: ChildId, error: crate::event:
         error.cause.clone().unwrap_or_default(),
     );
     let keep_data = run.execution.config.map_run_children_data;
-    run.end_child_history(child, None, || Details::ExecutionAborted(error.clone()));
+    run.end_child_history(child, None, || match status {
+        Status::Aborted => Details::ExecutionAborted(error.clone()),
+        _ => Details::ExecutionFailed(error.clone()),
+    });
     if let Some(record) = run.execution.map_runs[child.map_run].child_mut(child.slot) {
-        record.status = Status::Aborted;
+        record.status = status;
         record.stop_millis = Some(now);
         record.error = keep_data.then_some(error);
     }
