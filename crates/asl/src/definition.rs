@@ -345,6 +345,9 @@ pub struct Map {
     pub tolerated_failure_count: Option<Dynamic<i64>>,
     /// `ProcessorConfig.Mode` is `DISTRIBUTED`.
     pub distributed: bool,
+    /// `ProcessorConfig.ExecutionType` is `EXPRESS` (distributed maps): each child may run
+    /// for at most AWS's Express limit of five minutes.
+    pub express_children: bool,
     /// `Label` (distributed maps): names the map run; the state's name when absent.
     pub label: Option<String>,
     /// `ItemBatcher` (distributed maps only).

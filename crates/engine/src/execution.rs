@@ -331,6 +331,8 @@ pub struct Execution {
     pub(crate) states_entered: u64,
     /// The Map Runs of its distributed Maps, in the order they started.
     pub(crate) map_runs: Vec<crate::map_run::MapRun>,
+    /// The timers of running Express Map Run children (their five-minute limit), by id.
+    pub(crate) child_timers: BTreeMap<u64, crate::map_run::ChildId>,
 }
 
 /// A Map item as `$$.Map.Item` shows it to the Map's `ItemSelector`.
@@ -452,6 +454,7 @@ impl Execution {
             execution_timer: None,
             states_entered: 0,
             map_runs: Vec::new(),
+            child_timers: BTreeMap::new(),
         }
     }
 

@@ -125,6 +125,8 @@ pub struct MapRunChild {
     pub output: Option<serde_json::Value>,
     /// Its error and cause, once it failed.
     pub error: Option<crate::ErrorCause>,
+    /// The timer of its time limit while it runs (Express children: five minutes).
+    pub(crate) timer_id: Option<u64>,
 }
 
 impl MapRun {

@@ -484,6 +484,7 @@ impl<'a> Run<'a> {
                 map_run: index,
                 slot,
             };
+            states::map::cancel_child_timer(self, child);
             self.end_child_history(child, None, || {
                 Details::ExecutionAborted(ErrorCause::default())
             });
@@ -532,6 +533,17 @@ impl<'a> Run<'a> {
             );
             return;
         }
+        if let Some(child) = self.execution.child_timers.remove(&timer_id) {
+            if let Some(record) = self.execution.map_runs[child.map_run].child_mut(child.slot) {
+                record.timer_id = None;
+            }
+            let error = ErrorCause {
+                error: Some(error_name::TIMEOUT.into()),
+                cause: Some("The execution has timed out.".to_string()),
+            };
+            states::map::end_child(self, child, Status::TimedOut, error);
+            return;
+        }
         let Some(id) = self.execution.waiting.remove(&timer_id) else {
             return;
         };
@@ -570,6 +582,14 @@ impl<'a> Run<'a> {
         } else {
             Command::CancelTimer { timer_id: wait_id }
         });
+    }
+
+    /// Forgets a task the execution no longer waits for, whose frame is out of the table
+    /// (being aborted), so [`Run::cancel_wait`] could not tell it from a timer.
+    pub fn cancel_task(&mut self, task_id: u64) {
+        if self.execution.waiting.remove(&task_id).is_some() {
+            self.commands.push(Command::CancelTask { task_id });
+        }
     }
 
     pub fn new_wait_id(&mut self) -> u64 {

@@ -641,3 +641,55 @@ fn a_map_run_child_fails_at_its_own_history_limit() {
         execution.next_event_id()
     );
 }
+
+#[test]
+fn an_express_map_run_child_times_out_after_five_minutes() {
+    let (definition, mut execution, transition) = start(
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "T", "States": {"T": {"Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke", "End": true}}},
+            "End": true}}}"#,
+        json!([1, 2]),
+    );
+    let tasks = invoked(&transition);
+    assert_eq!(tasks.len(), 2);
+    let limits: Vec<(u64, i64)> = timers(&transition)
+        .into_iter()
+        .filter(|(_, at)| *at == 1_000 + 300_000)
+        .collect();
+    assert_eq!(limits.len(), 2, "{:?}", timers(&transition));
+    let done = apply(
+        &definition,
+        &mut execution,
+        Input::TaskSucceeded {
+            task_id: tasks[0].0,
+            output: json!("r1"),
+        },
+        2_000,
+    );
+    let cancelled = Command::CancelTimer {
+        timer_id: limits[0].0,
+    };
+    assert!(done.commands.contains(&cancelled), "{:?}", done.commands);
+    let fired = Input::TimerFired {
+        timer_id: limits[1].0,
+    };
+    let timed_out = apply(&definition, &mut execution, fired, 301_000);
+    assert!(
+        timed_out.commands.contains(&Command::CancelTask {
+            task_id: tasks[1].0
+        }),
+        "{:?}",
+        timed_out.commands
+    );
+    assert_eq!(execution.status, Status::Succeeded);
+    let output = execution.output.clone().unwrap();
+    assert_eq!(output[0], json!("r1"));
+    assert_eq!(output[1]["Error"], json!("States.Timeout"), "{output}");
+    let map_run = &execution.map_runs()[0];
+    assert_eq!((map_run.items.succeeded, map_run.items.timed_out), (1, 1));
+    assert_eq!(map_run.executions.timed_out, 1);
+    let child = map_run.children[1].as_ref().unwrap();
+    assert_eq!(child.status, Status::TimedOut);
+}

@@ -69,6 +69,7 @@ impl Compiler {
             "ItemProcessor"
         };
         let mut distributed = false;
+        let mut express_children = false;
         let processor = match obj.get(processor_key) {
             Some(Value::Object(map)) => {
                 let location = obj.at(processor_key);
@@ -78,6 +79,12 @@ impl Compiler {
                     &["StartAt", "States", "Comment", "ProcessorConfig"],
                 );
                 distributed = self.processor_config(&processor_obj);
+                express_children = distributed
+                    && map
+                        .get("ProcessorConfig")
+                        .and_then(|config| config.get("ExecutionType"))
+                        .and_then(Value::as_str)
+                        == Some("EXPRESS");
                 Some(self.block(map, location, Some(id), machine_language, machine_language))
             }
             Some(_) => {
@@ -147,6 +154,7 @@ impl Compiler {
             tolerated_failure_percentage,
             tolerated_failure_count,
             distributed,
+            express_children,
             label,
             item_batcher,
             item_reader,

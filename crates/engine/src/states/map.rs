@@ -405,6 +405,9 @@ fn start_child(
                 slot: index,
             };
             let started = start_child_history(run, child, &input);
+            if map.express_children {
+                arm_child_timer(run, child);
+            }
             (started, run.new_scope(None), Some(child))
         }
         None if map.distributed => (children.handoff, run.new_scope(None), run.sink),
@@ -421,6 +424,33 @@ fn start_child(
     }
     children.running[index] = Some(child);
     run.ready(child);
+}
+
+/// Starts the timer of an Express child's five-minute limit (AWS's Express duration).
+fn arm_child_timer(run: &mut Run<'_>, child: ChildId) {
+    let timer_id = run.new_wait_id();
+    run.execution.child_timers.insert(timer_id, child);
+    if let Some(record) = run.execution.map_runs[child.map_run].child_mut(child.slot) {
+        record.timer_id = Some(timer_id);
+    }
+    let seconds = limits::EXPRESS_DURATION_SECONDS_MAX as i64;
+    let fire_at_millis = run.now.saturating_add(seconds * 1000);
+    run.commands.push(crate::execution::Command::StartTimer {
+        timer_id,
+        fire_at_millis,
+    });
+}
+
+/// Cancels the time-limit timer of Map Run child `child`, if it has one.
+pub(crate) fn cancel_child_timer(run: &mut Run<'_>, child: ChildId) {
+    let timer = run.execution.map_runs[child.map_run]
+        .child_mut(child.slot)
+        .and_then(|record| record.timer_id.take());
+    if let Some(timer_id) = timer {
+        run.execution.child_timers.remove(&timer_id);
+        run.commands
+            .push(crate::execution::Command::CancelTimer { timer_id });
+    }
 }
 
 /// Opens the history of Map Run child `child` as a started execution's opens:
@@ -491,6 +521,9 @@ pub(crate) fn child_ended(
         (record.status != Status::Running).then_some(record.status)
     });
     let stopped = ended == Some(Status::Aborted);
+    if let Some(map_run) = children.map_run {
+        cancel_child_timer(run, ChildId { map_run, slot });
+    }
     if let Some(map_run) = children
         .map_run
         .filter(|_| map.distributed && ended.is_none())
@@ -505,6 +538,7 @@ pub(crate) fn child_ended(
     let outcome = match result {
         Ok(_) => Counted::Succeeded,
         Err(_) if stopped => Counted::Aborted,
+        Err(_) if ended == Some(Status::TimedOut) => Counted::TimedOut,
         Err(_) => Counted::Failed,
     };
     count_child(run, &children, outcome, items as u64);
@@ -639,6 +673,7 @@ pub(crate) fn end_child(
     let keep_data = run.execution.config.map_run_children_data;
     run.end_child_history(child, None, || match status {
         Status::Aborted => Details::ExecutionAborted(error.clone()),
+        Status::TimedOut => Details::ExecutionTimedOut(error.clone()),
         _ => Details::ExecutionFailed(error.clone()),
     });
     if let Some(record) = run.execution.map_runs[child.map_run].child_mut(child.slot) {
@@ -1123,6 +1158,8 @@ enum Counted {
     Failed,
     /// `StopExecution` stopped it.
     Aborted,
+    /// It ran past its time limit.
+    TimedOut,
 }
 
 /// Counts a child of `items` items in the Map Run of `children`, if it has one.
@@ -1142,13 +1179,16 @@ fn count_child(run: &mut Run<'_>, children: &Children, counted: Counted, items: 
             Counted::Started | Counted::Done if known => counts.pending -= n,
             Counted::Started | Counted::Done => counts.total += n,
             Counted::Restarted => counts.pending_redrive -= n,
-            Counted::Succeeded | Counted::Failed | Counted::Aborted => counts.running -= n,
+            Counted::Succeeded | Counted::Failed | Counted::Aborted | Counted::TimedOut => {
+                counts.running -= n
+            }
         }
         match counted {
             Counted::Started | Counted::Restarted => counts.running += n,
             Counted::Done | Counted::Succeeded => counts.succeeded += n,
             Counted::Failed => counts.failed += n,
             Counted::Aborted => counts.aborted += n,
+            Counted::TimedOut => counts.timed_out += n,
         }
     }
 }
@@ -1190,6 +1230,7 @@ fn record_child(
         input: keep_input.then(|| input.clone()),
         output: None,
         error: None,
+        timer_id: None,
     });
     if redrive_count == 0 {
         Counted::Started

@@ -412,13 +412,11 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
     run.execution.ready.retain(|ready| *ready != id);
     let state_type = state_type(&run.definition.state(frame.state).kind);
     let aborted = match &frame.phase {
+        // The frame is out of the table: tasks are cancelled as tasks by name.
         Phase::AwaitTask(pending) => {
-            let waits = [
-                Some(pending.task_id),
-                pending.timeout_timer,
-                pending.heartbeat_timer,
-            ];
-            waits
+            run.cancel_task(pending.task_id);
+            let timers = [pending.timeout_timer, pending.heartbeat_timer];
+            timers
                 .into_iter()
                 .flatten()
                 .for_each(|wait_id| run.cancel_wait(wait_id));
@@ -429,11 +427,11 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
             true
         }
         Phase::AwaitItems(reading) => {
-            run.cancel_wait(reading.task_id);
+            run.cancel_task(reading.task_id);
             true
         }
         Phase::AwaitWrite(writing) => {
-            run.cancel_wait(writing.task_id);
+            run.cancel_task(writing.task_id);
             if let Some(map_run) = writing.map_run {
                 run.end_map_run(map_run, crate::map_run::MapRunStatus::Aborted);
             }
