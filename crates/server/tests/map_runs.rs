@@ -1079,3 +1079,55 @@ async fn tolerated_failures_of_a_succeeded_map_run_are_not_redrivable() {
     assert_eq!(items(&described), (0, 0, 2, 1, 0, 3));
     assert_eq!(redrive_counts(&described), ((0, 1), (0, 1)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_express_child_times_out_after_five_minutes() {
+    use steppe_runtime::{AdjustableClock, Clock, SystemClock};
+    let clock = std::sync::Arc::new(AdjustableClock::new(SystemClock.now_millis(), 1));
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        clock: clock.clone(),
+        clock_control: Some(clock.clone()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let client = client(server.local_addr());
+    let mut definition: serde_json::Value = serde_json::from_str(&distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        json!({"Type": "Wait", "Seconds": 600, "End": true}),
+    ))
+    .unwrap();
+    definition["States"]["Fan"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] =
+        json!("EXPRESS");
+    let machine = create(&client, "slow", &definition.to_string()).await;
+    let execution = start(&client, &machine, "[1]").await;
+    let arn = wait_for_map_run(&client, &execution).await;
+    let (status, body) = common::http(
+        server.local_addr(),
+        "POST /steppe/clock HTTP/1.1\r\nHost: localhost",
+        r#"{"advanceSeconds": 301}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let described = describe(&client, &arn).await;
+    let counts = described.execution_counts.as_ref().unwrap();
+    assert_eq!((counts.timed_out, counts.total), (1, 1));
+    assert_eq!(described.item_counts.as_ref().unwrap().timed_out, 1);
+    let child = client
+        .list_executions()
+        .map_run_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .executions
+        .remove(0);
+    assert_eq!(child.status, ExecutionStatus::TimedOut);
+    let events = history(&client, &child.execution_arn).await;
+    let last = events.last().unwrap();
+    assert_eq!(last.r#type.as_str(), "ExecutionTimedOut");
+    let details = last.execution_timed_out_event_details.as_ref().unwrap();
+    assert_eq!(details.error.as_deref(), Some("States.Timeout"));
+}
