@@ -145,7 +145,7 @@ impl<'a> Run<'a> {
                 child,
                 error,
                 cause,
-            } => states::map::stop_child(self, child, ErrorCause { error, cause }),
+            } => states::child_executions::stop_child(self, child, ErrorCause { error, cause }),
             Input::Redrive => self.redrive(),
             Input::Fail { error, cause } => {
                 let last = self.last_top_level_event();
@@ -251,7 +251,7 @@ impl<'a> Run<'a> {
                 error: Some(error_name::RUNTIME.into()),
                 cause: Some(format!("{HISTORY_LIMIT_CAUSE} ({max}).")),
             };
-            states::map::end_child(self, child, Status::Failed, error);
+            states::child_executions::end_child(self, child, Status::Failed, error);
         }
         full
     }
@@ -484,7 +484,7 @@ impl<'a> Run<'a> {
                 map_run: index,
                 slot,
             };
-            states::map::cancel_child_timer(self, child);
+            states::child_executions::cancel_child_timer(self, child);
             self.end_child_history(child, None, || {
                 Details::ExecutionAborted(ErrorCause::default())
             });
@@ -541,7 +541,7 @@ impl<'a> Run<'a> {
                 error: Some(error_name::TIMEOUT.into()),
                 cause: Some("The execution has timed out.".to_string()),
             };
-            states::map::end_child(self, child, Status::TimedOut, error);
+            states::child_executions::end_child(self, child, Status::TimedOut, error);
             return;
         }
         let Some(id) = self.execution.waiting.remove(&timer_id) else {

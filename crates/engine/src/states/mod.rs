@@ -2,6 +2,7 @@
 //! its failure with Retry and Catch.
 
 mod batch;
+pub(crate) mod child_executions;
 pub(crate) mod choice;
 pub(crate) mod fail;
 pub(crate) mod map;
