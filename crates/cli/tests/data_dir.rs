@@ -1,6 +1,6 @@
-//! Two `steppe server` processes on one data directory (issue 12), or on one PostgreSQL
-//! database (`--postgres`, or `STEPPE_POSTGRES_URL`): the second is refused at once with one
-//! line naming the directory or database, and the first keeps serving.
+//! Two `steppe server` processes on one data directory (issue 12): the second is refused at
+//! once with one line naming the directory, and the first keeps serving. (Servers on one
+//! PostgreSQL database are nodes of one cluster instead: `tests/cluster.rs`.)
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -90,63 +90,4 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     wait_until_ready(third_address, &mut third);
     third.kill().unwrap();
     third.wait().unwrap();
-}
-
-#[test]
-fn a_second_server_on_the_same_postgres_database_is_refused() {
-    let Some(options) = steppe_store_postgres::testing::fresh_schema(
-        "a_second_server_on_the_same_postgres_database_is_refused",
-    ) else {
-        return;
-    };
-    // The flag has no schema: the URL's options give the connections a search path, in a
-    // schema made first, so that the test has the database to itself.
-    let schema = options.schema.clone().unwrap();
-    drop(steppe_store_postgres::PostgresStore::open(&options).unwrap());
-    let separator = if options.url.contains('?') { '&' } else { '?' };
-    let url = format!("{}{separator}options=-csearch_path%3D{schema}", options.url);
-    let place = steppe_store_postgres::PostgresOptions {
-        url: url.clone(),
-        schema: None,
-        exclusive: true,
-    }
-    .place();
-
-    let first_address = free_address();
-    let mut first = steppe_server(first_address)
-        .args(["--postgres", &url])
-        .spawn()
-        .unwrap();
-    wait_until_ready(first_address, &mut first);
-    let mut second = steppe_server(free_address());
-    second.env("STEPPE_POSTGRES_URL", &url);
-    let second = run_to_end(second);
-    assert_eq!(second.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&second.stderr),
-        format!("steppe: the PostgreSQL database {place} is in use by another steppe server (its connection holds steppe's advisory lock there; pg_locks shows which)\n")
-    );
-    assert!(first.try_wait().unwrap().is_none());
-    // Once the first is gone (even by kill -9), its connection and so its lock go with it.
-    first.kill().unwrap();
-    first.wait().unwrap();
-    let third_address = free_address();
-    let started = Instant::now();
-    loop {
-        let mut third = steppe_server(third_address)
-            .args(["--postgres", &url])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        match third.try_wait().unwrap() {
-            None => {
-                wait_until_ready(third_address, &mut third);
-                third.kill().unwrap();
-                third.wait().unwrap();
-                break;
-            }
-            // PostgreSQL may not yet have noticed that the killed server's connection closed.
-            Some(_) => assert!(started.elapsed() < GUARD, "the database stayed held"),
-        }
-    }
 }

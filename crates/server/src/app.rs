@@ -26,6 +26,8 @@ pub struct App {
     pub driver: Arc<Driver>,
     /// Open tasks: activity queues and task tokens.
     pub tasks: Arc<crate::tasks::Tasks>,
+    /// The other servers on the same store, if any (see `cluster.rs`).
+    pub cluster: Arc<crate::cluster::Cluster>,
     /// Running Express executions, for `StopExecution`-free bookkeeping and tests.
     pub express: Arc<crate::express::ExpressExecutions>,
     /// The Express executions that ended most recently, with their events, for the console.
@@ -80,8 +82,11 @@ impl App {
         store: Arc<dyn Store>,
         registry: Registry,
         definitions: Arc<Definitions>,
-        driver: Arc<Driver>,
-        tasks: Arc<crate::tasks::Tasks>,
+        (driver, tasks, cluster): (
+            Arc<Driver>,
+            Arc<crate::tasks::Tasks>,
+            Arc<crate::cluster::Cluster>,
+        ),
         metrics: Arc<Metrics>,
         options: &crate::Options,
     ) -> App {
@@ -100,6 +105,7 @@ impl App {
             definitions,
             driver,
             tasks,
+            cluster,
             express: Arc::default(),
             express_recent: Arc::new(crate::express::RecentExpress::new(
                 options.limits.express_kept_max,

@@ -67,6 +67,10 @@ pub enum Error {
     /// ends as FAILED, or was never stored if it failed on its start.
     #[error("the execution was quarantined: {0}")]
     Quarantined(String),
+    /// Another node of the cluster runs the execution (it took it over), or will once it
+    /// takes over the execution of a node that stopped: this node may not apply its inputs.
+    #[error("another node runs the execution")]
+    NotOwner,
 }
 
 type Reply = oneshot::Sender<Result<Applied, Error>>;
@@ -492,6 +496,30 @@ impl Driver {
         Ok(())
     }
 
+    /// Takes over executions another node ran (it stopped renewing its lease, see
+    /// [`crate::cluster`]): whatever this node held of them is dropped as stale, and each is
+    /// recovered as at a restart: owed inputs resumed, open tasks reopened, timers armed.
+    pub fn adopt(self: &Arc<Self>, executions: &[steppe_store::RunningExecution]) {
+        for execution in executions {
+            let id = execution.id;
+            self.timers.clear(id);
+            self.tasks.close_execution(id);
+            self.forget(id);
+            let adopted = self.recover_one(execution).and_then(|()| {
+                for timer in self.store.execution_timers(id)? {
+                    self.timers.insert(id, timer.timer_id, timer.fire_at_millis);
+                }
+                Ok(())
+            });
+            match adopted {
+                Ok(()) => tracing::info!(execution_id = id, "took the execution over"),
+                Err(error) => {
+                    tracing::error!(execution_id = id, %error, "execution quarantined at takeover")
+                }
+            }
+        }
+    }
+
     /// Fires the timers due now; answers when the next one falls due.
     pub fn fire_due_timers(self: &Arc<Self>) -> Option<i64> {
         let (due, next) = self.timers.take_due(self.clock.now_millis());
@@ -718,6 +746,21 @@ impl Driver {
                 Err(Error::Quarantined(reason)) => {
                     // Replaying its log fails: end it without the engine.
                     return self.end_unreplayable(slot, reason);
+                }
+                Err(Error::NotOwner) => {
+                    // Another node runs it: what this one held of it is stale. Callers are
+                    // answered (503: they retry, and reach the owner); timers and results
+                    // nobody waits on are the owner's to recover from the store.
+                    for queued in slot.queue.drain(..) {
+                        if let Some(reply) = queued.reply {
+                            let _ = reply.send(Err(Error::NotOwner));
+                        }
+                    }
+                    self.timers.clear(slot.id);
+                    self.tasks.close_execution(slot.id);
+                    slot.draining = false;
+                    self.evict(slot);
+                    return Step::Idle;
                 }
                 Err(error) => {
                     tracing::error!(execution_id = slot.id, %error, "cannot rebuild the execution");
@@ -1071,6 +1114,9 @@ impl Driver {
     /// Rebuilds a running execution from its input log, with the local inputs still owed;
     /// an ended one too when it is about to be redriven.
     fn load(&self, id: u64, redriving: bool) -> Result<Option<(Live, Vec<Input>)>, Error> {
+        if self.store.shared() && self.store.owner(id)? != steppe_store::Owner::Local {
+            return Err(Error::NotOwner);
+        }
         let Some(row) = self.store.execution(id)? else {
             return Ok(None);
         };

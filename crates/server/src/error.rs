@@ -147,6 +147,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 503 `ServiceUnavailable` for an execution that another node of the cluster runs, or
+    /// will run once it takes it over: SDKs retry, and the retry reaches its node.
+    pub fn node_moved() -> ApiError {
+        ApiError {
+            code: "ServiceUnavailable",
+            message: "The execution is moving to another node of the cluster; try again".into(),
+            status: 503,
+        }
+    }
+}
+
 impl From<steppe_store::Error> for ApiError {
     fn from(error: steppe_store::Error) -> ApiError {
         match error {
@@ -171,6 +183,7 @@ impl From<crate::driver::Error> for ApiError {
             crate::driver::Error::Quarantined(reason) => {
                 ApiError::internal(format!("The execution was quarantined: {reason}"))
             }
+            crate::driver::Error::NotOwner => ApiError::node_moved(),
         }
     }
 }

@@ -26,6 +26,7 @@
 mod app;
 mod arn;
 pub mod auth;
+pub mod cluster;
 #[cfg(feature = "console")]
 mod console_api;
 mod deletion;
@@ -75,8 +76,8 @@ pub enum Storage {
         /// Whether commits fsync; turn off only to measure everything else.
         fsync: bool,
     },
-    /// A PostgreSQL database, held by this server alone ([`PostgresOptions::exclusive`]
-    /// is set at start: until execution leases exist, one server per database).
+    /// A PostgreSQL database, which several servers may share as nodes of one cluster
+    /// (see `cluster.rs`); with [`PostgresOptions::exclusive`], this server's alone.
     Postgres(PostgresOptions),
     /// Memory only: everything is lost when the server stops.
     Memory,
@@ -165,6 +166,11 @@ pub struct Options {
     /// `None`, the default, seeds them from the clock and the process id. The simulator
     /// (`steppe-sim`) sets it so that one seed drives a whole run.
     pub seed: Option<u64>,
+    /// How long a node's lease lasts unless renewed, when the store is shared (PostgreSQL);
+    /// see `cluster.rs`.
+    pub lease: std::time::Duration,
+    /// Where other nodes reach this one (`HOST:PORT`); `None`: the listen address.
+    pub advertise_address: Option<String>,
 }
 
 impl Default for Options {
@@ -198,6 +204,8 @@ impl Default for Options {
             metrics: true,
             otlp_endpoint: None,
             seed: None,
+            lease: cluster::LEASE_DEFAULT,
+            advertise_address: None,
         }
     }
 }
@@ -216,8 +224,8 @@ pub struct ServerArgs {
     #[arg(long)]
     pub in_memory: bool,
     /// Keep Standard executions in this PostgreSQL database instead of SQLite:
-    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE. One server per database: a second one
-    /// is refused. (Since 0.1.0.)
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE. Several servers may share one database:
+    /// each is a node of one cluster, and any node serves any request. (Since 0.1.0.)
     #[arg(
         long,
         env = "STEPPE_POSTGRES_URL",
@@ -226,6 +234,15 @@ pub struct ServerArgs {
         hide_env_values = true
     )]
     pub postgres: Option<String>,
+    /// With --postgres: how long, in seconds, this node's lease lasts unless renewed; when
+    /// it stops renewing (killed, cut off), the other nodes take its executions over this long
+    /// after its last renewal.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_seconds: u64,
+    /// With --postgres: the HOST:PORT other nodes reach this one at (default the --listen
+    /// address, 127.0.0.1 for an unspecified one).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise_address: Option<String>,
     /// Do not fsync commits (faster; an OS crash may lose acknowledged work). SQLite only:
     /// PostgreSQL's durability is its server's configuration.
     #[arg(long, conflicts_with = "postgres")]
@@ -345,7 +362,7 @@ impl ServerArgs {
                 Storage::Postgres(PostgresOptions {
                     url: url.clone(),
                     schema: None,
-                    exclusive: true,
+                    exclusive: false,
                 })
             } else {
                 Storage::Sqlite {
@@ -380,6 +397,8 @@ impl ServerArgs {
             // An empty OTEL_EXPORTER_OTLP_ENDPOINT is unset, as OpenTelemetry's configuration
             // specification reads empty variables.
             otlp_endpoint: self.otlp_endpoint.clone().filter(|url| !url.is_empty()),
+            lease: std::time::Duration::from_secs(self.lease_seconds),
+            advertise_address: self.advertise_address.clone(),
             ..self.clock_options()
         })
     }
@@ -500,6 +519,7 @@ pub struct Server {
     /// server's parts, so stopping the server aborts them.
     background: Vec<tokio::task::JoinHandle<()>>,
     driver: Arc<driver::Driver>,
+    cluster: Arc<cluster::Cluster>,
     /// How many executions were running when the server started.
     pub recovered: usize,
     /// The store the server opened, closed (and its data directory or database released)
@@ -526,6 +546,7 @@ impl Server {
             task.abort();
         }
         flush_traces(&self.driver).await;
+        self.cluster.leave();
         close_store(self.owned_store);
     }
 
@@ -541,6 +562,7 @@ impl Server {
             task.abort();
         }
         flush_traces(&self.driver).await;
+        self.cluster.leave();
         close_store(self.owned_store);
     }
 }
@@ -572,10 +594,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
             })?,
         ))),
         Storage::Postgres(postgres) => Some(OwnedStore::Postgres(Arc::new(PostgresStore::open(
-            &PostgresOptions {
-                exclusive: true,
-                ..postgres.clone()
-            },
+            postgres,
         )?))),
         Storage::Memory | Storage::Custom(_) => None,
     };
@@ -602,7 +621,12 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         effects,
         recovered,
     } = Core::open(&options, store, address).await?;
-    let mut background = vec![effects, tokio::spawn(driver.clone().run_timers())];
+    let cluster = app.cluster.clone();
+    let mut background = vec![
+        effects,
+        tokio::spawn(driver.clone().run_timers()),
+        tokio::spawn(cluster.clone().run(driver.clone())),
+    ];
     if let Some(retention) = options.retention {
         background.push(tokio::spawn(retention::run(
             app.clone(),
@@ -637,6 +661,7 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         serving,
         background,
         driver,
+        cluster,
         recovered,
         owned_store,
     })
@@ -730,7 +755,28 @@ impl Core {
                 None => traces::Traces::off(),
             }),
         });
-        let tasks = Arc::new(tasks::Tasks::default());
+        // Joined before anything is recovered: on a shared store, this node recovers only
+        // what it owns (nothing, as a new node) and takes the rest over from stopped nodes.
+        let advertised = match &options.advertise_address {
+            Some(advertised) => advertised.clone(),
+            None if address.ip().is_unspecified() => format!("127.0.0.1:{}", address.port()),
+            None => address.to_string(),
+        };
+        let cluster = Arc::new(cluster::Cluster::join(
+            store.clone(),
+            &advertised,
+            options.lease,
+        )?);
+        if cluster.shared() {
+            // The executions of nodes that stopped (this one's last run among them, once its
+            // lease is over) are recovered now, as at a restart, rather than a moment later.
+            while !store.take_over(cluster::TAKEOVER_BATCH_MAX)?.is_empty() {}
+        }
+        let tasks = Arc::new(tasks::Tasks::new(cluster.shared()));
+        if cluster.shared() {
+            let woken = tasks.clone();
+            store.watch_activity_tasks(Arc::new(move |activity_arn| woken.wake(activity_arn)));
+        }
         for activity_arn in registry.activities.keys() {
             tasks.activity_created(activity_arn);
         }
@@ -751,8 +797,7 @@ impl Core {
             store,
             registry,
             definitions,
-            driver.clone(),
-            tasks,
+            (driver.clone(), tasks, cluster),
             metrics,
             options,
         ));

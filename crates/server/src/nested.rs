@@ -44,6 +44,10 @@ use tokio::sync::oneshot;
 /// The integration's resource, without its pattern suffix.
 pub const START_EXECUTION_RESOURCE: &str = "arn:aws:states:::states:startExecution";
 
+/// How often a `.sync` task looks at its child's status when the child may run on another
+/// node of a cluster.
+const SHARED_CHILD_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How often a child is started or described again when the store is unavailable.
 const ATTEMPTS_MAX: u32 = 20;
 
@@ -133,7 +137,25 @@ impl Nested {
 /// Stops the child of a cancelled `.sync` task.
 pub async fn stop_child(app: &App, child_arn: &str) {
     let arns = scope_of(app, child_arn);
-    let stopped = with_retries(|| executions::stop(app, &arns, child_arn, None, None)).await;
+    let stopped = with_retries(|| async {
+        // On a cluster, the child may run on another node: the stop goes there.
+        if let Some(node) = app.cluster.owner_of(child_arn).await? {
+            let body = serde_json::json!({"executionArn": child_arn});
+            let relayed = app
+                .cluster
+                .call(&node, "StopExecution", &arns, &body)
+                .await?;
+            // The node's own refusals (an execution that ended meanwhile) are final.
+            if relayed.status >= 500 {
+                return Err(ApiError::node_moved());
+            }
+            return Ok(());
+        }
+        executions::stop(app, &arns, child_arn, None, None)
+            .await
+            .map(|_| ())
+    })
+    .await;
     if let Err(error) = stopped {
         tracing::error!(
             execution_arn = %child_arn,
@@ -330,7 +352,12 @@ async fn wait_for_end(app: &Arc<App>, nested: &Nested, child_arn: &str) -> Resul
             }
             return Ok(description);
         }
-        let _ = ended.await;
+        if app.cluster.shared() {
+            // The child may run on another node of the cluster, whose end wakes nobody here.
+            let _ = tokio::time::timeout(SHARED_CHILD_POLL_INTERVAL, ended).await;
+        } else {
+            let _ = ended.await;
+        }
     }
 }
 

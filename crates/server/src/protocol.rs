@@ -105,6 +105,20 @@ async fn advance_clock(
     clock(State(app)).await
 }
 
+/// Who made a request: a client whose signature checks (see [`verify_signature`]), or
+/// another node of the cluster showing the cluster's key, with the scope it acts in.
+fn authenticated(
+    app: &App,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Option<crate::auth::Caller>, Option<crate::arn::Arns>), ApiError> {
+    match app.cluster.internal_scope(headers) {
+        Some(scope) => Ok((None, Some(scope?))),
+        None => Ok((verify_signature(app, "POST", uri, headers, body)?, None)),
+    }
+}
+
 /// With `--credentials`, checks the request's SigV4 signature (see `auth.rs`).
 fn verify_signature(
     app: &App,
@@ -561,10 +575,10 @@ async fn handle(
     let operation = Operation::of(name.unwrap_or_default());
     let result = match read_body(body, app.limits.body_read_timeout).await {
         Err(error) => Err(error),
-        Ok(bytes) => match verify_signature(&app, "POST", &uri, &headers, &bytes) {
+        Ok(bytes) => match authenticated(&app, &uri, &headers, &bytes) {
             Err(error) => Err(error),
-            Ok(caller) => match name {
-                Some(name) => call(&app, name.to_string(), &bytes, caller, &headers).await,
+            Ok((caller, internal)) => match name {
+                Some(name) => routed(&app, name, bytes, (caller, internal), &headers).await,
                 None => Err(ApiError::new(
                     "UnknownOperationException",
                     format!("Unknown operation: '{target}'"),
@@ -573,7 +587,8 @@ async fn handle(
         },
     };
     let (status, error_code) = match &result {
-        Ok(_) => (200, None),
+        Ok(Answer::Relayed(relayed)) => (relayed.status, None),
+        Ok(Answer::Here(_)) => (200, None),
         Err(error) => (error.status, Some(error.code)),
     };
     let elapsed = started.elapsed();
@@ -586,21 +601,80 @@ async fn handle(
         ms = elapsed.as_micros() as f64 / 1000.0,
         error = error_code,
     );
-    respond(result)
+    match result {
+        Ok(Answer::Relayed(relayed)) => relay(relayed),
+        Ok(Answer::Here(value)) => respond(Ok(value)),
+        Err(error) => respond(Err(error)),
+    }
+}
+
+/// An API call's answer: made here, or by the node that runs its execution.
+enum Answer {
+    Here(Value),
+    Relayed(crate::cluster::Relayed),
+}
+
+/// Runs an API call here, or forwards it to the node of the cluster that runs the execution
+/// it is for (see `cluster.rs`).
+async fn routed(
+    app: &Arc<App>,
+    name: &str,
+    bytes: Bytes,
+    (caller, internal): (Option<crate::auth::Caller>, Option<crate::arn::Arns>),
+    headers: &HeaderMap,
+) -> Result<Answer, ApiError> {
+    let forwarded = headers.contains_key(crate::cluster::FORWARDED_HEADER);
+    let original = if app.cluster.shared() {
+        let original = Arc::new(crate::cluster::Original {
+            headers: headers.clone(),
+            body: bytes.clone(),
+        });
+        if !forwarded {
+            if let Some(node) = app.cluster.route(name, &bytes).await? {
+                let relayed = app.cluster.forward(&node, &original, None).await?;
+                return Ok(Answer::Relayed(relayed));
+            }
+        }
+        Some(original)
+    } else {
+        None
+    };
+    let mut request = match internal {
+        Some(arns) => parse_body(&bytes, arns)?,
+        None => prepared(app, &bytes, caller, headers)?,
+    };
+    request.original = original;
+    request.forwarded = forwarded;
+    if forwarded {
+        request.claimed = crate::cluster::claimed_task(headers);
+    }
+    call(app, name.to_string(), request).await.map(Answer::Here)
+}
+
+/// Another node's answer, as it gave it.
+fn relay(relayed: crate::cluster::Relayed) -> Response {
+    let status = StatusCode::from_u16(relayed.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = (status, relayed.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(request_id) = HeaderValue::from_str(&request_id()) {
+        headers.insert("x-amzn-requestid", request_id);
+    }
+    response
 }
 
 /// X-Ray's trace header, which AWS services read from every request: StartExecution and
 /// StartSyncExecution prefer it to their `traceHeader` member.
 const TRACE_HEADER: &str = "x-amzn-trace-id";
 
-/// Runs an API call, in the account and region of its signature (see `auth::scope`).
-async fn call(
-    app: &Arc<App>,
-    operation: String,
+/// A request read from its body and headers, in the account and region of its signature
+/// (see `auth::scope`).
+fn prepared(
+    app: &App,
     bytes: &Bytes,
     caller: Option<crate::auth::Caller>,
     headers: &HeaderMap,
-) -> Result<Value, ApiError> {
+) -> Result<Request, ApiError> {
     let arns = request_scope(app, caller.as_ref(), headers)?;
     let mut request = parse_body(bytes, arns)?;
     request.caller = caller;
@@ -608,6 +682,11 @@ async fn call(
         .get(TRACE_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::to_string);
+    Ok(request)
+}
+
+/// Runs an API call.
+async fn call(app: &Arc<App>, operation: String, request: Request) -> Result<Value, ApiError> {
     let app = app.clone();
     // Run the operation in its own task so that a panic answers 500 instead of dropping the
     // connection. Only a long poll ends with its request when the client goes away (freeing

@@ -52,6 +52,9 @@ impl OpenTask {
 #[derive(Debug, Default)]
 pub struct Tasks {
     inner: Mutex<Inner>,
+    /// Whether other nodes share the store: activity tasks are then claimed from the store
+    /// (`Store::claim_activity_task`) rather than taken from queues here.
+    shared: bool,
 }
 
 #[derive(Debug, Default)]
@@ -110,7 +113,47 @@ pub enum Lookup {
 }
 
 impl Tasks {
-    /// Opens a task that has a token. Activity tasks that have not started are queued.
+    /// Open tasks of a server alone on its store, or (`shared`) a node of a cluster.
+    pub fn new(shared: bool) -> Tasks {
+        Tasks {
+            inner: Mutex::default(),
+            shared,
+        }
+    }
+
+    /// Takes a waiting task of `activity_arn` that this node's poller (or another node's,
+    /// which forwarded the poll) claimed from the store, marking it started.
+    pub fn take_task(
+        &self,
+        execution_id: u64,
+        task_id: u64,
+        activity_arn: &str,
+    ) -> Option<OpenTask> {
+        let mut inner = self.lock();
+        let token = inner.token(execution_id, task_id)?.to_string();
+        let (_, task) = inner.by_token.get_mut(&token)?;
+        if task.record.started || task.activity_arn() != Some(activity_arn) {
+            return None;
+        }
+        task.record.started = true;
+        Some(task.clone())
+    }
+
+    /// Wakes the pollers of an activity (another node queued a task for it), or of every
+    /// activity for `""`.
+    pub fn wake(&self, activity_arn: &str) {
+        let inner = self.lock();
+        if activity_arn.is_empty() {
+            for queue in inner.queues.values() {
+                queue.notify.notify_waiters();
+            }
+        } else if let Some(queue) = inner.queues.get(activity_arn) {
+            queue.notify.notify_waiters();
+        }
+    }
+
+    /// Opens a task that has a token. Activity tasks that have not started are queued
+    /// (unless the store is shared: then they wait in the store).
     pub fn open(&self, task: OpenTask) {
         let Some(token) = task.record.task_token.clone() else {
             return;
@@ -120,7 +163,7 @@ impl Tasks {
             .then(|| task.activity_arn().map(str::to_string))
             .flatten();
         inner.insert(token.clone(), task);
-        if let Some(activity_arn) = queued {
+        if let Some(activity_arn) = queued.filter(|_| !self.shared) {
             let queue = inner.queues.entry(activity_arn).or_default();
             queue.tokens.push_back(token);
             queue.notify.notify_one();
@@ -184,6 +227,10 @@ impl Tasks {
         let Some(activity_arn) = task.activity_arn().map(str::to_string) else {
             return;
         };
+        if self.shared {
+            // Its claim in the store lapses, and any node's poller may claim it again.
+            return;
+        }
         let queue = inner.queues.entry(activity_arn).or_default();
         queue.tokens.push_front(token);
         queue.notify.notify_one();
@@ -371,11 +418,7 @@ impl Inner {
     }
 }
 
-/// Whether a resource is an activity ARN (`arn:aws:states:REGION:ACCOUNT:activity:NAME`).
-pub fn is_activity(resource: &str) -> bool {
-    let parts: Vec<&str> = resource.splitn(7, ':').collect();
-    parts.len() == 7 && parts[2] == "states" && parts[5] == "activity" && !parts[6].is_empty()
-}
+pub use steppe_store::is_activity;
 
 /// Whether a resource waits for a callback (`….waitForTaskToken`).
 pub fn is_callback(resource: &str) -> bool {

@@ -13,6 +13,12 @@ pub struct Request {
     pub trace_header: Option<String>,
     /// The account and region it acts in (see `auth::scope`): the ARNs it builds and sees.
     pub arns: crate::arn::Arns,
+    /// The request as it arrived, when it came over HTTP (a cluster may forward it).
+    pub original: Option<std::sync::Arc<crate::cluster::Original>>,
+    /// Whether another node forwarded it (it is answered here, never forwarded again).
+    pub forwarded: bool,
+    /// The activity task a forwarding node claimed for this one to hand out.
+    pub claimed: Option<(u64, u64)>,
 }
 
 impl Request {
@@ -24,12 +30,18 @@ impl Request {
                 caller: None,
                 trace_header: None,
                 arns,
+                original: None,
+                forwarded: false,
+                claimed: None,
             }),
             Value::Null => Ok(Request {
                 members: Map::new(),
                 caller: None,
                 trace_header: None,
                 arns,
+                original: None,
+                forwarded: false,
+                claimed: None,
             }),
             _ => Err(ApiError::serialization(
                 "Start of structure or map found where not expected",

@@ -149,10 +149,10 @@ async fn executions_continue_after_a_restart_with_the_history_of_an_uninterrupte
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn executions_continue_after_a_restart_on_postgres_and_a_second_server_is_refused() {
-    let Some(options) = fresh_schema(
-        "executions_continue_after_a_restart_on_postgres_and_a_second_server_is_refused",
-    ) else {
+async fn executions_continue_after_a_restart_on_postgres_and_a_second_server_joins() {
+    let Some(options) =
+        fresh_schema("executions_continue_after_a_restart_on_postgres_and_a_second_server_joins")
+    else {
         return;
     };
     continue_after_a_restart(&Backend::Postgres(options)).await;
@@ -160,7 +160,7 @@ async fn executions_continue_after_a_restart_on_postgres_and_a_second_server_is_
 
 /// Five executions parked in Waits when the server stops continue after it starts again, with
 /// the history and output of an uninterrupted run. While the first server runs, a second on
-/// the same PostgreSQL database is refused.
+/// the same PostgreSQL database joins it as a node of one cluster and sees the same.
 async fn continue_after_a_restart(backend: &Backend) {
     let server = backend.server(10_000).await;
     let client = client(server.local_addr());
@@ -185,16 +185,27 @@ async fn continue_after_a_restart(backend: &Backend) {
             .unwrap();
         arns.push(started.execution_arn);
     }
-    if let Backend::Postgres(options) = backend {
-        let refused = steppe_server::start(backend.options(10_000)).await;
-        let place = options.place();
-        match refused {
-            Err(error) => assert_eq!(
-                error.to_string(),
-                format!("the PostgreSQL database {place} is in use by another steppe server (its connection holds steppe's advisory lock there; pg_locks shows which)")
-            ),
-            Ok(_) => panic!("a second server started on {place}"),
+    if let Backend::Postgres(_) = backend {
+        let second = backend.server(10_000).await;
+        let seen = common::client(second.local_addr());
+        let listed = seen
+            .list_executions()
+            .state_machine_arn(&machine)
+            .send()
+            .await
+            .unwrap()
+            .executions;
+        assert_eq!(listed.len(), 5);
+        for arn in &arns {
+            let described = seen.describe_execution().execution_arn(arn).send().await;
+            assert_eq!(
+                described.unwrap().status,
+                aws_sdk_sfn::types::ExecutionStatus::Running
+            );
         }
+        // It owns none of them: it leaves, and the first runs on.
+        assert_eq!(second.recovered, 0);
+        second.shutdown().await;
     }
     // Stop the server while the executions are parked in their first Waits.
     tokio::time::sleep(Duration::from_millis(300)).await;

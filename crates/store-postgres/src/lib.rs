@@ -46,6 +46,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod error;
 mod read;
 mod schema;
@@ -54,8 +55,9 @@ pub mod testing;
 mod write;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use steppe_store::writer;
 use steppe_store::*;
@@ -84,6 +86,9 @@ pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 /// `hashtext` of the connection's `search_path` (the schema's name when one is given), which
 /// is set before the schema need exist. ("STPP" in ASCII.)
 const EXCLUSIVE_LOCK_CLASS: i32 = 0x5354_5050;
+/// How long the listening connection waits before it connects again after losing the
+/// database.
+pub const LISTEN_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// The longest schema name PostgreSQL keeps (NAMEDATALEN - 1).
 const SCHEMA_NAME_BYTES_MAX: usize = 63;
 
@@ -140,6 +145,14 @@ pub struct PostgresStore {
     /// Execution ids reserved from the sequence and not yet handed out: one round trip
     /// per block rather than per execution.
     execution_ids: Mutex<std::ops::Range<u64>>,
+    /// The node this store joined as (0 until it joins): it fences the writer's commits.
+    node: Arc<AtomicU64>,
+    /// Where the node's API answers, as it joined.
+    address: Mutex<String>,
+    /// The connection that listens on `channel`, once someone watches.
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// How to connect (for the listening connection).
+    config: tokio_postgres::Config,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -178,14 +191,16 @@ impl PostgresStore {
             }
         };
         let (queue, receiver) = writer::queue("PostgreSQL");
+        let node = Arc::new(AtomicU64::new(0));
         let spawned = std::thread::Builder::new()
             .name("steppe-postgres-writer".into())
             .spawn({
-                let (handle, pool) = (handle.clone(), writer_pool.clone());
+                let (handle, pool, node) = (handle.clone(), writer_pool.clone(), node.clone());
                 move || {
                     let mut backend = write::Writer {
                         runtime: handle,
                         pool,
+                        node,
                     };
                     writer::run(receiver, GROUP_MAX, &mut backend)
                 }
@@ -210,12 +225,19 @@ impl PostgresStore {
             exclusive: options.exclusive,
             place,
             execution_ids: Mutex::new(0..0),
+            node,
+            address: Mutex::new(String::new()),
+            listener: Mutex::new(None),
+            config,
         })
     }
 
     /// Stops accepting writes, commits what is queued, waits for the writer to end, releases
     /// the exclusive lock and closes every connection.
     pub fn close(&self) {
+        if let Some(listener) = lock(&self.listener).take() {
+            listener.abort();
+        }
         self.queue.close();
         if let Some(writer) = lock(&self.writer).take() {
             let _ = writer.join();
@@ -503,11 +525,13 @@ impl Store for PostgresStore {
     }
 
     fn running_executions(&self) -> Result<Vec<RunningExecution>, Error> {
-        self.read(read::running_executions)
+        let node = self.node.load(Ordering::Acquire);
+        self.read(move |client| read::running_executions(client, node))
     }
 
     fn timers(&self) -> Result<Vec<Timer>, Error> {
-        self.read(read::timers)
+        let node = self.node.load(Ordering::Acquire);
+        self.read(move |client| read::timers(client, node))
     }
 
     fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error> {
@@ -520,6 +544,81 @@ impl Store for PostgresStore {
 
     fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
         self.queue.delete_closed(cutoff_millis, limit)
+    }
+
+    fn shared(&self) -> bool {
+        !self.exclusive
+    }
+
+    fn join(&self, address: &str, lease: Duration) -> Result<u64, Error> {
+        let joined = address.to_string();
+        let node = self.read(move |client| cluster::join(client, joined, lease))?;
+        *lock(&self.address) = address.to_string();
+        self.node.store(node, Ordering::Release);
+        Ok(node)
+    }
+
+    fn cluster_key(&self) -> Result<Option<String>, Error> {
+        if self.exclusive {
+            return Ok(None);
+        }
+        self.read(cluster::cluster_key)
+    }
+
+    fn renew(&self, lease: Duration) -> Result<bool, Error> {
+        let node = self.node.load(Ordering::Acquire);
+        let address = lock(&self.address).clone();
+        self.read(move |client| cluster::renew(client, node, address, lease))
+    }
+
+    fn leave(&self) -> Result<(), Error> {
+        let node = self.node.load(Ordering::Acquire);
+        self.read(move |client| cluster::leave(client, node))
+    }
+
+    fn take_over(&self, limit: usize) -> Result<Vec<RunningExecution>, Error> {
+        let node = self.node.load(Ordering::Acquire);
+        self.read(move |client| cluster::take_over(client, node, limit))
+    }
+
+    fn owner(&self, execution_id: u64) -> Result<Owner, Error> {
+        if self.exclusive {
+            return Ok(Owner::Local);
+        }
+        let node = self.node.load(Ordering::Acquire);
+        self.read(move |client| cluster::owner(client, node, execution_id))
+    }
+
+    fn execution_timers(&self, execution_id: u64) -> Result<Vec<Timer>, Error> {
+        self.read(move |client| cluster::execution_timers(client, execution_id))
+    }
+
+    fn task_by_token(&self, token: &str) -> Result<Option<(u64, bool)>, Error> {
+        let token = token.to_string();
+        self.read(move |client| cluster::task_by_token(client, token))
+    }
+
+    fn claim_activity_task(
+        &self,
+        activity_arn: &str,
+        claim: Duration,
+    ) -> Result<Option<(u64, u64)>, Error> {
+        let activity_arn = activity_arn.to_string();
+        self.read(move |client| cluster::claim_activity_task(client, activity_arn, claim))
+    }
+
+    fn watch_activity_tasks(&self, wake: Arc<dyn Fn(&str) + Send + Sync>) {
+        let config = self.config.clone();
+        let listening = self.handle.spawn(async move {
+            loop {
+                let error = cluster::listen(&config, wake.as_ref()).await;
+                tracing::warn!(%error, "listening for activity tasks failed; connecting again");
+                tokio::time::sleep(LISTEN_RETRY_DELAY).await;
+            }
+        });
+        if let Some(previous) = lock(&self.listener).replace(listening) {
+            previous.abort();
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 /// Runs a cached prepared statement.
-async fn query(
+pub(crate) async fn query(
     client: &Client,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
@@ -223,37 +223,28 @@ pub(crate) async fn inputs(client: Client, id: u64) -> Result<Vec<LoggedInput>, 
         .collect()
 }
 
-pub(crate) async fn running_executions(client: Client) -> Result<Vec<RunningExecution>, Error> {
+/// The running executions node `node` owns.
+pub(crate) async fn running_executions(
+    client: Client,
+    node: u64,
+) -> Result<Vec<RunningExecution>, Error> {
     let rows = query(
         &client,
         "SELECT id, pending, EXISTS (SELECT 1 FROM tasks WHERE execution_id = e.id)
-         FROM executions e WHERE status = 'RUNNING' ORDER BY id",
-        &[],
+         FROM executions e WHERE status = 'RUNNING' AND owner = $1 ORDER BY id",
+        &[&(node as i64)],
     )
     .await?;
-    rows.iter()
-        .map(|row| {
-            let id = u64_column(row, 0)?;
-            let pending: &str = column(row, 1)?;
-            Ok(RunningExecution {
-                id,
-                pending: if pending.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    serde_json::from_str(pending)
-                        .map_err(|e| Error::Decode(format!("execution {id}: pending inputs: {e}")))
-                },
-                has_tasks: column(row, 2)?,
-            })
-        })
-        .collect()
+    rows.iter().map(crate::cluster::running_execution).collect()
 }
 
-pub(crate) async fn timers(client: Client) -> Result<Vec<Timer>, Error> {
+/// The timers of the executions node `node` owns.
+pub(crate) async fn timers(client: Client, node: u64) -> Result<Vec<Timer>, Error> {
     let rows = query(
         &client,
-        "SELECT execution_id, timer_id, fire_at_millis FROM timers",
-        &[],
+        "SELECT t.execution_id, t.timer_id, t.fire_at_millis FROM timers t
+         JOIN executions e ON e.id = t.execution_id WHERE e.owner = $1",
+        &[&(node as i64)],
     )
     .await?;
     rows.iter()

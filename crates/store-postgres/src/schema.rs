@@ -24,7 +24,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK_CLASS: i32 = 0x534D_4947;
 
 /// The migrations, in order: entry `n` takes a schema from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1];
+pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2];
 
 /// Version 1: the tables, indexes, the execution id sequence, and `steppe_transition`, which
 /// records a transition after checking its order. Statuses are [`steppe_store::ExecutionStatus::as_str`] text;
@@ -126,6 +126,102 @@ BEGIN
         ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body;
     END LOOP;
     IF coalesce(array_length(p_tasks_cleared, 1), 0) > 0 THEN
+        DELETE FROM tasks WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared);
+    END IF;
+END $$;
+";
+
+/// Version 2: several servers on one schema (a cluster). `nodes` holds each server's lease
+/// (in the database's clock); `executions.owner` names the node that runs an execution, and
+/// `steppe_transition` commits only for the owner (fencing). `tasks` gains the columns that
+/// let any node find an open task by its token and claim an activity task no worker took:
+/// `token`, `activity_arn` (set while the task waits for a worker), `claimed_until`; a
+/// task queued for a worker is announced on the channel `steppe_tasks_<schema>` (at commit).
+/// Rows written before keep working: their columns are filled from their bodies, and their
+/// executions (owner 0, a node that never holds a lease) are taken over by the first node.
+/// `cluster_key` holds a secret the nodes show each other on requests they make themselves
+/// (a forwarded client request carries its client's signature instead): 244 random bits
+/// from `gen_random_uuid` (PostgreSQL's strong random source).
+pub(crate) const VERSION_2: &str = "
+CREATE TABLE cluster_key (key TEXT NOT NULL);
+INSERT INTO cluster_key SELECT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+CREATE SEQUENCE node_ids;
+CREATE TABLE nodes (id BIGINT PRIMARY KEY, address TEXT NOT NULL, lease_until TIMESTAMPTZ NOT NULL);
+ALTER TABLE executions ADD COLUMN owner BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX executions_running_by_owner ON executions (owner, id) WHERE status = 'RUNNING';
+ALTER TABLE tasks ADD COLUMN token TEXT, ADD COLUMN activity_arn TEXT, ADD COLUMN claimed_until TIMESTAMPTZ;
+UPDATE tasks SET token = body::json->>'task_token',
+    activity_arn = CASE WHEN coalesce((body::json->>'started')::boolean, false) THEN NULL
+                        WHEN body::json->>'resource' ~ '^arn:[^:]+:states:[^:]*:[^:]*:activity:.'
+                        THEN body::json->>'resource' END;
+CREATE INDEX tasks_by_token ON tasks (token) WHERE token IS NOT NULL;
+-- Tokens of tasks that closed, so that any node answers a late SendTask* with TaskTimedOut
+-- (as AWS does) rather than InvalidToken; deleted with their execution.
+CREATE TABLE closed_tokens (token TEXT PRIMARY KEY, execution_id BIGINT NOT NULL);
+CREATE INDEX closed_tokens_by_execution ON closed_tokens (execution_id);
+CREATE INDEX tasks_waiting ON tasks (activity_arn, execution_id, task_id) WHERE activity_arn IS NOT NULL;
+DROP FUNCTION steppe_transition(BIGINT, BIGINT, TEXT, BIGINT, TEXT, BIGINT[], TEXT[], BOOLEAN, TEXT,
+    BIGINT, TEXT, BYTEA, BYTEA, BIGINT[], BIGINT[], BIGINT[], BIGINT[], TEXT[], BIGINT[]);
+-- Version 1's function, fenced by the owner, and keeping the task columns.
+CREATE FUNCTION steppe_transition(
+    p_owner BIGINT, p_id BIGINT, p_seq BIGINT, p_pending TEXT, p_now_millis BIGINT, p_input TEXT,
+    p_event_ids BIGINT[], p_event_bodies TEXT[],
+    p_end BOOLEAN, p_status TEXT, p_stop_millis BIGINT, p_output TEXT, p_error BYTEA, p_cause BYTEA,
+    p_timer_ids BIGINT[], p_timer_fire_at_millis BIGINT[], p_timers_cleared BIGINT[],
+    p_task_ids BIGINT[], p_task_bodies TEXT[], p_task_tokens TEXT[], p_task_activities TEXT[],
+    p_tasks_cleared BIGINT[]
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_end THEN
+        UPDATE executions SET next_seq = next_seq + 1, pending = '', status = p_status,
+            stop_millis = p_stop_millis, output = p_output, error = p_error, cause = p_cause
+        WHERE id = p_id AND next_seq = p_seq AND owner = p_owner;
+    ELSE
+        UPDATE executions SET next_seq = next_seq + 1, pending = p_pending
+        WHERE id = p_id AND next_seq = p_seq AND owner = p_owner;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'ST001',
+            MESSAGE = format('execution %s: input %s does not follow the last committed one, or node %s does not own it',
+                             p_id, p_seq, p_owner);
+    END IF;
+    INSERT INTO inputs (execution_id, seq, now_millis, body) VALUES (p_id, p_seq, p_now_millis, p_input);
+    INSERT INTO events (execution_id, id, body)
+        SELECT p_id, event.id, event.body FROM UNNEST(p_event_ids, p_event_bodies) AS event (id, body);
+    IF p_end THEN
+        DELETE FROM timers WHERE execution_id = p_id;
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks WHERE execution_id = p_id AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        DELETE FROM tasks WHERE execution_id = p_id;
+        RETURN;
+    END IF;
+    -- One statement per kind (the writer sends each timer and task once: the last of any
+    -- repeated id, as a replacement would leave it).
+    IF coalesce(array_length(p_timer_ids, 1), 0) > 0 THEN
+        INSERT INTO timers (execution_id, timer_id, fire_at_millis)
+        SELECT p_id, timer.id, timer.fire_at FROM UNNEST(p_timer_ids, p_timer_fire_at_millis) AS timer (id, fire_at)
+        ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at_millis = EXCLUDED.fire_at_millis;
+    END IF;
+    IF coalesce(array_length(p_timers_cleared, 1), 0) > 0 THEN
+        DELETE FROM timers WHERE execution_id = p_id AND timer_id = ANY (p_timers_cleared);
+    END IF;
+    IF coalesce(array_length(p_task_ids, 1), 0) > 0 THEN
+        INSERT INTO tasks (execution_id, task_id, body, token, activity_arn, claimed_until)
+        SELECT p_id, task.id, task.body, task.token, task.activity, NULL
+        FROM UNNEST(p_task_ids, p_task_bodies, p_task_tokens, p_task_activities) AS task (id, body, token, activity)
+        ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body,
+            token = EXCLUDED.token, activity_arn = EXCLUDED.activity_arn, claimed_until = NULL;
+        PERFORM pg_notify('steppe_tasks_' || current_schema(), activity)
+        FROM (SELECT DISTINCT activity FROM UNNEST(p_task_activities) AS queued (activity)
+              WHERE activity IS NOT NULL) AS queued;
+    END IF;
+    IF coalesce(array_length(p_tasks_cleared, 1), 0) > 0 THEN
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks
+            WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared) AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
         DELETE FROM tasks WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared);
     END IF;
 END $$;

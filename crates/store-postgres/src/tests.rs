@@ -18,7 +18,7 @@ fn postgres_store_rolls_back_a_failing_group_alone() {
     let group = |writes: Vec<Write>| -> (Vec<Write>, Done) { (writes, Box::new(|_| {})) };
     let insert = |id: u64| Write::InsertExecution(Box::new(row(id, &format!("x{id}"), 1)));
     let step = |id: u64, seq: u64| Write::Transition(Box::new(transition(id, seq, seq * 2 + 1, 2)));
-    let first = runtime.block_on(write::commit_groups(&writer, &[group(vec![insert(1)])]));
+    let first = runtime.block_on(write::commit_groups(&writer, &[group(vec![insert(1)])], 0));
     assert!(first[0].is_ok());
     // Together these would fail: the second group re-inserts execution 1 after inserting 7,
     // the fourth skips a transition of execution 2.
@@ -31,6 +31,7 @@ fn postgres_store_rolls_back_a_failing_group_alone() {
             group(vec![step(2, 2)]),
             group(vec![step(2, 1)]),
         ],
+        0,
     ));
     assert!(
         results[0].is_ok() && results[2].is_ok() && results[4].is_ok(),

@@ -68,19 +68,20 @@ impl Sql {
                 "WITH execution AS (
                      INSERT INTO executions (id, arn, state_machine_arn, version_arn, alias_arn,
                      status, start_millis, stop_millis, output, error, cause, redrive_count,
-                     redrive_millis, next_seq, pending)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, '')
+                     redrive_millis, next_seq, pending, owner)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, '', $20)
                      RETURNING id)
                  INSERT INTO execution_bodies (id, name, revision_id, seed, input, trace_header, test_case)
                  SELECT id, $14, $15, $16, $17, $18, $19 FROM execution"
             }
             Sql::Transition => {
                 "SELECT steppe_transition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                 $14, $15, $16, $17, $18, $19)"
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22)"
             }
             Sql::Redrive => {
                 "UPDATE executions SET status = 'RUNNING', stop_millis = NULL, output = NULL,
-                 error = NULL, cause = NULL, redrive_count = $2, redrive_millis = $3 WHERE id = $1"
+                 error = NULL, cause = NULL, redrive_count = $2, redrive_millis = $3, owner = $4
+                 WHERE id = $1"
             }
             Sql::PutRedriveToken => {
                 "INSERT INTO redrive_tokens (execution_id, client_token, redrive_millis)
@@ -122,11 +123,15 @@ impl Statements {
 pub(crate) struct Writer {
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) pool: deadpool_postgres::Pool,
+    /// The node this store joined as (0 before it joins): what fences its writes.
+    pub(crate) node: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl writer::Commit for Writer {
     fn commit(&mut self, groups: &[Group]) -> Vec<Result<(), Error>> {
-        self.runtime.block_on(commit_groups(&self.pool, groups))
+        let node = self.node.load(std::sync::atomic::Ordering::Acquire) as i64;
+        self.runtime
+            .block_on(commit_groups(&self.pool, groups, node))
     }
 
     fn delete_closed(&mut self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
@@ -139,6 +144,7 @@ impl writer::Commit for Writer {
 pub(crate) async fn commit_groups(
     pool: &deadpool_postgres::Pool,
     groups: &[Group],
+    node: i64,
 ) -> Vec<Result<(), Error>> {
     let all = |error: Error| groups.iter().map(|_| Err(error.clone())).collect();
     let client = match pool.get().await {
@@ -153,7 +159,7 @@ pub(crate) async fn commit_groups(
     let mut results: Vec<Result<(), Error>> = Vec::with_capacity(groups.len());
     let mut ops: Vec<Op<'_>> = vec![simple(&client, "BEGIN")];
     for (writes, _) in groups {
-        match group_ops(&client, &statements, writes) {
+        match group_ops(&client, &statements, writes, node) {
             Ok(group) => {
                 ops.extend(group);
                 results.push(Ok(()));
@@ -173,7 +179,7 @@ pub(crate) async fn commit_groups(
         }
         return results;
     }
-    commit_apart(&client, &statements, groups, results).await
+    commit_apart(&client, &statements, groups, results, node).await
 }
 
 /// Commits the groups still `Ok` in `results`, each inside its own savepoint, in one
@@ -183,6 +189,7 @@ async fn commit_apart(
     statements: &Statements,
     groups: &[Group],
     mut results: Vec<Result<(), Error>>,
+    node: i64,
 ) -> Vec<Result<(), Error>> {
     let outcome: Result<(), Error> = async {
         client
@@ -194,7 +201,7 @@ async fn commit_apart(
                 continue;
             }
             let mut ops = vec![simple(client, "SAVEPOINT steppe_group")];
-            ops.extend(group_ops(client, statements, writes)?);
+            ops.extend(group_ops(client, statements, writes, node)?);
             let failed = pipeline(ops).await.into_iter().find_map(Result::err);
             let end = match failed {
                 None => "RELEASE SAVEPOINT steppe_group",
@@ -278,10 +285,12 @@ fn exec<'a>(
 }
 
 /// The ops of one group, in order; fails (sending nothing) when a write will not encode.
+/// The statements of one group, written by node `node` (see `Store::join`).
 fn group_ops<'a>(
     client: &'a Client,
     statements: &'a Statements,
     writes: &'a [Write],
+    node: i64,
 ) -> Result<Vec<Op<'a>>, Error> {
     let mut ops = Vec::new();
     let mut push = |sql: Sql, params: Vec<Param<'a>>, conflict: Option<String>| {
@@ -316,10 +325,11 @@ fn group_ops<'a>(
                     row.input.as_str(),
                     row.trace_header.as_deref(),
                     row.test_case.as_deref(),
+                    node,
                 ],
                 Some(format!("execution {} exists", row.arn)),
             ),
-            Write::Transition(transition) => transition_op(transition, &mut push)?,
+            Write::Transition(transition) => transition_op(node, transition, &mut push)?,
             Write::Redrive {
                 execution_id,
                 redrive_count,
@@ -329,7 +339,8 @@ fn group_ops<'a>(
                 params![
                     *execution_id as i64,
                     i64::from(*redrive_count),
-                    *redrive_millis
+                    *redrive_millis,
+                    node
                 ],
                 None,
             ),
@@ -355,7 +366,26 @@ fn group_ops<'a>(
 }
 
 /// The op of one transition: `steppe_transition` checks its order and records it.
+/// `items` without those whose id (`id`) comes again later, in order.
+fn last_of_each<T>(items: &[T], id: impl Fn(&T) -> u64) -> Vec<&T> {
+    let last: std::collections::HashMap<u64, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| (id(item), index))
+        .collect();
+    if last.len() == items.len() {
+        return items.iter().collect();
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(|(index, item)| last.get(&id(item)) == Some(index))
+        .map(|(_, item)| item)
+        .collect()
+}
+
 fn transition_op<'a>(
+    node: i64,
     transition: &'a TransitionRecord,
     push: &mut impl FnMut(Sql, Vec<Param<'a>>, Option<String>),
 ) -> Result<(), Error> {
@@ -371,29 +401,28 @@ fn transition_op<'a>(
     let event_ids: Vec<i64> = transition.events.iter().map(|e| e.id as i64).collect();
     let event_bodies: Vec<&str> = transition.events.iter().map(|e| e.json.as_str()).collect();
     let end = transition.end.as_ref();
-    let timer_ids: Vec<i64> = transition
-        .timers_started
-        .iter()
-        .map(|t| t.timer_id as i64)
-        .collect();
-    let timer_fire_at: Vec<i64> = transition
-        .timers_started
-        .iter()
-        .map(|t| t.fire_at_millis)
-        .collect();
-    let task_ids: Vec<i64> = transition
-        .tasks_started
-        .iter()
-        .map(|t| t.task_id as i64)
-        .collect();
-    let task_bodies = transition
-        .tasks_started
+    // Each timer and task once, the last of a repeated id (one statement inserts them all,
+    // and may not touch a row twice).
+    let timers = last_of_each(&transition.timers_started, |t| t.timer_id);
+    let timer_ids: Vec<i64> = timers.iter().map(|t| t.timer_id as i64).collect();
+    let timer_fire_at: Vec<i64> = timers.iter().map(|t| t.fire_at_millis).collect();
+    let tasks = last_of_each(&transition.tasks_started, |t| t.task_id);
+    let task_ids: Vec<i64> = tasks.iter().map(|t| t.task_id as i64).collect();
+    let task_bodies = tasks
         .iter()
         .map(serde_json::to_string)
         .collect::<Result<Vec<String>, _>>()?;
+    let task_tokens: Vec<Option<&str>> = tasks.iter().map(|t| t.task_token.as_deref()).collect();
+    // A task waits for a worker (and any node may claim it) while it is an activity task
+    // that has not started.
+    let task_activities: Vec<Option<&str>> = tasks
+        .iter()
+        .map(|t| t.waits_for_worker().then_some(t.resource.as_str()))
+        .collect();
     push(
         Sql::Transition,
         params![
+            node,
             id,
             seq,
             pending,
@@ -412,6 +441,8 @@ fn transition_op<'a>(
             ids(&transition.timers_cleared),
             task_ids,
             task_bodies,
+            task_tokens,
+            task_activities,
             ids(&transition.tasks_cleared),
         ],
         Some(format!(
@@ -422,8 +453,9 @@ fn transition_op<'a>(
 }
 
 /// The tables keyed by execution id, emptied for each deleted execution.
-const EXECUTION_KEYED_TABLES: [(&str, &str); 6] = [
+const EXECUTION_KEYED_TABLES: [(&str, &str); 7] = [
     ("inputs", "execution_id"),
+    ("closed_tokens", "execution_id"),
     ("events", "execution_id"),
     ("timers", "execution_id"),
     ("tasks", "execution_id"),
@@ -442,11 +474,12 @@ async fn delete_closed(
         .transaction()
         .await
         .map_err(|e| statement_error(&e))?;
-    // Row locks: a redrive committed by another store first keeps its execution.
+    // Row locks: a redrive committed by another store first keeps its execution; rows
+    // another node is deleting at the same moment are left to it.
     let rows = transaction
         .query(
             "SELECT id FROM executions WHERE status <> 'RUNNING' AND stop_millis < $1
-             ORDER BY stop_millis, id LIMIT $2 FOR UPDATE",
+             ORDER BY stop_millis, id LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&cutoff_millis, &(limit as i64)],
         )
         .await

@@ -287,7 +287,7 @@ fn a_newer_schema_is_refused_and_a_damaged_row_is_a_decode_error() {
     match PostgresStore::open(&options) {
         Err(Error::DataDir(message)) => assert!(
             message.ends_with(
-                "has schema version 99, newer than this steppe knows (1): run the steppe that wrote it, or a newer one"
+                &format!("has schema version 99, newer than this steppe knows ({}): run the steppe that wrote it, or a newer one", steppe_store_postgres::SCHEMA_VERSION)
             ),
             "{message}"
         ),
@@ -410,4 +410,15 @@ fn tasks_and_timers_are_replaced_and_cleared_one_by_one() {
         &vec![InputRecord::Continue]
     );
     assert!(running[0].has_tasks);
+}
+
+/// Two nodes on one schema pass the suite's cluster case.
+#[test]
+fn nodes_own_take_over_fence_and_share_activity_tasks() {
+    let Some(options) = fresh_schema("nodes_own_take_over_fence_and_share_activity_tasks") else {
+        return;
+    };
+    let a = PostgresStore::open(&options).unwrap();
+    let b = PostgresStore::open(&options).unwrap();
+    suite::two_nodes(&a, &b);
 }

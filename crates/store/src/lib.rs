@@ -43,11 +43,34 @@ pub mod writer;
 
 pub use memory::MemoryStore;
 pub use record::{
-    Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, ExecutionStatus, InputRecord,
-    LoggedInput, RedriveToken, Resource, Revision, RunningExecution, StateMachine,
+    is_activity, Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, ExecutionStatus,
+    InputRecord, LoggedInput, RedriveToken, Resource, Revision, RunningExecution, StateMachine,
     StateMachineType, StoredEvent, TaskRecord, Timer, TransitionRecord, Version, Write,
     REDRIVE_TOKENS_KEPT,
 };
+
+/// A server of a cluster that shares one store ([`Store::shared`]): its id and the address
+/// its API answers at, where other servers forward what is for its executions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The node's id, from [`Store::join`]; never 0, never reused.
+    pub id: u64,
+    /// Where its API answers (`host:port`).
+    pub address: String,
+}
+
+/// Who runs an execution, as [`Store::owner`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// This store's node (or the store is not shared, or there is no such execution): apply
+    /// its inputs here.
+    Local,
+    /// Another node, whose lease is current: its inputs go there.
+    Remote(Node),
+    /// A running execution whose node's lease expired: a node will take it over
+    /// ([`Store::take_over`]) within moments; until then nobody may apply its inputs.
+    Orphaned,
+}
 
 /// Called once a submitted group of writes is durable, or has failed.
 pub type Done = Box<dyn FnOnce(Result<(), Error>) + Send>;
@@ -130,4 +153,71 @@ pub trait Store: Send + Sync + 'static {
     /// tokens. Returns their ids. Runs in one transaction of its own, ordered with the
     /// submitted groups (a redrive committed first keeps its execution); blocks until done.
     fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error>;
+
+    // What follows concerns stores that several servers share (PostgreSQL). The defaults
+    // are those of a store one server holds alone: it runs every execution.
+
+    /// Whether several servers may run on this store at once, each a node of one cluster.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Joins the cluster as a new node answering at `address`, with a lease of `lease`
+    /// counted by the database's clock (so skew between machines does not matter). From
+    /// then on this store's writes are *fenced* by the node: an execution it inserts or
+    /// redrives is owned by it, and a transition commits only while the node owns its
+    /// execution ([`Error::Conflict`] otherwise), so a node that was paused past its lease
+    /// can never write over the node that took its executions over. Answers the node's id.
+    fn join(&self, _address: &str, _lease: std::time::Duration) -> Result<u64, Error> {
+        Ok(0)
+    }
+    /// A secret every node of the cluster reads from the store, which they show each other
+    /// on requests they make themselves; `None` for a store one server holds alone.
+    fn cluster_key(&self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+    /// Extends the node's lease by `lease` from now. Answers whether it was still current;
+    /// when it was not, other nodes may have taken some of its executions over, and
+    /// commits to those are refused from now on.
+    fn renew(&self, _lease: std::time::Duration) -> Result<bool, Error> {
+        Ok(true)
+    }
+    /// Gives up the node's lease at once (a server that stops), so that the other nodes
+    /// take its executions over without waiting for it to expire.
+    fn leave(&self) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Takes over up to `limit` running executions whose node's lease expired, making this
+    /// node their owner; answers them as recovery needs them.
+    fn take_over(&self, _limit: usize) -> Result<Vec<RunningExecution>, Error> {
+        Ok(Vec::new())
+    }
+    /// Who runs an execution (see [`Owner`]).
+    fn owner(&self, _execution_id: u64) -> Result<Owner, Error> {
+        Ok(Owner::Local)
+    }
+    /// The pending timers of one execution.
+    fn execution_timers(&self, execution_id: u64) -> Result<Vec<Timer>, Error> {
+        let mut timers = self.timers()?;
+        timers.retain(|timer| timer.execution_id == execution_id);
+        Ok(timers)
+    }
+    /// The execution of the task with this token, and whether the task is still open (a
+    /// closed one's token is kept while its execution is).
+    fn task_by_token(&self, _token: &str) -> Result<Option<(u64, bool)>, Error> {
+        Ok(None)
+    }
+    /// Claims one activity task of `activity_arn` that no worker took yet, for `claim`
+    /// (during which no other poller gets it; its start must commit meanwhile, or it is
+    /// offered again): answers its execution and task ids.
+    fn claim_activity_task(
+        &self,
+        _activity_arn: &str,
+        _claim: std::time::Duration,
+    ) -> Result<Option<(u64, u64)>, Error> {
+        Ok(None)
+    }
+    /// Calls `wake` with an activity's ARN each time a transition committed by any node
+    /// queues a task for it (at most moments after the commit; none are promised while
+    /// the database is unreachable, so pollers look again now and then).
+    fn watch_activity_tasks(&self, _wake: std::sync::Arc<dyn Fn(&str) + Send + Sync>) {}
 }

@@ -569,6 +569,19 @@ pub struct TaskRecord {
     pub submitted: bool,
 }
 
+impl TaskRecord {
+    /// Whether it is an activity task no worker has taken yet.
+    pub fn waits_for_worker(&self) -> bool {
+        !self.started && is_activity(&self.resource)
+    }
+}
+
+/// Whether a resource is an activity ARN (`arn:aws:states:REGION:ACCOUNT:activity:NAME`).
+pub fn is_activity(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.splitn(7, ':').collect();
+    parts.len() == 7 && parts[2] == "states" && parts[5] == "activity" && !parts[6].is_empty()
+}
+
 impl From<&TaskInvocation> for TaskRecord {
     fn from(task: &TaskInvocation) -> TaskRecord {
         TaskRecord {

@@ -130,6 +130,9 @@ pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
         .begin_poll(&activity_arn)
         .ok_or_else(activity_worker_limit_exceeded)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(POLL_SECONDS_MAX);
+    if app.cluster.shared() {
+        return get_task_shared(app, request, &activity_arn, worker_name, deadline).await;
+    }
     let notify = app.tasks.notify(&activity_arn);
     loop {
         let notified = notify.notified();
@@ -154,6 +157,95 @@ pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
             }
         }
     }
+}
+
+/// How long a task claimed from a shared store is kept from other pollers: its start must
+/// commit meanwhile, or it is offered again (the claiming node died, or its owner did).
+pub const ACTIVITY_CLAIM: Duration = Duration::from_secs(30);
+
+/// How often a poll on a shared store looks for tasks without being woken (notifications
+/// are not promised while the database is away).
+pub const SHARED_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// `GetActivityTask` on a node of a cluster: tasks wait in the store, where any node's
+/// poller claims one (each goes to one poller); the node that runs its execution starts it,
+/// so a task of another node's execution is handed out through that node (`cluster.rs`).
+async fn get_task_shared(
+    app: &App,
+    request: &Request,
+    activity_arn: &str,
+    worker_name: Option<&str>,
+    deadline: tokio::time::Instant,
+) -> ApiResult<Value> {
+    if let Some((execution_id, task_id)) = request.claimed {
+        // Another node claimed this task for its poller; this node runs its execution.
+        let answer = match app.tasks.take_task(execution_id, task_id, activity_arn) {
+            Some(task) => hand_out(app, task, worker_name).await?,
+            None => None,
+        };
+        return Ok(answer.unwrap_or_else(|| json!({})));
+    }
+    let notify = app.tasks.notify(activity_arn);
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (store, claimed_arn) = (app.store.clone(), activity_arn.to_string());
+        let claimed = tokio::task::spawn_blocking(move || {
+            let Some((execution_id, task_id)) =
+                store.claim_activity_task(&claimed_arn, ACTIVITY_CLAIM)?
+            else {
+                return Ok(None);
+            };
+            Ok::<_, steppe_store::Error>(Some((execution_id, task_id, store.owner(execution_id)?)))
+        })
+        .await
+        .map_err(|_| ApiError::internal("claiming an activity task failed"))??;
+        if let Some((execution_id, task_id, owner)) = claimed {
+            let answer = match owner {
+                steppe_store::Owner::Local => {
+                    match app.tasks.take_task(execution_id, task_id, activity_arn) {
+                        Some(task) => hand_out(app, task, worker_name).await?,
+                        None => None,
+                    }
+                }
+                steppe_store::Owner::Remote(node) => {
+                    let original = request.original.as_deref().ok_or_else(|| {
+                        ApiError::internal("a poll that did not come over HTTP cannot be forwarded")
+                    })?;
+                    let relayed = app
+                        .cluster
+                        .forward(&node, original, Some((execution_id, task_id)))
+                        .await?;
+                    relayed_task(relayed)?
+                }
+                // Its node stopped; once another takes it over, the claim lapses and any
+                // poller gets it.
+                steppe_store::Owner::Orphaned => None,
+            };
+            if let Some(answer) = answer {
+                return Ok(answer);
+            }
+            continue;
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep(SHARED_POLL_INTERVAL) => {}
+            () = tokio::time::sleep_until(deadline) => return Ok(json!({})),
+        }
+    }
+}
+
+/// The task another node handed out for a forwarded poll: `None` if it had none (the task
+/// ended meanwhile).
+fn relayed_task(relayed: crate::cluster::Relayed) -> ApiResult<Option<Value>> {
+    let answer: Value = serde_json::from_slice(&relayed.body).map_err(|error| {
+        ApiError::internal(format!("a node answered a poll with bad JSON: {error}"))
+    })?;
+    if relayed.status != 200 {
+        return Err(ApiError::node_moved());
+    }
+    Ok(answer.get("taskToken").is_some().then_some(answer))
 }
 
 /// Starts a taken task (committed before the worker hears of it); `None` when its
@@ -224,7 +316,8 @@ pub async fn send_heartbeat(app: &App, request: &Request) -> ApiResult<Value> {
     let task = match app.tasks.lookup(token) {
         Lookup::Open(task) if request.arns.owns(&task.execution_arn) => *task,
         Lookup::Closed => return Err(task_timed_out()),
-        Lookup::Open(_) | Lookup::Unknown => return Err(invalid_task_token()),
+        Lookup::Open(_) => return Err(invalid_task_token()),
+        Lookup::Unknown => return Err(unknown_here(app, request, token)),
     };
     let task_id = task.record.task_id;
     app.driver
@@ -244,7 +337,30 @@ fn claim(app: &App, request: &Request, token: &str) -> ApiResult<OpenTask> {
     match app.tasks.claim(token) {
         Lookup::Open(task) => Ok(*task),
         Lookup::Closed => Err(task_timed_out()),
-        Lookup::Unknown => Err(invalid_task_token()),
+        Lookup::Unknown => Err(unknown_here(app, request, token)),
+    }
+}
+
+/// The answer to a token this node does not know: on a cluster, the store may know it as
+/// the token of a task that closed (on another node, or before this node took its
+/// execution over), which AWS answers with `TaskTimedOut`.
+fn unknown_here(app: &App, request: &Request, token: &str) -> ApiError {
+    if !app.cluster.shared() {
+        return invalid_task_token();
+    }
+    let closed = || -> Result<bool, steppe_store::Error> {
+        let Some((execution_id, false)) = app.store.task_by_token(token)? else {
+            return Ok(false);
+        };
+        Ok(app
+            .store
+            .execution(execution_id)?
+            .is_some_and(|row| request.arns.owns(&row.arn)))
+    };
+    match closed() {
+        Ok(true) => task_timed_out(),
+        Ok(false) => invalid_task_token(),
+        Err(error) => error.into(),
     }
 }
 
