@@ -236,7 +236,11 @@ impl Cluster {
         let store = self.store.clone();
         let owner = tokio::task::spawn_blocking(move || -> Result<Owner, steppe_store::Error> {
             let id = match member {
-                "executionArn" => store.execution_by_arn(&key)?.map(|row| row.id),
+                // A Map Run child's ARN names its parent, whose node runs it.
+                "executionArn" => match store.execution_by_arn(&key)? {
+                    Some(row) => Some(row.id),
+                    None => crate::arn::parse_map_run_child(&key).map(|(id, _, _)| id),
+                },
                 "mapRunArn" => crate::arn::map_run_execution_id(&key),
                 _ => store.task_by_token(&key)?.map(|(id, _)| id),
             };
