@@ -1,6 +1,7 @@
 // steppe console: a single-page app over the same-origin AWS JSON 1.0 API.
 // Pages: state machines, one state machine (diagram, definition, diagnostics, executions),
-// one execution (coloured diagram, state details, Map iterations, history), pending tasks.
+// one execution (coloured diagram, state details, Map iterations, history), a distributed
+// Map's Map Run (counts, settings, child executions), pending tasks.
 // No framework and no build step; history.js holds the pure history analysis.
 (function () {
   "use strict";
@@ -94,6 +95,7 @@
   const link = (path, text) => `<a href="${esc(path)}" data-link>${esc(text)}</a>`;
   const machinePath = (arn) => `state-machines/${encodeURIComponent(arn)}`;
   const executionPath = (arn) => `executions/${encodeURIComponent(arn)}`;
+  const mapRunPath = (arn) => `map-runs/${encodeURIComponent(arn)}`;
   const statusBadge = (status, id) => `<span class="status status-${esc(status)}"${id ? ` id="${id}"` : ""}>${esc(status)}</span>`;
 
   function date(value) {
@@ -287,6 +289,7 @@
     if (section === "state-machines" && arn) page = machinePage(arn, token);
     else if (section === "executions" && arn) page = executionPage(arn, token);
     else if (section === "executions") page = allExecutionsPage(token);
+    else if (section === "map-runs" && arn) page = mapRunPage(arn, token);
     else if (section === "tasks") page = tasksPage(token);
     else page = machinesPage(token);
     page.catch((error) => { if (token === pageToken) showError(error); });
@@ -760,7 +763,7 @@
     const VIEWS = ["graph", "table", "timeline"];
     const state = {
       events: [], lastId: 0, analysis: null, model: null, selected: initial.get("state") || null, run: null,
-      scope: initial.get("scope") || "", eventPage: -1, eventFilter: (initial.get("events") || "").toLowerCase(), iterationPage: 0,
+      scope: initial.get("scope") || "", iterationFilter: initial.get("iterations") || "", eventPage: -1, eventFilter: (initial.get("events") || "").toLowerCase(), iterationPage: 0,
       view: VIEWS.includes(initial.get("view")) ? initial.get("view") : "graph",
       sort: { key: initial.get("sort") || "started", descending: initial.get("order") === "desc" }, tablePage: 0, timelinePage: 0,
     };
@@ -1106,6 +1109,9 @@
     const run = state.run && state.run.name === name ? state.run : runs[runs.length - 1];
     let html = `<h2 style="margin-top:0" id="panel-state-name">${esc(name)} <span class="muted" style="font-size:12px">${esc(type)}</span></h2>`;
     html += entry ? `<p>${statusBadge(entry.status, "panel-state-status")} <span class="muted">${entry.runs} run${entry.runs === 1 ? "" : "s"}</span></p>` : `<p>${statusBadge("not reached", "panel-state-status")}</p>`;
+    if (type !== "Map") setParams({ iterations: "" });
+    // A Map's Map Runs and iterations come first: they are what one opens a Map for.
+    if (type === "Map") html += mapRunsHtml(state, name) + iterationsHtml(state, name);
     if (run) {
       html += `<div class="kv">${run.scopeKey ? `<span>Scope</span><span>${esc(run.scopeKey)}</span>` : ""}
         <span>Status</span><span id="panel-run-status">${run.retrying
@@ -1137,7 +1143,6 @@
       html += `<h2>Runs (${runs.length}${runs.length > 50 ? ", last 50" : ""})</h2><div class="table-wrap"><table><tbody>${shown.map((r, i) =>
         `<tr class="clickable" data-run="${runs.length - shown.length + i}"><td>${esc(r.scopeKey || "top")}</td><td>${statusBadge(r.status)}</td></tr>`).join("")}</tbody></table></div>`;
     }
-    if (type === "Map") html += iterationsHtml(state, name);
     if (type === "Parallel" && state.model) html += branchesHtml(state, name, summary);
     panel.innerHTML = html;
     panel.querySelectorAll("tr[data-run]").forEach((row) => {
@@ -1149,20 +1154,48 @@
     panel.querySelectorAll("[data-iteration-page]").forEach((button) => {
       button.onclick = () => { state.iterationPage = Number(button.dataset.iterationPage); rerender(); };
     });
+    panel.querySelectorAll("[data-iteration-filter]").forEach((button) => {
+      button.onclick = () => { state.iterationFilter = button.dataset.iterationFilter; state.iterationPage = 0; rerender(); };
+    });
   }
 
+  /// The Map Runs a distributed Map started (MapRunStarted, MapRunRedriven), each a link
+  /// to its page.
+  function mapRunsHtml(state, mapName) {
+    const contexts = state.analysis.contexts;
+    const arns = [];
+    for (const event of state.events) {
+      const details = event.mapRunStartedEventDetails || event.mapRunRedrivenEventDetails;
+      if (!details || !details.mapRunArn || arns.includes(details.mapRunArn)) continue;
+      const context = contexts.get(event.id);
+      if (context && context.owner === mapName) arns.push(details.mapRunArn);
+    }
+    if (arns.length === 0) return "";
+    return `<h2>Map Run${arns.length === 1 ? "" : "s"}</h2><ul class="map-runs" id="panel-map-runs">${arns.map((arn) =>
+      `<li>${link(mapRunPath(arn), `Open the Map Run ${arn.split(":").pop().slice(0, 8)}`)} <span class="muted">its child executions, counts and settings</span></li>`).join("")}</ul>`;
+  }
+
+  const ITERATION_STATUSES = ["succeeded", "failed", "aborted", "caught", "running", "retrying"];
+
+  /// A Map's iterations as a grid, filtered by status (the filter kept in the URL).
   function iterationsHtml(state, mapName) {
     const all = [];
     for (const [key, list] of state.analysis.iterations) {
       if (key.endsWith(`|${mapName}`)) for (const item of list) if (item) all.push(item);
     }
-    if (all.length === 0) return `<h2>Iterations</h2><p class="muted">None started.</p>`;
+    if (all.length === 0) return "";
     const counts = {};
     for (const item of all) counts[item.status] = (counts[item.status] || 0) + 1;
-    const pages = Math.ceil(all.length / PAGE_ITERATIONS);
+    const filter = counts[state.iterationFilter] ? state.iterationFilter : "";
+    setParams({ iterations: filter });
+    const matching = filter ? all.filter((item) => item.status === filter) : all;
+    const pages = Math.ceil(matching.length / PAGE_ITERATIONS);
     const page = Math.min(state.iterationPage, pages - 1);
-    const shown = all.slice(page * PAGE_ITERATIONS, (page + 1) * PAGE_ITERATIONS);
-    return `<h2>Iterations (${all.length})</h2><p class="muted">${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ")}</p>
+    const shown = matching.slice(page * PAGE_ITERATIONS, (page + 1) * PAGE_ITERATIONS);
+    const statuses = [...ITERATION_STATUSES, ...Object.keys(counts).filter((s) => !ITERATION_STATUSES.includes(s))].filter((s) => counts[s]);
+    const chip = (value, text) => `<button type="button" class="chip${filter === value ? " active" : ""}" data-iteration-filter="${esc(value)}" aria-pressed="${filter === value}">${esc(text)}</button>`;
+    return `<h2 id="iterations-title">Iterations (${all.length})</h2>
+      <div class="toolbar chips" id="iteration-filter" role="group" aria-label="Show iterations by status">${chip("", `all ${all.length}`)}${statuses.map((s) => chip(s, `${s} ${counts[s]}`)).join("")}</div>
       <div class="iterations"><div class="iteration-grid" id="iterations">${shown.map((item) =>
         `<a href="#" class="${esc(item.status)}${item.scopeKey === state.scope ? " current" : ""}" data-iteration-scope="${esc(item.scopeKey)}" title="${esc(item.scopeKey)}: ${esc(item.status)}">${item.index}</a>`).join("")}</div></div>
       ${pages > 1 ? `<div class="pager"><button data-iteration-page="${page - 1}" ${page === 0 ? "disabled" : ""}>Previous</button><span>${page + 1} / ${pages}</span><button data-iteration-page="${page + 1}" ${page + 1 >= pages ? "disabled" : ""}>Next</button></div>` : ""}`;
@@ -1215,6 +1248,144 @@
         element.insertAdjacentHTML("beforeend", jsonBlock(SteppeHistory.details(event || {}), `event ${id}`));
       });
     });
+  }
+
+  // ---------- Map Runs (distributed Maps) ----------
+
+  const MAP_RUN_COUNTS = ["pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"];
+  const CHILD_STATUSES = ["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
+
+  /// A distributed Map's Map Run: its status, settings and counts (DescribeMapRun), its
+  /// child executions filtered by status (ListExecutions with mapRunArn), each opened in
+  /// place (DescribeExecution); polls while it runs.
+  async function mapRunPage(arn, token) {
+    const initial = params();
+    let described = await api("DescribeMapRun", { mapRunArn: arn });
+    if (token !== pageToken) return;
+    const label = arn.split(":").slice(-2, -1)[0] || "Map Run"; // "machine/Label"
+    document.title = `Map Run ${label} · steppe`;
+    main.innerHTML = `<h1>Map Run <span class="muted">${esc(label)}</span> <span id="map-run-status"></span></h1>
+      <div class="toolbar"><span id="map-run-execution">Execution: ${link(executionPath(described.executionArn), described.executionArn.split(":").pop())}</span>
+        <button id="map-run-update" hidden>Change settings</button></div>
+      <div class="row"><div class="grow panel" id="map-run-summary"></div><div class="side panel" id="map-run-counts"></div></div>
+      <h2>Child executions <span class="muted count" id="children-total"></span></h2>
+      <div class="toolbar" role="search"><label>Status <select id="child-status">${CHILD_STATUSES.map((s) =>
+        `<option value="${s}"${(initial.get("status") || "") === s ? " selected" : ""}>${s || "All"}</option>`).join("")}</select></label>
+        <button id="refresh-children">Refresh</button></div>
+      <div id="children"></div>`;
+    const select = document.getElementById("child-status");
+    const tokens = [undefined];
+    let page = 0;
+    const opened = new Set();
+    function renderSummary() {
+      document.getElementById("map-run-status").innerHTML = statusBadge(described.status, "map-run-status-badge");
+      document.getElementById("map-run-update").hidden = described.status !== "RUNNING";
+      document.getElementById("map-run-summary").innerHTML = `<div class="kv" id="map-run-settings">
+        <span>Started</span><span>${esc(date(described.startDate))}</span>
+        <span>Stopped</span><span>${esc(date(described.stopDate)) || "—"}</span>
+        <span>Duration</span><span id="map-run-duration">${esc(ranFor(described))}${described.stopDate ? "" : " so far"}</span>
+        <span>Max concurrency</span><span id="map-run-concurrency">${described.maxConcurrency ? esc(described.maxConcurrency) : "no limit (0)"}</span>
+        <span>Tolerated failures</span><span id="map-run-tolerated">${esc(described.toleratedFailurePercentage)} % or ${esc(described.toleratedFailureCount)} items</span>
+        ${described.redriveCount ? `<span>Redrives</span><span>${esc(described.redriveCount)} (last ${esc(date(described.redriveDate))})</span>` : ""}
+        <span>ARN</span><code>${esc(arn)}</code></div>`;
+      const items = described.itemCounts || {}, runs = described.executionCounts || {};
+      const total = runs.total || 0;
+      const bar = MAP_RUN_COUNTS.filter((k) => k !== "total" && runs[k]).map((k) =>
+        `<span class="bar-${esc(k)}" style="width:${((runs[k] / Math.max(total, 1)) * 100).toFixed(2)}%" title="${esc(`${runs[k]} ${k}`)}"></span>`).join("");
+      document.getElementById("map-run-counts").innerHTML = `<div class="progress" aria-hidden="true">${bar}</div>
+        <div class="table-wrap"><table id="map-run-count-table"><thead><tr><th></th><th class="num">Items</th><th class="num">Executions</th></tr></thead><tbody>${MAP_RUN_COUNTS.map((k) =>
+          `<tr data-count="${k}"><td>${esc(k === "timedOut" ? "timed out" : k)}</td><td class="num">${esc(items[k] ?? 0)}</td><td class="num">${esc(runs[k] ?? 0)}</td></tr>`).join("")}
+          ${items.resultsWritten ? `<tr><td>results written</td><td class="num">${esc(items.resultsWritten)}</td><td></td></tr>` : ""}</tbody></table></div>`;
+    }
+    async function loadChildren() {
+      setParams({ status: select.value });
+      const request = { mapRunArn: arn, maxResults: PAGE_EXECUTIONS * 4 };
+      if (select.value) request.statusFilter = select.value;
+      if (tokens[page]) request.nextToken = tokens[page];
+      const value = await api("ListExecutions", request);
+      if (token !== pageToken) return;
+      tokens[page + 1] = value.nextToken;
+      const list = value.executions || [];
+      const counts = described.executionCounts || {};
+      const key = { RUNNING: "running", SUCCEEDED: "succeeded", FAILED: "failed", TIMED_OUT: "timedOut", ABORTED: "aborted" }[select.value];
+      document.getElementById("children-total").textContent = `(${key ? `${counts[key] ?? 0} ${select.value}` : `${counts.total ?? 0} in all`})`;
+      const container = document.getElementById("children");
+      container.innerHTML = (list.length === 0 ? `<p class="muted" id="no-children">No child executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`
+        : `<div class="table-wrap"><table id="children-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th class="num">Items</th><th>Started</th><th>Duration</th></tr></thead><tbody>${list.map((child, i) =>
+          `<tr class="clickable" data-child="${i}" tabindex="0"><td><button type="button" class="linkish" aria-expanded="${opened.has(child.executionArn)}">${esc(child.name)}</button></td><td>${statusBadge(child.status)}</td><td data-label="Items" class="num">${esc(child.itemCount ?? "")}</td>
+          <td data-label="Started">${ago(child.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(child))}${child.stopDate ? "" : " so far"}</td></tr>
+          <tr class="child-details" data-child-details="${i}" hidden><td colspan="5"></td></tr>`).join("")}</tbody></table></div>`)
+        + `<div class="pager"><button id="children-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="children-next" ${value.nextToken ? "" : "disabled"}>Next</button></div>`;
+      document.getElementById("children-prev").onclick = () => { page -= 1; loadChildren(); };
+      document.getElementById("children-next").onclick = () => { page += 1; loadChildren(); };
+      const open = async (i) => {
+        const child = list[i];
+        const row = container.querySelector(`[data-child-details="${i}"]`);
+        const wasOpen = !row.hidden;
+        row.hidden = wasOpen;
+        container.querySelector(`[data-child="${i}"] button`).setAttribute("aria-expanded", String(!wasOpen));
+        if (wasOpen) { opened.delete(child.executionArn); return; }
+        opened.add(child.executionArn);
+        const cell = row.firstElementChild;
+        cell.innerHTML = `<p class="muted">Loading…</p>`;
+        try {
+          const d = await api("DescribeExecution", { executionArn: child.executionArn });
+          cell.innerHTML = `<div class="kv child-execution">
+            ${d.error !== undefined ? `<span>Error</span><strong class="child-error">${esc(d.error)}</strong>` : ""}
+            ${d.cause !== undefined ? `<span>Cause</span>${causeHtml(d.cause)}` : ""}
+            ${d.input !== undefined ? `<span>Input</span>${jsonBlock(d.input, "input")}` : ""}
+            ${d.output !== undefined ? `<span>Output</span>${jsonBlock(d.output, "output")}` : ""}
+            <span>ARN</span><code>${esc(d.executionArn)}</code></div>`;
+        } catch (error) {
+          cell.innerHTML = `<div class="error-box">${esc(error.type || "Error")}: ${esc(error.message)}</div>`;
+        }
+      };
+      container.querySelectorAll("tr[data-child]").forEach((row) => {
+        row.onclick = () => open(Number(row.dataset.child));
+        row.onkeydown = (event) => { if (event.key === "Enter" && event.target === row) { event.preventDefault(); open(Number(row.dataset.child)); } };
+      });
+      for (const [i, child] of list.entries()) if (opened.has(child.executionArn)) { opened.delete(child.executionArn); open(i); }
+    }
+    select.onchange = () => { tokens.length = 1; page = 0; loadChildren(); };
+    document.getElementById("refresh-children").onclick = () => loadChildren();
+    document.getElementById("map-run-update").onclick = () => updateMapRunDialog(described, async () => {
+      described = await api("DescribeMapRun", { mapRunArn: arn });
+      renderSummary();
+    });
+    renderSummary();
+    await loadChildren();
+    async function poll() {
+      if (token !== pageToken || described.status !== "RUNNING") return;
+      try {
+        described = await api("DescribeMapRun", { mapRunArn: arn });
+        if (token !== pageToken) return;
+        renderSummary();
+        if (page === 0) await loadChildren();
+      } catch (error) {
+        toast(`${error.type || "Error"}: ${error.message}`, true);
+      }
+      setLive(described.status === "RUNNING");
+      if (described.status === "RUNNING" && token === pageToken) pollTimer = setTimeout(poll, POLL_MS);
+    }
+    setLive(described.status === "RUNNING");
+    if (described.status === "RUNNING") pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  /// UpdateMapRun: a running Map Run's concurrency and tolerated failures.
+  function updateMapRunDialog(described, after) {
+    dialog(`<h2 style="margin-top:0">Change this Map Run's settings</h2>
+      <label for="map-run-max">Max concurrency (0: no limit)</label><input type="number" min="0" id="map-run-max" name="max" value="${esc(described.maxConcurrency)}">
+      <label for="map-run-percentage">Tolerated failure percentage</label><input type="number" min="0" max="100" step="any" id="map-run-percentage" name="percentage" value="${esc(described.toleratedFailurePercentage)}">
+      <label for="map-run-count">Tolerated failure count</label><input type="number" min="0" id="map-run-count" name="count" value="${esc(described.toleratedFailureCount)}">`, async (form) => {
+      await api("UpdateMapRun", {
+        mapRunArn: described.mapRunArn,
+        maxConcurrency: Number(form.elements.max.value),
+        toleratedFailurePercentage: Number(form.elements.percentage.value),
+        toleratedFailureCount: Number(form.elements.count.value),
+      });
+      toast("Map Run updated");
+      await after();
+    }, "Update");
   }
 
   // ---------- dialogs ----------

@@ -5,8 +5,8 @@
 // 1440x900 and 390x844, and in dark mode: finds a machine drawn with the right states and
 // edges, starts an execution and sees it turn green, approves and rejects pending tasks, sees
 // a failed state open first, red with its error, fits a 30-state machine, fits each page in a
-// phone's width, sees a retry back-off, lists Express executions, and opens a
-// 10,000-iteration Map. Screenshots of each page go to target/console-screenshots/
+// phone's width, sees a retry back-off, lists Express executions, opens a distributed Map's
+// Map Run, and opens a 6,000-iteration Map. Screenshots of each page go to target/console-screenshots/
 // (CARGO_TARGET_DIR's when set). Exits non-zero if any check failed.
 //
 // Environment: STEPPE_BIN (default: target/debug/steppe of the workspace),
@@ -71,6 +71,25 @@ const DATA = JSON.stringify({
   States: {
     Pack: { Type: "Pass", Assign: { customer: "{% $states.input.customer %}", lines: "{% $count($states.input.lines) %}" }, Output: { payload: "{% $string($states.input) %}", note: "plain text" }, Next: "Reject" },
     Reject: { Type: "Fail", Error: "Order.Rejected", Cause: JSON.stringify({ reason: "too large", limit: 100 }) },
+  },
+});
+/// A distributed Map over its input: an item with "bad" fails, and one failure is tolerated.
+const FAN_OUT = JSON.stringify({
+  StartAt: "Fan",
+  States: {
+    Fan: {
+      Type: "Map", Label: "Rows", MaxConcurrency: 3, ToleratedFailureCount: 1,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+        StartAt: "Check",
+        States: {
+          Check: { Type: "Choice", Choices: [{ Variable: "$.bad", IsPresent: true, Next: "Refuse" }], Default: "Work" },
+          Refuse: { Type: "Fail", Error: "Item.Bad", Cause: "this item is bad" },
+          Work: { Type: "Pass", End: true },
+        },
+      },
+      End: true,
+    },
   },
 });
 const BIG_MAP = JSON.stringify({
@@ -140,6 +159,7 @@ async function seed(base) {
   arns.approval = (await create("approval", APPROVAL(activity.activityArn))).stateMachineArn;
   arns.bigMap = (await create("big-map", BIG_MAP)).stateMachineArn;
   arns.data = (await create("readable-data", DATA)).stateMachineArn;
+  arns.fanOut = (await create("fan-out", FAN_OUT)).stateMachineArn;
   return arns;
 }
 
@@ -800,6 +820,60 @@ async function scenarioFinding(page, base, arns, context, viewport) {
   await shot(page, "23-all-executions");
 }
 
+/// Item 8: a distributed Map's Map Run has a page, reached from the Map's panel; a Map's
+/// iterations are filtered by status.
+async function scenarioMapRun(page, base, arns, context, viewport) {
+  console.log("scenario: a distributed Map links to its Map Run page: counts, settings, children by status");
+  const items = [{ n: 1 }, { n: 2 }, { n: 3, bad: true }, { n: 4 }, { n: 5 }];
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.fanOut, input: JSON.stringify(items) });
+  for (let i = 0; i < 100 && (await aws(base, "DescribeExecution", { executionArn: run.executionArn })).status === "RUNNING"; i++) await new Promise((r) => setTimeout(r, 100));
+  const listed = await aws(base, "ListMapRuns", { executionArn: run.executionArn });
+  const mapRunArn = listed.mapRuns[0].mapRunArn;
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  await page.click('.sg-state[data-state="Fan"] .sg-header');
+  await page.waitForSelector("#panel-map-runs a");
+  check((await page.getAttribute("#panel-map-runs a", "href")) === `map-runs/${encodeURIComponent(mapRunArn)}`, "the Map's panel links to its Map Run");
+  await page.click("#panel-map-runs a");
+  await page.waitForSelector("#map-run-status-badge");
+  check((await page.textContent("#map-run-status-badge")) === "SUCCEEDED", "the Map Run page shows its status");
+  const counts = await page.$$eval("#map-run-count-table tr[data-count]", (trs) => Object.fromEntries(trs.map((tr) => [tr.dataset.count, [...tr.children].slice(1).map((td) => Number(td.textContent))])));
+  check(counts.succeeded[1] === 4 && counts.failed[1] === 1 && counts.total[1] === 5 && counts.total[0] === 5, `item and execution counts are DescribeMapRun's (${JSON.stringify(counts)})`);
+  check((await page.textContent("#map-run-concurrency")) === "3" && (await page.textContent("#map-run-tolerated")).includes("1 items"), "its settings are shown");
+  check((await page.$$("#children-table tr[data-child]")).length === 5, "its five child executions are listed");
+  await page.selectOption("#child-status", "FAILED");
+  await page.waitForFunction(() => document.querySelectorAll("#children-table tr[data-child]").length === 1);
+  check(page.url().includes("status=FAILED"), "the status filter is kept in the URL");
+  await page.click("#children-table tr[data-child] button");
+  await page.waitForSelector("#children-table .child-error");
+  check((await page.textContent("#children-table .child-error")) === "Item.Bad", "a failed child opens with its error");
+  check((await page.textContent("#children-table .child-execution")).includes("this item is bad"), "and its cause");
+  check((await overflow(page)) <= 0, `the Map Run page fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "26-map-run");
+  await page.click("#map-run-execution a");
+  await page.waitForSelector("#execution-status");
+  check(page.url().includes("/executions/"), "the Map Run links back to its execution");
+
+  console.log("scenario: a Map's iterations are filtered by status");
+  const caught = await aws(base, "StartExecution", { stateMachineArn: arns.order, input: JSON.stringify({ orderId: `I-${viewport}`, total: 5, items: [{ sku: "pen", quantity: 1 }, { sku: "ink", quantity: 50 }] }) });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(caught.executionArn)}?state=ReserveStock`);
+  await page.waitForSelector("#iteration-filter");
+  const chips = await page.$$eval("#iteration-filter button", (bs) => bs.map((b) => b.textContent));
+  // The pen is reserved; the ink is out of stock (its iteration fails, and the Map's Catch catches it).
+  check(JSON.stringify(chips) === JSON.stringify(["all 2", "succeeded 1", "failed 1"]), `the iteration filter offers each status with its count (${chips.join(", ")})`);
+  const failedChip = await page.$("#iteration-filter button[data-iteration-filter=failed]");
+  check(failedChip !== null, "failed iterations can be picked");
+  if (failedChip) {
+    await failedChip.click();
+    await page.waitForFunction(() => document.querySelectorAll("#iterations a").length === 1);
+    check((await page.$$eval("#iterations a", (as) => as.map((a) => a.className.split(" ")[0]))).every((c) => c === "failed"), "only failed iterations are shown");
+    check(page.url().includes("iterations=failed"), "the iteration filter is kept in the URL");
+  }
+  const top = await page.$eval("#iteration-filter", (e) => e.getBoundingClientRect().top - document.querySelector("#state-panel").getBoundingClientRect().top);
+  check(top < 200, `the iterations sit at the top of the Map's panel (${Math.round(top)} px down)`);
+  await shot(page, "27-iterations-filtered");
+}
+
 const VIEWPORTS = { wide: { width: 1440, height: 900 }, phone: { width: 390, height: 844 } };
 
 // STEPPE_E2E_ONLY=scenarioTime,scenarioData runs only those scenarios (while working on them).
@@ -847,7 +921,7 @@ async function main() {
   const target = await startServer();
   try {
     const arns = await seed(target.base);
-    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding];
+    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding, scenarioMapRun];
     const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, ...both, scenarioApprove, scenarioBigMap];
     await session(target, arns, wide, "wide");
     await session(target, arns, both, "phone");
