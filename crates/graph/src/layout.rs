@@ -305,16 +305,23 @@ impl State<'_> {
             NodeKind::State => {}
         }
         let name = label::truncate(&node.name, NAME_CHARS_MAX);
-        let text = text_width(&name, NAME_FONT * 1.05).max(text_width(node.state_type, SMALL_FONT));
-        let extra = if node.state_type == "Choice" {
-            28.0
-        } else {
-            24.0
-        };
-        let box_width = (text + extra).max(STATE_WIDTH_MIN);
+        let name_width = text_width(&name, NAME_FONT * 1.05);
+        let caption_width = text_width(&node.caption(), SMALL_FONT);
         if node.children.is_empty() {
-            return Ok((box_width, STATE_HEIGHT));
+            // The name over the caption; a callback's mark takes the top right corner.
+            let extra = match node.state_type {
+                "Choice" => 28.0,
+                _ if node.is_callback() => 40.0,
+                _ => 24.0,
+            };
+            return Ok((
+                (name_width.max(caption_width) + extra).max(STATE_WIDTH_MIN),
+                STATE_HEIGHT,
+            ));
         }
+        // A container's header has its name at the left and its type at the right: both fit,
+        // side by side, so they never overprint.
+        let box_width = (name_width + caption_width + 36.0).max(STATE_WIDTH_MIN);
         let children = node.children.clone();
         let mut inner = Vec::new();
         let mut x = PAD;
