@@ -1,7 +1,8 @@
 // steppe console: a single-page app over the same-origin AWS JSON 1.0 API.
 // Pages: state machines, one state machine (diagram, definition, diagnostics, executions),
 // one execution (coloured diagram, state details, Map iterations, history), a distributed
-// Map's Map Run (counts, settings, child executions), pending tasks.
+// Map's Map Run (counts, settings, child executions), pending tasks, and the editor that
+// creates and changes state machines (with their versions and aliases on the machine's page).
 // No framework and no build step; history.js holds the pure history analysis.
 (function () {
   "use strict";
@@ -290,6 +291,8 @@
     else if (section === "executions" && arn) page = executionPage(arn, token);
     else if (section === "executions") page = allExecutionsPage(token);
     else if (section === "map-runs" && arn) page = mapRunPage(arn, token);
+    else if (section === "create") page = editorPage(null, token);
+    else if (section === "edit" && arn) page = editorPage(arn, token);
     else if (section === "tasks") page = tasksPage(token);
     else page = machinesPage(token);
     page.catch((error) => { if (token === pageToken) showError(error); });
@@ -318,12 +321,14 @@
       nextToken = page.nextToken;
     } while (nextToken && token === pageToken);
     if (token !== pageToken) return;
+    const create = `<a class="button primary" href="create" data-link id="create-machine">Create state machine</a>`;
     if (machines.length === 0) {
-      main.innerHTML = `<h1>State machines</h1><p class="muted">No state machines yet. Create one with the API (CreateStateMachine).</p>`;
+      main.innerHTML = `<h1>State machines</h1><p class="muted">No state machines yet.</p>${create}`;
       return;
     }
     const initial = params();
     main.innerHTML = `<h1>State machines <span class="muted count" id="machine-count"></span></h1>
+      <div class="toolbar">${create}</div>
       <div class="toolbar" role="search">
         <label>Search <input type="search" id="machine-search" placeholder="Name" value="${esc(initial.get("q") || "")}"></label>
         <label>Type <select id="machine-type">${["", "STANDARD", "EXPRESS"].map((t) => `<option value="${t}"${initial.get("type") === t ? " selected" : ""}>${t || "All"}</option>`).join("")}</select></label>
@@ -369,6 +374,8 @@
     main.innerHTML = `
       <h1>${esc(machine.name)} <span class="muted" style="font-size:13px">${esc(machine.type || "")}</span></h1>
       <div class="toolbar"><button class="primary" id="start-execution">Start execution</button>
+        <a class="button" href="${esc(`edit/${encodeURIComponent(arn)}`)}" data-link id="edit-machine">Edit</a>
+        <button class="danger" id="delete-machine">Delete</button>
         <span class="muted">${esc(arn)}</span></div>
       <div class="row">
         <div class="grow"><div class="diagram" id="diagram"></div></div>
@@ -380,11 +387,14 @@
       </div>
       <h2>Executions <span class="muted count" id="executions-total"></span></h2>
       ${executionsToolbar(machine.type === "EXPRESS")}
-      <div id="executions"></div>`;
+      <div id="executions"></div>
+      <div id="versions-aliases"></div>`;
     document.getElementById("start-execution").onclick = () => startDialog(arn, "{}");
+    document.getElementById("delete-machine").onclick = () => deleteMachineDialog(machine);
     await Promise.all([
       drawDiagram(document.getElementById("diagram"), machine.definition, token),
       validate(machine.definition, token),
+      versionsAndAliases(machine, token),
       machine.type === "EXPRESS" ? expressList(arn, token) : executionsList(arn, token, false),
     ]);
   }
@@ -505,27 +515,41 @@
 
   /// Draws a definition into `element` (zoom and pan included); resolves to the graph model.
   async function drawDiagram(element, definition, token) {
-    const { ok, value } = await consoleApi("api/graph", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ definition }),
-    });
+    const { ok, value } = await graphOf(definition);
     if (token !== pageToken) return null;
     if (!ok) {
       element.innerHTML = (value.diagnostics || [{ message: value.message || "cannot draw" }]).map((d) =>
         `<div class="diagnostic">${esc(d.code || "")} ${esc(d.message)} ${esc(d.location || "")}</div>`).join("");
       return null;
     }
-    element.innerHTML = `<div class="zoom"><button data-zoom="in" title="Zoom in">+</button><button data-zoom="out" title="Zoom out">−</button><button data-zoom="fit" title="Fit">Fit</button></div>` + value.svg;
-    const svg = element.querySelector("svg");
-    enableZoomPan(element, svg);
+    showDiagram(element, value.svg);
     return value.graph;
+  }
+
+  /// The server's drawing of a definition: `{ok, value: {svg, graph} or {diagnostics}}`.
+  function graphOf(definition) {
+    return consoleApi("api/graph", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ definition }),
+    });
+  }
+
+  /// Puts a drawing in `element` with its zoom buttons, fitted.
+  function showDiagram(element, svgText) {
+    element.innerHTML = `<div class="zoom"><button data-zoom="in" title="Zoom in">+</button><button data-zoom="out" title="Zoom out">−</button><button data-zoom="fit" title="Fit">Fit</button></div>` + svgText;
+    enableZoomPan(element, element.querySelector("svg"));
   }
 
   /// Zoom and pan by viewBox. Fit shows the whole drawing at any size (never past 1:1);
   /// the wheel zooms about the cursor, the buttons about the centre. Leaves
   /// `element.diagram = {fit, reveal(name)}` for the page to use.
   function enableZoomPan(element, svg) {
+    // A redraw (the editor redraws as you type) replaces the previous drawing's listeners.
+    if (element.zoomListeners) element.zoomListeners.abort();
+    if (element.zoomResize) element.zoomResize.disconnect();
+    const listeners = element.zoomListeners = new AbortController();
+    const signal = listeners.signal;
     const full = { x: 0, y: 0, w: parseFloat(svg.getAttribute("width")) || 100, h: parseFloat(svg.getAttribute("height")) || 100 };
     svg.removeAttribute("width");
     svg.removeAttribute("height");
@@ -573,7 +597,7 @@
       event.preventDefault();
       const point = toSvg(event.clientX, event.clientY);
       zoom(event.deltaY > 0 ? 1.15 : 1 / 1.15, point.x, point.y);
-    }, { passive: false });
+    }, { passive: false, signal });
     // One pointer pans; two (a pinch) zoom about their midpoint.
     const pointers = new Map();
     let drag = null, pinch = null;
@@ -587,7 +611,7 @@
       } else {
         drag = { x: event.clientX, y: event.clientY, view: { ...view }, moved: false };
       }
-    });
+    }, { signal });
     window.addEventListener("pointermove", (event) => {
       if (pointers.has(event.pointerId)) pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
       if (pinch && pointers.size === 2) {
@@ -606,7 +630,7 @@
       const k = unitsPerPixel();
       view = { ...drag.view, x: drag.view.x - dx * k, y: drag.view.y - dy * k };
       apply();
-    });
+    }, { signal });
     const release = (event) => {
       pointers.delete(event.pointerId);
       if (pointers.size < 2) pinch = null;
@@ -614,8 +638,8 @@
       drag = null;
       element.classList.remove("dragging");
     };
-    window.addEventListener("pointerup", release);
-    window.addEventListener("pointercancel", release);
+    window.addEventListener("pointerup", release, { signal });
+    window.addEventListener("pointercancel", release, { signal });
     element.querySelector(".zoom").addEventListener("click", (event) => {
       const button = event.target.closest("button");
       if (!button) return;
@@ -628,11 +652,11 @@
     // user zooms or pans by hand.
     let fitted = true;
     const keep = () => { fitted = false; };
-    element.addEventListener("wheel", keep);
-    element.addEventListener("pointerdown", (event) => { if (!event.target.closest(".zoom")) keep(); });
+    element.addEventListener("wheel", keep, { signal });
+    element.addEventListener("pointerdown", (event) => { if (!event.target.closest(".zoom")) keep(); }, { signal });
     element.querySelector(".zoom").addEventListener("click", (event) => { fitted = event.target.closest("[data-zoom=fit]") !== null; });
     if (window.ResizeObserver) {
-      new ResizeObserver(() => {
+      element.zoomResize = new ResizeObserver(() => {
         if (fitted) return fit();
         const { width, height } = size();
         view.h = view.w * (height / width);
@@ -1250,6 +1274,262 @@
     });
   }
 
+  // ---------- authoring ----------
+
+  /// A code editor: a textarea beside a line-number gutter. No editor library is vendored
+  /// (the page fetches nothing from the internet and has no build step).
+  function codeEditorHtml(id, text, name, rows) {
+    return `<div class="code-editor"><pre class="gutter" aria-hidden="true"></pre><textarea id="${id}" name="${esc(name)}" rows="${rows}" spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off">${esc(text)}</textarea></div>`;
+  }
+
+  /// Keeps the gutter's numbers in step with the text and its scrolling; Tab indents.
+  function enableCodeEditor(textarea) {
+    const gutter = textarea.previousElementSibling;
+    let lines = 0;
+    const number = () => {
+      const count = textarea.value.split("\n").length;
+      if (count !== lines) {
+        lines = count;
+        gutter.textContent = Array.from({ length: count }, (_, i) => i + 1).join("\n");
+      }
+      gutter.scrollTop = textarea.scrollTop;
+    };
+    textarea.addEventListener("input", number);
+    textarea.addEventListener("scroll", () => { gutter.scrollTop = textarea.scrollTop; });
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key !== "Tab" || event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) return;
+      event.preventDefault();
+      textarea.setRangeText("  ", textarea.selectionStart, textarea.selectionEnd, "end");
+      textarea.dispatchEvent(new Event("input"));
+    });
+    number();
+  }
+
+  function setEditorText(textarea, text) {
+    textarea.value = text;
+    textarea.dispatchEvent(new Event("input"));
+  }
+
+  /// The line and column of a JSON syntax error, when the browser says where.
+  function jsonErrorPlace(text, error) {
+    const match = /position (\d+)/.exec(error.message);
+    if (!match) return "";
+    const before = text.slice(0, Number(match[1])).split("\n");
+    return ` (line ${before.length}, column ${before[before.length - 1].length + 1})`;
+  }
+
+  const NEW_DEFINITION = JSON.stringify({
+    Comment: "A new state machine",
+    StartAt: "Hello",
+    States: { Hello: { Type: "Pass", Result: { hello: "world" }, End: true } },
+  }, null, 2);
+
+  /// Create (arn null) or edit a state machine: the definition in a code editor, checked by
+  /// ValidateStateMachineDefinition and drawn as you type; saving calls CreateStateMachine
+  /// or UpdateStateMachine, optionally publishing a version.
+  async function editorPage(arn, token) {
+    const machine = arn ? await api("DescribeStateMachine", { stateMachineArn: arn }) : null;
+    if (token !== pageToken) return;
+    document.title = `${machine ? `Edit ${machine.name}` : "Create a state machine"} · steppe`;
+    main.innerHTML = `<h1>${machine ? `Edit ${esc(machine.name)}` : "Create a state machine"}</h1>
+      <form id="machine-form" class="editor-form">
+        <div class="toolbar">
+          ${machine ? `<span class="muted">${esc(machine.type)} · ${esc(arn)}</span>` : `<label>Name <input type="text" name="name" id="machine-name" required maxlength="80" placeholder="my-machine"></label>
+          <label>Type <select name="type" id="machine-type-new"><option>STANDARD</option><option>EXPRESS</option></select></label>`}
+          <label>Role ARN <input type="text" name="roleArn" id="machine-role" required value="${esc(machine ? machine.roleArn : "arn:aws:iam::123456789012:role/steppe")}"></label>
+        </div>
+        <div class="row editor-row">
+          <div class="grow editor-side">
+            ${codeEditorHtml("definition-editor", machine ? pretty(machine.definition) : NEW_DEFINITION, "definition", 28)}
+            <div id="editor-diagnostics" aria-live="polite"></div>
+          </div>
+          <div class="grow"><div class="diagram" id="diagram"></div><p class="muted" id="diagram-note"></p></div>
+        </div>
+        <div class="toolbar">
+          <label class="check"><input type="checkbox" name="publish" id="publish-version"> Publish a version</label>
+          <label>Version description <input type="text" name="versionDescription" maxlength="256" id="version-description"></label>
+          <button class="primary" id="save-machine">${machine ? "Save" : "Create"}</button>
+          <a class="button" href="${esc(machine ? machinePath(arn) : "")}" data-link>Cancel</a>
+        </div>
+        <div id="save-error" class="diagnostic" hidden></div>
+      </form>`;
+    const textarea = document.getElementById("definition-editor");
+    enableCodeEditor(textarea);
+    const diagram = document.getElementById("diagram");
+    const checker = definitionChecker(textarea, diagram, token);
+    textarea.addEventListener("input", checker);
+    await checker();
+    document.getElementById("machine-form").onsubmit = async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      const problem = document.getElementById("save-error");
+      problem.hidden = true;
+      const request = { definition: textarea.value, roleArn: form.elements.roleArn.value.trim() };
+      if (form.elements.publish.checked) {
+        request.publish = true;
+        if (form.elements.versionDescription.value) request.versionDescription = form.elements.versionDescription.value;
+      }
+      try {
+        if (machine) {
+          await api("UpdateStateMachine", { stateMachineArn: arn, ...request });
+          toast(`Saved ${machine.name}${request.publish ? " and published a version" : ""}`);
+          navigate(machinePath(arn));
+        } else {
+          const created = await api("CreateStateMachine", { name: form.elements.name.value.trim(), type: form.elements.type.value, ...request });
+          toast(`Created ${form.elements.name.value.trim()}`);
+          navigate(machinePath(created.stateMachineArn));
+        }
+      } catch (error) {
+        problem.hidden = false;
+        problem.textContent = `${error.type || "Error"}: ${error.message}`;
+      }
+    };
+  }
+
+  /// Checks and draws the editor's text whenever it changes: at most one drawing and one
+  /// validation in flight, then the newest text; an invalid definition keeps the last
+  /// drawing. Each redraw's time from the keystroke is left in diagram.dataset.redrawMillis.
+  function definitionChecker(textarea, diagram, token) {
+    let busy = false, again = false, changedAt = 0;
+    const list = document.getElementById("editor-diagnostics");
+    const note = document.getElementById("diagram-note");
+    const once = async () => {
+      const text = textarea.value;
+      const since = changedAt;
+      try { JSON.parse(text); } catch (error) {
+        list.innerHTML = `<div class="diagnostic"><strong>ERROR INVALID_JSON</strong> ${esc(error.message)}${esc(jsonErrorPlace(text, error))}</div>`;
+        note.textContent = "The diagram shows the last definition that could be drawn.";
+        return;
+      }
+      const [drawn, checked] = await Promise.all([
+        graphOf(text),
+        api("ValidateStateMachineDefinition", { definition: text }).catch((error) => ({ failed: error })),
+      ]);
+      if (token !== pageToken) return;
+      if (drawn.ok) {
+        showDiagram(diagram, drawn.value.svg);
+        diagram.dataset.redrawMillis = String(Math.round(performance.now() - since));
+        diagram.dataset.redraws = String(Number(diagram.dataset.redraws || 0) + 1);
+        note.textContent = "";
+      } else {
+        note.textContent = drawn.status === 413 ? drawn.value.message : "The diagram shows the last definition that could be drawn.";
+      }
+      const diagnostics = checked.failed ? [] : checked.diagnostics || [];
+      list.innerHTML = checked.failed ? `<div class="diagnostic">Validation unavailable: ${esc(checked.failed.message)}</div>`
+        : diagnostics.length === 0 ? `<div class="diagnostic ok" id="editor-valid">Valid definition: no diagnostics</div>`
+          : diagnostics.map((d) => `<div class="diagnostic"><strong>${esc(d.severity)} ${esc(d.code)}</strong> ${esc(d.message)} <span class="muted">${esc(d.location || "")}</span></div>`).join("");
+    };
+    return async function check() {
+      changedAt = performance.now();
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        do { again = false; await once(); } while (again && token === pageToken);
+      } finally { busy = false; }
+    };
+  }
+
+  function deleteMachineDialog(machine) {
+    dialog(`<h2 style="margin-top:0">Delete ${esc(machine.name)}?</h2>
+      <p id="dialog-question">DeleteStateMachine: its running executions are stopped, and its versions and aliases are deleted with it. This cannot be undone.</p>`, async () => {
+      await api("DeleteStateMachine", { stateMachineArn: machine.stateMachineArn });
+      toast(`Deleted ${machine.name}`);
+      navigate("");
+    }, "Delete state machine", "danger");
+  }
+
+  /// A machine's versions (publish, start, delete) and aliases (create, change routing,
+  /// start, delete).
+  async function versionsAndAliases(machine, token) {
+    const container = document.getElementById("versions-aliases");
+    const arn = machine.stateMachineArn;
+    const [versions, aliasList] = await Promise.all([
+      api("ListStateMachineVersions", { stateMachineArn: arn, maxResults: 1000 }),
+      api("ListStateMachineAliases", { stateMachineArn: arn, maxResults: 100 }),
+    ]);
+    const aliases = await Promise.all((aliasList.stateMachineAliases || []).map((a) =>
+      api("DescribeStateMachineAlias", { stateMachineAliasArn: a.stateMachineAliasArn })));
+    if (token !== pageToken) return;
+    const items = versions.stateMachineVersions || [];
+    const number = (versionArn) => versionArn.split(":").pop();
+    const routing = (alias) => (alias.routingConfiguration || []).map((r) => `version ${number(r.stateMachineVersionArn)}: ${r.weight} %`).join(", ");
+    container.innerHTML = `<h2>Versions <span class="muted count">(${items.length})</span></h2>
+      <div class="toolbar"><button id="publish-version-button">Publish a version</button></div>
+      ${items.length === 0 ? `<p class="muted" id="no-versions">No versions published.</p>` : `<div class="table-wrap"><table id="versions" class="cards"><thead><tr><th>Version</th><th>Created</th><th></th></tr></thead><tbody>${items.map((v, i) =>
+        `<tr data-version="${esc(number(v.stateMachineVersionArn))}"><td>${esc(number(v.stateMachineVersionArn))}</td><td data-label="Created">${ago(v.creationDate)}</td>
+        <td><button data-start-version="${i}">Start</button> <button class="danger" data-delete-version="${i}">Delete</button></td></tr>`).join("")}</tbody></table></div>`}
+      <h2>Aliases <span class="muted count">(${aliases.length})</span></h2>
+      <div class="toolbar"><button id="create-alias" ${items.length ? "" : "disabled title=\"Publish a version first\""}>Create alias</button></div>
+      ${aliases.length === 0 ? `<p class="muted" id="no-aliases">No aliases.</p>` : `<div class="table-wrap"><table id="aliases" class="cards"><thead><tr><th>Name</th><th>Routes to</th><th>Description</th><th></th></tr></thead><tbody>${aliases.map((a, i) =>
+        `<tr data-alias="${esc(a.name)}"><td>${esc(a.name)}</td><td data-label="Routes to" class="alias-routing">${esc(routing(a))}</td><td data-label="Description">${esc(a.description || "")}</td>
+        <td><button data-start-alias="${i}">Start</button> <button data-edit-alias="${i}">Edit</button> <button class="danger" data-delete-alias="${i}">Delete</button></td></tr>`).join("")}</tbody></table></div>`}`;
+    const reload = () => versionsAndAliases(machine, token);
+    document.getElementById("publish-version-button").onclick = () => dialog(`<h2 style="margin-top:0">Publish a version of ${esc(machine.name)}</h2>
+      <p class="muted">PublishStateMachineVersion: the current definition becomes the next numbered version, which cannot change.</p>
+      <label for="publish-description">Description (optional)</label><input type="text" id="publish-description" name="description" maxlength="256" style="width:100%">`, async (form) => {
+      const request = { stateMachineArn: arn };
+      if (form.elements.description.value) request.description = form.elements.description.value;
+      const published = await api("PublishStateMachineVersion", request);
+      toast(`Published version ${number(published.stateMachineVersionArn)}`);
+      reload();
+    }, "Publish");
+    container.querySelectorAll("[data-start-version]").forEach((button) => {
+      button.onclick = () => startDialog(items[Number(button.dataset.startVersion)].stateMachineVersionArn, "{}");
+    });
+    container.querySelectorAll("[data-delete-version]").forEach((button) => {
+      const version = items[Number(button.dataset.deleteVersion)];
+      button.onclick = () => dialog(`<h2 style="margin-top:0">Delete version ${esc(number(version.stateMachineVersionArn))}?</h2>
+        <p id="dialog-question">DeleteStateMachineVersion: refused while an alias routes to it.</p>`, async () => {
+        await api("DeleteStateMachineVersion", { stateMachineVersionArn: version.stateMachineVersionArn });
+        toast(`Deleted version ${number(version.stateMachineVersionArn)}`);
+        reload();
+      }, "Delete version", "danger");
+    });
+    const create = document.getElementById("create-alias");
+    if (create) create.onclick = () => aliasDialog(machine, items, null, reload);
+    container.querySelectorAll("[data-edit-alias]").forEach((button) => {
+      button.onclick = () => aliasDialog(machine, items, aliases[Number(button.dataset.editAlias)], reload);
+    });
+    container.querySelectorAll("[data-start-alias]").forEach((button) => {
+      button.onclick = () => startDialog(aliases[Number(button.dataset.startAlias)].stateMachineAliasArn, "{}");
+    });
+    container.querySelectorAll("[data-delete-alias]").forEach((button) => {
+      const alias = aliases[Number(button.dataset.deleteAlias)];
+      button.onclick = () => dialog(`<h2 style="margin-top:0">Delete the alias ${esc(alias.name)}?</h2>
+        <p id="dialog-question">DeleteStateMachineAlias: executions started through it keep running.</p>`, async () => {
+        await api("DeleteStateMachineAlias", { stateMachineAliasArn: alias.stateMachineAliasArn });
+        toast(`Deleted the alias ${alias.name}`);
+        reload();
+      }, "Delete alias", "danger");
+    });
+  }
+
+  /// CreateStateMachineAlias (alias null) or UpdateStateMachineAlias: one version, or two
+  /// with a weight each (AWS allows at most two, weights adding up to 100).
+  function aliasDialog(machine, versions, alias, after) {
+    const routes = (alias && alias.routingConfiguration) || [];
+    const options = (selected) => `<option value="">—</option>` + versions.map((v) =>
+      `<option value="${esc(v.stateMachineVersionArn)}"${v.stateMachineVersionArn === selected ? " selected" : ""}>version ${esc(v.stateMachineVersionArn.split(":").pop())}</option>`).join("");
+    const first = routes[0] || { stateMachineVersionArn: versions[0] && versions[0].stateMachineVersionArn, weight: 100 };
+    const second = routes[1] || { stateMachineVersionArn: "", weight: 0 };
+    dialog(`<h2 style="margin-top:0">${alias ? `Change the alias ${esc(alias.name)}` : `Create an alias of ${esc(machine.name)}`}</h2>
+      ${alias ? "" : `<label for="alias-name">Name</label><input type="text" id="alias-name" name="name" required maxlength="80" style="width:100%">`}
+      <label for="alias-description">Description (optional)</label><input type="text" id="alias-description" name="description" maxlength="256" style="width:100%" value="${esc((alias && alias.description) || "")}">
+      <label for="alias-version-1">Routes to</label><div class="toolbar"><select id="alias-version-1" name="version1" required>${options(first.stateMachineVersionArn)}</select>
+        <input type="number" name="weight1" id="alias-weight-1" min="0" max="100" value="${esc(first.weight)}" aria-label="Weight (%)"> %</div>
+      <label for="alias-version-2">and (optional)</label><div class="toolbar"><select id="alias-version-2" name="version2">${options(second.stateMachineVersionArn)}</select>
+        <input type="number" name="weight2" id="alias-weight-2" min="0" max="100" value="${esc(second.weight)}" aria-label="Weight (%)"> %</div>`, async (form) => {
+      const routing = [[form.elements.version1.value, form.elements.weight1.value], [form.elements.version2.value, form.elements.weight2.value]]
+        .filter(([version]) => version).map(([version, weight]) => ({ stateMachineVersionArn: version, weight: Number(weight) }));
+      const request = { routingConfiguration: routing };
+      if (form.elements.description.value || alias) request.description = form.elements.description.value;
+      if (alias) await api("UpdateStateMachineAlias", { stateMachineAliasArn: alias.stateMachineAliasArn, ...request });
+      else await api("CreateStateMachineAlias", { name: form.elements.name.value.trim(), ...request });
+      toast(alias ? `Changed the alias ${alias.name}` : `Created the alias ${form.elements.name.value.trim()}`);
+      after();
+    }, alias ? "Save alias" : "Create alias");
+  }
+
   // ---------- Map Runs (distributed Maps) ----------
 
   const MAP_RUN_COUNTS = ["pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"];
@@ -1428,8 +1708,8 @@
   function startDialog(machineArn, input) {
     dialog(`<h2 style="margin-top:0">Start execution</h2>
       <label for="execution-name">Name (optional)</label><input type="text" id="execution-name" name="name" style="width:100%">
-      <label for="execution-input">Input</label><textarea id="execution-input" name="input" rows="12">${esc(pretty(input))}</textarea>
-      <div data-json-note="input"></div>`, async (form) => {
+      <label for="execution-input">Input</label>${codeEditorHtml("execution-input", pretty(input), "input", 12)}
+      <div class="toolbar"><button type="button" id="format-input">Format</button><div data-json-note="input"></div></div>`, async (form) => {
       const request = { stateMachineArn: machineArn, input: jsonField(form, "input") };
       if (form.elements.name.value.trim()) request.name = form.elements.name.value.trim();
       const result = await api("StartExecution", request);
@@ -1445,6 +1725,11 @@
       }
       navigate(executionPath(result.executionArn));
     });
+    const field = document.getElementById("execution-input");
+    enableCodeEditor(field);
+    document.getElementById("format-input").onclick = () => {
+      try { setEditorText(field, JSON.stringify(JSON.parse(field.value), null, 2)); } catch (_) { /* the note says why */ }
+    };
     watchJson(document.getElementById("dialog-form"), "input");
   }
 

@@ -874,6 +874,116 @@ async function scenarioMapRun(page, base, arns, context, viewport) {
   await shot(page, "27-iterations-filtered");
 }
 
+/// Item 10: a state machine created, edited with live diagnostics and drawing, versioned,
+/// aliased, started through its alias and deleted, all in the console.
+async function scenarioAuthoring(page, base, arns, context, viewport) {
+  console.log("scenario: create a state machine in the editor, with live diagnostics and drawing");
+  const name = `authored-${viewport}`;
+  await page.goto(`${base}/console/`);
+  await page.click("#create-machine");
+  await page.waitForSelector('#diagram .sg-state[data-state="Hello"]');
+  await page.waitForSelector("#editor-valid");
+  check(true, "a new machine starts from a drawn, valid definition");
+  await page.fill("#machine-name", name);
+  const broken = JSON.stringify({ StartAt: "Call", States: { Call: { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: { FunctionName: "f" }, Next: "Missing" } } }, null, 2);
+  await page.fill("#definition-editor", broken);
+  await page.waitForFunction(() => document.querySelector("#editor-diagnostics")?.textContent.includes("MISSING_TRANSITION_TARGET"));
+  check(true, "a transition to a missing state is reported as you type (ValidateStateMachineDefinition)");
+  check((await page.textContent("#diagram-note")).includes("last definition"), "the diagram says it shows the last drawable definition");
+  await page.fill("#definition-editor", broken.replace('"Next": "Missing"', '"End": true'));
+  await page.waitForSelector('#diagram .sg-state[data-state="Call"]');
+  check((await page.textContent('#diagram .sg-state[data-state="Call"] .sg-type')) === "Lambda invoke", "the redrawn Task names its integration (Lambda invoke)");
+  await page.fill("#definition-editor", "{\n  \"StartAt\": ");
+  await page.waitForFunction(() => document.querySelector("#editor-diagnostics")?.textContent.includes("INVALID_JSON"));
+  check(true, "a JSON syntax error is reported");
+  const definition = JSON.stringify({ StartAt: "Hello", States: { Hello: { Type: "Pass", Next: "Done" }, Done: { Type: "Succeed" } } }, null, 2);
+  await page.fill("#definition-editor", definition);
+  await page.waitForSelector('#diagram .sg-state[data-state="Done"]');
+  await page.waitForSelector("#editor-valid");
+  const gutter = await page.$eval(".code-editor .gutter", (g) => g.textContent.split("\n").length);
+  check(gutter === definition.split("\n").length, `the gutter numbers every line (${gutter})`);
+  check((await overflow(page)) <= 0, `the editor fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "28-editor");
+  await page.check("#publish-version");
+  await page.fill("#version-description", "first");
+  await page.click("#save-machine");
+  await page.waitForFunction((n) => document.querySelector("main h1")?.textContent.startsWith(n), name);
+  await page.waitForSelector("#versions tr[data-version]");
+  check((await page.$$eval("#versions tr[data-version]", (trs) => trs.map((tr) => tr.dataset.version))).join() === "1", "created with version 1 published");
+
+  console.log("scenario: edit it, publish a version, route an alias, start through it, delete");
+  await page.click("#edit-machine");
+  await page.waitForSelector('#diagram .sg-state[data-state="Done"]');
+  await page.fill("#definition-editor", JSON.stringify({ StartAt: "Hello", States: { Hello: { Type: "Pass", Next: "Wave" }, Wave: { Type: "Pass", Result: "bye", Next: "Done" }, Done: { Type: "Succeed" } } }, null, 2));
+  await page.waitForSelector('#diagram .sg-state[data-state="Wave"]');
+  await page.click("#save-machine");
+  await page.waitForSelector('#diagram .sg-state[data-state="Wave"]');
+  check(page.url().includes("/state-machines/"), "saving returns to the machine, drawn with the new state");
+  await page.waitForSelector("#versions tr[data-version]");
+  check((await page.$$("#versions tr[data-version]")).length === 1, "a save without publishing adds no version");
+  await page.click("#publish-version-button");
+  await page.fill("#publish-description", "second");
+  await page.click("#dialog-ok");
+  await page.waitForFunction(() => document.querySelectorAll("#versions tr[data-version]").length === 2);
+  check(true, "Publish a version adds version 2");
+  await page.click("#create-alias");
+  await page.fill("#alias-name", "live");
+  await page.click("#dialog-ok");
+  await page.waitForSelector('#aliases tr[data-alias="live"]');
+  const firstRouting = await page.textContent('#aliases tr[data-alias="live"] .alias-routing');
+  check(/version \d+: 100 %/.test(firstRouting), `the alias routes to one version (${firstRouting})`);
+  await page.click('#aliases tr[data-alias="live"] [data-edit-alias]');
+  await page.selectOption("#alias-version-1", { label: "version 2" });
+  await page.fill("#alias-weight-1", "80");
+  await page.selectOption("#alias-version-2", { label: "version 1" });
+  await page.fill("#alias-weight-2", "20");
+  await page.click("#dialog-ok");
+  await page.waitForFunction(() => document.querySelector('#aliases tr[data-alias="live"] .alias-routing')?.textContent.includes("20 %"));
+  const routing = await page.textContent('#aliases tr[data-alias="live"] .alias-routing');
+  check(routing === "version 2: 80 %, version 1: 20 %", `its routing is changed (${routing})`);
+  const described = await aws(base, "ListStateMachineAliases", { stateMachineArn: decodeURIComponent(page.url().split("/state-machines/")[1].split("?")[0]) });
+  check(described.stateMachineAliases.length === 1, "the API lists the alias");
+  await page.click('#aliases tr[data-alias="live"] [data-start-alias]');
+  await page.waitForSelector("#dialog .code-editor .gutter");
+  await page.fill("#execution-input", '{"who": "alias"}');
+  await page.click("#format-input");
+  check((await page.inputValue("#execution-input")) === '{\n  "who": "alias"\n}', "the start dialog's JSON editor formats the input");
+  await page.click("#dialog-ok");
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  check(true, "an execution started through the alias succeeds");
+  await page.goBack();
+  await page.waitForSelector('#aliases tr[data-alias="live"]');
+  await page.click('#aliases tr[data-alias="live"] [data-delete-alias]');
+  await page.click("#dialog-ok");
+  await page.waitForSelector("#no-aliases");
+  check(true, "the alias is deleted after confirming");
+  await page.click("#delete-machine");
+  check((await page.textContent("#dialog-question")).includes("cannot be undone"), "Delete asks first");
+  await page.click("#dialog-ok");
+  await page.waitForSelector("#machines");
+  const left = (await aws(base, "ListStateMachines", {})).stateMachines.map((m) => m.name);
+  check(!left.includes(name), "the state machine is deleted");
+
+  console.log("scenario: typing in the editor redraws a 100-state machine");
+  const hundred = {};
+  for (let i = 1; i <= 100; i++) hundred[`S${i}`] = i < 100 ? { Type: "Pass", Next: `S${i + 1}` } : { Type: "Succeed" };
+  const big = await aws(base, "CreateStateMachine", { name: `hundred-${viewport}`, roleArn: `arn:aws:iam::${REGION_ACCOUNT.split(":")[1]}:role/steppe-e2e`, definition: JSON.stringify({ Comment: "x", StartAt: "S1", States: hundred }, null, 2) });
+  await page.goto(`${base}/console/edit/${encodeURIComponent(big.stateMachineArn)}`);
+  await page.waitForFunction(() => document.querySelectorAll("#diagram .sg-state").length === 100);
+  const timings = [];
+  for (let i = 0; i < 5; i++) {
+    const before = Number(await page.$eval("#diagram", (d) => d.dataset.redraws || 0));
+    await page.$eval("#definition-editor", (t) => { const at = t.value.indexOf('"x') + 2; t.focus(); t.setSelectionRange(at, at); });
+    const typed = Date.now();
+    await page.keyboard.type("y");
+    await page.waitForFunction((n) => Number(document.querySelector("#diagram").dataset.redraws || 0) > n, before);
+    timings.push([Date.now() - typed, Number(await page.$eval("#diagram", (d) => d.dataset.redrawMillis))]);
+  }
+  check((await page.$$("#diagram .sg-state")).length === 100, "the 100 states are redrawn");
+  console.log(`  measured (${viewport}): keystroke to redrawn 100-state diagram: ${timings.map(([outside, inside]) => `${inside} ms (${outside} ms seen by the test)`).join(", ")}`);
+  await shot(page, "29-editor-100-states");
+}
+
 const VIEWPORTS = { wide: { width: 1440, height: 900 }, phone: { width: 390, height: 844 } };
 
 // STEPPE_E2E_ONLY=scenarioTime,scenarioData runs only those scenarios (while working on them).
@@ -921,7 +1031,7 @@ async function main() {
   const target = await startServer();
   try {
     const arns = await seed(target.base);
-    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding, scenarioMapRun];
+    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding, scenarioMapRun, scenarioAuthoring];
     const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, ...both, scenarioApprove, scenarioBigMap];
     await session(target, arns, wide, "wide");
     await session(target, arns, both, "phone");
