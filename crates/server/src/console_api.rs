@@ -2,7 +2,9 @@
 //! bounded request. `ListExecutions` needs a state machine and has no name search and no
 //! count; `ListStateMachines` has no execution counts. Both answers here are paged, every
 //! page at most [`LISTED_MAX`] rows, and every count and search reads a bounded number of
-//! rows from the store, [`CHUNK`] at a time (inputs can be 256 KiB each).
+//! rows from the store: counts without a name search are the store's own
+//! (`Store::count_executions`, which reads no inputs), searches read [`CHUNK`] rows at a
+//! time (inputs can be 256 KiB each).
 //!
 //! - `GET /console/api/executions` ([`steppe_console::EXECUTIONS_PATH`]): the executions of
 //!   one state machine or of all of them, newest first, filtered by status and by a name
@@ -101,6 +103,17 @@ fn scan(
             return Ok(false);
         }
     }
+}
+
+/// How many executions match `query` (its limit ignored), counted by the store up to one
+/// past `budget`, so that an answer above `budget` says there are more.
+fn count(app: &App, query: &ExecutionQuery, budget: usize) -> Result<usize, Refusal> {
+    let query = ExecutionQuery {
+        limit: budget + 1,
+        after: None,
+        ..query.clone()
+    };
+    app.store.count_executions(&query).map_err(store_failed)
 }
 
 fn status_of(text: Option<&str>) -> Result<Option<ExecutionStatus>, Refusal> {
@@ -216,13 +229,23 @@ pub fn executions(
             continue;
         }
         let budget = COUNTED_MAX - total.min(COUNTED_MAX);
-        let mut counted = 0;
-        let more = scan(app, &base, budget, |row| {
-            if matches(&row) {
-                counted += 1;
+        let (counted, more) = match &needle {
+            // Without a name search the store counts (one row past the budget says "more").
+            None => {
+                let counted = count(app, &base, budget)?;
+                (counted.min(budget), counted > budget)
             }
-            true
-        })?;
+            Some(_) => {
+                let mut counted = 0;
+                let more = scan(app, &base, budget, |row| {
+                    if matches(&row) {
+                        counted += 1;
+                    }
+                    true
+                })?;
+                (counted, more)
+            }
+        };
         total += counted;
         total_capped = more || total >= COUNTED_MAX && index + 1 < machines.len();
     }
@@ -321,13 +344,9 @@ pub fn state_machines(
                     status: Some(status),
                     ..ExecutionQuery::default()
                 };
-                let mut count = 0;
-                let capped = scan(app, &query, COUNTED_MAX, |_| {
-                    count += 1;
-                    true
-                })?;
-                item[key] = json!(count);
-                item[format!("{key}IsLowerBound")] = json!(capped);
+                let counted = count(app, &query, COUNTED_MAX)?;
+                item[key] = json!(counted.min(COUNTED_MAX));
+                item[format!("{key}IsLowerBound")] = json!(counted > COUNTED_MAX);
             }
         }
         items.push(item);
