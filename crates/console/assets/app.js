@@ -458,7 +458,8 @@
       }
       tokens[page + 1] = value.nextToken;
       document.getElementById("executions-total").textContent = `(${value.total}${value.totalIsLowerBound ? "+" : ""}${select.value || name ? " matching" : ""})`;
-      const rows = (value.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td>${showMachine ? `<td data-label="State machine">${link(machinePath(e.stateMachineArn), e.stateMachineName || e.stateMachineArn.split(":").pop())}</td>` : ""}<td>${statusBadge(e.status)}</td><td data-label="Started">${ago(e.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(e))}${e.stopDate ? "" : " so far"}</td></tr>`).join("");
+      const expressTag = (e) => String(e.executionArn).includes(":express:") ? ` <span class="tag" title="An Express execution this server keeps in memory">Express</span>` : "";
+      const rows = (value.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}${expressTag(e)}</td>${showMachine ? `<td data-label="State machine">${link(machinePath(e.stateMachineArn), e.stateMachineName || e.stateMachineArn.split(":").pop())}</td>` : ""}<td>${statusBadge(e.status)}</td><td data-label="Started">${ago(e.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(e))}${e.stopDate ? "" : " so far"}</td></tr>`).join("");
       container.innerHTML = (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th>${showMachine ? "<th>State machine</th>" : ""}<th>Status</th><th>Started</th><th>Duration</th></tr></thead><tbody>${rows}</tbody></table></div>`
         : `<p class="muted" id="no-executions">No executions${select.value ? ` with status ${esc(select.value)}` : ""}${name ? ` named like “${esc(name)}”` : ""}.</p>`)
         + (value.searchIsPartial ? `<p class="muted">The search read the newest 10,000 executions of each state machine: older ones may match too.</p>` : "")
@@ -480,7 +481,7 @@
   async function allExecutionsPage(token) {
     document.title = "Executions · steppe";
     main.innerHTML = `<h1>Executions <span class="muted count" id="executions-total"></span></h1>
-      <p class="muted">Standard executions of every state machine, newest first. Express executions are listed on their state machine's page.</p>
+      <p class="muted">The executions of every state machine, newest first: Standard ones, and the Express ones that ended recently on this server (kept in its memory).</p>
       ${executionsToolbar(false)}
       <div id="executions"></div>`;
     await executionsList(null, token, true);

@@ -433,6 +433,13 @@ async function scenarioExpress(page, base, arns, context, viewport) {
   check(!(await page.textContent("main")).includes("StateMachineTypeNotSupported"), "no StateMachineTypeNotSupported");
   check((await overflow(page)) <= 0, "the page fits the screen");
   await shot(page, "16-express-machine");
+  console.log("scenario: the list of every machine's executions includes recent Express ones");
+  await page.goto(`${base}/console/executions?q=${encodeURIComponent(`-${tag}`)}`);
+  await page.waitForFunction(() => document.querySelectorAll("#executions-table tbody tr").length === 2);
+  const everywhere = await page.$$eval("#executions-table tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  check(everywhere[0].includes(`refused-${tag}`) && everywhere[1].includes(`hello-${tag}`), `both are listed, newest first (${everywhere.map((t) => t.split(" ")[0]).join(", ")})`);
+  check(everywhere.every((text) => text.includes("Express") && text.includes("greeter")), "each marked Express, with its state machine");
+  check((await page.textContent("#executions-total")) === "(2 matching)", `and counted (${await page.textContent("#executions-total")})`);
   await page.click(`text=refused-${tag}`);
   await page.waitForURL(/(:|%3A)express(:|%3A)/);
   await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "FAILED");

@@ -69,7 +69,8 @@ pub const EXPRESS_PATH: &str = "/console/api/express-executions";
 /// The executions list the server answers (GET): what ListExecutions cannot do in one
 /// request.
 ///
-/// Query: `stateMachineArn` (optional: without it, every Standard state machine's, merged),
+/// Query: `stateMachineArn` (optional: without it, every Standard state machine's, merged
+/// with the Express executions the node keeps in memory, as [`EXPRESS_PATH`] lists them),
 /// `statusFilter`, `name` (a case-insensitive part of the name, at most 80 characters),
 /// `maxResults` (1 to 100, default 25), `nextToken`. Answer: `{"executions": [ListExecutions'
 /// items with "stateMachineName"], "nextToken"?, "total", "totalIsLowerBound",
