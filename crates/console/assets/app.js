@@ -898,6 +898,8 @@
           for (const event of fresh) state.events.push(event);
           state.lastId = state.events.length ? state.events[state.events.length - 1].id : 0;
           state.analysis = SteppeHistory.analyse(state.events, state.model);
+          const tails = await consoleApi(`api/stderr?executionArn=${encodeURIComponent(arn)}`).catch(() => ({ ok: false }));
+          if (tails.ok) state.stderr = tails.value;
         }
         render();
       } catch (error) {
@@ -1154,6 +1156,7 @@
           return `<tr><td>${i + 1}</td><td class="num">+${esc(duration(a.start - analysis.startMillis))}</td><td class="num">${esc(duration((a.end ?? Date.now()) - a.start))}</td><td>${esc(a.error || "")}</td><td class="num">${next && a.end !== undefined ? esc(duration(next.start - a.end)) : ""}</td></tr>`;
         }).join("")}</tbody></table></div>`;
       }
+      html += stderrHtml(state, name, run);
       if (run.variables) {
         const names = Object.keys(run.variables);
         html += `<h2>Variables</h2><div id="panel-variables">${names.length === 0 ? `<p class="muted">None assigned.</p>` : `<div class="kv">${names.map((name) =>
@@ -1182,6 +1185,30 @@
     panel.querySelectorAll("[data-iteration-filter]").forEach((button) => {
       button.onclick = () => { state.iterationFilter = button.dataset.iterationFilter; state.iterationPage = 0; rerender(); };
     });
+  }
+
+  /// What a Lambda command wrote to stderr during this run's attempts, as the server kept
+  /// it: each attempt's task is the state's nth Scheduled event, n its `invocation`.
+  function stderrHtml(state, name, run) {
+    const tails = (state.stderr && state.stderr.tails || []).filter((tail) => tail.stateName === name);
+    if (tails.length === 0 || !run.attempts) return "";
+    const invocations = new Map();
+    for (const event of state.events) {
+      if (!/^(Task|Activity|LambdaFunction)Scheduled$/.test(event.type)) continue;
+      const context = state.analysis.contexts.get(event.id);
+      if (context && context.owner === name) invocations.set(event.id, invocations.size);
+    }
+    const shown = [];
+    run.attempts.forEach((attempt, i) => {
+      const invocation = invocations.get(attempt.eventId);
+      const tail = tails.find((t) => t.invocation === invocation);
+      if (tail) shown.push({ attempt: i + 1, tail });
+    });
+    if (shown.length === 0) return "";
+    return `<h2>stderr</h2><div id="panel-stderr">${shown.map(({ attempt, tail }) =>
+      `<p class="muted">${run.attempts.length > 1 ? `Attempt ${attempt}: ` : ""}${esc(tail.functionName)}${tail.truncated ? `, its last ${esc(state.stderr.tailBytesMax)} bytes` : ""}</p>
+      <div class="json-block">${copyButton(tail.stderr, "stderr")}<pre class="stderr">${esc(tail.stderr)}</pre></div>`).join("")}
+      <p class="muted">The server keeps what the last ${esc(state.stderr.keptMax)} Lambda command runs wrote to stderr, in memory.</p></div>`;
   }
 
   /// The Map Runs a distributed Map started (MapRunStarted, MapRunRedriven), each a link

@@ -115,7 +115,10 @@ function freePort() {
 async function startServer() {
   if (!fs.existsSync(STEPPE)) throw new Error(`no steppe binary at ${STEPPE}; run cargo build -p steppe or set STEPPE_BIN`);
   const port = await freePort();
-  const child = spawn(STEPPE, ["server", "--listen", `127.0.0.1:${port}`, "--in-memory"], { stdio: ["ignore", "pipe", "pipe"] });
+  // One Lambda function, a command that explains itself on stderr and fails.
+  const functions = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "steppe-e2e-")), "functions.json");
+  fs.writeFileSync(functions, JSON.stringify({ functions: { grumble: { command: ["sh", "-c", "echo \"looking at $(cat)\" >&2; echo 'no stock left for ink' >&2; exit 2"] } } }));
+  const child = spawn(STEPPE, ["server", "--listen", `127.0.0.1:${port}`, "--in-memory", "--functions", functions], { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stdout.on("data", (d) => { log += d; });
   child.stderr.on("data", (d) => { log += d; });
@@ -160,6 +163,10 @@ async function seed(base) {
   arns.bigMap = (await create("big-map", BIG_MAP)).stateMachineArn;
   arns.data = (await create("readable-data", DATA)).stateMachineArn;
   arns.fanOut = (await create("fan-out", FAN_OUT)).stateMachineArn;
+  arns.grumbler = (await create("grumbler", JSON.stringify({
+    StartAt: "Grumble",
+    States: { Grumble: { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: { FunctionName: "grumble", "Payload.$": "$" }, End: true } },
+  }))).stateMachineArn;
   return arns;
 }
 
@@ -827,6 +834,21 @@ async function scenarioFinding(page, base, arns, context, viewport) {
   await shot(page, "23-all-executions");
 }
 
+/// Item 6: what a Lambda command wrote to stderr is shown with its state.
+async function scenarioStderr(page, base, arns, context, viewport) {
+  console.log("scenario: a failed Lambda task shows the tail of its command's stderr");
+  const run = await aws(base, "StartExecution", { stateMachineArn: arns.grumbler, input: JSON.stringify({ sku: "ink" }) });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "FAILED");
+  await page.waitForSelector("#panel-stderr");
+  check((await page.textContent("#panel-state-name")).startsWith("Grumble"), "the failed Lambda task is selected");
+  const shown = await page.textContent("#panel-stderr pre");
+  check(shown === 'looking at {"sku":"ink"}\nno stock left for ink\n', `its command's stderr is shown (${JSON.stringify(shown)})`);
+  check((await page.textContent('.sg-state[data-state="Grumble"] .sg-type')) === "Lambda invoke", "its node says Lambda invoke");
+  check((await overflow(page)) <= 0, `the page fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "30-lambda-stderr");
+}
+
 /// Item 8: a distributed Map's Map Run has a page, reached from the Map's panel; a Map's
 /// iterations are filtered by status.
 async function scenarioMapRun(page, base, arns, context, viewport) {
@@ -1038,7 +1060,7 @@ async function main() {
   const target = await startServer();
   try {
     const arns = await seed(target.base);
-    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding, scenarioMapRun, scenarioAuthoring];
+    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding, scenarioMapRun, scenarioAuthoring, scenarioStderr];
     const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, ...both, scenarioApprove, scenarioBigMap];
     await session(target, arns, wide, "wide");
     await session(target, arns, both, "phone");

@@ -2,7 +2,7 @@
 //!
 //! The page is plain HTML, CSS and JavaScript in `assets/` (no build step, nothing fetched
 //! from the internet). It talks to the same-origin AWS JSON 1.0 API like any other client,
-//! plus two console endpoints under `/console/api/`:
+//! plus these console endpoints under `/console/api/`:
 //!
 //! - `POST /console/api/graph` (answered here, by [`handle`]): body `{"definition": TEXT}`,
 //!   answer `{"svg": ..., "graph": ...}` drawn by `steppe-graph`, the same drawing as
@@ -13,13 +13,14 @@
 //!   [`TASKS_PATH`].
 //! - `GET /console/api/express-executions` (answered by the server, which keeps the recent
 //!   Express executions): see [`EXPRESS_PATH`].
-//!
+//! - `GET /console/api/stderr` (answered by the server, which runs Lambda commands): see
+//!   [`STDERR_PATH`].
 //! - `GET /console/api/executions` and `GET /console/api/state-machines` (answered by the
 //!   server, which reads its store): see [`EXECUTIONS_PATH`] and [`MACHINES_PATH`].
 //!
 //! A server mounts the console by sending every request under [`BASE`] to [`handle`],
-//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`EXECUTIONS_PATH`] and
-//! [`MACHINES_PATH`] itself:
+//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`STDERR_PATH`], [`EXECUTIONS_PATH`]
+//! and [`MACHINES_PATH`] itself:
 //!
 //! ```
 //! let page = steppe_console::handle("GET", "/console/", b"").expect("the console answers");
@@ -54,6 +55,15 @@ pub const BASE: &str = "/console/";
 /// oldest first: every activity task not yet completed (whether or not a worker called
 /// `GetActivityTask`) and every `.waitForTaskToken` task still waiting for its token.
 pub const TASKS_PATH: &str = "/console/api/tasks";
+
+/// The stderr endpoint the server answers (GET): the tails of what Lambda commands wrote to
+/// stderr, which the server otherwise passes only to its own.
+///
+/// Query `executionArn`: `{"tails": [{"stateName", "invocation", "functionName", "stderr",
+/// "truncated"}], "keptMax", "tailBytesMax"}`, oldest first: the last 4,096 bytes of each
+/// command run of the execution that wrote to stderr, among the last 1,000 the server keeps
+/// (in memory). `invocation` counts the state's TaskScheduled events before it, from 0.
+pub const STDERR_PATH: &str = "/console/api/stderr";
 
 /// The recent Express executions endpoint the server answers (GET).
 ///
@@ -311,6 +321,7 @@ mod tests {
     #[test]
     fn the_tasks_and_express_endpoints_are_left_to_the_server() {
         assert_eq!(handle("GET", TASKS_PATH, b""), None);
+        assert_eq!(handle("GET", STDERR_PATH, b""), None);
         assert_eq!(handle("GET", EXPRESS_PATH, b""), None);
         assert_eq!(handle("GET", EXECUTIONS_PATH, b""), None);
         assert_eq!(handle("GET", MACHINES_PATH, b""), None);
