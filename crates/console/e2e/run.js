@@ -201,6 +201,14 @@ async function scenarioMachine(page, base) {
   check(await page.$eval(".sg-container[data-state=ReserveStock]", (g) => !!g), "the Map is a container");
   const labels = await page.$$eval(".sg-label text", (ts) => ts.map((t) => t.textContent));
   check(labels.includes("$.total >= 1000"), "Choice edges carry their rule");
+  // Issue 17, item 9: captions, labels and frame titles are readable at 1:1.
+  const smallest = await page.$$eval(".sg-type, .sg-label text, .sg-frame > text", (ts) => Math.min(...ts.map((t) => parseFloat(getComputedStyle(t).fontSize))));
+  check(smallest >= 12, `captions and labels are at least 12 px at 1:1 (${smallest} px)`);
+  const ruleGap = await page.$$eval(".sg-label", (gs) => {
+    const choice = document.querySelector('.sg-state[data-state="ValidateOrder"] .sg-shape').getBoundingClientRect();
+    return Math.max(...gs.filter((g) => g.querySelector("title").textContent.startsWith("ValidateOrder →")).map((g) => g.getBoundingClientRect().top - choice.bottom));
+  });
+  check(ruleGap < 60, `each rule's label sits just under its Choice (at most ${ruleGap.toFixed(0)} px below)`);
   await page.waitForSelector("#diagnostics .diagnostic.ok");
   check(true, "the definition's validation shows no diagnostics");
   await shot(page, "01-state-machine");

@@ -15,7 +15,7 @@ pub const STYLE: &str = r#"
 .steppe-graph { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; }
 .sg-state > .sg-shape { fill: #ffffff; stroke: #5b6b7f; stroke-width: 1.4; }
 .sg-state .sg-name { font-size: 13px; font-weight: 600; fill: #1d2733; }
-.sg-state .sg-type { font-size: 11px; fill: #56657a; }
+.sg-state .sg-type { font-size: 12px; fill: #56657a; }
 .sg-callback-mark { font-size: 14px; font-weight: 700; fill: #3b6fd1; }
 .sg-type-Task > .sg-shape { fill: #eef4ff; stroke: #3b6fd1; }
 .sg-type-Pass > .sg-shape { fill: #f5f6f8; stroke: #8a96a6; stroke-dasharray: 5 3; }
@@ -30,7 +30,7 @@ pub const STYLE: &str = r#"
 .sg-type-Parallel > .sg-header { fill: #e3f3f3; }
 .sg-type-Map > .sg-header { fill: #f7e8f1; }
 .sg-frame > rect { fill: #ffffff; fill-opacity: 0.6; stroke: #aab4c0; stroke-dasharray: 4 3; }
-.sg-frame > text { font-size: 11px; fill: #66768a; font-style: italic; }
+.sg-frame > text { font-size: 12px; fill: #66768a; font-style: italic; }
 .sg-marker circle { fill: #3a4655; }
 .sg-marker .sg-ring { fill: #ffffff; stroke: #3a4655; stroke-width: 2; }
 .sg-edge { fill: none; stroke: #7b8794; stroke-width: 1.4; }
@@ -39,7 +39,7 @@ pub const STYLE: &str = r#"
 .sg-edge-catch { stroke: #d9622b; stroke-dasharray: 2 3; stroke-width: 1.6; }
 .sg-edge-start, .sg-edge-end { stroke: #a4adb8; }
 .sg-label rect { fill: #ffffff; stroke: #d5dbe2; }
-.sg-label text { font-size: 11px; fill: #44505e; }
+.sg-label text { font-size: 12px; fill: #44505e; }
 .sg-label-default text { font-weight: 600; fill: #9a6a0c; }
 .sg-label-catch text { fill: #b34a17; }
 "#;
