@@ -116,7 +116,9 @@ async function startServer() {
   if (!fs.existsSync(STEPPE)) throw new Error(`no steppe binary at ${STEPPE}; run cargo build -p steppe or set STEPPE_BIN`);
   const port = await freePort();
   // One Lambda function, a command that explains itself on stderr and fails.
-  const functions = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "steppe-e2e-")), "functions.json");
+  const functionsDir = fs.mkdtempSync(path.join(os.tmpdir(), "steppe-e2e-"));
+  process.on("exit", () => fs.rmSync(functionsDir, { recursive: true, force: true }));
+  const functions = path.join(functionsDir, "functions.json");
   fs.writeFileSync(functions, JSON.stringify({ functions: { grumble: { command: ["sh", "-c", "echo \"looking at $(cat)\" >&2; echo 'no stock left for ink' >&2; exit 2"] } } }));
   const child = spawn(STEPPE, ["server", "--listen", `127.0.0.1:${port}`, "--in-memory", "--functions", functions], { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
