@@ -394,7 +394,10 @@
     await Promise.all([
       drawDiagram(document.getElementById("diagram"), machine.definition, token),
       validate(machine.definition, token),
-      versionsAndAliases(machine, token),
+      versionsAndAliases(machine, token).catch((error) => {
+        if (token !== pageToken) return;
+        document.getElementById("versions-aliases").innerHTML = `<div class="error-box">Versions and aliases could not be listed: ${esc(error.type || "Error")}: ${esc(error.message)}</div>`;
+      }),
       machine.type === "EXPRESS" ? expressList(arn, token) : executionsList(arn, token, false),
     ]);
   }
