@@ -165,6 +165,11 @@ async function seed(base) {
   arns.bigMap = (await create("big-map", BIG_MAP)).stateMachineArn;
   arns.data = (await create("readable-data", DATA)).stateMachineArn;
   arns.fanOut = (await create("fan-out", FAN_OUT)).stateMachineArn;
+  arns.slowFan = (await create("slow-fan", JSON.stringify({
+    StartAt: "Fan",
+    States: { Fan: { Type: "Map", Label: "Slow", MaxConcurrency: 1, ItemProcessor: { ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" },
+      StartAt: "Hold", States: { Hold: { Type: "Wait", Seconds: 3600, End: true } } }, End: true } },
+  }))).stateMachineArn;
   arns.grumbler = (await create("grumbler", JSON.stringify({
     StartAt: "Grumble",
     States: { Grumble: { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: { FunctionName: "grumble", "Payload.$": "$" }, End: true } },
@@ -927,6 +932,25 @@ async function scenarioMapRun(page, base, arns, context, viewport) {
   await page.click("#map-run-execution a");
   await page.waitForSelector("#execution-status");
   check(page.url().includes("/executions/"), "the Map Run links back to its execution");
+
+  console.log("scenario: a running Map Run's settings are changed (UpdateMapRun)");
+  const slow = await aws(base, "StartExecution", { stateMachineArn: arns.slowFan, input: JSON.stringify([1, 2, 3]) });
+  let slowRuns = { mapRuns: [] };
+  for (let i = 0; i < 100 && slowRuns.mapRuns.length === 0; i++) {
+    slowRuns = await aws(base, "ListMapRuns", { executionArn: slow.executionArn });
+    if (slowRuns.mapRuns.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.goto(`${base}/console/map-runs/${encodeURIComponent(slowRuns.mapRuns[0].mapRunArn)}`);
+  await page.waitForSelector("#map-run-update:not([hidden])");
+  check((await page.textContent("#map-run-status-badge")) === "RUNNING", "the running Map Run offers to change its settings");
+  await page.click("#map-run-update");
+  await page.fill("#map-run-max", "2");
+  await page.fill("#map-run-count", "1");
+  await page.click("#dialog-ok");
+  await page.waitForFunction(() => document.querySelector("#map-run-concurrency")?.textContent === "2");
+  const updated = await aws(base, "DescribeMapRun", { mapRunArn: slowRuns.mapRuns[0].mapRunArn });
+  check(updated.maxConcurrency === 2 && updated.toleratedFailureCount === 1, `UpdateMapRun changed it (max concurrency ${updated.maxConcurrency}, tolerated ${updated.toleratedFailureCount})`);
+  await aws(base, "StopExecution", { executionArn: slow.executionArn });
 
   console.log("scenario: a Map's iterations are filtered by status");
   const caught = await aws(base, "StartExecution", { stateMachineArn: arns.order, input: JSON.stringify({ orderId: `I-${viewport}`, total: 5, items: [{ sku: "pen", quantity: 1 }, { sku: "ink", quantity: 50 }] }) });
