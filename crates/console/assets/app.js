@@ -1389,7 +1389,6 @@
     const diagram = document.getElementById("diagram");
     const checker = definitionChecker(textarea, diagram, token);
     textarea.addEventListener("input", checker);
-    await checker();
     document.getElementById("machine-form").onsubmit = async (event) => {
       event.preventDefault();
       const form = event.target;
@@ -1415,6 +1414,7 @@
         problem.textContent = `${error.type || "Error"}: ${error.message}`;
       }
     };
+    await checker();
   }
 
   /// Checks and draws the editor's text whenever it changes: at most one drawing and one

@@ -1015,8 +1015,11 @@ async function scenarioAuthoring(page, base, arns, context, viewport) {
   await page.fill("#definition-editor", JSON.stringify({ StartAt: "Hello", States: { Hello: { Type: "Pass", Next: "Wave" }, Wave: { Type: "Pass", Result: "bye", Next: "Done" }, Done: { Type: "Succeed" } } }, null, 2));
   await page.waitForSelector('#diagram .sg-state[data-state="Wave"]');
   await page.click("#save-machine");
+  // The editor's own diagram has Wave already: wait for the machine's page.
+  await page.waitForURL(/\/state-machines\//);
+  await page.waitForSelector('#definition-panel');
   await page.waitForSelector('#diagram .sg-state[data-state="Wave"]');
-  check(page.url().includes("/state-machines/"), "saving returns to the machine, drawn with the new state");
+  check((await page.textContent("#definition")).includes('"Wave"'), "saving returns to the machine, drawn and defined with the new state");
   await page.waitForSelector("#versions tr[data-version]");
   check((await page.$$("#versions tr[data-version]")).length === 1, "a save without publishing adds no version");
   await page.click("#publish-version-button");
