@@ -1217,14 +1217,20 @@
   /// The Map Runs a distributed Map started (MapRunStarted, MapRunRedriven), each a link
   /// to its page.
   function mapRunsHtml(state, mapName) {
-    const contexts = state.analysis.contexts;
-    const arns = [];
-    for (const event of state.events) {
-      const details = event.mapRunStartedEventDetails || event.mapRunRedrivenEventDetails;
-      if (!details || !details.mapRunArn || arns.includes(details.mapRunArn)) continue;
-      const context = contexts.get(event.id);
-      if (context && context.owner === mapName) arns.push(details.mapRunArn);
+    // Read once per analysis (a new one comes with new events), not on every render.
+    const analysis = state.analysis;
+    if (!analysis.mapRunArns) {
+      analysis.mapRunArns = new Map();
+      for (const event of state.events) {
+        const details = event.mapRunStartedEventDetails || event.mapRunRedrivenEventDetails;
+        const context = details && details.mapRunArn && analysis.contexts.get(event.id);
+        if (!context || !context.owner) continue;
+        const list = analysis.mapRunArns.get(context.owner) || [];
+        if (!list.includes(details.mapRunArn)) list.push(details.mapRunArn);
+        analysis.mapRunArns.set(context.owner, list);
+      }
     }
+    const arns = analysis.mapRunArns.get(mapName) || [];
     if (arns.length === 0) return "";
     return `<h2>Map Run${arns.length === 1 ? "" : "s"}</h2><ul class="map-runs" id="panel-map-runs">${arns.map((arn) =>
       `<li>${link(mapRunPath(arn), `Open the Map Run ${arn.split(":").pop().slice(0, 8)}`)} <span class="muted">its child executions, counts and settings</span></li>`).join("")}</ul>`;
