@@ -216,6 +216,14 @@ async fn console(
         let execution_arn = query_value(&uri, "executionArn");
         let body = pending_tasks(&app, &arns, execution_arn.as_deref());
         Some(console_json(200, &body))
+    } else if path == steppe_console::STDERR_PATH {
+        Some(match query_value(&uri, "executionArn") {
+            None => console_json(
+                400,
+                &serde_json::json!({"message": "executionArn is required"}),
+            ),
+            Some(execution_arn) => console_json(200, &stderr_tails(&app, &arns, &execution_arn)),
+        })
     } else if path == steppe_console::EXECUTIONS_PATH || path == steppe_console::MACHINES_PATH {
         Some(console_list(&app, &arns, path, &uri).await)
     } else if path == steppe_console::EXPRESS_PATH {
@@ -331,6 +339,35 @@ async fn console_list(
             )
         }
     }
+}
+
+/// `{"tails": [...], ...}` as `steppe_console::STDERR_PATH` describes it: none for an
+/// execution outside the caller's scope.
+#[cfg(feature = "console")]
+fn stderr_tails(app: &App, arns: &crate::arn::Arns, execution_arn: &str) -> Value {
+    use steppe_tasks::command::{STDERR_TAILS_KEPT_MAX, STDERR_TAIL_BYTES_MAX};
+    let tails: Vec<Value> = if arns.owns(execution_arn) {
+        app.stderr_tails
+            .of_execution(execution_arn)
+            .into_iter()
+            .map(|kept| {
+                serde_json::json!({
+                    "stateName": kept.state_name,
+                    "invocation": kept.invocation,
+                    "functionName": kept.function_name,
+                    "stderr": kept.tail.text,
+                    "truncated": kept.tail.truncated,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    serde_json::json!({
+        "tails": tails,
+        "keptMax": STDERR_TAILS_KEPT_MAX,
+        "tailBytesMax": STDERR_TAIL_BYTES_MAX,
+    })
 }
 
 /// `{"tasks": [...]}` as `steppe_console::TASKS_PATH` describes it, oldest first.

@@ -506,6 +506,11 @@ impl Store for PostgresStore {
         self.read(move |client| read::list_executions(client, query))
     }
 
+    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
+        let query = query.clone();
+        self.read(move |client| read::count_executions(client, query))
+    }
+
     fn history(
         &self,
         id: u64,

@@ -126,6 +126,10 @@ pub trait Store: Send + Sync + 'static {
     fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error>;
     /// Executions of a state machine, newest first.
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error>;
+    /// How many executions `list_executions` would find with no `limit` (the same filters and
+    /// `after`), counting no further than `query.limit`: a larger count is answered as
+    /// `query.limit`, so a count reads a bounded number of rows, and never their bodies.
+    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error>;
     /// Up to `limit` history events after event `after` (ascending) or before it (descending;
     /// `after == 0` means from the end).
     fn history(

@@ -214,6 +214,28 @@ pub fn executions_and_their_log(store: &dyn Store) {
         names(store.list_executions(&running_only).unwrap()),
         vec!["d", "e"]
     );
+    // Counting: the same filters and cursor, stopping at the limit.
+    let everything = ExecutionQuery {
+        limit: 100,
+        ..query.clone()
+    };
+    assert_eq!(store.count_executions(&everything).unwrap(), 3);
+    assert_eq!(store.count_executions(&query).unwrap(), 2, "capped at 2");
+    assert_eq!(
+        store
+            .count_executions(&ExecutionQuery {
+                limit: 100,
+                ..next.clone()
+            })
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.count_executions(&running_only).unwrap(), 2);
+    let other_machine = ExecutionQuery {
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:other".into(),
+        ..everything.clone()
+    };
+    assert_eq!(store.count_executions(&other_machine).unwrap(), 0);
 
     // Redrive client tokens: the newest ten per execution, newest first.
     for n in 0..12i64 {
