@@ -111,23 +111,28 @@ impl Expression {
     /// A result that is a function has no JSON form, and Step Functions refuses it
     /// ([`Failed::Unsupported`]).
     pub fn evaluate(&self, states: &States, env: &mut dyn Env) -> Result<Option<Value>, Failed> {
+        self.evaluate_within(states, env, STEP_FUNCTIONS_BOUNDS)
+    }
+
+    /// [`Expression::evaluate`] within `bounds` (tests give the memory budget time to act
+    /// on a slow machine).
+    fn evaluate_within(
+        &self,
+        states: &States,
+        env: &mut dyn Env,
+        bounds: Bounds,
+    ) -> Result<Option<Value>, Failed> {
         let mut context = Context::new();
         context.bind("states".to_string(), states.value.clone());
-        self.run(
-            context,
-            &JValue::Undefined,
-            Some(STEP_FUNCTIONS_BOUNDS),
-            env,
-            |result| {
-                if matches!(
-                    result,
-                    JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. }
-                ) {
-                    return Err(Failed::Unsupported);
-                }
-                Ok(value::to_json(&result))
-            },
-        )
+        self.run(context, &JValue::Undefined, Some(bounds), env, |result| {
+            if matches!(
+                result,
+                JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. }
+            ) {
+                return Err(Failed::Unsupported);
+            }
+            Ok(value::to_json(&result))
+        })
         .map_err(Failed::Threw)?
     }
 
@@ -171,7 +176,7 @@ impl Expression {
             }
         }
         let options = EvaluatorOptions {
-            timeout_ms: Some(EVALUATION_MILLIS_MAX),
+            timeout_ms: Some(bounds.map_or(EVALUATION_MILLIS_MAX, |bounds| bounds.millis_max)),
             max_stack_depth: Some(EVALUATION_DEPTH_MAX),
             max_sequence_length: bounds.map(|bounds| bounds.sequence_items_max),
             cancel: Some(cancel.0.clone()),
@@ -190,11 +195,12 @@ impl Expression {
     }
 }
 
-/// Bounds on one evaluation beyond its time and depth.
+/// Bounds on one evaluation beyond its depth.
 #[derive(Clone, Copy)]
 struct Bounds {
     sequence_items_max: usize,
     bytes_max: usize,
+    millis_max: u64,
 }
 
 /// Step Functions' evaluations: no sequence past [`JSONATA_SEQUENCE_ITEMS_MAX`] items (D2015)
@@ -202,6 +208,7 @@ struct Bounds {
 const STEP_FUNCTIONS_BOUNDS: Bounds = Bounds {
     sequence_items_max: JSONATA_SEQUENCE_ITEMS_MAX,
     bytes_max: JSONATA_BYTES_MAX,
+    millis_max: EVALUATION_MILLIS_MAX,
 };
 
 /// The cancel token of one evaluation, cancelled by its memory budget.
