@@ -1079,14 +1079,13 @@ impl Driver {
         // An execution sees the activities of its own account and region only.
         let foreign =
             crate::arn::Arns::of(&task.execution_arn).is_some_and(|arns| !arns.owns(resource));
-        if is_activity(resource) && !foreign && !self.tasks.activity_exists(resource) {
-            if self.tasks.shared() {
-                // Created through another node moments ago, perhaps: the store knows.
-                self.open_task_of_unknown_activity(task);
-                return;
-            }
+        let unknown = is_activity(resource) && !self.tasks.activity_exists(resource);
+        if unknown && !foreign && self.tasks.shared() {
+            // Created through another node moments ago, perhaps: the store knows.
+            self.open_task_of_unknown_activity(task);
+            return;
         }
-        if is_activity(resource) && (foreign || !self.tasks.activity_exists(resource)) {
+        if is_activity(resource) && (foreign || unknown) {
             let failed = activity_does_not_exist(resource);
             self.deliver_task_input(execution_id, failed.into_input(task_id));
             return;

@@ -628,7 +628,7 @@ impl Store for PostgresStore {
         }
     }
 
-    fn watch_resources(&self, changed: Arc<dyn Fn(u64, &str) + Send + Sync>) {
+    fn watch_resources(&self, changed: ResourceChanged) {
         let config = self.config.clone();
         let listening = self.handle.spawn(async move {
             let wake = |payload: &str| match cluster::resource_change(payload) {

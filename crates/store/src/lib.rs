@@ -72,6 +72,10 @@ pub enum Owner {
     Orphaned,
 }
 
+/// Called with `(version, key)` for each resource write a shared store announces
+/// ([`Store::watch_resources`]).
+pub type ResourceChanged = std::sync::Arc<dyn Fn(u64, &str) + Send + Sync>;
+
 /// Called once a submitted group of writes is durable, or has failed.
 pub type Done = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
@@ -230,5 +234,5 @@ pub trait Store: Send + Sync + 'static {
     /// store listens again after losing its database): the caller then reads every resource.
     /// Only shared stores report; the others never call it (their one server made every
     /// change itself).
-    fn watch_resources(&self, _changed: std::sync::Arc<dyn Fn(u64, &str) + Send + Sync>) {}
+    fn watch_resources(&self, _changed: ResourceChanged) {}
 }
