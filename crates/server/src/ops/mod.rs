@@ -60,7 +60,8 @@ pub const OPERATIONS: &[&str] = &[
 /// Runs operation `operation` (the part of `X-Amz-Target` after `AWSStepFunctions.`).
 pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult<Value> {
     authorize(operation, &request)?;
-    if crate::resources::CATCH_UP_FIRST.contains(&operation) {
+    // A store that is not shared (SQLite, memory) pays one test of a flag here.
+    if app.cluster.shared() && crate::resources::CATCH_UP_FIRST.contains(&operation) {
         crate::resources::catch_up(app).await?;
     }
     match operation {
