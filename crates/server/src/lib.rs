@@ -946,7 +946,7 @@ mod tests {
         match cli.server.options().unwrap().storage {
             Storage::Postgres(options) => {
                 assert_eq!(options.url, url);
-                assert!(options.exclusive && options.schema.is_none());
+                assert!(!options.exclusive && options.schema.is_none());
                 assert_eq!(options.place(), "steppe@db.example:5433/steppe");
                 assert!(!format!("{options:?}").contains("secret"));
             }

@@ -287,3 +287,19 @@ pub(crate) fn resource_change(payload: &str) -> Option<(u64, &str)> {
     let (version, key) = payload.split_once(' ')?;
     Some((version.parse().ok()?, key))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::resource_change;
+
+    #[test]
+    fn resource_notifications_parse() {
+        assert_eq!(resource_change(""), Some((0, "")));
+        assert_eq!(
+            resource_change("12 arn:aws:states:us-east-1:1:stateMachine:a b"),
+            Some((12, "arn:aws:states:us-east-1:1:stateMachine:a b"))
+        );
+        assert_eq!(resource_change("twelve arn"), None);
+        assert_eq!(resource_change("12"), None);
+    }
+}
