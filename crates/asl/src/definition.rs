@@ -345,6 +345,9 @@ pub struct Map {
     pub tolerated_failure_count: Option<Dynamic<i64>>,
     /// `ProcessorConfig.Mode` is `DISTRIBUTED`.
     pub distributed: bool,
+    /// `ProcessorConfig.ExecutionType` is `EXPRESS` (distributed maps): each child may run
+    /// for at most AWS's Express limit of five minutes.
+    pub express_children: bool,
     /// `Label` (distributed maps): names the map run; the state's name when absent.
     pub label: Option<String>,
     /// `ItemBatcher` (distributed maps only).
@@ -379,6 +382,9 @@ pub struct ResultExport {
 /// How a `ResultWriter`'s `WriterConfig` shapes the children's outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultTransformation {
+    /// `NONE` (the default of an export): each child execution's record, its metadata with
+    /// its input and output unchanged, as its DescribeExecution shows it.
+    None,
     /// `COMPACT`: the outputs as they are.
     Compact,
     /// `FLATTEN`: an output that is an array gives its elements.

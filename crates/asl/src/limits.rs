@@ -74,6 +74,9 @@ pub const INLINE_MAP_CONCURRENCY_MAX: usize = 40;
 /// Maximum number of concurrently running child executions of a distributed Map (AWS's
 /// `MaxConcurrency` limit in distributed mode).
 pub const DISTRIBUTED_MAP_CONCURRENCY_MAX: usize = 10_000;
+/// How many times one Map Run may be redriven (AWS's hard limit; past it, a redrive of its
+/// parent fails the Map with `States.Runtime`).
+pub const MAP_RUN_REDRIVES_MAX: u32 = 1_000;
 /// `ItemBatcher.MaxInputBytesPerBatch` at most, and a batch's size when none is given (256 KiB).
 pub const BATCH_BYTES_MAX: u64 = PAYLOAD_BYTES_MAX as u64;
 /// `ItemReader.ReaderConfig.MaxItems` at most.

@@ -3,7 +3,7 @@
 //! through all three, one node killed with SIGKILL mid-flight, and every acknowledged
 //! execution ends exactly as an uninterrupted run (the engine in-process is the reference);
 //! an activity task scheduled through one node is taken through another and answered through
-//! a third; a stop reaches its execution through a node that does not run it; two nodes
+//! a third; a failed execution is redriven through two other nodes with one client token; a stop reaches its execution through a node that does not run it; two nodes
 //! racing one execution name make one execution; the killed node restarts and serves.
 
 mod common;
@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 /// Executions started through the three nodes.
 const EXECUTIONS: usize = 240;
 
-/// The nodes' lease (`--lease-seconds`): short, so the test waits little for a takeover.
-const LEASE_SECONDS: u64 = 3;
+/// The nodes' lease: the default (`--lease-seconds`), so the test shows how long a takeover
+/// takes as shipped.
+const LEASE_SECONDS: u64 = 10;
 
 fn spawn_node(address: SocketAddr, url: &str, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new()
@@ -36,7 +37,6 @@ fn spawn_node(address: SocketAddr, url: &str, log: &Path) -> Child {
             "--postgres",
             url,
         ])
-        .args(["--lease-seconds", &LEASE_SECONDS.to_string()])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -54,6 +54,19 @@ fn cluster_url(name: &str) -> Option<String> {
         "{}{separator}options=-csearch_path%3D{schema}",
         options.url
     ))
+}
+
+/// A ListActivities request with `extra` header lines, answered as raw HTTP text.
+async fn raw_post(address: SocketAddr, extra: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.ListActivities\r\n{extra}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
 }
 
 /// Starts nodes 1 and 2 beside node 0.
@@ -224,10 +237,8 @@ async fn three_nodes_on_one_database_lose_nothing_when_one_is_killed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_activity_task_is_scheduled_taken_and_answered_through_three_nodes() {
-    let Some(url) =
-        cluster_url("an_activity_task_is_scheduled_taken_and_answered_through_three_nodes")
-    else {
+async fn an_activity_task_and_a_redrive_go_through_three_nodes() {
+    let Some(url) = cluster_url("an_activity_task_and_a_redrive_go_through_three_nodes") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -307,7 +318,7 @@ async fn an_activity_task_is_scheduled_taken_and_answered_through_three_nodes() 
     };
     assert_eq!(described.status, ExecutionStatus::Succeeded);
     assert_eq!(described.output.as_deref(), Some(r#"{"done":true}"#));
-    // A second answer through yet another node finds the task closed.
+    // A second answer through a node that never ran the task finds it closed, as on AWS.
     let late = sfn[1]
         .send_task_success()
         .task_token(&token)
@@ -315,7 +326,86 @@ async fn an_activity_task_is_scheduled_taken_and_answered_through_three_nodes() 
         .send()
         .await
         .unwrap_err();
-    assert!(late.as_service_error().is_some(), "{late:?}");
+    assert!(
+        late.as_service_error()
+            .is_some_and(|error| error.is_task_timed_out()),
+        "{late:?}"
+    );
+    // A failed execution started through node 0 is redriven through node 1 and again, with
+    // the same client token, through node 2: one redrive, answered alike.
+    let failing = json!({
+        "StartAt": "Fail",
+        "States": {"Fail": {"Type": "Fail", "Error": "Broken", "Cause": "always"}}
+    });
+    let failing = sfn[0]
+        .create_state_machine()
+        .name("failing")
+        .definition(failing.to_string())
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let failed = sfn[0]
+        .start_execution()
+        .state_machine_arn(&failing)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sfn[0]
+        .describe_execution()
+        .execution_arn(&failed)
+        .send()
+        .await
+        .unwrap()
+        .status
+        == ExecutionStatus::Running
+    {
+        assert!(Instant::now() < deadline, "the execution did not fail");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = sfn[1]
+        .redrive_execution()
+        .execution_arn(&failed)
+        .client_token("once")
+        .send()
+        .await
+        .unwrap();
+    let again = sfn[2]
+        .redrive_execution()
+        .execution_arn(&failed)
+        .client_token("once")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.redrive_date, again.redrive_date);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let redriven = loop {
+        let described = sfn[2]
+            .describe_execution()
+            .execution_arn(&failed)
+            .send()
+            .await
+            .unwrap();
+        if described.status != ExecutionStatus::Running {
+            break described;
+        }
+        assert!(Instant::now() < deadline, "the redrive did not end");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(redriven.status, ExecutionStatus::Failed);
+    assert_eq!(redriven.redrive_count, Some(1));
+
+    // A request that shows a cluster key not this cluster's is refused (nodes' own requests
+    // skip the signature check, so the key must be right).
+    let refused = raw_post(
+        addresses[0],
+        "x-steppe-cluster-key: guessed\r\nx-steppe-scope: 123456789012/us-east-1\r\n",
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
     for mut node in nodes.drain(..) {
         node.kill().unwrap();
         node.wait().unwrap();

@@ -1,6 +1,8 @@
 // steppe console: a single-page app over the same-origin AWS JSON 1.0 API.
 // Pages: state machines, one state machine (diagram, definition, diagnostics, executions),
-// one execution (coloured diagram, state details, Map iterations, history), pending tasks.
+// one execution (coloured diagram, state details, Map iterations, history), a distributed
+// Map's Map Run (counts, settings, child executions), pending tasks, and the editor that
+// creates and changes state machines (with their versions and aliases on the machine's page).
 // No framework and no build step; history.js holds the pure history analysis.
 (function () {
   "use strict";
@@ -94,6 +96,7 @@
   const link = (path, text) => `<a href="${esc(path)}" data-link>${esc(text)}</a>`;
   const machinePath = (arn) => `state-machines/${encodeURIComponent(arn)}`;
   const executionPath = (arn) => `executions/${encodeURIComponent(arn)}`;
+  const mapRunPath = (arn) => `map-runs/${encodeURIComponent(arn)}`;
   const statusBadge = (status, id) => `<span class="status status-${esc(status)}"${id ? ` id="${id}"` : ""}>${esc(status)}</span>`;
 
   function date(value) {
@@ -287,6 +290,9 @@
     if (section === "state-machines" && arn) page = machinePage(arn, token);
     else if (section === "executions" && arn) page = executionPage(arn, token);
     else if (section === "executions") page = allExecutionsPage(token);
+    else if (section === "map-runs" && arn) page = mapRunPage(arn, token);
+    else if (section === "create") page = editorPage(null, token);
+    else if (section === "edit" && arn) page = editorPage(arn, token);
     else if (section === "tasks") page = tasksPage(token);
     else page = machinesPage(token);
     page.catch((error) => { if (token === pageToken) showError(error); });
@@ -315,12 +321,14 @@
       nextToken = page.nextToken;
     } while (nextToken && token === pageToken);
     if (token !== pageToken) return;
+    const create = `<a class="button primary" href="create" data-link id="create-machine">Create state machine</a>`;
     if (machines.length === 0) {
-      main.innerHTML = `<h1>State machines</h1><p class="muted">No state machines yet. Create one with the API (CreateStateMachine).</p>`;
+      main.innerHTML = `<h1>State machines</h1><p class="muted">No state machines yet.</p>${create}`;
       return;
     }
     const initial = params();
     main.innerHTML = `<h1>State machines <span class="muted count" id="machine-count"></span></h1>
+      <div class="toolbar">${create}</div>
       <div class="toolbar" role="search">
         <label>Search <input type="search" id="machine-search" placeholder="Name" value="${esc(initial.get("q") || "")}"></label>
         <label>Type <select id="machine-type">${["", "STANDARD", "EXPRESS"].map((t) => `<option value="${t}"${initial.get("type") === t ? " selected" : ""}>${t || "All"}</option>`).join("")}</select></label>
@@ -366,6 +374,8 @@
     main.innerHTML = `
       <h1>${esc(machine.name)} <span class="muted" style="font-size:13px">${esc(machine.type || "")}</span></h1>
       <div class="toolbar"><button class="primary" id="start-execution">Start execution</button>
+        <a class="button" href="${esc(`edit/${encodeURIComponent(arn)}`)}" data-link id="edit-machine">Edit</a>
+        <button class="danger" id="delete-machine">Delete</button>
         <span class="muted">${esc(arn)}</span></div>
       <div class="row">
         <div class="grow"><div class="diagram" id="diagram"></div></div>
@@ -377,11 +387,17 @@
       </div>
       <h2>Executions <span class="muted count" id="executions-total"></span></h2>
       ${executionsToolbar(machine.type === "EXPRESS")}
-      <div id="executions"></div>`;
+      <div id="executions"></div>
+      <div id="versions-aliases"></div>`;
     document.getElementById("start-execution").onclick = () => startDialog(arn, "{}");
+    document.getElementById("delete-machine").onclick = () => deleteMachineDialog(machine);
     await Promise.all([
       drawDiagram(document.getElementById("diagram"), machine.definition, token),
       validate(machine.definition, token),
+      versionsAndAliases(machine, token).catch((error) => {
+        if (token !== pageToken) return;
+        document.getElementById("versions-aliases").innerHTML = `<div class="error-box">Versions and aliases could not be listed: ${esc(error.type || "Error")}: ${esc(error.message)}</div>`;
+      }),
       machine.type === "EXPRESS" ? expressList(arn, token) : executionsList(arn, token, false),
     ]);
   }
@@ -445,7 +461,8 @@
       }
       tokens[page + 1] = value.nextToken;
       document.getElementById("executions-total").textContent = `(${value.total}${value.totalIsLowerBound ? "+" : ""}${select.value || name ? " matching" : ""})`;
-      const rows = (value.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td>${showMachine ? `<td data-label="State machine">${link(machinePath(e.stateMachineArn), e.stateMachineName || e.stateMachineArn.split(":").pop())}</td>` : ""}<td>${statusBadge(e.status)}</td><td data-label="Started">${ago(e.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(e))}${e.stopDate ? "" : " so far"}</td></tr>`).join("");
+      const expressTag = (e) => String(e.executionArn).includes(":express:") ? ` <span class="tag" title="An Express execution this server keeps in memory">Express</span>` : "";
+      const rows = (value.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}${expressTag(e)}</td>${showMachine ? `<td data-label="State machine">${link(machinePath(e.stateMachineArn), e.stateMachineName || e.stateMachineArn.split(":").pop())}</td>` : ""}<td>${statusBadge(e.status)}</td><td data-label="Started">${ago(e.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(e))}${e.stopDate ? "" : " so far"}</td></tr>`).join("");
       container.innerHTML = (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th>${showMachine ? "<th>State machine</th>" : ""}<th>Status</th><th>Started</th><th>Duration</th></tr></thead><tbody>${rows}</tbody></table></div>`
         : `<p class="muted" id="no-executions">No executions${select.value ? ` with status ${esc(select.value)}` : ""}${name ? ` named like “${esc(name)}”` : ""}.</p>`)
         + (value.searchIsPartial ? `<p class="muted">The search read the newest 10,000 executions of each state machine: older ones may match too.</p>` : "")
@@ -467,7 +484,7 @@
   async function allExecutionsPage(token) {
     document.title = "Executions · steppe";
     main.innerHTML = `<h1>Executions <span class="muted count" id="executions-total"></span></h1>
-      <p class="muted">Standard executions of every state machine, newest first. Express executions are listed on their state machine's page.</p>
+      <p class="muted">The executions of every state machine, newest first: Standard ones, and the Express ones that ended recently on this server (kept in its memory).</p>
       ${executionsToolbar(false)}
       <div id="executions"></div>`;
     await executionsList(null, token, true);
@@ -502,27 +519,41 @@
 
   /// Draws a definition into `element` (zoom and pan included); resolves to the graph model.
   async function drawDiagram(element, definition, token) {
-    const { ok, value } = await consoleApi("api/graph", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ definition }),
-    });
+    const { ok, value } = await graphOf(definition);
     if (token !== pageToken) return null;
     if (!ok) {
       element.innerHTML = (value.diagnostics || [{ message: value.message || "cannot draw" }]).map((d) =>
         `<div class="diagnostic">${esc(d.code || "")} ${esc(d.message)} ${esc(d.location || "")}</div>`).join("");
       return null;
     }
-    element.innerHTML = `<div class="zoom"><button data-zoom="in" title="Zoom in">+</button><button data-zoom="out" title="Zoom out">−</button><button data-zoom="fit" title="Fit">Fit</button></div>` + value.svg;
-    const svg = element.querySelector("svg");
-    enableZoomPan(element, svg);
+    showDiagram(element, value.svg);
     return value.graph;
+  }
+
+  /// The server's drawing of a definition: `{ok, value: {svg, graph} or {diagnostics}}`.
+  function graphOf(definition) {
+    return consoleApi("api/graph", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ definition }),
+    });
+  }
+
+  /// Puts a drawing in `element` with its zoom buttons, fitted.
+  function showDiagram(element, svgText) {
+    element.innerHTML = `<div class="zoom"><button data-zoom="in" title="Zoom in">+</button><button data-zoom="out" title="Zoom out">−</button><button data-zoom="fit" title="Fit">Fit</button></div>` + svgText;
+    enableZoomPan(element, element.querySelector("svg"));
   }
 
   /// Zoom and pan by viewBox. Fit shows the whole drawing at any size (never past 1:1);
   /// the wheel zooms about the cursor, the buttons about the centre. Leaves
   /// `element.diagram = {fit, reveal(name)}` for the page to use.
   function enableZoomPan(element, svg) {
+    // A redraw (the editor redraws as you type) replaces the previous drawing's listeners.
+    if (element.zoomListeners) element.zoomListeners.abort();
+    if (element.zoomResize) element.zoomResize.disconnect();
+    const listeners = element.zoomListeners = new AbortController();
+    const signal = listeners.signal;
     const full = { x: 0, y: 0, w: parseFloat(svg.getAttribute("width")) || 100, h: parseFloat(svg.getAttribute("height")) || 100 };
     svg.removeAttribute("width");
     svg.removeAttribute("height");
@@ -570,7 +601,7 @@
       event.preventDefault();
       const point = toSvg(event.clientX, event.clientY);
       zoom(event.deltaY > 0 ? 1.15 : 1 / 1.15, point.x, point.y);
-    }, { passive: false });
+    }, { passive: false, signal });
     // One pointer pans; two (a pinch) zoom about their midpoint.
     const pointers = new Map();
     let drag = null, pinch = null;
@@ -584,7 +615,7 @@
       } else {
         drag = { x: event.clientX, y: event.clientY, view: { ...view }, moved: false };
       }
-    });
+    }, { signal });
     window.addEventListener("pointermove", (event) => {
       if (pointers.has(event.pointerId)) pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
       if (pinch && pointers.size === 2) {
@@ -603,7 +634,7 @@
       const k = unitsPerPixel();
       view = { ...drag.view, x: drag.view.x - dx * k, y: drag.view.y - dy * k };
       apply();
-    });
+    }, { signal });
     const release = (event) => {
       pointers.delete(event.pointerId);
       if (pointers.size < 2) pinch = null;
@@ -611,8 +642,8 @@
       drag = null;
       element.classList.remove("dragging");
     };
-    window.addEventListener("pointerup", release);
-    window.addEventListener("pointercancel", release);
+    window.addEventListener("pointerup", release, { signal });
+    window.addEventListener("pointercancel", release, { signal });
     element.querySelector(".zoom").addEventListener("click", (event) => {
       const button = event.target.closest("button");
       if (!button) return;
@@ -625,11 +656,11 @@
     // user zooms or pans by hand.
     let fitted = true;
     const keep = () => { fitted = false; };
-    element.addEventListener("wheel", keep);
-    element.addEventListener("pointerdown", (event) => { if (!event.target.closest(".zoom")) keep(); });
+    element.addEventListener("wheel", keep, { signal });
+    element.addEventListener("pointerdown", (event) => { if (!event.target.closest(".zoom")) keep(); }, { signal });
     element.querySelector(".zoom").addEventListener("click", (event) => { fitted = event.target.closest("[data-zoom=fit]") !== null; });
     if (window.ResizeObserver) {
-      new ResizeObserver(() => {
+      element.zoomResize = new ResizeObserver(() => {
         if (fitted) return fit();
         const { width, height } = size();
         view.h = view.w * (height / width);
@@ -760,7 +791,7 @@
     const VIEWS = ["graph", "table", "timeline"];
     const state = {
       events: [], lastId: 0, analysis: null, model: null, selected: initial.get("state") || null, run: null,
-      scope: initial.get("scope") || "", eventPage: -1, eventFilter: (initial.get("events") || "").toLowerCase(), iterationPage: 0,
+      scope: initial.get("scope") || "", iterationFilter: initial.get("iterations") || "", eventPage: -1, eventFilter: (initial.get("events") || "").toLowerCase(), iterationPage: 0,
       view: VIEWS.includes(initial.get("view")) ? initial.get("view") : "graph",
       sort: { key: initial.get("sort") || "started", descending: initial.get("order") === "desc" }, tablePage: 0, timelinePage: 0,
     };
@@ -870,6 +901,8 @@
           for (const event of fresh) state.events.push(event);
           state.lastId = state.events.length ? state.events[state.events.length - 1].id : 0;
           state.analysis = SteppeHistory.analyse(state.events, state.model);
+          const tails = await consoleApi(`api/stderr?executionArn=${encodeURIComponent(arn)}`).catch(() => ({ ok: false }));
+          if (tails.ok) state.stderr = tails.value;
         }
         render();
       } catch (error) {
@@ -1106,6 +1139,9 @@
     const run = state.run && state.run.name === name ? state.run : runs[runs.length - 1];
     let html = `<h2 style="margin-top:0" id="panel-state-name">${esc(name)} <span class="muted" style="font-size:12px">${esc(type)}</span></h2>`;
     html += entry ? `<p>${statusBadge(entry.status, "panel-state-status")} <span class="muted">${entry.runs} run${entry.runs === 1 ? "" : "s"}</span></p>` : `<p>${statusBadge("not reached", "panel-state-status")}</p>`;
+    if (type !== "Map") setParams({ iterations: "" });
+    // A Map's Map Runs and iterations come first: they are what one opens a Map for.
+    if (type === "Map") html += mapRunsHtml(state, name) + iterationsHtml(state, name);
     if (run) {
       html += `<div class="kv">${run.scopeKey ? `<span>Scope</span><span>${esc(run.scopeKey)}</span>` : ""}
         <span>Status</span><span id="panel-run-status">${run.retrying
@@ -1123,6 +1159,7 @@
           return `<tr><td>${i + 1}</td><td class="num">+${esc(duration(a.start - analysis.startMillis))}</td><td class="num">${esc(duration((a.end ?? Date.now()) - a.start))}</td><td>${esc(a.error || "")}</td><td class="num">${next && a.end !== undefined ? esc(duration(next.start - a.end)) : ""}</td></tr>`;
         }).join("")}</tbody></table></div>`;
       }
+      html += stderrHtml(state, name, run);
       if (run.variables) {
         const names = Object.keys(run.variables);
         html += `<h2>Variables</h2><div id="panel-variables">${names.length === 0 ? `<p class="muted">None assigned.</p>` : `<div class="kv">${names.map((name) =>
@@ -1137,7 +1174,6 @@
       html += `<h2>Runs (${runs.length}${runs.length > 50 ? ", last 50" : ""})</h2><div class="table-wrap"><table><tbody>${shown.map((r, i) =>
         `<tr class="clickable" data-run="${runs.length - shown.length + i}"><td>${esc(r.scopeKey || "top")}</td><td>${statusBadge(r.status)}</td></tr>`).join("")}</tbody></table></div>`;
     }
-    if (type === "Map") html += iterationsHtml(state, name);
     if (type === "Parallel" && state.model) html += branchesHtml(state, name, summary);
     panel.innerHTML = html;
     panel.querySelectorAll("tr[data-run]").forEach((row) => {
@@ -1149,20 +1185,78 @@
     panel.querySelectorAll("[data-iteration-page]").forEach((button) => {
       button.onclick = () => { state.iterationPage = Number(button.dataset.iterationPage); rerender(); };
     });
+    panel.querySelectorAll("[data-iteration-filter]").forEach((button) => {
+      button.onclick = () => { state.iterationFilter = button.dataset.iterationFilter; state.iterationPage = 0; rerender(); };
+    });
   }
 
+  /// What a Lambda command wrote to stderr during this run's attempts, as the server kept
+  /// it: each attempt's task is the state's nth Scheduled event, n its `invocation`.
+  function stderrHtml(state, name, run) {
+    const tails = (state.stderr && state.stderr.tails || []).filter((tail) => tail.stateName === name);
+    if (tails.length === 0 || !run.attempts) return "";
+    const invocations = new Map();
+    for (const event of state.events) {
+      if (!/^(Task|Activity|LambdaFunction)Scheduled$/.test(event.type)) continue;
+      const context = state.analysis.contexts.get(event.id);
+      if (context && context.owner === name) invocations.set(event.id, invocations.size);
+    }
+    const shown = [];
+    run.attempts.forEach((attempt, i) => {
+      const invocation = invocations.get(attempt.eventId);
+      const tail = tails.find((t) => t.invocation === invocation);
+      if (tail) shown.push({ attempt: i + 1, tail });
+    });
+    if (shown.length === 0) return "";
+    return `<h2>stderr</h2><div id="panel-stderr">${shown.map(({ attempt, tail }) =>
+      `<p class="muted">${run.attempts.length > 1 ? `Attempt ${attempt}: ` : ""}${esc(tail.functionName)}${tail.truncated ? `, its last ${esc(state.stderr.tailBytesMax)} bytes` : ""}</p>
+      <div class="json-block">${copyButton(tail.stderr, "stderr")}<pre class="stderr">${esc(tail.stderr)}</pre></div>`).join("")}
+      <p class="muted">The server keeps what the last ${esc(state.stderr.keptMax)} Lambda command runs wrote to stderr, in memory.</p></div>`;
+  }
+
+  /// The Map Runs a distributed Map started (MapRunStarted, MapRunRedriven), each a link
+  /// to its page.
+  function mapRunsHtml(state, mapName) {
+    // Read once per analysis (a new one comes with new events), not on every render.
+    const analysis = state.analysis;
+    if (!analysis.mapRunArns) {
+      analysis.mapRunArns = new Map();
+      for (const event of state.events) {
+        const details = event.mapRunStartedEventDetails || event.mapRunRedrivenEventDetails;
+        const context = details && details.mapRunArn && analysis.contexts.get(event.id);
+        if (!context || !context.owner) continue;
+        const list = analysis.mapRunArns.get(context.owner) || [];
+        if (!list.includes(details.mapRunArn)) list.push(details.mapRunArn);
+        analysis.mapRunArns.set(context.owner, list);
+      }
+    }
+    const arns = analysis.mapRunArns.get(mapName) || [];
+    if (arns.length === 0) return "";
+    return `<h2>Map Run${arns.length === 1 ? "" : "s"}</h2><ul class="map-runs" id="panel-map-runs">${arns.map((arn) =>
+      `<li>${link(mapRunPath(arn), `Open the Map Run ${arn.split(":").pop().slice(0, 8)}`)} <span class="muted">its child executions, counts and settings</span></li>`).join("")}</ul>`;
+  }
+
+  const ITERATION_STATUSES = ["succeeded", "failed", "aborted", "caught", "running", "retrying"];
+
+  /// A Map's iterations as a grid, filtered by status (the filter kept in the URL).
   function iterationsHtml(state, mapName) {
     const all = [];
     for (const [key, list] of state.analysis.iterations) {
       if (key.endsWith(`|${mapName}`)) for (const item of list) if (item) all.push(item);
     }
-    if (all.length === 0) return `<h2>Iterations</h2><p class="muted">None started.</p>`;
+    if (all.length === 0) return "";
     const counts = {};
     for (const item of all) counts[item.status] = (counts[item.status] || 0) + 1;
-    const pages = Math.ceil(all.length / PAGE_ITERATIONS);
+    const filter = counts[state.iterationFilter] ? state.iterationFilter : "";
+    setParams({ iterations: filter });
+    const matching = filter ? all.filter((item) => item.status === filter) : all;
+    const pages = Math.ceil(matching.length / PAGE_ITERATIONS);
     const page = Math.min(state.iterationPage, pages - 1);
-    const shown = all.slice(page * PAGE_ITERATIONS, (page + 1) * PAGE_ITERATIONS);
-    return `<h2>Iterations (${all.length})</h2><p class="muted">${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ")}</p>
+    const shown = matching.slice(page * PAGE_ITERATIONS, (page + 1) * PAGE_ITERATIONS);
+    const statuses = [...ITERATION_STATUSES, ...Object.keys(counts).filter((s) => !ITERATION_STATUSES.includes(s))].filter((s) => counts[s]);
+    const chip = (value, text) => `<button type="button" class="chip${filter === value ? " active" : ""}" data-iteration-filter="${esc(value)}" aria-pressed="${filter === value}">${esc(text)}</button>`;
+    return `<h2 id="iterations-title">Iterations (${all.length})</h2>
+      <div class="toolbar chips" id="iteration-filter" role="group" aria-label="Show iterations by status">${chip("", `all ${all.length}`)}${statuses.map((s) => chip(s, `${s} ${counts[s]}`)).join("")}</div>
       <div class="iterations"><div class="iteration-grid" id="iterations">${shown.map((item) =>
         `<a href="#" class="${esc(item.status)}${item.scopeKey === state.scope ? " current" : ""}" data-iteration-scope="${esc(item.scopeKey)}" title="${esc(item.scopeKey)}: ${esc(item.status)}">${item.index}</a>`).join("")}</div></div>
       ${pages > 1 ? `<div class="pager"><button data-iteration-page="${page - 1}" ${page === 0 ? "disabled" : ""}>Previous</button><span>${page + 1} / ${pages}</span><button data-iteration-page="${page + 1}" ${page + 1 >= pages ? "disabled" : ""}>Next</button></div>` : ""}`;
@@ -1217,6 +1311,400 @@
     });
   }
 
+  // ---------- authoring ----------
+
+  /// A code editor: a textarea beside a line-number gutter. No editor library is vendored
+  /// (the page fetches nothing from the internet and has no build step).
+  function codeEditorHtml(id, text, name, rows) {
+    return `<div class="code-editor"><pre class="gutter" aria-hidden="true"></pre><textarea id="${id}" name="${esc(name)}" rows="${rows}" spellcheck="false" wrap="off" autocapitalize="off" autocomplete="off">${esc(text)}</textarea></div>`;
+  }
+
+  /// Keeps the gutter's numbers in step with the text and its scrolling; Tab indents.
+  function enableCodeEditor(textarea) {
+    const gutter = textarea.previousElementSibling;
+    let lines = 0;
+    const number = () => {
+      const count = textarea.value.split("\n").length;
+      if (count !== lines) {
+        lines = count;
+        gutter.textContent = Array.from({ length: count }, (_, i) => i + 1).join("\n");
+      }
+      gutter.scrollTop = textarea.scrollTop;
+    };
+    textarea.addEventListener("input", number);
+    textarea.addEventListener("scroll", () => { gutter.scrollTop = textarea.scrollTop; });
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key !== "Tab" || event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) return;
+      event.preventDefault();
+      textarea.setRangeText("  ", textarea.selectionStart, textarea.selectionEnd, "end");
+      textarea.dispatchEvent(new Event("input"));
+    });
+    number();
+  }
+
+  function setEditorText(textarea, text) {
+    textarea.value = text;
+    textarea.dispatchEvent(new Event("input"));
+  }
+
+  /// The line and column of a JSON syntax error, when the browser says where.
+  function jsonErrorPlace(text, error) {
+    const match = /position (\d+)/.exec(error.message);
+    if (!match) return "";
+    const before = text.slice(0, Number(match[1])).split("\n");
+    return ` (line ${before.length}, column ${before[before.length - 1].length + 1})`;
+  }
+
+  const NEW_DEFINITION = JSON.stringify({
+    Comment: "A new state machine",
+    StartAt: "Hello",
+    States: { Hello: { Type: "Pass", Result: { hello: "world" }, End: true } },
+  }, null, 2);
+
+  /// Create (arn null) or edit a state machine: the definition in a code editor, checked by
+  /// ValidateStateMachineDefinition and drawn as you type; saving calls CreateStateMachine
+  /// or UpdateStateMachine, optionally publishing a version.
+  async function editorPage(arn, token) {
+    const machine = arn ? await api("DescribeStateMachine", { stateMachineArn: arn }) : null;
+    if (token !== pageToken) return;
+    document.title = `${machine ? `Edit ${machine.name}` : "Create a state machine"} · steppe`;
+    main.innerHTML = `<h1>${machine ? `Edit ${esc(machine.name)}` : "Create a state machine"}</h1>
+      <form id="machine-form" class="editor-form">
+        <div class="toolbar">
+          ${machine ? `<span class="muted">${esc(machine.type)} · ${esc(arn)}</span>` : `<label>Name <input type="text" name="name" id="machine-name" required maxlength="80" placeholder="my-machine"></label>
+          <label>Type <select name="type" id="machine-type-new"><option>STANDARD</option><option>EXPRESS</option></select></label>`}
+          <label>Role ARN <input type="text" name="roleArn" id="machine-role" required value="${esc(machine ? machine.roleArn : "arn:aws:iam::123456789012:role/steppe")}"></label>
+        </div>
+        <div class="row editor-row">
+          <div class="grow editor-side">
+            ${codeEditorHtml("definition-editor", machine ? pretty(machine.definition) : NEW_DEFINITION, "definition", 28)}
+            <div id="editor-diagnostics" aria-live="polite"></div>
+          </div>
+          <div class="grow"><div class="diagram" id="diagram"></div><p class="muted" id="diagram-note"></p></div>
+        </div>
+        <div class="toolbar">
+          <label class="check"><input type="checkbox" name="publish" id="publish-version"> Publish a version</label>
+          <label>Version description <input type="text" name="versionDescription" maxlength="256" id="version-description"></label>
+          <button class="primary" id="save-machine">${machine ? "Save" : "Create"}</button>
+          <a class="button" href="${esc(machine ? machinePath(arn) : "")}" data-link>Cancel</a>
+        </div>
+        <div id="save-error" class="diagnostic" hidden></div>
+      </form>`;
+    const textarea = document.getElementById("definition-editor");
+    enableCodeEditor(textarea);
+    const diagram = document.getElementById("diagram");
+    const checker = definitionChecker(textarea, diagram, token);
+    textarea.addEventListener("input", checker);
+    document.getElementById("machine-form").onsubmit = async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      const problem = document.getElementById("save-error");
+      problem.hidden = true;
+      const request = { definition: textarea.value, roleArn: form.elements.roleArn.value.trim() };
+      if (form.elements.publish.checked) {
+        request.publish = true;
+        if (form.elements.versionDescription.value) request.versionDescription = form.elements.versionDescription.value;
+      }
+      try {
+        if (machine) {
+          await api("UpdateStateMachine", { stateMachineArn: arn, ...request });
+          toast(`Saved ${machine.name}${request.publish ? " and published a version" : ""}`);
+          navigate(machinePath(arn));
+        } else {
+          const created = await api("CreateStateMachine", { name: form.elements.name.value.trim(), type: form.elements.type.value, ...request });
+          toast(`Created ${form.elements.name.value.trim()}`);
+          navigate(machinePath(created.stateMachineArn));
+        }
+      } catch (error) {
+        problem.hidden = false;
+        problem.textContent = `${error.type || "Error"}: ${error.message}`;
+      }
+    };
+    await checker();
+  }
+
+  /// Checks and draws the editor's text whenever it changes: at most one drawing and one
+  /// validation in flight, then the newest text; an invalid definition keeps the last
+  /// drawing. Each redraw's time from the keystroke is left in diagram.dataset.redrawMillis.
+  function definitionChecker(textarea, diagram, token) {
+    let busy = false, again = false, changedAt = 0;
+    const list = document.getElementById("editor-diagnostics");
+    const note = document.getElementById("diagram-note");
+    const once = async () => {
+      const text = textarea.value;
+      const since = changedAt;
+      try { JSON.parse(text); } catch (error) {
+        list.innerHTML = `<div class="diagnostic"><strong>ERROR INVALID_JSON</strong> ${esc(error.message)}${esc(jsonErrorPlace(text, error))}</div>`;
+        note.textContent = "The diagram shows the last definition that could be drawn.";
+        return;
+      }
+      const [drawn, checked] = await Promise.all([
+        graphOf(text),
+        api("ValidateStateMachineDefinition", { definition: text }).catch((error) => ({ failed: error })),
+      ]);
+      if (token !== pageToken) return;
+      if (drawn.ok) {
+        showDiagram(diagram, drawn.value.svg);
+        diagram.dataset.redrawMillis = String(Math.round(performance.now() - since));
+        diagram.dataset.redraws = String(Number(diagram.dataset.redraws || 0) + 1);
+        note.textContent = "";
+      } else {
+        note.textContent = drawn.status === 413 ? drawn.value.message : "The diagram shows the last definition that could be drawn.";
+      }
+      const diagnostics = checked.failed ? [] : checked.diagnostics || [];
+      list.innerHTML = checked.failed ? `<div class="diagnostic">Validation unavailable: ${esc(checked.failed.message)}</div>`
+        : diagnostics.length === 0 ? `<div class="diagnostic ok" id="editor-valid">Valid definition: no diagnostics</div>`
+          : diagnostics.map((d) => `<div class="diagnostic"><strong>${esc(d.severity)} ${esc(d.code)}</strong> ${esc(d.message)} <span class="muted">${esc(d.location || "")}</span></div>`).join("");
+    };
+    return async function check() {
+      changedAt = performance.now();
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        do { again = false; await once(); } while (again && token === pageToken);
+      } finally { busy = false; }
+    };
+  }
+
+  function deleteMachineDialog(machine) {
+    dialog(`<h2 style="margin-top:0">Delete ${esc(machine.name)}?</h2>
+      <p id="dialog-question">DeleteStateMachine: its running executions are stopped, and its versions and aliases are deleted with it. This cannot be undone.</p>`, async () => {
+      await api("DeleteStateMachine", { stateMachineArn: machine.stateMachineArn });
+      toast(`Deleted ${machine.name}`);
+      navigate("");
+    }, "Delete state machine", "danger");
+  }
+
+  /// A machine's versions (publish, start, delete) and aliases (create, change routing,
+  /// start, delete).
+  async function versionsAndAliases(machine, token) {
+    const container = document.getElementById("versions-aliases");
+    const arn = machine.stateMachineArn;
+    const [versions, aliasList] = await Promise.all([
+      api("ListStateMachineVersions", { stateMachineArn: arn, maxResults: 1000 }),
+      api("ListStateMachineAliases", { stateMachineArn: arn, maxResults: 100 }),
+    ]);
+    const aliases = await Promise.all((aliasList.stateMachineAliases || []).map((a) =>
+      api("DescribeStateMachineAlias", { stateMachineAliasArn: a.stateMachineAliasArn })));
+    if (token !== pageToken) return;
+    const items = versions.stateMachineVersions || [];
+    const number = (versionArn) => versionArn.split(":").pop();
+    const routing = (alias) => (alias.routingConfiguration || []).map((r) => `version ${number(r.stateMachineVersionArn)}: ${r.weight} %`).join(", ");
+    container.innerHTML = `<h2>Versions <span class="muted count">(${items.length})</span></h2>
+      <div class="toolbar"><button id="publish-version-button">Publish a version</button></div>
+      ${items.length === 0 ? `<p class="muted" id="no-versions">No versions published.</p>` : `<div class="table-wrap"><table id="versions" class="cards"><thead><tr><th>Version</th><th>Created</th><th></th></tr></thead><tbody>${items.map((v, i) =>
+        `<tr data-version="${esc(number(v.stateMachineVersionArn))}"><td>${esc(number(v.stateMachineVersionArn))}</td><td data-label="Created">${ago(v.creationDate)}</td>
+        <td><button data-start-version="${i}">Start</button> <button class="danger" data-delete-version="${i}">Delete</button></td></tr>`).join("")}</tbody></table></div>`}
+      <h2>Aliases <span class="muted count">(${aliases.length})</span></h2>
+      <div class="toolbar"><button id="create-alias" ${items.length ? "" : "disabled title=\"Publish a version first\""}>Create alias</button></div>
+      ${aliases.length === 0 ? `<p class="muted" id="no-aliases">No aliases.</p>` : `<div class="table-wrap"><table id="aliases" class="cards"><thead><tr><th>Name</th><th>Routes to</th><th>Description</th><th></th></tr></thead><tbody>${aliases.map((a, i) =>
+        `<tr data-alias="${esc(a.name)}"><td>${esc(a.name)}</td><td data-label="Routes to" class="alias-routing">${esc(routing(a))}</td><td data-label="Description">${esc(a.description || "")}</td>
+        <td><button data-start-alias="${i}">Start</button> <button data-edit-alias="${i}">Edit</button> <button class="danger" data-delete-alias="${i}">Delete</button></td></tr>`).join("")}</tbody></table></div>`}`;
+    const reload = () => versionsAndAliases(machine, token);
+    document.getElementById("publish-version-button").onclick = () => dialog(`<h2 style="margin-top:0">Publish a version of ${esc(machine.name)}</h2>
+      <p class="muted">PublishStateMachineVersion: the current definition becomes the next numbered version, which cannot change.</p>
+      <label for="publish-description">Description (optional)</label><input type="text" id="publish-description" name="description" maxlength="256" style="width:100%">`, async (form) => {
+      const request = { stateMachineArn: arn };
+      if (form.elements.description.value) request.description = form.elements.description.value;
+      const published = await api("PublishStateMachineVersion", request);
+      toast(`Published version ${number(published.stateMachineVersionArn)}`);
+      reload();
+    }, "Publish");
+    container.querySelectorAll("[data-start-version]").forEach((button) => {
+      button.onclick = () => startDialog(items[Number(button.dataset.startVersion)].stateMachineVersionArn, "{}");
+    });
+    container.querySelectorAll("[data-delete-version]").forEach((button) => {
+      const version = items[Number(button.dataset.deleteVersion)];
+      button.onclick = () => dialog(`<h2 style="margin-top:0">Delete version ${esc(number(version.stateMachineVersionArn))}?</h2>
+        <p id="dialog-question">DeleteStateMachineVersion: refused while an alias routes to it.</p>`, async () => {
+        await api("DeleteStateMachineVersion", { stateMachineVersionArn: version.stateMachineVersionArn });
+        toast(`Deleted version ${number(version.stateMachineVersionArn)}`);
+        reload();
+      }, "Delete version", "danger");
+    });
+    const create = document.getElementById("create-alias");
+    if (create) create.onclick = () => aliasDialog(machine, items, null, reload);
+    container.querySelectorAll("[data-edit-alias]").forEach((button) => {
+      button.onclick = () => aliasDialog(machine, items, aliases[Number(button.dataset.editAlias)], reload);
+    });
+    container.querySelectorAll("[data-start-alias]").forEach((button) => {
+      button.onclick = () => startDialog(aliases[Number(button.dataset.startAlias)].stateMachineAliasArn, "{}");
+    });
+    container.querySelectorAll("[data-delete-alias]").forEach((button) => {
+      const alias = aliases[Number(button.dataset.deleteAlias)];
+      button.onclick = () => dialog(`<h2 style="margin-top:0">Delete the alias ${esc(alias.name)}?</h2>
+        <p id="dialog-question">DeleteStateMachineAlias: executions started through it keep running.</p>`, async () => {
+        await api("DeleteStateMachineAlias", { stateMachineAliasArn: alias.stateMachineAliasArn });
+        toast(`Deleted the alias ${alias.name}`);
+        reload();
+      }, "Delete alias", "danger");
+    });
+  }
+
+  /// CreateStateMachineAlias (alias null) or UpdateStateMachineAlias: one version, or two
+  /// with a weight each (AWS allows at most two, weights adding up to 100).
+  function aliasDialog(machine, versions, alias, after) {
+    const routes = (alias && alias.routingConfiguration) || [];
+    const options = (selected) => `<option value="">—</option>` + versions.map((v) =>
+      `<option value="${esc(v.stateMachineVersionArn)}"${v.stateMachineVersionArn === selected ? " selected" : ""}>version ${esc(v.stateMachineVersionArn.split(":").pop())}</option>`).join("");
+    const first = routes[0] || { stateMachineVersionArn: versions[0] && versions[0].stateMachineVersionArn, weight: 100 };
+    const second = routes[1] || { stateMachineVersionArn: "", weight: 0 };
+    dialog(`<h2 style="margin-top:0">${alias ? `Change the alias ${esc(alias.name)}` : `Create an alias of ${esc(machine.name)}`}</h2>
+      ${alias ? "" : `<label for="alias-name">Name</label><input type="text" id="alias-name" name="name" required maxlength="80" style="width:100%">`}
+      <label for="alias-description">Description (optional)</label><input type="text" id="alias-description" name="description" maxlength="256" style="width:100%" value="${esc((alias && alias.description) || "")}">
+      <label for="alias-version-1">Routes to</label><div class="toolbar"><select id="alias-version-1" name="version1" required>${options(first.stateMachineVersionArn)}</select>
+        <input type="number" name="weight1" id="alias-weight-1" min="0" max="100" value="${esc(first.weight)}" aria-label="Weight (%)"> %</div>
+      <label for="alias-version-2">and (optional)</label><div class="toolbar"><select id="alias-version-2" name="version2">${options(second.stateMachineVersionArn)}</select>
+        <input type="number" name="weight2" id="alias-weight-2" min="0" max="100" value="${esc(second.weight)}" aria-label="Weight (%)"> %</div>`, async (form) => {
+      const routing = [[form.elements.version1.value, form.elements.weight1.value], [form.elements.version2.value, form.elements.weight2.value]]
+        .filter(([version]) => version).map(([version, weight]) => ({ stateMachineVersionArn: version, weight: Number(weight) }));
+      const request = { routingConfiguration: routing };
+      if (form.elements.description.value || alias) request.description = form.elements.description.value;
+      if (alias) await api("UpdateStateMachineAlias", { stateMachineAliasArn: alias.stateMachineAliasArn, ...request });
+      else await api("CreateStateMachineAlias", { name: form.elements.name.value.trim(), ...request });
+      toast(alias ? `Changed the alias ${alias.name}` : `Created the alias ${form.elements.name.value.trim()}`);
+      after();
+    }, alias ? "Save alias" : "Create alias");
+  }
+
+  // ---------- Map Runs (distributed Maps) ----------
+
+  const MAP_RUN_COUNTS = ["pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"];
+  const CHILD_STATUSES = ["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
+
+  /// A distributed Map's Map Run: its status, settings and counts (DescribeMapRun), its
+  /// child executions filtered by status (ListExecutions with mapRunArn), each opened in
+  /// place (DescribeExecution); polls while it runs.
+  async function mapRunPage(arn, token) {
+    const initial = params();
+    let described = await api("DescribeMapRun", { mapRunArn: arn });
+    if (token !== pageToken) return;
+    const label = arn.split(":").slice(-2, -1)[0] || "Map Run"; // "machine/Label"
+    document.title = `Map Run ${label} · steppe`;
+    main.innerHTML = `<h1>Map Run <span class="muted">${esc(label)}</span> <span id="map-run-status"></span></h1>
+      <div class="toolbar"><span id="map-run-execution">Execution: ${link(executionPath(described.executionArn), described.executionArn.split(":").pop())}</span>
+        <button id="map-run-update" hidden>Change settings</button></div>
+      <div class="row"><div class="grow panel" id="map-run-summary"></div><div class="side panel" id="map-run-counts"></div></div>
+      <h2>Child executions <span class="muted count" id="children-total"></span></h2>
+      <div class="toolbar" role="search"><label>Status <select id="child-status">${CHILD_STATUSES.map((s) =>
+        `<option value="${s}"${(initial.get("status") || "") === s ? " selected" : ""}>${s || "All"}</option>`).join("")}</select></label>
+        <button id="refresh-children">Refresh</button></div>
+      <div id="children"></div>`;
+    const select = document.getElementById("child-status");
+    const tokens = [undefined];
+    let page = 0;
+    const opened = new Set();
+    function renderSummary() {
+      document.getElementById("map-run-status").innerHTML = statusBadge(described.status, "map-run-status-badge");
+      document.getElementById("map-run-update").hidden = described.status !== "RUNNING";
+      document.getElementById("map-run-summary").innerHTML = `<div class="kv" id="map-run-settings">
+        <span>Started</span><span>${esc(date(described.startDate))}</span>
+        <span>Stopped</span><span>${esc(date(described.stopDate)) || "—"}</span>
+        <span>Duration</span><span id="map-run-duration">${esc(ranFor(described))}${described.stopDate ? "" : " so far"}</span>
+        <span>Max concurrency</span><span id="map-run-concurrency">${described.maxConcurrency ? esc(described.maxConcurrency) : "no limit (0)"}</span>
+        <span>Tolerated failures</span><span id="map-run-tolerated">${esc(described.toleratedFailurePercentage)} % or ${esc(described.toleratedFailureCount)} items</span>
+        ${described.redriveCount ? `<span>Redrives</span><span>${esc(described.redriveCount)} (last ${esc(date(described.redriveDate))})</span>` : ""}
+        <span>ARN</span><code>${esc(arn)}</code></div>`;
+      const items = described.itemCounts || {}, runs = described.executionCounts || {};
+      const total = runs.total || 0;
+      const bar = MAP_RUN_COUNTS.filter((k) => k !== "total" && runs[k]).map((k) =>
+        `<span class="bar-${esc(k)}" style="width:${((runs[k] / Math.max(total, 1)) * 100).toFixed(2)}%" title="${esc(`${runs[k]} ${k}`)}"></span>`).join("");
+      document.getElementById("map-run-counts").innerHTML = `<div class="progress" aria-hidden="true">${bar}</div>
+        <div class="table-wrap"><table id="map-run-count-table"><thead><tr><th></th><th class="num">Items</th><th class="num">Executions</th></tr></thead><tbody>${MAP_RUN_COUNTS.map((k) =>
+          `<tr data-count="${k}"><td>${esc(k === "timedOut" ? "timed out" : k)}</td><td class="num">${esc(items[k] ?? 0)}</td><td class="num">${esc(runs[k] ?? 0)}</td></tr>`).join("")}
+          ${items.resultsWritten ? `<tr><td>results written</td><td class="num">${esc(items.resultsWritten)}</td><td></td></tr>` : ""}</tbody></table></div>`;
+    }
+    async function loadChildren() {
+      setParams({ status: select.value });
+      const request = { mapRunArn: arn, maxResults: PAGE_EXECUTIONS * 4 };
+      if (select.value) request.statusFilter = select.value;
+      if (tokens[page]) request.nextToken = tokens[page];
+      const value = await api("ListExecutions", request);
+      if (token !== pageToken) return;
+      tokens[page + 1] = value.nextToken;
+      const list = value.executions || [];
+      const counts = described.executionCounts || {};
+      const key = { RUNNING: "running", SUCCEEDED: "succeeded", FAILED: "failed", TIMED_OUT: "timedOut", ABORTED: "aborted" }[select.value];
+      document.getElementById("children-total").textContent = `(${key ? `${counts[key] ?? 0} ${select.value}` : `${counts.total ?? 0} in all`})`;
+      const container = document.getElementById("children");
+      container.innerHTML = (list.length === 0 ? `<p class="muted" id="no-children">No child executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`
+        : `<div class="table-wrap"><table id="children-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th class="num">Items</th><th>Started</th><th>Duration</th></tr></thead><tbody>${list.map((child, i) =>
+          `<tr class="clickable" data-child="${i}" tabindex="0"><td><button type="button" class="linkish" aria-expanded="${opened.has(child.executionArn)}">${esc(child.name)}</button></td><td>${statusBadge(child.status)}</td><td data-label="Items" class="num">${esc(child.itemCount ?? "")}</td>
+          <td data-label="Started">${ago(child.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(child))}${child.stopDate ? "" : " so far"}</td></tr>
+          <tr class="child-details" data-child-details="${i}" hidden><td colspan="5"></td></tr>`).join("")}</tbody></table></div>`)
+        + `<div class="pager"><button id="children-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="children-next" ${value.nextToken ? "" : "disabled"}>Next</button></div>`;
+      document.getElementById("children-prev").onclick = () => { page -= 1; loadChildren(); };
+      document.getElementById("children-next").onclick = () => { page += 1; loadChildren(); };
+      const open = async (i) => {
+        const child = list[i];
+        const row = container.querySelector(`[data-child-details="${i}"]`);
+        const wasOpen = !row.hidden;
+        row.hidden = wasOpen;
+        container.querySelector(`[data-child="${i}"] button`).setAttribute("aria-expanded", String(!wasOpen));
+        if (wasOpen) { opened.delete(child.executionArn); return; }
+        opened.add(child.executionArn);
+        const cell = row.firstElementChild;
+        cell.innerHTML = `<p class="muted">Loading…</p>`;
+        try {
+          const d = await api("DescribeExecution", { executionArn: child.executionArn });
+          cell.innerHTML = `<div class="kv child-execution">
+            ${d.error !== undefined ? `<span>Error</span><strong class="child-error">${esc(d.error)}</strong>` : ""}
+            ${d.cause !== undefined ? `<span>Cause</span>${causeHtml(d.cause)}` : ""}
+            ${d.input !== undefined ? `<span>Input</span>${jsonBlock(d.input, "input")}` : ""}
+            ${d.output !== undefined ? `<span>Output</span>${jsonBlock(d.output, "output")}` : ""}
+            <span>ARN</span><code>${esc(d.executionArn)}</code></div>`;
+        } catch (error) {
+          cell.innerHTML = `<div class="error-box">${esc(error.type || "Error")}: ${esc(error.message)}</div>`;
+        }
+      };
+      container.querySelectorAll("tr[data-child]").forEach((row) => {
+        row.onclick = () => open(Number(row.dataset.child));
+        row.onkeydown = (event) => { if (event.key === "Enter" && event.target === row) { event.preventDefault(); open(Number(row.dataset.child)); } };
+      });
+      for (const [i, child] of list.entries()) if (opened.has(child.executionArn)) { opened.delete(child.executionArn); open(i); }
+    }
+    select.onchange = () => { tokens.length = 1; page = 0; loadChildren(); };
+    document.getElementById("refresh-children").onclick = () => loadChildren();
+    document.getElementById("map-run-update").onclick = () => updateMapRunDialog(described, async () => {
+      described = await api("DescribeMapRun", { mapRunArn: arn });
+      renderSummary();
+    });
+    renderSummary();
+    await loadChildren();
+    async function poll() {
+      if (token !== pageToken || described.status !== "RUNNING") return;
+      try {
+        described = await api("DescribeMapRun", { mapRunArn: arn });
+        if (token !== pageToken) return;
+        renderSummary();
+        if (page === 0) await loadChildren();
+      } catch (error) {
+        toast(`${error.type || "Error"}: ${error.message}`, true);
+      }
+      setLive(described.status === "RUNNING");
+      if (described.status === "RUNNING" && token === pageToken) pollTimer = setTimeout(poll, POLL_MS);
+    }
+    setLive(described.status === "RUNNING");
+    if (described.status === "RUNNING") pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  /// UpdateMapRun: a running Map Run's concurrency and tolerated failures.
+  function updateMapRunDialog(described, after) {
+    dialog(`<h2 style="margin-top:0">Change this Map Run's settings</h2>
+      <label for="map-run-max">Max concurrency (0: no limit)</label><input type="number" min="0" id="map-run-max" name="max" value="${esc(described.maxConcurrency)}">
+      <label for="map-run-percentage">Tolerated failure percentage</label><input type="number" min="0" max="100" step="any" id="map-run-percentage" name="percentage" value="${esc(described.toleratedFailurePercentage)}">
+      <label for="map-run-count">Tolerated failure count</label><input type="number" min="0" id="map-run-count" name="count" value="${esc(described.toleratedFailureCount)}">`, async (form) => {
+      await api("UpdateMapRun", {
+        mapRunArn: described.mapRunArn,
+        maxConcurrency: Number(form.elements.max.value),
+        toleratedFailurePercentage: Number(form.elements.percentage.value),
+        toleratedFailureCount: Number(form.elements.count.value),
+      });
+      toast("Map Run updated");
+      await after();
+    }, "Update");
+  }
+
   // ---------- dialogs ----------
 
   function dialog(html, onSubmit, okLabel, okClass) {
@@ -1257,8 +1745,8 @@
   function startDialog(machineArn, input) {
     dialog(`<h2 style="margin-top:0">Start execution</h2>
       <label for="execution-name">Name (optional)</label><input type="text" id="execution-name" name="name" style="width:100%">
-      <label for="execution-input">Input</label><textarea id="execution-input" name="input" rows="12">${esc(pretty(input))}</textarea>
-      <div data-json-note="input"></div>`, async (form) => {
+      <label for="execution-input">Input</label>${codeEditorHtml("execution-input", pretty(input), "input", 12)}
+      <div class="toolbar"><button type="button" id="format-input">Format</button><div data-json-note="input"></div></div>`, async (form) => {
       const request = { stateMachineArn: machineArn, input: jsonField(form, "input") };
       if (form.elements.name.value.trim()) request.name = form.elements.name.value.trim();
       const result = await api("StartExecution", request);
@@ -1274,6 +1762,11 @@
       }
       navigate(executionPath(result.executionArn));
     });
+    const field = document.getElementById("execution-input");
+    enableCodeEditor(field);
+    document.getElementById("format-input").onclick = () => {
+      try { setEditorText(field, JSON.stringify(JSON.parse(field.value), null, 2)); } catch (_) { /* the note says why */ }
+    };
     watchJson(document.getElementById("dialog-form"), "input");
   }
 

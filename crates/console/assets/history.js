@@ -223,7 +223,7 @@
         } else if (run) {
           run.started = true;
         }
-        if (run) run.attempts.push({ start: at, end: undefined, error: undefined });
+        if (run) run.attempts.push({ start: at, end: undefined, error: undefined, eventId: event.id });
       } else if (SUCCESS_TYPES.has(type)) {
         if (attempt && attempt.end === undefined) attempt.end = at;
       } else if (type.startsWith("MapIteration")) {

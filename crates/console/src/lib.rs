@@ -2,7 +2,7 @@
 //!
 //! The page is plain HTML, CSS and JavaScript in `assets/` (no build step, nothing fetched
 //! from the internet). It talks to the same-origin AWS JSON 1.0 API like any other client,
-//! plus two console endpoints under `/console/api/`:
+//! plus these console endpoints under `/console/api/`:
 //!
 //! - `POST /console/api/graph` (answered here, by [`handle`]): body `{"definition": TEXT}`,
 //!   answer `{"svg": ..., "graph": ...}` drawn by `steppe-graph`, the same drawing as
@@ -13,13 +13,14 @@
 //!   [`TASKS_PATH`].
 //! - `GET /console/api/express-executions` (answered by the server, which keeps the recent
 //!   Express executions): see [`EXPRESS_PATH`].
-//!
+//! - `GET /console/api/stderr` (answered by the server, which runs Lambda commands): see
+//!   [`STDERR_PATH`].
 //! - `GET /console/api/executions` and `GET /console/api/state-machines` (answered by the
 //!   server, which reads its store): see [`EXECUTIONS_PATH`] and [`MACHINES_PATH`].
 //!
 //! A server mounts the console by sending every request under [`BASE`] to [`handle`],
-//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`EXECUTIONS_PATH`] and
-//! [`MACHINES_PATH`] itself:
+//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`STDERR_PATH`], [`EXECUTIONS_PATH`]
+//! and [`MACHINES_PATH`] itself:
 //!
 //! ```
 //! let page = steppe_console::handle("GET", "/console/", b"").expect("the console answers");
@@ -55,6 +56,15 @@ pub const BASE: &str = "/console/";
 /// `GetActivityTask`) and every `.waitForTaskToken` task still waiting for its token.
 pub const TASKS_PATH: &str = "/console/api/tasks";
 
+/// The stderr endpoint the server answers (GET): the tails of what Lambda commands wrote to
+/// stderr, which the server otherwise passes only to its own.
+///
+/// Query `executionArn`: `{"tails": [{"stateName", "invocation", "functionName", "stderr",
+/// "truncated"}], "keptMax", "tailBytesMax"}`, oldest first: the last 4,096 bytes of each
+/// command run of the execution that wrote to stderr, among the last 1,000 the server keeps
+/// (in memory). `invocation` counts the state's TaskScheduled events before it, from 0.
+pub const STDERR_PATH: &str = "/console/api/stderr";
+
 /// The recent Express executions endpoint the server answers (GET).
 ///
 /// AWS keeps no history of Express executions (its console reads them from CloudWatch Logs);
@@ -69,7 +79,8 @@ pub const EXPRESS_PATH: &str = "/console/api/express-executions";
 /// The executions list the server answers (GET): what ListExecutions cannot do in one
 /// request.
 ///
-/// Query: `stateMachineArn` (optional: without it, every Standard state machine's, merged),
+/// Query: `stateMachineArn` (optional: without it, every Standard state machine's, merged
+/// with the Express executions the node keeps in memory, as [`EXPRESS_PATH`] lists them),
 /// `statusFilter`, `name` (a case-insensitive part of the name, at most 80 characters),
 /// `maxResults` (1 to 100, default 25), `nextToken`. Answer: `{"executions": [ListExecutions'
 /// items with "stateMachineName"], "nextToken"?, "total", "totalIsLowerBound",
@@ -310,6 +321,7 @@ mod tests {
     #[test]
     fn the_tasks_and_express_endpoints_are_left_to_the_server() {
         assert_eq!(handle("GET", TASKS_PATH, b""), None);
+        assert_eq!(handle("GET", STDERR_PATH, b""), None);
         assert_eq!(handle("GET", EXPRESS_PATH, b""), None);
         assert_eq!(handle("GET", EXECUTIONS_PATH, b""), None);
         assert_eq!(handle("GET", MACHINES_PATH, b""), None);

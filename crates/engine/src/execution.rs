@@ -61,6 +61,10 @@ pub struct Config {
     /// `DescribeExecution` of a child, which rebuilds its parent by replay); a running
     /// execution keeps only their status and dates.
     pub map_run_children_data: bool,
+    /// Record this Map Run child's history instead of the execution's: the events
+    /// [`apply`] returns are that child's (`GetExecutionHistory` of a child replays its
+    /// parent so).
+    pub child_history: Option<crate::map_run::ChildId>,
 }
 
 /// What `$$` (JSONPath) and `$states.context` (JSONata) are.
@@ -91,6 +95,7 @@ impl Config {
             duration_seconds_max: Some(steppe_asl::limits::STANDARD_DURATION_SECONDS_MAX),
             context_object: ContextObject::Built,
             map_run_children_data: false,
+            child_history: None,
         }
     }
 
@@ -104,6 +109,7 @@ impl Config {
             duration_seconds_max: Some(steppe_asl::limits::EXPRESS_DURATION_SECONDS_MAX),
             context_object: ContextObject::Built,
             map_run_children_data: false,
+            child_history: None,
         }
     }
 }
@@ -202,6 +208,17 @@ pub enum Input {
         map_run_arn: String,
         /// What changes.
         update: crate::map_run::MapRunUpdate,
+    },
+    /// `StopExecution` of a Map Run child execution: it ends as ABORTED with this error and
+    /// cause, and its Map Run counts it as aborted and as a failure of one of its children.
+    /// Ignored unless that child is running.
+    StopMapRunChild {
+        /// The child.
+        child: crate::map_run::ChildId,
+        /// The error given.
+        error: Option<String>,
+        /// The cause given.
+        cause: Option<String>,
     },
     /// `RedriveExecution`: rerun a failed, timed-out or aborted execution from where it ended.
     /// Ignored unless [`Execution::is_redrivable`].
@@ -314,6 +331,8 @@ pub struct Execution {
     pub(crate) states_entered: u64,
     /// The Map Runs of its distributed Maps, in the order they started.
     pub(crate) map_runs: Vec<crate::map_run::MapRun>,
+    /// The timers of running Express Map Run children (their five-minute limit), by id.
+    pub(crate) child_timers: BTreeMap<u64, crate::map_run::ChildId>,
 }
 
 /// A Map item as `$$.Map.Item` shows it to the Map's `ItemSelector`.
@@ -380,9 +399,9 @@ pub(crate) struct Frame {
     pub task_token: Option<String>,
     /// A redriven Parallel's or Map's children that already succeeded, by slot.
     pub completed: Option<Vec<Option<Value>>>,
-    /// The frame belongs to a distributed Map's child workflow, whose events are not part of
-    /// this execution's history.
-    pub silent: bool,
+    /// The Map Run child execution the frame belongs to (a distributed Map's iteration), whose
+    /// events make that child's history, not this execution's; `None` for this execution's.
+    pub sink: Option<crate::map_run::ChildId>,
     /// A Map's items, read by its `ItemReader`, until the Map runs over them.
     pub items_read: Option<Box<crate::states::reader::ItemsRead>>,
 }
@@ -435,6 +454,7 @@ impl Execution {
             execution_timer: None,
             states_entered: 0,
             map_runs: Vec::new(),
+            child_timers: BTreeMap::new(),
         }
     }
 
@@ -514,7 +534,7 @@ pub fn apply(
         run.drain();
     } else if run.execution.status == Status::Running {
         run.handle(input);
-        run.silent = false;
+        run.sink = None;
         run.drain();
     }
     run.finish()

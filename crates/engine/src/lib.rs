@@ -48,7 +48,7 @@ pub use execution::{
     apply, error_output, Command, Config, ContextObject, Execution, ExecutionInfo, Input, Status,
     TaskInvocation, Transition, HISTORY_LIMIT_CAUSE,
 };
-pub use map_run::{MapRun, MapRunChild, MapRunCounts, MapRunStatus, MapRunUpdate};
+pub use map_run::{ChildId, MapRun, MapRunChild, MapRunCounts, MapRunStatus, MapRunUpdate};
 pub use random::Random;
 pub use states::reader::ITEM_READER_RESOURCE;
 pub use states::writer::RESULT_WRITER_RESOURCE;

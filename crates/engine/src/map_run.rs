@@ -1,8 +1,8 @@
 //! Map Runs: what a distributed Map's run looks like from outside, as `DescribeMapRun` and
 //! `ListMapRuns` show it.
 //!
-//! A distributed Map's iterations run inside their parent execution (as silent frames whose
-//! events are not part of its history), so a Map Run is a record the engine keeps in the
+//! A distributed Map's iterations run inside their parent execution (as frames whose events
+//! make their child execution's history, not the parent's), so a Map Run is a record the engine keeps in the
 //! [`Execution`](crate::Execution) and updates as the Map starts, ends and aborts children.
 //! It is rebuilt by replaying the execution's inputs like everything else the engine holds,
 //! so it is as durable as the execution: no store of its own.
@@ -58,9 +58,8 @@ pub struct MapRunCounts {
     pub total: u64,
     /// Written by the `ResultWriter`.
     pub results_written: u64,
-    /// Failed, aborted or timed out and not redrivable (the execution cannot be redriven).
-    pub failures_not_redrivable: u64,
-    /// Unsuccessful and waiting to be redriven.
+    /// Unsuccessful before a redrive and waiting to start again. (Which unsuccessful ones
+    /// can no longer be redriven depends on the parent, which the server knows.)
     pub pending_redrive: u64,
 }
 
@@ -94,11 +93,26 @@ pub struct MapRun {
     pub children: Vec<Option<MapRunChild>>,
 }
 
+/// A child execution of a Map Run by position: the Map Run's ordinal among its execution's
+/// Map Runs (`Execution::map_runs`) and the child's slot in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildId {
+    /// The Map Run's index in `Execution::map_runs`.
+    pub map_run: usize,
+    /// The child's slot (item, or batch with an `ItemBatcher`).
+    pub slot: usize,
+}
+
 /// A child execution of a Map Run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapRunChild {
     /// Where it stands.
     pub status: crate::Status,
+    /// The id its history's next event gets: a child has a history of its own, numbered
+    /// from 1, that `Config::child_history` records.
+    pub next_event_id: u64,
+    /// How many times it was redriven (with its Map Run).
+    pub redrive_count: u32,
     /// When it started, epoch milliseconds.
     pub start_millis: i64,
     /// When it ended, epoch milliseconds.
@@ -111,6 +125,8 @@ pub struct MapRunChild {
     pub output: Option<serde_json::Value>,
     /// Its error and cause, once it failed.
     pub error: Option<crate::ErrorCause>,
+    /// The timer of its time limit while it runs (Express children: five minutes).
+    pub(crate) timer_id: Option<u64>,
 }
 
 impl MapRun {
@@ -135,6 +151,13 @@ impl MapRun {
     }
 }
 
+impl MapRun {
+    /// The child of `slot`, if it has started.
+    pub(crate) fn child_mut(&mut self, slot: usize) -> Option<&mut MapRunChild> {
+        self.children.get_mut(slot).and_then(Option::as_mut)
+    }
+}
+
 /// What `UpdateMapRun` changes; `None` leaves a setting as it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct MapRunUpdate {
@@ -144,6 +167,55 @@ pub struct MapRunUpdate {
     pub tolerated_failure_count: Option<u64>,
     /// `toleratedFailurePercentage`, 0 to 100.
     pub tolerated_failure_percentage: Option<f64>,
+}
+
+/// The ARN of child `slot` (an item, or a batch) of the `ordinal`th Map Run of an execution:
+/// `…:execution:<machine>/<label>:<name>`, whose name is UUID-shaped: the Map Run UUID's
+/// first half (which names the parent execution), then the ordinal and the slot.
+pub fn child_execution_arn(map_run_arn: &str, ordinal: usize, slot: usize) -> Option<String> {
+    let (head, uuid) = map_run_arn.rsplit_once(':')?;
+    let (prefix, machine_and_label) = head.split_once(":mapRun:")?;
+    let first_half = uuid.get(..18)?;
+    Some(format!(
+        "{prefix}:execution:{machine_and_label}:{first_half}-{ordinal:04x}-{slot:012x}"
+    ))
+}
+
+/// The state machine ARN a Map Run's children name: `…:stateMachine:<machine>/<label>`.
+pub fn children_state_machine_arn(map_run_arn: &str) -> String {
+    let head = map_run_arn
+        .rsplit_once(':')
+        .map_or(map_run_arn, |(head, _)| head);
+    head.replacen(":mapRun:", ":stateMachine:", 1)
+}
+
+/// Epoch milliseconds as ISO 8601 in UTC with milliseconds (`2025-02-04T01:49:50.099Z`), as
+/// AWS writes dates into `ResultWriter` files.
+pub(crate) fn iso_millis(millis: i64) -> String {
+    let days = millis.div_euclid(86_400_000);
+    let in_day = millis.rem_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1_000 % 60,
+        in_day % 1_000
+    )
 }
 
 /// An odd multiplier (so invertible modulo 2^64) that scatters execution ids over the UUID's
@@ -187,6 +259,18 @@ pub fn execution_id_of(map_run_arn: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_aws_writes_them() {
+        for (millis, text) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1_738_633_790_099, "2025-02-04T01:49:50.099Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(iso_millis(millis), text);
+        }
+    }
 
     #[test]
     fn execution_ids_come_back_from_the_uuid() {

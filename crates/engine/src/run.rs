@@ -10,6 +10,7 @@ use crate::execution::{
     Command, Execution, Frame, FrameId, Input, Phase, Scope, ScopeId, Status, Transition,
     HISTORY_LIMIT_CAUSE,
 };
+use crate::map_run::{ChildId, MapRunStatus};
 use crate::states;
 use serde_json::Value;
 use steppe_asl::definition::{Definition, Kind, StateId};
@@ -23,8 +24,11 @@ pub(crate) struct Run<'a> {
     events: Vec<HistoryEvent>,
     pub commands: Vec<Command>,
     steps: u32,
-    /// The frame being processed is silent (see [`Frame::silent`]): its events are dropped.
-    pub silent: bool,
+    /// Whose history the frame being processed writes to (see [`Frame::sink`]).
+    pub sink: Option<ChildId>,
+    /// Events are dropped, not numbered: a child execution's frames being aborted by its
+    /// parent, whose own history says only `ExecutionAborted`.
+    pub discard: bool,
 }
 
 /// How a state's run phase ended for its frame.
@@ -50,7 +54,8 @@ impl<'a> Run<'a> {
             events: Vec::new(),
             commands: Vec::new(),
             steps: 0,
-            silent: false,
+            sink: None,
+            discard: false,
         }
     }
 
@@ -61,14 +66,33 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Emits an event; returns its id. Details are built only when history is recorded.
+    /// Emits an event into the current sink's history (the execution's, or a Map Run
+    /// child's); returns its id. Details are built only when that history is recorded.
     pub fn emit(&mut self, previous_event_id: u64, details: impl FnOnce() -> Details) -> u64 {
-        if self.silent {
+        if self.discard {
             return previous_event_id;
         }
-        let id = self.execution.next_event_id;
-        self.execution.next_event_id += 1;
-        if self.execution.config.record_history {
+        let id = match self.sink {
+            None => {
+                let id = self.execution.next_event_id;
+                self.execution.next_event_id += 1;
+                id
+            }
+            Some(child) => {
+                let record = self
+                    .execution
+                    .map_runs
+                    .get_mut(child.map_run)
+                    .and_then(|map_run| map_run.child_mut(child.slot));
+                let Some(record) = record else {
+                    return previous_event_id;
+                };
+                let id = record.next_event_id;
+                record.next_event_id += 1;
+                id
+            }
+        };
+        if self.record_history() {
             self.events.push(HistoryEvent {
                 id,
                 previous_event_id,
@@ -79,13 +103,16 @@ impl<'a> Run<'a> {
         id
     }
 
+    /// Whether the current sink's events are recorded: the execution's history, unless
+    /// `Config::child_history` asks for one child's instead.
     pub fn record_history(&self) -> bool {
-        self.execution.config.record_history
+        let config = &self.execution.config;
+        config.record_history && !self.discard && self.sink == config.child_history
     }
 
     /// Whether events carry the execution's data (`Config::history_payloads`).
     pub fn record_payloads(&self) -> bool {
-        self.execution.config.record_history && self.execution.config.history_payloads
+        self.record_history() && self.execution.config.history_payloads
     }
 
     pub fn handle(&mut self, input: Input) {
@@ -114,6 +141,11 @@ impl<'a> Run<'a> {
                 map_run_arn,
                 update,
             } => states::map::update(self, &map_run_arn, update),
+            Input::StopMapRunChild {
+                child,
+                error,
+                cause,
+            } => states::child_executions::stop_child(self, child, ErrorCause { error, cause }),
             Input::Redrive => self.redrive(),
             Input::Fail { error, cause } => {
                 let last = self.last_top_level_event();
@@ -185,13 +217,43 @@ impl<'a> Run<'a> {
                 }
             }
             self.steps += 1;
+            if self.child_history_full(id) {
+                continue;
+            }
             let Some(frame) = self.execution.frames[id.0].take() else {
                 continue;
             };
-            self.silent = frame.silent;
+            self.sink = frame.sink;
             self.step(id, frame);
-            self.silent = false;
+            self.sink = None;
         }
+    }
+
+    /// Whether frame `id` belongs to a Map Run child whose own history reached the limit
+    /// (AWS's 25,000 events hold for each child execution); such a child fails with
+    /// `States.Runtime`, as an execution does, and its frames stop here.
+    fn child_history_full(&mut self, id: FrameId) -> bool {
+        let (Some(max), Some(child)) = (
+            self.execution.config.history_events_max,
+            self.execution.frame_ref(id).and_then(|frame| frame.sink),
+        ) else {
+            return false;
+        };
+        let full = self
+            .execution
+            .map_runs
+            .get(child.map_run)
+            .and_then(|map_run| map_run.children.get(child.slot))
+            .and_then(Option::as_ref)
+            .is_some_and(|record| record.next_event_id > max);
+        if full {
+            let error = ErrorCause {
+                error: Some(error_name::RUNTIME.into()),
+                cause: Some(format!("{HISTORY_LIMIT_CAUSE} ({max}).")),
+            };
+            states::child_executions::end_child(self, child, Status::Failed, error);
+        }
+        full
     }
 
     fn step(&mut self, id: FrameId, mut frame: Frame) {
@@ -384,8 +446,8 @@ impl<'a> Run<'a> {
         self.execution.status = status;
         self.execution.stop_time_millis = Some(self.now);
         // A Map Run still running ends with its execution.
-        for map_run in &mut self.execution.map_runs {
-            map_run.end(crate::map_run::MapRunStatus::Aborted, self.now);
+        for index in 0..self.execution.map_runs.len() {
+            self.end_map_run(index, MapRunStatus::Aborted);
         }
         let waits: Vec<u64> = self.execution.waiting.keys().copied().collect();
         for wait_id in waits {
@@ -401,6 +463,63 @@ impl<'a> Run<'a> {
         self.execution.free_scopes.clear();
     }
 
+    /// Ends Map Run `index` with `status` (if it is still running): its children still
+    /// running end as aborted, each with `ExecutionAborted` in its own history.
+    pub fn end_map_run(&mut self, index: usize, status: MapRunStatus) {
+        let Some(map_run) = self.execution.map_runs.get(index) else {
+            return;
+        };
+        if map_run.status != MapRunStatus::Running {
+            return;
+        }
+        let running: Vec<usize> = map_run
+            .children
+            .iter()
+            .enumerate()
+            .filter(|(_, child)| child.as_ref().is_some_and(|c| c.status == Status::Running))
+            .map(|(slot, _)| slot)
+            .collect();
+        for slot in running {
+            let child = ChildId {
+                map_run: index,
+                slot,
+            };
+            states::child_executions::cancel_child_timer(self, child);
+            self.end_child_history(child, None, || {
+                Details::ExecutionAborted(ErrorCause::default())
+            });
+        }
+        let now = self.now;
+        self.execution.map_runs[index].end(status, now);
+    }
+
+    /// Writes the last event of a Map Run child's history (`ExecutionSucceeded`,
+    /// `ExecutionFailed`, `ExecutionAborted`), after `previous_event_id`, or after the
+    /// child's latest event when the child was stopped from outside.
+    pub fn end_child_history(
+        &mut self,
+        child: ChildId,
+        previous_event_id: Option<u64>,
+        details: impl FnOnce() -> Details,
+    ) {
+        let Some(record) = self
+            .execution
+            .map_runs
+            .get(child.map_run)
+            .and_then(|map_run| map_run.children.get(child.slot))
+            .and_then(Option::as_ref)
+        else {
+            return;
+        };
+        let previous_event_id = previous_event_id.unwrap_or(record.next_event_id - 1);
+        let (sink, discard) = (self.sink, self.discard);
+        self.sink = Some(child);
+        self.discard = false;
+        self.emit(previous_event_id, details);
+        self.sink = sink;
+        self.discard = discard;
+    }
+
     fn timer_fired(&mut self, timer_id: u64) {
         if self.execution.execution_timer == Some(timer_id) {
             self.execution.execution_timer = None;
@@ -414,16 +533,27 @@ impl<'a> Run<'a> {
             );
             return;
         }
+        if let Some(child) = self.execution.child_timers.remove(&timer_id) {
+            if let Some(record) = self.execution.map_runs[child.map_run].child_mut(child.slot) {
+                record.timer_id = None;
+            }
+            let error = ErrorCause {
+                error: Some(error_name::TIMEOUT.into()),
+                cause: Some("The execution has timed out.".to_string()),
+            };
+            states::child_executions::end_child(self, child, Status::TimedOut, error);
+            return;
+        }
         let Some(id) = self.execution.waiting.remove(&timer_id) else {
             return;
         };
         let Some(frame) = self.execution.frames[id.0].take() else {
             return;
         };
-        self.silent = frame.silent;
+        self.sink = frame.sink;
         let next = states::timer_fired(self, id, frame, timer_id);
         self.settle(id, next);
-        self.silent = false;
+        self.sink = None;
     }
 
     fn stop(&mut self, error: Option<String>, cause: Option<String>) {
@@ -452,6 +582,14 @@ impl<'a> Run<'a> {
         } else {
             Command::CancelTimer { timer_id: wait_id }
         });
+    }
+
+    /// Forgets a task the execution no longer waits for, whose frame is out of the table
+    /// (being aborted), so [`Run::cancel_wait`] could not tell it from a timer.
+    pub fn cancel_task(&mut self, task_id: u64) {
+        if self.execution.waiting.remove(&task_id).is_some() {
+            self.commands.push(Command::CancelTask { task_id });
+        }
     }
 
     pub fn new_wait_id(&mut self) -> u64 {
@@ -493,7 +631,7 @@ impl<'a> Run<'a> {
             map_item: None,
             task_token: None,
             completed: None,
-            silent: self.silent,
+            sink: self.sink,
             items_read: None,
         };
         match self.execution.free_frames.pop() {

@@ -560,3 +560,136 @@ fn history_without_payloads_keeps_every_event_but_its_data() {
         texts_of(&bare)
     );
 }
+
+#[test]
+fn a_map_run_is_redriven_at_most_a_thousand_times() {
+    let (definition, mut execution, _) = start(
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Broken"}}},
+            "End": true}}}"#,
+        json!([1]),
+    );
+    assert_eq!(execution.status, Status::Failed);
+    let limit = steppe_asl::limits::MAP_RUN_REDRIVES_MAX;
+    for n in 1..=limit {
+        apply(
+            &definition,
+            &mut execution,
+            Input::Redrive,
+            2_000 + n as i64,
+        );
+        assert_eq!(execution.status, Status::Failed);
+        let error = execution.error.as_ref().and_then(|e| e.error.as_deref());
+        assert_eq!(error, Some("Broken"), "redrive {n} reruns the child");
+    }
+    assert_eq!(execution.map_runs().len(), 1);
+    assert_eq!(execution.map_runs()[0].redrive_count, limit);
+
+    let refused = apply(&definition, &mut execution, Input::Redrive, 10_000);
+    assert_eq!(execution.status, Status::Failed);
+    let error = execution.error.clone().unwrap();
+    assert_eq!(error.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        error.cause.as_deref().unwrap().contains("1000"),
+        "{:?}",
+        error.cause
+    );
+    assert!(
+        !types(&refused).contains(&"MapRunRedriven".to_string()),
+        "{:?}",
+        types(&refused)
+    );
+    assert_eq!(execution.map_runs()[0].redrive_count, limit);
+}
+
+#[test]
+fn a_map_run_child_fails_at_its_own_history_limit() {
+    let (definition, mut execution, mut transition) = start(
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"},
+                    "B": {"Type": "Choice", "Default": "A",
+                        "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "Done"}]},
+                    "Done": {"Type": "Succeed"}}},
+            "End": true}}}"#,
+        json!([1]),
+    );
+    let mut applies = 0;
+    while transition.commands.contains(&Command::Continue) {
+        applies += 1;
+        assert!(applies < 100, "the child loops forever");
+        transition = apply(&definition, &mut execution, Input::Continue, 2_000);
+    }
+    // The parent goes on: its own history holds only its Map's events.
+    assert_eq!(execution.status, Status::Succeeded, "{:?}", execution.error);
+    let output = execution.output.clone().unwrap();
+    assert_eq!(output[0]["Error"], json!("States.Runtime"), "{output}");
+    let cause = output[0]["Cause"].as_str().unwrap();
+    assert!(cause.contains("(25000)"), "{cause}");
+    let map_run = &execution.map_runs()[0];
+    assert_eq!(map_run.items.failed, 1);
+    let child = map_run.children[0].as_ref().unwrap();
+    assert_eq!(child.status, Status::Failed);
+    assert_eq!(
+        child.next_event_id, 25_002,
+        "the limit, then ExecutionFailed"
+    );
+    assert!(
+        execution.next_event_id() < 20,
+        "{}",
+        execution.next_event_id()
+    );
+}
+
+#[test]
+fn an_express_map_run_child_times_out_after_five_minutes() {
+    let (definition, mut execution, transition) = start(
+        r#"{"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": 1,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "T", "States": {"T": {"Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke", "End": true}}},
+            "End": true}}}"#,
+        json!([1, 2]),
+    );
+    let tasks = invoked(&transition);
+    assert_eq!(tasks.len(), 2);
+    let limits: Vec<(u64, i64)> = timers(&transition)
+        .into_iter()
+        .filter(|(_, at)| *at == 1_000 + 300_000)
+        .collect();
+    assert_eq!(limits.len(), 2, "{:?}", timers(&transition));
+    let done = apply(
+        &definition,
+        &mut execution,
+        Input::TaskSucceeded {
+            task_id: tasks[0].0,
+            output: json!("r1"),
+        },
+        2_000,
+    );
+    let cancelled = Command::CancelTimer {
+        timer_id: limits[0].0,
+    };
+    assert!(done.commands.contains(&cancelled), "{:?}", done.commands);
+    let fired = Input::TimerFired {
+        timer_id: limits[1].0,
+    };
+    let timed_out = apply(&definition, &mut execution, fired, 301_000);
+    assert!(
+        timed_out.commands.contains(&Command::CancelTask {
+            task_id: tasks[1].0
+        }),
+        "{:?}",
+        timed_out.commands
+    );
+    assert_eq!(execution.status, Status::Succeeded);
+    let output = execution.output.clone().unwrap();
+    assert_eq!(output[0], json!("r1"));
+    assert_eq!(output[1]["Error"], json!("States.Timeout"), "{output}");
+    let map_run = &execution.map_runs()[0];
+    assert_eq!((map_run.items.succeeded, map_run.items.timed_out), (1, 1));
+    assert_eq!(map_run.executions.timed_out, 1);
+    let child = map_run.children[1].as_ref().unwrap();
+    assert_eq!(child.status, Status::TimedOut);
+}

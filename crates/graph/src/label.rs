@@ -26,6 +26,72 @@ pub fn catch(error_equals: &[String]) -> String {
     format!("Catch {}", error_equals.join(", "))
 }
 
+/// What a Task does, read from its `Resource`: the integration and how the state waits for
+/// it (`· job`: `.sync`, runs the job to its end; `· callback`: `.waitForTaskToken`), for the
+/// caption under its name. `arn:aws:states:::lambda:invoke.waitForTaskToken` reads
+/// `Lambda invoke · callback`.
+pub fn task_caption(resource: &str) -> String {
+    let (base, wait) = if let Some(base) = resource.strip_suffix(".waitForTaskToken") {
+        (base, Some("callback"))
+    } else if let Some((base, _)) = resource
+        .split_once(".sync:")
+        .or_else(|| resource.strip_suffix(".sync").map(|base| (base, "")))
+    {
+        (base, Some("job"))
+    } else {
+        (resource, None)
+    };
+    let parts: Vec<&str> = base.split(':').collect();
+    let service = parts.get(2).copied().unwrap_or("");
+    let what = match (service, &parts[..]) {
+        ("lambda", [.., "function", _]) | ("lambda", [.., "function", _, _]) => {
+            "Lambda function".to_string()
+        }
+        ("states", [.., "activity", _]) => "Activity".to_string(),
+        ("states", [_, _, _, _, _, "aws-sdk", sdk_service, action]) => {
+            format!("SDK {sdk_service} {}", words(action))
+        }
+        ("states", [_, _, _, _, _, integration, action]) => {
+            format!("{} {}", service_name(integration), words(action))
+        }
+        _ => "Task".to_string(),
+    };
+    match wait {
+        Some(wait) => format!("{what} · {wait}"),
+        None => what,
+    }
+}
+
+/// `lambda` → `Lambda`, `sqs` → `SQS`, `states` → `Step Functions`; others as written.
+fn service_name(integration: &str) -> String {
+    match integration {
+        "lambda" => "Lambda".to_string(),
+        "http" => "HTTP".to_string(),
+        "states" => "Step Functions".to_string(),
+        "sqs" | "sns" | "ecs" | "eks" | "s3" | "emr" => integration.to_ascii_uppercase(),
+        "dynamodb" => "DynamoDB".to_string(),
+        "events" => "EventBridge".to_string(),
+        "glue" => "Glue".to_string(),
+        "batch" => "Batch".to_string(),
+        "sagemaker" => "SageMaker".to_string(),
+        "bedrock" => "Bedrock".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// An API action's words in lower case: `sendMessage` → `send message`, `startExecution` →
+/// `start execution`.
+fn words(action: &str) -> String {
+    let mut out = String::with_capacity(action.len() + 4);
+    for (i, c) in action.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 /// Shortens `text` to at most `chars_max` characters, ending with `…` when cut.
 pub fn truncate(text: &str, chars_max: usize) -> String {
     if text.chars().count() <= chars_max {
@@ -141,6 +207,48 @@ mod tests {
             r#"{"And":[{"Variable":"$.a","NumericGreaterThan":1},{"Or":[{"Variable":"$.b","BooleanEquals":true},{"Variable":"$.c","IsString":true}]}],"Next":"D"}"#,
             "$.a > 1 and ($.b == true or $.c is a string)",
         );
+    }
+
+    #[test]
+    fn task_captions_name_the_integration_and_how_it_waits() {
+        for (resource, caption) in [
+            ("arn:aws:states:::lambda:invoke", "Lambda invoke"),
+            (
+                "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Lambda invoke · callback",
+            ),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:greet",
+                "Lambda function",
+            ),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:greet:live",
+                "Lambda function",
+            ),
+            (
+                "arn:aws:states:us-east-1:123456789012:activity:approve",
+                "Activity",
+            ),
+            ("arn:aws:states:::http:invoke", "HTTP invoke"),
+            ("arn:aws:states:::sqs:sendMessage", "SQS send message"),
+            (
+                "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "SQS send message · callback",
+            ),
+            (
+                "arn:aws:states:::states:startExecution.sync:2",
+                "Step Functions start execution · job",
+            ),
+            ("arn:aws:states:::ecs:runTask.sync", "ECS run task · job"),
+            ("arn:aws:states:::dynamodb:putItem", "DynamoDB put item"),
+            (
+                "arn:aws:states:::aws-sdk:s3:listObjectsV2",
+                "SDK s3 list objects v2",
+            ),
+            ("not-an-arn", "Task"),
+        ] {
+            assert_eq!(task_caption(resource), caption, "{resource}");
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! 1. break cycles by reversing DFS back edges (Choice loops, retry-by-hand loops);
 //! 2. assign layers by longest path, labelled edges spanning two layers so that their label
-//!    sits on the middle dummy node (as dagre does);
+//!    sits on a dummy node: the one next to the edge's source, so that a Choice's rules sit
+//!    by the Choice (dagre puts them halfway);
 //! 3. split long edges into dummy nodes;
 //! 4. order each layer by barycenter sweeps, keeping the order with the fewest crossings;
 //! 5. place x by repeated least-squares alignment to neighbours under the no-overlap
@@ -125,8 +126,8 @@ pub mod metrics {
     pub const NAME_CHARS_MAX: usize = 32;
     /// Font size of state names.
     pub const NAME_FONT: f64 = 13.0;
-    /// Font size of types and labels.
-    pub const SMALL_FONT: f64 = 11.0;
+    /// Font size of types, captions and labels: 12 px, readable at 1:1.
+    pub const SMALL_FONT: f64 = 12.0;
     /// Room kept right of a state that loops to itself.
     pub const SELF_LOOP: f64 = 28.0;
 }
@@ -305,16 +306,23 @@ impl State<'_> {
             NodeKind::State => {}
         }
         let name = label::truncate(&node.name, NAME_CHARS_MAX);
-        let text = text_width(&name, NAME_FONT * 1.05).max(text_width(node.state_type, SMALL_FONT));
-        let extra = if node.state_type == "Choice" {
-            28.0
-        } else {
-            24.0
-        };
-        let box_width = (text + extra).max(STATE_WIDTH_MIN);
+        let name_width = text_width(&name, NAME_FONT * 1.05);
+        let caption_width = text_width(&node.caption(), SMALL_FONT);
         if node.children.is_empty() {
-            return Ok((box_width, STATE_HEIGHT));
+            // The name over the caption; a callback's mark takes the top right corner.
+            let extra = match node.state_type {
+                "Choice" => 28.0,
+                _ if node.is_callback() => 40.0,
+                _ => 24.0,
+            };
+            return Ok((
+                (name_width.max(caption_width) + extra).max(STATE_WIDTH_MIN),
+                STATE_HEIGHT,
+            ));
         }
+        // A container's header has its name at the left and its type at the right: both fit,
+        // side by side, so they never overprint.
+        let box_width = (name_width + caption_width + 36.0).max(STATE_WIDTH_MIN);
         let children = node.children.clone();
         let mut inner = Vec::new();
         let mut x = PAD;
@@ -461,10 +469,16 @@ fn layered(
         };
         let mut chain = vec![top];
         let span = layer[bottom].saturating_sub(layer[top]);
-        let middle = span / 2;
+        // The label sits on the dummy next to the edge's source (a Choice, a catching state),
+        // so that it reads as that state's rule however far the edge goes.
+        let label_step = if reversed[edge_idx] {
+            span.saturating_sub(1).max(1)
+        } else {
+            1
+        };
         for step in 1..span {
             let (width, height) = match edge.label {
-                Some(size) if step == middle.max(1) => {
+                Some(size) if step == label_step => {
                     label_vertex[edge_idx] = Some(vertices.len());
                     size
                 }
@@ -890,7 +904,7 @@ mod tests {
 
     #[test]
     fn labelled_edges_get_a_label_box_between_layers() {
-        // A labelled edge spans two layers, so it gets a label box on its middle dummy.
+        // A labelled edge spans two layers, so it gets a label box on its one dummy.
         let sizes = vec![(20.0, 20.0), (100.0, 44.0), (100.0, 44.0)];
         let edges = vec![
             LayerEdge {
@@ -911,5 +925,36 @@ mod tests {
         assert_eq!(labelled.points.len(), 3);
         assert!(labelled.label.is_some());
         assert!(layered.centers[2].1 > layered.centers[1].1 + 44.0);
+    }
+
+    /// Issue 17, item 9: a rule's label sits next to its Choice, not halfway down a long edge.
+    #[test]
+    fn a_long_labelled_edges_label_sits_next_to_its_source() {
+        // 0 → 1 → 2 → 3 → 4 in a chain, and a labelled edge from 0 straight to 4.
+        let sizes = vec![(100.0, 44.0); 5];
+        let mut edges: Vec<LayerEdge> = (0..4)
+            .map(|i| LayerEdge {
+                id: i,
+                from: i,
+                to: i + 1,
+                label: None,
+            })
+            .collect();
+        edges.push(LayerEdge {
+            id: 4,
+            from: 0,
+            to: 4,
+            label: Some((60.0, 16.0)),
+        });
+        let layered = layered(&sizes, &edges, 0, &mut LAYOUT_VERTICES_MAX.clone()).unwrap();
+        let (_, long) = &layered.routes[4];
+        let label = long.label.expect("a label box");
+        // In the first layer below the source, not the middle one (layer 2).
+        let middle_y = label.y + label.height / 2.0;
+        assert!(
+            (middle_y - layered.centers[1].1).abs() < 22.0,
+            "the label's middle at y {middle_y} is not in the layer after the source (y {})",
+            layered.centers[1].1
+        );
     }
 }

@@ -56,6 +56,24 @@ pub struct Node {
     pub fail: Option<(Option<String>, Option<String>)>,
 }
 
+impl Node {
+    /// The caption under a state's name: a Task's integration and how it waits
+    /// ([`crate::label::task_caption`]), else the state's type.
+    pub fn caption(&self) -> String {
+        match &self.resource {
+            Some(resource) => crate::label::task_caption(resource),
+            None => self.state_type.to_string(),
+        }
+    }
+
+    /// Whether the state waits for a task token (`.waitForTaskToken`).
+    pub fn is_callback(&self) -> bool {
+        self.resource
+            .as_deref()
+            .is_some_and(|resource| resource.ends_with(".waitForTaskToken"))
+    }
+}
+
 /// How a block belongs to its owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockKind {

@@ -15,7 +15,8 @@ pub const STYLE: &str = r#"
 .steppe-graph { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; }
 .sg-state > .sg-shape { fill: #ffffff; stroke: #5b6b7f; stroke-width: 1.4; }
 .sg-state .sg-name { font-size: 13px; font-weight: 600; fill: #1d2733; }
-.sg-state .sg-type { font-size: 11px; fill: #66768a; }
+.sg-state .sg-type { font-size: 12px; fill: #56657a; }
+.sg-callback-mark { font-size: 14px; font-weight: 700; fill: #3b6fd1; }
 .sg-type-Task > .sg-shape { fill: #eef4ff; stroke: #3b6fd1; }
 .sg-type-Pass > .sg-shape { fill: #f5f6f8; stroke: #8a96a6; stroke-dasharray: 5 3; }
 .sg-type-Choice > .sg-shape { fill: #fff6e5; stroke: #c98a12; }
@@ -29,7 +30,7 @@ pub const STYLE: &str = r#"
 .sg-type-Parallel > .sg-header { fill: #e3f3f3; }
 .sg-type-Map > .sg-header { fill: #f7e8f1; }
 .sg-frame > rect { fill: #ffffff; fill-opacity: 0.6; stroke: #aab4c0; stroke-dasharray: 4 3; }
-.sg-frame > text { font-size: 11px; fill: #66768a; font-style: italic; }
+.sg-frame > text { font-size: 12px; fill: #66768a; font-style: italic; }
 .sg-marker circle { fill: #3a4655; }
 .sg-marker .sg-ring { fill: #ffffff; stroke: #3a4655; stroke-width: 2; }
 .sg-edge { fill: none; stroke: #7b8794; stroke-width: 1.4; }
@@ -38,7 +39,7 @@ pub const STYLE: &str = r#"
 .sg-edge-catch { stroke: #d9622b; stroke-dasharray: 2 3; stroke-width: 1.6; }
 .sg-edge-start, .sg-edge-end { stroke: #a4adb8; }
 .sg-label rect { fill: #ffffff; stroke: #d5dbe2; }
-.sg-label text { font-size: 11px; fill: #44505e; }
+.sg-label text { font-size: 12px; fill: #44505e; }
 .sg-label-default text { font-weight: 600; fill: #9a6a0c; }
 .sg-label-catch text { fill: #b34a17; }
 "#;
@@ -100,13 +101,7 @@ pub fn render(graph: &Graph, layout: &Layout) -> String {
         let rect = layout.nodes[node_idx];
         match node.kind {
             NodeKind::Start | NodeKind::End => marker(&mut out, node.kind, node.block, rect),
-            NodeKind::State if node.children.is_empty() => state(
-                &mut out,
-                &node.name,
-                node.state_type,
-                rect,
-                node.resource.as_deref(),
-            ),
+            NodeKind::State if node.children.is_empty() => state(&mut out, node, rect),
             NodeKind::State => {}
         }
     }
@@ -124,12 +119,16 @@ fn node_key(graph: &Graph, node_idx: usize) -> String {
     }
 }
 
-fn state(out: &mut String, name: &str, state_type: &str, rect: Rect, resource: Option<&str>) {
+fn state(out: &mut String, node: &crate::Node, rect: Rect) {
+    let (name, state_type) = (&node.name, node.state_type);
     let name_attr = escape(name);
+    let callback = node.is_callback();
     let _ = write!(
         out,
-        r#"<g class="sg-state sg-type-{state_type}" data-state="{name_attr}" data-type="{state_type}"><title>{name_attr} ({state_type}){}</title>"#,
-        resource
+        r#"<g class="sg-state sg-type-{state_type}{}" data-state="{name_attr}" data-type="{state_type}"><title>{name_attr} ({state_type}){}</title>"#,
+        if callback { " sg-callback" } else { "" },
+        node.resource
+            .as_deref()
             .map(|r| format!("\n{}", escape(r)))
             .unwrap_or_default()
     );
@@ -177,13 +176,23 @@ fn state(out: &mut String, name: &str, state_type: &str, rect: Rect, resource: O
             );
         }
     }
+    if callback {
+        // A callback waits for SendTaskSuccess/Failure with its token: a return arrow.
+        let _ = write!(
+            out,
+            r#"<text class="sg-callback-mark" x="{}" y="{}" text-anchor="end"><title>waits for a task token (.waitForTaskToken)</title>↩</text>"#,
+            x + w - 6.0,
+            y + 15.0
+        );
+    }
     let shown = escape(&label::truncate(name, metrics::NAME_CHARS_MAX));
     let cx = x + w / 2.0;
     let _ = write!(
         out,
-        r#"<text class="sg-name" x="{cx}" y="{}" text-anchor="middle">{shown}</text><text class="sg-type" x="{cx}" y="{}" text-anchor="middle">{state_type}</text></g>"#,
+        r#"<text class="sg-name" x="{cx}" y="{}" text-anchor="middle">{shown}</text><text class="sg-type" x="{cx}" y="{}" text-anchor="middle">{}</text></g>"#,
         y + h / 2.0 - 2.0,
-        y + h / 2.0 + 13.0
+        y + h / 2.0 + 13.0,
+        escape(&node.caption())
     );
 }
 

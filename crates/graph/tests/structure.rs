@@ -374,3 +374,53 @@ fn names_are_escaped_in_every_format() {
     let dot = steppe_graph::render(&graph, Format::Dot).unwrap();
     assert!(dot.contains(r#"a<b> & \"c\""#));
 }
+
+/// Issue 17, item 9: a Task's caption names its integration and a callback is marked; a
+/// container's name and type fit side by side in its header.
+#[test]
+fn tasks_name_their_integration_and_container_titles_fit_beside_their_type() {
+    let text = r#"{"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": "q", "MessageBody": {"t.$": "$$.Task.Token"}}, "Next": "A rather long name for a Map"},
+        "A rather long name for a Map": {"Type": "Map", "ItemProcessor": {"StartAt": "Call", "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true}}}, "End": true}}}"#;
+    let graph = graph(text);
+    let svg = steppe_graph::render(&graph, Format::Svg).expect("drawn");
+    let group = |name: &str| {
+        let start = svg
+            .find(&format!(r#"data-state="{name}""#))
+            .expect("state drawn");
+        let start = svg[..start].rfind("<g ").expect("group");
+        let end = start + svg[start..].find("</g>").expect("group end");
+        svg[start..end].to_string()
+    };
+    let ask = group("Ask");
+    assert!(ask.contains("SQS send message · callback"), "{ask}");
+    assert!(ask.contains("sg-callback") && ask.contains("↩"), "{ask}");
+    let call = group("Call");
+    assert!(
+        call.contains(">Lambda invoke<") && !call.contains("sg-callback"),
+        "{call}"
+    );
+
+    let layout = steppe_graph::layout::layout(&graph).expect("laid out");
+    let map = graph
+        .nodes
+        .iter()
+        .position(|node| node.name == "A rather long name for a Map")
+        .expect("the Map");
+    let header = layout.nodes[map];
+    let name_end = header.x
+        + 10.0
+        + steppe_graph::layout::text_width(
+            "A rather long name for a Map",
+            steppe_graph::layout::metrics::NAME_FONT,
+        );
+    let type_start = header.x + header.width
+        - 10.0
+        - steppe_graph::layout::text_width("Map", steppe_graph::layout::metrics::SMALL_FONT);
+    assert!(
+        name_end < type_start,
+        "the name ends at {name_end}, the type starts at {type_start}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct App {
     pub express: Arc<crate::express::ExpressExecutions>,
     /// The Express executions that ended most recently, with their events, for the console.
     pub express_recent: Arc<crate::express::RecentExpress>,
+    /// The stderr tails of the last Lambda command runs (`Integrations::stderr_tails`).
+    pub stderr_tails: Arc<steppe_tasks::command::StderrTails>,
     /// Where the time comes from.
     pub clock: Arc<dyn Clock + Send + Sync>,
     /// The same clock, when `POST /steppe/clock` may move it forward (`--time-scale`).
@@ -110,6 +112,7 @@ impl App {
             express_recent: Arc::new(crate::express::RecentExpress::new(
                 options.limits.express_kept_max,
             )),
+            stderr_tails: Arc::default(),
             clock,
             clock_control: options.clock_control.clone(),
             clock_jumps: tokio::sync::watch::Sender::new(0),

@@ -158,12 +158,7 @@ pub fn map_run_execution_id(map_run_arn: &str) -> Option<u64> {
 /// `…:execution:<machine>/<label>:<name>`, whose name is UUID-shaped: the Map Run UUID's
 /// first half (which names the parent execution), then the ordinal and the slot.
 pub fn map_run_child(map_run_arn: &str, ordinal: usize, slot: usize) -> Option<String> {
-    let (head, uuid) = map_run_arn.rsplit_once(':')?;
-    let (prefix, machine_and_label) = head.split_once(":mapRun:")?;
-    let first_half = uuid.get(..18)?;
-    Some(format!(
-        "{prefix}:execution:{machine_and_label}:{first_half}-{ordinal:04x}-{slot:012x}"
-    ))
+    steppe_engine::map_run::child_execution_arn(map_run_arn, ordinal, slot)
 }
 
 /// What a Map Run child's execution ARN ([`map_run_child`]) names: the parent execution's

@@ -90,6 +90,8 @@ pub struct Cluster {
     store: Arc<dyn Store>,
     /// This node's id; `None` for a cluster of one.
     node: Option<u64>,
+    /// The secret nodes show each other on the requests they make themselves.
+    key: Option<String>,
     lease: Duration,
     client: ureq::Agent,
 }
@@ -111,12 +113,12 @@ impl Cluster {
         address: &str,
         lease: Duration,
     ) -> Result<Cluster, steppe_store::Error> {
-        let node = if store.shared() {
+        let (node, key) = if store.shared() {
             let node = store.join(address, lease)?;
             tracing::info!(node, address, ?lease, "joined the cluster");
-            Some(node)
+            (Some(node), store.cluster_key()?)
         } else {
-            None
+            (None, None)
         };
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(FORWARD_TIMEOUT))
@@ -125,6 +127,7 @@ impl Cluster {
         Ok(Cluster {
             store,
             node,
+            key,
             lease,
             client: ureq::Agent::new_with_config(config),
         })
@@ -172,7 +175,9 @@ impl Cluster {
                         count = orphans.len(),
                         "taking over executions of a stopped node"
                     );
-                    driver.adopt(&orphans);
+                    // Recovery reads the store: off the async workers.
+                    let adopting = driver.clone();
+                    let _ = tokio::task::spawn_blocking(move || adopting.adopt(&orphans)).await;
                     continue;
                 }
                 Ok(Err(error)) => {
@@ -214,12 +219,30 @@ impl Cluster {
         let Some(Value::String(key)) = members.get(member) else {
             return Ok(None);
         };
-        let (store, key, member) = (self.store.clone(), key.clone(), member);
+        self.owner(member, key.clone()).await
+    }
+
+    /// The node that runs the execution with this ARN, when it is another one.
+    pub async fn owner_of(&self, execution_arn: &str) -> ApiResult<Option<Node>> {
+        if !self.shared() {
+            return Ok(None);
+        }
+        self.owner("executionArn", execution_arn.to_string()).await
+    }
+
+    /// The node that runs the execution `key` names (as `member` of a request: an execution
+    /// ARN, a Map Run ARN or a task token), when it is another one; 503 while nobody runs it.
+    async fn owner(&self, member: &'static str, key: String) -> ApiResult<Option<Node>> {
+        let store = self.store.clone();
         let owner = tokio::task::spawn_blocking(move || -> Result<Owner, steppe_store::Error> {
             let id = match member {
-                "executionArn" => store.execution_by_arn(&key)?.map(|row| row.id),
+                // A Map Run child's ARN names its parent, whose node runs it.
+                "executionArn" => match store.execution_by_arn(&key)? {
+                    Some(row) => Some(row.id),
+                    None => crate::arn::parse_map_run_child(&key).map(|(id, _, _)| id),
+                },
                 "mapRunArn" => crate::arn::map_run_execution_id(&key),
-                _ => store.task_by_token(&key)?,
+                _ => store.task_by_token(&key)?.map(|(id, _)| id),
             };
             match id {
                 Some(id) => store.owner(id),
@@ -276,6 +299,72 @@ impl Cluster {
         })
     }
 }
+
+impl Cluster {
+    /// The scope of a request another node made itself ([`Cluster::call`]): `None` when it
+    /// shows no cluster key (a client's request, checked as any), an error when the key is
+    /// wrong.
+    pub fn internal_scope(&self, headers: &HeaderMap) -> Option<ApiResult<crate::arn::Arns>> {
+        let shown = headers.get(KEY_HEADER)?.as_bytes();
+        let refused = || ApiError {
+            code: "AccessDeniedException",
+            message: "The request's cluster key is not this cluster's".into(),
+            status: 403,
+        };
+        let Some(key) = &self.key else {
+            return Some(Err(refused()));
+        };
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(shown, key.as_bytes())) {
+            return Some(Err(refused()));
+        }
+        let scope = headers
+            .get(SCOPE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once('/'))
+            .map(|(account, region)| crate::arn::Arns {
+                account: account.to_string(),
+                region: region.to_string(),
+            });
+        Some(scope.ok_or_else(|| ApiError::internal("a node's request names no scope")))
+    }
+
+    /// Makes an API call on `node` for this node's own purposes (stopping a nested child
+    /// that runs there), acting in `arns`, shown as the cluster's with its key.
+    pub async fn call(
+        &self,
+        node: &Node,
+        operation: &str,
+        arns: &crate::arn::Arns,
+        body: &Value,
+    ) -> ApiResult<Relayed> {
+        let key = self
+            .key
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("this server is no node of a cluster"))?;
+        let mut headers = HeaderMap::new();
+        let mut add = |name: &'static str, value: String| {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        };
+        add("x-amz-target", format!("AWSStepFunctions.{operation}"));
+        add("content-type", "application/x-amz-json-1.0".into());
+        add("host", node.address.clone());
+        add(KEY_HEADER, key.to_string());
+        add(SCOPE_HEADER, format!("{}/{}", arns.account, arns.region));
+        let original = Original {
+            headers,
+            body: Bytes::from(body.to_string()),
+        };
+        self.forward(node, &original, None).await
+    }
+}
+
+/// Shows the cluster key on a request a node makes itself.
+pub const KEY_HEADER: &str = "x-steppe-cluster-key";
+
+/// The account and region (`ACCOUNT/REGION`) a node's own request acts in.
+pub const SCOPE_HEADER: &str = "x-steppe-scope";
 
 /// The task named by a forwarded `GetActivityTask`'s [`CLAIMED_HEADER`].
 pub fn claimed_task(headers: &HeaderMap) -> Option<(u64, u64)> {

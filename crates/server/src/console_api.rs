@@ -2,7 +2,9 @@
 //! bounded request. `ListExecutions` needs a state machine and has no name search and no
 //! count; `ListStateMachines` has no execution counts. Both answers here are paged, every
 //! page at most [`LISTED_MAX`] rows, and every count and search reads a bounded number of
-//! rows from the store, [`CHUNK`] at a time (inputs can be 256 KiB each).
+//! rows from the store: counts without a name search are the store's own
+//! (`Store::count_executions`, which reads no inputs), searches read [`CHUNK`] rows at a
+//! time (inputs can be 256 KiB each).
 //!
 //! - `GET /console/api/executions` ([`steppe_console::EXECUTIONS_PATH`]): the executions of
 //!   one state machine or of all of them, newest first, filtered by status and by a name
@@ -103,6 +105,17 @@ fn scan(
     }
 }
 
+/// How many executions match `query` (its limit ignored), counted by the store up to one
+/// past `budget`, so that an answer above `budget` says there are more.
+fn count(app: &App, query: &ExecutionQuery, budget: usize) -> Result<usize, Refusal> {
+    let query = ExecutionQuery {
+        limit: budget + 1,
+        after: None,
+        ..query.clone()
+    };
+    app.store.count_executions(&query).map_err(store_failed)
+}
+
 fn status_of(text: Option<&str>) -> Result<Option<ExecutionStatus>, Refusal> {
     text.filter(|text| !text.is_empty())
         .map(|text| {
@@ -112,23 +125,130 @@ fn status_of(text: Option<&str>) -> Result<Option<ExecutionStatus>, Refusal> {
         .transpose()
 }
 
-fn encode_cursor(start_millis: i64, id: u64) -> String {
-    format!("console-executions-{start_millis:x}-{id:x}")
+/// Where an execution sits in the merged list, newest first: its start, then its rank
+/// among executions that started in the same millisecond. A Standard execution's rank is
+/// `1 << 64 | store id`; an Express one's (kept in memory, with no store id) a hash of its ARN,
+/// so it comes after the Standard ones of its millisecond.
+type Position = (i64, u128);
+
+const STANDARD_RANK: u128 = 1 << 64;
+
+fn encode_cursor((start_millis, rank): Position) -> String {
+    format!("console-executions-{start_millis:x}-{rank:x}")
 }
 
-fn decode_cursor(token: &str) -> Option<(i64, u64)> {
-    let (start, id) = token.strip_prefix("console-executions-")?.split_once('-')?;
+fn decode_cursor(token: &str) -> Option<Position> {
+    let (start, rank) = token.strip_prefix("console-executions-")?.split_once('-')?;
     Some((
         i64::from_str_radix(start, 16).ok()?,
-        u64::from_str_radix(id, 16).ok()?,
+        u128::from_str_radix(rank, 16).ok()?,
     ))
+}
+
+/// The store's cursor for Standard executions after `position`: an Express rank is below every
+/// Standard rank of its millisecond, so those were all listed before it.
+fn store_cursor((start_millis, rank): Position) -> (i64, u64) {
+    if rank >= STANDARD_RANK {
+        (start_millis, (rank - STANDARD_RANK) as u64)
+    } else {
+        (start_millis, 0)
+    }
+}
+
+/// A stable rank for an Express execution (FNV-1a of its ARN).
+fn express_rank(execution_arn: &str) -> u128 {
+    let hash = execution_arn
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    u128::from(hash)
+}
+
+/// One execution of the merged list, as listed.
+struct Listed {
+    position: Position,
+    item: Value,
+}
+
+fn standard_item(row: &ExecutionRow, machine_name: &str) -> Listed {
+    let mut item = json!({
+        "executionArn": row.arn,
+        "stateMachineArn": row.state_machine_arn,
+        "stateMachineName": machine_name,
+        "name": row.name,
+        "status": row.status.as_str(),
+        "startDate": crate::wire::timestamp(row.start_millis),
+    });
+    if let Some(stop) = row.stop_millis {
+        item["stopDate"] = crate::wire::timestamp(stop);
+    }
+    if row.redrive_count > 0 {
+        item["redriveCount"] = json!(row.redrive_count);
+    }
+    Listed {
+        position: (row.start_millis, STANDARD_RANK | u128::from(row.id)),
+        item,
+    }
+}
+
+/// The node's recently ended Express executions (`RecentExpress`, at most
+/// `express_kept_max`) that match, and of those the ones after `after`.
+fn express_matches(
+    app: &App,
+    arns: &crate::arn::Arns,
+    status: Option<ExecutionStatus>,
+    matches: &dyn Fn(&str) -> bool,
+    after: Option<Position>,
+) -> (usize, Vec<Listed>) {
+    let kept = app
+        .express_recent
+        .list(arns, None, app.limits.express_kept_max);
+    let names: std::collections::HashMap<String, String> = {
+        let registry = app.registry.blocking_read();
+        kept.iter()
+            .filter_map(|ended| {
+                let machine = registry.state_machines.get(&ended.state_machine_arn)?;
+                Some((machine.arn.clone(), machine.name.clone()))
+            })
+            .collect()
+    };
+    let mut total = 0;
+    let mut listed = Vec::new();
+    for ended in kept.iter().filter(|ended| {
+        status.is_none_or(|status| status.as_str() == ended.status.as_str()) && matches(&ended.name)
+    }) {
+        total += 1;
+        let position = (ended.start_millis, express_rank(&ended.execution_arn));
+        if after.is_some_and(|after| position >= after) {
+            continue;
+        }
+        let machine_name = names.get(&ended.state_machine_arn).map_or_else(
+            || ended.state_machine_arn.rsplit(':').next().unwrap_or(""),
+            String::as_str,
+        );
+        listed.push(Listed {
+            position,
+            item: json!({
+                "executionArn": ended.execution_arn,
+                "stateMachineArn": ended.state_machine_arn,
+                "stateMachineName": machine_name,
+                "name": ended.name,
+                "status": ended.status.as_str(),
+                "startDate": crate::wire::timestamp(ended.start_millis),
+                "stopDate": crate::wire::timestamp(ended.stop_millis),
+            }),
+        });
+    }
+    (total, listed)
 }
 
 /// `GET /console/api/executions`: `{"executions": [ListExecutions' items, with
 /// "stateMachineName"], "nextToken"?, "total", "totalIsLowerBound", "searchIsPartial"}`.
-/// `total` counts every execution that matches (status, name, machine), reading at most
-/// [`COUNTED_MAX`] rows; `searchIsPartial` says a name search stopped after
-/// [`SCANNED_MAX`] executions of some state machine, so older matches may be missing.
+/// `total` counts every execution that matches (status, name, machine), up to
+/// [`COUNTED_MAX`]; `searchIsPartial` says a name search stopped after [`SCANNED_MAX`]
+/// executions of some state machine, so older matches may be missing. Without a state
+/// machine, the node's recently ended Express executions are merged in by start time.
 pub fn executions(
     app: &App,
     arns: &crate::arn::Arns,
@@ -156,7 +276,8 @@ pub fn executions(
             decode_cursor(token).ok_or_else(|| bad("nextToken is not one this endpoint gave"))?,
         ),
     };
-    // Standard machines only: AWS lists no Express executions (the console has its own).
+    // The store holds Standard executions only; a list of every machine's adds the Express
+    // ones this node keeps in memory (`express_matches`).
     let machines: Vec<(String, String)> = {
         let registry = app.registry.blocking_read();
         match &request.state_machine_arn {
@@ -183,14 +304,15 @@ pub fn executions(
                 .collect(),
         }
     };
-    let matches = |row: &ExecutionRow| {
+    let name_matches = |name: &str| {
         needle
             .as_ref()
-            .is_none_or(|needle| row.name.to_lowercase().contains(needle.as_str()))
+            .is_none_or(|needle| name.to_lowercase().contains(needle.as_str()))
     };
+    let matches = |row: &ExecutionRow| name_matches(&row.name);
     // Each machine's newest `limit + 1` matches after the cursor; the page is the newest of
     // all of them.
-    let mut candidates: Vec<(ExecutionRow, usize)> = Vec::new();
+    let mut candidates: Vec<Listed> = Vec::new();
     let mut partial = false;
     let mut total = 0usize;
     let mut total_capped = false;
@@ -202,12 +324,12 @@ pub fn executions(
         };
         let mut found = 0;
         let page_query = ExecutionQuery {
-            after,
+            after: after.map(store_cursor),
             ..base.clone()
         };
         partial |= scan(app, &page_query, SCANNED_MAX, |row| {
             if matches(&row) {
-                candidates.push((row, index));
+                candidates.push(standard_item(&row, &machines[index].1));
                 found += 1;
             }
             found <= limit
@@ -216,46 +338,39 @@ pub fn executions(
             continue;
         }
         let budget = COUNTED_MAX - total.min(COUNTED_MAX);
-        let mut counted = 0;
-        let more = scan(app, &base, budget, |row| {
-            if matches(&row) {
-                counted += 1;
+        let (counted, more) = match &needle {
+            // Without a name search the store counts (one row past the budget says "more").
+            None => {
+                let counted = count(app, &base, budget)?;
+                (counted.min(budget), counted > budget)
             }
-            true
-        })?;
+            Some(_) => {
+                let mut counted = 0;
+                let more = scan(app, &base, budget, |row| {
+                    if matches(&row) {
+                        counted += 1;
+                    }
+                    true
+                })?;
+                (counted, more)
+            }
+        };
         total += counted;
         total_capped = more || total >= COUNTED_MAX && index + 1 < machines.len();
     }
-    candidates.sort_by_key(|(row, _)| std::cmp::Reverse((row.start_millis, row.id)));
-    let next = (candidates.len() > limit).then(|| {
-        let (last, _) = &candidates[limit - 1];
-        encode_cursor(last.start_millis, last.id)
-    });
+    if request.state_machine_arn.is_none() {
+        let (kept, listed) = express_matches(app, arns, status, &name_matches, after);
+        total += kept;
+        candidates.extend(listed);
+    }
+    candidates.sort_by_key(|listed| std::cmp::Reverse(listed.position));
+    let next = (candidates.len() > limit).then(|| encode_cursor(candidates[limit - 1].position));
     candidates.truncate(limit);
-    let executions: Vec<Value> = candidates
-        .iter()
-        .map(|(row, index)| {
-            let mut item = json!({
-                "executionArn": row.arn,
-                "stateMachineArn": row.state_machine_arn,
-                "stateMachineName": machines[*index].1,
-                "name": row.name,
-                "status": row.status.as_str(),
-                "startDate": crate::wire::timestamp(row.start_millis),
-            });
-            if let Some(stop) = row.stop_millis {
-                item["stopDate"] = crate::wire::timestamp(stop);
-            }
-            if row.redrive_count > 0 {
-                item["redriveCount"] = json!(row.redrive_count);
-            }
-            item
-        })
-        .collect();
+    let executions: Vec<Value> = candidates.into_iter().map(|listed| listed.item).collect();
     let mut answer = json!({
         "executions": executions,
         "total": total.min(COUNTED_MAX),
-        "totalIsLowerBound": total_capped,
+        "totalIsLowerBound": total_capped || total > COUNTED_MAX,
         "searchIsPartial": partial,
     });
     if let Some(next) = next {
@@ -321,13 +436,9 @@ pub fn state_machines(
                     status: Some(status),
                     ..ExecutionQuery::default()
                 };
-                let mut count = 0;
-                let capped = scan(app, &query, COUNTED_MAX, |_| {
-                    count += 1;
-                    true
-                })?;
-                item[key] = json!(count);
-                item[format!("{key}IsLowerBound")] = json!(capped);
+                let counted = count(app, &query, COUNTED_MAX)?;
+                item[key] = json!(counted.min(COUNTED_MAX));
+                item[format!("{key}IsLowerBound")] = json!(counted > COUNTED_MAX);
             }
         }
         items.push(item);
@@ -345,10 +456,16 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_others() {
-        assert_eq!(
-            decode_cursor(&encode_cursor(1_700_000_000_123, 42)),
-            Some((1_700_000_000_123, 42))
+        let standard = (1_700_000_000_123, STANDARD_RANK | 42);
+        assert_eq!(decode_cursor(&encode_cursor(standard)), Some(standard));
+        assert_eq!(store_cursor(standard), (1_700_000_000_123, 42));
+        // After an Express execution, only Standard ones that started earlier are left.
+        let express = (
+            1_700_000_000_123,
+            express_rank("arn:aws:states:r:1:express:m:n:x"),
         );
+        assert!(express < standard);
+        assert_eq!(store_cursor(express), (1_700_000_000_123, 0));
         assert_eq!(decode_cursor("steppe-executions-1-2"), None);
         assert_eq!(decode_cursor("console-executions-zz-2"), None);
     }

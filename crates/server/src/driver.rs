@@ -178,7 +178,7 @@ struct Pending {
     /// What the metrics count once the group is committed.
     counts: Counts,
     /// Trace spans the group ended, exported once it is committed.
-    spans: Vec<opentelemetry_sdk::trace::SpanData>,
+    spans: Vec<crate::traces::Span>,
 }
 
 /// What a committed group adds to the metrics.

@@ -491,7 +491,11 @@ const REDRIVE_PERIOD_MILLIS: i64 = 14 * 24 * 60 * 60 * 1000;
 /// for a state machine whose deletion has finished (or whose name a newer machine took),
 /// for which AWS documents no reason: its executions are not redriven either, since their
 /// machine is gone.
-fn not_redrivable(registry: &Registry, row: &ExecutionRow, now_millis: i64) -> Option<String> {
+pub(crate) fn not_redrivable(
+    registry: &Registry,
+    row: &ExecutionRow,
+    now_millis: i64,
+) -> Option<String> {
     if matches!(
         row.status,
         ExecutionStatus::Running | ExecutionStatus::Succeeded

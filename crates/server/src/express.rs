@@ -289,6 +289,9 @@ impl Runner {
         // at most EXPRESS_INPUTS_KEPT_MAX of them: one clone each, and no history recorded.
         let mut inputs: Option<Vec<(Input, i64)>> = self.recent.keeps().then(Vec::new);
         let start_info = inputs.as_ref().map(|_| execution.info.clone());
+        // The spans ended so far, queued together at the end (or every
+        // SPANS_PER_MESSAGE_MAX): one queue message per execution.
+        let mut spans = Vec::with_capacity(if self.trace.is_some() { 16 } else { 0 });
         while !execution.is_finished() {
             applied += 1;
             if applied == INPUTS_PER_YIELD {
@@ -355,9 +358,7 @@ impl Runner {
                             timestamp_millis: now,
                             details: steppe_engine::Details::ExecutionFailed(error.clone()),
                         };
-                        let mut spans = Vec::new();
                         trace.observe(&[ended], &mut spans);
-                        self.integrations.traces.export(spans);
                     }
                     execution.status = Status::Failed;
                     execution.error = Some(error);
@@ -366,9 +367,10 @@ impl Runner {
                 }
             };
             if let Some(trace) = &mut self.trace {
-                let mut spans = Vec::new();
                 trace.observe(&transition.events, &mut spans);
-                self.integrations.traces.export(spans);
+                if spans.len() >= crate::traces::SPANS_PER_MESSAGE_MAX {
+                    self.integrations.traces.export(std::mem::take(&mut spans));
+                }
             }
             let info = &execution.info;
             queue.carry_out_with(transition.commands, |task| {
@@ -379,6 +381,7 @@ impl Runner {
                 self.integrations.execution_log.log(session, events);
             }
         }
+        self.integrations.traces.export(spans);
         self.metrics.states_entered(execution.states_entered());
         if execution.is_finished() {
             self.metrics

@@ -44,6 +44,8 @@ pub struct Integrations {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Where executions' traces go (`--otlp-endpoint`).
     pub traces: Arc<crate::traces::Traces>,
+    /// The stderr tails of the last Lambda command runs, for the console.
+    pub stderr_tails: Arc<steppe_tasks::command::StderrTails>,
 }
 
 impl Integrations {
@@ -171,6 +173,7 @@ impl Integrations {
             destinations: &self.destinations,
             execution_arn,
             traceparent,
+            stderr_tails: Some(&self.stderr_tails),
         };
         steppe_tasks::invoke_local(&local, task)
             .unwrap_or_else(|why| steppe_tasks::unconfigured(task, &why))

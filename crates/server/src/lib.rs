@@ -735,6 +735,7 @@ impl Core {
                 None => steppe_tasks::http::Connections::default(),
             },
             nested: nested::Nested::default(),
+            stderr_tails: Arc::default(),
             effects,
             mocks: options
                 .mock_config
@@ -800,14 +801,17 @@ impl Core {
             driver = driver.with_seed(seed);
         }
         let driver = Arc::new(driver);
-        let app = Arc::new(app::App::new(
+        let mut app = app::App::new(
             store,
             registry,
             definitions,
             (driver.clone(), tasks, cluster),
             metrics,
             options,
-        ));
+        );
+        // The console shows the stderr tails that the integrations keep.
+        app.stderr_tails = integrations.stderr_tails.clone();
+        let app = Arc::new(app);
         // Recovery may reopen nested-workflow tasks, which start children through the server.
         let effects = tokio::spawn(effects::run(app.clone(), effects_receiver));
         // What other nodes change from now on (and, once listening, anything changed since

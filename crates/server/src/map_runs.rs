@@ -11,8 +11,10 @@ use crate::app::App;
 use crate::arn::{self, Arn, Arns};
 use crate::driver::{execution_info, guarded};
 use crate::error::{ApiError, ApiResult};
+use steppe_asl::limits;
 use steppe_engine::{
-    apply, Config, Execution, Input, MapRun, MapRunChild, MapRunStatus, MapRunUpdate,
+    apply, ChildId, Config, Execution, HistoryEvent, Input, MapRun, MapRunChild, MapRunStatus,
+    MapRunUpdate, Status,
 };
 use steppe_store::{ExecutionRow, ExecutionStatus};
 
@@ -89,10 +91,7 @@ fn child_of(map_run_arn: &str, ordinal: usize, slot: usize, child: MapRunChild) 
 
 /// The state machine ARN a Map Run's children name: `…:stateMachine:<machine>/<label>`.
 pub fn children_state_machine_arn(map_run_arn: &str) -> String {
-    let head = map_run_arn
-        .rsplit_once(':')
-        .map_or(map_run_arn, |(head, _)| head);
-    head.replacen(":mapRun:", ":stateMachine:", 1)
+    steppe_engine::map_run::children_state_machine_arn(map_run_arn)
 }
 
 /// The Map Run `map_run_arn`, its ordinal among its execution's Map Runs and the execution.
@@ -123,6 +122,22 @@ fn find_with_data(
 /// The Map Runs of a stored execution, oldest first, as its committed inputs leave them;
 /// with `data`, with their children's inputs, outputs and errors.
 pub fn of_execution(app: &App, row: &ExecutionRow, data: bool) -> ApiResult<Vec<MapRun>> {
+    let config = Config {
+        map_run_children_data: data,
+        ..Config::standard()
+    };
+    let execution = replay(app, row, config, |_| {})?;
+    Ok(execution.map_runs().to_vec())
+}
+
+/// Rebuilds a stored execution from its committed inputs with `config`, handing each
+/// transition's events to `events`.
+fn replay(
+    app: &App,
+    row: &ExecutionRow,
+    config: Config,
+    mut events: impl FnMut(Vec<HistoryEvent>),
+) -> ApiResult<Execution> {
     let compiled = app.definitions.by_id(&row.revision_id).ok_or_else(|| {
         steppe_store::Error::Decode(format!("revision {} is unknown", row.revision_id))
     })?;
@@ -130,19 +145,114 @@ pub fn of_execution(app: &App, row: &ExecutionRow, data: bool) -> ApiResult<Vec<
     let mut info = execution_info(row, &compiled.revision.role_arn);
     // The log replays the redrives, and the engine counts them again.
     info.redrive_count = 0;
-    let config = Config {
-        map_run_children_data: data,
-        ..Config::standard()
-    };
     let mut execution = Execution::new(info, input, config, row.seed);
     for logged in app.store.inputs(row.id)? {
         let input: Input = logged.input.into();
         let definition = &compiled.definition;
-        guarded(|| apply(definition, &mut execution, input, logged.now_millis)).map_err(
-            |reason| ApiError::internal(format!("the execution cannot be replayed: {reason}")),
-        )?;
+        let transition = guarded(|| apply(definition, &mut execution, input, logged.now_millis))
+            .map_err(|reason| {
+                ApiError::internal(format!("the execution cannot be replayed: {reason}"))
+            })?;
+        events(transition.events);
     }
-    Ok(execution.map_runs().to_vec())
+    Ok(execution)
+}
+
+/// The history of the Map Run child `execution_arn` names, as its parent's committed inputs
+/// write it (a child's history is numbered from 1, as any execution's); `Ok(None)` if the
+/// ARN is not shaped as a child's. At most `HISTORY_EVENTS_MAX` events (AWS's limit for one
+/// execution's history, which a child reaching it fails at) and the failure.
+pub fn child_history(
+    app: &App,
+    arns: &Arns,
+    execution_arn: &str,
+) -> ApiResult<Option<Vec<HistoryEvent>>> {
+    let Some((row, child)) = find_child_row(app, arns, execution_arn)? else {
+        return Ok(None);
+    };
+    let config = Config {
+        child_history: Some(child),
+        ..Config::standard()
+    };
+    // A child that reaches the limit fails with one event more, as an execution does.
+    let max = limits::HISTORY_EVENTS_MAX as usize + 1;
+    let mut history = Vec::new();
+    let execution = replay(app, &row, config, |events| {
+        let room = max.saturating_sub(history.len());
+        history.extend(events.into_iter().take(room));
+    })?;
+    let exists = execution
+        .map_runs()
+        .get(child.map_run)
+        .filter(|map_run| matches!(map_run.children.get(child.slot), Some(Some(_))))
+        .and_then(|map_run| arn::map_run_child(&map_run.map_run_arn, child.map_run, child.slot))
+        .is_some_and(|arn| arn == execution_arn);
+    if !exists {
+        return Err(ApiError::execution_does_not_exist(execution_arn));
+    }
+    Ok(Some(history))
+}
+
+/// `StopExecution` of the Map Run child `execution_arn` names: stops it if it runs, and
+/// answers when it stopped (or ended), epoch milliseconds; `Ok(None)` if the ARN is not
+/// shaped as a child's.
+pub async fn stop_child(
+    app: &App,
+    arns: &Arns,
+    execution_arn: &str,
+    error: Option<&str>,
+    cause: Option<&str>,
+) -> ApiResult<Option<i64>> {
+    let Some(found) = find_child(app, arns, execution_arn)? else {
+        return Ok(None);
+    };
+    if found.child.status != Status::Running {
+        return Ok(Some(
+            found.child.stop_millis.unwrap_or(found.child.start_millis),
+        ));
+    }
+    let Some((row, child)) = find_child_row(app, arns, execution_arn)? else {
+        return Ok(None);
+    };
+    let input = Input::StopMapRunChild {
+        child,
+        error: error.map(str::to_string),
+        cause: cause.map(str::to_string),
+    };
+    let applied = app.driver.deliver_and_wait(row.id, input).await?;
+    if applied.applied {
+        return Ok(Some(applied.now_millis));
+    }
+    // Its parent ended while the request waited, and ended it.
+    let ended = find_child(app, arns, execution_arn)?;
+    Ok(Some(
+        ended
+            .and_then(|ended| ended.child.stop_millis)
+            .unwrap_or(applied.now_millis),
+    ))
+}
+
+/// The parent execution of the Map Run child `execution_arn` names, and which child it is;
+/// `Ok(None)` if the ARN is not shaped as a child's, `ExecutionDoesNotExist` if there is no
+/// such parent in `arns`' account and region.
+fn find_child_row(
+    app: &App,
+    arns: &Arns,
+    execution_arn: &str,
+) -> ApiResult<Option<(ExecutionRow, ChildId)>> {
+    let Some((execution_id, ordinal, slot)) = arn::parse_map_run_child(execution_arn) else {
+        return Ok(None);
+    };
+    let missing = || ApiError::execution_does_not_exist(execution_arn);
+    if !arns.owns(execution_arn) {
+        return Err(missing());
+    }
+    let row = app.store.execution(execution_id)?.ok_or_else(missing)?;
+    let child = ChildId {
+        map_run: ordinal,
+        slot,
+    };
+    Ok(Some((row, child)))
 }
 
 /// `UpdateMapRun`: applies `update` to the running Map Run `map_run_arn`.

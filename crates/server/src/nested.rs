@@ -137,7 +137,25 @@ impl Nested {
 /// Stops the child of a cancelled `.sync` task.
 pub async fn stop_child(app: &App, child_arn: &str) {
     let arns = scope_of(app, child_arn);
-    let stopped = with_retries(|| executions::stop(app, &arns, child_arn, None, None)).await;
+    let stopped = with_retries(|| async {
+        // On a cluster, the child may run on another node: the stop goes there.
+        if let Some(node) = app.cluster.owner_of(child_arn).await? {
+            let body = serde_json::json!({"executionArn": child_arn});
+            let relayed = app
+                .cluster
+                .call(&node, "StopExecution", &arns, &body)
+                .await?;
+            // The node's own refusals (an execution that ended meanwhile) are final.
+            if relayed.status >= 500 {
+                return Err(ApiError::node_moved());
+            }
+            return Ok(());
+        }
+        executions::stop(app, &arns, child_arn, None, None)
+            .await
+            .map(|_| ())
+    })
+    .await;
     if let Err(error) = stopped {
         tracing::error!(
             execution_arn = %child_arn,
@@ -218,7 +236,11 @@ async fn start_child(
         None | Some(Value::Null) => Value::String(derived_name(task)),
         Some(name) => name.clone(),
     };
-    let body = json!({"stateMachineArn": machine_arn, "input": input_text, "name": name});
+    let mut body = json!({"stateMachineArn": machine_arn, "input": input_text, "name": name});
+    if let Some(trace) = &task.trace {
+        // A traced parent's child continues its trace under the task span.
+        body["traceHeader"] = json!(trace.xray_header());
+    }
     // The child starts in its parent's account and region, as a client of them would start it.
     let request = request(body, scope_of(app, &task.execution_arn));
     let start = start_of(&request).map_err(|error| api_failure(app, &error))?;

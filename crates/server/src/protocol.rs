@@ -105,6 +105,20 @@ async fn advance_clock(
     clock(State(app)).await
 }
 
+/// Who made a request: a client whose signature checks (see [`verify_signature`]), or
+/// another node of the cluster showing the cluster's key, with the scope it acts in.
+fn authenticated(
+    app: &App,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Option<crate::auth::Caller>, Option<crate::arn::Arns>), ApiError> {
+    match app.cluster.internal_scope(headers) {
+        Some(scope) => Ok((None, Some(scope?))),
+        None => Ok((verify_signature(app, "POST", uri, headers, body)?, None)),
+    }
+}
+
 /// With `--credentials`, checks the request's SigV4 signature (see `auth.rs`).
 fn verify_signature(
     app: &App,
@@ -202,6 +216,14 @@ async fn console(
         let execution_arn = query_value(&uri, "executionArn");
         let body = pending_tasks(&app, &arns, execution_arn.as_deref());
         Some(console_json(200, &body))
+    } else if path == steppe_console::STDERR_PATH {
+        Some(match query_value(&uri, "executionArn") {
+            None => console_json(
+                400,
+                &serde_json::json!({"message": "executionArn is required"}),
+            ),
+            Some(execution_arn) => console_json(200, &stderr_tails(&app, &arns, &execution_arn)),
+        })
     } else if path == steppe_console::EXECUTIONS_PATH || path == steppe_console::MACHINES_PATH {
         Some(console_list(&app, &arns, path, &uri).await)
     } else if path == steppe_console::EXPRESS_PATH {
@@ -317,6 +339,35 @@ async fn console_list(
             )
         }
     }
+}
+
+/// `{"tails": [...], ...}` as `steppe_console::STDERR_PATH` describes it: none for an
+/// execution outside the caller's scope.
+#[cfg(feature = "console")]
+fn stderr_tails(app: &App, arns: &crate::arn::Arns, execution_arn: &str) -> Value {
+    use steppe_tasks::command::{STDERR_TAILS_KEPT_MAX, STDERR_TAIL_BYTES_MAX};
+    let tails: Vec<Value> = if arns.owns(execution_arn) {
+        app.stderr_tails
+            .of_execution(execution_arn)
+            .into_iter()
+            .map(|kept| {
+                serde_json::json!({
+                    "stateName": kept.state_name,
+                    "invocation": kept.invocation,
+                    "functionName": kept.function_name,
+                    "stderr": kept.tail.text,
+                    "truncated": kept.tail.truncated,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    serde_json::json!({
+        "tails": tails,
+        "keptMax": STDERR_TAILS_KEPT_MAX,
+        "tailBytesMax": STDERR_TAIL_BYTES_MAX,
+    })
 }
 
 /// `{"tasks": [...]}` as `steppe_console::TASKS_PATH` describes it, oldest first.
@@ -561,10 +612,10 @@ async fn handle(
     let operation = Operation::of(name.unwrap_or_default());
     let result = match read_body(body, app.limits.body_read_timeout).await {
         Err(error) => Err(error),
-        Ok(bytes) => match verify_signature(&app, "POST", &uri, &headers, &bytes) {
+        Ok(bytes) => match authenticated(&app, &uri, &headers, &bytes) {
             Err(error) => Err(error),
-            Ok(caller) => match name {
-                Some(name) => routed(&app, name, bytes, caller, &headers).await,
+            Ok((caller, internal)) => match name {
+                Some(name) => routed(&app, name, bytes, (caller, internal), &headers).await,
                 None => Err(ApiError::new(
                     "UnknownOperationException",
                     format!("Unknown operation: '{target}'"),
@@ -606,7 +657,7 @@ async fn routed(
     app: &Arc<App>,
     name: &str,
     bytes: Bytes,
-    caller: Option<crate::auth::Caller>,
+    (caller, internal): (Option<crate::auth::Caller>, Option<crate::arn::Arns>),
     headers: &HeaderMap,
 ) -> Result<Answer, ApiError> {
     let forwarded = headers.contains_key(crate::cluster::FORWARDED_HEADER);
@@ -625,7 +676,10 @@ async fn routed(
     } else {
         None
     };
-    let mut request = prepared(app, &bytes, caller, headers)?;
+    let mut request = match internal {
+        Some(arns) => parse_body(&bytes, arns)?,
+        None => prepared(app, &bytes, caller, headers)?,
+    };
     request.original = original;
     request.forwarded = forwarded;
     if forwarded {

@@ -129,6 +129,7 @@ pub fn run(
         // the execution's own role is then seen nowhere.
         role_arn: role_arn.unwrap_or_default().to_string(),
         context_object: context_object(request, state, mock.is_some(), role_arn.is_some())?,
+        arns: request.arns.clone(),
         calls: tasks::Calls::new(integrations.clone(), reveal_secrets),
     };
     let mocked_container = mock.is_some() && matches!(kind, "Map" | "Parallel");
@@ -391,6 +392,8 @@ struct Test {
     variables: Option<Value>,
     role_arn: String,
     context_object: ContextObject,
+    /// The caller's account and region, which the execution's ARNs name.
+    arns: crate::arn::Arns,
     /// The integrations a Task state without a mock calls.
     calls: tasks::Calls,
 }
@@ -763,15 +766,17 @@ fn execute(
             steppe_asl::diagnostic::invalid_definition_message(&diagnostics),
         )
     })?;
-    // TestState runs as an Express execution: AWS's Context object shows an `express` ARN.
-    let prefix = "arn:aws:states:us-east-1:123456789012";
+    // TestState runs as an Express execution in the caller's account and region: AWS's
+    // Context object shows an `express` ARN.
+    let crate::arn::Arns { region, account } = &test.arns;
+    let prefix = format!("arn:aws:states:{region}:{account}");
     let info = ExecutionInfo {
         execution_arn: format!("{prefix}:express:TestState:test"),
         name: "test".to_string(),
         state_machine_arn: format!("{prefix}:stateMachine:TestState"),
         state_machine_name: "TestState".to_string(),
         role_arn: test.role_arn.clone(),
-        region: "us-east-1".to_string(),
+        region: region.clone(),
         start_time_millis: START_MILLIS,
         redrive_count: 0,
         id: 0,

@@ -29,24 +29,27 @@
 //! the events' kinds, names and errors, and turning every input and output into JSON text was
 //! most of a traced execution's extra cost.
 //!
-//! Exporting never waits: the spans a transition ends go together into a bounded queue
+//! A finished span is a compact [`Span`]: its ids, times and status, its name shared with the
+//! definition (a state's is its [`StateId`]) rather than copied, so making one allocates
+//! nothing for a state that did not fail.
+//!
+//! Exporting never waits: the spans a transition ends (an Express execution's: all it ended,
+//! sent at its end or every [`SPANS_PER_MESSAGE_MAX`]) go together into a bounded queue
 //! ([`SPANS_QUEUED_MAX`] spans); spans that do not fit are dropped, counted, and logged (the
-//! first and then every [`DROPS_LOGGED_EVERY`]th). One thread takes batches of up to [`EXPORT_BATCH_MAX`] spans and
-//! hands them to `opentelemetry-otlp`'s exporter, which sends them as protobuf over HTTP; it
-//! wakes every [`EXPORT_DELAY`], or when a batch is queued, never once per span.
+//! first and then every [`DROPS_LOGGED_EVERY`]th). One thread takes batches of up to
+//! [`EXPORT_BATCH_MAX`] spans, encodes each as OTLP protobuf (`opentelemetry-proto`'s
+//! generated types, encoded with `prost`, into buffers kept from batch to batch) and sends the
+//! batch over HTTP (`ureq`); it wakes every [`EXPORT_DELAY`], or when a batch is queued, never
+//! once per span.
 
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status as SpanStatus, TraceFlags, TraceId, TraceState,
-};
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
-use std::borrow::Cow;
+use opentelemetry_proto::tonic::common::v1 as otlp_common;
+use opentelemetry_proto::tonic::trace::v1 as otlp;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use steppe_asl::Definition;
+use std::time::{Duration, Instant};
+use steppe_asl::{Definition, StateId};
 use steppe_engine::{Details, ErrorCause, HistoryEvent, StateType};
 
 /// Spans waiting to be exported; past it, new spans are dropped (and counted).
@@ -68,15 +71,14 @@ pub const TRACE_EVENTS_MAX: usize = 25_000;
 pub const FLUSH_AT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A drop is logged the first time and then once per this many.
 pub const DROPS_LOGGED_EVERY: u64 = 1_000;
-
-/// The instrumentation scope of every span, made once.
-static SCOPE: std::sync::LazyLock<InstrumentationScope> =
-    std::sync::LazyLock::new(|| InstrumentationScope::builder("steppe").build());
+/// The most spans an Express execution keeps before queueing them (it queues the rest at its
+/// end): one queue message per execution, not one per transition.
+pub const SPANS_PER_MESSAGE_MAX: usize = 256;
 
 /// Why tracing could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The OTLP exporter could not be built (a bad endpoint URL).
+    /// The OTLP exporter could not be started (a bad endpoint URL).
     #[error("the OTLP endpoint {endpoint}: {message}")]
     Exporter {
         /// The endpoint given.
@@ -158,6 +160,19 @@ impl TaskTrace {
     /// The W3C `traceparent` header value (version 00, sampled).
     pub fn traceparent(&self) -> String {
         format!("00-{}-{}-01", hex(&self.trace_id), hex(&self.span_id))
+    }
+
+    /// The X-Ray trace header a nested execution this task starts is given (sampled, its
+    /// `Parent` the task span), so the child's trace continues its parent's, as X-Ray shows
+    /// nested executions on AWS.
+    pub fn xray_header(&self) -> String {
+        let trace_id = hex(&self.trace_id);
+        format!(
+            "Root=1-{}-{};Parent={};Sampled=1",
+            &trace_id[..8],
+            &trace_id[8..],
+            hex(&self.span_id)
+        )
     }
 }
 
@@ -289,9 +304,77 @@ fn derived<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
     bytes
 }
 
+/// A finished span, as the exporter encodes it (module documentation).
+#[derive(Debug, Clone)]
+pub struct Span {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    /// All zero for a root span.
+    parent_span_id: [u8; 8],
+    /// Whether the parent is the caller's (a trace header's `Parent`).
+    parent_is_remote: bool,
+    /// A client span (a task call) or an internal one.
+    client: bool,
+    /// The definition the span's name may come from.
+    definition: Arc<Definition>,
+    name: Name,
+    start_millis: i64,
+    end_millis: i64,
+    /// The status: `None` ok, else error with this description.
+    error: Option<Box<str>>,
+    attributes: Attributes,
+}
+
+/// A span's name without a copy: a state's is the definition's.
+#[derive(Debug, Clone)]
+enum Name {
+    /// A state of the definition (names are unique in a machine).
+    State(StateId),
+    /// The state machine's name, a task's `resourceType:resource`, or a name the definition
+    /// does not hold.
+    Text(Arc<str>),
+}
+
+/// A span's attributes, by kind of span.
+#[derive(Debug, Clone)]
+enum Attributes {
+    /// `steppe.state.type`.
+    State(Option<StateType>),
+    /// `steppe.task.resource_type`, `steppe.task.resource`, `steppe.state.name`.
+    Task(Box<TaskAttributes>),
+    /// `steppe.execution.arn`, `steppe.state_machine.arn`, `steppe.trace.truncated` if set.
+    Execution {
+        execution_arn: Arc<str>,
+        state_machine_arn: Arc<str>,
+        truncated: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct TaskAttributes {
+    resource_type: String,
+    resource: String,
+    state: Name,
+}
+
+impl Span {
+    /// The span's name.
+    pub fn name(&self) -> &str {
+        name_text(&self.definition, &self.name)
+    }
+}
+
+fn name_text<'a>(definition: &'a Definition, name: &'a Name) -> &'a str {
+    match name {
+        Name::State(id) => &definition.state(*id).name,
+        Name::Text(text) => text,
+    }
+}
+
 enum Message {
-    /// The spans one transition ended, sent together (one send, not one per span).
-    Spans(Vec<SpanData>),
+    /// The spans one transition (or Express execution) ended, sent together (one send, not
+    /// one per span).
+    Spans(Vec<Span>),
     Flush(SyncSender<()>),
 }
 
@@ -305,30 +388,17 @@ impl Traces {
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`: spans go to `{endpoint}/v1/traces`), tracing the
     /// machines in `machines` and the executions started with a trace header.
     pub fn exporting(endpoint: &str, machines: Arc<TracedMachines>) -> Result<Traces, Error> {
-        use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
         let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
         let error = |message: String| Error::Exporter {
             endpoint: endpoint.to_string(),
             message,
         };
         let parsed: Result<axum::http::Uri, _> = url.parse();
-        match parsed {
-            Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) => {}
+        let uri = match parsed {
+            Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) => uri,
             _ => return Err(error("not an http:// or https:// URL".to_string())),
-        }
-        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_http_client(UreqClient::new())
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .with_endpoint(url)
-            .with_timeout(EXPORT_TIMEOUT)
-            .build()
-            .map_err(|build| error(build.to_string()))?;
-        exporter.set_resource(
-            &opentelemetry_sdk::Resource::builder_empty()
-                .with_service_name("steppe")
-                .build(),
-        );
+        };
+        let exporter = Exporter::new(uri);
         // Each message holds at least one span, so the spans bound the messages too.
         let (queue, spans) = std::sync::mpsc::sync_channel(SPANS_QUEUED_MAX);
         let waiting = Arc::new(AtomicUsize::new(0));
@@ -385,7 +455,7 @@ impl Traces {
 
     /// Queues spans for export without waiting; spans that find the queue full (past
     /// [`SPANS_QUEUED_MAX`]) are dropped.
-    pub fn export(&self, spans: Vec<SpanData>) {
+    pub fn export(&self, spans: Vec<Span>) {
         let Some(queue) = &self.queue else {
             return;
         };
@@ -467,92 +537,267 @@ impl Traces {
 /// The exporter thread: every [`EXPORT_DELAY`], or sooner when woken (a batch is queued, or
 /// a flush asked), it sends what is queued in batches of at most [`EXPORT_BATCH_MAX`], one
 /// request at a time. It ends when the queue's sender is gone.
-fn export(
-    exporter: opentelemetry_otlp::SpanExporter,
-    queue: Receiver<Message>,
-    waiting: &AtomicUsize,
-) {
-    let mut failures = 0u64;
-    let mut batch = Vec::with_capacity(EXPORT_BATCH_MAX);
+fn export(mut exporter: Exporter, queue: Receiver<Message>, waiting: &AtomicUsize) {
     loop {
         std::thread::park_timeout(EXPORT_DELAY);
         loop {
             match queue.try_recv() {
                 Ok(Message::Spans(spans)) => {
                     waiting.fetch_sub(spans.len(), Ordering::Relaxed);
-                    for span in spans {
-                        batch.push(span);
-                        if batch.len() >= EXPORT_BATCH_MAX {
-                            let full =
-                                std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH_MAX));
-                            send(&exporter, full, &mut failures);
+                    for span in &spans {
+                        exporter.add(span);
+                        if exporter.spans >= EXPORT_BATCH_MAX {
+                            exporter.send();
                         }
                     }
                 }
                 Ok(Message::Flush(done)) => {
-                    send(&exporter, std::mem::take(&mut batch), &mut failures);
+                    exporter.send();
                     let _ = done.try_send(());
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
-                    send(&exporter, batch, &mut failures);
-                    let _ = exporter.shutdown();
+                    exporter.send();
                     return;
                 }
             }
         }
-        send(&exporter, std::mem::take(&mut batch), &mut failures);
+        exporter.send();
     }
 }
 
-fn send(exporter: &opentelemetry_otlp::SpanExporter, batch: Vec<SpanData>, failures: &mut u64) {
-    if batch.is_empty() {
-        return;
-    }
-    let spans = batch.len();
-    if let Err(error) = futures_executor::block_on(exporter.export(batch)) {
-        *failures += 1;
-        if *failures % DROPS_LOGGED_EVERY == 1 {
-            tracing::warn!(%error, spans, failures = *failures, "trace spans could not be exported");
-        }
-    }
+/// The OTLP/HTTP exporter: encodes spans into one request body at a time and sends it. Its
+/// buffers (the encoded spans, the body, one span's message) are kept from batch to batch,
+/// so encoding a span allocates nothing once they have grown.
+struct Exporter {
+    agent: ureq::Agent,
+    uri: axum::http::Uri,
+    /// The spans encoded so far, each as a `ScopeSpans.spans` field.
+    encoded: Vec<u8>,
+    /// How many.
+    spans: usize,
+    /// The request body being put together.
+    body: Vec<u8>,
+    /// One span's message, refilled for each span.
+    scratch: otlp::Span,
+    /// The resource (`service.name` = `steppe`) and the instrumentation scope, encoded once.
+    resource: otlp_common::KeyValue,
+    failures: u64,
 }
 
-/// `opentelemetry-http`'s client trait on ureq, the HTTP client steppe already has: the
-/// exporter thread blocks on it (module documentation), so a blocking client fits.
-#[derive(Debug)]
-struct UreqClient(ureq::Agent);
+/// OTLP's span flags: the W3C sampled flag, and that the parent's remoteness is known
+/// (`SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`) and whether it is remote (`…_IS_REMOTE_MASK`).
+const FLAG_SAMPLED: u32 = 0x01;
+const FLAG_HAS_IS_REMOTE: u32 = 0x100;
+const FLAG_IS_REMOTE: u32 = 0x200;
 
-impl UreqClient {
-    fn new() -> UreqClient {
+impl Exporter {
+    fn new(uri: axum::http::Uri) -> Exporter {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(EXPORT_TIMEOUT))
             .http_status_as_error(false)
             .build();
-        UreqClient(ureq::Agent::new_with_config(config))
+        Exporter {
+            agent: ureq::Agent::new_with_config(config),
+            uri,
+            encoded: Vec::new(),
+            spans: 0,
+            body: Vec::new(),
+            scratch: otlp::Span::default(),
+            resource: string_attribute("service.name", "steppe"),
+            failures: 0,
+        }
+    }
+
+    /// Encodes `span` into the batch.
+    fn add(&mut self, span: &Span) {
+        let message = &mut self.scratch;
+        refill(&mut message.trace_id, &span.trace_id);
+        refill(&mut message.span_id, &span.span_id);
+        if span.parent_span_id == [0; 8] {
+            message.parent_span_id.clear();
+        } else {
+            refill(&mut message.parent_span_id, &span.parent_span_id);
+        }
+        message.flags = FLAG_SAMPLED
+            | FLAG_HAS_IS_REMOTE
+            | if span.parent_is_remote {
+                FLAG_IS_REMOTE
+            } else {
+                0
+            };
+        message.name.clear();
+        message.name.push_str(span.name());
+        message.kind = if span.client {
+            otlp::span::SpanKind::Client
+        } else {
+            otlp::span::SpanKind::Internal
+        } as i32;
+        message.start_time_unix_nano = nanos(span.start_millis);
+        message.end_time_unix_nano = nanos(span.end_millis.max(span.start_millis));
+        let attributes = &mut message.attributes;
+        match &span.attributes {
+            Attributes::State(state_type) => {
+                let state_type = state_type.map_or("", StateType::as_str);
+                set_attributes(attributes, &[("steppe.state.type", state_type)], None);
+            }
+            Attributes::Task(task) => set_attributes(
+                attributes,
+                &[
+                    ("steppe.task.resource_type", &task.resource_type),
+                    ("steppe.task.resource", &task.resource),
+                    (
+                        "steppe.state.name",
+                        name_text(&span.definition, &task.state),
+                    ),
+                ],
+                None,
+            ),
+            Attributes::Execution {
+                execution_arn,
+                state_machine_arn,
+                truncated,
+            } => set_attributes(
+                attributes,
+                &[
+                    ("steppe.execution.arn", execution_arn),
+                    ("steppe.state_machine.arn", state_machine_arn),
+                ],
+                truncated.then_some("steppe.trace.truncated"),
+            ),
+        }
+        let status = message.status.get_or_insert_with(Default::default);
+        status.message.clear();
+        match &span.error {
+            None => status.code = otlp::status::StatusCode::Ok as i32,
+            Some(description) => {
+                status.code = otlp::status::StatusCode::Error as i32;
+                status.message.push_str(description);
+            }
+        }
+        // `ScopeSpans.spans` is field 2.
+        prost::encoding::message::encode(2, &*message, &mut self.encoded);
+        self.spans += 1;
+    }
+
+    /// Sends the spans encoded so far as one `ExportTraceServiceRequest`
+    /// (`resource_spans` [1] → `ResourceSpans` {`resource` [1], `scope_spans` [2] →
+    /// `ScopeSpans` {`scope` [1], `spans` [2]…}}).
+    fn send(&mut self) {
+        use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+        use prost::Message as _;
+        if self.spans == 0 {
+            return;
+        }
+        let resource = opentelemetry_proto::tonic::resource::v1::Resource {
+            attributes: vec![self.resource.clone()],
+            ..Default::default()
+        };
+        let scope = otlp_common::InstrumentationScope {
+            name: "steppe".to_string(),
+            ..Default::default()
+        };
+        let framed = |length: usize| 1 + encoded_len_varint(length as u64) + length;
+        let scope_spans_length = framed(scope.encoded_len()) + self.encoded.len();
+        let resource_spans_length = framed(resource.encoded_len()) + framed(scope_spans_length);
+        let body = &mut self.body;
+        body.clear();
+        encode_key(1, WireType::LengthDelimited, body);
+        encode_varint(resource_spans_length as u64, body);
+        prost::encoding::message::encode(1, &resource, body);
+        encode_key(2, WireType::LengthDelimited, body);
+        encode_varint(scope_spans_length as u64, body);
+        prost::encoding::message::encode(1, &scope, body);
+        body.extend_from_slice(&self.encoded);
+        let spans = self.spans;
+        self.encoded.clear();
+        self.spans = 0;
+        if let Err(error) = self.post() {
+            self.failures += 1;
+            if self.failures % DROPS_LOGGED_EVERY == 1 {
+                tracing::warn!(%error, spans, failures = self.failures, "trace spans could not be exported");
+            }
+        }
+    }
+
+    /// POSTs the body; an answer other than 2xx is an error (its text, as far as it is read).
+    fn post(&self) -> Result<(), String> {
+        let request = axum::http::Request::post(self.uri.clone())
+            .header("content-type", "application/x-protobuf")
+            .body(self.body.as_slice())
+            .map_err(|error| error.to_string())?;
+        let response = self.agent.run(request).map_err(|error| error.to_string())?;
+        let status = response.status();
+        let answer = response
+            .into_body()
+            .with_config()
+            .limit(EXPORT_ANSWER_BYTES_MAX)
+            .read_to_vec()
+            .unwrap_or_default();
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(format!(
+            "the collector answered {status}: {}",
+            String::from_utf8_lossy(&answer)
+        ))
     }
 }
 
-#[async_trait::async_trait]
-impl opentelemetry_http::HttpClient for UreqClient {
-    async fn send_bytes(
-        &self,
-        request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
-    ) -> Result<
-        opentelemetry_http::Response<opentelemetry_http::Bytes>,
-        opentelemetry_http::HttpError,
-    > {
-        let request = request.map(|body| body.to_vec());
-        let response = self.0.run(request)?;
-        let (parts, mut body) = response.into_parts();
-        let bytes = body
-            .with_config()
-            .limit(EXPORT_ANSWER_BYTES_MAX)
-            .read_to_vec()?;
-        Ok(opentelemetry_http::Response::from_parts(
-            parts,
-            opentelemetry_http::Bytes::from(bytes),
-        ))
+fn refill(bytes: &mut Vec<u8>, with: &[u8]) {
+    bytes.clear();
+    bytes.extend_from_slice(with);
+}
+
+fn nanos(millis: i64) -> u64 {
+    u64::try_from(millis).unwrap_or(0).saturating_mul(1_000_000)
+}
+
+fn string_attribute(key: &str, value: &str) -> otlp_common::KeyValue {
+    otlp_common::KeyValue {
+        key: key.to_string(),
+        value: Some(otlp_common::AnyValue {
+            value: Some(otlp_common::any_value::Value::StringValue(
+                value.to_string(),
+            )),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Makes `attributes` the string attributes `strings` (and the true boolean `flag`), reusing
+/// the keys' and values' buffers already there.
+fn set_attributes(
+    attributes: &mut Vec<otlp_common::KeyValue>,
+    strings: &[(&str, &str)],
+    flag: Option<&str>,
+) {
+    use otlp_common::any_value::Value;
+    let count = strings.len() + usize::from(flag.is_some());
+    if attributes.len() > count {
+        attributes.truncate(count);
+    }
+    while attributes.len() < count {
+        attributes.push(otlp_common::KeyValue::default());
+    }
+    for (attribute, (key, text)) in attributes.iter_mut().zip(strings) {
+        attribute.key.clear();
+        attribute.key.push_str(key);
+        let value = attribute.value.get_or_insert_with(Default::default);
+        match &mut value.value {
+            Some(Value::StringValue(held)) => {
+                held.clear();
+                held.push_str(text);
+            }
+            other => *other = Some(Value::StringValue(text.to_string())),
+        }
+    }
+    if let (Some(key), Some(attribute)) = (flag, attributes.last_mut()) {
+        attribute.key.clear();
+        attribute.key.push_str(key);
+        attribute.value = Some(otlp_common::AnyValue {
+            value: Some(Value::BoolValue(true)),
+        });
     }
 }
 
@@ -561,9 +806,9 @@ impl opentelemetry_http::HttpClient for UreqClient {
 /// into the spans they end, and does no I/O.
 #[derive(Debug)]
 pub struct ExecutionTrace {
-    execution_arn: String,
-    state_machine_arn: String,
-    state_machine_name: String,
+    execution_arn: Arc<str>,
+    state_machine_arn: Arc<str>,
+    state_machine_name: Arc<str>,
     ids: TraceIds,
     definition: Arc<Definition>,
     /// Every execution span and state span, in the order they were opened.
@@ -582,7 +827,7 @@ pub struct ExecutionTrace {
 #[derive(Debug)]
 struct Instance {
     /// The state's name; the state machine's for an execution span.
-    name: String,
+    name: Name,
     /// `None` for an execution span.
     state_type: Option<StateType>,
     /// The enclosing instance (an execution span's is itself).
@@ -597,7 +842,7 @@ struct Instance {
 
 #[derive(Debug)]
 struct TaskSpan {
-    name: String,
+    name: Arc<str>,
     resource_type: String,
     resource: String,
     span_id: [u8; 8],
@@ -617,20 +862,23 @@ impl ExecutionTrace {
         ids: TraceIds,
         definition: Arc<Definition>,
     ) -> ExecutionTrace {
+        // Room for a short execution's spans without growing.
+        let states = definition.state_count().clamp(4, 64);
         ExecutionTrace {
-            execution_arn: execution_arn.to_string(),
-            state_machine_arn: state_machine_arn.to_string(),
-            state_machine_name: state_machine_arn
-                .rsplit(':')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            execution_arn: Arc::from(execution_arn),
+            state_machine_arn: Arc::from(state_machine_arn),
+            state_machine_name: Arc::from(state_machine_arn.rsplit(':').next().unwrap_or_default()),
             ids,
             definition,
-            instances: Vec::new(),
-            open: Vec::new(),
+            instances: Vec::with_capacity(states + 1),
+            open: Vec::with_capacity(8),
             root: 0,
-            at: vec![0],
+            at: {
+                // Room for a short execution's events without growing.
+                let mut at = Vec::with_capacity(4 * states);
+                at.push(0);
+                at
+            },
             invocations: HashMap::new(),
             truncated: false,
         }
@@ -647,19 +895,19 @@ impl ExecutionTrace {
     }
 
     /// Follows `events` (the next of the history, in order), adding to `spans` those they end.
-    pub fn observe(&mut self, events: &[HistoryEvent], spans: &mut Vec<SpanData>) {
+    pub fn observe(&mut self, events: &[HistoryEvent], spans: &mut Vec<Span>) {
         for event in events {
             self.event(event, spans);
         }
     }
 
-    fn event(&mut self, event: &HistoryEvent, spans: &mut Vec<SpanData>) {
+    fn event(&mut self, event: &HistoryEvent, spans: &mut Vec<Span>) {
         let now = event.timestamp_millis;
         match &event.details {
             Details::ExecutionStarted { .. } | Details::ExecutionRedriven { .. } => {
                 self.root = self.instances.len();
                 self.truncated = false;
-                let name = self.state_machine_name.clone();
+                let name = Name::Text(self.state_machine_name.clone());
                 self.push(name, None, self.root, event.id, now);
                 self.place(event.id, self.root);
                 return;
@@ -694,19 +942,28 @@ impl ExecutionTrace {
             Details::StateEntered {
                 state_type, name, ..
             } => {
-                let parent = match self.container(name) {
+                let state = self.state_id(name);
+                let parent = match state.and_then(|state| self.container(state)) {
                     None => self.root,
-                    Some(container) => self.nearest(previous, |i| i.name == container),
+                    Some(container) => self.nearest(
+                        previous,
+                        |i| matches!(i.name, Name::State(id) if id == container),
+                    ),
+                };
+                let name = match state {
+                    Some(state) => Name::State(state),
+                    None => Name::Text(Arc::from(name.as_str())),
                 };
                 let index = self.instances.len();
-                self.push(name.clone(), Some(*state_type), parent, event.id, now);
+                self.push(name, Some(*state_type), parent, event.id, now);
                 if *state_type == StateType::Fail {
                     self.instances[index].failure = Some(ErrorCause::default());
                 }
                 index
             }
             Details::StateExited { name, .. } => {
-                let index = self.nearest(previous, |i| i.state_type.is_some() && i.name == *name);
+                let index =
+                    self.nearest(previous, |i| i.state_type.is_some() && self.named(i, name));
                 if index != self.root {
                     self.close(index, now, None, spans);
                 }
@@ -725,11 +982,11 @@ impl ExecutionTrace {
             }
             Details::TaskScheduled { resource, .. } => {
                 let (resource_type, resource) = (&resource.resource_type, &resource.resource);
-                let name = format!("{resource_type}:{resource}");
+                let name = Arc::from(format!("{resource_type}:{resource}"));
                 self.task_scheduled(previous, name, resource_type, resource, now)
             }
             Details::ActivityScheduled { resource, .. } => {
-                self.task_scheduled(previous, "activity".to_string(), "activity", resource, now)
+                self.task_scheduled(previous, Arc::from("activity"), "activity", resource, now)
             }
             Details::TaskSucceeded(..) | Details::ActivitySucceeded(_) => {
                 let index = self.nearest(previous, |i| i.state_type == Some(StateType::Task));
@@ -776,14 +1033,14 @@ impl ExecutionTrace {
             | Details::MapIterationSucceeded(iteration)
             | Details::MapIterationFailed(iteration)
             | Details::MapIterationAborted(iteration) => {
-                let index = self.nearest(previous, |i| i.name == iteration.name);
+                let index = self.nearest(previous, |i| self.named(i, &iteration.name));
                 if !matches!(event.details, Details::MapIterationStarted(_)) {
                     self.close_inside(index, now, spans);
                 }
                 index
             }
             Details::EvaluationFailed { error, state, .. } => {
-                let index = self.nearest(previous, |i| i.name == *state);
+                let index = self.nearest(previous, |i| self.named(i, state));
                 if index != self.root {
                     self.instances[index].failure = Some(error.clone());
                 }
@@ -796,7 +1053,7 @@ impl ExecutionTrace {
 
     fn push(
         &mut self,
-        name: String,
+        name: Name,
         state_type: Option<StateType>,
         parent: usize,
         event_id: u64,
@@ -822,14 +1079,23 @@ impl ExecutionTrace {
         self.at[event_id] = at as u32;
     }
 
-    /// The Map or Parallel state whose block holds the state `name`; `None` at the top.
-    fn container(&self, name: &str) -> Option<String> {
-        let (_, state) = self
-            .definition
+    /// The state named `name` in the definition.
+    fn state_id(&self, name: &str) -> Option<StateId> {
+        self.definition
             .states()
-            .find(|(_, state)| state.name == name)?;
-        let owner = self.definition.block(state.block).owner?;
-        Some(self.definition.state(owner).name.clone())
+            .find(|(_, state)| state.name == name)
+            .map(|(id, _)| id)
+    }
+
+    /// The Map or Parallel state whose block holds `state`; `None` at the top.
+    fn container(&self, state: StateId) -> Option<StateId> {
+        self.definition
+            .block(self.definition.state(state).block)
+            .owner
+    }
+
+    fn named(&self, instance: &Instance, name: &str) -> bool {
+        name_text(&self.definition, &instance.name) == name
     }
 
     /// The nearest open instance from `from` outwards that `wanted` accepts; else the newest
@@ -860,7 +1126,7 @@ impl ExecutionTrace {
     fn task_scheduled(
         &mut self,
         previous: usize,
-        name: String,
+        name: Arc<str>,
         resource_type: &str,
         resource: &str,
         now: i64,
@@ -869,9 +1135,12 @@ impl ExecutionTrace {
         if index == self.root {
             return index;
         }
-        let state = self.instances[index].name.clone();
-        let invocation = self.invocations.entry(state.clone()).or_default();
-        let span_id = task_span_id(&self.execution_arn, &state, *invocation);
+        let state = name_text(&self.definition, &self.instances[index].name);
+        let invocation = match self.invocations.get_mut(state) {
+            Some(invocation) => invocation,
+            None => self.invocations.entry(state.to_string()).or_default(),
+        };
+        let span_id = task_span_id(&self.execution_arn, state, *invocation);
         *invocation += 1;
         let instance = &mut self.instances[index];
         instance.failure = None;
@@ -890,7 +1159,7 @@ impl ExecutionTrace {
         index: usize,
         now: i64,
         error: Option<&ErrorCause>,
-        spans: &mut Vec<SpanData>,
+        spans: &mut Vec<Span>,
     ) {
         let Some(task) = self.instances[index].task.take() else {
             return;
@@ -899,14 +1168,13 @@ impl ExecutionTrace {
             self.instances[index].failure = Some(error.clone());
         }
         let ending = error.map_or(Ending::Ok, |error| Ending::Failed(Some(error)));
-        let attributes = vec![
-            KeyValue::new("steppe.task.resource_type", task.resource_type),
-            KeyValue::new("steppe.task.resource", task.resource),
-            KeyValue::new("steppe.state.name", self.instances[index].name.clone()),
-        ];
+        let attributes = Attributes::Task(Box::new(TaskAttributes {
+            resource_type: task.resource_type,
+            resource: task.resource,
+            state: self.instances[index].name.clone(),
+        }));
         spans.push(self.span(
-            task.name,
-            SpanKind::Client,
+            Name::Text(task.name),
             (task.span_id, self.instances[index].span_id),
             (task.start_millis, now),
             ending,
@@ -920,7 +1188,7 @@ impl ExecutionTrace {
         index: usize,
         now: i64,
         failure: Option<ErrorCause>,
-        spans: &mut Vec<SpanData>,
+        spans: &mut Vec<Span>,
     ) {
         self.close_inside(index, now, spans);
         if let Some(failure) = failure {
@@ -933,19 +1201,15 @@ impl ExecutionTrace {
             Some(failure) => Ending::Failed(Some(failure)),
             None => Ending::Ok,
         };
-        let mut attributes = vec![KeyValue::new(
-            "steppe.state.type",
-            instance.state_type.map_or("", StateType::as_str),
-        )];
-        if index == self.root {
-            attributes = vec![
-                KeyValue::new("steppe.execution.arn", self.execution_arn.clone()),
-                KeyValue::new("steppe.state_machine.arn", self.state_machine_arn.clone()),
-            ];
-            if self.truncated {
-                attributes.push(KeyValue::new("steppe.trace.truncated", true));
+        let attributes = if index == self.root {
+            Attributes::Execution {
+                execution_arn: self.execution_arn.clone(),
+                state_machine_arn: self.state_machine_arn.clone(),
+                truncated: self.truncated,
             }
-        }
+        } else {
+            Attributes::State(instance.state_type)
+        };
         let parent = if index == self.root {
             self.ids.parent_span_id.unwrap_or([0; 8])
         } else {
@@ -953,7 +1217,6 @@ impl ExecutionTrace {
         };
         let span = self.span(
             instance.name.clone(),
-            SpanKind::Internal,
             (instance.span_id, parent),
             (instance.start_millis, now),
             ending,
@@ -964,7 +1227,7 @@ impl ExecutionTrace {
 
     /// Ends every span still open inside `index` (states that never exit: Fail states, and
     /// those of a failed iteration or branch), each with status error.
-    fn close_inside(&mut self, index: usize, now: i64, spans: &mut Vec<SpanData>) {
+    fn close_inside(&mut self, index: usize, now: i64, spans: &mut Vec<Span>) {
         while let Some(inner) = self
             .open
             .iter()
@@ -992,7 +1255,7 @@ impl ExecutionTrace {
     }
 
     /// The execution ended: every open span ends with it, the execution span last.
-    fn close_all(&mut self, now: i64, ending: Ending<'_>, spans: &mut Vec<SpanData>) {
+    fn close_all(&mut self, now: i64, ending: Ending<'_>, spans: &mut Vec<Span>) {
         if self.instances.is_empty() {
             return;
         }
@@ -1004,49 +1267,42 @@ impl ExecutionTrace {
         self.close(root, now, failure, spans);
     }
 
+    /// A finished span of this trace; a task's (`Attributes::Task`) is a client span.
     fn span(
         &self,
-        name: String,
-        kind: SpanKind,
+        name: Name,
         (span_id, parent_span_id): ([u8; 8], [u8; 8]),
         (start_millis, end_millis): (i64, i64),
         ending: Ending<'_>,
-        attributes: Vec<KeyValue>,
-    ) -> SpanData {
-        let status = match ending {
-            Ending::Ok => SpanStatus::Ok,
+        attributes: Attributes,
+    ) -> Span {
+        let error = match ending {
+            Ending::Ok => None,
             Ending::Failed(error) => {
-                let error = error.cloned().unwrap_or_default();
-                let description = match (error.error, error.cause) {
+                let (error, cause) = error.map_or((None, None), |error| {
+                    (error.error.as_deref(), error.cause.as_deref())
+                });
+                let description = match (error, cause) {
                     (Some(error), Some(cause)) => format!("{error}: {cause}"),
-                    (Some(error), None) => error,
-                    (None, Some(cause)) => cause,
+                    (Some(text), None) | (None, Some(text)) => text.to_string(),
                     (None, None) => String::new(),
                 };
-                SpanStatus::error(description)
+                Some(description.into_boxed_str())
             }
         };
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from_bytes(self.ids.trace_id),
-                SpanId::from_bytes(span_id),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            ),
-            parent_span_id: SpanId::from_bytes(parent_span_id),
-            parent_span_is_remote: parent_span_id != [0; 8]
+        Span {
+            trace_id: self.ids.trace_id,
+            span_id,
+            parent_span_id,
+            parent_is_remote: parent_span_id != [0; 8]
                 && Some(parent_span_id) == self.ids.parent_span_id,
-            span_kind: kind,
-            name: Cow::Owned(name),
-            start_time: system_time(start_millis),
-            end_time: system_time(end_millis.max(start_millis)),
+            client: matches!(attributes, Attributes::Task(_)),
+            definition: self.definition.clone(),
+            name,
+            start_millis,
+            end_millis: end_millis.max(start_millis),
+            error,
             attributes,
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status,
-            instrumentation_scope: SCOPE.clone(),
         }
     }
 }
@@ -1069,10 +1325,6 @@ pub fn task_trace(
         trace_id: ids.trace_id,
         span_id: task_span_id(execution_arn, state_name, invocation),
     }
-}
-
-fn system_time(millis: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -1224,8 +1476,8 @@ mod tests {
                 trace.observe(&[event], &mut spans);
             }
             for span in &spans {
-                assert!(span.start_time <= span.end_time, "{span:?}");
-                assert_ne!(span.parent_span_id, span.span_context.span_id(), "{span:?}");
+                assert!(span.start_millis <= span.end_millis, "{span:?}");
+                assert_ne!(span.parent_span_id, span.span_id, "{span:?}");
             }
         }
     }
@@ -1252,12 +1504,11 @@ mod tests {
         let trace = ExecutionTrace::new("arn:e", "arn:m", ids, definition);
         let span = || {
             trace.span(
-                "P".to_string(),
-                SpanKind::Internal,
+                Name::Text(Arc::from("P")),
                 ([1; 8], [0; 8]),
                 (0, 1),
                 Ending::Ok,
-                Vec::new(),
+                Attributes::State(None),
             )
         };
         let three = || vec![span(), span(), span()];
@@ -1295,5 +1546,9 @@ mod tests {
             task.traceparent(),
             "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
         );
+        let header = parse_xray_header(&task.xray_header()).expect("a valid X-Ray header");
+        assert_eq!(header.trace_id, task.trace_id);
+        assert_eq!(header.parent, Some(task.span_id));
+        assert_eq!(header.sampled, Some(true));
     }
 }

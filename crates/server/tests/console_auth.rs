@@ -74,9 +74,14 @@ async fn the_consoles_signer_is_accepted_and_unsigned_console_requests_are_refus
         assert_eq!(*status, 400, "{name}: {body}");
         assert!(body.contains("InvalidSignatureException"), "{name}: {body}");
     }
-    let (status, answer) = raw_get(server.local_addr(), "/console/api/tasks").await;
-    assert_eq!(status, 403, "{answer}");
-    assert!(answer.contains("MissingAuthenticationTokenException"));
+    for path in [
+        "/console/api/tasks",
+        "/console/api/stderr?executionArn=arn%3Aaws%3Astates%3Aus-east-1%3A123456789012%3Aexecution%3Am%3Ae",
+    ] {
+        let (status, answer) = raw_get(server.local_addr(), path).await;
+        assert_eq!(status, 403, "{path}: {answer}");
+        assert!(answer.contains("MissingAuthenticationTokenException"), "{path}: {answer}");
+    }
     let (status, page) = raw_get(server.local_addr(), "/console/").await;
     assert_eq!(status, 200);
     assert!(page.contains("sigv4.js"));

@@ -34,6 +34,28 @@ fn names(page: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The names on every page of the list of all executions, two a page, following each
+/// `nextToken`; every page has at most two and says there are `total`.
+async fn pages_of_two(address: std::net::SocketAddr, total: u64) -> Vec<String> {
+    let mut paged = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..total {
+        let path = match &token {
+            Some(token) => format!("/console/api/executions?maxResults=2&nextToken={token}"),
+            None => "/console/api/executions?maxResults=2".to_string(),
+        };
+        let page = console_get(address, &path).await;
+        assert!(names(&page).len() <= 2);
+        assert_eq!(page["total"], total);
+        paged.extend(names(&page).into_iter().map(str::to_string));
+        token = page["nextToken"].as_str().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    paged
+}
+
 #[tokio::test]
 async fn executions_across_machines_are_searched_counted_and_paged() {
     let server = memory_server().await;
@@ -70,22 +92,7 @@ async fn executions_across_machines_are_searched_counted_and_paged() {
     assert_eq!(all["executions"][3]["status"], "FAILED");
 
     // Pages of two, each cursor continuing where the last stopped, across machines.
-    let mut paged = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..5 {
-        let path = match &token {
-            Some(token) => format!("/console/api/executions?maxResults=2&nextToken={token}"),
-            None => "/console/api/executions?maxResults=2".to_string(),
-        };
-        let page = console_get(address, &path).await;
-        assert!(names(&page).len() <= 2);
-        paged.extend(names(&page).into_iter().map(str::to_string));
-        token = page["nextToken"].as_str().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    assert_eq!(paged, newest_first);
+    assert_eq!(pages_of_two(address, 5).await, newest_first);
 
     // A case-insensitive name search, with its own total.
     let orders = console_get(address, "/console/api/executions?name=ORDER").await;
@@ -117,6 +124,68 @@ async fn executions_across_machines_are_searched_counted_and_paged() {
         assert!(refused["message"].is_string(), "{path}: {refused}");
         assert!(refused.get("executions").is_none(), "{path}: {refused}");
     }
+}
+
+/// Issue 17: the list of every machine's executions includes the Express executions the
+/// node keeps in memory, merged by start time, paged and counted with the Standard ones.
+#[tokio::test]
+async fn the_list_of_every_machine_includes_recent_express_executions() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let standard = create(&client, "standard", SUCCEEDS).await;
+    let express = create_express(&client, "express", SUCCEEDS).await;
+    let mut started = Vec::new();
+    for (n, machine) in [&standard, &express, &express, &standard, &express]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("run-{n}");
+        if machine == &express {
+            client
+                .start_sync_execution()
+                .state_machine_arn(machine)
+                .name(&name)
+                .input("{}")
+                .send()
+                .await
+                .expect("ran");
+        } else {
+            let arn = start_named(&client, machine, &name).await;
+            wait_for_end(&client, &arn).await;
+        }
+        started.push(name);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let newest_first: Vec<String> = started.iter().rev().cloned().collect();
+    let address = server.local_addr();
+    let all = console_get(address, "/console/api/executions").await;
+    assert_eq!(names(&all), newest_first);
+    assert_eq!(all["total"], 5);
+    assert_eq!(all["executions"][0]["stateMachineName"], "express");
+    assert!(all["executions"][0]["executionArn"]
+        .as_str()
+        .expect("an ARN")
+        .contains(":express:"));
+    assert_eq!(all["executions"][1]["stateMachineName"], "standard");
+
+    // Pages of two: every execution once, in order, the cursor crossing both kinds, and
+    // every page counting both.
+    assert_eq!(pages_of_two(address, 5).await, newest_first);
+
+    // The name search and status filter apply to them too; a Standard machine's list has none.
+    let searched = console_get(address, "/console/api/executions?name=RUN-2").await;
+    assert_eq!(names(&searched), ["run-2"]);
+    assert_eq!(searched["total"], 1);
+    let failed = console_get(address, "/console/api/executions?statusFilter=FAILED").await;
+    assert_eq!(failed["total"], 0);
+    let path = format!(
+        "/console/api/executions?stateMachineArn={}",
+        standard.replace(':', "%3A")
+    );
+    assert_eq!(
+        names(&console_get(address, &path).await),
+        ["run-3", "run-0"]
+    );
 }
 
 #[tokio::test]

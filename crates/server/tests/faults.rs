@@ -53,6 +53,9 @@ impl Store for Flaky {
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
         self.inner.list_executions(query)
     }
+    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
+        self.inner.count_executions(query)
+    }
     fn history(
         &self,
         id: u64,

@@ -436,19 +436,24 @@ const TWO_ACCOUNTS: &str = "[alice]\naws_access_key_id = AKIDALICE\naws_secret_a
     [bob]\naws_access_key_id = AKIDBOB\naws_secret_access_key = b\naws_account_id = 222222222222\n\n\
     [plain]\naws_access_key_id = AKIDPLAIN\naws_secret_access_key = p\n";
 
-/// With `--credentials`, two keys with different `aws_account_id`s in the same region see
-/// only their own, and every cross-account call is `AccessDeniedException`; a key without an
-/// account acts in `--account`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accounts_of_the_credentials_file_are_isolated() {
-    let server = steppe_server::start(steppe_server::Options {
+/// A server whose `--credentials` are TWO_ACCOUNTS.
+async fn two_accounts_server() -> steppe_server::Server {
+    steppe_server::start(steppe_server::Options {
         listen: "127.0.0.1:0".parse().unwrap(),
         storage: steppe_server::Storage::Memory,
         credentials: Some(steppe_server::auth::Credentials::parse(TWO_ACCOUNTS).unwrap()),
         ..steppe_server::Options::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// With `--credentials`, two keys with different `aws_account_id`s in the same region see
+/// only their own, and every cross-account call is `AccessDeniedException`; a key without an
+/// account acts in `--account`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_of_the_credentials_file_are_isolated() {
+    let server = two_accounts_server().await;
     let address = server.local_addr();
     let alice = client(address, "us-west-2", "AKIDALICE", "a");
     let bob = client(address, "us-west-2", "AKIDBOB", "b");
@@ -716,5 +721,44 @@ async fn an_executions_service_calls_are_made_in_its_region() {
     let ended = common::wait_for_end(&west, &execution).await;
     assert_eq!(ended.status().as_str(), "SUCCEEDED", "{:?}", ended.cause());
     assert_eq!(ended.output(), Some(json!(target).to_string().as_str()));
+    server.shutdown().await;
+}
+
+/// TestState runs in its caller's account and region: the tested state's Context object names
+/// them in its execution's and state machine's ARNs, as a client of that account and region
+/// sees them on AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_state_runs_in_the_callers_account_and_region() {
+    let server = two_accounts_server().await;
+    let address = server.local_addr();
+    let state = json!({"Type": "Pass", "End": true, "Parameters": {
+        "execution.$": "$$.Execution.Id", "machine.$": "$$.StateMachine.Id"}});
+    for (client, prefix) in [
+        (
+            client(address, "eu-west-1", "AKIDALICE", "a"),
+            "arn:aws:states:eu-west-1:111111111111:",
+        ),
+        (
+            client(address, "ap-south-1", "AKIDBOB", "b"),
+            "arn:aws:states:ap-south-1:222222222222:",
+        ),
+        (
+            client(address, "us-west-2", "AKIDPLAIN", "p"),
+            "arn:aws:states:us-west-2:123456789012:",
+        ),
+    ] {
+        let tested = client
+            .test_state()
+            .definition(state.to_string())
+            .role_arn(ROLE)
+            .send()
+            .await
+            .unwrap();
+        let output: Value = serde_json::from_str(tested.output().unwrap()).unwrap();
+        for key in ["execution", "machine"] {
+            let arn = output[key].as_str().unwrap();
+            assert!(arn.starts_with(prefix), "{key}: {arn} in {prefix}");
+        }
+    }
     server.shutdown().await;
 }

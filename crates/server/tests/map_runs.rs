@@ -692,3 +692,442 @@ async fn another_region_sees_no_map_run_and_no_child() {
         .unwrap_err();
     assert_eq!(error.code(), Some("ExecutionDoesNotExist"));
 }
+
+/// A history as `(type, id, previousEventId, details)` with the timestamps left out, so that
+/// two histories written at different times compare.
+fn shape(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<(String, i64, i64, String)> {
+    events
+        .iter()
+        .map(|event| {
+            let details = format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                event.execution_started_event_details,
+                event.execution_succeeded_event_details,
+                event.execution_failed_event_details,
+                event.execution_aborted_event_details,
+                event.state_entered_event_details,
+                event.state_exited_event_details,
+                event.activity_failed_event_details,
+            );
+            let kind = event.r#type.as_str().to_string();
+            (kind, event.id, event.previous_event_id, details)
+        })
+        .collect()
+}
+
+/// The child of a Map Run whose input is `input`, by ListExecutions and DescribeExecution.
+async fn child_with_input(client: &aws_sdk_sfn::Client, map_run_arn: &str, input: &str) -> String {
+    let listed = client
+        .list_executions()
+        .map_run_arn(map_run_arn)
+        .send()
+        .await
+        .unwrap();
+    for child in listed.executions {
+        let described = client
+            .describe_execution()
+            .execution_arn(&child.execution_arn)
+            .send()
+            .await
+            .unwrap();
+        if described.input.as_deref() == Some(input) {
+            return child.execution_arn;
+        }
+    }
+    panic!("no child of {map_run_arn} has input {input}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_history_is_the_history_of_its_states_run_as_an_execution() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let processor_states = json!({
+        "Work": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Broken"}],
+            "Default": "Fine"
+        },
+        "Broken": {"Type": "Fail", "Error": "Broken", "Cause": "two"},
+        "Fine": {"Type": "Pass", "Parameters": {"seen.$": "$"}, "End": true}
+    });
+    let mut definition: serde_json::Value = serde_json::from_str(&distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        json!({}),
+    ))
+    .unwrap();
+    definition["States"]["Fan"]["ItemProcessor"]["States"] = processor_states.clone();
+    let machine = create(&client, "histories", &definition.to_string()).await;
+    let execution = start(&client, &machine, "[1, 2]").await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let arn = map_run_arn(&client, &execution).await;
+    // The same states as a state machine of their own: a child's history is what running
+    // them as an execution writes (AWS: each child "has its own execution history").
+    let alone = json!({"StartAt": "Work", "States": processor_states}).to_string();
+    let alone = create(&client, "alone", &alone).await;
+
+    for input in ["1", "2"] {
+        let child = child_with_input(&client, &arn, input).await;
+        let expected = start(&client, &alone, input).await;
+        common::wait_for_end(&client, &expected).await;
+        let expected = history(&client, &expected).await;
+        let events = history(&client, &child).await;
+        assert_eq!(
+            shape(&events),
+            shape(&expected),
+            "the child of item {input}"
+        );
+        let started = events[0].execution_started_event_details.as_ref().unwrap();
+        assert_eq!(started.input.as_deref(), Some(input));
+    }
+
+    // Pages and reverse order as any history.
+    let child = child_with_input(&client, &arn, "1").await;
+    let all = history(&client, &child).await;
+    let first = client
+        .get_execution_history()
+        .execution_arn(&child)
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shape(&first.events), shape(&all[..2]));
+    let rest = client
+        .get_execution_history()
+        .execution_arn(&child)
+        .next_token(first.next_token.expect("a second page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shape(&rest.events), shape(&all[2..]));
+    let newest = client
+        .get_execution_history()
+        .execution_arn(&child)
+        .reverse_order(true)
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shape(&newest.events), shape(&all[all.len() - 1..]));
+    let parent_types = common::event_types(&history(&client, &execution).await);
+    assert!(
+        !parent_types.iter().any(|kind| kind.starts_with("Choice")),
+        "the children's events are not the parent's: {parent_types:?}"
+    );
+
+    let name = child.rsplit(':').next().unwrap();
+    let missing = child.replace(name, &format!("{}-0000-0000000000ff", &name[..18]));
+    let error = client
+        .get_execution_history()
+        .execution_arn(&missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ExecutionDoesNotExist"), "{missing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_child_aborts_it_alone() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity = create_activity(&client, "stoppable").await;
+    let definition = distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        json!({"Type": "Task", "Resource": activity, "End": true}),
+    );
+    let machine = create(&client, "stoppable", &definition).await;
+    let execution = start(&client, &machine, "[1, 2, 3]").await;
+    let arn = wait_for_map_run(&client, &execution).await;
+    // The three children are waiting for their tasks once three tasks are taken.
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let task = client
+            .get_activity_task()
+            .activity_arn(&activity)
+            .send()
+            .await
+            .unwrap();
+        tokens.push((task.input.unwrap(), task.task_token.unwrap()));
+    }
+    let child = child_with_input(&client, &arn, "2").await;
+    let stopped = client
+        .stop_execution()
+        .execution_arn(&child)
+        .error("Enough")
+        .cause("stopped by the test")
+        .send()
+        .await
+        .expect("StopExecution of a child");
+
+    let described = client
+        .describe_execution()
+        .execution_arn(&child)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.status, ExecutionStatus::Aborted);
+    assert_eq!(described.stop_date, Some(stopped.stop_date));
+    assert_eq!(described.error.as_deref(), Some("Enough"));
+    assert_eq!(described.cause.as_deref(), Some("stopped by the test"));
+    let events = history(&client, &child).await;
+    assert_eq!(
+        common::event_types(&events),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ExecutionAborted"
+        ]
+    );
+    let aborted = events.last().unwrap();
+    assert_eq!((aborted.id, aborted.previous_event_id), (5, 4));
+    let details = aborted.execution_aborted_event_details.as_ref().unwrap();
+    assert_eq!(details.error.as_deref(), Some("Enough"));
+    assert_eq!(details.cause.as_deref(), Some("stopped by the test"));
+
+    let running = describe(&client, &arn).await;
+    assert_eq!(running.status, MapRunStatus::Running);
+    assert_eq!(items(&running), (0, 2, 0, 0, 1, 3));
+    // Stopping it again changes nothing and answers when it stopped.
+    let again = client
+        .stop_execution()
+        .execution_arn(&child)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.stop_date, stopped.stop_date);
+
+    for (input, token) in &tokens {
+        if input != "2" {
+            succeed_task(&client, token).await;
+        }
+    }
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let ended = describe(&client, &arn).await;
+    assert_eq!(ended.status, MapRunStatus::Succeeded);
+    assert_eq!(items(&ended), (0, 0, 2, 0, 1, 3));
+    assert_eq!(executions(&ended), (0, 0, 2, 0, 1, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_child_over_the_tolerated_failures_fails_the_map_run() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let (activity, execution, arn) = waiting_map_run(&client, "intolerant", 2, "[1, 2]").await;
+    let first = take_task(&client, &activity).await;
+    let second = take_task(&client, &activity).await;
+    let child = child_with_input(&client, &arn, "1").await;
+    client
+        .stop_execution()
+        .execution_arn(&child)
+        .send()
+        .await
+        .unwrap();
+    wait_for_status(&client, &execution, ExecutionStatus::Failed).await;
+    let described = describe(&client, &arn).await;
+    assert_eq!(described.status, MapRunStatus::Failed);
+    assert_eq!(items(&described), (0, 0, 0, 0, 2, 2));
+    // The other child was aborted with the Map Run; its history says so.
+    let other = child_with_input(&client, &arn, "2").await;
+    let events = history(&client, &other).await;
+    assert_eq!(
+        common::event_types(&events).last().map(String::as_str),
+        Some("ExecutionAborted")
+    );
+    let error = client
+        .send_task_success()
+        .task_token(&second)
+        .output("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("TaskTimedOut"), "{first}");
+}
+
+/// `(pendingRedrive, failuresNotRedrivable)` of the item and of the execution counts.
+fn redrive_counts(described: &DescribeMapRunOutput) -> ((i64, i64), (i64, i64)) {
+    let items = described.item_counts.as_ref().unwrap();
+    let executions = described.execution_counts.as_ref().unwrap();
+    let both = |pending: Option<i64>, not_redrivable: Option<i64>| {
+        (
+            pending.expect("pendingRedrive"),
+            not_redrivable.expect("failuresNotRedrivable"),
+        )
+    };
+    (
+        both(items.pending_redrive, items.failures_not_redrivable),
+        both(
+            executions.pending_redrive,
+            executions.failures_not_redrivable,
+        ),
+    )
+}
+
+async fn fail_task(client: &aws_sdk_sfn::Client, activity: &str) -> String {
+    let task = client
+        .get_activity_task()
+        .activity_arn(activity)
+        .send()
+        .await
+        .unwrap();
+    client
+        .send_task_failure()
+        .task_token(task.task_token.unwrap())
+        .error("Flaky")
+        .send()
+        .await
+        .unwrap();
+    task.input.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_counts_the_children_pending_it_and_continues_their_histories() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let activity = create_activity(&client, "flaky").await;
+    let task = json!({"Type": "Task", "Resource": activity, "End": true});
+    let definition = distributed_map(
+        json!({"MaxConcurrency": 1, "ToleratedFailureCount": 1}),
+        task.clone(),
+    );
+    let machine = create(&client, "flaky", &definition).await;
+    let execution = start(&client, &machine, "[1, 2, 3]").await;
+    let arn = wait_for_map_run(&client, &execution).await;
+    assert_eq!(fail_task(&client, &activity).await, "1");
+    assert_eq!(fail_task(&client, &activity).await, "2");
+    wait_for_status(&client, &execution, ExecutionStatus::Failed).await;
+    let failed = describe(&client, &arn).await;
+    assert_eq!(failed.status, MapRunStatus::Failed);
+    assert_eq!(items(&failed), (1, 0, 0, 2, 0, 3));
+    assert_eq!(
+        redrive_counts(&failed),
+        ((0, 0), (0, 0)),
+        "a redrive of the parent can rerun them"
+    );
+
+    client
+        .redrive_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    // Both failed children run again, the tolerated one too; one at a time.
+    let redriven = describe(&client, &arn).await;
+    assert_eq!(items(&redriven), (1, 1, 0, 0, 0, 3));
+    assert_eq!(redrive_counts(&redriven), ((1, 0), (1, 0)));
+    let mut inputs = Vec::new();
+    for _ in 0..3 {
+        let task = client
+            .get_activity_task()
+            .activity_arn(&activity)
+            .send()
+            .await
+            .unwrap();
+        inputs.push(task.input.unwrap());
+        succeed_task(&client, &task.task_token.unwrap()).await;
+    }
+    assert_eq!(inputs, ["1", "2", "3"]);
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let succeeded = describe(&client, &arn).await;
+    assert_eq!(items(&succeeded), (0, 0, 3, 0, 0, 3));
+    assert_eq!(redrive_counts(&succeeded), ((0, 0), (0, 0)));
+
+    // A redriven child's history goes on as a redriven execution's does.
+    let alone = json!({"StartAt": "Work", "States": {"Work": task}}).to_string();
+    let alone = create(&client, "flaky-alone", &alone).await;
+    let expected = start(&client, &alone, "1").await;
+    fail_task(&client, &activity).await;
+    wait_for_status(&client, &expected, ExecutionStatus::Failed).await;
+    client
+        .redrive_execution()
+        .execution_arn(&expected)
+        .send()
+        .await
+        .unwrap();
+    let task = take_task(&client, &activity).await;
+    succeed_task(&client, &task).await;
+    wait_for_status(&client, &expected, ExecutionStatus::Succeeded).await;
+    let child = child_with_input(&client, &arn, "1").await;
+    let child_events = history(&client, &child).await;
+    let expected_events = history(&client, &expected).await;
+    assert!(common::event_types(&child_events).contains(&"ExecutionRedriven".to_string()));
+    assert_eq!(shape(&child_events), shape(&expected_events));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tolerated_failures_of_a_succeeded_map_run_are_not_redrivable() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let processor = json!({
+        "Type": "Choice",
+        "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Broken"}],
+        "Default": "Fine"
+    });
+    let mut definition: serde_json::Value = serde_json::from_str(&distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        processor,
+    ))
+    .unwrap();
+    let states = &mut definition["States"]["Fan"]["ItemProcessor"]["States"];
+    states["Broken"] = json!({"Type": "Fail", "Error": "Broken"});
+    states["Fine"] = json!({"Type": "Succeed"});
+    let machine = create(&client, "tolerant", &definition.to_string()).await;
+    let execution = start(&client, &machine, "[1, 2, 3]").await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let described = describe(&client, &map_run_arn(&client, &execution).await).await;
+    assert_eq!(described.status, MapRunStatus::Succeeded);
+    assert_eq!(items(&described), (0, 0, 2, 1, 0, 3));
+    assert_eq!(redrive_counts(&described), ((0, 1), (0, 1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_express_child_times_out_after_five_minutes() {
+    use steppe_runtime::{AdjustableClock, Clock, SystemClock};
+    let clock = std::sync::Arc::new(AdjustableClock::new(SystemClock.now_millis(), 1));
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        clock: clock.clone(),
+        clock_control: Some(clock.clone()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let client = client(server.local_addr());
+    let mut definition: serde_json::Value = serde_json::from_str(&distributed_map(
+        json!({"ToleratedFailureCount": 1}),
+        json!({"Type": "Wait", "Seconds": 600, "End": true}),
+    ))
+    .unwrap();
+    definition["States"]["Fan"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] =
+        json!("EXPRESS");
+    let machine = create(&client, "slow", &definition.to_string()).await;
+    let execution = start(&client, &machine, "[1]").await;
+    let arn = wait_for_map_run(&client, &execution).await;
+    let (status, body) = common::http(
+        server.local_addr(),
+        "POST /steppe/clock HTTP/1.1\r\nHost: localhost",
+        r#"{"advanceSeconds": 301}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let described = describe(&client, &arn).await;
+    let counts = described.execution_counts.as_ref().unwrap();
+    assert_eq!((counts.timed_out, counts.total), (1, 1));
+    assert_eq!(described.item_counts.as_ref().unwrap().timed_out, 1);
+    let child = client
+        .list_executions()
+        .map_run_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .executions
+        .remove(0);
+    assert_eq!(child.status, ExecutionStatus::TimedOut);
+    let events = history(&client, &child.execution_arn).await;
+    let last = events.last().unwrap();
+    assert_eq!(last.r#type.as_str(), "ExecutionTimedOut");
+    let details = last.execution_timed_out_event_details.as_ref().unwrap();
+    assert_eq!(details.error.as_deref(), Some("States.Timeout"));
+}

@@ -432,14 +432,83 @@ async fn check_exports(
     let succeeded_key = format!("jobs/{run_id}/SUCCEEDED_0.json");
     let failed_key = format!("jobs/{run_id}/FAILED_0.json");
     assert_eq!(read(&succeeded_key), r#"[["1","ann"],["3","cy"]]"#);
-    assert_eq!(read(&failed_key), r#"[{"Error":"Two","Cause":"no twos"}]"#);
+    // A failed child's entry is its execution record whatever the Transformation.
+    let failed: Value = serde_json::from_str(&read(&failed_key)).unwrap();
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    check_record(server, &failed[0]).await;
+    assert_eq!(failed[0]["Error"], json!("Two"));
+    assert_eq!(failed[0]["Cause"], json!("no twos"));
     let manifest: Value = serde_json::from_str(&read(&manifest_key)).unwrap();
     assert_eq!(
         manifest,
         json!({"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": {
-            "FAILED": [{"Key": failed_key, "Size": 35}],
+            "FAILED": [{"Key": failed_key, "Size": read(&failed_key).len()}],
             "PENDING": [],
             "SUCCEEDED": [{"Key": succeeded_key, "Size": 24}]}})
+    );
+    // Without a WriterConfig an export writes NONE: each child's execution record.
+    let ended = run_reader(
+        server,
+        &format!("ExportNone{tag}"),
+        &with_writer(
+            json!({"Resource": "arn:aws:states:::s3:putObject",
+                "Parameters": {"Bucket": bucket, "Prefix": "none"}}),
+            tolerate.clone(),
+        ),
+        json!({}),
+    )
+    .await;
+    let key = output_of(&ended)["ResultWriterDetails"]["Key"]
+        .as_str()
+        .unwrap()
+        .replace("manifest.json", "SUCCEEDED_0.json");
+    let records: Value = serde_json::from_str(&read(&key)).unwrap();
+    let outputs: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["Output"].as_str().unwrap())
+        .collect();
+    assert_eq!(outputs, [r#"["1","ann"]"#, r#"["3","cy"]"#]);
+    for record in records.as_array().unwrap() {
+        check_record(server, record).await;
+    }
+    // A Map Run that fails writes its results too: the child that succeeded, the one that
+    // failed it, and the one never started, pending; then the Map fails.
+    let failing = caught_as_output(
+        &with_writer(
+            export("failing", "COMPACT", "JSON"),
+            json!({"MaxConcurrency": 1}),
+        ),
+        "Two",
+    );
+    let ended = run_reader(server, &format!("ExportFailing{tag}"), &failing, json!({})).await;
+    assert_eq!(output_of(&ended)["Error"], json!("Two"), "{ended:?}");
+    let manifest_key = format!(
+        "failing/{}/manifest.json",
+        map_run_of(server, &ended.execution_arn)
+            .await
+            .rsplit(':')
+            .next()
+            .unwrap()
+    );
+    let manifest: Value = serde_json::from_str(&read(&manifest_key)).unwrap();
+    let file = |status: &str| -> Value {
+        let files = manifest["ResultFiles"][status].as_array().unwrap();
+        assert_eq!(files.len(), 1, "{manifest}");
+        let key = files[0]["Key"].as_str().unwrap();
+        assert_eq!(files[0]["Size"], json!(read(key).len()));
+        serde_json::from_str(&read(key)).unwrap()
+    };
+    assert_eq!(file("SUCCEEDED"), json!([["1", "ann"]]));
+    let failed = file("FAILED");
+    check_record(server, &failed[0]).await;
+    assert_eq!(failed[0]["Error"], json!("Two"));
+    let pending = file("PENDING");
+    assert_eq!(
+        pending,
+        json!([{"Input": r#"{"id":"3","name":"cy"}"#, "InputDetails": {"Included": true},
+            "Status": "PENDING"}])
     );
     // The Map Run counts the rows it read, the failure it tolerated and the results written.
     let described = client(server.local_addr())
@@ -496,6 +565,72 @@ async fn check_exports(
         caught["Error"],
         json!("States.ResultWriterFailed"),
         "{caught}"
+    );
+}
+
+/// The Map Run ARN the execution's `MapRunStarted` event names.
+async fn map_run_of(server: &steppe_server::Server, execution: &str) -> String {
+    let events = common::history(&client(server.local_addr()), execution).await;
+    events
+        .iter()
+        .find_map(|event| {
+            event
+                .map_run_started_event_details
+                .as_ref()?
+                .map_run_arn
+                .clone()
+        })
+        .expect("a MapRunStarted event")
+}
+
+/// A ResultWriter's NONE entry is what DescribeExecution says of that child, in the
+/// ResultWriter page's shape (PascalCase members, texts for input and output, ISO dates).
+async fn check_record(server: &steppe_server::Server, record: &Value) {
+    use aws_sdk_sfn::primitives::{DateTime, DateTimeFormat};
+    let arn = record["ExecutionArn"].as_str().expect("ExecutionArn");
+    let described = client(server.local_addr())
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .expect("the child the record names");
+    assert_eq!(record["Name"], json!(described.name));
+    assert_eq!(
+        record["StateMachineArn"],
+        json!(described.state_machine_arn)
+    );
+    assert_eq!(record["Status"], json!(described.status.as_str()));
+    assert_eq!(record["Input"], json!(described.input.unwrap()));
+    assert_eq!(record["InputDetails"], json!({"Included": true}));
+    assert_eq!(
+        record.get("Output"),
+        described.output.map(|o| json!(o)).as_ref()
+    );
+    assert_eq!(
+        record.get("Error"),
+        described.error.map(|e| json!(e)).as_ref()
+    );
+    assert_eq!(
+        record.get("Cause"),
+        described.cause.map(|c| json!(c)).as_ref()
+    );
+    assert_eq!(
+        record["RedriveCount"],
+        json!(described.redrive_count.unwrap())
+    );
+    let status = described.redrive_status.as_ref().map(|s| s.as_str());
+    assert_eq!(record["RedriveStatus"].as_str(), status);
+    let date = |key: &str| {
+        let text = record[key].as_str().unwrap_or_else(|| panic!("{key}"));
+        assert!(text.ends_with('Z') && text.len() == 24, "{text}");
+        DateTime::from_str(text, DateTimeFormat::DateTime).unwrap()
+    };
+    // The API answers epoch seconds as a float: compare whole milliseconds.
+    let millis = |date: DateTime| (date.as_secs_f64() * 1000.0).round() as i64;
+    assert_eq!(millis(date("StartDate")), millis(described.start_date));
+    assert_eq!(
+        millis(date("StopDate")),
+        millis(described.stop_date.unwrap())
     );
 }
 

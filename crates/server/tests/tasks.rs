@@ -373,6 +373,65 @@ async fn lambda_tasks_run_local_commands() {
     server.shutdown().await;
 }
 
+/// Issue 17, item 6: the server keeps the tail of what a Lambda command writes to stderr,
+/// for the console, by the task's state and invocation; another execution sees none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_commands_stderr_tail_is_kept_for_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let functions = dir.path().join("functions.json");
+    std::fs::write(
+        &functions,
+        r#"{"functions": {
+            "noisy": {"command": ["sh", "-c", "echo \"working on $(cat)\" >&2; echo 'giving up' >&2; exit 1"]},
+            "quiet": {"command": ["sh", "-c", "cat"]}}}"#,
+    )
+    .unwrap();
+    let server = common::functions_server(functions).await;
+    let client = client(server.local_addr());
+    let definition = r#"{"StartAt": "Quiet", "States": {
+        "Quiet": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Parameters": {"FunctionName": "quiet", "Payload.$": "$"}, "ResultPath": null, "Next": "Noisy"},
+        "Noisy": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Parameters": {"FunctionName": "noisy", "Payload.$": "$"},
+                  "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1, "BackoffRate": 1}],
+                  "End": true}
+    }}"#;
+    let machine = create(&client, "stderr", definition).await;
+    let execution = start(&client, &machine, r#"{"n": 7}"#).await;
+    let ended = wait_for_end(&client, &execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("Runtime.ExitError"));
+    let path = format!(
+        "/console/api/stderr?executionArn={}",
+        execution.replace(':', "%3A")
+    );
+    let answer = console_get(server.local_addr(), &path).await;
+    let tails = answer["tails"].as_array().expect("tails");
+    // Quiet wrote nothing; Noisy ran twice (one retry), its invocations 0 and 1.
+    assert_eq!(tails.len(), 2, "{answer}");
+    for (invocation, tail) in tails.iter().enumerate() {
+        assert_eq!(tail["stateName"], "Noisy");
+        assert_eq!(tail["invocation"], invocation);
+        assert_eq!(tail["functionName"], "noisy");
+        assert_eq!(tail["stderr"], "working on {\"n\":7}\ngiving up\n");
+        assert_eq!(tail["truncated"], false);
+    }
+    assert_eq!(answer["tailBytesMax"], 4096);
+    let other = start(&client, &machine, r#"{"n": 8}"#).await;
+    wait_for_end(&client, &other).await;
+    let path = format!(
+        "/console/api/stderr?executionArn={}",
+        other.replace(':', "%3A")
+    );
+    let answer = console_get(server.local_addr(), &path).await;
+    assert_eq!(answer["tails"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        answer["tails"][0]["stderr"],
+        "working on {\"n\":8}\ngiving up\n"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_of_a_missing_or_deleted_activity_fails_the_execution_with_states_runtime() {
     let server = memory_server().await;

@@ -558,3 +558,106 @@ async fn a_standard_execution_traced_across_a_restart_has_each_span_once() {
     assert_eq!(spans.len(), 4, "{spans:#?}");
     server.shutdown().await;
 }
+
+/// A traced execution's nested child (`states:startExecution.sync:2`, a Standard machine and
+/// an Express one, neither with tracing of its own) continues its parent's trace: the same
+/// trace id, and its execution span under the parent's task span, as X-Ray shows nested
+/// executions on AWS.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nested_execution_continues_its_parents_trace() {
+    let receiver = Loopback::start(otlp_reply);
+    let server = steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Memory,
+        otlp_endpoint: Some(format!("http://{}", receiver.address)),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .unwrap();
+    let sfn = client(server.local_addr());
+    let inner = json!({"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": true}}});
+    let standard_child = create(
+        &sfn,
+        "StandardChild",
+        StateMachineType::Standard,
+        false,
+        inner.clone(),
+    )
+    .await;
+    let express_child = create(
+        &sfn,
+        "ExpressChild",
+        StateMachineType::Express,
+        false,
+        inner,
+    )
+    .await;
+    let call = |child: &str, next: serde_json::Value| {
+        let mut state = json!({"Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": child, "Input": {"from": "parent"}},
+            "ResultPath": null});
+        for (key, value) in next.as_object().unwrap() {
+            state[key] = value.clone();
+        }
+        state
+    };
+    let parent = create(
+        &sfn,
+        "Parent",
+        StateMachineType::Standard,
+        true,
+        json!({"StartAt": "First", "States": {
+            "First": call(&standard_child, json!({"Next": "Second"})),
+            "Second": call(&express_child, json!({"End": true}))
+        }}),
+    )
+    .await;
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&parent)
+        .send()
+        .await
+        .unwrap();
+    let ended = wait_for_end(&sfn, &started.execution_arn).await;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.cause
+    );
+
+    let spans = trace_of(&receiver, &started.execution_arn);
+    let root = one(&spans, "Parent");
+    assert!(
+        root.parent_span_id.is_empty(),
+        "the parent's trace starts here"
+    );
+    let tasks = named(&spans, "states:startExecution.sync:2");
+    assert_eq!(tasks.len(), 2, "{spans:#?}");
+    for (state, child) in [("First", "StandardChild"), ("Second", "ExpressChild")] {
+        let state = one(&spans, state);
+        let task = tasks
+            .iter()
+            .find(|task| task.parent_span_id == state.span_id)
+            .expect("the state's task span");
+        // The child's spans are in the parent's trace (trace_of keeps only those).
+        let child_root = one(&spans, child);
+        assert_eq!(child_root.trace_id, root.trace_id);
+        assert_eq!(
+            child_root.parent_span_id, task.span_id,
+            "{child} under its task span"
+        );
+        assert!(attribute(child_root, "steppe.execution.arn")
+            .is_some_and(|arn| arn != started.execution_arn));
+    }
+    let inners = named(&spans, "Inner");
+    assert_eq!(inners.len(), 2, "each child's state, in the same trace");
+    let children = [one(&spans, "StandardChild"), one(&spans, "ExpressChild")];
+    for inner in inners {
+        assert!(children
+            .iter()
+            .any(|child| inner.parent_span_id == child.span_id));
+    }
+    server.shutdown().await;
+}

@@ -93,6 +93,10 @@ impl Store for FaultStore {
         self.durable.list_executions(query)
     }
 
+    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
+        self.durable.count_executions(query)
+    }
+
     fn history(
         &self,
         id: u64,

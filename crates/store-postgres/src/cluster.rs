@@ -29,6 +29,11 @@ pub(crate) async fn join(client: Client, address: String, lease: Duration) -> Re
         .and_then(|row| u64_column(row, 0))
 }
 
+pub(crate) async fn cluster_key(client: Client) -> Result<Option<String>, Error> {
+    let rows = query(&client, "SELECT key FROM cluster_key", &[]).await?;
+    rows.first().map(|row| column::<String>(row, 0)).transpose()
+}
+
 /// Extends node `node`'s lease; answers whether it was current. A node whose row is gone
 /// (every execution it owned was taken over and the row removed) gets it back.
 pub(crate) async fn renew(
@@ -155,14 +160,21 @@ pub(crate) async fn execution_timers(client: Client, id: u64) -> Result<Vec<Time
         .collect()
 }
 
-pub(crate) async fn task_by_token(client: Client, token: String) -> Result<Option<u64>, Error> {
+pub(crate) async fn task_by_token(
+    client: Client,
+    token: String,
+) -> Result<Option<(u64, bool)>, Error> {
     let rows = query(
         &client,
-        "SELECT execution_id FROM tasks WHERE token = $1 LIMIT 1",
+        "(SELECT execution_id, true FROM tasks WHERE token = $1 LIMIT 1)
+         UNION ALL (SELECT execution_id, false FROM closed_tokens WHERE token = $1)
+         LIMIT 1",
         &[&token],
     )
     .await?;
-    rows.first().map(|row| u64_column(row, 0)).transpose()
+    rows.first()
+        .map(|row| Ok((u64_column(row, 0)?, column(row, 1)?)))
+        .transpose()
 }
 
 pub(crate) async fn claim_activity_task(

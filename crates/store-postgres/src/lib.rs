@@ -520,6 +520,11 @@ impl Store for PostgresStore {
         self.read(move |client| read::list_executions(client, query))
     }
 
+    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
+        let query = query.clone();
+        self.read(move |client| read::count_executions(client, query))
+    }
+
     fn history(
         &self,
         id: u64,
@@ -572,6 +577,13 @@ impl Store for PostgresStore {
         Ok(node)
     }
 
+    fn cluster_key(&self) -> Result<Option<String>, Error> {
+        if self.exclusive {
+            return Ok(None);
+        }
+        self.read(cluster::cluster_key)
+    }
+
     fn renew(&self, lease: Duration) -> Result<bool, Error> {
         let node = self.node.load(Ordering::Acquire);
         let address = lock(&self.address).clone();
@@ -600,7 +612,7 @@ impl Store for PostgresStore {
         self.read(move |client| cluster::execution_timers(client, execution_id))
     }
 
-    fn task_by_token(&self, token: &str) -> Result<Option<u64>, Error> {
+    fn task_by_token(&self, token: &str) -> Result<Option<(u64, bool)>, Error> {
         let token = token.to_string();
         self.read(move |client| cluster::task_by_token(client, token))
     }

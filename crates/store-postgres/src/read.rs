@@ -116,11 +116,48 @@ pub(crate) async fn list_executions(
     client: Client,
     wanted: ExecutionQuery,
 ) -> Result<Vec<ExecutionRow>, Error> {
-    let mut sql = format!(
-        "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.state_machine_arn = $1"
+    let (filter, mut values) = execution_filter(&wanted);
+    values.push(Box::new(i64::try_from(wanted.limit).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE {filter} ORDER BY e.start_millis DESC, e.id DESC LIMIT ${}",
+        values.len()
     );
-    let mut values: Vec<Box<dyn ToSql + Sync + Send>> =
-        vec![Box::new(wanted.state_machine_arn.clone())];
+    let rows = query(&client, &sql, &parameters(&values)).await?;
+    rows.iter().map(execution_row).collect()
+}
+
+pub(crate) async fn count_executions(
+    client: Client,
+    wanted: ExecutionQuery,
+) -> Result<usize, Error> {
+    let (filter, mut values) = execution_filter(&wanted);
+    values.push(Box::new(i64::try_from(wanted.limit).unwrap_or(i64::MAX)));
+    // The executions table alone: a count never reads inputs or outputs.
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM executions e WHERE {filter} LIMIT ${}) AS counted",
+        values.len()
+    );
+    let rows = query(&client, &sql, &parameters(&values)).await?;
+    let count: i64 = match rows.first() {
+        Some(row) => column(row, 0)?,
+        None => 0,
+    };
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+type Parameter = Box<dyn ToSql + Sync + Send>;
+
+fn parameters(values: &[Parameter]) -> Vec<&(dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|value| &**value as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// The `WHERE` condition (on `executions e`) of an [`ExecutionQuery`], and its parameters.
+fn execution_filter(wanted: &ExecutionQuery) -> (String, Vec<Parameter>) {
+    let mut sql = "e.state_machine_arn = $1".to_string();
+    let mut values: Vec<Parameter> = vec![Box::new(wanted.state_machine_arn.clone())];
     if let Some(version) = &wanted.version_arn {
         values.push(Box::new(version.clone()));
         sql.push_str(&format!(" AND e.version_arn = ${}", values.len()));
@@ -148,17 +185,7 @@ pub(crate) async fn list_executions(
             n - 1
         ));
     }
-    values.push(Box::new(i64::try_from(wanted.limit).unwrap_or(i64::MAX)));
-    sql.push_str(&format!(
-        " ORDER BY e.start_millis DESC, e.id DESC LIMIT ${}",
-        values.len()
-    ));
-    let params: Vec<&(dyn ToSql + Sync)> = values
-        .iter()
-        .map(|value| &**value as &(dyn ToSql + Sync))
-        .collect();
-    let rows = query(&client, &sql, &params).await?;
-    rows.iter().map(execution_row).collect()
+    (sql, values)
 }
 
 pub(crate) async fn history(

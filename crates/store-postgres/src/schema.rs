@@ -139,7 +139,12 @@ END $$;
 /// task queued for a worker is announced on the channel `steppe_tasks_<schema>` (at commit).
 /// Rows written before keep working: their columns are filled from their bodies, and their
 /// executions (owner 0, a node that never holds a lease) are taken over by the first node.
+/// `cluster_key` holds a secret the nodes show each other on requests they make themselves
+/// (a forwarded client request carries its client's signature instead): 244 random bits
+/// from `gen_random_uuid` (PostgreSQL's strong random source).
 pub(crate) const VERSION_2: &str = "
+CREATE TABLE cluster_key (key TEXT NOT NULL);
+INSERT INTO cluster_key SELECT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
 CREATE SEQUENCE node_ids;
 CREATE TABLE nodes (id BIGINT PRIMARY KEY, address TEXT NOT NULL, lease_until TIMESTAMPTZ NOT NULL);
 ALTER TABLE executions ADD COLUMN owner BIGINT NOT NULL DEFAULT 0;
@@ -150,6 +155,10 @@ UPDATE tasks SET token = body::json->>'task_token',
                         WHEN body::json->>'resource' ~ '^arn:[^:]+:states:[^:]*:[^:]*:activity:.'
                         THEN body::json->>'resource' END;
 CREATE INDEX tasks_by_token ON tasks (token) WHERE token IS NOT NULL;
+-- Tokens of tasks that closed, so that any node answers a late SendTask* with TaskTimedOut
+-- (as AWS does) rather than InvalidToken; deleted with their execution.
+CREATE TABLE closed_tokens (token TEXT PRIMARY KEY, execution_id BIGINT NOT NULL);
+CREATE INDEX closed_tokens_by_execution ON closed_tokens (execution_id);
 CREATE INDEX tasks_waiting ON tasks (activity_arn, execution_id, task_id) WHERE activity_arn IS NOT NULL;
 DROP FUNCTION steppe_transition(BIGINT, BIGINT, TEXT, BIGINT, TEXT, BIGINT[], TEXT[], BOOLEAN, TEXT,
     BIGINT, TEXT, BYTEA, BYTEA, BIGINT[], BIGINT[], BIGINT[], BIGINT[], TEXT[], BIGINT[]);
@@ -182,27 +191,37 @@ BEGIN
         SELECT p_id, event.id, event.body FROM UNNEST(p_event_ids, p_event_bodies) AS event (id, body);
     IF p_end THEN
         DELETE FROM timers WHERE execution_id = p_id;
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks WHERE execution_id = p_id AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
         DELETE FROM tasks WHERE execution_id = p_id;
         RETURN;
     END IF;
-    FOR i IN 1 .. coalesce(array_length(p_timer_ids, 1), 0) LOOP
+    -- One statement per kind (the writer sends each timer and task once: the last of any
+    -- repeated id, as a replacement would leave it).
+    IF coalesce(array_length(p_timer_ids, 1), 0) > 0 THEN
         INSERT INTO timers (execution_id, timer_id, fire_at_millis)
-        VALUES (p_id, p_timer_ids[i], p_timer_fire_at_millis[i])
+        SELECT p_id, timer.id, timer.fire_at FROM UNNEST(p_timer_ids, p_timer_fire_at_millis) AS timer (id, fire_at)
         ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at_millis = EXCLUDED.fire_at_millis;
-    END LOOP;
+    END IF;
     IF coalesce(array_length(p_timers_cleared, 1), 0) > 0 THEN
         DELETE FROM timers WHERE execution_id = p_id AND timer_id = ANY (p_timers_cleared);
     END IF;
-    FOR i IN 1 .. coalesce(array_length(p_task_ids, 1), 0) LOOP
+    IF coalesce(array_length(p_task_ids, 1), 0) > 0 THEN
         INSERT INTO tasks (execution_id, task_id, body, token, activity_arn, claimed_until)
-        VALUES (p_id, p_task_ids[i], p_task_bodies[i], p_task_tokens[i], p_task_activities[i], NULL)
+        SELECT p_id, task.id, task.body, task.token, task.activity, NULL
+        FROM UNNEST(p_task_ids, p_task_bodies, p_task_tokens, p_task_activities) AS task (id, body, token, activity)
         ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body,
             token = EXCLUDED.token, activity_arn = EXCLUDED.activity_arn, claimed_until = NULL;
-        IF p_task_activities[i] IS NOT NULL THEN
-            PERFORM pg_notify('steppe_tasks_' || current_schema(), p_task_activities[i]);
-        END IF;
-    END LOOP;
+        PERFORM pg_notify('steppe_tasks_' || current_schema(), activity)
+        FROM (SELECT DISTINCT activity FROM UNNEST(p_task_activities) AS queued (activity)
+              WHERE activity IS NOT NULL) AS queued;
+    END IF;
     IF coalesce(array_length(p_tasks_cleared, 1), 0) > 0 THEN
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks
+            WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared) AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
         DELETE FROM tasks WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared);
     END IF;
 END $$;

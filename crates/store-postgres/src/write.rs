@@ -366,6 +366,24 @@ fn group_ops<'a>(
 }
 
 /// The op of one transition: `steppe_transition` checks its order and records it.
+/// `items` without those whose id (`id`) comes again later, in order.
+fn last_of_each<T>(items: &[T], id: impl Fn(&T) -> u64) -> Vec<&T> {
+    let last: std::collections::HashMap<u64, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| (id(item), index))
+        .collect();
+    if last.len() == items.len() {
+        return items.iter().collect();
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(|(index, item)| last.get(&id(item)) == Some(index))
+        .map(|(_, item)| item)
+        .collect()
+}
+
 fn transition_op<'a>(
     node: i64,
     transition: &'a TransitionRecord,
@@ -383,35 +401,21 @@ fn transition_op<'a>(
     let event_ids: Vec<i64> = transition.events.iter().map(|e| e.id as i64).collect();
     let event_bodies: Vec<&str> = transition.events.iter().map(|e| e.json.as_str()).collect();
     let end = transition.end.as_ref();
-    let timer_ids: Vec<i64> = transition
-        .timers_started
-        .iter()
-        .map(|t| t.timer_id as i64)
-        .collect();
-    let timer_fire_at: Vec<i64> = transition
-        .timers_started
-        .iter()
-        .map(|t| t.fire_at_millis)
-        .collect();
-    let task_ids: Vec<i64> = transition
-        .tasks_started
-        .iter()
-        .map(|t| t.task_id as i64)
-        .collect();
-    let task_bodies = transition
-        .tasks_started
+    // Each timer and task once, the last of a repeated id (one statement inserts them all,
+    // and may not touch a row twice).
+    let timers = last_of_each(&transition.timers_started, |t| t.timer_id);
+    let timer_ids: Vec<i64> = timers.iter().map(|t| t.timer_id as i64).collect();
+    let timer_fire_at: Vec<i64> = timers.iter().map(|t| t.fire_at_millis).collect();
+    let tasks = last_of_each(&transition.tasks_started, |t| t.task_id);
+    let task_ids: Vec<i64> = tasks.iter().map(|t| t.task_id as i64).collect();
+    let task_bodies = tasks
         .iter()
         .map(serde_json::to_string)
         .collect::<Result<Vec<String>, _>>()?;
-    let task_tokens: Vec<Option<&str>> = transition
-        .tasks_started
-        .iter()
-        .map(|t| t.task_token.as_deref())
-        .collect();
+    let task_tokens: Vec<Option<&str>> = tasks.iter().map(|t| t.task_token.as_deref()).collect();
     // A task waits for a worker (and any node may claim it) while it is an activity task
     // that has not started.
-    let task_activities: Vec<Option<&str>> = transition
-        .tasks_started
+    let task_activities: Vec<Option<&str>> = tasks
         .iter()
         .map(|t| t.waits_for_worker().then_some(t.resource.as_str()))
         .collect();
@@ -449,8 +453,9 @@ fn transition_op<'a>(
 }
 
 /// The tables keyed by execution id, emptied for each deleted execution.
-const EXECUTION_KEYED_TABLES: [(&str, &str); 6] = [
+const EXECUTION_KEYED_TABLES: [(&str, &str); 7] = [
     ("inputs", "execution_id"),
+    ("closed_tokens", "execution_id"),
     ("events", "execution_id"),
     ("timers", "execution_id"),
     ("tasks", "execution_id"),
@@ -469,11 +474,12 @@ async fn delete_closed(
         .transaction()
         .await
         .map_err(|e| statement_error(&e))?;
-    // Row locks: a redrive committed by another store first keeps its execution.
+    // Row locks: a redrive committed by another store first keeps its execution; rows
+    // another node is deleting at the same moment are left to it.
     let rows = transaction
         .query(
             "SELECT id FROM executions WHERE status <> 'RUNNING' AND stop_millis < $1
-             ORDER BY stop_millis, id LIMIT $2 FOR UPDATE",
+             ORDER BY stop_millis, id LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&cutoff_millis, &(limit as i64)],
         )
         .await

@@ -412,116 +412,15 @@ fn tasks_and_timers_are_replaced_and_cleared_one_by_one() {
     assert!(running[0].has_tasks);
 }
 
-/// Two nodes on one schema: each owns what it starts, a node that leaves has its running
-/// executions taken over, its commits to them are refused from then on (fencing), tasks are
-/// found by token from any node and each waiting activity task is claimed by one poller,
-/// and a queued activity task wakes the other node's watcher.
+/// Two nodes on one schema pass the suite's cluster case.
 #[test]
 fn nodes_own_take_over_fence_and_share_activity_tasks() {
-    use std::time::Duration;
     let Some(options) = fresh_schema("nodes_own_take_over_fence_and_share_activity_tasks") else {
         return;
     };
-    let lease = Duration::from_secs(30);
     let a = PostgresStore::open(&options).unwrap();
     let b = PostgresStore::open(&options).unwrap();
-    assert!(a.shared() && b.shared());
-    let node_a = a.join("127.0.0.1:1", lease).unwrap();
-    let node_b = b.join("127.0.0.1:2", lease).unwrap();
-    assert_ne!(node_a, node_b);
-    let (woken_sender, woken) = std::sync::mpsc::channel::<String>();
-    let woken_sender = std::sync::Mutex::new(woken_sender);
-    b.watch_activity_tasks(std::sync::Arc::new(move |arn: &str| {
-        let _ = woken_sender.lock().unwrap().send(arn.to_string());
-    }));
-    // B's watcher says once that it listens.
-    assert_eq!(woken.recv_timeout(Duration::from_secs(10)).unwrap(), "");
-
-    // A starts execution 1 with an activity task waiting for a worker.
-    let activity = "arn:aws:states:us-east-1:1:activity:work";
-    let mut first = transition(1, 0, 1, 2);
-    first.tasks_started.push(TaskRecord {
-        task_id: 7,
-        state_name: "Work".into(),
-        resource: activity.into(),
-        parameters: serde_json::json!({"n": 1}),
-        timeout_seconds: None,
-        heartbeat_seconds: None,
-        task_token: Some("token-1".into()),
-        scheduled_millis: 1000,
-        started: false,
-        invocation: 0,
-        test_case: None,
-        submitted: false,
-    });
-    submit(
-        &a,
-        vec![
-            Write::InsertExecution(Box::new(row(1, "one", 1))),
-            Write::Transition(Box::new(first)),
-        ],
-    )
-    .unwrap();
-    assert_eq!(
-        woken.recv_timeout(Duration::from_secs(10)).unwrap(),
-        activity
-    );
-    assert_eq!(a.owner(1).unwrap(), Owner::Local);
-    assert_eq!(
-        b.owner(1).unwrap(),
-        Owner::Remote(Node {
-            id: node_a,
-            address: "127.0.0.1:1".into()
-        })
-    );
-    assert_eq!(b.task_by_token("token-1").unwrap(), Some(1));
-    assert_eq!(b.task_by_token("token-2").unwrap(), None);
-    // One claim each: the second poller finds nothing while the claim lasts.
-    assert_eq!(
-        b.claim_activity_task(activity, lease).unwrap(),
-        Some((1, 7))
-    );
-    assert_eq!(a.claim_activity_task(activity, lease).unwrap(), None);
-    // Only the owner commits.
-    assert!(matches!(
-        submit(
-            &b,
-            vec![Write::Transition(Box::new(transition(1, 1, 3, 1)))]
-        ),
-        Err(Error::Conflict(_))
-    ));
-    submit(
-        &a,
-        vec![Write::Transition(Box::new(transition(1, 1, 3, 1)))],
-    )
-    .unwrap();
-    // Nothing to take over while A's lease holds; everything once A leaves.
-    assert!(b.take_over(100).unwrap().is_empty());
-    assert!(a.running_executions().unwrap().iter().any(|e| e.id == 1));
-    a.leave().unwrap();
-    assert_eq!(b.owner(1).unwrap(), Owner::Orphaned);
-    let taken: Vec<u64> = b.take_over(100).unwrap().iter().map(|e| e.id).collect();
-    assert_eq!(taken, vec![1]);
-    assert_eq!(b.owner(1).unwrap(), Owner::Local);
-    assert!(b.running_executions().unwrap().iter().any(|e| e.id == 1));
-    assert!(a.running_executions().unwrap().is_empty());
-    // A, paused past its lease, comes back: its commit is refused, its renewal says the
-    // lease had lapsed, and B's commits go on.
-    assert!(!a.renew(lease).unwrap());
-    assert!(matches!(
-        submit(
-            &a,
-            vec![Write::Transition(Box::new(transition(1, 2, 4, 1)))]
-        ),
-        Err(Error::Conflict(_))
-    ));
-    submit(
-        &b,
-        vec![Write::Transition(Box::new(transition(1, 2, 4, 1)))],
-    )
-    .unwrap();
-    assert!(a.renew(lease).unwrap());
-    assert_eq!(b.history_len(1).unwrap(), 4);
+    suite::two_nodes(&a, &b);
 }
 
 /// A resource written through one store is announced to another on the same schema, with

@@ -715,6 +715,40 @@ const EXECUTION_COLUMNS: &str = "e.id, e.arn, e.state_machine_arn, e.version_arn
 /// The tables execution rows are read from.
 const EXECUTION_TABLES: &str = "executions e JOIN execution_bodies b ON b.id = e.id";
 
+/// The `WHERE` condition (on `executions e`) of an [`ExecutionQuery`], and its parameters.
+fn execution_filter(query: &ExecutionQuery) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = "e.state_machine_arn = ?1".to_string();
+    let mut values: Vec<rusqlite::types::Value> = vec![query.state_machine_arn.clone().into()];
+    if let Some(version) = &query.version_arn {
+        values.push(version.clone().into());
+        sql.push_str(&format!(" AND e.version_arn = ?{}", values.len()));
+    }
+    if let Some(alias) = &query.alias_arn {
+        values.push(alias.clone().into());
+        sql.push_str(&format!(" AND e.alias_arn = ?{}", values.len()));
+    }
+    if let Some(status) = &query.status {
+        values.push(status.as_str().to_string().into());
+        sql.push_str(&format!(" AND e.status = ?{}", values.len()));
+    }
+    match query.redriven {
+        Some(true) => sql.push_str(" AND e.redrive_count > 0"),
+        Some(false) => sql.push_str(" AND e.redrive_count = 0"),
+        None => {}
+    }
+    if let Some((start, id)) = query.after {
+        values.push(start.into());
+        values.push((id as i64).into());
+        let n = values.len();
+        sql.push_str(&format!(
+            " AND (e.start_millis < ?{} OR (e.start_millis = ?{} AND e.id < ?{n}))",
+            n - 1,
+            n - 1
+        ));
+    }
+    (sql, values)
+}
+
 fn execution_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ExecutionRow, String)> {
     Ok((
         ExecutionRow {
@@ -837,47 +871,31 @@ impl Store for SqliteStore {
 
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
         self.read(|connection| {
-            let mut sql = format!(
-                "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE e.state_machine_arn = ?1"
-            );
-            let mut values: Vec<rusqlite::types::Value> =
-                vec![query.state_machine_arn.clone().into()];
-            if let Some(version) = &query.version_arn {
-                values.push(version.clone().into());
-                sql.push_str(&format!(" AND e.version_arn = ?{}", values.len()));
-            }
-            if let Some(alias) = &query.alias_arn {
-                values.push(alias.clone().into());
-                sql.push_str(&format!(" AND e.alias_arn = ?{}", values.len()));
-            }
-            if let Some(status) = &query.status {
-                values.push(status.as_str().to_string().into());
-                sql.push_str(&format!(" AND e.status = ?{}", values.len()));
-            }
-            match query.redriven {
-                Some(true) => sql.push_str(" AND e.redrive_count > 0"),
-                Some(false) => sql.push_str(" AND e.redrive_count = 0"),
-                None => {}
-            }
-            if let Some((start, id)) = query.after {
-                values.push(start.into());
-                values.push((id as i64).into());
-                let n = values.len();
-                sql.push_str(&format!(
-                    " AND (e.start_millis < ?{} OR (e.start_millis = ?{} AND e.id < ?{n}))",
-                    n - 1,
-                    n - 1
-                ));
-            }
-            sql.push_str(&format!(
-                " ORDER BY e.start_millis DESC, e.id DESC LIMIT {}",
+            let (filter, values) = execution_filter(query);
+            let sql = format!(
+                "SELECT {EXECUTION_COLUMNS} FROM {EXECUTION_TABLES} WHERE {filter} ORDER BY e.start_millis DESC, e.id DESC LIMIT {}",
                 query.limit
-            ));
+            );
             let mut statement = connection.prepare_cached(&sql)?;
             let rows = statement
                 .query_map(rusqlite::params_from_iter(values), execution_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter().map(with_fixed).collect()
+        })
+    }
+
+    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
+        self.read(|connection| {
+            let (filter, values) = execution_filter(query);
+            // The executions table alone: a count never reads inputs or outputs.
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM executions e WHERE {filter} LIMIT {})",
+                query.limit
+            );
+            let count: i64 = connection
+                .prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(values), |row| row.get(0))?;
+            Ok(usize::try_from(count).unwrap_or(0))
         })
     }
 

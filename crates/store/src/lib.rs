@@ -139,6 +139,10 @@ pub trait Store: Send + Sync + 'static {
     fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error>;
     /// Executions of a state machine, newest first.
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error>;
+    /// How many executions `list_executions` would find with no `limit` (the same filters and
+    /// `after`), counting no further than `query.limit`: a larger count is answered as
+    /// `query.limit`, so a count reads a bounded number of rows, and never their bodies.
+    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error>;
     /// Up to `limit` history events after event `after` (ascending) or before it (descending;
     /// `after == 0` means from the end).
     fn history(
@@ -183,6 +187,11 @@ pub trait Store: Send + Sync + 'static {
     fn join(&self, _address: &str, _lease: std::time::Duration) -> Result<u64, Error> {
         Ok(0)
     }
+    /// A secret every node of the cluster reads from the store, which they show each other
+    /// on requests they make themselves; `None` for a store one server holds alone.
+    fn cluster_key(&self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
     /// Extends the node's lease by `lease` from now. Answers whether it was still current;
     /// when it was not, other nodes may have taken some of its executions over, and
     /// commits to those are refused from now on.
@@ -209,8 +218,9 @@ pub trait Store: Send + Sync + 'static {
         timers.retain(|timer| timer.execution_id == execution_id);
         Ok(timers)
     }
-    /// The execution whose open task has this token, if one has.
-    fn task_by_token(&self, _token: &str) -> Result<Option<u64>, Error> {
+    /// The execution of the task with this token, and whether the task is still open (a
+    /// closed one's token is kept while its execution is).
+    fn task_by_token(&self, _token: &str) -> Result<Option<(u64, bool)>, Error> {
         Ok(None)
     }
     /// Claims one activity task of `activity_arn` that no worker took yet, for `claim`

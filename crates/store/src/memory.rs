@@ -249,6 +249,22 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
+        let inner = self.lock();
+        Ok(inner
+            .executions
+            .values()
+            .map(|s| &s.row)
+            .filter(|row| {
+                matches_query(row, query)
+                    && query
+                        .after
+                        .is_none_or(|after| (row.start_millis, row.id) < after)
+            })
+            .take(query.limit)
+            .count())
+    }
+
     fn history(
         &self,
         id: u64,

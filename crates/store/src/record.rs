@@ -367,6 +367,17 @@ pub enum InputRecord {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tolerated_failure_percentage: Option<f64>,
     },
+    /// `Input::StopMapRunChild`.
+    StopMapRunChild {
+        /// The Map Run's index among its execution's Map Runs.
+        map_run: usize,
+        /// The child's slot in it.
+        slot: usize,
+        /// The error given.
+        error: Option<String>,
+        /// The cause given.
+        cause: Option<String>,
+    },
     /// `Input::Fail`.
     Fail {
         /// The error name.
@@ -416,6 +427,16 @@ impl From<&Input> for InputRecord {
                 tolerated_failure_count: update.tolerated_failure_count,
                 tolerated_failure_percentage: update.tolerated_failure_percentage,
             },
+            Input::StopMapRunChild {
+                child,
+                error,
+                cause,
+            } => InputRecord::StopMapRunChild {
+                map_run: child.map_run,
+                slot: child.slot,
+                error,
+                cause,
+            },
             Input::Fail { error, cause } => InputRecord::Fail { error, cause },
         }
     }
@@ -464,6 +485,16 @@ impl From<InputRecord> for Input {
                     tolerated_failure_count,
                     tolerated_failure_percentage,
                 },
+            },
+            InputRecord::StopMapRunChild {
+                map_run,
+                slot,
+                error,
+                cause,
+            } => Input::StopMapRunChild {
+                child: steppe_engine::ChildId { map_run, slot },
+                error,
+                cause,
             },
             InputRecord::Fail { error, cause } => Input::Fail { error, cause },
         }

@@ -177,6 +177,7 @@ pub fn invoke(
     task: &TaskInvocation,
     execution_arn: Option<&str>,
     traceparent: Option<&str>,
+    stderr_tails: Option<&command::StderrTails>,
 ) -> TaskOutcome {
     // One id per invocation, as Lambda gives: the execution, the task and its attempt make it
     // unique, and the same again when a restart runs the task again.
@@ -200,13 +201,27 @@ pub fn invoke(
     };
     let invoked = match functions.functions.get(&function_name.name) {
         None => Invoked::Failed(resource_not_found(&function_name, &request_id)),
-        Some(function) => call(
-            function,
-            (&function_name.name, &payload),
-            task,
-            &request_id,
-            traceparent,
-        ),
+        Some(function) => {
+            let (invoked, stderr) = call(
+                function,
+                (&function_name.name, &payload),
+                task,
+                &request_id,
+                traceparent,
+            );
+            if let (Some(tails), Some(execution_arn), Some(tail)) =
+                (stderr_tails, execution_arn, stderr)
+            {
+                tails.keep(command::KeptTail {
+                    execution_arn: execution_arn.to_string(),
+                    state_name: task.state_name.clone(),
+                    invocation: task.invocation,
+                    function_name: function_name.name.clone(),
+                    tail,
+                });
+            }
+            invoked
+        }
     };
     if task.resource == INVOKE_RESOURCE {
         invoke_outcome(invoked, &request_id)
@@ -216,14 +231,15 @@ pub fn invoke(
 }
 
 /// Calls a function; `traceparent`, when the execution is traced, goes with the call: the
-/// `traceparent` header of an Invoke request, the `TRACEPARENT` variable of a command.
+/// `traceparent` header of an Invoke request, the `TRACEPARENT` variable of a command. A
+/// command that wrote to stderr also answers the end of it.
 fn call(
     function: &Function,
     (name, payload): (&str, &Value),
     task: &TaskInvocation,
     request_id: &str,
     traceparent: Option<&str>,
-) -> Invoked {
+) -> (Invoked, Option<command::StderrTail>) {
     let timeout = task.timeout_seconds.map(Duration::from_secs);
     match function {
         Function::Command { argv, cwd, env } => {
@@ -242,11 +258,23 @@ fn call(
                 timeout,
             };
             match command::run(run) {
-                Ok(finished) => command_result(finished, name, request_id),
-                Err(error) => Invoked::Failed(failed(
-                    steppe_asl::error_name::TASK_FAILED,
-                    format!("cannot run the command {argv:?} of the function '{name}': {error}"),
-                )),
+                Ok(finished) => {
+                    let stderr = finished.stderr().clone();
+                    let written = !stderr.text.is_empty();
+                    (
+                        command_result(finished, name, request_id),
+                        written.then_some(stderr),
+                    )
+                }
+                Err(error) => (
+                    Invoked::Failed(failed(
+                        steppe_asl::error_name::TASK_FAILED,
+                        format!(
+                            "cannot run the command {argv:?} of the function '{name}': {error}"
+                        ),
+                    )),
+                    None,
+                ),
             }
         }
         Function::Endpoint(endpoint) => {
@@ -256,14 +284,15 @@ fn call(
             }
             // Lambda's own limit is 900 s; the task's timeout, if shorter, wins.
             let timeout = timeout.unwrap_or(Duration::from_secs(900));
-            match transport::send(&request, timeout, None) {
+            let invoked = match transport::send(&request, timeout, None) {
                 Ok(response) => endpoint_result(&response, name, request_id),
                 Err(SendError::Timeout(_)) => Invoked::Failed(timed_out()),
                 Err(SendError::Connection(message)) => Invoked::Failed(failed(
                     "Lambda.SdkClientException",
                     format!("Unable to execute HTTP request: {message}"),
                 )),
-            }
+            };
+            (invoked, None)
         }
     }
 }
@@ -299,8 +328,8 @@ pub fn resource_not_found(function: &FunctionName, request_id: &str) -> TaskOutc
 /// Turns a finished command into a function result.
 pub fn command_result(finished: Finished, name: &str, request_id: &str) -> Invoked {
     let (status, stdout) = match finished {
-        Finished::TimedOut => return Invoked::Failed(timed_out()),
-        Finished::Exited { status, stdout } => (status, stdout),
+        Finished::TimedOut { .. } => return Invoked::Failed(timed_out()),
+        Finished::Exited { status, stdout, .. } => (status, stdout),
     };
     let text = String::from_utf8_lossy(&stdout);
     let parsed: Option<Value> = if text.trim().is_empty() {

@@ -150,6 +150,7 @@ impl Config {
             destinations: &self.destinations,
             execution_arn: self.execution_arn.as_deref(),
             traceparent: None,
+            stderr_tails: None,
         }
     }
 }
@@ -170,6 +171,9 @@ pub struct Local<'a> {
     /// The W3C `traceparent` of the task's call, when its execution is traced: sent with HTTP
     /// Task requests and Lambda invocations.
     pub traceparent: Option<&'a str>,
+    /// Where a Lambda command's stderr tail is kept, if anywhere (the server keeps them for
+    /// the console; `steppe run` shows stderr as it comes).
+    pub stderr_tails: Option<&'a command::StderrTails>,
 }
 
 /// Runs a task on the local integration its resource names: a Lambda function from
@@ -184,6 +188,7 @@ pub fn invoke_local(local: &Local<'_>, task: &TaskInvocation) -> Result<TaskOutc
                 task,
                 local.execution_arn,
                 local.traceparent,
+                local.stderr_tails,
             )),
             None => Err("no functions file is given (--functions)".to_string()),
         };

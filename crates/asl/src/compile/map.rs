@@ -69,6 +69,7 @@ impl Compiler {
             "ItemProcessor"
         };
         let mut distributed = false;
+        let mut express_children = false;
         let processor = match obj.get(processor_key) {
             Some(Value::Object(map)) => {
                 let location = obj.at(processor_key);
@@ -78,6 +79,12 @@ impl Compiler {
                     &["StartAt", "States", "Comment", "ProcessorConfig"],
                 );
                 distributed = self.processor_config(&processor_obj);
+                express_children = distributed
+                    && map
+                        .get("ProcessorConfig")
+                        .and_then(|config| config.get("ExecutionType"))
+                        .and_then(Value::as_str)
+                        == Some("EXPRESS");
                 Some(self.block(map, location, Some(id), machine_language, machine_language))
             }
             Some(_) => {
@@ -147,6 +154,7 @@ impl Compiler {
             tolerated_failure_percentage,
             tolerated_failure_count,
             distributed,
+            express_children,
             label,
             item_batcher,
             item_reader,
@@ -454,10 +462,10 @@ impl Compiler {
         })
     }
 
-    /// Checks `ResultWriter`: `Transformation` COMPACT or FLATTEN shapes the output, with
-    /// `OutputType` JSON alone or JSON or JSONL when exported to Amazon S3; NONE (the default
-    /// of an export without `WriterConfig`) and JSONL without an export are refused by name,
-    /// as steppe does not carry them out yet.
+    /// Checks `ResultWriter`: `Transformation` NONE (the default of an export without
+    /// `WriterConfig`), COMPACT or FLATTEN shapes the output, with `OutputType` JSON alone or
+    /// JSON or JSONL when exported to Amazon S3; JSONL without an export is refused by name, as
+    /// steppe does not carry it out yet.
     fn result_writer(&mut self, obj: &Obj<'_>, language: QueryLanguage) -> Option<ResultWriter> {
         let writer = self.nested(obj, "ResultWriter", &RESULT_WRITER, language)?;
         let before = self.diagnostics.error_count();
@@ -515,15 +523,14 @@ impl Compiler {
             jsonl: field("OutputType") == Some("JSONL"),
         });
         let why = match (field("Transformation"), &export, field("OutputType")) {
-            (Some("NONE") | None, Some(_), _) | (Some("NONE"), None, _) => {
-                "its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"
-            }
             (None, None, _) => "a WriterConfig without a Transformation is not implemented",
             (_, None, Some("JSONL")) => "its OutputType JSONL without an export is not implemented",
-            (Some(transformation), export, _) => {
+            (transformation, export, _) => {
+                // An export without a Transformation writes NONE, the ResultWriter page says.
                 let transformation = match transformation {
-                    "FLATTEN" => ResultTransformation::Flatten,
-                    _ => ResultTransformation::Compact,
+                    Some("FLATTEN") => ResultTransformation::Flatten,
+                    Some("COMPACT") => ResultTransformation::Compact,
+                    _ => ResultTransformation::None,
                 };
                 return Some(ResultWriter {
                     transformation,
@@ -854,7 +861,7 @@ mod tests {
     }
 
     #[test]
-    fn result_writer_is_checked_and_none_and_lone_jsonl_are_refused() {
+    fn result_writer_is_checked_and_lone_jsonl_is_refused() {
         let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
             "Parameters": {"Bucket": "b", "Prefix": "p"},
             "WriterConfig": {"OutputType": "JSONL", "Transformation": "FLATTEN"}});
@@ -862,20 +869,12 @@ mod tests {
         // Without a WriterConfig an export is NONE, each child execution's metadata.
         let export_only = json!({"Resource": "arn:aws:states:::s3:putObject",
             "Parameters": {"Bucket": "b", "Prefix": "p"}});
-        assert_eq!(
-            distributed(json!({"ResultWriter": export_only})),
-            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"]
-        );
-        for transformation in ["COMPACT", "FLATTEN"] {
+        assert!(distributed(json!({"ResultWriter": export_only})).is_empty());
+        for transformation in ["NONE", "COMPACT", "FLATTEN"] {
             let config_only =
                 json!({"WriterConfig": {"OutputType": "JSON", "Transformation": transformation}});
             assert!(distributed(json!({"ResultWriter": config_only})).is_empty());
         }
-        let none = json!({"WriterConfig": {"OutputType": "JSON", "Transformation": "NONE"}});
-        assert_eq!(
-            distributed(json!({"ResultWriter": none})),
-            ["/States/Map/ResultWriter: steppe does not support the field 'ResultWriter' yet: its Transformation NONE (each child execution's metadata, the default of an export) is not implemented"]
-        );
         let jsonl = json!({"WriterConfig": {"OutputType": "JSONL", "Transformation": "COMPACT"}});
         assert_eq!(distributed(json!({"ResultWriter": jsonl})).len(), 1);
         let bad = json!({"WriterConfig": {"OutputType": "CSV", "Transformation": "ZIP"}});

@@ -13,9 +13,11 @@
 //!
 //! Environment: `STEPPE_BENCH_SECONDS` (default 5) per throughput figure,
 //! `STEPPE_BENCH_PARKED` (default 100000) parked executions, `STEPPE_BENCH_ONLY` (`standard`,
-//! `transitions`, `express`, `activity` or `parked`) to measure one figure, `STEPPE_BENCH_DIR` for the data
+//! `transitions`, `cluster`, `express`, `activity` or `parked`) to measure one figure, `STEPPE_BENCH_DIR` for the data
 //! directory (default a fresh one under the temp dir), `STEPPE_BENCH_NO_FSYNC=1` to turn
-//! fsync off, `STEPPE_BENCH_STORE=postgres` to keep the data in PostgreSQL instead: the database
+//! fsync off, `STEPPE_BENCH_STORE=postgres` to keep the data in PostgreSQL instead (and to
+//! print the Standard figures on SQLite, one PostgreSQL node and a cluster of three side by
+//! side: `STEPPE_BENCH_ONLY=cluster` for that table alone): the database
 //! `STEPPE_BENCH_POSTGRES_URL` names, or the one `scripts/start-postgres.sh` wrote to
 //! `target/postgres-url`, in a fresh schema (`bench_<pid>`); `STEPPE_BENCH_LOG=text` or `json` to log at `info` to stderr as `steppe server`
 //! does (a line per API call; redirect stderr), without which nothing is logged.
@@ -252,7 +254,7 @@ async fn run(store: &Store, seconds: u64, parked: u64) {
     // 1. Standard starts: each start commits the whole 10-state run (one transaction).
     if wanted("standard") {
         let chain = json!({"stateMachineArn": arn("chain"), "input": "{\"n\": 1}"}).to_string();
-        let (count, elapsed, _) = load(address, 128, seconds, "StartExecution", chain).await;
+        let (count, elapsed, _) = load(&[address], 128, seconds, "StartExecution", chain).await;
         let rate = count as f64 / elapsed.as_secs_f64();
         println!(
         "Standard StartExecution (pass-chain-10):  {rate:.0} executions started/s = {:.0} durable state transitions/s (128 connections)",
@@ -269,7 +271,7 @@ async fn run(store: &Store, seconds: u64, parked: u64) {
         let waits = json!({"stateMachineArn": arn("waits")}).to_string();
         let before = server.transitions_committed();
         let started = Instant::now();
-        let (count, _, _) = load(address, 128, seconds, "StartExecution", waits).await;
+        let (count, _, _) = load(&[address], 128, seconds, "StartExecution", waits).await;
         let mut last = server.transitions_committed();
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -286,6 +288,12 @@ async fn run(store: &Store, seconds: u64, parked: u64) {
             committed as f64 / elapsed.as_secs_f64(),
             elapsed.as_secs_f64()
         );
+    }
+
+    // 1c. With PostgreSQL: both figures on SQLite, one PostgreSQL node and a cluster of
+    // three, side by side.
+    if let (Store::Postgres(postgres), true) = (store, wanted("cluster")) {
+        side_by_side(postgres, &read("pass-chain-10.json"), seconds).await;
     }
 
     // 2. Express StartSyncExecution on three servers, otherwise the same: this one (metrics
@@ -332,6 +340,88 @@ async fn run(store: &Store, seconds: u64, parked: u64) {
     server.shutdown().await;
 }
 
+/// Standard StartExecution/s and committed transitions/s on SQLite (fsync on), one
+/// PostgreSQL node, and three PostgreSQL nodes of one cluster (in this process, on one
+/// schema, the load spread over them), one after the other in one run.
+async fn side_by_side(
+    postgres: &steppe_store_postgres::PostgresOptions,
+    chain: &str,
+    seconds: u64,
+) {
+    let schema = |suffix: &str| {
+        Store::Postgres(steppe_store_postgres::PostgresOptions {
+            schema: postgres
+                .schema
+                .as_ref()
+                .map(|schema| format!("{schema}_{suffix}")),
+            exclusive: false,
+            ..postgres.clone()
+        })
+    };
+    let sqlite = Store::Sqlite {
+        data_dir: std::env::temp_dir().join(format!("steppe-bench-{}-side", std::process::id())),
+        fsync: true,
+    };
+    sqlite.clear();
+    let columns = [
+        ("SQLite", sqlite, 1),
+        ("PostgreSQL, 1 node", schema("one"), 1),
+        ("PostgreSQL, 3 nodes", schema("three"), 3),
+    ];
+    let mut rows = Vec::new();
+    for (name, store, nodes) in &columns {
+        let first = steppe_server::start(options(store)).await.expect("server");
+        let mut setup = Connection::open(first.local_addr()).await;
+        for (machine, definition) in [("chain", chain), ("waits", MAP_OF_WAITS)] {
+            let body = json!({"name": machine, "definition": definition, "roleArn": ROLE});
+            let (status, _) = setup.call("CreateStateMachine", &body.to_string()).await;
+            assert_eq!(status, 200);
+        }
+        let mut servers = vec![first];
+        for _ in 1..*nodes {
+            servers.push(steppe_server::start(options(store)).await.expect("node"));
+        }
+        let addresses: Vec<SocketAddr> = servers.iter().map(|s| s.local_addr()).collect();
+        let arn = |name: &str| format!("arn:aws:states:us-east-1:123456789012:stateMachine:{name}");
+        let body = json!({"stateMachineArn": arn("chain"), "input": "{\"n\": 1}"}).to_string();
+        let (count, elapsed, _) = load(&addresses, 128, seconds, "StartExecution", body).await;
+        let starts = count as f64 / elapsed.as_secs_f64();
+        let committed = |servers: &[steppe_server::Server]| {
+            servers
+                .iter()
+                .map(|s| s.transitions_committed())
+                .sum::<u64>()
+        };
+        let body = json!({"stateMachineArn": arn("waits")}).to_string();
+        let before = committed(&servers);
+        let started = Instant::now();
+        let (count, _, _) = load(&addresses, 128, seconds, "StartExecution", body).await;
+        let mut last = committed(&servers);
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = committed(&servers);
+            if now == last && now - before >= count * 11 {
+                break;
+            }
+            last = now;
+        }
+        let transitions = (last - before) as f64 / started.elapsed().as_secs_f64();
+        rows.push((name, starts, transitions));
+        for server in servers {
+            server.shutdown().await;
+        }
+        store.clear();
+    }
+    println!("Side by side (fsync on everywhere; PostgreSQL on this machine):");
+    println!(
+        "  {:<22} {:>24} {:>28}",
+        "", "Standard StartExecution/s", "committed transitions/s"
+    );
+    for (name, starts, transitions) in rows {
+        println!("  {name:<22} {starts:>24.0} {transitions:>28.0}");
+    }
+}
+
 /// The Express figures of `run` (see there); the servers besides `address` are made here.
 async fn express_figures(store: &Store, address: SocketAddr, definition: &str, seconds: u64) {
     let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:express";
@@ -373,14 +463,11 @@ async fn express_figures(store: &Store, address: SocketAddr, definition: &str, s
     for round in 0..seconds * 2 {
         for turn in 0..servers.len() {
             let index = (round as usize + turn) % servers.len();
-            let load = load(
-                servers[index].1,
-                32,
-                1,
-                "StartSyncExecution",
-                express.clone(),
-            );
+            let cpu_before = process_cpu();
+            let address = [servers[index].1];
+            let load = load(&address, 32, 1, "StartSyncExecution", express.clone());
             figures[index].add(load.await);
+            figures[index].cpu += process_cpu().saturating_sub(cpu_before);
         }
     }
     for ((label, _), figures) in servers.iter().zip(&mut figures) {
@@ -397,6 +484,17 @@ async fn express_figures(store: &Store, address: SocketAddr, definition: &str, s
         figures[0].rate() / figures[1].rate(),
         figures[2].rate() / figures[1].rate(),
         recording_nanos()
+    );
+    let cpu_micros: Vec<f64> = figures
+        .iter()
+        .map(|figures| figures.cpu.as_secs_f64() * 1e6 / figures.count.max(1) as f64)
+        .collect();
+    println!(
+        "Express StartSyncExecution, CPU time per call (whole process: servers and load generator): metrics on {:.1} µs, both off {:.1} µs, metrics and traces on {:.1} µs; both off / metrics and traces on: {:.3}",
+        cpu_micros[0],
+        cpu_micros[1],
+        cpu_micros[2],
+        cpu_micros[1] / cpu_micros[2]
     );
     let dropped = traced.trace_spans_dropped();
     // Its stop sends the spans still queued.
@@ -624,6 +722,8 @@ struct Figures {
     count: u64,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// The process's CPU time (user and system) during these rounds.
+    cpu: Duration,
 }
 
 impl Figures {
@@ -655,7 +755,7 @@ fn percentile_millis(sorted: &[Duration], p: f64) -> f64 {
 /// Runs `operation` from `connections` connections for `seconds`; returns how many answered
 /// 200, the time taken, and every call's latency.
 async fn load(
-    address: SocketAddr,
+    addresses: &[SocketAddr],
     connections: usize,
     seconds: u64,
     operation: &'static str,
@@ -666,9 +766,11 @@ async fn load(
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..connections {
+    for connection in 0..connections {
         let (stop, done, latencies, body) =
             (stop.clone(), done.clone(), latencies.clone(), body.clone());
+        // Connections spread over the servers (the nodes of a cluster) in turn.
+        let address = addresses[connection % addresses.len()];
         tasks.push(tokio::spawn(async move {
             let mut connection = Connection::open(address).await;
             let mut mine = Vec::new();
@@ -721,6 +823,23 @@ async fn start_n(
 }
 
 /// This process's resident set size, from /proc (0 where there is none).
+/// The process's CPU time so far, user and system (`/proc/self/stat`, in clock ticks of
+/// 10 ms: Linux's `USER_HZ` is 100); zero where it cannot be read.
+fn process_cpu() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The fields after the command name (which may hold spaces) in parentheses.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn rss_megabytes() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

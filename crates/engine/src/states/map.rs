@@ -3,12 +3,16 @@
 //! iterations at once), and collects the results in item order.
 
 use super::batch::{self, Batcher};
+use super::child_executions::{
+    arm_child_timer, cancel_child_timer, child_record_ended, count_child, end_child_history,
+    execution_record, failed_results, pending, record_child, start_child_history, Counted,
+};
 use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
 use crate::execution::Status;
 use crate::execution::{error_output, Frame, FrameId, MapItem, Phase};
 use crate::io::{self, Env};
-use crate::map_run::{MapRun, MapRunChild, MapRunCounts, MapRunStatus, MapRunUpdate};
+use crate::map_run::{ChildId, MapRun, MapRunStatus, MapRunUpdate};
 use crate::run::{Next, Run};
 use serde_json::Value;
 use steppe_asl::definition::{Dynamic, Map, ResultTransformation, State};
@@ -53,6 +57,8 @@ pub(crate) struct Children {
     pub failed_slots: Vec<usize>,
     /// A distributed Map's record in `Execution::map_runs`, by index.
     pub map_run: Option<usize>,
+    /// The Map has a `ResultWriter`, whose execution records hold each child's input.
+    pub keep_inputs: bool,
 }
 
 impl Children {
@@ -143,8 +149,18 @@ pub(crate) fn run(
         _ => None,
     };
     if let Some(index) = redriven {
+        if run.execution.map_runs[index].redrive_count >= limits::MAP_RUN_REDRIVES_MAX {
+            let cause = format!(
+                "The Map Run has been redriven {} times, its limit.",
+                limits::MAP_RUN_REDRIVES_MAX
+            );
+            let failure = io::runtime_failure(run, &frame, &cause);
+            let failed = Some(Details::MapStateFailed);
+            return super::fail_before_start(run, id, frame, state, failure, failed);
+        }
         // A redrive reruns the same Map Run: its unsuccessful children start again and
-        // the counts are taken afresh (children that succeeded count as they are skipped).
+        // the counts are taken afresh (children that succeeded count as they are skipped,
+        // those to be rerun as pending a redrive until they start).
         let now = run.now;
         let record = &mut run.execution.map_runs[index];
         record.status = MapRunStatus::Running;
@@ -153,6 +169,28 @@ pub(crate) fn run(
         record.redrive_millis = Some(now);
         record.items = pending(Some(length as u64));
         record.executions = pending(children_known);
+        // Every child that did not succeed runs again, those whose failure was tolerated
+        // (and whose error output was kept as their result) too.
+        let completed = frame.completed.get_or_insert_with(Vec::new);
+        let (mut items_rerun, mut children_rerun) = (0, 0);
+        for (slot, child) in record.children.iter().enumerate() {
+            let Some(child) = child.as_ref().filter(|c| c.status != Status::Succeeded) else {
+                continue;
+            };
+            if let Some(result) = completed.get_mut(slot) {
+                *result = None;
+            }
+            items_rerun += child.item_count;
+            children_rerun += 1;
+        }
+        record.items.pending -= items_rerun;
+        record.items.pending_redrive = items_rerun;
+        match children_known {
+            Some(_) => record.executions.pending -= children_rerun,
+            // Batches are counted as they start, except those that start again.
+            None => record.executions.total += children_rerun,
+        }
+        record.executions.pending_redrive = children_rerun;
         let (map_run_arn, redrive_count) = (record.map_run_arn.clone(), record.redrive_count);
         run_arn = map_run_arn.clone();
         started = run.emit(started, || Details::MapRunRedriven {
@@ -199,6 +237,7 @@ pub(crate) fn run(
         batcher,
         map_run_arn: run_arn,
         map_run,
+        keep_inputs: map.result_writer.is_some(),
         ..Children::default()
     };
     // A redrive reruns only the iterations that did not succeed.
@@ -257,8 +296,8 @@ fn start_iterations(
             value: std::mem::take(&mut children.items[index]),
         };
         let input = select_item(run, frame, map, &children.effective_input, item)?;
-        count_child(run, children, Counted::Started, 1);
-        record_child(run, children, index, 1, &input);
+        let started = record_child(run, children, index, 1, &input);
+        count_child(run, children, started, 1);
         start_child(run, id, frame, state, map, children, index, input);
     }
     Ok(())
@@ -307,8 +346,9 @@ fn start_batch(
             }
             None => {
                 children.results.push(None);
-                count_child(run, children, Counted::Started, batch.count as u64);
-                record_child(run, children, slot, batch.count as u64, &batch.input);
+                let items = batch.count as u64;
+                let started = record_child(run, children, slot, items, &batch.input);
+                count_child(run, children, started, items);
                 start_child(run, id, frame, state, map, children, slot, batch.input);
                 return Ok(());
             }
@@ -362,17 +402,29 @@ fn start_child(
     let name = state.name.clone();
     // A distributed Map's iterations are child executions with histories of their own,
     // which cannot read the parent's variables.
-    let (started, scope) = if map.distributed {
-        (children.handoff, run.new_scope(None))
-    } else {
-        let started = run.emit(children.handoff, || {
-            Details::MapIterationStarted(MapIteration { name, index })
-        });
-        (started, run.new_scope(Some(frame.scope)))
+    let (started, scope, sink) = match children.map_run.filter(|_| map.distributed) {
+        Some(map_run) => {
+            let child = ChildId {
+                map_run,
+                slot: index,
+            };
+            let started = start_child_history(run, child, &input);
+            if map.express_children {
+                arm_child_timer(run, child);
+            }
+            (started, run.new_scope(None), Some(child))
+        }
+        None if map.distributed => (children.handoff, run.new_scope(None), run.sink),
+        None => {
+            let started = run.emit(children.handoff, || {
+                Details::MapIterationStarted(MapIteration { name, index })
+            });
+            (started, run.new_scope(Some(frame.scope)), run.sink)
+        }
     };
     let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
     if let Some(child) = run.execution.frames[child.0].as_mut() {
-        child.silent |= map.distributed;
+        child.sink = sink;
     }
     children.running[index] = Some(child);
     run.ready(child);
@@ -404,17 +456,42 @@ pub(crate) fn child_ended(
     children.remaining -= items;
     let name = state.name.clone();
     let iteration = MapIteration { name, index: slot };
+    let last_event_id_of_child = last_event_id;
     let last_event_id = if map.distributed {
         children.tail
     } else {
         last_event_id
     };
+    // A child ended from outside (`end_child`) has ended its history and record already.
+    let ended = children.map_run.and_then(|map_run| {
+        let record = run.execution.map_runs[map_run].child_mut(slot)?;
+        (record.status != Status::Running).then_some(record.status)
+    });
+    let stopped = ended == Some(Status::Aborted);
+    if let Some(map_run) = children.map_run {
+        cancel_child_timer(run, ChildId { map_run, slot });
+    }
+    if let Some(map_run) = children
+        .map_run
+        .filter(|_| map.distributed && ended.is_none())
+    {
+        end_child_history(
+            run,
+            ChildId { map_run, slot },
+            &result,
+            last_event_id_of_child,
+        );
+    }
     let outcome = match result {
         Ok(_) => Counted::Succeeded,
+        Err(_) if stopped => Counted::Aborted,
+        Err(_) if ended == Some(Status::TimedOut) => Counted::TimedOut,
         Err(_) => Counted::Failed,
     };
     count_child(run, &children, outcome, items as u64);
-    child_record_ended(run, &children, slot, &result);
+    if ended.is_none() {
+        child_record_ended(run, &children, slot, &result);
+    }
     match result {
         Ok(output) => {
             children.results[slot] = Some(output);
@@ -463,14 +540,14 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
         return;
     };
     let mut children = std::mem::take(children);
-    let child_silent = std::mem::replace(&mut run.silent, frame.silent);
+    let child_sink = std::mem::replace(&mut run.sink, frame.sink);
     let started = start_iterations(run, id, &mut frame, state, map, &mut children);
     frame.phase = Phase::AwaitChildren(children);
     match started {
         Ok(()) => run.store(id, frame),
         Err(failure) => run.settle(id, Next::Failed(frame, failure)),
     }
-    run.silent = child_silent;
+    run.sink = child_sink;
 }
 
 fn tolerates(children: &Children) -> bool {
@@ -507,7 +584,17 @@ fn fail(
     frame.previous_event_id = source;
     frame.completed = Some(children.results.clone());
     if let Some(map_run) = children.map_run {
-        run.execution.map_runs[map_run].end(MapRunStatus::Failed, run.now);
+        run.end_map_run(map_run, MapRunStatus::Failed);
+    }
+    let steppe_asl::definition::Kind::Map(map) = &state.kind else {
+        unreachable!("a Map state")
+    };
+    let export = map.result_writer.as_ref().and_then(|w| w.export.as_ref());
+    if let (Some(export), Some(_)) = (export, children.map_run) {
+        // A failed Map Run's results are written too (SUCCEEDED, FAILED and PENDING files:
+        // ResultWriter page); the Map fails once they are.
+        let written = failed_results(run, &mut frame, map, *children, failure);
+        return super::writer::export(run, id, frame, state, export, written);
     }
     if is_distributed(state) {
         let details = crate::event::ErrorCause {
@@ -531,19 +618,38 @@ fn succeed(
     id: FrameId,
     mut frame: Frame,
     state: &State,
-    children: Children,
+    mut children: Children,
 ) -> Next {
     let writer = match &state.kind {
         steppe_asl::definition::Kind::Map(map) => map.result_writer.as_ref(),
         _ => None,
     };
-    let flatten = writer.map(|writer| writer.transformation) == Some(ResultTransformation::Flatten);
+    let transformation = writer.map(|writer| writer.transformation);
+    let flatten = transformation == Some(ResultTransformation::Flatten);
+    let none = transformation == Some(ResultTransformation::None);
+    let mut failed = vec![false; children.results.len()];
+    for slot in &children.failed_slots {
+        failed[*slot] = true;
+    }
+    if writer.is_some() {
+        // With a ResultWriter, a child's entry is its execution record with NONE, and a
+        // failed child's always is ("If a child workflow execution fails, Step Functions
+        // returns its execution result unchanged", as with NONE: ResultWriter page).
+        let results = std::mem::take(&mut children.results);
+        children.results = results
+            .into_iter()
+            .enumerate()
+            .map(|(slot, result)| {
+                let result = result.unwrap_or_default();
+                Some(match none || failed[slot] {
+                    true => execution_record(run, &children, slot, result, failed[slot]),
+                    false => result,
+                })
+            })
+            .collect();
+    }
     if let Some(export) = writer.and_then(|writer| writer.export.as_ref()) {
         // The results go to S3 first; the Map succeeds once they are written.
-        let mut failed = vec![false; children.results.len()];
-        for slot in &children.failed_slots {
-            failed[*slot] = true;
-        }
         let (mut succeeded, mut failures) = (Vec::new(), Vec::new());
         for (result, failed) in children.results.into_iter().zip(failed) {
             let result = result.unwrap_or_default();
@@ -560,6 +666,8 @@ fn succeed(
             tail: children.tail,
             succeeded,
             failed: failures,
+            pending: Vec::new(),
+            failure: None,
         };
         return super::writer::export(run, id, frame, state, export, written);
     }
@@ -568,7 +676,7 @@ fn succeed(
         tail = run.emit(tail, || Details::MapRunSucceeded);
     }
     if let Some(map_run) = children.map_run {
-        run.execution.map_runs[map_run].end(MapRunStatus::Succeeded, run.now);
+        run.end_map_run(map_run, MapRunStatus::Succeeded);
     }
     run.emit(tail, || Details::MapStateSucceeded);
     frame.previous_event_id = tail;
@@ -583,7 +691,7 @@ fn succeed(
 
 /// `ResultWriter.WriterConfig` FLATTEN: "If a child workflow execution returns an array, this
 /// option flattens the array" (ResultWriter page); COMPACT leaves outputs as they are.
-fn shape(results: Vec<Value>, flatten: bool) -> Vec<Value> {
+pub(super) fn shape(results: Vec<Value>, flatten: bool) -> Vec<Value> {
     if !flatten {
         return results;
     }
@@ -731,98 +839,6 @@ fn concurrency_limit(configured: u64, distributed: bool) -> usize {
     }) as usize
 }
 
-/// What happened to a distributed Map's child, for its Map Run's counts.
-#[derive(Clone, Copy)]
-enum Counted {
-    /// It started.
-    Started,
-    /// It had succeeded before a redrive, and is not run again.
-    Done,
-    /// It ended.
-    Succeeded,
-    Failed,
-}
-
-/// Counts a child of `items` items in the Map Run of `children`, if it has one.
-fn count_child(run: &mut Run<'_>, children: &Children, counted: Counted, items: u64) {
-    let Some(map_run) = children.map_run else {
-        return;
-    };
-    // Without an ItemBatcher every child was counted pending when the run started; with
-    // one, batches are built (and so counted) as they start.
-    let batches = children.batcher.is_some();
-    let record = &mut run.execution.map_runs[map_run];
-    for (counts, n, known) in [
-        (&mut record.items, items, true),
-        (&mut record.executions, 1, !batches),
-    ] {
-        match counted {
-            Counted::Started | Counted::Done if known => counts.pending -= n,
-            Counted::Started | Counted::Done => counts.total += n,
-            Counted::Succeeded | Counted::Failed => counts.running -= n,
-        }
-        match counted {
-            Counted::Started => counts.running += n,
-            Counted::Done | Counted::Succeeded => counts.succeeded += n,
-            Counted::Failed => counts.failed += n,
-        }
-    }
-}
-
-/// Records the start of the child of `slot` in the Map Run of `children`, if it has one.
-fn record_child(run: &mut Run<'_>, children: &Children, slot: usize, items: u64, input: &Value) {
-    let Some(map_run) = children.map_run else {
-        return;
-    };
-    let keep_data = run.execution.config.map_run_children_data;
-    let child = MapRunChild {
-        status: Status::Running,
-        start_millis: run.now,
-        stop_millis: None,
-        item_count: items,
-        input: keep_data.then(|| input.clone()),
-        output: None,
-        error: None,
-    };
-    let record = &mut run.execution.map_runs[map_run];
-    if record.children.len() <= slot {
-        record.children.resize(slot + 1, None);
-    }
-    record.children[slot] = Some(child);
-}
-
-/// Records the end of the child of `slot` in the Map Run of `children`, if it has one.
-fn child_record_ended(
-    run: &mut Run<'_>,
-    children: &Children,
-    slot: usize,
-    result: &Result<Value, Failure>,
-) {
-    let Some(map_run) = children.map_run else {
-        return;
-    };
-    let keep_data = run.execution.config.map_run_children_data;
-    let now = run.now;
-    let record = &mut run.execution.map_runs[map_run];
-    let Some(Some(child)) = record.children.get_mut(slot) else {
-        return;
-    };
-    child.stop_millis = Some(now);
-    match result {
-        Ok(output) => {
-            child.status = Status::Succeeded;
-            child.output = keep_data.then(|| output.clone());
-        }
-        Err(failure) => {
-            child.status = Status::Failed;
-            child.error = keep_data.then(|| crate::event::ErrorCause {
-                error: Some(failure.error.clone()),
-                cause: Some(failure.cause.clone()),
-            });
-        }
-    }
-}
-
 /// The Map Run a redrive of this distributed Map reruns: the latest one it started that
 /// ended unsuccessfully (a Map that failed before starting one starts a new one).
 fn redriven_map_run(run: &Run<'_>, state: &State, map: &Map) -> Option<usize> {
@@ -832,16 +848,6 @@ fn redriven_map_run(run: &Run<'_>, state: &State, map: &Map) -> Option<usize> {
             && record.status != MapRunStatus::Succeeded
             && record.map_run_arn.contains(&marker)
     })
-}
-
-/// Counts with `total` items (or children) pending, or none yet when unknown.
-fn pending(total: Option<u64>) -> MapRunCounts {
-    let total = total.unwrap_or(0);
-    MapRunCounts {
-        pending: total,
-        total,
-        ..MapRunCounts::default()
-    }
 }
 
 /// `UpdateMapRun`, applied to the running Map Run `map_run_arn` (nothing happens if it is

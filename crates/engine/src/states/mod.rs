@@ -2,6 +2,7 @@
 //! its failure with Retry and Catch.
 
 mod batch;
+pub(crate) mod child_executions;
 pub(crate) mod choice;
 pub(crate) mod fail;
 pub(crate) mod map;
@@ -115,7 +116,7 @@ pub(crate) fn child_ended(
     let Some(frame) = run.execution.frames[parent.0].take() else {
         return;
     };
-    let child_silent = std::mem::replace(&mut run.silent, frame.silent);
+    let child_sink = std::mem::replace(&mut run.sink, frame.sink);
     let state = run.definition.state(frame.state);
     let next = match &state.kind {
         Kind::Parallel(_) => {
@@ -125,7 +126,7 @@ pub(crate) fn child_ended(
         _ => unreachable!("only Parallel and Map states have children"),
     };
     run.settle(parent, next);
-    run.silent = child_silent;
+    run.sink = child_sink;
 }
 
 /// Leaves a state with `output`: emits its Exited event and moves to the next state.
@@ -404,17 +405,19 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
     let Some(frame) = run.execution.frames[id.0].take() else {
         return;
     };
-    let caller_silent = std::mem::replace(&mut run.silent, frame.silent);
+    // A frame of another history than its aborter's is a Map Run child stopped from outside:
+    // its history ends with `ExecutionAborted` alone, as a stopped execution's does.
+    let caller = (run.sink, run.discard);
+    run.discard |= frame.sink != run.sink;
+    run.sink = frame.sink;
     run.execution.ready.retain(|ready| *ready != id);
     let state_type = state_type(&run.definition.state(frame.state).kind);
     let aborted = match &frame.phase {
+        // The frame is out of the table: tasks are cancelled as tasks by name.
         Phase::AwaitTask(pending) => {
-            let waits = [
-                Some(pending.task_id),
-                pending.timeout_timer,
-                pending.heartbeat_timer,
-            ];
-            waits
+            run.cancel_task(pending.task_id);
+            let timers = [pending.timeout_timer, pending.heartbeat_timer];
+            timers
                 .into_iter()
                 .flatten()
                 .for_each(|wait_id| run.cancel_wait(wait_id));
@@ -425,14 +428,13 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
             true
         }
         Phase::AwaitItems(reading) => {
-            run.cancel_wait(reading.task_id);
+            run.cancel_task(reading.task_id);
             true
         }
         Phase::AwaitWrite(writing) => {
-            run.cancel_wait(writing.task_id);
+            run.cancel_task(writing.task_id);
             if let Some(map_run) = writing.map_run {
-                let now = run.now;
-                run.execution.map_runs[map_run].end(crate::map_run::MapRunStatus::Aborted, now);
+                run.end_map_run(map_run, crate::map_run::MapRunStatus::Aborted);
             }
             true
         }
@@ -441,8 +443,7 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
                 .running_frames()
                 .for_each(|child| abort(run, child));
             if let Some(map_run) = children.map_run {
-                let now = run.now;
-                run.execution.map_runs[map_run].end(crate::map_run::MapRunStatus::Aborted, now);
+                run.end_map_run(map_run, crate::map_run::MapRunStatus::Aborted);
             }
             true
         }
@@ -455,5 +456,5 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
     }
     run.execution.frames[id.0] = Some(frame);
     run.release(id);
-    run.silent = caller_silent;
+    (run.sink, run.discard) = caller;
 }

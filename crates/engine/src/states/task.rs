@@ -263,7 +263,7 @@ fn take(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame, Box<Pending>
     let id = *run.execution.waiting.get(&task_id)?;
     let mut frame = run.execution.frames[id.0].take()?;
     // Reset by `Run::handle`'s caller when the input is done.
-    run.silent = frame.silent;
+    run.sink = frame.sink;
     match std::mem::replace(&mut frame.phase, Phase::Run) {
         Phase::AwaitTask(pending) if pending.task_id == task_id => Some((id, frame, pending)),
         other => {
@@ -288,7 +288,7 @@ fn take_map_task(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame)> {
         return None;
     }
     let frame = run.execution.frames[id.0].take()?;
-    run.silent = frame.silent;
+    run.sink = frame.sink;
     Some((id, frame))
 }
 

@@ -6,7 +6,8 @@
 //! `States.ResultWriterFailed`, which Retry and Catch see.
 //!
 //! The task's parameters: `{"Parameters" (Bucket, Prefix), "MapRunArn", "OutputType",
-//! "Succeeded": [...], "Failed": [...]}`.
+//! "Succeeded": [...], "Failed": [...], "Pending": [...]}`. A Map Run that failed writes its
+//! results too, and its Map fails once they are written.
 
 use crate::event::{Details, ErrorCause};
 use crate::execution::{Command, Frame, FrameId, Phase, TaskInvocation};
@@ -30,8 +31,12 @@ pub(crate) struct Written {
     pub tail: u64,
     /// The succeeded children's outputs, shaped by the `Transformation`.
     pub succeeded: Vec<Value>,
-    /// The failed children's `{Error, Cause}` (tolerated failures).
+    /// The execution records of the children that failed (or were aborted).
     pub failed: Vec<Value>,
+    /// The entries of the children never started (a failed Map Run's).
+    pub pending: Vec<Value>,
+    /// Why the Map Run failed, if it did: the Map fails with it once the results are written.
+    pub failure: Option<Failure>,
 }
 
 /// A Map waiting for its results to be written.
@@ -42,6 +47,7 @@ pub(crate) struct Writing {
     /// The Map Run's record in `Execution::map_runs`.
     pub map_run: Option<usize>,
     tail: u64,
+    failure: Option<Failure>,
 }
 
 /// Evaluates `Parameters`/`Arguments` and asks for the results to be written.
@@ -93,6 +99,7 @@ pub(crate) fn export(
             "OutputType": output_type,
             "Succeeded": written.succeeded,
             "Failed": written.failed,
+            "Pending": written.pending,
         }),
         timeout_seconds: None,
         heartbeat_seconds: None,
@@ -104,6 +111,7 @@ pub(crate) fn export(
         map_run_arn: written.map_run_arn,
         map_run: written.map_run,
         tail: written.tail,
+        failure: written.failure,
     }));
     Next::Parked(frame)
 }
@@ -119,24 +127,34 @@ pub(crate) fn written(
     run.execution.waiting.remove(&writing.task_id);
     let state = run.definition.state(frame.state);
     frame.phase = Phase::Run;
-    match result {
-        Ok(mut output) => {
+    if let Some(map_run) = writing.map_run.filter(|_| result.is_ok()) {
+        let record = &mut run.execution.map_runs[map_run];
+        // Every ended child's result went to a file: SUCCEEDED_n or FAILED_n.
+        for counts in [&mut record.items, &mut record.executions] {
+            counts.results_written = counts.succeeded + counts.failed + counts.aborted;
+        }
+    }
+    match (result, writing.failure) {
+        (Ok(_), Some(failure)) => end_failed(
+            run,
+            id,
+            frame,
+            state,
+            (writing.tail, writing.map_run),
+            failure,
+        ),
+        (Ok(mut output), None) => {
             // The runtime answers the details; the ARN is the engine's.
             output["MapRunArn"] = json!(writing.map_run_arn);
             let tail = run.emit(writing.tail, || Details::MapRunSucceeded);
             if let Some(map_run) = writing.map_run {
-                let record = &mut run.execution.map_runs[map_run];
-                // Every child's result went to a file: SUCCEEDED_n or FAILED_n.
-                for counts in [&mut record.items, &mut record.executions] {
-                    counts.results_written = counts.succeeded + counts.failed;
-                }
-                record.end(MapRunStatus::Succeeded, run.now);
+                run.end_map_run(map_run, MapRunStatus::Succeeded);
             }
             run.emit(tail, || Details::MapStateSucceeded);
             frame.previous_event_id = tail;
             super::finish_with_result(run, id, frame, state, output)
         }
-        Err(failure) => end_failed(
+        (Err(failure), _) => end_failed(
             run,
             id,
             frame,

@@ -52,7 +52,7 @@ pub(super) struct Plan {
     /// What the metrics count once the group is committed (all but the end).
     pub counts: Counts,
     /// Trace spans the group's transitions ended, to export once it is committed.
-    pub spans: Vec<opentelemetry_sdk::trace::SpanData>,
+    pub spans: Vec<crate::traces::Span>,
 }
 
 /// Applies up to [`BATCH_MAX`] of the inputs queued now (not the follow-ups they queue,

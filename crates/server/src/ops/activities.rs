@@ -323,7 +323,8 @@ pub async fn send_heartbeat(app: &App, request: &Request) -> ApiResult<Value> {
     let task = match app.tasks.lookup(token) {
         Lookup::Open(task) if request.arns.owns(&task.execution_arn) => *task,
         Lookup::Closed => return Err(task_timed_out()),
-        Lookup::Open(_) | Lookup::Unknown => return Err(invalid_task_token()),
+        Lookup::Open(_) => return Err(invalid_task_token()),
+        Lookup::Unknown => return Err(unknown_here(app, request, token)),
     };
     let task_id = task.record.task_id;
     app.driver
@@ -343,7 +344,30 @@ fn claim(app: &App, request: &Request, token: &str) -> ApiResult<OpenTask> {
     match app.tasks.claim(token) {
         Lookup::Open(task) => Ok(*task),
         Lookup::Closed => Err(task_timed_out()),
-        Lookup::Unknown => Err(invalid_task_token()),
+        Lookup::Unknown => Err(unknown_here(app, request, token)),
+    }
+}
+
+/// The answer to a token this node does not know: on a cluster, the store may know it as
+/// the token of a task that closed (on another node, or before this node took its
+/// execution over), which AWS answers with `TaskTimedOut`.
+fn unknown_here(app: &App, request: &Request, token: &str) -> ApiError {
+    if !app.cluster.shared() {
+        return invalid_task_token();
+    }
+    let closed = || -> Result<bool, steppe_store::Error> {
+        let Some((execution_id, false)) = app.store.task_by_token(token)? else {
+            return Ok(false);
+        };
+        Ok(app
+            .store
+            .execution(execution_id)?
+            .is_some_and(|row| request.arns.owns(&row.arn)))
+    };
+    match closed() {
+        Ok(true) => task_timed_out(),
+        Ok(false) => invalid_task_token(),
+        Err(error) => error.into(),
     }
 }
 

@@ -176,7 +176,11 @@ pub async fn stop(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
     let error = request.string_len("error", 0, 256)?;
     let cause = request.string_len("cause", 0, 32_768)?;
-    let stop_millis = executions::stop(app, &request.arns, arn, error, cause).await?;
+    let child = crate::map_runs::stop_child(app, &request.arns, arn, error, cause).await?;
+    let stop_millis = match child {
+        Some(stop_millis) => stop_millis,
+        None => executions::stop(app, &request.arns, arn, error, cause).await?,
+    };
     Ok(json!({"stopDate": wire::timestamp(stop_millis)}))
 }
 
@@ -331,33 +335,67 @@ pub async fn history(app: &App, request: &Request) -> ApiResult<Value> {
             .and_then(|id| u64::from_str_radix(id, 16).ok())
             .ok_or_else(|| ApiError::invalid_token(token))?,
     };
-    let row = executions::find(app, &request.arns, arn)?;
-    let mut stored = app.store.history(row.id, after, reverse, limit + 1)?;
-    let next = if stored.len() > limit {
-        stored.truncate(limit);
-        stored.last().map(|e| format!("steppe-events-{:x}", e.id))
-    } else {
-        None
+    let page = match crate::map_runs::child_history(app, &request.arns, arn)? {
+        Some(events) => child_history_page(events, after, reverse, limit + 1),
+        None => {
+            let row = executions::find(app, &request.arns, arn)?;
+            app.store
+                .history(row.id, after, reverse, limit + 1)?
+                .iter()
+                .map(|event| (event.id, serde_json::from_str(&event.json)))
+                .collect()
+        }
     };
-    let events = stored
-        .iter()
-        .map(|event| {
-            let mut value: Value = serde_json::from_str(&event.json)?;
+    let mut events = page
+        .into_iter()
+        .map(|(id, value)| {
+            let mut value: Value = value?;
             if let Some(millis) = value.get("timestamp").and_then(Value::as_i64) {
                 value["timestamp"] = wire::timestamp(millis);
             }
             if !include_data {
                 strip_data(&mut value);
             }
-            Ok(value)
+            Ok((id, value))
         })
-        .collect::<Result<Vec<Value>, serde_json::Error>>()
+        .collect::<Result<Vec<(u64, Value)>, serde_json::Error>>()
         .map_err(|e| ApiError::internal(format!("a stored event would not decode: {e}")))?;
+    let next = if events.len() > limit {
+        events.truncate(limit);
+        events.last().map(|(id, _)| format!("steppe-events-{id:x}"))
+    } else {
+        None
+    };
+    let events: Vec<Value> = events.into_iter().map(|(_, value)| value).collect();
     let mut response = json!({ "events": events });
     if let Some(next) = next {
         response["nextToken"] = json!(next);
     }
     Ok(response)
+}
+
+/// One page of a Map Run child's history (rebuilt whole by a replay), as the store pages a
+/// stored one: at most `limit` events after event `after` (0: from the first, or the last
+/// when `reverse`).
+fn child_history_page(
+    events: Vec<steppe_engine::HistoryEvent>,
+    after: u64,
+    reverse: bool,
+    limit: usize,
+) -> Vec<(u64, serde_json::Result<Value>)> {
+    let follows = |id: u64| match (after, reverse) {
+        (0, _) => true,
+        (after, false) => id > after,
+        (after, true) => id < after,
+    };
+    let page = |event: &steppe_engine::HistoryEvent| (event.id, Ok(event.to_json()));
+    if reverse {
+        let newest_first = events.iter().rev().filter(|event| follows(event.id));
+        newest_first.take(limit).map(page).collect()
+    } else {
+        let oldest_first = events.iter().filter(|event| follows(event.id));
+        oldest_first.take(limit).map(page).collect()
+    }
 }
 
 /// Removes inputs and outputs from an event's details (`includeExecutionData: false`).

@@ -6,11 +6,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::map_runs;
 use crate::wire::{self, Request};
 use serde_json::{json, Map, Value};
-use steppe_engine::{MapRun, MapRunCounts, MapRunUpdate, Status};
+use steppe_asl::limits;
+use steppe_engine::{MapRun, MapRunCounts, MapRunStatus, MapRunUpdate, Status};
+use steppe_store::ExecutionStatus;
 
 pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let map_run_arn = request.required_len("mapRunArn", 1, 2000)?;
     let (row, map_run) = map_runs::find(app, &request.arns, map_run_arn)?;
+    let redrivable = {
+        let registry = app.registry.read().await;
+        let parent = crate::executions::not_redrivable(&registry, &row, app.now_millis());
+        children_redrivable(&map_run, row.status, parent.is_none())
+    };
     let mut answer = json!({
         "mapRunArn": map_run.map_run_arn,
         "executionArn": row.arn,
@@ -19,8 +26,8 @@ pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
         "maxConcurrency": map_run.max_concurrency,
         "toleratedFailurePercentage": map_run.tolerated_failure_percentage,
         "toleratedFailureCount": map_run.tolerated_failure_count,
-        "itemCounts": counts(&map_run.items),
-        "executionCounts": counts(&map_run.executions),
+        "itemCounts": counts(&map_run.items, redrivable),
+        "executionCounts": counts(&map_run.executions, redrivable),
         "redriveCount": map_run.redrive_count,
     });
     if let Some(stop_millis) = map_run.stop_millis {
@@ -164,7 +171,7 @@ pub fn describe_child(child: &map_runs::Child, metadata_only: bool) -> Value {
         "status": data.status.as_str(),
         "startDate": wire::timestamp(data.start_millis),
         "mapRunArn": child.map_run_arn,
-        "redriveCount": 0,
+        "redriveCount": data.redrive_count,
     });
     let text = |value: &Value| json!(value.to_string());
     match (&data.input, metadata_only) {
@@ -210,8 +217,29 @@ pub fn describe_child(child: &map_runs::Child, metadata_only: bool) -> Value {
     answer
 }
 
-/// `MapRunItemCounts` / `MapRunExecutionCounts`.
-fn counts(counts: &MapRunCounts) -> Value {
+/// Whether the unsuccessful children of `map_run` can still be redriven: not once it
+/// succeeded (its tolerated failures stay as they are), nor once its ended parent cannot be
+/// redriven or it reached AWS's 1,000 redrives; while the parent runs, they may yet be.
+fn children_redrivable(
+    map_run: &MapRun,
+    parent_status: ExecutionStatus,
+    parent_redrivable: bool,
+) -> bool {
+    match map_run.status {
+        MapRunStatus::Running => true,
+        MapRunStatus::Succeeded => false,
+        MapRunStatus::Failed | MapRunStatus::Aborted => {
+            parent_status == ExecutionStatus::Running
+                || (parent_redrivable && map_run.redrive_count < limits::MAP_RUN_REDRIVES_MAX)
+        }
+    }
+}
+
+/// `MapRunItemCounts` / `MapRunExecutionCounts`: the unsuccessful are `failuresNotRedrivable`
+/// too unless they can be redriven.
+fn counts(counts: &MapRunCounts, redrivable: bool) -> Value {
+    let unsuccessful = counts.failed + counts.aborted + counts.timed_out;
+    let failures_not_redrivable = if redrivable { 0 } else { unsuccessful };
     json!({
         "pending": counts.pending,
         "running": counts.running,
@@ -221,7 +249,7 @@ fn counts(counts: &MapRunCounts) -> Value {
         "aborted": counts.aborted,
         "total": counts.total,
         "resultsWritten": counts.results_written,
-        "failuresNotRedrivable": counts.failures_not_redrivable,
+        "failuresNotRedrivable": failures_not_redrivable,
         "pendingRedrive": counts.pending_redrive,
     })
 }

@@ -1,6 +1,6 @@
 //! A Distributed Map's `ResultWriter` export: the engine's request (a task whose resource is
 //! `steppe_engine::RESULT_WRITER_RESOURCE`) written to S3 as the ResultWriter page lays it out:
-//! under `{Prefix}/{map run id}/`, `SUCCEEDED_0.json` and `FAILED_0.json` (each only when it
+//! under `{Prefix}/{map run id}/`, `SUCCEEDED_0.json`, `FAILED_0.json` and `PENDING_0.json` (each only when it
 //! has results; a JSON array, or JSON Lines for `OutputType` JSONL) and `manifest.json`
 //! (`DestinationBucket`, `MapRunArn`, `ResultFiles` with `FAILED`, `PENDING` and `SUCCEEDED`
 //! lists of `{Key, Size}`). The answer is `{MapRunArn, ResultWriterDetails: {Bucket, Key}}`
@@ -58,7 +58,7 @@ fn write(buckets: Option<&dyn Buckets>, request: &Value) -> Result<Value, String
     let mut files = serde_json::Map::new();
     for (status, member) in [
         ("FAILED", "Failed"),
-        ("PENDING", ""),
+        ("PENDING", "Pending"),
         ("SUCCEEDED", "Succeeded"),
     ] {
         let results = request[member]
