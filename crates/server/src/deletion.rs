@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use steppe_asl::error_name;
 use steppe_engine::Input;
-use steppe_store::{ExecutionQuery, ExecutionStatus, StateMachine, Write};
+use steppe_store::{ExecutionQuery, ExecutionStatus, Resource, StateMachine, Write};
 
 /// The machines being deleted; see the module documentation.
 #[derive(Default)]
@@ -48,7 +48,8 @@ impl Deletions {
         self.any.store(true, Ordering::Release);
     }
 
-    fn forget(&self, state_machine_arn: &str) {
+    /// The machine is gone (deleted here or by another node).
+    pub fn forget(&self, state_machine_arn: &str) {
         let mut deleting = lock(&self.deleting);
         deleting.remove(state_machine_arn);
         self.any.store(!deleting.is_empty(), Ordering::Release);
@@ -130,6 +131,11 @@ pub fn has_running_executions(app: &App, state_machine_arn: &str) -> ApiResult<b
 
 /// Deletes a machine being deleted, with its versions and aliases, if none of its executions
 /// is running any more.
+///
+/// On a shared store every node may get here for the same machine (each of its nodes
+/// learns of the deletion, and the last execution may end on any of them): the store, not
+/// this node's registry, says whether the machine is still being deleted, and deleting it
+/// twice deletes nothing more.
 pub async fn finish(app: &App, state_machine_arn: &str) -> ApiResult<()> {
     let mut registry = app.registry.write().await;
     let deleting = registry
@@ -138,6 +144,12 @@ pub async fn finish(app: &App, state_machine_arn: &str) -> ApiResult<()> {
         .is_some_and(|machine| machine.deleting);
     if !deleting || has_running_executions(app, state_machine_arn)? {
         return Ok(());
+    }
+    if app.cluster.shared() {
+        let stored = app.store.resource(state_machine_arn)?;
+        if !matches!(stored, Some(Resource::StateMachine(machine)) if machine.deleting) {
+            return Ok(());
+        }
     }
     let keys = registry.keys_of(state_machine_arn);
     app.commit(keys.iter().cloned().map(Write::DeleteResource).collect())

@@ -1031,6 +1031,36 @@ impl Driver {
         }))))
     }
 
+    /// Opens a task for an activity this node does not know (on a shared store): once the
+    /// store says whether it exists, as [`Driver::open_task`] would have.
+    fn open_task_of_unknown_activity(self: &Arc<Self>, task: OpenTask) {
+        let driver = self.clone();
+        tokio::spawn(async move {
+            let (store, activity_arn) = (driver.store.clone(), task.record.resource.clone());
+            let stored = tokio::task::spawn_blocking(move || store.resource(&activity_arn)).await;
+            match stored {
+                Ok(Ok(Some(steppe_store::Resource::Activity(activity)))) => {
+                    driver.tasks.activity_created(&activity.arn);
+                    driver.open_task(task);
+                }
+                Ok(Ok(_)) => {
+                    let failed = activity_does_not_exist(&task.record.resource);
+                    driver.deliver_task_input(
+                        task.execution_id,
+                        failed.into_input(task.record.task_id),
+                    );
+                }
+                Ok(Err(error)) => {
+                    // The database is away: look again in a moment.
+                    tracing::warn!(%error, execution_id = task.execution_id, "cannot read an activity; trying again");
+                    tokio::time::sleep(crate::limits::RESOURCE_RETRY_DELAY).await;
+                    driver.open_task_of_unknown_activity(task);
+                }
+                Err(_) => {}
+            }
+        });
+    }
+
     /// Opens a committed task: queues activity tasks and callbacks in [`Tasks`], runs
     /// integrations on the blocking pool and delivers their results.
     fn open_task(self: &Arc<Self>, task: OpenTask) {
@@ -1049,7 +1079,13 @@ impl Driver {
         // An execution sees the activities of its own account and region only.
         let foreign =
             crate::arn::Arns::of(&task.execution_arn).is_some_and(|arns| !arns.owns(resource));
-        if is_activity(resource) && (foreign || !self.tasks.activity_exists(resource)) {
+        let unknown = is_activity(resource) && !self.tasks.activity_exists(resource);
+        if unknown && !foreign && self.tasks.shared() {
+            // Created through another node moments ago, perhaps: the store knows.
+            self.open_task_of_unknown_activity(task);
+            return;
+        }
+        if is_activity(resource) && (foreign || unknown) {
             let failed = activity_does_not_exist(resource);
             self.deliver_task_input(execution_id, failed.into_input(task_id));
             return;

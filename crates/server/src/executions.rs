@@ -125,14 +125,34 @@ fn resolve<'a>(app: &App, registry: &Registry, start: &'a Start) -> ApiResult<Re
     })
 }
 
+/// Resolves a start's target; when it fails on a shared store, catches up with what other
+/// nodes wrote (the target may have been created through one a moment ago) and resolves it
+/// again. Answers the registry, read-locked, with it.
+async fn resolve_fresh<'a>(
+    app: &'a App,
+    start: &'a Start,
+) -> ApiResult<(tokio::sync::RwLockReadGuard<'a, Registry>, Resolved<'a>)> {
+    let registry = app.registry.read().await;
+    let error = match resolve(app, &registry, start) {
+        Ok(resolved) => return Ok((registry, resolved)),
+        Err(error) => error,
+    };
+    drop(registry);
+    if !crate::resources::catch_up(app).await? {
+        return Err(error);
+    }
+    let registry = app.registry.read().await;
+    let resolved = resolve(app, &registry, start)?;
+    Ok((registry, resolved))
+}
+
 /// Starts an execution: a Standard one is committed before this answers; an Express one
 /// runs in the background.
 pub async fn start(app: &App, start: &Start) -> ApiResult<Started> {
     // Held (shared with other starts) until the execution is committed: DeleteStateMachine,
     // which takes it to write, either comes first, and the start finds the machine DELETING
     // or gone, or comes after, and finds the execution running.
-    let registry = app.registry.read().await;
-    let resolved = resolve(app, &registry, start)?;
+    let (registry, resolved) = resolve_fresh(app, start).await?;
     if resolved.target.machine.machine_type == StateMachineType::Express {
         drop(registry);
         return start_express(app, &resolved);
@@ -300,7 +320,8 @@ fn express_execution(
 
 /// Runs an Express execution to its end (StartSyncExecution).
 pub async fn start_sync(app: &App, start: &Start) -> ApiResult<Finished> {
-    let resolved = resolve(app, &*app.registry.read().await, start)?;
+    let (registry, resolved) = resolve_fresh(app, start).await?;
+    drop(registry);
     if resolved.target.machine.machine_type != StateMachineType::Express {
         return Err(ApiError::new(
             "StateMachineTypeNotSupported",

@@ -45,6 +45,7 @@ mod nested;
 mod ops;
 mod protocol;
 mod registry;
+mod resources;
 mod retention;
 mod serve;
 #[cfg(feature = "sim")]
@@ -619,14 +620,16 @@ pub async fn start(options: Options) -> Result<Server, Error> {
         app,
         driver,
         effects,
+        watching,
         recovered,
     } = Core::open(&options, store, address).await?;
     let cluster = app.cluster.clone();
-    let mut background = vec![
+    let mut background: Vec<_> = watching.into_iter().collect();
+    background.extend([
         effects,
         tokio::spawn(driver.clone().run_timers()),
         tokio::spawn(cluster.clone().run(driver.clone())),
-    ];
+    ]);
     if let Some(retention) = options.retention {
         background.push(tokio::spawn(retention::run(
             app.clone(),
@@ -675,6 +678,8 @@ struct Core {
     driver: Arc<driver::Driver>,
     /// The task carrying out [`effects::Effect`]s; aborted when the server stops.
     effects: tokio::task::JoinHandle<()>,
+    /// The task applying other nodes' resource writes (`resources.rs`), on a shared store.
+    watching: Option<tokio::task::JoinHandle<()>>,
     recovered: usize,
 }
 
@@ -686,8 +691,10 @@ impl Core {
         store: Arc<dyn Store>,
         address: SocketAddr,
     ) -> Result<Core, Error> {
+        // The version first: resources read after it hold every change it counts.
+        let resources_version = store.resources_version()?;
         let resources = store.load_resources()?;
-        let registry = registry::Registry::load(resources);
+        let registry = registry::Registry::load(resources, resources_version);
         let definitions = Arc::new(registry::Definitions::default());
         for revision in registry.revisions.values() {
             if definitions.get(revision).is_none() {
@@ -807,6 +814,10 @@ impl Core {
         let app = Arc::new(app);
         // Recovery may reopen nested-workflow tasks, which start children through the server.
         let effects = tokio::spawn(effects::run(app.clone(), effects_receiver));
+        // What other nodes change from now on (and, once listening, anything changed since
+        // the resources were read above) reaches this node's registry.
+        let watching = resources::watch(&*app.store)
+            .map(|changes| tokio::spawn(resources::run(app.clone(), changes)));
         // Executions recovered next must see which machines are being deleted.
         deletion::resume(&app).await;
         let recovered = driver.recover()?;
@@ -814,6 +825,7 @@ impl Core {
             app,
             driver,
             effects,
+            watching,
             recovered,
         })
     }
@@ -938,7 +950,7 @@ mod tests {
         match cli.server.options().unwrap().storage {
             Storage::Postgres(options) => {
                 assert_eq!(options.url, url);
-                assert!(options.exclusive && options.schema.is_none());
+                assert!(!options.exclusive && options.schema.is_none());
                 assert_eq!(options.place(), "steppe@db.example:5433/steppe");
                 assert!(!format!("{options:?}").contains("secret"));
             }

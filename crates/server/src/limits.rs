@@ -148,6 +148,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
+/// The most resource writes other nodes announced that may wait to be applied here
+/// (`resources.rs`); past it they are dropped and the node reads every resource again.
+pub const RESOURCE_CHANGES_QUEUED_MAX: usize = 4_096;
+
+/// How long a node waits before it reads the resources again after failing to (the
+/// database was away).
+pub const RESOURCE_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,8 @@ pub struct Registry {
     pub activities: BTreeMap<String, Activity>,
     /// The state machines whose tracing is enabled, kept here as machines change.
     pub traced: Arc<crate::traces::TracedMachines>,
+    /// The store's `resources_version` these reflect at least (`resources.rs`).
+    pub version: u64,
 }
 
 /// A revision and its compiled definition.
@@ -95,10 +97,14 @@ pub struct Target {
 }
 
 impl Registry {
-    /// A registry holding the stored resources; one that will not decode is left out with a
-    /// log line naming it, so that one bad row never keeps the server from starting.
-    pub fn load(resources: Vec<Result<Resource, steppe_store::Error>>) -> Registry {
-        let mut registry = Registry::default();
+    /// A registry holding the stored resources, read once the store's resources were at
+    /// `version`; one that will not decode is left out with a log line naming it, so that one
+    /// bad row never keeps the server from starting.
+    pub fn load(resources: Vec<Result<Resource, steppe_store::Error>>, version: u64) -> Registry {
+        let mut registry = Registry {
+            version,
+            ..Registry::default()
+        };
         for resource in resources {
             match resource {
                 Ok(resource) => registry.put(resource),

@@ -236,6 +236,11 @@ impl Tasks {
         queue.notify.notify_one();
     }
 
+    /// Whether the store is shared with other nodes.
+    pub fn shared(&self) -> bool {
+        self.shared
+    }
+
     /// An activity now exists (created, or loaded at startup).
     pub fn activity_created(&self, activity_arn: &str) {
         self.lock().activities.insert(activity_arn.to_string());

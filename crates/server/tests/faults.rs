@@ -35,6 +35,12 @@ impl Store for Flaky {
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
         self.inner.load_resources()
     }
+    fn resource(&self, key: &str) -> Result<Option<Resource>, Error> {
+        self.inner.resource(key)
+    }
+    fn resources_version(&self) -> Result<u64, Error> {
+        self.inner.resources_version()
+    }
     fn allocate_execution_id(&self) -> Result<u64, Error> {
         self.inner.allocate_execution_id()
     }

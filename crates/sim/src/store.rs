@@ -71,6 +71,12 @@ impl Store for FaultStore {
         self.durable.load_resources()
     }
 
+    fn resource(&self, key: &str) -> Result<Option<Resource>, Error> {
+        self.durable.resource(key)
+    }
+    fn resources_version(&self) -> Result<u64, Error> {
+        self.durable.resources_version()
+    }
     fn allocate_execution_id(&self) -> Result<u64, Error> {
         self.durable.allocate_execution_id()
     }

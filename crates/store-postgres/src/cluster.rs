@@ -198,15 +198,17 @@ pub(crate) async fn claim_activity_task(
         .transpose()
 }
 
-/// Listens for waiting activity tasks on a connection of its own (a pooled one would not
-/// hand over notifications) and calls `wake` with each one's activity ARN, and with `""`
-/// (look at every activity) once listening, since notifications sent while no connection
-/// listened are lost. Answers why it stopped.
+/// Listens on the channel `<prefix><schema>` on a connection of its own (a pooled one would
+/// not hand over notifications) and calls `wake` with each notification's payload, and with
+/// `""` (look at everything) once listening, since notifications sent while no connection
+/// listened are lost. Answers why it stopped. Channels: [`TASKS_CHANNEL`] (payload: an
+/// activity ARN whose task waits for a worker) and [`RESOURCES_CHANNEL`] (`VERSION KEY`).
 pub(crate) async fn listen(
     config: &tokio_postgres::Config,
+    prefix: &str,
     wake: &(dyn Fn(&str) + Send + Sync),
 ) -> Error {
-    match listening(config, wake).await {
+    match listening(config, prefix, wake).await {
         Ok(()) => Error::Database("the listening connection closed".into()),
         Err(error) => error,
     }
@@ -216,8 +218,16 @@ pub(crate) async fn listen(
 /// dropped (pollers look again now and then anyway).
 const NOTIFICATIONS_QUEUED_MAX: usize = 1024;
 
+/// The prefix of the channel announcing activity tasks (`steppe_transition`, version 2).
+pub(crate) const TASKS_CHANNEL: &str = "steppe_tasks_";
+
+/// The prefix of the channel announcing resource writes (`steppe_resource_changed`, version
+/// 3). PostgreSQL cuts a channel's name to 63 bytes, on both sides.
+pub(crate) const RESOURCES_CHANNEL: &str = "steppe_resources_";
+
 async fn listening(
     config: &tokio_postgres::Config,
+    prefix: &str,
     wake: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(), Error> {
     let (client, mut connection) = config
@@ -243,7 +253,7 @@ async fn listening(
         .and_then(|row| row.try_get(0))
         .map_err(|e| crate::error::statement_error(&e))?;
     client
-        .batch_execute(&format!("LISTEN \"steppe_tasks_{schema}\""))
+        .batch_execute(&format!("LISTEN \"{prefix}{schema}\""))
         .await
         .map_err(|e| crate::error::statement_error(&e))?;
     wake("");
@@ -252,4 +262,56 @@ async fn listening(
     }
     driving.abort();
     Ok(())
+}
+
+pub(crate) async fn resource(client: Client, key: String) -> Result<Option<Resource>, Error> {
+    let rows = query(
+        &client,
+        "SELECT body FROM resources WHERE key = $1",
+        &[&key],
+    )
+    .await?;
+    rows.first()
+        .map(|row| {
+            let body: &str = column(row, 0)?;
+            serde_json::from_str(body).map_err(|e| Error::Decode(format!("resource {key}: {e}")))
+        })
+        .transpose()
+}
+
+pub(crate) async fn resources_version(client: Client) -> Result<u64, Error> {
+    let rows = query(&client, "SELECT version FROM resources_version", &[]).await?;
+    match rows.as_slice() {
+        [row] => u64_column(row, 0),
+        _ => Err(Error::Decode(format!(
+            "resources_version holds {} rows, not one",
+            rows.len()
+        ))),
+    }
+}
+
+/// A notification of [`RESOURCES_CHANNEL`]: `VERSION KEY`, or `""` (look at everything)
+/// as `(0, "")`; `None` for anything else.
+pub(crate) fn resource_change(payload: &str) -> Option<(u64, &str)> {
+    if payload.is_empty() {
+        return Some((0, ""));
+    }
+    let (version, key) = payload.split_once(' ')?;
+    Some((version.parse().ok()?, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_change;
+
+    #[test]
+    fn resource_notifications_parse() {
+        assert_eq!(resource_change(""), Some((0, "")));
+        assert_eq!(
+            resource_change("12 arn:aws:states:us-east-1:1:stateMachine:a b"),
+            Some((12, "arn:aws:states:us-east-1:1:stateMachine:a b"))
+        );
+        assert_eq!(resource_change("twelve arn"), None);
+        assert_eq!(resource_change("12"), None);
+    }
 }

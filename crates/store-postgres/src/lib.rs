@@ -149,8 +149,10 @@ pub struct PostgresStore {
     node: Arc<AtomicU64>,
     /// Where the node's API answers, as it joined.
     address: Mutex<String>,
-    /// The connection that listens on `channel`, once someone watches.
+    /// The connection that listens for activity tasks, once someone watches.
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The connection that listens for resource writes, once someone watches.
+    resource_listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// How to connect (for the listening connection).
     config: tokio_postgres::Config,
 }
@@ -228,6 +230,7 @@ impl PostgresStore {
             node,
             address: Mutex::new(String::new()),
             listener: Mutex::new(None),
+            resource_listener: Mutex::new(None),
             config,
         })
     }
@@ -235,8 +238,10 @@ impl PostgresStore {
     /// Stops accepting writes, commits what is queued, waits for the writer to end, releases
     /// the exclusive lock and closes every connection.
     pub fn close(&self) {
-        if let Some(listener) = lock(&self.listener).take() {
-            listener.abort();
+        for listener in [&self.listener, &self.resource_listener] {
+            if let Some(listener) = lock(listener).take() {
+                listener.abort();
+            }
         }
         self.queue.close();
         if let Some(writer) = lock(&self.writer).take() {
@@ -481,6 +486,15 @@ impl Store for PostgresStore {
         self.read(read::load_resources)
     }
 
+    fn resource(&self, key: &str) -> Result<Option<Resource>, Error> {
+        let key = key.to_string();
+        self.read(move |client| cluster::resource(client, key))
+    }
+
+    fn resources_version(&self) -> Result<u64, Error> {
+        self.read(cluster::resources_version)
+    }
+
     fn allocate_execution_id(&self) -> Result<u64, Error> {
         let mut ids = lock(&self.execution_ids);
         if ids.start >= ids.end {
@@ -616,12 +630,30 @@ impl Store for PostgresStore {
         let config = self.config.clone();
         let listening = self.handle.spawn(async move {
             loop {
-                let error = cluster::listen(&config, wake.as_ref()).await;
+                let error = cluster::listen(&config, cluster::TASKS_CHANNEL, wake.as_ref()).await;
                 tracing::warn!(%error, "listening for activity tasks failed; connecting again");
                 tokio::time::sleep(LISTEN_RETRY_DELAY).await;
             }
         });
         if let Some(previous) = lock(&self.listener).replace(listening) {
+            previous.abort();
+        }
+    }
+
+    fn watch_resources(&self, changed: ResourceChanged) {
+        let config = self.config.clone();
+        let listening = self.handle.spawn(async move {
+            let wake = |payload: &str| match cluster::resource_change(payload) {
+                Some((version, key)) => changed(version, key),
+                None => tracing::warn!(payload, "a resource notification that does not parse"),
+            };
+            loop {
+                let error = cluster::listen(&config, cluster::RESOURCES_CHANNEL, &wake).await;
+                tracing::warn!(%error, "listening for resource changes failed; connecting again");
+                tokio::time::sleep(LISTEN_RETRY_DELAY).await;
+            }
+        });
+        if let Some(previous) = lock(&self.resource_listener).replace(listening) {
             previous.abort();
         }
     }

@@ -24,7 +24,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK_CLASS: i32 = 0x534D_4947;
 
 /// The migrations, in order: entry `n` takes a schema from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2];
+pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2, VERSION_3];
 
 /// Version 1: the tables, indexes, the execution id sequence, and `steppe_transition`, which
 /// records a transition after checking its order. Statuses are [`steppe_store::ExecutionStatus::as_str`] text;
@@ -225,6 +225,30 @@ BEGIN
         DELETE FROM tasks WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared);
     END IF;
 END $$;
+";
+
+/// Version 3: every node's resources stay true (`steppe_store::Store::resources_version`,
+/// `watch_resources`). A trigger on `resources` counts each row written in
+/// `resources_version` (one row, whose lock also orders resource writes, so versions follow
+/// commit order) and announces `VERSION KEY` on the channel `steppe_resources_<schema>`
+/// (cut to 63 bytes, as PostgreSQL cuts `LISTEN`'s name), delivered at commit. A trigger
+/// rather than statements in the writer: any write to `resources` is counted, whoever makes
+/// it.
+pub(crate) const VERSION_3: &str = "
+CREATE TABLE resources_version (version BIGINT NOT NULL);
+INSERT INTO resources_version (version) VALUES (0);
+CREATE FUNCTION steppe_resource_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_version BIGINT;
+BEGIN
+    UPDATE resources_version SET version = version + 1 RETURNING version INTO v_version;
+    PERFORM pg_notify(left('steppe_resources_' || current_schema(), 63),
+        v_version || ' ' || CASE WHEN TG_OP = 'DELETE' THEN OLD.key ELSE NEW.key END);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER resources_changed AFTER INSERT OR UPDATE OR DELETE ON resources
+    FOR EACH ROW EXECUTE FUNCTION steppe_resource_changed();
 ";
 
 /// Creates the schema `schema` (when named) and brings it to [`SCHEMA_VERSION`], or refuses

@@ -422,3 +422,48 @@ fn nodes_own_take_over_fence_and_share_activity_tasks() {
     let b = PostgresStore::open(&options).unwrap();
     suite::two_nodes(&a, &b);
 }
+
+/// A resource written through one store is announced to another on the same schema, with
+/// the version it made, in commit order; listening begins with "look at everything".
+#[test]
+fn postgres_store_announces_resource_writes_to_other_stores() {
+    let Some(options) = fresh_schema("postgres_store_announces_resource_writes_to_other_stores")
+    else {
+        return;
+    };
+    let writer = PostgresStore::open(&options).unwrap();
+    let watcher = PostgresStore::open(&options).unwrap();
+    let (sender, received) = std::sync::mpsc::channel();
+    watcher.watch_resources(std::sync::Arc::new(move |version, key: &str| {
+        let _ = sender.send((version, key.to_string()));
+    }));
+    // A bound against a hang, not a timing assertion.
+    let next = || {
+        received
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap()
+    };
+    assert_eq!(next(), (0, String::new()));
+    let activity = Activity {
+        arn: "arn:aws:states:us-east-1:1:activity:a".into(),
+        name: "a".into(),
+        creation_millis: 2,
+        encryption_configuration: None,
+        tags: Vec::new(),
+    };
+    submit(
+        &writer,
+        vec![Write::PutResource(Resource::Activity(activity.clone()))],
+    )
+    .unwrap();
+    let created = writer.resources_version().unwrap();
+    assert_eq!(next(), (created, activity.arn.clone()));
+    assert_eq!(
+        watcher.resource(&activity.arn).unwrap(),
+        Some(Resource::Activity(activity.clone()))
+    );
+    submit(&writer, vec![Write::DeleteResource(activity.arn.clone())]).unwrap();
+    assert_eq!(next(), (created + 1, activity.arn.clone()));
+    assert_eq!(watcher.resources_version().unwrap(), created + 1);
+    assert_eq!(watcher.resource(&activity.arn).unwrap(), None);
+}

@@ -34,7 +34,7 @@ use std::fs::File;
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use steppe_store::writer::{self, Group};
 use steppe_store::*;
 
@@ -132,6 +132,9 @@ pub struct SqliteStore {
     /// needs no write per allocation. (After a restart the ids of executions retention deleted
     /// may come again, when they were the largest; nothing keyed by them is left.)
     last_execution_id: AtomicU64,
+    /// Counts the committed groups that wrote resources (`Store::resources_version`): kept in
+    /// memory for the same reason, as nobody else writes the database while it is open.
+    resources_version: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -184,9 +187,19 @@ impl SqliteStore {
             .map(|_| open_connection(&path, options.fsync).map(|c| Mutex::new(Some(c))))
             .collect::<Result<Vec<_>, Fault>>()?;
         let (queue, receiver) = writer::queue("SQLite");
+        let resources_version = Arc::new(AtomicU64::new(0));
         let handle = std::thread::Builder::new()
             .name("steppe-store-writer".into())
-            .spawn(move || writer::run(receiver, GROUP_MAX, &mut Writer(writer)))
+            .spawn({
+                let resources_version = resources_version.clone();
+                move || {
+                    let mut backend = Writer {
+                        connection: writer,
+                        resources_version,
+                    };
+                    writer::run(receiver, GROUP_MAX, &mut backend)
+                }
+            })
             .map_err(|e| Error::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             queue,
@@ -194,6 +207,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(handle)),
             lock_file: Mutex::new(Some(lock_file)),
             last_execution_id: AtomicU64::new(last_execution_id),
+            resources_version,
         })
     }
 
@@ -367,15 +381,31 @@ pub(crate) fn open_connection(path: &Path, fsync: bool) -> Result<Connection, Fa
 }
 
 /// The writer thread's connection: what [`writer::run`] commits through.
-struct Writer(Connection);
+struct Writer {
+    connection: Connection,
+    /// The store's `resources_version`, counted once a group that wrote resources commits.
+    resources_version: Arc<AtomicU64>,
+}
 
 impl writer::Commit for Writer {
     fn commit(&mut self, groups: &[Group]) -> Vec<Result<(), Error>> {
-        commit_groups(&mut self.0, groups)
+        let results = commit_groups(&mut self.connection, groups);
+        let resource_writes = groups
+            .iter()
+            .zip(&results)
+            .filter(|(_, result)| result.is_ok())
+            .flat_map(|((writes, _), _)| writes)
+            .filter(|write| matches!(write, Write::PutResource(_) | Write::DeleteResource(_)))
+            .count();
+        if resource_writes > 0 {
+            self.resources_version
+                .fetch_add(resource_writes as u64, Ordering::Release);
+        }
+        results
     }
 
     fn delete_closed(&mut self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
-        delete_closed(&mut self.0, cutoff_millis, limit).map_err(Error::from)
+        delete_closed(&mut self.connection, cutoff_millis, limit).map_err(Error::from)
     }
 }
 
@@ -792,6 +822,24 @@ impl Store for SqliteStore {
                     .map_err(|e| Error::Decode(format!("resource {key}: {e}")))
             })
             .collect())
+    }
+
+    fn resource(&self, key: &str) -> Result<Option<Resource>, Error> {
+        let body = self.read(|connection| {
+            let body = connection
+                .prepare_cached("SELECT body FROM resources WHERE key = ?1")?
+                .query_row(params![key], |row| row.get::<_, String>(0))
+                .optional()?;
+            Ok(body)
+        })?;
+        body.map(|body| {
+            serde_json::from_str(&body).map_err(|e| Error::Decode(format!("resource {key}: {e}")))
+        })
+        .transpose()
+    }
+
+    fn resources_version(&self) -> Result<u64, Error> {
+        Ok(self.resources_version.load(Ordering::Acquire))
     }
 
     fn allocate_execution_id(&self) -> Result<u64, Error> {

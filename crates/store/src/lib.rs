@@ -72,6 +72,10 @@ pub enum Owner {
     Orphaned,
 }
 
+/// Called with `(version, key)` for each resource write a shared store announces
+/// ([`Store::watch_resources`]).
+pub type ResourceChanged = std::sync::Arc<dyn Fn(u64, &str) + Send + Sync>;
+
 /// Called once a submitted group of writes is durable, or has failed.
 pub type Done = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
@@ -116,6 +120,15 @@ pub trait Store: Send + Sync + 'static {
     /// Every resource; a row that will not decode is an [`Error::Decode`] naming its key, so
     /// that one bad row costs only itself.
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error>;
+    /// One resource by its key ([`Resource::key`]), as stored now: a server reads one this
+    /// way when another server of a shared store may have written it since it last looked.
+    /// A row that will not decode is an [`Error::Decode`] naming its key.
+    fn resource(&self, key: &str) -> Result<Option<Resource>, Error>;
+    /// A number that grows each time a committed group writes (puts or deletes) resources,
+    /// as every store on the same data sees it: a server compares it with the number its
+    /// copy of the resources reflects, and reads them again when it moved. Resources read
+    /// after it was read include every change it counts.
+    fn resources_version(&self) -> Result<u64, Error>;
     /// A new execution id: never 0, never one this store handed out before while it has been
     /// open, and never one of the executions it holds. Every [`Write::InsertExecution`] takes
     /// its id from here. Ids only identify; nothing may be read into their order.
@@ -224,4 +237,12 @@ pub trait Store: Send + Sync + 'static {
     /// queues a task for it (at most moments after the commit; none are promised while
     /// the database is unreachable, so pollers look again now and then).
     fn watch_activity_tasks(&self, _wake: std::sync::Arc<dyn Fn(&str) + Send + Sync>) {}
+    /// Calls `changed(version, key)` each time a group that put or deleted the resource
+    /// `key` commits, through any store on the same data: `version` is the
+    /// [`Store::resources_version`] that write made, and calls come in commit order. Calls
+    /// `changed(0, "")` when changes may have gone unreported (at first, and each time the
+    /// store listens again after losing its database): the caller then reads every resource.
+    /// Only shared stores report; the others never call it (their one server made every
+    /// change itself).
+    fn watch_resources(&self, _changed: ResourceChanged) {}
 }

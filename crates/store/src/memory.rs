@@ -20,6 +20,8 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     resources: BTreeMap<String, Resource>,
+    /// Counts the resource writes applied (`Store::resources_version`).
+    resources_version: u64,
     executions: HashMap<u64, Stored>,
     by_arn: HashMap<String, u64>,
 }
@@ -101,9 +103,11 @@ impl Inner {
     fn apply(&mut self, write: Write) {
         match write {
             Write::PutResource(resource) => {
+                self.resources_version += 1;
                 self.resources.insert(resource.key(), resource);
             }
             Write::DeleteResource(key) => {
+                self.resources_version += 1;
                 self.resources.remove(&key);
             }
             Write::InsertExecution(row) => {
@@ -197,6 +201,14 @@ impl Store for MemoryStore {
 
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
         Ok(self.lock().resources.values().cloned().map(Ok).collect())
+    }
+
+    fn resource(&self, key: &str) -> Result<Option<Resource>, Error> {
+        Ok(self.lock().resources.get(key).cloned())
+    }
+
+    fn resources_version(&self) -> Result<u64, Error> {
+        Ok(self.lock().resources_version)
     }
 
     fn allocate_execution_id(&self) -> Result<u64, Error> {

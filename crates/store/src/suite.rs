@@ -22,6 +22,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("retention", retention),
     ("execution_ids", execution_ids),
     ("concurrent_submissions", concurrent_submissions),
+    ("resources_by_key", resources_by_key),
 ];
 
 /// Runs every case in [`CASES`], each on a fresh store from `open`.
@@ -474,6 +475,102 @@ pub fn concurrent_submissions(store: &dyn Store) {
     };
     assert_eq!(store.list_executions(&query).unwrap().len(), 400);
     assert_eq!(store.history_len(7050).unwrap(), 2);
+}
+
+/// Resources read one by one ([`Store::resource`]) are what was last committed, and every
+/// committed resource write moves [`Store::resources_version`] on (an execution's does not).
+pub fn resources_by_key(store: &dyn Store) {
+    let machine_arn = "arn:aws:states:us-east-1:1:stateMachine:m";
+    let machine = StateMachine {
+        arn: machine_arn.into(),
+        name: "m".into(),
+        machine_type: StateMachineType::Standard,
+        revision_id: "rev-1".into(),
+        creation_millis: 1,
+        logging_configuration: None,
+        tracing_configuration: None,
+        encryption_configuration: None,
+        tags: vec![("k".into(), "v".into())],
+        next_version: 1,
+        deleting: false,
+    };
+    let revision = Revision {
+        revision_id: "rev-1".into(),
+        state_machine_arn: machine_arn.into(),
+        definition: "{}".into(),
+        role_arn: "role".into(),
+        creation_millis: 1,
+    };
+    let activity = Activity {
+        arn: "arn:aws:states:us-east-1:1:activity:a".into(),
+        name: "a".into(),
+        creation_millis: 2,
+        encryption_configuration: None,
+        tags: Vec::new(),
+    };
+    assert_eq!(store.resource(machine_arn).unwrap(), None);
+    let empty = store.resources_version().unwrap();
+    submit(
+        store,
+        vec![
+            Write::PutResource(Resource::Revision(revision.clone())),
+            Write::PutResource(Resource::StateMachine(machine.clone())),
+            Write::PutResource(Resource::Activity(activity.clone())),
+        ],
+    )
+    .unwrap();
+    let created = store.resources_version().unwrap();
+    assert!(created > empty, "{created} after {empty}");
+    assert_eq!(
+        store.resource(machine_arn).unwrap(),
+        Some(Resource::StateMachine(machine.clone()))
+    );
+    assert_eq!(
+        store.resource(&Revision::key_of("rev-1")).unwrap(),
+        Some(Resource::Revision(revision))
+    );
+    assert_eq!(
+        store.resource(&activity.arn).unwrap(),
+        Some(Resource::Activity(activity.clone()))
+    );
+    // Executions are not resources: their writes leave the version alone.
+    submit(
+        store,
+        vec![Write::InsertExecution(Box::new(row(1, "a", 10)))],
+    )
+    .unwrap();
+    assert_eq!(store.resources_version().unwrap(), created);
+
+    let deleting = StateMachine {
+        deleting: true,
+        ..machine
+    };
+    submit(
+        store,
+        vec![Write::PutResource(Resource::StateMachine(deleting.clone()))],
+    )
+    .unwrap();
+    let updated = store.resources_version().unwrap();
+    assert!(updated > created, "{updated} after {created}");
+    assert_eq!(
+        store.resource(machine_arn).unwrap(),
+        Some(Resource::StateMachine(deleting))
+    );
+    submit(store, vec![Write::DeleteResource(activity.arn.clone())]).unwrap();
+    let deleted = store.resources_version().unwrap();
+    assert!(deleted > updated, "{deleted} after {updated}");
+    assert_eq!(store.resource(&activity.arn).unwrap(), None);
+    // A group that fails writes nothing, and counts nothing.
+    let refused = submit(
+        store,
+        vec![
+            Write::PutResource(Resource::Activity(activity.clone())),
+            Write::InsertExecution(Box::new(row(1, "a", 10))),
+        ],
+    );
+    assert!(refused.is_err());
+    assert_eq!(store.resource(&activity.arn).unwrap(), None);
+    assert_eq!(store.resources_version().unwrap(), deleted);
 }
 
 /// Two handles `a` and `b` on one shared store, fresh, each joining as a node: each owns

@@ -99,28 +99,35 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
         app.commit(vec![Write::DeleteResource(activity_arn.to_string())])
             .await?;
         registry.remove(activity_arn);
-        // Its tasks fail, queued or taken: nobody can answer them any more.
-        for task in app.tasks.activity_deleted(activity_arn) {
-            let failed = crate::driver::activity_does_not_exist(activity_arn);
-            app.driver
-                .deliver_task_input(task.execution_id, failed.into_input(task.record.task_id));
-        }
+        gone(app, activity_arn);
     }
     Ok(json!({}))
+}
+
+/// An activity was deleted (here or by another node): its tasks open here fail, queued or
+/// taken, as nobody can answer them any more.
+pub fn gone(app: &App, activity_arn: &str) {
+    for task in app.tasks.activity_deleted(activity_arn) {
+        let failed = crate::driver::activity_does_not_exist(activity_arn);
+        app.driver
+            .deliver_task_input(task.execution_id, failed.into_input(task.record.task_id));
+    }
 }
 
 /// Long-polls an activity's queue; each task goes to exactly one caller.
 pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
     let activity_arn = activity_arn(request)?.to_string();
     let worker_name = request.string_len("workerName", 1, 80)?;
-    if !request.arns.owns(&activity_arn)
-        || !app
-            .registry
+    let known = || async {
+        app.registry
             .read()
             .await
             .activities
             .contains_key(&activity_arn)
-    {
+    };
+    // Created through another node moments ago, perhaps: then catching up finds it.
+    let exists = known().await || (crate::resources::catch_up(app).await? && known().await);
+    if !request.arns.owns(&activity_arn) || !exists {
         return Err(activity_does_not_exist(&activity_arn));
     }
     // Held until this call ends, however it ends: dropping the request's future (the client

@@ -13,6 +13,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::wire::Request;
 use serde_json::Value;
 
+pub use activities::gone as activity_gone;
+
 /// Every operation [`dispatch`] routes, in its order: the bounded set of operation labels in
 /// metrics and logs.
 pub const OPERATIONS: &[&str] = &[
@@ -58,6 +60,10 @@ pub const OPERATIONS: &[&str] = &[
 /// Runs operation `operation` (the part of `X-Amz-Target` after `AWSStepFunctions.`).
 pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult<Value> {
     authorize(operation, &request)?;
+    // A store that is not shared (SQLite, memory) pays one test of a flag here.
+    if app.cluster.shared() && crate::resources::CATCH_UP_FIRST.contains(&operation) {
+        crate::resources::catch_up(app).await?;
+    }
     match operation {
         "CreateStateMachine" => machines::create(app, &request).await,
         "DescribeStateMachine" => machines::describe(app, &request).await,

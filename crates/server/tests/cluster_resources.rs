@@ -1,0 +1,370 @@
+//! Issue 13, item 2: one cluster, one truth, for resources. Two servers on one PostgreSQL
+//! schema: a state machine, version, alias, activity or tag created through one is there
+//! through the other as soon as the create has answered; updates and deletions reach the
+//! other within moments (a start may use the previous definition meanwhile, as AWS documents
+//! for UpdateStateMachine); a deletion that waits for running executions ends them on every
+//! node, and the machine goes once the last one ended. (Skips without a test database, and
+//! fails so under CI: see `steppe_store_postgres::testing`.)
+
+mod common;
+
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::{ExecutionStatus, RoutingConfigurationListItem, StateMachineStatus, Tag};
+use common::{client, create, create_activity, start, wait_for_end, ROLE};
+use std::time::Duration;
+use steppe_store_postgres::testing::fresh_schema;
+use steppe_store_postgres::PostgresOptions;
+
+/// A node of the cluster on `options`' schema.
+async fn node(options: &PostgresOptions) -> steppe_server::Server {
+    steppe_server::start(steppe_server::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        storage: steppe_server::Storage::Postgres(options.clone()),
+        ..steppe_server::Options::default()
+    })
+    .await
+    .expect("the node starts")
+}
+
+/// A machine that answers `{"v": N}`.
+fn answering(n: u32) -> String {
+    format!(
+        r#"{{"StartAt": "P", "States": {{"P": {{"Type": "Pass", "Result": {{"v": {n}}}, "End": true}}}}}}"#
+    )
+}
+
+/// Starts an execution of `target` and answers its output once it succeeded.
+async fn run(client: &aws_sdk_sfn::Client, target: &str) -> String {
+    let execution = start(client, target, "{}").await;
+    let ended = wait_for_end(client, &execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    ended.output.expect("an output")
+}
+
+/// Polls until `check` holds, for 20 s at most: a bound against waiting forever, not a
+/// timing assertion (announcements arrive within milliseconds).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1000 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not within 20 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_one_node_creates_the_other_serves_at_once() {
+    let Some(options) = fresh_schema("what_one_node_creates_the_other_serves_at_once") else {
+        return;
+    };
+    let (a, b) = (node(&options).await, node(&options).await);
+    let (on_a, on_b) = (client(a.local_addr()), client(b.local_addr()));
+
+    // A state machine: described, listed and started through the other node at once.
+    let machine = create(&on_a, "made-on-a", &answering(1)).await;
+    let described = on_b
+        .describe_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.definition, answering(1));
+    let listed = on_b.list_state_machines().send().await.unwrap();
+    let names: Vec<&str> = listed
+        .state_machines
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["made-on-a"]);
+    assert_eq!(run(&on_b, &machine).await, r#"{"v":1}"#);
+    // Created again through the other node with the same definition: the same machine.
+    let again = create(&on_b, "made-on-a", &answering(1)).await;
+    assert_eq!(again, machine);
+    let refused = on_b
+        .create_state_machine()
+        .name("made-on-a")
+        .definition(answering(2))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("StateMachineAlreadyExists"));
+
+    // Tags, both ways.
+    on_a.tag_resource()
+        .resource_arn(&machine)
+        .tags(Tag::builder().key("team").value("steppe").build())
+        .send()
+        .await
+        .unwrap();
+    let tags = on_b
+        .list_tags_for_resource()
+        .resource_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap_or_default();
+    let tags: Vec<(Option<&str>, Option<&str>)> =
+        tags.iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, vec![(Some("team"), Some("steppe"))]);
+    on_b.untag_resource()
+        .resource_arn(&machine)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let tags = on_a
+        .list_tags_for_resource()
+        .resource_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap_or_default();
+    assert!(tags.is_empty(), "{tags:?}");
+
+    // Versions and aliases: published through one node, listed, described and started
+    // through the other.
+    let version = on_a
+        .publish_state_machine_version()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_version_arn;
+    let versions = on_b
+        .list_state_machine_versions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_versions;
+    let listed: Vec<&str> = versions
+        .iter()
+        .map(|v| v.state_machine_version_arn.as_str())
+        .collect();
+    assert_eq!(listed, vec![version.as_str()]);
+    let alias = on_a
+        .create_state_machine_alias()
+        .name("live")
+        .routing_configuration(
+            RoutingConfigurationListItem::builder()
+                .state_machine_version_arn(&version)
+                .weight(100)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .state_machine_alias_arn;
+    let described = on_b
+        .describe_state_machine_alias()
+        .state_machine_alias_arn(&alias)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.name.as_deref(), Some("live"));
+    assert_eq!(run(&on_b, &alias).await, r#"{"v":1}"#);
+    assert_eq!(run(&on_b, &version).await, r#"{"v":1}"#);
+
+    // An activity: described through the other node at once, and a machine made there runs
+    // a task of it, taken through the first node.
+    let activity = create_activity(&on_a, "work").await;
+    let described = on_b
+        .describe_activity()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.name, "work");
+    let worker = create(
+        &on_b,
+        "worker",
+        &format!(r#"{{"StartAt": "W", "States": {{"W": {{"Type": "Task", "Resource": "{activity}", "End": true}}}}}}"#),
+    )
+    .await;
+    let execution = start(&on_b, &worker, "{}").await;
+    let task = on_a
+        .get_activity_task()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .unwrap();
+    let token = task.task_token.expect("a task");
+    on_a.send_task_success()
+        .task_token(token)
+        .output(r#"{"done":true}"#)
+        .send()
+        .await
+        .unwrap();
+    let ended = wait_for_end(&on_b, &execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Succeeded, "{ended:?}");
+    assert_eq!(ended.output.as_deref(), Some(r#"{"done":true}"#));
+
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn updates_and_deletions_reach_the_other_node() {
+    let Some(options) = fresh_schema("updates_and_deletions_reach_the_other_node") else {
+        return;
+    };
+    let (a, b) = (node(&options).await, node(&options).await);
+    let (on_a, on_b) = (client(a.local_addr()), client(b.local_addr()));
+    let machine = create(&on_a, "changing", &answering(1)).await;
+    assert_eq!(run(&on_b, &machine).await, r#"{"v":1}"#);
+
+    // An update: described at once; started with within moments.
+    on_a.update_state_machine()
+        .state_machine_arn(&machine)
+        .definition(answering(2))
+        .send()
+        .await
+        .unwrap();
+    let described = on_b
+        .describe_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.definition, answering(2));
+    eventually("the other node runs the new definition", || async {
+        run(&on_b, &machine).await == r#"{"v":2}"#
+    })
+    .await;
+
+    // A deletion (nothing running): gone at once for describing, within moments for starts.
+    on_a.delete_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    let gone = on_b
+        .describe_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Some("StateMachineDoesNotExist"));
+    eventually("the other node refuses to start it", || async {
+        let started = on_b
+            .start_execution()
+            .state_machine_arn(&machine)
+            .send()
+            .await;
+        started.is_err_and(|error| error.code() == Some("StateMachineDoesNotExist"))
+    })
+    .await;
+    let listed = on_b.list_state_machines().send().await.unwrap();
+    assert!(listed.state_machines.is_empty(), "{listed:?}");
+
+    // An activity deleted through one node is gone through the other.
+    let activity = create_activity(&on_b, "short-lived").await;
+    on_a.delete_activity()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .unwrap();
+    let gone = on_b
+        .describe_activity()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Some("ActivityDoesNotExist"));
+
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deletion_through_one_node_ends_the_executions_another_runs() {
+    let Some(options) =
+        fresh_schema("a_deletion_through_one_node_ends_the_executions_another_runs")
+    else {
+        return;
+    };
+    let (a, b) = (node(&options).await, node(&options).await);
+    let (on_a, on_b) = (client(a.local_addr()), client(b.local_addr()));
+    let activity = create_activity(&on_a, "slow").await;
+    let machine = create(
+        &on_a,
+        "doomed",
+        &format!(
+            r#"{{"StartAt": "Work", "States": {{
+                "Work": {{"Type": "Task", "Resource": "{activity}", "Next": "Done"}},
+                "Done": {{"Type": "Pass", "End": true}}}}}}"#
+        ),
+    )
+    .await;
+    // Started through the other node, which runs it; its task is taken.
+    let execution = start(&on_b, &machine, "{}").await;
+    let token = on_b
+        .get_activity_task()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .unwrap()
+        .task_token
+        .expect("a task");
+
+    on_a.delete_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    let status = on_b
+        .describe_state_machine()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap()
+        .status;
+    assert_eq!(status, Some(StateMachineStatus::Deleting));
+    let refused = on_b
+        .start_execution()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("StateMachineDeleting"));
+
+    // The task's result would move the execution on: it ends instead, on the node that runs
+    // it, as AWS ends the executions of a deleted machine.
+    on_b.send_task_success()
+        .task_token(token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap();
+    let ended = wait_for_end(&on_a, &execution).await;
+    assert_eq!(ended.status, ExecutionStatus::Failed);
+    assert_eq!(ended.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        ended.cause.as_deref(),
+        Some("State machine doomed has been deleted.")
+    );
+    // Its last execution ended: the machine goes, for both nodes.
+    for (name, client) in [("a", &on_a), ("b", &on_b)] {
+        eventually(&format!("the machine is gone through {name}"), || async {
+            client
+                .describe_state_machine()
+                .state_machine_arn(&machine)
+                .send()
+                .await
+                .is_err_and(|error| error.code() == Some("StateMachineDoesNotExist"))
+        })
+        .await;
+    }
+
+    a.shutdown().await;
+    b.shutdown().await;
+}
