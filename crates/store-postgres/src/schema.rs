@@ -213,7 +213,7 @@ BEGIN
         FROM UNNEST(p_task_ids, p_task_bodies, p_task_tokens, p_task_activities) AS task (id, body, token, activity)
         ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body,
             token = EXCLUDED.token, activity_arn = EXCLUDED.activity_arn, claimed_until = NULL;
-        PERFORM pg_notify('steppe_tasks_' || current_schema(), activity)
+        PERFORM pg_notify(left('steppe_tasks_' || current_schema(), 63), activity)
         FROM (SELECT DISTINCT activity FROM UNNEST(p_task_activities) AS queued (activity)
               WHERE activity IS NOT NULL) AS queued;
     END IF;
