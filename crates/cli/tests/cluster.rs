@@ -69,14 +69,6 @@ async fn raw_post(address: SocketAddr, extra: &str) -> String {
     response
 }
 
-/// Starts nodes 1 and 2 beside node 0.
-async fn start_the_others(nodes: &mut Vec<Child>, addresses: &[SocketAddr], url: &str, log: &Path) {
-    for address in &addresses[1..] {
-        nodes.push(spawn_node(*address, url, log));
-        wait_until_ready(*address).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_on_one_database_lose_nothing_when_one_is_killed() {
     let Some(url) = cluster_url("three_nodes_on_one_database_lose_nothing_when_one_is_killed")
@@ -86,8 +78,13 @@ async fn three_nodes_on_one_database_lose_nothing_when_one_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("cluster.log");
     let addresses = [free_address(), free_address(), free_address()];
-    let mut nodes = vec![spawn_node(addresses[0], &url, &log)];
-    wait_until_ready(addresses[0]).await;
+    let mut nodes: Vec<Child> = addresses
+        .iter()
+        .map(|address| spawn_node(*address, &url, &log))
+        .collect();
+    for address in addresses {
+        wait_until_ready(address).await;
+    }
     let sfn: Vec<aws_sdk_sfn::Client> = addresses.iter().map(|a| client(*a)).collect();
     // Created through one node, seen through the others at once.
     let machine = sfn[0]
@@ -99,7 +96,6 @@ async fn three_nodes_on_one_database_lose_nothing_when_one_is_killed() {
         .await
         .unwrap()
         .state_machine_arn;
-    start_the_others(&mut nodes, &addresses, &url, &log).await;
     for node in &sfn[1..] {
         node.describe_state_machine()
             .state_machine_arn(&machine)
@@ -244,8 +240,13 @@ async fn an_activity_task_and_a_redrive_go_through_three_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("cluster.log");
     let addresses = [free_address(), free_address(), free_address()];
-    let mut nodes = vec![spawn_node(addresses[0], &url, &log)];
-    wait_until_ready(addresses[0]).await;
+    let mut nodes: Vec<Child> = addresses
+        .iter()
+        .map(|address| spawn_node(*address, &url, &log))
+        .collect();
+    for address in addresses {
+        wait_until_ready(address).await;
+    }
     let sfn: Vec<aws_sdk_sfn::Client> = addresses.iter().map(|a| client(*a)).collect();
     let activity = sfn[0]
         .create_activity()
@@ -267,7 +268,6 @@ async fn an_activity_task_and_a_redrive_go_through_three_nodes() {
         .await
         .unwrap()
         .state_machine_arn;
-    start_the_others(&mut nodes, &addresses, &url, &log).await;
     // The poll through node 1 is open before the task exists: the task wakes it.
     let poller = sfn[1].clone();
     let polled_activity = activity.clone();
