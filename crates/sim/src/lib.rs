@@ -18,6 +18,7 @@ pub mod store;
 pub mod workload;
 
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use steppe_engine::{apply, Config, Execution, ExecutionInfo, Random};
@@ -61,6 +62,8 @@ pub struct Report {
     pub violations: Vec<String>,
     /// What the run did, one line an action.
     pub trace: Vec<String>,
+    /// The stored history of each violating execution, one event a line.
+    pub histories: Vec<String>,
     /// Faults injected.
     pub faults: Faults,
     /// Executions started.
@@ -90,6 +93,9 @@ pub struct Faults {
     pub crashes_before: u64,
     /// Crashes with some waiting groups made durable first (after the durable point).
     pub crashes_after: u64,
+    /// Activity tasks whose start was committed but whose `GetActivityTask` answer a crash
+    /// lost (they time out; counted at the end of the run).
+    pub tokens_lost: u64,
 }
 
 /// Runs one seed, with `bug` switched on in the server if given.
@@ -106,6 +112,7 @@ pub fn run(seed: u64, bug: Option<Bug>) -> Report {
         seed,
         violations,
         trace: sim.trace,
+        histories: sim.histories,
         faults: sim.faults,
         executions: sim.executions.len(),
     }
@@ -175,11 +182,14 @@ struct Sim {
     executions: Vec<Tracked>,
     held: Vec<Held>,
     next_held: u64,
+    /// The tasks the worker was given, by [`workload::task_key`].
+    delivered: HashSet<String>,
     polls_open: usize,
     cache_max: usize,
     /// Faults have stopped.
     quiet: bool,
     trace: Vec<String>,
+    histories: Vec<String>,
     faults: Faults,
 }
 
@@ -207,10 +217,12 @@ impl Sim {
             executions: Vec::new(),
             held: Vec::new(),
             next_held: 0,
+            delivered: HashSet::new(),
             polls_open: 0,
             cache_max,
             quiet: false,
             trace: Vec::new(),
+            histories: Vec::new(),
             faults: Faults::default(),
         }
     }
@@ -360,8 +372,9 @@ impl Sim {
         self.log("faults stop");
         self.quiet = true;
         // No faults: every execution must end.
+        let deadline = START_MILLIS + FAULT_PHASE_MILLIS + LIVENESS_MILLIS;
         for _ in 0..QUIET_ACTIONS_MAX {
-            let next_timer = self.fire_timers();
+            self.fire_timers();
             self.settle();
             for _ in 0..1000 {
                 if self.store.waiting() == 0 {
@@ -389,12 +402,11 @@ impl Sim {
             if self.all_ended()? {
                 return Ok(());
             }
-            if now > START_MILLIS + FAULT_PHASE_MILLIS + LIVENESS_MILLIS {
-                return Err(format!(
-                    "liveness: executions still running {} s after the faults stopped: {}",
-                    LIVENESS_MILLIS / 1000,
-                    self.running().join(", ")
-                ));
+            // What falls due next, asked only now: the commits above armed timers.
+            let next_timer = self.fire_timers();
+            self.settle();
+            if self.store.waiting() > 0 {
+                continue;
             }
             let next_answer = self
                 .held
@@ -408,6 +420,13 @@ impl Sim {
                 .min()
                 .unwrap_or(now + 60_000)
                 .max(now + 1);
+            if next > deadline {
+                return Err(format!(
+                    "liveness: executions still running {} s after the faults stopped: {}",
+                    LIVENESS_MILLIS / 1000,
+                    self.running().join(", ")
+                ));
+            }
             self.clock.0.store(next, Ordering::SeqCst);
         }
         Err(format!(
@@ -624,6 +643,7 @@ impl Sim {
                         1
                     };
                     self.log(format!("took task {parameters}: {answer:?}"));
+                    self.delivered.insert(workload::task_key(&parameters));
                     self.next_held += 1;
                     self.held.push(Held {
                         id: self.next_held,
@@ -692,145 +712,38 @@ fn outcome(result: &Result<Value, CallError>) -> String {
 /// exists; every execution ended, exactly once (one terminal event, the last), as the
 /// fault-free reference run ends (or ABORTED when a stop was sent); replaying its stored
 /// input log gives its stored history event for event; no timer or task row is left.
+/// A violating execution's input log is added to the trace.
 fn check(sim: &mut Sim) -> Vec<String> {
     let mut violations = Vec::new();
-    for execution in &sim.executions {
-        let name = &execution.name;
-        let row = match sim.store.execution_by_arn(&execution.arn) {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                if execution.acknowledged {
-                    violations.push(format!(
-                        "{name}: its start was acknowledged, but it does not exist"
-                    ));
-                }
-                continue;
+    for index in 0..sim.executions.len() {
+        let found = check_execution(sim, index);
+        if !found.is_empty() {
+            let execution = &sim.executions[index];
+            let id = sim
+                .store
+                .execution_by_arn(&execution.arn)
+                .ok()
+                .flatten()
+                .map(|row| row.id);
+            let name = execution.name.clone();
+            let history = id.and_then(|id| sim.store.history(id, 0, false, usize::MAX).ok());
+            for event in history.unwrap_or_default() {
+                sim.histories.push(format!("{name} {}", event.json));
             }
-            Err(error) => {
-                violations.push(format!("{name}: the store fails: {error}"));
-                continue;
-            }
-        };
-        let definition = match steppe_asl::compile(&sim.machines[execution.machine].definition) {
-            Ok(definition) => definition,
-            Err(_) => {
-                violations.push(format!("{name}: its generated definition does not compile"));
-                continue;
-            }
-        };
-        let info = ExecutionInfo {
-            execution_arn: row.arn.clone(),
-            name: row.name.clone(),
-            state_machine_arn: row.state_machine_arn.clone(),
-            state_machine_name: sim.machines[execution.machine].name.clone(),
-            role_arn: ROLE_ARN.into(),
-            region: REGION.into(),
-            start_time_millis: row.start_millis,
-            redrive_count: 0,
-            id: row.id,
-        };
-        // Ends as the reference run does.
-        let actual = model::Ending {
-            status: row.status,
-            output: row.output.clone(),
-            error: row.error.clone(),
-            cause: row.cause.clone(),
-        };
-        match model::run(
-            &definition,
-            info.clone(),
-            execution.input.clone(),
-            row.seed,
-            sim.workload_seed,
-        ) {
-            None => violations.push(format!("{name}: the reference run never ends")),
-            Some(expected) => {
-                let stopped = execution.stop_sent && actual.status == ExecutionStatus::Aborted;
-                // Outputs compare as JSON values: member order is not a result.
-                let parsed = |ending: &model::Ending| {
-                    let output = ending.output.as_deref().map(serde_json::from_str::<Value>);
-                    (
-                        ending.status,
-                        output.map(Result::ok),
-                        ending.error.clone(),
-                        ending.cause.clone(),
-                    )
-                };
-                if parsed(&actual) != parsed(&expected) && !stopped {
-                    violations.push(format!(
-                        "{name}: ended {actual:?}, where the fault-free run ends {expected:?}"
-                    ));
-                }
+            for logged in id
+                .and_then(|id| sim.store.inputs(id).ok())
+                .unwrap_or_default()
+            {
+                let elapsed = logged.now_millis - START_MILLIS;
+                sim.trace.push(format!(
+                    "log {name} t+{}.{:03}s {:?}",
+                    elapsed / 1000,
+                    elapsed % 1000,
+                    logged.input
+                ));
             }
         }
-        // Replays event for event, and ended exactly once.
-        let stored = match (
-            sim.store.inputs(row.id),
-            sim.store.history(row.id, 0, false, usize::MAX),
-        ) {
-            (Ok(inputs), Ok(history)) => (inputs, history),
-            _ => {
-                violations.push(format!("{name}: its log or history does not read"));
-                continue;
-            }
-        };
-        let (inputs, history) = stored;
-        let mut replay =
-            Execution::new(info, execution.input.clone(), Config::standard(), row.seed);
-        let mut events = Vec::new();
-        for logged in &inputs {
-            let transition = apply(
-                &definition,
-                &mut replay,
-                logged.input.clone().into(),
-                logged.now_millis,
-            );
-            events.extend(
-                transition
-                    .events
-                    .iter()
-                    .map(|event| event.to_json().to_string()),
-            );
-        }
-        let stored_events: Vec<&str> = history.iter().map(|event| event.json.as_str()).collect();
-        if let Some(position) = (0..events.len().max(stored_events.len()))
-            .find(|&i| events.get(i).map(String::as_str) != stored_events.get(i).copied())
-        {
-            violations.push(format!(
-                "{name}: replaying its {} inputs differs from its stored history at event {}: \
-                 replayed {:?}, stored {:?}",
-                inputs.len(),
-                position + 1,
-                events.get(position),
-                stored_events.get(position)
-            ));
-        }
-        let terminal = stored_events
-            .iter()
-            .filter(|event| {
-                [
-                    "ExecutionSucceeded",
-                    "ExecutionFailed",
-                    "ExecutionAborted",
-                    "ExecutionTimedOut",
-                ]
-                .iter()
-                .any(|kind| event.contains(&format!("\"type\":\"{kind}\"")))
-            })
-            .count();
-        if row.status != ExecutionStatus::Running && terminal != 1 {
-            violations.push(format!(
-                "{name}: {terminal} terminal events where one is due"
-            ));
-        }
-        match sim.store.tasks(row.id) {
-            Ok(tasks) if !tasks.is_empty() && row.status != ExecutionStatus::Running => violations
-                .push(format!(
-                    "{name}: {} task rows left after its end",
-                    tasks.len()
-                )),
-            _ => {}
-        }
+        violations.extend(found);
     }
     match sim.store.timers() {
         Ok(timers) if !timers.is_empty() => violations.push(format!(
@@ -840,4 +753,167 @@ fn check(sim: &mut Sim) -> Vec<String> {
         _ => {}
     }
     violations
+}
+
+/// The checks of one execution (see [`check`]).
+fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
+    let execution = &sim.executions[index];
+    let name = &execution.name;
+    let row = match sim.store.execution_by_arn(&execution.arn) {
+        Ok(Some(row)) => row,
+        Ok(None) if execution.acknowledged => {
+            return vec![format!(
+                "{name}: its start was acknowledged, but it does not exist"
+            )]
+        }
+        Ok(None) => return Vec::new(),
+        Err(error) => return vec![format!("{name}: the store fails: {error}")],
+    };
+    let machine = &sim.machines[execution.machine];
+    let Ok(definition) = steppe_asl::compile(&machine.definition) else {
+        return vec![format!("{name}: its generated definition does not compile")];
+    };
+    let (Ok(inputs), Ok(history)) = (
+        sim.store.inputs(row.id),
+        sim.store.history(row.id, 0, false, usize::MAX),
+    ) else {
+        return vec![format!("{name}: its log or history does not read")];
+    };
+    let info = ExecutionInfo {
+        execution_arn: row.arn.clone(),
+        name: row.name.clone(),
+        state_machine_arn: row.state_machine_arn.clone(),
+        state_machine_name: machine.name.clone(),
+        role_arn: ROLE_ARN.into(),
+        region: REGION.into(),
+        start_time_millis: row.start_millis,
+        redrive_count: 0,
+        id: row.id,
+    };
+    let mut violations = Vec::new();
+    let lost = lost_tasks(&history, &sim.delivered);
+    sim.faults.tokens_lost += lost.len() as u64;
+    // Ends as the reference run does.
+    let actual = model::Ending {
+        status: row.status,
+        output: row.output.clone(),
+        error: row.error.clone(),
+        cause: row.cause.clone(),
+    };
+    let input = execution.input.clone();
+    match model::run(
+        &definition,
+        info.clone(),
+        input,
+        row.seed,
+        sim.workload_seed,
+        &lost,
+    ) {
+        None => violations.push(format!("{name}: the reference run never ends")),
+        Some(expected) => {
+            let stopped = execution.stop_sent && actual.status == ExecutionStatus::Aborted;
+            if comparable(&actual) != comparable(&expected) && !stopped {
+                violations.push(format!(
+                    "{name}: ended {actual:?}, where the fault-free run ends {expected:?}"
+                ));
+            }
+        }
+    }
+    // Replays event for event, and ended exactly once.
+    let mut replay = Execution::new(info, execution.input.clone(), Config::standard(), row.seed);
+    let mut events = Vec::new();
+    for logged in &inputs {
+        let transition = apply(
+            &definition,
+            &mut replay,
+            logged.input.clone().into(),
+            logged.now_millis,
+        );
+        events.extend(
+            transition
+                .events
+                .iter()
+                .map(|event| event.to_json().to_string()),
+        );
+    }
+    let stored_events: Vec<&str> = history.iter().map(|event| event.json.as_str()).collect();
+    if let Some(position) = (0..events.len().max(stored_events.len()))
+        .find(|&i| events.get(i).map(String::as_str) != stored_events.get(i).copied())
+    {
+        violations.push(format!(
+            "{name}: replaying its {} inputs differs from its stored history at event {}: \
+             replayed {:?}, stored {:?}",
+            inputs.len(),
+            position + 1,
+            events.get(position),
+            stored_events.get(position)
+        ));
+    }
+    let terminal = stored_events
+        .iter()
+        .filter(|event| {
+            [
+                "ExecutionSucceeded",
+                "ExecutionFailed",
+                "ExecutionAborted",
+                "ExecutionTimedOut",
+            ]
+            .iter()
+            .any(|kind| event.contains(&format!("\"type\":\"{kind}\"")))
+        })
+        .count();
+    if row.status != ExecutionStatus::Running && terminal != 1 {
+        violations.push(format!(
+            "{name}: {terminal} terminal events where one is due"
+        ));
+    }
+    match sim.store.tasks(row.id) {
+        Ok(tasks) if !tasks.is_empty() && row.status != ExecutionStatus::Running => violations
+            .push(format!(
+                "{name}: {} task rows left after its end",
+                tasks.len()
+            )),
+        _ => {}
+    }
+    violations
+}
+
+/// An ending as compared: outputs compare as JSON values (member order is not a result).
+fn comparable(
+    ending: &model::Ending,
+) -> (
+    ExecutionStatus,
+    Option<Option<Value>>,
+    Option<String>,
+    Option<String>,
+) {
+    let output = ending.output.as_deref().map(serde_json::from_str::<Value>);
+    (
+        ending.status,
+        output.map(Result::ok),
+        ending.error.clone(),
+        ending.cause.clone(),
+    )
+}
+
+/// The tasks of a history that started (their `ActivityStarted` is stored) but that the
+/// worker was never given: a crash lost the `GetActivityTask` answer after the start was
+/// committed. By [`workload::task_key`].
+fn lost_tasks(
+    history: &[steppe_store::StoredEvent],
+    delivered: &HashSet<String>,
+) -> HashSet<String> {
+    let events: Vec<Value> = history
+        .iter()
+        .map(|event| serde_json::from_str(&event.json).unwrap_or(Value::Null))
+        .collect();
+    let by_id = |id: &Value| events.iter().find(|event| event["id"] == *id);
+    events
+        .iter()
+        .filter(|event| event["type"] == "ActivityStarted")
+        .filter_map(|started| by_id(&started["previousEventId"]))
+        .filter_map(|scheduled| scheduled["activityScheduledEventDetails"]["input"].as_str())
+        .map(|input| workload::task_key(&serde_json::from_str(input).unwrap_or(Value::Null)))
+        .filter(|key| !delivered.contains(key))
+        .collect()
 }
