@@ -174,7 +174,7 @@ struct Sim {
     random: Random,
     workload_seed: u64,
     clock: Arc<SimClock>,
-    store: Arc<FaultStore>,
+    store: FaultStore,
     runtime: Option<tokio::runtime::Runtime>,
     server: Option<Arc<Simulated>>,
     replies: Arc<Mutex<Vec<Reply>>>,
@@ -209,7 +209,7 @@ impl Sim {
             random,
             workload_seed,
             clock: Arc::new(SimClock(AtomicI64::new(START_MILLIS))),
-            store: FaultStore::new(),
+            store: FaultStore::default(),
             runtime: None,
             server: None,
             replies: Arc::default(),
@@ -258,7 +258,7 @@ impl Sim {
             .build()
             .map_err(|error| format!("cannot build a runtime: {error}"))?;
         let options = steppe_server::Options {
-            storage: steppe_server::Storage::Custom(self.store.clone()),
+            storage: steppe_server::Storage::Custom(self.store.store()),
             region: REGION.into(),
             account: ACCOUNT.into(),
             cache_max: self.cache_max,
@@ -268,7 +268,7 @@ impl Sim {
             seed: Some(self.random.next_u64()),
             ..steppe_server::Options::default()
         };
-        let store: Arc<dyn Store> = self.store.clone();
+        let store = self.store.store();
         let server = runtime
             .block_on(Simulated::open(&options, store))
             .map_err(|error| format!("the server does not open: {error}"))?;
@@ -363,11 +363,11 @@ impl Sim {
             self.clock.0.fetch_add(step, Ordering::SeqCst);
             self.fire_timers();
             self.settle();
-            self.take_replies();
+            self.take_replies()?;
             self.keep_polling();
             self.act()?;
             self.settle();
-            self.take_replies();
+            self.take_replies()?;
         }
         self.log("faults stop");
         self.quiet = true;
@@ -385,7 +385,7 @@ impl Sim {
                 }
                 self.settle();
             }
-            self.take_replies();
+            self.take_replies()?;
             self.keep_polling();
             let now = self.now();
             let ready: Vec<usize> = (0..self.held.len())
@@ -395,7 +395,7 @@ impl Sim {
                 self.answer(index);
             }
             self.settle();
-            self.take_replies();
+            self.take_replies()?;
             if self.store.waiting() > 0 {
                 continue;
             }
@@ -598,7 +598,9 @@ impl Sim {
         self.spawn(operation, body, move |result| Reply::Sent(id, result));
     }
 
-    fn take_replies(&mut self) {
+    /// Takes the answers that came back. An `InternalFailure` answer is a violation at once:
+    /// the server failed on its own data or code, which no fault excuses.
+    fn take_replies(&mut self) -> Result<(), String> {
         let replies = std::mem::take(
             &mut *self
                 .replies
@@ -606,74 +608,93 @@ impl Sim {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
         for reply in replies {
-            match reply {
-                Reply::Started(index, result) => {
-                    let execution = &mut self.executions[index];
-                    execution.starting = false;
-                    execution.acknowledged |= result.is_ok();
-                    let line = format!("started {}: {}", execution.name, outcome(&result));
-                    self.log(line);
-                }
-                Reply::Stopped(index, result) => {
-                    let line = format!(
-                        "stopped {}: {}",
-                        self.executions[index].name,
-                        outcome(&result)
-                    );
-                    self.log(line);
-                }
-                Reply::Polled(result) => {
-                    self.polls_open = self.polls_open.saturating_sub(1);
-                    let Ok(task) = result else { continue };
-                    let (Some(token), Some(input)) =
-                        (task["taskToken"].as_str(), task["input"].as_str())
-                    else {
-                        continue;
-                    };
-                    let parameters: Value = serde_json::from_str(input).unwrap_or(Value::Null);
-                    let answer = workload::answer(self.workload_seed, &parameters);
-                    let now = self.now();
-                    let not_before = match answer {
-                        Answer::Late(_) => now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000,
-                        _ => now + self.below(3000) as i64,
-                    };
-                    let sends_left = if matches!(answer, Answer::Twice(_)) {
-                        2
-                    } else {
-                        1
-                    };
-                    self.log(format!("took task {parameters}: {answer:?}"));
-                    self.delivered.insert(workload::task_key(&parameters));
-                    self.next_held += 1;
-                    self.held.push(Held {
-                        id: self.next_held,
-                        token: token.to_string(),
-                        answer,
-                        not_before,
-                        sends_left,
-                        in_flight: false,
-                    });
-                }
-                Reply::Sent(id, result) => {
-                    let Some(index) = self.held.iter().position(|held| held.id == id) else {
-                        continue;
-                    };
-                    self.log(format!("answered task {id}: {}", outcome(&result)));
-                    let now = self.now();
-                    let quiet = self.quiet;
-                    let held = &mut self.held[index];
-                    held.in_flight = false;
-                    match result {
-                        Ok(_) => held.sends_left -= 1,
-                        // The task is closed (answered, timed out, ended) or forgotten.
-                        Err(error) if matches!(error.code, "TaskTimedOut" | "InvalidToken") => {
-                            held.sends_left = 0
-                        }
-                        Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
+            let (Reply::Started(_, Err(error))
+            | Reply::Stopped(_, Err(error))
+            | Reply::Polled(Err(error))
+            | Reply::Sent(_, Err(error))) = &reply
+            else {
+                self.take_reply(reply);
+                continue;
+            };
+            if error.code == "InternalFailure" {
+                return Err(format!(
+                    "an operation answered {}: {}",
+                    error.code, error.message
+                ));
+            }
+            self.take_reply(reply);
+        }
+        Ok(())
+    }
+
+    fn take_reply(&mut self, reply: Reply) {
+        match reply {
+            Reply::Started(index, result) => {
+                let execution = &mut self.executions[index];
+                execution.starting = false;
+                execution.acknowledged |= result.is_ok();
+                let line = format!("started {}: {}", execution.name, outcome(&result));
+                self.log(line);
+            }
+            Reply::Stopped(index, result) => {
+                let line = format!(
+                    "stopped {}: {}",
+                    self.executions[index].name,
+                    outcome(&result)
+                );
+                self.log(line);
+            }
+            Reply::Polled(result) => {
+                self.polls_open = self.polls_open.saturating_sub(1);
+                let Ok(task) = result else { return };
+                let (Some(token), Some(input)) =
+                    (task["taskToken"].as_str(), task["input"].as_str())
+                else {
+                    return;
+                };
+                let parameters: Value = serde_json::from_str(input).unwrap_or(Value::Null);
+                let answer = workload::answer(self.workload_seed, &parameters);
+                let now = self.now();
+                let not_before = match answer {
+                    Answer::Late(_) => now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000,
+                    _ => now + self.below(3000) as i64,
+                };
+                let sends_left = if matches!(answer, Answer::Twice(_)) {
+                    2
+                } else {
+                    1
+                };
+                self.log(format!("took task {parameters}: {answer:?}"));
+                self.delivered.insert(workload::task_key(&parameters));
+                self.next_held += 1;
+                self.held.push(Held {
+                    id: self.next_held,
+                    token: token.to_string(),
+                    answer,
+                    not_before,
+                    sends_left,
+                    in_flight: false,
+                });
+            }
+            Reply::Sent(id, result) => {
+                let Some(index) = self.held.iter().position(|held| held.id == id) else {
+                    return;
+                };
+                self.log(format!("answered task {id}: {}", outcome(&result)));
+                let now = self.now();
+                let quiet = self.quiet;
+                let held = &mut self.held[index];
+                held.in_flight = false;
+                match result {
+                    Ok(_) => held.sends_left -= 1,
+                    // The task is closed (answered, timed out, ended) or forgotten.
+                    Err(error) if matches!(error.code, "TaskTimedOut" | "InvalidToken") => {
+                        held.sends_left = 0
                     }
-                    if held.sends_left == 0 {
-                        self.held.remove(index);
-                    }
+                    Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
+                }
+                if held.sends_left == 0 {
+                    self.held.remove(index);
                 }
             }
         }
@@ -692,7 +713,7 @@ impl Sim {
             .iter()
             .filter(|execution| {
                 matches!(
-                    self.store.execution_by_arn(&execution.arn),
+                    self.store.durable().execution_by_arn(&execution.arn),
                     Ok(Some(row)) if row.status == ExecutionStatus::Running
                 )
             })
@@ -721,17 +742,19 @@ fn check(sim: &mut Sim) -> Vec<String> {
             let execution = &sim.executions[index];
             let id = sim
                 .store
+                .durable()
                 .execution_by_arn(&execution.arn)
                 .ok()
                 .flatten()
                 .map(|row| row.id);
             let name = execution.name.clone();
-            let history = id.and_then(|id| sim.store.history(id, 0, false, usize::MAX).ok());
+            let history =
+                id.and_then(|id| sim.store.durable().history(id, 0, false, usize::MAX).ok());
             for event in history.unwrap_or_default() {
                 sim.histories.push(format!("{name} {}", event.json));
             }
             for logged in id
-                .and_then(|id| sim.store.inputs(id).ok())
+                .and_then(|id| sim.store.durable().inputs(id).ok())
                 .unwrap_or_default()
             {
                 let elapsed = logged.now_millis - START_MILLIS;
@@ -745,7 +768,7 @@ fn check(sim: &mut Sim) -> Vec<String> {
         }
         violations.extend(found);
     }
-    match sim.store.timers() {
+    match sim.store.durable().timers() {
         Ok(timers) if !timers.is_empty() => violations.push(format!(
             "{} timers left after every execution ended",
             timers.len()
@@ -759,7 +782,7 @@ fn check(sim: &mut Sim) -> Vec<String> {
 fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
     let execution = &sim.executions[index];
     let name = &execution.name;
-    let row = match sim.store.execution_by_arn(&execution.arn) {
+    let row = match sim.store.durable().execution_by_arn(&execution.arn) {
         Ok(Some(row)) => row,
         Ok(None) if execution.acknowledged => {
             return vec![format!(
@@ -774,8 +797,8 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
         return vec![format!("{name}: its generated definition does not compile")];
     };
     let (Ok(inputs), Ok(history)) = (
-        sim.store.inputs(row.id),
-        sim.store.history(row.id, 0, false, usize::MAX),
+        sim.store.durable().inputs(row.id),
+        sim.store.durable().history(row.id, 0, false, usize::MAX),
     ) else {
         return vec![format!("{name}: its log or history does not read")];
     };
@@ -867,7 +890,7 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
             "{name}: {terminal} terminal events where one is due"
         ));
     }
-    match sim.store.tasks(row.id) {
+    match sim.store.durable().tasks(row.id) {
         Ok(tasks) if !tasks.is_empty() && row.status != ExecutionStatus::Running => violations
             .push(format!(
                 "{name}: {} task rows left after its end",
