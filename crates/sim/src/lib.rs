@@ -43,9 +43,9 @@ const EXECUTIONS_MAX: u64 = 6;
 /// (far more than the generated machines' longest fault-free run: nested Maps of timed-out,
 /// retried tasks).
 const LIVENESS_MILLIS: i64 = 48 * 3_600_000;
-/// How many times the runtime is let run after each action, so that every task that can
-/// move does (each action needs a handful).
-const SETTLE_YIELDS: usize = 64;
+/// How far the runtime's paused clock moves, at least, each time the simulator lets it run:
+/// it moves only once no task can run, so a sleep this long returns once all have settled.
+const SETTLE_TICK: std::time::Duration = std::time::Duration::from_millis(1);
 /// The most actions in the fault-free phase (each moves time to the next event).
 const QUIET_ACTIONS_MAX: usize = 5_000;
 /// How long the worker waits before answering again a task whose answer failed: soon while
@@ -175,7 +175,9 @@ struct Sim {
     workload_seed: u64,
     clock: Arc<SimClock>,
     store: FaultStore,
-    runtime: Option<tokio::runtime::Runtime>,
+    /// The runtime the server runs on, and when it opened: its own clock's instant and the
+    /// simulated clock's millis.
+    runtime: Option<(tokio::runtime::Runtime, (tokio::time::Instant, i64))>,
     server: Option<Arc<Simulated>>,
     replies: Arc<Mutex<Vec<Reply>>>,
     machines: Vec<workload::Machine>,
@@ -273,14 +275,18 @@ impl Sim {
             .block_on(Simulated::open(&options, store))
             .map_err(|error| format!("the server does not open: {error}"))?;
         self.log(format!("open: {} running recovered", server.recovered()));
-        self.runtime = Some(runtime);
+        let opened = (
+            runtime.block_on(async { tokio::time::Instant::now() }),
+            self.now(),
+        );
+        self.runtime = Some((runtime, opened));
         self.server = Some(Arc::new(server));
         Ok(())
     }
 
     /// Fires the timers due now, in the runtime; answers when the next falls due.
     fn fire_timers(&self) -> Option<i64> {
-        let runtime = self.runtime.as_ref()?;
+        let (runtime, _) = self.runtime.as_ref()?;
         let _entered = runtime.enter();
         self.server().fire_due_timers()
     }
@@ -290,15 +296,20 @@ impl Sim {
         self.runtime = None;
     }
 
-    /// Lets every task that can move do so.
+    /// Lets every task that can move do so, and moves the runtime's own clock (paused) up to
+    /// the simulated one, so that the server's tokio timers (a long poll's end, a retry's
+    /// delay) fall due in simulated time. Tokio moves a paused clock only while no task can
+    /// run, from one timer to the next, so a sleep returns once every task has settled.
     fn settle(&mut self) {
-        if let Some(runtime) = &self.runtime {
-            runtime.block_on(async {
-                for _ in 0..SETTLE_YIELDS {
-                    tokio::task::yield_now().await;
-                }
-            });
-        }
+        let Some((runtime, opened)) = &self.runtime else {
+            return;
+        };
+        let elapsed = u64::try_from(self.now() - opened.1).unwrap_or(0);
+        let target = opened.0 + std::time::Duration::from_millis(elapsed);
+        runtime.block_on(async {
+            let target = target.max(tokio::time::Instant::now() + SETTLE_TICK);
+            tokio::time::sleep_until(target).await;
+        });
     }
 
     /// Calls an operation in a task of its own; `reply` makes its report.
@@ -310,7 +321,7 @@ impl Sim {
     ) {
         let server = self.server();
         let replies = self.replies.clone();
-        if let Some(runtime) = &self.runtime {
+        if let Some((runtime, _)) = &self.runtime {
             runtime.spawn(async move {
                 let result = server.call(operation, body).await;
                 replies
@@ -326,7 +337,7 @@ impl Sim {
         let slot: Arc<Mutex<Option<Result<Value, CallError>>>> = Arc::default();
         let server = self.server();
         let answer = slot.clone();
-        if let Some(runtime) = &self.runtime {
+        if let Some((runtime, _)) = &self.runtime {
             runtime.spawn(async move {
                 let result = server.call(operation, body).await;
                 *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
