@@ -3,9 +3,11 @@
 //! simulator use it to fail, delay or drop commits without writing a store of their own.
 
 use crate::{
-    Done, Error, ExecutionQuery, ExecutionRow, LoggedInput, RedriveToken, Resource,
+    Done, Error, ExecutionQuery, ExecutionRow, LoggedInput, Owner, RedriveToken, Resource,
     RunningExecution, Store, StoredEvent, TaskRecord, Timer, Write,
 };
+use std::sync::Arc;
+use std::time::Duration;
 
 /// What [`HookedStore`] calls with each submitted group: the inner store (to submit the group
 /// to, or not), the writes and the callback the submitter waits on.
@@ -110,5 +112,53 @@ impl<S: Store> Store for HookedStore<S> {
 
     fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
         self.inner.delete_closed_before(cutoff_millis, limit)
+    }
+
+    fn shared(&self) -> bool {
+        self.inner.shared()
+    }
+
+    fn join(&self, address: &str, lease: Duration) -> Result<u64, Error> {
+        self.inner.join(address, lease)
+    }
+
+    fn cluster_key(&self) -> Result<Option<String>, Error> {
+        self.inner.cluster_key()
+    }
+
+    fn renew(&self, lease: Duration) -> Result<bool, Error> {
+        self.inner.renew(lease)
+    }
+
+    fn leave(&self) -> Result<(), Error> {
+        self.inner.leave()
+    }
+
+    fn take_over(&self, limit: usize) -> Result<Vec<RunningExecution>, Error> {
+        self.inner.take_over(limit)
+    }
+
+    fn owner(&self, execution_id: u64) -> Result<Owner, Error> {
+        self.inner.owner(execution_id)
+    }
+
+    fn execution_timers(&self, execution_id: u64) -> Result<Vec<Timer>, Error> {
+        self.inner.execution_timers(execution_id)
+    }
+
+    fn task_by_token(&self, token: &str) -> Result<Option<(u64, bool)>, Error> {
+        self.inner.task_by_token(token)
+    }
+
+    fn claim_activity_task(
+        &self,
+        activity_arn: &str,
+        claim: Duration,
+    ) -> Result<Option<(u64, u64)>, Error> {
+        self.inner.claim_activity_task(activity_arn, claim)
+    }
+
+    fn watch_activity_tasks(&self, wake: Arc<dyn Fn(&str) + Send + Sync>) {
+        self.inner.watch_activity_tasks(wake)
     }
 }
