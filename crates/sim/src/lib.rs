@@ -156,6 +156,8 @@ struct Tracked {
     starting: bool,
     /// A `StopExecution` was sent (it may be applied even if its call failed).
     stop_sent: bool,
+    /// How many history events were durable at the last step, and whether it had ended.
+    seen: (u64, bool),
 }
 
 /// A task the worker took and will answer.
@@ -379,6 +381,7 @@ impl Sim {
             self.act()?;
             self.settle();
             self.take_replies()?;
+            self.check_step()?;
         }
         self.log("faults stop");
         self.quiet = true;
@@ -407,6 +410,7 @@ impl Sim {
             }
             self.settle();
             self.take_replies()?;
+            self.check_step()?;
             if self.store.waiting() > 0 {
                 continue;
             }
@@ -444,6 +448,31 @@ impl Sim {
             "liveness: executions still running after {QUIET_ACTIONS_MAX} fault-free steps: {}",
             self.running().join(", ")
         ))
+    }
+
+    /// The checks after every step, cheap enough for each: what is durable of a history
+    /// never shrinks (no crash undoes a commit), and an ended execution's history never
+    /// grows again (it ends exactly once).
+    fn check_step(&mut self) -> Result<(), String> {
+        for execution in &mut self.executions {
+            let durable = self.store.durable();
+            let Ok(Some(row)) = durable.execution_by_arn(&execution.arn) else {
+                continue;
+            };
+            let length = durable
+                .history_len(row.id)
+                .map_err(|error| format!("{}: the store fails: {error}", execution.name))?;
+            let (seen, ended) = execution.seen;
+            if length < seen || (ended && length != seen) {
+                return Err(format!(
+                    "{}: its durable history went from {seen} to {length} events{}",
+                    execution.name,
+                    if ended { " after it ended" } else { "" }
+                ));
+            }
+            execution.seen = (length, row.status != ExecutionStatus::Running);
+        }
+        Ok(())
     }
 
     /// One action of the fault phase, drawn from the seed.
@@ -536,6 +565,7 @@ impl Sim {
                     acknowledged: false,
                     starting: false,
                     stop_sent: false,
+                    seen: (0, false),
                 });
                 self.executions.len() - 1
             }
