@@ -9,83 +9,24 @@ use common::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use steppe_store::{
-    Done, Error, ExecutionQuery, ExecutionRow, LoggedInput, MemoryStore, RedriveToken, Resource,
-    RunningExecution, Store, StoredEvent, TaskRecord, Timer, Write,
-};
+use steppe_store::{Error, HookedStore, MemoryStore, Store};
 
-/// Fails every `every`-th commit, changing nothing, as a full disk would.
-struct Flaky {
-    inner: MemoryStore,
-    commits: AtomicU64,
-    failed: AtomicU64,
-    every: u64,
-}
-
-impl Store for Flaky {
-    fn submit(&self, writes: Vec<Write>, done: Done) {
-        let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-        if n.checked_rem(self.every) == Some(0) {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-            done(Err(Error::Database("disk I/O error (injected)".into())));
-        } else {
-            self.inner.submit(writes, done);
-        }
-    }
-    fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
-        self.inner.load_resources()
-    }
-    fn resource(&self, key: &str) -> Result<Option<Resource>, Error> {
-        self.inner.resource(key)
-    }
-    fn resources_version(&self) -> Result<u64, Error> {
-        self.inner.resources_version()
-    }
-    fn allocate_execution_id(&self) -> Result<u64, Error> {
-        self.inner.allocate_execution_id()
-    }
-    fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
-        self.inner.execution(id)
-    }
-    fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error> {
-        self.inner.execution_by_arn(arn)
-    }
-    fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
-        self.inner.list_executions(query)
-    }
-    fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
-        self.inner.count_executions(query)
-    }
-    fn history(
-        &self,
-        id: u64,
-        after: u64,
-        reverse: bool,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, Error> {
-        self.inner.history(id, after, reverse, limit)
-    }
-    fn history_len(&self, id: u64) -> Result<u64, Error> {
-        self.inner.history_len(id)
-    }
-    fn redrive_tokens(&self, id: u64) -> Result<Vec<RedriveToken>, Error> {
-        self.inner.redrive_tokens(id)
-    }
-    fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error> {
-        self.inner.inputs(id)
-    }
-    fn running_executions(&self) -> Result<Vec<RunningExecution>, Error> {
-        self.inner.running_executions()
-    }
-    fn timers(&self) -> Result<Vec<Timer>, Error> {
-        self.inner.timers()
-    }
-    fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error> {
-        self.inner.tasks(id)
-    }
-    fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
-        self.inner.delete_closed_before(cutoff_millis, limit)
-    }
+/// A memory store that fails every `every`-th commit, changing nothing, as a full disk
+/// would; `failed` counts the failures.
+fn flaky(every: u64, failed: Arc<AtomicU64>) -> HookedStore<MemoryStore> {
+    let commits = AtomicU64::new(0);
+    HookedStore::new(
+        MemoryStore::new(),
+        Box::new(move |inner, writes, done| {
+            let n = commits.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.checked_rem(every) == Some(0) {
+                failed.fetch_add(1, Ordering::Relaxed);
+                done(Err(Error::Database("disk I/O error (injected)".into())));
+            } else {
+                inner.submit(writes, done);
+            }
+        }),
+    )
 }
 
 const WORKFLOW: &str = r#"{
@@ -110,12 +51,8 @@ const WORKFLOW: &str = r#"{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_commits_fail_requests_and_lose_nothing_acknowledged() {
-    let store = Arc::new(Flaky {
-        inner: MemoryStore::new(),
-        commits: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        every: 7,
-    });
+    let failed = Arc::new(AtomicU64::new(0));
+    let store = Arc::new(flaky(7, failed.clone()));
     let server = steppe_server::start(steppe_server::Options {
         listen: "127.0.0.1:0".parse().unwrap(),
         storage: steppe_server::Storage::Custom(store.clone()),
@@ -152,7 +89,7 @@ async fn failing_commits_fail_requests_and_lose_nothing_acknowledged() {
             }
         }
     }
-    assert!(store.failed.load(Ordering::Relaxed) > 0);
+    assert!(failed.load(Ordering::Relaxed) > 0);
     assert!(!acknowledged.is_empty());
     let _ = refused;
     // Every acknowledged execution still ends as it should, with an intact history.

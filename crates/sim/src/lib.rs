@@ -18,6 +18,7 @@ pub mod store;
 pub mod workload;
 
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use steppe_engine::{apply, Config, Execution, ExecutionInfo, Random};
@@ -42,9 +43,9 @@ const EXECUTIONS_MAX: u64 = 6;
 /// (far more than the generated machines' longest fault-free run: nested Maps of timed-out,
 /// retried tasks).
 const LIVENESS_MILLIS: i64 = 48 * 3_600_000;
-/// How many times the runtime is let run after each action, so that every task that can
-/// move does (each action needs a handful).
-const SETTLE_YIELDS: usize = 64;
+/// How far the runtime's paused clock moves, at least, each time the simulator lets it run:
+/// it moves only once no task can run, so a sleep this long returns once all have settled.
+const SETTLE_TICK: std::time::Duration = std::time::Duration::from_millis(1);
 /// The most actions in the fault-free phase (each moves time to the next event).
 const QUIET_ACTIONS_MAX: usize = 5_000;
 /// How long the worker waits before answering again a task whose answer failed: soon while
@@ -61,6 +62,8 @@ pub struct Report {
     pub violations: Vec<String>,
     /// What the run did, one line an action.
     pub trace: Vec<String>,
+    /// The stored history of each violating execution, one event a line.
+    pub histories: Vec<String>,
     /// Faults injected.
     pub faults: Faults,
     /// Executions started.
@@ -90,6 +93,9 @@ pub struct Faults {
     pub crashes_before: u64,
     /// Crashes with some waiting groups made durable first (after the durable point).
     pub crashes_after: u64,
+    /// Activity tasks whose start was committed but whose `GetActivityTask` answer a crash
+    /// lost (they time out; counted at the end of the run).
+    pub tokens_lost: u64,
 }
 
 /// Runs one seed, with `bug` switched on in the server if given.
@@ -106,6 +112,7 @@ pub fn run(seed: u64, bug: Option<Bug>) -> Report {
         seed,
         violations,
         trace: sim.trace,
+        histories: sim.histories,
         faults: sim.faults,
         executions: sim.executions.len(),
     }
@@ -149,6 +156,8 @@ struct Tracked {
     starting: bool,
     /// A `StopExecution` was sent (it may be applied even if its call failed).
     stop_sent: bool,
+    /// How many history events were durable at the last step, and whether it had ended.
+    seen: (u64, bool),
 }
 
 /// A task the worker took and will answer.
@@ -167,19 +176,24 @@ struct Sim {
     random: Random,
     workload_seed: u64,
     clock: Arc<SimClock>,
-    store: Arc<FaultStore>,
-    runtime: Option<tokio::runtime::Runtime>,
+    store: FaultStore,
+    /// The runtime the server runs on, and when it opened: its own clock's instant and the
+    /// simulated clock's millis.
+    runtime: Option<(tokio::runtime::Runtime, (tokio::time::Instant, i64))>,
     server: Option<Arc<Simulated>>,
     replies: Arc<Mutex<Vec<Reply>>>,
     machines: Vec<workload::Machine>,
     executions: Vec<Tracked>,
     held: Vec<Held>,
     next_held: u64,
+    /// The tasks the worker was given, by [`workload::task_key`].
+    delivered: HashSet<String>,
     polls_open: usize,
     cache_max: usize,
     /// Faults have stopped.
     quiet: bool,
     trace: Vec<String>,
+    histories: Vec<String>,
     faults: Faults,
 }
 
@@ -199,7 +213,7 @@ impl Sim {
             random,
             workload_seed,
             clock: Arc::new(SimClock(AtomicI64::new(START_MILLIS))),
-            store: FaultStore::new(),
+            store: FaultStore::default(),
             runtime: None,
             server: None,
             replies: Arc::default(),
@@ -207,10 +221,12 @@ impl Sim {
             executions: Vec::new(),
             held: Vec::new(),
             next_held: 0,
+            delivered: HashSet::new(),
             polls_open: 0,
             cache_max,
             quiet: false,
             trace: Vec::new(),
+            histories: Vec::new(),
             faults: Faults::default(),
         }
     }
@@ -246,7 +262,7 @@ impl Sim {
             .build()
             .map_err(|error| format!("cannot build a runtime: {error}"))?;
         let options = steppe_server::Options {
-            storage: steppe_server::Storage::Custom(self.store.clone()),
+            storage: steppe_server::Storage::Custom(self.store.store()),
             region: REGION.into(),
             account: ACCOUNT.into(),
             cache_max: self.cache_max,
@@ -256,19 +272,23 @@ impl Sim {
             seed: Some(self.random.next_u64()),
             ..steppe_server::Options::default()
         };
-        let store: Arc<dyn Store> = self.store.clone();
+        let store = self.store.store();
         let server = runtime
             .block_on(Simulated::open(&options, store))
             .map_err(|error| format!("the server does not open: {error}"))?;
         self.log(format!("open: {} running recovered", server.recovered()));
-        self.runtime = Some(runtime);
+        let opened = (
+            runtime.block_on(async { tokio::time::Instant::now() }),
+            self.now(),
+        );
+        self.runtime = Some((runtime, opened));
         self.server = Some(Arc::new(server));
         Ok(())
     }
 
     /// Fires the timers due now, in the runtime; answers when the next falls due.
     fn fire_timers(&self) -> Option<i64> {
-        let runtime = self.runtime.as_ref()?;
+        let (runtime, _) = self.runtime.as_ref()?;
         let _entered = runtime.enter();
         self.server().fire_due_timers()
     }
@@ -278,15 +298,20 @@ impl Sim {
         self.runtime = None;
     }
 
-    /// Lets every task that can move do so.
+    /// Lets every task that can move do so, and moves the runtime's own clock (paused) up to
+    /// the simulated one, so that the server's tokio timers (a long poll's end, a retry's
+    /// delay) fall due in simulated time. Tokio moves a paused clock only while no task can
+    /// run, from one timer to the next, so a sleep returns once every task has settled.
     fn settle(&mut self) {
-        if let Some(runtime) = &self.runtime {
-            runtime.block_on(async {
-                for _ in 0..SETTLE_YIELDS {
-                    tokio::task::yield_now().await;
-                }
-            });
-        }
+        let Some((runtime, opened)) = &self.runtime else {
+            return;
+        };
+        let elapsed = u64::try_from(self.now() - opened.1).unwrap_or(0);
+        let target = opened.0 + std::time::Duration::from_millis(elapsed);
+        runtime.block_on(async {
+            let target = target.max(tokio::time::Instant::now() + SETTLE_TICK);
+            tokio::time::sleep_until(target).await;
+        });
     }
 
     /// Calls an operation in a task of its own; `reply` makes its report.
@@ -298,7 +323,7 @@ impl Sim {
     ) {
         let server = self.server();
         let replies = self.replies.clone();
-        if let Some(runtime) = &self.runtime {
+        if let Some((runtime, _)) = &self.runtime {
             runtime.spawn(async move {
                 let result = server.call(operation, body).await;
                 replies
@@ -314,7 +339,7 @@ impl Sim {
         let slot: Arc<Mutex<Option<Result<Value, CallError>>>> = Arc::default();
         let server = self.server();
         let answer = slot.clone();
-        if let Some(runtime) = &self.runtime {
+        if let Some((runtime, _)) = &self.runtime {
             runtime.spawn(async move {
                 let result = server.call(operation, body).await;
                 *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
@@ -351,17 +376,19 @@ impl Sim {
             self.clock.0.fetch_add(step, Ordering::SeqCst);
             self.fire_timers();
             self.settle();
-            self.take_replies();
+            self.take_replies()?;
             self.keep_polling();
             self.act()?;
             self.settle();
-            self.take_replies();
+            self.take_replies()?;
+            self.check_step()?;
         }
         self.log("faults stop");
         self.quiet = true;
         // No faults: every execution must end.
+        let deadline = START_MILLIS + FAULT_PHASE_MILLIS + LIVENESS_MILLIS;
         for _ in 0..QUIET_ACTIONS_MAX {
-            let next_timer = self.fire_timers();
+            self.fire_timers();
             self.settle();
             for _ in 0..1000 {
                 if self.store.waiting() == 0 {
@@ -372,7 +399,7 @@ impl Sim {
                 }
                 self.settle();
             }
-            self.take_replies();
+            self.take_replies()?;
             self.keep_polling();
             let now = self.now();
             let ready: Vec<usize> = (0..self.held.len())
@@ -382,19 +409,19 @@ impl Sim {
                 self.answer(index);
             }
             self.settle();
-            self.take_replies();
+            self.take_replies()?;
+            self.check_step()?;
             if self.store.waiting() > 0 {
                 continue;
             }
             if self.all_ended()? {
                 return Ok(());
             }
-            if now > START_MILLIS + FAULT_PHASE_MILLIS + LIVENESS_MILLIS {
-                return Err(format!(
-                    "liveness: executions still running {} s after the faults stopped: {}",
-                    LIVENESS_MILLIS / 1000,
-                    self.running().join(", ")
-                ));
+            // What falls due next, asked only now: the commits above armed timers.
+            let next_timer = self.fire_timers();
+            self.settle();
+            if self.store.waiting() > 0 {
+                continue;
             }
             let next_answer = self
                 .held
@@ -408,12 +435,44 @@ impl Sim {
                 .min()
                 .unwrap_or(now + 60_000)
                 .max(now + 1);
+            if next > deadline {
+                return Err(format!(
+                    "liveness: executions still running {} s after the faults stopped: {}",
+                    LIVENESS_MILLIS / 1000,
+                    self.running().join(", ")
+                ));
+            }
             self.clock.0.store(next, Ordering::SeqCst);
         }
         Err(format!(
             "liveness: executions still running after {QUIET_ACTIONS_MAX} fault-free steps: {}",
             self.running().join(", ")
         ))
+    }
+
+    /// The checks after every step, cheap enough for each: what is durable of a history
+    /// never shrinks (no crash undoes a commit), and an ended execution's history never
+    /// grows again (it ends exactly once).
+    fn check_step(&mut self) -> Result<(), String> {
+        for execution in &mut self.executions {
+            let durable = self.store.durable();
+            let Ok(Some(row)) = durable.execution_by_arn(&execution.arn) else {
+                continue;
+            };
+            let length = durable
+                .history_len(row.id)
+                .map_err(|error| format!("{}: the store fails: {error}", execution.name))?;
+            let (seen, ended) = execution.seen;
+            if length < seen || (ended && length != seen) {
+                return Err(format!(
+                    "{}: its durable history went from {seen} to {length} events{}",
+                    execution.name,
+                    if ended { " after it ended" } else { "" }
+                ));
+            }
+            execution.seen = (length, row.status != ExecutionStatus::Running);
+        }
+        Ok(())
     }
 
     /// One action of the fault phase, drawn from the seed.
@@ -506,6 +565,7 @@ impl Sim {
                     acknowledged: false,
                     starting: false,
                     stop_sent: false,
+                    seen: (0, false),
                 });
                 self.executions.len() - 1
             }
@@ -579,7 +639,9 @@ impl Sim {
         self.spawn(operation, body, move |result| Reply::Sent(id, result));
     }
 
-    fn take_replies(&mut self) {
+    /// Takes the answers that came back. An `InternalFailure` answer is a violation at once:
+    /// the server failed on its own data or code, which no fault excuses.
+    fn take_replies(&mut self) -> Result<(), String> {
         let replies = std::mem::take(
             &mut *self
                 .replies
@@ -587,73 +649,93 @@ impl Sim {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
         for reply in replies {
-            match reply {
-                Reply::Started(index, result) => {
-                    let execution = &mut self.executions[index];
-                    execution.starting = false;
-                    execution.acknowledged |= result.is_ok();
-                    let line = format!("started {}: {}", execution.name, outcome(&result));
-                    self.log(line);
-                }
-                Reply::Stopped(index, result) => {
-                    let line = format!(
-                        "stopped {}: {}",
-                        self.executions[index].name,
-                        outcome(&result)
-                    );
-                    self.log(line);
-                }
-                Reply::Polled(result) => {
-                    self.polls_open = self.polls_open.saturating_sub(1);
-                    let Ok(task) = result else { continue };
-                    let (Some(token), Some(input)) =
-                        (task["taskToken"].as_str(), task["input"].as_str())
-                    else {
-                        continue;
-                    };
-                    let parameters: Value = serde_json::from_str(input).unwrap_or(Value::Null);
-                    let answer = workload::answer(self.workload_seed, &parameters);
-                    let now = self.now();
-                    let not_before = match answer {
-                        Answer::Late(_) => now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000,
-                        _ => now + self.below(3000) as i64,
-                    };
-                    let sends_left = if matches!(answer, Answer::Twice(_)) {
-                        2
-                    } else {
-                        1
-                    };
-                    self.log(format!("took task {parameters}: {answer:?}"));
-                    self.next_held += 1;
-                    self.held.push(Held {
-                        id: self.next_held,
-                        token: token.to_string(),
-                        answer,
-                        not_before,
-                        sends_left,
-                        in_flight: false,
-                    });
-                }
-                Reply::Sent(id, result) => {
-                    let Some(index) = self.held.iter().position(|held| held.id == id) else {
-                        continue;
-                    };
-                    self.log(format!("answered task {id}: {}", outcome(&result)));
-                    let now = self.now();
-                    let quiet = self.quiet;
-                    let held = &mut self.held[index];
-                    held.in_flight = false;
-                    match result {
-                        Ok(_) => held.sends_left -= 1,
-                        // The task is closed (answered, timed out, ended) or forgotten.
-                        Err(error) if matches!(error.code, "TaskTimedOut" | "InvalidToken") => {
-                            held.sends_left = 0
-                        }
-                        Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
+            let (Reply::Started(_, Err(error))
+            | Reply::Stopped(_, Err(error))
+            | Reply::Polled(Err(error))
+            | Reply::Sent(_, Err(error))) = &reply
+            else {
+                self.take_reply(reply);
+                continue;
+            };
+            if error.code == "InternalFailure" {
+                return Err(format!(
+                    "an operation answered {}: {}",
+                    error.code, error.message
+                ));
+            }
+            self.take_reply(reply);
+        }
+        Ok(())
+    }
+
+    fn take_reply(&mut self, reply: Reply) {
+        match reply {
+            Reply::Started(index, result) => {
+                let execution = &mut self.executions[index];
+                execution.starting = false;
+                execution.acknowledged |= result.is_ok();
+                let line = format!("started {}: {}", execution.name, outcome(&result));
+                self.log(line);
+            }
+            Reply::Stopped(index, result) => {
+                let line = format!(
+                    "stopped {}: {}",
+                    self.executions[index].name,
+                    outcome(&result)
+                );
+                self.log(line);
+            }
+            Reply::Polled(result) => {
+                self.polls_open = self.polls_open.saturating_sub(1);
+                let Ok(task) = result else { return };
+                let (Some(token), Some(input)) =
+                    (task["taskToken"].as_str(), task["input"].as_str())
+                else {
+                    return;
+                };
+                let parameters: Value = serde_json::from_str(input).unwrap_or(Value::Null);
+                let answer = workload::answer(self.workload_seed, &parameters);
+                let now = self.now();
+                let not_before = match answer {
+                    Answer::Late(_) => now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000,
+                    _ => now + self.below(3000) as i64,
+                };
+                let sends_left = if matches!(answer, Answer::Twice(_)) {
+                    2
+                } else {
+                    1
+                };
+                self.log(format!("took task {parameters}: {answer:?}"));
+                self.delivered.insert(workload::task_key(&parameters));
+                self.next_held += 1;
+                self.held.push(Held {
+                    id: self.next_held,
+                    token: token.to_string(),
+                    answer,
+                    not_before,
+                    sends_left,
+                    in_flight: false,
+                });
+            }
+            Reply::Sent(id, result) => {
+                let Some(index) = self.held.iter().position(|held| held.id == id) else {
+                    return;
+                };
+                self.log(format!("answered task {id}: {}", outcome(&result)));
+                let now = self.now();
+                let quiet = self.quiet;
+                let held = &mut self.held[index];
+                held.in_flight = false;
+                match result {
+                    Ok(_) => held.sends_left -= 1,
+                    // The task is closed (answered, timed out, ended) or forgotten.
+                    Err(error) if matches!(error.code, "TaskTimedOut" | "InvalidToken") => {
+                        held.sends_left = 0
                     }
-                    if held.sends_left == 0 {
-                        self.held.remove(index);
-                    }
+                    Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
+                }
+                if held.sends_left == 0 {
+                    self.held.remove(index);
                 }
             }
         }
@@ -672,7 +754,7 @@ impl Sim {
             .iter()
             .filter(|execution| {
                 matches!(
-                    self.store.execution_by_arn(&execution.arn),
+                    self.store.durable().execution_by_arn(&execution.arn),
                     Ok(Some(row)) if row.status == ExecutionStatus::Running
                 )
             })
@@ -692,147 +774,42 @@ fn outcome(result: &Result<Value, CallError>) -> String {
 /// exists; every execution ended, exactly once (one terminal event, the last), as the
 /// fault-free reference run ends (or ABORTED when a stop was sent); replaying its stored
 /// input log gives its stored history event for event; no timer or task row is left.
+/// A violating execution's input log is added to the trace.
 fn check(sim: &mut Sim) -> Vec<String> {
     let mut violations = Vec::new();
-    for execution in &sim.executions {
-        let name = &execution.name;
-        let row = match sim.store.execution_by_arn(&execution.arn) {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                if execution.acknowledged {
-                    violations.push(format!(
-                        "{name}: its start was acknowledged, but it does not exist"
-                    ));
-                }
-                continue;
+    for index in 0..sim.executions.len() {
+        let found = check_execution(sim, index);
+        if !found.is_empty() {
+            let execution = &sim.executions[index];
+            let id = sim
+                .store
+                .durable()
+                .execution_by_arn(&execution.arn)
+                .ok()
+                .flatten()
+                .map(|row| row.id);
+            let name = execution.name.clone();
+            let history =
+                id.and_then(|id| sim.store.durable().history(id, 0, false, usize::MAX).ok());
+            for event in history.unwrap_or_default() {
+                sim.histories.push(format!("{name} {}", event.json));
             }
-            Err(error) => {
-                violations.push(format!("{name}: the store fails: {error}"));
-                continue;
-            }
-        };
-        let definition = match steppe_asl::compile(&sim.machines[execution.machine].definition) {
-            Ok(definition) => definition,
-            Err(_) => {
-                violations.push(format!("{name}: its generated definition does not compile"));
-                continue;
-            }
-        };
-        let info = ExecutionInfo {
-            execution_arn: row.arn.clone(),
-            name: row.name.clone(),
-            state_machine_arn: row.state_machine_arn.clone(),
-            state_machine_name: sim.machines[execution.machine].name.clone(),
-            role_arn: ROLE_ARN.into(),
-            region: REGION.into(),
-            start_time_millis: row.start_millis,
-            redrive_count: 0,
-            id: row.id,
-        };
-        // Ends as the reference run does.
-        let actual = model::Ending {
-            status: row.status,
-            output: row.output.clone(),
-            error: row.error.clone(),
-            cause: row.cause.clone(),
-        };
-        match model::run(
-            &definition,
-            info.clone(),
-            execution.input.clone(),
-            row.seed,
-            sim.workload_seed,
-        ) {
-            None => violations.push(format!("{name}: the reference run never ends")),
-            Some(expected) => {
-                let stopped = execution.stop_sent && actual.status == ExecutionStatus::Aborted;
-                // Outputs compare as JSON values: member order is not a result.
-                let parsed = |ending: &model::Ending| {
-                    let output = ending.output.as_deref().map(serde_json::from_str::<Value>);
-                    (
-                        ending.status,
-                        output.map(Result::ok),
-                        ending.error.clone(),
-                        ending.cause.clone(),
-                    )
-                };
-                if parsed(&actual) != parsed(&expected) && !stopped {
-                    violations.push(format!(
-                        "{name}: ended {actual:?}, where the fault-free run ends {expected:?}"
-                    ));
-                }
+            for logged in id
+                .and_then(|id| sim.store.durable().inputs(id).ok())
+                .unwrap_or_default()
+            {
+                let elapsed = logged.now_millis - START_MILLIS;
+                sim.trace.push(format!(
+                    "log {name} t+{}.{:03}s {:?}",
+                    elapsed / 1000,
+                    elapsed % 1000,
+                    logged.input
+                ));
             }
         }
-        // Replays event for event, and ended exactly once.
-        let stored = match (
-            sim.store.inputs(row.id),
-            sim.store.history(row.id, 0, false, usize::MAX),
-        ) {
-            (Ok(inputs), Ok(history)) => (inputs, history),
-            _ => {
-                violations.push(format!("{name}: its log or history does not read"));
-                continue;
-            }
-        };
-        let (inputs, history) = stored;
-        let mut replay =
-            Execution::new(info, execution.input.clone(), Config::standard(), row.seed);
-        let mut events = Vec::new();
-        for logged in &inputs {
-            let transition = apply(
-                &definition,
-                &mut replay,
-                logged.input.clone().into(),
-                logged.now_millis,
-            );
-            events.extend(
-                transition
-                    .events
-                    .iter()
-                    .map(|event| event.to_json().to_string()),
-            );
-        }
-        let stored_events: Vec<&str> = history.iter().map(|event| event.json.as_str()).collect();
-        if let Some(position) = (0..events.len().max(stored_events.len()))
-            .find(|&i| events.get(i).map(String::as_str) != stored_events.get(i).copied())
-        {
-            violations.push(format!(
-                "{name}: replaying its {} inputs differs from its stored history at event {}: \
-                 replayed {:?}, stored {:?}",
-                inputs.len(),
-                position + 1,
-                events.get(position),
-                stored_events.get(position)
-            ));
-        }
-        let terminal = stored_events
-            .iter()
-            .filter(|event| {
-                [
-                    "ExecutionSucceeded",
-                    "ExecutionFailed",
-                    "ExecutionAborted",
-                    "ExecutionTimedOut",
-                ]
-                .iter()
-                .any(|kind| event.contains(&format!("\"type\":\"{kind}\"")))
-            })
-            .count();
-        if row.status != ExecutionStatus::Running && terminal != 1 {
-            violations.push(format!(
-                "{name}: {terminal} terminal events where one is due"
-            ));
-        }
-        match sim.store.tasks(row.id) {
-            Ok(tasks) if !tasks.is_empty() && row.status != ExecutionStatus::Running => violations
-                .push(format!(
-                    "{name}: {} task rows left after its end",
-                    tasks.len()
-                )),
-            _ => {}
-        }
+        violations.extend(found);
     }
-    match sim.store.timers() {
+    match sim.store.durable().timers() {
         Ok(timers) if !timers.is_empty() => violations.push(format!(
             "{} timers left after every execution ended",
             timers.len()
@@ -840,4 +817,167 @@ fn check(sim: &mut Sim) -> Vec<String> {
         _ => {}
     }
     violations
+}
+
+/// The checks of one execution (see [`check`]).
+fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
+    let execution = &sim.executions[index];
+    let name = &execution.name;
+    let row = match sim.store.durable().execution_by_arn(&execution.arn) {
+        Ok(Some(row)) => row,
+        Ok(None) if execution.acknowledged => {
+            return vec![format!(
+                "{name}: its start was acknowledged, but it does not exist"
+            )]
+        }
+        Ok(None) => return Vec::new(),
+        Err(error) => return vec![format!("{name}: the store fails: {error}")],
+    };
+    let machine = &sim.machines[execution.machine];
+    let Ok(definition) = steppe_asl::compile(&machine.definition) else {
+        return vec![format!("{name}: its generated definition does not compile")];
+    };
+    let (Ok(inputs), Ok(history)) = (
+        sim.store.durable().inputs(row.id),
+        sim.store.durable().history(row.id, 0, false, usize::MAX),
+    ) else {
+        return vec![format!("{name}: its log or history does not read")];
+    };
+    let info = ExecutionInfo {
+        execution_arn: row.arn.clone(),
+        name: row.name.clone(),
+        state_machine_arn: row.state_machine_arn.clone(),
+        state_machine_name: machine.name.clone(),
+        role_arn: ROLE_ARN.into(),
+        region: REGION.into(),
+        start_time_millis: row.start_millis,
+        redrive_count: 0,
+        id: row.id,
+    };
+    let mut violations = Vec::new();
+    let lost = lost_tasks(&history, &sim.delivered);
+    sim.faults.tokens_lost += lost.len() as u64;
+    // Ends as the reference run does.
+    let actual = model::Ending {
+        status: row.status,
+        output: row.output.clone(),
+        error: row.error.clone(),
+        cause: row.cause.clone(),
+    };
+    let input = execution.input.clone();
+    match model::run(
+        &definition,
+        info.clone(),
+        input,
+        row.seed,
+        sim.workload_seed,
+        &lost,
+    ) {
+        None => violations.push(format!("{name}: the reference run never ends")),
+        Some(expected) => {
+            let stopped = execution.stop_sent && actual.status == ExecutionStatus::Aborted;
+            if comparable(&actual) != comparable(&expected) && !stopped {
+                violations.push(format!(
+                    "{name}: ended {actual:?}, where the fault-free run ends {expected:?}"
+                ));
+            }
+        }
+    }
+    // Replays event for event, and ended exactly once.
+    let mut replay = Execution::new(info, execution.input.clone(), Config::standard(), row.seed);
+    let mut events = Vec::new();
+    for logged in &inputs {
+        let transition = apply(
+            &definition,
+            &mut replay,
+            logged.input.clone().into(),
+            logged.now_millis,
+        );
+        events.extend(
+            transition
+                .events
+                .iter()
+                .map(|event| event.to_json().to_string()),
+        );
+    }
+    let stored_events: Vec<&str> = history.iter().map(|event| event.json.as_str()).collect();
+    if let Some(position) = (0..events.len().max(stored_events.len()))
+        .find(|&i| events.get(i).map(String::as_str) != stored_events.get(i).copied())
+    {
+        violations.push(format!(
+            "{name}: replaying its {} inputs differs from its stored history at event {}: \
+             replayed {:?}, stored {:?}",
+            inputs.len(),
+            position + 1,
+            events.get(position),
+            stored_events.get(position)
+        ));
+    }
+    let terminal = stored_events
+        .iter()
+        .filter(|event| {
+            [
+                "ExecutionSucceeded",
+                "ExecutionFailed",
+                "ExecutionAborted",
+                "ExecutionTimedOut",
+            ]
+            .iter()
+            .any(|kind| event.contains(&format!("\"type\":\"{kind}\"")))
+        })
+        .count();
+    if row.status != ExecutionStatus::Running && terminal != 1 {
+        violations.push(format!(
+            "{name}: {terminal} terminal events where one is due"
+        ));
+    }
+    match sim.store.durable().tasks(row.id) {
+        Ok(tasks) if !tasks.is_empty() && row.status != ExecutionStatus::Running => violations
+            .push(format!(
+                "{name}: {} task rows left after its end",
+                tasks.len()
+            )),
+        _ => {}
+    }
+    violations
+}
+
+/// An ending as compared: outputs compare as JSON values (member order is not a result).
+fn comparable(
+    ending: &model::Ending,
+) -> (
+    ExecutionStatus,
+    Option<Option<Value>>,
+    Option<String>,
+    Option<String>,
+) {
+    let output = ending.output.as_deref().map(serde_json::from_str::<Value>);
+    (
+        ending.status,
+        output.map(Result::ok),
+        ending.error.clone(),
+        ending.cause.clone(),
+    )
+}
+
+/// The tasks of a history that started (their `ActivityStarted` is stored) but that the
+/// worker was never given: a crash lost the `GetActivityTask` answer after the start was
+/// committed. By [`workload::task_key`].
+fn lost_tasks(
+    history: &[steppe_store::StoredEvent],
+    delivered: &HashSet<String>,
+) -> HashSet<String> {
+    let events: Vec<Value> = history
+        .iter()
+        .map(|event| serde_json::from_str(&event.json).unwrap_or(Value::Null))
+        .collect();
+    let by_id = |id: &Value| events.iter().find(|event| event["id"] == *id);
+    events
+        .iter()
+        .filter(|event| event["type"] == "ActivityStarted")
+        .filter_map(|started| by_id(&started["previousEventId"]))
+        .filter_map(|scheduled| scheduled["activityScheduledEventDetails"]["input"].as_str())
+        .map(|input| workload::task_key(&serde_json::from_str(input).unwrap_or(Value::Null)))
+        .filter(|key| !delivered.contains(key))
+        .collect()
 }

@@ -18,7 +18,7 @@ struct Args {
     /// A deliberate bug to switch on: commit-after-effects, lose-timer or double-apply.
     #[arg(long)]
     inject_bug: Option<String>,
-    /// Print each seed's whole trace.
+    /// Print each seed's whole trace, and the stored history of each violating execution.
     #[arg(long)]
     verbose: bool,
 }
@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         faults.failed_commits += report.faults.failed_commits;
         faults.crashes_before += report.faults.crashes_before;
         faults.crashes_after += report.faults.crashes_after;
+        faults.tokens_lost += report.faults.tokens_lost;
         if args.verbose {
             for line in &report.trace {
                 println!("  {line}");
@@ -65,6 +66,11 @@ fn main() -> ExitCode {
             for line in &report.trace[skip..] {
                 println!("  {line}");
             }
+            if args.verbose {
+                for event in &report.histories {
+                    println!("  history {event}");
+                }
+            }
             for violation in &report.violations {
                 println!("  VIOLATION {violation}");
             }
@@ -73,11 +79,13 @@ fn main() -> ExitCode {
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "{} seeds, {executions} executions, {} failed commits, {} crashes before and {} after \
-         the durable point, {:.1} seeds/s, {violating} violating seeds, {violations} violations",
+         the durable point, {} task tokens lost, {:.1} seeds/s, {violating} violating seeds, \
+         {violations} violations",
         args.seeds,
         faults.failed_commits,
         faults.crashes_before,
         faults.crashes_after,
+        faults.tokens_lost,
         args.seeds as f64 / seconds.max(1e-9),
     );
     if violations == 0 {

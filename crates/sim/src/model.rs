@@ -1,10 +1,16 @@
 //! The reference: an execution run fault-free through the pure engine alone. Inputs apply
 //! one at a time as soon as they are owed, tasks are answered at once as the worker would
 //! answer them, late ones never (their timeout fires), and timers fire in due order.
+//!
+//! One fault cannot be undone by any server: a task whose start was committed but whose
+//! `GetActivityTask` answer was lost in a crash belongs to a worker that never heard of it,
+//! so it times out (as on AWS, "if a taskToken is dropped while communicating with an
+//! activity worker"). The reference is told those tasks (`lost`, by
+//! [`workload::task_key`]) and lets them time out too.
 
 use crate::workload::{self, Answer};
 use serde_json::Value;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use steppe_asl::Definition;
 use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input};
 use steppe_store::ExecutionStatus;
@@ -32,6 +38,7 @@ pub fn run(
     input: Value,
     seed: u64,
     workload_seed: u64,
+    lost: &HashSet<String>,
 ) -> Option<Ending> {
     let mut now = info.start_time_millis;
     let mut execution = Execution::new(info, input, Config::standard(), seed);
@@ -66,6 +73,9 @@ pub fn run(
                         task_id,
                         worker_name: None,
                     });
+                    if lost.contains(&workload::task_key(&task.parameters)) {
+                        continue;
+                    }
                     match workload::answer(workload_seed, &task.parameters) {
                         Answer::Succeed(output) | Answer::Twice(output) => {
                             queue.push_back(Input::TaskSucceeded { task_id, output })

@@ -5,7 +5,8 @@
 //! Results must not depend on timing, so that a run with faults ends as a fault-free run
 //! does: every Task inside a Map or Parallel branch catches `States.ALL` (which branch
 //! fails first would otherwise depend on timing), and a task's answer depends only on what
-//! the task was given (its state name, the data and `$$.State.RetryCount`), never on when.
+//! the task was given (its state name, the data, `$$.State.RetryCount` and where it runs:
+//! see [`task_key`]), never on when.
 
 use serde_json::{json, Map, Value};
 use steppe_engine::Random;
@@ -85,7 +86,17 @@ pub fn machines(random: &mut Random, activity_arn: &str, count: usize) -> Vec<Ma
 pub fn input(random: &mut Random) -> Value {
     let items = 1 + random.next_u64() % 3;
     let xs: Vec<u64> = (0..items).map(|_| random.next_u64() % 50).collect();
-    json!({"x": random.next_u64() % 100, "xs": xs})
+    json!({"x": random.next_u64() % 100, "xs": xs, "path": ""})
+}
+
+/// What tells a task apart from every other of the run: its execution, its state, the Map
+/// iterations it runs in (`path`, e.g. `/2/0`) and its attempt. Generated machines have no
+/// loops, so no two tasks of a run have the same key.
+pub fn task_key(parameters: &Value) -> String {
+    format!(
+        "{} {} {} {}",
+        parameters["execution"], parameters["state"], parameters["path"], parameters["attempt"]
+    )
 }
 
 struct Generator<'a> {
@@ -167,7 +178,8 @@ impl Generator<'_> {
                 state.insert("Resource".into(), json!(self.activity_arn));
                 state.insert(
                     "Parameters".into(),
-                    json!({"state": name, "x.$": "$.x", "attempt.$": "$$.State.RetryCount"}),
+                    json!({"state": name, "x.$": "$.x", "attempt.$": "$$.State.RetryCount",
+                           "execution.$": "$$.Execution.Name", "path.$": "$.path"}),
                 );
                 state.insert("TimeoutSeconds".into(), json!(TASK_TIMEOUT_SECONDS));
                 state.insert("ResultPath".into(), json!("$.x"));
@@ -217,7 +229,8 @@ impl Generator<'_> {
                 state.insert("ItemsPath".into(), json!("$.xs"));
                 state.insert(
                     "ItemSelector".into(),
-                    json!({"x.$": "$$.Map.Item.Value", "xs.$": "$.xs"}),
+                    json!({"x.$": "$$.Map.Item.Value", "xs.$": "$.xs",
+                           "path.$": "States.Format('{}/{}', $.path, $$.Map.Item.Index)"}),
                 );
                 state.insert("MaxConcurrency".into(), json!(self.below(3)));
                 state.insert(

@@ -13,7 +13,8 @@
 //! commit), so concurrent executions share fsyncs. [`Store::delete_closed_before`] deletes
 //! closed executions with everything keyed by them (the server's retention).
 //!
-//! This crate has the trait, its records, the in-memory [`MemoryStore`] and, behind the
+//! This crate has the trait, its records, the in-memory [`MemoryStore`], [`HookedStore`]
+//! (another store whose commits a test or the simulator decides) and, behind the
 //! cargo feature `suite`, the test suite every backend passes (`suite::run_all`). The
 //! backends live in crates of their own (`steppe-store-sqlite`, the embedded default, and
 //! `steppe-store-postgres`), so this one knows no SQL.
@@ -35,12 +36,14 @@
 
 #![forbid(unsafe_code)]
 
+mod hooked;
 mod memory;
 mod record;
 #[cfg(any(test, feature = "suite"))]
 pub mod suite;
 pub mod writer;
 
+pub use hooked::{HookedStore, SubmitHook};
 pub use memory::MemoryStore;
 pub use record::{
     is_activity, Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, ExecutionStatus,
