@@ -104,3 +104,7 @@ impl Session {
         rows.iter().map(|row| row.get::<_, i64>(0)).collect()
     }
 }
+
+/// The schema as version 1 made it (tables and `steppe_transition`, without
+/// `schema_version`), for tests of upgrading in place.
+pub const SCHEMA_VERSION_1: &str = crate::schema::VERSION_1;

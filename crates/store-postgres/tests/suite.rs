@@ -467,3 +467,72 @@ fn postgres_store_announces_resource_writes_to_other_stores() {
     assert_eq!(watcher.resources_version().unwrap(), created + 1);
     assert_eq!(watcher.resource(&activity.arn).unwrap(), None);
 }
+
+/// A schema written by version 1 (one server, no owners) upgrades in place: its running
+/// execution is taken over by the first node, and its waiting activity task is found by
+/// token and claimed, from columns the migration filled from the task's body.
+#[test]
+fn a_version_1_schema_upgrades_in_place_and_a_node_takes_its_executions_over() {
+    let Some(options) =
+        fresh_schema("a_version_1_schema_upgrades_in_place_and_a_node_takes_its_executions_over")
+    else {
+        return;
+    };
+    let schema = options.schema.clone().unwrap();
+    let session = Session::open(&options);
+    session.execute(&format!("CREATE SCHEMA {schema}"));
+    session.execute(steppe_store_postgres::testing::SCHEMA_VERSION_1);
+    session.execute(
+        "CREATE TABLE schema_version (version BIGINT NOT NULL); INSERT INTO schema_version VALUES (1)",
+    );
+    let activity = "arn:aws:states:us-east-1:1:activity:work";
+    let task = TaskRecord {
+        task_id: 7,
+        state_name: "Work".into(),
+        resource: activity.into(),
+        parameters: serde_json::json!({}),
+        timeout_seconds: None,
+        heartbeat_seconds: None,
+        task_token: Some("old-token".into()),
+        scheduled_millis: 1000,
+        started: false,
+        invocation: 0,
+        test_case: None,
+        submitted: false,
+    };
+    let body = serde_json::to_string(&task).unwrap().replace('\'', "''");
+    session.execute(&format!(
+        "INSERT INTO executions (id, arn, state_machine_arn, status, start_millis, redrive_count, next_seq, pending)
+         VALUES (1, 'arn:aws:states:us-east-1:1:execution:m:old', 'arn:aws:states:us-east-1:1:stateMachine:m', 'RUNNING', 1, 0, 0, '');
+         INSERT INTO execution_bodies (id, name, revision_id, seed, input) VALUES (1, 'old', 'r', 1, '{{}}');
+         SELECT steppe_transition(1, 0, '', 1000, '{{\"type\":\"Start\"}}', ARRAY[1]::BIGINT[], ARRAY['{{\"id\":1}}'],
+             false, NULL, NULL, NULL, NULL, NULL, ARRAY[]::BIGINT[], ARRAY[]::BIGINT[], ARRAY[]::BIGINT[],
+             ARRAY[7]::BIGINT[], ARRAY['{body}'], ARRAY[]::BIGINT[])"
+    ));
+    drop(session);
+
+    let store = PostgresStore::open(&options).unwrap();
+    assert_eq!(
+        Session::open(&options).column_i64("SELECT version FROM schema_version"),
+        vec![steppe_store_postgres::SCHEMA_VERSION]
+    );
+    store
+        .join("127.0.0.1:1", std::time::Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(store.task_by_token("old-token").unwrap(), Some((1, true)));
+    let taken: Vec<u64> = store.take_over(10).unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(taken, vec![1]);
+    assert_eq!(store.owner(1).unwrap(), Owner::Local);
+    assert_eq!(
+        store
+            .claim_activity_task(activity, std::time::Duration::from_secs(30))
+            .unwrap(),
+        Some((1, 7))
+    );
+    assert_eq!(store.tasks(1).unwrap(), vec![task]);
+    submit(
+        &store,
+        vec![Write::Transition(Box::new(transition(1, 1, 2, 1)))],
+    )
+    .unwrap();
+}
