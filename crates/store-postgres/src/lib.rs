@@ -1,6 +1,7 @@
-//! The PostgreSQL store: steppe's executions in a PostgreSQL database, for a server whose
-//! data should live outside its machine (and, once execution leases exist, for several
-//! servers). It implements [`steppe_store::Store`] and passes the store's shared suite
+//! The PostgreSQL store: steppe's executions in a PostgreSQL database, for servers whose
+//! data should live outside their machine, several of them sharing one database as the
+//! nodes of a cluster (`cluster.rs`: leases, owners that fence commits, takeover, shared
+//! activity tasks). It implements [`steppe_store::Store`] and passes the store's shared suite
 //! (`tests/suite.rs`).
 //!
 //! The [`Store`] trait is synchronous, so the store owns a small tokio runtime
@@ -24,10 +25,11 @@
 //! execution, a refused transition, a serialization failure or a deadlock is
 //! [`Error::Conflict`]; a row that is not what the schema wrote is [`Error::Decode`].
 //!
-//! With [`PostgresOptions::exclusive`] (what `steppe server --postgres` sets), the writer's
-//! connection takes a session-level advisory lock when it is made, and holds it for as long
-//! as it lives: a second exclusive store on the same database and schema is refused at open
-//! ([`Error::DataDir`]), until execution leases exist, one server per database. If the
+//! With [`PostgresOptions::exclusive`] (for a tool or test that wants the database alone;
+//! `steppe server --postgres` opens it shared), the writer's connection takes a
+//! session-level advisory lock when it is made, and holds it for as long as it lives: a
+//! second exclusive store on the same database and schema is refused at open
+//! ([`Error::DataDir`]). If the
 //! connection is lost, so is the lock; the replacement connection must take it again, and
 //! while another server holds it every commit fails ([`Error::Database`]).
 //!
