@@ -104,7 +104,8 @@ pub struct PostgresOptions {
     /// and `_`, not starting with a digit, at most 63 bytes.
     pub schema: Option<String>,
     /// Hold the database (and schema) for this store alone while it is open: a second
-    /// exclusive store is refused. `steppe server` sets it.
+    /// exclusive store is refused, and the store is no cluster's (`Store::shared` is false).
+    /// `steppe server` leaves it off: its servers share the database as nodes.
     pub exclusive: bool,
 }
 
