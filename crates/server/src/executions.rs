@@ -138,9 +138,12 @@ async fn resolve_fresh<'a>(
         Err(error) => error,
     };
     drop(registry);
-    if !crate::resources::catch_up(app).await? {
+    if !app.cluster.shared() {
         return Err(error);
     }
+    // Resolved again even when catching up read nothing: the node's watcher may have
+    // applied the other node's write meanwhile.
+    crate::resources::catch_up(app).await?;
     let registry = app.registry.read().await;
     let resolved = resolve(app, &registry, start)?;
     Ok((registry, resolved))

@@ -126,7 +126,13 @@ pub async fn get_task(app: &App, request: &Request) -> ApiResult<Value> {
             .contains_key(&activity_arn)
     };
     // Created through another node moments ago, perhaps: then catching up finds it.
-    let exists = known().await || (crate::resources::catch_up(app).await? && known().await);
+    // Asked again even when catching up read nothing: the node's watcher may have applied
+    // the other node's write meanwhile.
+    let exists = known().await
+        || (app.cluster.shared() && {
+            crate::resources::catch_up(app).await?;
+            known().await
+        });
     if !request.arns.owns(&activity_arn) || !exists {
         return Err(activity_does_not_exist(&activity_arn));
     }
