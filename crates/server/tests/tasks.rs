@@ -313,7 +313,7 @@ async fn a_pending_activity_task_survives_a_restart() {
         .unwrap();
     server.shutdown().await;
 
-    let server = steppe_server::start(options).await.unwrap();
+    let server = steppe_server::start(options.clone()).await.unwrap();
     let client = client(server.local_addr());
     let task = client
         .get_activity_task()
@@ -329,7 +329,7 @@ async fn a_pending_activity_task_survives_a_restart() {
         } else {
             (queued, taken)
         };
-    for (token, execution) in [(token, first_execution), (second, second_execution)] {
+    for (token, execution) in [(token, first_execution), (second.clone(), second_execution)] {
         client
             .send_task_success()
             .task_token(&token)
@@ -341,6 +341,23 @@ async fn a_pending_activity_task_survives_a_restart() {
         assert_eq!(ended.status, ExecutionStatus::Succeeded);
         assert_eq!(ended.output.as_deref(), Some(r#""ok""#));
     }
+    // After another restart, a late answer to a task that closed before it is
+    // `TaskTimedOut`, as AWS answers it, not `InvalidToken`.
+    server.shutdown().await;
+    let server = steppe_server::start(options).await.unwrap();
+    let client = self::client(server.local_addr());
+    let late = client
+        .send_task_success()
+        .task_token(&second)
+        .output("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        late.as_service_error()
+            .is_some_and(|error| error.is_task_timed_out()),
+        "{late:?}"
+    );
     server.shutdown().await;
 }
 

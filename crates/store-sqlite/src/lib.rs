@@ -410,8 +410,9 @@ impl writer::Commit for Writer {
 }
 
 /// The tables keyed by execution id, emptied for each deleted execution.
-const EXECUTION_KEYED_TABLES: [&str; 6] = [
+const EXECUTION_KEYED_TABLES: [&str; 7] = [
     "inputs",
+    "closed_tokens",
     "events",
     "timers",
     "tasks",
@@ -665,6 +666,13 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
             .prepare_cached("DELETE FROM timers WHERE execution_id = ?1")?
             .execute(params![id])?;
         connection
+            .prepare_cached(
+                "INSERT OR IGNORE INTO closed_tokens (token, execution_id)
+                 SELECT json_extract(body, '$.task_token'), execution_id FROM tasks
+                 WHERE execution_id = ?1 AND json_extract(body, '$.task_token') IS NOT NULL",
+            )?
+            .execute(params![id])?;
+        connection
             .prepare_cached("DELETE FROM tasks WHERE execution_id = ?1")?
             .execute(params![id])?;
         return Ok(());
@@ -693,6 +701,13 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
             ])?;
     }
     for task_id in &transition.tasks_cleared {
+        connection
+            .prepare_cached(
+                "INSERT OR IGNORE INTO closed_tokens (token, execution_id)
+                 SELECT json_extract(body, '$.task_token'), execution_id FROM tasks
+                 WHERE execution_id = ?1 AND task_id = ?2 AND json_extract(body, '$.task_token') IS NOT NULL",
+            )?
+            .execute(params![id, *task_id as i64])?;
         connection
             .prepare_cached("DELETE FROM tasks WHERE execution_id = ?1 AND task_id = ?2")?
             .execute(params![id, *task_id as i64])?;
@@ -1050,6 +1065,19 @@ impl Store for SqliteStore {
 
     fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {
         self.queue.delete_closed(cutoff_millis, limit)
+    }
+
+    fn task_by_token(&self, token: &str) -> Result<Option<(u64, bool)>, Error> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT execution_id, 1 FROM tasks WHERE json_extract(body, '$.task_token') = ?1
+                 UNION ALL SELECT execution_id, 0 FROM closed_tokens WHERE token = ?1 LIMIT 1",
+            )?;
+            let mut rows = statement.query_map(params![token], |row| {
+                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? == 1))
+            })?;
+            Ok(rows.next().transpose()?)
+        })
     }
 }
 

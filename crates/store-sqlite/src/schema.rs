@@ -25,11 +25,18 @@ use steppe_store::Error;
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// The migrations, in order: entry `n` takes a database from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1];
+pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2];
 
 /// Version 1: the tables and indexes. Statuses are stored as
 /// [`steppe_store::ExecutionStatus::as_str`] text; the SQL here and in queries spells
 /// `'RUNNING'` as a literal so that the partial indexes apply.
+/// Version 2: the tokens of tasks that closed, so that a late `SendTask*` answers
+/// `TaskTimedOut` after a restart too, as AWS does; deleted with their execution.
+pub(crate) const VERSION_2: &str = "
+CREATE TABLE closed_tokens (token TEXT PRIMARY KEY, execution_id INTEGER NOT NULL);
+CREATE INDEX closed_tokens_by_execution ON closed_tokens (execution_id);
+";
+
 pub(crate) const VERSION_1: &str = "
 CREATE TABLE IF NOT EXISTS resources (key TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (

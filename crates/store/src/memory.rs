@@ -34,6 +34,8 @@ struct Stored {
     events: Vec<StoredEvent>,
     timers: BTreeMap<u64, Timer>,
     tasks: BTreeMap<u64, TaskRecord>,
+    /// The tokens of its tasks that closed (`Store::task_by_token`).
+    closed_tokens: Vec<String>,
     /// Newest first.
     redrive_tokens: Vec<RedriveToken>,
 }
@@ -121,6 +123,7 @@ impl Inner {
                         events: Vec::new(),
                         timers: BTreeMap::new(),
                         tasks: BTreeMap::new(),
+                        closed_tokens: Vec::new(),
                         redrive_tokens: Vec::new(),
                     },
                 );
@@ -142,7 +145,9 @@ impl Inner {
                     stored.tasks.insert(task.task_id, task);
                 }
                 for task_id in transition.tasks_cleared {
-                    stored.tasks.remove(&task_id);
+                    if let Some(token) = stored.tasks.remove(&task_id).and_then(|t| t.task_token) {
+                        stored.closed_tokens.push(token);
+                    }
                 }
                 stored.pending = transition.pending;
                 if let Some(end) = transition.end {
@@ -152,7 +157,9 @@ impl Inner {
                     stored.row.error = end.error;
                     stored.row.cause = end.cause;
                     stored.timers.clear();
-                    stored.tasks.clear();
+                    let closed = std::mem::take(&mut stored.tasks);
+                    (stored.closed_tokens)
+                        .extend(closed.into_values().filter_map(|t| t.task_token));
                     stored.pending.clear();
                 }
             }
@@ -348,6 +355,16 @@ impl Store for MemoryStore {
             .get(&id)
             .map(|s| s.redrive_tokens.clone())
             .unwrap_or_default())
+    }
+
+    fn task_by_token(&self, token: &str) -> Result<Option<(u64, bool)>, Error> {
+        let inner = self.lock();
+        Ok(inner.executions.values().find_map(|stored| {
+            let open =
+                (stored.tasks.values()).any(|task| task.task_token.as_deref() == Some(token));
+            let closed = stored.closed_tokens.iter().any(|closed| closed == token);
+            (open || closed).then_some((stored.row.id, open))
+        }))
     }
 
     fn delete_closed_before(&self, cutoff_millis: i64, limit: usize) -> Result<Vec<u64>, Error> {

@@ -23,6 +23,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("execution_ids", execution_ids),
     ("concurrent_submissions", concurrent_submissions),
     ("resources_by_key", resources_by_key),
+    ("closed_task_tokens", closed_task_tokens),
 ];
 
 /// Runs every case in [`CASES`], each on a fresh store from `open`.
@@ -664,4 +665,50 @@ pub fn two_nodes(a: &dyn Store, b: &dyn Store) {
     submit(b, vec![Write::Transition(Box::new(transition(1, 2, 4, 1)))]).unwrap();
     assert!(a.renew(lease).unwrap());
     assert_eq!(b.history_len(1).unwrap(), 4);
+}
+
+/// A task's token names its execution while the task is open, and as closed once a
+/// transition cleared it or the execution ended (`Store::task_by_token`).
+pub fn closed_task_tokens(store: &dyn Store) {
+    let task = |task_id: u64, token: &str| TaskRecord {
+        task_id,
+        state_name: "Wait".into(),
+        resource: "arn:aws:states:::lambda:invoke.waitForTaskToken".into(),
+        parameters: serde_json::json!({}),
+        timeout_seconds: None,
+        heartbeat_seconds: None,
+        task_token: Some(token.into()),
+        scheduled_millis: 1000,
+        started: true,
+        invocation: 0,
+        test_case: None,
+        submitted: false,
+    };
+    let mut first = transition(1, 0, 1, 1);
+    first.tasks_started = vec![task(1, "one"), task(2, "two")];
+    submit(
+        store,
+        vec![
+            Write::InsertExecution(Box::new(row(1, "tokens", 1))),
+            Write::Transition(Box::new(first)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(store.task_by_token("one").unwrap(), Some((1, true)));
+    assert_eq!(store.task_by_token("three").unwrap(), None);
+    let mut answered = transition(1, 1, 2, 1);
+    answered.tasks_cleared = vec![1];
+    submit(store, vec![Write::Transition(Box::new(answered))]).unwrap();
+    assert_eq!(store.task_by_token("one").unwrap(), Some((1, false)));
+    assert_eq!(store.task_by_token("two").unwrap(), Some((1, true)));
+    let mut ending = transition(1, 2, 3, 1);
+    ending.end = Some(ExecutionEnd {
+        status: ExecutionStatus::Succeeded,
+        stop_millis: 2000,
+        output: Some("{}".into()),
+        error: None,
+        cause: None,
+    });
+    submit(store, vec![Write::Transition(Box::new(ending))]).unwrap();
+    assert_eq!(store.task_by_token("two").unwrap(), Some((1, false)));
 }

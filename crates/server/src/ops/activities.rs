@@ -354,13 +354,10 @@ fn claim(app: &App, request: &Request, token: &str) -> ApiResult<OpenTask> {
     }
 }
 
-/// The answer to a token this node does not know: on a cluster, the store may know it as
-/// the token of a task that closed (on another node, or before this node took its
-/// execution over), which AWS answers with `TaskTimedOut`.
+/// The answer to a token this node does not know: the store may know it as the token of a
+/// task that closed (before a restart, on another node of a cluster, or before this node
+/// took its execution over), which AWS answers with `TaskTimedOut`.
 fn unknown_here(app: &App, request: &Request, token: &str) -> ApiError {
-    if !app.cluster.shared() {
-        return invalid_task_token();
-    }
     let closed = || -> Result<bool, steppe_store::Error> {
         let Some((execution_id, false)) = app.store.task_by_token(token)? else {
             return Ok(false);
