@@ -663,6 +663,14 @@ impl Sim {
                     error.code, error.message
                 ));
             }
+            // Every token the worker holds was handed out by the server: a closed task's
+            // token answers `TaskTimedOut`, as on AWS, across crashes too.
+            if let (Reply::Sent(..), "InvalidToken") = (&reply, error.code) {
+                return Err(format!(
+                    "a token the server handed out answered {}: {}",
+                    error.code, error.message
+                ));
+            }
             self.take_reply(reply);
         }
         Ok(())
@@ -728,10 +736,8 @@ impl Sim {
                 held.in_flight = false;
                 match result {
                     Ok(_) => held.sends_left -= 1,
-                    // The task is closed (answered, timed out, ended) or forgotten.
-                    Err(error) if matches!(error.code, "TaskTimedOut" | "InvalidToken") => {
-                        held.sends_left = 0
-                    }
+                    // The task is closed (answered, timed out, ended).
+                    Err(error) if error.code == "TaskTimedOut" => held.sends_left = 0,
                     Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
                 }
                 if held.sends_left == 0 {
