@@ -9,7 +9,9 @@
 mod common;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use common::{client, free_address, history, reference, wait_until_ready, ROLE, WORKFLOW};
+use common::{
+    client, free_address, history, reference, wait_for_end, wait_until_ready, ROLE, WORKFLOW,
+};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -177,19 +179,7 @@ async fn three_nodes_on_one_database_lose_nothing_when_one_is_killed() {
     let mut last_end = Duration::ZERO;
     acknowledged.push((usize::MAX, stopped_arn.clone()));
     for (i, arn) in &acknowledged {
-        let described = loop {
-            let described = sfn[i % 2]
-                .describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{arn}: {e:?}"));
-            if described.status != ExecutionStatus::Running {
-                break described;
-            }
-            assert!(Instant::now() < deadline, "{arn} did not end");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let described = wait_for_end(&sfn[i % 2], arn, deadline).await;
         if *arn == stopped_arn {
             assert_eq!(described.status, ExecutionStatus::Aborted);
             continue;
@@ -303,19 +293,7 @@ async fn an_activity_task_and_a_redrive_go_through_three_nodes() {
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let described = loop {
-        let described = sfn[1]
-            .describe_execution()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            break described;
-        }
-        assert!(Instant::now() < deadline, "the execution did not end");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let described = wait_for_end(&sfn[1], &execution, deadline).await;
     assert_eq!(described.status, ExecutionStatus::Succeeded);
     assert_eq!(described.output.as_deref(), Some(r#"{"done":true}"#));
     // A second answer through a node that never ran the task finds it closed, as on AWS.
@@ -353,19 +331,7 @@ async fn an_activity_task_and_a_redrive_go_through_three_nodes() {
         .await
         .unwrap()
         .execution_arn;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sfn[0]
-        .describe_execution()
-        .execution_arn(&failed)
-        .send()
-        .await
-        .unwrap()
-        .status
-        == ExecutionStatus::Running
-    {
-        assert!(Instant::now() < deadline, "the execution did not fail");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_end(&sfn[0], &failed, Instant::now() + Duration::from_secs(30)).await;
     let first = sfn[1]
         .redrive_execution()
         .execution_arn(&failed)
@@ -381,20 +347,7 @@ async fn an_activity_task_and_a_redrive_go_through_three_nodes() {
         .await
         .unwrap();
     assert_eq!(first.redrive_date, again.redrive_date);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let redriven = loop {
-        let described = sfn[2]
-            .describe_execution()
-            .execution_arn(&failed)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            break described;
-        }
-        assert!(Instant::now() < deadline, "the redrive did not end");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let redriven = wait_for_end(&sfn[2], &failed, Instant::now() + Duration::from_secs(30)).await;
     assert_eq!(redriven.status, ExecutionStatus::Failed);
     assert_eq!(redriven.redrive_count, Some(1));
 

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    client, free_address, history, reference, wait_until_ready, EXECUTIONS, ROLE, WORKFLOW,
+    client, free_address, history, reference, wait_for_end, wait_until_ready, EXECUTIONS, ROLE,
+    WORKFLOW,
 };
 
 fn spawn_server(address: SocketAddr, data_dir: &Path, log: &Path) -> Child {
@@ -123,19 +124,7 @@ async fn acknowledged_executions_survive_kill_9_with_the_history_of_an_uninterru
     assert!(running > 0);
     let deadline = Instant::now() + Duration::from_secs(90);
     for (i, arn) in &acknowledged {
-        let described = loop {
-            let described = sfn
-                .describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{arn}: {e:?}"));
-            if described.status != ExecutionStatus::Running {
-                break described;
-            }
-            assert!(Instant::now() < deadline, "{arn} did not end");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let described = wait_for_end(&sfn, arn, deadline).await;
         let (status, output, want_history) = reference(json!({"i": i}), arn);
         assert_eq!(described.status.as_str(), status, "{arn}");
         let got_output: Value = serde_json::from_str(described.output.as_deref().unwrap()).unwrap();
@@ -232,20 +221,7 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
     let mut server = spawn_server(address, &data_dir, &log);
     wait_until_ready(address).await;
     let sfn = client(address);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let described = loop {
-        let described = sfn
-            .describe_execution()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .unwrap();
-        if described.status != ExecutionStatus::Running {
-            break described;
-        }
-        assert!(Instant::now() < deadline, "the execution did not end");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let described = wait_for_end(&sfn, &execution, Instant::now() + Duration::from_secs(60)).await;
     assert_eq!(described.status, ExecutionStatus::Succeeded);
     let output: Value = serde_json::from_str(described.output.as_deref().unwrap()).unwrap();
     let want: Vec<Value> = (1..=ITEMS).map(|i| json!({"v": 2 * i})).collect();

@@ -149,15 +149,7 @@ pub(crate) async fn execution_timers(client: Client, id: u64) -> Result<Vec<Time
         &[&(id as i64)],
     )
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Timer {
-                execution_id: u64_column(row, 0)?,
-                timer_id: u64_column(row, 1)?,
-                fire_at_millis: column(row, 2)?,
-            })
-        })
-        .collect()
+    rows.iter().map(crate::read::timer).collect()
 }
 
 pub(crate) async fn task_by_token(

@@ -274,15 +274,16 @@ pub(crate) async fn timers(client: Client, node: u64) -> Result<Vec<Timer>, Erro
         &[&(node as i64)],
     )
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Timer {
-                execution_id: u64_column(row, 0)?,
-                timer_id: u64_column(row, 1)?,
-                fire_at_millis: column(row, 2)?,
-            })
-        })
-        .collect()
+    rows.iter().map(timer).collect()
+}
+
+/// A row of `execution_id, timer_id, fire_at_millis`.
+pub(crate) fn timer(row: &Row) -> Result<Timer, Error> {
+    Ok(Timer {
+        execution_id: u64_column(row, 0)?,
+        timer_id: u64_column(row, 1)?,
+        fire_at_millis: column(row, 2)?,
+    })
 }
 
 pub(crate) async fn tasks(client: Client, id: u64) -> Result<Vec<TaskRecord>, Error> {

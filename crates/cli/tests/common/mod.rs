@@ -123,3 +123,25 @@ pub fn reference(input: Value, execution_arn: &str) -> (String, Value, Vec<Value
         history,
     )
 }
+
+/// Describes the execution every 50 ms until it is no longer running; panics past
+/// `deadline`.
+pub async fn wait_for_end(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+    deadline: Instant,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    loop {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{execution_arn}: {e:?}"));
+        if described.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+            return described;
+        }
+        assert!(Instant::now() < deadline, "{execution_arn} did not end");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
