@@ -3,7 +3,7 @@
 //! Some evaluations cannot be bounded by counting items: a JSONata expression of nested array
 //! literals builds gigabytes out of sequences that are each within their limit. This crate
 //! bounds them by what they allocate. Linking it installs [`Counting`] as the global allocator:
-//! the system allocator, plus a counter that is live only on a thread that has [`arm`]ed a
+//! mimalloc, plus a counter that is live only on a thread that has [`arm`]ed a
 //! budget. Once the bytes the armed thread has allocated, less what it freed, pass the budget,
 //! the allocator calls the [`Exceeded`] it was given — once — and the evaluation stops at its
 //! next checkpoint (for JSONata, its cancel token). Allocations are never refused: a refused
@@ -12,13 +12,15 @@
 //! Only the arming thread's allocations count, so concurrent evaluations on other threads
 //! neither share nor disturb a budget. Memory freed on another thread is not credited, which
 //! only overstates a short evaluation's use. While no thread is armed, an allocation costs one
-//! relaxed atomic load more than [`System`]'s; while some thread is, the others also read a
+//! relaxed atomic load more than mimalloc's; while some thread is, the others also read a
 //! thread-local (`examples/overhead.rs` measures both).
 //!
 //! Why not a crate: `tracking-allocator` tracks groups per thread too, but adds a trailer to
 //! every allocation and keeps a `RefCell` stack per thread; a budget needs one counter.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,8 +38,11 @@ pub trait Exceeded: Sync {
     fn exceeded(&self);
 }
 
-/// The global allocator: [`System`], counting for armed threads.
+/// The global allocator: [`INNER`], counting for armed threads.
 pub struct Counting;
+
+/// The allocator underneath the counting: mimalloc (see ARCHITECTURE.md, "Dependencies").
+static INNER: MiMalloc = MiMalloc;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -100,14 +105,14 @@ fn credit(bytes: usize) {
     });
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract holds as it does for `System`; the counting around it neither
+// SAFETY: every method forwards to `INNER` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract holds as it does for `INNER`; the counting around it neither
 // allocates nor touches the memory.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as received; the caller upholds `alloc`'s contract.
-        let pointer = unsafe { System.alloc(layout) };
+        let pointer = unsafe { INNER.alloc(layout) };
         if !pointer.is_null() {
             charge(layout.size());
         }
@@ -116,7 +121,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as `alloc`.
-        let pointer = unsafe { System.alloc_zeroed(layout) };
+        let pointer = unsafe { INNER.alloc_zeroed(layout) };
         if !pointer.is_null() {
             charge(layout.size());
         }
@@ -125,13 +130,13 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
         credit(layout.size());
-        // SAFETY: `pointer` came from this allocator, which is `System`, with `layout`.
-        unsafe { System.dealloc(pointer, layout) }
+        // SAFETY: `pointer` came from this allocator, which is `INNER`, with `layout`.
+        unsafe { INNER.dealloc(pointer, layout) }
     }
 
     unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `pointer` came from this allocator, which is `System`, with `layout`.
-        let moved = unsafe { System.realloc(pointer, layout, new_size) };
+        // SAFETY: `pointer` came from this allocator, which is `INNER`, with `layout`.
+        let moved = unsafe { INNER.realloc(pointer, layout, new_size) };
         if !moved.is_null() {
             if new_size > layout.size() {
                 charge(new_size - layout.size());

@@ -265,11 +265,6 @@ pub fn decide(
     }
 }
 
-/// The id of the span of the event `event_id` of an execution.
-pub fn event_span_id(execution_arn: &str, event_id: u64) -> [u8; 8] {
-    derived::<8>(&[b"event", execution_arn.as_bytes(), &event_id.to_be_bytes()])
-}
-
 /// The id of the span of a task call: the state's `invocation`th (from 0).
 pub fn task_span_id(execution_arn: &str, state_name: &str, invocation: u64) -> [u8; 8] {
     derived::<8>(&[
@@ -288,13 +283,27 @@ const ID_KEYS: (u64, u64) = (0x7374_6570_7065_2d69, 0x6473_2d73_6970_3133);
 /// ids stay the same across Rust versions) of the parts, each length-prefixed, under
 /// [`ID_KEYS`]; never all zero (an invalid id).
 fn derived<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
-    use siphasher::sip128::Hasher128 as _;
-    use std::hash::Hasher as _;
+    finish(hashed(parts))
+}
+
+/// The hasher of [`derived`] after `parts`: cloned to derive many ids sharing a prefix (an
+/// execution's event span ids) without hashing the prefix again.
+fn hashed(parts: &[&[u8]]) -> siphasher::sip128::SipHasher13 {
     let mut hasher = siphasher::sip128::SipHasher13::new_with_keys(ID_KEYS.0, ID_KEYS.1);
     for part in parts {
-        hasher.write(&(part.len() as u64).to_be_bytes());
-        hasher.write(part);
+        write_part(&mut hasher, part);
     }
+    hasher
+}
+
+fn write_part(hasher: &mut siphasher::sip128::SipHasher13, part: &[u8]) {
+    use std::hash::Hasher as _;
+    hasher.write(&(part.len() as u64).to_be_bytes());
+    hasher.write(part);
+}
+
+fn finish<const N: usize>(hasher: siphasher::sip128::SipHasher13) -> [u8; N] {
+    use siphasher::sip128::Hasher128 as _;
     let digest = hasher.finish128().as_bytes();
     let mut bytes = [0u8; N];
     bytes.copy_from_slice(&digest[..N]);
@@ -302,6 +311,24 @@ fn derived<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
         bytes[N - 1] = 1;
     }
     bytes
+}
+
+/// The ids of the spans an execution's events open: [`derived`] of `event`, the execution's
+/// ARN and the event's id, with the prefix hashed once (an Express execution derives them at
+/// the rate it runs states).
+#[derive(Debug, Clone)]
+struct EventSpanIds(siphasher::sip128::SipHasher13);
+
+impl EventSpanIds {
+    fn new(execution_arn: &str) -> EventSpanIds {
+        EventSpanIds(hashed(&[b"event", execution_arn.as_bytes()]))
+    }
+
+    fn id(&self, event_id: u64) -> [u8; 8] {
+        let mut hasher = self.0;
+        write_part(&mut hasher, &event_id.to_be_bytes());
+        finish(hasher)
+    }
 }
 
 /// A finished span, as the exporter encodes it (module documentation).
@@ -807,6 +834,7 @@ fn set_attributes(
 #[derive(Debug)]
 pub struct ExecutionTrace {
     execution_arn: Arc<str>,
+    event_span_ids: EventSpanIds,
     state_machine_arn: Arc<str>,
     state_machine_name: Arc<str>,
     ids: TraceIds,
@@ -866,6 +894,7 @@ impl ExecutionTrace {
         let states = definition.state_count().clamp(4, 64);
         ExecutionTrace {
             execution_arn: Arc::from(execution_arn),
+            event_span_ids: EventSpanIds::new(execution_arn),
             state_machine_arn: Arc::from(state_machine_arn),
             state_machine_name: Arc::from(state_machine_arn.rsplit(':').next().unwrap_or_default()),
             ids,
@@ -1064,7 +1093,7 @@ impl ExecutionTrace {
             name,
             state_type,
             parent,
-            span_id: event_span_id(&self.execution_arn, event_id),
+            span_id: self.event_span_ids.id(event_id),
             start_millis: now,
             failure: None,
             task: None,
@@ -1330,6 +1359,17 @@ pub fn task_trace(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_span_id_is_the_hash_of_its_whole_derivation_however_it_is_computed() {
+        let arn = "arn:aws:states:us-east-1:123456789012:execution:machine:run";
+        let ids = EventSpanIds::new(arn);
+        for event_id in [1, 2, 300, u64::MAX] {
+            let whole = derived::<8>(&[b"event", arn.as_bytes(), &event_id.to_be_bytes()]);
+            assert_eq!(ids.id(event_id), whole);
+        }
+        assert_ne!(ids.id(1), ids.id(2));
+    }
 
     #[test]
     fn an_xray_header_gives_its_root_as_the_trace_id_and_its_parent() {
