@@ -318,11 +318,22 @@ async fn is_express(app: &Arc<App>, machine_arn: &Value) -> bool {
         return false;
     };
     let pick = app.random_f64();
-    app.registry
-        .read()
-        .await
-        .resolve(arn, pick)
-        .is_ok_and(|target| target.machine.machine_type == StateMachineType::Express)
+    let express = |registry: &crate::registry::Registry| {
+        registry
+            .resolve(arn, pick)
+            .map(|target| target.machine.machine_type == StateMachineType::Express)
+    };
+    let known = express(&*app.registry.read().await);
+    match known {
+        Ok(express) => express,
+        // A machine created through another node moments ago: look again once caught up
+        // (the start itself does the same, so both see one machine).
+        Err(_) if app.cluster.shared() => {
+            let _ = crate::resources::catch_up(app).await;
+            express(&*app.registry.read().await).unwrap_or(false)
+        }
+        Err(_) => false,
+    }
 }
 
 /// Waits until the child has ended and answers its description in the task-result shape.

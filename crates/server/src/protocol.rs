@@ -302,6 +302,13 @@ async fn console_list(
     uri: &axum::http::Uri,
 ) -> steppe_console::Response {
     let _permit = app.compute.acquire().await;
+    // On a cluster, resources written through other nodes first (as the API's lists do).
+    if let Err(error) = crate::resources::catch_up(app).await {
+        return console_json(
+            error.status,
+            &serde_json::json!({ "message": error.message }),
+        );
+    }
     let app = app.clone();
     let arns = arns.clone();
     let executions = path == steppe_console::EXECUTIONS_PATH;

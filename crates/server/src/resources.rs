@@ -8,7 +8,7 @@
 //!   `LISTEN/NOTIFY`, delivered at commit). [`run`] reads that one key again
 //!   ([`Store::resource`]) and applies it, within milliseconds of the commit.
 //! - **Catching up.** An operation that must see every write already answered (creates,
-//!   updates, deletes, describes and lists: [`CATCH_UP_FIRST`]) first compares the store's
+//!   updates, deletes, describes and lists: all but [`CATCH_UP_SKIPPED`]) first compares the store's
 //!   version with the one the registry reflects, one cheap read, and reads every resource
 //!   again when they differ ([`catch_up`]). Creates are therefore visible on every node as
 //!   soon as they answered.
@@ -39,33 +39,30 @@ use std::sync::Arc;
 use steppe_store::{Resource, StateMachine, Store};
 use tokio::sync::mpsc;
 
-/// The operations that catch up before they run (on a shared store): everything that reads
-/// or writes resources, apart from the starts and `GetActivityTask`, which catch up only
-/// when they miss.
-pub const CATCH_UP_FIRST: &[&str] = &[
-    "CreateStateMachine",
-    "DescribeStateMachine",
-    "UpdateStateMachine",
-    "DeleteStateMachine",
-    "ListStateMachines",
-    "DescribeStateMachineForExecution",
-    "PublishStateMachineVersion",
-    "ListStateMachineVersions",
-    "DeleteStateMachineVersion",
-    "CreateStateMachineAlias",
-    "DescribeStateMachineAlias",
-    "UpdateStateMachineAlias",
-    "DeleteStateMachineAlias",
-    "ListStateMachineAliases",
-    "ListExecutions",
-    "RedriveExecution",
-    "TagResource",
-    "UntagResource",
-    "ListTagsForResource",
-    "CreateActivity",
-    "DescribeActivity",
-    "DeleteActivity",
-    "ListActivities",
+/// The operations that do not catch up before they run (on a shared store); every other
+/// operation does, so one added later reads every write already answered unless it is
+/// listed here with its reason.
+/// - The starts and `GetActivityTask` resolve their target in memory and catch up only when
+///   they miss (`executions::resolve_fresh`, `ops::activities`): a start must not pay a store
+///   read, and an update made elsewhere may reach it moments later, as AWS documents.
+/// - The others read or write executions, tasks and Map Runs, which live in the store (and
+///   are routed to their owner), not in the registry; `ValidateStateMachineDefinition` and
+///   `TestState` read no resource at all.
+pub const CATCH_UP_SKIPPED: &[&str] = &[
+    "StartExecution",
+    "StartSyncExecution",
+    "GetActivityTask",
+    "DescribeExecution",
+    "StopExecution",
+    "GetExecutionHistory",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "DescribeMapRun",
+    "ListMapRuns",
+    "UpdateMapRun",
+    "ValidateStateMachineDefinition",
+    "TestState",
 ];
 
 /// Announced changes not yet applied.

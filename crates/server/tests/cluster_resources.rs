@@ -81,6 +81,13 @@ async fn what_one_node_creates_the_other_serves_at_once() {
         .map(|m| m.name.as_str())
         .collect();
     assert_eq!(names, vec!["made-on-a"]);
+    // The console's list too (it catches up as the API's lists do).
+    let console = common::console_get(b.local_addr(), "/console/api/state-machines").await;
+    let console_names: Vec<&str> = console["stateMachines"]
+        .as_array()
+        .map(|machines| machines.iter().filter_map(|m| m["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(console_names, vec!["made-on-a"], "{console}");
     assert_eq!(run(&on_b, &machine).await, r#"{"v":1}"#);
     // Created again through the other node with the same definition: the same machine.
     let again = create(&on_b, "made-on-a", &answering(1)).await;

@@ -61,7 +61,7 @@ pub const OPERATIONS: &[&str] = &[
 pub async fn dispatch(app: &App, operation: &str, request: Request) -> ApiResult<Value> {
     authorize(operation, &request)?;
     // A store that is not shared (SQLite, memory) pays one test of a flag here.
-    if app.cluster.shared() && crate::resources::CATCH_UP_FIRST.contains(&operation) {
+    if app.cluster.shared() && !crate::resources::CATCH_UP_SKIPPED.contains(&operation) {
         crate::resources::catch_up(app).await?;
     }
     match operation {
@@ -149,5 +149,14 @@ mod tests {
             .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric()))
             .collect();
         assert_eq!(routed, super::OPERATIONS);
+    }
+
+    /// The operations that skip catching up on a cluster are operations (a misspelt name
+    /// would silently make its operation catch up, or a removed one linger).
+    #[test]
+    fn the_operations_skipping_catch_up_exist() {
+        for name in crate::resources::CATCH_UP_SKIPPED {
+            assert!(super::OPERATIONS.contains(name), "{name}");
+        }
     }
 }
