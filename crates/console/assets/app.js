@@ -99,12 +99,15 @@
   const mapRunPath = (arn) => `map-runs/${encodeURIComponent(arn)}`;
   const statusBadge = (status, id) => `<span class="status status-${esc(status)}"${id ? ` id="${id}"` : ""}>${esc(status)}</span>`;
 
+  // One formatter for every date: toLocaleString makes a new one per call, which a page of
+  // 100 events felt.
+  const DATE_FORMAT = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", hour12: false });
   function date(value) {
     if (value === undefined || value === null || value === "") return "";
     let millis = typeof value === "number" ? value : Date.parse(value);
     if (typeof value === "number" && value < 1e11) millis = value * 1000; // epoch seconds
     const d = new Date(millis);
-    return isNaN(d) ? String(value) : d.toLocaleString(undefined, { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+    return isNaN(d) ? String(value) : DATE_FORMAT.format(d) + "." + String(d.getMilliseconds()).padStart(3, "0");
   }
 
   /// "850 ms", "12.3 s", "4 min 05 s", "2 h 03 min", "3 d 04 h".
@@ -734,14 +737,20 @@
 
   // ---------- executions ----------
 
+  /// The whole history on load, from the server's history endpoint (a 25,000-event history
+  /// in one request, where GetExecutionHistory takes 25 one after another); then, while the
+  /// execution runs, what is new since `afterId`, newest first from GetExecutionHistory.
   async function fetchHistory(arn, afterId, token) {
     const fresh = [];
     if (afterId === 0) {
       let nextToken;
       do {
-        const page = await api("GetExecutionHistory", { executionArn: arn, maxResults: 1000, nextToken, includeExecutionData: true });
-        for (const event of page.events || []) fresh.push(event);
-        nextToken = page.nextToken;
+        const query = new URLSearchParams({ executionArn: arn });
+        if (nextToken) query.set("nextToken", nextToken);
+        const { ok, status, value } = await consoleApi(`api/history?${query}`);
+        if (!ok) throw new ApiError(status === 400 ? "ExecutionDoesNotExist" : "Error", value.message || `HTTP ${status}`, status);
+        for (const event of value.events || []) fresh.push(event);
+        nextToken = value.nextToken;
       } while (nextToken && token === pageToken);
       return fresh;
     }
@@ -847,6 +856,9 @@
     onRunPick(views.table, state, select, renderView);
     onRunPick(views.timeline, state, select, renderView);
 
+    // The history comes while the definition is read and drawn.
+    let firstHistory = isExpress ? null : fetchHistory(arn, 0, token);
+    firstHistory?.catch(() => {}); // awaited (and reported) by the first refresh
     const definition = await definitionFor(execution);
     state.model = await drawDiagram(diagram, definition, token);
     focusableStates(diagram);
@@ -890,10 +902,12 @@
 
     async function refresh() {
       if (token !== pageToken) return;
+      const first = firstHistory;
+      firstHistory = null;
       try {
         const [described, fresh] = isExpress ? [kept.execution, state.analysis ? [] : kept.events] : await Promise.all([
-          api("DescribeExecution", { executionArn: arn }),
-          fetchHistory(arn, state.lastId, token),
+          first ? execution : api("DescribeExecution", { executionArn: arn }),
+          first || fetchHistory(arn, state.lastId, token),
         ]);
         if (token !== pageToken) return;
         execution = described;
@@ -1124,8 +1138,22 @@
       <span>Stopped</span><span>${esc(date(execution.stopDate)) || "—"}</span>
       <span>Duration</span><span id="execution-duration">${esc(ranFor(execution))}${execution.stopDate ? "" : " so far"}</span>
       ${execution.redriveCount ? `<span>Redrives</span><span>${esc(execution.redriveCount)}</span>` : ""}
-      <span>Input</span><details id="execution-input-details"${open("execution-input-details")}><summary>${esc(String(execution.input || "").slice(0, 120))}</summary>${jsonBlock(execution.input, "input")}</details>
-      ${execution.output !== undefined ? `<span>Output</span><details id="execution-output-details"${open("execution-output-details")}><summary>${esc(String(execution.output).slice(0, 120))}</summary>${jsonBlock(execution.output, "output", "execution-output")}</details>` : ""}</div>`;
+      <span>Input</span><details id="execution-input-details"${open("execution-input-details")}><summary>${esc(String(execution.input || "").slice(0, 120))}</summary></details>
+      ${execution.output !== undefined ? `<span>Output</span><details id="execution-output-details"${open("execution-output-details")}><summary>${esc(String(execution.output).slice(0, 120))}</summary></details>` : ""}</div>`;
+    // The trees are drawn when opened: a large input's is much of a page's first draw.
+    const lazyTree = (id, text, label, blockId) => {
+      const details = document.getElementById(id);
+      if (!details) return;
+      const draw = () => {
+        if (!details.open || details.dataset.drawn) return;
+        details.dataset.drawn = "1";
+        details.insertAdjacentHTML("beforeend", jsonBlock(text, label, blockId));
+      };
+      details.addEventListener("toggle", draw);
+      draw();
+    };
+    lazyTree("execution-input-details", execution.input, "input");
+    lazyTree("execution-output-details", execution.output, "output", "execution-output");
   }
 
   function renderStatePanel(state, summary, rerender) {

@@ -17,10 +17,12 @@
 //!   [`STDERR_PATH`].
 //! - `GET /console/api/executions` and `GET /console/api/state-machines` (answered by the
 //!   server, which reads its store): see [`EXECUTIONS_PATH`] and [`MACHINES_PATH`].
+//! - `GET /console/api/history` (answered by the server, which reads its store): see
+//!   [`HISTORY_PATH`].
 //!
 //! A server mounts the console by sending every request under [`BASE`] to [`handle`],
-//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`STDERR_PATH`], [`EXECUTIONS_PATH`]
-//! and [`MACHINES_PATH`] itself:
+//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`STDERR_PATH`], [`EXECUTIONS_PATH`],
+//! [`MACHINES_PATH`] and [`HISTORY_PATH`] itself:
 //!
 //! ```
 //! let page = steppe_console::handle("GET", "/console/", b"").expect("the console answers");
@@ -95,6 +97,15 @@ pub const EXECUTIONS_PATH: &str = "/console/api/executions";
 /// [ListStateMachines' items, Standard ones with "running", "failed" (each counted up to
 /// 10,000) and "runningIsLowerBound", "failedIsLowerBound"], "nextToken"?}`.
 pub const MACHINES_PATH: &str = "/console/api/state-machines";
+
+/// The history endpoint the server answers (GET): a whole execution history in one request,
+/// where GetExecutionHistory answers pages of at most 1,000 events one after another.
+///
+/// Query `executionArn`, `nextToken` (optional): `{"events": [GetExecutionHistory's events
+/// with `includeExecutionData`, oldest first], "nextToken"?}`, at most 25,000 events (AWS's
+/// limit on a Standard execution's history) and 16 MiB of them past the first; a Map Run
+/// child's own history as GetExecutionHistory gives it.
+pub const HISTORY_PATH: &str = "/console/api/history";
 
 /// The diagram endpoint this crate answers (POST).
 pub const GRAPH_PATH: &str = "/console/api/graph";
