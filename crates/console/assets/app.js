@@ -371,6 +371,12 @@
   }
 
   async function machinePage(arn, token) {
+    // The first page of executions is asked for with the description (it is what a machine
+    // with many executions waits for); an Express machine's answer is not used.
+    const initial = params();
+    const early = executionsRequest(arn, initial.get("status") || "", (initial.get("q") || "").trim(), undefined);
+    const prefetched = { path: early, answer: consoleApi(early) };
+    prefetched.answer.catch(() => {});
     const machine = await api("DescribeStateMachine", { stateMachineArn: arn });
     if (token !== pageToken) return;
     document.title = `${machine.name} · steppe`;
@@ -401,7 +407,7 @@
         if (token !== pageToken) return;
         document.getElementById("versions-aliases").innerHTML = `<div class="error-box">Versions and aliases could not be listed: ${esc(error.type || "Error")}: ${esc(error.message)}</div>`;
       }),
-      machine.type === "EXPRESS" ? expressList(arn, token) : executionsList(arn, token, false),
+      machine.type === "EXPRESS" ? expressList(arn, token) : executionsList(arn, token, false, prefetched),
     ]);
   }
 
@@ -435,10 +441,22 @@
       </div>`;
   }
 
+  /// The console list's path for one page of executions.
+  function executionsRequest(arn, status, name, nextToken) {
+    const query = new URLSearchParams({ maxResults: String(PAGE_EXECUTIONS) });
+    if (arn) query.set("stateMachineArn", arn);
+    if (status) query.set("statusFilter", status);
+    if (name) query.set("name", name);
+    if (nextToken) query.set("nextToken", nextToken);
+    return `api/executions?${query}`;
+  }
+
   /// Executions, newest first, from the server's console list (a name search and a total
   /// that ListExecutions lacks); across every state machine when `arn` is null. Refreshes
   /// itself every LIST_REFRESH_MS while the box is ticked and the first page is shown.
-  async function executionsList(arn, token, showMachine) {
+  /// `prefetched` ({path, answer}) is a request already on its way, used if it is the
+  /// first one this list makes.
+  async function executionsList(arn, token, showMachine, prefetched) {
     const container = document.getElementById("executions");
     const select = document.getElementById("status-filter");
     const search = document.getElementById("execution-search");
@@ -451,12 +469,10 @@
       if (token !== pageToken) return;
       const name = search.value.trim();
       setParams({ status: select.value, q: name, auto: auto.checked ? "" : "0" });
-      const query = new URLSearchParams({ maxResults: String(PAGE_EXECUTIONS) });
-      if (arn) query.set("stateMachineArn", arn);
-      if (select.value) query.set("statusFilter", select.value);
-      if (name) query.set("name", name);
-      if (tokens[page]) query.set("nextToken", tokens[page]);
-      const { ok, status, value } = await consoleApi(`api/executions?${query}`);
+      const path = executionsRequest(arn, select.value, name, tokens[page]);
+      const early = prefetched && prefetched.path === path ? prefetched.answer : null;
+      prefetched = null;
+      const { ok, status, value } = await (early || consoleApi(path));
       if (token !== pageToken) return;
       if (!ok) {
         container.innerHTML = `<div class="error-box">The executions could not be listed: ${esc(value.message || `HTTP ${status}`)}</div>`;

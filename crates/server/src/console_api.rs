@@ -81,21 +81,21 @@ fn page_size(max_results: Option<&str>, default: usize) -> Result<usize, Refusal
     }
 }
 
-/// Reads `query`'s rows newest first, [`CHUNK`] at a time, until `visit` returns false or
-/// `budget` rows were read; returns whether rows were left unread because of the budget.
+/// Reads `query`'s rows newest first, `chunk` at a time (at most [`CHUNK`]), until `visit`
+/// returns false or `budget` rows were read; returns whether rows were left unread because
+/// of the budget.
 fn scan(
     app: &App,
     query: &ExecutionQuery,
     budget: usize,
+    chunk: usize,
     mut visit: impl FnMut(ExecutionRow) -> bool,
 ) -> Result<bool, Refusal> {
-    let mut query = ExecutionQuery {
-        limit: CHUNK,
-        ..query.clone()
-    };
+    let chunk = chunk.clamp(1, CHUNK);
+    let mut query = query.clone();
     let mut read = 0;
     loop {
-        query.limit = CHUNK.min(budget - read);
+        query.limit = chunk.min(budget - read);
         if query.limit == 0 {
             // Something is left only if the store has another row.
             query.limit = 1;
@@ -341,7 +341,9 @@ pub fn executions(
             after: after.map(store_cursor),
             ..base.clone()
         };
-        partial |= scan(app, &page_query, SCANNED_MAX, |row| {
+        // Without a name search every row is on the page: read no more than it holds.
+        let chunk = if needle.is_none() { limit + 1 } else { CHUNK };
+        partial |= scan(app, &page_query, SCANNED_MAX, chunk, |row| {
             if matches(&row) {
                 candidates.push(standard_item(&row, &machines[index].1));
                 found += 1;
@@ -360,7 +362,7 @@ pub fn executions(
             }
             Some(_) => {
                 let mut counted = 0;
-                let more = scan(app, &base, budget, |row| {
+                let more = scan(app, &base, budget, CHUNK, |row| {
                     if matches(&row) {
                         counted += 1;
                     }
