@@ -1364,15 +1364,39 @@
   }
 
   /// Keeps the gutter's numbers in step with the text and its scrolling; Tab indents.
+  /// Leaves `textarea.markLines(lines)` (1-based line numbers drawn as problems in the
+  /// gutter) and `textarea.showLine(n)` (selects line n and scrolls to it).
   function enableCodeEditor(textarea) {
     const gutter = textarea.previousElementSibling;
     let lines = 0;
+    let marked = new Set();
+    const draw = () => {
+      gutter.innerHTML = Array.from({ length: lines }, (_, i) => marked.has(i + 1)
+        ? `<span class="bad" data-gutter-line="${i + 1}" title="A diagnostic is about this line">${i + 1}</span>` : String(i + 1)).join("\n");
+    };
     const number = () => {
       const count = textarea.value.split("\n").length;
       if (count !== lines) {
         lines = count;
-        gutter.textContent = Array.from({ length: count }, (_, i) => i + 1).join("\n");
+        draw();
       }
+      gutter.scrollTop = textarea.scrollTop;
+    };
+    textarea.markLines = (numbers) => {
+      const next = new Set(numbers);
+      if (next.size === marked.size && [...next].every((n) => marked.has(n))) return;
+      marked = next;
+      draw();
+    };
+    textarea.showLine = (n) => {
+      const starts = [0];
+      for (let i = 0; i < textarea.value.length && starts.length < n; i++) if (textarea.value[i] === "\n") starts.push(i + 1);
+      const start = starts[Math.min(n, starts.length) - 1];
+      const end = textarea.value.indexOf("\n", start);
+      textarea.focus();
+      textarea.setSelectionRange(start, end < 0 ? textarea.value.length : end);
+      const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 18;
+      textarea.scrollTop = Math.max(0, (n - 3) * lineHeight);
       gutter.scrollTop = textarea.scrollTop;
     };
     textarea.addEventListener("input", number);
@@ -1391,12 +1415,68 @@
     textarea.dispatchEvent(new Event("input"));
   }
 
-  /// The line and column of a JSON syntax error, when the browser says where.
+  /// The line and column of a JSON syntax error, when the browser says where: {line, column}.
   function jsonErrorPlace(text, error) {
     const match = /position (\d+)/.exec(error.message);
-    if (!match) return "";
-    const before = text.slice(0, Number(match[1])).split("\n");
-    return ` (line ${before.length}, column ${before[before.length - 1].length + 1})`;
+    const end = /end of JSON input/.test(error.message);
+    if (!match && !end) return null;
+    const before = text.slice(0, match ? Number(match[1]) : text.trimEnd().length).split("\n");
+    return { line: before.length, column: before[before.length - 1].length + 1 };
+  }
+
+  /// The line (1-based) on which each member and item of a JSON text starts, by the
+  /// location path ValidateStateMachineDefinition's diagnostics name it with
+  /// ("/States/Call/Next", "/States/Map/ItemProcessor/States/0"; "" is the whole text). One
+  /// pass over the text, which has parsed as JSON already.
+  function jsonLocationLines(text) {
+    const lines = new Map();
+    const stack = []; // open containers: {array, path, key, index}
+    let line = 1;
+    /// Records where a value starts (an array item's; a member's line is its key's).
+    const valueAt = () => {
+      const top = stack[stack.length - 1];
+      if (!top) { if (!lines.has("")) lines.set("", line); return ""; }
+      if (top.array) { const path = `${top.path}/${top.index}`; lines.set(path, line); return path; }
+      return `${top.path}/${top.key}`;
+    };
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c === "\n") line += 1;
+      else if (c === '"') {
+        let end = i + 1;
+        while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+        const top = stack[stack.length - 1];
+        if (top && !top.array && top.key === null) {
+          let key;
+          try { key = JSON.parse(text.slice(i, end + 1)); } catch (_) { key = text.slice(i + 1, end); }
+          top.key = key.replace(/~/g, "~0").replace(/\//g, "~1"); // as a JSON Pointer spells it
+          lines.set(`${top.path}/${top.key}`, line);
+        } else valueAt();
+        i = end;
+      } else if (c === "{" || c === "[") {
+        stack.push({ array: c === "[", path: valueAt(), key: null, index: 0 });
+      } else if (c === "}" || c === "]") stack.pop();
+      else if (c === ",") {
+        const top = stack[stack.length - 1];
+        if (top && top.array) top.index += 1; else if (top) top.key = null;
+      } else if (c !== ":" && c !== " " && c !== "\t" && c !== "\r") {
+        valueAt(); // a number, true, false or null
+        while (i + 1 < text.length && !/[\s,\]}]/.test(text[i + 1])) i += 1;
+      }
+    }
+    return lines;
+  }
+
+  /// The line a diagnostic's location names: its own, else its nearest enclosing member's
+  /// (a missing field is about the object that lacks it).
+  function locationLine(lines, location) {
+    if (typeof location !== "string" || !location.startsWith("/")) return null;
+    let path = location.replace(/\/$/, "");
+    for (;;) {
+      if (lines.has(path)) return lines.get(path);
+      if (path === "") return null;
+      path = path.slice(0, path.lastIndexOf("/"));
+    }
   }
 
   const NEW_DEFINITION = JSON.stringify({
@@ -1478,7 +1558,9 @@
       const text = textarea.value;
       const since = changedAt;
       try { JSON.parse(text); } catch (error) {
-        list.innerHTML = `<div class="diagnostic"><strong>ERROR INVALID_JSON</strong> ${esc(error.message)}${esc(jsonErrorPlace(text, error))}</div>`;
+        const place = jsonErrorPlace(text, error);
+        list.innerHTML = `<div class="diagnostic"><strong>ERROR INVALID_JSON</strong> ${place ? `${lineLink(place.line)} ` : ""}${esc(error.message)}${place ? esc(` (line ${place.line}, column ${place.column})`) : ""}</div>`;
+        textarea.markLines(place ? [place.line] : []);
         note.textContent = "The diagram shows the last definition that could be drawn.";
         return;
       }
@@ -1496,10 +1578,19 @@
         note.textContent = drawn.status === 413 ? drawn.value.message : "The diagram shows the last definition that could be drawn.";
       }
       const diagnostics = checked.failed ? [] : checked.diagnostics || [];
+      // Each diagnostic on its line: the location path found in the text, the line marked.
+      const lines = diagnostics.length ? jsonLocationLines(text) : null;
+      const lineOf = diagnostics.map((d) => locationLine(lines, d.location));
+      textarea.markLines(lineOf.filter((n) => n !== null));
       list.innerHTML = checked.failed ? `<div class="diagnostic">Validation unavailable: ${esc(checked.failed.message)}</div>`
         : diagnostics.length === 0 ? `<div class="diagnostic ok" id="editor-valid">Valid definition: no diagnostics</div>`
-          : diagnostics.map((d) => `<div class="diagnostic"><strong>${esc(d.severity)} ${esc(d.code)}</strong> ${esc(d.message)} <span class="muted">${esc(d.location || "")}</span></div>`).join("");
+          : diagnostics.map((d, i) => `<div class="diagnostic"><strong>${esc(d.severity)} ${esc(d.code)}</strong> ${lineOf[i] !== null ? `${lineLink(lineOf[i])} ` : ""}${esc(d.message)} <span class="muted">${esc(d.location || "")}</span></div>`).join("");
     };
+    const lineLink = (n) => `<button type="button" class="line-link" data-line="${n}" title="Show line ${n} in the editor">line ${n}</button>`;
+    list.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-line]");
+      if (button) textarea.showLine(Number(button.dataset.line));
+    });
     return async function check() {
       changedAt = performance.now();
       if (busy) { again = true; return; }

@@ -997,13 +997,24 @@ async function scenarioAuthoring(page, base, arns, context, viewport) {
   await page.fill("#definition-editor", broken);
   await page.waitForFunction(() => document.querySelector("#editor-diagnostics")?.textContent.includes("MISSING_TRANSITION_TARGET"));
   check(true, "a transition to a missing state is reported as you type (ValidateStateMachineDefinition)");
+  // The diagnostic names the line its location is on, and the gutter marks that line.
+  const nextLine = broken.split("\n").findIndex((line) => line.includes('"Next": "Missing"')) + 1;
+  await page.waitForSelector(`.code-editor .gutter .bad[data-gutter-line="${nextLine}"]`);
+  const lineLink = await page.textContent("#editor-diagnostics .line-link");
+  check(lineLink === `line ${nextLine}`, `the diagnostic names its line (${lineLink}; "Next": "Missing" is on line ${nextLine})`);
+  check((await page.$$(".code-editor .gutter .bad")).length === 1, "only that line is marked");
+  await page.click("#editor-diagnostics .line-link");
+  const selected = await page.$eval("#definition-editor", (t) => t.value.slice(t.selectionStart, t.selectionEnd));
+  check(selected.trim() === '"Next": "Missing"', `the line's link selects it in the editor (${selected.trim()})`);
   check((await page.textContent("#diagram-note")).includes("last definition"), "the diagram says it shows the last drawable definition");
   await page.fill("#definition-editor", broken.replace('"Next": "Missing"', '"End": true'));
   await page.waitForSelector('#diagram .sg-state[data-state="Call"]');
   check((await page.textContent('#diagram .sg-state[data-state="Call"] .sg-type')) === "Lambda invoke", "the redrawn Task names its integration (Lambda invoke)");
-  await page.fill("#definition-editor", "{\n  \"StartAt\": ");
+  await page.fill("#definition-editor", "{\n  \"StartAt\": \"A\",\n  \"States\": {,}\n}");
   await page.waitForFunction(() => document.querySelector("#editor-diagnostics")?.textContent.includes("INVALID_JSON"));
   check(true, "a JSON syntax error is reported");
+  await page.waitForSelector('.code-editor .gutter .bad[data-gutter-line="3"]');
+  check((await page.textContent("#editor-diagnostics .line-link")) === "line 3", "on its line, marked in the gutter");
   const definition = JSON.stringify({ StartAt: "Hello", States: { Hello: { Type: "Pass", Next: "Done" }, Done: { Type: "Succeed" } } }, null, 2);
   await page.fill("#definition-editor", definition);
   await page.waitForSelector('#diagram .sg-state[data-state="Done"]');
