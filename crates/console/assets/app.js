@@ -1781,13 +1781,19 @@
         const cell = row.firstElementChild;
         cell.innerHTML = `<p class="muted">Loading…</p>`;
         try {
-          const d = await api("DescribeExecution", { executionArn: child.executionArn });
+          // A child's own history (issue 16) tells what each of its states did.
+          const [d, events] = await Promise.all([
+            api("DescribeExecution", { executionArn: child.executionArn }),
+            fetchHistory(child.executionArn, 0, token).catch(() => null),
+          ]);
+          if (token !== pageToken) return;
           cell.innerHTML = `<div class="kv child-execution">
             ${d.error !== undefined ? `<span>Error</span><strong class="child-error">${esc(d.error)}</strong>` : ""}
             ${d.cause !== undefined ? `<span>Cause</span>${causeHtml(d.cause)}` : ""}
             ${d.input !== undefined ? `<span>Input</span>${jsonBlock(d.input, "input")}` : ""}
             ${d.output !== undefined ? `<span>Output</span>${jsonBlock(d.output, "output")}` : ""}
-            <span>ARN</span><code>${esc(d.executionArn)}</code></div>`;
+            ${events ? `<span>States</span>${childRunsHtml(events)}` : ""}
+            <span>ARN</span><span><code>${esc(d.executionArn)}</code> ${link(executionPath(d.executionArn), "its page")}</span></div>`;
         } catch (error) {
           cell.innerHTML = `<div class="error-box">${esc(error.type || "Error")}: ${esc(error.message)}</div>`;
         }
@@ -1821,6 +1827,20 @@
     }
     setLive(described.status === "RUNNING");
     if (described.status === "RUNNING") pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  const CHILD_RUNS_SHOWN = 50;
+
+  /// What each state of a Map Run child did, read from its own history: name, status, how
+  /// long it took and its error (the last CHILD_RUNS_SHOWN runs).
+  function childRunsHtml(events) {
+    const analysis = SteppeHistory.analyse(events, null);
+    const runs = analysis.runs.slice(-CHILD_RUNS_SHOWN);
+    if (runs.length === 0) return `<span class="muted">No state has run.</span>`;
+    return `<div class="table-wrap"><table class="child-runs"><thead><tr><th>State</th><th>Status</th><th>Took</th><th>Error</th></tr></thead><tbody>${runs.map((run) =>
+      `<tr data-child-run="${esc(run.name)}"><td>${esc(run.name)}${run.scopeKey ? ` <span class="muted">${esc(run.scopeKey)}</span>` : ""}</td><td>${statusBadge(run.status)}</td>
+      <td class="num">${Number.isFinite(run.startedAt) ? esc(duration(endOf(run) - run.startedAt)) : ""}</td><td>${esc(run.error ?? "")}</td></tr>`).join("")}</tbody></table></div>
+      ${analysis.runs.length > runs.length ? `<p class="muted">The last ${runs.length} of ${analysis.runs.length} runs.</p>` : ""}`;
   }
 
   /// UpdateMapRun: a running Map Run's concurrency and tolerated failures.

@@ -937,6 +937,11 @@ async function scenarioMapRun(page, base, arns, context, viewport) {
   await page.waitForSelector("#children-table .child-error");
   check((await page.textContent("#children-table .child-error")) === "Item.Bad", "a failed child opens with its error");
   check((await page.textContent("#children-table .child-execution")).includes("this item is bad"), "and its cause");
+  // Its own history, in place: the Choice led to the Fail state, which failed.
+  await page.waitForSelector('#children-table .child-runs tr[data-child-run="Refuse"]');
+  const childRuns = await page.$$eval("#children-table .child-runs tbody tr", (trs) => trs.map((tr) => [tr.dataset.childRun, tr.children[1].textContent.trim(), tr.children[3].textContent.trim()].join(" ")));
+  check(childRuns.join(", ") === "Check succeeded , Refuse failed Item.Bad", `its states are listed from its own history (${childRuns.join(", ")})`);
+  check(page.url().includes("/map-runs/"), "all of it without leaving the Map Run's page");
   check((await overflow(page)) <= 0, `the Map Run page fits the screen (${await overflow(page)} px over)`);
   await shot(page, "26-map-run");
   await page.click("#map-run-execution a");
