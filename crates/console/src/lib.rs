@@ -1,7 +1,7 @@
 //! The steppe web console: a single-page app embedded in the binary, and its diagram endpoint.
 //!
 //! The page is plain HTML, CSS and JavaScript in `assets/` (no build step, nothing fetched
-//! from the internet). It talks to the same-origin AWS JSON 1.0 API like any other client,
+//! from the internet; `app.js` and the page modules it imports are ES modules). It talks to the same-origin AWS JSON 1.0 API like any other client,
 //! plus these console endpoints under `/console/api/`:
 //!
 //! - `POST /console/api/graph` (answered here, by [`handle`]): body `{"definition": TEXT}`,
@@ -144,6 +144,62 @@ const FILES: &[(&str, Asset)] = &[
         Asset {
             content_type: "text/javascript; charset=utf-8",
             bytes: include_bytes!("../assets/app.js"),
+        },
+    ),
+    (
+        "core.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/core.js"),
+        },
+    ),
+    (
+        "diagram.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/diagram.js"),
+        },
+    ),
+    (
+        "machines.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/machines.js"),
+        },
+    ),
+    (
+        "execution.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/execution.js"),
+        },
+    ),
+    (
+        "authoring.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/authoring.js"),
+        },
+    ),
+    (
+        "map-runs.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/map-runs.js"),
+        },
+    ),
+    (
+        "dialogs.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/dialogs.js"),
+        },
+    ),
+    (
+        "tasks.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/tasks.js"),
         },
     ),
     (
@@ -303,6 +359,31 @@ mod tests {
         for file in ["app.js", "history.js", "sigv4.js", "style.css"] {
             assert!(page.contains(file), "index.html does not load {file}");
         }
+    }
+
+    /// The page modules import one another by relative path: each one imported is served.
+    #[test]
+    fn every_module_a_module_imports_is_served() {
+        let mut imported = 0;
+        for (name, file) in FILES.iter().filter(|(name, _)| name.ends_with(".js")) {
+            let text = std::str::from_utf8(file.bytes).expect("utf-8");
+            for line in text.lines().filter(|line| line.starts_with("import ")) {
+                let path = line
+                    .split("from \"./")
+                    .nth(1)
+                    .and_then(|rest| rest.strip_suffix("\";"))
+                    .unwrap_or_else(|| panic!("{name}: an import not of ./FILE: {line}"));
+                assert!(
+                    asset(path).is_some(),
+                    "{name} imports {path}, which is not served"
+                );
+                imported += 1;
+            }
+        }
+        assert!(
+            imported > 8,
+            "app.js and the page modules import each other"
+        );
     }
 
     #[test]
