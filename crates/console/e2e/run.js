@@ -622,7 +622,17 @@ async function scenarioBigMap(page, base, arns) {
   const big = await aws(base, "StartExecution", { stateMachineArn: arns.bigMap, name: `map-${ITERATIONS}`, input: JSON.stringify({ items }) });
   await page.goto(`${base}/console/executions/${encodeURIComponent(big.executionArn)}`);
   await waitForClass(page, "Work", "st-succeeded", 60000);
-  const loaded = Date.now() - started;
+  const ranAndLoaded = Date.now() - started;
+  // The page of the ended execution, opened afresh: what issue 17 times (< 1.5 s).
+  await page.goto(`${base}/console/`);
+  await page.waitForSelector("#machines");
+  const opened = Date.now();
+  await page.goto(`${base}/console/executions/${encodeURIComponent(big.executionArn)}`);
+  await waitForClass(page, "Work", "st-succeeded", 60000);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED");
+  const loaded = Date.now() - opened;
+  const eventCount = await page.textContent("#event-count");
+  check(eventCount === `(${4 * ITERATIONS + 6} events)`, `every event is loaded ${eventCount}`);
   const clickStart = Date.now();
   await page.click('.sg-state[data-state="Each"] .sg-header');
   await page.waitForSelector("#iterations a");
@@ -634,7 +644,7 @@ async function scenarioBigMap(page, base, arns) {
   await page.click("#events button[data-page]:has-text('Last')");
   await page.waitForFunction((last) => document.querySelector("#events-table tbody tr:last-child td")?.textContent === last, String(4 * ITERATIONS + 6));
   const paged = Date.now() - pageStart;
-  console.log(`  measured: ${4 * ITERATIONS + 6} events loaded and coloured in ${loaded} ms; Map panel in ${clicked} ms; last history page in ${paged} ms`);
+  console.log(`  measured: ${4 * ITERATIONS + 6} events loaded and coloured in ${loaded} ms (page load of the ended execution; started, run and drawn while it ran: ${ranAndLoaded} ms); Map panel in ${clicked} ms; last history page in ${paged} ms`);
   // Timings are reported above, not asserted: the machine's other load decides them.
   await shot(page, "07-map-6000");
   // The table and the timeline of its 6,001 runs: one page in the DOM, sorted in full.
@@ -927,6 +937,11 @@ async function scenarioMapRun(page, base, arns, context, viewport) {
   await page.waitForSelector("#children-table .child-error");
   check((await page.textContent("#children-table .child-error")) === "Item.Bad", "a failed child opens with its error");
   check((await page.textContent("#children-table .child-execution")).includes("this item is bad"), "and its cause");
+  // Its own history, in place: the Choice led to the Fail state, which failed.
+  await page.waitForSelector('#children-table .child-runs tr[data-child-run="Refuse"]');
+  const childRuns = await page.$$eval("#children-table .child-runs tbody tr", (trs) => trs.map((tr) => [tr.dataset.childRun, tr.children[1].textContent.trim(), tr.children[3].textContent.trim()].join(" ")));
+  check(childRuns.join(", ") === "Check succeeded , Refuse failed Item.Bad", `its states are listed from its own history (${childRuns.join(", ")})`);
+  check(page.url().includes("/map-runs/"), "all of it without leaving the Map Run's page");
   check((await overflow(page)) <= 0, `the Map Run page fits the screen (${await overflow(page)} px over)`);
   await shot(page, "26-map-run");
   await page.click("#map-run-execution a");
@@ -987,13 +1002,24 @@ async function scenarioAuthoring(page, base, arns, context, viewport) {
   await page.fill("#definition-editor", broken);
   await page.waitForFunction(() => document.querySelector("#editor-diagnostics")?.textContent.includes("MISSING_TRANSITION_TARGET"));
   check(true, "a transition to a missing state is reported as you type (ValidateStateMachineDefinition)");
+  // The diagnostic names the line its location is on, and the gutter marks that line.
+  const nextLine = broken.split("\n").findIndex((line) => line.includes('"Next": "Missing"')) + 1;
+  await page.waitForSelector(`.code-editor .gutter .bad[data-gutter-line="${nextLine}"]`);
+  const lineLink = await page.textContent("#editor-diagnostics .line-link");
+  check(lineLink === `line ${nextLine}`, `the diagnostic names its line (${lineLink}; "Next": "Missing" is on line ${nextLine})`);
+  check((await page.$$(".code-editor .gutter .bad")).length === 1, "only that line is marked");
+  await page.click("#editor-diagnostics .line-link");
+  const selected = await page.$eval("#definition-editor", (t) => t.value.slice(t.selectionStart, t.selectionEnd));
+  check(selected.trim() === '"Next": "Missing"', `the line's link selects it in the editor (${selected.trim()})`);
   check((await page.textContent("#diagram-note")).includes("last definition"), "the diagram says it shows the last drawable definition");
   await page.fill("#definition-editor", broken.replace('"Next": "Missing"', '"End": true'));
   await page.waitForSelector('#diagram .sg-state[data-state="Call"]');
   check((await page.textContent('#diagram .sg-state[data-state="Call"] .sg-type')) === "Lambda invoke", "the redrawn Task names its integration (Lambda invoke)");
-  await page.fill("#definition-editor", "{\n  \"StartAt\": ");
+  await page.fill("#definition-editor", "{\n  \"StartAt\": \"A\",\n  \"States\": {,}\n}");
   await page.waitForFunction(() => document.querySelector("#editor-diagnostics")?.textContent.includes("INVALID_JSON"));
   check(true, "a JSON syntax error is reported");
+  await page.waitForSelector('.code-editor .gutter .bad[data-gutter-line="3"]');
+  check((await page.textContent("#editor-diagnostics .line-link")) === "line 3", "on its line, marked in the gutter");
   const definition = JSON.stringify({ StartAt: "Hello", States: { Hello: { Type: "Pass", Next: "Done" }, Done: { Type: "Succeed" } } }, null, 2);
   await page.fill("#definition-editor", definition);
   await page.waitForSelector('#diagram .sg-state[data-state="Done"]');

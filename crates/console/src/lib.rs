@@ -1,7 +1,7 @@
 //! The steppe web console: a single-page app embedded in the binary, and its diagram endpoint.
 //!
 //! The page is plain HTML, CSS and JavaScript in `assets/` (no build step, nothing fetched
-//! from the internet). It talks to the same-origin AWS JSON 1.0 API like any other client,
+//! from the internet; `app.js` and the page modules it imports are ES modules). It talks to the same-origin AWS JSON 1.0 API like any other client,
 //! plus these console endpoints under `/console/api/`:
 //!
 //! - `POST /console/api/graph` (answered here, by [`handle`]): body `{"definition": TEXT}`,
@@ -17,10 +17,12 @@
 //!   [`STDERR_PATH`].
 //! - `GET /console/api/executions` and `GET /console/api/state-machines` (answered by the
 //!   server, which reads its store): see [`EXECUTIONS_PATH`] and [`MACHINES_PATH`].
+//! - `GET /console/api/history` (answered by the server, which reads its store): see
+//!   [`HISTORY_PATH`].
 //!
 //! A server mounts the console by sending every request under [`BASE`] to [`handle`],
-//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`STDERR_PATH`], [`EXECUTIONS_PATH`]
-//! and [`MACHINES_PATH`] itself:
+//! after answering [`TASKS_PATH`], [`EXPRESS_PATH`], [`STDERR_PATH`], [`EXECUTIONS_PATH`],
+//! [`MACHINES_PATH`] and [`HISTORY_PATH`] itself:
 //!
 //! ```
 //! let page = steppe_console::handle("GET", "/console/", b"").expect("the console answers");
@@ -96,6 +98,15 @@ pub const EXECUTIONS_PATH: &str = "/console/api/executions";
 /// 10,000) and "runningIsLowerBound", "failedIsLowerBound"], "nextToken"?}`.
 pub const MACHINES_PATH: &str = "/console/api/state-machines";
 
+/// The history endpoint the server answers (GET): a whole execution history in one request,
+/// where GetExecutionHistory answers pages of at most 1,000 events one after another.
+///
+/// Query `executionArn`, `nextToken` (optional): `{"events": [GetExecutionHistory's events
+/// with `includeExecutionData`, oldest first], "nextToken"?}`, at most 25,000 events (AWS's
+/// limit on a Standard execution's history) and 16 MiB of them past the first; a Map Run
+/// child's own history as GetExecutionHistory gives it.
+pub const HISTORY_PATH: &str = "/console/api/history";
+
 /// The diagram endpoint this crate answers (POST).
 pub const GRAPH_PATH: &str = "/console/api/graph";
 
@@ -133,6 +144,62 @@ const FILES: &[(&str, Asset)] = &[
         Asset {
             content_type: "text/javascript; charset=utf-8",
             bytes: include_bytes!("../assets/app.js"),
+        },
+    ),
+    (
+        "core.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/core.js"),
+        },
+    ),
+    (
+        "diagram.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/diagram.js"),
+        },
+    ),
+    (
+        "machines.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/machines.js"),
+        },
+    ),
+    (
+        "execution.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/execution.js"),
+        },
+    ),
+    (
+        "authoring.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/authoring.js"),
+        },
+    ),
+    (
+        "map-runs.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/map-runs.js"),
+        },
+    ),
+    (
+        "dialogs.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/dialogs.js"),
+        },
+    ),
+    (
+        "tasks.js",
+        Asset {
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!("../assets/tasks.js"),
         },
     ),
     (
@@ -292,6 +359,31 @@ mod tests {
         for file in ["app.js", "history.js", "sigv4.js", "style.css"] {
             assert!(page.contains(file), "index.html does not load {file}");
         }
+    }
+
+    /// The page modules import one another by relative path: each one imported is served.
+    #[test]
+    fn every_module_a_module_imports_is_served() {
+        let mut imported = 0;
+        for (name, file) in FILES.iter().filter(|(name, _)| name.ends_with(".js")) {
+            let text = std::str::from_utf8(file.bytes).expect("utf-8");
+            for line in text.lines().filter(|line| line.starts_with("import ")) {
+                let path = line
+                    .split("from \"./")
+                    .nth(1)
+                    .and_then(|rest| rest.strip_suffix("\";"))
+                    .unwrap_or_else(|| panic!("{name}: an import not of ./FILE: {line}"));
+                assert!(
+                    asset(path).is_some(),
+                    "{name} imports {path}, which is not served"
+                );
+                imported += 1;
+            }
+        }
+        assert!(
+            imported > 8,
+            "app.js and the page modules import each other"
+        );
     }
 
     #[test]

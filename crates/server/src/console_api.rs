@@ -11,6 +11,12 @@
 //!   search, with their total.
 //! - `GET /console/api/state-machines` ([`steppe_console::MACHINES_PATH`]): the state
 //!   machines with how many of their executions run and how many failed.
+//! - `GET /console/api/history` ([`steppe_console::HISTORY_PATH`]): an execution's history
+//!   in GetExecutionHistory's shapes, a whole Standard one (AWS ends those at 25,000 events)
+//!   in one answer of at most [`HISTORY_BYTES_MAX`], where GetExecutionHistory takes pages of
+//!   1,000 one after another. Stored events are copied into the answer as they are stored,
+//!   only their timestamp rewritten ([`push_wire_event`]), instead of decoded and encoded
+//!   again: that is most of the time a page of GetExecutionHistory takes.
 
 use crate::app::App;
 use serde_json::{json, Value};
@@ -27,6 +33,14 @@ pub const SCANNED_MAX: usize = 10_000;
 pub const CHUNK: usize = 250;
 /// The longest name search, in characters (an execution name has at most 80).
 pub const SEARCH_CHARS_MAX: usize = 80;
+/// The most events one answer of `GET /console/api/history` holds: AWS's limit on a
+/// Standard execution's history, so that one request usually brings all of it.
+pub const HISTORY_EVENTS_MAX: usize = 25_000;
+/// The most bytes of events one answer of `GET /console/api/history` holds (past its first
+/// event): an event can carry an input or output of 256 KiB.
+pub const HISTORY_BYTES_MAX: usize = 16 << 20;
+/// History events read from the store at once.
+pub const HISTORY_CHUNK: usize = 1_000;
 
 /// A console request that cannot be answered: the HTTP status (400: the request; 500: the
 /// store) and the message.
@@ -67,21 +81,21 @@ fn page_size(max_results: Option<&str>, default: usize) -> Result<usize, Refusal
     }
 }
 
-/// Reads `query`'s rows newest first, [`CHUNK`] at a time, until `visit` returns false or
-/// `budget` rows were read; returns whether rows were left unread because of the budget.
+/// Reads `query`'s rows newest first, `chunk` at a time (at most [`CHUNK`]), until `visit`
+/// returns false or `budget` rows were read; returns whether rows were left unread because
+/// of the budget.
 fn scan(
     app: &App,
     query: &ExecutionQuery,
     budget: usize,
+    chunk: usize,
     mut visit: impl FnMut(ExecutionRow) -> bool,
 ) -> Result<bool, Refusal> {
-    let mut query = ExecutionQuery {
-        limit: CHUNK,
-        ..query.clone()
-    };
+    let chunk = chunk.clamp(1, CHUNK);
+    let mut query = query.clone();
     let mut read = 0;
     loop {
-        query.limit = CHUNK.min(budget - read);
+        query.limit = chunk.min(budget - read);
         if query.limit == 0 {
             // Something is left only if the store has another row.
             query.limit = 1;
@@ -327,7 +341,9 @@ pub fn executions(
             after: after.map(store_cursor),
             ..base.clone()
         };
-        partial |= scan(app, &page_query, SCANNED_MAX, |row| {
+        // Without a name search every row is on the page: read no more than it holds.
+        let chunk = if needle.is_none() { limit + 1 } else { CHUNK };
+        partial |= scan(app, &page_query, SCANNED_MAX, chunk, |row| {
             if matches(&row) {
                 candidates.push(standard_item(&row, &machines[index].1));
                 found += 1;
@@ -346,7 +362,7 @@ pub fn executions(
             }
             Some(_) => {
                 let mut counted = 0;
-                let more = scan(app, &base, budget, |row| {
+                let more = scan(app, &base, budget, CHUNK, |row| {
                     if matches(&row) {
                         counted += 1;
                     }
@@ -450,9 +466,182 @@ pub fn state_machines(
     Ok(answer)
 }
 
+/// `GET /console/api/history?executionArn=&nextToken=`: `{"events": [GetExecutionHistory's
+/// events, oldest first], "nextToken"?}`, at most [`HISTORY_EVENTS_MAX`] events and (past
+/// the first) [`HISTORY_BYTES_MAX`] bytes of them, as a JSON text. A Map Run child's history
+/// is its own, as GetExecutionHistory answers it.
+pub fn history(
+    app: &App,
+    arns: &crate::arn::Arns,
+    execution_arn: &str,
+    next_token: Option<&str>,
+) -> Result<String, Refusal> {
+    let refused = |error: crate::error::ApiError| (error.status, error.message);
+    let after = match next_token {
+        None | Some("") => 0,
+        Some(token) => token
+            .strip_prefix("console-history-")
+            .and_then(|id| u64::from_str_radix(id, 16).ok())
+            .ok_or_else(|| bad("nextToken is not one this endpoint gave"))?,
+    };
+    let mut page = HistoryPage {
+        body: String::from("{\"events\":["),
+        n_events: 0,
+        last_id: 0,
+        full: false,
+    };
+    if let Some(events) =
+        crate::map_runs::child_history(app, arns, execution_arn).map_err(refused)?
+    {
+        for event in events.iter().filter(|event| event.id > after) {
+            let mut value = event.to_json();
+            value["timestamp"] = crate::wire::timestamp(event.timestamp_millis);
+            if !page.push(event.id, &value.to_string()) {
+                break;
+            }
+        }
+    } else {
+        let row = crate::executions::find(app, arns, execution_arn).map_err(refused)?;
+        let mut after = after;
+        let mut event_text = String::new();
+        'read: loop {
+            let chunk = app
+                .store
+                .history(row.id, after, false, HISTORY_CHUNK)
+                .map_err(store_failed)?;
+            for event in &chunk {
+                event_text.clear();
+                push_wire_event(&event.json, &mut event_text)?;
+                if !page.push(event.id, &event_text) {
+                    break 'read;
+                }
+            }
+            match chunk.last() {
+                Some(last) if chunk.len() == HISTORY_CHUNK => after = last.id,
+                _ => break,
+            }
+        }
+    }
+    page.body.push(']');
+    if page.full {
+        page.body.push_str(&format!(
+            ",\"nextToken\":\"console-history-{:x}\"",
+            page.last_id
+        ));
+    }
+    page.body.push('}');
+    Ok(page.body)
+}
+
+/// The answer of `GET /console/api/history` as it is written.
+struct HistoryPage {
+    body: String,
+    n_events: usize,
+    last_id: u64,
+    /// An event did not fit: the answer ends with a `nextToken`.
+    full: bool,
+}
+
+impl HistoryPage {
+    /// Adds one event's JSON text, unless the page is full (then false).
+    fn push(&mut self, id: u64, event: &str) -> bool {
+        let over_bytes = self.n_events > 0 && self.body.len() + event.len() > HISTORY_BYTES_MAX;
+        if self.n_events == HISTORY_EVENTS_MAX || over_bytes {
+            self.full = true;
+            return false;
+        }
+        if self.n_events > 0 {
+            self.body.push(',');
+        }
+        self.body.push_str(event);
+        self.n_events += 1;
+        self.last_id = id;
+        true
+    }
+}
+
+/// Appends a stored event (`HistoryEvent::to_json` as text, which starts with
+/// `{"timestamp":MILLIS,`) to `out` as GetExecutionHistory answers it: the same text with the
+/// timestamp in the wire's epoch seconds. The rest is copied as stored, which is the text
+/// serde_json would write again after decoding it; an event that does not start so is decoded.
+fn push_wire_event(stored: &str, out: &mut String) -> Result<(), Refusal> {
+    const PREFIX: &str = "{\"timestamp\":";
+    if let Some(rest) = stored.strip_prefix(PREFIX) {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let millis = rest[..digits].parse::<i64>().ok();
+        if let (Some(millis), Some(b',')) = (millis, rest.as_bytes().get(digits)) {
+            out.push_str(PREFIX);
+            out.push_str(&crate::wire::timestamp(millis).to_string());
+            out.push_str(&rest[digits..]);
+            return Ok(());
+        }
+    }
+    let mut value: Value = serde_json::from_str(stored)
+        .map_err(|error| (500, format!("a stored event would not decode: {error}")))?;
+    if let Some(millis) = value.get("timestamp").and_then(Value::as_i64) {
+        value["timestamp"] = crate::wire::timestamp(millis);
+    }
+    out.push_str(&value.to_string());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_events_get_the_wires_timestamp_as_a_decoded_one_would() {
+        let stored = json!({
+            "timestamp": 1_700_000_000_123_i64,
+            "type": "PassStateExited",
+            "id": 3,
+            "previousEventId": 2,
+            "stateExitedEventDetails": {"name": "A \"quoted\" é", "output": "{\"x\":1.5}"},
+        })
+        .to_string();
+        let mut fast = String::new();
+        push_wire_event(&stored, &mut fast).expect("an event");
+        let mut decoded: Value = serde_json::from_str(&stored).expect("json");
+        decoded["timestamp"] = crate::wire::timestamp(1_700_000_000_123);
+        assert_eq!(fast, decoded.to_string());
+        // Another shape is decoded rather than copied.
+        for other in [
+            r#"{"type":"X","timestamp":5}"#,
+            r#"{"timestamp":-5,"type":"X"}"#,
+        ] {
+            let mut out = String::new();
+            push_wire_event(other, &mut out).expect("an event");
+            let value: Value = serde_json::from_str(&out).expect("json");
+            assert_eq!(value["type"], "X", "{other}");
+        }
+        let mut out = String::new();
+        assert!(push_wire_event("{\"type\":", &mut out).is_err());
+    }
+
+    #[test]
+    fn a_history_page_stops_at_its_event_and_byte_limits() {
+        let mut page = HistoryPage {
+            body: String::new(),
+            n_events: 0,
+            last_id: 0,
+            full: false,
+        };
+        let huge = "x".repeat(HISTORY_BYTES_MAX + 1);
+        assert!(page.push(1, &huge), "the first event always fits");
+        assert!(!page.push(2, "{}"));
+        assert!(page.full && page.last_id == 1);
+        let mut page = HistoryPage {
+            body: String::new(),
+            n_events: 0,
+            last_id: 0,
+            full: false,
+        };
+        for id in 1..=HISTORY_EVENTS_MAX as u64 {
+            assert!(page.push(id, "{}"));
+        }
+        assert!(!page.push(HISTORY_EVENTS_MAX as u64 + 1, "{}"));
+        assert_eq!(page.last_id, HISTORY_EVENTS_MAX as u64);
+    }
 
     #[test]
     fn cursors_round_trip_and_refuse_others() {

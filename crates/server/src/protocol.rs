@@ -226,6 +226,8 @@ async fn console(
         })
     } else if path == steppe_console::EXECUTIONS_PATH || path == steppe_console::MACHINES_PATH {
         Some(console_list(&app, &arns, path, &uri).await)
+    } else if path == steppe_console::HISTORY_PATH {
+        Some(console_history(&app, &arns, &uri).await)
     } else if path == steppe_console::EXPRESS_PATH {
         Some(match query_value(&uri, "executionArn") {
             Some(execution_arn) if !arns.owns(&execution_arn) => console_json(
@@ -343,6 +345,48 @@ async fn console_list(
             console_json(
                 500,
                 &serde_json::json!({ "message": "The list failed unexpectedly" }),
+            )
+        }
+    }
+}
+
+/// The console's history endpoint (`crate::console_api::history`): store reads, off the
+/// async workers. It copies stored text and decodes nothing, less work than
+/// GetExecutionHistory's pages, so unlike drawings it does not wait for `App::compute`.
+#[cfg(feature = "console")]
+async fn console_history(
+    app: &Arc<App>,
+    arns: &crate::arn::Arns,
+    uri: &axum::http::Uri,
+) -> steppe_console::Response {
+    let Some(execution_arn) = query_value(uri, "executionArn") else {
+        return console_json(
+            400,
+            &serde_json::json!({"message": "executionArn is required"}),
+        );
+    };
+    let next_token = query_value(uri, "nextToken");
+    let app = app.clone();
+    let arns = arns.clone();
+    let answered = tokio::task::spawn_blocking(move || {
+        crate::console_api::history(&app, &arns, &execution_arn, next_token.as_deref())
+    })
+    .await;
+    match answered {
+        Ok(Ok(body)) => steppe_console::Response {
+            status: 200,
+            content_type: "application/json",
+            body: std::borrow::Cow::Owned(body.into_bytes()),
+            cache_control: "no-cache",
+        },
+        Ok(Err((status, message))) => {
+            console_json(status, &serde_json::json!({ "message": message }))
+        }
+        Err(error) => {
+            tracing::error!(%error, "a console history failed");
+            console_json(
+                500,
+                &serde_json::json!({ "message": "The history failed unexpectedly" }),
             )
         }
     }

@@ -77,6 +77,7 @@ async fn the_consoles_signer_is_accepted_and_unsigned_console_requests_are_refus
     for path in [
         "/console/api/tasks",
         "/console/api/stderr?executionArn=arn%3Aaws%3Astates%3Aus-east-1%3A123456789012%3Aexecution%3Am%3Ae",
+        "/console/api/history?executionArn=arn%3Aaws%3Astates%3Aus-east-1%3A123456789012%3Aexecution%3Am%3Ae",
     ] {
         let (status, answer) = raw_get(server.local_addr(), path).await;
         assert_eq!(status, 403, "{path}: {answer}");

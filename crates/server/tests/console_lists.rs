@@ -265,3 +265,160 @@ async fn the_lists_show_only_the_servers_own_region_when_unsigned() {
     assert_eq!(names(&executions), ["home-run"], "{executions}");
     server.shutdown().await;
 }
+
+/// Every event of an execution as GetExecutionHistory pages it (1,000 a page), as JSON.
+async fn paged_history(address: std::net::SocketAddr, execution: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut request = serde_json::json!({"executionArn": execution, "maxResults": 1000});
+        if let Some(token) = &token {
+            request["nextToken"] = token.as_str().into();
+        }
+        let (status, page) = raw(
+            address,
+            Some("AWSStepFunctions.GetExecutionHistory"),
+            request.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        events.extend(page["events"].as_array().expect("events").iter().cloned());
+        match page["nextToken"].as_str() {
+            Some(next) => token = Some(next.to_string()),
+            None => return events,
+        }
+    }
+}
+
+/// Every event the console's history endpoint answers, following its `nextToken`; and how
+/// many answers that took.
+async fn console_history(address: std::net::SocketAddr, execution: &str) -> (Vec<Value>, usize) {
+    let mut events = Vec::new();
+    let mut answers = 0;
+    let mut token = String::new();
+    loop {
+        let path = format!(
+            "/console/api/history?executionArn={}&nextToken={token}",
+            execution.replace(':', "%3A")
+        );
+        let page = console_get(address, &path).await;
+        answers += 1;
+        events.extend(page["events"].as_array().expect("events").iter().cloned());
+        match page["nextToken"].as_str() {
+            Some(next) => token = next.to_string(),
+            None => return (events, answers),
+        }
+    }
+}
+
+/// Issue 17 (speed): the console reads a whole history in one request, event for event what
+/// GetExecutionHistory's pages give; one past 16 MiB continues with a `nextToken`; a Map Run
+/// child's is its own.
+#[tokio::test]
+async fn the_history_endpoint_answers_what_get_execution_history_pages() {
+    let server = memory_server().await;
+    let address = server.local_addr();
+    let client = client(address);
+
+    // 2,406 events (more than two pages of GetExecutionHistory), with quotes, escapes and
+    // non-ASCII text in their data.
+    let map = create(
+        &client,
+        "many-events",
+        r#"{"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items",
+            "ItemProcessor": {"StartAt": "Work", "States": {"Work": {"Type": "Pass",
+            "Parameters": {"said.$": "$", "note": "a \"quoted\" café\n\ttab"}, "End": true}}}, "End": true}}}"#,
+    )
+    .await;
+    let items: Vec<Value> = (0..600)
+        .map(|i| serde_json::json!({"n": i, "text": "é\"\\"}))
+        .collect();
+    let input = serde_json::json!({ "items": items }).to_string();
+    let execution = start(&client, &map, &input).await;
+    wait_for_end(&client, &execution).await;
+    let paged = paged_history(address, &execution).await;
+    assert_eq!(paged.len(), 4 * 600 + 6);
+    let (whole, answers) = console_history(address, &execution).await;
+    assert_eq!(answers, 1);
+    assert_eq!(whole, paged);
+
+    // 92 events of about 200 KB each: past the 16 MiB an answer holds, so it continues.
+    let states: serde_json::Map<String, Value> = (0..45)
+        .map(|i| {
+            let next = if i < 44 {
+                serde_json::json!({"Type": "Pass", "Next": format!("P{}", i + 1)})
+            } else {
+                serde_json::json!({"Type": "Pass", "End": true})
+            };
+            (format!("P{i}"), next)
+        })
+        .collect();
+    let chain = create(
+        &client,
+        "heavy-events",
+        &serde_json::json!({"StartAt": "P0", "States": states}).to_string(),
+    )
+    .await;
+    let heavy = start(
+        &client,
+        &chain,
+        &serde_json::json!({ "blob": "x".repeat(200_000) }).to_string(),
+    )
+    .await;
+    wait_for_end(&client, &heavy).await;
+    let (whole, answers) = console_history(address, &heavy).await;
+    assert_eq!(answers, 2);
+    assert_eq!(whole, paged_history(address, &heavy).await);
+
+    // A distributed Map's child: its own history, as GetExecutionHistory answers it.
+    let fan = create(
+        &client,
+        "fan",
+        r#"{"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": true}}}, "End": true}}}"#,
+    )
+    .await;
+    let parent = start(&client, &fan, "[1, 2]").await;
+    wait_for_end(&client, &parent).await;
+    let map_run = client
+        .list_map_runs()
+        .execution_arn(&parent)
+        .send()
+        .await
+        .expect("ListMapRuns")
+        .map_runs[0]
+        .map_run_arn
+        .clone();
+    let children = client
+        .list_executions()
+        .map_run_arn(&map_run)
+        .send()
+        .await
+        .expect("ListExecutions")
+        .executions;
+    assert_eq!(children.len(), 2);
+    let child = &children[0].execution_arn;
+    let (whole, _) = console_history(address, child).await;
+    assert!(whole.len() > 2, "{whole:?}");
+    assert_eq!(whole, paged_history(address, child).await);
+
+    // Refusals: no execution, an unknown one, another endpoint's token.
+    let unknown = format!("{}x", execution);
+    for path in [
+        "/console/api/history".to_string(),
+        format!(
+            "/console/api/history?executionArn={}",
+            unknown.replace(':', "%3A")
+        ),
+        format!(
+            "/console/api/history?executionArn={}&nextToken=steppe-events-1",
+            execution.replace(':', "%3A")
+        ),
+    ] {
+        let refused = console_get(address, &path).await;
+        assert!(refused["message"].is_string(), "{path}: {refused}");
+        assert!(refused.get("events").is_none(), "{path}: {refused}");
+    }
+    server.shutdown().await;
+}

@@ -5,7 +5,8 @@
 
 use crate::record::*;
 use crate::{Done, Error, Store};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -24,6 +25,10 @@ struct Inner {
     resources_version: u64,
     executions: HashMap<u64, Stored>,
     by_arn: HashMap<String, u64>,
+    /// Each state machine's executions as `(start_millis, id)`, the order lists read them
+    /// in (newest last), so that a list or a count reads only the rows it answers about
+    /// rather than every execution of every machine.
+    by_machine: HashMap<String, BTreeSet<(i64, u64)>>,
 }
 
 #[derive(Debug)]
@@ -56,6 +61,19 @@ impl MemoryStore {
 }
 
 impl Inner {
+    /// The executions `query` matches (its limit aside), newest first, read from the
+    /// state machine's index from `query.after` on.
+    fn newest_first<'a>(
+        &'a self,
+        query: &'a ExecutionQuery,
+    ) -> impl Iterator<Item = &'a ExecutionRow> + 'a {
+        let before = query.after.map_or(Bound::Unbounded, Bound::Excluded);
+        (self.by_machine.get(&query.state_machine_arn).into_iter())
+            .flat_map(move |index| index.range((Bound::Unbounded, before)).rev())
+            .filter_map(|(_, id)| self.executions.get(id).map(|stored| &stored.row))
+            .filter(|row| matches_query(row, query))
+    }
+
     /// Checks that `writes` can all be applied, in order, without changing anything.
     fn check(&self, writes: &[Write]) -> Result<(), Error> {
         let mut inserted: HashMap<u64, u64> = HashMap::new();
@@ -114,6 +132,10 @@ impl Inner {
             }
             Write::InsertExecution(row) => {
                 self.by_arn.insert(row.arn.clone(), row.id);
+                (self.by_machine)
+                    .entry(row.state_machine_arn.clone())
+                    .or_default()
+                    .insert((row.start_millis, row.id));
                 self.executions.insert(
                     row.id,
                     Stored {
@@ -237,20 +259,8 @@ impl Store for MemoryStore {
 
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
         let inner = self.lock();
-        let mut rows: Vec<&ExecutionRow> = inner
-            .executions
-            .values()
-            .map(|s| &s.row)
-            .filter(|row| matches_query(row, query))
-            .collect();
-        rows.sort_by_key(|row| std::cmp::Reverse((row.start_millis, row.id)));
-        Ok(rows
-            .into_iter()
-            .filter(|row| {
-                query
-                    .after
-                    .is_none_or(|after| (row.start_millis, row.id) < after)
-            })
+        Ok(inner
+            .newest_first(query)
             .take(query.limit)
             .cloned()
             .collect())
@@ -258,18 +268,7 @@ impl Store for MemoryStore {
 
     fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
         let inner = self.lock();
-        Ok(inner
-            .executions
-            .values()
-            .map(|s| &s.row)
-            .filter(|row| {
-                matches_query(row, query)
-                    && query
-                        .after
-                        .is_none_or(|after| (row.start_millis, row.id) < after)
-            })
-            .take(query.limit)
-            .count())
+        Ok(inner.newest_first(query).take(query.limit).count())
     }
 
     fn history(
@@ -379,6 +378,13 @@ impl Store for MemoryStore {
         for id in &ids {
             if let Some(stored) = inner.executions.remove(id) {
                 inner.by_arn.remove(&stored.row.arn);
+                let machine = &stored.row.state_machine_arn;
+                if let Some(index) = inner.by_machine.get_mut(machine) {
+                    index.remove(&(stored.row.start_millis, stored.row.id));
+                    if index.is_empty() {
+                        inner.by_machine.remove(machine);
+                    }
+                }
             }
         }
         Ok(ids)
