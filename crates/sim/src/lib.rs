@@ -14,6 +14,7 @@
 //! a bound of simulated time passed), then checks every execution: see [`check`].
 
 pub mod model;
+pub mod replica;
 pub mod store;
 pub mod workload;
 
@@ -158,6 +159,8 @@ struct Tracked {
     stop_sent: bool,
     /// How many history events were durable at the last step, and whether it had ended.
     seen: (u64, bool),
+    /// Its durable log replayed so far, once its row exists.
+    replica: Option<replica::Replica>,
 }
 
 /// A task the worker took and will answer.
@@ -451,14 +454,37 @@ impl Sim {
     }
 
     /// The checks after every step, cheap enough for each: what is durable of a history
-    /// never shrinks (no crash undoes a commit), and an ended execution's history never
-    /// grows again (it ends exactly once).
+    /// never shrinks (no crash undoes a commit), an ended execution's history never grows
+    /// again (it ends exactly once), and each input made durable replays to the running
+    /// history hash stored with it, which its stored events have too ([`replica`]).
     fn check_step(&mut self) -> Result<(), String> {
         for execution in &mut self.executions {
             let durable = self.store.durable();
             let Ok(Some(row)) = durable.execution_by_arn(&execution.arn) else {
                 continue;
             };
+            let machine = &self.machines[execution.machine];
+            let replica = match &mut execution.replica {
+                Some(replica) => replica,
+                None => {
+                    let definition = steppe_asl::compile(&machine.definition).map_err(|_| {
+                        format!(
+                            "{}: its generated definition does not compile",
+                            machine.name
+                        )
+                    })?;
+                    let info = execution_info(&row, &machine.name);
+                    execution.replica.insert(replica::Replica::new(
+                        definition,
+                        info,
+                        execution.input.clone(),
+                        row.seed,
+                    ))
+                }
+            };
+            replica
+                .follow(durable)
+                .map_err(|violation| format!("{}: {violation}", execution.name))?;
             let length = durable
                 .history_len(row.id)
                 .map_err(|error| format!("{}: the store fails: {error}", execution.name))?;
@@ -566,6 +592,7 @@ impl Sim {
                     starting: false,
                     stop_sent: false,
                     seen: (0, false),
+                    replica: None,
                 });
                 self.executions.len() - 1
             }
@@ -849,17 +876,7 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
     ) else {
         return vec![format!("{name}: its log or history does not read")];
     };
-    let info = ExecutionInfo {
-        execution_arn: row.arn.clone(),
-        name: row.name.clone(),
-        state_machine_arn: row.state_machine_arn.clone(),
-        state_machine_name: machine.name.clone(),
-        role_arn: ROLE_ARN.into(),
-        region: REGION.into(),
-        start_time_millis: row.start_millis,
-        redrive_count: 0,
-        id: row.id,
-    };
+    let info = execution_info(&row, &machine.name);
     let mut violations = Vec::new();
     let lost = lost_tasks(&history, &sim.delivered);
     sim.faults.tokens_lost += lost.len() as u64;
@@ -946,6 +963,22 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
         _ => {}
     }
     violations
+}
+
+/// The engine's view of a stored execution of the machine `machine_name`, before its
+/// first input (the log replays the redrives, and the engine counts them again).
+fn execution_info(row: &steppe_store::ExecutionRow, machine_name: &str) -> ExecutionInfo {
+    ExecutionInfo {
+        execution_arn: row.arn.clone(),
+        name: row.name.clone(),
+        state_machine_arn: row.state_machine_arn.clone(),
+        state_machine_name: machine_name.to_string(),
+        role_arn: ROLE_ARN.into(),
+        region: REGION.into(),
+        start_time_millis: row.start_millis,
+        redrive_count: 0,
+        id: row.id,
+    }
 }
 
 /// An ending as compared: outputs compare as JSON values (member order is not a result).

@@ -15,7 +15,8 @@ struct Args {
     /// The first seed (alone, without --seeds, replays that seed).
     #[arg(long)]
     seed: Option<u64>,
-    /// A deliberate bug to switch on: commit-after-effects, lose-timer or double-apply.
+    /// A deliberate bug to switch on: commit-after-effects, lose-timer, double-apply or
+    /// corrupt-event.
     #[arg(long)]
     inject_bug: Option<String>,
     /// Print each seed's whole trace, and the stored history of each violating execution.

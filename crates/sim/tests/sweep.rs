@@ -100,6 +100,22 @@ fn double_apply_is_caught() {
 }
 
 #[test]
+fn corrupt_event_is_caught_by_the_history_hash() {
+    let caught = (0..BUG_SEEDS)
+        .map(|seed| run(seed, Some(Bug::CorruptEvent)))
+        .find(|report| !report.violations.is_empty());
+    let report = caught.expect("a seed within 300 violates");
+    // Caught by the running hash at the step the event became durable, not only by the
+    // replay at the end.
+    assert!(
+        report.violations[0].contains("are not those its stored history hash covers"),
+        "seed {}: {:?}",
+        report.seed,
+        report.violations
+    );
+}
+
+#[test]
 fn a_seed_replays_identically() {
     for seed in [7, 1234] {
         let first = run(seed, None);
