@@ -230,7 +230,7 @@ pub const STORE_RETRY_DELAY_MAX: std::time::Duration = std::time::Duration::from
 
 /// How long to wait after `failures` rebuilds in a row failed for want of the store: 100 ms,
 /// doubling, at most [`STORE_RETRY_DELAY_MAX`].
-fn store_retry_delay(failures: u32) -> std::time::Duration {
+pub(crate) fn store_retry_delay(failures: u32) -> std::time::Duration {
     let millis = 100u64.saturating_mul(1 << failures.min(16));
     std::time::Duration::from_millis(millis).min(STORE_RETRY_DELAY_MAX)
 }

@@ -11,6 +11,31 @@
 use serde_json::{json, Map, Value};
 use steppe_engine::Random;
 
+/// What a run's workload has, beyond the first version's machines, starts, stops and
+/// activity answers. A seed replays identically only with the workload it ran with, so a
+/// regression seed keeps the one it was found with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    /// RedriveExecution of failed executions (and Task parameters that tell a redriven
+    /// task from the first run's: `$$.Execution.RedriveCount`).
+    pub redrive: bool,
+    /// DeleteStateMachine of a machine whose executions may still run.
+    pub delete: bool,
+}
+
+impl Workload {
+    /// The first workload (session 8's seeds).
+    pub const FIRST: Workload = Workload {
+        redrive: false,
+        delete: false,
+    };
+    /// Everything the simulator generates today.
+    pub const CURRENT: Workload = Workload {
+        redrive: true,
+        delete: true,
+    };
+}
+
 /// The activity every generated Task state calls.
 pub const ACTIVITY_NAME: &str = "sim-worker";
 
@@ -62,12 +87,18 @@ pub struct Machine {
 }
 
 /// Generates `count` state machines calling `activity_arn`.
-pub fn machines(random: &mut Random, activity_arn: &str, count: usize) -> Vec<Machine> {
+pub fn machines(
+    random: &mut Random,
+    activity_arn: &str,
+    count: usize,
+    workload: Workload,
+) -> Vec<Machine> {
     (0..count)
         .map(|index| {
             let mut generator = Generator {
                 random,
                 activity_arn,
+                workload,
                 states: Map::new(),
                 next_name: 0,
             };
@@ -90,18 +121,23 @@ pub fn input(random: &mut Random) -> Value {
 }
 
 /// What tells a task apart from every other of the run: its execution, its state, the Map
-/// iterations it runs in (`path`, e.g. `/2/0`) and its attempt. Generated machines have no
-/// loops, so no two tasks of a run have the same key.
+/// iterations it runs in (`path`, e.g. `/2/0`), its attempt and the execution's redrives.
+/// Generated machines have no loops, so no two tasks of a run have the same key.
 pub fn task_key(parameters: &Value) -> String {
     format!(
-        "{} {} {} {}",
-        parameters["execution"], parameters["state"], parameters["path"], parameters["attempt"]
+        "{} {} {} {} {}",
+        parameters["execution"],
+        parameters["state"],
+        parameters["path"],
+        parameters["attempt"],
+        parameters["redrive"]
     )
 }
 
 struct Generator<'a> {
     random: &'a mut Random,
     activity_arn: &'a str,
+    workload: Workload,
     states: Map<String, Value>,
     next_name: usize,
 }
@@ -176,11 +212,13 @@ impl Generator<'_> {
             "Task" => {
                 state.insert("Type".into(), json!("Task"));
                 state.insert("Resource".into(), json!(self.activity_arn));
-                state.insert(
-                    "Parameters".into(),
-                    json!({"state": name, "x.$": "$.x", "attempt.$": "$$.State.RetryCount",
-                           "execution.$": "$$.Execution.Name", "path.$": "$.path"}),
-                );
+                let mut parameters = json!({"state": name, "x.$": "$.x",
+                    "attempt.$": "$$.State.RetryCount", "execution.$": "$$.Execution.Name",
+                    "path.$": "$.path"});
+                if self.workload.redrive {
+                    parameters["redrive.$"] = json!("$$.Execution.RedriveCount");
+                }
+                state.insert("Parameters".into(), parameters);
                 state.insert("TimeoutSeconds".into(), json!(TASK_TIMEOUT_SECONDS));
                 state.insert("ResultPath".into(), json!("$.x"));
                 state.insert(
@@ -218,6 +256,7 @@ impl Generator<'_> {
                 let mut inner = Generator {
                     random: self.random,
                     activity_arn: self.activity_arn,
+                    workload: self.workload,
                     states: Map::new(),
                     next_name: self.next_name,
                 };
@@ -248,6 +287,7 @@ impl Generator<'_> {
                         let mut inner = Generator {
                             random: self.random,
                             activity_arn: self.activity_arn,
+                            workload: self.workload,
                             states: Map::new(),
                             next_name: self.next_name,
                         };
