@@ -1000,10 +1000,9 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
         cause: row.cause.clone(),
     };
     let input = execution.input.clone();
-    let redrives = inputs
-        .iter()
-        .filter(|logged| logged.input == steppe_store::InputRecord::Redrive)
-        .count();
+    // The redrives that took (a RedriveExecution that raced another logs a Redrive input the
+    // engine ignores, the execution running again).
+    let redrives = row.redrive_count as usize;
     match model::run(
         &definition,
         info.clone(),

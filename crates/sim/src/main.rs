@@ -19,8 +19,9 @@ struct Args {
     /// corrupt-event.
     #[arg(long)]
     inject_bug: Option<String>,
-    /// The workload: `current` (everything the simulator generates) or `first` (session 8's,
-    /// which older regression seeds replay with).
+    /// The workload: `current` (everything the simulator generates, now `third`: with
+    /// JSONata states), `first` (session 8's) or `second` (with redrives and deletions),
+    /// which older regression seeds replay with.
     #[arg(long, default_value = "current")]
     workload: String,
     /// Print each seed's whole trace, and the stored history of each violating execution.
@@ -47,8 +48,10 @@ fn main() -> ExitCode {
     let workload = match args.workload.as_str() {
         "current" => steppe_sim::Workload::CURRENT,
         "first" => steppe_sim::Workload::FIRST,
+        "second" => steppe_sim::Workload::SECOND,
+        "third" => steppe_sim::Workload::THIRD,
         other => {
-            eprintln!("unknown workload {other}; known: current, first");
+            eprintln!("unknown workload {other}; known: current, first, second, third");
             return ExitCode::from(2);
         }
     };
