@@ -80,12 +80,29 @@ pub async fn execution_ended(app: &App, execution_id: u64) {
             return;
         }
     };
-    if let Err(error) = finish(app, &machine_arn).await {
+    finish_retrying(app, &machine_arn).await;
+}
+
+/// [`finish`], tried again while the store does not answer (its commit failed with a 503:
+/// nothing was made durable), after the driver's delays (100 ms doubling to
+/// `STORE_RETRY_DELAY_MAX`). Without it a failed commit left the machine DELETING, its
+/// executions all ended, until the server restarted (found by the simulator: seed 557).
+async fn finish_retrying(app: &App, state_machine_arn: &str) {
+    let mut failures = 0u32;
+    loop {
+        let Err(error) = finish(app, state_machine_arn).await else {
+            return;
+        };
         tracing::error!(
-            state_machine_arn = %machine_arn,
+            state_machine_arn,
             error = %error.message,
             "deletion not finished"
         );
+        if error.status != 503 {
+            return;
+        }
+        tokio::time::sleep(crate::driver::store_retry_delay(failures)).await;
+        failures = failures.saturating_add(1);
     }
 }
 
@@ -177,15 +194,7 @@ pub async fn resume(app: &Arc<App>) {
     for machine in deleting {
         app.driver.deletions().mark(&machine);
         let app = app.clone();
-        tokio::spawn(async move {
-            if let Err(error) = finish(&app, &machine.arn).await {
-                tracing::error!(
-                    state_machine_arn = %machine.arn,
-                    error = %error.message,
-                    "deletion not finished"
-                );
-            }
-        });
+        tokio::spawn(async move { finish_retrying(&app, &machine.arn).await });
     }
 }
 

@@ -20,7 +20,9 @@
 //! An execution's engine state lives in its slot while it is busy. A slot whose execution
 //! ended, or that waits only for timers while more than `cache_max` slots are live, is
 //! dropped; the next input rebuilds the execution by replaying its input log (the engine is
-//! deterministic), checks the replay gave as many events as were stored, and goes on.
+//! deterministic), checks the replay gave the stored history (as many events, and at each
+//! input the running hash stored with it: event for event), and goes on. A replay that
+//! differs is an error: the execution is not rebuilt, and its callers are answered so.
 
 mod plan;
 
@@ -124,6 +126,9 @@ struct Live {
     execution: Execution,
     definition: Arc<Definition>,
     next_seq: u64,
+    /// The running hash of its history ([`steppe_store::history_hash`]), stored with each
+    /// transition.
+    history_hash: u64,
     /// The mock test case it runs (`stateMachineArn#TestCaseName`), if any.
     test_case: Option<String>,
     /// Its trace, if it is traced: what it follows of the history to make spans.
@@ -225,7 +230,7 @@ pub const STORE_RETRY_DELAY_MAX: std::time::Duration = std::time::Duration::from
 
 /// How long to wait after `failures` rebuilds in a row failed for want of the store: 100 ms,
 /// doubling, at most [`STORE_RETRY_DELAY_MAX`].
-fn store_retry_delay(failures: u32) -> std::time::Duration {
+pub(crate) fn store_retry_delay(failures: u32) -> std::time::Duration {
     let millis = 100u64.saturating_mul(1 << failures.min(16));
     std::time::Duration::from_millis(millis).min(STORE_RETRY_DELAY_MAX)
 }
@@ -308,6 +313,7 @@ impl Driver {
                 execution,
                 definition,
                 next_seq: 0,
+                history_hash: steppe_store::HISTORY_HASH_EMPTY,
                 test_case: row.test_case.clone(),
                 trace,
             })),
@@ -990,7 +996,8 @@ impl Driver {
         if row.status != ExecutionStatus::Running {
             return Ok(None);
         }
-        let seq = self.store.inputs(id)?.len() as u64;
+        let inputs = self.store.inputs(id)?;
+        let seq = inputs.len() as u64;
         let last_event_id = self.store.history_len(id)?;
         let failure = quarantine_failure(reason);
         let Input::Fail { error, cause } = &failure else {
@@ -1005,17 +1012,22 @@ impl Driver {
                 cause: Some(cause.clone()),
             }),
         };
+        let events = vec![StoredEvent::from(&event)];
+        // The stored history goes on from the last stored hash (none if that input has none).
+        let history_hash = match inputs.last() {
+            Some(last) => last.history_hash,
+            None => Some(steppe_store::HISTORY_HASH_EMPTY),
+        }
+        .map(|previous| steppe_store::history_hash(previous, &events));
         Ok(Some(Write::Transition(Box::new(TransitionRecord {
             execution_id: id,
             input: LoggedInput {
                 seq,
                 now_millis,
                 input: InputRecord::from(&failure),
+                history_hash,
             },
-            events: vec![StoredEvent {
-                id: event.id,
-                json: event.to_json().to_string(),
-            }],
+            events,
             end: Some(ExecutionEnd {
                 status: ExecutionStatus::Failed,
                 stop_millis: now_millis,
@@ -1178,6 +1190,7 @@ impl Driver {
         let mut spans_ended_before = Vec::new();
         let inputs = self.store.inputs(id)?;
         let mut owed: VecDeque<Input> = VecDeque::new();
+        let mut history_hash = steppe_store::HISTORY_HASH_EMPTY;
         for logged in &inputs {
             let input: Input = logged.input.clone().into();
             // Owed inputs apply in order; a `TaskStarted` may also come from outside (a
@@ -1194,6 +1207,7 @@ impl Driver {
                 guarded(|| apply(&definition, &mut execution, input, logged.now_millis))
                     .map_err(Error::Quarantined)?;
             owed.extend(follow_ups(&transition.commands));
+            history_hash = replayed_hash(id, logged, history_hash, &transition.events)?;
             if let Some(trace) = &mut trace {
                 trace.observe(&transition.events, &mut spans_ended_before);
                 spans_ended_before.clear();
@@ -1218,11 +1232,33 @@ impl Driver {
                 execution,
                 definition,
                 next_seq: inputs.len() as u64,
+                history_hash,
                 test_case: row.test_case,
                 trace,
             },
             owed.into(),
         )))
+    }
+}
+
+/// The running hash after a replayed input's `events`, checked against the one stored with
+/// it (inputs logged before hashes were stored have none): a replay that gives another
+/// history than the stored one, event for event, is an error.
+fn replayed_hash(
+    id: u64,
+    logged: &LoggedInput,
+    previous: u64,
+    events: &[HistoryEvent],
+) -> Result<u64, Error> {
+    let events: Vec<StoredEvent> = events.iter().map(StoredEvent::from).collect();
+    let hash = steppe_store::history_hash(previous, &events);
+    match logged.history_hash {
+        Some(stored) if stored != hash => Err(Error::Store(steppe_store::Error::Decode(format!(
+            "execution {id}: replaying input {} gave another history than the stored one \
+             (running hash {hash:016x}, stored {stored:016x})",
+            logged.seq
+        )))),
+        _ => Ok(hash),
     }
 }
 

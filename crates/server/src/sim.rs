@@ -90,14 +90,18 @@ pub enum Bug {
     LoseTimer,
     /// Rebuilding an execution applies the last input of its log twice.
     DoubleApply,
+    /// The fifth event of a history is stored with another timestamp than the engine gave
+    /// it (and than the running history hash stored with its transition covers).
+    CorruptEvent,
 }
 
 impl Bug {
     /// Every bug, with the name `--inject-bug` takes.
-    pub const ALL: [(&'static str, Bug); 3] = [
+    pub const ALL: [(&'static str, Bug); 4] = [
         ("commit-after-effects", Bug::CommitAfterEffects),
         ("lose-timer", Bug::LoseTimer),
         ("double-apply", Bug::DoubleApply),
+        ("corrupt-event", Bug::CorruptEvent),
     ];
 }
 

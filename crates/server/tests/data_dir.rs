@@ -1,7 +1,8 @@
 //! The data directory (issue 12): one server at a time, a damaged or emptied database is
 //! refused at start with a message naming it, damage met while serving fails only the
 //! request that met it (HTTP 500, not a retryable 503), and one row that will not decode
-//! is skipped instead of keeping the server from starting.
+//! is skipped instead of keeping the server from starting. An input log that no longer
+//! replays to its stored history is an error when the execution is rebuilt.
 
 mod common;
 
@@ -216,6 +217,84 @@ async fn a_row_that_will_not_decode_is_skipped_and_the_server_starts() {
     let described = client
         .describe_execution()
         .execution_arn(&broken)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.status,
+        aws_sdk_sfn::types::ExecutionStatus::Running
+    );
+    server.shutdown().await;
+}
+
+/// A stored input log that no longer replays to the stored history (here the start's time,
+/// changed behind the server's back: as many events, other timestamps) fails the execution's
+/// rebuild with a 500 naming the input, and nothing is written over its history: the running
+/// hash stored with each input (issue 14) catches what the event count alone does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_replays_to_another_history_fails_the_rebuild() {
+    const NAP: &str = r#"{"StartAt": "First", "States": {
+        "First": {"Type": "Pass", "Next": "Nap"},
+        "Nap": {"Type": "Wait", "Seconds": 100000, "End": true}}}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let server = steppe_server::start(options(dir.path())).await.unwrap();
+    let sdk = client(server.local_addr());
+    let machine = create(&sdk, "napping", NAP).await;
+    let arn = start(&sdk, &machine, "{}").await;
+    let mut before = Vec::new();
+    for _ in 0..200 {
+        before = history(&sdk, &arn).await;
+        if event_types(&before)
+            .iter()
+            .any(|kind| kind == "WaitStateEntered")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        event_types(&before)
+            .iter()
+            .any(|kind| kind == "WaitStateEntered"),
+        "{:?}",
+        event_types(&before)
+    );
+    server.shutdown().await;
+    let changed = database(dir.path())
+        .execute(
+            "UPDATE inputs SET now_millis = now_millis + 1 WHERE seq = 0",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+
+    let server = steppe_server::start(options(dir.path())).await.unwrap();
+    let request = json!({"executionArn": arn}).to_string();
+    let (status, body) = raw(
+        server.local_addr(),
+        Some("AWSStepFunctions.StopExecution"),
+        request.as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["__type"]),
+        (500, &json!("InternalFailure")),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The request failed on stored data: ")
+            && message.contains("replaying input 0 gave another history than the stored one"),
+        "{message}"
+    );
+    let sdk = client(server.local_addr());
+    assert_eq!(
+        format!("{:?}", history(&sdk, &arn).await),
+        format!("{before:?}")
+    );
+    let described = sdk
+        .describe_execution()
+        .execution_arn(&arn)
         .send()
         .await
         .unwrap();

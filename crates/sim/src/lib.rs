@@ -14,6 +14,7 @@
 //! a bound of simulated time passed), then checks every execution: see [`check`].
 
 pub mod model;
+pub mod replica;
 pub mod store;
 pub mod workload;
 
@@ -27,6 +28,7 @@ use steppe_server::sim::{CallError, Simulated};
 use steppe_store::{ExecutionStatus, Store};
 use store::FaultStore;
 use workload::Answer;
+pub use workload::Workload;
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
@@ -98,10 +100,15 @@ pub struct Faults {
     pub tokens_lost: u64,
 }
 
-/// Runs one seed, with `bug` switched on in the server if given.
+/// Runs one seed of today's workload, with `bug` switched on in the server if given.
 pub fn run(seed: u64, bug: Option<Bug>) -> Report {
+    run_with(seed, bug, Workload::CURRENT)
+}
+
+/// Runs one seed of `workload`, with `bug` switched on in the server if given.
+pub fn run_with(seed: u64, bug: Option<Bug>, workload: Workload) -> Report {
     steppe_server::sim::inject(bug);
-    let mut sim = Sim::new(seed);
+    let mut sim = Sim::new(seed, workload);
     let violations = match sim.run() {
         Ok(()) => check(&mut sim),
         Err(violation) => vec![violation],
@@ -142,6 +149,8 @@ enum Reply {
     Stopped(usize, Result<Value, CallError>),
     Polled(Result<Value, CallError>),
     Sent(u64, Result<Value, CallError>),
+    Redriven(usize, Result<Value, CallError>),
+    Deleted(usize, Result<Value, CallError>),
 }
 
 /// An execution the run started (or tried to).
@@ -156,8 +165,11 @@ struct Tracked {
     starting: bool,
     /// A `StopExecution` was sent (it may be applied even if its call failed).
     stop_sent: bool,
-    /// How many history events were durable at the last step, and whether it had ended.
-    seen: (u64, bool),
+    /// How many history events were durable at the last step, whether it had ended, and
+    /// how many times it had been redriven.
+    seen: (u64, bool, u32),
+    /// Its durable log replayed so far, once its row exists.
+    replica: Option<replica::Replica>,
 }
 
 /// A task the worker took and will answer.
@@ -174,6 +186,10 @@ struct Held {
 
 struct Sim {
     random: Random,
+    workload: Workload,
+    /// The machine a DeleteStateMachine was sent for (at most one a run), and whether it
+    /// was answered.
+    deleted: Option<(usize, bool)>,
     workload_seed: u64,
     clock: Arc<SimClock>,
     store: FaultStore,
@@ -198,7 +214,7 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(seed: u64) -> Sim {
+    fn new(seed: u64, workload: Workload) -> Sim {
         let mut random = Random::new(seed);
         let workload_seed = random.next_u64();
         let activity_arn = format!(
@@ -206,11 +222,13 @@ impl Sim {
             workload::ACTIVITY_NAME
         );
         let count = 1 + (random.next_u64() % 3) as usize;
-        let machines = workload::machines(&mut random, &activity_arn, count);
+        let machines = workload::machines(&mut random, &activity_arn, count, workload);
         // A small cache makes executions leave memory and replay from the store often.
         let cache_max = [0, 1, 2, 1000][(random.next_u64() % 4) as usize];
         Sim {
             random,
+            workload,
+            deleted: None,
             workload_seed,
             clock: Arc::new(SimClock(AtomicI64::new(START_MILLIS))),
             store: FaultStore::default(),
@@ -451,26 +469,55 @@ impl Sim {
     }
 
     /// The checks after every step, cheap enough for each: what is durable of a history
-    /// never shrinks (no crash undoes a commit), and an ended execution's history never
-    /// grows again (it ends exactly once).
+    /// never shrinks (no crash undoes a commit), an ended execution's history never grows
+    /// again (it ends exactly once), and each input made durable replays to the running
+    /// history hash stored with it, which its stored events have too ([`replica`]).
     fn check_step(&mut self) -> Result<(), String> {
         for execution in &mut self.executions {
             let durable = self.store.durable();
             let Ok(Some(row)) = durable.execution_by_arn(&execution.arn) else {
                 continue;
             };
+            let machine = &self.machines[execution.machine];
+            let replica = match &mut execution.replica {
+                Some(replica) => replica,
+                None => {
+                    let definition = steppe_asl::compile(&machine.definition).map_err(|_| {
+                        format!(
+                            "{}: its generated definition does not compile",
+                            machine.name
+                        )
+                    })?;
+                    let info = execution_info(&row, &machine.name);
+                    execution.replica.insert(replica::Replica::new(
+                        definition,
+                        info,
+                        execution.input.clone(),
+                        row.seed,
+                    ))
+                }
+            };
+            replica
+                .follow(durable)
+                .map_err(|violation| format!("{}: {violation}", execution.name))?;
             let length = durable
                 .history_len(row.id)
                 .map_err(|error| format!("{}: the store fails: {error}", execution.name))?;
-            let (seen, ended) = execution.seen;
-            if length < seen || (ended && length != seen) {
+            let (seen, ended, redriven) = execution.seen;
+            // An ended execution grows again only by a redrive.
+            let grew_after_end = ended && length != seen && row.redrive_count == redriven;
+            if length < seen || grew_after_end {
                 return Err(format!(
                     "{}: its durable history went from {seen} to {length} events{}",
                     execution.name,
                     if ended { " after it ended" } else { "" }
                 ));
             }
-            execution.seen = (length, row.status != ExecutionStatus::Running);
+            execution.seen = (
+                length,
+                row.status != ExecutionStatus::Running,
+                row.redrive_count,
+            );
         }
         Ok(())
     }
@@ -504,10 +551,58 @@ impl Sim {
                     self.answer(pick);
                 }
             }
+            800..=819 if self.workload.redrive => self.redrive(),
+            820 if self.workload.delete && self.deleted.is_none() => self.delete(),
             // Otherwise time passes: waiting groups are slow commits.
             _ => {}
         }
         Ok(())
+    }
+
+    /// Redrives a failed execution (not one a stop was sent to: its end is the stop's).
+    /// Half the calls carry a client token, the same for every call at one redrive count,
+    /// so that a retry after a failed call redrives once.
+    fn redrive(&mut self) {
+        let failed: Vec<(usize, u32)> = (0..self.executions.len())
+            .filter(|&i| self.executions[i].acknowledged && !self.executions[i].stop_sent)
+            .filter_map(|i| {
+                match self
+                    .store
+                    .durable()
+                    .execution_by_arn(&self.executions[i].arn)
+                {
+                    Ok(Some(row)) if row.status == ExecutionStatus::Failed => {
+                        Some((i, row.redrive_count))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        let (index, redrive_count) = failed[self.below(failed.len() as u64) as usize];
+        let mut body = json!({"executionArn": self.executions[index].arn});
+        if self.below(2) == 0 {
+            body["clientToken"] = json!(format!("redrive-{redrive_count}"));
+        }
+        self.log(format!("redrive {}: {body}", self.executions[index].name));
+        self.spawn("RedriveExecution", body, move |result| {
+            Reply::Redriven(index, result)
+        });
+    }
+
+    /// Deletes one of the machines, whose executions may still run.
+    fn delete(&mut self) {
+        let machine = self.below(self.machines.len() as u64) as usize;
+        self.deleted = Some((machine, false));
+        let arn = machine_arn(&self.machines[machine].name);
+        self.log(format!("delete {}", self.machines[machine].name));
+        self.spawn(
+            "DeleteStateMachine",
+            json!({"stateMachineArn": arn}),
+            move |result| Reply::Deleted(machine, result),
+        );
     }
 
     fn crash(&mut self) -> Result<(), String> {
@@ -565,7 +660,8 @@ impl Sim {
                     acknowledged: false,
                     starting: false,
                     stop_sent: false,
-                    seen: (0, false),
+                    seen: (0, false, 0),
+                    replica: None,
                 });
                 self.executions.len() - 1
             }
@@ -575,7 +671,7 @@ impl Sim {
         execution.starting = true;
         let machine = &self.machines[execution.machine];
         let body = json!({
-            "stateMachineArn": format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{}", machine.name),
+            "stateMachineArn": machine_arn(&machine.name),
             "name": execution.name,
             "input": execution.input.to_string(),
         });
@@ -652,7 +748,9 @@ impl Sim {
             let (Reply::Started(_, Err(error))
             | Reply::Stopped(_, Err(error))
             | Reply::Polled(Err(error))
-            | Reply::Sent(_, Err(error))) = &reply
+            | Reply::Sent(_, Err(error))
+            | Reply::Redriven(_, Err(error))
+            | Reply::Deleted(_, Err(error))) = &reply
             else {
                 self.take_reply(reply);
                 continue;
@@ -725,6 +823,25 @@ impl Sim {
                     in_flight: false,
                 });
             }
+            Reply::Redriven(index, result) => {
+                let line = format!(
+                    "redriven {}: {}",
+                    self.executions[index].name,
+                    outcome(&result)
+                );
+                self.log(line);
+            }
+            Reply::Deleted(machine, result) => {
+                if result.is_ok() {
+                    self.deleted = Some((machine, true));
+                }
+                let line = format!(
+                    "deleted {}: {}",
+                    self.machines[machine].name,
+                    outcome(&result)
+                );
+                self.log(line);
+            }
             Reply::Sent(id, result) => {
                 let Some(index) = self.held.iter().position(|held| held.id == id) else {
                     return;
@@ -767,6 +884,10 @@ impl Sim {
             .map(|execution| execution.name.clone())
             .collect()
     }
+}
+
+fn machine_arn(name: &str) -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}")
 }
 
 fn outcome(result: &Result<Value, CallError>) -> String {
@@ -822,7 +943,25 @@ fn check(sim: &mut Sim) -> Vec<String> {
         )),
         _ => {}
     }
+    violations.extend(check_deletion(sim));
     violations
+}
+
+/// A machine a DeleteStateMachine was sent for is gone once all its executions ended, if
+/// the deletion was acknowledged or made durable (DELETING) at all.
+fn check_deletion(sim: &Sim) -> Option<String> {
+    let (machine, acknowledged) = sim.deleted?;
+    let name = &sim.machines[machine].name;
+    match sim.store.durable().resource(&machine_arn(name)) {
+        Ok(Some(steppe_store::Resource::StateMachine(stored))) if stored.deleting => Some(format!(
+            "{name}: still DELETING after every execution ended"
+        )),
+        Ok(Some(_)) if acknowledged => Some(format!(
+            "{name}: still there after DeleteStateMachine answered"
+        )),
+        Err(error) => Some(format!("{name}: the store fails: {error}")),
+        _ => None,
+    }
 }
 
 /// The checks of one execution (see [`check`]).
@@ -849,17 +988,7 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
     ) else {
         return vec![format!("{name}: its log or history does not read")];
     };
-    let info = ExecutionInfo {
-        execution_arn: row.arn.clone(),
-        name: row.name.clone(),
-        state_machine_arn: row.state_machine_arn.clone(),
-        state_machine_name: machine.name.clone(),
-        role_arn: ROLE_ARN.into(),
-        region: REGION.into(),
-        start_time_millis: row.start_millis,
-        redrive_count: 0,
-        id: row.id,
-    };
+    let info = execution_info(&row, &machine.name);
     let mut violations = Vec::new();
     let lost = lost_tasks(&history, &sim.delivered);
     sim.faults.tokens_lost += lost.len() as u64;
@@ -871,6 +1000,9 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
         cause: row.cause.clone(),
     };
     let input = execution.input.clone();
+    // The redrives that took (a RedriveExecution that raced another logs a Redrive input the
+    // engine ignores, the execution running again).
+    let redrives = row.redrive_count as usize;
     match model::run(
         &definition,
         info.clone(),
@@ -878,11 +1010,23 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
         row.seed,
         sim.workload_seed,
         &lost,
+        redrives,
     ) {
         None => violations.push(format!("{name}: the reference run never ends")),
         Some(expected) => {
             let stopped = execution.stop_sent && actual.status == ExecutionStatus::Aborted;
-            if comparable(&actual) != comparable(&expected) && !stopped {
+            // An execution of a machine being deleted ends at its next state transition.
+            let deleted = sim
+                .deleted
+                .is_some_and(|(machine, _)| machine == execution.machine)
+                && actual.status == ExecutionStatus::Failed
+                && actual.error.as_deref() == Some("States.Runtime")
+                && actual.cause.as_deref()
+                    == Some(&*format!(
+                        "State machine {} has been deleted.",
+                        machine.name
+                    ));
+            if comparable(&actual) != comparable(&expected) && !stopped && !deleted {
                 violations.push(format!(
                     "{name}: ended {actual:?}, where the fault-free run ends {expected:?}"
                 ));
@@ -922,19 +1066,29 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
     let terminal = stored_events
         .iter()
         .filter(|event| {
-            [
-                "ExecutionSucceeded",
-                "ExecutionFailed",
-                "ExecutionAborted",
-                "ExecutionTimedOut",
-            ]
-            .iter()
-            .any(|kind| event.contains(&format!("\"type\":\"{kind}\"")))
+            TERMINAL_EVENTS
+                .iter()
+                .any(|kind| event.contains(&format!("\"type\":\"{kind}\"")))
         })
         .count();
-    if row.status != ExecutionStatus::Running && terminal != 1 {
+    // One end per run: the first and one after each redrive, the last event last.
+    let redriven = stored_events
+        .iter()
+        .filter(|event| event.contains("\"type\":\"ExecutionRedriven\""))
+        .count();
+    let last_is_terminal = stored_events.last().is_some_and(|event| {
+        TERMINAL_EVENTS
+            .iter()
+            .any(|kind| event.contains(&format!("\"type\":\"{kind}\"")))
+    });
+    if row.status != ExecutionStatus::Running && (terminal != 1 + redriven || !last_is_terminal) {
         violations.push(format!(
-            "{name}: {terminal} terminal events where one is due"
+            "{name}: {terminal} terminal events after {redriven} redrives, the last event {}",
+            if last_is_terminal {
+                "terminal"
+            } else {
+                "not terminal"
+            }
         ));
     }
     match sim.store.durable().tasks(row.id) {
@@ -946,6 +1100,30 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
         _ => {}
     }
     violations
+}
+
+/// The history events that end an execution.
+const TERMINAL_EVENTS: [&str; 4] = [
+    "ExecutionSucceeded",
+    "ExecutionFailed",
+    "ExecutionAborted",
+    "ExecutionTimedOut",
+];
+
+/// The engine's view of a stored execution of the machine `machine_name`, before its
+/// first input (the log replays the redrives, and the engine counts them again).
+fn execution_info(row: &steppe_store::ExecutionRow, machine_name: &str) -> ExecutionInfo {
+    ExecutionInfo {
+        execution_arn: row.arn.clone(),
+        name: row.name.clone(),
+        state_machine_arn: row.state_machine_arn.clone(),
+        state_machine_name: machine_name.to_string(),
+        role_arn: ROLE_ARN.into(),
+        region: REGION.into(),
+        start_time_millis: row.start_millis,
+        redrive_count: 0,
+        id: row.id,
+    }
 }
 
 /// An ending as compared: outputs compare as JSON values (member order is not a result).

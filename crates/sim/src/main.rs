@@ -15,9 +15,15 @@ struct Args {
     /// The first seed (alone, without --seeds, replays that seed).
     #[arg(long)]
     seed: Option<u64>,
-    /// A deliberate bug to switch on: commit-after-effects, lose-timer or double-apply.
+    /// A deliberate bug to switch on: commit-after-effects, lose-timer, double-apply or
+    /// corrupt-event.
     #[arg(long)]
     inject_bug: Option<String>,
+    /// The workload: `current` (everything the simulator generates, now `third`: with
+    /// JSONata states), `first` (session 8's) or `second` (with redrives and deletions),
+    /// which older regression seeds replay with.
+    #[arg(long, default_value = "current")]
+    workload: String,
     /// Print each seed's whole trace, and the stored history of each violating execution.
     #[arg(long)]
     verbose: bool,
@@ -39,12 +45,22 @@ fn main() -> ExitCode {
             }
         },
     };
+    let workload = match args.workload.as_str() {
+        "current" => steppe_sim::Workload::CURRENT,
+        "first" => steppe_sim::Workload::FIRST,
+        "second" => steppe_sim::Workload::SECOND,
+        "third" => steppe_sim::Workload::THIRD,
+        other => {
+            eprintln!("unknown workload {other}; known: current, first, second, third");
+            return ExitCode::from(2);
+        }
+    };
     let first = args.seed.unwrap_or(0);
     let started = std::time::Instant::now();
     let (mut violations, mut violating, mut executions) = (0u64, 0u64, 0u64);
     let mut faults = steppe_sim::Faults::default();
     for seed in first..first.saturating_add(args.seeds) {
-        let report = steppe_sim::run(seed, bug);
+        let report = steppe_sim::run_with(seed, bug, workload);
         executions += report.executions as u64;
         faults.failed_commits += report.faults.failed_commits;
         faults.crashes_before += report.faults.crashes_before;

@@ -1,6 +1,7 @@
 //! The reference: an execution run fault-free through the pure engine alone. Inputs apply
 //! one at a time as soon as they are owed, tasks are answered at once as the worker would
-//! answer them, late ones never (their timeout fires), and timers fire in due order.
+//! answer them, late ones never (their timeout fires), timers fire in due order, and an
+//! ended execution is redriven as many times as the server redrove it.
 //!
 //! One fault cannot be undone by any server: a task whose start was committed but whose
 //! `GetActivityTask` answer was lost in a crash belongs to a worker that never heard of it,
@@ -31,7 +32,8 @@ pub struct Ending {
 /// The most inputs a reference run applies: generated machines need far fewer.
 const INPUTS_MAX: usize = 100_000;
 
-/// Runs an execution fault-free to its end; `None` if it never ends (a generator bug).
+/// Runs an execution fault-free to its end, redriving it `redrives` times once it ended
+/// (as the server applied that many redrives); `None` if it never ends (a generator bug).
 pub fn run(
     definition: &Definition,
     info: ExecutionInfo,
@@ -39,14 +41,23 @@ pub fn run(
     seed: u64,
     workload_seed: u64,
     lost: &HashSet<String>,
+    redrives: usize,
 ) -> Option<Ending> {
     let mut now = info.start_time_millis;
     let mut execution = Execution::new(info, input, Config::standard(), seed);
     let mut queue = VecDeque::from([Input::Start]);
     let mut timers: BTreeSet<(i64, u64)> = BTreeSet::new();
+    let mut redrives_left = redrives;
     for _ in 0..INPUTS_MAX {
         if execution.is_finished() {
-            return Some(ending(&execution));
+            if redrives_left == 0 {
+                return Some(ending(&execution));
+            }
+            // An end drops what was owed and every timer, as the store does.
+            redrives_left -= 1;
+            queue.clear();
+            timers.clear();
+            queue.push_back(Input::Redrive);
         }
         let input = match queue.pop_front() {
             Some(input) => input,

@@ -1,6 +1,6 @@
 //! Workloads drawn from a seed: state machines (Pass, Wait, Choice, Map, Parallel, Task
-//! with Retry and Catch, Fail, Succeed) and how the simulated activity worker answers
-//! each task.
+//! with Retry and Catch, Fail, Succeed; Pass, Task and Choice in JSONata or JSONPath) and
+//! how the simulated activity worker answers each task.
 //!
 //! Results must not depend on timing, so that a run with faults ends as a fault-free run
 //! does: every Task inside a Map or Parallel branch catches `States.ALL` (which branch
@@ -10,6 +10,44 @@
 
 use serde_json::{json, Map, Value};
 use steppe_engine::Random;
+
+/// What a run's workload has, beyond the first version's machines, starts, stops and
+/// activity answers. A seed replays identically only with the workload it ran with, so a
+/// regression seed keeps the one it was found with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    /// RedriveExecution of failed executions (and Task parameters that tell a redriven
+    /// task from the first run's: `$$.Execution.RedriveCount`).
+    pub redrive: bool,
+    /// DeleteStateMachine of a machine whose executions may still run.
+    pub delete: bool,
+    /// Pass, Task and Choice states in JSONata (`QueryLanguage` on the state) among JSONPath
+    /// ones, doing what their JSONPath forms do.
+    pub jsonata: bool,
+}
+
+impl Workload {
+    /// The first workload (session 8's seeds).
+    pub const FIRST: Workload = Workload {
+        redrive: false,
+        delete: false,
+        jsonata: false,
+    };
+    /// Redrives and deletions.
+    pub const SECOND: Workload = Workload {
+        redrive: true,
+        delete: true,
+        jsonata: false,
+    };
+    /// Redrives, deletions and JSONata states.
+    pub const THIRD: Workload = Workload {
+        redrive: true,
+        delete: true,
+        jsonata: true,
+    };
+    /// Everything the simulator generates today.
+    pub const CURRENT: Workload = Workload::THIRD;
+}
 
 /// The activity every generated Task state calls.
 pub const ACTIVITY_NAME: &str = "sim-worker";
@@ -62,12 +100,18 @@ pub struct Machine {
 }
 
 /// Generates `count` state machines calling `activity_arn`.
-pub fn machines(random: &mut Random, activity_arn: &str, count: usize) -> Vec<Machine> {
+pub fn machines(
+    random: &mut Random,
+    activity_arn: &str,
+    count: usize,
+    workload: Workload,
+) -> Vec<Machine> {
     (0..count)
         .map(|index| {
             let mut generator = Generator {
                 random,
                 activity_arn,
+                workload,
                 states: Map::new(),
                 next_name: 0,
             };
@@ -90,18 +134,23 @@ pub fn input(random: &mut Random) -> Value {
 }
 
 /// What tells a task apart from every other of the run: its execution, its state, the Map
-/// iterations it runs in (`path`, e.g. `/2/0`) and its attempt. Generated machines have no
-/// loops, so no two tasks of a run have the same key.
+/// iterations it runs in (`path`, e.g. `/2/0`), its attempt and the execution's redrives.
+/// Generated machines have no loops, so no two tasks of a run have the same key.
 pub fn task_key(parameters: &Value) -> String {
     format!(
-        "{} {} {} {}",
-        parameters["execution"], parameters["state"], parameters["path"], parameters["attempt"]
+        "{} {} {} {} {}",
+        parameters["execution"],
+        parameters["state"],
+        parameters["path"],
+        parameters["attempt"],
+        parameters["redrive"]
     )
 }
 
 struct Generator<'a> {
     random: &'a mut Random,
     activity_arn: &'a str,
+    workload: Workload,
     states: Map<String, Value>,
     next_name: usize,
 }
@@ -156,7 +205,24 @@ impl Generator<'_> {
         };
         let name = self.name(kind);
         let mut state = Map::new();
+        let jsonata = matches!(kind, "Pass" | "Task" | "Choice")
+            && self.workload.jsonata
+            && self.below(3) == 0;
+        if jsonata {
+            state.insert("QueryLanguage".into(), json!("JSONata"));
+        }
         match kind {
+            "Pass" if jsonata => {
+                state.insert("Type".into(), json!("Pass"));
+                let result = self.below(10);
+                state.insert(
+                    "Output".into(),
+                    json!(format!(
+                        "{{% $merge([$states.input, {{'{name}': {result}}}]) %}}"
+                    )),
+                );
+                transition(&mut state, &next);
+            }
             "Pass" => {
                 state.insert("Type".into(), json!("Pass"));
                 state.insert("Result".into(), json!(self.below(10)));
@@ -176,13 +242,31 @@ impl Generator<'_> {
             "Task" => {
                 state.insert("Type".into(), json!("Task"));
                 state.insert("Resource".into(), json!(self.activity_arn));
-                state.insert(
-                    "Parameters".into(),
-                    json!({"state": name, "x.$": "$.x", "attempt.$": "$$.State.RetryCount",
-                           "execution.$": "$$.Execution.Name", "path.$": "$.path"}),
-                );
+                if jsonata {
+                    let mut arguments = json!({"state": name, "x": "{% $states.input.x %}",
+                        "attempt": "{% $states.context.State.RetryCount %}",
+                        "execution": "{% $states.context.Execution.Name %}",
+                        "path": "{% $states.input.path %}"});
+                    if self.workload.redrive {
+                        arguments["redrive"] =
+                            json!("{% $states.context.Execution.RedriveCount %}");
+                    }
+                    state.insert("Arguments".into(), arguments);
+                    state.insert(
+                        "Output".into(),
+                        json!("{% $merge([$states.input, {'x': $states.result}]) %}"),
+                    );
+                } else {
+                    let mut parameters = json!({"state": name, "x.$": "$.x",
+                        "attempt.$": "$$.State.RetryCount", "execution.$": "$$.Execution.Name",
+                        "path.$": "$.path"});
+                    if self.workload.redrive {
+                        parameters["redrive.$"] = json!("$$.Execution.RedriveCount");
+                    }
+                    state.insert("Parameters".into(), parameters);
+                    state.insert("ResultPath".into(), json!("$.x"));
+                }
                 state.insert("TimeoutSeconds".into(), json!(TASK_TIMEOUT_SECONDS));
-                state.insert("ResultPath".into(), json!("$.x"));
                 state.insert(
                     "Retry".into(),
                     json!([{"ErrorEquals": ["Sim.Retry"], "IntervalSeconds": 1 + self.below(3),
@@ -194,11 +278,15 @@ impl Generator<'_> {
                     json!(["Sim.Catch", "States.Timeout"])
                 };
                 let catcher = next.clone().unwrap_or_else(|| self.succeed());
-                state.insert(
-                    "Catch".into(),
+                let catch = if jsonata {
+                    json!([{"ErrorEquals": caught, "Next": catcher, "Output": format!(
+                        "{{% $merge([$states.input, {{'{name}Caught': $states.errorOutput}}]) %}}"
+                    )}])
+                } else {
                     json!([{"ErrorEquals": caught, "ResultPath": format!("$.{name}Caught"),
-                            "Next": catcher}]),
-                );
+                            "Next": catcher}])
+                };
+                state.insert("Catch".into(), catch);
                 transition(&mut state, &next);
             }
             "Choice" => {
@@ -207,17 +295,21 @@ impl Generator<'_> {
                 let length = 1 + self.below(2) as usize;
                 let low = self.sequence(length, depth - 1, branch, Some(join));
                 state.insert("Type".into(), json!("Choice"));
-                state.insert(
-                    "Choices".into(),
-                    json!([{"Variable": "$.x", "NumericGreaterThanEquals": self.below(100),
-                            "Next": high}]),
-                );
+                let threshold = self.below(100);
+                let choice = if jsonata {
+                    json!({"Condition": format!("{{% $states.input.x >= {threshold} %}}"),
+                           "Next": high})
+                } else {
+                    json!({"Variable": "$.x", "NumericGreaterThanEquals": threshold, "Next": high})
+                };
+                state.insert("Choices".into(), json!([choice]));
                 state.insert("Default".into(), json!(low));
             }
             "Map" => {
                 let mut inner = Generator {
                     random: self.random,
                     activity_arn: self.activity_arn,
+                    workload: self.workload,
                     states: Map::new(),
                     next_name: self.next_name,
                 };
@@ -248,6 +340,7 @@ impl Generator<'_> {
                         let mut inner = Generator {
                             random: self.random,
                             activity_arn: self.activity_arn,
+                            workload: self.workload,
                             states: Map::new(),
                             next_name: self.next_name,
                         };

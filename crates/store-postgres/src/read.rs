@@ -234,7 +234,8 @@ pub(crate) async fn history_len(client: Client, id: u64) -> Result<u64, Error> {
 pub(crate) async fn inputs(client: Client, id: u64) -> Result<Vec<LoggedInput>, Error> {
     let rows = query(
         &client,
-        "SELECT seq, now_millis, body FROM inputs WHERE execution_id = $1 ORDER BY seq",
+        "SELECT seq, now_millis, body, history_hash FROM inputs WHERE execution_id = $1
+         ORDER BY seq",
         &[&(id as i64)],
     )
     .await?;
@@ -245,6 +246,7 @@ pub(crate) async fn inputs(client: Client, id: u64) -> Result<Vec<LoggedInput>, 
                 seq: u64_column(row, 0)?,
                 now_millis: column(row, 1)?,
                 input: serde_json::from_str(body)?,
+                history_hash: column::<Option<i64>>(row, 3)?.map(|hash| hash as u64),
             })
         })
         .collect()

@@ -24,7 +24,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK_CLASS: i32 = 0x534D_4947;
 
 /// The migrations, in order: entry `n` takes a schema from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2, VERSION_3];
+pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2, VERSION_3, VERSION_4];
 
 /// Version 1: the tables, indexes, the execution id sequence, and `steppe_transition`, which
 /// records a transition after checking its order. Statuses are [`steppe_store::ExecutionStatus::as_str`] text;
@@ -249,6 +249,81 @@ BEGIN
 END $$;
 CREATE TRIGGER resources_changed AFTER INSERT OR UPDATE OR DELETE ON resources
     FOR EACH ROW EXECUTE FUNCTION steppe_resource_changed();
+";
+
+/// Version 4: each logged input keeps the running hash of the history once it was applied
+/// (`steppe_store::history_hash`, stored as its 64 bits in a BIGINT), which a replay must
+/// reach; inputs logged before have none (NULL), and a replay checks the rest.
+/// `steppe_transition` takes it as its last parameter.
+pub(crate) const VERSION_4: &str = "
+ALTER TABLE inputs ADD COLUMN history_hash BIGINT;
+DROP FUNCTION steppe_transition(BIGINT, BIGINT, BIGINT, TEXT, BIGINT, TEXT, BIGINT[], TEXT[], BOOLEAN,
+    TEXT, BIGINT, TEXT, BYTEA, BYTEA, BIGINT[], BIGINT[], BIGINT[], BIGINT[], TEXT[], TEXT[], TEXT[],
+    BIGINT[]);
+-- Version 2's function, storing the input's running history hash too.
+CREATE FUNCTION steppe_transition(
+    p_owner BIGINT, p_id BIGINT, p_seq BIGINT, p_pending TEXT, p_now_millis BIGINT, p_input TEXT,
+    p_event_ids BIGINT[], p_event_bodies TEXT[],
+    p_end BOOLEAN, p_status TEXT, p_stop_millis BIGINT, p_output TEXT, p_error BYTEA, p_cause BYTEA,
+    p_timer_ids BIGINT[], p_timer_fire_at_millis BIGINT[], p_timers_cleared BIGINT[],
+    p_task_ids BIGINT[], p_task_bodies TEXT[], p_task_tokens TEXT[], p_task_activities TEXT[],
+    p_tasks_cleared BIGINT[], p_history_hash BIGINT
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_end THEN
+        UPDATE executions SET next_seq = next_seq + 1, pending = '', status = p_status,
+            stop_millis = p_stop_millis, output = p_output, error = p_error, cause = p_cause
+        WHERE id = p_id AND next_seq = p_seq AND owner = p_owner;
+    ELSE
+        UPDATE executions SET next_seq = next_seq + 1, pending = p_pending
+        WHERE id = p_id AND next_seq = p_seq AND owner = p_owner;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'ST001',
+            MESSAGE = format('execution %s: input %s does not follow the last committed one, or node %s does not own it',
+                             p_id, p_seq, p_owner);
+    END IF;
+    INSERT INTO inputs (execution_id, seq, now_millis, body, history_hash)
+    VALUES (p_id, p_seq, p_now_millis, p_input, p_history_hash);
+    INSERT INTO events (execution_id, id, body)
+        SELECT p_id, event.id, event.body FROM UNNEST(p_event_ids, p_event_bodies) AS event (id, body);
+    IF p_end THEN
+        DELETE FROM timers WHERE execution_id = p_id;
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks WHERE execution_id = p_id AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        DELETE FROM tasks WHERE execution_id = p_id;
+        RETURN;
+    END IF;
+    -- One statement per kind (the writer sends each timer and task once: the last of any
+    -- repeated id, as a replacement would leave it).
+    IF coalesce(array_length(p_timer_ids, 1), 0) > 0 THEN
+        INSERT INTO timers (execution_id, timer_id, fire_at_millis)
+        SELECT p_id, timer.id, timer.fire_at FROM UNNEST(p_timer_ids, p_timer_fire_at_millis) AS timer (id, fire_at)
+        ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at_millis = EXCLUDED.fire_at_millis;
+    END IF;
+    IF coalesce(array_length(p_timers_cleared, 1), 0) > 0 THEN
+        DELETE FROM timers WHERE execution_id = p_id AND timer_id = ANY (p_timers_cleared);
+    END IF;
+    IF coalesce(array_length(p_task_ids, 1), 0) > 0 THEN
+        INSERT INTO tasks (execution_id, task_id, body, token, activity_arn, claimed_until)
+        SELECT p_id, task.id, task.body, task.token, task.activity, NULL
+        FROM UNNEST(p_task_ids, p_task_bodies, p_task_tokens, p_task_activities) AS task (id, body, token, activity)
+        ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body,
+            token = EXCLUDED.token, activity_arn = EXCLUDED.activity_arn, claimed_until = NULL;
+        PERFORM pg_notify(left('steppe_tasks_' || current_schema(), 63), activity)
+        FROM (SELECT DISTINCT activity FROM UNNEST(p_task_activities) AS queued (activity)
+              WHERE activity IS NOT NULL) AS queued;
+    END IF;
+    IF coalesce(array_length(p_tasks_cleared, 1), 0) > 0 THEN
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks
+            WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared) AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        DELETE FROM tasks WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared);
+    END IF;
+END $$;
 ";
 
 /// Creates the schema `schema` (when named) and brings it to [`SCHEMA_VERSION`], or refuses

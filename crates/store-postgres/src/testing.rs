@@ -108,3 +108,7 @@ impl Session {
 /// The schema as version 1 made it (tables and `steppe_transition`, without
 /// `schema_version`), for tests of upgrading in place.
 pub const SCHEMA_VERSION_1: &str = crate::schema::VERSION_1;
+
+/// The migrations as each version made them (entry `n` takes a schema from version `n` to
+/// `n + 1`), for tests of upgrading in place from any version.
+pub const MIGRATIONS: &[&str] = crate::schema::MIGRATIONS;

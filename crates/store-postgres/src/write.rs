@@ -76,7 +76,7 @@ impl Sql {
             }
             Sql::Transition => {
                 "SELECT steppe_transition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                 $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
             }
             Sql::Redrive => {
                 "UPDATE executions SET status = 'RUNNING', stop_millis = NULL, output = NULL,
@@ -444,6 +444,8 @@ fn transition_op<'a>(
             task_tokens,
             task_activities,
             ids(&transition.tasks_cleared),
+            // A BIGINT holds the hash as its bits.
+            transition.input.history_hash.map(|hash| hash as i64),
         ],
         Some(format!(
             "execution {id}: input {seq} does not follow the last committed one"

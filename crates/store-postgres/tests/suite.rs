@@ -536,3 +536,48 @@ fn a_version_1_schema_upgrades_in_place_and_a_node_takes_its_executions_over() {
     )
     .unwrap();
 }
+
+/// A schema written by version 3 (inputs logged without a history hash) upgrades in place:
+/// its inputs read back without a hash, and the next transition stores one.
+#[test]
+fn a_version_3_schema_upgrades_in_place_and_hashes_from_the_next_transition_on() {
+    let Some(options) =
+        fresh_schema("a_version_3_schema_upgrades_in_place_and_hashes_from_the_next_transition_on")
+    else {
+        return;
+    };
+    let schema = options.schema.clone().unwrap();
+    let session = Session::open(&options);
+    session.execute(&format!("CREATE SCHEMA {schema}"));
+    for migration in &steppe_store_postgres::testing::MIGRATIONS[..3] {
+        session.execute(migration);
+    }
+    session.execute(
+        "CREATE TABLE schema_version (version BIGINT NOT NULL); INSERT INTO schema_version VALUES (3)",
+    );
+    // A running execution with its start logged by version 3's `steppe_transition`.
+    session.execute(
+        "INSERT INTO executions (id, arn, state_machine_arn, status, start_millis, redrive_count, next_seq, pending)
+         VALUES (1, 'arn:aws:states:us-east-1:1:execution:m:old', 'arn:aws:states:us-east-1:1:stateMachine:m', 'RUNNING', 1, 0, 0, '');
+         INSERT INTO execution_bodies (id, name, revision_id, seed, input) VALUES (1, 'old', 'r', 1, '{}');
+         SELECT steppe_transition(0, 1, 0, '', 1000, '{\"type\":\"Start\"}', ARRAY[1]::BIGINT[], ARRAY['{\"id\":1}'],
+             false, NULL, NULL, NULL, NULL, NULL, ARRAY[]::BIGINT[], ARRAY[]::BIGINT[], ARRAY[]::BIGINT[],
+             ARRAY[]::BIGINT[], ARRAY[]::TEXT[], ARRAY[]::TEXT[], ARRAY[]::TEXT[], ARRAY[]::BIGINT[])",
+    );
+    drop(session);
+
+    let store = PostgresStore::open(&options).unwrap();
+    assert_eq!(
+        Session::open(&options).column_i64("SELECT version FROM schema_version"),
+        vec![steppe_store_postgres::SCHEMA_VERSION]
+    );
+    store
+        .join("127.0.0.1:1", std::time::Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(store.take_over(10).unwrap().len(), 1);
+    let mut next = transition(1, 1, 2, 1);
+    next.input.history_hash = Some(u64::MAX - 1);
+    submit(&store, vec![Write::Transition(Box::new(next))]).unwrap();
+    assert_eq!(suite::logged_hashes(&store, 1), [None, Some(u64::MAX - 1)]);
+    assert_eq!(store.history_len(1).unwrap(), 2);
+}

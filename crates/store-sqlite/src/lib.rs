@@ -633,13 +633,16 @@ fn apply_transition(connection: &Connection, transition: &TransitionRecord) -> R
     }
     connection
         .prepare_cached(
-            "INSERT INTO inputs (execution_id, seq, now_millis, body) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO inputs (execution_id, seq, now_millis, body, history_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
             id,
             seq,
             transition.input.now_millis,
-            serde_json::to_string(&transition.input.input)?
+            serde_json::to_string(&transition.input.input)?,
+            // SQLite's integers are signed: the hash is stored as its bits.
+            transition.input.history_hash.map(|hash| hash as i64)
         ])?;
     {
         let mut insert_event = connection
@@ -958,7 +961,8 @@ impl Store for SqliteStore {
     fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error> {
         self.read(|connection| {
             let mut statement = connection.prepare_cached(
-                "SELECT seq, now_millis, body FROM inputs WHERE execution_id = ?1 ORDER BY seq",
+                "SELECT seq, now_millis, body, history_hash FROM inputs WHERE execution_id = ?1
+                 ORDER BY seq",
             )?;
             let rows = statement
                 .query_map(params![id as i64], |row| {
@@ -966,15 +970,17 @@ impl Store for SqliteStore {
                         row.get::<_, i64>(0)?,
                         row.get::<_, i64>(1)?,
                         row.get::<_, String>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             rows.into_iter()
-                .map(|(seq, now_millis, body)| {
+                .map(|(seq, now_millis, body, history_hash)| {
                     Ok(LoggedInput {
                         seq: seq as u64,
                         now_millis,
                         input: serde_json::from_str(&body)?,
+                        history_hash: history_hash.map(|hash| hash as u64),
                     })
                 })
                 .collect()

@@ -25,7 +25,7 @@ use steppe_store::Error;
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// The migrations, in order: entry `n` takes a database from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2];
+pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2, VERSION_3];
 
 /// Version 1: the tables and indexes. Statuses are stored as
 /// [`steppe_store::ExecutionStatus::as_str`] text; the SQL here and in queries spells
@@ -35,6 +35,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2];
 pub(crate) const VERSION_2: &str = "
 CREATE TABLE closed_tokens (token TEXT PRIMARY KEY, execution_id INTEGER NOT NULL);
 CREATE INDEX closed_tokens_by_execution ON closed_tokens (execution_id);
+";
+
+/// Version 3: each logged input keeps the running hash of the history once it was applied
+/// (`steppe_store::history_hash`, stored as its 64 bits in a signed INTEGER), which a replay
+/// must reach; inputs logged before have none (NULL), and a replay checks the rest.
+pub(crate) const VERSION_3: &str = "
+ALTER TABLE inputs ADD COLUMN history_hash INTEGER;
 ";
 
 pub(crate) const VERSION_1: &str = "

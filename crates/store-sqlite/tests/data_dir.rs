@@ -38,6 +38,7 @@ fn run_execution(store: &dyn Store, id: u64, stop_millis: i64) {
             seq: 0,
             now_millis: stop_millis,
             input: InputRecord::Start,
+            history_hash: None,
         },
         events,
         end: Some(ExecutionEnd {

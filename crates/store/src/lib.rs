@@ -46,10 +46,10 @@ pub mod writer;
 pub use hooked::{HookedStore, SubmitHook};
 pub use memory::MemoryStore;
 pub use record::{
-    is_activity, Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow, ExecutionStatus,
-    InputRecord, LoggedInput, RedriveToken, Resource, Revision, RunningExecution, StateMachine,
-    StateMachineType, StoredEvent, TaskRecord, Timer, TransitionRecord, Version, Write,
-    REDRIVE_TOKENS_KEPT,
+    history_hash, is_activity, Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow,
+    ExecutionStatus, InputRecord, LoggedInput, RedriveToken, Resource, Revision, RunningExecution,
+    StateMachine, StateMachineType, StoredEvent, TaskRecord, Timer, TransitionRecord, Version,
+    Write, HISTORY_HASH_EMPTY, REDRIVE_TOKENS_KEPT,
 };
 
 /// A server of a cluster that shares one store ([`Store::shared`]): its id and the address

@@ -24,6 +24,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("concurrent_submissions", concurrent_submissions),
     ("resources_by_key", resources_by_key),
     ("closed_task_tokens", closed_task_tokens),
+    ("history_hashes", history_hashes),
 ];
 
 /// Runs every case in [`CASES`], each on a fresh store from `open`.
@@ -90,6 +91,7 @@ pub fn transition(
             } else {
                 InputRecord::TimerFired { timer_id: seq }
             },
+            history_hash: None,
         },
         events: (first_event..first_event + n_events)
             .map(|id| StoredEvent {
@@ -711,4 +713,34 @@ pub fn closed_task_tokens(store: &dyn Store) {
     });
     submit(store, vec![Write::Transition(Box::new(ending))]).unwrap();
     assert_eq!(store.task_by_token("two").unwrap(), Some((1, false)));
+}
+
+/// Each logged input keeps its running history hash, all 64 bits of it (SQL backends store
+/// it in a signed column), or none (an input logged before hashes were stored).
+pub fn history_hashes(store: &dyn Store) {
+    let hashes = [
+        Some(0),
+        Some(u64::MAX),
+        None,
+        Some(1 << 63),
+        Some(0x0123_4567_89ab_cdef),
+    ];
+    let mut writes = vec![Write::InsertExecution(Box::new(row(1, "a", 10)))];
+    for (seq, hash) in hashes.iter().enumerate() {
+        let mut record = transition(1, seq as u64, seq as u64 + 1, 1);
+        record.input.history_hash = *hash;
+        writes.push(Write::Transition(Box::new(record)));
+    }
+    submit(store, writes).unwrap();
+    assert_eq!(logged_hashes(store, 1), hashes);
+}
+
+/// The history hash stored with each input of execution `id`'s log, in order.
+pub fn logged_hashes(store: &dyn Store, id: u64) -> Vec<Option<u64>> {
+    store
+        .inputs(id)
+        .unwrap()
+        .iter()
+        .map(|logged| logged.history_hash)
+        .collect()
 }

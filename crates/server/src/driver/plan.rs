@@ -206,21 +206,19 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
             error: execution.error.as_ref().and_then(|e| e.error.clone()),
             cause: execution.error.as_ref().and_then(|e| e.cause.clone()),
         });
+        let events: Vec<StoredEvent> = transition.events.iter().map(StoredEvent::from).collect();
+        live.history_hash = steppe_store::history_hash(live.history_hash, &events);
+        #[cfg(feature = "sim-bugs")]
+        let events = corrupt_event(events);
         let record = TransitionRecord {
             execution_id: context.execution_id,
             input: LoggedInput {
                 seq,
                 now_millis,
                 input: record,
+                history_hash: Some(live.history_hash),
             },
-            events: transition
-                .events
-                .iter()
-                .map(|event| StoredEvent {
-                    id: event.id,
-                    json: event.to_json().to_string(),
-                })
-                .collect(),
+            events,
             end,
             timers_started,
             timers_cleared,
@@ -256,6 +254,18 @@ pub(super) fn plan(live: &mut Live, queue: &mut VecDeque<Queued>, context: Conte
         counts,
         spans,
     }
+}
+
+/// The `corrupt-event` bug (feature `sim-bugs`): the fifth event of a history is stored
+/// with another timestamp than the engine gave it (and than the running hash covers).
+#[cfg(feature = "sim-bugs")]
+fn corrupt_event(mut events: Vec<StoredEvent>) -> Vec<StoredEvent> {
+    if crate::sim::injected(crate::sim::Bug::CorruptEvent) {
+        for event in events.iter_mut().filter(|event| event.id == 5) {
+            event.json = event.json.replacen("\"timestamp\":", "\"timestamp\":1", 1);
+        }
+    }
+    events
 }
 
 /// The stored form of a scheduled task; activity tasks get a token here.
@@ -303,6 +313,7 @@ mod tests {
             execution: Execution::new(info, json!({}), Config::standard(), 7),
             definition: Arc::new(definition),
             next_seq: 0,
+            history_hash: steppe_store::HISTORY_HASH_EMPTY,
             test_case: None,
             trace: None,
         }
