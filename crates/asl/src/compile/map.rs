@@ -282,11 +282,6 @@ impl Compiler {
                 "it does not read Parquet objects yet",
             ),
             (
-                "InputType",
-                "MANIFEST",
-                "it does not read S3 inventory manifests yet",
-            ),
-            (
                 "Transformation",
                 "LOAD_AND_FLATTEN",
                 "it does not load the listed objects (LOAD_AND_FLATTEN) yet",
@@ -303,8 +298,21 @@ impl Compiler {
                 return None;
             }
         }
-        if config.has("ManifestType") {
-            let why = "it does not read Athena or S3 inventory manifests (ManifestType) yet";
+        let inventory = config.get("InputType").and_then(Value::as_str) == Some("MANIFEST")
+            || config.get("ManifestType").and_then(Value::as_str) == Some("S3_INVENTORY");
+        let csv_fields = ["CSVDelimiter", "CSVHeaderLocation", "CSVHeaders"];
+        if inventory && csv_fields.iter().any(|key| config.has(key)) {
+            let why = "it reads an S3 inventory's columns from its manifest's fileSchema, not from CSVDelimiter, CSVHeaderLocation or CSVHeaders";
+            refuse(
+                &mut self.diagnostics,
+                obj.at("ItemReader"),
+                "ItemReader",
+                why,
+            );
+            return None;
+        }
+        if config.get("ManifestType").and_then(Value::as_str) == Some("ATHENA_DATA") {
+            let why = "it does not read Athena manifests (ManifestType ATHENA_DATA) yet";
             refuse(
                 &mut self.diagnostics,
                 obj.at("ItemReader"),
@@ -723,8 +731,16 @@ mod tests {
             refused(json!({"InputType": "PARQUET"})),
             ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it does not read Parquet objects yet"]
         );
-        assert_eq!(refused(json!({"InputType": "MANIFEST"})).len(), 1);
-        assert_eq!(refused(json!({"ManifestType": "S3_INVENTORY"})).len(), 1);
+        assert!(refused(json!({"InputType": "MANIFEST"})).is_empty());
+        assert!(refused(json!({"ManifestType": "S3_INVENTORY"})).is_empty());
+        assert_eq!(
+            refused(json!({"ManifestType": "S3_INVENTORY", "CSVDelimiter": "PIPE"})),
+            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it reads an S3 inventory's columns from its manifest's fileSchema, not from CSVDelimiter, CSVHeaderLocation or CSVHeaders"]
+        );
+        assert_eq!(
+            refused(json!({"ManifestType": "ATHENA_DATA", "InputType": "CSV"})),
+            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it does not read Athena manifests (ManifestType ATHENA_DATA) yet"]
+        );
         let flatten = json!({"Resource": "arn:aws:states:::s3:listObjectsV2",
             "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"},
             "Parameters": {"Bucket": "b"}});
