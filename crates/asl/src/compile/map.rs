@@ -275,53 +275,28 @@ impl Compiler {
 
     /// Refuses, by name, the reader configurations steppe does not read yet.
     fn refuse_unread(&mut self, config: &Obj<'_>, obj: &Obj<'_>) -> Option<()> {
-        let unread = [
-            (
-                "InputType",
-                "PARQUET",
-                "it does not read Parquet objects yet",
-            ),
-            (
-                "Transformation",
-                "LOAD_AND_FLATTEN",
-                "it does not load the listed objects (LOAD_AND_FLATTEN) yet",
-            ),
-        ];
-        for (key, value, why) in unread {
-            if config.get(key).and_then(Value::as_str) == Some(value) {
-                refuse(
-                    &mut self.diagnostics,
-                    obj.at("ItemReader"),
-                    "ItemReader",
-                    why,
-                );
-                return None;
-            }
-        }
-        let inventory = config.get("InputType").and_then(Value::as_str) == Some("MANIFEST")
-            || config.get("ManifestType").and_then(Value::as_str) == Some("S3_INVENTORY");
+        let text = |key: &str| config.get(key).and_then(Value::as_str);
+        let inventory =
+            text("InputType") == Some("MANIFEST") || text("ManifestType") == Some("S3_INVENTORY");
         let csv_fields = ["CSVDelimiter", "CSVHeaderLocation", "CSVHeaders"];
-        if inventory && csv_fields.iter().any(|key| config.has(key)) {
-            let why = "it reads an S3 inventory's columns from its manifest's fileSchema, not from CSVDelimiter, CSVHeaderLocation or CSVHeaders";
-            refuse(
-                &mut self.diagnostics,
-                obj.at("ItemReader"),
-                "ItemReader",
-                why,
-            );
-            return None;
-        }
-        if config.get("ManifestType").and_then(Value::as_str) == Some("ATHENA_DATA") {
-            let why = "it does not read Athena manifests (ManifestType ATHENA_DATA) yet";
-            refuse(
-                &mut self.diagnostics,
-                obj.at("ItemReader"),
-                "ItemReader",
-                why,
-            );
-            return None;
-        }
-        Some(())
+        let why = if text("InputType") == Some("PARQUET") {
+            "it does not read Parquet objects yet"
+        } else if text("Transformation") == Some("LOAD_AND_FLATTEN") {
+            "it does not load the listed objects (LOAD_AND_FLATTEN) yet"
+        } else if inventory && csv_fields.iter().any(|key| config.has(key)) {
+            "it reads an S3 inventory's columns from its manifest's fileSchema, not from CSVDelimiter, CSVHeaderLocation or CSVHeaders"
+        } else if text("ManifestType") == Some("ATHENA_DATA") {
+            "it does not read Athena manifests (ManifestType ATHENA_DATA) yet"
+        } else {
+            return Some(());
+        };
+        refuse(
+            &mut self.diagnostics,
+            obj.at("ItemReader"),
+            "ItemReader",
+            why,
+        );
+        None
     }
 
     fn reader_config(
