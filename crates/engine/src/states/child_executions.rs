@@ -289,7 +289,7 @@ pub(super) fn execution_record(
     }
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
     entry.insert("ExecutionArn".into(), Value::String(arn));
-    let input = child.input.as_ref().map_or_else(String::new, text);
+    let input = child.input.clone().unwrap_or_default();
     entry.insert("Input".into(), Value::String(input));
     entry.insert("InputDetails".into(), serde_json::json!({"Included": true}));
     entry.insert("Name".into(), Value::String(name));
@@ -406,7 +406,7 @@ pub(super) fn record_child(
         start_millis,
         stop_millis: None,
         item_count: items,
-        input: keep_input.then(|| input.clone()),
+        input: keep_input.then(|| crate::run::to_text(input)),
         output: None,
         error: None,
         timer_id: None,
