@@ -10,7 +10,8 @@
 //!    Map over its input: wall time.
 //!
 //! Nothing is asserted: the figures are printed with what they measure and the machine's
-//! load. `STEPPE_BENCH_ONLY=csv` or `standard` runs one of them.
+//! load. `STEPPE_BENCH_ONLY=csv` or `standard` runs one of them; `STEPPE_BENCH_NO_WRITER=1`
+//! runs the CSV without its `ResultWriter` (the output is then the children's results).
 
 #[path = "../http.rs"]
 mod http;
@@ -93,9 +94,16 @@ async fn csv_figure(connection: &mut Connection, s3_dir: &std::path::Path, rows:
         },
         "End": true
     }}});
+    let mut definition = definition;
+    let writer = std::env::var_os("STEPPE_BENCH_NO_WRITER").is_none();
+    if !writer {
+        let map = definition["States"]["Map"].as_object_mut().expect("a Map");
+        map.remove("ResultWriter");
+    }
     let (wall, ended) = run_once(connection, "csv", &definition, json!({})).await;
     println!(
-        "{rows}-row CSV, batches of 1,000, Express children, ResultWriter: {} in {:.1} s wall; peak RSS {} MB; load {}",
+        "{rows}-row CSV, batches of 1,000, Express children, {}: {} in {:.1} s wall; peak RSS {} MB; load {}",
+        if writer { "ResultWriter" } else { "no ResultWriter" },
         ended["status"].as_str().unwrap_or("?"),
         wall.as_secs_f64(),
         peak_rss_mb(),
