@@ -81,7 +81,9 @@ pub const MAP_RUN_REDRIVES_MAX: u32 = 1_000;
 pub const BATCH_BYTES_MAX: u64 = PAYLOAD_BYTES_MAX as u64;
 /// `ItemReader.ReaderConfig.MaxItems` at most.
 pub const READER_MAX_ITEMS_MAX: u64 = 100_000_000;
-/// steppe's own bound on the items a Map holds after reading them from its `ItemReader`
-/// (their JSON text, bytes): objects are streamed, but the items are kept until the Map
-/// starts; a Map whose items pass it fails with `States.ItemReaderFailed`, saying so.
-pub const ITEM_READER_HELD_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// steppe's own bound on the items a distributed Map holds after reading them from its
+/// `ItemReader` and before starting their children: it asks for the next page of items
+/// only while fewer than this many wait, so it holds at most this many plus one page
+/// (1,000 items or 1 MiB, `steppe_tasks::s3::items::PAGE_ITEMS_MAX`/`PAGE_BYTES_MAX`),
+/// whatever the object's size.
+pub const ITEM_READER_WAITING_ITEMS_MAX: usize = 1_000;

@@ -19,14 +19,23 @@ use common::{
 };
 
 fn spawn_server(address: SocketAddr, data_dir: &Path, log: &Path) -> Child {
+    spawn_server_with(address, data_dir, log, &[])
+}
+
+fn spawn_server_with(address: SocketAddr, data_dir: &Path, log: &Path, extra: &[&Path]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_steppe"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steppe"));
+    command
         .args(["server", "--listen", &address.to_string(), "--data-dir"])
-        .arg(data_dir)
+        .arg(data_dir);
+    if let Some(s3_dir) = extra.first() {
+        command.arg("--s3-dir").arg(s3_dir);
+    }
+    command
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -144,18 +153,38 @@ async fn acknowledged_executions_survive_kill_9_with_the_history_of_an_uninterru
 /// child each, counted once, its result once, in order) by the same Map Run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_map_run_killed_mid_flight_processes_every_item_once() {
-    const ITEMS: i64 = 200;
+    map_run_killed_mid_flight(None).await;
+}
+
+/// The same with the items read from S3 (`--s3-dir`), more than a page of them: the pages
+/// read before the kill are in the execution's log, so the restarted run starts the same
+/// children from the same items and reads on from where it stopped, none skipped or run
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_run_reading_from_s3_killed_mid_flight_processes_every_item_once() {
+    map_run_killed_mid_flight(Some(2_500)).await;
+}
+
+/// A distributed Map over 200 items from its input, or `read` items of a JSON Lines
+/// object in S3, `kill -9`ed mid-flight and restarted.
+async fn map_run_killed_mid_flight(read: Option<i64>) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let log = dir.path().join("server.log");
+    let s3_dir = dir.path().join("s3");
+    std::fs::create_dir_all(s3_dir.join("bucket")).unwrap();
+    let items = read.unwrap_or(200);
+    let lines: String = (1..=items).map(|n| format!("{n}\n")).collect();
+    std::fs::write(s3_dir.join("bucket").join("items.jsonl"), lines).unwrap();
+    let extra = [s3_dir.as_path()];
     let address = free_address();
-    let mut server = spawn_server(address, &data_dir, &log);
+    let mut server = spawn_server_with(address, &data_dir, &log, &extra);
     wait_until_ready(address).await;
     let sfn = client(address);
-    let definition = json!({
+    let mut definition = json!({
         "StartAt": "Items",
         "States": {
-            "Items": {"Type": "Pass", "Parameters": {"items.$": format!("States.ArrayRange(1, {ITEMS}, 1)")}, "Next": "Fan"},
+            "Items": {"Type": "Pass", "Parameters": {"items.$": format!("States.ArrayRange(1, {items}, 1)")}, "Next": "Fan"},
             "Fan": {
                 "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 50,
                 "ItemProcessor": {
@@ -170,6 +199,20 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
             }
         }
     });
+    if read.is_some() {
+        let fan = &mut definition["States"]["Fan"];
+        fan["ItemReader"] = json!({"Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL"},
+            "Parameters": {"Bucket": "bucket", "Key": "items.jsonl"}});
+        fan["MaxConcurrency"] = json!(500);
+        fan.as_object_mut().unwrap().remove("ItemsPath");
+        // States.ArrayRange makes at most 1,000 items: the Map starts the machine instead.
+        definition["StartAt"] = json!("Fan");
+        definition["States"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Items");
+    }
     let machine = sfn
         .create_state_machine()
         .name("fan")
@@ -209,7 +252,7 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
             .unwrap();
         let succeeded = described.item_counts.unwrap().succeeded;
         if succeeded > 0 {
-            assert!(succeeded < ITEMS, "the Map Run ended before the kill");
+            assert!(succeeded < items, "the Map Run ended before the kill");
             break succeeded;
         }
         assert!(Instant::now() < deadline, "no child ended");
@@ -218,13 +261,13 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
     server.kill().unwrap();
     server.wait().unwrap();
 
-    let mut server = spawn_server(address, &data_dir, &log);
+    let mut server = spawn_server_with(address, &data_dir, &log, &extra);
     wait_until_ready(address).await;
     let sfn = client(address);
     let described = wait_for_end(&sfn, &execution, Instant::now() + Duration::from_secs(60)).await;
     assert_eq!(described.status, ExecutionStatus::Succeeded);
     let output: Value = serde_json::from_str(described.output.as_deref().unwrap()).unwrap();
-    let want: Vec<Value> = (1..=ITEMS).map(|i| json!({"v": 2 * i})).collect();
+    let want: Vec<Value> = (1..=items).map(|i| json!({"v": 2 * i})).collect();
     assert_eq!(
         output,
         Value::Array(want),
@@ -237,17 +280,17 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
         .send()
         .await
         .expect("the same Map Run after the restart");
-    let (items, executions) = (
+    let (item_counts, executions) = (
         map_run.item_counts.unwrap(),
         map_run.execution_counts.unwrap(),
     );
     for counts in [
         (
-            items.total,
-            items.succeeded,
-            items.failed,
-            items.aborted,
-            items.pending,
+            item_counts.total,
+            item_counts.succeeded,
+            item_counts.failed,
+            item_counts.aborted,
+            item_counts.pending,
         ),
         (
             executions.total,
@@ -257,7 +300,7 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
             executions.pending,
         ),
     ] {
-        assert_eq!(counts, (ITEMS, ITEMS, 0, 0, 0));
+        assert_eq!(counts, (items, items, 0, 0, 0));
     }
     let mut children = Vec::new();
     let mut next_token = None;
@@ -281,7 +324,7 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
     }
     children.sort();
     children.dedup();
-    assert_eq!(children.len(), ITEMS as usize, "one child per item");
+    assert_eq!(children.len(), items as usize, "one child per item");
     let started = history(address, &execution)
         .await
         .iter()
@@ -290,5 +333,5 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
     assert_eq!(started, 1);
     server.kill().unwrap();
     server.wait().unwrap();
-    eprintln!("{succeeded_at_kill} of {ITEMS} items had succeeded at the kill");
+    eprintln!("{succeeded_at_kill} of {items} items had succeeded at the kill");
 }

@@ -402,8 +402,6 @@ pub(crate) struct Frame {
     /// The Map Run child execution the frame belongs to (a distributed Map's iteration), whose
     /// events make that child's history, not this execution's; `None` for this execution's.
     pub sink: Option<crate::map_run::ChildId>,
-    /// A Map's items, read by its `ItemReader`, until the Map runs over them.
-    pub items_read: Option<Box<crate::states::reader::ItemsRead>>,
 }
 
 /// Where a frame is within its current state.
@@ -421,10 +419,24 @@ pub(crate) enum Phase {
     AwaitRetry { timer_id: u64 },
     /// Waiting for Parallel branches or Map iterations.
     AwaitChildren(Box<crate::states::Children>),
-    /// A distributed Map waiting for a page of the items its `ItemReader` reads.
-    AwaitItems(Box<crate::states::reader::Reading>),
     /// A distributed Map waiting for its `ResultWriter` export.
     AwaitWrite(Box<crate::states::writer::Writing>),
+}
+
+impl Phase {
+    /// Whether the frame waits for task `task_id`: its Task state's, the page of items its
+    /// distributed Map reads, or its Map's `ResultWriter` export.
+    pub(crate) fn awaits_task(&self, task_id: u64) -> bool {
+        match self {
+            Phase::AwaitTask(pending) => pending.task_id == task_id,
+            Phase::AwaitChildren(children) => children
+                .reader
+                .as_ref()
+                .is_some_and(|reading| reading.task_id == Some(task_id)),
+            Phase::AwaitWrite(writing) => writing.task_id == task_id,
+            _ => false,
+        }
+    }
 }
 
 impl Execution {
@@ -496,17 +508,15 @@ impl Execution {
             .filter(|(_, frame)| {
                 matches!(
                     self.frame_ref(**frame).map(|f| &f.phase),
-                    Some(Phase::AwaitTask(_) | Phase::AwaitItems(_) | Phase::AwaitWrite(_))
+                    Some(Phase::AwaitTask(_) | Phase::AwaitChildren(_) | Phase::AwaitWrite(_))
                 )
             })
             .map(|(id, _)| *id)
             .filter(|id| {
-                self.frames.iter().flatten().any(|f| match &f.phase {
-                    Phase::AwaitTask(pending) => pending.task_id == *id,
-                    Phase::AwaitItems(reading) => reading.task_id == *id,
-                    Phase::AwaitWrite(writing) => writing.task_id == *id,
-                    _ => false,
-                })
+                self.frames
+                    .iter()
+                    .flatten()
+                    .any(|f| f.phase.awaits_task(*id))
             })
             .collect();
         ids.sort_unstable();

@@ -119,8 +119,10 @@ pub struct MapRunChild {
     pub stop_millis: Option<i64>,
     /// How many items it processes (1, or a batch's size).
     pub item_count: u64,
-    /// Its input, kept only with `Config::map_run_children_data` (as are output and error).
-    pub input: Option<serde_json::Value>,
+    /// Its input as compact JSON text, kept only with `Config::map_run_children_data` (as are
+    /// output and error) or for a `ResultWriter`'s execution records: text because it is
+    /// only ever shown as text, and a `Value` takes several times the memory of its text.
+    pub input: Option<String>,
     /// Its output, once it succeeded.
     pub output: Option<serde_json::Value>,
     /// Its error and cause, once it failed.

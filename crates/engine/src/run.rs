@@ -571,12 +571,10 @@ impl<'a> Run<'a> {
         let Some(frame_id) = self.execution.waiting.remove(&wait_id) else {
             return;
         };
-        let is_task = match self.execution.frame_ref(frame_id).map(|frame| &frame.phase) {
-            Some(Phase::AwaitTask(pending)) => pending.task_id == wait_id,
-            Some(Phase::AwaitItems(reading)) => reading.task_id == wait_id,
-            Some(Phase::AwaitWrite(writing)) => writing.task_id == wait_id,
-            _ => false,
-        };
+        let is_task = self
+            .execution
+            .frame_ref(frame_id)
+            .is_some_and(|frame| frame.phase.awaits_task(wait_id));
         self.commands.push(if is_task {
             Command::CancelTask { task_id: wait_id }
         } else {
@@ -632,7 +630,6 @@ impl<'a> Run<'a> {
             task_token: None,
             completed: None,
             sink: self.sink,
-            items_read: None,
         };
         match self.execution.free_frames.pop() {
             Some(index) => {

@@ -141,6 +141,48 @@ fn put_fixtures(buckets: &dyn steppe_tasks::s3::Buckets, bucket: &str) {
             .put_object(bucket, key, body.as_bytes(), None)
             .unwrap();
     }
+    // An S3 inventory as S3 writes one: a manifest and gzip CSV data files without a header
+    // row, the first longer than a page of items, the second two gzip members.
+    let rows: String = (0..1_500)
+        .map(|i| format!("\"src\",\"obj/{i:04}.txt\",\"{i}\",\"2022-11-16T00:29:32.000Z\"\n"))
+        .collect();
+    let second = [
+        gzip("\"src\",\"b,c.txt\",\"7\",\"2022-11-15T20:02:16.000Z\"\n"),
+        gzip("\"src\",\"last.txt\",\"8\",\"2022-11-15T20:02:17.000Z\"\n"),
+    ]
+    .concat();
+    let files = [
+        ("inventory/data/one.csv.gz", gzip(&rows)),
+        ("inventory/data/two.csv.gz", second),
+    ];
+    for (key, body) in &files {
+        buckets.put_object(bucket, key, body, None).unwrap();
+    }
+    let manifest = json!({
+        "sourceBucket": "src",
+        "destinationBucket": format!("arn:aws:s3:::{bucket}"),
+        "version": "2016-11-30",
+        "creationTimestamp": "1668560400000",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate",
+        "files": files.iter().map(|(key, body)| json!({"key": key, "size": body.len(),
+            "MD5checksum": "a7ff4a1d4164c3cd55851055ec8f6b20"})).collect::<Vec<_>>()
+    });
+    buckets
+        .put_object(
+            bucket,
+            "inventory/manifest.json",
+            manifest.to_string().as_bytes(),
+            None,
+        )
+        .unwrap();
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap()
 }
 
 /// A distributed Map whose item processor passes each item through.
@@ -301,6 +343,38 @@ async fn check_readers(server: &steppe_server::Server, bucket: &str, tag: &str) 
             {"Items": [{"id": "1", "name": "ann"}, {"id": "2", "name": "b,o"}]},
             {"Items": [{"id": "3", "name": "cy"}]}
         ])
+    );
+    // An S3 inventory (MANIFEST): every data row of every data file, in order, across pages
+    // and files; each item the manifest's fileSchema columns as strings (ItemReader page).
+    let inventory = get(json!({"InputType": "MANIFEST"}), "inventory/manifest.json");
+    let keys_only = json!({"ItemSelector": {"key.$": "$$.Map.Item.Value.Key"}});
+    let ended = run_reader(
+        server,
+        &format!("Manifest{tag}"),
+        &reader_map(inventory, keys_only),
+        json!({}),
+    )
+    .await;
+    let mut expected: Vec<Value> = (0..1_500)
+        .map(|i| json!({"key": format!("obj/{i:04}.txt")}))
+        .collect();
+    expected.extend([json!({"key": "b,c.txt"}), json!({"key": "last.txt"})]);
+    assert_eq!(output_of(&ended), Value::Array(expected));
+    let first = get(
+        json!({"ManifestType": "S3_INVENTORY", "MaxItems": 1}),
+        "inventory/manifest.json",
+    );
+    let ended = run_reader(
+        server,
+        &format!("Inventory{tag}"),
+        &reader_map(first, json!({})),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        output_of(&ended),
+        json!([{"Bucket": "src", "Key": "obj/0000.txt", "Size": "0",
+            "LastModifiedDate": "2022-11-16T00:29:32.000Z"}])
     );
     // A missing key fails the Map with States.ItemReaderFailed, which Catch sees.
     let missing = get(json!({"InputType": "JSONL"}), "in/none.jsonl");

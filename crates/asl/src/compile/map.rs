@@ -275,45 +275,28 @@ impl Compiler {
 
     /// Refuses, by name, the reader configurations steppe does not read yet.
     fn refuse_unread(&mut self, config: &Obj<'_>, obj: &Obj<'_>) -> Option<()> {
-        let unread = [
-            (
-                "InputType",
-                "PARQUET",
-                "it does not read Parquet objects yet",
-            ),
-            (
-                "InputType",
-                "MANIFEST",
-                "it does not read S3 inventory manifests yet",
-            ),
-            (
-                "Transformation",
-                "LOAD_AND_FLATTEN",
-                "it does not load the listed objects (LOAD_AND_FLATTEN) yet",
-            ),
-        ];
-        for (key, value, why) in unread {
-            if config.get(key).and_then(Value::as_str) == Some(value) {
-                refuse(
-                    &mut self.diagnostics,
-                    obj.at("ItemReader"),
-                    "ItemReader",
-                    why,
-                );
-                return None;
-            }
-        }
-        if config.has("ManifestType") {
-            let why = "it does not read Athena or S3 inventory manifests (ManifestType) yet";
-            refuse(
-                &mut self.diagnostics,
-                obj.at("ItemReader"),
-                "ItemReader",
-                why,
-            );
-            return None;
-        }
-        Some(())
+        let text = |key: &str| config.get(key).and_then(Value::as_str);
+        let inventory =
+            text("InputType") == Some("MANIFEST") || text("ManifestType") == Some("S3_INVENTORY");
+        let csv_fields = ["CSVDelimiter", "CSVHeaderLocation", "CSVHeaders"];
+        let why = if text("InputType") == Some("PARQUET") {
+            "it does not read Parquet objects yet"
+        } else if text("Transformation") == Some("LOAD_AND_FLATTEN") {
+            "it does not load the listed objects (LOAD_AND_FLATTEN) yet"
+        } else if inventory && csv_fields.iter().any(|key| config.has(key)) {
+            "it reads an S3 inventory's columns from its manifest's fileSchema, not from CSVDelimiter, CSVHeaderLocation or CSVHeaders"
+        } else if text("ManifestType") == Some("ATHENA_DATA") {
+            "it does not read Athena manifests (ManifestType ATHENA_DATA) yet"
+        } else {
+            return Some(());
+        };
+        refuse(
+            &mut self.diagnostics,
+            obj.at("ItemReader"),
+            "ItemReader",
+            why,
+        );
+        None
     }
 
     fn reader_config(
@@ -723,8 +706,16 @@ mod tests {
             refused(json!({"InputType": "PARQUET"})),
             ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it does not read Parquet objects yet"]
         );
-        assert_eq!(refused(json!({"InputType": "MANIFEST"})).len(), 1);
-        assert_eq!(refused(json!({"ManifestType": "S3_INVENTORY"})).len(), 1);
+        assert!(refused(json!({"InputType": "MANIFEST"})).is_empty());
+        assert!(refused(json!({"ManifestType": "S3_INVENTORY"})).is_empty());
+        assert_eq!(
+            refused(json!({"ManifestType": "S3_INVENTORY", "CSVDelimiter": "PIPE"})),
+            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it reads an S3 inventory's columns from its manifest's fileSchema, not from CSVDelimiter, CSVHeaderLocation or CSVHeaders"]
+        );
+        assert_eq!(
+            refused(json!({"ManifestType": "ATHENA_DATA", "InputType": "CSV"})),
+            ["/States/Map/ItemReader: steppe does not support the field 'ItemReader' yet: it does not read Athena manifests (ManifestType ATHENA_DATA) yet"]
+        );
         let flatten = json!({"Resource": "arn:aws:states:::s3:listObjectsV2",
             "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"},
             "Parameters": {"Bucket": "b"}});

@@ -12,8 +12,9 @@
 //! Batches are built one at a time, as each child starts, so at most one batch of selected
 //! items (bounded by the byte limit) exists beyond what running children hold.
 
+use super::items::Items;
 use super::map::{number_field, select_item};
-use crate::execution::{Frame, MapItem};
+use crate::execution::Frame;
 use crate::io;
 use crate::run::Run;
 use serde_json::{Map as JsonMap, Value};
@@ -39,6 +40,9 @@ pub(crate) struct Batcher {
     batch_input: Option<Value>,
     /// A selected item (index, value, size) that did not fit in the previous batch.
     carried: Option<(usize, Value, usize)>,
+    /// The items of a batch begun while more items are being read, and its size.
+    begun: Vec<Value>,
+    begun_bytes: usize,
     /// How many items each batch started so far holds, by slot.
     pub counts: Vec<usize>,
 }
@@ -105,34 +109,39 @@ impl Batcher {
             empty_bytes,
             batch_input,
             carried: None,
+            begun: Vec::new(),
+            begun_bytes: 0,
             counts: Vec::new(),
         })
     }
 }
 
-/// Builds the next batch from `items[*next_index..]` (and the carried item), applying the
-/// Map's `ItemSelector` to each item as it joins. `None` when no item is left.
+/// Builds the next batch from `items` from `*next_index` on (and the carried item), applying
+/// the Map's `ItemSelector` to each item as it joins. `None` when no item is left, or when
+/// the items run out before the batch is full and more will come (`complete` false): the
+/// batch begun waits in `batcher` for them.
 pub(crate) fn next_batch(
     run: &mut Run<'_>,
     frame: &mut Frame,
     map: &Map,
     batcher: &mut Batcher,
-    (items, keys): (&mut [Value], &[String]),
+    (items, complete): (&mut Items, bool),
     next_index: &mut usize,
     effective: &Value,
 ) -> Result<Option<Batch>, Failure> {
-    let mut bytes = batcher.empty_bytes;
-    let mut batch = Vec::new();
+    let mut batch = std::mem::take(&mut batcher.begun);
+    let mut bytes = match batch.is_empty() {
+        true => batcher.empty_bytes,
+        false => batcher.begun_bytes,
+    };
     while (batch.len() as u64) < batcher.max_items {
         let (index, value, item_bytes) = match batcher.carried.take() {
             Some(carried) => carried,
             None if *next_index < items.len() => {
                 let index = *next_index;
                 *next_index += 1;
-                let item = MapItem {
-                    index,
-                    key: keys.get(index).cloned(),
-                    value: std::mem::take(&mut items[index]),
+                let Some(item) = items.take(index) else {
+                    unreachable!("items not started are held")
                 };
                 let value = select_item(run, frame, map, effective, item)?;
                 // Past the limit the exact size does not matter: the item cannot join.
@@ -140,7 +149,12 @@ pub(crate) fn next_batch(
                     size::json_bytes_within(&value, batcher.max_bytes).unwrap_or(usize::MAX);
                 (index, value, item_bytes)
             }
-            None => break,
+            None if complete => break,
+            None => {
+                batcher.begun = batch;
+                batcher.begun_bytes = bytes;
+                return Ok(None);
+            }
         };
         let comma = usize::from(!batch.is_empty());
         let fits = item_bytes

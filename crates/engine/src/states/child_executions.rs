@@ -8,7 +8,7 @@ use super::abort;
 use super::batch;
 use super::map::{select_item, shape, Children};
 use crate::event::Details;
-use crate::execution::{Frame, FrameId, MapItem, Phase, Status};
+use crate::execution::{Frame, FrameId, Phase, Status};
 use crate::map_run::{ChildId, MapRunChild, MapRunCounts};
 use crate::run::Run;
 use serde_json::Value;
@@ -212,14 +212,13 @@ pub(super) fn pending_entries(
     };
     let mut pending = Vec::new();
     if let Some(batcher) = children.batcher.as_mut() {
-        let (items, keys) = (&mut children.items, &children.keys);
         let mut next = children.next_index;
         while let Ok(Some(batch)) = batch::next_batch(
             run,
             frame,
             map,
             batcher,
-            (items, keys),
+            (&mut children.items, true),
             &mut next,
             &children.effective_input,
         ) {
@@ -238,10 +237,8 @@ pub(super) fn pending_entries(
         if started(run, index) {
             continue;
         }
-        let item = MapItem {
-            index,
-            key: children.keys.get(index).cloned(),
-            value: std::mem::take(&mut children.items[index]),
+        let Some(item) = children.items.take(index) else {
+            continue;
         };
         let raw = item.value.clone();
         let input = select_item(run, frame, map, &children.effective_input, item);
@@ -292,7 +289,7 @@ pub(super) fn execution_record(
     }
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
     entry.insert("ExecutionArn".into(), Value::String(arn));
-    let input = child.input.as_ref().map_or_else(String::new, text);
+    let input = child.input.clone().unwrap_or_default();
     entry.insert("Input".into(), Value::String(input));
     entry.insert("InputDetails".into(), serde_json::json!({"Included": true}));
     entry.insert("Name".into(), Value::String(name));
@@ -349,12 +346,13 @@ pub(super) fn count_child(run: &mut Run<'_>, children: &Children, counted: Count
         return;
     };
     // Without an ItemBatcher every child was counted pending when the run started; with
-    // one, batches are built (and so counted) as they start.
+    // one, batches are built (and so counted) as they start, and so are items read from S3.
     let batches = children.batcher.is_some();
+    let streamed = children.streamed;
     let record = &mut run.execution.map_runs[map_run];
     for (counts, n, known) in [
-        (&mut record.items, items, true),
-        (&mut record.executions, 1, !batches),
+        (&mut record.items, items, !streamed),
+        (&mut record.executions, 1, !batches && !streamed),
     ] {
         match counted {
             Counted::Started | Counted::Done if known => counts.pending -= n,
@@ -408,7 +406,7 @@ pub(super) fn record_child(
         start_millis,
         stop_millis: None,
         item_count: items,
-        input: keep_input.then(|| input.clone()),
+        input: keep_input.then(|| crate::run::to_text(input)),
         output: None,
         error: None,
         timer_id: None,

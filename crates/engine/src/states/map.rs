@@ -7,6 +7,8 @@ use super::child_executions::{
     arm_child_timer, cancel_child_timer, child_record_ended, count_child, end_child_history,
     execution_record, failed_results, pending, record_child, start_child_history, Counted,
 };
+use super::items::Items;
+use super::reader::Reading;
 use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
 use crate::execution::Status;
@@ -28,11 +30,13 @@ pub(crate) struct Children {
     pub running: Vec<Option<FrameId>>,
     /// Children not yet ended.
     pub remaining: usize,
-    /// Map: the items, and the next one to start.
-    pub items: Vec<Value>,
-    /// Map over a JSON object: each item's key, by index (empty over an array).
-    pub keys: Vec<String>,
+    /// Map: the items not started yet, and the index of the next one to start.
+    pub items: Items,
     pub next_index: usize,
+    /// A distributed Map reading its items with an `ItemReader`, while pages are left.
+    pub reader: Option<Box<Reading>>,
+    /// The Map's items come from an `ItemReader`: its Map Run counts them as they start.
+    pub streamed: bool,
     /// What `$` means for `ItemSelector` (the Map's effective input).
     pub effective_input: Value,
     /// How many children may run at once, and how many do.
@@ -41,7 +45,7 @@ pub(crate) struct Children {
     /// Map with `ItemBatcher`: builds each child's batch as it starts. Slots are batches,
     /// and `remaining` and `failures` count items.
     pub batcher: Option<Batcher>,
-    /// Map with `ItemBatcher`, redriven: the results of batches that already succeeded.
+    /// Map, redriven: the results of children (items or batches) that already succeeded.
     pub completed: Vec<Option<Value>>,
     /// Map: failed items and the thresholds that tolerate them.
     pub failures: u64,
@@ -66,6 +70,23 @@ impl Children {
     pub fn running_frames(&self) -> impl Iterator<Item = FrameId> + '_ {
         self.running.iter().flatten().copied()
     }
+
+    /// Whether every item ended and none is left to read.
+    pub fn all_done(&self) -> bool {
+        self.remaining == 0 && self.reader.is_none()
+    }
+
+    /// Items read by the `ItemReader` join those waiting (with a slot each unless batched).
+    pub fn add_items(&mut self, items: Vec<Value>, keys: Vec<String>) {
+        let arrived = items.len();
+        self.items.extend(items, keys);
+        self.remaining += arrived;
+        if self.batcher.is_none() {
+            let slots = self.results.len() + arrived;
+            self.results.resize(slots, None);
+            self.running.resize(slots, None);
+        }
+    }
 }
 
 pub(crate) fn run(
@@ -75,32 +96,29 @@ pub(crate) fn run(
     state: &State,
     map: &Map,
 ) -> Next {
-    // With an ItemReader the items are read first (`reader.rs`), and the Map runs again.
-    let read = frame.items_read.take();
-    if let (Some(reader), None) = (&map.item_reader, &read) {
-        return super::reader::start(run, id, frame, state, reader);
-    }
+    // With an ItemReader the items are read as the children run (`reader.rs`).
     let prepared = (|| {
+        let reading = match &map.item_reader {
+            Some(reader) => Some(super::reader::reading(run, &frame, state, reader)?),
+            None => None,
+        };
         let (effective, items) = match io::json_path_io(state) {
             Some(io) => {
                 let effective = io::select(run, &frame, &frame.input, &io.input_path)?;
-                let items = match &read {
-                    Some(_) => Value::Null,
+                let items = match &reading {
+                    Some(_) => Value::Array(Vec::new()),
                     None => items(run, &frame, &effective, map)?,
                 };
                 (effective, items)
             }
-            None if read.is_some() => (frame.input.clone(), Value::Null),
+            None if reading.is_some() => (frame.input.clone(), Value::Array(Vec::new())),
             None => (frame.input.clone(), items_jsonata(run, &frame, map)?),
         };
-        let (keys, items) = match read {
-            Some(read) => (read.keys, read.items),
-            None => key_value_pairs(items),
-        };
+        let (keys, items) = key_value_pairs(items);
         let max_concurrency = configured_concurrency(run, &frame, &map.max_concurrency)?;
-        Ok::<_, Failure>((effective, keys, items, max_concurrency))
+        Ok::<_, Failure>((effective, keys, items, max_concurrency, reading))
     })();
-    let (effective, keys, items, max_concurrency) = match prepared {
+    let (effective, keys, items, max_concurrency, reading) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => {
             return super::fail_before_start(
@@ -143,7 +161,9 @@ pub(crate) fn run(
     };
     let mut run_arn = String::new();
     let mut map_run = None;
-    let children_known = map.item_batcher.is_none().then_some(length as u64);
+    // Batches, and items read from S3, are counted as their children start.
+    let streamed = reading.is_some();
+    let children_known = (map.item_batcher.is_none() && !streamed).then_some(length as u64);
     let redriven = match frame.completed {
         Some(_) if map.distributed => redriven_map_run(run, state, map),
         _ => None,
@@ -183,7 +203,10 @@ pub(crate) fn run(
             items_rerun += child.item_count;
             children_rerun += 1;
         }
-        record.items.pending -= items_rerun;
+        match streamed {
+            false => record.items.pending -= items_rerun,
+            true => record.items.total += items_rerun,
+        }
         record.items.pending_redrive = items_rerun;
         match children_known {
             Some(_) => record.executions.pending -= children_rerun,
@@ -226,8 +249,9 @@ pub(crate) fn run(
         results: vec![None; slots],
         running: vec![None; slots],
         remaining: length,
-        items,
-        keys,
+        items: Items::new(items, keys),
+        reader: reading.map(Box::new),
+        streamed,
         effective_input: effective,
         max_concurrency: concurrency_limit(max_concurrency, map.distributed),
         tolerated_count,
@@ -240,29 +264,32 @@ pub(crate) fn run(
         keep_inputs: map.result_writer.is_some(),
         ..Children::default()
     };
-    // A redrive reruns only the iterations that did not succeed.
-    if children.batcher.is_some() {
-        children.completed = frame.completed.take().unwrap_or_default();
-    } else if let Some(completed) = frame.completed.take() {
-        for (slot, result) in completed.into_iter().enumerate().take(length) {
-            if result.is_some() {
-                children.results[slot] = result;
-                children.remaining -= 1;
-                count_child(run, &children, Counted::Done, 1);
-            }
+    // A redrive reruns only the iterations that did not succeed: those that did are
+    // skipped as their turn comes (`start_iterations`).
+    children.completed = frame.completed.take().unwrap_or_default();
+    frame.phase = Phase::AwaitChildren(Box::new(children));
+    go_on(run, id, frame, state)
+}
+
+/// Starts what children may start of a Map awaiting them (`frame.phase`), then parks it,
+/// or ends it when every item ended (a redrive may find every one done already).
+pub(super) fn go_on(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &State) -> Next {
+    let steppe_asl::definition::Kind::Map(map) = &state.kind else {
+        unreachable!("a Map state")
+    };
+    let Phase::AwaitChildren(mut children) = std::mem::replace(&mut frame.phase, Phase::Run) else {
+        unreachable!("a Map with children awaits them")
+    };
+    if !children.all_done() {
+        if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
+            super::reader::cancel(run, &children);
+            return Next::Failed(frame, failure);
         }
     }
-    if children.remaining == 0 {
-        return succeed(run, id, frame, state, children);
+    if children.all_done() {
+        return succeed(run, id, frame, state, *children);
     }
-    if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
-        return Next::Failed(frame, failure);
-    }
-    // A redriven batching Map may find every batch left already done.
-    if children.remaining == 0 {
-        return succeed(run, id, frame, state, children);
-    }
-    frame.phase = Phase::AwaitChildren(Box::new(children));
+    frame.phase = Phase::AwaitChildren(children);
     Next::Parked(frame)
 }
 
@@ -280,20 +307,40 @@ fn start_iterations(
     children: &mut Children,
 ) -> Result<(), Failure> {
     if children.batcher.is_some() {
-        return start_batch(run, id, frame, state, map, children);
+        start_batch(run, id, frame, state, map, children)?;
+    } else {
+        start_item(run, id, frame, state, map, children)?;
     }
-    while children.next_index < children.items.len()
-        && children.results[children.next_index].is_some()
-    {
+    super::reader::refill(run, id, state, children);
+    Ok(())
+}
+
+/// Starts the next item's child, if the concurrency limit allows and an item is left;
+/// items that already succeeded before a redrive are skipped.
+fn start_item(
+    run: &mut Run<'_>,
+    id: FrameId,
+    frame: &mut Frame,
+    state: &State,
+    map: &Map,
+    children: &mut Children,
+) -> Result<(), Failure> {
+    while children.next_index < children.items.len() {
+        let index = children.next_index;
+        let Some(result) = children.completed.get_mut(index).and_then(Option::take) else {
+            break;
+        };
+        children.items.take(index);
         children.next_index += 1;
+        children.results[index] = Some(result);
+        children.remaining -= 1;
+        count_child(run, children, Counted::Done, 1);
     }
     if children.next_index < children.items.len() && children.active < children.max_concurrency {
         let index = children.next_index;
         children.next_index += 1;
-        let item = MapItem {
-            index,
-            key: children.keys.get(index).cloned(),
-            value: std::mem::take(&mut children.items[index]),
+        let Some(item) = children.items.take(index) else {
+            unreachable!("items not started are held")
         };
         let input = select_item(run, frame, map, &children.effective_input, item)?;
         let started = record_child(run, children, index, 1, &input);
@@ -317,18 +364,19 @@ fn start_batch(
         let Children {
             batcher,
             items,
-            keys,
             next_index,
             effective_input,
+            reader,
             ..
         } = children;
         let batcher = batcher.as_mut().expect("a batching Map has a batcher");
+        let complete = reader.is_none();
         let Some(batch) = batch::next_batch(
             run,
             frame,
             map,
             batcher,
-            (items, keys),
+            (items, complete),
             next_index,
             effective_input,
         )?
@@ -514,17 +562,8 @@ pub(crate) fn child_ended(
         }
     }
     children.handoff = last_event_id;
-    if children.remaining == 0 {
-        return succeed(run, id, frame, state, *children);
-    }
-    if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
-        return Next::Failed(frame, failure);
-    }
-    if children.remaining == 0 {
-        return succeed(run, id, frame, state, *children);
-    }
     frame.phase = Phase::AwaitChildren(children);
-    Next::Parked(frame)
+    go_on(run, id, frame, state)
 }
 
 /// A running iteration of Map frame `id` started waiting: start another if allowed.
@@ -542,6 +581,9 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
     let mut children = std::mem::take(children);
     let child_sink = std::mem::replace(&mut run.sink, frame.sink);
     let started = start_iterations(run, id, &mut frame, state, map, &mut children);
+    if started.is_err() {
+        super::reader::cancel(run, &children);
+    }
     frame.phase = Phase::AwaitChildren(children);
     match started {
         Ok(()) => run.store(id, frame),
@@ -551,6 +593,7 @@ pub(crate) fn kick(run: &mut Run<'_>, id: FrameId) {
 }
 
 fn tolerates(children: &Children) -> bool {
+    // Items read from S3 count as they are read.
     let total = children.items.len().max(1) as f64;
     let within_count = children
         .tolerated_count
@@ -570,9 +613,6 @@ fn fail(
     failure: Failure,
     source: u64,
 ) -> Next {
-    children
-        .running_frames()
-        .for_each(|child| abort(run, child));
     let failure = if children.tolerated_count.is_some() || children.tolerated_percentage.is_some() {
         Failure::new(
             error_name::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -582,6 +622,25 @@ fn fail(
         failure
     };
     frame.previous_event_id = source;
+    fail_map_run(run, id, frame, state, children, failure)
+}
+
+/// Fails the Map with `failure` after its event `frame.previous_event_id`: its running
+/// children are aborted, its reading stops, and its Map Run fails (its results written
+/// first when it has a `ResultWriter`).
+pub(super) fn fail_map_run(
+    run: &mut Run<'_>,
+    id: FrameId,
+    mut frame: Frame,
+    state: &State,
+    children: Box<Children>,
+    failure: Failure,
+) -> Next {
+    children
+        .running_frames()
+        .for_each(|child| abort(run, child));
+    super::reader::cancel(run, &children);
+    let source = frame.previous_event_id;
     frame.completed = Some(children.results.clone());
     if let Some(map_run) = children.map_run {
         run.end_map_run(map_run, MapRunStatus::Failed);

@@ -5,6 +5,7 @@ mod batch;
 pub(crate) mod child_executions;
 pub(crate) mod choice;
 pub(crate) mod fail;
+mod items;
 pub(crate) mod map;
 pub(crate) mod parallel;
 pub(crate) mod pass;
@@ -427,10 +428,6 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
             run.cancel_wait(*timer_id);
             true
         }
-        Phase::AwaitItems(reading) => {
-            run.cancel_task(reading.task_id);
-            true
-        }
         Phase::AwaitWrite(writing) => {
             run.cancel_task(writing.task_id);
             if let Some(map_run) = writing.map_run {
@@ -442,6 +439,7 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
             children
                 .running_frames()
                 .for_each(|child| abort(run, child));
+            reader::cancel(run, children);
             if let Some(map_run) = children.map_run {
                 run.end_map_run(map_run, crate::map_run::MapRunStatus::Aborted);
             }

@@ -174,12 +174,16 @@ pub(crate) fn heartbeat(run: &mut Run<'_>, task_id: u64) {
 /// The task ended.
 pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, Failure>) {
     if let Some((id, mut frame)) = take_map_task(run, task_id) {
+        // The Map's events go to the history its frame writes (a Map Run child's, when the
+        // Map runs inside one).
+        let caller = std::mem::replace(&mut run.sink, frame.sink);
         let next = match std::mem::replace(&mut frame.phase, Phase::Run) {
-            Phase::AwaitItems(reading) => super::reader::page(run, id, frame, *reading, result),
+            Phase::AwaitChildren(children) => super::reader::page(run, id, frame, children, result),
             Phase::AwaitWrite(writing) => super::writer::written(run, id, frame, *writing, result),
             _ => unreachable!("take_map_task checked the phase"),
         };
         run.settle(id, next);
+        run.sink = caller;
         return;
     }
     let Some((id, mut frame, pending)) = take(run, task_id) else {
@@ -280,8 +284,7 @@ fn take_map_task(run: &mut Run<'_>, task_id: u64) -> Option<(FrameId, Frame)> {
     let id = *run.execution.waiting.get(&task_id)?;
     let frame = run.execution.frames[id.0].as_ref()?;
     let waits = match &frame.phase {
-        Phase::AwaitItems(reading) => reading.task_id == task_id,
-        Phase::AwaitWrite(writing) => writing.task_id == task_id,
+        Phase::AwaitChildren(_) | Phase::AwaitWrite(_) => frame.phase.awaits_task(task_id),
         _ => false,
     };
     if !waits {

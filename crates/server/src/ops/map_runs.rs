@@ -176,7 +176,7 @@ pub fn describe_child(child: &map_runs::Child, metadata_only: bool) -> Value {
     let text = |value: &Value| json!(value.to_string());
     match (&data.input, metadata_only) {
         (Some(input), false) => {
-            answer["input"] = text(input);
+            answer["input"] = json!(input);
             answer["inputDetails"] = json!({"included": true});
         }
         _ => answer["inputDetails"] = json!({"included": false}),

@@ -1,6 +1,6 @@
-//! A Distributed Map's `ItemReader`: the items of a CSV, JSON or JSON Lines object
-//! (`arn:aws:states:::s3:getObject`) or of a bucket listing (`arn:aws:states:::s3:listObjectsV2`),
-//! read from either [`Buckets`] backend.
+//! A Distributed Map's `ItemReader`: the items of a CSV, JSON or JSON Lines object or of an S3
+//! inventory (`manifest.rs`) (`arn:aws:states:::s3:getObject`), or of a bucket listing
+//! (`arn:aws:states:::s3:listObjectsV2`), read from either [`Buckets`] backend.
 //!
 //! Items are streamed: [`read`] hands each to a sink as soon as it is parsed, and the object
 //! is read as it arrives, so memory holds one item (at most [`ITEM_BYTES_MAX`]) and a read
@@ -71,6 +71,9 @@ pub enum Format {
     },
     /// One JSON value per line.
     Jsonl,
+    /// An S3 inventory's `manifest.json`, whose data files' rows are the items (`InputType`
+    /// `MANIFEST`, or `ManifestType` `S3_INVENTORY`; see `manifest.rs`).
+    Manifest,
 }
 
 /// One item read.
@@ -85,9 +88,11 @@ pub struct Item {
     pub next: Option<Position>,
 }
 
-/// A place in a CSV or JSONL object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A place in a CSV or JSONL object, or in an S3 inventory's data files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Position {
+    /// An inventory's data file, by its index in the manifest (0 for other objects).
+    pub file: u64,
     /// Bytes from the object's start.
     pub offset: u64,
     /// Rows (or lines) read so far, the header row included.
@@ -112,6 +117,9 @@ impl Cursor {
         if let Some(position) = self.position {
             cursor.insert("Offset".to_string(), json!(position.offset));
             cursor.insert("Row".to_string(), json!(position.row));
+            if position.file > 0 {
+                cursor.insert("File".to_string(), json!(position.file));
+            }
         }
         if let Some(headers) = &self.headers {
             cursor.insert("Headers".to_string(), json!(headers));
@@ -124,6 +132,7 @@ impl Cursor {
 
     fn from_json(value: &Value) -> Cursor {
         let position = value["Offset"].as_u64().map(|offset| Position {
+            file: value["File"].as_u64().unwrap_or(0),
             offset,
             row: value["Row"].as_u64().unwrap_or(0),
         });
@@ -215,8 +224,13 @@ pub fn read_from(
             format,
         } => {
             let position = match format {
-                Format::Json { .. } => Position { offset: 0, row: 0 },
-                _ => cursor.position.unwrap_or(Position { offset: 0, row: 0 }),
+                Format::Json { .. } => Position::default(),
+                Format::Manifest => {
+                    let position = cursor.position.unwrap_or_default();
+                    super::manifest::read(buckets, bucket, key, position, &mut offer)?;
+                    return Ok((given, None));
+                }
+                _ => cursor.position.unwrap_or_default(),
             };
             let object = buckets
                 .get_object_from(bucket, key, position.offset)
@@ -228,6 +242,7 @@ pub fn read_from(
                 }
                 Format::Json { pointer } => json_items(object.body, pointer, &mut offer)?,
                 Format::Jsonl => jsonl(object.body, position, &mut offer)?,
+                Format::Manifest => unreachable!("a manifest is read above"),
             }
         }
     }
@@ -341,7 +356,10 @@ fn source_of(request: &Value) -> Result<Source, String> {
         return Ok(Source::Listing { bucket, prefix });
     }
     let key = text("Key")?;
+    let inventory = config["ManifestType"].as_str() == Some("S3_INVENTORY");
     let format = match config["InputType"].as_str() {
+        None if inventory => Format::Manifest,
+        Some("MANIFEST") => Format::Manifest,
         Some("CSV") => {
             let delimiter = config["CSVDelimiter"].as_str().unwrap_or("COMMA");
             let headers = match config["CSVHeaderLocation"].as_str() {
@@ -382,7 +400,7 @@ fn source_of(request: &Value) -> Result<Source, String> {
     })
 }
 
-fn s3_failure(error: &Error, bucket: &str, key: &str) -> Failure {
+pub(super) fn s3_failure(error: &Error, bucket: &str, key: &str) -> Failure {
     Failure {
         cause: format!("Unable to read the object '{key}' of the bucket '{bucket}': {error}"),
     }
@@ -438,7 +456,7 @@ fn list(
 
 /// Reads delimited text record by record.
 /// Answers the headers it read from the first row, if it read them.
-fn csv(
+pub(super) fn csv(
     body: Box<dyn Read + Send>,
     delimiter: u8,
     headers: Option<Vec<String>>,
@@ -468,6 +486,7 @@ fn csv(
             );
         }
         let next = Position {
+            file: 0,
             offset: records.offset,
             row: records.row,
         };
@@ -609,6 +628,7 @@ fn jsonl(
             cause: format!("The line {number} of the JSONL object is not JSON: {error}"),
         })?;
         let next = Position {
+            file: 0,
             offset,
             row: number,
         };

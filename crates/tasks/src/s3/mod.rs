@@ -9,6 +9,7 @@
 
 mod folders;
 pub mod items;
+mod manifest;
 mod remote;
 pub mod results;
 mod sdk;

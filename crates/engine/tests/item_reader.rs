@@ -1,0 +1,262 @@
+//! A distributed Map's `ItemReader` streams its items into children: pages are asked of the
+//! runtime as internal tasks while children run, a bounded number of items wait, and the
+//! result is the same as a Map over the same items given in its input. The pages here come
+//! from a stand-in for the runtime's reader (`steppe_tasks::s3::items::read_page` in steppe).
+
+use serde_json::{json, Value};
+use steppe_asl::Definition;
+use steppe_engine::{
+    apply, Command, Config, Execution, Input, Status, TaskInvocation, ITEM_READER_RESOURCE,
+};
+
+mod common;
+use common::info;
+
+/// The object's items, and how many a page holds.
+struct Object {
+    items: Vec<Value>,
+    page_items: usize,
+}
+
+impl Object {
+    fn numbers(count: u64, page_items: usize) -> Object {
+        Object {
+            items: (0..count).map(|n| json!({"n": n})).collect(),
+            page_items,
+        }
+    }
+
+    /// A page as the runtime answers it: from the cursor (or `Skip` without one) on.
+    fn page(&self, request: &Value) -> Value {
+        let start = match request["Cursor"]["Offset"].as_u64() {
+            Some(offset) => offset,
+            None => request["Skip"].as_u64().expect("a Skip"),
+        } as usize;
+        let end = (start + self.page_items).min(self.items.len());
+        let more = end < self.items.len();
+        let mut page = json!({"Items": self.items[start..end], "More": more});
+        if more {
+            page["Cursor"] = json!({"Offset": end});
+        }
+        page
+    }
+}
+
+/// A machine whose distributed Map has `fields` and runs `processor`'s states.
+fn machine(fields: Value, processor: Value) -> Definition {
+    let mut map = json!({
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Child",
+            "States": {"Child": processor}
+        },
+        "End": true
+    });
+    for (key, value) in fields.as_object().expect("fields") {
+        map[key] = value.clone();
+    }
+    let text = json!({"StartAt": "Map", "States": {"Map": map}}).to_string();
+    steppe_asl::compile(&text).unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+fn reader() -> Value {
+    json!({
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSONL"},
+        "Parameters": {"Bucket": "b", "Key": "k"}
+    })
+}
+
+fn pass() -> Value {
+    json!({"Type": "Pass", "End": true})
+}
+
+/// Drives an execution: `Continue` at once, pages from `object` as `answer_pages` allows,
+/// child tasks as `answer_tasks` does. Keeps what happened.
+struct Driver {
+    definition: Definition,
+    execution: Execution,
+    /// Page requests and child tasks not answered yet.
+    pages: Vec<TaskInvocation>,
+    tasks: Vec<TaskInvocation>,
+    pages_asked: usize,
+    event_types: Vec<String>,
+    events: Vec<steppe_engine::HistoryEvent>,
+    /// The event count when the first page was asked for.
+    events_before_first_page: Option<usize>,
+}
+
+impl Driver {
+    fn new(definition: Definition, input: Value) -> Driver {
+        let execution = Execution::new(info(), input, Config::standard(), 7);
+        let mut driver = Driver {
+            definition,
+            execution,
+            pages: Vec::new(),
+            tasks: Vec::new(),
+            pages_asked: 0,
+            event_types: Vec::new(),
+            events: Vec::new(),
+            events_before_first_page: None,
+        };
+        driver.apply(Input::Start);
+        driver
+    }
+
+    fn apply(&mut self, input: Input) {
+        let mut inputs = vec![input];
+        while let Some(input) = inputs.pop() {
+            let transition = apply(&self.definition, &mut self.execution, input, 1_000);
+            for event in transition.events {
+                self.event_types.push(event.event_type());
+                self.events.push(event);
+            }
+            for command in transition.commands {
+                match command {
+                    Command::Continue => inputs.push(Input::Continue),
+                    Command::InvokeTask(task) if task.resource == ITEM_READER_RESOURCE => {
+                        self.pages_asked += 1;
+                        self.events_before_first_page
+                            .get_or_insert(self.events.len());
+                        self.pages.push(task);
+                    }
+                    Command::InvokeTask(task) => self.tasks.push(task),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Answers every page request, as long as any comes.
+    fn answer_pages(&mut self, object: &Object) {
+        while let Some(task) = self.pages.pop() {
+            let output = object.page(&task.parameters);
+            self.apply(Input::TaskSucceeded {
+                task_id: task.task_id,
+                output,
+            });
+        }
+    }
+}
+
+#[test]
+fn a_map_over_items_read_in_pages_gives_what_a_map_over_the_same_items_in_its_input_gives() {
+    // Pages of 700 items do not line up with batches of 300: batches are cut by the
+    // batcher's limits only, never by where a page ends.
+    let object = Object::numbers(2_500, 700);
+    let batcher = json!({"MaxItemsPerBatch": 300, "BatchInput": {"b": 1}});
+    let fields = json!({"ItemReader": reader(), "ItemBatcher": batcher, "MaxConcurrency": 3,
+        "ItemSelector": {"index.$": "$$.Map.Item.Index", "value.$": "$$.Map.Item.Value"}});
+    let mut streamed = Driver::new(machine(fields.clone(), pass()), json!({}));
+    streamed.answer_pages(&object);
+    assert_eq!(streamed.execution.status, Status::Succeeded);
+    assert_eq!(streamed.pages_asked, 4, "2,500 items in pages of 700");
+
+    let mut given = fields;
+    given.as_object_mut().expect("fields").remove("ItemReader");
+    let in_input = Driver::new(machine(given, pass()), json!(object.items));
+    assert_eq!(in_input.execution.status, Status::Succeeded);
+    let output = streamed.execution.output.clone().expect("an output");
+    assert_eq!(Some(&output), in_input.execution.output.as_ref());
+    assert_eq!(
+        output.as_array().map(Vec::len),
+        Some(9),
+        "8 batches of 300, one of 100"
+    );
+    assert_eq!(output[8]["Items"][99]["index"], json!(2_499));
+
+    // The Map Run counts every item and batch once.
+    let record = &streamed.execution.map_runs()[0];
+    assert_eq!((record.items.total, record.items.succeeded), (2_500, 2_500));
+    assert_eq!(
+        (record.executions.total, record.executions.succeeded),
+        (9, 9)
+    );
+    assert_eq!((record.items.pending, record.executions.pending), (0, 0));
+}
+
+#[test]
+fn the_map_run_starts_before_reading_and_a_map_with_a_reader_has_length_zero() {
+    // AWS's recorded histories of Maps with an ItemReader (LocalStack's snapshots,
+    // `test_map_item_reader_base_csv_headers_first_line`): MapStateStarted with length 0,
+    // then MapRunStarted, then the children.
+    let object = Object::numbers(3, 1_000);
+    let mut driver = Driver::new(machine(json!({"ItemReader": reader()}), pass()), json!({}));
+    assert_eq!(
+        &driver.event_types[..],
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapRunStarted"
+        ]
+    );
+    assert_eq!(driver.events_before_first_page, Some(4));
+    let started = driver.events[2].to_json();
+    assert_eq!(started["mapStateStartedEventDetails"], json!({"length": 0}));
+    driver.answer_pages(&object);
+    assert_eq!(driver.execution.output, Some(json!(object.items)));
+}
+
+#[test]
+fn a_failed_read_fails_the_map_run_as_aws_records_it() {
+    // AWS's recording `test_map_item_reader_json_no_json_list_object`: MapRunStarted,
+    // MapRunFailed with the reader's error and cause, MapStateFailed, ExecutionFailed.
+    let mut driver = Driver::new(machine(json!({"ItemReader": reader()}), pass()), json!({}));
+    let page = driver.pages.pop().expect("a page request");
+    let cause = "Attempting to map over non-iterable node.";
+    driver.apply(Input::TaskFailed {
+        task_id: page.task_id,
+        error: "States.ItemReaderFailed".into(),
+        cause: cause.into(),
+    });
+    assert_eq!(
+        &driver.event_types[4..],
+        ["MapRunFailed", "MapStateFailed", "ExecutionFailed"]
+    );
+    let failed = &driver.events[4];
+    assert_eq!(failed.previous_event_id, 4, "follows MapRunStarted");
+    assert_eq!(
+        failed.to_json()["mapRunFailedEventDetails"],
+        json!({"error": "States.ItemReaderFailed", "cause": cause})
+    );
+    assert_eq!(driver.execution.status, Status::Failed);
+}
+
+#[test]
+fn a_map_holds_a_bounded_number_of_items_whatever_the_objects_size() {
+    // Children that wait for their task: the Map asks for pages only while fewer than
+    // ITEM_READER_WAITING_ITEMS_MAX items wait, so it never holds more than that and a page.
+    let waiting_max = steppe_asl::limits::ITEM_READER_WAITING_ITEMS_MAX;
+    let object = Object::numbers(10_000, 1_000);
+    let task = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": true});
+    let fields = json!({"ItemReader": reader(), "MaxConcurrency": 50});
+    let mut driver = Driver::new(machine(fields, task), json!({}));
+    let mut ended = 0;
+    while driver.execution.status == Status::Running {
+        driver.answer_pages(&object);
+        let read = driver.pages_asked.min(10) * 1_000;
+        let started = ended + driver.tasks.len();
+        assert!(
+            read - started <= waiting_max + 1_000,
+            "{read} items read, {started} started"
+        );
+        let Some(task) = driver.tasks.pop() else {
+            panic!("a running Map with items left runs children")
+        };
+        ended += 1;
+        let output = task.parameters["Payload"].clone();
+        driver.apply(Input::TaskSucceeded {
+            task_id: task.task_id,
+            output,
+        });
+    }
+    assert_eq!(driver.execution.status, Status::Succeeded);
+    assert_eq!(ended, 10_000);
+    assert_eq!(driver.pages_asked, 10);
+    let output = driver.execution.output.clone().expect("an output");
+    assert_eq!(output.as_array().map(Vec::len), Some(10_000));
+    assert_eq!(output[9_999], json!({"n": 9_999}));
+}
