@@ -27,10 +27,11 @@ pub(crate) struct Batch<'a> {
     transitions_of: HashMap<u64, usize>,
 }
 
-/// A resource write, encoded.
+/// A resource write or condition, encoded.
 enum ResourceWrite<'a> {
     Put { key: String, body: String },
     Delete(&'a str),
+    Expect { key: &'a str, body: Option<String> },
 }
 
 /// One round of transitions: the arguments of one `steppe_transitions` call.
@@ -74,6 +75,7 @@ impl<'a> Batch<'a> {
                 write,
                 Write::PutResource(_)
                     | Write::DeleteResource(_)
+                    | Write::ExpectResource { .. }
                     | Write::InsertExecution(_)
                     | Write::Transition(_)
             )
@@ -98,6 +100,10 @@ impl<'a> Batch<'a> {
                     body: serde_json::to_string(resource)?,
                 }),
                 Write::DeleteResource(key) => resources.push(ResourceWrite::Delete(key)),
+                Write::ExpectResource { key, expected } => resources.push(ResourceWrite::Expect {
+                    key,
+                    body: expected.as_ref().map(serde_json::to_string).transpose()?,
+                }),
                 Write::InsertExecution(row) => executions.push(&**row),
                 Write::Transition(transition) => {
                     transitions.push(EncodedTransition::of(transition)?)
@@ -144,6 +150,12 @@ impl<'a> Batch<'a> {
                     client,
                     statements.get(Sql::DeleteResource),
                     params![key],
+                    None,
+                ),
+                ResourceWrite::Expect { key, body } => exec(
+                    client,
+                    statements.get(Sql::ExpectResource),
+                    params![key, body],
                     None,
                 ),
             });

@@ -263,8 +263,21 @@ CREATE TRIGGER resources_changed AFTER INSERT OR UPDATE OR DELETE ON resources
 /// (`next_seq`, `pending`: no indexed column) fits on the row's page and is a HOT update,
 /// which writes none of the table's six indexes; a full page made most updates write all of
 /// them (measured under the transitions benchmark: 10% of the updates were HOT).
+/// `steppe_expect_resource` is `Write::ExpectResource`: it locks the resource's row and
+/// raises `ST002` unless its body is the expected one (compared as JSON values; both absent
+/// is a match), so of two nodes' racing writes from one stale copy the second fails.
 pub(crate) const VERSION_4: &str = "
 ALTER TABLE executions SET (fillfactor = 50);
+CREATE FUNCTION steppe_expect_resource(p_key TEXT, p_body TEXT) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_body TEXT;
+BEGIN
+    SELECT body INTO v_body FROM resources WHERE key = p_key FOR UPDATE;
+    IF v_body::jsonb IS DISTINCT FROM p_body::jsonb THEN
+        RAISE EXCEPTION USING ERRCODE = 'ST002', MESSAGE = format('resource %s changed', p_key);
+    END IF;
+END $$;
 CREATE FUNCTION steppe_transitions(
     p_owner BIGINT, p_ids BIGINT[], p_seqs BIGINT[], p_pending TEXT[], p_now_millis BIGINT[],
     p_inputs TEXT[], p_ends BOOLEAN[], p_statuses TEXT[], p_stop_millis BIGINT[], p_outputs TEXT[],

@@ -40,10 +40,11 @@ pub(crate) enum Sql {
     InsertExecutions,
     InsertExecutionBodies,
     Transitions,
+    ExpectResource,
 }
 
 impl Sql {
-    const ALL: [Sql; 10] = [
+    const ALL: [Sql; 11] = [
         Sql::PutResource,
         Sql::DeleteResource,
         Sql::InsertExecution,
@@ -54,6 +55,7 @@ impl Sql {
         Sql::InsertExecutions,
         Sql::InsertExecutionBodies,
         Sql::Transitions,
+        Sql::ExpectResource,
     ];
 
     fn text(self) -> &'static str {
@@ -110,6 +112,7 @@ impl Sql {
                  SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[],
                  $5::TEXT[], $6::TEXT[], $7::TEXT[])"
             }
+            Sql::ExpectResource => "SELECT steppe_expect_resource($1, $2)",
             Sql::Transitions => {
                 "SELECT steppe_transitions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                  $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
@@ -336,6 +339,10 @@ fn group_ops<'a>(
                 push(Sql::PutResource, params![resource.key(), body], None);
             }
             Write::DeleteResource(key) => push(Sql::DeleteResource, params![key.as_str()], None),
+            Write::ExpectResource { key, expected } => {
+                let body = expected.as_ref().map(serde_json::to_string).transpose()?;
+                push(Sql::ExpectResource, params![key.as_str(), body], None);
+            }
             Write::InsertExecution(row) => push(
                 Sql::InsertExecution,
                 params![
