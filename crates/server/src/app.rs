@@ -2,14 +2,14 @@
 
 use crate::arn::Arns;
 use crate::driver::Driver;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::registry::{Definitions, Registry};
 use std::sync::{Arc, Mutex};
 use steppe_engine::Random;
 use steppe_runtime::Clock;
-use steppe_store::{Store, Write};
+use steppe_store::{Resource, Store, Write};
 use tokio::sync::{oneshot, RwLock};
 
 /// See the module documentation.
@@ -168,5 +168,28 @@ impl App {
             .await
             .unwrap_or(Err(steppe_store::Error::Closed))
             .map_err(Into::into)
+    }
+
+    /// Commits resource writes made from the registry's copies of `expected` (each a key and
+    /// the resource as read, `None` when absent), only if the store still holds exactly
+    /// those: a write another node committed meanwhile answers `ConflictException` (`arn`
+    /// names the resource in it) instead of being overwritten.
+    pub async fn commit_expecting(
+        &self,
+        arn: &str,
+        expected: Vec<(String, Option<Resource>)>,
+        writes: Vec<Write>,
+    ) -> ApiResult<()> {
+        let mut conditioned: Vec<Write> = expected
+            .into_iter()
+            .map(|(key, expected)| Write::ExpectResource { key, expected })
+            .collect();
+        conditioned.extend(writes);
+        match submit(&*self.store, &self.metrics, conditioned).await {
+            Ok(Err(steppe_store::Error::Conflict(_))) => Err(ApiError::concurrent_change(arn)),
+            outcome => outcome
+                .unwrap_or(Err(steppe_store::Error::Closed))
+                .map_err(Into::into),
+        }
     }
 }

@@ -74,6 +74,21 @@ impl ApiError {
         )
     }
 
+    /// `ConflictException` (HTTP 409, as AWS documents it) for a resource another request
+    /// changed while this one was writing it: "Updating or deleting a resource can cause an
+    /// inconsistent state. This error occurs when there're concurrent requests for
+    /// DeleteStateMachineVersion, PublishStateMachineVersion, or UpdateStateMachine with the
+    /// publish parameter set to true." AWS documents no message; this one is ours.
+    pub fn concurrent_change(arn: &str) -> ApiError {
+        ApiError {
+            code: "ConflictException",
+            message: format!(
+                "Updating or deleting a resource can cause an inconsistent state: '{arn}' was changed by a concurrent request"
+            ),
+            status: 409,
+        }
+    }
+
     /// `ResourceNotFound`.
     pub fn resource_not_found(arn: &str) -> ApiError {
         ApiError::new("ResourceNotFound", format!("Resource not found: '{arn}'"))

@@ -375,3 +375,72 @@ async fn a_deletion_through_one_node_ends_the_executions_another_runs() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// Issue 13: writes of one resource racing through two nodes answer `ConflictException`
+/// (HTTP 409) rather than one silently overwriting the other, as AWS documents for
+/// UpdateStateMachine with `publish`, PublishStateMachineVersion and
+/// DeleteStateMachineVersion: two publishes never take one version number (each published
+/// version describes with the definition its own request sent, and every one is listed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_writes_of_one_resource_through_two_nodes_conflict_instead_of_overwriting() {
+    let Some(options) = fresh_schema(
+        "racing_writes_of_one_resource_through_two_nodes_conflict_instead_of_overwriting",
+    ) else {
+        return;
+    };
+    let (a, b) = (node(&options).await, node(&options).await);
+    let (on_a, on_b) = (client(a.local_addr()), client(b.local_addr()));
+    let machine = create(&on_a, "raced", &answering(0)).await;
+    let publish = |client: aws_sdk_sfn::Client, machine: String, n: u32| async move {
+        client
+            .update_state_machine()
+            .state_machine_arn(machine)
+            .definition(answering(n))
+            .publish(true)
+            .send()
+            .await
+            .map(|updated| (updated.state_machine_version_arn.expect("a version"), n))
+    };
+    let mut published = Vec::new();
+    let mut conflicts = 0;
+    for round in 1..=20u32 {
+        let (first, second) = tokio::join!(
+            publish(on_a.clone(), machine.clone(), round * 2),
+            publish(on_b.clone(), machine.clone(), round * 2 + 1)
+        );
+        for outcome in [first, second] {
+            match outcome {
+                Ok(version) => published.push(version),
+                Err(error) => {
+                    assert_eq!(error.code(), Some("ConflictException"), "{error:?}");
+                    let status = error.raw_response().map(|raw| raw.status().as_u16());
+                    assert_eq!(status, Some(409));
+                    conflicts += 1;
+                }
+            }
+        }
+    }
+    println!(
+        "{} versions published, {conflicts} conflicts",
+        published.len()
+    );
+    for (version, n) in &published {
+        let described = on_a
+            .describe_state_machine()
+            .state_machine_arn(version)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(described.definition, answering(*n), "{version}");
+    }
+    let listed = on_b
+        .list_state_machine_versions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.state_machine_versions.len(), published.len());
+
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -9,6 +9,9 @@ use tokio_postgres::Row;
 /// one (class `ST`, steppe's own; see `schema.rs`).
 pub(crate) const OUT_OF_ORDER: &str = "ST001";
 
+/// The SQLSTATE `steppe_expect_resource` raises when a resource is not what a group expected.
+pub(crate) const RESOURCE_CHANGED: &str = "ST002";
+
 /// A statement's error: a refused transition or a duplicate key is a conflict, damage the
 /// server reports is corruption, everything else (a lost connection, a timeout, a full disk,
 /// a server shutting down) a database error that may pass.
@@ -22,7 +25,7 @@ pub(crate) fn statement_error(error: &tokio_postgres::Error) -> Error {
         });
     };
     let code = db.code();
-    if code.code() == OUT_OF_ORDER {
+    if code.code() == OUT_OF_ORDER || code.code() == RESOURCE_CHANGED {
         return Error::Conflict(db.message().to_string());
     }
     if *code == SqlState::UNIQUE_VIOLATION

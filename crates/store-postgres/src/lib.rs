@@ -48,6 +48,14 @@
 
 #![forbid(unsafe_code)]
 
+/// Boxes a statement's parameters (`write::Param`).
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        vec![$(Box::new($value) as $crate::write::Param<'_>),*]
+    };
+}
+
+mod batch;
 mod cluster;
 mod error;
 mod read;

@@ -24,7 +24,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK_CLASS: i32 = 0x534D_4947;
 
 /// The migrations, in order: entry `n` takes a schema from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2, VERSION_3, VERSION_4];
+pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5];
 
 /// Version 1: the tables, indexes, the execution id sequence, and `steppe_transition`, which
 /// records a transition after checking its order. Statuses are [`steppe_store::ExecutionStatus::as_str`] text;
@@ -322,6 +322,121 @@ BEGIN
             WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared) AND token IS NOT NULL
             ON CONFLICT DO NOTHING;
         DELETE FROM tasks WHERE execution_id = p_id AND task_id = ANY (p_tasks_cleared);
+    END IF;
+END $$;
+";
+
+/// Version 5: `steppe_transitions`, the transitions of many executions in one call (the
+/// writer's set-based batches, `batch.rs`): each argument is an array with one entry per
+/// transition (at most one per execution), per event, timer or task, and every kind of row
+/// is written by one statement for them all, as `steppe_transition` writes one
+/// transition's (each input with its running history hash, as version 4 keeps it). The order check is the same, for all at once: a transition whose execution
+/// is not at its `seq`, or not owned by `p_owner`, raises `ST001` naming it, and the whole
+/// call (and the writer's transaction) fails. An ending transition's timers and tasks are
+/// not passed (they are dropped with the execution's).
+/// `executions` leaves half of each new page free, so that a transition's update of its row
+/// (`next_seq`, `pending`: no indexed column) fits on the row's page and is a HOT update,
+/// which writes none of the table's six indexes; a full page made most updates write all of
+/// them (measured under the transitions benchmark: 10% of the updates were HOT).
+/// `steppe_expect_resource` is `Write::ExpectResource`: it locks the resource's row and
+/// raises `ST002` unless its body is the expected one (compared as JSON values; both absent
+/// is a match), so of two nodes' racing writes from one stale copy the second fails.
+pub(crate) const VERSION_5: &str = "
+ALTER TABLE executions SET (fillfactor = 50);
+CREATE FUNCTION steppe_expect_resource(p_key TEXT, p_body TEXT) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_body TEXT;
+BEGIN
+    SELECT body INTO v_body FROM resources WHERE key = p_key FOR UPDATE;
+    IF v_body::jsonb IS DISTINCT FROM p_body::jsonb THEN
+        RAISE EXCEPTION USING ERRCODE = 'ST002', MESSAGE = format('resource %s changed', p_key);
+    END IF;
+END $$;
+CREATE FUNCTION steppe_transitions(
+    p_owner BIGINT, p_ids BIGINT[], p_seqs BIGINT[], p_pending TEXT[], p_now_millis BIGINT[],
+    p_inputs TEXT[], p_history_hashes BIGINT[], p_ends BOOLEAN[], p_statuses TEXT[], p_stop_millis BIGINT[], p_outputs TEXT[],
+    p_errors BYTEA[], p_causes BYTEA[],
+    p_event_executions BIGINT[], p_event_ids BIGINT[], p_event_bodies TEXT[],
+    p_timer_executions BIGINT[], p_timer_ids BIGINT[], p_timer_fire_at_millis BIGINT[],
+    p_cleared_timer_executions BIGINT[], p_cleared_timer_ids BIGINT[],
+    p_task_executions BIGINT[], p_task_ids BIGINT[], p_task_bodies TEXT[], p_task_tokens TEXT[],
+    p_task_activities TEXT[], p_cleared_task_executions BIGINT[], p_cleared_task_ids BIGINT[]
+) RETURNS void
+-- Planned at every call, with the arrays' lengths and the tables' sizes as they are then: a
+-- generic plan cached while the tables were small scans them whole once they are not.
+SET plan_cache_mode = force_custom_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_updated BIGINT[];
+    v_ended BIGINT[];
+    v_refused INT;
+BEGIN
+    WITH updated AS (
+        UPDATE executions AS e SET next_seq = e.next_seq + 1,
+            pending = CASE WHEN t.ended THEN '' ELSE t.pending END,
+            status = CASE WHEN t.ended THEN t.status ELSE e.status END,
+            stop_millis = CASE WHEN t.ended THEN t.stop_millis ELSE e.stop_millis END,
+            output = CASE WHEN t.ended THEN t.output ELSE e.output END,
+            error = CASE WHEN t.ended THEN t.error ELSE e.error END,
+            cause = CASE WHEN t.ended THEN t.cause ELSE e.cause END
+        FROM UNNEST(p_ids, p_seqs, p_pending, p_ends, p_statuses, p_stop_millis, p_outputs,
+                    p_errors, p_causes)
+            AS t (id, seq, pending, ended, status, stop_millis, output, error, cause)
+        WHERE e.id = t.id AND e.next_seq = t.seq AND e.owner = p_owner
+        RETURNING e.id)
+    SELECT array_agg(id) INTO v_updated FROM updated;
+    IF coalesce(cardinality(v_updated), 0) <> cardinality(p_ids) THEN
+        SELECT min(i) INTO v_refused FROM generate_subscripts(p_ids, 1) AS i
+        WHERE NOT p_ids[i] = ANY (coalesce(v_updated, '{}'));
+        RAISE EXCEPTION USING ERRCODE = 'ST001',
+            MESSAGE = format('execution %s: input %s does not follow the last committed one, or node %s does not own it',
+                             p_ids[v_refused], p_seqs[v_refused], p_owner);
+    END IF;
+    INSERT INTO inputs (execution_id, seq, now_millis, body, history_hash)
+        SELECT * FROM UNNEST(p_ids, p_seqs, p_now_millis, p_inputs, p_history_hashes);
+    INSERT INTO events (execution_id, id, body)
+        SELECT * FROM UNNEST(p_event_executions, p_event_ids, p_event_bodies);
+    SELECT array_agg(t.id) INTO v_ended FROM UNNEST(p_ids, p_ends) AS t (id, ended) WHERE t.ended;
+    IF v_ended IS NOT NULL THEN
+        DELETE FROM timers WHERE execution_id = ANY (v_ended);
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT token, execution_id FROM tasks WHERE execution_id = ANY (v_ended) AND token IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        DELETE FROM tasks WHERE execution_id = ANY (v_ended);
+    END IF;
+    IF cardinality(p_timer_ids) > 0 THEN
+        INSERT INTO timers (execution_id, timer_id, fire_at_millis)
+            SELECT * FROM UNNEST(p_timer_executions, p_timer_ids, p_timer_fire_at_millis)
+        ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at_millis = EXCLUDED.fire_at_millis;
+    END IF;
+    IF cardinality(p_cleared_timer_ids) > 0 THEN
+        DELETE FROM timers USING UNNEST(p_cleared_timer_executions, p_cleared_timer_ids)
+            AS cleared (execution_id, timer_id)
+        WHERE timers.execution_id = cleared.execution_id AND timers.timer_id = cleared.timer_id;
+    END IF;
+    IF cardinality(p_task_ids) > 0 THEN
+        INSERT INTO tasks (execution_id, task_id, body, token, activity_arn, claimed_until)
+            SELECT task.execution_id, task.id, task.body, task.token, task.activity, NULL
+            FROM UNNEST(p_task_executions, p_task_ids, p_task_bodies, p_task_tokens, p_task_activities)
+                AS task (execution_id, id, body, token, activity)
+        ON CONFLICT (execution_id, task_id) DO UPDATE SET body = EXCLUDED.body,
+            token = EXCLUDED.token, activity_arn = EXCLUDED.activity_arn, claimed_until = NULL;
+        PERFORM pg_notify(left('steppe_tasks_' || current_schema(), 63), activity)
+        FROM (SELECT DISTINCT activity FROM UNNEST(p_task_activities) AS queued (activity)
+              WHERE activity IS NOT NULL) AS queued;
+    END IF;
+    IF cardinality(p_cleared_task_ids) > 0 THEN
+        INSERT INTO closed_tokens (token, execution_id)
+            SELECT tasks.token, tasks.execution_id
+            FROM tasks JOIN UNNEST(p_cleared_task_executions, p_cleared_task_ids)
+                AS cleared (execution_id, task_id)
+                ON tasks.execution_id = cleared.execution_id AND tasks.task_id = cleared.task_id
+            WHERE tasks.token IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        DELETE FROM tasks USING UNNEST(p_cleared_task_executions, p_cleared_task_ids)
+            AS cleared (execution_id, task_id)
+        WHERE tasks.execution_id = cleared.execution_id AND tasks.task_id = cleared.task_id;
     END IF;
 END $$;
 ";

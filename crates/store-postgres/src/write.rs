@@ -10,6 +10,7 @@
 //! with a savepoint per group, one group at a time, so the failing group alone is rolled
 //! back: exactly store-sqlite's semantics.
 
+use crate::batch::Batch;
 use crate::error::{column, statement_error};
 use futures_util::future::{maybe_done, MaybeDone};
 use std::future::Future;
@@ -20,22 +21,15 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 /// One pipelined statement of a batch, answering with its error mapped.
-type Op<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+pub(crate) type Op<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 
 /// A statement parameter, owned by its statement's future.
-type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
-
-/// Boxes a statement's parameters.
-macro_rules! params {
-    ($($value:expr),* $(,)?) => {
-        vec![$(Box::new($value) as Param<'_>),*]
-    };
-}
+pub(crate) type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
 
 /// The statements the writer runs, prepared once per connection (the pool's statement
 /// cache keeps them): a pipeline may only hold statements that need no round trip first.
 #[derive(Clone, Copy)]
-enum Sql {
+pub(crate) enum Sql {
     PutResource,
     DeleteResource,
     InsertExecution,
@@ -43,10 +37,14 @@ enum Sql {
     Redrive,
     PutRedriveToken,
     TrimRedriveTokens,
+    InsertExecutions,
+    InsertExecutionBodies,
+    Transitions,
+    ExpectResource,
 }
 
 impl Sql {
-    const ALL: [Sql; 7] = [
+    const ALL: [Sql; 11] = [
         Sql::PutResource,
         Sql::DeleteResource,
         Sql::InsertExecution,
@@ -54,6 +52,10 @@ impl Sql {
         Sql::Redrive,
         Sql::PutRedriveToken,
         Sql::TrimRedriveTokens,
+        Sql::InsertExecutions,
+        Sql::InsertExecutionBodies,
+        Sql::Transitions,
+        Sql::ExpectResource,
     ];
 
     fn text(self) -> &'static str {
@@ -93,12 +95,34 @@ impl Sql {
                  (SELECT client_token FROM redrive_tokens WHERE execution_id = $1
                   ORDER BY redrive_millis DESC LIMIT $2)"
             }
+            // The set-based statements of `batch.rs`: every row of a batch in one statement.
+            Sql::InsertExecutions => {
+                "INSERT INTO executions (id, arn, state_machine_arn, version_arn, alias_arn,
+                 status, start_millis, stop_millis, output, error, cause, redrive_count,
+                 redrive_millis, next_seq, pending, owner)
+                 SELECT id, arn, machine, version, alias, status, start_millis, stop_millis,
+                 output, error, cause, redrive_count, redrive_millis, 0, '', $14
+                 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+                 $6::TEXT[], $7::BIGINT[], $8::BIGINT[], $9::TEXT[], $10::BYTEA[], $11::BYTEA[],
+                 $12::BIGINT[], $13::BIGINT[]) AS row (id, arn, machine, version, alias, status,
+                 start_millis, stop_millis, output, error, cause, redrive_count, redrive_millis)"
+            }
+            Sql::InsertExecutionBodies => {
+                "INSERT INTO execution_bodies (id, name, revision_id, seed, input, trace_header, test_case)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[],
+                 $5::TEXT[], $6::TEXT[], $7::TEXT[])"
+            }
+            Sql::ExpectResource => "SELECT steppe_expect_resource($1, $2)",
+            Sql::Transitions => {
+                "SELECT steppe_transitions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+            }
         }
     }
 }
 
 /// [`Sql::ALL`], prepared on one connection.
-struct Statements(Vec<Statement>);
+pub(crate) struct Statements(Vec<Statement>);
 
 impl Statements {
     async fn prepare(client: &deadpool_postgres::Client) -> Result<Statements, Error> {
@@ -113,7 +137,7 @@ impl Statements {
         Ok(Statements(prepared))
     }
 
-    fn get(&self, sql: Sql) -> &Statement {
+    pub(crate) fn get(&self, sql: Sql) -> &Statement {
         // `prepare` filled one statement per entry of `Sql::ALL`, in its order.
         &self.0[sql as usize]
     }
@@ -156,24 +180,36 @@ pub(crate) async fn commit_groups(
         Err(error) => return all(error),
     };
     // A group whose writes will not encode fails alone, before anything is sent.
-    let mut results: Vec<Result<(), Error>> = Vec::with_capacity(groups.len());
     let mut ops: Vec<Op<'_>> = vec![simple(&client, "BEGIN")];
-    for (writes, _) in groups {
-        match group_ops(&client, &statements, writes, node) {
-            Ok(group) => {
-                ops.extend(group);
-                results.push(Ok(()));
-            }
-            Err(error) => results.push(Err(error)),
+    let (results, set_based) = match Batch::of(groups) {
+        Some((batch, results)) => {
+            ops.extend(batch.ops(&client, &statements, node));
+            (results, true)
         }
-    }
+        None => {
+            let mut results = Vec::with_capacity(groups.len());
+            for (writes, _) in groups {
+                match group_ops(&client, &statements, writes, node) {
+                    Ok(group) => {
+                        ops.extend(group);
+                        results.push(Ok(()));
+                    }
+                    Err(error) => results.push(Err(error)),
+                }
+            }
+            (results, false)
+        }
+    };
     ops.push(simple(&client, "COMMIT"));
     let answers = pipeline(ops).await;
     let Some(error) = answers.into_iter().find_map(Result::err) else {
         return results;
     };
+    let mut results = results;
     let applying = results.iter().filter(|result| result.is_ok()).count();
-    if applying <= 1 || client.is_closed() {
+    // A set-based batch's error names no group: it is redone group by group even when it
+    // holds one, so that the failing group gets its own statement's error.
+    if applying == 0 || (applying == 1 && !set_based) || client.is_closed() {
         for result in results.iter_mut().filter(|result| result.is_ok()) {
             *result = Err(error.clone());
         }
@@ -267,7 +303,7 @@ fn simple<'a>(client: &'a Client, sql: &'static str) -> Op<'a> {
 }
 
 /// A prepared statement with its parameters, as an op; `conflict` words a unique violation.
-fn exec<'a>(
+pub(crate) fn exec<'a>(
     client: &'a Client,
     statement: &'a Statement,
     params: Vec<Param<'a>>,
@@ -303,6 +339,10 @@ fn group_ops<'a>(
                 push(Sql::PutResource, params![resource.key(), body], None);
             }
             Write::DeleteResource(key) => push(Sql::DeleteResource, params![key.as_str()], None),
+            Write::ExpectResource { key, expected } => {
+                let body = expected.as_ref().map(serde_json::to_string).transpose()?;
+                push(Sql::ExpectResource, params![key.as_str(), body], None);
+            }
             Write::InsertExecution(row) => push(
                 Sql::InsertExecution,
                 params![
@@ -365,7 +405,43 @@ fn group_ops<'a>(
     Ok(ops)
 }
 
-/// The op of one transition: `steppe_transition` checks its order and records it.
+/// A transition's text columns encoded, and its timers and tasks each once: the last of a
+/// repeated id (one statement inserts them all, and may not touch a row twice). What both
+/// `steppe_transition` (here) and `steppe_transitions` (`batch.rs`) take.
+pub(crate) struct EncodedTransition<'a> {
+    pub(crate) record: &'a TransitionRecord,
+    /// The pending inputs as JSON, or empty when there are none.
+    pub(crate) pending: String,
+    pub(crate) input: String,
+    pub(crate) timers: Vec<&'a Timer>,
+    pub(crate) tasks: Vec<&'a TaskRecord>,
+    /// `tasks` as JSON, in their order.
+    pub(crate) task_bodies: Vec<String>,
+}
+
+impl<'a> EncodedTransition<'a> {
+    pub(crate) fn of(record: &'a TransitionRecord) -> Result<EncodedTransition<'a>, Error> {
+        let pending = if record.pending.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&record.pending)?
+        };
+        let tasks = last_of_each(&record.tasks_started, |t| t.task_id);
+        let task_bodies = tasks
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(EncodedTransition {
+            record,
+            pending,
+            input: serde_json::to_string(&record.input.input)?,
+            timers: last_of_each(&record.timers_started, |t| t.timer_id),
+            tasks,
+            task_bodies,
+        })
+    }
+}
+
 /// `items` without those whose id (`id`) comes again later, in order.
 fn last_of_each<T>(items: &[T], id: impl Fn(&T) -> u64) -> Vec<&T> {
     let last: std::collections::HashMap<u64, usize> = items
@@ -384,50 +460,38 @@ fn last_of_each<T>(items: &[T], id: impl Fn(&T) -> u64) -> Vec<&T> {
         .collect()
 }
 
+/// The op of one transition: `steppe_transition` checks its order and records it.
 fn transition_op<'a>(
     node: i64,
     transition: &'a TransitionRecord,
     push: &mut impl FnMut(Sql, Vec<Param<'a>>, Option<String>),
 ) -> Result<(), Error> {
+    let encoded = EncodedTransition::of(transition)?;
     let id = transition.execution_id as i64;
     let seq = transition.input.seq as i64;
-    let pending = if transition.pending.is_empty() {
-        String::new()
-    } else {
-        serde_json::to_string(&transition.pending)?
-    };
-    let input = serde_json::to_string(&transition.input.input)?;
     let ids = |ids: &[u64]| ids.iter().map(|id| *id as i64).collect::<Vec<i64>>();
     let event_ids: Vec<i64> = transition.events.iter().map(|e| e.id as i64).collect();
     let event_bodies: Vec<&str> = transition.events.iter().map(|e| e.json.as_str()).collect();
     let end = transition.end.as_ref();
-    // Each timer and task once, the last of a repeated id (one statement inserts them all,
-    // and may not touch a row twice).
-    let timers = last_of_each(&transition.timers_started, |t| t.timer_id);
-    let timer_ids: Vec<i64> = timers.iter().map(|t| t.timer_id as i64).collect();
-    let timer_fire_at: Vec<i64> = timers.iter().map(|t| t.fire_at_millis).collect();
-    let tasks = last_of_each(&transition.tasks_started, |t| t.task_id);
-    let task_ids: Vec<i64> = tasks.iter().map(|t| t.task_id as i64).collect();
-    let task_bodies = tasks
+    let timer_ids: Vec<i64> = encoded.timers.iter().map(|t| t.timer_id as i64).collect();
+    let timer_fire_at: Vec<i64> = encoded.timers.iter().map(|t| t.fire_at_millis).collect();
+    let task_ids: Vec<i64> = encoded.tasks.iter().map(|t| t.task_id as i64).collect();
+    let task_tokens: Vec<Option<&str>> = encoded
+        .tasks
         .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<Vec<String>, _>>()?;
-    let task_tokens: Vec<Option<&str>> = tasks.iter().map(|t| t.task_token.as_deref()).collect();
-    // A task waits for a worker (and any node may claim it) while it is an activity task
-    // that has not started.
-    let task_activities: Vec<Option<&str>> = tasks
-        .iter()
-        .map(|t| t.waits_for_worker().then_some(t.resource.as_str()))
+        .map(|t| t.task_token.as_deref())
         .collect();
+    let task_activities: Vec<Option<&str>> =
+        encoded.tasks.iter().map(|t| waiting_activity(t)).collect();
     push(
         Sql::Transition,
         params![
             node,
             id,
             seq,
-            pending,
+            encoded.pending,
             transition.input.now_millis,
-            input,
+            encoded.input,
             event_ids,
             event_bodies,
             end.is_some(),
@@ -440,7 +504,7 @@ fn transition_op<'a>(
             timer_fire_at,
             ids(&transition.timers_cleared),
             task_ids,
-            task_bodies,
+            encoded.task_bodies,
             task_tokens,
             task_activities,
             ids(&transition.tasks_cleared),
@@ -452,6 +516,12 @@ fn transition_op<'a>(
         )),
     );
     Ok(())
+}
+
+/// The activity a task waits for a worker of (any node may claim it then): an activity task
+/// that has not started.
+pub(crate) fn waiting_activity(task: &TaskRecord) -> Option<&str> {
+    task.waits_for_worker().then_some(task.resource.as_str())
 }
 
 /// The tables keyed by execution id, emptied for each deleted execution.

@@ -523,6 +523,19 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), Fault> {
                 .prepare_cached("DELETE FROM resources WHERE key = ?1")?
                 .execute(params![key])?;
         }
+        Write::ExpectResource { key, expected } => {
+            let body = connection
+                .prepare_cached("SELECT body FROM resources WHERE key = ?1")?
+                .query_row(params![key], |row| row.get::<_, String>(0))
+                .optional()?;
+            let stored = body
+                .map(|body| serde_json::from_str::<Resource>(&body))
+                .transpose()
+                .map_err(|e| Error::Decode(format!("resource {key}: {e}")))?;
+            if stored != *expected {
+                return Err(Fault(Error::Conflict(format!("resource {key} changed"))));
+            }
+        }
         Write::InsertExecution(row) => insert_execution(connection, row)?,
         Write::Transition(transition) => apply_transition(connection, transition)?,
         Write::Redrive {

@@ -114,6 +114,11 @@ impl Inner {
                         return Err(Error::Conflict(format!("no execution {execution_id}")));
                     }
                 }
+                Write::ExpectResource { key, expected } => {
+                    if self.resources.get(key) != expected.as_ref() {
+                        return Err(Error::Conflict(format!("resource {key} changed")));
+                    }
+                }
                 Write::PutResource(_) | Write::DeleteResource(_) => {}
             }
         }
@@ -130,6 +135,8 @@ impl Inner {
                 self.resources_version += 1;
                 self.resources.remove(&key);
             }
+            // `check` compared it.
+            Write::ExpectResource { .. } => {}
             Write::InsertExecution(row) => {
                 self.by_arn.insert(row.arn.clone(), row.id);
                 (self.by_machine)

@@ -689,6 +689,18 @@ pub enum Write {
     PutResource(Resource),
     /// Delete a resource by key.
     DeleteResource(String),
+    /// Commit the group only if the resource stored under `key` is `expected` (`None`: there
+    /// is none) when the group commits; otherwise the group fails with
+    /// [`crate::Error::Conflict`]. What makes a resource write made from a stale copy (another
+    /// node wrote the resource since it was read) fail instead of overwriting that write.
+    /// Stores compare the resources as values (PostgreSQL as JSON values, under a lock on
+    /// the row, so that of two racing groups expecting one row the second fails).
+    ExpectResource {
+        /// The resource's key ([`Resource::key`]).
+        key: String,
+        /// What the writer read.
+        expected: Option<Resource>,
+    },
     /// Insert a new execution (its log starts empty).
     InsertExecution(Box<ExecutionRow>),
     /// Record one applied input.

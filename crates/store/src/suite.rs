@@ -25,6 +25,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("resources_by_key", resources_by_key),
     ("closed_task_tokens", closed_task_tokens),
     ("history_hashes", history_hashes),
+    ("conditional_resource_writes", conditional_resource_writes),
 ];
 
 /// Runs every case in [`CASES`], each on a fresh store from `open`.
@@ -743,4 +744,55 @@ pub fn logged_hashes(store: &dyn Store, id: u64) -> Vec<Option<u64>> {
         .iter()
         .map(|logged| logged.history_hash)
         .collect()
+}
+
+/// `Write::ExpectResource`: a group commits only while the resource is stored as expected
+/// (absent included), and a failed condition fails the whole group, leaving nothing of it.
+fn conditional_resource_writes(store: &dyn Store) {
+    let activity = |name: &str, creation_millis: i64| Activity {
+        arn: "arn:aws:states:us-east-1:1:activity:a".into(),
+        name: name.into(),
+        creation_millis,
+        encryption_configuration: None,
+        tags: Vec::new(),
+    };
+    let key = activity("a", 1).arn;
+    let expect = |expected: Option<Activity>| Write::ExpectResource {
+        key: key.clone(),
+        expected: expected.map(Resource::Activity),
+    };
+    let put = |activity: Activity| Write::PutResource(Resource::Activity(activity));
+    submit(store, vec![expect(None), put(activity("a", 1))]).unwrap();
+    submit(
+        store,
+        vec![expect(Some(activity("a", 1))), put(activity("a", 2))],
+    )
+    .unwrap();
+    // Written from a stale copy (1), or expecting nothing where there is something: refused,
+    // and the execution inserted in the same group is not there either.
+    for stale in [Some(activity("a", 1)), None] {
+        let refused = submit(
+            store,
+            vec![
+                Write::InsertExecution(Box::new(row(9, "refused", 1))),
+                expect(stale),
+                put(activity("a", 3)),
+            ],
+        );
+        assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    }
+    assert!(store.execution(9).unwrap().is_none());
+    assert_eq!(
+        store.resource(&key).unwrap(),
+        Some(Resource::Activity(activity("a", 2)))
+    );
+    submit(
+        store,
+        vec![
+            expect(Some(activity("a", 2))),
+            Write::DeleteResource(key.clone()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(store.resource(&key).unwrap(), None);
 }

@@ -164,7 +164,8 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
         execution_log(app).check_destination(configuration).await?;
     }
     let mut registry = app.registry.write().await;
-    let mut machine = registry.active_machine(arn)?.clone();
+    let read = registry.active_machine(arn)?.clone();
+    let mut machine = read.clone();
     let current = registry.revision(&machine.revision_id)?.clone();
     let compiled = match definition {
         Some(text) => Some(compile(text, machine.machine_type)?),
@@ -206,7 +207,14 @@ pub async fn update(app: &App, request: &Request) -> ApiResult<Value> {
     if let Some(version) = &version {
         writes.push(Write::PutResource(Resource::Version(version.clone())));
     }
-    app.commit(writes).await?;
+    // Written from the registry's copy of the machine: a write another node made meanwhile
+    // (an update, a publish) is a conflict, not overwritten.
+    app.commit_expecting(
+        arn,
+        vec![(arn.to_string(), Some(Resource::StateMachine(read)))],
+        writes,
+    )
+    .await?;
     if let Some(revision) = new_revision {
         match compiled {
             Some(compiled) => {

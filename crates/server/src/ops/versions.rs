@@ -18,7 +18,8 @@ pub async fn publish(app: &App, request: &Request) -> ApiResult<Value> {
         return Err(ApiError::state_machine_does_not_exist(arn));
     }
     let mut registry = app.registry.write().await;
-    let mut machine = registry.active_machine(arn)?.clone();
+    let read = registry.active_machine(arn)?.clone();
+    let mut machine = read.clone();
     if let Some(revision_id) = revision_id {
         if revision_id != machine.revision_id {
             return Err(ApiError::new(
@@ -41,10 +42,15 @@ pub async fn publish(app: &App, request: &Request) -> ApiResult<Value> {
     let now = app.now_millis();
     let version =
         super::machines::publish_version(&mut machine, description.map(str::to_string), now);
-    app.commit(vec![
-        Write::PutResource(Resource::StateMachine(machine.clone())),
-        Write::PutResource(Resource::Version(version.clone())),
-    ])
+    // Two publishes through two nodes would both take the machine's next version number.
+    app.commit_expecting(
+        arn,
+        vec![(arn.to_string(), Some(Resource::StateMachine(read)))],
+        vec![
+            Write::PutResource(Resource::StateMachine(machine.clone())),
+            Write::PutResource(Resource::Version(version.clone())),
+        ],
+    )
     .await?;
     let response = json!({
         "stateMachineVersionArn": version.arn,
@@ -100,8 +106,14 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
             ),
         ));
     }
-    app.commit(vec![Write::DeleteResource(arn.to_string())])
-        .await?;
+    // Two nodes deleting one version, or one deleting what the other just changed.
+    let read = registry.versions.get(arn).cloned().map(Resource::Version);
+    app.commit_expecting(
+        arn,
+        vec![(arn.to_string(), read)],
+        vec![Write::DeleteResource(arn.to_string())],
+    )
+    .await?;
     registry.remove(arn);
     Ok(json!({}))
 }
