@@ -216,6 +216,13 @@
       } else if (RESTART_TYPES.has(type)) {
         // The first start of a run is its attempt; every later one is a Retry.
         if (run && run.started) {
+          // A Parallel's or Map's failed attempt has no ...Failed event before its retry (AWS
+          // records none): it ended with the event before this restart, failed as that did.
+          if (attempt && attempt.end === undefined) {
+            attempt.end = prevEvent ? millisOf(prevEvent.timestamp) : at;
+            const failed = previous ? runOf(previous.scope, previous.owner) : undefined;
+            attempt.error = (failed && failed.error) ?? run.error;
+          }
           run.retries += 1;
           run.status = "running";
           run.failedAt = undefined;

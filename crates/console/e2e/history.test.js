@@ -60,6 +60,12 @@ test("a retried then caught Parallel counts its retries; its branch state failed
   assert.strictEqual(status("UseCachedValue"), "succeeded");
   const parallel = analysis.runs.find((r) => r.name === "CallFlakyService");
   assert.strictEqual(parallel.retries, 3);
+  // No ParallelStateFailed between attempts (none is recorded): each attempt ends with its
+  // branch's failure and carries its error, and the back-offs (1, 2, 4 s) are the gaps.
+  assert.strictEqual(parallel.attempts.length, 4);
+  assert.ok(parallel.attempts.every((a) => a.end !== undefined && a.error === "ServiceUnavailable"), JSON.stringify(parallel.attempts));
+  const backoffs = parallel.attempts.slice(1).map((a, i) => a.start - parallel.attempts[i].end);
+  assert.deepStrictEqual(backoffs, [1000, 2000, 4000]);
   const attempts = analysis.runs.filter((r) => r.name === "Attempt");
   assert.strictEqual(attempts.length, 4);
   assert.ok(attempts.every((r) => r.scopeKey === "CallFlakyService{0}"), "branch events sit in branch 0");

@@ -56,6 +56,21 @@ const FLAKY = (activityArn) => JSON.stringify({
     Done: { Type: "Succeed" },
   },
 });
+/// A Parallel whose branch fails at once, retried twice a second apart, then caught: three
+/// attempts, each with its error, within about two seconds.
+const RETRIED = JSON.stringify({
+  StartAt: "CallTwice",
+  States: {
+    CallTwice: {
+      Type: "Parallel",
+      Branches: [{ StartAt: "Down", States: { Down: { Type: "Fail", Error: "Service.Down", Cause: "not yet" } } }],
+      Retry: [{ ErrorEquals: ["Service.Down"], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 1 }],
+      Catch: [{ ErrorEquals: ["States.ALL"], Next: "Recovered" }],
+      Next: "Recovered",
+    },
+    Recovered: { Type: "Succeed" },
+  },
+});
 /// A chain of 29 Pass states ending in a Fail: taller than any screen.
 const TALL_CHAIN = JSON.stringify((() => {
   const states = {};
@@ -159,6 +174,7 @@ async function seed(base) {
   arns.greeter = (await aws(base, "CreateStateMachine", { name: "greeter", definition: GREETER, roleArn: role, type: "EXPRESS" })).stateMachineArn;
   arns.flakyActivity = (await aws(base, "CreateActivity", { name: "flaky-service" })).activityArn;
   arns.flaky = (await create("flaky", FLAKY(arns.flakyActivity))).stateMachineArn;
+  arns.retried = (await create("retried", RETRIED)).stateMachineArn;
   arns.large = (await create("large-nested", fs.readFileSync(path.join(__dirname, "..", "..", "graph", "tests", "fixtures", "large-nested.json"), "utf8"))).stateMachineArn;
   const activity = await aws(base, "CreateActivity", { name: "approve-order" });
   arns.approval = (await create("approval", APPROVAL(activity.activityArn))).stateMachineArn;
@@ -660,7 +676,16 @@ async function scenarioBigMap(page, base, arns) {
   await page.waitForSelector("#states-table th[aria-sort=descending]");
   const sortedMillis = Date.now() - sortStart;
   const longest = await page.$$eval("#states-table tbody tr td:nth-child(6)", (tds) => tds.map((td) => td.textContent));
-  check(longest[0].length > 0 && longest.includes(longest[0]), `sorted by duration, longest first (${longest.slice(0, 3).join(", ")})`);
+  // The page's own duration texts ("850 ms", "12.3 s", "4 min 05 s", ...) read back as
+  // milliseconds: each row's must be at least the next one's.
+  const shownMillis = longest.map((text) => {
+    const units = { ms: 1, s: 1000, min: 60000, h: 3600000, d: 86400000 };
+    let total = 0;
+    for (const [, amount, unit] of text.matchAll(/([\d.]+)\s*(ms|s|min|h|d)\b/g)) total += Number(amount) * units[unit];
+    return total;
+  });
+  const ordered = shownMillis.every((millis, i) => i === 0 || shownMillis[i - 1] >= millis);
+  check(longest.length === 100 && longest.every((text) => /\d/.test(text)) && ordered, `sorted by duration, longest first (${longest.slice(0, 3).join(", ")} … ${longest.slice(-1)})`);
   const tableRender = await page.$eval("#view-table", (e) => e.dataset.renderMillis);
   const timelineStart = Date.now();
   await page.click("#tab-timeline");
@@ -735,6 +760,20 @@ async function scenarioTime(page, base, arns, context, viewport) {
   check((await page.textContent("#panel-state-name")).startsWith("CallFlaky"), "clicking a lane opens its state");
   await shot(page, "20-timeline-retrying");
   await aws(base, "StopExecution", { executionArn: flaky.executionArn });
+
+  console.log("scenario: a retried state lists each attempt with its start, duration, error and back-off");
+  const retried = await aws(base, "StartExecution", { stateMachineArn: arns.retried, input: "{}" });
+  await page.goto(`${base}/console/executions/${encodeURIComponent(retried.executionArn)}?state=CallTwice`);
+  await page.waitForFunction(() => document.querySelector("#execution-status")?.textContent === "SUCCEEDED", null, { timeout: 30000 });
+  await page.waitForSelector("#panel-attempts tbody tr");
+  const attempts = await page.$$eval("#panel-attempts tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
+  check(attempts.length === 3 && attempts.every((a, i) => a[0] === String(i + 1) && /^\+\d/.test(a[1]) && /\d/.test(a[2]) && a[3] === "Service.Down"),
+    `each attempt is listed with its start, duration and error (${attempts.map((a) => a.join(" | ")).join("; ")})`);
+  // A second between attempts (IntervalSeconds 1, BackoffRate 1); none after the last.
+  const aSecondOrMore = (text) => /^\d+(\.\d+)? s$/.test(text) && parseFloat(text) >= 1;
+  check(aSecondOrMore(attempts[0][4]) && aSecondOrMore(attempts[1][4]) && attempts[2][4] === "",
+    `the back-off before each retry is shown (${attempts.map((a) => a[4] || "-").join(", ")})`);
+  check((await overflow(page)) <= 0, `the attempts fit the screen (${await overflow(page)} px over)`);
 }
 
 /// Item 6: JSON inside events as trees with Copy, a JSON cause pretty-printed, Variables.
