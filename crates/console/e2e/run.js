@@ -380,6 +380,7 @@ async function scenarioRetrying(page, base, arns, context, viewport) {
   const match = /^retrying: attempt 2 of 3, next in (\d+) s$/.exec(text);
   check(match && Number(match[1]) > 20 && Number(match[1]) <= 30, `the panel says "${text}"`);
   check((await page.textContent("#execution-status")) === "RUNNING", "the execution is RUNNING");
+  check((await overflow(page)) <= 0, `the retrying execution's page fits the screen (${await overflow(page)} px over)`);
   await shot(page, "14-retrying");
   await aws(base, "StopExecution", { executionArn: run.executionArn });
 }
@@ -394,6 +395,7 @@ async function scenarioHabits(page, base, arns, context, viewport) {
   await page.keyboard.press("Tab");
   const focused = await page.evaluate(() => document.activeElement?.closest?.(".sg-state")?.dataset.state);
   check(focused === "Step06", `Tab moves to the next state (${focused})`);
+  check((await overflow(page)) <= 0, `the tall failed execution's page fits the screen (${await overflow(page)} px over)`);
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.querySelector("#panel-state-name")?.textContent.startsWith("Step06"));
   check(true, "Enter opens the focused state's panel");
@@ -489,6 +491,7 @@ async function scenarioExpress(page, base, arns, context, viewport) {
   check(rows[0] === "ExecutionStarted" && rows[rows.length - 1] === "ExecutionFailed", `its events are listed (${rows.length})`);
   check(await page.isHidden("#redrive-execution"), "an Express execution offers no Redrive");
   check(refused.status === "FAILED", "StartSyncExecution said FAILED too");
+  check((await overflow(page)) <= 0, `the Express execution's page fits the screen (${await overflow(page)} px over)`);
   await shot(page, "17-express-execution");
   console.log("scenario: start an Express execution from the console");
   await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.greeter)}`);
@@ -531,6 +534,10 @@ async function scenarioSucceeds(page) {
   await page.click("#iterations a >> nth=1");
   await page.waitForFunction(() => document.querySelector("#scope-label")?.textContent.includes("ReserveStock[1]"));
   check(true, "an iteration can be inspected on its own");
+  check(new URL(page.url()).searchParams.get("scope") === "ReserveStock[1]", `the scope is kept in the URL (${page.url().split("?")[1]})`);
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector("#scope-label")?.textContent.includes("ReserveStock[1]"));
+  check(true, "a reload shows the same iteration");
   const rows = await page.$$("#events-table tbody tr");
   check(rows.length > 10, `the event history table has ${rows.length} rows`);
   await shot(page, "02-execution-succeeded");
@@ -1107,6 +1114,9 @@ async function scenarioAuthoring(page, base, arns, context, viewport) {
   await page.waitForFunction(() => document.querySelector('#aliases tr[data-alias="live"] .alias-routing')?.textContent.includes("20 %"));
   const routing = await page.textContent('#aliases tr[data-alias="live"] .alias-routing');
   check(routing === "version 2: 80 %, version 1: 20 %", `its routing is changed (${routing})`);
+  check((await overflow(page)) <= 0, `the page with versions and aliases fits the screen (${await overflow(page)} px over)`);
+  check(await onScreen(page, '#aliases tr[data-alias="live"] [data-edit-alias], #aliases tr[data-alias="live"] [data-delete-alias], #versions tr[data-version] [data-delete-version]'),
+    "each alias's and version's actions are on screen");
   const described = await aws(base, "ListStateMachineAliases", { stateMachineArn: decodeURIComponent(page.url().split("/state-machines/")[1].split("?")[0]) });
   check(described.stateMachineAliases.length === 1, "the API lists the alias");
   await page.click('#aliases tr[data-alias="live"] [data-start-alias]');
