@@ -1133,6 +1133,14 @@ async function scenarioAuthoring(page, base, arns, context, viewport) {
   await page.click("#dialog-ok");
   await page.waitForSelector("#no-aliases");
   check(true, "the alias is deleted after confirming");
+  // With no alias routing to it, version 1 can go.
+  await page.click('#versions tr[data-version="1"] [data-delete-version]');
+  check((await page.textContent("#dialog-question")).includes("DeleteStateMachineVersion"), "deleting a version asks first");
+  await page.click("#dialog-ok");
+  await page.waitForFunction(() => [...document.querySelectorAll("#versions tr[data-version]")].map((tr) => tr.dataset.version).join() === "2");
+  const machineArn = decodeURIComponent(page.url().split("/state-machines/")[1].split("?")[0]);
+  const versionsLeft = (await aws(base, "ListStateMachineVersions", { stateMachineArn: machineArn })).stateMachineVersions.map((v) => v.stateMachineVersionArn.split(":").pop());
+  check(versionsLeft.join() === "2", `version 1 is deleted, version 2 kept (${versionsLeft.join(", ")})`);
   await page.click("#delete-machine");
   check((await page.textContent("#dialog-question")).includes("cannot be undone"), "Delete asks first");
   await page.click("#dialog-ok");
