@@ -781,6 +781,14 @@ async function scenarioTime(page, base, arns, context, viewport) {
   check(aSecondOrMore(attempts[0][4]) && aSecondOrMore(attempts[1][4]) && attempts[2][4] === "",
     `the back-off before each retry is shown (${attempts.map((a) => a[4] || "-").join(", ")})`);
   check((await overflow(page)) <= 0, `the attempts fit the screen (${await overflow(page)} px over)`);
+  // The timeline draws the Parallel's branch as its own lanes, indented under the Parallel.
+  await page.click("#tab-timeline");
+  await page.waitForSelector("#timeline .tl-row[data-run]");
+  const parallelLanes = await page.$$eval("#timeline .tl-row[data-run]", (rs) => rs.map((r) => ({ label: r.querySelector(".tl-label").textContent.trim(), indent: parseFloat(r.querySelector(".tl-label").style.paddingLeft) || 0, bars: r.querySelectorAll(".tl-bar").length })));
+  const parallelLane = parallelLanes.find((l) => l.label.startsWith("CallTwice"));
+  const branchLanes = parallelLanes.filter((l) => l.label.startsWith("Down"));
+  check(parallelLane && branchLanes.length === 3 && branchLanes.every((l) => l.indent > parallelLane.indent && l.label.includes("CallTwice{0}")),
+    `each attempt's branch is a lane indented under the Parallel (${parallelLanes.map((l) => `${l.label}@${l.indent}`).join("; ")})`);
 }
 
 /// Item 6: JSON inside events as trees with Copy, a JSON cause pretty-printed, Variables.
