@@ -80,11 +80,17 @@ impl ApiError {
     /// DeleteStateMachineVersion, PublishStateMachineVersion, or UpdateStateMachine with the
     /// publish parameter set to true." AWS documents no message; this one is ours.
     pub fn concurrent_change(arn: &str) -> ApiError {
+        ApiError::conflict(format!(
+            "Updating or deleting a resource can cause an inconsistent state: '{arn}' was changed by a concurrent request"
+        ))
+    }
+
+    /// `ConflictException`, with the HTTP status AWS documents for it (409, where AWS's other
+    /// modelled errors answer 400).
+    pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError {
             code: "ConflictException",
-            message: format!(
-                "Updating or deleting a resource can cause an inconsistent state: '{arn}' was changed by a concurrent request"
-            ),
+            message: message.into(),
             status: 409,
         }
     }

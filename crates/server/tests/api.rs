@@ -101,6 +101,8 @@ async fn state_machine_lifecycle_with_versions_aliases_and_tags() {
         .await
         .unwrap_err();
     assert_eq!(code(&stale), "ConflictException");
+    // AWS documents HTTP 409 for it, unlike its other modelled errors (400).
+    assert_eq!(stale.raw_response().map(|r| r.status().as_u16()), Some(409));
 
     client
         .update_state_machine()
@@ -217,6 +219,10 @@ async fn state_machine_lifecycle_with_versions_aliases_and_tags() {
         .await
         .unwrap_err();
     assert_eq!(code(&referenced), "ConflictException");
+    assert_eq!(
+        referenced.raw_response().map(|r| r.status().as_u16()),
+        Some(409)
+    );
     client
         .update_state_machine_alias()
         .state_machine_alias_arn(&alias_arn)

@@ -22,8 +22,7 @@ pub async fn publish(app: &App, request: &Request) -> ApiResult<Value> {
     let mut machine = read.clone();
     if let Some(revision_id) = revision_id {
         if revision_id != machine.revision_id {
-            return Err(ApiError::new(
-                "ConflictException",
+            return Err(ApiError::conflict(
                 format!(
                     "Failed to publish the State Machine version for revision {revision_id}. The current State Machine revision is {}.",
                     machine.revision_id
@@ -98,8 +97,7 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
         .map(|alias| alias.arn.clone())
         .collect();
     if !referencing.is_empty() {
-        return Err(ApiError::new(
-            "ConflictException",
+        return Err(ApiError::conflict(
             format!(
                 "Version to be deleted must not be referenced by an alias. Current list of aliases referencing this version: [{}]",
                 referencing.join(", ")
@@ -135,8 +133,7 @@ pub async fn create_alias(app: &App, request: &Request) -> ApiResult<Value> {
                 "creationDate": wire::timestamp(existing.creation_millis),
             }));
         }
-        return Err(ApiError::new(
-            "ConflictException",
+        return Err(ApiError::conflict(
             format!("Failed to create alias because an alias with the same name and a different routing configuration already exists: '{alias_arn}'"),
         ));
     }
