@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends chromium
 fi
 if ! command -v node >/dev/null 2>&1; then
   echo "install-browser-test-deps: Node.js 18 or later is needed (apt-get install nodejs npm)" >&2
