@@ -107,21 +107,25 @@ async fn a_poison_input_met_again_on_recovery_fails_its_state() {
     server.shutdown().await;
 }
 
-/// Issue 12: a JSONata expression of nested literal arrays of ranges (each within the sequence
-/// limit) built gigabytes within its one-second time bound. Its evaluation now stops at its
-/// memory budget (`JSONATA_BYTES_MAX`): the state fails with States.QueryEvaluationError, the
-/// process never held the gigabytes, and the server keeps answering.
+/// Issue 12: a JSONata expression could build gigabytes within its one-second time bound. Its
+/// evaluation now stops at its memory budget (`JSONATA_BYTES_MAX`): the state fails with
+/// States.QueryEvaluationError, the process never held the gigabytes, and the server keeps
+/// answering. The expression joins a hundred 2.8 MB strings: one builtin call that allocates 280
+/// MB at once, so the budget is past before the evaluator's next step on any machine. Issue 12's
+/// own expression, nested literal arrays of ranges (millions of small values), could meet the
+/// wall-clock time bound first on a loaded machine; `steppe-asl`'s
+/// `evaluations_stop_at_their_memory_budget` checks it without the time bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jsonata_expression_past_its_memory_budget_fails_its_state() {
     let dir = tempfile::tempdir().unwrap();
     let server = sqlite_server(dir.path()).await;
     let client = client(server.local_addr());
-    // 40 ranges of a million numbers: about 2.4 GB of values unbounded.
-    let ranges = vec!["[1..999999]"; 40].join(",");
+    // 100 copies of 2.8 MB: 280 MB in one string, 560 MB with the copy JSONata keeps of it.
+    let greedy = "$length($join([1..100].$string(), $pad('', 2800000, 'x')))";
     let definition = json!({
         "QueryLanguage": "JSONata",
         "StartAt": "Greedy",
-        "States": {"Greedy": {"Type": "Pass", "Output": format!("{{% $count([{ranges}]) %}}"), "End": true}}
+        "States": {"Greedy": {"Type": "Pass", "Output": format!("{{% {greedy} %}}"), "End": true}}
     })
     .to_string();
     let machine = create(&client, "greedy", &definition).await;
