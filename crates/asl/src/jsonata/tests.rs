@@ -226,11 +226,12 @@ fn expressions_are_shareable_across_threads() {
 
 /// Issue 12: `[1..10000000]` allocated a gigabyte; sequences past
 /// `limits::JSONATA_SEQUENCE_ITEMS_MAX` now fail at once with D2015 (jsonata-js's D2014
-/// still refuses ranges over 10^7).
+/// still refuses ranges over 10^7). Checked without the wall-clock time bound: these limits are
+/// what must answer, and a loaded machine could meet the time bound first.
 #[test]
 fn long_sequences_fail_fast() {
     fn check(text: &str, expected: Result<Option<Value>, &str>) {
-        let found = eval(text, json!({}));
+        let found = eval_unhurried(text);
         match expected {
             Ok(value) => assert_eq!(found, Ok(value), "{text}"),
             Err(code) => assert!(
