@@ -1,5 +1,5 @@
 // steppe console: a distributed Map's Map Run: counts, settings and its child executions opened in place.
-import { PAGE_EXECUTIONS, POLL_MS, ago, api, causeHtml, date, duration, esc, executionPath, jsonBlock, link, main, pageToken, params, ranFor, setLive, setParams, setPollTimer, statusBadge, toast } from "./core.js";
+import { ListCursor, POLL_MS, ago, api, causeHtml, date, duration, esc, executionPath, jsonBlock, link, main, pageToken, params, ranFor, setLive, setParams, setPollTimer, statusBadge, toast } from "./core.js";
 import { endOf, fetchHistory, renderSummary } from "./execution.js";
 import { dialog } from "./dialogs.js";
 
@@ -7,6 +7,7 @@ import { dialog } from "./dialogs.js";
 
 export const MAP_RUN_COUNTS = ["pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"];
 export const CHILD_STATUSES = ["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
+export const PAGE_CHILDREN = 100; // child executions a page (ListExecutions' maxResults)
 
 /// A distributed Map's Map Run: its status, settings and counts (DescribeMapRun), its
 /// child executions filtered by status (ListExecutions with mapRunArn), each opened in
@@ -27,8 +28,8 @@ export async function mapRunPage(arn, token) {
       <button id="refresh-children">Refresh</button></div>
     <div id="children"></div>`;
   const select = document.getElementById("child-status");
-  const tokens = [undefined];
-  let page = 0;
+  // The page and the tokens of the pages seen are kept across reloads and Back.
+  const cursor = new ListCursor("children", select.value);
   const opened = new Set();
   function renderSummary() {
     document.getElementById("map-run-status").innerHTML = statusBadge(described.status, "map-run-status-badge");
@@ -52,12 +53,15 @@ export async function mapRunPage(arn, token) {
   }
   async function loadChildren() {
     setParams({ status: select.value });
-    const request = { mapRunArn: arn, maxResults: PAGE_EXECUTIONS * 4 };
+    const request = { mapRunArn: arn, maxResults: PAGE_CHILDREN };
     if (select.value) request.statusFilter = select.value;
-    if (tokens[page]) request.nextToken = tokens[page];
+    const listToken = await cursor.token(async (before) => (await api("ListExecutions", { ...request, nextToken: before })).nextToken);
+    if (token !== pageToken) return;
+    const page = cursor.page;
+    if (listToken) request.nextToken = listToken;
     const value = await api("ListExecutions", request);
     if (token !== pageToken) return;
-    tokens[page + 1] = value.nextToken;
+    cursor.shown(value.nextToken);
     const list = value.executions || [];
     const counts = described.executionCounts || {};
     const key = { RUNNING: "running", SUCCEEDED: "succeeded", FAILED: "failed", TIMED_OUT: "timedOut", ABORTED: "aborted" }[select.value];
@@ -69,8 +73,8 @@ export async function mapRunPage(arn, token) {
         <td data-label="Started">${ago(child.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(child))}${child.stopDate ? "" : " so far"}</td></tr>
         <tr class="child-details" data-child-details="${i}" hidden><td colspan="5"></td></tr>`).join("")}</tbody></table></div>`)
       + `<div class="pager"><button id="children-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="children-next" ${value.nextToken ? "" : "disabled"}>Next</button></div>`;
-    document.getElementById("children-prev").onclick = () => { page -= 1; loadChildren(); };
-    document.getElementById("children-next").onclick = () => { page += 1; loadChildren(); };
+    document.getElementById("children-prev").onclick = () => { cursor.page -= 1; loadChildren(); };
+    document.getElementById("children-next").onclick = () => { cursor.page += 1; loadChildren(); };
     const open = async (i) => {
       const child = list[i];
       const row = container.querySelector(`[data-child-details="${i}"]`);
@@ -105,7 +109,7 @@ export async function mapRunPage(arn, token) {
     });
     for (const [i, child] of list.entries()) if (opened.has(child.executionArn)) { opened.delete(child.executionArn); open(i); }
   }
-  select.onchange = () => { tokens.length = 1; page = 0; loadChildren(); };
+  select.onchange = () => { cursor.reset(select.value); loadChildren(); };
   document.getElementById("refresh-children").onclick = () => loadChildren();
   document.getElementById("map-run-update").onclick = () => updateMapRunDialog(described, async () => {
     described = await api("DescribeMapRun", { mapRunArn: arn });
@@ -119,7 +123,7 @@ export async function mapRunPage(arn, token) {
       described = await api("DescribeMapRun", { mapRunArn: arn });
       if (token !== pageToken) return;
       renderSummary();
-      if (page === 0) await loadChildren();
+      if (cursor.page === 0) await loadChildren();
     } catch (error) {
       toast(`${error.type || "Error"}: ${error.message}`, true);
     }
