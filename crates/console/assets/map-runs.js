@@ -14,6 +14,18 @@ export const PAGE_CHILDREN = 100; // child executions a page (ListExecutions' ma
 /// place (DescribeExecution); polls while it runs.
 export async function mapRunPage(arn, token) {
   const initial = params();
+  // The page and the tokens of the pages seen are kept across reloads and Back.
+  const initialStatus = CHILD_STATUSES.includes(initial.get("status")) ? initial.get("status") : "";
+  const cursor = new ListCursor("children", initialStatus);
+  const childrenRequest = (status) => ({ mapRunArn: arn, maxResults: PAGE_CHILDREN, ...(status ? { statusFilter: status } : {}) });
+  // The children's first page is asked for with the description: each reads the parent's
+  // inputs again on the server, which for a Map Run of 10,000 children takes a while.
+  let prefetched = null;
+  if (cursor.tokens.length > cursor.page) {
+    const request = { ...childrenRequest(initialStatus), ...(cursor.tokens[cursor.page] ? { nextToken: cursor.tokens[cursor.page] } : {}) };
+    prefetched = { request: JSON.stringify(request), answer: api("ListExecutions", request) };
+    prefetched.answer.catch(() => {});
+  }
   let described = await api("DescribeMapRun", { mapRunArn: arn });
   if (token !== pageToken) return;
   const label = arn.split(":").slice(-2, -1)[0] || "Map Run"; // "machine/Label"
@@ -28,8 +40,6 @@ export async function mapRunPage(arn, token) {
       <button id="refresh-children">Refresh</button></div>
     <div id="children"></div>`;
   const select = document.getElementById("child-status");
-  // The page and the tokens of the pages seen are kept across reloads and Back.
-  const cursor = new ListCursor("children", select.value);
   const opened = new Set();
   function renderSummary() {
     document.getElementById("map-run-status").innerHTML = statusBadge(described.status, "map-run-status-badge");
@@ -53,13 +63,14 @@ export async function mapRunPage(arn, token) {
   }
   async function loadChildren() {
     setParams({ status: select.value });
-    const request = { mapRunArn: arn, maxResults: PAGE_CHILDREN };
-    if (select.value) request.statusFilter = select.value;
+    const request = childrenRequest(select.value);
     const listToken = await cursor.token(async (before) => (await api("ListExecutions", { ...request, nextToken: before })).nextToken);
     if (token !== pageToken) return;
     const page = cursor.page;
     if (listToken) request.nextToken = listToken;
-    const value = await api("ListExecutions", request);
+    const early = prefetched && prefetched.request === JSON.stringify(request) ? prefetched.answer : null;
+    prefetched = null;
+    const value = await (early || api("ListExecutions", request));
     if (token !== pageToken) return;
     cursor.shown(value.nextToken);
     const list = value.executions || [];
