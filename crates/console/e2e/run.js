@@ -389,6 +389,11 @@ async function scenarioWholeMachine(page, base, arns, context, viewport) {
   check((await page.textContent("#panel-error")) === "Chain.Broken", "its error is shown");
   check((await page.textContent("#panel-cause")) === "the last link of the chain failed", "its cause is shown");
   check(!(await statesOutOfView(page)).includes("Boom"), "the failing state is in view");
+  if (await page.isVisible(".diagram .minimap")) {
+    const minimapClasses = await page.$$eval(".minimap [data-mm-state]", (rs) => Object.fromEntries(rs.map((r) => [r.dataset.mmState, r.getAttribute("class")])));
+    check(minimapClasses.Boom.includes("st-failed") && minimapClasses.Boom.includes("selected") && minimapClasses.Step01.includes("st-succeeded"),
+      `the minimap colours the states as the diagram does (Boom: ${minimapClasses.Boom}; Step01: ${minimapClasses.Step01})`);
+  }
   const legend = await page.textContent(".legend");
   const colours = ["succeeded", "failed", "aborted", "caught", "retried", "retrying", "running", "not reached"];
   check(colours.every((name) => legend.includes(name)), `the legend names every state colour (${legend.replace(/\s+/g, " ").trim()})`);
@@ -1250,6 +1255,7 @@ async function scenarioReachable(page, base, arns, context, viewport) {
     const keys = new Set(found.map((f) => f.key));
     const bad = found.filter((f) => !f.onScreen || !f.reached);
     check(bad.length === 0, `the ${label} page: all ${found.length} actions are on screen once scrolled to, none covered (${bad.map((f) => `${f.key}${f.onScreen ? ` under ${f.coveredBy}` : " off screen"}`).join(", ")})`);
+    check((await overflow(page)) <= 0, `the ${label} page is no wider than the screen (${await overflow(page)} px over)`);
     const absent = named.filter((key) => !keys.has(key));
     check(absent.length === 0, `the ${label} page has ${named.join(", ")} (missing: ${absent.join(", ")})`);
     const stable = [...new Set(found.filter((f) => f.stable).map((f) => f.key))];
