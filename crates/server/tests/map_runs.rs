@@ -1131,3 +1131,83 @@ async fn an_express_child_times_out_after_five_minutes() {
     let details = last.execution_timed_out_event_details.as_ref().unwrap();
     assert_eq!(details.error.as_deref(), Some("States.Timeout"));
 }
+
+/// ListExecutions(mapRunArn) pages through a Map Run's children, newest first: pages of
+/// `maxResults` that together list every child once, filtered by status before paging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_are_paged_each_once() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    let processor = json!({
+        "Type": "Choice",
+        "Choices": [{"Variable": "$", "NumericLessThan": 10, "Next": "Broken"}],
+        "Default": "Fine"
+    });
+    let mut definition: serde_json::Value = serde_json::from_str(&distributed_map(
+        json!({"ToleratedFailureCount": 10}),
+        processor,
+    ))
+    .unwrap();
+    let states = &mut definition["States"]["Fan"]["ItemProcessor"]["States"];
+    states["Broken"] = json!({"Type": "Fail", "Error": "Broken"});
+    states["Fine"] = json!({"Type": "Pass", "End": true});
+    let machine = create(&client, "paged-children", &definition.to_string()).await;
+    let items: Vec<u32> = (0..250).collect();
+    let execution = start(&client, &machine, &json!(items).to_string()).await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let arn = map_run_arn(&client, &execution).await;
+
+    let mut pages = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_executions()
+            .map_run_arn(&arn)
+            .max_results(100)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .expect("ListExecutions(mapRunArn) page");
+        pages.push(page.executions.len());
+        for pair in page.executions.windows(2) {
+            assert!(pair[0].start_date >= pair[1].start_date, "newest first");
+        }
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+        assert!(pages.len() < 10, "the pages end");
+    }
+    assert_eq!(pages, vec![100, 100, 50]);
+
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_executions()
+            .map_run_arn(&arn)
+            .status_filter(ExecutionStatus::Succeeded)
+            .max_results(100)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .expect("ListExecutions(mapRunArn, SUCCEEDED) page");
+        assert!(page
+            .executions
+            .iter()
+            .all(|child| child.status == ExecutionStatus::Succeeded));
+        names.extend(page.executions.into_iter().map(|child| child.name));
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let listed = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        (listed, names.len()),
+        (240, 240),
+        "each succeeded child once"
+    );
+}
