@@ -177,22 +177,25 @@ export async function executionsList(arn, token, showMachine, prefetched) {
   const filterOf = () => JSON.stringify([arn, select.value, search.value.trim()]);
   const cursor = new ListCursor("executions", filterOf());
   let timer = null;
+  let loads = 0; // only the newest load draws: a refresh may still be on its way after Next
   async function load() {
     clearTimeout(timer);
     if (token !== pageToken) return;
+    const loadId = ++loads;
+    const stale = () => token !== pageToken || loadId !== loads;
     const name = search.value.trim();
     setParams({ status: select.value, q: name, auto: auto.checked ? "" : "0" });
     const listToken = await cursor.token(async (before) => {
       const { ok, value } = await consoleApi(executionsRequest(arn, select.value, name, before));
       return ok ? value.nextToken : undefined;
     });
-    if (token !== pageToken) return;
+    if (stale()) return;
     const page = cursor.page;
     const path = executionsRequest(arn, select.value, name, listToken);
     const early = prefetched && prefetched.path === path ? prefetched.answer : null;
     prefetched = null;
     const { ok, status, value } = await (early || consoleApi(path));
-    if (token !== pageToken) return;
+    if (stale()) return;
     if (!ok) {
       container.innerHTML = `<div class="error-box">The executions could not be listed: ${esc(value.message || `HTTP ${status}`)}</div>`;
       return;

@@ -61,17 +61,20 @@ export async function mapRunPage(arn, token) {
         `<tr data-count="${k}"><td>${esc(k === "timedOut" ? "timed out" : k)}</td><td class="num">${esc(items[k] ?? 0)}</td><td class="num">${esc(runs[k] ?? 0)}</td></tr>`).join("")}
         ${items.resultsWritten ? `<tr><td>results written</td><td class="num">${esc(items.resultsWritten)}</td><td></td></tr>` : ""}</tbody></table></div>`;
   }
+  let loads = 0; // only the newest load draws: a poll may still be on its way after Next
   async function loadChildren() {
+    const loadId = ++loads;
+    const stale = () => token !== pageToken || loadId !== loads;
     setParams({ status: select.value });
     const request = childrenRequest(select.value);
     const listToken = await cursor.token(async (before) => (await api("ListExecutions", { ...request, nextToken: before })).nextToken);
-    if (token !== pageToken) return;
+    if (stale()) return;
     const page = cursor.page;
     if (listToken) request.nextToken = listToken;
     const early = prefetched && prefetched.request === JSON.stringify(request) ? prefetched.answer : null;
     prefetched = null;
     const value = await (early || api("ListExecutions", request));
-    if (token !== pageToken) return;
+    if (stale()) return;
     cursor.shown(value.nextToken);
     const list = value.executions || [];
     const counts = described.executionCounts || {};
