@@ -834,6 +834,18 @@ async function scenarioBigMap(page, base, arns) {
   const lastMillis = Date.now() - lastStart;
   console.log(`  measured: 6,001-run table shown in ${tableShown} ms (render ${tableRender} ms), sorted twice by duration in ${sortedMillis} ms; timeline shown in ${timelineShown} ms (render ${timelineRender} ms), last page in ${lastMillis} ms`);
   await shot(page, "25-map-6000-timeline");
+
+  console.log("scenario: the pages of a large execution's history, timeline and iterations are kept in the URL");
+  await page.click("#state-panel button[data-iteration-page]:has-text('Next')");
+  await page.waitForFunction(() => document.querySelector("#state-panel .pager span")?.textContent === "2 / 30");
+  const kept = Object.fromEntries(new URL(page.url()).searchParams);
+  check(kept.epage === "241" && kept.lpage === "61" && kept.ipage === "2" && kept.view === "timeline" && kept.state === "Each",
+    `the history's, the timeline's and the iterations' pages are in the URL (${new URL(page.url()).search})`);
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector("#view-timeline .pager span")?.textContent.startsWith("Page 61 of 61")
+    && document.querySelector("#events .pager span")?.textContent === "Page 241 of 241"
+    && document.querySelector("#state-panel .pager span")?.textContent === "2 / 30", null, { timeout: 30000 });
+  check((await page.textContent("#events-table tbody tr:last-child td")) === String(4 * ITERATIONS + 6), "a reload shows the same pages of the history, the timeline and the iterations");
 }
 
 /// Issue 17's 10,000-item Map, on steppe: a distributed Map over 10,000 items of its input
