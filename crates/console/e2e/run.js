@@ -561,6 +561,11 @@ async function scenarioDark(page, base, arns, context, viewport) {
     if (colours.diagram) check(luminance(colours.diagram) < 0.2, `its diagram is dark (${colours.diagram})`);
     await shot(page, `15-dark-${label}`);
   }
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.large)}`);
+  await page.waitForSelector(".diagram .minimap:not([hidden])");
+  const minimap = await page.$eval(".diagram .minimap", (m) => getComputedStyle(m).backgroundColor);
+  check(luminance(minimap) < 0.2, `the minimap is dark too (${minimap})`);
+  await shot(page, "15-dark-minimap");
 }
 
 /// The table, the timeline and the JSON trees in dark mode.
