@@ -9,6 +9,7 @@ export const PAGE_EVENTS = 100;
 export const PAGE_ITERATIONS = 200;
 export const PAGE_ROWS = 100; // rows of the states table and the timeline in the DOM at once
 export const PAGE_EXECUTIONS = 25;
+export const PAGE_MACHINES = 50; // rows of the state machine list in the DOM at once
 export const POLL_MS = 1000;
 export const LIST_REFRESH_MS = 5000; // auto-refresh of execution lists
 export const TREE_NODES_MAX = 1500; // nodes of one JSON tree drawn; the copy button has the rest
@@ -179,7 +180,51 @@ export function setParams(changes) {
     if (value === undefined || value === null || value === "") query.delete(key); else query.set(key, value);
   }
   const text = query.toString();
-  history.replaceState(null, "", location.pathname + (text ? `?${text}` : ""));
+  history.replaceState(history.state, "", location.pathname + (text ? `?${text}` : ""));
+}
+
+/// A page of a server-paged list found again after a reload or Back: `page=` (1-based) in the
+/// URL, and the nextToken of each page seen so far in `history.state` under `key`, kept only
+/// while the list's filter (`filter`, a string) is the same. A shared link with `page=N` and
+/// no saved tokens walks the pages before it (`walk`), at most PAGES_WALKED_MAX of them.
+export const PAGES_WALKED_MAX = 40;
+export class ListCursor {
+  constructor(key, filter) {
+    this.key = key;
+    this.filter = filter;
+    this.page = Math.min(PAGES_WALKED_MAX, Math.max(1, parseInt(params().get("page"), 10) || 1) - 1);
+    const saved = history.state && history.state[key];
+    this.tokens = saved && saved.filter === filter && Array.isArray(saved.tokens) && saved.tokens.length > 0
+      ? saved.tokens.slice(0, PAGES_WALKED_MAX + 1) : [null];
+  }
+
+  /// Back to the first page of a new filter.
+  reset(filter) {
+    this.filter = filter;
+    this.tokens = [null];
+    this.page = 0;
+  }
+
+  /// The token of this page, reading the pages before it when it is not known yet with
+  /// `fetchPage(token)` (resolving to the page's nextToken); a list shorter than the page
+  /// asked for ends on its last page.
+  async token(fetchPage) {
+    while (this.tokens.length <= this.page) {
+      const next = await fetchPage(this.tokens[this.tokens.length - 1] || undefined);
+      if (!next) { this.page = this.tokens.length - 1; break; }
+      this.tokens.push(next);
+    }
+    return this.tokens[this.page] || undefined;
+  }
+
+  /// Records the shown page's nextToken and puts the page in the URL and the tokens in
+  /// history.state.
+  shown(nextToken) {
+    this.tokens.length = this.page + 1;
+    if (nextToken) this.tokens.push(nextToken);
+    setParams({ page: this.page > 0 ? String(this.page + 1) : "" });
+    history.replaceState({ ...(history.state || {}), [this.key]: { filter: this.filter, tokens: this.tokens } }, "", location.href);
+  }
 }
 
 

@@ -33,8 +33,9 @@ export function showDiagram(element, svgText) {
 }
 
 /// Zoom and pan by viewBox. Fit shows the whole drawing at any size (never past 1:1);
-/// the wheel zooms about the cursor, the buttons about the centre. Leaves
-/// `element.diagram = {fit, reveal(name)}` for the page to use.
+/// the wheel zooms about the cursor, the buttons about the centre; a drawing too large to
+/// read whole gets a minimap. Leaves `element.diagram = {fit, reveal(name), minimap}` for
+/// the page to use.
 export function enableZoomPan(element, svg) {
   // A redraw (the editor redraws as you type) replaces the previous drawing's listeners.
   if (element.zoomListeners) element.zoomListeners.abort();
@@ -46,17 +47,37 @@ export function enableZoomPan(element, svg) {
   svg.removeAttribute("height");
   // The viewBox always has the element's aspect, so one unit is the same size both ways.
   let view = { ...full };
-  const apply = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
   const size = () => {
     const box = element.getBoundingClientRect();
     return { box, width: Math.max(box.width, 1), height: Math.max(box.height, 1) };
   };
   const MARGIN = 12; // pixels around the drawing after Fit
+  // The scale at which the whole drawing fits `area` (pixels), never past 1:1.
+  const scaleFor = (area) => Math.min(1, (area.w - 2 * MARGIN) / full.w, (area.h - 2 * MARGIN) / full.h);
+  const minimap = createMinimap(element, svg, full, () => view, (x, y) => {
+    view = { ...view, x: x - view.w / 2, y: y - view.h / 2 };
+    apply();
+  });
+  const apply = () => {
+    svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+    minimap.moved();
+  };
+  // A drawing that does not fit at READABLE_SCALE gets the minimap, and Fit keeps the
+  // drawing out of the minimap's corner: beside it or above it, whichever is larger.
   const fit = () => {
-    const { width, height } = size();
-    const scale = Math.min(1, (width - 2 * MARGIN) / full.w, (height - 2 * MARGIN) / full.h);
-    const w = width / Math.max(scale, 1e-3), h = height / Math.max(scale, 1e-3);
-    view = { x: (full.w - w) / 2, y: (full.h - h) / 2, w, h };
+    const { box, width, height } = size();
+    const whole = { x: 0, y: 0, w: width, h: height };
+    // A hidden diagram (another view's tab is open) is fitted again when it is shown.
+    const shown = minimap.show(scaleFor(whole) < READABLE_SCALE && box.width > 0);
+    let area = whole;
+    if (shown) {
+      const beside = { x: 0, y: 0, w: width - shown.width - MINIMAP_GAP, h: height };
+      const above = { x: 0, y: 0, w: width, h: height - shown.height - MINIMAP_GAP };
+      area = scaleFor(beside) >= scaleFor(above) ? beside : above;
+    }
+    const scale = Math.max(scaleFor(area), 1e-3);
+    const w = width / scale, h = height / scale;
+    view = { x: full.w / 2 - (area.x + area.w / 2) / scale, y: full.h / 2 - (area.y + area.h / 2) / scale, w, h };
     apply();
   };
   const zoom = (factor, cx, cy) => {
@@ -93,7 +114,7 @@ export function enableZoomPan(element, svg) {
   const pointers = new Map();
   let drag = null, pinch = null;
   element.addEventListener("pointerdown", (event) => {
-    if (event.target.closest(".zoom")) return;
+    if (event.target.closest(".zoom, .minimap")) return;
     pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
     if (pointers.size === 2) {
       const [a, b] = [...pointers.values()];
@@ -145,17 +166,127 @@ export function enableZoomPan(element, svg) {
   const keep = () => { fitted = false; };
   element.addEventListener("wheel", keep, { signal });
   element.addEventListener("pointerdown", (event) => { if (!event.target.closest(".zoom")) keep(); }, { signal });
+  minimap.onMove(keep);
   element.querySelector(".zoom").addEventListener("click", (event) => { fitted = event.target.closest("[data-zoom=fit]") !== null; });
   if (window.ResizeObserver) {
-    element.zoomResize = new ResizeObserver(() => {
+    // (observe() answers nothing: the observer itself is kept, for the next redraw to disconnect.)
+    (element.zoomResize = new ResizeObserver(() => {
       if (fitted) return fit();
-      const { width, height } = size();
+      const { box, width, height } = size();
       view.h = view.w * (height / width);
+      minimap.show(scaleFor({ w: width, h: height }) < READABLE_SCALE && box.width > 0);
       apply();
-    }).observe(element);
+    })).observe(element);
   }
   fit();
-  element.diagram = { fit, reveal };
+  element.diagram = { fit, reveal, minimap };
+}
+
+/// Below this scale a Fit drawing's 12 px captions are under 7 px: too small to read, so a
+/// minimap of the whole drawing is shown to find one's way once zoomed in.
+export const READABLE_SCALE = 0.6;
+export const MINIMAP_WIDTH_MAX = 180; // pixels; a third of the diagram's width at most
+export const MINIMAP_HEIGHT_MAX = 220; // pixels; 40 % of the diagram's height at most
+export const MINIMAP_GAP = 16; // pixels between the fitted drawing and the minimap
+
+/// The minimap: every state's box and every edge of the drawing, small, coloured like
+/// the states, with the visible part drawn on it; a click or a drag there moves the view.
+/// `show(wanted)` answers its size in pixels when shown, else null; `moved()` redraws
+/// the visible part; `recolour()` copies the states' outcome classes.
+function createMinimap(element, svg, full, currentView, centreOn) {
+  const ns = "http://www.w3.org/2000/svg";
+  const box = document.createElement("div");
+  box.className = "minimap";
+  box.hidden = true;
+  box.setAttribute("role", "img");
+  box.setAttribute("aria-label", "Minimap of the whole diagram: click or drag to move the view");
+  const map = document.createElementNS(ns, "svg");
+  map.setAttribute("viewBox", `0 0 ${full.w} ${full.h}`);
+  map.setAttribute("preserveAspectRatio", "xMidYMid meet");
+  box.appendChild(map);
+  element.appendChild(box);
+  const frame = document.createElementNS(ns, "rect");
+  frame.setAttribute("class", "mm-view");
+  let built = false;
+  const boxes = []; // [minimap rect, its state's g]
+  const listeners = [];
+  // Built on first show: a box per state (from its laid-out shape) and a copy of each edge.
+  const build = () => {
+    built = true;
+    for (const path of svg.querySelectorAll(".sg-edge")) {
+      const copy = document.createElementNS(ns, "path");
+      copy.setAttribute("d", path.getAttribute("d") || "");
+      copy.setAttribute("class", "mm-edge");
+      map.appendChild(copy);
+    }
+    for (const g of svg.querySelectorAll(".sg-state")) {
+      const shape = g.querySelector(".sg-shape") || g;
+      const b = shape.getBBox();
+      const rect = document.createElementNS(ns, "rect");
+      rect.setAttribute("x", b.x); rect.setAttribute("y", b.y);
+      rect.setAttribute("width", b.width); rect.setAttribute("height", b.height);
+      rect.setAttribute("class", `mm-box${g.classList.contains("sg-container") ? " mm-container" : ""}`);
+      rect.dataset.mmState = g.dataset.state;
+      map.appendChild(rect);
+      boxes.push([rect, g]);
+    }
+    map.appendChild(frame);
+    recolour();
+  };
+  const recolour = () => {
+    for (const [rect, g] of boxes) {
+      const outcome = [...g.classList].find((c) => c.startsWith("st-"));
+      rect.setAttribute("class", `mm-box${g.classList.contains("sg-container") ? " mm-container" : ""}${outcome ? ` ${outcome}` : ""}${g.classList.contains("selected") ? " selected" : ""}`);
+    }
+  };
+  const moved = () => {
+    if (box.hidden || !built) return;
+    const view = currentView();
+    frame.setAttribute("x", view.x); frame.setAttribute("y", view.y);
+    frame.setAttribute("width", view.w); frame.setAttribute("height", view.h);
+  };
+  const show = (wanted) => {
+    if (!wanted) { box.hidden = true; return null; }
+    const frame = element.getBoundingClientRect();
+    const heightMax = Math.min(MINIMAP_HEIGHT_MAX, frame.height * 0.4);
+    const width = Math.max(48, Math.min(MINIMAP_WIDTH_MAX, frame.width / 3, (heightMax * full.w) / full.h));
+    const height = Math.min(heightMax, Math.max(36, (width * full.h) / full.w));
+    box.style.width = `${Math.round(width)}px`;
+    box.style.height = `${Math.round(height)}px`;
+    box.hidden = false;
+    if (!built) build();
+    moved();
+    return { width, height };
+  };
+  // A point of the minimap, in the drawing's units (the map keeps the drawing's aspect).
+  const toDrawing = (event) => {
+    const rect = map.getBoundingClientRect();
+    const k = Math.max(full.w / rect.width, full.h / rect.height);
+    const left = rect.left + (rect.width - full.w / k) / 2, top = rect.top + (rect.height - full.h / k) / 2;
+    return { x: (event.clientX - left) * k, y: (event.clientY - top) * k };
+  };
+  let dragging = null;
+  box.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    dragging = event.pointerId;
+    box.setPointerCapture?.(event.pointerId);
+    const point = toDrawing(event);
+    listeners.forEach((listener) => listener());
+    centreOn(point.x, point.y);
+  });
+  box.addEventListener("pointermove", (event) => {
+    if (dragging !== event.pointerId) return;
+    const point = toDrawing(event);
+    centreOn(point.x, point.y);
+  });
+  const release = (event) => { if (dragging === event.pointerId) dragging = null; };
+  box.addEventListener("pointerup", release);
+  box.addEventListener("pointercancel", release);
+  // A click on the minimap selects no state.
+  box.addEventListener("click", (event) => event.stopPropagation());
+  box.addEventListener("wheel", (event) => event.stopPropagation());
+  return { show, moved, recolour, onMove: (listener) => listeners.push(listener), element: box };
 }
 
 /// Calls `onSelect(name)` when a state of the diagram is clicked (not dragged), or focused
@@ -217,4 +348,5 @@ export function colour(element, summary, selected, taken) {
     }
   }
   svg.appendChild(badges);
+  if (element.diagram) element.diagram.minimap.recolour();
 }

@@ -70,9 +70,9 @@ export async function executionPage(arn, token) {
   const VIEWS = ["graph", "table", "timeline"];
   const state = {
     events: [], lastId: 0, analysis: null, model: null, selected: initial.get("state") || null, run: null,
-    scope: initial.get("scope") || "", iterationFilter: initial.get("iterations") || "", eventPage: -1, eventFilter: (initial.get("events") || "").toLowerCase(), iterationPage: 0,
+    scope: initial.get("scope") || "", iterationFilter: initial.get("iterations") || "", eventPage: pageParam(initial, "epage", -1), eventFilter: (initial.get("events") || "").toLowerCase(), iterationPage: pageParam(initial, "ipage", 0),
     view: VIEWS.includes(initial.get("view")) ? initial.get("view") : "graph",
-    sort: { key: initial.get("sort") || "started", descending: initial.get("order") === "desc" }, tablePage: 0, timelinePage: 0,
+    sort: { key: initial.get("sort") || "started", descending: initial.get("order") === "desc" }, tablePage: pageParam(initial, "tpage", 0), timelinePage: pageParam(initial, "lpage", 0),
   };
   main.innerHTML = `
     <h1>${esc(execution.name)} <span id="status-slot"></span></h1>
@@ -164,10 +164,13 @@ export async function executionPage(arn, token) {
   /// The table or the timeline alone (sorting and paging them redraws nothing else), and
   /// the view's state in the URL.
   function renderView() {
-    setParams({ view: state.view === "graph" ? "" : state.view, state: state.selected, scope: state.scope,
-      sort: state.sort.key === "started" ? "" : state.sort.key, order: state.sort.descending ? "desc" : "" });
     if (state.view === "table") renderTable(state, views.table);
     if (state.view === "timeline") renderTimeline(state, views.timeline);
+    // After drawing, which keeps each page within its view's pages.
+    setParams({ view: state.view === "graph" ? "" : state.view, state: state.selected, scope: state.scope,
+      sort: state.sort.key === "started" ? "" : state.sort.key, order: state.sort.descending ? "desc" : "",
+      tpage: state.analysis && state.tablePage > 0 ? String(state.tablePage + 1) : "",
+      lpage: state.analysis && state.timelinePage > 0 ? String(state.timelinePage + 1) : "" });
   }
 
   async function refresh() {
@@ -438,7 +441,7 @@ export function renderStatePanel(state, summary, rerender) {
   const run = state.run && state.run.name === name ? state.run : runs[runs.length - 1];
   let html = `<h2 style="margin-top:0" id="panel-state-name">${esc(name)} <span class="muted" style="font-size:12px">${esc(type)}</span></h2>`;
   html += entry ? `<p>${statusBadge(entry.status, "panel-state-status")} <span class="muted">${entry.runs} run${entry.runs === 1 ? "" : "s"}</span></p>` : `<p>${statusBadge("not reached", "panel-state-status")}</p>`;
-  if (type !== "Map") setParams({ iterations: "" });
+  if (type !== "Map") setParams({ iterations: "", ipage: "" });
   // A Map's Map Runs and iterations come first: they are what one opens a Map for.
   if (type === "Map") html += mapRunsHtml(state, name) + iterationsHtml(state, name);
   if (run) {
@@ -550,7 +553,8 @@ export function iterationsHtml(state, mapName) {
   setParams({ iterations: filter });
   const matching = filter ? all.filter((item) => item.status === filter) : all;
   const pages = Math.ceil(matching.length / PAGE_ITERATIONS);
-  const page = Math.min(state.iterationPage, pages - 1);
+  const page = Math.max(0, Math.min(state.iterationPage, pages - 1));
+  setParams({ ipage: page > 0 ? String(page + 1) : "" });
   const shown = matching.slice(page * PAGE_ITERATIONS, (page + 1) * PAGE_ITERATIONS);
   const statuses = [...ITERATION_STATUSES, ...Object.keys(counts).filter((s) => !ITERATION_STATUSES.includes(s))].filter((s) => counts[s]);
   const chip = (value, text) => `<button type="button" class="chip${filter === value ? " active" : ""}" data-iteration-filter="${esc(value)}" aria-pressed="${filter === value}">${esc(text)}</button>`;
@@ -572,6 +576,12 @@ export function branchesHtml(state, parallelName, summary) {
   return `<h2>Branches</h2><div class="table-wrap"><table><tbody>${rows}</tbody></table></div>`;
 }
 
+/// A 1-based page number from the URL as a 0-based index, or `fallback`.
+export function pageParam(query, key, fallback) {
+  const page = parseInt(query.get(key), 10);
+  return Number.isFinite(page) && page >= 1 ? page - 1 : fallback;
+}
+
 export function renderEvents(state) {
   const container = document.getElementById("events");
   if (!container || !state.analysis) return;
@@ -586,6 +596,7 @@ export function renderEvents(state) {
   // Follow the newest page while the execution runs, unless the user moved away.
   if (state.eventPage < 0 || state.eventPage >= pages) state.eventPage = state.eventPage < 0 ? 0 : pages - 1;
   const page = state.eventPage;
+  setParams({ epage: page > 0 ? String(page + 1) : "" });
   const rows = events.slice(page * PAGE_EVENTS, (page + 1) * PAGE_EVENTS).map((event) => {
     const context = contexts.get(event.id) || {};
     const d = SteppeHistory.details(event);

@@ -1,5 +1,5 @@
 // steppe console: the list of state machines, one state machine's page, and the lists of executions.
-import { LIST_REFRESH_MS, PAGE_EXECUTIONS, ago, api, consoleApi, duration, esc, executionPath, link, machinePath, main, millisOf, pageToken, params, pretty, ranFor, setParams, statusBadge } from "./core.js";
+import { LIST_REFRESH_MS, ListCursor, PAGE_EXECUTIONS, PAGE_MACHINES, ago, api, consoleApi, duration, esc, executionPath, link, machinePath, main, millisOf, pageToken, params, pretty, ranFor, setParams, statusBadge } from "./core.js";
 import { drawDiagram } from "./diagram.js";
 import { deleteMachineDialog, versionsAndAliases } from "./authoring.js";
 import { startDialog } from "./dialogs.js";
@@ -43,11 +43,12 @@ export async function machinesPage(token) {
     </div>
     <div id="machine-list"></div>`;
   const count = (m, key) => m[key] === undefined ? "—" : `${m[key]}${m[`${key}IsLowerBound`] ? "+" : ""}`;
+  // Pages of PAGE_MACHINES, the page kept in the URL with the search, type and sort.
+  let page = Math.max(1, parseInt(initial.get("page"), 10) || 1) - 1;
   const draw = () => {
     const q = document.getElementById("machine-search").value.trim().toLowerCase();
     const type = document.getElementById("machine-type").value;
     const sort = document.getElementById("machine-sort").value;
-    setParams({ q, type, sort: sort === "name" ? "" : sort });
     const shown = machines.filter((m) => (!q || m.name.toLowerCase().includes(q)) && (!type || m.type === type));
     const by = {
       name: (a, b) => a.name.localeCompare(b.name),
@@ -57,19 +58,27 @@ export async function machinesPage(token) {
     }[sort] || ((a, b) => a.name.localeCompare(b.name));
     shown.sort(by);
     document.getElementById("machine-count").textContent = `(${shown.length === machines.length ? machines.length : `${shown.length} of ${machines.length}`})`;
-    const rows = shown.slice(0, 500);
+    const pages = Math.max(1, Math.ceil(shown.length / PAGE_MACHINES));
+    page = Math.min(page, pages - 1);
+    setParams({ q, type, sort: sort === "name" ? "" : sort, page: page > 0 ? String(page + 1) : "" });
+    const rows = shown.slice(page * PAGE_MACHINES, (page + 1) * PAGE_MACHINES);
     document.getElementById("machine-list").innerHTML = shown.length === 0 ? `<p class="muted" id="no-machines">No state machine matches.</p>`
       : `<div class="table-wrap"><table id="machines" class="cards"><thead><tr><th>Name</th><th>Type</th><th class="num">Running</th><th class="num">Failed</th><th>Created</th></tr></thead><tbody>${rows.map((m) =>
         `<tr data-machine="${esc(m.name)}"><td>${link(machinePath(m.stateMachineArn), m.name)}</td><td data-label="Type">${esc(m.type)}</td>
         <td data-label="Running" class="num">${m.running ? `<span class="status status-RUNNING">${count(m, "running")}</span>` : count(m, "running")}</td>
         <td data-label="Failed" class="num">${m.failed ? `<span class="status status-FAILED">${count(m, "failed")}</span>` : count(m, "failed")}</td>
         <td data-label="Created">${ago(m.creationDate)}</td></tr>`).join("")}</tbody></table></div>
-        ${shown.length > rows.length ? `<p class="muted">The first ${rows.length} are shown: search to find the others.</p>` : ""}
+        ${pages > 1 ? `<div class="pager"><button id="machines-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1} of ${pages}</span><button id="machines-next" ${page + 1 >= pages ? "disabled" : ""}>Next</button></div>` : ""}
         ${counted ? "" : `<p class="muted">This server does not count executions per machine.</p>`}`;
+    if (pages > 1) {
+      document.getElementById("machines-prev").onclick = () => { page -= 1; draw(); };
+      document.getElementById("machines-next").onclick = () => { page += 1; draw(); };
+    }
   };
-  document.getElementById("machine-search").oninput = draw;
-  document.getElementById("machine-type").onchange = draw;
-  document.getElementById("machine-sort").onchange = draw;
+  const first = () => { page = 0; draw(); };
+  document.getElementById("machine-search").oninput = first;
+  document.getElementById("machine-type").onchange = first;
+  document.getElementById("machine-sort").onchange = first;
   draw();
 }
 
@@ -164,24 +173,34 @@ export async function executionsList(arn, token, showMachine, prefetched) {
   const select = document.getElementById("status-filter");
   const search = document.getElementById("execution-search");
   const auto = document.getElementById("auto-refresh");
-  const tokens = [undefined]; // nextToken of each page we have seen
-  let page = 0;
+  // The page and the tokens of the pages seen are kept across reloads and Back.
+  const filterOf = () => JSON.stringify([arn, select.value, search.value.trim()]);
+  const cursor = new ListCursor("executions", filterOf());
   let timer = null;
+  let loads = 0; // only the newest load draws: a refresh may still be on its way after Next
   async function load() {
     clearTimeout(timer);
     if (token !== pageToken) return;
+    const loadId = ++loads;
+    const stale = () => token !== pageToken || loadId !== loads;
     const name = search.value.trim();
     setParams({ status: select.value, q: name, auto: auto.checked ? "" : "0" });
-    const path = executionsRequest(arn, select.value, name, tokens[page]);
+    const listToken = await cursor.token(async (before) => {
+      const { ok, value } = await consoleApi(executionsRequest(arn, select.value, name, before));
+      return ok ? value.nextToken : undefined;
+    });
+    if (stale()) return;
+    const page = cursor.page;
+    const path = executionsRequest(arn, select.value, name, listToken);
     const early = prefetched && prefetched.path === path ? prefetched.answer : null;
     prefetched = null;
     const { ok, status, value } = await (early || consoleApi(path));
-    if (token !== pageToken) return;
+    if (stale()) return;
     if (!ok) {
       container.innerHTML = `<div class="error-box">The executions could not be listed: ${esc(value.message || `HTTP ${status}`)}</div>`;
       return;
     }
-    tokens[page + 1] = value.nextToken;
+    cursor.shown(value.nextToken);
     document.getElementById("executions-total").textContent = `(${value.total}${value.totalIsLowerBound ? "+" : ""}${select.value || name ? " matching" : ""})`;
     const expressTag = (e) => String(e.executionArn).includes(":express:") ? ` <span class="tag" title="An Express execution this server keeps in memory">Express</span>` : "";
     const rows = (value.executions || []).map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}${expressTag(e)}</td>${showMachine ? `<td data-label="State machine">${link(machinePath(e.stateMachineArn), e.stateMachineName || e.stateMachineArn.split(":").pop())}</td>` : ""}<td>${statusBadge(e.status)}</td><td data-label="Started">${ago(e.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(e))}${e.stopDate ? "" : " so far"}</td></tr>`).join("");
@@ -189,11 +208,11 @@ export async function executionsList(arn, token, showMachine, prefetched) {
       : `<p class="muted" id="no-executions">No executions${select.value ? ` with status ${esc(select.value)}` : ""}${name ? ` named like “${esc(name)}”` : ""}.</p>`)
       + (value.searchIsPartial ? `<p class="muted">The search read the newest 10,000 executions of each state machine: older ones may match too.</p>` : "")
       + `<div class="pager"><button id="executions-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="executions-next" ${value.nextToken ? "" : "disabled"}>Next</button></div>`;
-    document.getElementById("executions-prev").onclick = () => { page -= 1; load(); };
-    document.getElementById("executions-next").onclick = () => { page += 1; load(); };
+    document.getElementById("executions-prev").onclick = () => { cursor.page -= 1; load(); };
+    document.getElementById("executions-next").onclick = () => { cursor.page += 1; load(); };
     if (auto.checked && page === 0) timer = setTimeout(load, LIST_REFRESH_MS);
   }
-  const restart = () => { tokens.length = 1; page = 0; load(); };
+  const restart = () => { cursor.reset(filterOf()); load(); };
   select.onchange = restart;
   let typing = null;
   search.oninput = () => { clearTimeout(typing); typing = setTimeout(restart, 250); };

@@ -1,5 +1,5 @@
 // steppe console: a distributed Map's Map Run: counts, settings and its child executions opened in place.
-import { PAGE_EXECUTIONS, POLL_MS, ago, api, causeHtml, date, duration, esc, executionPath, jsonBlock, link, main, pageToken, params, ranFor, setLive, setParams, setPollTimer, statusBadge, toast } from "./core.js";
+import { ListCursor, POLL_MS, ago, api, causeHtml, date, duration, esc, executionPath, jsonBlock, link, main, pageToken, params, ranFor, setLive, setParams, setPollTimer, statusBadge, toast } from "./core.js";
 import { endOf, fetchHistory, renderSummary } from "./execution.js";
 import { dialog } from "./dialogs.js";
 
@@ -7,12 +7,25 @@ import { dialog } from "./dialogs.js";
 
 export const MAP_RUN_COUNTS = ["pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"];
 export const CHILD_STATUSES = ["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
+export const PAGE_CHILDREN = 100; // child executions a page (ListExecutions' maxResults)
 
 /// A distributed Map's Map Run: its status, settings and counts (DescribeMapRun), its
 /// child executions filtered by status (ListExecutions with mapRunArn), each opened in
 /// place (DescribeExecution); polls while it runs.
 export async function mapRunPage(arn, token) {
   const initial = params();
+  // The page and the tokens of the pages seen are kept across reloads and Back.
+  const initialStatus = CHILD_STATUSES.includes(initial.get("status")) ? initial.get("status") : "";
+  const cursor = new ListCursor("children", initialStatus);
+  const childrenRequest = (status) => ({ mapRunArn: arn, maxResults: PAGE_CHILDREN, ...(status ? { statusFilter: status } : {}) });
+  // The children's first page is asked for with the description: each reads the parent's
+  // inputs again on the server, which for a Map Run of 10,000 children takes a while.
+  let prefetched = null;
+  if (cursor.tokens.length > cursor.page) {
+    const request = { ...childrenRequest(initialStatus), ...(cursor.tokens[cursor.page] ? { nextToken: cursor.tokens[cursor.page] } : {}) };
+    prefetched = { request: JSON.stringify(request), answer: api("ListExecutions", request) };
+    prefetched.answer.catch(() => {});
+  }
   let described = await api("DescribeMapRun", { mapRunArn: arn });
   if (token !== pageToken) return;
   const label = arn.split(":").slice(-2, -1)[0] || "Map Run"; // "machine/Label"
@@ -27,8 +40,6 @@ export async function mapRunPage(arn, token) {
       <button id="refresh-children">Refresh</button></div>
     <div id="children"></div>`;
   const select = document.getElementById("child-status");
-  const tokens = [undefined];
-  let page = 0;
   const opened = new Set();
   function renderSummary() {
     document.getElementById("map-run-status").innerHTML = statusBadge(described.status, "map-run-status-badge");
@@ -50,14 +61,21 @@ export async function mapRunPage(arn, token) {
         `<tr data-count="${k}"><td>${esc(k === "timedOut" ? "timed out" : k)}</td><td class="num">${esc(items[k] ?? 0)}</td><td class="num">${esc(runs[k] ?? 0)}</td></tr>`).join("")}
         ${items.resultsWritten ? `<tr><td>results written</td><td class="num">${esc(items.resultsWritten)}</td><td></td></tr>` : ""}</tbody></table></div>`;
   }
+  let loads = 0; // only the newest load draws: a poll may still be on its way after Next
   async function loadChildren() {
+    const loadId = ++loads;
+    const stale = () => token !== pageToken || loadId !== loads;
     setParams({ status: select.value });
-    const request = { mapRunArn: arn, maxResults: PAGE_EXECUTIONS * 4 };
-    if (select.value) request.statusFilter = select.value;
-    if (tokens[page]) request.nextToken = tokens[page];
-    const value = await api("ListExecutions", request);
-    if (token !== pageToken) return;
-    tokens[page + 1] = value.nextToken;
+    const request = childrenRequest(select.value);
+    const listToken = await cursor.token(async (before) => (await api("ListExecutions", { ...request, nextToken: before })).nextToken);
+    if (stale()) return;
+    const page = cursor.page;
+    if (listToken) request.nextToken = listToken;
+    const early = prefetched && prefetched.request === JSON.stringify(request) ? prefetched.answer : null;
+    prefetched = null;
+    const value = await (early || api("ListExecutions", request));
+    if (stale()) return;
+    cursor.shown(value.nextToken);
     const list = value.executions || [];
     const counts = described.executionCounts || {};
     const key = { RUNNING: "running", SUCCEEDED: "succeeded", FAILED: "failed", TIMED_OUT: "timedOut", ABORTED: "aborted" }[select.value];
@@ -69,8 +87,8 @@ export async function mapRunPage(arn, token) {
         <td data-label="Started">${ago(child.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(child))}${child.stopDate ? "" : " so far"}</td></tr>
         <tr class="child-details" data-child-details="${i}" hidden><td colspan="5"></td></tr>`).join("")}</tbody></table></div>`)
       + `<div class="pager"><button id="children-prev" ${page === 0 ? "disabled" : ""}>Previous</button><span>Page ${page + 1}</span><button id="children-next" ${value.nextToken ? "" : "disabled"}>Next</button></div>`;
-    document.getElementById("children-prev").onclick = () => { page -= 1; loadChildren(); };
-    document.getElementById("children-next").onclick = () => { page += 1; loadChildren(); };
+    document.getElementById("children-prev").onclick = () => { cursor.page -= 1; loadChildren(); };
+    document.getElementById("children-next").onclick = () => { cursor.page += 1; loadChildren(); };
     const open = async (i) => {
       const child = list[i];
       const row = container.querySelector(`[data-child-details="${i}"]`);
@@ -105,7 +123,7 @@ export async function mapRunPage(arn, token) {
     });
     for (const [i, child] of list.entries()) if (opened.has(child.executionArn)) { opened.delete(child.executionArn); open(i); }
   }
-  select.onchange = () => { tokens.length = 1; page = 0; loadChildren(); };
+  select.onchange = () => { cursor.reset(select.value); loadChildren(); };
   document.getElementById("refresh-children").onclick = () => loadChildren();
   document.getElementById("map-run-update").onclick = () => updateMapRunDialog(described, async () => {
     described = await api("DescribeMapRun", { mapRunArn: arn });
@@ -119,7 +137,7 @@ export async function mapRunPage(arn, token) {
       described = await api("DescribeMapRun", { mapRunArn: arn });
       if (token !== pageToken) return;
       renderSummary();
-      if (page === 0) await loadChildren();
+      if (cursor.page === 0) await loadChildren();
     } catch (error) {
       toast(`${error.type || "Error"}: ${error.message}`, true);
     }

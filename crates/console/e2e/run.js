@@ -6,7 +6,9 @@
 // edges, starts an execution and sees it turn green, approves and rejects pending tasks, sees
 // a failed state open first, red with its error, fits a 30-state machine, fits each page in a
 // phone's width, sees a retry back-off, lists Express executions, opens a distributed Map's
-// Map Run, and opens a 6,000-iteration Map. Screenshots of each page go to target/console-screenshots/
+// Map Run, opens a 6,000-iteration Map and the Map Run of a distributed Map over 10,000 items,
+// moves about a large machine with its minimap, keeps lists' pages in the URL, and reaches
+// every action at both sizes. Screenshots of each page go to target/console-screenshots/
 // (CARGO_TARGET_DIR's when set). Exits non-zero if any check failed.
 //
 // Environment: STEPPE_BIN (default: target/debug/steppe of the workspace),
@@ -107,6 +109,27 @@ const FAN_OUT = JSON.stringify({
     },
   },
 });
+/// One Task per integration the console names (issue 17, item 9), each with the caption its
+/// node must show and whether it waits for a task token.
+const INTEGRATIONS = (activityArn) => [
+  ["Approve", activityArn, {}, "Activity", false],
+  ["CallApi", "arn:aws:states:::http:invoke", { ApiEndpoint: "https://example.com/orders", Method: "POST", Authentication: { ConnectionArn: `arn:aws:events:${REGION_ACCOUNT}:connection/orders/1` } }, "HTTP invoke", false],
+  ["Enqueue", "arn:aws:states:::sqs:sendMessage", { QueueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/orders", "MessageBody.$": "$" }, "SQS send message", false],
+  ["Announce", "arn:aws:states:::sns:publish", { TopicArn: `arn:aws:sns:${REGION_ACCOUNT}:orders`, "Message.$": "$" }, "SNS publish", false],
+  ["RunChild", "arn:aws:states:::states:startExecution.sync:2", { StateMachineArn: `arn:aws:states:${REGION_ACCOUNT}:stateMachine:waiter`, "Input.$": "$" }, "Step Functions start execution · job", false],
+  ["Store", "arn:aws:states:::dynamodb:putItem", { TableName: "orders", Item: { id: { S: "1" } } }, "DynamoDB put item", false],
+  ["ListBucket", "arn:aws:states:::aws-sdk:s3:listObjectsV2", { Bucket: "orders" }, "SDK s3 list objects v2", false],
+  ["AwaitReply", "arn:aws:states:::sqs:sendMessage.waitForTaskToken", { QueueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/replies", MessageBody: { "token.$": "$$.Task.Token" } }, "SQS send message · callback", true],
+  ["AwaitLambda", "arn:aws:states:::lambda:invoke.waitForTaskToken", { FunctionName: "grumble", Payload: { "token.$": "$$.Task.Token" } }, "Lambda invoke · callback", true],
+];
+const INTEGRATIONS_MACHINE = (activityArn) => {
+  const tasks = INTEGRATIONS(activityArn);
+  const states = {};
+  tasks.forEach(([name, resource, parameters], i) => {
+    states[name] = { Type: "Task", Resource: resource, Parameters: parameters, ...(i + 1 < tasks.length ? { Next: tasks[i + 1][0] } : { End: true }) };
+  });
+  return JSON.stringify({ StartAt: tasks[0][0], States: states });
+};
 const BIG_MAP = JSON.stringify({
   StartAt: "Each",
   States: { Each: { Type: "Map", ItemsPath: "$.items", ItemProcessor: { StartAt: "Work", States: { Work: { Type: "Pass", End: true } } }, End: true } },
@@ -177,7 +200,9 @@ async function seed(base) {
   arns.retried = (await create("retried", RETRIED)).stateMachineArn;
   arns.large = (await create("large-nested", fs.readFileSync(path.join(__dirname, "..", "..", "graph", "tests", "fixtures", "large-nested.json"), "utf8"))).stateMachineArn;
   const activity = await aws(base, "CreateActivity", { name: "approve-order" });
+  arns.approveActivity = activity.activityArn;
   arns.approval = (await create("approval", APPROVAL(activity.activityArn))).stateMachineArn;
+  arns.integrations = (await create("integrations", INTEGRATIONS_MACHINE(activity.activityArn))).stateMachineArn;
   arns.bigMap = (await create("big-map", BIG_MAP)).stateMachineArn;
   arns.data = (await create("readable-data", DATA)).stateMachineArn;
   arns.fanOut = (await create("fan-out", FAN_OUT)).stateMachineArn;
@@ -252,6 +277,85 @@ async function statesOutOfView(page) {
   });
 }
 
+/// The states whose box lies partly under the minimap (none should after Fit).
+async function statesUnderMinimap(page) {
+  return page.$eval(".diagram", (diagram) => {
+    const minimap = diagram.querySelector(".minimap");
+    if (!minimap || minimap.hidden) return [];
+    const m = minimap.getBoundingClientRect();
+    return [...diagram.querySelectorAll(".sg-state:not(.sg-container)")].filter((g) => {
+      const b = (g.querySelector(".sg-shape") || g).getBoundingClientRect();
+      return b.right > m.left && b.left < m.right && b.bottom > m.top && b.top < m.bottom;
+    }).map((g) => g.dataset.state);
+  });
+}
+
+/// Issue 17, items 1 and 2: the largest machine of the test (121 states) fits whole, out of
+/// the minimap's way; the minimap shows where the view is, and a click or a drag on it moves
+/// the view; a small machine has no minimap.
+async function scenarioMinimap(page, base, arns, context, viewport) {
+  console.log(`scenario: Fit shows every state of the 121-state machine (${viewport}); its minimap moves the view`);
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.large)}`);
+  await page.waitForFunction(() => document.querySelectorAll(".diagram .sg-state").length === 121);
+  await page.waitForTimeout(100);
+  let out = await statesOutOfView(page);
+  check(out.length === 0, `all 121 states are inside the diagram when it opens (out: ${out.join(", ")})`);
+  check(await page.isVisible(".diagram .minimap"), "a machine too large to read whole shows a minimap");
+  for (let i = 0; i < 5; i++) await page.click(".diagram [data-zoom=in]");
+  check((await statesOutOfView(page)).length > 0, "zooming in leaves some states out of view");
+  await page.click(".diagram [data-zoom=fit]");
+  out = await statesOutOfView(page);
+  check(out.length === 0, `after Fit every one of the 121 states' boxes is inside the visible diagram (out: ${out.join(", ")})`);
+  const under = await statesUnderMinimap(page);
+  check(under.length === 0, `and none is under the minimap (${under.join(", ")})`);
+  await shot(page, "32-large-machine-fit");
+  // Zoomed in about the centre, the top-left state is out of view; a click on its box in the
+  // minimap brings it into view, and the minimap's frame follows.
+  for (let i = 0; i < 6; i++) await page.click(".diagram [data-zoom=in]");
+  const target = await page.$eval(".diagram", (diagram) => {
+    const frame = diagram.getBoundingClientRect();
+    const outside = [...diagram.querySelectorAll(".sg-state:not(.sg-container)")].filter((g) => {
+      const b = g.querySelector(".sg-shape").getBoundingClientRect();
+      return b.bottom < frame.top || b.top > frame.bottom || b.right < frame.left || b.left > frame.right;
+    });
+    // The state farthest from the centre of the view, so that the view must move.
+    const far = outside.map((g) => {
+      const b = g.querySelector(".sg-shape").getBoundingClientRect();
+      return { name: g.dataset.state, distance: Math.hypot(b.left - (frame.left + frame.width / 2), b.top - (frame.top + frame.height / 2)) };
+    }).sort((a, b) => b.distance - a.distance)[0];
+    return far && far.name;
+  });
+  check(!!target, `zoomed in, some state is out of view (${target})`);
+  const frameBefore = await page.$eval(".minimap .mm-view", (r) => r.getBoundingClientRect().toJSON());
+  const spot = await page.$eval(`.minimap [data-mm-state="${target}"]`, (r) => { const b = r.getBoundingClientRect(); return { x: b.left + b.width / 2, y: b.top + b.height / 2 }; });
+  await page.mouse.click(spot.x, spot.y);
+  await page.waitForTimeout(100);
+  out = await statesOutOfView(page);
+  check(!out.includes(target), `a click on ${target} in the minimap brings it into view`);
+  const frameAfter = await page.$eval(".minimap .mm-view", (r) => r.getBoundingClientRect().toJSON());
+  const centre = { x: frameAfter.x + frameAfter.width / 2, y: frameAfter.y + frameAfter.height / 2 };
+  check(Math.hypot(centre.x - spot.x, centre.y - spot.y) < 3 && Math.hypot(frameAfter.x - frameBefore.x, frameAfter.y - frameBefore.y) > 3,
+    `the minimap's frame moves to where it was clicked (${Math.round(frameBefore.x)},${Math.round(frameBefore.y)} → ${Math.round(frameAfter.x)},${Math.round(frameAfter.y)})`);
+  check(!(await page.isVisible("#panel-state-name")) || !(await page.textContent("#panel-state-name")).startsWith(target), "the click selects no state");
+  // A drag on the minimap moves the view along with it.
+  const mapBox = await page.$eval(".minimap", (m) => m.getBoundingClientRect().toJSON());
+  const from = { x: centre.x, y: centre.y };
+  const to = { x: mapBox.x + mapBox.width / 2, y: mapBox.y + mapBox.height / 2 };
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2);
+  await page.mouse.move(to.x, to.y);
+  await page.mouse.up();
+  const dragged = await page.$eval(".minimap .mm-view", (r) => { const b = r.getBoundingClientRect(); return { x: b.left + b.width / 2, y: b.top + b.height / 2 }; });
+  check(Math.hypot(dragged.x - to.x, dragged.y - to.y) < 3, `a drag on the minimap moves the view with it (frame centre ${Math.round(dragged.x)},${Math.round(dragged.y)}, pointer ${Math.round(to.x)},${Math.round(to.y)})`);
+  check((await overflow(page)) <= 0, `the large machine's page fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "33-minimap-moved");
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.waiter)}`);
+  await page.waitForFunction(() => document.querySelectorAll(".diagram .sg-state").length === 2);
+  await page.waitForTimeout(100);
+  check(!(await page.isVisible(".diagram .minimap")), "a small machine, readable whole, has no minimap");
+}
+
 async function scenarioWholeMachine(page, base, arns, context, viewport) {
   console.log("scenario: Fit shows the whole of a 30-state machine; the wheel zooms about the cursor");
   await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.tall)}`);
@@ -285,6 +389,11 @@ async function scenarioWholeMachine(page, base, arns, context, viewport) {
   check((await page.textContent("#panel-error")) === "Chain.Broken", "its error is shown");
   check((await page.textContent("#panel-cause")) === "the last link of the chain failed", "its cause is shown");
   check(!(await statesOutOfView(page)).includes("Boom"), "the failing state is in view");
+  if (await page.isVisible(".diagram .minimap")) {
+    const minimapClasses = await page.$$eval(".minimap [data-mm-state]", (rs) => Object.fromEntries(rs.map((r) => [r.dataset.mmState, r.getAttribute("class")])));
+    check(minimapClasses.Boom.includes("st-failed") && minimapClasses.Boom.includes("selected") && minimapClasses.Step01.includes("st-succeeded"),
+      `the minimap colours the states as the diagram does (Boom: ${minimapClasses.Boom}; Step01: ${minimapClasses.Step01})`);
+  }
   const legend = await page.textContent(".legend");
   const colours = ["succeeded", "failed", "aborted", "caught", "retried", "retrying", "running", "not reached"];
   check(colours.every((name) => legend.includes(name)), `the legend names every state colour (${legend.replace(/\s+/g, " ").trim()})`);
@@ -299,6 +408,19 @@ async function scenarioWholeMachine(page, base, arns, context, viewport) {
   check((await page.textContent("#panel-error")) === "OutOfStock", "with its error");
   check((await page.textContent("#panel-cause")).includes("Not enough stock"), "and its cause");
   check(!(await statesOutOfView(page)).includes("OutOfStock"), "and it is in view");
+}
+
+/// A duration as the page writes it ("850 ms", "12.3 s", "4 min 05 s", ...) in milliseconds.
+function shownMillis(text) {
+  const units = { ms: 1, s: 1000, min: 60000, h: 3600000, d: 86400000 };
+  let total = 0;
+  for (const [, amount, unit] of String(text).matchAll(/([\d.]+)\s*(ms|s|min|h|d)\b/g)) total += Number(amount) * units[unit];
+  return total;
+}
+
+/// An API date (epoch seconds, as the AWS JSON protocol sends them, or text) in milliseconds.
+function millisOf(value) {
+  return typeof value === "number" ? value * 1000 : Date.parse(value);
 }
 
 /// How far the page is wider than the window, in pixels (0: no horizontal scrolling).
@@ -379,6 +501,11 @@ async function scenarioRetrying(page, base, arns, context, viewport) {
   const text = await page.textContent("#panel-run-status");
   const match = /^retrying: attempt 2 of 3, next in (\d+) s$/.exec(text);
   check(match && Number(match[1]) > 20 && Number(match[1]) <= 30, `the panel says "${text}"`);
+  // The countdown is live: two seconds later it says so, and the table agrees.
+  await page.waitForTimeout(2100);
+  const later = /^retrying: attempt 2 of 3, next in (\d+) s$/.exec(await page.textContent("#panel-run-status"));
+  check(match && later && Number(later[1]) < Number(match[1]) && Number(later[1]) >= Number(match[1]) - 4, `the countdown goes down (${match && match[1]} s, then ${later && later[1]} s)`);
+  check((await page.getAttribute('.sg-state[data-state="CallFlaky"]', "class")).includes("st-retrying"), "the node is still drawn retrying");
   check((await page.textContent("#execution-status")) === "RUNNING", "the execution is RUNNING");
   check((await overflow(page)) <= 0, `the retrying execution's page fits the screen (${await overflow(page)} px over)`);
   await shot(page, "14-retrying");
@@ -434,6 +561,11 @@ async function scenarioDark(page, base, arns, context, viewport) {
     if (colours.diagram) check(luminance(colours.diagram) < 0.2, `its diagram is dark (${colours.diagram})`);
     await shot(page, `15-dark-${label}`);
   }
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.large)}`);
+  await page.waitForSelector(".diagram .minimap:not([hidden])");
+  const minimap = await page.$eval(".diagram .minimap", (m) => getComputedStyle(m).backgroundColor);
+  check(luminance(minimap) < 0.2, `the minimap is dark too (${minimap})`);
+  await shot(page, "15-dark-minimap");
 }
 
 /// The table, the timeline and the JSON trees in dark mode.
@@ -707,6 +839,91 @@ async function scenarioBigMap(page, base, arns) {
   const lastMillis = Date.now() - lastStart;
   console.log(`  measured: 6,001-run table shown in ${tableShown} ms (render ${tableRender} ms), sorted twice by duration in ${sortedMillis} ms; timeline shown in ${timelineShown} ms (render ${timelineRender} ms), last page in ${lastMillis} ms`);
   await shot(page, "25-map-6000-timeline");
+
+  console.log("scenario: the pages of a large execution's history, timeline and iterations are kept in the URL");
+  await page.click("#state-panel button[data-iteration-page]:has-text('Next')");
+  await page.waitForFunction(() => document.querySelector("#state-panel .pager span")?.textContent === "2 / 30");
+  const kept = Object.fromEntries(new URL(page.url()).searchParams);
+  check(kept.epage === "241" && kept.lpage === "61" && kept.ipage === "2" && kept.view === "timeline" && kept.state === "Each",
+    `the history's, the timeline's and the iterations' pages are in the URL (${new URL(page.url()).search})`);
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector("#view-timeline .pager span")?.textContent.startsWith("Page 61 of 61")
+    && document.querySelector("#events .pager span")?.textContent === "Page 241 of 241"
+    && document.querySelector("#state-panel .pager span")?.textContent === "2 / 30", null, { timeout: 30000 });
+  check((await page.textContent("#events-table tbody tr:last-child td")) === String(4 * ITERATIONS + 6), "a reload shows the same pages of the history, the timeline and the iterations");
+}
+
+/// Issue 17's 10,000-item Map, on steppe: a distributed Map over 10,000 items of its input
+/// (ProcessorConfig Mode DISTRIBUTED), one Standard child each, ten of which fail (tolerated).
+/// Its Map Run page (timed, reported) counts them, and its children are browsed by status
+/// and page, the page kept in the URL.
+async function scenarioTenThousandItems(page, base, arns) {
+  const ITEMS = 10000;
+  console.log(`scenario: a distributed Map over ${ITEMS} items: its Map Run page and its children by status and page`);
+  const role = `arn:aws:iam::${REGION_ACCOUNT.split(":")[1]}:role/steppe-e2e`;
+  const machine = (await aws(base, "CreateStateMachine", { name: "ten-thousand-items", roleArn: role, definition: JSON.stringify({
+    StartAt: "EachItem",
+    States: { EachItem: { Type: "Map", Label: "Items", ItemsPath: "$.items", MaxConcurrency: 1000, ToleratedFailureCount: 10,
+      ItemProcessor: { ProcessorConfig: { Mode: "DISTRIBUTED", ExecutionType: "STANDARD" }, StartAt: "Check",
+        States: { Check: { Type: "Choice", Choices: [{ Variable: "$.bad", IsPresent: true, Next: "Refuse" }], Default: "Work" },
+          Refuse: { Type: "Fail", Error: "Item.Bad", Cause: "this item is bad" }, Work: { Type: "Pass", End: true } } }, End: true } },
+  }) })).stateMachineArn;
+  const items = Array.from({ length: ITEMS }, (_, n) => (n % 1000 === 999 ? { n, bad: true } : { n }));
+  const started = Date.now();
+  const run = await aws(base, "StartExecution", { stateMachineArn: machine, name: "ten-thousand", input: JSON.stringify({ items }) });
+  let described = { status: "RUNNING" };
+  for (let i = 0; i < 1200 && described.status === "RUNNING"; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    described = await aws(base, "DescribeExecution", { executionArn: run.executionArn });
+  }
+  const ranMillis = Date.now() - started;
+  check(described.status === "SUCCEEDED", `the Map over ${ITEMS} items ran on steppe (${described.status} in ${ranMillis} ms)`);
+  const mapRunArn = (await aws(base, "ListMapRuns", { executionArn: run.executionArn })).mapRuns[0].mapRunArn;
+  await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}?state=EachItem`);
+  await page.waitForSelector("#panel-map-runs a");
+  await page.goto(`${base}/console/`);
+  await page.waitForSelector("#machines");
+  // The Map Run page, opened afresh: to its counts and its first page of children.
+  const opened = Date.now();
+  await page.goto(`${base}/console/map-runs/${encodeURIComponent(mapRunArn)}`);
+  await page.waitForSelector("#map-run-count-table");
+  await page.waitForFunction(() => document.querySelectorAll("#children-table tr[data-child]").length === 100);
+  const shownMillis = Date.now() - opened;
+  const counts = await page.$$eval("#map-run-count-table tr[data-count]", (trs) => Object.fromEntries(trs.map((tr) => [tr.dataset.count, [...tr.children].slice(1).map((td) => Number(td.textContent))])));
+  check(counts.total[0] === ITEMS && counts.total[1] === ITEMS && counts.succeeded[1] === ITEMS - 10 && counts.failed[1] === 10,
+    `the Map Run counts ${ITEMS} items and children, ${ITEMS - 10} succeeded and 10 failed (${JSON.stringify(counts)})`);
+  check((await page.textContent("#children-total")) === `(${ITEMS} in all)`, `its children are counted (${await page.textContent("#children-total")})`);
+  const names = () => page.$$eval("#children-table tr[data-child] button", (bs) => bs.map((b) => b.textContent));
+  await page.selectOption("#child-status", "FAILED");
+  await page.waitForFunction(() => document.querySelectorAll("#children-table tr[data-child]").length === 10);
+  const failedStatuses = await page.$$eval("#children-table tr[data-child] .status", (ss) => ss.map((s) => s.textContent));
+  check(failedStatuses.every((text) => text === "FAILED") && !(await page.isEnabled("#children-next")), `filtered by FAILED: the ten failed children on one page (${failedStatuses.length})`);
+  await page.click("#children-table tr[data-child] button");
+  await page.waitForSelector("#children-table .child-error");
+  check((await page.textContent("#children-table .child-error")) === "Item.Bad", "a failed child opens in place with its error");
+  await page.selectOption("#child-status", "SUCCEEDED");
+  await page.waitForFunction(() => document.querySelectorAll("#children-table tr[data-child]").length === 100 && document.querySelector("#children-table .status").textContent === "SUCCEEDED");
+  const first = await names();
+  await page.click("#children-next");
+  await page.waitForFunction(() => document.querySelector("#children .pager span")?.textContent === "Page 2");
+  await page.click("#children-next");
+  await page.waitForFunction(() => document.querySelector("#children .pager span")?.textContent === "Page 3");
+  await page.waitForFunction(() => document.querySelectorAll("#children-table tr[data-child]").length === 100);
+  const third = await names();
+  check(third.every((name) => !first.includes(name)), "page 3 lists 100 other children");
+  check(new URL(page.url()).searchParams.get("page") === "3" && new URL(page.url()).searchParams.get("status") === "SUCCEEDED", `the page and filter are in the URL (${new URL(page.url()).search})`);
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector("#children .pager span")?.textContent === "Page 3");
+  await page.waitForFunction(() => document.querySelectorAll("#children-table tr[data-child]").length === 100);
+  check(JSON.stringify(await names()) === JSON.stringify(third) && (await page.inputValue("#child-status")) === "SUCCEEDED", "a reload shows the same page of the same filter");
+  const describeStart = Date.now();
+  await aws(base, "DescribeMapRun", { mapRunArn });
+  const describeMillis = Date.now() - describeStart;
+  const listStart = Date.now();
+  await aws(base, "ListExecutions", { mapRunArn, maxResults: 100 });
+  const listMillis = Date.now() - listStart;
+  console.log(`  measured: Map Run page of ${ITEMS} children shown (counts and first 100 children) in ${shownMillis} ms (DescribeMapRun alone ${describeMillis} ms, ListExecutions of 100 children alone ${listMillis} ms); the Map ran in ${ranMillis} ms`);
+  await shot(page, "36-map-run-10000");
 }
 
 /// Item 2: a table of states and a timeline, sortable and kept in the URL.
@@ -886,6 +1103,26 @@ async function scenarioFinding(page, base, arns, context, viewport) {
   await page.uncheck("#auto-refresh");
   check(page.url().includes("auto=0"), "turning auto-refresh off is kept in the URL");
   for (const i of [1, 2, 3]) await aws(base, "StopExecution", { executionArn: `arn:aws:states:${REGION_ACCOUNT}:execution:waiter:${tag}-${i}` });
+  // Ended, each shows how long it ran (DescribeExecution's stopDate - startDate), which
+  // stays put: not a clock still running.
+  await page.click("#refresh-executions");
+  await page.waitForFunction(() => [...document.querySelectorAll("#executions-table td.duration")].every((td) => !td.textContent.includes("so far")));
+  const endedDurations = async () => page.$$eval("#executions-table tbody tr", (trs) => trs.map((tr) => [tr.querySelector("td a").textContent, tr.querySelector("td.duration").textContent]));
+  const ended = await endedDurations();
+  const ranMillis = {};
+  for (const i of [1, 2, 3]) {
+    const d = await aws(base, "DescribeExecution", { executionArn: `arn:aws:states:${REGION_ACCOUNT}:execution:waiter:${tag}-${i}` });
+    ranMillis[`${tag}-${i}`] = millisOf(d.stopDate) - millisOf(d.startDate);
+  }
+  const close = ended.every(([name, text]) => {
+    const shown = shownMillis(text);
+    return Math.abs(shown - ranMillis[name]) <= Math.max(15, ranMillis[name] * 0.02);
+  });
+  check(ended.length === 3 && close, `ended executions show how long they ran (${ended.map(([n, t]) => `${n}: ${t}, ran ${ranMillis[n]} ms`).join("; ")})`);
+  await page.waitForTimeout(2200);
+  await page.click("#refresh-executions");
+  await page.waitForTimeout(300);
+  check(JSON.stringify(await endedDurations()) === JSON.stringify(ended), "and their durations do not tick on (the same two seconds later)");
 
   console.log("scenario: a global list of executions across state machines");
   await page.click("nav >> text=Executions");
@@ -946,6 +1183,218 @@ async function scenarioManyExecutions(page, base) {
   check(answer.total === EXECUTIONS && answer.executions.length === 25, "the list endpoint answers 25 and the total");
   console.log(`  measured: first page of a machine with ${EXECUTIONS} executions in ${firstPage} ms (page load to 25 rows and the total; its list request alone ${requestMillis} ms); the machine list with counts in ${machinesPage} ms; seeding took ${seedMillis} ms`);
   await shot(page, "31-ten-thousand-executions");
+}
+
+/// Every action of the page (buttons, links, fields in main and the top bar that are shown),
+/// each scrolled into view: whether it is then on screen, and whether a tap at its centre
+/// reaches it (nothing covers it). `key` names it across pages and sizes: its id, else its
+/// first data- attribute, else its text.
+async function actionsOf(page) {
+  return page.evaluate(() => {
+    const found = [];
+    const name = (e) => e.id ? `#${e.id}` : (() => {
+      const data = [...e.attributes].find((a) => a.name.startsWith("data-") && a.name !== "data-link");
+      return data ? `[${data.name}]` : `${e.tagName.toLowerCase()} "${e.textContent.trim().replace(/\s+/g, " ").slice(0, 30)}"`;
+    })();
+    const open = document.querySelector("dialog[open]");
+    const scope = open ? "dialog[open] :is(button, a[href], select, input, textarea)" : "main :is(button, a[href], select, input, textarea), header.top a";
+    for (const e of document.querySelectorAll(scope)) {
+      if (e.disabled || !e.checkVisibility({ visibilityProperty: true, opacityProperty: true })) continue;
+      e.scrollIntoView({ block: "center", inline: "center" });
+      // A link wrapped over two lines is tapped on its first line.
+      const box = e.getClientRects()[0] || e.getBoundingClientRect();
+      const x = box.left + box.width / 2, y = box.top + box.height / 2;
+      const onScreen = box.width > 0 && box.height > 0 && box.left >= -0.5 && box.right <= window.innerWidth + 0.5 && box.top >= -0.5 && box.bottom <= window.innerHeight + 0.5;
+      const hit = onScreen ? document.elementFromPoint(x, y) : null;
+      const reached = !!hit && (hit === e || e.contains(hit) || [...(e.labels || [])].some((label) => label.contains(hit)));
+      found.push({ key: name(e), stable: !!e.id || name(e).startsWith("["), onScreen, reached, coveredBy: hit && !reached ? (hit.id ? `#${hit.id}` : hit.className || hit.tagName) : "" });
+    }
+    window.scrollTo(0, 0);
+    return found;
+  });
+}
+
+/// The actions each page has at 1440 px, to be found again at 390 px.
+const desktopActions = {};
+
+/// Item 3: every action reachable on a phone. On each page, every button, link and field is
+/// on screen once scrolled to, and a tap at its centre reaches it; at 390 px each page has
+/// every action it has at 1440 px (start, stop, redrive, edit, save and publish, delete,
+/// version and alias actions, approve and reject, the Map Run's settings).
+async function scenarioReachable(page, base, arns, context, viewport) {
+  console.log(`scenario: every action of every page is on screen and not covered (${viewport})`);
+  const role = `arn:aws:iam::${REGION_ACCOUNT.split(":")[1]}:role/steppe-e2e`;
+  if (!arns.versioned) {
+    const created = await aws(base, "CreateStateMachine", { name: "versioned", roleArn: role, publish: true, definition: JSON.stringify({ StartAt: "Done", States: { Done: { Type: "Succeed" } } }) });
+    arns.versioned = created.stateMachineArn;
+    await aws(base, "UpdateStateMachine", { stateMachineArn: arns.versioned, publish: true, definition: JSON.stringify({ StartAt: "Wait", States: { Wait: { Type: "Pass", Next: "Done" }, Done: { Type: "Succeed" } } }) });
+    await aws(base, "CreateStateMachineAlias", { name: "live", stateMachineArn: arns.versioned, routingConfiguration: [{ stateMachineVersionArn: created.stateMachineVersionArn, weight: 100 }] });
+  }
+  const waiting = await aws(base, "StartExecution", { stateMachineArn: arns.approval, input: "{}" });
+  const failed = await aws(base, "StartExecution", { stateMachineArn: arns.tall, input: "{}" });
+  const slow = await aws(base, "StartExecution", { stateMachineArn: arns.slowFan, input: JSON.stringify([1, 2, 3]) });
+  let mapRuns = { mapRuns: [] };
+  for (let i = 0; i < 100 && mapRuns.mapRuns.length === 0; i++) {
+    mapRuns = await aws(base, "ListMapRuns", { executionArn: slow.executionArn });
+    if (mapRuns.mapRuns.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  const caught = await aws(base, "StartExecution", { stateMachineArn: arns.order, input: JSON.stringify({ orderId: `R-${viewport}`, total: 5, items: [{ sku: "pen", quantity: 1 }, { sku: "ink", quantity: 50 }] }) });
+  for (const arn of [failed.executionArn, caught.executionArn]) {
+    for (let i = 0; i < 100 && (await aws(base, "DescribeExecution", { executionArn: arn })).status === "RUNNING"; i++) await new Promise((r) => setTimeout(r, 50));
+  }
+  const pages = [
+    ["machine list", "", "#machines tbody tr", ["#create-machine", "#machine-search", "#machine-type", "#machine-sort"]],
+    ["machine with versions and aliases", `state-machines/${encodeURIComponent(arns.versioned)}`, '#aliases tr[data-alias="live"]',
+      ["#start-execution", "#edit-machine", "#delete-machine", "#publish-version-button", "#create-alias", "[data-start-version]", "[data-delete-version]", "[data-edit-alias]", "[data-start-alias]", "[data-delete-alias]", "[data-zoom]"]],
+    ["editor", `edit/${encodeURIComponent(arns.versioned)}`, "#editor-valid", ["#definition-editor", "#publish-version", "#version-description", "#save-machine"]],
+    ["waiting execution", `executions/${encodeURIComponent(waiting.executionArn)}`, "[data-execution-approve='0']", ["#stop-execution", "#rerun-execution", "[data-execution-approve]", "[data-execution-reject]", "#tab-table", "#tab-timeline"]],
+    ["failed execution", `executions/${encodeURIComponent(failed.executionArn)}`, "#redrive-execution:not([hidden])", ["#redrive-execution", "#rerun-execution", "#event-filter"]],
+    ["running Map Run", `map-runs/${encodeURIComponent(mapRuns.mapRuns[0].mapRunArn)}`, "#map-run-update:not([hidden])", ["#map-run-update", "#child-status", "#refresh-children"]],
+    ["pending tasks", "tasks", "#tasks tbody tr", ["[data-approve]", "[data-reject]"]],
+    ["table of states", `executions/${encodeURIComponent(failed.executionArn)}?view=table`, "#states-table tbody tr", ["[data-sort]", "#redrive-execution"]],
+    ["timeline", `executions/${encodeURIComponent(failed.executionArn)}?view=timeline`, "#timeline .tl-row[data-run]", ["#tab-graph", "#redrive-execution"]],
+    ["Map's panel", `executions/${encodeURIComponent(caught.executionArn)}?state=ReserveStock`, "#iteration-filter", ["[data-iteration-filter]", "[data-iteration-scope]"]],
+    ["start dialog", `state-machines/${encodeURIComponent(arns.versioned)}`, "#start-execution", ["#execution-input", "#format-input", "#dialog-ok", "#dialog-cancel"], "#start-execution"],
+    ["alias dialog", `state-machines/${encodeURIComponent(arns.versioned)}`, '#aliases tr[data-alias="live"]', ["#alias-version-1", "#alias-weight-1", "#alias-version-2", "#alias-weight-2", "#dialog-ok", "#dialog-cancel"], '#aliases tr[data-alias="live"] [data-edit-alias]'],
+    ["stop dialog", `executions/${encodeURIComponent(waiting.executionArn)}`, "#stop-execution:not([hidden])", ["#dialog-ok", "#dialog-cancel"], "#stop-execution"],
+    ["approve dialog", `executions/${encodeURIComponent(waiting.executionArn)}`, "[data-execution-approve='0']", ["#task-output", "#dialog-ok", "#dialog-cancel"], "[data-execution-approve='0']"],
+    ["all executions", "executions", "#executions-table tbody tr", ["#status-filter", "#execution-search", "#refresh-executions", "#auto-refresh"]],
+  ];
+  for (const [label, route, ready, named, opener] of pages) {
+    await page.goto(`${base}/console/${route}`);
+    await page.waitForSelector(ready);
+    if (opener) {
+      await page.click(opener);
+      await page.waitForSelector("dialog[open]");
+    }
+    await page.waitForTimeout(200);
+    const found = await actionsOf(page);
+    const keys = new Set(found.map((f) => f.key));
+    const bad = found.filter((f) => !f.onScreen || !f.reached);
+    check(bad.length === 0, `the ${label} page: all ${found.length} actions are on screen once scrolled to, none covered (${bad.map((f) => `${f.key}${f.onScreen ? ` under ${f.coveredBy}` : " off screen"}`).join(", ")})`);
+    check((await overflow(page)) <= 0, `the ${label} page is no wider than the screen (${await overflow(page)} px over)`);
+    const absent = named.filter((key) => !keys.has(key));
+    check(absent.length === 0, `the ${label} page has ${named.join(", ")} (missing: ${absent.join(", ")})`);
+    const stable = [...new Set(found.filter((f) => f.stable).map((f) => f.key))];
+    if (viewport === "wide") desktopActions[label] = stable;
+    else if (desktopActions[label]) {
+      const lost = desktopActions[label].filter((key) => !keys.has(key));
+      check(lost.length === 0, `at ${viewport} the ${label} page has every action it has at 1440 px (${desktopActions[label].length}; missing: ${lost.join(", ")})`);
+    }
+    await shot(page, `37-actions-${label.replace(/ /g, "-")}`);
+  }
+  await aws(base, "StopExecution", { executionArn: waiting.executionArn });
+  await aws(base, "StopExecution", { executionArn: slow.executionArn });
+}
+
+/// Item 11: the lists' page, filter, search and sort are kept in the URL and come back on a
+/// reload and on Back (the machine list, a machine's executions; a Map Run's children in
+/// scenarioTenThousandItems).
+async function scenarioListUrls(page, base, arns, context, viewport) {
+  console.log("scenario: a list's page, filter, search and sort come back on reload and Back");
+  const role = `arn:aws:iam::${REGION_ACCOUNT.split(":")[1]}:role/steppe-e2e`;
+  if (!arns.bulk) {
+    arns.bulk = [];
+    for (let i = 0; i < 60; i++) {
+      const name = `zz-bulk-${String(i).padStart(3, "0")}`;
+      arns.bulk.push((await aws(base, "CreateStateMachine", { name, roleArn: role, definition: JSON.stringify({ StartAt: "Done", States: { Done: { Type: "Succeed" } } }) })).stateMachineArn);
+    }
+    arns.paged = (await aws(base, "CreateStateMachine", { name: "paged", roleArn: role, definition: JSON.stringify({ StartAt: "Done", States: { Done: { Type: "Succeed" } } }) })).stateMachineArn;
+    for (let i = 0; i < 60; i++) await aws(base, "StartExecution", { stateMachineArn: arns.paged, name: `page-${String(i).padStart(2, "0")}`, input: "{}" });
+    await aws(base, "StartExecution", { stateMachineArn: arns.paged, name: "other", input: "{}" });
+  }
+  const machineRows = () => page.$$eval("#machines tbody tr", (trs) => trs.map((tr) => tr.dataset.machine));
+  const expectedMachines = Array.from({ length: 10 }, (_, i) => `zz-bulk-${String(50 + i).padStart(3, "0")}`);
+  await page.goto(`${base}/console/?q=zz-bulk`);
+  await page.waitForSelector("#machines tbody tr");
+  await page.selectOption("#machine-type", "STANDARD");
+  await page.selectOption("#machine-sort", "running");
+  await page.click("#machines-next");
+  await page.waitForFunction(() => document.querySelector(".pager span")?.textContent === "Page 2 of 2");
+  const query = () => Object.fromEntries(new URL(page.url()).searchParams);
+  check(JSON.stringify(query()) === JSON.stringify({ q: "zz-bulk", type: "STANDARD", sort: "running", page: "2" }), `the machine list's search, type, sort and page are in the URL (${new URL(page.url()).search})`);
+  check(JSON.stringify(await machineRows()) === JSON.stringify(expectedMachines), `its second page lists the last ten (${(await machineRows()).join(", ")})`);
+  const machineListAgain = async (how) => {
+    await page.waitForFunction(() => document.querySelector(".pager span")?.textContent === "Page 2 of 2");
+    const controls = [await page.inputValue("#machine-search"), await page.inputValue("#machine-type"), await page.inputValue("#machine-sort")];
+    check(JSON.stringify(controls) === JSON.stringify(["zz-bulk", "STANDARD", "running"]) && JSON.stringify(await machineRows()) === JSON.stringify(expectedMachines),
+      `${how} shows the same page of the machine list, searched, filtered and sorted alike (${controls.join(", ")}; ${(await machineRows()).slice(0, 2).join(", ")}…)`);
+  };
+  await page.click("text=zz-bulk-055");
+  await page.waitForSelector("#start-execution");
+  await page.goBack();
+  await machineListAgain("Back");
+  await page.reload();
+  await machineListAgain("A reload");
+
+  // A machine's executions, 25 a page: page 3 of a search with a status filter.
+  const filter = `stateMachineArn=${encodeURIComponent(arns.paged)}&statusFilter=SUCCEEDED&name=page-&maxResults=25`;
+  const expected = [];
+  let nextToken;
+  for (let i = 0; i < 3; i++) {
+    const answer = await page.evaluate((path) => fetch(path, { headers: { "X-Steppe-Console": "1" } }).then((r) => r.json()), `${base}/console/api/executions?${filter}${nextToken ? `&nextToken=${encodeURIComponent(nextToken)}` : ""}`);
+    expected.push(answer.executions.map((e) => e.name));
+    nextToken = answer.nextToken;
+  }
+  check(expected[2].length === 10 && !nextToken, `the search has three pages (${expected.map((p) => p.length).join(" + ")})`);
+  const executionRows = () => page.$$eval("#executions-table tbody tr td:first-child a", (as) => as.map((a) => a.textContent));
+  const onPage = async (n) => {
+    await page.waitForFunction((label) => document.querySelector("#executions .pager span")?.textContent === label, `Page ${n}`);
+    await page.waitForFunction((names) => [...document.querySelectorAll("#executions-table tbody tr td:first-child a")].map((a) => a.textContent).join() === names, expected[n - 1].join());
+  };
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.paged)}?status=SUCCEEDED&q=page-`);
+  await onPage(1);
+  await page.click("#executions-next");
+  await onPage(2);
+  await page.click("#executions-next");
+  await onPage(3);
+  const executionsQuery = query();
+  check(executionsQuery.page === "3" && executionsQuery.status === "SUCCEEDED" && executionsQuery.q === "page-", `the executions' page, status and search are in the URL (${new URL(page.url()).search})`);
+  const executionListAgain = async (how) => {
+    await onPage(3);
+    check((await page.inputValue("#status-filter")) === "SUCCEEDED" && (await page.inputValue("#execution-search")) === "page-",
+      `${how} shows page 3 of the executions again, with its filter and search (${(await executionRows()).slice(0, 2).join(", ")}…)`);
+  };
+  await page.click(`#executions-table >> text=${expected[2][0]}`);
+  await page.waitForSelector("#execution-status");
+  await page.goBack();
+  await executionListAgain("Back");
+  await page.reload();
+  await executionListAgain("A reload");
+  await page.click("#executions-prev");
+  await onPage(2);
+  check(true, "Previous after a reload goes to page 2");
+  // A shared link: a fresh tab has no saved tokens and finds page 3 by itself.
+  const tab = await context.newPage();
+  await tab.goto(`${base}/console/state-machines/${encodeURIComponent(arns.paged)}?status=SUCCEEDED&q=page-&page=3`);
+  await tab.waitForFunction((names) => [...document.querySelectorAll("#executions-table tbody tr td:first-child a")].map((a) => a.textContent).join() === names, expected[2].join());
+  check((await tab.textContent("#executions .pager span")) === "Page 3", "a link to page 3 opened in a new tab shows page 3");
+  await tab.close();
+  check((await overflow(page)) <= 0, `the paged list fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "35-executions-page-3");
+}
+
+/// Item 9: a Task node names its integration (not only Lambda) and marks callbacks, its
+/// caption inside its box at 1:1.
+async function scenarioIntegrations(page, base, arns, context, viewport) {
+  console.log("scenario: Task nodes name their integration and mark callbacks");
+  await page.goto(`${base}/console/state-machines/${encodeURIComponent(arns.integrations)}`);
+  const tasks = INTEGRATIONS(arns.approveActivity);
+  await page.waitForFunction((n) => document.querySelectorAll(".diagram .sg-state").length === n, tasks.length);
+  const nodes = await page.$$eval(".diagram .sg-state", (gs) => Object.fromEntries(gs.map((g) => {
+    const shape = g.querySelector(".sg-shape").getBBox();
+    const caption = g.querySelector(".sg-type");
+    const box = caption.getBBox();
+    return [g.dataset.state, { caption: caption.textContent, callback: g.classList.contains("sg-callback") && !!g.querySelector(".sg-callback-mark"),
+      inside: box.x >= shape.x && box.x + box.width <= shape.x + shape.width }];
+  })));
+  for (const [name, , , caption, callback] of tasks) {
+    const node = nodes[name] || {};
+    check(node.caption === caption && node.callback === callback && node.inside,
+      `the ${name} node says "${node.caption}"${callback ? ", marked as a callback" : ""}, inside its box`);
+  }
+  check((await overflow(page)) <= 0, `the page fits the screen (${await overflow(page)} px over)`);
+  await shot(page, "34-integrations");
 }
 
 /// Item 6: what a Lambda command wrote to stderr is shown with its state.
@@ -1149,6 +1598,20 @@ async function scenarioAuthoring(page, base, arns, context, viewport) {
   const machineArn = decodeURIComponent(page.url().split("/state-machines/")[1].split("?")[0]);
   const versionsLeft = (await aws(base, "ListStateMachineVersions", { stateMachineArn: machineArn })).stateMachineVersions.map((v) => v.stateMachineVersionArn.split(":").pop());
   check(versionsLeft.join() === "2", `version 1 is deleted, version 2 kept (${versionsLeft.join(", ")})`);
+  console.log("scenario: an edit saved with \"Publish a version\" publishes one");
+  await page.click("#edit-machine");
+  await page.waitForSelector('#diagram .sg-state[data-state="Wave"]');
+  await page.fill("#definition-editor", JSON.stringify({ StartAt: "Hello", States: { Hello: { Type: "Pass", Next: "Smile" }, Smile: { Type: "Pass", Next: "Done" }, Done: { Type: "Succeed" } } }, null, 2));
+  await page.waitForSelector('#diagram .sg-state[data-state="Smile"]');
+  await page.check("#publish-version");
+  await page.fill("#version-description", "published from the editor");
+  await page.click("#save-machine");
+  await page.waitForURL(/\/state-machines\//);
+  await page.waitForFunction(() => [...document.querySelectorAll("#versions tr[data-version]")].map((tr) => tr.dataset.version).join() === "3,2");
+  const afterEdit = (await aws(base, "ListStateMachineVersions", { stateMachineArn: machineArn })).stateMachineVersions;
+  const newest = afterEdit.length ? await aws(base, "DescribeStateMachine", { stateMachineArn: afterEdit[0].stateMachineVersionArn }) : {};
+  check(afterEdit.map((v) => v.stateMachineVersionArn.split(":").pop()).join() === "3,2" && String(newest.definition).includes("Smile") && newest.description === "published from the editor",
+    `UpdateStateMachine with publish from the editor: ListStateMachineVersions lists version 3, with the edited definition and its description (${afterEdit.map((v) => v.stateMachineVersionArn.split(":").pop()).join(", ")}; "${newest.description}")`);
   await page.click("#delete-machine");
   check((await page.textContent("#dialog-question")).includes("cannot be undone"), "Delete asks first");
   await page.click("#dialog-ok");
@@ -1223,8 +1686,8 @@ async function main() {
   const target = await startServer();
   try {
     const arns = await seed(target.base);
-    const both = [scenarioWholeMachine, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding, scenarioMapRun, scenarioAuthoring, scenarioStderr];
-    const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, ...both, scenarioApprove, scenarioManyExecutions, scenarioBigMap];
+    const both = [scenarioWholeMachine, scenarioMinimap, scenarioIntegrations, scenarioListUrls, scenarioReachable, scenarioNarrow, scenarioRetrying, scenarioHabits, scenarioExpress, scenarioTime, scenarioData, scenarioFinding, scenarioMapRun, scenarioAuthoring, scenarioStderr];
+    const wide = [scenarioMachine, scenarioSucceeds, scenarioFails, scenarioStop, scenarioLarge, ...both, scenarioApprove, scenarioManyExecutions, scenarioBigMap, scenarioTenThousandItems];
     await session(target, arns, wide, "wide");
     await session(target, arns, both, "phone");
     await session(target, arns, [scenarioDark, scenarioDarkViews], "wide", { colorScheme: "dark" });

@@ -1131,3 +1131,81 @@ async fn an_express_child_times_out_after_five_minutes() {
     let details = last.execution_timed_out_event_details.as_ref().unwrap();
     assert_eq!(details.error.as_deref(), Some("States.Timeout"));
 }
+
+/// ListExecutions(mapRunArn) pages through a Map Run's children, newest first: pages of
+/// `maxResults` that together list every child once, filtered by status before paging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_are_paged_each_once() {
+    let server = memory_server().await;
+    let client = client(server.local_addr());
+    // Items below 10 fail (tolerated), the others succeed.
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "Label": "Rows", "ToleratedFailureCount": 10, "End": true,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Low",
+            "States": {
+                "Low": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericLessThan": 10, "Next": "Broken"}], "Default": "Fine"},
+                "Broken": {"Type": "Fail", "Error": "Broken"},
+                "Fine": {"Type": "Pass", "End": true}
+            }
+        }
+    }}});
+    let machine = create(&client, "paged-children", &definition.to_string()).await;
+    let items: Vec<u32> = (0..250).collect();
+    let execution = start(&client, &machine, &json!(items).to_string()).await;
+    wait_for_status(&client, &execution, ExecutionStatus::Succeeded).await;
+    let arn = map_run_arn(&client, &execution).await;
+
+    let pages = children_pages(&client, &arn, None).await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![100, 100, 50]);
+    let all: Vec<_> = pages.into_iter().flatten().collect();
+    assert!(
+        all.windows(2)
+            .all(|pair| pair[0].start_date >= pair[1].start_date),
+        "newest first"
+    );
+
+    let succeeded = children_pages(&client, &arn, Some(ExecutionStatus::Succeeded)).await;
+    let mut names = Vec::new();
+    for child in succeeded.into_iter().flatten() {
+        assert_eq!(child.status, ExecutionStatus::Succeeded);
+        names.push(child.name);
+    }
+    let listed = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        (listed, names.len()),
+        (240, 240),
+        "each succeeded child once"
+    );
+}
+
+/// Every page of a Map Run's children, 100 a page, with `status` if given.
+async fn children_pages(
+    client: &aws_sdk_sfn::Client,
+    map_run_arn: &str,
+    status: Option<ExecutionStatus>,
+) -> Vec<Vec<aws_sdk_sfn::types::ExecutionListItem>> {
+    let mut pages = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_executions()
+            .map_run_arn(map_run_arn)
+            .set_status_filter(status.clone())
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("ListExecutions(mapRunArn) page");
+        pages.push(page.executions);
+        token = page.next_token;
+        if token.is_none() {
+            return pages;
+        }
+        assert!(pages.len() < 10, "the pages end");
+    }
+}

@@ -135,9 +135,13 @@ pub fn list_children(
         status.is_none_or(|status| child.child.status.as_str() == status) && redriven != Some(true)
     });
     children.sort_by_key(|child| std::cmp::Reverse(child.child.start_millis));
-    let items: Vec<Value> = children
+    // Only the page asked for is written out: a Map Run can have 10,000 children.
+    let positions: Vec<usize> = (0..children.len()).collect();
+    let (page, next_token) = wire::page(&positions, offset, limit);
+    let items: Vec<Value> = page
         .iter()
-        .map(|child| {
+        .map(|&position| {
+            let child = &children[position];
             let mut item = json!({
                 "executionArn": child.execution_arn,
                 "stateMachineArn": child.state_machine_arn,
@@ -153,8 +157,7 @@ pub fn list_children(
             item
         })
         .collect();
-    let (page, next_token) = wire::page(&items, offset, limit);
-    let mut answer = json!({ "executions": page });
+    let mut answer = json!({ "executions": items });
     if let Some(token) = next_token {
         answer["nextToken"] = json!(token);
     }
