@@ -260,3 +260,176 @@ fn a_map_holds_a_bounded_number_of_items_whatever_the_objects_size() {
     assert_eq!(output.as_array().map(Vec::len), Some(10_000));
     assert_eq!(output[9_999], json!({"n": 9_999}));
 }
+
+/// A result writer standing in for the runtime's (`steppe_tasks::s3::results`): what each
+/// part and the export's end hold.
+fn answer_part(driver: &mut Driver, task: TaskInvocation, bodies: &mut Vec<String>) {
+    let number = task.parameters["PartNumber"]
+        .as_u64()
+        .expect("a part number");
+    assert_eq!(number as usize, bodies.len() + 1, "parts go in order");
+    if number > 1 {
+        assert_eq!(task.parameters["UploadId"], json!("upload-1"));
+    }
+    bodies.push(
+        task.parameters["Body"]
+            .as_str()
+            .expect("a body")
+            .to_string(),
+    );
+    driver.apply(Input::TaskSucceeded {
+        task_id: task.task_id,
+        output: json!({"UploadId": "upload-1", "ETag": format!("\"etag-{number}\"")}),
+    });
+}
+
+#[test]
+fn an_exporting_map_run_sends_its_results_in_parts_and_holds_a_bounded_amount_of_them() {
+    // 200 items of about 100 KB: 20 MB of results, held by the engine a few parts at a time.
+    let part_bytes = steppe_asl::limits::RESULT_WRITER_PART_BYTES;
+    let held_max = steppe_asl::limits::RESULT_WRITER_HELD_BYTES_MAX;
+    let pad = "x".repeat(100_000);
+    let object = Object {
+        items: (0..200).map(|n| json!({"n": n, "pad": pad})).collect(),
+        page_items: 50,
+    };
+    let entry_bytes = object.items[0].to_string().len() + 1;
+    let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "out", "Prefix": "jobs"},
+        "WriterConfig": {"Transformation": "COMPACT", "OutputType": "JSON"}});
+    let fields = json!({"ItemReader": reader(), "ResultWriter": writer});
+    let mut driver = Driver::new(machine(fields, pass()), json!({}));
+    driver.answer_pages(&object);
+    // The first part is on its way, unanswered: children stop once the file holds
+    // RESULT_WRITER_HELD_BYTES_MAX of text not sent.
+    let part = driver.tasks.pop().expect("a part");
+    assert!(driver.tasks.is_empty());
+    assert_eq!(part.parameters["Action"], json!("UploadPart"));
+    assert_eq!(part.parameters["File"], json!("SUCCEEDED_0.json"));
+    assert_eq!(
+        part.parameters["Parameters"],
+        json!({"Bucket": "out", "Prefix": "jobs"})
+    );
+    assert!(
+        part.parameters.get("UploadId").is_none(),
+        "the first part starts the upload"
+    );
+    let ended = driver.execution.map_runs()[0].items.succeeded as usize;
+    let sent = part.parameters["Body"].as_str().unwrap().len();
+    assert!(sent >= part_bytes, "{sent}");
+    assert!(ended < 200, "children wait while the part is on its way");
+    let held = ended * entry_bytes - sent;
+    assert!(
+        held >= held_max && held < held_max + entry_bytes,
+        "{ended} ended, {held} bytes held"
+    );
+    let mut bodies = Vec::new();
+    answer_part(&mut driver, part, &mut bodies);
+    let export = loop {
+        driver.answer_pages(&object);
+        let task = driver.tasks.pop().expect("a part or the export");
+        if task.parameters["Action"] != json!("UploadPart") {
+            break task;
+        }
+        let body = task.parameters["Body"].as_str().unwrap().len();
+        assert!(
+            (part_bytes..held_max + entry_bytes).contains(&body),
+            "{body}"
+        );
+        answer_part(&mut driver, task, &mut bodies);
+    };
+    assert_eq!(driver.execution.map_runs()[0].items.succeeded, 200);
+    // The export completes the file: its parts, then the text left.
+    let file = &export.parameters["Files"][0];
+    assert_eq!(file["File"], json!("SUCCEEDED_0.json"));
+    assert_eq!(file["UploadId"], json!("upload-1"));
+    let numbers: Vec<u64> = file["Parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|part| part["PartNumber"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=bodies.len() as u64).collect::<Vec<_>>());
+    assert!(bodies.len() >= 2, "20 MB in parts of 5 to 10 MiB");
+    bodies.push(file["Body"].as_str().unwrap().to_string());
+    let text = bodies.concat();
+    assert_eq!(file["Size"], json!(text.len()));
+    let written: Value = serde_json::from_str(&text).expect("one JSON array");
+    assert_eq!(written, json!(object.items), "every result once, in order");
+    assert_eq!(
+        export.parameters["Files"].as_array().unwrap().len(),
+        1,
+        "no failures"
+    );
+    driver.apply(Input::TaskSucceeded {
+        task_id: export.task_id,
+        output: json!({"ResultWriterDetails": {"Bucket": "out", "Key": "jobs/x/manifest.json"}}),
+    });
+    assert_eq!(driver.execution.status, Status::Succeeded);
+    assert_eq!(driver.execution.map_runs()[0].items.results_written, 200);
+}
+
+#[test]
+fn a_redriven_map_run_exports_its_new_results_in_the_next_files() {
+    // The first run: item 1 succeeds, item 2 fails it, item 3 never starts; its export
+    // writes SUCCEEDED_0, FAILED_0 and PENDING entries.
+    let task = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "OutputPath": "$.Payload",
+        "End": true});
+    let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "out"},
+        "WriterConfig": {"Transformation": "COMPACT", "OutputType": "JSON"}});
+    let fields = json!({"ResultWriter": writer, "MaxConcurrency": 1});
+    let mut driver = Driver::new(machine(fields, task), json!([1, 2, 3]));
+    let answer = |driver: &mut Driver, fail: bool| {
+        let task = driver.tasks.pop().expect("a task");
+        let item = task.parameters["Payload"].clone();
+        let input = match fail {
+            true => Input::TaskFailed {
+                task_id: task.task_id,
+                error: "Boom".into(),
+                cause: "no".into(),
+            },
+            false => Input::TaskSucceeded {
+                task_id: task.task_id,
+                output: json!({"Payload": {"done": item}}),
+            },
+        };
+        driver.apply(input);
+    };
+    answer(&mut driver, false);
+    answer(&mut driver, true);
+    let export = driver.tasks.pop().expect("the export");
+    let files = &export.parameters["Files"];
+    assert_eq!(files[0]["File"], json!("SUCCEEDED_0.json"));
+    assert_eq!(files[0]["Body"], json!(r#"[{"done":1}]"#));
+    assert_eq!(files[1]["File"], json!("FAILED_0.json"));
+    assert_eq!(export.parameters["Pending"][0]["Input"], json!("3"));
+    assert_eq!(export.parameters["Earlier"], json!([]));
+    driver.apply(Input::TaskSucceeded {
+        task_id: export.task_id,
+        output: json!({}),
+    });
+    assert_eq!(driver.execution.status, Status::Failed);
+
+    // The redrive reruns items 2 and 3: their results go to SUCCEEDED_1, and the manifest
+    // lists SUCCEEDED_0 too.
+    driver.apply(Input::Redrive);
+    answer(&mut driver, false);
+    answer(&mut driver, false);
+    let export = driver.tasks.pop().expect("the export");
+    let files = export.parameters["Files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0]["File"], json!("SUCCEEDED_1.json"));
+    assert_eq!(files[0]["Body"], json!(r#"[{"done":2},{"done":3}]"#));
+    assert_eq!(
+        export.parameters["Earlier"],
+        json!([{"Status": "SUCCEEDED", "File": "SUCCEEDED_0.json", "Size": 12}])
+    );
+    assert_eq!(export.parameters["Pending"], json!([]));
+    driver.apply(Input::TaskSucceeded {
+        task_id: export.task_id,
+        output: json!({}),
+    });
+    assert_eq!(driver.execution.status, Status::Succeeded);
+}

@@ -6,13 +6,13 @@
 
 use super::abort;
 use super::batch;
-use super::map::{select_item, shape, Children};
+use super::map::{select_item, Children};
 use crate::event::Details;
 use crate::execution::{Frame, FrameId, Phase, Status};
 use crate::map_run::{ChildId, MapRunChild, MapRunCounts};
 use crate::run::Run;
 use serde_json::Value;
-use steppe_asl::definition::{Map, ResultTransformation};
+use steppe_asl::definition::Map;
 use steppe_asl::error_name::Failure;
 use steppe_asl::limits;
 
@@ -155,8 +155,8 @@ pub(crate) fn end_child(
     run.sink = caller;
 }
 
-/// What a failed Map Run exports: its succeeded children's entries (as the `Transformation`
-/// shapes them), the execution records of those that failed or were aborted, and a
+/// What a failed Map Run exports: the entries its ended children sent already, the
+/// execution records of those its end aborted (added to its FAILED file now), and a
 /// `{Input, InputDetails, Status: PENDING}` entry per child never started.
 pub(super) fn failed_results(
     run: &mut Run<'_>,
@@ -165,34 +165,35 @@ pub(super) fn failed_results(
     mut children: Children,
     failure: Failure,
 ) -> super::writer::Written {
-    let transformation = map.result_writer.as_ref().map(|w| w.transformation);
-    let none = transformation == Some(ResultTransformation::None);
     let map_run = children.map_run.expect("an exporting Map has a Map Run");
-    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
-    let results = std::mem::take(&mut children.results);
-    for (slot, result) in results.into_iter().enumerate() {
+    let mut files = children
+        .result_files
+        .take()
+        .expect("an exporting Map has result files");
+    for slot in 0..children.results.len() {
         let status = run.execution.map_runs[map_run]
             .children
             .get(slot)
             .and_then(|child| child.as_ref().map(|child| child.status));
-        let result = result.unwrap_or_default();
+        // Ended children sent their entries as they ended (their results are `null`).
+        let sent = children.results[slot].is_some();
         match status {
-            Some(Status::Succeeded) if none => {
-                succeeded.push(execution_record(run, &children, slot, result, false))
+            Some(Status::Succeeded | Status::Running) | None => {}
+            Some(_) if sent => {}
+            Some(_) => {
+                let record = execution_record(run, &children, slot, Value::Null, true);
+                files.append(super::result_files::FAILED, &record);
+                children.results[slot] = Some(Value::Null);
+                super::map::forget_child_data(run, &children, slot);
             }
-            Some(Status::Succeeded) => succeeded.push(result),
-            Some(Status::Running) | None => {}
-            Some(_) => failed.push(execution_record(run, &children, slot, result, true)),
         }
     }
-    let flatten = transformation == Some(ResultTransformation::Flatten);
     let pending = pending_entries(run, frame, map, &mut children);
     super::writer::Written {
         map_run_arn: children.map_run_arn,
         map_run: children.map_run,
         tail: frame.previous_event_id,
-        succeeded: shape(succeeded, flatten),
-        failed,
+        files,
         pending,
         failure: Some(failure),
     }
