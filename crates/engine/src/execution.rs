@@ -368,8 +368,9 @@ pub(crate) struct MapItem {
     pub value: Value,
 }
 
-/// The top-level state that was running when the execution ended, to run again on redrive.
-#[derive(Debug, Clone)]
+/// The top-level state that was running when the execution (or a Standard Map Run child)
+/// ended, to run again on redrive.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RedrivePoint {
     pub state: StateId,
     pub input: Value,

@@ -143,6 +143,9 @@ pub struct MapRunChild {
     pub error: Option<crate::ErrorCause>,
     /// The timer of its time limit while it runs (Express children: five minutes).
     pub(crate) timer_id: Option<u64>,
+    /// A Standard child that did not succeed: the state it ended in, where a redrive of its
+    /// Map Run resumes it (as `RedriveExecution` resumes an execution).
+    pub(crate) redrive_point: Option<Box<crate::execution::RedrivePoint>>,
 }
 
 impl MapRun {

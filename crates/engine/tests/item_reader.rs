@@ -89,7 +89,11 @@ struct Driver {
 
 impl Driver {
     fn new(definition: Definition, input: Value) -> Driver {
-        let execution = Execution::new(info(), input, Config::standard(), 7);
+        Driver::with_config(definition, input, Config::standard())
+    }
+
+    fn with_config(definition: Definition, input: Value, config: Config) -> Driver {
+        let execution = Execution::new(info(), input, config, 7);
         let mut driver = Driver {
             definition,
             execution,
@@ -432,4 +436,71 @@ fn a_redriven_map_run_exports_its_new_results_in_the_next_files() {
         output: json!({}),
     });
     assert_eq!(driver.execution.status, Status::Succeeded);
+}
+
+/// A distributed Map whose children (of `execution_type`) pass a `Prep` state, then wait for
+/// a Lambda task; child 0 fails its task.
+fn prep_then_work(execution_type: &str) -> Definition {
+    let text = json!({"StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "MaxConcurrency": 2,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+            "StartAt": "Prep",
+            "States": {
+                "Prep": {"Type": "Pass", "Parameters": {"item.$": "$"}, "Next": "Work"},
+                "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": true}
+            }
+        },
+        "End": true}}});
+    steppe_asl::compile(&text.to_string()).unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+/// The types of the events of Map Run child `slot`'s history, after one child failed the
+/// Map Run (the other aborted with it) and the parent was redriven.
+fn child_history_after_redrive(execution_type: &str, slot: usize) -> Vec<String> {
+    let mut config = Config::standard();
+    config.child_history = Some(steppe_engine::ChildId { map_run: 0, slot });
+    let mut driver = Driver::with_config(prep_then_work(execution_type), json!([1, 2]), config);
+    assert_eq!(driver.tasks.len(), 2, "both children wait at Work");
+    let first = driver.tasks.remove(0);
+    assert_eq!(first.parameters["Payload"], json!({"item": 1}));
+    driver.apply(Input::TaskFailed {
+        task_id: first.task_id,
+        error: "Boom".into(),
+        cause: "no".into(),
+    });
+    assert_eq!(driver.execution.status, Status::Failed);
+    driver.tasks.clear();
+    driver.apply(Input::Redrive);
+    // Both run again, each from the state it ended in: Work, with the input Prep gave it.
+    let payloads: Vec<Value> = driver
+        .tasks
+        .iter()
+        .map(|task| task.parameters["Payload"].clone())
+        .collect();
+    assert_eq!(payloads, [json!({"item": 1}), json!({"item": 2})]);
+    driver.event_types
+}
+
+#[test]
+fn a_redrive_resumes_standard_children_at_the_state_they_ended_in() {
+    // "Redriving Map Runs": Standard children are redriven (RedriveExecution: from the
+    // unsuccessful state, the states before it not run again); Express children are
+    // started again (StartExecution). Child 0 failed in Work; child 1 was aborted in it.
+    for slot in [0, 1] {
+        let types = child_history_after_redrive("STANDARD", slot);
+        let redriven = types.iter().position(|t| t == "ExecutionRedriven");
+        let redriven = redriven.unwrap_or_else(|| panic!("{types:?}"));
+        assert_eq!(
+            types[redriven + 1..],
+            ["TaskStateEntered", "TaskScheduled"],
+            "child {slot}: {types:?}"
+        );
+        let prepared = types.iter().filter(|t| *t == "PassStateEntered").count();
+        assert_eq!(prepared, 1, "child {slot}: {types:?}");
+    }
+    let types = child_history_after_redrive("EXPRESS", 0);
+    let prepared = types.iter().filter(|t| *t == "PassStateEntered").count();
+    assert_eq!(prepared, 2, "an Express child starts again: {types:?}");
 }

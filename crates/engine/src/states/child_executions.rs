@@ -133,6 +133,9 @@ pub(crate) fn end_child(
     let Some((map_frame, child_frame, sink)) = found else {
         return;
     };
+    if let Some(frame) = run.execution.frames[child_frame.0].clone() {
+        keep_child_redrive_point(run, &frame);
+    }
     let caller = std::mem::replace(&mut run.sink, sink);
     abort(run, child_frame);
     let now = run.now;
@@ -153,6 +156,41 @@ pub(crate) fn end_child(
     }
     super::child_ended(run, map_frame, child.slot, Err(failure), 0);
     run.sink = caller;
+}
+
+/// Keeps where a redrive resumes the Map Run child whose top-level frame `frame` failed or is
+/// being aborted, if it is a Standard child: AWS redrives those (`RedriveExecution`, from the
+/// state they ended in), where Express children start again (`StartExecution`) ("Redriving
+/// Map Runs").
+pub(crate) fn keep_child_redrive_point(run: &mut Run<'_>, frame: &crate::execution::Frame) {
+    let Some((parent, _)) = frame.parent else {
+        return;
+    };
+    let Some(map_frame) = run.execution.frames[parent.0].as_ref() else {
+        return;
+    };
+    // Only a child's top-level frame has its Map's frame (of another history) as parent.
+    if map_frame.sink == frame.sink {
+        return;
+    }
+    if let steppe_asl::definition::Kind::Map(map) = &run.definition.state(map_frame.state).kind {
+        keep_redrive_point_of(run, frame, map);
+    }
+}
+
+/// Keeps where a redrive resumes the Map Run child of `map` whose top-level frame is
+/// `frame`, if it is a Standard child.
+pub(crate) fn keep_redrive_point_of(run: &mut Run<'_>, frame: &crate::execution::Frame, map: &Map) {
+    let Some(child) = frame.sink else {
+        return;
+    };
+    if !map.distributed || map.express_children {
+        return;
+    }
+    let point = run.redrive_point(frame);
+    if let Some(record) = run.execution.map_runs[child.map_run].child_mut(child.slot) {
+        record.redrive_point = Some(Box::new(point));
+    }
 }
 
 /// What a failed Map Run exports: the entries its ended children sent already, the
@@ -392,14 +430,16 @@ pub(super) fn record_child(
         record.children.resize(slot + 1, None);
     }
     // A child rerun by a redrive is the same execution, redriven: its history goes on.
-    let (start_millis, next_event_id, redrive_count) = match &record.children[slot] {
-        Some(before) => (
-            before.start_millis,
-            before.next_event_id,
-            before.redrive_count + 1,
-        ),
-        None => (now, 1, 0),
-    };
+    let (start_millis, next_event_id, redrive_count, redrive_point) =
+        match record.children[slot].as_mut() {
+            Some(before) => (
+                before.start_millis,
+                before.next_event_id,
+                before.redrive_count + 1,
+                before.redrive_point.take(),
+            ),
+            None => (now, 1, 0, None),
+        };
     record.children[slot] = Some(MapRunChild {
         status: Status::Running,
         next_event_id,
@@ -411,6 +451,7 @@ pub(super) fn record_child(
         output: None,
         error: None,
         timer_id: None,
+        redrive_point,
     });
     if redrive_count == 0 {
         Counted::Started

@@ -500,9 +500,28 @@ fn start_child(
             (started, run.new_scope(Some(frame.scope)), run.sink)
         }
     };
-    let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
+    // A Standard child rerun by a redrive resumes at the state it ended in, with that
+    // state's input and its variables; any other starts at the processor's first state.
+    let point = sink.and_then(|child| {
+        let record = run.execution.map_runs[child.map_run].child_mut(child.slot)?;
+        record
+            .redrive_point
+            .take()
+            .filter(|_| record.redrive_count > 0)
+    });
+    let (start_at, input, completed) = match point {
+        Some(point) => {
+            for (name, value) in point.variables {
+                run.set_variable(scope, name, value);
+            }
+            (point.state, point.input, point.completed)
+        }
+        None => (block.start_at, input, None),
+    };
+    let child = run.new_frame(Some((id, index)), scope, start_at, input, started);
     if let Some(child) = run.execution.frames[child.0].as_mut() {
         child.sink = sink;
+        child.completed = completed;
     }
     children.running[index] = Some(child);
     run.ready(child);
@@ -727,18 +746,23 @@ pub(super) fn fail_map_run(
     children: Box<Children>,
     failure: Failure,
 ) -> Next {
-    children
-        .running_frames()
-        .for_each(|child| abort(run, child));
+    // Standard children it aborts resume where they were when it is redriven.
+    let steppe_asl::definition::Kind::Map(map) = &state.kind else {
+        unreachable!("a Map state")
+    };
+    let running: Vec<FrameId> = children.running_frames().collect();
+    for child in &running {
+        if let Some(child_frame) = run.execution.frames[child.0].clone() {
+            super::child_executions::keep_redrive_point_of(run, &child_frame, map);
+        }
+    }
+    running.into_iter().for_each(|child| abort(run, child));
     super::reader::cancel(run, &children);
     let source = frame.previous_event_id;
     frame.completed = Some(children.results.clone());
     if let Some(map_run) = children.map_run {
         run.end_map_run(map_run, MapRunStatus::Failed);
     }
-    let steppe_asl::definition::Kind::Map(map) = &state.kind else {
-        unreachable!("a Map state")
-    };
     let export = map.result_writer.as_ref().and_then(|w| w.export.as_ref());
     if let (Some(export), Some(_), true) =
         (export, children.map_run, children.result_files.is_some())
