@@ -87,3 +87,15 @@ pub const READER_MAX_ITEMS_MAX: u64 = 100_000_000;
 /// (1,000 items or 1 MiB, `steppe_tasks::s3::items::PAGE_ITEMS_MAX`/`PAGE_BYTES_MAX`),
 /// whatever the object's size.
 pub const ITEM_READER_WAITING_ITEMS_MAX: usize = 1_000;
+/// A `ResultWriter` export's result files are written while the Map Run runs: a file's
+/// text goes to S3 as a part of a multipart upload each time this much of it is held
+/// (S3's smallest part but the last, 5 MiB).
+pub const RESULT_WRITER_PART_BYTES: usize = 5 * 1024 * 1024;
+/// steppe's own bound on the result text a distributed Map holds per result file
+/// (SUCCEEDED, FAILED) while a part is on its way: past it, no child starts until the part
+/// is written. A Map Run with a `ResultWriter` holds at most this much per file, plus the
+/// entries of the children running at once, whatever its number of children.
+pub const RESULT_WRITER_HELD_BYTES_MAX: usize = 2 * RESULT_WRITER_PART_BYTES;
+/// The most parts of one result file (S3's most parts of a multipart upload): with parts of
+/// at least [`RESULT_WRITER_PART_BYTES`], 50 GiB, past which the export fails.
+pub const RESULT_WRITER_PARTS_MAX: u32 = 10_000;

@@ -153,7 +153,7 @@ async fn acknowledged_executions_survive_kill_9_with_the_history_of_an_uninterru
 /// child each, counted once, its result once, in order) by the same Map Run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_map_run_killed_mid_flight_processes_every_item_once() {
-    map_run_killed_mid_flight(None).await;
+    map_run_killed_mid_flight(None, false).await;
 }
 
 /// The same with the items read from S3 (`--s3-dir`), more than a page of them: the pages
@@ -162,12 +162,21 @@ async fn a_map_run_killed_mid_flight_processes_every_item_once() {
 /// twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_map_run_reading_from_s3_killed_mid_flight_processes_every_item_once() {
-    map_run_killed_mid_flight(Some(2_500)).await;
+    map_run_killed_mid_flight(Some(2_500), false).await;
+}
+
+/// The same with a `ResultWriter`, killed once more than a part (5 MiB) of results was
+/// sent: after the restart the manifest is written once, and the result files hold every
+/// item's result once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_run_exporting_its_results_killed_mid_flight_writes_every_result_once() {
+    map_run_killed_mid_flight(Some(2_500), true).await;
 }
 
 /// A distributed Map over 200 items from its input, or `read` items of a JSON Lines
-/// object in S3, `kill -9`ed mid-flight and restarted.
-async fn map_run_killed_mid_flight(read: Option<i64>) {
+/// object in S3, `kill -9`ed mid-flight and restarted; with `export`, its results (3 KB
+/// each) go to S3 through a `ResultWriter`.
+async fn map_run_killed_mid_flight(read: Option<i64>, export: bool) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let log = dir.path().join("server.log");
@@ -213,6 +222,13 @@ async fn map_run_killed_mid_flight(read: Option<i64>) {
             .unwrap()
             .remove("Items");
     }
+    if export {
+        let fan = &mut definition["States"]["Fan"];
+        fan["ResultWriter"] = json!({"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "bucket", "Prefix": "out"},
+            "WriterConfig": {"Transformation": "COMPACT", "OutputType": "JSON"}});
+        fan["ItemProcessor"]["States"]["Double"]["Parameters"]["pad"] = json!("x".repeat(3_000));
+    }
     let machine = sfn
         .create_state_machine()
         .name("fan")
@@ -251,7 +267,10 @@ async fn map_run_killed_mid_flight(read: Option<i64>) {
             .await
             .unwrap();
         let succeeded = described.item_counts.unwrap().succeeded;
-        if succeeded > 0 {
+        // Children end in waves of 500 a second: past the fourth, more than a part of
+        // results (5 MiB) was sent.
+        let enough = if export { 2_000 } else { 1 };
+        if succeeded >= enough {
             assert!(succeeded < items, "the Map Run ended before the kill");
             break succeeded;
         }
@@ -267,12 +286,16 @@ async fn map_run_killed_mid_flight(read: Option<i64>) {
     let described = wait_for_end(&sfn, &execution, Instant::now() + Duration::from_secs(60)).await;
     assert_eq!(described.status, ExecutionStatus::Succeeded);
     let output: Value = serde_json::from_str(described.output.as_deref().unwrap()).unwrap();
-    let want: Vec<Value> = (1..=items).map(|i| json!({"v": 2 * i})).collect();
-    assert_eq!(
-        output,
-        Value::Array(want),
-        "every item's result once, in order"
-    );
+    if export {
+        check_exported(&s3_dir, &output, items);
+    } else {
+        let want: Vec<Value> = (1..=items).map(|i| json!({"v": 2 * i})).collect();
+        assert_eq!(
+            output,
+            Value::Array(want),
+            "every item's result once, in order"
+        );
+    }
 
     let map_run = sfn
         .describe_map_run()
@@ -334,4 +357,38 @@ async fn map_run_killed_mid_flight(read: Option<i64>) {
     server.kill().unwrap();
     server.wait().unwrap();
     eprintln!("{succeeded_at_kill} of {items} items had succeeded at the kill");
+}
+
+/// The export of a Map Run over `items` items: one manifest, whose SUCCEEDED files hold
+/// every item's result once (in the order the children ended), and nothing else.
+fn check_exported(s3_dir: &std::path::Path, output: &Value, items: i64) {
+    let bucket = s3_dir.join("bucket");
+    let key = output["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(bucket.join(key)).unwrap()).unwrap();
+    assert_eq!(manifest["ResultFiles"]["FAILED"], json!([]));
+    assert_eq!(manifest["ResultFiles"]["PENDING"], json!([]));
+    let mut doubled = Vec::new();
+    for file in manifest["ResultFiles"]["SUCCEEDED"].as_array().unwrap() {
+        let text = std::fs::read_to_string(bucket.join(file["Key"].as_str().unwrap())).unwrap();
+        assert_eq!(file["Size"], json!(text.len()));
+        let results: Vec<Value> = serde_json::from_str(&text).unwrap();
+        doubled.extend(results.iter().map(|result| result["v"].as_i64().unwrap()));
+    }
+    doubled.sort_unstable();
+    let want: Vec<i64> = (1..=items).map(|i| 2 * i).collect();
+    assert_eq!(doubled, want, "every item's result once");
+    // The folder holds the manifest and its files, and no upload is left under way.
+    let folder = bucket.join(key).parent().unwrap().to_path_buf();
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        manifest["ResultFiles"]["SUCCEEDED"]
+            .as_array()
+            .unwrap()
+            .len()
+            + 1
+    );
+    let uploads = s3_dir.join(".steppe-uploads");
+    let left = std::fs::read_dir(&uploads).map_or(0, |entries| entries.count());
+    assert_eq!(left, 0, "no upload left in {}", uploads.display());
 }

@@ -282,6 +282,28 @@ pub struct TaskInvocation {
     pub invocation: u64,
 }
 
+impl TaskInvocation {
+    /// A task of steppe's own (a page of items, a part of a Map's results) for `state`:
+    /// no timeout, no token, never mocked.
+    pub(crate) fn internal(
+        task_id: u64,
+        state: &steppe_asl::definition::State,
+        resource: &str,
+        parameters: Value,
+    ) -> TaskInvocation {
+        TaskInvocation {
+            task_id,
+            state_name: state.name.clone(),
+            resource: resource.to_string(),
+            parameters,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            task_token: None,
+            invocation: 0,
+        }
+    }
+}
+
 /// What one [`apply`] produced.
 #[derive(Debug, Default)]
 pub struct Transition {
@@ -346,8 +368,9 @@ pub(crate) struct MapItem {
     pub value: Value,
 }
 
-/// The top-level state that was running when the execution ended, to run again on redrive.
-#[derive(Debug, Clone)]
+/// The top-level state that was running when the execution (or a Standard Map Run child)
+/// ended, to run again on redrive.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RedrivePoint {
     pub state: StateId,
     pub input: Value,
@@ -425,14 +448,15 @@ pub(crate) enum Phase {
 
 impl Phase {
     /// Whether the frame waits for task `task_id`: its Task state's, the page of items its
-    /// distributed Map reads, or its Map's `ResultWriter` export.
+    /// distributed Map reads, a part of its results, or its Map's `ResultWriter` export.
     pub(crate) fn awaits_task(&self, task_id: u64) -> bool {
         match self {
             Phase::AwaitTask(pending) => pending.task_id == task_id,
-            Phase::AwaitChildren(children) => children
-                .reader
-                .as_ref()
-                .is_some_and(|reading| reading.task_id == Some(task_id)),
+            Phase::AwaitChildren(children) => {
+                let reads = children.reader.as_ref().and_then(|r| r.task_id);
+                let writes = children.result_files.as_ref().and_then(|f| f.sending);
+                reads == Some(task_id) || writes.is_some_and(|(sent, _)| sent == task_id)
+            }
             Phase::AwaitWrite(writing) => writing.task_id == task_id,
             _ => false,
         }

@@ -91,6 +91,20 @@ pub struct MapRun {
     /// Its child executions by slot (item, or batch with an `ItemBatcher`); `None` for a
     /// slot not started yet (or that succeeded before a redrive).
     pub children: Vec<Option<MapRunChild>>,
+    /// The result files its `ResultWriter` exports wrote (a redriven Map Run's files follow
+    /// them, and its manifest lists their SUCCEEDED ones).
+    pub(crate) exported: Vec<ExportedFile>,
+}
+
+/// A result file a Map Run's export wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExportedFile {
+    /// `SUCCEEDED`, `FAILED`.
+    pub status: String,
+    /// `SUCCEEDED_0.json`.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// A child execution of a Map Run by position: the Map Run's ordinal among its execution's
@@ -129,6 +143,9 @@ pub struct MapRunChild {
     pub error: Option<crate::ErrorCause>,
     /// The timer of its time limit while it runs (Express children: five minutes).
     pub(crate) timer_id: Option<u64>,
+    /// A Standard child that did not succeed: the state it ended in, where a redrive of its
+    /// Map Run resumes it (as `RedriveExecution` resumes an execution).
+    pub(crate) redrive_point: Option<Box<crate::execution::RedrivePoint>>,
 }
 
 impl MapRun {

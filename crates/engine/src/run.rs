@@ -346,6 +346,7 @@ impl<'a> Run<'a> {
         self.free_frame(id, &frame);
         match frame.parent {
             Some((parent, slot)) => {
+                states::child_executions::keep_child_redrive_point(self, &frame);
                 let failure = Failure::new(
                     details.error.unwrap_or_default(),
                     details.cause.unwrap_or_default(),
@@ -361,6 +362,12 @@ impl<'a> Run<'a> {
 
     /// Remembers where a redrive resumes: the top-level frame's state, input and variables.
     fn keep_redrive_point(&mut self, frame: &Frame) {
+        self.execution.redrive_point = Some(self.redrive_point(frame));
+    }
+
+    /// Where a redrive resumes a top-level `frame` (the execution's, or a Map Run child's):
+    /// its state, input and variables, and the children of a Parallel or Map that succeeded.
+    pub(crate) fn redrive_point(&self, frame: &Frame) -> crate::execution::RedrivePoint {
         let variables = self.execution.scopes[frame.scope.0]
             .as_ref()
             .map(|scope| scope.variables.clone())
@@ -369,12 +376,12 @@ impl<'a> Run<'a> {
             Phase::AwaitChildren(children) => Some(children.results.clone()),
             _ => frame.completed.clone(),
         };
-        self.execution.redrive_point = Some(crate::execution::RedrivePoint {
+        crate::execution::RedrivePoint {
             state: frame.state,
             input: frame.input.clone(),
             variables,
             completed,
-        });
+        }
     }
 
     /// Applies [`Input::Redrive`]: reruns the top-level state the execution ended in, with

@@ -89,7 +89,11 @@ struct Driver {
 
 impl Driver {
     fn new(definition: Definition, input: Value) -> Driver {
-        let execution = Execution::new(info(), input, Config::standard(), 7);
+        Driver::with_config(definition, input, Config::standard())
+    }
+
+    fn with_config(definition: Definition, input: Value, config: Config) -> Driver {
+        let execution = Execution::new(info(), input, config, 7);
         let mut driver = Driver {
             definition,
             execution,
@@ -259,4 +263,244 @@ fn a_map_holds_a_bounded_number_of_items_whatever_the_objects_size() {
     let output = driver.execution.output.clone().expect("an output");
     assert_eq!(output.as_array().map(Vec::len), Some(10_000));
     assert_eq!(output[9_999], json!({"n": 9_999}));
+}
+
+/// A result writer standing in for the runtime's (`steppe_tasks::s3::results`): what each
+/// part and the export's end hold.
+fn answer_part(driver: &mut Driver, task: TaskInvocation, bodies: &mut Vec<String>) {
+    let number = task.parameters["PartNumber"]
+        .as_u64()
+        .expect("a part number");
+    assert_eq!(number as usize, bodies.len() + 1, "parts go in order");
+    if number > 1 {
+        assert_eq!(task.parameters["UploadId"], json!("upload-1"));
+    }
+    bodies.push(
+        task.parameters["Body"]
+            .as_str()
+            .expect("a body")
+            .to_string(),
+    );
+    driver.apply(Input::TaskSucceeded {
+        task_id: task.task_id,
+        output: json!({"UploadId": "upload-1", "ETag": format!("\"etag-{number}\"")}),
+    });
+}
+
+#[test]
+fn an_exporting_map_run_sends_its_results_in_parts_and_holds_a_bounded_amount_of_them() {
+    // 200 items of about 100 KB: 20 MB of results, held by the engine a few parts at a time.
+    let part_bytes = steppe_asl::limits::RESULT_WRITER_PART_BYTES;
+    let held_max = steppe_asl::limits::RESULT_WRITER_HELD_BYTES_MAX;
+    let pad = "x".repeat(100_000);
+    let object = Object {
+        items: (0..200).map(|n| json!({"n": n, "pad": pad})).collect(),
+        page_items: 50,
+    };
+    let entry_bytes = object.items[0].to_string().len() + 1;
+    let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "out", "Prefix": "jobs"},
+        "WriterConfig": {"Transformation": "COMPACT", "OutputType": "JSON"}});
+    let fields = json!({"ItemReader": reader(), "ResultWriter": writer});
+    let mut driver = Driver::new(machine(fields, pass()), json!({}));
+    driver.answer_pages(&object);
+    // The first part is on its way, unanswered: children stop once the file holds
+    // RESULT_WRITER_HELD_BYTES_MAX of text not sent.
+    let part = driver.tasks.pop().expect("a part");
+    assert!(driver.tasks.is_empty());
+    assert_eq!(part.parameters["Action"], json!("UploadPart"));
+    assert_eq!(part.parameters["File"], json!("SUCCEEDED_0.json"));
+    assert_eq!(
+        part.parameters["Parameters"],
+        json!({"Bucket": "out", "Prefix": "jobs"})
+    );
+    assert!(
+        part.parameters.get("UploadId").is_none(),
+        "the first part starts the upload"
+    );
+    let ended = driver.execution.map_runs()[0].items.succeeded as usize;
+    let sent = part.parameters["Body"].as_str().unwrap().len();
+    assert!(sent >= part_bytes, "{sent}");
+    assert!(ended < 200, "children wait while the part is on its way");
+    let held = ended * entry_bytes - sent;
+    assert!(
+        held >= held_max && held < held_max + entry_bytes,
+        "{ended} ended, {held} bytes held"
+    );
+    let mut bodies = Vec::new();
+    answer_part(&mut driver, part, &mut bodies);
+    let export = loop {
+        driver.answer_pages(&object);
+        let task = driver.tasks.pop().expect("a part or the export");
+        if task.parameters["Action"] != json!("UploadPart") {
+            break task;
+        }
+        let body = task.parameters["Body"].as_str().unwrap().len();
+        assert!(
+            (part_bytes..held_max + entry_bytes).contains(&body),
+            "{body}"
+        );
+        answer_part(&mut driver, task, &mut bodies);
+    };
+    assert_eq!(driver.execution.map_runs()[0].items.succeeded, 200);
+    // The export completes the file: its parts, then the text left.
+    let file = &export.parameters["Files"][0];
+    assert_eq!(file["File"], json!("SUCCEEDED_0.json"));
+    assert_eq!(file["UploadId"], json!("upload-1"));
+    let numbers: Vec<u64> = file["Parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|part| part["PartNumber"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=bodies.len() as u64).collect::<Vec<_>>());
+    assert!(bodies.len() >= 2, "20 MB in parts of 5 to 10 MiB");
+    bodies.push(file["Body"].as_str().unwrap().to_string());
+    let text = bodies.concat();
+    assert_eq!(file["Size"], json!(text.len()));
+    let written: Value = serde_json::from_str(&text).expect("one JSON array");
+    assert_eq!(written, json!(object.items), "every result once, in order");
+    assert_eq!(
+        export.parameters["Files"].as_array().unwrap().len(),
+        1,
+        "no failures"
+    );
+    driver.apply(Input::TaskSucceeded {
+        task_id: export.task_id,
+        output: json!({"ResultWriterDetails": {"Bucket": "out", "Key": "jobs/x/manifest.json"}}),
+    });
+    assert_eq!(driver.execution.status, Status::Succeeded);
+    assert_eq!(driver.execution.map_runs()[0].items.results_written, 200);
+}
+
+#[test]
+fn a_redriven_map_run_exports_its_new_results_in_the_next_files() {
+    // The first run: item 1 succeeds, item 2 fails it, item 3 never starts; its export
+    // writes SUCCEEDED_0, FAILED_0 and PENDING entries.
+    let task = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "OutputPath": "$.Payload",
+        "End": true});
+    let writer = json!({"Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "out"},
+        "WriterConfig": {"Transformation": "COMPACT", "OutputType": "JSON"}});
+    let fields = json!({"ResultWriter": writer, "MaxConcurrency": 1});
+    let mut driver = Driver::new(machine(fields, task), json!([1, 2, 3]));
+    let answer = |driver: &mut Driver, fail: bool| {
+        let task = driver.tasks.pop().expect("a task");
+        let item = task.parameters["Payload"].clone();
+        let input = match fail {
+            true => Input::TaskFailed {
+                task_id: task.task_id,
+                error: "Boom".into(),
+                cause: "no".into(),
+            },
+            false => Input::TaskSucceeded {
+                task_id: task.task_id,
+                output: json!({"Payload": {"done": item}}),
+            },
+        };
+        driver.apply(input);
+    };
+    answer(&mut driver, false);
+    answer(&mut driver, true);
+    let export = driver.tasks.pop().expect("the export");
+    let files = &export.parameters["Files"];
+    assert_eq!(files[0]["File"], json!("SUCCEEDED_0.json"));
+    assert_eq!(files[0]["Body"], json!(r#"[{"done":1}]"#));
+    assert_eq!(files[1]["File"], json!("FAILED_0.json"));
+    assert_eq!(export.parameters["Pending"][0]["Input"], json!("3"));
+    assert_eq!(export.parameters["Earlier"], json!([]));
+    driver.apply(Input::TaskSucceeded {
+        task_id: export.task_id,
+        output: json!({}),
+    });
+    assert_eq!(driver.execution.status, Status::Failed);
+
+    // The redrive reruns items 2 and 3: their results go to SUCCEEDED_1, and the manifest
+    // lists SUCCEEDED_0 too.
+    driver.apply(Input::Redrive);
+    answer(&mut driver, false);
+    answer(&mut driver, false);
+    let export = driver.tasks.pop().expect("the export");
+    let files = export.parameters["Files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0]["File"], json!("SUCCEEDED_1.json"));
+    assert_eq!(files[0]["Body"], json!(r#"[{"done":2},{"done":3}]"#));
+    assert_eq!(
+        export.parameters["Earlier"],
+        json!([{"Status": "SUCCEEDED", "File": "SUCCEEDED_0.json", "Size": 12}])
+    );
+    assert_eq!(export.parameters["Pending"], json!([]));
+    driver.apply(Input::TaskSucceeded {
+        task_id: export.task_id,
+        output: json!({}),
+    });
+    assert_eq!(driver.execution.status, Status::Succeeded);
+}
+
+/// A distributed Map whose children (of `execution_type`) pass a `Prep` state, then wait for
+/// a Lambda task; child 0 fails its task.
+fn prep_then_work(execution_type: &str) -> Definition {
+    let text = json!({"StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "MaxConcurrency": 2,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+            "StartAt": "Prep",
+            "States": {
+                "Prep": {"Type": "Pass", "Parameters": {"item.$": "$"}, "Next": "Work"},
+                "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": true}
+            }
+        },
+        "End": true}}});
+    steppe_asl::compile(&text.to_string()).unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+/// The types of the events of Map Run child `slot`'s history, after one child failed the
+/// Map Run (the other aborted with it) and the parent was redriven.
+fn child_history_after_redrive(execution_type: &str, slot: usize) -> Vec<String> {
+    let mut config = Config::standard();
+    config.child_history = Some(steppe_engine::ChildId { map_run: 0, slot });
+    let mut driver = Driver::with_config(prep_then_work(execution_type), json!([1, 2]), config);
+    assert_eq!(driver.tasks.len(), 2, "both children wait at Work");
+    let first = driver.tasks.remove(0);
+    assert_eq!(first.parameters["Payload"], json!({"item": 1}));
+    driver.apply(Input::TaskFailed {
+        task_id: first.task_id,
+        error: "Boom".into(),
+        cause: "no".into(),
+    });
+    assert_eq!(driver.execution.status, Status::Failed);
+    driver.tasks.clear();
+    driver.apply(Input::Redrive);
+    // Both run again, each from the state it ended in: Work, with the input Prep gave it.
+    let payloads: Vec<Value> = driver
+        .tasks
+        .iter()
+        .map(|task| task.parameters["Payload"].clone())
+        .collect();
+    assert_eq!(payloads, [json!({"item": 1}), json!({"item": 2})]);
+    driver.event_types
+}
+
+#[test]
+fn a_redrive_resumes_standard_children_at_the_state_they_ended_in() {
+    // "Redriving Map Runs": Standard children are redriven (RedriveExecution: from the
+    // unsuccessful state, the states before it not run again); Express children are
+    // started again (StartExecution). Child 0 failed in Work; child 1 was aborted in it.
+    for slot in [0, 1] {
+        let types = child_history_after_redrive("STANDARD", slot);
+        let redriven = types.iter().position(|t| t == "ExecutionRedriven");
+        let redriven = redriven.unwrap_or_else(|| panic!("{types:?}"));
+        assert_eq!(
+            types[redriven + 1..],
+            ["TaskStateEntered", "TaskScheduled"],
+            "child {slot}: {types:?}"
+        );
+        let prepared = types.iter().filter(|t| *t == "PassStateEntered").count();
+        assert_eq!(prepared, 1, "child {slot}: {types:?}");
+    }
+    let types = child_history_after_redrive("EXPRESS", 0);
+    let prepared = types.iter().filter(|t| *t == "PassStateEntered").count();
+    assert_eq!(prepared, 2, "an Express child starts again: {types:?}");
 }

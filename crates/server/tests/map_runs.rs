@@ -986,10 +986,17 @@ async fn a_redrive_counts_the_children_pending_it_and_continues_their_histories(
     let client = client(server.local_addr());
     let activity = create_activity(&client, "flaky").await;
     let task = json!({"Type": "Task", "Resource": activity, "End": true});
+    // The children pass a state before their task: a redrive resumes each at the task.
+    let states = json!({"Prep": {"Type": "Pass", "Next": "Work"}, "Work": task});
     let definition = distributed_map(
         json!({"MaxConcurrency": 1, "ToleratedFailureCount": 1}),
         task.clone(),
     );
+    let mut definition: serde_json::Value = serde_json::from_str(&definition).unwrap();
+    let processor = &mut definition["States"]["Fan"]["ItemProcessor"];
+    processor["StartAt"] = json!("Prep");
+    processor["States"] = states.clone();
+    let definition = definition.to_string();
     let machine = create(&client, "flaky", &definition).await;
     let execution = start(&client, &machine, "[1, 2, 3]").await;
     let arn = wait_for_map_run(&client, &execution).await;
@@ -1032,8 +1039,10 @@ async fn a_redrive_counts_the_children_pending_it_and_continues_their_histories(
     assert_eq!(items(&succeeded), (0, 0, 3, 0, 0, 3));
     assert_eq!(redrive_counts(&succeeded), ((0, 0), (0, 0)));
 
-    // A redriven child's history goes on as a redriven execution's does.
-    let alone = json!({"StartAt": "Work", "States": {"Work": task}}).to_string();
+    // A redriven child's history goes on as a redriven execution's does: from the state it
+    // failed in, the states before it not run again (RedriveExecution, as AWS redrives a
+    // Standard child).
+    let alone = json!({"StartAt": "Prep", "States": states}).to_string();
     let alone = create(&client, "flaky-alone", &alone).await;
     let expected = start(&client, &alone, "1").await;
     fail_task(&client, &activity).await;
@@ -1050,7 +1059,10 @@ async fn a_redrive_counts_the_children_pending_it_and_continues_their_histories(
     let child = child_with_input(&client, &arn, "1").await;
     let child_events = history(&client, &child).await;
     let expected_events = history(&client, &expected).await;
-    assert!(common::event_types(&child_events).contains(&"ExecutionRedriven".to_string()));
+    let types = common::event_types(&child_events);
+    assert!(types.contains(&"ExecutionRedriven".to_string()));
+    let prepared = types.iter().filter(|t| *t == "PassStateEntered").count();
+    assert_eq!(prepared, 1, "{types:?}");
     assert_eq!(shape(&child_events), shape(&expected_events));
 }
 

@@ -6,13 +6,13 @@
 
 use super::abort;
 use super::batch;
-use super::map::{select_item, shape, Children};
+use super::map::{select_item, Children};
 use crate::event::Details;
 use crate::execution::{Frame, FrameId, Phase, Status};
 use crate::map_run::{ChildId, MapRunChild, MapRunCounts};
 use crate::run::Run;
 use serde_json::Value;
-use steppe_asl::definition::{Map, ResultTransformation};
+use steppe_asl::definition::Map;
 use steppe_asl::error_name::Failure;
 use steppe_asl::limits;
 
@@ -133,6 +133,9 @@ pub(crate) fn end_child(
     let Some((map_frame, child_frame, sink)) = found else {
         return;
     };
+    if let Some(frame) = run.execution.frames[child_frame.0].clone() {
+        keep_child_redrive_point(run, &frame);
+    }
     let caller = std::mem::replace(&mut run.sink, sink);
     abort(run, child_frame);
     let now = run.now;
@@ -155,8 +158,43 @@ pub(crate) fn end_child(
     run.sink = caller;
 }
 
-/// What a failed Map Run exports: its succeeded children's entries (as the `Transformation`
-/// shapes them), the execution records of those that failed or were aborted, and a
+/// Keeps where a redrive resumes the Map Run child whose top-level frame `frame` failed or is
+/// being aborted, if it is a Standard child: AWS redrives those (`RedriveExecution`, from the
+/// state they ended in), where Express children start again (`StartExecution`) ("Redriving
+/// Map Runs").
+pub(crate) fn keep_child_redrive_point(run: &mut Run<'_>, frame: &crate::execution::Frame) {
+    let Some((parent, _)) = frame.parent else {
+        return;
+    };
+    let Some(map_frame) = run.execution.frames[parent.0].as_ref() else {
+        return;
+    };
+    // Only a child's top-level frame has its Map's frame (of another history) as parent.
+    if map_frame.sink == frame.sink {
+        return;
+    }
+    if let steppe_asl::definition::Kind::Map(map) = &run.definition.state(map_frame.state).kind {
+        keep_redrive_point_of(run, frame, map);
+    }
+}
+
+/// Keeps where a redrive resumes the Map Run child of `map` whose top-level frame is
+/// `frame`, if it is a Standard child.
+pub(crate) fn keep_redrive_point_of(run: &mut Run<'_>, frame: &crate::execution::Frame, map: &Map) {
+    let Some(child) = frame.sink else {
+        return;
+    };
+    if !map.distributed || map.express_children {
+        return;
+    }
+    let point = run.redrive_point(frame);
+    if let Some(record) = run.execution.map_runs[child.map_run].child_mut(child.slot) {
+        record.redrive_point = Some(Box::new(point));
+    }
+}
+
+/// What a failed Map Run exports: the entries its ended children sent already, the
+/// execution records of those its end aborted (added to its FAILED file now), and a
 /// `{Input, InputDetails, Status: PENDING}` entry per child never started.
 pub(super) fn failed_results(
     run: &mut Run<'_>,
@@ -165,34 +203,35 @@ pub(super) fn failed_results(
     mut children: Children,
     failure: Failure,
 ) -> super::writer::Written {
-    let transformation = map.result_writer.as_ref().map(|w| w.transformation);
-    let none = transformation == Some(ResultTransformation::None);
     let map_run = children.map_run.expect("an exporting Map has a Map Run");
-    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
-    let results = std::mem::take(&mut children.results);
-    for (slot, result) in results.into_iter().enumerate() {
+    let mut files = children
+        .result_files
+        .take()
+        .expect("an exporting Map has result files");
+    for slot in 0..children.results.len() {
         let status = run.execution.map_runs[map_run]
             .children
             .get(slot)
             .and_then(|child| child.as_ref().map(|child| child.status));
-        let result = result.unwrap_or_default();
+        // Ended children sent their entries as they ended (their results are `null`).
+        let sent = children.results[slot].is_some();
         match status {
-            Some(Status::Succeeded) if none => {
-                succeeded.push(execution_record(run, &children, slot, result, false))
+            Some(Status::Succeeded | Status::Running) | None => {}
+            Some(_) if sent => {}
+            Some(_) => {
+                let record = execution_record(run, &children, slot, Value::Null, true);
+                files.append(super::result_files::FAILED, &record);
+                children.results[slot] = Some(Value::Null);
+                super::map::forget_child_data(run, &children, slot);
             }
-            Some(Status::Succeeded) => succeeded.push(result),
-            Some(Status::Running) | None => {}
-            Some(_) => failed.push(execution_record(run, &children, slot, result, true)),
         }
     }
-    let flatten = transformation == Some(ResultTransformation::Flatten);
     let pending = pending_entries(run, frame, map, &mut children);
     super::writer::Written {
         map_run_arn: children.map_run_arn,
         map_run: children.map_run,
         tail: frame.previous_event_id,
-        succeeded: shape(succeeded, flatten),
-        failed,
+        files,
         pending,
         failure: Some(failure),
     }
@@ -391,14 +430,16 @@ pub(super) fn record_child(
         record.children.resize(slot + 1, None);
     }
     // A child rerun by a redrive is the same execution, redriven: its history goes on.
-    let (start_millis, next_event_id, redrive_count) = match &record.children[slot] {
-        Some(before) => (
-            before.start_millis,
-            before.next_event_id,
-            before.redrive_count + 1,
-        ),
-        None => (now, 1, 0),
-    };
+    let (start_millis, next_event_id, redrive_count, redrive_point) =
+        match record.children[slot].as_mut() {
+            Some(before) => (
+                before.start_millis,
+                before.next_event_id,
+                before.redrive_count + 1,
+                before.redrive_point.take(),
+            ),
+            None => (now, 1, 0, None),
+        };
     record.children[slot] = Some(MapRunChild {
         status: Status::Running,
         next_event_id,
@@ -410,6 +451,7 @@ pub(super) fn record_child(
         output: None,
         error: None,
         timer_id: None,
+        redrive_point,
     });
     if redrive_count == 0 {
         Counted::Started

@@ -9,6 +9,7 @@ use super::child_executions::{
 };
 use super::items::Items;
 use super::reader::Reading;
+use super::result_files::ResultFiles;
 use super::{abort, fail_state_with};
 use crate::event::{Details, MapIteration};
 use crate::execution::Status;
@@ -63,6 +64,9 @@ pub(crate) struct Children {
     pub map_run: Option<usize>,
     /// The Map has a `ResultWriter`, whose execution records hold each child's input.
     pub keep_inputs: bool,
+    /// The Map exports its results to S3: their files, written as children end. Its
+    /// children's results are then not kept (`results` holds `null` for each ended child).
+    pub result_files: Option<Box<super::result_files::ResultFiles>>,
 }
 
 impl Children {
@@ -241,10 +245,19 @@ pub(crate) fn run(
             redrive_count: 0,
             redrive_millis: None,
             children: Vec::new(),
+            exported: Vec::new(),
         });
     }
     // Batches are built as their children start, so their slots are added then.
     let slots = if batcher.is_some() { 0 } else { length };
+    let export = map.result_writer.as_ref().and_then(|w| w.export.as_ref());
+    let result_files = match (export, map_run) {
+        (Some(export), Some(map_run)) => {
+            let earlier = &run.execution.map_runs[map_run].exported;
+            Some(Box::new(ResultFiles::new(export, earlier)))
+        }
+        _ => None,
+    };
     let mut children = Children {
         results: vec![None; slots],
         running: vec![None; slots],
@@ -262,6 +275,7 @@ pub(crate) fn run(
         map_run_arn: run_arn,
         map_run,
         keep_inputs: map.result_writer.is_some(),
+        result_files,
         ..Children::default()
     };
     // A redrive reruns only the iterations that did not succeed: those that did are
@@ -280,9 +294,19 @@ pub(super) fn go_on(run: &mut Run<'_>, id: FrameId, mut frame: Frame, state: &St
     let Phase::AwaitChildren(mut children) = std::mem::replace(&mut frame.phase, Phase::Run) else {
         unreachable!("a Map with children awaits them")
     };
+    if let Some(export) = map.result_writer.as_ref().and_then(|w| w.export.as_ref()) {
+        let sent = super::result_files::send_part(run, id, &frame, state, export, &mut children);
+        if let Err(failure) = sent {
+            // Nothing more is written: the Map Run fails as a failed export does.
+            children.result_files = None;
+            frame.previous_event_id = children.tail;
+            return fail_map_run(run, id, frame, state, children, failure);
+        }
+    }
     if !children.all_done() {
         if let Err(failure) = start_iterations(run, id, &mut frame, state, map, &mut children) {
             super::reader::cancel(run, &children);
+            super::result_files::cancel(run, &children);
             return Next::Failed(frame, failure);
         }
     }
@@ -306,6 +330,12 @@ fn start_iterations(
     map: &Map,
     children: &mut Children,
 ) -> Result<(), Failure> {
+    // Children wait while a result file holds too much text not written yet.
+    let held = children.result_files.as_ref().is_some_and(|f| f.full());
+    if held {
+        super::reader::refill(run, id, state, children);
+        return Ok(());
+    }
     if children.batcher.is_some() {
         start_batch(run, id, frame, state, map, children)?;
     } else {
@@ -470,9 +500,28 @@ fn start_child(
             (started, run.new_scope(Some(frame.scope)), run.sink)
         }
     };
-    let child = run.new_frame(Some((id, index)), scope, block.start_at, input, started);
+    // A Standard child rerun by a redrive resumes at the state it ended in, with that
+    // state's input and its variables; any other starts at the processor's first state.
+    let point = sink.and_then(|child| {
+        let record = run.execution.map_runs[child.map_run].child_mut(child.slot)?;
+        record
+            .redrive_point
+            .take()
+            .filter(|_| record.redrive_count > 0)
+    });
+    let (start_at, input, completed) = match point {
+        Some(point) => {
+            for (name, value) in point.variables {
+                run.set_variable(scope, name, value);
+            }
+            (point.state, point.input, point.completed)
+        }
+        None => (block.start_at, input, None),
+    };
+    let child = run.new_frame(Some((id, index)), scope, start_at, input, started);
     if let Some(child) = run.execution.frames[child.0].as_mut() {
         child.sink = sink;
+        child.completed = completed;
     }
     children.running[index] = Some(child);
     run.ready(child);
@@ -540,6 +589,14 @@ pub(crate) fn child_ended(
     if ended.is_none() {
         child_record_ended(run, &children, slot, &result);
     }
+    // An exported child's entry goes to its result file now; its result is not kept.
+    let result = match children.result_files.is_some() {
+        true => {
+            export_entry(run, &mut children, map, slot, &result);
+            result.map(|_| Value::Null)
+        }
+        false => result,
+    };
     match result {
         Ok(output) => {
             children.results[slot] = Some(output);
@@ -556,7 +613,10 @@ pub(crate) fn child_ended(
             if !tolerates(&children) {
                 return fail(run, id, frame, state, children, failure, last_event_id);
             }
-            children.results[slot] = Some(error_output(&failure));
+            children.results[slot] = Some(match children.result_files.is_some() {
+                true => Value::Null,
+                false => error_output(&failure),
+            });
             children.failed_slots.push(slot);
             children.tail = last_event_id;
         }
@@ -564,6 +624,56 @@ pub(crate) fn child_ended(
     children.handoff = last_event_id;
     frame.phase = Phase::AwaitChildren(children);
     go_on(run, id, frame, state)
+}
+
+/// Adds the entry of the child of `slot`, which ended with `result`, to its result file: with
+/// `Transformation` NONE, or when it failed, its execution record; else its output (each
+/// element of an array output with FLATTEN). The input its record needed is dropped.
+fn export_entry(
+    run: &mut Run<'_>,
+    children: &mut Children,
+    map: &Map,
+    slot: usize,
+    result: &Result<Value, Failure>,
+) {
+    let transformation = map.result_writer.as_ref().map(|w| w.transformation);
+    let entries = match result {
+        Ok(output) if transformation == Some(ResultTransformation::None) => {
+            let record = execution_record(run, children, slot, output.clone(), false);
+            vec![(super::result_files::SUCCEEDED, record)]
+        }
+        Ok(output) => {
+            let flatten = transformation == Some(ResultTransformation::Flatten);
+            shape(vec![output.clone()], flatten)
+                .into_iter()
+                .map(|entry| (super::result_files::SUCCEEDED, entry))
+                .collect()
+        }
+        Err(failure) => {
+            let record = execution_record(run, children, slot, error_output(failure), true);
+            vec![(super::result_files::FAILED, record)]
+        }
+    };
+    if let Some(files) = children.result_files.as_mut() {
+        for (file, entry) in &entries {
+            files.append(*file, entry);
+        }
+    }
+    forget_child_data(run, children, slot);
+}
+
+/// Drops what the record of the child of `slot` kept only for its result file's entry.
+pub(super) fn forget_child_data(run: &mut Run<'_>, children: &Children, slot: usize) {
+    if run.execution.config.map_run_children_data {
+        return;
+    }
+    let Some(map_run) = children.map_run else {
+        return;
+    };
+    if let Some(record) = run.execution.map_runs[map_run].child_mut(slot) {
+        record.input = None;
+        record.error = None;
+    }
 }
 
 /// A running iteration of Map frame `id` started waiting: start another if allowed.
@@ -636,20 +746,27 @@ pub(super) fn fail_map_run(
     children: Box<Children>,
     failure: Failure,
 ) -> Next {
-    children
-        .running_frames()
-        .for_each(|child| abort(run, child));
+    // Standard children it aborts resume where they were when it is redriven.
+    let steppe_asl::definition::Kind::Map(map) = &state.kind else {
+        unreachable!("a Map state")
+    };
+    let running: Vec<FrameId> = children.running_frames().collect();
+    for child in &running {
+        if let Some(child_frame) = run.execution.frames[child.0].clone() {
+            super::child_executions::keep_redrive_point_of(run, &child_frame, map);
+        }
+    }
+    running.into_iter().for_each(|child| abort(run, child));
     super::reader::cancel(run, &children);
     let source = frame.previous_event_id;
     frame.completed = Some(children.results.clone());
     if let Some(map_run) = children.map_run {
         run.end_map_run(map_run, MapRunStatus::Failed);
     }
-    let steppe_asl::definition::Kind::Map(map) = &state.kind else {
-        unreachable!("a Map state")
-    };
     let export = map.result_writer.as_ref().and_then(|w| w.export.as_ref());
-    if let (Some(export), Some(_)) = (export, children.map_run) {
+    if let (Some(export), Some(_), true) =
+        (export, children.map_run, children.result_files.is_some())
+    {
         // A failed Map Run's results are written too (SUCCEEDED, FAILED and PENDING files:
         // ResultWriter page); the Map fails once they are.
         let written = failed_results(run, &mut frame, map, *children, failure);
@@ -690,7 +807,7 @@ fn succeed(
     for slot in &children.failed_slots {
         failed[*slot] = true;
     }
-    if writer.is_some() {
+    if writer.is_some() && children.result_files.is_none() {
         // With a ResultWriter, a child's entry is its execution record with NONE, and a
         // failed child's always is ("If a child workflow execution fails, Step Functions
         // returns its execution result unchanged", as with NONE: ResultWriter page).
@@ -707,24 +824,15 @@ fn succeed(
             })
             .collect();
     }
-    if let Some(export) = writer.and_then(|writer| writer.export.as_ref()) {
-        // The results go to S3 first; the Map succeeds once they are written.
-        let (mut succeeded, mut failures) = (Vec::new(), Vec::new());
-        for (result, failed) in children.results.into_iter().zip(failed) {
-            let result = result.unwrap_or_default();
-            if failed {
-                failures.push(result);
-            } else {
-                succeeded.push(result);
-            }
-        }
-        let succeeded = shape(succeeded, flatten);
+    let export = writer.and_then(|writer| writer.export.as_ref());
+    if let (Some(export), Some(files)) = (export, children.result_files.take()) {
+        // The results were sent as the children ended; the Map succeeds once the files are
+        // complete.
         let written = super::writer::Written {
             map_run_arn: children.map_run_arn,
             map_run: children.map_run,
             tail: children.tail,
-            succeeded,
-            failed: failures,
+            files,
             pending: Vec::new(),
             failure: None,
         };

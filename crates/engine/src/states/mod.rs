@@ -10,6 +10,7 @@ pub(crate) mod map;
 pub(crate) mod parallel;
 pub(crate) mod pass;
 pub(crate) mod reader;
+pub(crate) mod result_files;
 pub(crate) mod task;
 pub(crate) mod wait;
 pub(crate) mod writer;
@@ -440,6 +441,7 @@ pub(crate) fn abort(run: &mut Run<'_>, id: FrameId) {
                 .running_frames()
                 .for_each(|child| abort(run, child));
             reader::cancel(run, children);
+            result_files::cancel(run, children);
             if let Some(map_run) = children.map_run {
                 run.end_map_run(map_run, crate::map_run::MapRunStatus::Aborted);
             }

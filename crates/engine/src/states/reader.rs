@@ -109,16 +109,8 @@ pub(super) fn refill(run: &mut Run<'_>, id: FrameId, state: &State, children: &m
         parameters["Cursor"] = cursor.clone();
     }
     run.execution.waiting.insert(task_id, id);
-    run.commands.push(Command::InvokeTask(TaskInvocation {
-        task_id,
-        state_name: state.name.clone(),
-        resource: ITEM_READER_RESOURCE.to_string(),
-        parameters,
-        timeout_seconds: None,
-        heartbeat_seconds: None,
-        task_token: None,
-        invocation: 0,
-    }));
+    let task = TaskInvocation::internal(task_id, state, ITEM_READER_RESOURCE, parameters);
+    run.commands.push(Command::InvokeTask(task));
 }
 
 /// Forgets the page on its way, if one is: the Map ends without it.

@@ -178,7 +178,15 @@ pub(crate) fn completed(run: &mut Run<'_>, task_id: u64, result: Result<Value, F
         // Map runs inside one).
         let caller = std::mem::replace(&mut run.sink, frame.sink);
         let next = match std::mem::replace(&mut frame.phase, Phase::Run) {
-            Phase::AwaitChildren(children) => super::reader::page(run, id, frame, children, result),
+            Phase::AwaitChildren(children) => {
+                let part = children.result_files.as_ref().and_then(|f| f.sending);
+                match part {
+                    Some((sent, _)) if sent == task_id => {
+                        super::result_files::part_answered(run, id, frame, children, result)
+                    }
+                    _ => super::reader::page(run, id, frame, children, result),
+                }
+            }
             Phase::AwaitWrite(writing) => super::writer::written(run, id, frame, *writing, result),
             _ => unreachable!("take_map_task checked the phase"),
         };

@@ -5,6 +5,9 @@
 //! What S3 would say is said here too: a missing bucket is `NoSuchBucket`, a missing key
 //! `NoSuchKey`, with S3's messages. Keys that cannot be file paths (empty segments, `.`,
 //! `..`, a leading `/`) are refused, so no key reaches outside its bucket's folder.
+//! A multipart upload's parts wait in `DIR/.steppe-uploads/ID/` (no bucket: bucket names
+//! cannot start with `.`) until it completes; its id is the key's, so an upload started again
+//! is the same upload.
 //! An ETag is the MD5 of the file's size and modification time, not of its content (reading
 //! every file listed would cost too much): the same for every operation on an unchanged file,
 //! and different once the file changes, which is what S3's clients rely on.
@@ -50,6 +53,25 @@ impl Folders {
         }
     }
 
+    /// Where the parts of upload `upload_id` wait: outside every bucket's folder (a name
+    /// starting with `.` is no bucket).
+    fn upload(&self, upload_id: &str) -> Result<PathBuf, Error> {
+        if upload_id.is_empty() || !upload_id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return Err(no_such_upload());
+        }
+        Ok(self.root.join(UPLOADS_FOLDER).join(upload_id))
+    }
+
+    /// The folder of an upload under way.
+    fn open_upload(&self, upload_id: &str) -> Result<PathBuf, Error> {
+        let folder = self.upload(upload_id)?;
+        if folder.is_dir() {
+            Ok(folder)
+        } else {
+            Err(no_such_upload())
+        }
+    }
+
     fn object(&self, bucket: &str, key: &str) -> Result<PathBuf, Error> {
         let mut path = self.bucket(bucket)?;
         if key.is_empty() {
@@ -67,6 +89,18 @@ impl Folders {
         }
         Ok(path)
     }
+}
+
+/// The folder (in the root, beside the buckets) of multipart uploads under way.
+const UPLOADS_FOLDER: &str = ".steppe-uploads";
+
+/// `NoSuchUpload`, as S3 answers an upload that is not under way.
+fn no_such_upload() -> Error {
+    Error::service(
+        404,
+        "NoSuchUpload",
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    )
 }
 
 fn io_error(error: &io::Error) -> Error {
@@ -160,6 +194,73 @@ impl Buckets for Folders {
         let metadata =
             write().map_err(|error| Error::Client(format!("Unable to write: {error}")))?;
         Ok(info(key, &metadata))
+    }
+
+    fn create_multipart_upload(&self, bucket: &str, key: &str) -> Result<String, Error> {
+        self.object(bucket, key)?;
+        // One upload per key at a time: starting it again (a task run again after a crash)
+        // joins the one under way instead of leaving it behind, unlike S3.
+        let id = hex(&Md5::digest(format!("{bucket}/{key}")));
+        fs::create_dir_all(self.upload(&id)?)
+            .map_err(|error| Error::Client(format!("Unable to start the upload: {error}")))?;
+        Ok(id)
+    }
+
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: &[u8],
+    ) -> Result<String, Error> {
+        self.object(bucket, key)?;
+        let folder = self.open_upload(upload_id)?;
+        let part = folder.join(part_number.to_string());
+        let temporary = folder.join(format!("{part_number}.steppe-partial"));
+        let write = || -> io::Result<()> {
+            fs::write(&temporary, body)?;
+            fs::rename(&temporary, &part)
+        };
+        write().map_err(|error| Error::Client(format!("Unable to write the part: {error}")))?;
+        Ok(format!("\"{}\"", hex(&Md5::digest(body))))
+    }
+
+    fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<(), Error> {
+        let path = self.object(bucket, key)?;
+        let folder = self.open_upload(upload_id)?;
+        let temporary = path.with_file_name(format!(
+            ".{}.steppe-partial",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        // The parts are copied one after another: memory holds a copy buffer, not the object.
+        let write = || -> io::Result<()> {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            let mut out = io::BufWriter::new(fs::File::create(&temporary)?);
+            for (number, _) in parts {
+                let mut part = fs::File::open(folder.join(number.to_string()))?;
+                io::copy(&mut part, &mut out)?;
+            }
+            io::Write::flush(&mut out)?;
+            fs::rename(&temporary, &path)?;
+            fs::remove_dir_all(&folder)
+        };
+        write().map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => Error::service(
+                400,
+                "InvalidPart",
+                "One or more of the specified parts could not be found.",
+            ),
+            _ => Error::Client(format!("Unable to complete the upload: {error}")),
+        })
     }
 
     fn copy_object(

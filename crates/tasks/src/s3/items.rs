@@ -83,8 +83,8 @@ pub struct Item {
     pub key: Option<String>,
     /// The value.
     pub value: Value,
-    /// Where the next item starts: a CSV or JSONL object's byte offset and row, so a later
-    /// page resumes there instead of reading the object again from its start.
+    /// Where the next item starts: a CSV, JSON or JSONL object's byte offset (and row), so a
+    /// later page resumes there instead of reading the object again from its start.
     pub next: Option<Position>,
 }
 
@@ -109,6 +109,8 @@ pub struct Cursor {
     pub headers: Option<Vec<String>>,
     /// A listing's last key.
     pub start_after: Option<String>,
+    /// The JSON items are an object's key-value pairs (resumed after `position`).
+    pub pairs: bool,
 }
 
 impl Cursor {
@@ -126,6 +128,9 @@ impl Cursor {
         }
         if let Some(key) = &self.start_after {
             cursor.insert("StartAfter".to_string(), json!(key));
+        }
+        if self.pairs {
+            cursor.insert("Pairs".to_string(), json!(true));
         }
         Value::Object(cursor)
     }
@@ -146,6 +151,7 @@ impl Cursor {
             position,
             headers,
             start_after: value["StartAfter"].as_str().map(str::to_string),
+            pairs: value["Pairs"].as_bool().unwrap_or(false),
         }
     }
 }
@@ -224,7 +230,6 @@ pub fn read_from(
             format,
         } => {
             let position = match format {
-                Format::Json { .. } => Position::default(),
                 Format::Manifest => {
                     let position = cursor.position.unwrap_or_default();
                     super::manifest::read(buckets, bucket, key, position, &mut offer)?;
@@ -239,6 +244,9 @@ pub fn read_from(
                 Format::Csv { delimiter, headers } => {
                     let headers = headers.clone().or_else(|| cursor.headers.clone());
                     headers_read = csv(object.body, *delimiter, headers, position, &mut offer)?;
+                }
+                Format::Json { .. } if cursor.position.is_some() => {
+                    json_resume(object.body, position.offset, cursor.pairs, &mut offer)?
                 }
                 Format::Json { pointer } => json_items(object.body, pointer, &mut offer)?,
                 Format::Jsonl => jsonl(object.body, position, &mut offer)?,
@@ -311,6 +319,7 @@ pub fn read_page(buckets: Option<&dyn Buckets>, request: &Value) -> crate::TaskO
             Source::Listing { .. } => cursor.start_after = last_key,
             _ => cursor.position = last_position,
         }
+        cursor.pairs = page.get("Keys").is_some();
         if cursor.position.is_some() || cursor.start_after.is_some() {
             page["Cursor"] = cursor.to_json();
         }
@@ -653,15 +662,20 @@ fn json_items(
     offer: &mut dyn FnMut(Item) -> bool,
 ) -> Result<(), Failure> {
     let since_item = Rc::new(Cell::new(0u64));
+    let consumed = Rc::new(Cell::new(0u64));
+    // serde_json takes its bytes one at a time, so counting them under its reader says how
+    // far it read: where the next item starts, for a later page to resume at.
     let counted = Counted {
-        inner: body,
+        inner: BufReader::new(body),
         since_item: since_item.clone(),
+        consumed: consumed.clone(),
     };
-    let mut deserializer = serde_json::Deserializer::from_reader(BufReader::new(counted));
+    let mut deserializer = serde_json::Deserializer::from_reader(counted);
     let walk = Walk {
         pointer,
         offer,
         since_item: &since_item,
+        consumed: &consumed,
         found: false,
     };
     match walk.deserialize(&mut deserializer) {
@@ -690,15 +704,165 @@ fn json_items(
     })
 }
 
+/// Reads on from `offset`, where an earlier page's last item of a JSON array (or, with
+/// `pairs`, an object's key-value pairs) ended: a `,` and the next item each, until the
+/// closing bracket. Each item's bytes are found by a scan that tracks strings and nesting,
+/// then parsed alone, so only the item being read is held and the object before `offset` is
+/// never read again.
+fn json_resume(
+    body: Box<dyn Read + Send>,
+    offset: u64,
+    pairs: bool,
+    offer: &mut dyn FnMut(Item) -> bool,
+) -> Result<(), Failure> {
+    let mut bytes = JsonBytes {
+        reader: BufReader::new(body),
+        offset,
+    };
+    let (end, kind) = if pairs {
+        (b'}', "object")
+    } else {
+        (b']', "array")
+    };
+    let malformed = |what: &str, offset: u64| Failure {
+        cause: format!("The JSON object cannot be read: {what} at byte {offset}"),
+    };
+    let mut text = Vec::new();
+    loop {
+        match bytes.next_token()? {
+            Some(b',') => {}
+            Some(byte) if byte == end => return Ok(()),
+            _ => {
+                return Err(malformed(
+                    &format!("the {kind} does not go on"),
+                    bytes.offset,
+                ))
+            }
+        }
+        let key = match pairs {
+            true => {
+                text.clear();
+                bytes.value(&mut text)?;
+                let key = serde_json::from_slice::<String>(&text)
+                    .map_err(|_| malformed("a key is not a string", bytes.offset))?;
+                if bytes.next_token()? != Some(b':') {
+                    return Err(malformed("a key has no value", bytes.offset));
+                }
+                Some(key)
+            }
+            false => None,
+        };
+        text.clear();
+        bytes.value(&mut text)?;
+        let value: Value = serde_json::from_slice(&text)
+            .map_err(|error| malformed(&error.to_string(), bytes.offset))?;
+        let next = Position {
+            file: 0,
+            offset: bytes.offset,
+            row: 0,
+        };
+        if !offer(Item {
+            key,
+            value,
+            next: Some(next),
+        }) {
+            return Ok(());
+        }
+    }
+}
+
+/// A JSON text's bytes from an offset, with the offset of the next one.
+struct JsonBytes {
+    reader: BufReader<Box<dyn Read + Send>>,
+    offset: u64,
+}
+
+impl JsonBytes {
+    fn peek(&mut self) -> Result<Option<u8>, Failure> {
+        let buffer = self.reader.fill_buf().map_err(|error| Failure {
+            cause: format!("Unable to read the object: {error}"),
+        })?;
+        Ok(buffer.first().copied())
+    }
+
+    fn take(&mut self) -> Result<Option<u8>, Failure> {
+        let byte = self.peek()?;
+        if byte.is_some() {
+            self.reader.consume(1);
+            self.offset += 1;
+        }
+        Ok(byte)
+    }
+
+    /// The next byte that is not whitespace, taken.
+    fn next_token(&mut self) -> Result<Option<u8>, Failure> {
+        while self.peek()?.is_some_and(|byte| byte.is_ascii_whitespace()) {
+            self.take()?;
+        }
+        self.take()
+    }
+
+    /// Appends the next value's bytes to `text`: a string or an array or object (to its
+    /// closing quote or bracket), or a number or literal (to the byte before the one that
+    /// ends it). Fails past [`ITEM_BYTES_MAX`].
+    fn value(&mut self, text: &mut Vec<u8>) -> Result<(), Failure> {
+        let first = self.next_token()?.ok_or_else(|| Failure {
+            cause: "The JSON object cannot be read: it ends where a value should be".to_string(),
+        })?;
+        text.push(first);
+        let (mut depth, mut in_string, mut escaped) = (0u64, first == b'"', false);
+        if first == b'[' || first == b'{' {
+            depth = 1;
+        }
+        let scalar = depth == 0 && !in_string;
+        loop {
+            if text.len() as u64 > ITEM_BYTES_MAX {
+                return Err(Failure {
+                    cause: format!("an item is longer than {ITEM_BYTES_MAX} bytes"),
+                });
+            }
+            if depth == 0 && !in_string {
+                if !scalar {
+                    return Ok(());
+                }
+                // A number or literal ends before whitespace, a separator or a bracket.
+                match self.peek()? {
+                    Some(byte) if !byte.is_ascii_whitespace() && !b",]}:".contains(&byte) => {}
+                    _ => return Ok(()),
+                }
+            }
+            let Some(byte) = self.take()? else {
+                return Err(Failure {
+                    cause: "The JSON object cannot be read: it ends inside a value".to_string(),
+                });
+            };
+            text.push(byte);
+            match (in_string, escaped, byte) {
+                (true, true, _) => escaped = false,
+                (true, false, b'\\') => escaped = true,
+                (true, false, b'"') => in_string = false,
+                (true, false, _) => {}
+                (false, _, b'"') => in_string = true,
+                (false, _, b'[' | b'{') => depth += 1,
+                (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+                (false, _, _) => {}
+            }
+        }
+    }
+}
+
 /// Counts the bytes read since the last item, and fails past [`ITEM_BYTES_MAX`].
 struct Counted {
-    inner: Box<dyn Read + Send>,
+    inner: BufReader<Box<dyn Read + Send>>,
     since_item: Rc<Cell<u64>>,
+    /// Bytes read in all.
+    consumed: Rc<Cell<u64>>,
 }
 
 impl Read for Counted {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buffer)?;
+        self.consumed.set(self.consumed.get() + n as u64);
         let total = self.since_item.get() + n as u64;
         self.since_item.set(total);
         if total > ITEM_BYTES_MAX + 64 * 1024 {
@@ -716,7 +880,21 @@ struct Walk<'a, 'b> {
     pointer: &'a [String],
     offer: &'a mut dyn FnMut(Item) -> bool,
     since_item: &'b Cell<u64>,
+    consumed: &'b Cell<u64>,
     found: bool,
+}
+
+impl Walk<'_, '_> {
+    /// Where the item just read ends: the bytes read, less the one serde_json looks ahead
+    /// at to see where a number ends (every other value ends at its own last byte).
+    fn next(&self, value: &Value) -> Option<Position> {
+        let offset = self.consumed.get() - u64::from(value.is_number());
+        Some(Position {
+            file: 0,
+            offset,
+            row: 0,
+        })
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_, '_> {
@@ -744,6 +922,7 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
                         pointer: rest,
                         offer: &mut *self.offer,
                         since_item: self.since_item,
+                        consumed: self.consumed,
                         found: false,
                     };
                     match seq.next_element_seed(inner)? {
@@ -758,10 +937,11 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
         }
         while let Some(value) = seq.next_element::<Value>()? {
             self.since_item.set(0);
+            let next = self.next(&value);
             if !(self.offer)(Item {
                 key: None,
                 value,
-                next: None,
+                next,
             }) {
                 return Err(de::Error::custom(STOPPED));
             }
@@ -777,6 +957,7 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
                         pointer: rest,
                         offer: &mut *self.offer,
                         since_item: self.since_item,
+                        consumed: self.consumed,
                         found: false,
                     };
                     self.found = map.next_value_seed(inner)?;
@@ -788,10 +969,11 @@ impl<'de> Visitor<'de> for Walk<'_, '_> {
         }
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
             self.since_item.set(0);
+            let next = self.next(&value);
             if !(self.offer)(Item {
                 key: Some(key),
                 value,
-                next: None,
+                next,
             }) {
                 return Err(de::Error::custom(STOPPED));
             }
@@ -993,6 +1175,170 @@ mod tests {
         let items = pages(&folders, json!({"InputType": "JSONL"}));
         let expected: Vec<Value> = (0..2100).map(|n| json!({"n": n})).collect();
         assert_eq!(items, expected);
+    }
+
+    /// Folders whose objects count the bytes their bodies give.
+    #[derive(Debug)]
+    struct Counting {
+        folders: Folders,
+        read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    struct CountingBody {
+        inner: Box<dyn Read + Send>,
+        read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    impl Read for CountingBody {
+        fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buffer)?;
+            self.read
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    impl Counting {
+        fn count(&self, mut object: super::super::Object) -> super::super::Object {
+            object.body = Box::new(CountingBody {
+                inner: object.body,
+                read: self.read.clone(),
+            });
+            object
+        }
+    }
+
+    impl Buckets for Counting {
+        fn get_object(&self, bucket: &str, key: &str) -> Result<super::super::Object, Error> {
+            self.folders.get_object(bucket, key).map(|o| self.count(o))
+        }
+        fn get_object_from(
+            &self,
+            bucket: &str,
+            key: &str,
+            offset: u64,
+        ) -> Result<super::super::Object, Error> {
+            let object = self.folders.get_object_from(bucket, key, offset)?;
+            Ok(self.count(object))
+        }
+        fn head_object(&self, bucket: &str, key: &str) -> Result<super::super::ObjectInfo, Error> {
+            self.folders.head_object(bucket, key)
+        }
+        fn put_object(
+            &self,
+            bucket: &str,
+            key: &str,
+            body: &[u8],
+            content_type: Option<&str>,
+        ) -> Result<super::super::ObjectInfo, Error> {
+            self.folders.put_object(bucket, key, body, content_type)
+        }
+        fn create_multipart_upload(&self, bucket: &str, key: &str) -> Result<String, Error> {
+            self.folders.create_multipart_upload(bucket, key)
+        }
+        fn upload_part(
+            &self,
+            bucket: &str,
+            key: &str,
+            upload_id: &str,
+            part_number: u32,
+            body: &[u8],
+        ) -> Result<String, Error> {
+            self.folders
+                .upload_part(bucket, key, upload_id, part_number, body)
+        }
+        fn complete_multipart_upload(
+            &self,
+            bucket: &str,
+            key: &str,
+            upload_id: &str,
+            parts: &[(u32, String)],
+        ) -> Result<(), Error> {
+            self.folders
+                .complete_multipart_upload(bucket, key, upload_id, parts)
+        }
+        fn copy_object(
+            &self,
+            bucket: &str,
+            key: &str,
+            source_bucket: &str,
+            source_key: &str,
+        ) -> Result<super::super::ObjectInfo, Error> {
+            self.folders
+                .copy_object(bucket, key, source_bucket, source_key)
+        }
+        fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error> {
+            self.folders.delete_object(bucket, key)
+        }
+        fn list_objects(&self, bucket: &str, list: &List) -> Result<super::super::ListPage, Error> {
+            self.folders.list_objects(bucket, list)
+        }
+        fn create_bucket(&self, bucket: &str) -> Result<(), Error> {
+            self.folders.create_bucket(bucket)
+        }
+        fn list_buckets(&self) -> Result<Vec<super::super::BucketInfo>, Error> {
+            self.folders.list_buckets()
+        }
+    }
+
+    #[test]
+    fn json_pages_resume_where_the_last_one_ended_and_read_the_object_once() {
+        // Values of every kind, strings with brackets, commas and escapes among them, and
+        // numbers (which serde_json reads one byte past).
+        let value = |n: u64| match n % 5 {
+            0 => json!(n),
+            1 => json!(format!("s{n},]}}\"\\[{{")),
+            2 => json!({"n": n, "list": [n, {"deep": [true, null]}], "pad": "x".repeat(60)}),
+            3 => json!([-1.5e3, false, n]),
+            _ => Value::Null,
+        };
+        let items: Vec<Value> = (0..10_000).map(value).collect();
+        let pairs: Map<String, Value> = (0..3_000).map(|n| (format!("k{n}"), value(n))).collect();
+        for (text, config, want) in [
+            (
+                serde_json::to_string_pretty(&items).unwrap(),
+                json!({"InputType": "JSON"}),
+                items.clone(),
+            ),
+            (
+                json!({"skip": [1, 2], "data": {"pairs": pairs}}).to_string(),
+                json!({"InputType": "JSON", "ItemsPointer": "/data/pairs"}),
+                pairs.values().cloned().collect(),
+            ),
+        ] {
+            let (_dir, folders) = folders_with(&text);
+            let counting = Counting {
+                folders,
+                read: Default::default(),
+            };
+            let mut request = json!({"Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": config, "Parameters": {"Bucket": "b", "Key": "k"},
+                "MaxItems": 0});
+            let (mut read, mut n_pages) = (Vec::new(), 0u64);
+            loop {
+                request["Skip"] = json!(read.len());
+                let crate::TaskOutcome::Succeeded(mut page) = read_page(Some(&counting), &request)
+                else {
+                    panic!("a page")
+                };
+                n_pages += 1;
+                read.extend(page["Items"].as_array().unwrap().iter().cloned());
+                if page["More"] != json!(true) {
+                    break;
+                }
+                request["Cursor"] = page["Cursor"].take();
+            }
+            assert_eq!(read, want);
+            assert!(n_pages >= 3, "{n_pages} pages");
+            // Each page reads on from where the last one ended: the object once, and at
+            // most two read buffers (8 KiB each) past each page's end.
+            let bytes = counting.read.load(std::sync::atomic::Ordering::Relaxed);
+            let size = text.len() as u64;
+            assert!(
+                bytes <= size + n_pages * 16 * 1024,
+                "{bytes} bytes read of a {size}-byte object in {n_pages} pages"
+            );
+        }
     }
 
     #[test]

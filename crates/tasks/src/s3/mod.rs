@@ -24,6 +24,12 @@ use std::io::Read;
 /// The objects `listObjectsV2` answers per page at most (S3's own maximum).
 pub const LIST_KEYS_MAX: usize = 1000;
 
+/// The fewest bytes a part of a multipart upload other than the last may hold (S3's 5 MiB).
+pub const PART_BYTES_MIN: usize = steppe_asl::limits::RESULT_WRITER_PART_BYTES;
+
+/// The most parts one multipart upload may have (S3's limit).
+pub const PARTS_MAX: u32 = steppe_asl::limits::RESULT_WRITER_PARTS_MAX;
+
 /// What steppe asks of Amazon S3, whichever backend answers.
 pub trait Buckets: Send + Sync + std::fmt::Debug {
     /// An object's metadata and a reader of its body.
@@ -49,6 +55,28 @@ pub trait Buckets: Send + Sync + std::fmt::Debug {
         body: &[u8],
         content_type: Option<&str>,
     ) -> Result<ObjectInfo, Error>;
+    /// Starts a multipart upload of `key` (S3's `CreateMultipartUpload`); answers its upload id.
+    fn create_multipart_upload(&self, bucket: &str, key: &str) -> Result<String, Error>;
+    /// Uploads part `part_number` (from 1) of an upload (`UploadPart`); answers its ETag.
+    /// Uploading the same part again replaces it, as on S3. Every part but the last must
+    /// hold at least [`PART_BYTES_MIN`] bytes (S3 checks it when the upload completes).
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: &[u8],
+    ) -> Result<String, Error>;
+    /// Completes an upload from its `parts` (`(part number, ETag)`, in order), which become
+    /// the object `key` (`CompleteMultipartUpload`).
+    fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<(), Error>;
     /// Copies an object; answers the copy's metadata.
     fn copy_object(
         &self,

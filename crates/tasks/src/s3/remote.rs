@@ -159,6 +159,71 @@ impl Buckets for Remote {
         })
     }
 
+    fn create_multipart_upload(&self, bucket: &str, key: &str) -> Result<String, Error> {
+        let query = [("uploads".to_string(), String::new())];
+        let mut create = request("POST", self.url(bucket, Some(key), &query), None);
+        create
+            .headers
+            .push(("Content-Type".to_string(), "application/json".to_string()));
+        let response = self.send(create)?;
+        let document = xml(&response)?;
+        child_text(document.root_element(), "UploadId")
+            .ok_or_else(|| Error::Client("Unable to unmarshall response (no UploadId)".to_string()))
+    }
+
+    fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: &[u8],
+    ) -> Result<String, Error> {
+        let query = [
+            ("partNumber".to_string(), part_number.to_string()),
+            ("uploadId".to_string(), upload_id.to_string()),
+        ];
+        let put = request(
+            "PUT",
+            self.url(bucket, Some(key), &query),
+            Some(body.to_vec()),
+        );
+        let response = self.send(put)?;
+        Ok(response.header("etag").unwrap_or_default().to_string())
+    }
+
+    fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<(), Error> {
+        let mut body = String::from(
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        for (number, etag) in parts {
+            body.push_str(&format!(
+                "<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>",
+                escape(etag)
+            ));
+        }
+        body.push_str("</CompleteMultipartUpload>");
+        let query = [("uploadId".to_string(), upload_id.to_string())];
+        let complete = request(
+            "POST",
+            self.url(bucket, Some(key), &query),
+            Some(body.into_bytes()),
+        );
+        let response = self.send(complete)?;
+        // S3 may answer 200 with an error in the body once the upload was under way.
+        let text = String::from_utf8_lossy(&response.body);
+        if text.contains("<Error>") {
+            return Err(error_of(&response));
+        }
+        Ok(())
+    }
+
     fn copy_object(
         &self,
         bucket: &str,
