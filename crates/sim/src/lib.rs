@@ -15,6 +15,7 @@
 
 pub mod model;
 pub mod replica;
+pub mod shared;
 pub mod store;
 pub mod workload;
 
