@@ -2,7 +2,7 @@
 //! bug is caught, and a seed replays identically. Longer sweeps:
 //! `cargo run --release -p steppe-sim -- --seeds 10000`.
 
-use steppe_sim::{run, run_with, Bug, Workload};
+use steppe_sim::{run, run_nodes, run_with, Bug, Workload};
 
 /// Seeds the clean sweep runs: seeds 0 to 499, in [`SWEEP_PARTS`] tests that the test harness
 /// runs side by side. In the test profile the whole file takes about 35 s of CPU: 110 s on
@@ -155,4 +155,67 @@ fn a_seed_replays_identically() {
         assert_eq!(first.digest(), again.digest());
     }
     assert_ne!(run(1, None).digest(), run(2, None).digest());
+}
+
+/// Seeds the multi-node sweep runs on a cluster of [`CLUSTER_NODES`] nodes over one shared
+/// store, with node pauses, partitions and crashes among the faults.
+const CLUSTER_SEEDS: u64 = 100;
+/// The nodes of the multi-node sweep.
+const CLUSTER_NODES: usize = 3;
+
+fn assert_clean_cluster(seed: u64) -> steppe_sim::Report {
+    let report = run_nodes(seed, None, Workload::CURRENT, CLUSTER_NODES);
+    assert!(
+        report.violations.is_empty(),
+        "seed {seed} on {CLUSTER_NODES} nodes: {:?}\n{}",
+        report.violations,
+        report.trace[report.trace.len().saturating_sub(40)..].join("\n")
+    );
+    assert!(report.executions > 0, "seed {seed} started executions");
+    report
+}
+
+#[test]
+fn clean_seeds_on_a_cluster_find_no_violation() {
+    let mut faults = steppe_sim::Faults::default();
+    for seed in 0..CLUSTER_SEEDS {
+        let report = assert_clean_cluster(seed);
+        faults.pauses += report.faults.pauses;
+        faults.partitions += report.faults.partitions;
+        faults.nodes_down += report.faults.nodes_down;
+    }
+    // The sweep does inject every node fault.
+    assert!(
+        faults.pauses > 0 && faults.partitions > 0 && faults.nodes_down > 0,
+        "{faults:?}"
+    );
+}
+
+#[test]
+fn skip_fencing_is_caught_on_a_cluster() {
+    let caught = (0..BUG_SEEDS)
+        .map(|seed| {
+            run_nodes(
+                seed,
+                Some(Bug::SkipFencing),
+                Workload::CURRENT,
+                CLUSTER_NODES,
+            )
+        })
+        .find(|report| !report.violations.is_empty());
+    let report = caught.expect("a seed within 300 violates");
+    assert!(
+        report.violations[0].contains("while node"),
+        "seed {}: {:?}",
+        report.seed,
+        report.violations
+    );
+}
+
+#[test]
+fn a_cluster_seed_replays_identically() {
+    let first = run_nodes(7, None, Workload::CURRENT, CLUSTER_NODES);
+    let again = run_nodes(7, None, Workload::CURRENT, CLUSTER_NODES);
+    assert_eq!(first.trace, again.trace);
+    assert_ne!(first.digest(), run(7, None).digest());
 }

@@ -356,20 +356,24 @@ fn claim(app: &App, request: &Request, token: &str) -> ApiResult<OpenTask> {
 
 /// The answer to a token this node does not know: the store may know it as the token of a
 /// task that closed (before a restart, on another node of a cluster, or before this node
-/// took its execution over), which AWS answers with `TaskTimedOut`.
+/// took its execution over), which AWS answers with `TaskTimedOut`. On a cluster it may
+/// also know it as a task still open that another node runs, or that this node is taking
+/// over at this moment (the request was routed here just before the execution moved, or to
+/// this node's address while it restarted): 503 `ServiceUnavailable`, which SDKs retry,
+/// rather than `InvalidToken`, which they do not (found by `steppe-sim --nodes 3`).
 fn unknown_here(app: &App, request: &Request, token: &str) -> ApiError {
-    let closed = || -> Result<bool, steppe_store::Error> {
-        let Some((execution_id, false)) = app.store.task_by_token(token)? else {
-            return Ok(false);
+    let known = || -> Result<Option<(bool, bool)>, steppe_store::Error> {
+        let Some((execution_id, open)) = app.store.task_by_token(token)? else {
+            return Ok(None);
         };
-        Ok(app
-            .store
-            .execution(execution_id)?
-            .is_some_and(|row| request.arns.owns(&row.arn)))
+        let ours =
+            (app.store.execution(execution_id)?).is_some_and(|row| request.arns.owns(&row.arn));
+        Ok(ours.then_some((open, app.cluster.shared())))
     };
-    match closed() {
-        Ok(true) => task_timed_out(),
-        Ok(false) => invalid_task_token(),
+    match known() {
+        Ok(Some((false, _))) => task_timed_out(),
+        Ok(Some((true, true))) => ApiError::node_moved(),
+        Ok(Some((true, false)) | None) => invalid_task_token(),
         Err(error) => error.into(),
     }
 }
