@@ -328,7 +328,7 @@ pub async fn send_heartbeat(app: &App, request: &Request) -> ApiResult<Value> {
     let token = request.required_len("taskToken", 1, 2048)?;
     let task = match app.tasks.lookup(token) {
         Lookup::Open(task) if request.arns.owns(&task.execution_arn) => *task,
-        Lookup::Closed => return Err(task_timed_out()),
+        Lookup::Closed => return Err(closed_here(app, token)),
         Lookup::Open(_) => return Err(invalid_task_token()),
         Lookup::Unknown => return Err(unknown_here(app, request, token)),
     };
@@ -349,8 +349,25 @@ fn claim(app: &App, request: &Request, token: &str) -> ApiResult<OpenTask> {
     }
     match app.tasks.claim(token) {
         Lookup::Open(task) => Ok(*task),
-        Lookup::Closed => Err(task_timed_out()),
+        Lookup::Closed => Err(closed_here(app, token)),
         Lookup::Unknown => Err(unknown_here(app, request, token)),
+    }
+}
+
+/// The answer to a token this node knows as closed: `TaskTimedOut`, as on AWS. On a cluster
+/// this node's memory is not the last word: it closes the tasks of an execution it finds
+/// another node took over (it was paused or cut off past its lease), while a request routed
+/// to it before may still arrive. A task the store knows as open is answered 503
+/// `ServiceUnavailable`, which SDKs retry, routed then to its owner (found by `steppe-sim
+/// --nodes 3`, seed 31).
+fn closed_here(app: &App, token: &str) -> ApiError {
+    if !app.cluster.shared() {
+        return task_timed_out();
+    }
+    match app.store.task_by_token(token) {
+        Ok(Some((_, true))) => ApiError::node_moved(),
+        Ok(_) => task_timed_out(),
+        Err(error) => error.into(),
     }
 }
 
