@@ -10,6 +10,9 @@
 //! tasks, called through the same operations a client calls) on a tokio runtime of one
 //! thread; a crash drops that runtime with everything in memory.
 //!
+//! With more than one node ([`run_nodes`]) the run is a cluster over one shared store,
+//! with node pauses, partitions and crashes besides: see [`cluster`].
+//!
 //! After the faults stop, the run goes on without faults until every execution ended (or
 //! a bound of simulated time passed), then checks every execution: see [`check`].
 
