@@ -277,7 +277,7 @@ impl Cluster {
     /// ARN, a Map Run ARN or a task token), when it is another one; 503 while nobody runs it.
     async fn owner(&self, member: &'static str, key: String) -> ApiResult<Option<Node>> {
         let store = self.store.clone();
-        let owner = tokio::task::spawn_blocking(move || -> Result<Owner, steppe_store::Error> {
+        let owner = blocking(move || -> Result<Owner, steppe_store::Error> {
             let id = match member {
                 // A Map Run child's ARN names its parent, whose node runs it.
                 "executionArn" => match store.execution_by_arn(&key)? {
@@ -420,4 +420,23 @@ pub fn claimed_task(headers: &HeaderMap) -> Option<(u64, u64)> {
     let value = headers.get(CLAIMED_HEADER)?.to_str().ok()?;
     let (execution_id, task_id) = value.split_once('/')?;
     Some((execution_id.parse().ok()?, task_id.parse().ok()?))
+}
+
+#[cfg(feature = "sim")]
+thread_local! {
+    /// Whether [`blocking`] runs its call inline on this thread (a simulated cluster's; see
+    /// `sim::inline_blocking`).
+    pub(crate) static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a blocking store call of a cluster's paths on the blocking pool, or inline on a
+/// thread that simulates a cluster (feature `sim`, `sim::inline_blocking`).
+pub(crate) async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    #[cfg(feature = "sim")]
+    if INLINE.with(std::cell::Cell::get) {
+        return Ok(call());
+    }
+    tokio::task::spawn_blocking(call).await
 }

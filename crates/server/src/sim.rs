@@ -167,6 +167,12 @@ impl Simulated {
         }
     }
 
+    /// Whether this node holds a task open in memory, and whether it holds it as started
+    /// (the simulator's diagnosis of a stuck execution).
+    pub fn task_held(&self, execution_id: u64, task_id: u64) -> Option<bool> {
+        (self.core.app.tasks.get(execution_id, task_id)).map(|task| task.record.started)
+    }
+
     /// Fires the timers due on the clock now; answers when the next one falls due.
     pub fn fire_due_timers(&self) -> Option<i64> {
         self.core.driver.fire_due_timers()
@@ -260,4 +266,11 @@ pub fn inject(bug: Option<Bug>) {
 #[cfg(feature = "sim-bugs")]
 pub(crate) fn injected(bug: Bug) -> bool {
     INJECTED.with(|injected| injected.get() == Some(bug))
+}
+
+/// Makes the store calls of a cluster's paths (`cluster::blocking`) run inline on this
+/// thread (`true`), as the simulator of a cluster needs: on the blocking pool they race the
+/// runtime's own tasks, and no seed would replay. Off by default.
+pub fn inline_blocking(inline: bool) {
+    crate::cluster::INLINE.with(|cell| cell.set(inline));
 }

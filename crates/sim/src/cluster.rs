@@ -582,6 +582,57 @@ impl Sim {
         Ok(())
     }
 
+    /// Adds to the trace, for each execution still running, what the store holds of it:
+    /// its owner, whether that owner's lease is current, its timers, tasks and last inputs.
+    pub(crate) fn trace_stuck(&mut self) {
+        let Some(shared) = self.store.shared.clone() else {
+            return;
+        };
+        let durable = shared.durable();
+        let mut lines = Vec::new();
+        for execution in &self.executions {
+            let Ok(Some(row)) = durable.execution_by_arn(&execution.arn) else {
+                continue;
+            };
+            if row.status != steppe_store::ExecutionStatus::Running {
+                continue;
+            }
+            let owner = shared.owner_of(row.id);
+            let current = owner.is_some_and(|owner| shared.lease_current(owner));
+            let timers = durable.execution_timers(row.id).unwrap_or_default();
+            let tasks = durable.tasks(row.id).unwrap_or_default();
+            let inputs = durable.inputs(row.id).unwrap_or_default();
+            let held: Vec<(usize, u64, Option<bool>)> = (self.store.nodes.iter().enumerate())
+                .filter_map(|(index, node)| Some((index, node.server.as_ref()?)))
+                .flat_map(|(index, server)| {
+                    let id = row.id;
+                    tasks
+                        .iter()
+                        .map(move |task| (index, task.task_id, server.task_held(id, task.task_id)))
+                })
+                .collect();
+            lines.push(format!("held in memory (node, task, started): {held:?}"));
+            lines.push(format!(
+                "stuck {} (id {}): owner {owner:?} (lease current: {current}), timers {:?}, \
+                 tasks {:?}, last input {:?}",
+                execution.name,
+                row.id,
+                timers
+                    .iter()
+                    .map(|t| (t.timer_id, t.fire_at_millis - crate::START_MILLIS))
+                    .collect::<Vec<_>>(),
+                tasks
+                    .iter()
+                    .map(|t| (t.task_id, t.started, &t.state_name))
+                    .collect::<Vec<_>>(),
+                inputs.last().map(|input| &input.input),
+            ));
+        }
+        for line in lines {
+            self.log(line);
+        }
+    }
+
     /// The fencing check of a cluster: no transition committed by a node that did not own
     /// its execution then.
     pub(crate) fn check_fencing(&self) -> Result<(), String> {

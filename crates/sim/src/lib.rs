@@ -124,6 +124,8 @@ pub fn run_with(seed: u64, bug: Option<Bug>, workload: Workload) -> Report {
 /// over one shared store, see [`cluster`]), with `bug` switched on if given.
 pub fn run_nodes(seed: u64, bug: Option<Bug>, workload: Workload, nodes: usize) -> Report {
     steppe_server::sim::inject(bug);
+    // A cluster's store calls run inline: on the blocking pool they would race.
+    steppe_server::sim::inline_blocking(nodes > 1);
     let mut sim = Sim::new(seed, workload, nodes, bug);
     let violations = match sim.run() {
         Ok(()) => check(&mut sim),
@@ -131,6 +133,7 @@ pub fn run_nodes(seed: u64, bug: Option<Bug>, workload: Workload, nodes: usize) 
     };
     sim.shutdown();
     steppe_server::sim::inject(None);
+    steppe_server::sim::inline_blocking(false);
     Report {
         seed,
         violations,
@@ -360,6 +363,7 @@ impl Sim {
                 .unwrap_or(now + 60_000)
                 .max(now + 1);
             if next > deadline {
+                self.trace_stuck();
                 return Err(format!(
                     "liveness: executions still running {} s after the faults stopped: {}",
                     LIVENESS_MILLIS / 1000,

@@ -204,7 +204,7 @@ async fn get_task_shared(
         tokio::pin!(notified);
         notified.as_mut().enable();
         let (store, claimed_arn) = (app.store.clone(), activity_arn.to_string());
-        let claimed = tokio::task::spawn_blocking(move || {
+        let claimed = crate::cluster::blocking(move || {
             let Some((execution_id, task_id)) =
                 store.claim_activity_task(&claimed_arn, ACTIVITY_CLAIM)?
             else {
