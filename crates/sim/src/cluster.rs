@@ -41,6 +41,9 @@ pub const LEASE: std::time::Duration = std::time::Duration::from_secs(6);
 /// (up to three leases: a node may come back before or after its lease ran out).
 const NODE_FAULT_MILLIS_MAX: u64 = 18_000;
 
+/// How long a poller's claim of an activity task lasts (`ops::activities::ACTIVITY_CLAIM`).
+const ACTIVITY_CLAIM: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How often a node looks for executions to take over (`cluster::TAKEOVER_INTERVAL`),
 /// milliseconds.
 const TAKEOVER_MILLIS: i64 = steppe_server::cluster::TAKEOVER_INTERVAL.as_millis() as i64;
@@ -311,7 +314,9 @@ impl Sim {
     /// a cluster the store's timers count too: those of executions no node runs at this
     /// moment (their node stopped, and no other took them over yet) fall due on the node
     /// that takes them over, so time moves no further than the next of them, or than the
-    /// next look for orphans once one is due.
+    /// next look for orphans once one is due, or than an activity claim lasts (a task claimed
+    /// for a poll that did not get it waits that long for the next poller: found by seed 314,
+    /// where time jumped to an execution's one-year timeout over a claimed task).
     pub(crate) fn fire_timers(&self) -> Option<i64> {
         let mut next: Option<i64> = None;
         for node in self.store.nodes.iter().filter(|node| node.running()) {
@@ -335,7 +340,13 @@ impl Sim {
                         now + TAKEOVER_MILLIS
                     }
                 });
-            next = [next, stored].into_iter().flatten().min();
+            // The nodes' own tokio timers (a claim lapsing, a long poll looking again, a
+            // lease) are not known here: time moves no more than one claim at once.
+            let claim = i64::try_from(ACTIVITY_CLAIM.as_millis()).unwrap_or(i64::MAX);
+            next = [next, stored, Some(now + claim)]
+                .into_iter()
+                .flatten()
+                .min();
         }
         next
     }
