@@ -94,7 +94,23 @@ pub struct Cluster {
     key: Option<String>,
     lease: Duration,
     client: ureq::Agent,
+    /// The simulator's network, carrying forwarded requests instead of HTTP (`sim.rs`).
+    #[cfg(feature = "sim")]
+    pub(crate) network: std::sync::OnceLock<SimNetwork>,
 }
+
+/// How the simulator (feature `sim`) carries a request forwarded to another node, in place
+/// of HTTP: `None` when the node cannot be reached (answered 503, as a failed forward is).
+#[cfg(feature = "sim")]
+pub type SimNetwork = Arc<
+    dyn Fn(
+            &Node,
+            &Original,
+            Option<(u64, u64)>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Relayed>> + Send>>
+        + Send
+        + Sync,
+>;
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,6 +146,8 @@ impl Cluster {
             key,
             lease,
             client: ureq::Agent::new_with_config(config),
+            #[cfg(feature = "sim")]
+            network: std::sync::OnceLock::new(),
         })
     }
 
@@ -155,38 +173,63 @@ impl Cluster {
         let mut renewed_at = tokio::time::Instant::now();
         loop {
             if renewed_at.elapsed() >= renew_every {
-                let (store, lease) = (self.store.clone(), self.lease);
-                match tokio::task::spawn_blocking(move || store.renew(lease)).await {
-                    Ok(Ok(true)) => renewed_at = tokio::time::Instant::now(),
-                    Ok(Ok(false)) => {
-                        renewed_at = tokio::time::Instant::now();
-                        tracing::warn!(
-                            "this node's lease had expired: executions other nodes took over meanwhile are theirs now"
-                        );
-                    }
-                    Ok(Err(error)) => tracing::warn!(%error, "could not renew this node's lease"),
-                    Err(_) => {}
+                let renewing = self.clone();
+                if let Ok(true) = tokio::task::spawn_blocking(move || renewing.renew_lease()).await
+                {
+                    renewed_at = tokio::time::Instant::now();
                 }
             }
-            let store = self.store.clone();
-            match tokio::task::spawn_blocking(move || store.take_over(TAKEOVER_BATCH_MAX)).await {
-                Ok(Ok(orphans)) if !orphans.is_empty() => {
-                    tracing::info!(
-                        count = orphans.len(),
-                        "taking over executions of a stopped node"
-                    );
-                    // Recovery reads the store: off the async workers.
-                    let adopting = driver.clone();
-                    let _ = tokio::task::spawn_blocking(move || adopting.adopt(&orphans)).await;
-                    continue;
-                }
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "could not look for executions to take over")
-                }
+            // Recovery reads the store: off the async workers.
+            let (looking, adopting) = (self.clone(), driver.clone());
+            match tokio::task::spawn_blocking(move || looking.take_over_once(&adopting)).await {
+                Ok(taken) if taken > 0 => continue,
                 _ => {}
             }
             tokio::time::sleep(TAKEOVER_INTERVAL.min(renew_every)).await;
         }
+    }
+
+    /// One renewal of the lease ([`Cluster::run`]'s, or the simulator's): answers whether
+    /// the store answered (a lapsed lease is renewed too, and said so in the log).
+    pub(crate) fn renew_lease(&self) -> bool {
+        match self.store.renew(self.lease) {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::warn!(
+                    "this node's lease had expired: executions other nodes took over meanwhile are theirs now"
+                );
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not renew this node's lease");
+                false
+            }
+        }
+    }
+
+    /// One look for executions to take over ([`Cluster::run`]'s, or the simulator's): takes
+    /// up to [`TAKEOVER_BATCH_MAX`] and recovers them; answers how many.
+    pub(crate) fn take_over_once(&self, driver: &Arc<crate::driver::Driver>) -> usize {
+        match self.store.take_over(TAKEOVER_BATCH_MAX) {
+            Ok(orphans) if !orphans.is_empty() => {
+                tracing::info!(
+                    count = orphans.len(),
+                    "taking over executions of a stopped node"
+                );
+                driver.adopt(&orphans);
+                orphans.len()
+            }
+            Ok(_) => 0,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for executions to take over");
+                0
+            }
+        }
+    }
+
+    /// How long this node's lease lasts unless renewed.
+    pub fn lease(&self) -> Duration {
+        self.lease
     }
 
     /// Gives up this node's lease (the server stops), so that other nodes take over its
@@ -234,7 +277,7 @@ impl Cluster {
     /// ARN, a Map Run ARN or a task token), when it is another one; 503 while nobody runs it.
     async fn owner(&self, member: &'static str, key: String) -> ApiResult<Option<Node>> {
         let store = self.store.clone();
-        let owner = tokio::task::spawn_blocking(move || -> Result<Owner, steppe_store::Error> {
+        let owner = blocking(move || -> Result<Owner, steppe_store::Error> {
             let id = match member {
                 // A Map Run child's ARN names its parent, whose node runs it.
                 "executionArn" => match store.execution_by_arn(&key)? {
@@ -266,6 +309,12 @@ impl Cluster {
         original: &Original,
         claimed: Option<(u64, u64)>,
     ) -> ApiResult<Relayed> {
+        #[cfg(feature = "sim")]
+        if let Some(network) = self.network.get() {
+            return network(node, original, claimed)
+                .await
+                .ok_or_else(ApiError::node_moved);
+        }
         let mut request = axum::http::Request::post(format!("http://{}/", node.address));
         for (name, value) in &original.headers {
             if !HOP_HEADERS.contains(&name.as_str()) {
@@ -371,4 +420,23 @@ pub fn claimed_task(headers: &HeaderMap) -> Option<(u64, u64)> {
     let value = headers.get(CLAIMED_HEADER)?.to_str().ok()?;
     let (execution_id, task_id) = value.split_once('/')?;
     Some((execution_id.parse().ok()?, task_id.parse().ok()?))
+}
+
+#[cfg(feature = "sim")]
+thread_local! {
+    /// Whether [`blocking`] runs its call inline on this thread (a simulated cluster's; see
+    /// `sim::inline_blocking`).
+    pub(crate) static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a blocking store call of a cluster's paths on the blocking pool, or inline on a
+/// thread that simulates a cluster (feature `sim`, `sim::inline_blocking`).
+pub(crate) async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    #[cfg(feature = "sim")]
+    if INLINE.with(std::cell::Cell::get) {
+        return Ok(call());
+    }
+    tokio::task::spawn_blocking(call).await
 }

@@ -1049,7 +1049,7 @@ impl Driver {
         let driver = self.clone();
         tokio::spawn(async move {
             let (store, activity_arn) = (driver.store.clone(), task.record.resource.clone());
-            let stored = tokio::task::spawn_blocking(move || store.resource(&activity_arn)).await;
+            let stored = crate::cluster::blocking(move || store.resource(&activity_arn)).await;
             match stored {
                 Ok(Ok(Some(steppe_store::Resource::Activity(activity)))) => {
                     driver.tasks.activity_created(&activity.arn);

@@ -251,7 +251,7 @@ async fn finish_deletions(app: &App, machines: Vec<StateMachine>) {
 async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> Result<T, steppe_store::Error> + Send + 'static,
 ) -> ApiResult<T> {
-    tokio::task::spawn_blocking(read)
+    crate::cluster::blocking(read)
         .await
         .map_err(|_| ApiError::internal("reading the resources failed"))?
         .map_err(Into::into)

@@ -10,11 +10,16 @@
 //! tasks, called through the same operations a client calls) on a tokio runtime of one
 //! thread; a crash drops that runtime with everything in memory.
 //!
+//! With more than one node ([`run_nodes`]) the run is a cluster over one shared store,
+//! with node pauses, partitions and crashes besides: see [`cluster`].
+//!
 //! After the faults stop, the run goes on without faults until every execution ended (or
 //! a bound of simulated time passed), then checks every execution: see [`check`].
 
+pub mod cluster;
 pub mod model;
 pub mod replica;
+pub mod shared;
 pub mod store;
 pub mod workload;
 
@@ -24,9 +29,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use steppe_engine::{apply, Config, Execution, ExecutionInfo, Random};
 pub use steppe_server::sim::Bug;
-use steppe_server::sim::{CallError, Simulated};
+use steppe_server::sim::CallError;
 use steppe_store::{ExecutionStatus, Store};
-use store::FaultStore;
 use workload::Answer;
 pub use workload::Workload;
 
@@ -98,6 +102,12 @@ pub struct Faults {
     /// Activity tasks whose start was committed but whose `GetActivityTask` answer a crash
     /// lost (they time out; counted at the end of the run).
     pub tokens_lost: u64,
+    /// Nodes of a cluster paused (`cluster.rs`).
+    pub pauses: u64,
+    /// Nodes of a cluster cut off from the store for a while.
+    pub partitions: u64,
+    /// Nodes of a cluster crashed and restarted only later.
+    pub nodes_down: u64,
 }
 
 /// Runs one seed of today's workload, with `bug` switched on in the server if given.
@@ -107,14 +117,23 @@ pub fn run(seed: u64, bug: Option<Bug>) -> Report {
 
 /// Runs one seed of `workload`, with `bug` switched on in the server if given.
 pub fn run_with(seed: u64, bug: Option<Bug>, workload: Workload) -> Report {
+    run_nodes(seed, bug, workload, 1)
+}
+
+/// Runs one seed of `workload` on `nodes` servers (one: a server alone; more: a cluster
+/// over one shared store, see [`cluster`]), with `bug` switched on if given.
+pub fn run_nodes(seed: u64, bug: Option<Bug>, workload: Workload, nodes: usize) -> Report {
     steppe_server::sim::inject(bug);
-    let mut sim = Sim::new(seed, workload);
+    // A cluster's store calls run inline: on the blocking pool they would race.
+    steppe_server::sim::inline_blocking(nodes > 1);
+    let mut sim = Sim::new(seed, workload, nodes, bug);
     let violations = match sim.run() {
         Ok(()) => check(&mut sim),
         Err(violation) => vec![violation],
     };
     sim.shutdown();
     steppe_server::sim::inject(None);
+    steppe_server::sim::inline_blocking(false);
     Report {
         seed,
         violations,
@@ -192,11 +211,8 @@ struct Sim {
     deleted: Option<(usize, bool)>,
     workload_seed: u64,
     clock: Arc<SimClock>,
-    store: FaultStore,
-    /// The runtime the server runs on, and when it opened: its own clock's instant and the
-    /// simulated clock's millis.
-    runtime: Option<(tokio::runtime::Runtime, (tokio::time::Instant, i64))>,
-    server: Option<Arc<Simulated>>,
+    /// The servers (one, or the nodes of a cluster) and the store under them.
+    store: cluster::Nodes,
     replies: Arc<Mutex<Vec<Reply>>>,
     machines: Vec<workload::Machine>,
     executions: Vec<Tracked>,
@@ -214,7 +230,7 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(seed: u64, workload: Workload) -> Sim {
+    fn new(seed: u64, workload: Workload, nodes: usize, bug: Option<Bug>) -> Sim {
         let mut random = Random::new(seed);
         let workload_seed = random.next_u64();
         let activity_arn = format!(
@@ -225,15 +241,16 @@ impl Sim {
         let machines = workload::machines(&mut random, &activity_arn, count, workload);
         // A small cache makes executions leave memory and replay from the store often.
         let cache_max = [0, 1, 2, 1000][(random.next_u64() % 4) as usize];
+        let clock = Arc::new(SimClock(AtomicI64::new(START_MILLIS)));
+        let read = clock.clone();
+        let now: shared::Now = Arc::new(move || read.0.load(Ordering::SeqCst));
         Sim {
             random,
             workload,
             deleted: None,
             workload_seed,
-            clock: Arc::new(SimClock(AtomicI64::new(START_MILLIS))),
-            store: FaultStore::default(),
-            runtime: None,
-            server: None,
+            clock,
+            store: cluster::Nodes::new(nodes, now, bug == Some(Bug::SkipFencing)),
             replies: Arc::default(),
             machines,
             executions: Vec::new(),
@@ -266,116 +283,6 @@ impl Sim {
         ));
     }
 
-    fn server(&self) -> Arc<Simulated> {
-        self.server
-            .clone()
-            .expect("the server is open between crashes")
-    }
-
-    /// Opens the server (again) over the store, recovering what it holds.
-    fn open(&mut self) -> Result<(), String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .map_err(|error| format!("cannot build a runtime: {error}"))?;
-        let options = steppe_server::Options {
-            storage: steppe_server::Storage::Custom(self.store.store()),
-            region: REGION.into(),
-            account: ACCOUNT.into(),
-            cache_max: self.cache_max,
-            clock: self.clock.clone(),
-            retention: None,
-            metrics: false,
-            seed: Some(self.random.next_u64()),
-            ..steppe_server::Options::default()
-        };
-        let store = self.store.store();
-        let server = runtime
-            .block_on(Simulated::open(&options, store))
-            .map_err(|error| format!("the server does not open: {error}"))?;
-        self.log(format!("open: {} running recovered", server.recovered()));
-        let opened = (
-            runtime.block_on(async { tokio::time::Instant::now() }),
-            self.now(),
-        );
-        self.runtime = Some((runtime, opened));
-        self.server = Some(Arc::new(server));
-        Ok(())
-    }
-
-    /// Fires the timers due now, in the runtime; answers when the next falls due.
-    fn fire_timers(&self) -> Option<i64> {
-        let (runtime, _) = self.runtime.as_ref()?;
-        let _entered = runtime.enter();
-        self.server().fire_due_timers()
-    }
-
-    fn shutdown(&mut self) {
-        self.server = None;
-        self.runtime = None;
-    }
-
-    /// Lets every task that can move do so, and moves the runtime's own clock (paused) up to
-    /// the simulated one, so that the server's tokio timers (a long poll's end, a retry's
-    /// delay) fall due in simulated time. Tokio moves a paused clock only while no task can
-    /// run, from one timer to the next, so a sleep returns once every task has settled.
-    fn settle(&mut self) {
-        let Some((runtime, opened)) = &self.runtime else {
-            return;
-        };
-        let elapsed = u64::try_from(self.now() - opened.1).unwrap_or(0);
-        let target = opened.0 + std::time::Duration::from_millis(elapsed);
-        runtime.block_on(async {
-            let target = target.max(tokio::time::Instant::now() + SETTLE_TICK);
-            tokio::time::sleep_until(target).await;
-        });
-    }
-
-    /// Calls an operation in a task of its own; `reply` makes its report.
-    fn spawn(
-        &mut self,
-        operation: &'static str,
-        body: Value,
-        reply: impl FnOnce(Result<Value, CallError>) -> Reply + Send + 'static,
-    ) {
-        let server = self.server();
-        let replies = self.replies.clone();
-        if let Some((runtime, _)) = &self.runtime {
-            runtime.spawn(async move {
-                let result = server.call(operation, body).await;
-                replies
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(reply(result));
-            });
-        }
-    }
-
-    /// Calls an operation and commits everything until it answers (setup only).
-    fn call_now(&mut self, operation: &'static str, body: Value) -> Result<Value, String> {
-        let slot: Arc<Mutex<Option<Result<Value, CallError>>>> = Arc::default();
-        let server = self.server();
-        let answer = slot.clone();
-        if let Some((runtime, _)) = &self.runtime {
-            runtime.spawn(async move {
-                let result = server.call(operation, body).await;
-                *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-            });
-        }
-        for _ in 0..100 {
-            self.settle();
-            if let Some(result) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return result
-                    .map_err(|error| format!("{operation}: {}: {}", error.code, error.message));
-            }
-            while self.store.waiting() > 0 {
-                self.store.commit(0);
-            }
-        }
-        Err(format!("{operation} never answered"))
-    }
-
     fn run(&mut self) -> Result<(), String> {
         self.open()?;
         self.call_now("CreateActivity", json!({"name": workload::ACTIVITY_NAME}))?;
@@ -392,6 +299,7 @@ impl Sim {
         while self.now() < START_MILLIS + FAULT_PHASE_MILLIS {
             let step = self.below(400) as i64;
             self.clock.0.fetch_add(step, Ordering::SeqCst);
+            self.end_node_faults(false)?;
             self.fire_timers();
             self.settle();
             self.take_replies()?;
@@ -403,6 +311,7 @@ impl Sim {
         }
         self.log("faults stop");
         self.quiet = true;
+        self.end_node_faults(true)?;
         // No faults: every execution must end.
         let deadline = START_MILLIS + FAULT_PHASE_MILLIS + LIVENESS_MILLIS;
         for _ in 0..QUIET_ACTIONS_MAX {
@@ -454,6 +363,7 @@ impl Sim {
                 .unwrap_or(now + 60_000)
                 .max(now + 1);
             if next > deadline {
+                self.trace_stuck();
                 return Err(format!(
                     "liveness: executions still running {} s after the faults stopped: {}",
                     LIVENESS_MILLIS / 1000,
@@ -473,6 +383,7 @@ impl Sim {
     /// again (it ends exactly once), and each input made durable replays to the running
     /// history hash stored with it, which its stored events have too ([`replica`]).
     fn check_step(&mut self) -> Result<(), String> {
+        self.check_fencing()?;
         for execution in &mut self.executions {
             let durable = self.store.durable();
             let Ok(Some(row)) = durable.execution_by_arn(&execution.arn) else {
@@ -553,6 +464,8 @@ impl Sim {
             }
             800..=819 if self.workload.redrive => self.redrive(),
             820 if self.workload.delete && self.deleted.is_none() => self.delete(),
+            // A node of a cluster paused, cut off from the store, or down for a while.
+            900..=909 if self.store.count() > 1 => self.node_fault()?,
             // Otherwise time passes: waiting groups are slow commits.
             _ => {}
         }
@@ -603,36 +516,6 @@ impl Sim {
             json!({"stateMachineArn": arn}),
             move |result| Reply::Deleted(machine, result),
         );
-    }
-
-    fn crash(&mut self) -> Result<(), String> {
-        let waiting = self.store.waiting();
-        let after = self.below(2) == 0;
-        let durable: Vec<bool> = (0..waiting).map(|_| after && self.below(2) == 0).collect();
-        if after {
-            self.faults.crashes_after += 1;
-        } else {
-            self.faults.crashes_before += 1;
-        }
-        let kept = durable.iter().filter(|durable| **durable).count();
-        self.log(format!(
-            "fault: crash with {waiting} groups waiting, {kept} of them durable"
-        ));
-        self.server = None;
-        self.runtime = None;
-        self.store.crash(|index| durable[index]);
-        self.replies
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
-        for held in &mut self.held {
-            held.in_flight = false;
-        }
-        for execution in &mut self.executions {
-            execution.starting = false;
-        }
-        self.polls_open = 0;
-        self.open()
     }
 
     fn start(&mut self) {
@@ -803,7 +686,9 @@ impl Sim {
                 let answer = workload::answer(self.workload_seed, &parameters);
                 let now = self.now();
                 let not_before = match answer {
-                    Answer::Late(_) => now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000,
+                    Answer::Late(_) => {
+                        now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000 + self.late_margin()
+                    }
                     _ => now + self.below(3000) as i64,
                 };
                 let sends_left = if matches!(answer, Answer::Twice(_)) {

@@ -1,5 +1,5 @@
-//! `steppe-sim --seeds N [--seed S] [--inject-bug NAME]`: runs N seeds (from S on, or the
-//! one seed S), prints each violating seed with the end of its trace, and ends with
+//! `steppe-sim --seeds N [--seed S] [--nodes N] [--inject-bug NAME]`: runs N seeds (from S
+//! on, or the one seed S), on one server or a cluster of `--nodes`, prints each violating seed with the end of its trace, and ends with
 //! `N seeds, …, K violations`; exits 0 exactly when K is 0.
 
 use clap::Parser;
@@ -15,8 +15,12 @@ struct Args {
     /// The first seed (alone, without --seeds, replays that seed).
     #[arg(long)]
     seed: Option<u64>,
-    /// A deliberate bug to switch on: commit-after-effects, lose-timer, double-apply or
-    /// corrupt-event.
+    /// How many servers: 1, a server alone (the default), or more, the nodes of a cluster
+    /// over one shared store, with node pauses, partitions and crashes among the faults.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=steppe_sim::cluster::NODES_MAX as u64))]
+    nodes: u64,
+    /// A deliberate bug to switch on: commit-after-effects, lose-timer, double-apply,
+    /// corrupt-event or (with --nodes 2 or more) skip-fencing.
     #[arg(long)]
     inject_bug: Option<String>,
     /// The workload: `current` (everything the simulator generates, now `third`: with
@@ -60,12 +64,15 @@ fn main() -> ExitCode {
     let (mut violations, mut violating, mut executions) = (0u64, 0u64, 0u64);
     let mut faults = steppe_sim::Faults::default();
     for seed in first..first.saturating_add(args.seeds) {
-        let report = steppe_sim::run_with(seed, bug, workload);
+        let report = steppe_sim::run_nodes(seed, bug, workload, args.nodes as usize);
         executions += report.executions as u64;
         faults.failed_commits += report.faults.failed_commits;
         faults.crashes_before += report.faults.crashes_before;
         faults.crashes_after += report.faults.crashes_after;
         faults.tokens_lost += report.faults.tokens_lost;
+        faults.pauses += report.faults.pauses;
+        faults.partitions += report.faults.partitions;
+        faults.nodes_down += report.faults.nodes_down;
         if args.verbose {
             for line in &report.trace {
                 println!("  {line}");
@@ -93,10 +100,18 @@ fn main() -> ExitCode {
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cluster = if args.nodes > 1 {
+        format!(
+            "{} nodes, {} pauses, {} partitions, {} nodes down, ",
+            args.nodes, faults.pauses, faults.partitions, faults.nodes_down
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{} seeds, {executions} executions, {} failed commits, {} crashes before and {} after \
-         the durable point, {} task tokens lost, {:.1} seeds/s, {violating} violating seeds, \
-         {violations} violations",
+        "{} seeds, {cluster}{executions} executions, {} failed commits, {} crashes before and \
+         {} after the durable point, {} task tokens lost, {:.1} seeds/s, {violating} violating \
+         seeds, {violations} violations",
         args.seeds,
         faults.failed_commits,
         faults.crashes_before,

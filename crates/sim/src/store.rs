@@ -1,6 +1,8 @@
 //! A store the simulator controls: reads go to a [`MemoryStore`] that holds what is durable;
 //! a submitted group waits, in memory, until the simulator commits it, fails it, or drops
 //! it in a crash (before the durable point) or commits it silently first (after it).
+//! On a simulated cluster each node has one, over its handle on the shared store
+//! (`FaultStore<NodeStore>`, see `shared.rs`), so that its commits are fenced.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use steppe_store::{Done, Error, HookedStore, MemoryStore, Store, Write};
@@ -9,35 +11,47 @@ use steppe_store::{Done, Error, HookedStore, MemoryStore, Store, Write};
 type Waiting = Arc<Mutex<Vec<(Vec<Write>, Done)>>>;
 
 /// See the module documentation.
-pub struct FaultStore {
-    store: Arc<HookedStore<MemoryStore>>,
+pub struct FaultStore<S = MemoryStore> {
+    store: Arc<HookedStore<S>>,
     waiting: Waiting,
 }
 
 impl Default for FaultStore {
     /// A store holding nothing.
     fn default() -> FaultStore {
+        FaultStore::over(MemoryStore::new())
+    }
+}
+
+impl FaultStore {
+    /// What is durable.
+    pub fn durable(&self) -> &MemoryStore {
+        self.store.inner()
+    }
+}
+
+impl<S: Store> FaultStore<S> {
+    /// Groups submitted to `inner` wait for the simulator.
+    pub fn over(inner: S) -> FaultStore<S> {
         let waiting = Waiting::default();
         let submitted = waiting.clone();
         let store = HookedStore::new(
-            MemoryStore::new(),
-            Box::new(move |_durable, writes, done| lock(&submitted).push((writes, done))),
+            inner,
+            Box::new(move |_inner, writes, done| lock(&submitted).push((writes, done))),
         );
         FaultStore {
             store: Arc::new(store),
             waiting,
         }
     }
-}
 
-impl FaultStore {
     /// The store the server runs on.
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }
 
-    /// What is durable.
-    pub fn durable(&self) -> &MemoryStore {
+    /// The store groups commit to.
+    pub fn inner(&self) -> &S {
         self.store.inner()
     }
 
@@ -50,7 +64,7 @@ impl FaultStore {
     /// database), answering its submitter.
     pub fn commit(&self, index: usize) {
         let (writes, done) = lock(&self.waiting).remove(index);
-        self.durable().submit(writes, done);
+        self.inner().submit(writes, done);
     }
 
     /// Fails the `index`th waiting group without committing it.
@@ -67,7 +81,7 @@ impl FaultStore {
         let waiting = std::mem::take(&mut *lock(&self.waiting));
         for (index, (writes, done)) in waiting.into_iter().enumerate() {
             if durable(index) {
-                self.durable().submit(writes, Box::new(|_| {}));
+                self.inner().submit(writes, Box::new(|_| {}));
             }
             drop(done);
         }

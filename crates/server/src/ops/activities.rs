@@ -204,7 +204,7 @@ async fn get_task_shared(
         tokio::pin!(notified);
         notified.as_mut().enable();
         let (store, claimed_arn) = (app.store.clone(), activity_arn.to_string());
-        let claimed = tokio::task::spawn_blocking(move || {
+        let claimed = crate::cluster::blocking(move || {
             let Some((execution_id, task_id)) =
                 store.claim_activity_task(&claimed_arn, ACTIVITY_CLAIM)?
             else {
@@ -328,7 +328,7 @@ pub async fn send_heartbeat(app: &App, request: &Request) -> ApiResult<Value> {
     let token = request.required_len("taskToken", 1, 2048)?;
     let task = match app.tasks.lookup(token) {
         Lookup::Open(task) if request.arns.owns(&task.execution_arn) => *task,
-        Lookup::Closed => return Err(task_timed_out()),
+        Lookup::Closed => return Err(closed_here(app, token)),
         Lookup::Open(_) => return Err(invalid_task_token()),
         Lookup::Unknown => return Err(unknown_here(app, request, token)),
     };
@@ -349,27 +349,48 @@ fn claim(app: &App, request: &Request, token: &str) -> ApiResult<OpenTask> {
     }
     match app.tasks.claim(token) {
         Lookup::Open(task) => Ok(*task),
-        Lookup::Closed => Err(task_timed_out()),
+        Lookup::Closed => Err(closed_here(app, token)),
         Lookup::Unknown => Err(unknown_here(app, request, token)),
+    }
+}
+
+/// The answer to a token this node knows as closed: `TaskTimedOut`, as on AWS. On a cluster
+/// this node's memory is not the last word: it closes the tasks of an execution it finds
+/// another node took over (it was paused or cut off past its lease), while a request routed
+/// to it before may still arrive. A task the store knows as open is answered 503
+/// `ServiceUnavailable`, which SDKs retry, routed then to its owner (found by `steppe-sim
+/// --nodes 3`, seed 31).
+fn closed_here(app: &App, token: &str) -> ApiError {
+    if !app.cluster.shared() {
+        return task_timed_out();
+    }
+    match app.store.task_by_token(token) {
+        Ok(Some((_, true))) => ApiError::node_moved(),
+        Ok(_) => task_timed_out(),
+        Err(error) => error.into(),
     }
 }
 
 /// The answer to a token this node does not know: the store may know it as the token of a
 /// task that closed (before a restart, on another node of a cluster, or before this node
-/// took its execution over), which AWS answers with `TaskTimedOut`.
+/// took its execution over), which AWS answers with `TaskTimedOut`. On a cluster it may
+/// also know it as a task still open that another node runs, or that this node is taking
+/// over at this moment (the request was routed here just before the execution moved, or to
+/// this node's address while it restarted): 503 `ServiceUnavailable`, which SDKs retry,
+/// rather than `InvalidToken`, which they do not (found by `steppe-sim --nodes 3`).
 fn unknown_here(app: &App, request: &Request, token: &str) -> ApiError {
-    let closed = || -> Result<bool, steppe_store::Error> {
-        let Some((execution_id, false)) = app.store.task_by_token(token)? else {
-            return Ok(false);
+    let known = || -> Result<Option<(bool, bool)>, steppe_store::Error> {
+        let Some((execution_id, open)) = app.store.task_by_token(token)? else {
+            return Ok(None);
         };
-        Ok(app
-            .store
-            .execution(execution_id)?
-            .is_some_and(|row| request.arns.owns(&row.arn)))
+        let ours =
+            (app.store.execution(execution_id)?).is_some_and(|row| request.arns.owns(&row.arn));
+        Ok(ours.then_some((open, app.cluster.shared())))
     };
-    match closed() {
-        Ok(true) => task_timed_out(),
-        Ok(false) => invalid_task_token(),
+    match known() {
+        Ok(Some((false, _))) => task_timed_out(),
+        Ok(Some((true, true))) => ApiError::node_moved(),
+        Ok(Some((true, false)) | None) => invalid_task_token(),
         Err(error) => error.into(),
     }
 }
