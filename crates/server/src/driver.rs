@@ -291,10 +291,12 @@ impl Driver {
         &self.integrations
     }
 
-    /// Starts a new execution: commits its row and its first transition together.
+    /// Starts a new execution: commits its row and its first transition together, under
+    /// `conditions` (`Write::ExpectActive` of its target on a shared store).
     pub async fn start(
         self: &Arc<Self>,
         row: ExecutionRow,
+        conditions: Vec<Write>,
         execution: Execution,
         definition: Arc<Definition>,
     ) -> Result<Applied, Error> {
@@ -321,7 +323,11 @@ impl Driver {
                 input: Input::Start,
                 local: false,
                 at_millis: Some(start_millis),
-                prefix: vec![Write::InsertExecution(Box::new(row))],
+                prefix: {
+                    let mut prefix = conditions;
+                    prefix.push(Write::InsertExecution(Box::new(row)));
+                    prefix
+                },
                 reply: Some(reply),
             }]),
             draining: true,

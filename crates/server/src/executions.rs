@@ -151,19 +151,56 @@ async fn resolve_fresh<'a>(
 
 /// Starts an execution: a Standard one is committed before this answers; an Express one
 /// runs in the background.
+///
+/// On a shared store the start commits only while its machine (and the version or alias
+/// it resolved) is still active in the store (`Write::ExpectActive`): this node may not
+/// have heard yet of a deletion another node made. A start refused so catches up with the
+/// store and resolves its target again, which answers as AWS does (`StateMachineDeleting`,
+/// `StateMachineDoesNotExist`), or starts once more when the target resolves elsewhere now
+/// (an alias another node pointed at another version): at most
+/// [`crate::limits::START_ATTEMPTS_MAX`] times.
 pub async fn start(app: &App, start: &Start) -> ApiResult<Started> {
+    let mut attempts = 1;
+    loop {
+        match start_once(app, start).await? {
+            Attempt::Started(started) => return Ok(started),
+            Attempt::Inactive if attempts < crate::limits::START_ATTEMPTS_MAX => {
+                attempts += 1;
+                crate::resources::catch_up(app).await?;
+            }
+            // Its target keeps changing under it: 503, which SDKs retry.
+            Attempt::Inactive => {
+                return Err(steppe_store::Error::Conflict(format!(
+                    "{} changed through another node while it was started",
+                    start.target_arn
+                ))
+                .into());
+            }
+        }
+    }
+}
+
+/// What one attempt of [`start`] came to.
+enum Attempt {
+    Started(Started),
+    /// Its target was no longer active in the store when it committed.
+    Inactive,
+}
+
+/// One attempt of [`start`].
+async fn start_once(app: &App, start: &Start) -> ApiResult<Attempt> {
     // Held (shared with other starts) until the execution is committed: DeleteStateMachine,
     // which takes it to write, either comes first, and the start finds the machine DELETING
     // or gone, or comes after, and finds the execution running.
     let (registry, resolved) = resolve_fresh(app, start).await?;
     if resolved.target.machine.machine_type == StateMachineType::Express {
         drop(registry);
-        return start_express(app, &resolved);
+        return start_express(app, &resolved).map(Attempt::Started);
     }
     let name = start.name.clone().unwrap_or_else(|| app.uuid());
     let arn = start.arns.execution(&resolved.target.machine.name, &name);
     if let Some(existing) = app.store.execution_by_arn(&arn)? {
-        return idempotent_start(&existing, &start.input);
+        return idempotent_start(&existing, &start.input).map(Attempt::Started);
     }
     let now = app.now_millis();
     let row = ExecutionRow {
@@ -187,27 +224,50 @@ pub async fn start(app: &App, start: &Start) -> ApiResult<Started> {
         redrive_millis: None,
         test_case: resolved.test_case.map(str::to_string),
     };
+    let conditions = if app.cluster.shared() {
+        active_conditions(&resolved.target)
+    } else {
+        // One server: its registry's lock orders starts and deletions already.
+        Vec::new()
+    };
     let info = execution_info(&row, &resolved.compiled.revision.role_arn);
     let execution = Execution::new(info, resolved.input, Config::standard(), row.seed);
     let started = app
         .driver
-        .start(row, execution, resolved.compiled.definition.clone())
+        .start(
+            row,
+            conditions,
+            execution,
+            resolved.compiled.definition.clone(),
+        )
         .await;
     drop(registry);
     match started {
-        Ok(_) => Ok(Started {
+        Ok(_) => Ok(Attempt::Started(Started {
             execution_arn: arn,
             start_millis: now,
-        }),
+        })),
         Err(driver::Error::Store(steppe_store::Error::Conflict(_))) => {
             match app.store.execution_by_arn(&arn)? {
                 // Another request started the same name first.
-                Some(existing) => idempotent_start(&existing, &start.input),
+                Some(existing) => idempotent_start(&existing, &start.input).map(Attempt::Started),
+                // Or the target was deleted (or began to be) through another node.
+                None if app.cluster.shared() => Ok(Attempt::Inactive),
                 None => Err(ApiError::internal("the execution could not be started")),
             }
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// The conditions a start of `target` commits under: its machine, version and alias still
+/// active in the store.
+fn active_conditions(target: &Target) -> Vec<Write> {
+    std::iter::once(&target.machine.arn)
+        .chain(&target.version_arn)
+        .chain(&target.alias_arn)
+        .map(|key| Write::ExpectActive { key: key.clone() })
+        .collect()
 }
 
 /// AWS: the same name and input while the first is running answers the first start;

@@ -36,6 +36,11 @@ impl Default for Limits {
     }
 }
 
+/// How many times a start on a shared store is tried when its target was no longer active
+/// in the store at its commit (deleted through another node since this one read it): the
+/// second attempt, after catching up, answers the deletion or starts the target as it is now.
+pub const START_ATTEMPTS_MAX: u32 = 2;
+
 /// The default of [`Limits::connections_max`]: above AWS's 1,000 long polls per activity,
 /// which each hold a connection.
 pub const CONNECTIONS_MAX_DEFAULT: usize = 4_096;

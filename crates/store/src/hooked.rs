@@ -27,12 +27,28 @@ pub type SubmitHook<S> = Box<dyn Fn(&S, Vec<Write>, Done) + Send + Sync>;
 pub struct HookedStore<S> {
     inner: S,
     hook: SubmitHook<S>,
+    /// Whether [`Store::watch_resources`] reaches the inner store.
+    announcing: bool,
 }
 
 impl<S: Store> HookedStore<S> {
     /// `inner`, with each submitted group handed to `hook` instead.
     pub fn new(inner: S, hook: SubmitHook<S>) -> HookedStore<S> {
-        HookedStore { inner, hook }
+        HookedStore {
+            inner,
+            hook,
+            announcing: true,
+        }
+    }
+
+    /// The same store, except that it reports no resource writes of other stores
+    /// ([`Store::watch_resources`] does nothing): a cluster's node that has not heard yet of
+    /// what the other nodes wrote, for tests of what such a node does.
+    pub fn without_announcements(self) -> HookedStore<S> {
+        HookedStore {
+            announcing: false,
+            ..self
+        }
     }
 
     /// The inner store.
@@ -65,7 +81,9 @@ impl<S: Store> Store for HookedStore<S> {
     }
 
     fn watch_resources(&self, changed: crate::ResourceChanged) {
-        self.inner.watch_resources(changed)
+        if self.announcing {
+            self.inner.watch_resources(changed)
+        }
     }
 
     fn allocate_execution_id(&self) -> Result<u64, Error> {
