@@ -3,7 +3,8 @@
 //! through the other as soon as the create has answered; updates and deletions reach the
 //! other within moments (a start may use the previous definition meanwhile, as AWS documents
 //! for UpdateStateMachine); a deletion that waits for running executions ends them on every
-//! node, and the machine goes once the last one ended. (Skips without a test database, and
+//! node, and the machine goes once the last one ended. The activity queues' metric and the
+//! console's pending tasks are the cluster's on every node. (Skips without a test database, and
 //! fails so under CI: see `steppe_store_postgres::testing`.)
 
 mod common;
@@ -740,6 +741,63 @@ async fn an_alias_and_the_deletion_of_its_version_racing_through_two_nodes_confl
     assert_eq!(listed, vec![second.as_str()]);
     assert_eq!(run(&on_a, &format!("{machine}:second")).await, r#"{"v":1}"#);
 
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// The value of the `steppe_activity_queue_depth` series of `activity` in a node's
+/// `/metrics`, if it has one.
+async fn queue_depth(address: std::net::SocketAddr, activity: &str) -> Option<f64> {
+    let (status, text) =
+        common::http(address, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1", "").await;
+    assert_eq!(status, 200, "{text}");
+    let series = format!("steppe_activity_queue_depth{{activity=\"{activity}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map(|value| value.trim().parse().expect("a number"))
+}
+
+/// Issue 13: the activity queue-depth metric and the console's pending tasks are the
+/// cluster's, read from the store: a task waiting for a worker, scheduled by an execution
+/// one node runs, shows on the other node too (once in each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_node_shows_the_tasks_waiting_in_the_whole_cluster() {
+    let Some(options) = fresh_schema("every_node_shows_the_tasks_waiting_in_the_whole_cluster")
+    else {
+        return;
+    };
+    let (a, b) = (node(&options).await, node(&options).await);
+    let on_a = client(a.local_addr());
+    let activity = create_activity(&on_a, "queued").await;
+    let machine = create(
+        &on_a,
+        "waits-for-a-worker",
+        &format!(
+            r#"{{"StartAt": "Work", "States": {{
+                "Work": {{"Type": "Task", "Resource": "{activity}", "End": true}}}}}}"#
+        ),
+    )
+    .await;
+    let execution = start(&on_a, &machine, r#"{"n": 1}"#).await;
+    common::wait_for_status(&on_a, &execution, ExecutionStatus::Running).await;
+    for address in [a.local_addr(), b.local_addr()] {
+        eventually("the task is counted", || async {
+            queue_depth(address, &activity).await == Some(1.0)
+        })
+        .await;
+        let listed = common::console_get(address, "/console/api/tasks").await;
+        let tasks = listed["tasks"].as_array().expect("a list");
+        assert_eq!(tasks.len(), 1, "{listed}");
+        assert_eq!(tasks[0]["executionArn"], execution.as_str());
+        assert_eq!(tasks[0]["activityArn"], activity.as_str());
+        assert_eq!(tasks[0]["input"], r#"{"n":1}"#);
+        let one = common::console_get(
+            address,
+            &format!("/console/api/tasks?executionArn={execution}"),
+        )
+        .await;
+        assert_eq!(one["tasks"].as_array().map(Vec::len), Some(1), "{one}");
+    }
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -191,4 +191,21 @@ impl<S: Store> Store for HookedStore<S> {
     fn watch_activity_tasks(&self, wake: Arc<dyn Fn(&str) + Send + Sync>) {
         self.inner.watch_activity_tasks(wake)
     }
+
+    fn waiting_activity_tasks(
+        &self,
+        limit: usize,
+    ) -> Result<Option<crate::WaitingActivityTasks>, Error> {
+        self.inner.waiting_activity_tasks(limit)
+    }
+
+    fn open_tasks(
+        &self,
+        execution_arn_prefix: &str,
+        execution_arn: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<crate::OpenTaskRow>>, Error> {
+        self.inner
+            .open_tasks(execution_arn_prefix, execution_arn, limit)
+    }
 }
