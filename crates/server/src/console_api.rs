@@ -501,7 +501,7 @@ pub fn history(
             }
         }
     } else {
-        let row = crate::executions::find(app, arns, execution_arn).map_err(refused)?;
+        let row = crate::executions::find_blocking(app, arns, execution_arn).map_err(refused)?;
         let mut after = after;
         let mut event_text = String::new();
         'read: loop {

@@ -42,6 +42,12 @@ impl Default for Limits {
     }
 }
 
+/// Store reads the API runs at once on the blocking pool (`App::read`); more wait their turn
+/// without holding a thread. Below tokio's blocking pool (512 threads), so integrations and the
+/// stores' own blocking work always find threads, and above what one SQLite file or a
+/// PostgreSQL pool (`READERS_MAX` connections) serves at once.
+pub const STORE_READS_MAX: usize = 64;
+
 /// How many times a start on a shared store is tried when its target was no longer active
 /// in the store at its commit (deleted through another node since this one read it): the
 /// second attempt, after catching up, answers the deletion or starts the target as it is now.

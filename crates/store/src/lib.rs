@@ -43,7 +43,7 @@ mod record;
 pub mod suite;
 pub mod writer;
 
-pub use hooked::{HookedStore, SubmitHook};
+pub use hooked::{HookedStore, ReadHook, SubmitHook};
 pub use memory::MemoryStore;
 pub use record::{
     history_hash, is_activity, Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow,

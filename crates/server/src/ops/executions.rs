@@ -271,7 +271,10 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
         }
         query.state_machine_arn = machine.arn.clone();
     }
-    let mut rows = app.store.list_executions(&query)?;
+    let mut rows = {
+        let query = query.clone();
+        app.read(move |store| store.list_executions(&query)).await?
+    };
     let next = if rows.len() > limit {
         rows.truncate(limit);
         rows.last()
@@ -338,9 +341,9 @@ pub async fn history(app: &App, request: &Request) -> ApiResult<Value> {
     let page = match crate::map_runs::child_history(app, &request.arns, arn)? {
         Some(events) => child_history_page(events, after, reverse, limit + 1),
         None => {
-            let row = executions::find(app, &request.arns, arn)?;
-            app.store
-                .history(row.id, after, reverse, limit + 1)?
+            let row = executions::find(app, &request.arns, arn).await?;
+            app.read(move |store| store.history(row.id, after, reverse, limit + 1))
+                .await?
                 .iter()
                 .map(|event| (event.id, serde_json::from_str(&event.json)))
                 .collect()

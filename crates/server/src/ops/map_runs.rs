@@ -43,7 +43,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let execution_arn = request.required_len("executionArn", 1, 256)?;
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
-    let row = crate::executions::find(app, &request.arns, execution_arn)?;
+    let row = crate::executions::find(app, &request.arns, execution_arn).await?;
     let items: Vec<Value> = map_runs::of_execution(app, &row, false)?
         .iter()
         .map(|map_run| list_item(&row.arn, map_run))
