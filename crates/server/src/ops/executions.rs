@@ -96,7 +96,7 @@ pub fn finished_json(finished: &Finished) -> Value {
 pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
     let metadata_only = included_data_metadata_only(request)?;
-    if let Some(child) = crate::map_runs::find_child(app, &request.arns, arn)? {
+    if let Some(child) = crate::map_runs::find_child(app, &request.arns, arn).await? {
         return Ok(super::map_runs::describe_child(&child, metadata_only));
     }
     let description = executions::describe(app, &request.arns, arn).await?;
@@ -215,7 +215,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
         (None, Some(arn)) => {
             let filter = (status.map(|status| status.as_str()), redriven);
             let offset = request.offset_token()?;
-            return super::map_runs::list_children(app, request, arn, filter, offset, limit);
+            return super::map_runs::list_children(app, request, arn, filter, offset, limit).await;
         }
         _ => {
             return Err(ApiError::new(
@@ -338,7 +338,7 @@ pub async fn history(app: &App, request: &Request) -> ApiResult<Value> {
             .and_then(|id| u64::from_str_radix(id, 16).ok())
             .ok_or_else(|| ApiError::invalid_token(token))?,
     };
-    let page = match crate::map_runs::child_history(app, &request.arns, arn)? {
+    let page = match crate::map_runs::child_history(app, &request.arns, arn).await? {
         Some(events) => child_history_page(events, after, reverse, limit + 1),
         None => {
             let row = executions::find(app, &request.arns, arn).await?;
