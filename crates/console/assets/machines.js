@@ -248,7 +248,7 @@ export async function expressList(arn, token) {
     setParams({ status: select.value });
     document.getElementById("executions-total").textContent = `(${list.length} kept)`;
     const rows = list.map((e) => `<tr><td>${link(executionPath(e.executionArn), e.name)}</td><td>${statusBadge(e.status)}</td><td data-label="Started">${ago(e.startDate)}</td><td data-label="Duration" class="duration">${esc(ranFor(e))}</td></tr>`).join("");
-    container.innerHTML = `<p class="muted" id="express-note">Express executions keep no history in AWS; this server keeps the last ${esc(value.keptMax ?? "")} that ended on it, in memory, and rebuilds their events when you open one.</p>`
+    container.innerHTML = `<p class="muted" id="express-note">Express executions keep no history in AWS; this server keeps the last ${esc(value.keptMax ?? "")} that ended on it, in memory (in a cluster, each node shows those it ran), and rebuilds their events when you open one.</p>`
       + (rows ? `<div class="table-wrap"><table id="executions-table" class="cards"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Duration</th></tr></thead><tbody>${rows}</tbody></table></div>` : `<p class="muted">No recent Express executions${select.value ? ` with status ${esc(select.value)}` : ""}.</p>`);
   }
   select.onchange = () => load();

@@ -52,6 +52,8 @@ pub struct App {
     pub compute: Arc<tokio::sync::Semaphore>,
     /// What `GET /metrics` reports.
     pub metrics: Arc<Metrics>,
+    /// Store reads run by [`App::read`] at once (`limits::STORE_READS_MAX`).
+    store_reads: Arc<tokio::sync::Semaphore>,
     random: Mutex<Random>,
 }
 
@@ -121,6 +123,7 @@ impl App {
             credentials: options.credentials.clone(),
             compute: Arc::new(tokio::sync::Semaphore::new(1)),
             metrics,
+            store_reads: Arc::new(tokio::sync::Semaphore::new(crate::limits::STORE_READS_MAX)),
             random: Mutex::new(Random::new(seed)),
         }
     }
@@ -160,6 +163,26 @@ impl App {
             text.push(HEX[usize::from(byte & 0x0f)] as char);
         }
         text
+    }
+
+    /// Runs a read of the store (which blocks: SQLite's file, PostgreSQL's round trips) on
+    /// the blocking pool, so that a slow read holds no async worker and other requests are
+    /// answered meanwhile; at most [`crate::limits::STORE_READS_MAX`] run at once, the others
+    /// wait their turn without holding a thread.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&dyn Store) -> Result<T, steppe_store::Error> + Send + 'static,
+    ) -> ApiResult<T> {
+        let _turn = self
+            .store_reads
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("the store's reads were shut down"))?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || read(&*store))
+            .await
+            .map_err(|_| ApiError::internal("a store read failed"))?
+            .map_err(Into::into)
     }
 
     /// Commits writes and waits until they are durable.

@@ -490,9 +490,14 @@ pub fn history(
         last_id: 0,
         full: false,
     };
-    if let Some(events) =
-        crate::map_runs::child_history(app, arns, execution_arn).map_err(refused)?
-    {
+    // This runs on the blocking pool (`protocol::console_history`), where waiting for the
+    // Map Run's reads is allowed.
+    let child = tokio::runtime::Handle::current().block_on(crate::map_runs::child_history(
+        app,
+        arns,
+        execution_arn,
+    ));
+    if let Some(events) = child.map_err(refused)? {
         for event in events.iter().filter(|event| event.id > after) {
             let mut value = event.to_json();
             value["timestamp"] = crate::wire::timestamp(event.timestamp_millis);
@@ -501,7 +506,7 @@ pub fn history(
             }
         }
     } else {
-        let row = crate::executions::find(app, arns, execution_arn).map_err(refused)?;
+        let row = crate::executions::find_blocking(app, arns, execution_arn).map_err(refused)?;
         let mut after = after;
         let mut event_text = String::new();
         'read: loop {

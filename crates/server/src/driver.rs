@@ -46,7 +46,7 @@ use steppe_store::{
     ExecutionEnd, ExecutionRow, ExecutionStatus, InputRecord, LoggedInput, Store, StoredEvent,
     TransitionRecord, Write,
 };
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 /// What applying an input did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,6 +73,10 @@ pub enum Error {
     /// takes over the execution of a node that stopped: this node may not apply its inputs.
     #[error("another node runs the execution")]
     NotOwner,
+    /// The execution has as many inputs from outside queued as it may
+    /// ([`Driver::with_inputs_queued_max`]): the API answers `ThrottlingException`.
+    #[error("the execution has too many inputs queued")]
+    Throttled,
 }
 
 type Reply = oneshot::Sender<Result<Applied, Error>>;
@@ -84,6 +88,7 @@ pub struct Driver {
     timers: Arc<Timers>,
     slots: Mutex<HashMap<u64, Arc<Mutex<Slot>>>>,
     cache_max: usize,
+    inputs_queued_max: usize,
     committed: AtomicU64,
     tasks: Arc<Tasks>,
     integrations: Arc<Integrations>,
@@ -103,6 +108,8 @@ struct Slot {
     id: u64,
     state: SlotState,
     queue: VecDeque<Queued>,
+    /// Room for inputs from outside in `queue`: [`Driver::with_inputs_queued_max`] permits.
+    room: Arc<Semaphore>,
     draining: bool,
     /// Removed from the slot map: deliver to a fresh slot instead.
     evicted: bool,
@@ -145,9 +152,31 @@ struct Queued {
     /// Writes to commit with this transition (the execution's row, for a start).
     prefix: Vec<Write>,
     reply: Option<Reply>,
+    /// Its place among the inputs from outside its execution may have queued
+    /// ([`Driver::with_inputs_queued_max`]), given back when it leaves the queue.
+    admitted: Option<OwnedSemaphorePermit>,
+}
+
+/// What becomes of an input from outside whose execution's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Admission {
+    /// Refused (`Error::Throttled`): an API request, whose caller backs off and retries.
+    Refuse,
+    /// Queued once there is room, in a task that waits for it: a timer or a task's result
+    /// from inside the server, which must never be lost, and whose source must not wait
+    /// (it may be the execution's own step, which alone makes room).
+    Wait,
 }
 
 impl Queued {
+    /// An input from outside that nobody waits on (a timer, a task's result).
+    fn outside(input: Input) -> Queued {
+        Queued {
+            local: false,
+            ..Queued::local(input)
+        }
+    }
+
     fn local(input: Input) -> Queued {
         Queued {
             input,
@@ -155,6 +184,7 @@ impl Queued {
             at_millis: None,
             prefix: Vec::new(),
             reply: None,
+            admitted: None,
         }
     }
 }
@@ -256,6 +286,7 @@ impl Driver {
             timers,
             slots: Mutex::new(HashMap::new()),
             cache_max,
+            inputs_queued_max: crate::limits::EXECUTION_INPUTS_QUEUED_MAX_DEFAULT,
             committed: AtomicU64::new(0),
             deletions: Deletions::default(),
             metrics,
@@ -267,6 +298,20 @@ impl Driver {
     pub fn with_seed(self, seed: u64) -> Driver {
         Driver {
             random: Mutex::new(Random::new(seed.rotate_left(17) ^ DRIVER_STREAM)),
+            ..self
+        }
+    }
+
+    /// The same driver with at most `inputs_queued_max` inputs from outside (stop requests,
+    /// SendTask*, redrives, timers, tasks' results) queued for one execution
+    /// (`Limits::execution_inputs_queued_max`). Past it an API request is refused
+    /// (`Error::Throttled`) and an input from inside the server waits for room; a step that
+    /// failed to commit puts its timers and results back first, so a queue holds at most
+    /// [`BATCH_MAX`] more for a moment.
+    pub fn with_inputs_queued_max(self, inputs_queued_max: usize) -> Driver {
+        Driver {
+            // At least one: an empty queue would refuse every input.
+            inputs_queued_max: inputs_queued_max.max(1),
             ..self
         }
     }
@@ -291,10 +336,12 @@ impl Driver {
         &self.integrations
     }
 
-    /// Starts a new execution: commits its row and its first transition together.
+    /// Starts a new execution: commits its row and its first transition together, under
+    /// `conditions` (`Write::ExpectActive` of its target on a shared store).
     pub async fn start(
         self: &Arc<Self>,
         row: ExecutionRow,
+        conditions: Vec<Write>,
         execution: Execution,
         definition: Arc<Definition>,
     ) -> Result<Applied, Error> {
@@ -321,9 +368,15 @@ impl Driver {
                 input: Input::Start,
                 local: false,
                 at_millis: Some(start_millis),
-                prefix: vec![Write::InsertExecution(Box::new(row))],
+                prefix: {
+                    let mut prefix = conditions;
+                    prefix.push(Write::InsertExecution(Box::new(row)));
+                    prefix
+                },
                 reply: Some(reply),
+                admitted: None,
             }]),
+            room: Arc::new(Semaphore::new(self.inputs_queued_max)),
             draining: true,
             evicted: false,
             quarantined: None,
@@ -377,39 +430,29 @@ impl Driver {
                 at_millis,
                 prefix: writes,
                 reply: Some(reply),
+                admitted: None,
             },
-        );
+            Admission::Refuse,
+        )?;
         answer
             .await
             .unwrap_or(Err(Error::Store(steppe_store::Error::Closed)))
     }
 
-    /// Delivers a task's result (or heartbeat) from outside without waiting.
+    /// Delivers a task's result from inside the server (an integration's, a nested child's)
+    /// without waiting; if the execution's queue is full, it is queued once there is room.
     pub fn deliver_task_input(self: &Arc<Self>, id: u64, input: Input) {
-        self.deliver(
-            id,
-            Queued {
-                input,
-                local: false,
-                at_millis: None,
-                prefix: Vec::new(),
-                reply: None,
-            },
-        );
+        self.deliver_waiting(id, input);
     }
 
-    /// Fires a timer.
+    /// Fires a timer (queued once there is room, like [`Driver::deliver_task_input`]).
     pub fn fire_timer(self: &Arc<Self>, id: u64, timer_id: u64) {
-        self.deliver(
-            id,
-            Queued {
-                input: Input::TimerFired { timer_id },
-                local: false,
-                at_millis: None,
-                prefix: Vec::new(),
-                reply: None,
-            },
-        );
+        self.deliver_waiting(id, Input::TimerFired { timer_id });
+    }
+
+    fn deliver_waiting(self: &Arc<Self>, id: u64, input: Input) {
+        // Waiting never refuses.
+        let _ = self.deliver(id, Queued::outside(input), Admission::Wait);
     }
 
     /// Makes an execution rebuild itself from the store and carry out what it is owed.
@@ -585,6 +628,7 @@ impl Driver {
                     id,
                     state: SlotState::Unloaded,
                     queue: VecDeque::new(),
+                    room: Arc::new(Semaphore::new(self.inputs_queued_max)),
                     draining: false,
                     evicted: false,
                     quarantined: None,
@@ -594,23 +638,46 @@ impl Driver {
             .clone()
     }
 
-    fn deliver(self: &Arc<Self>, id: u64, queued: Queued) {
-        let mut queued = Some(queued);
+    /// Queues an input from outside, if its execution's queue has room (see [`Admission`]).
+    fn deliver(
+        self: &Arc<Self>,
+        id: u64,
+        mut queued: Queued,
+        admission: Admission,
+    ) -> Result<(), Error> {
         loop {
             let slot = self.slot(id);
             let mut guard = lock(&slot);
             if guard.evicted {
                 continue;
             }
-            if let Some(queued) = queued.take() {
-                guard.queue.push_back(queued);
+            if queued.admitted.is_none() {
+                match (guard.room.clone().try_acquire_owned(), admission) {
+                    (Ok(permit), _) => queued.admitted = Some(permit),
+                    (Err(_), Admission::Refuse) => return Err(Error::Throttled),
+                    (Err(_), Admission::Wait) => {
+                        let room = guard.room.clone();
+                        drop(guard);
+                        let driver = self.clone();
+                        tokio::spawn(async move {
+                            // Fails only once the semaphore is closed, which nothing does.
+                            let Ok(permit) = room.acquire_owned().await else {
+                                return;
+                            };
+                            queued.admitted = Some(permit);
+                            let _ = driver.deliver(id, queued, Admission::Wait);
+                        });
+                        return Ok(());
+                    }
+                }
             }
+            guard.queue.push_back(queued);
             if !guard.draining {
                 guard.draining = true;
                 drop(guard);
                 tokio::spawn(self.clone().drain(slot));
             }
-            return;
+            return Ok(());
         }
     }
 
@@ -744,6 +811,7 @@ impl Driver {
                             at_millis: None,
                             prefix: Vec::new(),
                             reply: None,
+                            admitted: None,
                         });
                     }
                     slot.state = SlotState::Live(Box::new(live));
@@ -1308,13 +1376,7 @@ fn rewind(slot: &mut Slot, fired_timers: Vec<u64>, task_results: Vec<Input>) {
         .into_iter()
         .map(|timer_id| Input::TimerFired { timer_id });
     for input in timers.chain(task_results).rev() {
-        slot.queue.push_front(Queued {
-            input,
-            local: false,
-            at_millis: None,
-            prefix: Vec::new(),
-            reply: None,
-        });
+        slot.queue.push_front(Queued::outside(input));
     }
 }
 

@@ -205,6 +205,7 @@ impl From<crate::driver::Error> for ApiError {
                 ApiError::internal(format!("The execution was quarantined: {reason}"))
             }
             crate::driver::Error::NotOwner => ApiError::node_moved(),
+            crate::driver::Error::Throttled => ApiError::throttling(),
         }
     }
 }

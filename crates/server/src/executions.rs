@@ -151,23 +151,68 @@ async fn resolve_fresh<'a>(
 
 /// Starts an execution: a Standard one is committed before this answers; an Express one
 /// runs in the background.
+///
+/// On a shared store the start commits only while its machine (and the version or alias
+/// it resolved) is still active in the store (`Write::ExpectActive`): this node may not
+/// have heard yet of a deletion another node made. A start refused so catches up with the
+/// store and resolves its target again, which answers as AWS does (`StateMachineDeleting`,
+/// `StateMachineDoesNotExist`), or starts once more when the target resolves elsewhere now
+/// (an alias another node pointed at another version): at most
+/// [`crate::limits::START_ATTEMPTS_MAX`] times.
 pub async fn start(app: &App, start: &Start) -> ApiResult<Started> {
+    let mut attempts = 1;
+    loop {
+        match start_once(app, start).await? {
+            Attempt::Started(started) => return Ok(started),
+            Attempt::Inactive if attempts < crate::limits::START_ATTEMPTS_MAX => {
+                attempts += 1;
+                crate::resources::catch_up(app).await?;
+            }
+            // Its target keeps changing under it: 503, which SDKs retry.
+            Attempt::Inactive => {
+                return Err(steppe_store::Error::Conflict(format!(
+                    "{} changed through another node while it was started",
+                    start.target_arn
+                ))
+                .into());
+            }
+        }
+    }
+}
+
+/// What one attempt of [`start`] came to.
+enum Attempt {
+    Started(Started),
+    /// Its target was no longer active in the store when it committed.
+    Inactive,
+}
+
+/// One attempt of [`start`].
+async fn start_once(app: &App, start: &Start) -> ApiResult<Attempt> {
     // Held (shared with other starts) until the execution is committed: DeleteStateMachine,
     // which takes it to write, either comes first, and the start finds the machine DELETING
     // or gone, or comes after, and finds the execution running.
     let (registry, resolved) = resolve_fresh(app, start).await?;
     if resolved.target.machine.machine_type == StateMachineType::Express {
         drop(registry);
-        return start_express(app, &resolved);
+        return start_express(app, &resolved).map(Attempt::Started);
     }
     let name = start.name.clone().unwrap_or_else(|| app.uuid());
     let arn = start.arns.execution(&resolved.target.machine.name, &name);
-    if let Some(existing) = app.store.execution_by_arn(&arn)? {
-        return idempotent_start(&existing, &start.input);
+    let (existing, id) = {
+        let arn = arn.clone();
+        app.read(move |store| match store.execution_by_arn(&arn)? {
+            Some(existing) => Ok((Some(existing), 0)),
+            None => Ok((None, store.allocate_execution_id()?)),
+        })
+        .await?
+    };
+    if let Some(existing) = existing {
+        return idempotent_start(&existing, &start.input).map(Attempt::Started);
     }
     let now = app.now_millis();
     let row = ExecutionRow {
-        id: app.store.allocate_execution_id()?,
+        id,
         arn: arn.clone(),
         name,
         state_machine_arn: resolved.target.machine.arn.clone(),
@@ -187,27 +232,51 @@ pub async fn start(app: &App, start: &Start) -> ApiResult<Started> {
         redrive_millis: None,
         test_case: resolved.test_case.map(str::to_string),
     };
+    let conditions = if app.cluster.shared() {
+        active_conditions(&resolved.target)
+    } else {
+        // One server: its registry's lock orders starts and deletions already.
+        Vec::new()
+    };
     let info = execution_info(&row, &resolved.compiled.revision.role_arn);
     let execution = Execution::new(info, resolved.input, Config::standard(), row.seed);
     let started = app
         .driver
-        .start(row, execution, resolved.compiled.definition.clone())
+        .start(
+            row,
+            conditions,
+            execution,
+            resolved.compiled.definition.clone(),
+        )
         .await;
     drop(registry);
     match started {
-        Ok(_) => Ok(Started {
+        Ok(_) => Ok(Attempt::Started(Started {
             execution_arn: arn,
             start_millis: now,
-        }),
+        })),
         Err(driver::Error::Store(steppe_store::Error::Conflict(_))) => {
-            match app.store.execution_by_arn(&arn)? {
+            let read = arn.clone();
+            match app.read(move |store| store.execution_by_arn(&read)).await? {
                 // Another request started the same name first.
-                Some(existing) => idempotent_start(&existing, &start.input),
+                Some(existing) => idempotent_start(&existing, &start.input).map(Attempt::Started),
+                // Or the target was deleted (or began to be) through another node.
+                None if app.cluster.shared() => Ok(Attempt::Inactive),
                 None => Err(ApiError::internal("the execution could not be started")),
             }
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// The conditions a start of `target` commits under: its machine, version and alias still
+/// active in the store.
+fn active_conditions(target: &Target) -> Vec<Write> {
+    std::iter::once(&target.machine.arn)
+        .chain(&target.version_arn)
+        .chain(&target.alias_arn)
+        .map(|key| Write::ExpectActive { key: key.clone() })
+        .collect()
 }
 
 /// AWS: the same name and input while the first is running answers the first start;
@@ -358,7 +427,24 @@ pub async fn start_sync(app: &App, start: &Start) -> ApiResult<Finished> {
 
 /// The stored Standard execution with this ARN in `arns`' account and region, or AWS's error
 /// for it.
-pub fn find(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<ExecutionRow> {
+pub async fn find(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<ExecutionRow> {
+    check_execution_arn(arns, execution_arn)?;
+    let arn = execution_arn.to_string();
+    app.read(move |store| store.execution_by_arn(&arn))
+        .await?
+        .ok_or_else(|| ApiError::execution_does_not_exist(execution_arn))
+}
+
+/// [`find`], for callers already on the blocking pool (the console's history).
+pub fn find_blocking(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<ExecutionRow> {
+    check_execution_arn(arns, execution_arn)?;
+    app.store
+        .execution_by_arn(execution_arn)?
+        .ok_or_else(|| ApiError::execution_does_not_exist(execution_arn))
+}
+
+/// Refuses what is no Standard execution's ARN of `arns`' account and region.
+fn check_execution_arn(arns: &Arns, execution_arn: &str) -> ApiResult<()> {
     match arn::parse(execution_arn)? {
         Arn::Execution => {}
         Arn::Express => return Err(ApiError::express_arn()),
@@ -367,14 +453,12 @@ pub fn find(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<ExecutionR
     if !arns.owns(execution_arn) {
         return Err(ApiError::execution_does_not_exist(execution_arn));
     }
-    app.store
-        .execution_by_arn(execution_arn)?
-        .ok_or_else(|| ApiError::execution_does_not_exist(execution_arn))
+    Ok(())
 }
 
 /// A Standard execution as stored, with whether it can be redriven now.
 pub async fn describe(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<Description> {
-    let row = find(app, arns, execution_arn)?;
+    let row = find(app, arns, execution_arn).await?;
     let not_redrivable = not_redrivable(&*app.registry.read().await, &row, app.now_millis());
     Ok(Description {
         row,
@@ -391,7 +475,7 @@ pub async fn stop(
     error: Option<&str>,
     cause: Option<&str>,
 ) -> ApiResult<i64> {
-    let row = find(app, arns, execution_arn)?;
+    let row = find(app, arns, execution_arn).await?;
     if row.status != ExecutionStatus::Running {
         return Ok(row.stop_millis.unwrap_or(row.start_millis));
     }
@@ -409,7 +493,7 @@ pub async fn stop(
         return Ok(applied.now_millis);
     }
     // It ended while the request waited.
-    let row = find(app, arns, execution_arn)?;
+    let row = find(app, arns, execution_arn).await?;
     Ok(row.stop_millis.unwrap_or(applied.now_millis))
 }
 
@@ -421,10 +505,10 @@ pub async fn redrive(
     execution_arn: &str,
     client_token: Option<&str>,
 ) -> ApiResult<i64> {
-    let row = find(app, arns, execution_arn)?;
+    let row = find(app, arns, execution_arn).await?;
     let now = app.now_millis();
     if let Some(token) = client_token {
-        if let Some(redrive_millis) = remembered_redrive(app, row.id, token, now)? {
+        if let Some(redrive_millis) = remembered_redrive(app, row.id, token, now).await? {
             return Ok(redrive_millis);
         }
     }
@@ -451,7 +535,7 @@ pub async fn redrive(
     drop(registry);
     // The engine ignores a redrive it cannot carry out (an execution that hit the history
     // limit); the stored count says whether this one took.
-    let after = find(app, arns, execution_arn)?;
+    let after = find(app, arns, execution_arn).await?;
     match after.redrive_millis {
         Some(redrive_millis) if after.redrive_count > row.redrive_count => Ok(redrive_millis),
         _ => Err(ApiError::new(
@@ -467,13 +551,15 @@ const REDRIVE_TOKEN_MILLIS: i64 = 15 * 60 * 1000;
 
 /// The redrive date answered for `token` on the execution, if the token was first used in
 /// the last 15 minutes.
-fn remembered_redrive(
+async fn remembered_redrive(
     app: &App,
     execution_id: u64,
     token: &str,
     now: i64,
 ) -> ApiResult<Option<i64>> {
-    let tokens = app.store.redrive_tokens(execution_id)?;
+    let tokens = app
+        .read(move |store| store.redrive_tokens(execution_id))
+        .await?;
     Ok(tokens
         .iter()
         .find(|kept| {

@@ -304,6 +304,11 @@ pub struct ServerArgs {
     /// (AWS keeps none); 0 keeps none and records no Express history. Since 0.1.
     #[arg(long, default_value_t = limits::EXPRESS_KEPT_MAX_DEFAULT)]
     pub express_kept_max: usize,
+    /// Inputs from outside (stop requests, SendTask*, timers, tasks' results) queued for one
+    /// Standard execution at once; past it, API requests answer ThrottlingException and the
+    /// server's own inputs wait. Since 0.1.
+    #[arg(long, default_value_t = limits::EXECUTION_INPUTS_QUEUED_MAX_DEFAULT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub execution_inputs_queued_max: usize,
     /// How long closed Standard executions and their histories are kept before they are
     /// deleted: a whole number and a unit, s, m, h or d (30s, 12h, 90d), or off to keep them
     /// forever. AWS keeps them 90 days.
@@ -387,6 +392,7 @@ impl ServerArgs {
                 body_read_timeout: self.body_read_timeout,
                 express_running_max: self.express_running_max,
                 express_kept_max: self.express_kept_max,
+                execution_inputs_queued_max: self.execution_inputs_queued_max,
             },
             retention: self.retention.0,
             allowed_hosts: self.allowed_hosts.clone(),
@@ -789,7 +795,7 @@ impl Core {
             tasks.activity_created(activity_arn);
         }
         let timers = Arc::new(timers::Timers::default());
-        let mut driver = driver::Driver::new(
+        let driver = driver::Driver::new(
             store.clone(),
             definitions.clone(),
             timers,
@@ -797,6 +803,7 @@ impl Core {
             (tasks.clone(), integrations.clone(), options.clock.clone()),
             metrics.clone(),
         );
+        let mut driver = driver.with_inputs_queued_max(options.limits.execution_inputs_queued_max);
         if let Some(seed) = options.seed {
             driver = driver.with_seed(seed);
         }

@@ -22,6 +22,11 @@ pub struct Limits {
     /// Express executions that ended kept in memory, with their events, for the console
     /// (`GET /console/api/express-executions`); 0 keeps none and records no Express history.
     pub express_kept_max: usize,
+    /// Inputs from outside (stop requests, SendTask*, redrives, timers, tasks' results)
+    /// queued for one Standard execution at once; past it, API requests answer
+    /// `ThrottlingException` (SDKs back off and retry) and the server's own inputs wait for
+    /// room (`Driver::with_inputs_queued_max`).
+    pub execution_inputs_queued_max: usize,
 }
 
 impl Default for Limits {
@@ -32,9 +37,21 @@ impl Default for Limits {
             body_read_timeout: Duration::from_secs(30),
             express_running_max: EXPRESS_RUNNING_MAX_DEFAULT,
             express_kept_max: EXPRESS_KEPT_MAX_DEFAULT,
+            execution_inputs_queued_max: EXECUTION_INPUTS_QUEUED_MAX_DEFAULT,
         }
     }
 }
+
+/// Store reads the API runs at once on the blocking pool (`App::read`); more wait their turn
+/// without holding a thread. Below tokio's blocking pool (512 threads), so integrations and the
+/// stores' own blocking work always find threads, and above what one SQLite file or a
+/// PostgreSQL pool (`READERS_MAX` connections) serves at once.
+pub const STORE_READS_MAX: usize = 64;
+
+/// How many times a start on a shared store is tried when its target was no longer active
+/// in the store at its commit (deleted through another node since this one read it): the
+/// second attempt, after catching up, answers the deletion or starts the target as it is now.
+pub const START_ATTEMPTS_MAX: u32 = 2;
 
 /// The default of [`Limits::connections_max`]: above AWS's 1,000 long polls per activity,
 /// which each hold a connection.
@@ -43,6 +60,11 @@ pub const CONNECTIONS_MAX_DEFAULT: usize = 4_096;
 /// The default of [`Limits::express_running_max`]. An Express execution parked in a Wait takes
 /// about 8 KB, so this bounds them near 400 MB.
 pub const EXPRESS_RUNNING_MAX_DEFAULT: u64 = 50_000;
+
+/// The default of [`Limits::execution_inputs_queued_max`]: far above what one execution's
+/// callers and timers queue while one commit is in flight, small enough that a flood of
+/// requests at one execution costs a bounded amount of memory.
+pub const EXECUTION_INPUTS_QUEUED_MAX_DEFAULT: usize = 1_000;
 
 /// The default of [`Limits::express_kept_max`]: the last 1,000 Express executions to end.
 pub const EXPRESS_KEPT_MAX_DEFAULT: usize = 1_000;

@@ -33,14 +33,14 @@ pub struct Child {
 }
 
 /// The Map Run with this ARN and the execution that started it, or AWS's error for it.
-pub fn find(app: &App, arns: &Arns, map_run_arn: &str) -> ApiResult<(ExecutionRow, MapRun)> {
-    let (row, _, map_run) = find_with_data(app, arns, map_run_arn, false)?;
+pub async fn find(app: &App, arns: &Arns, map_run_arn: &str) -> ApiResult<(ExecutionRow, MapRun)> {
+    let (row, _, map_run) = find_with_data(app, arns, map_run_arn, false).await?;
     Ok((row, map_run))
 }
 
 /// The children of the Map Run `map_run_arn` that have started, in slot order.
-pub fn children(app: &App, arns: &Arns, map_run_arn: &str) -> ApiResult<Vec<Child>> {
-    let (_, ordinal, map_run) = find_with_data(app, arns, map_run_arn, false)?;
+pub async fn children(app: &App, arns: &Arns, map_run_arn: &str) -> ApiResult<Vec<Child>> {
+    let (_, ordinal, map_run) = find_with_data(app, arns, map_run_arn, false).await?;
     Ok(map_run
         .children
         .into_iter()
@@ -52,7 +52,7 @@ pub fn children(app: &App, arns: &Arns, map_run_arn: &str) -> ApiResult<Vec<Chil
 
 /// The Map Run child `execution_arn` names, with its data; `Ok(None)` if the ARN is not
 /// shaped as a child's, and `ExecutionDoesNotExist` if it is and there is no such child.
-pub fn find_child(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<Option<Child>> {
+pub async fn find_child(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<Option<Child>> {
     let Some((execution_id, ordinal, slot)) = arn::parse_map_run_child(execution_arn) else {
         return Ok(None);
     };
@@ -60,8 +60,11 @@ pub fn find_child(app: &App, arns: &Arns, execution_arn: &str) -> ApiResult<Opti
     if !arns.owns(execution_arn) {
         return Err(missing());
     }
-    let row = app.store.execution(execution_id)?.ok_or_else(missing)?;
-    let mut map_runs = of_execution(app, &row, true)?;
+    let row = app
+        .read(move |store| store.execution(execution_id))
+        .await?
+        .ok_or_else(missing)?;
+    let mut map_runs = of_execution(app, &row, true).await?;
     if ordinal >= map_runs.len() {
         return Err(missing());
     }
@@ -95,7 +98,7 @@ pub fn children_state_machine_arn(map_run_arn: &str) -> String {
 }
 
 /// The Map Run `map_run_arn`, its ordinal among its execution's Map Runs and the execution.
-fn find_with_data(
+async fn find_with_data(
     app: &App,
     arns: &Arns,
     map_run_arn: &str,
@@ -110,8 +113,12 @@ fn find_with_data(
         return Err(not_found());
     }
     let id = arn::map_run_execution_id(map_run_arn).ok_or_else(not_found)?;
-    let row = app.store.execution(id)?.ok_or_else(not_found)?;
-    let (ordinal, map_run) = of_execution(app, &row, data)?
+    let row = app
+        .read(move |store| store.execution(id))
+        .await?
+        .ok_or_else(not_found)?;
+    let (ordinal, map_run) = of_execution(app, &row, data)
+        .await?
         .into_iter()
         .enumerate()
         .find(|(_, map_run)| map_run.map_run_arn == map_run_arn)
@@ -121,18 +128,18 @@ fn find_with_data(
 
 /// The Map Runs of a stored execution, oldest first, as its committed inputs leave them;
 /// with `data`, with their children's inputs, outputs and errors.
-pub fn of_execution(app: &App, row: &ExecutionRow, data: bool) -> ApiResult<Vec<MapRun>> {
+pub async fn of_execution(app: &App, row: &ExecutionRow, data: bool) -> ApiResult<Vec<MapRun>> {
     let config = Config {
         map_run_children_data: data,
         ..Config::standard()
     };
-    let execution = replay(app, row, config, |_| {})?;
+    let execution = replay(app, row, config, |_| {}).await?;
     Ok(execution.map_runs().to_vec())
 }
 
 /// Rebuilds a stored execution from its committed inputs with `config`, handing each
 /// transition's events to `events`.
-fn replay(
+async fn replay(
     app: &App,
     row: &ExecutionRow,
     config: Config,
@@ -146,7 +153,8 @@ fn replay(
     // The log replays the redrives, and the engine counts them again.
     info.redrive_count = 0;
     let mut execution = Execution::new(info, input, config, row.seed);
-    for logged in app.store.inputs(row.id)? {
+    let id = row.id;
+    for logged in app.read(move |store| store.inputs(id)).await? {
         let input: Input = logged.input.into();
         let definition = &compiled.definition;
         let transition = guarded(|| apply(definition, &mut execution, input, logged.now_millis))
@@ -162,12 +170,12 @@ fn replay(
 /// write it (a child's history is numbered from 1, as any execution's); `Ok(None)` if the
 /// ARN is not shaped as a child's. At most `HISTORY_EVENTS_MAX` events (AWS's limit for one
 /// execution's history, which a child reaching it fails at) and the failure.
-pub fn child_history(
+pub async fn child_history(
     app: &App,
     arns: &Arns,
     execution_arn: &str,
 ) -> ApiResult<Option<Vec<HistoryEvent>>> {
-    let Some((row, child)) = find_child_row(app, arns, execution_arn)? else {
+    let Some((row, child)) = find_child_row(app, arns, execution_arn).await? else {
         return Ok(None);
     };
     let config = Config {
@@ -180,7 +188,8 @@ pub fn child_history(
     let execution = replay(app, &row, config, |events| {
         let room = max.saturating_sub(history.len());
         history.extend(events.into_iter().take(room));
-    })?;
+    })
+    .await?;
     let exists = execution
         .map_runs()
         .get(child.map_run)
@@ -203,7 +212,7 @@ pub async fn stop_child(
     error: Option<&str>,
     cause: Option<&str>,
 ) -> ApiResult<Option<i64>> {
-    let Some(found) = find_child(app, arns, execution_arn)? else {
+    let Some(found) = find_child(app, arns, execution_arn).await? else {
         return Ok(None);
     };
     if found.child.status != Status::Running {
@@ -211,7 +220,7 @@ pub async fn stop_child(
             found.child.stop_millis.unwrap_or(found.child.start_millis),
         ));
     }
-    let Some((row, child)) = find_child_row(app, arns, execution_arn)? else {
+    let Some((row, child)) = find_child_row(app, arns, execution_arn).await? else {
         return Ok(None);
     };
     let input = Input::StopMapRunChild {
@@ -224,7 +233,7 @@ pub async fn stop_child(
         return Ok(Some(applied.now_millis));
     }
     // Its parent ended while the request waited, and ended it.
-    let ended = find_child(app, arns, execution_arn)?;
+    let ended = find_child(app, arns, execution_arn).await?;
     Ok(Some(
         ended
             .and_then(|ended| ended.child.stop_millis)
@@ -235,7 +244,7 @@ pub async fn stop_child(
 /// The parent execution of the Map Run child `execution_arn` names, and which child it is;
 /// `Ok(None)` if the ARN is not shaped as a child's, `ExecutionDoesNotExist` if there is no
 /// such parent in `arns`' account and region.
-fn find_child_row(
+async fn find_child_row(
     app: &App,
     arns: &Arns,
     execution_arn: &str,
@@ -247,7 +256,10 @@ fn find_child_row(
     if !arns.owns(execution_arn) {
         return Err(missing());
     }
-    let row = app.store.execution(execution_id)?.ok_or_else(missing)?;
+    let row = app
+        .read(move |store| store.execution(execution_id))
+        .await?
+        .ok_or_else(missing)?;
     let child = ChildId {
         map_run: ordinal,
         slot,
@@ -262,7 +274,7 @@ pub async fn update(
     map_run_arn: &str,
     update: MapRunUpdate,
 ) -> ApiResult<()> {
-    let (row, map_run) = find(app, arns, map_run_arn)?;
+    let (row, map_run) = find(app, arns, map_run_arn).await?;
     if map_run.status != MapRunStatus::Running || row.status != ExecutionStatus::Running {
         return Err(ApiError::new(
             "ValidationException",

@@ -335,11 +335,14 @@ impl Metrics {
     }
 
     /// The text `GET /metrics` answers. `express_running` is read at the scrape (the
-    /// admission count is exact); `activity_depths` are every activity's waiting tasks.
+    /// admission count is exact); `activity_depths` are the activities' waiting tasks, and
+    /// `unlisted` the tasks waiting for activities not among them (a shared store reads only
+    /// the deepest queues), reported under `other` with those beyond the reported bound.
     pub fn encode(
         &self,
         express_running: u64,
         mut activity_depths: Vec<(String, usize)>,
+        unlisted: usize,
     ) -> String {
         let _scrape = self
             .scrape
@@ -353,7 +356,8 @@ impl Metrics {
             .skip(ACTIVITY_QUEUES_REPORTED_MAX)
             .map(|(_, depth)| depth)
             .sum();
-        let more = activity_depths.len() > ACTIVITY_QUEUES_REPORTED_MAX;
+        let rest = rest + unlisted;
+        let more = activity_depths.len() > ACTIVITY_QUEUES_REPORTED_MAX || unlisted > 0;
         for (activity, depth) in activity_depths
             .into_iter()
             .take(ACTIVITY_QUEUES_REPORTED_MAX)
@@ -490,7 +494,7 @@ mod tests {
         let depths = (0..ACTIVITY_QUEUES_REPORTED_MAX + 5)
             .map(|i| (format!("a{i:03}"), 1 + i))
             .collect();
-        let text = metrics.encode(0, depths);
+        let text = metrics.encode(0, depths, 0);
         let series = text
             .lines()
             .filter(|line| line.starts_with("steppe_activity_queue_depth{"))

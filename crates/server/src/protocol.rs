@@ -214,8 +214,14 @@ async fn console(
     let path = uri.path();
     let answer = if path == steppe_console::TASKS_PATH {
         let execution_arn = query_value(&uri, "executionArn");
-        let body = pending_tasks(&app, &arns, execution_arn.as_deref());
-        Some(console_json(200, &body))
+        Some(
+            match pending_tasks(&app, &arns, execution_arn.as_deref()).await {
+                Ok(body) => console_json(200, &body),
+                Err(error) => {
+                    console_json(error.status, &serde_json::json!({"message": error.message}))
+                }
+            },
+        )
     } else if path == steppe_console::STDERR_PATH {
         Some(match query_value(&uri, "executionArn") {
             None => console_json(
@@ -421,12 +427,40 @@ fn stderr_tails(app: &App, arns: &crate::arn::Arns, execution_arn: &str) -> Valu
     })
 }
 
-/// `{"tasks": [...]}` as `steppe_console::TASKS_PATH` describes it, oldest first.
+/// `{"tasks": [...]}` as `steppe_console::TASKS_PATH` describes it, oldest first: on a
+/// shared store every node's, read from the store (off the async workers), otherwise this
+/// server's, which it knows in memory.
 #[cfg(feature = "console")]
-fn pending_tasks(app: &App, arns: &crate::arn::Arns, execution_arn: Option<&str>) -> Value {
-    let tasks: Vec<Value> = app
-        .tasks
-        .pending(arns, execution_arn, crate::limits::PENDING_TASKS_LISTED_MAX)
+async fn pending_tasks(
+    app: &App,
+    arns: &crate::arn::Arns,
+    execution_arn: Option<&str>,
+) -> crate::error::ApiResult<Value> {
+    let limit = crate::limits::PENDING_TASKS_LISTED_MAX;
+    let open = if app.cluster.shared() {
+        let store = app.store.clone();
+        let prefix = format!("arn:aws:states:{}:{}:", arns.region, arns.account);
+        let execution_arn = execution_arn.map(str::to_string);
+        let stored = tokio::task::spawn_blocking(move || {
+            store.open_tasks(&prefix, execution_arn.as_deref(), limit)
+        })
+        .await
+        .map_err(|_| ApiError::internal("reading the open tasks failed"))??;
+        stored.map(|rows| {
+            rows.into_iter()
+                .map(|row| crate::tasks::OpenTask {
+                    execution_id: row.execution_id,
+                    execution_arn: row.execution_arn,
+                    record: row.record,
+                    trace: None,
+                })
+                .collect::<Vec<_>>()
+        })
+    } else {
+        None
+    };
+    let open = open.unwrap_or_else(|| app.tasks.pending(arns, execution_arn, limit));
+    let tasks: Vec<Value> = open
         .into_iter()
         .map(|task| {
             let record = &task.record;
@@ -450,7 +484,7 @@ fn pending_tasks(app: &App, arns: &crate::arn::Arns, execution_arn: Option<&str>
             item
         })
         .collect();
-    serde_json::json!({ "tasks": tasks })
+    Ok(serde_json::json!({ "tasks": tasks }))
 }
 
 /// `{"executions": [...], "keptMax"}` as `steppe_console::EXPRESS_PATH` describes it, newest
@@ -619,15 +653,49 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .express
         .running
         .load(std::sync::atomic::Ordering::Acquire);
-    let text = app
-        .metrics
-        .encode(express_running, app.tasks.activity_queue_depths());
+    let (depths, unlisted) = activity_queue_depths(&app).await;
+    let text = app.metrics.encode(express_running, depths, unlisted);
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(
         "content-type",
         HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
     );
     response
+}
+
+/// Every activity's waiting tasks, and those of activities left out: on a shared store,
+/// the whole cluster's, read from the store (the deepest
+/// [`crate::metrics::ACTIVITY_QUEUES_REPORTED_MAX`] and the total, off the async workers),
+/// with the activities this node knows at 0 besides; on another store, or while the store
+/// does not answer (logged), this node's own.
+async fn activity_queue_depths(app: &App) -> (Vec<(String, usize)>, usize) {
+    let local = app.tasks.activity_queue_depths();
+    if !app.cluster.shared() {
+        return (local, 0);
+    }
+    let store = app.store.clone();
+    let limit = crate::metrics::ACTIVITY_QUEUES_REPORTED_MAX;
+    let waiting = match tokio::task::spawn_blocking(move || store.waiting_activity_tasks(limit))
+        .await
+    {
+        Ok(Ok(Some(waiting))) => waiting,
+        Ok(Ok(None)) => return (local, 0),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot read the cluster's activity queues; reporting this node's");
+            return (local, 0);
+        }
+        Err(_) => return (local, 0),
+    };
+    let listed: u64 = waiting.deepest.iter().map(|(_, depth)| depth).sum();
+    let mut depths: std::collections::HashMap<String, usize> = local
+        .into_iter()
+        .map(|(activity, _)| (activity, 0))
+        .collect();
+    for (activity, depth) in waiting.deepest {
+        depths.insert(activity, usize::try_from(depth).unwrap_or(usize::MAX));
+    }
+    let unlisted = usize::try_from(waiting.total.saturating_sub(listed)).unwrap_or(usize::MAX);
+    (depths.into_iter().collect(), unlisted)
 }
 
 fn plain_json(status: StatusCode, body: String) -> Response {

@@ -15,10 +15,12 @@
 //! - **Misses.** A start whose target is unknown here, or an activity task for an activity
 //!   unknown here, catches up and looks again before it answers that it does not exist.
 //!
-//! A start that finds its target here uses it as it is: an update or a deletion made through
-//! another node reaches it with the announcement, moments later. AWS documents the same for
+//! A start that finds its target here uses it as it is: an update made through another node
+//! reaches it with the announcement, moments later. AWS documents the same for
 //! UpdateStateMachine ("executions that are started immediately after calling
-//! UpdateStateMachine may use the previous state machine definition").
+//! UpdateStateMachine may use the previous state machine definition"). A deletion must not
+//! be missed so: a start commits only while its target is still active in the store
+//! (`Write::ExpectActive`, see `executions::start`), and one refused catches up.
 //!
 //! Applying a change does what the node's own operation would have done: compile a new
 //! revision, configure execution logs and traces, know or forget an activity (failing the

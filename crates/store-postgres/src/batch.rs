@@ -10,7 +10,9 @@
 //! batches this path does not take (redrives) and for redoing a failed batch group by group,
 //! which also words each group's error exactly.
 
-use crate::write::{exec, waiting_activity, EncodedTransition, Op, Param, Sql, Statements};
+use crate::write::{
+    aliases_prefix, exec, waiting_activity, EncodedTransition, Op, Param, Sql, Statements,
+};
 use std::collections::HashMap;
 use steppe_store::writer::Group;
 use steppe_store::*;
@@ -29,9 +31,21 @@ pub(crate) struct Batch<'a> {
 
 /// A resource write or condition, encoded.
 enum ResourceWrite<'a> {
-    Put { key: String, body: String },
+    Put {
+        key: String,
+        body: String,
+    },
     Delete(&'a str),
-    Expect { key: &'a str, body: Option<String> },
+    Expect {
+        key: &'a str,
+        body: Option<String>,
+    },
+    /// `Write::ExpectActive` of these keys: a run of them (a batch's starts) is one call.
+    Active(Vec<&'a str>),
+    Unaliased {
+        prefix: String,
+        version: &'a str,
+    },
 }
 
 /// One round of transitions: the arguments of one `steppe_transitions` call.
@@ -77,6 +91,8 @@ impl<'a> Batch<'a> {
                 Write::PutResource(_)
                     | Write::DeleteResource(_)
                     | Write::ExpectResource { .. }
+                    | Write::ExpectActive { .. }
+                    | Write::ExpectUnaliased { .. }
                     | Write::InsertExecution(_)
                     | Write::Transition(_)
             )
@@ -105,6 +121,16 @@ impl<'a> Batch<'a> {
                     key,
                     body: expected.as_ref().map(serde_json::to_string).transpose()?,
                 }),
+                Write::ExpectActive { key } => match resources.last_mut() {
+                    Some(ResourceWrite::Active(keys)) => keys.push(key.as_str()),
+                    _ => resources.push(ResourceWrite::Active(vec![key.as_str()])),
+                },
+                Write::ExpectUnaliased { version_arn } => {
+                    resources.push(ResourceWrite::Unaliased {
+                        prefix: aliases_prefix(version_arn),
+                        version: version_arn,
+                    })
+                }
                 Write::InsertExecution(row) => executions.push(&**row),
                 Write::Transition(transition) => {
                     transitions.push(EncodedTransition::of(transition)?)
@@ -113,7 +139,15 @@ impl<'a> Batch<'a> {
                 Write::Redrive { .. } | Write::RedriveToken { .. } => {}
             }
         }
-        self.resources.extend(resources);
+        for resource in resources {
+            // A run of conditions on active resources, across groups, is one call.
+            match (self.resources.last_mut(), resource) {
+                (Some(ResourceWrite::Active(keys)), ResourceWrite::Active(more)) => {
+                    keys.extend(more)
+                }
+                (_, resource) => self.resources.push(resource),
+            }
+        }
         self.executions.extend(executions);
         for transition in transitions {
             let count = self
@@ -157,6 +191,18 @@ impl<'a> Batch<'a> {
                     client,
                     statements.get(Sql::ExpectResource),
                     params![key, body],
+                    None,
+                ),
+                ResourceWrite::Active(keys) => exec(
+                    client,
+                    statements.get(Sql::ExpectActive),
+                    params![keys],
+                    None,
+                ),
+                ResourceWrite::Unaliased { prefix, version } => exec(
+                    client,
+                    statements.get(Sql::ExpectUnaliased),
+                    params![prefix, version],
                     None,
                 ),
             });

@@ -623,6 +623,23 @@ impl Store for PostgresStore {
         self.read(move |client| cluster::execution_timers(client, execution_id))
     }
 
+    fn waiting_activity_tasks(&self, limit: usize) -> Result<Option<WaitingActivityTasks>, Error> {
+        self.read(move |client| read::waiting_activity_tasks(client, limit))
+            .map(Some)
+    }
+
+    fn open_tasks(
+        &self,
+        execution_arn_prefix: &str,
+        execution_arn: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<OpenTaskRow>>, Error> {
+        let prefix = execution_arn_prefix.to_string();
+        let execution_arn = execution_arn.map(str::to_string);
+        self.read(move |client| read::open_tasks(client, prefix, execution_arn, limit))
+            .map(Some)
+    }
+
     fn task_by_token(&self, token: &str) -> Result<Option<(u64, bool)>, Error> {
         let token = token.to_string();
         self.read(move |client| cluster::task_by_token(client, token))

@@ -300,6 +300,61 @@ pub(crate) async fn tasks(client: Client, id: u64) -> Result<Vec<TaskRecord>, Er
         .collect()
 }
 
+/// The waiting activity tasks, counted through the partial index `tasks_waiting` (the rows
+/// of waiting activity tasks alone): the `limit` deepest activities and the total.
+pub(crate) async fn waiting_activity_tasks(
+    client: Client,
+    limit: usize,
+) -> Result<WaitingActivityTasks, Error> {
+    let rows = query(
+        &client,
+        "SELECT activity_arn, count(*), sum(count(*)) OVER ()::BIGINT FROM tasks
+         WHERE activity_arn IS NOT NULL GROUP BY activity_arn
+         ORDER BY count(*) DESC, activity_arn LIMIT $1",
+        &[&(limit.min(i64::MAX as usize) as i64)],
+    )
+    .await?;
+    let mut waiting = WaitingActivityTasks::default();
+    for row in &rows {
+        waiting.deepest.push((column(row, 0)?, u64_column(row, 1)?));
+        waiting.total = u64_column(row, 2)?;
+    }
+    Ok(waiting)
+}
+
+/// Open tasks with a token, of executions under an ARN prefix (or of one execution), oldest
+/// scheduled first: read through the partial index on `token`, joined with their executions.
+pub(crate) async fn open_tasks(
+    client: Client,
+    prefix: String,
+    execution_arn: Option<String>,
+    limit: usize,
+) -> Result<Vec<OpenTaskRow>, Error> {
+    let rows = query(
+        &client,
+        "SELECT t.execution_id, e.arn, t.body FROM tasks AS t
+         JOIN executions AS e ON e.id = t.execution_id
+         WHERE t.token IS NOT NULL AND starts_with(e.arn, $1) AND ($2::TEXT IS NULL OR e.arn = $2)
+         ORDER BY (t.body::jsonb ->> 'scheduled_millis')::BIGINT, t.execution_id, t.task_id
+         LIMIT $3",
+        &[
+            &prefix,
+            &execution_arn,
+            &(limit.min(i64::MAX as usize) as i64),
+        ],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(OpenTaskRow {
+                execution_id: u64_column(row, 0)?,
+                execution_arn: column(row, 1)?,
+                record: serde_json::from_str(column::<&str>(row, 2)?)?,
+            })
+        })
+        .collect()
+}
+
 pub(crate) async fn redrive_tokens(client: Client, id: u64) -> Result<Vec<RedriveToken>, Error> {
     let rows = query(
         &client,

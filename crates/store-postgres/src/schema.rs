@@ -24,7 +24,9 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK_CLASS: i32 = 0x534D_4947;
 
 /// The migrations, in order: entry `n` takes a schema from version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6,
+];
 
 /// Version 1: the tables, indexes, the execution id sequence, and `steppe_transition`, which
 /// records a transition after checking its order. Statuses are [`steppe_store::ExecutionStatus::as_str`] text;
@@ -437,6 +439,51 @@ BEGIN
         DELETE FROM tasks USING UNNEST(p_cleared_task_executions, p_cleared_task_ids)
             AS cleared (execution_id, task_id)
         WHERE tasks.execution_id = cleared.execution_id AND tasks.task_id = cleared.task_id;
+    END IF;
+END $$;
+";
+
+/// Version 6: the conditions a start and a version's deletion commit under.
+/// `steppe_expect_active` is `Write::ExpectActive` for several keys at once (a batch's
+/// starts): it locks their rows for share, in key order (two groups locking several rows in
+/// one order cannot deadlock each other), so that a deletion's write (an exclusive lock)
+/// waits for the start's commit, and a start that waited for one reads the row it left; then
+/// it raises `ST002` naming the first key that is absent or a state machine being deleted.
+/// `steppe_expect_unaliased` is `Write::ExpectUnaliased`: it raises `ST002` when an alias
+/// among the keys starting with `p_prefix` (the version's machine's ARN and `:`) routes to
+/// `p_version`. A version's deletion locks the version's row first (`steppe_expect_resource`),
+/// so an alias write expecting the version active either committed before this reads
+/// (and is seen: each statement of a function reads what committed before it began) or
+/// waits and finds the version gone.
+pub(crate) const VERSION_6: &str = "
+CREATE FUNCTION steppe_expect_active(p_keys TEXT[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_inactive TEXT;
+BEGIN
+    PERFORM 1 FROM resources WHERE key = ANY (p_keys) ORDER BY key FOR SHARE;
+    SELECT k.key INTO v_inactive FROM unnest(p_keys) AS k (key)
+        LEFT JOIN resources AS r ON r.key = k.key
+        WHERE r.key IS NULL OR (r.body::jsonb ->> 'deleting')::boolean IS TRUE
+        LIMIT 1;
+    IF v_inactive IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'ST002',
+            MESSAGE = format('resource %s is not active', v_inactive);
+    END IF;
+END $$;
+CREATE FUNCTION steppe_expect_unaliased(p_prefix TEXT, p_version TEXT) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_alias TEXT;
+BEGIN
+    SELECT key INTO v_alias FROM resources
+        WHERE starts_with(key, p_prefix) AND body::jsonb ->> 'kind' = 'Alias'
+        AND EXISTS (SELECT 1 FROM jsonb_array_elements(body::jsonb -> 'routing') AS route
+                    WHERE route ->> 0 = p_version)
+        LIMIT 1;
+    IF v_alias IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'ST002',
+            MESSAGE = format('alias %s routes to %s', v_alias, p_version);
     END IF;
 END $$;
 ";

@@ -41,10 +41,12 @@ pub(crate) enum Sql {
     InsertExecutionBodies,
     Transitions,
     ExpectResource,
+    ExpectActive,
+    ExpectUnaliased,
 }
 
 impl Sql {
-    const ALL: [Sql; 11] = [
+    const ALL: [Sql; 13] = [
         Sql::PutResource,
         Sql::DeleteResource,
         Sql::InsertExecution,
@@ -56,6 +58,8 @@ impl Sql {
         Sql::InsertExecutionBodies,
         Sql::Transitions,
         Sql::ExpectResource,
+        Sql::ExpectActive,
+        Sql::ExpectUnaliased,
     ];
 
     fn text(self) -> &'static str {
@@ -113,6 +117,8 @@ impl Sql {
                  $5::TEXT[], $6::TEXT[], $7::TEXT[])"
             }
             Sql::ExpectResource => "SELECT steppe_expect_resource($1, $2)",
+            Sql::ExpectActive => "SELECT steppe_expect_active($1)",
+            Sql::ExpectUnaliased => "SELECT steppe_expect_unaliased($1, $2)",
             Sql::Transitions => {
                 "SELECT steppe_transitions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                  $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
@@ -343,6 +349,14 @@ fn group_ops<'a>(
                 let body = expected.as_ref().map(serde_json::to_string).transpose()?;
                 push(Sql::ExpectResource, params![key.as_str(), body], None);
             }
+            Write::ExpectActive { key } => {
+                push(Sql::ExpectActive, params![vec![key.as_str()]], None)
+            }
+            Write::ExpectUnaliased { version_arn } => push(
+                Sql::ExpectUnaliased,
+                params![aliases_prefix(version_arn), version_arn.as_str()],
+                None,
+            ),
             Write::InsertExecution(row) => push(
                 Sql::InsertExecution,
                 params![
@@ -584,4 +598,13 @@ async fn delete_closed(
         .await
         .map_err(|e| statement_error(&e))?;
     Ok(ids.into_iter().map(|id| id as u64).collect())
+}
+
+/// The keys a version's aliases may have: its machine's ARN and `:` (aliases are keyed
+/// `<machine ARN>:<name>`).
+pub(crate) fn aliases_prefix(version_arn: &str) -> String {
+    match version_arn.rsplit_once(':') {
+        Some((machine_arn, _)) => format!("{machine_arn}:"),
+        None => version_arn.to_string(),
+    }
 }

@@ -511,6 +511,42 @@ fn commit_groups_apart(connection: &mut Connection, groups: &[Group]) -> Vec<Res
     }
 }
 
+/// The resource stored under `key`, read inside the writer's transaction.
+fn stored_resource(connection: &Connection, key: &str) -> Result<Option<Resource>, Fault> {
+    let body = connection
+        .prepare_cached("SELECT body FROM resources WHERE key = ?1")?
+        .query_row(params![key], |row| row.get::<_, String>(0))
+        .optional()?;
+    let stored = body
+        .map(|body| serde_json::from_str::<Resource>(&body))
+        .transpose()
+        .map_err(|e| Error::Decode(format!("resource {key}: {e}")))?;
+    Ok(stored)
+}
+
+/// `Write::ExpectUnaliased`: the version's machine's aliases (keyed `<machine ARN>:<name>`,
+/// as its versions are) are read and none may route to it.
+fn expect_unaliased(connection: &Connection, version_arn: &str) -> Result<(), Fault> {
+    let Some((machine_arn, _)) = version_arn.rsplit_once(':') else {
+        return Ok(());
+    };
+    let prefix = format!("{machine_arn}:");
+    let mut statement = connection
+        .prepare_cached("SELECT key, body FROM resources WHERE substr(key, 1, length(?1)) = ?1")?;
+    let mut rows = statement.query(params![prefix])?;
+    while let Some(row) = rows.next()? {
+        let (key, body): (String, String) = (row.get(0)?, row.get(1)?);
+        let resource = serde_json::from_str::<Resource>(&body)
+            .map_err(|e| Error::Decode(format!("resource {key}: {e}")))?;
+        if resource.routes_to(version_arn) {
+            return Err(Fault(Error::Conflict(format!(
+                "alias {key} routes to {version_arn}"
+            ))));
+        }
+    }
+    Ok(())
+}
+
 fn apply(connection: &Connection, write: &Write) -> Result<(), Fault> {
     match write {
         Write::PutResource(resource) => {
@@ -524,18 +560,18 @@ fn apply(connection: &Connection, write: &Write) -> Result<(), Fault> {
                 .execute(params![key])?;
         }
         Write::ExpectResource { key, expected } => {
-            let body = connection
-                .prepare_cached("SELECT body FROM resources WHERE key = ?1")?
-                .query_row(params![key], |row| row.get::<_, String>(0))
-                .optional()?;
-            let stored = body
-                .map(|body| serde_json::from_str::<Resource>(&body))
-                .transpose()
-                .map_err(|e| Error::Decode(format!("resource {key}: {e}")))?;
-            if stored != *expected {
+            if stored_resource(connection, key)? != *expected {
                 return Err(Fault(Error::Conflict(format!("resource {key} changed"))));
             }
         }
+        Write::ExpectActive { key } => {
+            if !stored_resource(connection, key)?.is_some_and(|r| r.is_active()) {
+                return Err(Fault(Error::Conflict(format!(
+                    "resource {key} is not active"
+                ))));
+            }
+        }
+        Write::ExpectUnaliased { version_arn } => expect_unaliased(connection, version_arn)?,
         Write::InsertExecution(row) => insert_execution(connection, row)?,
         Write::Transition(transition) => apply_transition(connection, transition)?,
         Write::Redrive {

@@ -13,6 +13,10 @@ use std::time::Duration;
 /// to, or not), the writes and the callback the submitter waits on.
 pub type SubmitHook<S> = Box<dyn Fn(&S, Vec<Write>, Done) + Send + Sync>;
 
+/// What [`HookedStore::with_read_hook`] calls before each read, with the read's name (the
+/// [`Store`] method's): a test may block in it, as a slow database would.
+pub type ReadHook = Box<dyn Fn(&'static str) + Send + Sync>;
+
 /// See the module documentation.
 ///
 /// ```
@@ -27,12 +31,45 @@ pub type SubmitHook<S> = Box<dyn Fn(&S, Vec<Write>, Done) + Send + Sync>;
 pub struct HookedStore<S> {
     inner: S,
     hook: SubmitHook<S>,
+    /// Whether [`Store::watch_resources`] reaches the inner store.
+    announcing: bool,
+    read_hook: Option<ReadHook>,
 }
 
 impl<S: Store> HookedStore<S> {
     /// `inner`, with each submitted group handed to `hook` instead.
     pub fn new(inner: S, hook: SubmitHook<S>) -> HookedStore<S> {
-        HookedStore { inner, hook }
+        HookedStore {
+            inner,
+            hook,
+            announcing: true,
+            read_hook: None,
+        }
+    }
+
+    /// The same store, calling `hook` before each read of executions, their histories, inputs,
+    /// tasks and tokens, and of resources (not the cluster's leases and claims).
+    pub fn with_read_hook(self, hook: ReadHook) -> HookedStore<S> {
+        HookedStore {
+            read_hook: Some(hook),
+            ..self
+        }
+    }
+
+    fn reading(&self, name: &'static str) {
+        if let Some(hook) = &self.read_hook {
+            hook(name);
+        }
+    }
+
+    /// The same store, except that it reports no resource writes of other stores
+    /// ([`Store::watch_resources`] does nothing): a cluster's node that has not heard yet of
+    /// what the other nodes wrote, for tests of what such a node does.
+    pub fn without_announcements(self) -> HookedStore<S> {
+        HookedStore {
+            announcing: false,
+            ..self
+        }
     }
 
     /// The inner store.
@@ -53,19 +90,24 @@ impl<S: Store> Store for HookedStore<S> {
     }
 
     fn load_resources(&self) -> Result<Vec<Result<Resource, Error>>, Error> {
+        self.reading("load_resources");
         self.inner.load_resources()
     }
 
     fn resource(&self, key: &str) -> Result<Option<Resource>, Error> {
+        self.reading("resource");
         self.inner.resource(key)
     }
 
     fn resources_version(&self) -> Result<u64, Error> {
+        self.reading("resources_version");
         self.inner.resources_version()
     }
 
     fn watch_resources(&self, changed: crate::ResourceChanged) {
-        self.inner.watch_resources(changed)
+        if self.announcing {
+            self.inner.watch_resources(changed)
+        }
     }
 
     fn allocate_execution_id(&self) -> Result<u64, Error> {
@@ -73,18 +115,22 @@ impl<S: Store> Store for HookedStore<S> {
     }
 
     fn execution(&self, id: u64) -> Result<Option<ExecutionRow>, Error> {
+        self.reading("execution");
         self.inner.execution(id)
     }
 
     fn execution_by_arn(&self, arn: &str) -> Result<Option<ExecutionRow>, Error> {
+        self.reading("execution_by_arn");
         self.inner.execution_by_arn(arn)
     }
 
     fn list_executions(&self, query: &ExecutionQuery) -> Result<Vec<ExecutionRow>, Error> {
+        self.reading("list_executions");
         self.inner.list_executions(query)
     }
 
     fn count_executions(&self, query: &ExecutionQuery) -> Result<usize, Error> {
+        self.reading("count_executions");
         self.inner.count_executions(query)
     }
 
@@ -95,14 +141,17 @@ impl<S: Store> Store for HookedStore<S> {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, Error> {
+        self.reading("history");
         self.inner.history(id, after, reverse, limit)
     }
 
     fn history_len(&self, id: u64) -> Result<u64, Error> {
+        self.reading("history_len");
         self.inner.history_len(id)
     }
 
     fn inputs(&self, id: u64) -> Result<Vec<LoggedInput>, Error> {
+        self.reading("inputs");
         self.inner.inputs(id)
     }
 
@@ -115,10 +164,12 @@ impl<S: Store> Store for HookedStore<S> {
     }
 
     fn tasks(&self, id: u64) -> Result<Vec<TaskRecord>, Error> {
+        self.reading("tasks");
         self.inner.tasks(id)
     }
 
     fn redrive_tokens(&self, id: u64) -> Result<Vec<RedriveToken>, Error> {
+        self.reading("redrive_tokens");
         self.inner.redrive_tokens(id)
     }
 
@@ -159,6 +210,7 @@ impl<S: Store> Store for HookedStore<S> {
     }
 
     fn task_by_token(&self, token: &str) -> Result<Option<(u64, bool)>, Error> {
+        self.reading("task_by_token");
         self.inner.task_by_token(token)
     }
 
@@ -172,5 +224,24 @@ impl<S: Store> Store for HookedStore<S> {
 
     fn watch_activity_tasks(&self, wake: Arc<dyn Fn(&str) + Send + Sync>) {
         self.inner.watch_activity_tasks(wake)
+    }
+
+    fn waiting_activity_tasks(
+        &self,
+        limit: usize,
+    ) -> Result<Option<crate::WaitingActivityTasks>, Error> {
+        self.reading("waiting_activity_tasks");
+        self.inner.waiting_activity_tasks(limit)
+    }
+
+    fn open_tasks(
+        &self,
+        execution_arn_prefix: &str,
+        execution_arn: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<crate::OpenTaskRow>>, Error> {
+        self.reading("open_tasks");
+        self.inner
+            .open_tasks(execution_arn_prefix, execution_arn, limit)
     }
 }

@@ -43,7 +43,7 @@ mod record;
 pub mod suite;
 pub mod writer;
 
-pub use hooked::{HookedStore, SubmitHook};
+pub use hooked::{HookedStore, ReadHook, SubmitHook};
 pub use memory::MemoryStore;
 pub use record::{
     history_hash, is_activity, Activity, Alias, ExecutionEnd, ExecutionQuery, ExecutionRow,
@@ -73,6 +73,28 @@ pub enum Owner {
     /// A running execution whose node's lease expired: a node will take it over
     /// ([`Store::take_over`]) within moments; until then nobody may apply its inputs.
     Orphaned,
+}
+
+/// An open task that has a token (an activity task, or a callback's), as a shared store lists
+/// them ([`Store::open_tasks`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenTaskRow {
+    /// Its execution's id.
+    pub execution_id: u64,
+    /// Its execution's ARN.
+    pub execution_arn: String,
+    /// The task as stored.
+    pub record: TaskRecord,
+}
+
+/// The activity tasks waiting for a worker, cluster-wide ([`Store::waiting_activity_tasks`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WaitingActivityTasks {
+    /// The deepest queues: `(activity ARN, tasks waiting)`, deepest first; only activities
+    /// with some.
+    pub deepest: Vec<(String, u64)>,
+    /// The tasks waiting for every activity, those beyond `deepest` included.
+    pub total: u64,
 }
 
 /// Called with `(version, key)` for each resource write a shared store announces
@@ -240,6 +262,24 @@ pub trait Store: Send + Sync + 'static {
     /// queues a task for it (at most moments after the commit; none are promised while
     /// the database is unreachable, so pollers look again now and then).
     fn watch_activity_tasks(&self, _wake: std::sync::Arc<dyn Fn(&str) + Send + Sync>) {}
+    /// The activity tasks that wait for a worker, whichever node's executions scheduled them:
+    /// the `limit` deepest activities and the total. `None` for a store one server holds
+    /// alone (its server knows its tasks in memory).
+    fn waiting_activity_tasks(&self, _limit: usize) -> Result<Option<WaitingActivityTasks>, Error> {
+        Ok(None)
+    }
+    /// Up to `limit` open tasks that have a token, of every node's executions whose ARN starts
+    /// with `execution_arn_prefix` (an account and region), or of the execution
+    /// `execution_arn` alone; oldest scheduled first. `None` for a store one server holds
+    /// alone (its server knows them in memory).
+    fn open_tasks(
+        &self,
+        _execution_arn_prefix: &str,
+        _execution_arn: Option<&str>,
+        _limit: usize,
+    ) -> Result<Option<Vec<OpenTaskRow>>, Error> {
+        Ok(None)
+    }
     /// Calls `changed(version, key)` each time a group that put or deleted the resource
     /// `key` commits, through any store on the same data: `version` is the
     /// [`Store::resources_version`] that write made, and calls come in commit order. Calls

@@ -119,6 +119,21 @@ impl Inner {
                         return Err(Error::Conflict(format!("resource {key} changed")));
                     }
                 }
+                Write::ExpectActive { key } => {
+                    if !self.resources.get(key).is_some_and(Resource::is_active) {
+                        return Err(Error::Conflict(format!("resource {key} is not active")));
+                    }
+                }
+                Write::ExpectUnaliased { version_arn } => {
+                    if let Some(alias) =
+                        (self.resources.values()).find(|r| r.routes_to(version_arn))
+                    {
+                        return Err(Error::Conflict(format!(
+                            "alias {} routes to {version_arn}",
+                            alias.key()
+                        )));
+                    }
+                }
                 Write::PutResource(_) | Write::DeleteResource(_) => {}
             }
         }
@@ -136,7 +151,9 @@ impl Inner {
                 self.resources.remove(&key);
             }
             // `check` compared it.
-            Write::ExpectResource { .. } => {}
+            Write::ExpectResource { .. }
+            | Write::ExpectActive { .. }
+            | Write::ExpectUnaliased { .. } => {}
             Write::InsertExecution(row) => {
                 self.by_arn.insert(row.arn.clone(), row.id);
                 (self.by_machine)

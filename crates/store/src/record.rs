@@ -133,6 +133,19 @@ impl Resource {
             Resource::Activity(activity) => activity.arn.clone(),
         }
     }
+
+    /// Whether the resource is active, as [`Write::ExpectActive`] asks: a state machine that
+    /// is not being deleted, or any other resource.
+    pub fn is_active(&self) -> bool {
+        !matches!(self, Resource::StateMachine(machine) if machine.deleting)
+    }
+
+    /// Whether the resource is an alias that routes to `version_arn`
+    /// ([`Write::ExpectUnaliased`]).
+    pub fn routes_to(&self, version_arn: &str) -> bool {
+        matches!(self, Resource::Alias(alias)
+            if alias.routing.iter().any(|(version, _)| version == version_arn))
+    }
 }
 
 /// A state machine, as `DescribeStateMachine` shows it.
@@ -700,6 +713,28 @@ pub enum Write {
         key: String,
         /// What the writer read.
         expected: Option<Resource>,
+    },
+    /// Commit the group only if the resource stored under `key` is *active* when the group
+    /// commits: a state machine that exists and is not being deleted, or any other resource
+    /// that exists; otherwise the group fails with [`crate::Error::Conflict`]. What makes a
+    /// start fail instead of starting an execution of a machine, version or alias that
+    /// another node deleted (or began deleting) since this one read it. Unlike
+    /// [`Write::ExpectResource`] the rest of the resource may have changed (an update made
+    /// elsewhere may reach a start moments later, as AWS documents). A shared store holds
+    /// the row for share until the group commits (PostgreSQL's `FOR SHARE`), so a deletion's
+    /// write waits for the start and a start waiting for a deletion then sees it.
+    ExpectActive {
+        /// The resource's key ([`Resource::key`]).
+        key: String,
+    },
+    /// Commit the group only if no stored alias routes to the version `version_arn` when the
+    /// group commits (else [`crate::Error::Conflict`]): what makes a version's deletion fail
+    /// instead of leaving an alias that another node just pointed at it routing to nothing.
+    /// (The alias's own write expects the version active, [`Write::ExpectActive`]: of the
+    /// two racing groups, whichever commits second fails.)
+    ExpectUnaliased {
+        /// The version's ARN.
+        version_arn: String,
     },
     /// Insert a new execution (its log starts empty).
     InsertExecution(Box<ExecutionRow>),

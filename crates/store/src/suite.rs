@@ -26,6 +26,10 @@ pub const CASES: &[(&str, Case)] = &[
     ("closed_task_tokens", closed_task_tokens),
     ("history_hashes", history_hashes),
     ("conditional_resource_writes", conditional_resource_writes),
+    (
+        "active_and_unaliased_conditions",
+        active_and_unaliased_conditions,
+    ),
 ];
 
 /// Runs every case in [`CASES`], each on a fresh store from `open`.
@@ -486,17 +490,8 @@ pub fn concurrent_submissions(store: &dyn Store) {
 pub fn resources_by_key(store: &dyn Store) {
     let machine_arn = "arn:aws:states:us-east-1:1:stateMachine:m";
     let machine = StateMachine {
-        arn: machine_arn.into(),
-        name: "m".into(),
-        machine_type: StateMachineType::Standard,
-        revision_id: "rev-1".into(),
-        creation_millis: 1,
-        logging_configuration: None,
-        tracing_configuration: None,
-        encryption_configuration: None,
         tags: vec![("k".into(), "v".into())],
-        next_version: 1,
-        deleting: false,
+        ..state_machine(machine_arn)
     };
     let revision = Revision {
         revision_id: "rev-1".into(),
@@ -795,4 +790,140 @@ fn conditional_resource_writes(store: &dyn Store) {
     )
     .unwrap();
     assert_eq!(store.resource(&key).unwrap(), None);
+}
+
+/// `Write::ExpectActive` and `Write::ExpectUnaliased`: a start commits only while its
+/// machine exists and is not being deleted (and its version or alias exists), and a
+/// version's deletion only while no alias routes to it; a failed condition fails the whole
+/// group (the execution inserted with it is not there). Several starts' conditions in one
+/// batch (groups submitted together) fail only the group whose condition failed.
+fn active_and_unaliased_conditions(store: &dyn Store) {
+    let machine_arn = "arn:aws:states:us-east-1:1:stateMachine:m";
+    let version_arn = format!("{machine_arn}:1");
+    let alias_arn = format!("{machine_arn}:live");
+    let machine = StateMachine {
+        next_version: 2,
+        ..state_machine(machine_arn)
+    };
+    let version = Version {
+        arn: version_arn.clone(),
+        state_machine_arn: machine_arn.into(),
+        version: 1,
+        revision_id: "rev-1".into(),
+        description: None,
+        creation_millis: 1,
+    };
+    let alias = |routing: Vec<(String, u64)>| Alias {
+        arn: alias_arn.clone(),
+        name: "live".into(),
+        state_machine_arn: machine_arn.into(),
+        description: None,
+        routing,
+        creation_millis: 1,
+        update_millis: None,
+    };
+    let active = |key: &str| Write::ExpectActive { key: key.into() };
+    let insert = |id: u64| Write::InsertExecution(Box::new(row(id, &format!("e{id}"), 1)));
+    let unaliased = || Write::ExpectUnaliased {
+        version_arn: version_arn.clone(),
+    };
+    // Nothing stored yet: a start of it is refused.
+    let refused = submit(store, vec![active(machine_arn), insert(1)]);
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    assert!(store.execution(1).unwrap().is_none());
+    submit(
+        store,
+        vec![
+            Write::PutResource(Resource::StateMachine(machine.clone())),
+            Write::PutResource(Resource::Version(version.clone())),
+        ],
+    )
+    .unwrap();
+    submit(
+        store,
+        vec![active(machine_arn), active(&version_arn), insert(2)],
+    )
+    .unwrap();
+    assert!(store.execution(2).unwrap().is_some());
+    // An alias pointing at the version: it may not be deleted; the alias's own write
+    // expects the version active.
+    submit(
+        store,
+        vec![
+            active(&version_arn),
+            Write::PutResource(Resource::Alias(alias(vec![(version_arn.clone(), 100)]))),
+        ],
+    )
+    .unwrap();
+    let refused = submit(
+        store,
+        vec![unaliased(), Write::DeleteResource(version_arn.clone())],
+    );
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    assert!(store.resource(&version_arn).unwrap().is_some());
+    submit(store, vec![Write::DeleteResource(alias_arn.clone())]).unwrap();
+    submit(
+        store,
+        vec![unaliased(), Write::DeleteResource(version_arn.clone())],
+    )
+    .unwrap();
+    // The version is gone: an alias to it and a start of it are refused.
+    let refused = submit(
+        store,
+        vec![
+            active(&version_arn),
+            Write::PutResource(Resource::Alias(alias(vec![(version_arn.clone(), 100)]))),
+        ],
+    );
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    assert_eq!(store.resource(&alias_arn).unwrap(), None);
+    // The machine being deleted: starts of it are refused, in a batch with one that is not.
+    submit(
+        store,
+        vec![Write::PutResource(Resource::StateMachine(StateMachine {
+            deleting: true,
+            ..machine
+        }))],
+    )
+    .unwrap();
+    let (sender, results) = mpsc::channel();
+    for (idx, writes) in [
+        vec![active(machine_arn), insert(3)],
+        vec![insert(4)],
+        vec![active(machine_arn), insert(5)],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sender = sender.clone();
+        store.submit(
+            writes,
+            Box::new(move |res| sender.send((idx, res.is_ok())).unwrap()),
+        );
+    }
+    let mut results: Vec<(usize, bool)> = (0..3).map(|_| results.recv().unwrap()).collect();
+    results.sort();
+    assert_eq!(results, vec![(0, false), (1, true), (2, false)]);
+    let stored: Vec<bool> = [3, 4, 5]
+        .iter()
+        .map(|id| store.execution(*id).unwrap().is_some())
+        .collect();
+    assert_eq!(stored, vec![false, true, false]);
+}
+
+/// A Standard state machine `m` of revision `rev-1`, not being deleted.
+fn state_machine(arn: &str) -> StateMachine {
+    StateMachine {
+        arn: arn.into(),
+        name: "m".into(),
+        machine_type: StateMachineType::Standard,
+        revision_id: "rev-1".into(),
+        creation_millis: 1,
+        logging_configuration: None,
+        tracing_configuration: None,
+        encryption_configuration: None,
+        tags: Vec::new(),
+        next_version: 1,
+        deleting: false,
+    }
 }

@@ -96,7 +96,7 @@ pub fn finished_json(finished: &Finished) -> Value {
 pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let arn = request.required_len("executionArn", 1, 256)?;
     let metadata_only = included_data_metadata_only(request)?;
-    if let Some(child) = crate::map_runs::find_child(app, &request.arns, arn)? {
+    if let Some(child) = crate::map_runs::find_child(app, &request.arns, arn).await? {
         return Ok(super::map_runs::describe_child(&child, metadata_only));
     }
     let description = executions::describe(app, &request.arns, arn).await?;
@@ -215,7 +215,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
         (None, Some(arn)) => {
             let filter = (status.map(|status| status.as_str()), redriven);
             let offset = request.offset_token()?;
-            return super::map_runs::list_children(app, request, arn, filter, offset, limit);
+            return super::map_runs::list_children(app, request, arn, filter, offset, limit).await;
         }
         _ => {
             return Err(ApiError::new(
@@ -271,7 +271,10 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
         }
         query.state_machine_arn = machine.arn.clone();
     }
-    let mut rows = app.store.list_executions(&query)?;
+    let mut rows = {
+        let query = query.clone();
+        app.read(move |store| store.list_executions(&query)).await?
+    };
     let next = if rows.len() > limit {
         rows.truncate(limit);
         rows.last()
@@ -335,12 +338,12 @@ pub async fn history(app: &App, request: &Request) -> ApiResult<Value> {
             .and_then(|id| u64::from_str_radix(id, 16).ok())
             .ok_or_else(|| ApiError::invalid_token(token))?,
     };
-    let page = match crate::map_runs::child_history(app, &request.arns, arn)? {
+    let page = match crate::map_runs::child_history(app, &request.arns, arn).await? {
         Some(events) => child_history_page(events, after, reverse, limit + 1),
         None => {
-            let row = executions::find(app, &request.arns, arn)?;
-            app.store
-                .history(row.id, after, reverse, limit + 1)?
+            let row = executions::find(app, &request.arns, arn).await?;
+            app.read(move |store| store.history(row.id, after, reverse, limit + 1))
+                .await?
                 .iter()
                 .map(|event| (event.id, serde_json::from_str(&event.json)))
                 .collect()

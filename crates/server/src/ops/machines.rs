@@ -320,7 +320,7 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
 pub async fn describe_for_execution(app: &App, request: &Request) -> ApiResult<Value> {
     let execution_arn = request.required_len("executionArn", 1, 256)?;
     let metadata_only = super::executions::included_data_metadata_only(request)?;
-    let row = crate::executions::find(app, &request.arns, execution_arn)?;
+    let row = crate::executions::find(app, &request.arns, execution_arn).await?;
     let registry = app.registry.read().await;
     let revision = registry.revision(&row.revision_id)?;
     let name = row

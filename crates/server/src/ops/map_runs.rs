@@ -12,7 +12,7 @@ use steppe_store::ExecutionStatus;
 
 pub async fn describe(app: &App, request: &Request) -> ApiResult<Value> {
     let map_run_arn = request.required_len("mapRunArn", 1, 2000)?;
-    let (row, map_run) = map_runs::find(app, &request.arns, map_run_arn)?;
+    let (row, map_run) = map_runs::find(app, &request.arns, map_run_arn).await?;
     let redrivable = {
         let registry = app.registry.read().await;
         let parent = crate::executions::not_redrivable(&registry, &row, app.now_millis());
@@ -43,8 +43,9 @@ pub async fn list(app: &App, request: &Request) -> ApiResult<Value> {
     let execution_arn = request.required_len("executionArn", 1, 256)?;
     let limit = request.max_results(1000, 100)?;
     let offset = request.offset_token()?;
-    let row = crate::executions::find(app, &request.arns, execution_arn)?;
-    let items: Vec<Value> = map_runs::of_execution(app, &row, false)?
+    let row = crate::executions::find(app, &request.arns, execution_arn).await?;
+    let items: Vec<Value> = map_runs::of_execution(app, &row, false)
+        .await?
         .iter()
         .map(|map_run| list_item(&row.arn, map_run))
         .collect();
@@ -121,7 +122,7 @@ fn list_item(execution_arn: &str, map_run: &MapRun) -> Value {
 /// ListExecutions(`mapRunArn`): the Map Run's children that have started, newest first,
 /// with `statusFilter` (`status`) and `redriveFilter` (`redriven`; children are never
 /// redriven on their own) applied.
-pub fn list_children(
+pub async fn list_children(
     app: &App,
     request: &Request,
     map_run_arn: &str,
@@ -130,7 +131,7 @@ pub fn list_children(
     limit: usize,
 ) -> ApiResult<Value> {
     let (status, redriven) = filter;
-    let mut children = map_runs::children(app, &request.arns, map_run_arn)?;
+    let mut children = map_runs::children(app, &request.arns, map_run_arn).await?;
     children.retain(|child| {
         status.is_none_or(|status| child.child.status.as_str() == status) && redriven != Some(true)
     });

@@ -104,12 +104,18 @@ pub async fn delete(app: &App, request: &Request) -> ApiResult<Value> {
             ),
         ));
     }
-    // Two nodes deleting one version, or one deleting what the other just changed.
+    // Two nodes deleting one version, or one deleting what the other just changed, or an
+    // alias another node pointed at it meanwhile (its write expects the version active).
     let read = registry.versions.get(arn).cloned().map(Resource::Version);
     app.commit_expecting(
         arn,
         vec![(arn.to_string(), read)],
-        vec![Write::DeleteResource(arn.to_string())],
+        vec![
+            Write::ExpectUnaliased {
+                version_arn: arn.to_string(),
+            },
+            Write::DeleteResource(arn.to_string()),
+        ],
     )
     .await?;
     registry.remove(arn);
@@ -147,8 +153,7 @@ pub async fn create_alias(app: &App, request: &Request) -> ApiResult<Value> {
         creation_millis: now,
         update_millis: None,
     };
-    app.commit(vec![Write::PutResource(Resource::Alias(alias.clone()))])
-        .await?;
+    commit_alias(app, &alias).await?;
     registry.put(Resource::Alias(alias));
     Ok(json!({"stateMachineAliasArn": alias_arn, "creationDate": wire::timestamp(now)}))
 }
@@ -214,10 +219,21 @@ pub async fn update_alias(app: &App, request: &Request) -> ApiResult<Value> {
     }
     let now = app.now_millis();
     alias.update_millis = Some(now);
-    app.commit(vec![Write::PutResource(Resource::Alias(alias.clone()))])
-        .await?;
+    commit_alias(app, &alias).await?;
     registry.put(Resource::Alias(alias));
     Ok(json!({"updateDate": wire::timestamp(now)}))
+}
+
+/// Commits an alias only while its machine and the versions it routes to are active in the
+/// store: another node may be deleting one of them (its deletion then commits first and this
+/// answers `ConflictException`, or this commits first and the deletion does not).
+async fn commit_alias(app: &App, alias: &Alias) -> ApiResult<()> {
+    let mut writes: Vec<Write> = std::iter::once(&alias.state_machine_arn)
+        .chain(alias.routing.iter().map(|(version, _)| version))
+        .map(|key| Write::ExpectActive { key: key.clone() })
+        .collect();
+    writes.push(Write::PutResource(Resource::Alias(alias.clone())));
+    app.commit_expecting(&alias.arn, Vec::new(), writes).await
 }
 
 pub async fn delete_alias(app: &App, request: &Request) -> ApiResult<Value> {
