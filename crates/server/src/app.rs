@@ -179,7 +179,7 @@ impl App {
             .await
             .map_err(|_| ApiError::internal("the store's reads were shut down"))?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || read(&*store))
+        crate::cluster::blocking(move || read(&*store))
             .await
             .map_err(|_| ApiError::internal("a store read failed"))?
             .map_err(Into::into)

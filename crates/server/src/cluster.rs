@@ -424,13 +424,13 @@ pub fn claimed_task(headers: &HeaderMap) -> Option<(u64, u64)> {
 
 #[cfg(feature = "sim")]
 thread_local! {
-    /// Whether [`blocking`] runs its call inline on this thread (a simulated cluster's; see
+    /// Whether [`blocking`] runs its call inline on this thread (a simulated server's; see
     /// `sim::inline_blocking`).
     pub(crate) static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Runs a blocking store call of a cluster's paths on the blocking pool, or inline on a
-/// thread that simulates a cluster (feature `sim`, `sim::inline_blocking`).
+/// Runs a blocking store call (a cluster's paths, `App::read`) on the blocking pool, or inline
+/// on a thread that simulates servers (feature `sim`, `sim::inline_blocking`).
 pub(crate) async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, tokio::task::JoinError> {

@@ -268,9 +268,9 @@ pub(crate) fn injected(bug: Bug) -> bool {
     INJECTED.with(|injected| injected.get() == Some(bug))
 }
 
-/// Makes the store calls of a cluster's paths (`cluster::blocking`) run inline on this
-/// thread (`true`), as the simulator of a cluster needs: on the blocking pool they race the
-/// runtime's own tasks, and no seed would replay. Off by default.
+/// Makes the server's blocking store calls (`cluster::blocking`: a cluster's paths and
+/// `App::read`) run inline on this thread (`true`), as the simulator needs: on the blocking
+/// pool they race the runtime's own tasks, and no seed would replay. Off by default.
 pub fn inline_blocking(inline: bool) {
     crate::cluster::INLINE.with(|cell| cell.set(inline));
 }

@@ -124,8 +124,9 @@ pub fn run_with(seed: u64, bug: Option<Bug>, workload: Workload) -> Report {
 /// over one shared store, see [`cluster`]), with `bug` switched on if given.
 pub fn run_nodes(seed: u64, bug: Option<Bug>, workload: Workload, nodes: usize) -> Report {
     steppe_server::sim::inject(bug);
-    // A cluster's store calls run inline: on the blocking pool they would race.
-    steppe_server::sim::inline_blocking(nodes > 1);
+    // The server's blocking store calls (a cluster's paths, `App::read`) run inline: on the
+    // blocking pool they would race the simulated runtime's tasks, and a seed would not replay.
+    steppe_server::sim::inline_blocking(true);
     let mut sim = Sim::new(seed, workload, nodes, bug);
     let violations = match sim.run() {
         Ok(()) => check(&mut sim),
