@@ -2,7 +2,8 @@
 //!
 //! One seed drives a whole run: the generated state machines and inputs, which client
 //! operation comes next (start, stop, a worker's task answer), how the simulated activity
-//! worker answers (succeed, fail, late, twice), the simulated clock, and the faults: a
+//! and callback workers answer (succeed, fail, late, twice, never, with heartbeats on time
+//! or late: [`callbacks`]), the simulated clock, and the faults: a
 //! commit that fails, a slow commit (a group left waiting while time passes), and a crash
 //! before or after the durable point followed by a restart that recovers from the store
 //! exactly as the server does. The code under test is the real server core
@@ -13,6 +14,7 @@
 //! After the faults stop, the run goes on without faults until every execution ended (or
 //! a bound of simulated time passed), then checks every execution: see [`check`].
 
+pub mod callbacks;
 pub mod model;
 pub mod replica;
 pub mod store;
@@ -179,8 +181,8 @@ struct Held {
     answer: Answer,
     /// Not answered before this time.
     not_before: i64,
-    /// Answers still to send.
-    sends_left: u8,
+    /// What is still to send, and what was accepted.
+    plan: callbacks::Plan,
     in_flight: bool,
 }
 
@@ -204,6 +206,8 @@ struct Sim {
     next_held: u64,
     /// The tasks the worker was given, by [`workload::task_key`].
     delivered: HashSet<String>,
+    /// The tokens of the callback tasks the worker read ([`callbacks`]).
+    callbacks_taken: HashSet<String>,
     polls_open: usize,
     cache_max: usize,
     /// Faults have stopped.
@@ -240,6 +244,7 @@ impl Sim {
             held: Vec::new(),
             next_held: 0,
             delivered: HashSet::new(),
+            callbacks_taken: HashSet::new(),
             polls_open: 0,
             cache_max,
             quiet: false,
@@ -396,6 +401,7 @@ impl Sim {
             self.settle();
             self.take_replies()?;
             self.keep_polling();
+            self.take_callbacks();
             self.act()?;
             self.settle();
             self.take_replies()?;
@@ -419,6 +425,7 @@ impl Sim {
             }
             self.take_replies()?;
             self.keep_polling();
+            self.take_callbacks();
             let now = self.now();
             let ready: Vec<usize> = (0..self.held.len())
                 .filter(|&i| !self.held[i].in_flight && self.held[i].not_before <= now)
@@ -723,7 +730,14 @@ impl Sim {
         held.in_flight = true;
         let id = held.id;
         let (operation, body) = match &held.answer {
-            Answer::Succeed(output) | Answer::Late(output) | Answer::Twice(output) => (
+            _ if held.plan.heartbeats_left > 0 => {
+                ("SendTaskHeartbeat", json!({"taskToken": held.token}))
+            }
+            Answer::Succeed(output)
+            | Answer::Late(output)
+            | Answer::Twice(output)
+            | Answer::Heartbeats(output, _)
+            | Answer::HeartbeatLate(output) => (
                 "SendTaskSuccess",
                 json!({"taskToken": held.token, "output": output.to_string()}),
             ),
@@ -731,6 +745,8 @@ impl Sim {
                 "SendTaskFailure",
                 json!({"taskToken": held.token, "error": error, "cause": ""}),
             ),
+            // Never held.
+            Answer::Never => return,
         };
         self.spawn(operation, body, move |result| Reply::Sent(id, result));
     }
@@ -752,7 +768,7 @@ impl Sim {
             | Reply::Redriven(_, Err(error))
             | Reply::Deleted(_, Err(error))) = &reply
             else {
-                self.take_reply(reply);
+                self.take_reply(reply)?;
                 continue;
             };
             if error.code == "InternalFailure" {
@@ -769,12 +785,12 @@ impl Sim {
                     error.code, error.message
                 ));
             }
-            self.take_reply(reply);
+            self.take_reply(reply)?;
         }
         Ok(())
     }
 
-    fn take_reply(&mut self, reply: Reply) {
+    fn take_reply(&mut self, reply: Reply) -> Result<(), String> {
         match reply {
             Reply::Started(index, result) => {
                 let execution = &mut self.executions[index];
@@ -793,35 +809,23 @@ impl Sim {
             }
             Reply::Polled(result) => {
                 self.polls_open = self.polls_open.saturating_sub(1);
-                let Ok(task) = result else { return };
+                let Ok(task) = result else { return Ok(()) };
                 let (Some(token), Some(input)) =
                     (task["taskToken"].as_str(), task["input"].as_str())
                 else {
-                    return;
+                    return Ok(());
                 };
                 let parameters: Value = serde_json::from_str(input).unwrap_or(Value::Null);
                 let answer = workload::answer(self.workload_seed, &parameters);
-                let now = self.now();
-                let not_before = match answer {
-                    Answer::Late(_) => now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000,
-                    _ => now + self.below(3000) as i64,
+                // Drawn only for an answer sent soon (older workloads' seeds replay so).
+                let soon = match answer {
+                    Answer::Late(_) => 0,
+                    _ => self.below(3000) as i64,
                 };
-                let sends_left = if matches!(answer, Answer::Twice(_)) {
-                    2
-                } else {
-                    1
-                };
+                let plan = callbacks::Plan::activity(&answer, soon);
                 self.log(format!("took task {parameters}: {answer:?}"));
                 self.delivered.insert(workload::task_key(&parameters));
-                self.next_held += 1;
-                self.held.push(Held {
-                    id: self.next_held,
-                    token: token.to_string(),
-                    answer,
-                    not_before,
-                    sends_left,
-                    in_flight: false,
-                });
+                self.hold(token.to_string(), answer, plan);
             }
             Reply::Redriven(index, result) => {
                 let line = format!(
@@ -844,7 +848,7 @@ impl Sim {
             }
             Reply::Sent(id, result) => {
                 let Some(index) = self.held.iter().position(|held| held.id == id) else {
-                    return;
+                    return Ok(());
                 };
                 self.log(format!("answered task {id}: {}", outcome(&result)));
                 let now = self.now();
@@ -852,15 +856,62 @@ impl Sim {
                 let held = &mut self.held[index];
                 held.in_flight = false;
                 match result {
-                    Ok(_) => held.sends_left -= 1,
+                    Ok(_) => {
+                        held.plan.check()?;
+                        held.not_before = now + held.plan.heartbeat_every_millis;
+                    }
                     // The task is closed (answered, timed out, ended).
-                    Err(error) if error.code == "TaskTimedOut" => held.sends_left = 0,
+                    Err(error) if error.code == "TaskTimedOut" => held.plan.sends_left = 0,
                     Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
                 }
-                if held.sends_left == 0 {
+                if held.plan.sends_left == 0 {
                     self.held.remove(index);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Holds a task the worker took, to answer as `plan` says.
+    fn hold(&mut self, token: String, answer: Answer, plan: callbacks::Plan) {
+        if plan.sends_left == 0 {
+            return;
+        }
+        self.next_held += 1;
+        self.held.push(Held {
+            id: self.next_held,
+            token,
+            answer,
+            not_before: self.now() + plan.first_after_millis,
+            plan,
+            in_flight: false,
+        });
+    }
+
+    /// Reads the messages of the callback tasks whose scheduling became durable, and holds
+    /// each to answer as [`workload::callback_answer`] says ([`callbacks`]).
+    fn take_callbacks(&mut self) {
+        if !self.workload.callbacks {
+            return;
+        }
+        let durable = self.store.durable();
+        let ids: Vec<u64> = self
+            .executions
+            .iter()
+            .filter_map(|execution| durable.execution_by_arn(&execution.arn).ok().flatten())
+            .map(|row| row.id)
+            .collect();
+        let arrived = callbacks::arrived(durable, ids.into_iter(), &mut self.callbacks_taken);
+        for callback in arrived {
+            let answer = workload::callback_answer(self.workload_seed, &callback.message);
+            let soon = self.below(3000) as i64;
+            let plan = callbacks::Plan::callback(&answer, callback.heartbeat_seconds, soon);
+            let mut message = callback.message.clone();
+            if let Some(fields) = message.as_object_mut() {
+                fields.remove("token");
+            }
+            self.log(format!("took callback {message}: {answer:?}"));
+            self.hold(callback.token, answer, plan);
         }
     }
 

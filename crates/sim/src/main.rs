@@ -19,9 +19,9 @@ struct Args {
     /// corrupt-event.
     #[arg(long)]
     inject_bug: Option<String>,
-    /// The workload: `current` (everything the simulator generates, now `third`: with
-    /// JSONata states), `first` (session 8's) or `second` (with redrives and deletions),
-    /// which older regression seeds replay with.
+    /// The workload: `current` (everything the simulator generates, now `fourth`: with
+    /// callback tasks and heartbeats), `first` (session 8's), `second` (with redrives and
+    /// deletions) or `third` (with JSONata states), which older regression seeds replay with.
     #[arg(long, default_value = "current")]
     workload: String,
     /// Print each seed's whole trace, and the stored history of each violating execution.
@@ -50,8 +50,9 @@ fn main() -> ExitCode {
         "first" => steppe_sim::Workload::FIRST,
         "second" => steppe_sim::Workload::SECOND,
         "third" => steppe_sim::Workload::THIRD,
+        "fourth" => steppe_sim::Workload::FOURTH,
         other => {
-            eprintln!("unknown workload {other}; known: current, first, second, third");
+            eprintln!("unknown workload {other}; known: current, first, second, third, fourth");
             return ExitCode::from(2);
         }
     };

@@ -1,7 +1,8 @@
 //! The reference: an execution run fault-free through the pure engine alone. Inputs apply
 //! one at a time as soon as they are owed, tasks are answered at once as the worker would
-//! answer them, late ones never (their timeout fires), timers fire in due order, and an
-//! ended execution is redriven as many times as the server redrove it.
+//! answer them, late ones never (their timeout fires, or their heartbeat timeout: a
+//! callback task answered after a late heartbeat), timers fire in due order, and an ended
+//! execution is redriven as many times as the server redrove it.
 //!
 //! One fault cannot be undone by any server: a task whose start was committed but whose
 //! `GetActivityTask` answer was lost in a crash belongs to a worker that never heard of it,
@@ -13,7 +14,7 @@ use crate::workload::{self, Answer};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use steppe_asl::Definition;
-use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input};
+use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input, TaskInvocation};
 use steppe_store::ExecutionStatus;
 
 /// How an execution ended: what the store's row says at the end.
@@ -87,23 +88,39 @@ pub fn run(
                     if lost.contains(&workload::task_key(&task.parameters)) {
                         continue;
                     }
-                    match workload::answer(workload_seed, &task.parameters) {
-                        Answer::Succeed(output) | Answer::Twice(output) => {
-                            queue.push_back(Input::TaskSucceeded { task_id, output })
-                        }
-                        Answer::Fail(error) => queue.push_back(Input::TaskFailed {
-                            task_id,
-                            error: error.to_string(),
-                            cause: String::new(),
-                        }),
-                        Answer::Late(_) => {}
-                    }
+                    queue.extend(answered(workload_seed, &task));
                 }
                 Command::CancelTask { .. } => {}
             }
         }
     }
     None
+}
+
+/// The input the worker's answer to `task` gives, if it gives one before the task times out:
+/// an answer after the timeout, a heartbeat after `HeartbeatSeconds`, a second answer
+/// and no answer at all leave the task to its timers.
+fn answered(workload_seed: u64, task: &TaskInvocation) -> Option<Input> {
+    let task_id = task.task_id;
+    let answer = if task.resource == workload::CALLBACK_RESOURCE {
+        workload::callback_answer(workload_seed, &task.parameters["MessageBody"])
+    } else {
+        workload::answer(workload_seed, &task.parameters)
+    };
+    match answer {
+        Answer::Succeed(output) | Answer::Twice(output) | Answer::Heartbeats(output, _) => {
+            Some(Input::TaskSucceeded { task_id, output })
+        }
+        Answer::HeartbeatLate(output) if task.heartbeat_seconds.is_none() => {
+            Some(Input::TaskSucceeded { task_id, output })
+        }
+        Answer::Fail(error) => Some(Input::TaskFailed {
+            task_id,
+            error: error.to_string(),
+            cause: String::new(),
+        }),
+        Answer::HeartbeatLate(_) | Answer::Late(_) | Answer::Never => None,
+    }
 }
 
 /// How `execution` ended.

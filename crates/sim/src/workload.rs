@@ -1,6 +1,7 @@
 //! Workloads drawn from a seed: state machines (Pass, Wait, Choice, Map, Parallel, Task
-//! with Retry and Catch, Fail, Succeed; Pass, Task and Choice in JSONata or JSONPath) and
-//! how the simulated activity worker answers each task.
+//! with Retry and Catch, Fail, Succeed; Pass, Task and Choice in JSONata or JSONPath; Task
+//! on an activity or waiting for a task token) and how the simulated worker answers each
+//! task.
 //!
 //! Results must not depend on timing, so that a run with faults ends as a fault-free run
 //! does: every Task inside a Map or Parallel branch catches `States.ALL` (which branch
@@ -24,6 +25,9 @@ pub struct Workload {
     /// Pass, Task and Choice states in JSONata (`QueryLanguage` on the state) among JSONPath
     /// ones, doing what their JSONPath forms do.
     pub jsonata: bool,
+    /// Task states that wait for a task token (`.waitForTaskToken`, see [`crate::callbacks`]),
+    /// some with `HeartbeatSeconds`, among activity ones.
+    pub callbacks: bool,
 }
 
 impl Workload {
@@ -32,21 +36,31 @@ impl Workload {
         redrive: false,
         delete: false,
         jsonata: false,
+        callbacks: false,
     };
     /// Redrives and deletions.
     pub const SECOND: Workload = Workload {
         redrive: true,
         delete: true,
         jsonata: false,
+        callbacks: false,
     };
     /// Redrives, deletions and JSONata states.
     pub const THIRD: Workload = Workload {
         redrive: true,
         delete: true,
         jsonata: true,
+        callbacks: false,
+    };
+    /// Redrives, deletions, JSONata states and callback tasks with heartbeats.
+    pub const FOURTH: Workload = Workload {
+        redrive: true,
+        delete: true,
+        jsonata: true,
+        callbacks: true,
     };
     /// Everything the simulator generates today.
-    pub const CURRENT: Workload = Workload::THIRD;
+    pub const CURRENT: Workload = Workload::FOURTH;
 }
 
 /// The activity every generated Task state calls.
@@ -54,6 +68,18 @@ pub const ACTIVITY_NAME: &str = "sim-worker";
 
 /// Every task times out after this long; the worker answers a late task after it.
 pub const TASK_TIMEOUT_SECONDS: i64 = 600;
+
+/// What generated callback tasks call: an SQS message carrying the task token, sent to no
+/// endpoint (the simulator configures none, so the server only waits for the token; the
+/// simulated worker reads the message from the task's durable row, see
+/// [`crate::callbacks`]).
+pub const CALLBACK_RESOURCE: &str = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
+
+/// The queue generated callback tasks send to.
+pub const QUEUE_URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/sim-callbacks";
+
+/// The `HeartbeatSeconds` of half the generated callback tasks.
+pub const HEARTBEAT_SECONDS: i64 = 60;
 
 /// How the worker answers one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,20 +92,22 @@ pub enum Answer {
     Late(Value),
     /// `SendTaskSuccess` twice, soon.
     Twice(Value),
+    /// This many `SendTaskHeartbeat`s, each well within `HeartbeatSeconds`, then
+    /// `SendTaskSuccess` (callback tasks only).
+    Heartbeats(Value, u8),
+    /// One `SendTaskHeartbeat` after twice `HeartbeatSeconds`, then `SendTaskSuccess`: a task
+    /// with `HeartbeatSeconds` has timed out by then (`States.HeartbeatTimeout`), one without
+    /// succeeds (callback tasks only).
+    HeartbeatLate(Value),
+    /// No answer at all: the task times out (callback tasks only).
+    Never,
 }
 
-/// The answer to a task given `parameters` (the Task state's `Parameters` as resolved):
-/// a function of the workload seed and what the task was given only.
+/// The answer to an activity task given `parameters` (the Task state's `Parameters` as
+/// resolved): a function of the workload seed and what the task was given only.
 pub fn answer(workload_seed: u64, parameters: &Value) -> Answer {
-    let text = parameters.to_string();
-    let mut hash = workload_seed ^ 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut random = Random::new(hash);
-    let x = parameters["x"].as_i64().unwrap_or(0);
-    let value = json!((x * 7 + (random.next_u64() % 100) as i64) % 1000);
+    let mut random = drawn(workload_seed, parameters);
+    let value = result(&mut random, parameters);
     match random.next_u64() % 100 {
         0..=49 => Answer::Succeed(value),
         50..=64 => Answer::Fail("Sim.Retry"),
@@ -88,6 +116,45 @@ pub fn answer(workload_seed: u64, parameters: &Value) -> Answer {
         80..=89 => Answer::Late(value),
         _ => Answer::Twice(value),
     }
+}
+
+/// The answer to a callback task whose message is `message` (its `MessageBody`, the token
+/// left out: which token a task gets depends on the order its execution's branches ran in).
+pub fn callback_answer(workload_seed: u64, message: &Value) -> Answer {
+    let mut message = message.clone();
+    if let Some(fields) = message.as_object_mut() {
+        fields.remove("token");
+    }
+    let mut random = drawn(workload_seed, &message);
+    let value = result(&mut random, &message);
+    match random.next_u64() % 100 {
+        0..=34 => Answer::Succeed(value),
+        35..=44 => Answer::Fail("Sim.Retry"),
+        45..=52 => Answer::Fail("Sim.Catch"),
+        53..=55 => Answer::Fail("Sim.Other"),
+        56..=67 => Answer::Heartbeats(value, 1 + (random.next_u64() % 4) as u8),
+        68..=75 => Answer::HeartbeatLate(value),
+        76..=83 => Answer::Late(value),
+        84..=91 => Answer::Twice(value),
+        _ => Answer::Never,
+    }
+}
+
+/// A generator seeded by the workload seed and `given`.
+fn drawn(workload_seed: u64, given: &Value) -> Random {
+    let text = given.to_string();
+    let mut hash = workload_seed ^ 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    Random::new(hash)
+}
+
+/// A task's result: a function of its `x` and the generator.
+fn result(random: &mut Random, given: &Value) -> Value {
+    let x = given["x"].as_i64().unwrap_or(0);
+    json!((x * 7 + (random.next_u64() % 100) as i64) % 1000)
 }
 
 /// A generated state machine.
@@ -137,6 +204,8 @@ pub fn input(random: &mut Random) -> Value {
 /// iterations it runs in (`path`, e.g. `/2/0`), its attempt and the execution's redrives.
 /// Generated machines have no loops, so no two tasks of a run have the same key.
 pub fn task_key(parameters: &Value) -> String {
+    // A callback task's parameters carry these in the message it sends.
+    let parameters = parameters.get("MessageBody").unwrap_or(parameters);
     format!(
         "{} {} {} {} {}",
         parameters["execution"],
@@ -241,7 +310,13 @@ impl Generator<'_> {
             }
             "Task" => {
                 state.insert("Type".into(), json!("Task"));
-                state.insert("Resource".into(), json!(self.activity_arn));
+                let callback = self.workload.callbacks && self.below(2) == 0;
+                let resource = if callback {
+                    CALLBACK_RESOURCE
+                } else {
+                    self.activity_arn
+                };
+                state.insert("Resource".into(), json!(resource));
                 if jsonata {
                     let mut arguments = json!({"state": name, "x": "{% $states.input.x %}",
                         "attempt": "{% $states.context.State.RetryCount %}",
@@ -250,6 +325,10 @@ impl Generator<'_> {
                     if self.workload.redrive {
                         arguments["redrive"] =
                             json!("{% $states.context.Execution.RedriveCount %}");
+                    }
+                    if callback {
+                        arguments["token"] = json!("{% $states.context.Task.Token %}");
+                        arguments = json!({"QueueUrl": QUEUE_URL, "MessageBody": arguments});
                     }
                     state.insert("Arguments".into(), arguments);
                     state.insert(
@@ -263,10 +342,17 @@ impl Generator<'_> {
                     if self.workload.redrive {
                         parameters["redrive.$"] = json!("$$.Execution.RedriveCount");
                     }
+                    if callback {
+                        parameters["token.$"] = json!("$$.Task.Token");
+                        parameters = json!({"QueueUrl": QUEUE_URL, "MessageBody": parameters});
+                    }
                     state.insert("Parameters".into(), parameters);
                     state.insert("ResultPath".into(), json!("$.x"));
                 }
                 state.insert("TimeoutSeconds".into(), json!(TASK_TIMEOUT_SECONDS));
+                if callback && self.below(2) == 0 {
+                    state.insert("HeartbeatSeconds".into(), json!(HEARTBEAT_SECONDS));
+                }
                 state.insert(
                     "Retry".into(),
                     json!([{"ErrorEquals": ["Sim.Retry"], "IntervalSeconds": 1 + self.below(3),

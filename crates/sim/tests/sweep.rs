@@ -2,6 +2,7 @@
 //! bug is caught, and a seed replays identically. Longer sweeps:
 //! `cargo run --release -p steppe-sim -- --seeds 10000`.
 
+use std::collections::BTreeSet;
 use steppe_sim::{run, run_with, Bug, Workload};
 
 /// Seeds the clean sweep runs: seeds 0 to 499, in [`SWEEP_PARTS`] tests that the test harness
@@ -61,18 +62,39 @@ fn assert_clean_with(seed: u64, workload: Workload) -> steppe_sim::Report {
     report
 }
 
-/// Runs the `part`th of [`SWEEP_PARTS`] parts of the clean sweep.
-fn sweep(part: u64) {
+/// Runs the `part`th of [`SWEEP_PARTS`] parts of the clean sweep; answers how the worker
+/// answered the callback tasks it took (`Succeed`, `HeartbeatLate`, ...).
+fn sweep(part: u64) -> BTreeSet<String> {
     let part_seeds = CLEAN_SEEDS.div_ceil(SWEEP_PARTS);
     let seeds = part * part_seeds..((part + 1) * part_seeds).min(CLEAN_SEEDS);
+    let mut answers = BTreeSet::new();
     for seed in seeds {
-        assert_clean(seed);
+        let report = assert_clean(seed);
+        answers.extend(report.trace.iter().filter_map(|line| {
+            let taken = line.split_once(" took callback ")?.1;
+            let answer = taken.rsplit_once("}: ")?.1;
+            Some(answer.split('(').next()?.to_string())
+        }));
     }
+    answers
 }
 
 #[test]
 fn clean_seeds_find_no_violation_0() {
-    sweep(0);
+    // The workload's callback tasks are answered in every way it has.
+    let answers = sweep(0);
+    let every: BTreeSet<String> = [
+        "Fail",
+        "HeartbeatLate",
+        "Heartbeats",
+        "Late",
+        "Never",
+        "Succeed",
+        "Twice",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(answers, every);
 }
 
 #[test]
