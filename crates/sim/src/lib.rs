@@ -43,6 +43,12 @@ const FAULT_PHASE_MILLIS: i64 = 120_000;
 const STARTS_UNTIL_MILLIS: i64 = 60_000;
 /// The most executions one run starts.
 const EXECUTIONS_MAX: u64 = 6;
+/// How long after its aborted parent a `.sync:2` child may still end on its own (see
+/// [`check_stopped_with_parent`]): far less than its tasks' timeouts, far more than the
+/// stop's retries under the simulated faults take.
+const CHILD_STOP_MILLIS: i64 = 30_000;
+/// The most child executions one run tracks (generated machines start a few each).
+const CHILDREN_MAX: usize = 1000;
 /// Once faults stop, every execution must have ended within this much simulated time
 /// (far more than the generated machines' longest fault-free run: nested Maps of timed-out,
 /// retried tasks).
@@ -170,8 +176,34 @@ struct Tracked {
     /// How many history events were durable at the last step, whether it had ended, and
     /// how many times it had been redriven.
     seen: (u64, bool, u32),
+    /// The execution whose nested Task state started it, for a child.
+    parent: Option<usize>,
     /// Its durable log replayed so far, once its row exists.
     replica: Option<replica::Replica>,
+}
+
+impl Tracked {
+    /// An execution not started yet, as far as the simulator knows.
+    fn new(
+        machine: usize,
+        name: String,
+        arn: String,
+        input: Value,
+        parent: Option<usize>,
+    ) -> Tracked {
+        Tracked {
+            machine,
+            name,
+            arn,
+            input,
+            acknowledged: false,
+            starting: false,
+            stop_sent: false,
+            seen: (0, false, 0),
+            replica: None,
+            parent,
+        }
+    }
 }
 
 /// A task the worker took and will answer.
@@ -402,6 +434,7 @@ impl Sim {
             self.take_replies()?;
             self.keep_polling();
             self.take_callbacks();
+            self.track_children();
             self.act()?;
             self.settle();
             self.take_replies()?;
@@ -426,6 +459,7 @@ impl Sim {
             self.take_replies()?;
             self.keep_polling();
             self.take_callbacks();
+            self.track_children();
             let now = self.now();
             let ready: Vec<usize> = (0..self.held.len())
                 .filter(|&i| !self.held[i].in_flight && self.held[i].not_before <= now)
@@ -601,7 +635,10 @@ impl Sim {
 
     /// Deletes one of the machines, whose executions may still run.
     fn delete(&mut self) {
-        let machine = self.below(self.machines.len() as u64) as usize;
+        // Not the child machine: its deletion would fail nested Task states, which the
+        // reference does not foresee.
+        let deletable = self.machines.len() - usize::from(self.workload.nested);
+        let machine = self.below(deletable as u64) as usize;
         self.deleted = Some((machine, false));
         let arn = machine_arn(&self.machines[machine].name);
         self.log(format!("delete {}", self.machines[machine].name));
@@ -645,31 +682,26 @@ impl Sim {
     fn start(&mut self) {
         // Either a new execution or, for one whose start failed, the same start again
         // (idempotent while it runs).
-        let retry = self
+        let retry = self.executions.iter().position(|execution| {
+            !execution.acknowledged && !execution.starting && execution.parent.is_none()
+        });
+        let started = self
             .executions
             .iter()
-            .position(|execution| !execution.acknowledged && !execution.starting);
+            .filter(|e| e.parent.is_none())
+            .count();
         let index = match retry {
             Some(index) if self.below(2) == 0 => index,
-            _ if (self.executions.len() as u64) < EXECUTIONS_MAX => {
+            _ if (started as u64) < EXECUTIONS_MAX => {
                 let machine = self.below(self.machines.len() as u64) as usize;
-                let name = format!("e{}", self.executions.len());
+                let name = format!("e{started}");
                 let arn = format!(
                     "arn:aws:states:{REGION}:{ACCOUNT}:execution:{}:{name}",
                     self.machines[machine].name
                 );
                 let input = workload::input(&mut self.random);
-                self.executions.push(Tracked {
-                    machine,
-                    name,
-                    arn,
-                    input,
-                    acknowledged: false,
-                    starting: false,
-                    stop_sent: false,
-                    seen: (0, false, 0),
-                    replica: None,
-                });
+                let tracked = Tracked::new(machine, name, arn, input, None);
+                self.executions.push(tracked);
                 self.executions.len() - 1
             }
             _ => return,
@@ -888,6 +920,47 @@ impl Sim {
         });
     }
 
+    /// Tracks the executions nested Task states started (the child machine's executions not
+    /// started by the simulator), once durable, each with its parent (named by its prefix).
+    fn track_children(&mut self) {
+        if !self.workload.nested {
+            return;
+        }
+        let Some(machine) =
+            (self.machines.iter()).position(|machine| machine.name == workload::CHILD_MACHINE_NAME)
+        else {
+            return;
+        };
+        let query = steppe_store::ExecutionQuery {
+            state_machine_arn: machine_arn(workload::CHILD_MACHINE_NAME),
+            version_arn: None,
+            alias_arn: None,
+            status: None,
+            redriven: None,
+            after: None,
+            limit: CHILDREN_MAX,
+        };
+        let Ok(mut rows) = self.store.durable().list_executions(&query) else {
+            return;
+        };
+        rows.sort_by_key(|row| row.id);
+        for row in rows {
+            if self
+                .executions
+                .iter()
+                .any(|execution| execution.arn == row.arn)
+            {
+                continue;
+            }
+            let parent = (self.executions.iter())
+                .position(|execution| row.name.starts_with(&format!("{}-", execution.name)));
+            let input = serde_json::from_str(&row.input).unwrap_or(Value::Null);
+            self.log(format!("child {} started", row.name));
+            let child = Tracked::new(machine, row.name, row.arn, input, parent);
+            self.executions.push(child);
+        }
+    }
+
     /// Reads the messages of the callback tasks whose scheduling became durable, and holds
     /// each to answer as [`workload::callback_answer`] says ([`callbacks`]).
     fn take_callbacks(&mut self) {
@@ -955,8 +1028,22 @@ fn outcome(result: &Result<Value, CallError>) -> String {
 /// A violating execution's input log is added to the trace.
 fn check(sim: &mut Sim) -> Vec<String> {
     let mut violations = Vec::new();
+    // A parent's reference runs its children's, whose tasks may be lost too.
+    let mut lost = HashSet::new();
+    for execution in &sim.executions {
+        let durable = sim.store.durable();
+        let Ok(Some(row)) = durable.execution_by_arn(&execution.arn) else {
+            continue;
+        };
+        let history = durable
+            .history(row.id, 0, false, usize::MAX)
+            .unwrap_or_default();
+        let found = lost_tasks(&history, &sim.delivered);
+        sim.faults.tokens_lost += found.len() as u64;
+        lost.extend(found);
+    }
     for index in 0..sim.executions.len() {
-        let found = check_execution(sim, index);
+        let found = check_execution(sim, index, &lost);
         if !found.is_empty() {
             let execution = &sim.executions[index];
             let id = sim
@@ -1016,7 +1103,7 @@ fn check_deletion(sim: &Sim) -> Option<String> {
 }
 
 /// The checks of one execution (see [`check`]).
-fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
+fn check_execution(sim: &mut Sim, index: usize, lost: &HashSet<String>) -> Vec<String> {
     let execution = &sim.executions[index];
     let name = &execution.name;
     let row = match sim.store.durable().execution_by_arn(&execution.arn) {
@@ -1041,8 +1128,6 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
     };
     let info = execution_info(&row, &machine.name);
     let mut violations = Vec::new();
-    let lost = lost_tasks(&history, &sim.delivered);
-    sim.faults.tokens_lost += lost.len() as u64;
     // Ends as the reference run does.
     let actual = model::Ending {
         status: row.status,
@@ -1054,18 +1139,28 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
     // The redrives that took (a RedriveExecution that raced another logs a Redrive input the
     // engine ignores, the execution running again).
     let redrives = row.redrive_count as usize;
-    match model::run(
-        &definition,
-        info.clone(),
-        input,
-        row.seed,
-        sim.workload_seed,
-        &lost,
-        redrives,
-    ) {
+    let child = (sim.machines.iter())
+        .find(|machine| machine.name == workload::CHILD_MACHINE_NAME)
+        .and_then(|machine| steppe_asl::compile(&machine.definition).ok());
+    let world = model::World {
+        workload_seed: sim.workload_seed,
+        lost,
+        child: child.as_ref(),
+    };
+    match model::run(&definition, info.clone(), input, row.seed, &world, redrives) {
         None => violations.push(format!("{name}: the reference run never ends")),
         Some(expected) => {
-            let stopped = execution.stop_sent && actual.status == ExecutionStatus::Aborted;
+            // A `.sync:2` child is stopped with its parent (when the parent is stopped or
+            // fails elsewhere, as when its machine is deleted).
+            let parent_ended = execution.parent.is_some_and(|parent| {
+                let parent = &sim.executions[parent];
+                parent.stop_sent
+                    || sim
+                        .deleted
+                        .is_some_and(|(machine, _)| machine == parent.machine)
+            });
+            let stopped =
+                (execution.stop_sent || parent_ended) && actual.status == ExecutionStatus::Aborted;
             // An execution of a machine being deleted ends at its next state transition.
             let deleted = sim
                 .deleted
@@ -1084,6 +1179,7 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
             }
         }
     }
+    violations.extend(check_stopped_with_parent(sim, index, &row));
     // Replays event for event, and ended exactly once.
     let mut replay = Execution::new(info, execution.input.clone(), Config::standard(), row.seed);
     let mut events = Vec::new();
@@ -1151,6 +1247,43 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
         _ => {}
     }
     violations
+}
+
+/// A child that a `.sync:2` task of an aborted parent waited for was stopped with it, as on
+/// AWS: it ended ABORTED, or no later than [`CHILD_STOP_MILLIS`] after its parent (the stop
+/// is sent once the parent's end is committed, and tried again while its commit fails: a
+/// child may end on its own meanwhile).
+fn check_stopped_with_parent(
+    sim: &Sim,
+    index: usize,
+    row: &steppe_store::ExecutionRow,
+) -> Option<String> {
+    let execution = &sim.executions[index];
+    let parent = &sim.executions[execution.parent?];
+    let parent_row = sim
+        .store
+        .durable()
+        .execution_by_arn(&parent.arn)
+        .ok()
+        .flatten()?;
+    let state = execution.name.strip_prefix(&format!("{}-", parent.name))?;
+    let state = state.split('-').next()?;
+    let definition: Value = serde_json::from_str(&sim.machines[parent.machine].definition).ok()?;
+    let sync = definition["States"][state]["Resource"] == workload::NESTED_SYNC_RESOURCE;
+    let parent_stop = parent_row.stop_millis?;
+    let ended_before = row
+        .stop_millis
+        .is_some_and(|stop| stop <= parent_stop + CHILD_STOP_MILLIS);
+    (sync
+        && parent_row.status == ExecutionStatus::Aborted
+        && row.status != ExecutionStatus::Aborted
+        && !ended_before)
+        .then(|| {
+            format!(
+                "{}: its parent {} was aborted, but it ran on and ended {:?}",
+                execution.name, parent.name, row.status
+            )
+        })
 }
 
 /// The history events that end an execution.
