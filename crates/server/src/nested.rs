@@ -22,8 +22,10 @@
 //!
 //! Cancelling a `.sync` task (the parent is stopped or fails elsewhere, or the task times out)
 //! stops its Standard child, as AWS does (its `.sync` IAM policy asks for
-//! `states:StopExecution`); plain and callback children run on. That stop is best effort: a
-//! crash between the parent's end and the child's stop leaves the child running.
+//! `states:StopExecution`); plain and callback children run on. A task cancelled while its
+//! child was still being started stops the child once it started, and one whose close was
+//! committed before it began starts none. That stop is best effort: a crash between the
+//! parent's end and the child's stop leaves the child running.
 
 use crate::app::App;
 use crate::arn::Arns;
@@ -54,8 +56,9 @@ const ATTEMPTS_MAX: u32 = 20;
 /// Children waited for and executions waited on; see the module documentation.
 #[derive(Default)]
 pub struct Nested {
-    /// The child each running `.sync` task waits for, by (parent execution id, task id).
-    waiting: Mutex<HashMap<(u64, u64), String>>,
+    /// The child each running `.sync` task waits for, by (parent execution id, task id);
+    /// `None` while the child is being started, so that a cancellation meanwhile is seen.
+    waiting: Mutex<HashMap<(u64, u64), Option<String>>>,
     /// Who to wake when an execution ends, by its store id.
     watchers: Mutex<HashMap<u64, Vec<oneshot::Sender<()>>>>,
 }
@@ -123,14 +126,18 @@ impl Nested {
             .filter(|(parent, _)| *parent == execution_id)
             .copied()
             .collect();
-        keys.iter().filter_map(|key| waiting.remove(key)).collect()
+        keys.iter()
+            .filter_map(|key| waiting.remove(key).flatten())
+            .collect()
     }
 
     /// A task's result, timeout or cancellation was committed: answers the child of a
     /// `.sync` task that was still waiting (it was cancelled, so its child is to be stopped).
     #[must_use]
     pub fn task_closed(&self, execution_id: u64, task_id: u64) -> Option<String> {
-        lock(&self.waiting).remove(&(execution_id, task_id))
+        lock(&self.waiting)
+            .remove(&(execution_id, task_id))
+            .flatten()
     }
 }
 
@@ -192,19 +199,44 @@ pub async fn invoke(app: &Arc<App>, task: &OpenTask) -> TaskOutcome {
 async fn run(app: &Arc<App>, task: &OpenTask) -> Option<TaskOutcome> {
     let nested = &app.driver.integrations().nested;
     let pattern = Pattern::of(&task.record.resource)?;
+    let key = (task.execution_id, task.record.task_id);
+    let sync = matches!(pattern, Pattern::Sync | Pattern::Sync2);
+    if sync {
+        // Seen from here on: the task's cancellation (its parent stopped) while the child
+        // starts, which then stops the child below.
+        lock(&nested.waiting).insert(key, None);
+        if task_closed_in_store(app, task) {
+            lock(&nested.waiting).remove(&key);
+            return None;
+        }
+    }
     let child = match start_child(app, task, pattern).await {
         Ok(child) => child,
-        Err(outcome) => return Some(outcome),
+        Err(outcome) => {
+            lock(&nested.waiting).remove(&key);
+            return Some(outcome);
+        }
     };
     match pattern {
         Pattern::Plain => Some(TaskOutcome::Succeeded(child.response)),
         Pattern::Callback => None,
         Pattern::Sync | Pattern::Sync2 => {
             if let Some(response) = child.finished_express {
+                lock(&nested.waiting).remove(&key);
                 return Some(sync_outcome(pascal_case(&response), pattern));
             }
-            let key = (task.execution_id, task.record.task_id);
-            lock(&nested.waiting).insert(key, child.arn.clone());
+            let cancelled = match lock(&nested.waiting).get_mut(&key) {
+                Some(waiting) => {
+                    *waiting = Some(child.arn.clone());
+                    false
+                }
+                None => true,
+            };
+            if cancelled {
+                // The task closed while its child started: nobody else stops the child.
+                stop_child(app, &child.arn).await;
+                return None;
+            }
             let outcome = wait_for_end(app, nested, &child.arn).await;
             // Gone: the task was cancelled meanwhile (its child is being stopped).
             lock(&nested.waiting).remove(&key)?;
@@ -214,6 +246,16 @@ async fn run(app: &Arc<App>, task: &OpenTask) -> Option<TaskOutcome> {
             })
         }
     }
+}
+
+/// Whether the task's close (a result, a timeout, its execution's end) is committed: its row
+/// is gone. A store that cannot say is taken to keep it.
+fn task_closed_in_store(app: &App, task: &OpenTask) -> bool {
+    app.store.tasks(task.execution_id).is_ok_and(|tasks| {
+        !tasks
+            .iter()
+            .any(|stored| stored.task_id == task.record.task_id)
+    })
 }
 
 /// Starts the child, or finds the one an earlier run of this task started.

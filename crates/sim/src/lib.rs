@@ -2,7 +2,8 @@
 //!
 //! One seed drives a whole run: the generated state machines and inputs, which client
 //! operation comes next (start, stop, a worker's task answer), how the simulated activity
-//! worker answers (succeed, fail, late, twice), the simulated clock, and the faults: a
+//! and callback workers answer (succeed, fail, late, twice, never, with heartbeats on time
+//! or late: [`callbacks`]), the simulated clock, and the faults: a
 //! commit that fails, a slow commit (a group left waiting while time passes), and a crash
 //! before or after the durable point followed by a restart that recovers from the store
 //! exactly as the server does. The code under test is the real server core
@@ -16,6 +17,7 @@
 //! After the faults stop, the run goes on without faults until every execution ended (or
 //! a bound of simulated time passed), then checks every execution: see [`check`].
 
+pub mod callbacks;
 pub mod cluster;
 pub mod model;
 pub mod replica;
@@ -45,6 +47,12 @@ const FAULT_PHASE_MILLIS: i64 = 120_000;
 const STARTS_UNTIL_MILLIS: i64 = 60_000;
 /// The most executions one run starts.
 const EXECUTIONS_MAX: u64 = 6;
+/// How long after its aborted parent a `.sync:2` child may still end on its own (see
+/// [`check_stopped_with_parent`]): far less than its tasks' timeouts, far more than the
+/// stop's retries under the simulated faults take.
+const CHILD_STOP_MILLIS: i64 = 30_000;
+/// The most child executions one run tracks (generated machines start a few each).
+const CHILDREN_MAX: usize = 1000;
 /// Once faults stop, every execution must have ended within this much simulated time
 /// (far more than the generated machines' longest fault-free run: nested Maps of timed-out,
 /// retried tasks).
@@ -188,8 +196,34 @@ struct Tracked {
     /// How many history events were durable at the last step, whether it had ended, and
     /// how many times it had been redriven.
     seen: (u64, bool, u32),
+    /// The execution whose nested Task state started it, for a child.
+    parent: Option<usize>,
     /// Its durable log replayed so far, once its row exists.
     replica: Option<replica::Replica>,
+}
+
+impl Tracked {
+    /// An execution not started yet, as far as the simulator knows.
+    fn new(
+        machine: usize,
+        name: String,
+        arn: String,
+        input: Value,
+        parent: Option<usize>,
+    ) -> Tracked {
+        Tracked {
+            machine,
+            name,
+            arn,
+            input,
+            acknowledged: false,
+            starting: false,
+            stop_sent: false,
+            seen: (0, false, 0),
+            replica: None,
+            parent,
+        }
+    }
 }
 
 /// A task the worker took and will answer.
@@ -199,8 +233,8 @@ struct Held {
     answer: Answer,
     /// Not answered before this time.
     not_before: i64,
-    /// Answers still to send.
-    sends_left: u8,
+    /// What is still to send, and what was accepted.
+    plan: callbacks::Plan,
     in_flight: bool,
 }
 
@@ -221,6 +255,8 @@ struct Sim {
     next_held: u64,
     /// The tasks the worker was given, by [`workload::task_key`].
     delivered: HashSet<String>,
+    /// The tokens of the callback tasks the worker read ([`callbacks`]).
+    callbacks_taken: HashSet<String>,
     polls_open: usize,
     cache_max: usize,
     /// Faults have stopped.
@@ -258,6 +294,7 @@ impl Sim {
             held: Vec::new(),
             next_held: 0,
             delivered: HashSet::new(),
+            callbacks_taken: HashSet::new(),
             polls_open: 0,
             cache_max,
             quiet: false,
@@ -305,6 +342,8 @@ impl Sim {
             self.settle();
             self.take_replies()?;
             self.keep_polling();
+            self.take_callbacks();
+            self.track_children();
             self.act()?;
             self.settle();
             self.take_replies()?;
@@ -329,6 +368,8 @@ impl Sim {
             }
             self.take_replies()?;
             self.keep_polling();
+            self.take_callbacks();
+            self.track_children();
             let now = self.now();
             let ready: Vec<usize> = (0..self.held.len())
                 .filter(|&i| !self.held[i].in_flight && self.held[i].not_before <= now)
@@ -508,7 +549,10 @@ impl Sim {
 
     /// Deletes one of the machines, whose executions may still run.
     fn delete(&mut self) {
-        let machine = self.below(self.machines.len() as u64) as usize;
+        // Not the child machine: its deletion would fail nested Task states, which the
+        // reference does not foresee.
+        let deletable = self.machines.len() - usize::from(self.workload.nested);
+        let machine = self.below(deletable as u64) as usize;
         self.deleted = Some((machine, false));
         let arn = machine_arn(&self.machines[machine].name);
         self.log(format!("delete {}", self.machines[machine].name));
@@ -522,31 +566,26 @@ impl Sim {
     fn start(&mut self) {
         // Either a new execution or, for one whose start failed, the same start again
         // (idempotent while it runs).
-        let retry = self
+        let retry = self.executions.iter().position(|execution| {
+            !execution.acknowledged && !execution.starting && execution.parent.is_none()
+        });
+        let started = self
             .executions
             .iter()
-            .position(|execution| !execution.acknowledged && !execution.starting);
+            .filter(|e| e.parent.is_none())
+            .count();
         let index = match retry {
             Some(index) if self.below(2) == 0 => index,
-            _ if (self.executions.len() as u64) < EXECUTIONS_MAX => {
+            _ if (started as u64) < EXECUTIONS_MAX => {
                 let machine = self.below(self.machines.len() as u64) as usize;
-                let name = format!("e{}", self.executions.len());
+                let name = format!("e{started}");
                 let arn = format!(
                     "arn:aws:states:{REGION}:{ACCOUNT}:execution:{}:{name}",
                     self.machines[machine].name
                 );
                 let input = workload::input(&mut self.random);
-                self.executions.push(Tracked {
-                    machine,
-                    name,
-                    arn,
-                    input,
-                    acknowledged: false,
-                    starting: false,
-                    stop_sent: false,
-                    seen: (0, false, 0),
-                    replica: None,
-                });
+                let tracked = Tracked::new(machine, name, arn, input, None);
+                self.executions.push(tracked);
                 self.executions.len() - 1
             }
             _ => return,
@@ -607,7 +646,14 @@ impl Sim {
         held.in_flight = true;
         let id = held.id;
         let (operation, body) = match &held.answer {
-            Answer::Succeed(output) | Answer::Late(output) | Answer::Twice(output) => (
+            _ if held.plan.heartbeats_left > 0 => {
+                ("SendTaskHeartbeat", json!({"taskToken": held.token}))
+            }
+            Answer::Succeed(output)
+            | Answer::Late(output)
+            | Answer::Twice(output)
+            | Answer::Heartbeats(output, _)
+            | Answer::HeartbeatLate(output) => (
                 "SendTaskSuccess",
                 json!({"taskToken": held.token, "output": output.to_string()}),
             ),
@@ -615,6 +661,8 @@ impl Sim {
                 "SendTaskFailure",
                 json!({"taskToken": held.token, "error": error, "cause": ""}),
             ),
+            // Never held.
+            Answer::Never => return,
         };
         self.spawn(operation, body, move |result| Reply::Sent(id, result));
     }
@@ -636,7 +684,7 @@ impl Sim {
             | Reply::Redriven(_, Err(error))
             | Reply::Deleted(_, Err(error))) = &reply
             else {
-                self.take_reply(reply);
+                self.take_reply(reply)?;
                 continue;
             };
             if error.code == "InternalFailure" {
@@ -653,12 +701,12 @@ impl Sim {
                     error.code, error.message
                 ));
             }
-            self.take_reply(reply);
+            self.take_reply(reply)?;
         }
         Ok(())
     }
 
-    fn take_reply(&mut self, reply: Reply) {
+    fn take_reply(&mut self, reply: Reply) -> Result<(), String> {
         match reply {
             Reply::Started(index, result) => {
                 let execution = &mut self.executions[index];
@@ -677,37 +725,23 @@ impl Sim {
             }
             Reply::Polled(result) => {
                 self.polls_open = self.polls_open.saturating_sub(1);
-                let Ok(task) = result else { return };
+                let Ok(task) = result else { return Ok(()) };
                 let (Some(token), Some(input)) =
                     (task["taskToken"].as_str(), task["input"].as_str())
                 else {
-                    return;
+                    return Ok(());
                 };
                 let parameters: Value = serde_json::from_str(input).unwrap_or(Value::Null);
                 let answer = workload::answer(self.workload_seed, &parameters);
-                let now = self.now();
-                let not_before = match answer {
-                    Answer::Late(_) => {
-                        now + (workload::TASK_TIMEOUT_SECONDS + 1) * 1000 + self.late_margin()
-                    }
-                    _ => now + self.below(3000) as i64,
+                // Drawn only for an answer sent soon (older workloads' seeds replay so).
+                let soon = match answer {
+                    Answer::Late(_) => 0,
+                    _ => self.below(3000) as i64,
                 };
-                let sends_left = if matches!(answer, Answer::Twice(_)) {
-                    2
-                } else {
-                    1
-                };
+                let plan = callbacks::Plan::activity(&answer, soon);
                 self.log(format!("took task {parameters}: {answer:?}"));
                 self.delivered.insert(workload::task_key(&parameters));
-                self.next_held += 1;
-                self.held.push(Held {
-                    id: self.next_held,
-                    token: token.to_string(),
-                    answer,
-                    not_before,
-                    sends_left,
-                    in_flight: false,
-                });
+                self.hold(token.to_string(), answer, plan);
             }
             Reply::Redriven(index, result) => {
                 let line = format!(
@@ -730,7 +764,7 @@ impl Sim {
             }
             Reply::Sent(id, result) => {
                 let Some(index) = self.held.iter().position(|held| held.id == id) else {
-                    return;
+                    return Ok(());
                 };
                 self.log(format!("answered task {id}: {}", outcome(&result)));
                 let now = self.now();
@@ -738,15 +772,109 @@ impl Sim {
                 let held = &mut self.held[index];
                 held.in_flight = false;
                 match result {
-                    Ok(_) => held.sends_left -= 1,
+                    Ok(_) => {
+                        held.plan.check()?;
+                        held.not_before = now + held.plan.heartbeat_every_millis;
+                    }
                     // The task is closed (answered, timed out, ended).
-                    Err(error) if error.code == "TaskTimedOut" => held.sends_left = 0,
+                    Err(error) if error.code == "TaskTimedOut" => held.plan.sends_left = 0,
                     Err(_) => held.not_before = now + ANSWER_RETRY_MILLIS[usize::from(quiet)],
                 }
-                if held.sends_left == 0 {
+                if held.plan.sends_left == 0 {
                     self.held.remove(index);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Holds a task the worker took, to answer as `plan` says.
+    fn hold(&mut self, token: String, answer: Answer, plan: callbacks::Plan) {
+        if plan.sends_left == 0 {
+            return;
+        }
+        let late_margin = match answer {
+            Answer::Late(_) | Answer::HeartbeatLate(_) => self.late_margin(),
+            _ => 0,
+        };
+        self.next_held += 1;
+        self.held.push(Held {
+            id: self.next_held,
+            token,
+            answer,
+            // On a cluster a late send comes late enough that the timeout fired wherever the
+            // execution runs by then (see `late_margin`); on one node the margin is 0.
+            not_before: self.now() + plan.first_after_millis + late_margin,
+            plan,
+            in_flight: false,
+        });
+    }
+
+    /// Tracks the executions nested Task states started (the child machine's executions not
+    /// started by the simulator), once durable, each with its parent (named by its prefix).
+    fn track_children(&mut self) {
+        if !self.workload.nested {
+            return;
+        }
+        let Some(machine) =
+            (self.machines.iter()).position(|machine| machine.name == workload::CHILD_MACHINE_NAME)
+        else {
+            return;
+        };
+        let query = steppe_store::ExecutionQuery {
+            state_machine_arn: machine_arn(workload::CHILD_MACHINE_NAME),
+            version_arn: None,
+            alias_arn: None,
+            status: None,
+            redriven: None,
+            after: None,
+            limit: CHILDREN_MAX,
+        };
+        let Ok(mut rows) = self.store.durable().list_executions(&query) else {
+            return;
+        };
+        rows.sort_by_key(|row| row.id);
+        for row in rows {
+            if self
+                .executions
+                .iter()
+                .any(|execution| execution.arn == row.arn)
+            {
+                continue;
+            }
+            let parent = (self.executions.iter())
+                .position(|execution| row.name.starts_with(&format!("{}-", execution.name)));
+            let input = serde_json::from_str(&row.input).unwrap_or(Value::Null);
+            self.log(format!("child {} started", row.name));
+            let child = Tracked::new(machine, row.name, row.arn, input, parent);
+            self.executions.push(child);
+        }
+    }
+
+    /// Reads the messages of the callback tasks whose scheduling became durable, and holds
+    /// each to answer as [`workload::callback_answer`] says ([`callbacks`]).
+    fn take_callbacks(&mut self) {
+        if !self.workload.callbacks {
+            return;
+        }
+        let durable = self.store.durable();
+        let ids: Vec<u64> = self
+            .executions
+            .iter()
+            .filter_map(|execution| durable.execution_by_arn(&execution.arn).ok().flatten())
+            .map(|row| row.id)
+            .collect();
+        let arrived = callbacks::arrived(durable, ids.into_iter(), &mut self.callbacks_taken);
+        for callback in arrived {
+            let answer = workload::callback_answer(self.workload_seed, &callback.message);
+            let soon = self.below(3000) as i64;
+            let plan = callbacks::Plan::callback(&answer, callback.heartbeat_seconds, soon);
+            let mut message = callback.message.clone();
+            if let Some(fields) = message.as_object_mut() {
+                fields.remove("token");
+            }
+            self.log(format!("took callback {message}: {answer:?}"));
+            self.hold(callback.token, answer, plan);
         }
     }
 
@@ -790,8 +918,22 @@ fn outcome(result: &Result<Value, CallError>) -> String {
 /// A violating execution's input log is added to the trace.
 fn check(sim: &mut Sim) -> Vec<String> {
     let mut violations = Vec::new();
+    // A parent's reference runs its children's, whose tasks may be lost too.
+    let mut lost = HashSet::new();
+    for execution in &sim.executions {
+        let durable = sim.store.durable();
+        let Ok(Some(row)) = durable.execution_by_arn(&execution.arn) else {
+            continue;
+        };
+        let history = durable
+            .history(row.id, 0, false, usize::MAX)
+            .unwrap_or_default();
+        let found = lost_tasks(&history, &sim.delivered);
+        sim.faults.tokens_lost += found.len() as u64;
+        lost.extend(found);
+    }
     for index in 0..sim.executions.len() {
-        let found = check_execution(sim, index);
+        let found = check_execution(sim, index, &lost);
         if !found.is_empty() {
             let execution = &sim.executions[index];
             let id = sim
@@ -851,7 +993,7 @@ fn check_deletion(sim: &Sim) -> Option<String> {
 }
 
 /// The checks of one execution (see [`check`]).
-fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
+fn check_execution(sim: &mut Sim, index: usize, lost: &HashSet<String>) -> Vec<String> {
     let execution = &sim.executions[index];
     let name = &execution.name;
     let row = match sim.store.durable().execution_by_arn(&execution.arn) {
@@ -876,8 +1018,6 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
     };
     let info = execution_info(&row, &machine.name);
     let mut violations = Vec::new();
-    let lost = lost_tasks(&history, &sim.delivered);
-    sim.faults.tokens_lost += lost.len() as u64;
     // Ends as the reference run does.
     let actual = model::Ending {
         status: row.status,
@@ -889,18 +1029,28 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
     // The redrives that took (a RedriveExecution that raced another logs a Redrive input the
     // engine ignores, the execution running again).
     let redrives = row.redrive_count as usize;
-    match model::run(
-        &definition,
-        info.clone(),
-        input,
-        row.seed,
-        sim.workload_seed,
-        &lost,
-        redrives,
-    ) {
+    let child = (sim.machines.iter())
+        .find(|machine| machine.name == workload::CHILD_MACHINE_NAME)
+        .and_then(|machine| steppe_asl::compile(&machine.definition).ok());
+    let world = model::World {
+        workload_seed: sim.workload_seed,
+        lost,
+        child: child.as_ref(),
+    };
+    match model::run(&definition, info.clone(), input, row.seed, &world, redrives) {
         None => violations.push(format!("{name}: the reference run never ends")),
         Some(expected) => {
-            let stopped = execution.stop_sent && actual.status == ExecutionStatus::Aborted;
+            // A `.sync:2` child is stopped with its parent (when the parent is stopped or
+            // fails elsewhere, as when its machine is deleted).
+            let parent_ended = execution.parent.is_some_and(|parent| {
+                let parent = &sim.executions[parent];
+                parent.stop_sent
+                    || sim
+                        .deleted
+                        .is_some_and(|(machine, _)| machine == parent.machine)
+            });
+            let stopped =
+                (execution.stop_sent || parent_ended) && actual.status == ExecutionStatus::Aborted;
             // An execution of a machine being deleted ends at its next state transition.
             let deleted = sim
                 .deleted
@@ -919,6 +1069,7 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
             }
         }
     }
+    violations.extend(check_stopped_with_parent(sim, index, &row));
     // Replays event for event, and ended exactly once.
     let mut replay = Execution::new(info, execution.input.clone(), Config::standard(), row.seed);
     let mut events = Vec::new();
@@ -986,6 +1137,43 @@ fn check_execution(sim: &mut Sim, index: usize) -> Vec<String> {
         _ => {}
     }
     violations
+}
+
+/// A child that a `.sync:2` task of an aborted parent waited for was stopped with it, as on
+/// AWS: it ended ABORTED, or no later than [`CHILD_STOP_MILLIS`] after its parent (the stop
+/// is sent once the parent's end is committed, and tried again while its commit fails: a
+/// child may end on its own meanwhile).
+fn check_stopped_with_parent(
+    sim: &Sim,
+    index: usize,
+    row: &steppe_store::ExecutionRow,
+) -> Option<String> {
+    let execution = &sim.executions[index];
+    let parent = &sim.executions[execution.parent?];
+    let parent_row = sim
+        .store
+        .durable()
+        .execution_by_arn(&parent.arn)
+        .ok()
+        .flatten()?;
+    let state = execution.name.strip_prefix(&format!("{}-", parent.name))?;
+    let state = state.split('-').next()?;
+    let definition: Value = serde_json::from_str(&sim.machines[parent.machine].definition).ok()?;
+    let sync = definition["States"][state]["Resource"] == workload::NESTED_SYNC_RESOURCE;
+    let parent_stop = parent_row.stop_millis?;
+    let ended_before = row
+        .stop_millis
+        .is_some_and(|stop| stop <= parent_stop + CHILD_STOP_MILLIS);
+    (sync
+        && parent_row.status == ExecutionStatus::Aborted
+        && row.status != ExecutionStatus::Aborted
+        && !ended_before)
+        .then(|| {
+            format!(
+                "{}: its parent {} was aborted, but it ran on and ended {:?}",
+                execution.name, parent.name, row.status
+            )
+        })
 }
 
 /// The history events that end an execution.

@@ -1,7 +1,8 @@
 //! The reference: an execution run fault-free through the pure engine alone. Inputs apply
 //! one at a time as soon as they are owed, tasks are answered at once as the worker would
-//! answer them, late ones never (their timeout fires), timers fire in due order, and an
-//! ended execution is redriven as many times as the server redrove it.
+//! answer them, late ones never (their timeout fires, or their heartbeat timeout: a
+//! callback task answered after a late heartbeat), timers fire in due order, and an ended
+//! execution is redriven as many times as the server redrove it.
 //!
 //! One fault cannot be undone by any server: a task whose start was committed but whose
 //! `GetActivityTask` answer was lost in a crash belongs to a worker that never heard of it,
@@ -13,7 +14,7 @@ use crate::workload::{self, Answer};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use steppe_asl::Definition;
-use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input};
+use steppe_engine::{apply, Command, Config, Execution, ExecutionInfo, Input, TaskInvocation};
 use steppe_store::ExecutionStatus;
 
 /// How an execution ended: what the store's row says at the end.
@@ -32,15 +33,27 @@ pub struct Ending {
 /// The most inputs a reference run applies: generated machines need far fewer.
 const INPUTS_MAX: usize = 100_000;
 
+/// What answers an execution's tasks in the reference run.
+#[derive(Debug, Clone, Copy)]
+pub struct World<'a> {
+    /// The workload seed the workers' answers are drawn from.
+    pub workload_seed: u64,
+    /// The activity tasks whose `GetActivityTask` answer a crash lost, by
+    /// [`workload::task_key`], of every execution of the run.
+    pub lost: &'a HashSet<String>,
+    /// The child machine nested Task states start, if the workload has one.
+    pub child: Option<&'a Definition>,
+}
+
 /// Runs an execution fault-free to its end, redriving it `redrives` times once it ended
 /// (as the server applied that many redrives); `None` if it never ends (a generator bug).
+/// A nested Task's child runs to its end through [`run`] too when the task starts it.
 pub fn run(
     definition: &Definition,
     info: ExecutionInfo,
     input: Value,
     seed: u64,
-    workload_seed: u64,
-    lost: &HashSet<String>,
+    world: &World<'_>,
     redrives: usize,
 ) -> Option<Ending> {
     let mut now = info.start_time_millis;
@@ -84,26 +97,111 @@ pub fn run(
                         task_id,
                         worker_name: None,
                     });
-                    if lost.contains(&workload::task_key(&task.parameters)) {
+                    if world.lost.contains(&workload::task_key(&task.parameters)) {
                         continue;
                     }
-                    match workload::answer(workload_seed, &task.parameters) {
-                        Answer::Succeed(output) | Answer::Twice(output) => {
-                            queue.push_back(Input::TaskSucceeded { task_id, output })
-                        }
-                        Answer::Fail(error) => queue.push_back(Input::TaskFailed {
-                            task_id,
-                            error: error.to_string(),
-                            cause: String::new(),
-                        }),
-                        Answer::Late(_) => {}
-                    }
+                    queue.extend(answered(world, &task, &execution.info, now));
                 }
                 Command::CancelTask { .. } => {}
             }
         }
     }
     None
+}
+
+/// The input the worker's answer to `task` gives, if it gives one before the task times out:
+/// an answer after the timeout, a heartbeat after `HeartbeatSeconds`, a second answer
+/// and no answer at all leave the task to its timers.
+fn answered(
+    world: &World<'_>,
+    task: &TaskInvocation,
+    parent: &ExecutionInfo,
+    now: i64,
+) -> Option<Input> {
+    let task_id = task.task_id;
+    let answer = match task.resource.as_str() {
+        workload::CALLBACK_RESOURCE => {
+            workload::callback_answer(world.workload_seed, &task.parameters["MessageBody"])
+        }
+        workload::NESTED_SYNC_RESOURCE | workload::NESTED_PLAIN_RESOURCE => {
+            return Some(nested(world, task, parent, now))
+        }
+        _ => workload::answer(world.workload_seed, &task.parameters),
+    };
+    match answer {
+        Answer::Succeed(output) | Answer::Twice(output) | Answer::Heartbeats(output, _) => {
+            Some(Input::TaskSucceeded { task_id, output })
+        }
+        Answer::HeartbeatLate(output) if task.heartbeat_seconds.is_none() => {
+            Some(Input::TaskSucceeded { task_id, output })
+        }
+        Answer::Fail(error) => Some(Input::TaskFailed {
+            task_id,
+            error: error.to_string(),
+            cause: String::new(),
+        }),
+        Answer::HeartbeatLate(_) | Answer::Late(_) | Answer::Never => None,
+    }
+}
+
+/// The outcome of a nested Task state: a plain one's child started (its ARN is all the
+/// generated state keeps); a `.sync:2` one's ran to its end (its `Output` and `Status`, what
+/// the state keeps of AWS's description, or `States.TaskFailed`, which the state catches
+/// whole). The child's own seed changes none of its answers (task tokens only).
+fn nested(world: &World<'_>, task: &TaskInvocation, parent: &ExecutionInfo, now: i64) -> Input {
+    let task_id = task.task_id;
+    let name = task.parameters["Name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let state_machine_arn = task.parameters["StateMachineArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let execution_arn = format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    );
+    if task.resource == workload::NESTED_PLAIN_RESOURCE {
+        let output = serde_json::json!({"ExecutionArn": execution_arn});
+        return Input::TaskSucceeded { task_id, output };
+    }
+    let info = ExecutionInfo {
+        execution_arn,
+        name,
+        state_machine_name: workload::CHILD_MACHINE_NAME.into(),
+        state_machine_arn,
+        role_arn: parent.role_arn.clone(),
+        region: parent.region.clone(),
+        start_time_millis: now,
+        redrive_count: 0,
+        id: 0,
+    };
+    let child = world.child.and_then(|definition| {
+        let input = task.parameters["Input"].clone();
+        // A child nests nothing.
+        let world = World {
+            child: None,
+            ..*world
+        };
+        run(definition, info, input, 0, &world, 0)
+    });
+    match child {
+        Some(ending) if ending.status == ExecutionStatus::Succeeded => {
+            let output: Value = ending
+                .output
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or(Value::Null);
+            let output = serde_json::json!({"Output": output, "Status": "SUCCEEDED"});
+            Input::TaskSucceeded { task_id, output }
+        }
+        _ => Input::TaskFailed {
+            task_id,
+            error: steppe_asl::error_name::TASK_FAILED.into(),
+            cause: String::new(),
+        },
+    }
 }
 
 /// How `execution` ended.
